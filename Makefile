@@ -1,0 +1,36 @@
+# The two commands of the README: `make demo` and `make test` (and `make bench`).
+# Each creates .venv when it is missing and installs emosketch with its dev extra into it.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+DEMO_OUT ?= demo-out
+BENCH_OUT ?= bench-out
+
+.PHONY: install demo test test-all bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/emosketch demo --out $(DEMO_OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m ''
+
+bench: $(STAMP)
+	$(PY) benchmarks/export.py --out $(BENCH_OUT)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check emosketch tests benchmarks
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) $(BENCH_OUT) .pytest_cache *.egg-info

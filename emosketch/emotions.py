@@ -1,0 +1,47 @@
+"""The emotion vocabulary shared by datasets, checkpoints and packs, and its one alias table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# AffectNet's order and codes 0-7; every other source is mapped onto these names.
+EMOTIONS: tuple[str, ...] = (
+    "neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt",
+)
+
+# Spellings used by FER2013, FER+, the Kaggle AffectNet folders and people typing on a command line.
+ALIASES: dict[str, str] = {
+    "angry": "anger",
+    "mad": "anger",
+    "happiness": "happy",
+    "joy": "happy",
+    "sadness": "sad",
+    "fearful": "fear",
+    "afraid": "fear",
+    "disgusted": "disgust",
+    "surprised": "surprise",
+    "calm": "neutral",
+}
+
+
+def canonical(name: str) -> str:
+    """Return the canonical spelling of an emotion name (case-insensitive, through ALIASES).
+
+    Names outside the vocabulary (custom classes such as "frustration") come back lower-cased,
+    so a dataset or a pack may carry its own classes.
+    """
+    key = name.strip().lower()
+    if not key:
+        raise ValueError("an emotion name is empty")
+    return ALIASES.get(key, key)
+
+
+def canonical_list(names: Iterable[str]) -> list[str]:
+    """Canonicalise a list of class names, refusing duplicates after aliasing (e.g. angry, anger)."""
+    out: list[str] = []
+    for raw in names:
+        name = canonical(raw)
+        if name in out:
+            raise ValueError(f"class {raw!r} appears twice (as {name!r})")
+        out.append(name)
+    return out

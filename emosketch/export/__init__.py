@@ -1,0 +1,36 @@
+"""Export: frames to 1-bit bitmap packs an SSD1306 (or SH1106) OLED can play.
+
+    from emosketch.export import ExportOptions, export
+    pack = export(["happy.gif", "sad.gif"], "pack/", ExportOptions(max_bytes=28000), verify=True)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..frames import read_frames, split_sequences
+from .dither import Dither
+from .layout import Layout, parse_geometry
+from .pack import ExportOptions, Pack, build_pack, write_pack
+
+__all__ = ["Dither", "ExportOptions", "Layout", "Pack", "build_pack", "export", "parse_geometry",
+           "write_pack"]
+
+
+def export(inputs: list[str | Path], out: str | Path, opts: ExportOptions, fps: float | None = None,
+           force: bool = False, verify: bool = False, panel: str = "white", grid: bool = False) -> Pack:
+    """Read every input (image, folder, GIF, video or .npz), build one pack and write it to `out`.
+
+    Each input becomes a sequence named after its file; an .npz whose marks name sequences
+    becomes one sequence per name.
+    """
+    sequences = []
+    for item in inputs:
+        path = Path(item)
+        frames = read_frames(path, fps)
+        stem = path.name if path.is_dir() else path.stem
+        for name, part in split_sequences(frames, stem):
+            sequences.append((name, str(path), part))
+    pack = build_pack(sequences, opts)
+    write_pack(pack, out, force=force, verify=verify, panel=panel, grid=grid)
+    return pack

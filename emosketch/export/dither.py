@@ -1,0 +1,212 @@
+"""1-bit conversion of grayscale frames: thresholds, error diffusion, ordered and blue-noise masks,
+a line-art mode, and temporal hysteresis so still areas of an animation do not flicker.
+
+Every function takes uint8 [T, H, W] (255 = paper) and returns bool [T, H, W] where True = ink.
+Polarity (which of ink or paper lights the OLED) is applied by `to_bits`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..errors import EmosketchError
+
+MODES = ("lineart", "threshold", "otsu", "floyd-steinberg", "atkinson",
+         "bayer2", "bayer4", "bayer8", "bluenoise")
+MASK_MODES = ("bayer2", "bayer4", "bayer8", "bluenoise", "lineart", "threshold")
+POLARITIES = ("ink", "paper")  # ink: dark strokes light the pixels (default); paper: the background does
+
+
+@dataclass(frozen=True)
+class Dither:
+    mode: str = "lineart"  # one of MODES
+    level: int = 128  # gray level below which a pixel is ink, for 'threshold'
+    stable: bool = False  # temporal hysteresis: a pixel flips only when it clearly crosses its threshold
+    hysteresis: int = 24  # half-width of the dead band around a pixel's threshold, in gray levels
+    stroke_level: int = 96  # lineart: darker than this is a stroke, always ink
+    stroke_contrast: int = 40  # lineart: this much darker than the local mean is a (thin) stroke
+    paper_level: int = 232  # lineart: lighter than this is paper, never dithered
+    fill: str = "bluenoise"  # lineart: mask used for tonal fills (bayer2/4/8 or bluenoise)
+    polarity: str = "ink"  # one of POLARITIES
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise EmosketchError(f"dither {self.mode!r}: expected one of {', '.join(MODES)}")
+        if self.polarity not in POLARITIES:
+            raise EmosketchError(f"polarity {self.polarity!r}: expected one of {', '.join(POLARITIES)}")
+        if self.fill not in ("bayer2", "bayer4", "bayer8", "bluenoise"):
+            raise EmosketchError(f"lineart fill {self.fill!r}: expected bayer2, bayer4, bayer8 or bluenoise")
+        if self.stable and self.mode not in MASK_MODES:
+            raise EmosketchError(
+                f"--stable needs a screen-fixed mask ({', '.join(MASK_MODES)}); "
+                f"{self.mode} diffuses error differently in every frame")
+        for name in ("level", "stroke_level", "paper_level"):
+            if not 0 <= getattr(self, name) <= 256:
+                raise EmosketchError(f"{name} {getattr(self, name)}: must be a gray level 0..256")
+
+
+# ---- masks ---------------------------------------------------------------------------------------
+
+def bayer_matrix(n: int) -> np.ndarray:
+    """The n x n Bayer index matrix (n a power of two), values 0 .. n*n-1."""
+    m = np.zeros((1, 1), np.int64)
+    while m.shape[0] < n:
+        m = np.block([[4 * m, 4 * m + 2], [4 * m + 3, 4 * m + 1]])
+    return m
+
+
+@functools.lru_cache(maxsize=4)
+def blue_noise(size: int = 64, sigma: float = 1.9, seed: int = 0) -> np.ndarray:
+    """A size x size blue-noise rank matrix (values 0 .. size*size-1) by void-and-cluster (Ulichney 1993).
+
+    Deterministic for a seed; computed once per process (about 0.2 s for 64 x 64).
+    """
+    n = size * size
+    d = np.minimum(np.arange(size), size - np.arange(size)).astype(np.float64)
+    kernel = np.exp(-(d[:, None] ** 2 + d[None, :] ** 2) / (2 * sigma * sigma))
+    kernel_f = np.fft.rfft2(kernel)
+
+    def energy(pattern: np.ndarray) -> np.ndarray:
+        return np.fft.irfft2(np.fft.rfft2(pattern) * kernel_f, s=pattern.shape)
+
+    def splat(e: np.ndarray, idx: int, sign: float) -> None:
+        y, x = divmod(idx, size)
+        e += sign * np.roll(np.roll(kernel, y, axis=0), x, axis=1)
+
+    rng = np.random.default_rng(seed)
+    pattern = np.zeros((size, size))
+    pattern.flat[rng.choice(n, n // 10, replace=False)] = 1
+    e = energy(pattern)
+    # Relax the initial pattern: move the tightest cluster into the largest void until stable.
+    for _ in range(4 * n):
+        cluster = int(np.argmax(np.where(pattern > 0, e, -np.inf)))
+        pattern.flat[cluster] = 0
+        splat(e, cluster, -1.0)
+        void = int(np.argmin(np.where(pattern > 0, np.inf, e)))
+        if void == cluster:
+            pattern.flat[cluster] = 1
+            splat(e, cluster, 1.0)
+            break
+        pattern.flat[void] = 1
+        splat(e, void, 1.0)
+    ranks = np.zeros(n, np.int64)
+    ones = int(pattern.sum())
+    # Phase 1: rank the initial ones by removing tightest clusters.
+    work, we = pattern.copy(), e.copy()
+    for rank in range(ones - 1, -1, -1):
+        cluster = int(np.argmax(np.where(work > 0, we, -np.inf)))
+        work.flat[cluster] = 0
+        splat(we, cluster, -1.0)
+        ranks[cluster] = rank
+    # Phases 2 and 3: fill the largest voids (the tightest clusters of zeros are the same pixels).
+    for rank in range(ones, n):
+        void = int(np.argmin(np.where(pattern > 0, np.inf, e)))
+        pattern.flat[void] = 1
+        splat(e, void, 1.0)
+        ranks[void] = rank
+    return ranks.reshape(size, size)
+
+
+def threshold_mask(name: str, height: int, width: int) -> np.ndarray:
+    """A screen-fixed float32 threshold map in gray levels (0..255) tiled over height x width."""
+    if name == "bluenoise":
+        ranks = blue_noise()
+    else:
+        ranks = bayer_matrix(int(name.removeprefix("bayer")))
+    levels = ranks.size
+    tile = ((ranks + 0.5) / levels * 255.0).astype(np.float32)
+    reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]))
+    return np.tile(tile, reps)[:height, :width]
+
+
+# ---- error diffusion ----------------------------------------------------------------------------
+
+FLOYD_STEINBERG = ((0, 1, 7 / 16), (1, -1, 3 / 16), (1, 0, 5 / 16), (1, 1, 1 / 16))
+ATKINSON = ((0, 1, 1 / 8), (0, 2, 1 / 8), (1, -1, 1 / 8), (1, 0, 1 / 8), (1, 1, 1 / 8), (2, 0, 1 / 8))
+
+
+def _diffuse(gray: np.ndarray, taps: tuple[tuple[int, int, float], ...]) -> np.ndarray:
+    """Error diffusion run on all frames at once: the pixel loop is sequential within a frame but the
+    frames are independent, so each step is one vector operation across the T frames."""
+    t, h, w = gray.shape
+    buf = np.zeros((h + 2, w + 4, t), np.float32)
+    buf[:h, 2:w + 2] = gray.transpose(1, 2, 0).astype(np.float32) / 255.0
+    paper = np.empty((h, w, t), bool)
+    err = np.empty(t, np.float32)
+    part = np.empty(t, np.float32)
+    for y in range(h):
+        for x in range(w):
+            old = buf[y, x + 2]
+            new = old >= 0.5
+            paper[y, x] = new
+            np.subtract(old, new, out=err)
+            for dy, dx, weight in taps:
+                np.multiply(err, weight, out=part)
+                target = buf[y + dy, x + 2 + dx]
+                np.add(target, part, out=target)
+    return ~paper.transpose(2, 0, 1)
+
+
+# ---- the modes -----------------------------------------------------------------------------------
+
+def _hysteresis(gray: np.ndarray, thresholds: np.ndarray, band: float) -> np.ndarray:
+    """Ink where gray < threshold, but a pixel keeps its previous state while it stays inside
+    threshold +- band: slow fades then flip few pixels per frame."""
+    ink = np.empty(gray.shape, bool)
+    g = gray.astype(np.float32)
+    ink[0] = g[0] < thresholds
+    for i in range(1, len(g)):
+        ink[i] = np.where(np.abs(g[i] - thresholds) <= band, ink[i - 1], g[i] < thresholds)
+    return ink
+
+
+def _masked(gray: np.ndarray, thresholds: np.ndarray, d: Dither) -> np.ndarray:
+    if d.stable:
+        return _hysteresis(gray, thresholds, d.hysteresis)
+    return gray < thresholds
+
+
+def _strokes(gray: np.ndarray, d: Dither) -> np.ndarray:
+    """Line-art strokes: dark pixels, and pixels clearly darker than their neighbourhood (thin lines
+    that downscaling turned gray)."""
+    local = np.empty(gray.shape, np.float32)
+    for i, frame in enumerate(gray):
+        local[i] = cv2.blur(frame.astype(np.float32), (5, 5), borderType=cv2.BORDER_REPLICATE)
+    return (gray < d.stroke_level) | (local - gray > d.stroke_contrast)
+
+
+def dither(gray: np.ndarray, d: Dither) -> np.ndarray:
+    """uint8 [T, H, W] -> bool [T, H, W] ink map, by the mode in `d`."""
+    if gray.ndim != 3 or gray.dtype != np.uint8:
+        raise ValueError(f"expected uint8 [T, H, W], got {gray.dtype} {gray.shape}")
+    _, h, w = gray.shape
+    if d.mode == "threshold":
+        return _masked(gray, np.full((h, w), d.level - 0.5, np.float32), d)
+    if d.mode == "otsu":
+        # One level for the whole sequence, so the level itself cannot flicker between frames.
+        level, _ = cv2.threshold(gray.reshape(-1, w), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        return gray <= level
+    if d.mode == "floyd-steinberg":
+        return _diffuse(gray, FLOYD_STEINBERG)
+    if d.mode == "atkinson":
+        return _diffuse(gray, ATKINSON)
+    if d.mode in ("bayer2", "bayer4", "bayer8", "bluenoise"):
+        return _masked(gray, threshold_mask(d.mode, h, w), d)
+    # lineart: strokes are thresholded, only the tonal areas between stroke and paper are dithered.
+    mask = threshold_mask(d.fill, h, w)
+    span = max(1, d.paper_level - d.stroke_level)
+    fill_thresholds = d.stroke_level + mask / 255.0 * span
+    ink = _masked(gray, fill_thresholds, d)
+    ink |= _strokes(gray, d)
+    ink &= gray < d.paper_level
+    return ink
+
+
+def to_bits(gray: np.ndarray, d: Dither) -> np.ndarray:
+    """uint8 [T, H, W] -> bool [T, H, W] where True = a lit OLED pixel."""
+    ink = dither(gray, d)
+    return ink if d.polarity == "ink" else ~ink

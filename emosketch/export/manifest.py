@@ -1,0 +1,61 @@
+"""The pack's core files, manifest.json and frames.bin, and the reference decoder that reads them back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EmosketchError
+from . import codec as codecs
+from .pack import FORMAT_NAME, FORMAT_VERSION, Pack
+from .pixels import pixel_format
+
+CODEC_IDS = {name: cid for cid, name in codecs.NAMES.items()}
+
+
+def write(pack: Pack, folder: Path) -> list[Path]:
+    (folder / "frames.bin").write_bytes(pack.data)
+    (folder / "manifest.json").write_text(json.dumps(pack.manifest(), indent=1) + "\n")
+    return [folder / "frames.bin", folder / "manifest.json"]
+
+
+def load(folder: str | Path) -> tuple[dict, list[tuple[int, bytes]]]:
+    """Read manifest.json and split frames.bin into (codec id, payload) per frame."""
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        data = (folder / "frames.bin").read_bytes()
+    except FileNotFoundError as exc:
+        raise EmosketchError(f"{folder}: not a pack ({Path(exc.filename).name} is missing)") from exc
+    except (OSError, ValueError) as exc:
+        raise EmosketchError(f"{folder}: unreadable pack ({exc})") from exc
+    if manifest.get("format") != FORMAT_NAME:
+        raise EmosketchError(f"{folder}: manifest.json is not an {FORMAT_NAME} manifest")
+    if manifest.get("version") != FORMAT_VERSION:
+        raise EmosketchError(f"{folder}: pack version {manifest.get('version')} is not supported "
+                             f"(this emosketch reads version {FORMAT_VERSION})")
+    payloads = []
+    for i, entry in enumerate(manifest["frames"]):
+        start, size = int(entry["offset"]), int(entry["size"])
+        if start + size > len(data) or entry["codec"] not in CODEC_IDS:
+            raise EmosketchError(f"{folder}: frame {i} is outside frames.bin or has an unknown codec")
+        payloads.append((CODEC_IDS[entry["codec"]], data[start:start + size]))
+    return manifest, payloads
+
+
+def read(folder: str | Path) -> tuple[np.ndarray, dict]:
+    """Decode a written pack: bool [T, H, W] lit pixels, and its manifest."""
+    manifest, payloads = load(folder)
+    fmt = pixel_format(manifest["pixel_format"])
+    w, h = manifest["display"]["width"], manifest["display"]["height"]
+    frame_bytes = fmt.frame_bytes(w, h)
+    # Each sequence starts on a key frame, so decode them one at a time.
+    parts = []
+    for seq in manifest["sequences"]:
+        first, count = seq["first_frame"], seq["frame_count"]
+        raw = codecs.decode_frames(payloads[first:first + count], frame_bytes)
+        parts.append(fmt.unpack(raw, w, h))
+    bits = np.concatenate(parts) if parts else np.zeros((0, h, w), bool)
+    return bits, manifest

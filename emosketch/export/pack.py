@@ -1,0 +1,268 @@
+"""A Pack: named sequences of 1-bit frames, laid out, dithered, packed and compressed for a display.
+
+`build_pack` makes one from Frames; `fit_budget` makes it fit a flash budget; `write_pack` writes
+every output format atomically (and can verify the written pack bit for bit before it lands).
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..atomic import atomic_dir
+from ..emotions import EMOTIONS, canonical
+from ..errors import EmosketchError
+from ..frames import Frames
+from . import codec as codecs
+from .dither import Dither, to_bits
+from .layout import Layout, apply_layout
+from .pixels import PixelFormat, pixel_format
+
+FORMAT_NAME = "emosketch-pack"
+FORMAT_VERSION = 1
+C_KEYWORDS = set("""auto break case char const continue default do double else enum extern float for
+goto if inline int long register restrict return short signed sizeof static struct switch typedef union
+unsigned void volatile while bool true false""".split())
+
+
+def identifier(name: str) -> str:
+    """A valid C and Python identifier made from any sequence name."""
+    ident = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower() or "seq"
+    if ident[0].isdigit():
+        ident = "seq_" + ident
+    if ident in C_KEYWORDS or keyword.iskeyword(ident):
+        ident += "_"
+    return ident
+
+
+@dataclass
+class Sequence:
+    name: str  # as the user or the frames named it
+    ident: str  # C / Python identifier
+    source: str  # where the frames came from
+    first: int  # index of the sequence's first frame in the pack
+    count: int  # frames kept in the pack
+    fps: float  # playback rate of the kept frames (lowered when frames were dropped)
+    original_count: int  # frames before any were dropped for a budget
+    kept: list[int] = field(default_factory=list)  # original indices of the kept frames
+
+
+@dataclass
+class Pack:
+    width: int
+    height: int
+    fmt: PixelFormat
+    codec: str  # what was asked for: auto, raw, rle or delta
+    fps: float
+    sequences: list[Sequence]
+    bits: np.ndarray  # bool [T, H, W], True = lit pixel: what the pack must decode to
+    payloads: list[tuple[int, bytes]]  # (codec id, bytes) per frame
+    classes: list[str] = field(default_factory=list)
+    name: str = "emosketch"  # identifier prefix in the C header and the MicroPython module
+    settings: dict = field(default_factory=dict)  # layout and dither settings, for the manifest
+    notes: list[str] = field(default_factory=list)  # what fitting a budget changed
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.fmt.frame_bytes(self.width, self.height)
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(p for _, p in self.payloads)
+
+    @property
+    def offsets(self) -> list[int]:
+        """Byte offset of each frame in frames.bin, plus the end."""
+        return np.concatenate(([0], np.cumsum([len(p) for _, p in self.payloads]))).astype(int).tolist()
+
+    @property
+    def flash_bytes(self) -> int:
+        """What the pack costs in a microcontroller's flash through the C header: frame data, a
+        uint32 offset per frame (+1), a codec byte per frame and 6 bytes per sequence."""
+        n = len(self.payloads)
+        return len(self.data) + 4 * (n + 1) + n + 6 * len(self.sequences)
+
+    def manifest(self) -> dict:
+        offsets = self.offsets
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "emosketch": __version__,
+            "display": {"width": self.width, "height": self.height, "controller": self.fmt.name},
+            "pixel_format": self.fmt.name,
+            "bit_order": self.fmt.description,
+            "micropython_format": self.fmt.micropython,
+            "frame_bytes": self.frame_bytes,
+            "ram_columns": self.fmt.stride(self.width) if self.fmt.vertical else None,
+            "column_offset": self.fmt.column_offset,
+            "lit": "a set bit is a lit pixel",
+            "codec": self.codec,
+            "codec_ids": {str(k): v for k, v in codecs.NAMES.items()},
+            "rle": "control byte c: c < 128 copies the next c+1 bytes; c >= 128 repeats the next byte "
+                   "c-125 times; delta frames XOR the decoded bytes into the previous frame",
+            "fps": self.fps,
+            "classes": self.classes,
+            "name": self.name,
+            "settings": self.settings,
+            "notes": self.notes,
+            "sequences": [
+                {"name": s.name, "ident": s.ident, "source": s.source, "first_frame": s.first,
+                 "frame_count": s.count, "fps": s.fps, "original_frame_count": s.original_count,
+                 "kept_frames": s.kept}
+                for s in self.sequences
+            ],
+            "frames": [
+                {"offset": offsets[i], "size": len(p), "codec": codecs.NAMES[cid]}
+                for i, (cid, p) in enumerate(self.payloads)
+            ],
+            "total_bytes": offsets[-1],
+            "raw_bytes": self.frame_bytes * len(self.payloads),
+            "flash_bytes": self.flash_bytes,
+        }
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    layout: Layout = Layout()
+    dither: Dither = Dither()
+    pixel_format: str = "ssd1306"  # see pixels.FORMATS
+    codec: str = "auto"  # auto, raw, rle or delta
+    max_bytes: int | None = None  # flash budget for the whole pack (see Pack.flash_bytes)
+    name: str = "emosketch"  # identifier prefix for the C header and MicroPython module
+    classes: tuple[str, ...] | None = None  # emotion classes the pack covers (default: from the names)
+
+
+def _classes_from_names(names: list[str]) -> list[str]:
+    found = set()
+    for name in names:
+        for token in re.split(r"[^0-9a-zA-Z]+", name):
+            if token and canonical(token) in EMOTIONS:
+                found.add(canonical(token))
+    return [e for e in EMOTIONS if e in found]
+
+
+def _encode(bits_per_seq: list[np.ndarray], fmt: PixelFormat, codec: str) -> list[tuple[int, bytes]]:
+    packed = [fmt.pack(b) for b in bits_per_seq]
+    firsts = np.cumsum([0] + [len(p) for p in packed[:-1]]).tolist()
+    return codecs.encode_frames(np.concatenate(packed), codec, keyframes=set(firsts))
+
+
+def _assemble(opts: ExportOptions, fmt: PixelFormat, names: list[tuple[str, str]], bits: list[np.ndarray],
+              kept: list[list[int]], originals: list[int], fpss: list[float], codec: str) -> Pack:
+    sequences = []
+    first = 0
+    for (name, source), b, k, n, f in zip(names, bits, kept, originals, fpss):
+        sequences.append(Sequence(name, identifier(name), source, first, len(b), f * len(b) / n, n, k))
+        first += len(b)
+    return Pack(
+        width=opts.layout.width, height=opts.layout.height, fmt=fmt, codec=codec,
+        fps=max(fpss), sequences=sequences, bits=np.concatenate(bits),
+        payloads=_encode(bits, fmt, codec),
+        classes=list(opts.classes) if opts.classes else _classes_from_names([n for n, _ in names]),
+        name=identifier(opts.name), settings={"layout": asdict(opts.layout), "dither": asdict(opts.dither)},
+    )
+
+
+def build_pack(inputs: list[tuple[str, str, Frames]], opts: ExportOptions) -> Pack:
+    """[(sequence name, source, Frames)] -> Pack, fitted to opts.max_bytes when it is set."""
+    if not inputs:
+        raise EmosketchError("no input frames given")
+    fmt = pixel_format(opts.pixel_format)
+    fmt.check(opts.layout.width, opts.layout.height)
+    if opts.codec not in codecs.CODECS:
+        raise EmosketchError(f"codec {opts.codec!r}: expected one of {', '.join(codecs.CODECS)}")
+    seen: dict[str, str] = {}
+    for name, source, frames in inputs:
+        if len(frames) == 0:
+            raise EmosketchError(f"{source}: sequence {name!r} has no frames")
+        ident = identifier(name)
+        if ident in seen:
+            raise EmosketchError(f"{source}: sequence name {name!r} becomes {ident!r}, the same as "
+                                 f"the sequence from {seen[ident]}; rename one of them")
+        seen[ident] = source
+    bits = [to_bits(apply_layout(f.frames, opts.layout), opts.dither) for _, _, f in inputs]
+    names = [(n, s) for n, s, _ in inputs]
+    fpss = [float(f.fps) for _, _, f in inputs]
+    originals = [len(b) for b in bits]
+    pack = _assemble(opts, fmt, names, bits, [list(range(n)) for n in originals], originals, fpss, opts.codec)
+    if opts.max_bytes is None or pack.flash_bytes <= opts.max_bytes:
+        return pack
+    return fit_budget(opts, fmt, names, bits, fpss, pack)
+
+
+def _even(n: int, keep: int) -> list[int]:
+    """`keep` indices spread evenly over range(n), always keeping the first and (if keep > 1) the last."""
+    if keep >= n:
+        return list(range(n))
+    return sorted(set(np.linspace(0, n - 1, keep).round().astype(int).tolist()))
+
+
+def fit_budget(opts: ExportOptions, fmt: PixelFormat, names: list[tuple[str, str]],
+               bits: list[np.ndarray], fpss: list[float], pack: Pack) -> Pack:
+    """Fit a pack into opts.max_bytes: first the smallest codec per frame, then drop frames evenly."""
+    budget = opts.max_bytes
+    assert budget is not None
+    notes = []
+    originals = [len(b) for b in bits]
+    full = [list(range(n)) for n in originals]
+    if opts.codec != "auto":
+        notes.append(f"codec {opts.codec} gives {pack.flash_bytes} bytes, over {budget}; switched to auto")
+        pack = _assemble(opts, fmt, names, bits, full, originals, fpss, "auto")
+    if pack.flash_bytes <= budget:
+        pack.notes = notes
+        return pack
+
+    def attempt(fraction: float) -> Pack:
+        kept = [_even(n, max(1, int(round(n * fraction)))) for n in originals]
+        return _assemble(opts, fmt, names, [b[k] for b, k in zip(bits, kept)], kept, originals, fpss, "auto")
+
+    smallest = attempt(0.0)
+    if smallest.flash_bytes > budget:
+        raise EmosketchError(f"--max-bytes {budget}: even one frame per sequence needs "
+                             f"{smallest.flash_bytes} bytes ({len(names)} sequences)")
+    best, lo, hi = smallest, 0.0, 1.0
+    for _ in range(14):
+        mid = (lo + hi) / 2
+        trial = attempt(mid)
+        if trial.flash_bytes <= budget:
+            best, lo = trial, mid
+        else:
+            hi = mid
+    dropped = sum(originals) - len(best.payloads)
+    notes.append(f"dropped {dropped} of {sum(originals)} frames evenly to fit {budget} bytes "
+                 f"(pack is {best.flash_bytes} bytes)")
+    for s in best.sequences:
+        if s.count < s.original_count:
+            notes.append(f"{s.name}: kept {s.count} of {s.original_count} frames, fps {s.fps:.2f}")
+    best.notes = notes
+    return best
+
+
+def write_pack(pack: Pack, out: str | Path, force: bool = False, verify: bool = False,
+               panel: str = "white", grid: bool = False, scale: int = 4) -> Path:
+    """Write every format of the pack into the folder `out`, atomically.
+
+    With verify=True the written manifest.json + frames.bin are decoded and compared bit for bit
+    with pack.bits before the folder is renamed into place; a mismatch leaves nothing behind.
+    """
+    from . import c_header, html, manifest, micropython, preview
+
+    with atomic_dir(out, overwrite=force) as tmp:
+        manifest.write(pack, tmp)
+        c_header.write(pack, tmp)
+        micropython.write(pack, tmp)
+        preview.write(pack, tmp, panel=panel, grid=grid, scale=scale)
+        html.write(pack, tmp, panel=panel)
+        if verify:
+            decoded, _ = manifest.read(tmp)
+            if decoded.shape != pack.bits.shape or not np.array_equal(decoded, pack.bits):
+                bad = int(np.flatnonzero((decoded != pack.bits).reshape(len(decoded), -1).any(1))[0]) \
+                    if decoded.shape == pack.bits.shape else -1
+                raise EmosketchError(f"{out}: verification failed: frame {bad} does not decode to what "
+                                     "was encoded (pack not written)")
+    return Path(out)

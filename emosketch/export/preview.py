@@ -1,0 +1,95 @@
+"""Previews that look like the panel: an animated GIF of every sequence and a PNG contact sheet."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import EmosketchError
+from .pack import Pack
+
+PANELS = {
+    "white": (255, 255, 255),
+    "blue": (90, 200, 255),
+    "yellow": (255, 214, 0),
+    "green": (80, 255, 140),
+}
+YELLOW_ROWS = 16  # two-colour modules: the top 16 rows are yellow, the rest blue
+GRID_RGB = (28, 28, 28)
+OFF_RGB = (0, 0, 0)
+
+
+def panel_colours(panel: str, height: int) -> np.ndarray:
+    """uint8 [height, 3] RGB colour of a lit pixel on each row of the panel."""
+    key = panel.strip().lower()
+    if key == "yellow-blue":
+        rows = np.array([PANELS["yellow"]] * min(YELLOW_ROWS, height) +
+                        [PANELS["blue"]] * max(0, height - YELLOW_ROWS), np.uint8)
+        return rows.reshape(height, 3)
+    if key in PANELS:
+        rgb = PANELS[key]
+    elif re.fullmatch(r"#[0-9a-fA-F]{6}", key):
+        rgb = tuple(int(key[i:i + 2], 16) for i in (1, 3, 5))
+    else:
+        raise EmosketchError(f"panel colour {panel!r}: expected {', '.join(PANELS)}, yellow-blue or #RRGGBB")
+    return np.tile(np.array(rgb, np.uint8), (height, 1))
+
+
+def render_panel(bits: np.ndarray, panel: str = "white", scale: int = 4, grid: bool = False) -> np.ndarray:
+    """bool [T, H, W] -> uint8 RGB [T, H*scale, W*scale, 3]: lit pixels in the panel colour on black."""
+    t, h, w = bits.shape
+    colours = panel_colours(panel, h)
+    rgb = np.where(bits[..., None], colours[None, :, None, :], np.array(OFF_RGB, np.uint8))
+    rgb = rgb.repeat(scale, axis=1).repeat(scale, axis=2)
+    if grid and scale >= 3:
+        rgb[:, scale - 1::scale, :, :] = GRID_RGB
+        rgb[:, :, scale - 1::scale, :] = GRID_RGB
+    return np.ascontiguousarray(rgb.astype(np.uint8))
+
+
+def write_gif(pack: Pack, path: Path, panel: str = "white", scale: int = 4, grid: bool = False) -> Path:
+    import imageio.v3 as iio
+
+    frames = render_panel(pack.bits, panel, scale, grid)
+    durations = [1000.0 / s.fps for s in pack.sequences for _ in range(s.count)]
+    # Pillow wants a number, not a one-item list, for a single frame.
+    iio.imwrite(path, frames, extension=".gif", duration=durations if len(durations) > 1 else durations[0], loop=0)
+    return path
+
+
+def read_gif(path: Path, scale: int = 4) -> np.ndarray:
+    """Read a preview GIF back to bool [T, H, W] lit pixels (sampling each pixel's centre)."""
+    import imageio.v3 as iio
+
+    rgb = iio.imread(path, index=None)
+    centres = rgb[:, scale // 2::scale, scale // 2::scale, :3]
+    return centres.max(axis=-1) > 64
+
+
+def contact_sheet(pack: Pack, panel: str = "white", per_row: int = 8, scale: int = 2) -> np.ndarray:
+    """uint8 RGB image: one row per sequence, `per_row` frames sampled evenly, labelled."""
+    h, w = pack.height * scale, pack.width * scale
+    gap, label_h = 6, 18
+    rows = []
+    for s in pack.sequences:
+        idx = np.unique(np.linspace(s.first, s.first + s.count - 1, min(per_row, s.count)).round().astype(int))
+        tiles = render_panel(pack.bits[idx], panel, scale)
+        row = np.full((label_h + h, per_row * (w + gap) + gap, 3), 40, np.uint8)
+        for j, tile in enumerate(tiles):
+            x = gap + j * (w + gap)
+            row[label_h:, x:x + w] = tile
+        cv2.putText(row, f"{s.name}  ({s.count} frames, {s.fps:.1f} fps)", (gap, 13),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, (230, 230, 230), 1, cv2.LINE_AA)
+        rows.append(row)
+        rows.append(np.full((gap, row.shape[1], 3), 40, np.uint8))
+    return np.concatenate(rows)
+
+
+def write(pack: Pack, folder: Path, panel: str = "white", grid: bool = False, scale: int = 4) -> list[Path]:
+    gif = write_gif(pack, folder / "preview.gif", panel, scale, grid)
+    sheet = folder / "contact_sheet.png"
+    cv2.imwrite(str(sheet), cv2.cvtColor(contact_sheet(pack, panel), cv2.COLOR_RGB2BGR))
+    return [gif, sheet]

@@ -1,0 +1,225 @@
+"""The Frames contract: uint8 [T, H, W] grayscale frames with fps and per-frame marks, on disk as
+a folder of images, an animated GIF, an MP4 or an .npz (frames, fps, marks as JSON)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .atomic import atomic_dir, atomic_file
+from .errors import EmosketchError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+GIF_SUFFIXES = {".gif"}
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm"}
+DEFAULT_FPS = 12.0
+
+
+@dataclass
+class Frames:
+    """A run of grayscale frames; 255 = paper, 0 = ink, as sketches are."""
+
+    frames: np.ndarray  # uint8 [T, H, W]
+    fps: float = DEFAULT_FPS  # frames per second
+    marks: list[dict[str, Any]] = field(default_factory=list)  # per frame, e.g. {"sequence": "happy"}
+
+    def __post_init__(self) -> None:
+        if self.frames.ndim != 3 or self.frames.dtype != np.uint8:
+            raise ValueError(f"frames must be uint8 [T, H, W], got {self.frames.dtype} {self.frames.shape}")
+        if self.marks and len(self.marks) != len(self.frames):
+            raise ValueError(f"{len(self.marks)} marks for {len(self.frames)} frames")
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Any decoded image (gray, BGR, BGRA, 16-bit, float) to uint8 gray; alpha is laid on white paper."""
+    img = np.asarray(image)
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    elif img.dtype.kind == "f":
+        scale = 255.0 if img.size and float(np.nanmax(img)) <= 1.0 else 1.0
+        img = np.clip(np.nan_to_num(img) * scale, 0, 255).astype(np.uint8)
+    elif img.dtype == bool:
+        img = img.astype(np.uint8) * 255
+    elif img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        return img
+    if img.ndim == 3 and img.shape[2] == 1:
+        return img[:, :, 0]
+    if img.ndim == 3 and img.shape[2] == 4:
+        alpha = img[:, :, 3:4].astype(np.float32) / 255.0
+        rgb = img[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+        img = rgb.round().astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 3:
+        return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    raise ValueError(f"unsupported image shape {img.shape}")
+
+
+def _natural_key(path: Path) -> list:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read one still image as uint8 gray, or raise EmosketchError naming the file."""
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:
+        raise EmosketchError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if data.size == 0:
+        raise EmosketchError(f"{path}: file is empty")
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise EmosketchError(f"{path}: not a readable image")
+    return to_gray(image)  # OpenCV decodes colour as BGR(A), the order to_gray expects
+
+
+def _read_folder(path: Path, fps: float | None) -> Frames:
+    files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
+    if not files:
+        raise EmosketchError(f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    first = read_image(files[0])
+    stack = np.empty((len(files), *first.shape), np.uint8)
+    stack[0] = first
+    for i, file in enumerate(files[1:], start=1):
+        img = read_image(file)
+        if img.shape != first.shape:
+            raise EmosketchError(
+                f"{file}: size {img.shape[1]}x{img.shape[0]} differs from {files[0].name}'s "
+                f"{first.shape[1]}x{first.shape[0]} in the same sequence")
+        stack[i] = img
+    return Frames(stack, fps or DEFAULT_FPS)
+
+
+def _read_gif(path: Path, fps: float | None) -> Frames:
+    import imageio.v3 as iio
+
+    try:
+        arr = iio.imread(path, index=None)
+        meta = iio.immeta(path, index=0)
+    except Exception as exc:  # imageio raises many types for corrupt files
+        raise EmosketchError(f"{path}: not a readable GIF ({exc})") from exc
+    if arr.ndim == 2:  # some readers give a still as [H, W]
+        arr = arr[None]
+    if arr.ndim == 4:  # [T, H, W, RGB(A)]: to_gray expects OpenCV's BGR(A) order
+        arr = arr[..., [2, 1, 0, 3][:arr.shape[-1]]] if arr.shape[-1] >= 3 else arr
+    frames = np.stack([to_gray(f) for f in arr])
+    duration_ms = float(meta.get("duration", 0) or 0)
+    gif_fps = 1000.0 / duration_ms if duration_ms > 0 else DEFAULT_FPS
+    return Frames(frames, fps or gif_fps)
+
+
+def _read_video(path: Path, fps: float | None) -> Frames:
+    import imageio.v3 as iio
+
+    try:
+        meta = iio.immeta(path, plugin="FFMPEG")
+        grays = [to_gray(frame[:, :, ::-1]) for frame in iio.imiter(path, plugin="FFMPEG")]
+    except Exception as exc:
+        raise EmosketchError(f"{path}: not a readable video ({exc})") from exc
+    if not grays:
+        raise EmosketchError(f"{path}: video has no frames")
+    return Frames(np.stack(grays), fps or float(meta.get("fps") or DEFAULT_FPS))
+
+
+def _read_npz(path: Path, fps: float | None) -> Frames:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "frames" not in data:
+                raise EmosketchError(f"{path}: .npz has no 'frames' array")
+            frames = np.asarray(data["frames"])
+            file_fps = float(data["fps"]) if "fps" in data else DEFAULT_FPS
+            marks = json.loads(str(data["marks"])) if "marks" in data else []
+    except EmosketchError:
+        raise
+    except Exception as exc:
+        raise EmosketchError(f"{path}: not a readable frames .npz ({exc})") from exc
+    if frames.ndim == 2:
+        frames = frames[None]
+    if frames.ndim != 3 or frames.dtype != np.uint8:
+        raise EmosketchError(f"{path}: 'frames' must be uint8 [T, H, W], got {frames.dtype} {frames.shape}")
+    if marks and len(marks) != len(frames):
+        raise EmosketchError(f"{path}: {len(marks)} marks for {len(frames)} frames")
+    return Frames(frames, fps or file_fps, marks)
+
+
+def read_frames(path: str | Path, fps: float | None = None) -> Frames:
+    """Read frames from an image, a folder of images, a GIF, a video or an .npz.
+
+    `fps` overrides what the file says (still images and folders have no rate of their own).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise EmosketchError(f"{path}: no such file or folder")
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        frames = _read_folder(path, fps)
+    elif suffix in GIF_SUFFIXES:
+        frames = _read_gif(path, fps)
+    elif suffix in VIDEO_SUFFIXES:
+        frames = _read_video(path, fps)
+    elif suffix == ".npz":
+        frames = _read_npz(path, fps)
+    elif suffix in IMAGE_SUFFIXES:
+        frames = Frames(read_image(path)[None], fps or DEFAULT_FPS)
+    else:
+        raise EmosketchError(f"{path}: unknown kind of input (expected an image, a folder, .gif, "
+                             f"{'/'.join(sorted(VIDEO_SUFFIXES))} or .npz)")
+    if len(frames) == 0:
+        raise EmosketchError(f"{path}: holds no frames")
+    return frames
+
+
+def split_sequences(frames: Frames, default_name: str) -> list[tuple[str, Frames]]:
+    """Split frames into named sequences by their 'sequence' marks (runs of the same name).
+
+    Frames without marks form one sequence called `default_name`.
+    """
+    if not frames.marks or not any("sequence" in m for m in frames.marks):
+        return [(default_name, frames)]
+    out: list[tuple[str, Frames]] = []
+    start = 0
+    names = [str(m.get("sequence", default_name)) for m in frames.marks]
+    for i in range(1, len(names) + 1):
+        if i == len(names) or names[i] != names[start]:
+            out.append((names[start], Frames(frames.frames[start:i], frames.fps, frames.marks[start:i])))
+            start = i
+    return out
+
+
+def write_frames(path: str | Path, frames: Frames) -> Path:
+    """Write frames atomically as .npz, .gif, a video, or (no suffix) a folder of PNGs."""
+    import imageio.v3 as iio
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        with atomic_file(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, frames=frames.frames, fps=np.float64(frames.fps),
+                                    marks=np.array(json.dumps(frames.marks)))
+    elif suffix in GIF_SUFFIXES:
+        with atomic_file(path) as tmp:
+            iio.imwrite(tmp, frames.frames, extension=".gif", duration=1000.0 / frames.fps, loop=0)
+    elif suffix in VIDEO_SUFFIXES:
+        with atomic_file(path) as tmp:
+            h, w = frames.frames.shape[1:]
+            # H.264 in yuv420p needs even sizes; pad with paper rather than scaling the pixels.
+            pad = np.pad(frames.frames, ((0, 0), (0, h % 2), (0, w % 2)), constant_values=255)
+            iio.imwrite(tmp, np.repeat(pad[..., None], 3, axis=-1), extension=suffix,
+                        plugin="FFMPEG", fps=frames.fps, macro_block_size=1)
+    elif suffix == "":
+        with atomic_dir(path, overwrite=True) as tmp:
+            for i, frame in enumerate(frames.frames):
+                cv2.imwrite(str(tmp / f"frame{i:05d}.png"), frame)
+    else:
+        raise EmosketchError(f"{path}: cannot write frames as {suffix!r} (use .npz, .gif, .mp4 or a folder)")
+    return path

@@ -1,0 +1,78 @@
+"""1-bit conversion: each mode's defining property, polarity, and flicker on a slow fade."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emosketch.errors import EmosketchError
+from emosketch.export.dither import MODES, Dither, bayer_matrix, blue_noise, dither, to_bits
+
+
+def ramp(h=32, w=64, t=1) -> np.ndarray:
+    return np.repeat(np.tile(np.linspace(0, 255, w).astype(np.uint8), (h, 1))[None], t, 0)
+
+
+def test_bayer_matrix_is_a_permutation():
+    m = bayer_matrix(8)
+    assert sorted(m.ravel().tolist()) == list(range(64))
+    assert bayer_matrix(2).tolist() == [[0, 2], [3, 1]]
+
+
+def test_blue_noise_is_a_permutation_and_deterministic():
+    b = blue_noise()
+    assert sorted(b.ravel().tolist()) == list(range(64 * 64))
+    # Blue noise: the lowest 10% of ranks are spread out, no two touching horizontally more than chance.
+    low = b < 410
+    assert (low & np.roll(low, 1, axis=1)).sum() < 0.5 * low.sum() * 0.1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_modes_preserve_mean_tone_on_flat_gray(mode):
+    gray = np.full((1, 32, 64), 96, np.uint8)
+    ink = dither(gray, Dither(mode=mode))
+    assert ink.dtype == bool and ink.shape == gray.shape
+    # Within half a quantisation step: bayer2 has only 4 levels, the others 16 or more.
+    tolerance = {"bayer2": 0.126, "bayer4": 0.04, "bayer8": 0.02, "bluenoise": 0.02, "floyd-steinberg": 0.02}
+    if mode in tolerance:
+        assert abs(ink.mean() - (1 - 96 / 255)) < tolerance[mode]
+
+
+def test_threshold_and_polarity():
+    gray = ramp()
+    ink = dither(gray, Dither("threshold", level=128))
+    assert ink[0, 0, 0] and not ink[0, 0, -1]
+    lit = to_bits(gray, Dither("threshold", polarity="paper"))
+    assert np.array_equal(lit, ~ink)
+
+
+def test_lineart_keeps_thin_strokes_solid_and_paper_clean():
+    gray = np.full((1, 32, 64), 255, np.uint8)
+    gray[0, 16, 4:60] = 150  # a thin stroke that downscaling turned mid-gray
+    ink = dither(gray, Dither("lineart"))
+    assert ink[0, 16, 4:60].all()
+    assert ink.sum() == 56
+
+
+def test_stable_flips_far_fewer_pixels_than_error_diffusion_on_a_slow_fade():
+    base = ramp(32, 64)[0].astype(int)
+    fade = np.stack([np.clip(base + k, 0, 255) for k in range(0, 24, 2)]).astype(np.uint8)
+
+    def flips(d: Dither) -> int:
+        ink = dither(fade, d)
+        return int((ink[1:] != ink[:-1]).sum())
+
+    fs = flips(Dither("floyd-steinberg"))
+    assert flips(Dither("bluenoise", stable=True)) * 10 <= fs
+    assert flips(Dither("bayer4", stable=True)) <= flips(Dither("bayer4"))
+
+
+def test_stable_needs_a_mask_mode():
+    with pytest.raises(EmosketchError, match="--stable needs"):
+        Dither("atkinson", stable=True)
+
+
+def test_error_diffusion_runs_frames_independently():
+    frames = np.stack([ramp()[0], ramp()[0][:, ::-1]])
+    both = dither(frames, Dither("atkinson"))
+    assert np.array_equal(both[1], dither(frames[1:], Dither("atkinson"))[0])

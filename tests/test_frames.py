@@ -1,0 +1,102 @@
+"""The Frames contract on disk: images, folders, GIF, MP4 and .npz read back; bad files are clear errors."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from emosketch.errors import EmosketchError
+from emosketch.frames import Frames, read_frames, split_sequences, to_gray, write_frames
+
+
+@pytest.fixture
+def frames(face_transition) -> Frames:
+    marks = [{"sequence": "a"}] * 5 + [{"sequence": "b"}] * 7
+    return Frames(face_transition, 10.0, marks)
+
+
+def test_npz_round_trip_is_exact(tmp_path, frames):
+    back = read_frames(write_frames(tmp_path / "f.npz", frames))
+    assert np.array_equal(back.frames, frames.frames) and back.fps == 10.0 and back.marks == frames.marks
+
+
+def test_folder_round_trip_in_natural_order(tmp_path, frames):
+    folder = write_frames(tmp_path / "pngs", frames)
+    back = read_frames(folder, fps=5)
+    assert np.array_equal(back.frames, frames.frames) and back.fps == 5
+    (folder / "frame00003.png").rename(folder / "x10.png")  # natural sort: x10 after frame00011
+    assert np.array_equal(read_frames(folder).frames[-1], frames.frames[3])
+
+
+def test_gif_round_trip(tmp_path, frames):
+    back = read_frames(write_frames(tmp_path / "f.gif", frames))
+    assert back.frames.shape == frames.frames.shape
+    assert np.abs(back.frames.astype(int) - frames.frames).max() <= 2
+    assert back.fps == pytest.approx(10.0, rel=0.05)
+
+
+def test_mp4_round_trip(tmp_path, frames):
+    back = read_frames(write_frames(tmp_path / "f.mp4", frames))
+    assert back.frames.shape == frames.frames.shape
+    assert np.abs(back.frames.astype(float) - frames.frames).mean() < 6  # lossy, but the same picture
+    assert back.fps == pytest.approx(10.0)
+
+
+def test_still_images_of_any_kind(tmp_path):
+    rgba = np.zeros((9, 11, 4), np.uint8)
+    rgba[..., 3] = 0  # fully transparent: lies on white paper
+    cv2.imwrite(str(tmp_path / "t.png"), rgba)
+    assert read_frames(tmp_path / "t.png").frames.tolist() == [[[255] * 11] * 9]
+    deep = (np.arange(16, dtype=np.uint16).reshape(4, 4) * 4096)
+    cv2.imwrite(str(tmp_path / "d.png"), deep)
+    assert read_frames(tmp_path / "d.png").frames[0, 3, 3] == 240
+    cv2.imwrite(str(tmp_path / "c.jpg"), np.full((8, 8, 3), (0, 0, 255), np.uint8))
+    assert read_frames(tmp_path / "c.jpg").frames.shape == (1, 8, 8)
+
+
+def test_to_gray_float_and_bool():
+    assert to_gray(np.array([[0.0, 1.0]])).tolist() == [[0, 255]]
+    assert to_gray(np.array([[True, False]])).tolist() == [[255, 0]]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.png", b"", "file is empty"),
+    ("junk.png", b"not an image at all", "not a readable image"),
+    ("junk.gif", b"GIF89a garbage", "not a readable GIF"),
+    ("junk.mp4", b"\x00\x00\x00\x18ftypmp42 garbage", "not a readable video"),
+    ("junk.npz", b"PK\x03\x04 broken", "not a readable frames .npz"),
+    ("notes.txt", b"hello", "unknown kind of input"),
+])
+def test_bad_files_name_the_file(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(EmosketchError, match=message) as err:
+        read_frames(path)
+    assert str(path) in str(err.value)
+
+
+def test_missing_empty_and_mismatched_inputs(tmp_path):
+    with pytest.raises(EmosketchError, match="no such file"):
+        read_frames(tmp_path / "nope.png")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EmosketchError, match="holds no images"):
+        read_frames(tmp_path / "empty")
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.zeros((8, 8), np.uint8))
+    cv2.imwrite(str(folder / "b.png"), np.zeros((8, 9), np.uint8))
+    with pytest.raises(EmosketchError, match=r"b\.png: size 9x8 differs"):
+        read_frames(folder)
+    np.savez(tmp_path / "zero.npz", frames=np.zeros((0, 8, 8), np.uint8))
+    with pytest.raises(EmosketchError, match="holds no frames"):
+        read_frames(tmp_path / "zero.npz")
+    np.savez(tmp_path / "f32.npz", frames=np.zeros((2, 8, 8), np.float32))
+    with pytest.raises(EmosketchError, match="must be uint8"):
+        read_frames(tmp_path / "f32.npz")
+
+
+def test_split_sequences_by_marks(frames):
+    parts = split_sequences(frames, "x")
+    assert [(n, len(f)) for n, f in parts] == [("a", 5), ("b", 7)]
+    assert split_sequences(Frames(frames.frames), "x")[0][0] == "x"

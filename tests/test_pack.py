@@ -1,0 +1,117 @@
+"""Packs: manifest + frames.bin decode bit for bit, budgets drop frames evenly, writes are atomic."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import make_pack
+
+from emosketch.errors import EmosketchError
+from emosketch.export import ExportOptions, Layout, build_pack, manifest, write_pack
+from emosketch.export.pack import identifier
+from emosketch.frames import Frames
+
+
+@pytest.mark.parametrize("codec", ["raw", "rle", "delta", "auto"])
+def test_written_pack_decodes_bit_for_bit(tmp_path, face_transition, any_format, codec):
+    pack = make_pack(face_transition, any_format, codec)
+    write_pack(pack, tmp_path / "p", verify=True)
+    bits, m = manifest.read(tmp_path / "p")
+    assert np.array_equal(bits, pack.bits)
+    assert m["pixel_format"] == any_format and m["frame_bytes"] == pack.frame_bytes
+    assert [s["ident"] for s in m["sequences"]] == ["neutral_to_happy", "happy_to_neutral"]
+    assert m["sequences"][1]["first_frame"] == 12 and m["sequences"][1]["fps"] == 8.0
+    assert m["classes"] == ["neutral", "happy"]
+    assert m["frames"][12]["codec"] != "delta"  # every sequence starts on a key frame
+    assert (tmp_path / "p" / "frames.bin").stat().st_size == m["total_bytes"]
+
+
+@pytest.mark.parametrize("size", [(128, 32), (72, 40), (13, 7), (96, 16)])
+def test_odd_sizes_and_a_single_frame(tmp_path, face_transition, any_format, size):
+    if any_format == "sh1106" and size[0] > 130:
+        pytest.skip("wider than SH1106 RAM")
+    seqs = [("one", "t", Frames(face_transition[:1], 12.0))]
+    pack = build_pack(seqs, ExportOptions(layout=Layout(*size), pixel_format=any_format))
+    write_pack(pack, tmp_path / "p", verify=True)
+    bits, _ = manifest.read(tmp_path / "p")
+    assert bits.shape == (1, size[1], size[0]) and np.array_equal(bits, pack.bits)
+
+
+def test_max_bytes_picks_codec_then_drops_frames_evenly(face_transition):
+    full = make_pack(face_transition, codec="raw")
+    assert full.flash_bytes > 20000
+    assert make_pack(face_transition).flash_bytes > 2500  # auto alone is not enough
+    fitted = make_pack(face_transition, codec="raw", max_bytes=2500)
+    assert fitted.flash_bytes <= 2500
+    assert any("switched to auto" in n for n in fitted.notes)
+    assert any("dropped" in n for n in fitted.notes)
+    for s in fitted.sequences:
+        assert 1 <= s.count < s.original_count
+        assert s.kept[0] == 0 and s.kept[-1] == s.original_count - 1  # ends kept, evenly between
+        gaps = np.diff(s.kept)
+        assert gaps.max() - gaps.min() <= 1
+        assert s.fps == pytest.approx((12.0 if s.first == 0 else 8.0) * s.count / s.original_count)
+    # kept frames are exactly the originals at those indices
+    assert np.array_equal(fitted.bits[: fitted.sequences[0].count], full.bits[fitted.sequences[0].kept])
+
+
+def test_max_bytes_only_codec_when_that_is_enough(face_transition):
+    fitted = make_pack(face_transition, codec="raw", max_bytes=make_pack(face_transition).flash_bytes)
+    assert [s.count for s in fitted.sequences] == [12, 12]
+
+
+def test_max_bytes_too_small_is_a_clear_error(face_transition):
+    with pytest.raises(EmosketchError, match="even one frame per sequence needs"):
+        make_pack(face_transition, max_bytes=100)
+
+
+def test_names_that_collide_after_sanitising(face_transition):
+    seqs = [("Happy Face!", "a.gif", Frames(face_transition)), ("happy-face", "b.gif", Frames(face_transition))]
+    with pytest.raises(EmosketchError, match=r"b\.gif: sequence name 'happy-face' becomes 'happy_face'.*a\.gif"):
+        build_pack(seqs, ExportOptions())
+
+
+@pytest.mark.parametrize("name, ident", [("happy", "happy"), ("3 faces", "seq_3_faces"), ("int", "int_"),
+                                         ("", "seq"), ("Ünï-côde!", "n_c_de"), ("class", "class_")])
+def test_identifiers_are_valid_in_c_and_python(name, ident):
+    assert identifier(name) == ident
+
+
+def test_existing_pack_is_kept_unless_forced_and_failures_leave_nothing(tmp_path, face_transition, monkeypatch):
+    pack = make_pack(face_transition)
+    out = tmp_path / "p"
+    write_pack(pack, out)
+    with pytest.raises(EmosketchError, match="already exists"):
+        write_pack(pack, out)
+    before = json.loads((out / "manifest.json").read_text())
+
+    from emosketch.export import html
+
+    def broken(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(html, "write", broken)
+    with pytest.raises(OSError):
+        write_pack(pack, out, force=True)
+    assert json.loads((out / "manifest.json").read_text()) == before  # old pack untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]  # no temporary folder left behind
+
+
+def test_verify_failure_writes_nothing(tmp_path, face_transition):
+    pack = make_pack(face_transition)
+    pack.bits = pack.bits.copy()
+    pack.bits[3, 10, 10] ^= True  # what the pack claims no longer matches its bytes
+    with pytest.raises(EmosketchError, match="verification failed: frame 3"):
+        write_pack(pack, tmp_path / "p", verify=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reading_a_broken_pack(tmp_path, face_transition):
+    write_pack(make_pack(face_transition), tmp_path / "p")
+    (tmp_path / "p" / "frames.bin").write_bytes(b"\x00" * 10)
+    with pytest.raises(EmosketchError, match="outside frames.bin"):
+        manifest.read(tmp_path / "p")
+    with pytest.raises(EmosketchError, match="manifest.json is missing"):
+        manifest.read(tmp_path)
