@@ -1,0 +1,98 @@
+"""The command line: help with examples, a working export, and one-line errors that leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from emosketch import __version__
+from emosketch.cli import cli
+from emosketch.frames import Frames, write_frames
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli, [str(a) for a in args])
+
+
+def test_version_and_help_open_with_examples(run):
+    assert run("--version").output.strip().endswith(__version__)
+    for cmd in ([], ["export"], ["demo"]):
+        out = run(*cmd, "--help").output
+        assert "Example" in out and "emosketch " in out
+
+
+def test_export_every_kind_of_input(run, tmp_path, face_transition):
+    write_frames(tmp_path / "happy.gif", Frames(face_transition, 10))
+    write_frames(tmp_path / "sad.mp4", Frames(face_transition[::-1].copy(), 10))
+    write_frames(tmp_path / "folder", Frames(face_transition[:3], 10))
+    cv2.imwrite(str(tmp_path / "still.png"), face_transition[0])
+    marks = [{"sequence": "one"}] * 6 + [{"sequence": "two"}] * 6
+    write_frames(tmp_path / "many.npz", Frames(face_transition, 10, marks))
+    result = run("export", tmp_path / "happy.gif", tmp_path / "sad.mp4", tmp_path / "folder",
+                 tmp_path / "still.png", tmp_path / "many.npz", "--out", tmp_path / "pack", "--verify",
+                 "--size", "128x32", "--format", "gfx", "--stable")
+    assert result.exit_code == 0, result.output
+    assert "verified" in result.output
+    m = json.loads((tmp_path / "pack" / "manifest.json").read_text())
+    assert [s["name"] for s in m["sequences"]] == ["happy", "sad", "folder", "still", "one", "two"]
+    assert [s["frame_count"] for s in m["sequences"]] == [12, 12, 3, 1, 6, 6]
+    assert m["display"] == {"width": 128, "height": 32, "controller": "gfx"}
+    names = {p.name for p in (tmp_path / "pack").iterdir()}
+    assert names == {"manifest.json", "frames.bin", "pack.h", "pack.py", "preview.gif", "contact_sheet.png",
+                     "index.html"}
+
+
+def test_max_bytes_reports_what_was_dropped(run, tmp_path, face_transition):
+    write_frames(tmp_path / "a.npz", Frames(face_transition, 12))
+    result = run("export", tmp_path / "a.npz", "--out", tmp_path / "p", "--max-bytes", 1500)
+    assert result.exit_code == 0, result.output
+    assert "note: dropped" in result.output and "kept" in result.output
+    assert json.loads((tmp_path / "p" / "manifest.json").read_text())["flash_bytes"] <= 1500
+
+
+def _png(folder, name="ok.png"):
+    cv2.imwrite(str(folder / name), np.zeros((8, 8), np.uint8))
+
+
+@pytest.mark.parametrize("setup, inputs, options, message", [
+    (lambda d: (d / "empty.png").write_bytes(b""), ["empty.png"], [], "empty.png: file is empty"),
+    (lambda d: (d / "bad.gif").write_bytes(b"GIF89a..."), ["bad.gif"], [], "bad.gif: not a readable GIF"),
+    (lambda d: None, ["missing.png"], [], "missing.png: no such file"),
+    (lambda d: np.savez(d / "zero.npz", frames=np.zeros((0, 4, 4), np.uint8)), ["zero.npz"], [], "holds no frames"),
+    (lambda d: (_png(d, "a b.png"), _png(d, "a-b.png")), ["a b.png", "a-b.png"], [], "becomes 'a_b'"),
+    (_png, ["ok.png"], ["--size", "12"], "WIDTHxHEIGHT"),
+    (_png, ["ok.png"], ["--max-bytes", "10"], "even one frame"),
+    (_png, ["ok.png"], ["--dither", "atkinson", "--stable"], "--stable needs"),
+])
+def test_errors_are_one_line_and_leave_nothing(run, tmp_path, setup, inputs, options, message):
+    src = tmp_path / "in"
+    src.mkdir()
+    setup(src)
+    result = run("export", *[src / name for name in inputs], *options, "--out", tmp_path / "pack")
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # no pack, no temporary folder
+
+
+def test_existing_output_needs_force(run, tmp_path, face_transition):
+    cv2.imwrite(str(tmp_path / "f.png"), face_transition[0])
+    assert run("export", tmp_path / "f.png", "--out", tmp_path / "p").exit_code == 0
+    again = run("export", tmp_path / "f.png", "--out", tmp_path / "p")
+    assert again.exit_code == 1 and "--force" in again.output
+    assert run("export", tmp_path / "f.png", "--out", tmp_path / "p", "--force").exit_code == 0
+
+
+def test_demo_writes_a_verified_pack(run, tmp_path):
+    result = run("demo", "--out", tmp_path / "demo")
+    assert result.exit_code == 0, result.output
+    assert "verified bit for bit" in result.output
+    m = json.loads((tmp_path / "demo" / "pack" / "manifest.json").read_text())
+    assert len(m["sequences"]) == 7 and m["classes"][0] == "neutral"
+    assert (tmp_path / "demo" / "pack" / "demo.h").exists()
