@@ -80,11 +80,6 @@ def export_cmd(frames, out, size, mode, focus, zoom, zoom_to, dither_mode, level
                pixel_format, codec, fps, max_bytes, name, panel, grid, verify, force) -> None:
     """Turn frames into a 1-bit bitmap pack for an SSD1306/SH1106 OLED.
 
-    FRAMES are images, folders of images (one sequence each, in natural order), animated GIFs,
-    videos or .npz frame files; each becomes a named sequence. PACK gets manifest.json,
-    frames.bin, NAME.h (C/Arduino), NAME.py (MicroPython), preview.gif, contact_sheet.png and
-    index.html (plays in a browser).
-
     \b
     Examples:
       emosketch export face.png --out pack
@@ -92,6 +87,11 @@ def export_cmd(frames, out, size, mode, focus, zoom, zoom_to, dither_mode, level
       emosketch export frames/ --out pack --size 128x32 --mode fit --dither bayer4 --stable
       emosketch export transition.mp4 --out uno --max-bytes 28000 --format gfx
       emosketch export face.png --out zoom --zoom 1 --zoom-to 2 --focus 0.5,0.4
+
+    FRAMES are images, folders of images (one sequence each, in natural order), animated GIFs,
+    videos or .npz frame files; each becomes a named sequence. PACK gets manifest.json,
+    frames.bin, NAME.h (C/Arduino), NAME.py (MicroPython), preview.gif, contact_sheet.png and
+    index.html (plays in a browser).
     """
     from .export import Dither, ExportOptions, Layout, export, parse_geometry
 
@@ -132,7 +132,9 @@ def demo_cmd(out: Path) -> None:
     \b
     Example:
       emosketch demo --out demo-out
-    Then open demo-out/pack/index.html in a browser, or flash demo-out/pack/demo.h.
+
+    Then open demo-out/pack/index.html in a browser, or use demo-out/pack/demo.h (Arduino) or
+    demo-out/pack/demo.py (MicroPython).
     """
     from .demo import run_demo
 
