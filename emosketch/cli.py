@@ -32,6 +32,8 @@ def cli() -> None:
     \b
     Examples:
       emosketch demo --out demo-out
+      emosketch prepare --source ferplus:data/ferplus --size 128 --out data/ferplus-128 -j 2
+      emosketch dataset info data/ferplus-128 --grid grid.png
       emosketch export happy.gif sad.gif --out pack --verify
       emosketch export frames.npz --out uno-pack --max-bytes 28000
     """
@@ -121,6 +123,124 @@ def _summary(pack, out: Path, verified: bool) -> None:
         click.echo(f"  note: {note}")
     if verified:
         click.echo("  verified: every frame decodes bit for bit")
+
+
+def _pairs(_ctx, _param, value: str | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in (value or "").split(","):
+        if not part.strip():
+            continue
+        src, sep, dst = part.partition("=")
+        if not sep or not src.strip() or not dst.strip():
+            raise click.BadParameter(f"{part!r}: expected FROM=TO, e.g. angry=anger,contempt=disgust")
+        out[src.strip()] = dst.strip()
+    return out
+
+
+@cli.command("prepare")
+@click.option("--source", "-s", required=True,
+              help="KIND:PATH with KIND affectnet, affectnet96, fer2013, ferplus, folder; or 'synthetic'.")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Dataset folder to write.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="YAML with any PrepareConfig keys (size, classes, mapping, sketch, face, ...); options override it.")
+@click.option("--size", type=int, default=None, help="Side of the square face and sketch in pixels [default: 128].")
+@click.option("--classes", default=None, help="Classes to keep, in order, e.g. happy,sad,anger,fear,disgust.")
+@click.option("--map", "mapping", default=None, callback=_pairs, help="Rename or merge classes: FROM=TO,...")
+@click.option("--sketch", "sketch_method", type=click.Choice(["xdog", "pencil", "canny"]), default=None,
+              help="Sketch method [default: xdog].")
+@click.option("--face-miss", type=click.Choice(["keep", "skip"]), default=None,
+              help="When no face is found: keep the whole image, or skip it [default: keep].")
+@click.option("--count", type=int, default=None, help="Faces to render for --source synthetic [default: 8000].")
+@click.option("--seed", type=int, default=None, help="Seed for synthetic faces and for splits [default: 0].")
+@click.option("--soft-labels", is_flag=True, default=None, help="Also write soft_labels.npy from FER+ votes.")
+@click.option("--workers", "-j", type=int, default=1, show_default=True, help="Parallel worker processes.")
+@click.option("--force", is_flag=True, help="Replace DIR if it exists.")
+def prepare_cmd(source, out, config_path, size, classes, mapping, sketch_method, face_miss, count, seed,
+                soft_labels, workers, force) -> None:
+    """Convert a labelled face dataset into a cached sketch dataset for training.
+
+    \b
+    Examples:
+      emosketch prepare --source synthetic --count 4000 --size 64 --out data/synthetic-64
+      emosketch prepare --source ferplus:../shared/data/ferplus --size 128 --out data/ferplus-128 -j 2
+      emosketch prepare --source affectnet:/data/AffectNet --classes happy,sad,anger,fear,disgust --out data/an5
+      emosketch prepare --source fer2013:fer2013.csv --map contempt=disgust --out data/fer2013
+      emosketch prepare --source folder:photos/ --face-miss skip --sketch pencil --out data/mine
+
+    A killed run resumes when the same command is run again; the dataset appears only when complete.
+    """
+    from .config import from_dict, load_yaml
+    from .datasets.prepare import PrepareConfig, prepare
+
+    data = load_yaml(config_path) if config_path else {}
+    overrides = {"size": size, "classes": classes, "count": count, "seed": seed, "soft_labels": soft_labels}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    if mapping:
+        data["mapping"] = {**data.get("mapping", {}), **mapping}
+    if sketch_method:
+        data["sketch"] = {**data.get("sketch", {}), "method": sketch_method}
+    if face_miss:
+        data["face"] = {**data.get("face", {}), "miss": face_miss}
+    cfg = from_dict(PrepareConfig, data, str(config_path or "options"))
+    meta = prepare(source, out, cfg, workers=max(1, workers), force=force, log=click.echo)
+    click.echo(f"wrote {out}: {meta['count']} sketches of {cfg.size}x{cfg.size} in {len(meta['classes'])} "
+               f"classes ({', '.join(meta['classes'])}) in {meta['seconds']:.1f} s")
+    if meta["skipped_by_reason"]:
+        click.echo("  skipped: " + ", ".join(f"{n} {r}" for r, n in meta["skipped_by_reason"].items()))
+
+
+@cli.group("dataset")
+def dataset_group() -> None:
+    """Inspect sketch datasets.
+
+    \b
+    Example:
+      emosketch dataset info data/ferplus-128 --grid grid.png
+    """
+
+
+@dataset_group.command("info")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--grid", type=click.Path(path_type=Path), default=None, help="Write a sample grid PNG (faces beside sketches).")
+@click.option("--per-class", default=6, show_default=True, help="Samples per class in the grid.")
+@click.option("--sketches-only", is_flag=True, help="Leave the face photos out of the grid.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def dataset_info_cmd(path, grid, per_class, sketches_only, as_json) -> None:
+    """Counts per class and split, skipped inputs by reason, and a sample grid.
+
+    \b
+    Examples:
+      emosketch dataset info data/ferplus-128
+      emosketch dataset info data/ferplus-128 --grid docs/ferplus-grid.png --per-class 4
+    """
+    import json
+
+    from .datasets.dataset import info, load, sample_grid
+
+    ds = load(path)
+    summary = info(ds)
+    if grid:
+        import cv2
+
+        from .atomic import atomic_file
+
+        with atomic_file(grid) as tmp:
+            if not cv2.imwrite(str(tmp), sample_grid(ds, per_class, show_faces=not sketches_only)):
+                raise EmosketchError(f"{grid}: cannot write a PNG there")
+        summary["grid"] = str(grid)
+    if as_json:
+        click.echo(json.dumps(summary, indent=1))
+        return
+    click.echo(f"{path}: {summary['totals']['total']} sketches, {summary['size']} px, "
+               f"from {summary['source']['kind']} ({summary['source']['path']})")
+    width = max(len(c) for c in summary["classes"] + ["class"])
+    click.echo(f"  {'class'.ljust(width)}  {'train':>7} {'val':>7} {'test':>7} {'total':>7}")
+    for name, row in list(summary["counts"].items()) + [("all", summary["totals"])]:
+        click.echo(f"  {name.ljust(width)}  {row['train']:>7} {row['val']:>7} {row['test']:>7} {row['total']:>7}")
+    for reason, n in summary["skipped_by_reason"].items():
+        click.echo(f"  skipped {n}: {reason}")
+    if grid:
+        click.echo(f"  grid: {grid}")
 
 
 @cli.command("demo")

@@ -1,0 +1,84 @@
+"""Configs: YAML files or dicts into (nested) dataclasses, validated once with errors that name the key."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from .errors import EmosketchError
+
+T = TypeVar("T")
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise EmosketchError(f"{path}: no such config file") from None
+    except yaml.YAMLError as exc:
+        raise EmosketchError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise EmosketchError(f"{path}: a config must be a mapping of keys to values")
+    return data
+
+
+def _coerce(value: Any, kind: Any, where: str) -> Any:
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], where)
+    if dataclasses.is_dataclass(kind):
+        if isinstance(value, kind):
+            return value
+        return from_dict(kind, value, where)
+    if origin in (list, tuple):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise EmosketchError(f"{where}: expected a list, got {value!r}")
+        args = typing.get_args(kind)
+        item = args[0] if args else Any
+        items = [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise EmosketchError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise EmosketchError(f"{where}: expected true or false, got {value!r}")
+    if kind in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise EmosketchError(f"{where}: expected a number, got {value!r}")
+        if kind is int and float(value) != int(value):
+            raise EmosketchError(f"{where}: expected a whole number, got {value!r}")
+        return kind(value)
+    if kind is str:
+        if not isinstance(value, (str, int, float)):
+            raise EmosketchError(f"{where}: expected text, got {value!r}")
+        return str(value)
+    return value
+
+
+def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
+    """Build dataclass `cls` from `data`, refusing unknown keys and values of the wrong type."""
+    if not isinstance(data, dict):
+        raise EmosketchError(f"{where}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f.init}
+    for key in data:
+        if key not in known:
+            raise EmosketchError(f"{where}: unknown key {key!r} (known keys: {', '.join(sorted(known))})")
+    kwargs = {key: _coerce(value, hints[key], f"{where}.{key}") for key, value in data.items()}
+    return cls(**kwargs)

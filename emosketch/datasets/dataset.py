@@ -1,0 +1,96 @@
+"""Reading a Sketch dataset written by `emosketch prepare`: memory-mapped arrays, a summary, and a
+sample grid of faces beside their sketches."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import EmosketchError
+from .prepare import FORMAT_NAME, FORMAT_VERSION
+from .readers import SPLIT_NAMES
+
+
+@dataclass
+class SketchDataset:
+    path: Path
+    images: np.ndarray  # uint8 [N, S, S], memory-mapped; 255 = paper
+    labels: np.ndarray  # int16 [N], index into classes
+    split: np.ndarray  # uint8 [N]: 0 train, 1 val, 2 test
+    classes: list[str]
+    meta: dict
+    faces: np.ndarray | None = None  # uint8 [N, S, S] face crops, when prepare kept them
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def indices(self, split: str | int) -> np.ndarray:
+        code = SPLIT_NAMES.index(split) if isinstance(split, str) else split
+        return np.flatnonzero(self.split == code)
+
+
+def load(path: str | Path) -> SketchDataset:
+    path = Path(path)
+    meta_path = path / "meta.json"
+    if not meta_path.exists():
+        partial = path.parent / f".{path.name}.partial"
+        hint = f" (an unfinished run is in {partial}: run prepare again to resume)" if partial.exists() else ""
+        raise EmosketchError(f"{path}: not a sketch dataset (no meta.json){hint}")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except ValueError as exc:
+        raise EmosketchError(f"{meta_path}: unreadable ({exc})") from None
+    if meta.get("format") != FORMAT_NAME or meta.get("version") != FORMAT_VERSION:
+        raise EmosketchError(f"{path}: dataset format {meta.get('format')} v{meta.get('version')} is not "
+                             f"{FORMAT_NAME} v{FORMAT_VERSION}")
+    try:
+        images = np.load(path / "images.npy", mmap_mode="r")
+        labels = np.load(path / "labels.npy")
+        split = np.load(path / "split.npy")
+        faces = np.load(path / "faces.npy", mmap_mode="r") if (path / "faces.npy").exists() else None
+    except (OSError, ValueError) as exc:
+        raise EmosketchError(f"{path}: damaged dataset ({exc})") from None
+    if not (len(images) == len(labels) == len(split)) or (faces is not None and len(faces) != len(images)):
+        raise EmosketchError(f"{path}: images, labels and split have different lengths")
+    return SketchDataset(path, images, labels, split, list(meta["classes"]), meta, faces)
+
+
+def info(ds: SketchDataset) -> dict:
+    """Counts per class and split, and skipped inputs by reason."""
+    counts = {}
+    for ci, name in enumerate(ds.classes):
+        row = {s: int(((ds.labels == ci) & (ds.split == k)).sum()) for k, s in enumerate(SPLIT_NAMES)}
+        row["total"] = sum(row.values())
+        counts[name] = row
+    totals = {s: int((ds.split == k).sum()) for k, s in enumerate(SPLIT_NAMES)} | {"total": len(ds)}
+    return {"path": str(ds.path), "size": int(ds.images.shape[1]) if len(ds) else ds.meta.get("size"),
+            "classes": ds.classes, "counts": counts, "totals": totals,
+            "source": ds.meta.get("source"), "sketch": ds.meta.get("sketch"),
+            "face_crop": ds.meta.get("face_crop"), "skipped_by_reason": ds.meta.get("skipped_by_reason", {})}
+
+
+def sample_grid(ds: SketchDataset, per_class: int = 6, seed: int = 0, show_faces: bool = True,
+                tile: int = 96) -> np.ndarray:
+    """uint8 gray image: one row per class, `per_class` samples, each face beside its sketch."""
+    rng = np.random.default_rng(seed)
+    pad, label_w = 4, 90
+    use_faces = show_faces and ds.faces is not None and ds.meta.get("source", {}).get("kind") != "synthetic"
+    cell = tile * (2 if use_faces else 1) + pad
+    rows = []
+    for ci, name in enumerate(ds.classes):
+        row = np.full((tile + pad, label_w + per_class * cell), 255, np.uint8)
+        cv2.putText(row, name, (4, tile // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 0, 1, cv2.LINE_AA)
+        pool = np.flatnonzero(ds.labels == ci)
+        picks = rng.choice(pool, min(per_class, len(pool)), replace=False) if len(pool) else []
+        for j, idx in enumerate(sorted(picks)):
+            x = label_w + j * cell
+            parts = ([ds.faces[idx]] if use_faces else []) + [ds.images[idx]]
+            for k, img in enumerate(parts):
+                row[pad:pad + tile, x + k * tile:x + (k + 1) * tile] = cv2.resize(
+                    np.asarray(img), (tile, tile), interpolation=cv2.INTER_AREA)
+        rows.append(row)
+    return np.concatenate(rows) if rows else np.full((tile, tile), 255, np.uint8)

@@ -1,0 +1,339 @@
+"""`emosketch prepare`: a face dataset -> a cached Sketch dataset (images.npy, labels.npy, split.npy,
+meta.json, faces.npy).
+
+The job is split into fixed chunks of items. Each finished chunk is saved under a hidden
+`.NAME.partial` folder beside the output, so a killed run resumes where it stopped; the final
+arrays are assembled chunk by chunk into memory-mapped files (bounded memory) and the folder is
+renamed into place only when complete. The same inputs, settings and seed give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import __version__
+from ..emotions import EMOTIONS, canonical, canonical_list
+from ..errors import EmosketchError
+from .decode import MAX_PIXELS, MIN_SIDE, Skip, decode_file
+from .face import FaceConfig, crop_face
+from .readers import SPLIT_NAMES, TEST, TRAIN, VAL, Index, Item, read_source
+from .sketch import SketchConfig, sketch
+from .synthetic import random_identity, render
+
+FORMAT_NAME = "emosketch-sketch-dataset"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    size: int = 128  # side of the square face and sketch, in pixels
+    classes: list[str] | None = None  # classes to keep, in this order (default: all the source has)
+    mapping: dict[str, str] = field(default_factory=dict)  # rename or merge classes, e.g. {angry: anger, contempt: disgust}
+    sketch: SketchConfig = SketchConfig()
+    face: FaceConfig = FaceConfig()
+    seed: int = 0  # for synthetic faces and for splits of sources without them
+    count: int = 8000  # synthetic faces to render (--source synthetic only)
+    split_fractions: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])  # train/val/test for sources without splits
+    keep_faces: bool = True  # also write faces.npy (the gray face crops before sketching)
+    soft_labels: bool = False  # also write soft_labels.npy from annotator votes (FER+)
+    min_side: int = MIN_SIDE  # smaller images are skipped
+    max_pixels: int = MAX_PIXELS  # larger images are skipped (decompression-bomb guard)
+    chunk: int = 256  # items per resumable unit of work
+
+    def __post_init__(self) -> None:
+        if not 16 <= self.size <= 1024:
+            raise EmosketchError(f"size {self.size}: must be between 16 and 1024 pixels")
+        if len(self.split_fractions) != 3 or abs(sum(self.split_fractions) - 1) > 1e-6 or min(self.split_fractions) < 0:
+            raise EmosketchError(f"split_fractions {self.split_fractions}: three fractions that sum to 1")
+        if self.chunk < 1:
+            raise EmosketchError("chunk must be at least 1")
+
+
+# ---- labels and splits ---------------------------------------------------------------------------
+
+def resolve_classes(index: Index, cfg: PrepareConfig) -> tuple[list[str], list[int], list[int]]:
+    """Map and select classes. Returns (classes, label per kept item, indices of kept items);
+    items of unselected classes are added to index.skipped."""
+    mapping = {canonical(k): canonical(v) for k, v in cfg.mapping.items()}
+    mapped = [mapping.get(item.label, item.label) for item in index.items]
+    present = set(mapped)
+    if cfg.classes:
+        classes = canonical_list(cfg.classes)
+        absent = [c for c in classes if c not in present]
+        if absent:
+            raise EmosketchError(f"class(es) {', '.join(absent)} not in {index.path} "
+                                 f"(it has {', '.join(sorted(present)) or 'no labelled items'})")
+    else:
+        classes = [e for e in EMOTIONS if e in present] + sorted(present - set(EMOTIONS))
+    if not classes:
+        raise EmosketchError(f"{index.path}: no labelled items to prepare")
+    position = {c: i for i, c in enumerate(classes)}
+    labels, kept = [], []
+    for i, (item, name) in enumerate(zip(index.items, mapped)):
+        if name in position:
+            labels.append(position[name])
+            kept.append(i)
+        else:
+            index.skipped.append((item.key, "class not selected"))
+    return classes, labels, kept
+
+
+def assign_splits(items: list[Item], labels: list[int], fractions: list[float], seed: int) -> list[int]:
+    """Keep the source's splits; items without one are split by class (or by group: a synthetic
+    identity stays in one split), with a seeded shuffle."""
+    splits = [item.split for item in items]
+    todo = [i for i, s in enumerate(splits) if s is None]
+    if not todo:
+        return splits
+    rng = np.random.default_rng(seed + 7919)
+    units: dict[object, list[int]] = {}
+    grouped = all(items[i].group is not None for i in todo)
+    for i in todo:
+        units.setdefault(items[i].group if grouped else i, []).append(i)
+    # Stratify: groups (or single items) of each class are shuffled and cut by the fractions.
+    by_class: dict[int, list[object]] = {}
+    for unit, members in units.items():
+        by_class.setdefault(0 if grouped else labels[members[0]], []).append(unit)
+    for _, unit_list in sorted(by_class.items()):
+        order = rng.permutation(len(unit_list))
+        n = len(unit_list)
+        n_train = int(round(fractions[0] * n))
+        n_val = int(round(fractions[1] * n))
+        for rank, j in enumerate(order):
+            split = TRAIN if rank < n_train else VAL if rank < n_train + n_val else TEST
+            for i in units[unit_list[j]]:
+                splits[i] = split
+    return splits
+
+
+# ---- one item, one chunk --------------------------------------------------------------------------
+
+def _fer2013_pixels(path: str, offset: int) -> np.ndarray:
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        fields = fh.readline().decode("utf-8", "replace").strip().split(",")
+    for field_text in fields:
+        values = field_text.split()
+        if len(values) > 1:
+            try:
+                pixels = np.array([int(v) for v in values], np.int64)
+            except ValueError:
+                raise Skip("corrupt image", "pixels are not numbers") from None
+            side = int(round(len(pixels) ** 0.5))
+            if side * side != len(pixels) or pixels.min() < 0 or pixels.max() > 255:
+                raise Skip("corrupt image", f"{len(pixels)} pixel values")
+            return pixels.reshape(side, side).astype(np.uint8)
+    raise Skip("corrupt image", "no pixel string")
+
+
+def process_item(item: Item, cfg: PrepareConfig) -> tuple[np.ndarray, np.ndarray, str]:
+    """-> (face crop, sketch, how the face was found). Raises Skip."""
+    kind = item.ref[0]
+    if kind == "synthetic":
+        _, identity_seed, intensity = item.ref
+        face = render(random_identity(seed=identity_seed), item.label, intensity, cfg.size)
+        return face, face, "synthetic"
+    if kind == "fer2013":
+        gray = _fer2013_pixels(item.ref[1], item.ref[2])
+        box = (0, 0, gray.shape[1], gray.shape[0])  # FER2013 rows are face crops already
+    else:
+        gray = decode_file(item.ref[1], cfg.min_side, cfg.max_pixels)
+        box = item.box
+    face, how = crop_face(gray, cfg.size, cfg.face, box)
+    return face, sketch(face, cfg.sketch), how
+
+
+def process_chunk(items: list[Item], cfg: PrepareConfig) -> dict:
+    n, s = len(items), cfg.size
+    faces = np.full((n, s, s), 255, np.uint8)
+    sketches = np.full((n, s, s), 255, np.uint8)
+    ok = np.zeros(n, bool)
+    notes: list[str] = []
+    for i, item in enumerate(items):
+        try:
+            faces[i], sketches[i], how = process_item(item, cfg)
+            ok[i] = True
+            notes.append(how)
+        except Skip as exc:
+            notes.append(exc.reason)
+        except Exception as exc:  # one bad item never stops a batch
+            notes.append(f"error: {type(exc).__name__}")
+    return {"faces": faces, "sketches": sketches, "ok": ok, "notes": np.array(notes)}
+
+
+def _worker_init() -> None:
+    cv2.setNumThreads(1)
+
+
+# ---- the job --------------------------------------------------------------------------------------
+
+def _fingerprint(cfg: PrepareConfig, index: Index, items: list[Item], labels: list[int], splits: list[int]) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps({"cfg": asdict(cfg), "source": [index.kind, index.path], "version": FORMAT_VERSION},
+                        sort_keys=True, default=str).encode())
+    for item, label, split in zip(items, labels, splits):
+        h.update(f"{item.key}|{label}|{split}|{item.ref}|{item.box}\n".encode())
+    return h.hexdigest()
+
+
+def _save_npz(path: Path, **arrays) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    os.replace(tmp, path)
+
+
+def _chunks_todo(chunk_dir: Path, n_chunks: int) -> list[int]:
+    return [c for c in range(n_chunks) if not (chunk_dir / f"{c:06d}.npz").exists()]
+
+
+def _run_chunks(items: list[Item], cfg: PrepareConfig, chunk_dir: Path, todo: list[int], workers: int,
+                on_chunk: Callable[[int], None]) -> None:
+    def part(c: int) -> list[Item]:
+        return items[c * cfg.chunk:(c + 1) * cfg.chunk]
+
+    if workers <= 1:
+        for c in todo:
+            _save_npz(chunk_dir / f"{c:06d}.npz", **process_chunk(part(c), cfg))
+            on_chunk(len(part(c)))
+        return
+    pending: dict[Future, int] = {}
+    queue: Iterator[int] = iter(todo)
+    with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
+        try:
+            for c in queue:  # keep at most 2 chunks per worker in flight: bounded memory
+                pending[pool.submit(process_chunk, part(c), cfg)] = c
+                if len(pending) >= 2 * workers:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    c = pending.pop(fut)
+                    _save_npz(chunk_dir / f"{c:06d}.npz", **fut.result())
+                    on_chunk(len(part(c)))
+                    nxt = next(queue, None)
+                    if nxt is not None:
+                        pending[pool.submit(process_chunk, part(nxt), cfg)] = nxt
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+
+
+def prepare(source: str, out: str | Path, cfg: PrepareConfig = PrepareConfig(), workers: int = 1,
+            force: bool = False, progress: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Convert `source` ('KIND:PATH' or 'synthetic') into a Sketch dataset at `out`; returns meta."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    if out.exists() and not force:
+        raise EmosketchError(f"{out}: already exists (pass --force to replace it)")
+    started = time.time()
+    index = read_source(source, cfg.count, cfg.seed)
+    classes, labels, kept = resolve_classes(index, cfg)
+    items = [index.items[i] for i in kept]
+    splits = assign_splits(items, labels, list(cfg.split_fractions), cfg.seed)
+    fingerprint = _fingerprint(cfg, index, items, labels, splits)
+
+    partial = out.parent / f".{out.name}.partial"
+    chunk_dir = partial / "chunks"
+    plan = partial / "plan.json"
+    if partial.exists():
+        same = plan.exists() and json.loads(plan.read_text()).get("fingerprint") == fingerprint
+        if not same:
+            log(f"note: {partial} is from a run with other inputs or settings; starting afresh")
+            shutil.rmtree(partial)
+    chunk_dir.mkdir(parents=True, exist_ok=True)
+    if not plan.exists():
+        plan.write_text(json.dumps({"fingerprint": fingerprint, "source": source, "items": len(items)}))
+    n_chunks = -(-len(items) // cfg.chunk)
+    todo = _chunks_todo(chunk_dir, n_chunks)
+    if len(todo) < n_chunks:
+        log(f"resuming: {n_chunks - len(todo)} of {n_chunks} chunks already done in {partial}")
+    done_items = sum(min(cfg.chunk, len(items) - c * cfg.chunk) for c in range(n_chunks) if c not in set(todo))
+    # disable=None: tqdm shows the bar on a terminal only, so logs stay clean.
+    bar = tqdm(total=len(items), initial=done_items, unit="face", desc="prepare", disable=None if progress else True)
+    try:
+        _run_chunks(items, cfg, chunk_dir, todo, workers, bar.update)
+    except KeyboardInterrupt:
+        raise EmosketchError(f"interrupted; {len(_chunks_todo(chunk_dir, n_chunks))} chunks left. "
+                             "Run the same command again to resume") from None
+    finally:
+        bar.close()
+    meta = _assemble(partial, chunk_dir, n_chunks, index, items, labels, splits, classes, cfg, source)
+    meta["seconds"] = round(time.time() - started, 2)
+    (partial / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    shutil.rmtree(chunk_dir)
+    plan.unlink()
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(partial, out)
+    return meta
+
+
+def _assemble(partial: Path, chunk_dir: Path, n_chunks: int, index: Index, items: list[Item], labels: list[int],
+              splits: list[int], classes: list[str], cfg: PrepareConfig, source: str) -> dict:
+    """Concatenate the kept items of every chunk into memory-mapped arrays, chunk by chunk."""
+    oks, notes = [], []
+    for c in range(n_chunks):
+        with np.load(chunk_dir / f"{c:06d}.npz") as data:
+            oks.append(data["ok"])
+            notes.extend(data["notes"].tolist())
+    ok = np.concatenate(oks) if oks else np.zeros(0, bool)
+    n = int(ok.sum())
+    s = cfg.size
+    # Plain sequential writes, not a memory map: dirty mapped pages would count against memory.
+    outputs = {"images.npy": "sketches"} | ({"faces.npy": "faces"} if cfg.keep_faces else {})
+    handles = {}
+    for name in outputs:
+        handles[name] = open(partial / name, "wb")
+        np.lib.format.write_array_header_1_0(
+            handles[name], {"descr": "|u1", "fortran_order": False, "shape": (n, s, s)})
+    try:
+        for c in range(n_chunks):
+            with np.load(chunk_dir / f"{c:06d}.npz") as data:
+                keep = data["ok"]
+                for name, key in outputs.items():
+                    handles[name].write(np.ascontiguousarray(data[key][keep]).tobytes())
+    finally:
+        for fh in handles.values():
+            fh.close()
+    label_arr = np.asarray(labels, np.int16)[ok]
+    split_arr = np.asarray(splits, np.uint8)[ok]
+    np.save(partial / "labels.npy", label_arr)
+    np.save(partial / "split.npy", split_arr)
+    kept_items = [item for item, good in zip(items, ok) if good]
+    if cfg.soft_labels and all(item.votes is not None for item in kept_items):
+        soft = np.array([[item.votes.get(c, 0.0) for c in classes] for item in kept_items], np.float32)
+        soft /= np.maximum(soft.sum(axis=1, keepdims=True), 1e-9)
+        np.save(partial / "soft_labels.npy", soft)
+    if index.kind == "synthetic":
+        np.save(partial / "identity.npy", np.array([item.ref[1] for item in kept_items], np.int64))
+        np.save(partial / "intensity.npy", np.array([item.ref[2] for item in kept_items], np.float32))
+    skipped = list(index.skipped) + [(item.key, note) for item, note, good in zip(items, notes, ok) if not good]
+    crop_methods = Counter(note for note, good in zip(notes, ok) if good)
+    counts = {name: {SPLIT_NAMES[sp]: int(((label_arr == ci) & (split_arr == sp)).sum()) for sp in (TRAIN, VAL, TEST)}
+              for ci, name in enumerate(classes)}
+    return {
+        "format": FORMAT_NAME, "version": FORMAT_VERSION, "emosketch": __version__,
+        "classes": classes, "size": cfg.size, "count": n, "counts": counts,
+        "source": {"kind": index.kind, "path": index.path, "spec": source},
+        "face_crop": {**cfg.face.to_dict(), "used": dict(crop_methods)},
+        "sketch": cfg.sketch.to_dict() if index.kind != "synthetic" else {"method": "synthetic render"},
+        "config": json.loads(json.dumps(asdict(cfg), default=str)),
+        "files": sorted(p.name for p in partial.iterdir() if p.suffix == ".npy"),
+        "skipped_by_reason": dict(Counter(reason for _, reason in skipped).most_common()),
+        "skipped": [{"item": key, "reason": reason} for key, reason in skipped],
+    }
