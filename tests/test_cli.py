@@ -96,3 +96,38 @@ def test_demo_writes_a_verified_pack(run, tmp_path):
     m = json.loads((tmp_path / "demo" / "pack" / "manifest.json").read_text())
     assert len(m["sequences"]) == 7 and m["classes"][0] == "neutral"
     assert (tmp_path / "demo" / "pack" / "demo.h").exists()
+
+
+def test_prepare_and_dataset_info(run, tmp_path):
+    from datasets_fixtures import make_folder
+
+    make_folder(tmp_path / "photos")
+    result = run("prepare", "--source", f"folder:{tmp_path / 'photos'}", "--size", 32, "--out", tmp_path / "ds",
+                 "--map", "sad=neutral", "--face-miss", "keep", "--sketch", "pencil")
+    assert result.exit_code == 0, result.output
+    assert "6 sketches of 32x32 in 3 classes (neutral, happy, anger)" in result.output
+    assert "1 not an image" in result.output
+    result = run("dataset", "info", tmp_path / "ds", "--json", "--grid", tmp_path / "grid.png")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert set(summary) >= {"classes", "counts", "totals", "skipped_by_reason", "source", "sketch", "grid"}
+    assert summary["totals"]["total"] == 6 and summary["sketch"]["method"] == "pencil"
+    assert cv2.imread(str(tmp_path / "grid.png")) is not None
+    table = run("dataset", "info", tmp_path / "ds").output
+    assert "happy" in table and "skipped 1: image too small" in table
+
+
+def test_prepare_config_file_and_errors(run, tmp_path):
+    (tmp_path / "cfg.yaml").write_text("size: 32\ncount: 16\nsketch: {method: canny}\n")
+    ok = run("prepare", "--source", "synthetic", "--config", tmp_path / "cfg.yaml", "--out", tmp_path / "ds")
+    assert ok.exit_code == 0 and "16 sketches of 32x32" in ok.output
+    (tmp_path / "bad.yaml").write_text("size: 32\nface: {margn: 0.3}\n")
+    for args, message in [(["--config", tmp_path / "bad.yaml"], "unknown key 'margn'"),
+                          (["--source", "imagenet:x"], "KIND must be one of"),
+                          (["--map", "angry"], "expected FROM=TO")]:
+        argv = ["prepare", "--source", "synthetic", "--out", tmp_path / "x"]
+        if "--source" in args:
+            argv = ["prepare", "--out", tmp_path / "x"]
+        result = run(*argv, *args)
+        assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "x").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import time
@@ -211,7 +212,9 @@ def _run_chunks(items: list[Item], cfg: PrepareConfig, chunk_dir: Path, todo: li
         return
     pending: dict[Future, int] = {}
     queue: Iterator[int] = iter(todo)
-    with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
+    # spawn, not fork: a forked child can inherit a held lock of OpenCV's thread pool and hang.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
         try:
             for c in queue:  # keep at most 2 chunks per worker in flight: bounded memory
                 pending[pool.submit(process_chunk, part(c), cfg)] = c
@@ -316,7 +319,15 @@ def _assemble(partial: Path, chunk_dir: Path, n_chunks: int, index: Index, items
     np.save(partial / "split.npy", split_arr)
     kept_items = [item for item, good in zip(items, ok) if good]
     if cfg.soft_labels and all(item.votes is not None for item in kept_items):
-        soft = np.array([[item.votes.get(c, 0.0) for c in classes] for item in kept_items], np.float32)
+        # Votes follow the same renames and merges as the labels; votes for other classes drop out.
+        mapping = {canonical(k): canonical(v) for k, v in cfg.mapping.items()}
+        position = {c: i for i, c in enumerate(classes)}
+        soft = np.zeros((len(kept_items), len(classes)), np.float32)
+        for row, item in enumerate(kept_items):
+            for name, votes in item.votes.items():
+                col = position.get(mapping.get(name, name))
+                if col is not None:
+                    soft[row, col] += votes
         soft /= np.maximum(soft.sum(axis=1, keepdims=True), 1e-9)
         np.save(partial / "soft_labels.npy", soft)
     if index.kind == "synthetic":

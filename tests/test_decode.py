@@ -1,0 +1,73 @@
+"""Robust decoding: every kind of image decodes to gray; every kind of bad file is a Skip with a reason."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from emosketch.datasets.decode import Skip, decode_bytes, decode_file
+
+
+def encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "I;16", "1", "CMYK", "LA"])
+def test_every_mode_decodes_to_gray(mode):
+    img = Image.new("RGB", (40, 30), (200, 100, 50)).convert(mode)
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    out = decode_bytes(encode(img, fmt))
+    assert out.shape == (30, 40) and out.dtype == np.uint8
+
+
+def test_transparent_pixels_lie_on_white_paper():
+    img = Image.new("RGBA", (20, 20), (0, 0, 0, 0))
+    assert decode_bytes(encode(img)).min() == 255
+
+
+def test_sixteen_bit_keeps_its_range():
+    arr = np.full((20, 20), 65535, np.uint16)
+    arr[:10] = 0
+    out = decode_bytes(encode(Image.fromarray(arr)))
+    assert out[0, 0] == 0 and out[-1, -1] == 255
+
+
+def test_exif_orientation_is_applied():
+    img = Image.new("L", (40, 20), 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    out = decode_bytes(encode(img, "JPEG", exif=exif.tobytes()))
+    assert out.shape == (40, 20)
+
+
+def _huge_png_header() -> bytes:
+    """A PNG that claims 30000 x 30000 pixels: a decompression bomb's header."""
+    data = encode(Image.new("L", (1, 1)))
+    ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return data[:8] + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk)) + data[33:]
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"", "empty file"),
+    (b"this is a text file, not a picture", "not an image"),
+    (encode(Image.new("L", (64, 64), 128))[:60], "corrupt image"),  # truncated
+    (encode(Image.new("L", (1, 1))), "image too small"),
+    (_huge_png_header(), "image too large"),
+])
+def test_bad_bytes_are_skips_with_reasons(data, reason):
+    with pytest.raises(Skip) as err:
+        decode_bytes(data)
+    assert err.value.reason == reason
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(Skip, match="missing file"):
+        decode_file(tmp_path / "nope.jpg")

@@ -1,0 +1,215 @@
+"""prepare: every layout to a Sketch dataset, skips with reasons, class selection, resume, determinism."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import FERPLUS
+from datasets_fixtures import (
+    make_affectnet,
+    make_affectnet96,
+    make_fer2013,
+    make_ferplus,
+    make_folder,
+)
+
+from emosketch.datasets import prepare as prep
+from emosketch.datasets.dataset import info, load, sample_grid
+from emosketch.datasets.prepare import PrepareConfig, prepare
+from emosketch.datasets.readers import read_ferplus
+from emosketch.datasets.sampler import balanced_indices, balanced_sampler
+from emosketch.errors import EmosketchError
+
+LAYOUTS = {"affectnet": make_affectnet, "affectnet96": make_affectnet96, "fer2013": make_fer2013,
+           "ferplus": make_ferplus, "folder": make_folder}
+
+
+def quiet(**kw) -> dict:
+    return {"progress": False, "log": lambda _msg: None, **kw}
+
+
+@pytest.mark.parametrize("kind", sorted(LAYOUTS))
+def test_each_layout_prepares_with_skips_and_reasons(tmp_path, kind):
+    src = tmp_path / ("fer2013.csv" if kind == "fer2013" else kind)
+    if kind != "fer2013":
+        src.mkdir()
+    expected = LAYOUTS[kind](src)
+    meta = prepare(f"{kind}:{src}", tmp_path / "out", PrepareConfig(size=32, chunk=2), **quiet())
+    ds = load(tmp_path / "out")
+    assert len(ds) == expected["kept"] == meta["count"]
+    assert ds.images.shape == (expected["kept"], 32, 32) and ds.images.dtype == np.uint8
+    assert ds.labels.dtype == np.int16 and ds.split.dtype == np.uint8
+    assert ds.faces is not None and ds.faces.shape == ds.images.shape
+    assert meta["skipped_by_reason"] == expected["skipped"]
+    assert all(set(s) == {"item", "reason"} for s in meta["skipped"])
+    assert meta["sketch"]["method"] == "xdog" and meta["face_crop"]["miss"] == "keep"
+    assert set(np.unique(ds.images)) <= {0, 255}
+    assert not list(tmp_path.glob(".out.partial*"))
+
+
+def test_labels_and_splits_follow_the_source(tmp_path):
+    make_fer2013(tmp_path / "fer.csv")
+    prepare(f"fer2013:{tmp_path / 'fer.csv'}", tmp_path / "out", PrepareConfig(size=32), **quiet())
+    ds = load(tmp_path / "out")
+    assert [ds.classes[i] for i in ds.labels] == ["happy", "sad", "anger", "neutral", "surprise"]
+    assert ds.split.tolist() == [0, 0, 1, 2, 0]  # Training, Training, PublicTest, PrivateTest, Training
+
+
+def test_affectnet_uses_boxes_and_keeps_train_val(tmp_path):
+    make_affectnet(tmp_path / "an")
+    meta = prepare(f"affectnet:{tmp_path / 'an'}", tmp_path / "out", PrepareConfig(size=32), **quiet())
+    assert meta["face_crop"]["used"] == {"box": 5}
+    assert sorted(load(tmp_path / "out").split.tolist()) == [0, 0, 0, 1, 1]
+
+
+def test_ferplus_majority_rule_and_soft_labels(tmp_path):
+    make_ferplus(tmp_path / "fp")
+    prepare(f"ferplus:{tmp_path / 'fp'}", tmp_path / "out", PrepareConfig(size=32, soft_labels=True), **quiet())
+    ds = load(tmp_path / "out")
+    assert [ds.classes[i] for i in ds.labels] == ["happy", "neutral", "anger"] * 2
+    soft = np.load(tmp_path / "out" / "soft_labels.npy")
+    assert soft.shape == (6, 3) and np.allclose(soft.sum(1), 1)
+    happy, neutral, anger = (ds.classes.index(c) for c in ("happy", "neutral", "anger"))
+    assert soft[0, happy] == pytest.approx(0.8) and soft[0, neutral] == pytest.approx(0.2)
+    assert soft[2, anger] == pytest.approx(1.0)  # its 3 contempt votes name no class of this dataset
+    prepare(f"ferplus:{tmp_path / 'fp'}", tmp_path / "merged",
+            PrepareConfig(size=32, soft_labels=True, mapping={"contempt": "anger"}), **quiet())
+    assert np.load(tmp_path / "merged" / "soft_labels.npy")[2, anger] == pytest.approx(1.0)
+
+
+def test_class_selection_renaming_and_merging(tmp_path):
+    make_affectnet96(tmp_path / "a96")
+    cfg = PrepareConfig(size=32, classes=["happy", "anger", "frustration"], mapping={"contempt": "frustration",
+                                                                                     "Angry": "anger"})
+    meta = prepare(f"affectnet96:{tmp_path / 'a96'}", tmp_path / "out", cfg, **quiet())
+    assert meta["classes"] == ["happy", "anger", "frustration"]
+    assert meta["skipped_by_reason"]["class not selected"] == 3  # sad x2 (one broken), neutral
+    with pytest.raises(EmosketchError, match="class\\(es\\) fear not in"):
+        prepare(f"affectnet96:{tmp_path / 'a96'}", tmp_path / "o2", PrepareConfig(classes=["fear"]), **quiet())
+
+
+def test_synthetic_splits_hold_out_whole_identities(tmp_path):
+    meta = prepare("synthetic", tmp_path / "out", PrepareConfig(size=32, count=160, seed=3), **quiet())
+    ds = load(tmp_path / "out")
+    ident = np.load(tmp_path / "out" / "identity.npy")
+    assert len(ds) == 160 and meta["classes"][0] == "neutral"
+    train, test = set(ident[ds.split == 0]), set(ident[ds.split == 2])
+    assert train and test and not (train & test)
+    assert np.bincount(ds.labels).tolist() == [20] * 8
+
+
+def test_same_inputs_give_the_same_bytes_with_any_workers(tmp_path):
+    make_folder(tmp_path / "f")
+    for name, workers in (("a", 1), ("b", 1), ("c", 2)):
+        prepare(f"folder:{tmp_path / 'f'}", tmp_path / name, PrepareConfig(size=32, chunk=2), workers=workers,
+                **quiet())
+    for file in ("images.npy", "faces.npy", "labels.npy", "split.npy"):
+        a = (tmp_path / "a" / file).read_bytes()
+        assert a == (tmp_path / "b" / file).read_bytes() == (tmp_path / "c" / file).read_bytes(), file
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+    cfg = PrepareConfig(size=32, count=96, chunk=16)
+    prepare("synthetic", tmp_path / "whole", cfg, **quiet())
+
+    real = prep.process_chunk
+    calls = {"n": 0}
+
+    def dies_on_third(items, c):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(items, c)
+
+    monkeypatch.setattr(prep, "process_chunk", dies_on_third)
+    with pytest.raises(EmosketchError, match="interrupted; 4 chunks left"):
+        prepare("synthetic", tmp_path / "out", cfg, **quiet())
+    assert not (tmp_path / "out").exists() and (tmp_path / ".out.partial").exists()
+    monkeypatch.setattr(prep, "process_chunk", real)
+    messages = []
+    prepare("synthetic", tmp_path / "out", cfg, progress=False, log=messages.append)
+    assert any("resuming: 2 of 6 chunks" in m for m in messages)
+    for file in ("images.npy", "labels.npy", "split.npy"):
+        assert (tmp_path / "whole" / file).read_bytes() == (tmp_path / "out" / file).read_bytes()
+    assert not (tmp_path / ".out.partial").exists()
+
+
+def test_partial_from_other_settings_is_restarted(tmp_path, monkeypatch):
+    def boom(items, c):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prep, "process_chunk", boom)
+    with pytest.raises(EmosketchError):
+        prepare("synthetic", tmp_path / "out", PrepareConfig(size=32, count=16), **quiet())
+    monkeypatch.undo()
+    messages = []
+    prepare("synthetic", tmp_path / "out", PrepareConfig(size=48, count=16), progress=False, log=messages.append)
+    assert any("starting afresh" in m for m in messages)
+    assert load(tmp_path / "out").images.shape[1] == 48
+
+
+def test_existing_output_is_kept_unless_forced(tmp_path):
+    prepare("synthetic", tmp_path / "out", PrepareConfig(size=32, count=8), **quiet())
+    with pytest.raises(EmosketchError, match="already exists"):
+        prepare("synthetic", tmp_path / "out", PrepareConfig(size=32, count=8), **quiet())
+    prepare("synthetic", tmp_path / "out", PrepareConfig(size=32, count=16), force=True, **quiet())
+    assert len(load(tmp_path / "out")) == 16
+
+
+def test_bad_sources_are_clear_errors(tmp_path):
+    for spec, message in [("imagenet:/x", "KIND must be one of"), ("ferplus", "give the dataset's path"),
+                          (f"ferplus:{tmp_path}", r"not a FER\+ folder"), (f"affectnet:{tmp_path}", "not an AffectNet"),
+                          (f"folder:{tmp_path / 'nope'}", "no such file")]:
+        with pytest.raises(EmosketchError, match=message):
+            prepare(spec, tmp_path / "out", PrepareConfig(), **quiet())
+
+
+def test_info_grid_and_load_errors(tmp_path):
+    prepare("synthetic", tmp_path / "out", PrepareConfig(size=32, count=64), **quiet())
+    ds = load(tmp_path / "out")
+    summary = info(ds)
+    assert summary["totals"]["total"] == 64 and summary["counts"]["happy"]["total"] == 8
+    grid = sample_grid(ds, per_class=3)
+    assert grid.ndim == 2 and grid.shape[0] == 8 * (96 + 4)
+    with pytest.raises(EmosketchError, match="not a sketch dataset"):
+        load(tmp_path)
+
+
+def test_balanced_sampling_draws_classes_equally():
+    labels = np.array([0] * 900 + [1] * 90 + [2] * 10)
+    drawn = np.bincount(labels[balanced_indices(labels, 30000, seed=1)], minlength=3) / 30000
+    assert np.allclose(drawn, 1 / 3, atol=0.02)
+    sampler = balanced_sampler(labels, num_samples=30000, seed=1)
+    drawn = np.bincount(labels[list(sampler)], minlength=3) / 30000
+    assert np.allclose(drawn, 1 / 3, atol=0.02)
+
+
+@pytest.mark.skipif(not (FERPLUS / "FER2013Train").is_dir(), reason=f"real FER+ faces not found at {FERPLUS}")
+def test_real_ferplus_counts_match_its_readme():
+    index = read_ferplus(FERPLUS)
+    counts = {}
+    for item in index.items:
+        counts.setdefault(item.split, {}).setdefault(item.label, 0)
+        counts[item.split][item.label] += 1
+    assert counts[0] == {"neutral": 7485, "happy": 7080, "surprise": 2748, "sad": 2388, "anger": 1648,
+                         "fear": 346, "disgust": 52, "contempt": 76}
+    assert counts[1]["contempt"] == 9 and counts[1]["neutral"] == 1062
+
+
+@pytest.mark.skipif(not (FERPLUS / "FER2013Valid").is_dir(), reason=f"real FER+ faces not found at {FERPLUS}")
+def test_real_ferplus_faces_prepare(tmp_path):
+    root = tmp_path / "fp" / "FER2013Valid"
+    root.mkdir(parents=True)
+    lines = (FERPLUS / "FER2013Valid" / "label.csv").read_text().splitlines()[:40]
+    (root / "label.csv").write_text("\n".join(lines) + "\n")
+    for line in lines:  # link, never copy, the real images
+        name = line.split(",")[0]
+        (root / name).symlink_to(FERPLUS / "FER2013Valid" / name)
+    meta = prepare(f"ferplus:{tmp_path / 'fp'}", tmp_path / "out", PrepareConfig(size=64), **quiet())
+    ds = load(tmp_path / "out")
+    assert len(ds) == meta["count"] > 20 and set(ds.split.tolist()) == {1}
+    ink = (ds.images < 128).mean(axis=(1, 2))
+    assert (ink > 0.01).all() and (ink < 0.5).all()  # real drawings, neither blank nor black
+    assert json.loads((tmp_path / "out" / "meta.json").read_text())["source"]["kind"] == "ferplus"
