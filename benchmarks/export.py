@@ -28,6 +28,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from report import table  # noqa: E402
 
 from emosketch.datasets.synthetic import random_identity, render  # noqa: E402
 from emosketch.demo import demo_sequences  # noqa: E402
@@ -166,18 +169,6 @@ def bench_flicker(steps: int = 30) -> tuple[list[dict], str]:
     for r in rows:
         r["vs_floyd_steinberg"] = r["mean_flips_per_frame"] / fs if fs else float("nan")
     return rows, source
-
-
-def table(rows: list[dict], cols: list[str]) -> str:
-    def fmt(v):
-        return f"{v:,.2f}" if isinstance(v, float) else str(v)
-
-    cells = [[fmt(r[c]) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(v.rjust(w) for v, w in zip(row, widths)) + " |" for row in cells]
-    return "\n".join(lines)
 
 
 def main() -> None:

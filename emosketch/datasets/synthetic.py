@@ -104,7 +104,7 @@ def _bezier(p0, p1, p2, n: int = 16) -> np.ndarray:
 class _Pen:
     def __init__(self, img: np.ndarray, size: int, weight: float):
         self.img, self.s = img, size
-        self.w = max(1, int(round(weight * size / 128)))
+        self.w = weight * size / 128  # line width in pixels; rounded per stroke, after its scale
 
     def pts(self, p: np.ndarray) -> np.ndarray:
         return np.round(np.asarray(p) * self.s * ONE).astype(np.int32).reshape(-1, 1, 2)
