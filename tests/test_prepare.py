@@ -213,3 +213,12 @@ def test_real_ferplus_faces_prepare(tmp_path):
     ink = (ds.images < 128).mean(axis=(1, 2))
     assert (ink > 0.01).all() and (ink < 0.5).all()  # real drawings, neither blank nor black
     assert json.loads((tmp_path / "out" / "meta.json").read_text())["source"]["kind"] == "ferplus"
+
+
+def test_a_source_with_no_usable_face_is_an_error(tmp_path):
+    (tmp_path / "f" / "happy").mkdir(parents=True)
+    (tmp_path / "f" / "happy" / "a.png").write_bytes(b"not a png")
+    (tmp_path / "f" / "happy" / "b.txt").write_text("nor this")
+    with pytest.raises(EmosketchError, match="no usable face in 2 items \\(skipped: 2 not an image\\)"):
+        prepare(f"folder:{tmp_path / 'f'}", tmp_path / "out", PrepareConfig(size=32), **quiet())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]

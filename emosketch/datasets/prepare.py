@@ -276,6 +276,10 @@ def prepare(source: str, out: str | Path, cfg: PrepareConfig = PrepareConfig(), 
     finally:
         bar.close()
     meta = _assemble(partial, chunk_dir, n_chunks, index, items, labels, splits, classes, cfg, source)
+    if meta["count"] == 0:
+        shutil.rmtree(partial)
+        reasons = ", ".join(f"{n} {r}" for r, n in list(meta["skipped_by_reason"].items())[:4])
+        raise EmosketchError(f"{index.path}: no usable face in {len(items)} items (skipped: {reasons})")
     meta["seconds"] = round(time.time() - started, 2)
     (partial / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     shutil.rmtree(chunk_dir)
