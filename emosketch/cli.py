@@ -243,6 +243,116 @@ def dataset_info_cmd(path, grid, per_class, sketches_only, as_json) -> None:
         click.echo(f"  grid: {grid}")
 
 
+@cli.group("classifier")
+def classifier_group() -> None:
+    """Train the emotion classifier that judges sketches.
+
+    \b
+    Example:
+      emosketch classifier train --data data/ferplus-128 --out clf.pt
+    """
+
+
+@classifier_group.command("train")
+@click.option("--data", required=True, type=click.Path(path_type=Path), help="Sketch dataset (from prepare).")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Checkpoint to write (.pt).")
+@click.option("--input", "input_kind", type=click.Choice(["sketch", "face"]), default=None,
+              help="Train on the sketches or on the face crops [default: sketch].")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="YAML with ClassifierConfig keys (image_size, width, epochs, lr, balance, ...).")
+@click.option("--epochs", type=int, default=None, help="At most this many epochs [default: 30].")
+@click.option("--image-size", type=int, default=None, help="Network input size [default: 64].")
+@click.option("--max-minutes", type=float, default=None, help="Stop after this much training time.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--resume", is_flag=True, help="Continue the run saved in --out.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists (without --resume).")
+def classifier_train_cmd(data, out, input_kind, config_path, epochs, image_size, max_minutes, device, resume, force):
+    """Train a compact CNN emotion classifier from scratch, with balanced sampling and early stopping.
+
+    \b
+    Examples:
+      emosketch classifier train --data data/ferplus-128 --out clf-sketch.pt
+      emosketch classifier train --data data/ferplus-128 --input face --out clf-face.pt
+      emosketch classifier train --data data/synthetic-64 --out clf-synthetic.pt --epochs 10
+      emosketch classifier train --data data/ferplus-128 --out clf-sketch.pt --resume
+
+    The checkpoint is rewritten after every epoch (best epoch + the state to resume from).
+    """
+    from .config import from_dict, load_yaml
+    from .evaluate.classifier import ClassifierConfig, train_classifier
+
+    if out.exists() and not (resume or force):
+        raise EmosketchError(f"{out}: already exists (pass --resume to continue it or --force to replace it)")
+    values = load_yaml(config_path) if config_path else {}
+    overrides = {"input": input_kind, "epochs": epochs, "image_size": image_size, "max_minutes": max_minutes}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = from_dict(ClassifierConfig, values, str(config_path or "options"))
+    summary = train_classifier(data, out, cfg, device=device, resume=resume, log=click.echo)
+    click.echo(f"wrote {out}: best validation macro-F1 {summary['best_val_macro_f1']:.3f} after "
+               f"{summary['epochs']} epochs, {summary['seconds']:.0f} s")
+
+
+@cli.command("classify")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--as", "kind", type=click.Choice(["auto", "photo", "sketch"]), default="auto", show_default=True,
+              help="Treat inputs as photos (face crop + sketch first) or sketches; auto decides per image.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+def classify_cmd(checkpoint, images, kind, as_json, device):
+    """Tell the emotion of each image: label and confidence.
+
+    \b
+    Examples:
+      emosketch classify clf.pt face.jpg
+      emosketch classify clf.pt photos/*.jpg --json
+      emosketch classify clf.pt drawing.png --as sketch
+    """
+    import json
+
+    from .evaluate.classify import classify_files
+
+    results = classify_files(checkpoint, list(images), kind, device=device)
+    if as_json:
+        click.echo(json.dumps(results, indent=1))
+    else:
+        width = max(len(r["file"]) for r in results)
+        for r in results:
+            if "error" in r:
+                click.echo(f"{r['file'].ljust(width)}  skipped: {r['error']}")
+            else:
+                others = ", ".join(f"{t['label']} {t['p']:.2f}" for t in r["top"][1:])
+                click.echo(f"{r['file'].ljust(width)}  {r['label']:<10} {r['confidence']:.2f}   ({others})")
+    if all("error" in r for r in results):
+        raise EmosketchError("no image could be classified")
+
+
+@cli.command("evaluate")
+@click.option("--classifier", "classifier_path", required=True, type=click.Path(path_type=Path),
+              help="Classifier checkpoint (from `classifier train`).")
+@click.option("--data", required=True, type=click.Path(path_type=Path), help="Sketch dataset to judge on.")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Report folder to write.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--force", is_flag=True, help="Replace the report folder if it exists.")
+def evaluate_cmd(classifier_path, data, out, split, device, force):
+    """Judge a classifier on a dataset split: report.json, report.md and confusion.png.
+
+    \b
+    Examples:
+      emosketch evaluate --classifier clf.pt --data data/ferplus-128 --split val --out reports/clf
+      emosketch evaluate --classifier clf.pt --data data/synthetic-64 --out reports/synthetic
+
+    Accuracy, macro-F1, per-class precision/recall/F1 and one-vs-rest ROC AUC, the confusion
+    matrix, and the expected calibration error.
+    """
+    from .evaluate.report import evaluate_classifier
+
+    rep = evaluate_classifier(classifier_path, data, out, split, device=device, force=force)
+    click.echo(f"wrote {out}: accuracy {rep['accuracy']:.3f}, macro-F1 {rep['macro_f1']:.3f}, "
+               f"ECE {rep['ece']:.3f} on {rep['n']} {split} images")
+
+
 @cli.command("demo")
 @click.option("--out", "-o", default="demo-out", show_default=True, type=click.Path(path_type=Path),
               help="Folder for the demo's outputs.")
