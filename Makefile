@@ -29,6 +29,7 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/export.py --out $(BENCH_OUT)
 	$(PY) benchmarks/prepare.py --out $(BENCH_OUT)
+	$(PY) benchmarks/classifier.py --out $(BENCH_OUT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check emosketch tests benchmarks

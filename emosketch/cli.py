@@ -169,19 +169,13 @@ def prepare_cmd(source, out, config_path, size, classes, mapping, sketch_method,
 
     A killed run resumes when the same command is run again; the dataset appears only when complete.
     """
-    from .config import from_dict, load_yaml
+    from .config import load_config
     from .datasets.prepare import PrepareConfig, prepare
 
-    data = load_yaml(config_path) if config_path else {}
-    overrides = {"size": size, "classes": classes, "count": count, "seed": seed, "soft_labels": soft_labels}
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    if mapping:
-        data["mapping"] = {**data.get("mapping", {}), **mapping}
-    if sketch_method:
-        data["sketch"] = {**data.get("sketch", {}), "method": sketch_method}
-    if face_miss:
-        data["face"] = {**data.get("face", {}), "miss": face_miss}
-    cfg = from_dict(PrepareConfig, data, str(config_path or "options"))
+    cfg = load_config(PrepareConfig, config_path, {
+        "size": size, "classes": classes, "count": count, "seed": seed, "soft_labels": soft_labels,
+        "mapping": mapping, "sketch": {"method": sketch_method} if sketch_method else None,
+        "face": {"miss": face_miss} if face_miss else None})
     meta = prepare(source, out, cfg, workers=max(1, workers), force=force, log=click.echo)
     click.echo(f"wrote {out}: {meta['count']} sketches of {cfg.size}x{cfg.size} in {len(meta['classes'])} "
                f"classes ({', '.join(meta['classes'])}) in {meta['seconds']:.1f} s")
@@ -278,15 +272,13 @@ def classifier_train_cmd(data, out, input_kind, config_path, epochs, image_size,
 
     The checkpoint is rewritten after every epoch (best epoch + the state to resume from).
     """
-    from .config import from_dict, load_yaml
+    from .config import load_config
     from .evaluate.classifier import ClassifierConfig, train_classifier
 
     if out.exists() and not (resume or force):
         raise EmosketchError(f"{out}: already exists (pass --resume to continue it or --force to replace it)")
-    values = load_yaml(config_path) if config_path else {}
-    overrides = {"input": input_kind, "epochs": epochs, "image_size": image_size, "max_minutes": max_minutes}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    cfg = from_dict(ClassifierConfig, values, str(config_path or "options"))
+    cfg = load_config(ClassifierConfig, config_path, {
+        "input": input_kind, "epochs": epochs, "image_size": image_size, "max_minutes": max_minutes})
     summary = train_classifier(data, out, cfg, device=device, resume=resume, log=click.echo)
     click.echo(f"wrote {out}: best validation macro-F1 {summary['best_val_macro_f1']:.3f} after "
                f"{summary['epochs']} epochs, {summary['seconds']:.0f} s")

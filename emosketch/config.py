@@ -82,3 +82,17 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
             raise EmosketchError(f"{where}: unknown key {key!r} (known keys: {', '.join(sorted(known))})")
     kwargs = {key: _coerce(value, hints[key], f"{where}.{key}") for key, value in data.items()}
     return cls(**kwargs)
+
+
+def load_config(cls: type[T], path: str | Path | None, overrides: dict[str, Any]) -> T:
+    """A config from an optional YAML file, with command-line values (those not None) on top.
+    Nested sections given as dicts in `overrides` are merged into the file's sections."""
+    data = load_yaml(path) if path else {}
+    for key, value in overrides.items():
+        if value is None or value == {}:
+            continue
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return from_dict(cls, data, str(path or "options"))

@@ -45,9 +45,13 @@ def find_trunk(path: str | Path | None = None) -> Path | None:
 def lpips_model(trunk: str | Path | None = None, random_trunk: bool = False, device: str | torch.device = "cpu"):
     """An LPIPS(net='alex') module in eval mode. With random_trunk=True the trunk is random (for tests);
     otherwise it is loaded from `trunk` or the standard places, or EmosketchError says what to fetch."""
+    import warnings
+
     import lpips
 
-    model = lpips.LPIPS(net="alex", pnet_rand=True, verbose=False)
+    with warnings.catch_warnings():  # lpips still passes torchvision's deprecated `pretrained=` argument
+        warnings.simplefilter("ignore", UserWarning)
+        model = lpips.LPIPS(net="alex", pnet_rand=True, verbose=False)
     if not random_trunk:
         path = find_trunk(trunk)
         if path is None:

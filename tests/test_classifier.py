@@ -1,0 +1,130 @@
+"""The emotion classifier learns synthetic sketch emotions, round-trips its checkpoint, resumes, and classifies files."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from emosketch.cli import cli
+from emosketch.datasets.dataset import load
+from emosketch.datasets.prepare import PrepareConfig, prepare
+from emosketch.errors import EmosketchError
+from emosketch.evaluate.classifier import (
+    ClassifierConfig,
+    load_classifier,
+    predict,
+    train_classifier,
+)
+from emosketch.evaluate.classify import looks_like_sketch
+from emosketch.evaluate.metrics import classification_report
+
+FAST = ClassifierConfig(image_size=32, width=8, epochs=8, samples_per_epoch=1280, patience=8)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "syn"
+    prepare("synthetic", out, PrepareConfig(size=48, count=800, seed=2), progress=False, log=lambda m: None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic, tmp_path_factory):
+    out = tmp_path_factory.mktemp("clf") / "clf.pt"
+    summary = train_classifier(synthetic, out, FAST, device="cpu", progress=False, log=lambda m: None)
+    return out, summary
+
+
+def test_learns_synthetic_emotions_far_above_chance(synthetic, trained):
+    path, summary = trained
+    model, state = load_classifier(path)
+    ds = load(synthetic)
+    idx = ds.indices("test")  # held-out identities
+    rep = classification_report(predict(model, ds.images[idx], state["image_size"]), ds.labels[idx], ds.classes)
+    assert rep["accuracy"] > 0.6  # chance is 0.125
+    assert summary["best_val_macro_f1"] > 0.6
+
+
+def test_checkpoint_is_data_and_round_trips(trained, synthetic):
+    path, _ = trained
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    assert state["format"] == "emosketch-classifier" and state["classes"][0] == "neutral"
+    assert {"model", "last_model", "optimizer", "history", "rng", "config"} <= set(state)
+    a, _ = load_classifier(path)
+    b, _ = load_classifier(path)
+    images = load(synthetic).images[:16]
+    assert np.array_equal(predict(a, images, 32), predict(b, images, 32))
+    assert not a.training
+
+
+def test_resume_continues_the_run(synthetic, tmp_path):
+    cfg = ClassifierConfig(image_size=32, width=8, epochs=2, samples_per_epoch=256, patience=9)
+    train_classifier(synthetic, tmp_path / "c.pt", cfg, device="cpu", progress=False, log=lambda m: None)
+    cfg4 = ClassifierConfig(image_size=32, width=8, epochs=4, samples_per_epoch=256, patience=9)
+    messages = []
+    summary = train_classifier(synthetic, tmp_path / "c.pt", cfg4, device="cpu", resume=True, progress=False,
+                               log=messages.append)
+    assert any("resuming" in m and "after epoch 2" in m for m in messages)
+    assert [h["epoch"] for h in summary["history"]] == [1, 2, 3, 4]
+
+
+def test_bad_checkpoints(tmp_path):
+    with pytest.raises(EmosketchError, match="no such classifier"):
+        load_classifier(tmp_path / "nope.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(EmosketchError, match="not a readable checkpoint"):
+        load_classifier(tmp_path / "junk.pt")
+    torch.save({"format": "something-else"}, tmp_path / "other.pt")
+    with pytest.raises(EmosketchError, match="not an emosketch-classifier"):
+        load_classifier(tmp_path / "other.pt")
+
+
+def test_sketch_detector():
+    paper = np.full((64, 64), 255, np.uint8)
+    paper[30, 10:50] = 0
+    assert looks_like_sketch(paper)
+    photo = np.random.default_rng(0).integers(60, 200, (64, 64)).astype(np.uint8)
+    assert not looks_like_sketch(photo)
+
+
+def test_cli_train_classify_evaluate(synthetic, trained, tmp_path):
+    path, _ = trained
+    runner = CliRunner()
+    ds = load(synthetic)
+    i = int(ds.indices("test")[0])
+    cv2.imwrite(str(tmp_path / "face.png"), np.asarray(ds.images[i]))
+    (tmp_path / "junk.png").write_bytes(b"nope")
+    res = runner.invoke(cli, ["classify", str(path), str(tmp_path / "face.png"), str(tmp_path / "junk.png"), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out[0]["label"] in ds.classes and 0 < out[0]["confidence"] <= 1 and len(out[0]["top"]) == 3
+    assert out[0]["input"] == "sketch as is" and out[1]["error"] == "not an image"
+    res = runner.invoke(cli, ["evaluate", "--classifier", str(path), "--data", str(synthetic), "--out",
+                              str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert {"accuracy", "macro_f1", "ece", "per_class", "confusion_matrix", "split"} <= set(rep)
+    assert (tmp_path / "rep" / "confusion.png").exists() and "ROC AUC" in (tmp_path / "rep" / "report.md").read_text()
+    res = runner.invoke(cli, ["classifier", "train", "--data", str(synthetic), "--out", str(path)])
+    assert res.exit_code == 1 and "already exists" in res.output
+
+
+def test_photos_go_through_face_crop_and_sketch(tmp_path):
+    from datasets_fixtures import make_folder
+
+    make_folder(tmp_path / "photos")
+    prepare(f"folder:{tmp_path / 'photos'}", tmp_path / "ds", PrepareConfig(size=32), progress=False,
+            log=lambda m: None)
+    cfg = ClassifierConfig(image_size=32, width=4, epochs=1, samples_per_epoch=32, batch_size=8)
+    train_classifier(tmp_path / "ds", tmp_path / "c.pt", cfg, device="cpu", progress=False, log=lambda m: None)
+    photo = np.random.default_rng(3).integers(80, 180, (80, 60)).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "photo.png"), photo)
+    from emosketch.evaluate.classify import classify_files
+
+    result = classify_files(tmp_path / "c.pt", [tmp_path / "photo.png"], device="cpu")[0]
+    assert result["input"].startswith("photo -> sketch") and result["label"] in {"neutral", "happy", "sad", "anger"}
