@@ -5,8 +5,8 @@ from __future__ import annotations
 
 def table(rows: list[dict], cols: list[str]) -> str:
     def fmt(v) -> str:
-        if isinstance(v, float):
-            return f"{v:,.2f}"
+        if isinstance(v, float):  # small values keep 4 significant digits, large ones 2 decimals
+            return f"{v:.4g}" if abs(v) < 1 else f"{v:,.2f}"
         if isinstance(v, int) and not isinstance(v, bool):
             return f"{v:,}"
         return str(v)

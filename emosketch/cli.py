@@ -324,25 +324,51 @@ def classify_cmd(checkpoint, images, kind, as_json, device):
               help="Classifier checkpoint (from `classifier train`).")
 @click.option("--data", required=True, type=click.Path(path_type=Path), help="Sketch dataset to judge on.")
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Report folder to write.")
+@click.option("--baseline", type=click.Choice(["input", "oracle"]), default=None,
+              help="Judge a baseline generator: the untouched input, or the synthetic ground truth.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+@click.option("--faces", default=64, show_default=True, help="Test faces for a generator (each to every other emotion).")
+@click.option("--lpips-trunk", type=click.Path(path_type=Path), default=None,
+              help="AlexNet weights for LPIPS (alexnet-owt-7be5be79.pth); without them distances are L1.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--force", is_flag=True, help="Replace the report folder if it exists.")
-def evaluate_cmd(classifier_path, data, out, split, device, force):
-    """Judge a classifier on a dataset split: report.json, report.md and confusion.png.
+def evaluate_cmd(classifier_path, data, out, baseline, split, faces, lpips_trunk, device, force):
+    """Judge a classifier, or a generator, on a dataset split: report.json, report.md, confusion.png.
 
     \b
     Examples:
       emosketch evaluate --classifier clf.pt --data data/ferplus-128 --split val --out reports/clf
-      emosketch evaluate --classifier clf.pt --data data/synthetic-64 --out reports/synthetic
+      emosketch evaluate --classifier clf.pt --data data/synthetic-64 --baseline input --out reports/input
+      emosketch evaluate --classifier clf.pt --data data/synthetic-64 --baseline oracle --out reports/oracle
 
-    Accuracy, macro-F1, per-class precision/recall/F1 and one-vs-rest ROC AUC, the confusion
-    matrix, and the expected calibration error.
+    A classifier gets accuracy, macro-F1, per-class precision/recall/F1 and one-vs-rest ROC AUC,
+    the confusion matrix and the expected calibration error. A generator gets target-emotion
+    accuracy (judged by the classifier), identity preservation (cycle L1, LPIPS), diversity,
+    perceptual path length and, on synthetic data, L1 and stroke IoU to the ground truth.
     """
-    from .evaluate.report import evaluate_classifier
+    if baseline is None:
+        from .evaluate.report import evaluate_classifier
 
-    rep = evaluate_classifier(classifier_path, data, out, split, device=device, force=force)
-    click.echo(f"wrote {out}: accuracy {rep['accuracy']:.3f}, macro-F1 {rep['macro_f1']:.3f}, "
-               f"ECE {rep['ece']:.3f} on {rep['n']} {split} images")
+        rep = evaluate_classifier(classifier_path, data, out, split, device=device, force=force)
+        click.echo(f"wrote {out}: accuracy {rep['accuracy']:.3f}, macro-F1 {rep['macro_f1']:.3f}, "
+                   f"ECE {rep['ece']:.3f} on {rep['n']} {split} images")
+        return
+    from .datasets.dataset import load
+    from .evaluate.generator import InputTranslator, OracleTranslator, evaluate_generator
+    from .evaluate.perceptual import find_trunk, lpips_model, missing_trunk_message
+
+    ds = load(data)
+    translator = InputTranslator(ds.classes) if baseline == "input" else OracleTranslator(ds)
+    lpips, note = None, None
+    if find_trunk(lpips_trunk) is not None:
+        lpips = lpips_model(lpips_trunk)
+    else:
+        note = "LPIPS skipped, distances are L1. " + missing_trunk_message()
+        click.echo(f"note: {note}")
+    rep = evaluate_generator(translator, data, classifier_path, out, baseline, lpips=lpips, split=split,
+                             faces=faces, device=device, force=force, lpips_note=note)
+    click.echo(f"wrote {out}: target-emotion accuracy {rep['target_accuracy']:.3f}, cycle L1 "
+               f"{rep['cycle_l1']:.4f}, diversity {rep['diversity']:.4f}, PPL {rep['ppl']['ppl']:.1f}")
 
 
 @cli.command("demo")

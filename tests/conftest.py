@@ -39,3 +39,24 @@ def make_pack(face_transition: np.ndarray, pixel_format: str = "ssd1306", codec:
             ("happy-to-neutral", "test", Frames(face_transition[::-1].copy(), 8.0))]
     opts = ExportOptions(layout=Layout(*size), pixel_format=pixel_format, codec=codec, name="face pack", **kw)
     return build_pack(seqs, opts)
+
+
+@pytest.fixture(scope="session")
+def synthetic(tmp_path_factory):
+    """A small synthetic sketch dataset (48 px, 100 identities x 8 emotions)."""
+    from emosketch.datasets.prepare import PrepareConfig, prepare
+
+    out = tmp_path_factory.mktemp("data") / "syn"
+    prepare("synthetic", out, PrepareConfig(size=48, count=800, seed=2), progress=False, log=lambda m: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained(synthetic, tmp_path_factory):
+    """A sketch classifier trained on `synthetic` for a few seconds: (checkpoint path, summary)."""
+    from emosketch.evaluate.classifier import ClassifierConfig, train_classifier
+
+    out = tmp_path_factory.mktemp("clf") / "clf.pt"
+    cfg = ClassifierConfig(image_size=32, width=8, epochs=8, samples_per_epoch=1280, patience=8)
+    summary = train_classifier(synthetic, out, cfg, device="cpu", progress=False, log=lambda m: None)
+    return out, summary

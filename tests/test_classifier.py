@@ -23,22 +23,6 @@ from emosketch.evaluate.classifier import (
 from emosketch.evaluate.classify import looks_like_sketch
 from emosketch.evaluate.metrics import classification_report
 
-FAST = ClassifierConfig(image_size=32, width=8, epochs=8, samples_per_epoch=1280, patience=8)
-
-
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
-    out = tmp_path_factory.mktemp("data") / "syn"
-    prepare("synthetic", out, PrepareConfig(size=48, count=800, seed=2), progress=False, log=lambda m: None)
-    return out
-
-
-@pytest.fixture(scope="module")
-def trained(synthetic, tmp_path_factory):
-    out = tmp_path_factory.mktemp("clf") / "clf.pt"
-    summary = train_classifier(synthetic, out, FAST, device="cpu", progress=False, log=lambda m: None)
-    return out, summary
-
 
 def test_learns_synthetic_emotions_far_above_chance(synthetic, trained):
     path, summary = trained

@@ -1,0 +1,61 @@
+"""Generator evaluation, shown on the two baselines whose scores are known: the untouched input and
+the synthetic ground truth."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from emosketch.cli import cli
+from emosketch.datasets.dataset import load
+from emosketch.errors import EmosketchError
+from emosketch.evaluate.generator import InputTranslator, OracleTranslator, evaluate_generator
+from emosketch.evaluate.perceptual import lpips_model
+
+
+def test_oracle_scores_perfectly_and_input_scores_nothing(synthetic, trained, tmp_path):
+    clf, _ = trained
+    ds = load(synthetic)
+    lpips = lpips_model(random_trunk=True)
+    oracle = evaluate_generator(OracleTranslator(ds), synthetic, clf, tmp_path / "o", "oracle", lpips=lpips, faces=24)
+    plain = evaluate_generator(InputTranslator(ds.classes), synthetic, clf, tmp_path / "i", "input", lpips=lpips,
+                               faces=24)
+    assert oracle["translations"] == 24 * 7
+    assert oracle["target_accuracy"] > 0.6 and plain["target_accuracy"] < 0.2
+    assert oracle["ground_truth"]["l1"] == 0 and oracle["ground_truth"]["stroke_iou"] == 1
+    assert plain["ground_truth"]["l1"] == pytest.approx(plain["ground_truth"]["input_l1"])
+    assert plain["ground_truth"]["l1"] > 0.005
+    assert plain["cycle_l1"] == 0 and plain["diversity"] == 0 and plain["ppl"]["ppl"] == 0
+    assert oracle["ppl"]["ppl"] > 0 and oracle["cycle_lpips"] is not None
+    for folder in ("o", "i"):
+        assert {p.name for p in (tmp_path / folder).iterdir()} == {"report.json", "report.md", "confusion.png"}
+
+
+def test_mismatched_classes_and_wrong_classifier(synthetic, trained, tmp_path):
+    clf, _ = trained
+    ds = load(synthetic)
+    with pytest.raises(EmosketchError, match="classes differ"):
+        evaluate_generator(InputTranslator(ds.classes[::-1]), synthetic, clf, tmp_path / "x", "x")
+    with pytest.raises(EmosketchError, match="needs a synthetic dataset"):
+        from datasets_fixtures import make_folder
+
+        from emosketch.datasets.prepare import PrepareConfig, prepare
+
+        make_folder(tmp_path / "f")
+        prepare(f"folder:{tmp_path / 'f'}", tmp_path / "ds", PrepareConfig(size=32), progress=False, log=lambda m: None)
+        OracleTranslator(load(tmp_path / "ds"))
+
+
+def test_cli_baseline_report_says_what_lpips_needs(synthetic, trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("EMOSKETCH_LPIPS_TRUNK", raising=False)
+    clf, _ = trained
+    res = CliRunner().invoke(cli, ["evaluate", "--classifier", str(clf), "--data", str(synthetic), "--baseline",
+                                   "oracle", "--faces", "8", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    rep = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert rep["distance"].startswith("l1") and "alexnet-owt-7be5be79.pth" in rep["lpips_note"]
+    assert rep["target_accuracy"] > 0.5 and "alexnet-owt" in (tmp_path / "r" / "report.md").read_text()
