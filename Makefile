@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/export.py --out $(BENCH_OUT)
 	$(PY) benchmarks/prepare.py --out $(BENCH_OUT)
 	$(PY) benchmarks/classifier.py --out $(BENCH_OUT)
+	$(PY) benchmarks/players.py --out $(BENCH_OUT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check emosketch tests benchmarks

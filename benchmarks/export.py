@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from report import table  # noqa: E402
 
 from emosketch.datasets.synthetic import random_identity, render  # noqa: E402
-from emosketch.demo import demo_sequences  # noqa: E402
+from emosketch.demo import transition_frames  # noqa: E402
 from emosketch.emotions import EMOTIONS  # noqa: E402
 from emosketch.export import codec  # noqa: E402
 from emosketch.export.dither import MODES, Dither, dither, to_bits  # noqa: E402
@@ -127,10 +127,20 @@ def bench_speed(n: int) -> list[dict]:
     return rows
 
 
+def round_trips(size: int = 256) -> list[np.ndarray]:
+    """7 sequences: neutral -> emotion (12 eased frames), a 6-frame hold, and back (12 frames)."""
+    out = []
+    for emotion in EMOTIONS[1:]:
+        there = transition_frames("neutral", emotion, seed=7, size=size, frames=12)
+        out.append(np.concatenate([there, np.repeat(there[-1:], 6, axis=0), there[::-1]]))
+    return out
+
+
 def bench_compression() -> list[dict]:
-    frames = demo_sequences().frames  # 7 transitions neutral -> emotion -> neutral, 30 frames each
-    bits = to_bits(apply_layout(frames, Layout(128, 64, "fill", focus=(0.5, 0.56))), Dither("lineart"))
-    starts = set(range(0, len(bits), 30))
+    sequences = round_trips()
+    layout, d = Layout(128, 64, "fill", focus=(0.5, 0.56)), Dither("lineart")
+    bits = np.concatenate([to_bits(apply_layout(seq, layout), d) for seq in sequences])
+    starts = set(np.cumsum([0] + [len(seq) for seq in sequences[:-1]]).tolist())
     rows = []
     for fmt_name in ("ssd1306", "gfx"):
         packed = FORMATS[fmt_name].pack(bits)

@@ -60,3 +60,41 @@ def trained(synthetic, tmp_path_factory):
     cfg = ClassifierConfig(image_size=32, width=8, epochs=8, samples_per_epoch=1280, patience=8)
     summary = train_classifier(synthetic, out, cfg, device="cpu", progress=False, log=lambda m: None)
     return out, summary
+
+
+def fake_framebuf():
+    """A stand-in for MicroPython's framebuf module: constants and a FrameBuffer that keeps its buffer."""
+    import types
+
+    mod = types.ModuleType("framebuf")
+    mod.MONO_VLSB, mod.MONO_HLSB, mod.MONO_HMSB = 0, 3, 4
+
+    class FrameBuffer:
+        def __init__(self, buf, width, height, fmt):
+            self.buf, self.width, self.height, self.format = buf, width, height, fmt
+
+    mod.FrameBuffer = FrameBuffer
+    return mod
+
+
+class FakeDisplay:
+    """Records what a framebuf display would show: (buffer bytes, x, y, format) per show()."""
+
+    def __init__(self):
+        self.shown = []
+        self.pending = None
+
+    def blit(self, fb, x, y):
+        self.pending = (bytes(fb.buf), x, y, fb.format)
+
+    def show(self):
+        self.shown.append(self.pending)
+
+
+def load_module(path, name=None):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -44,8 +44,9 @@ def test_export_every_kind_of_input(run, tmp_path, face_transition):
     assert [s["frame_count"] for s in m["sequences"]] == [12, 12, 3, 1, 6, 6]
     assert m["display"] == {"width": 128, "height": 32, "controller": "gfx"}
     names = {p.name for p in (tmp_path / "pack").iterdir()}
-    assert names == {"manifest.json", "frames.bin", "pack.h", "pack.py", "preview.gif", "contact_sheet.png",
-                     "index.html"}
+    assert names == {"manifest.json", "frames.bin", "index.bin", "pack.h", "pack.py", "preview.gif",
+                     "contact_sheet.png", "index.html", "emosketch_player.h", "emosketch_player.c",
+                     "emosketch_player.py"}
 
 
 def test_max_bytes_reports_what_was_dropped(run, tmp_path, face_transition):
@@ -89,13 +90,17 @@ def test_existing_output_needs_force(run, tmp_path, face_transition):
     assert run("export", tmp_path / "f.png", "--out", tmp_path / "p", "--force").exit_code == 0
 
 
-def test_demo_writes_a_verified_pack(run, tmp_path):
+def test_demo_writes_a_verified_pack_the_players_can_run(run, tmp_path):
     result = run("demo", "--out", tmp_path / "demo")
     assert result.exit_code == 0, result.output
     assert "verified bit for bit" in result.output
-    m = json.loads((tmp_path / "demo" / "pack" / "manifest.json").read_text())
-    assert len(m["sequences"]) == 7 and m["classes"][0] == "neutral"
-    assert (tmp_path / "demo" / "pack" / "demo.h").exists()
+    pack = tmp_path / "demo" / "pack"
+    m = json.loads((pack / "manifest.json").read_text())
+    assert len(m["sequences"]) == 5 + 5 * 4  # an idle loop per emotion, a transition per ordered pair
+    assert m["emotions"]["names"] == ["neutral", "happy", "sad", "surprise", "anger"]
+    assert all(t >= 0 for i, row in enumerate(m["emotions"]["transitions"]) for j, t in enumerate(row) if i != j)
+    for name in ("pack.h", "emosketch_player.c", "emosketch_player.h", "emosketch_player.py", "index.bin"):
+        assert (pack / name).exists()
 
 
 def test_prepare_and_dataset_info(run, tmp_path):

@@ -120,6 +120,7 @@ class Pack:
                 {"offset": offsets[i], "size": len(p), "codec": codecs.NAMES[cid]}
                 for i, (cid, p) in enumerate(self.payloads)
             ],
+            "emotions": emotion_table([s.name for s in self.sequences]),
             "total_bytes": offsets[-1],
             "raw_bytes": self.frame_bytes * len(self.payloads),
             "flash_bytes": self.flash_bytes,
@@ -144,6 +145,28 @@ def _classes_from_names(names: list[str]) -> list[str]:
             if token and canonical(token) in EMOTIONS:
                 found.add(canonical(token))
     return [e for e in EMOTIONS if e in found]
+
+
+def emotion_table(names: list[str]) -> dict:
+    """The state machine's tables from sequence names: 'idle_<e>' (or '<e>', '<e>_idle') is emotion e's
+    idle loop, '<a>_to_<b>' the transition from a to b. Emotions are those with an idle loop, in
+    the canonical order; transitions[a][b] is a sequence index or -1 (cut straight to b's loop)."""
+    idle: dict[str, int] = {}
+    pairs: dict[tuple[str, str], int] = {}
+    for i, name in enumerate(names):
+        key = identifier(name)
+        m = re.fullmatch(r"(?:idle_)?([a-z0-9]+?)(?:_idle)?", key)
+        t = re.fullmatch(r"([a-z0-9]+)_to_([a-z0-9]+)", key)
+        if t:
+            pairs[(canonical(t.group(1)), canonical(t.group(2)))] = i
+        elif m and m.group(1) not in ("seq",):
+            idle.setdefault(canonical(m.group(1)), i)
+    order = [e for e in EMOTIONS if e in idle] + sorted(set(idle) - set(EMOTIONS))
+    return {
+        "names": order,
+        "idle": [idle[e] for e in order],
+        "transitions": [[pairs.get((a, b), -1) if a != b else -1 for b in order] for a in order],
+    }
 
 
 def _encode(bits_per_seq: list[np.ndarray], fmt: PixelFormat, codec: str) -> list[tuple[int, bytes]]:
@@ -250,11 +273,13 @@ def write_pack(pack: Pack, out: str | Path, force: bool = False, verify: bool = 
     With verify=True the written manifest.json + frames.bin are decoded and compared bit for bit
     with pack.bits before the folder is renamed into place; a mismatch leaves nothing behind.
     """
-    from . import c_header, html, manifest, micropython, preview
+    from . import c_header, html, index, manifest, micropython, players, preview
 
     with atomic_dir(out, overwrite=force) as tmp:
         manifest.write(pack, tmp)
+        index.write(pack, tmp)
         c_header.write(pack, tmp)
+        players.write(tmp)
         micropython.write(pack, tmp)
         preview.write(pack, tmp, panel=panel, grid=grid, scale=scale)
         html.write(pack, tmp, panel=panel)

@@ -1,0 +1,137 @@
+"""Device player benchmark: code size on microcontrollers, decode cost per frame, and frame rates.
+
+    python benchmarks/players.py --out bench-out          # prints tables, writes bench-out/players.json
+
+1. Code size of the C player core (emosketch_player.c) at -Os for the ATmega328P (avr-gcc) and a
+   Cortex-M0+ (arm-none-eabi-gcc): .text / .data / .bss. Compilers that are missing are skipped.
+2. Decode cost per frame in instructions, counted by valgrind's callgrind (repeatable, unlike
+   times), for the demo-style pack encoded raw, RLE and XOR-delta+RLE (auto): the raw row is the
+   copy-only baseline. Runs on the host (x86-64), so read the ratios, not the absolute counts.
+3. Frame rates the bus allows for a 128x64 frame (1024 bytes): I2C at 100/400/1000 kHz and SPI at
+   8 MHz, from the bits on the wire.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from report import table  # noqa: E402
+
+from emosketch.demo import demo_sequences  # noqa: E402
+from emosketch.export import ExportOptions, Layout, build_pack, write_pack  # noqa: E402
+from emosketch.export.players import C_PLAYER  # noqa: E402
+from emosketch.frames import split_sequences  # noqa: E402
+
+CROSS = {"ATmega328P (avr-gcc)": ("avr-gcc", ["-mmcu=atmega328p"]),
+         "Cortex-M0+ (arm-none-eabi-gcc)": ("arm-none-eabi-gcc", ["-mcpu=cortex-m0plus", "-mthumb"])}
+
+DECODE_HOST = r"""
+#include <stdlib.h>
+#include "emosketch_player.h"
+#include "pack.h"
+int main(int argc, char **argv)
+{
+    static uint8_t buf[PACK_FRAME_BYTES];
+    int rounds = atoi(argv[1]), r;
+    unsigned i;
+    for (r = 0; r < rounds; r++)
+        for (i = 0; i < PACK_FRAME_COUNT; i++)
+            if (!es_decode_frame(&pack_pack, (uint16_t)i, buf)) return 1;
+    return buf[0] == 7;  /* keep the work observable */
+}
+"""
+
+
+def sizes(tmp: Path) -> list[dict]:
+    rows = []
+    for target, (cc, flags) in CROSS.items():
+        if shutil.which(cc) is None:
+            print(f"  ({cc} not installed: skipped)")
+            continue
+        obj = tmp / f"{cc}.o"
+        subprocess.run([cc, *flags, "-std=c99", "-Os", "-c", str(C_PLAYER[1]), "-o", str(obj)], check=True)
+        out = subprocess.run([cc.replace("gcc", "size"), str(obj)], check=True, capture_output=True, text=True)
+        text, data, bss = (int(v) for v in out.stdout.splitlines()[1].split()[:3])
+        rows.append({"target": target, "text_bytes": text, "data_bytes": data, "bss_bytes": bss})
+    return rows
+
+
+def instructions(exe: Path, rounds: int) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(exe), str(rounds)],
+                       check=False, capture_output=True)
+        summary = re.search(r"^summary:\s+(\d+)", out.read_text(), re.M)
+        return int(summary.group(1))
+
+
+def decode_cost(tmp: Path) -> list[dict]:
+    if shutil.which("valgrind") is None:
+        print("  (valgrind not installed: skipped)")
+        return []
+    frames = demo_sequences()
+    seqs = [(name, "demo", part) for name, part in split_sequences(frames, "demo")]
+    rows = []
+    for codec in ("raw", "rle", "delta", "auto"):
+        pack = build_pack(seqs, ExportOptions(layout=Layout(128, 64, focus=(0.5, 0.56)), codec=codec, name="pack"))
+        folder = tmp / f"pack-{codec}"
+        write_pack(pack, folder)
+        (folder / "host.c").write_text(DECODE_HOST)
+        exe = folder / "host"
+        subprocess.run(["gcc", "-std=c99", "-O2", f"-I{folder}", str(folder / "host.c"),
+                        str(folder / "emosketch_player.c"), "-o", str(exe)], check=True)
+        base, work = instructions(exe, 0), instructions(exe, 3)
+        n = len(pack.payloads)
+        m = pack.manifest()
+        rows.append({"codec": codec, "frames": n, "pack_bytes": m["total_bytes"],
+                     "ratio": m["raw_bytes"] / m["total_bytes"], "instructions_per_frame": (work - base) / (3 * n)})
+    return rows
+
+
+def bus_rates() -> list[dict]:
+    frame = 1024
+    rows = []
+    # I2C: each byte is 9 clocks (8 bits + ACK); a frame goes as 1024 data bytes in a few
+    # transactions with address and control bytes (counted as 16 extra bytes for 128-byte chunks x 8).
+    for khz in (100, 400, 1000):
+        seconds = (frame + 16) * 9 / (khz * 1000)
+        rows.append({"bus": f"I2C {khz} kHz", "ms_per_frame": seconds * 1000, "max_fps": 1 / seconds})
+    seconds = frame * 8 / 8e6
+    rows.append({"bus": "SPI 8 MHz", "ms_per_frame": seconds * 1000, "max_fps": 1 / seconds})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default="bench-out")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        size_rows = sizes(Path(tmp))
+        print("\n1. C player core at -Os")
+        print(table(size_rows, ["target", "text_bytes", "data_bytes", "bss_bytes"]))
+        cost = decode_cost(Path(tmp))
+        frames = cost[0]["frames"] if cost else 0
+        print(f"\n2. Decode cost per 128x64 frame (host instructions, callgrind), the demo pack ({frames} frames)")
+        print(table(cost, ["codec", "frames", "pack_bytes", "ratio", "instructions_per_frame"]))
+    rates = bus_rates()
+    print("\n3. Bus time for one 128x64 frame (1024 bytes)")
+    print(table(rates, ["bus", "ms_per_frame", "max_fps"]))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "players.json").write_text(json.dumps({"sizes": size_rows, "decode": cost, "bus": rates}, indent=1))
+    print(f"\nwrote {out / 'players.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""index.bin: the pack's tables in a compact binary form a microcontroller reads without a JSON parser
+(the MicroPython player keeps only this in RAM and reads frames from frames.bin one at a time).
+
+Little-endian layout:
+  header  "ESPK", version u8, pixel format u8 (0 pages/MONO_VLSB, 1 MONO_HLSB, 2 MONO_HMSB),
+          width u16, height u16, ram width u16, column offset u16, frame bytes u16,
+          frame count u16, sequence count u16, emotion count u8, reserved u8        (22 bytes)
+  offsets (frame count + 1) x u32      byte offset of each frame in frames.bin, and the end
+  codecs  frame count x u8             0 raw, 1 RLE, 2 XOR-delta + RLE
+  seqs    sequence count x 3 u16       first frame, frame count, milliseconds per frame
+  snames  sequence count x (u8 length + ASCII name)
+  names   emotion count x (u8 length + ASCII name)
+  idle    emotion count x i16          idle sequence of each emotion
+  trans   emotion count^2 x i16        transition sequence from row to column emotion, -1 none
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from .pack import Pack
+
+MAGIC = b"ESPK"
+VERSION = 1
+HEADER = struct.Struct("<4sBBHHHHHHHBB")
+PIXEL_CODES = {"MONO_VLSB": 0, "MONO_HLSB": 1, "MONO_HMSB": 2}
+
+
+def render(pack: Pack) -> bytes:
+    table = pack.manifest()["emotions"]
+    n_emo = len(table["names"])
+    fmt = pack.fmt
+    ram_width = fmt.stride(pack.width) if fmt.vertical else pack.width
+    out = bytearray(HEADER.pack(MAGIC, VERSION, PIXEL_CODES[fmt.micropython], pack.width, pack.height, ram_width,
+                                fmt.column_offset, pack.frame_bytes, len(pack.payloads), len(pack.sequences),
+                                n_emo, 0))
+    out += struct.pack(f"<{len(pack.payloads) + 1}I", *pack.offsets)
+    out += bytes(cid for cid, _ in pack.payloads)
+    for s in pack.sequences:
+        out += struct.pack("<3H", s.first, s.count, max(1, round(1000 / s.fps)))
+    for name in [s.name for s in pack.sequences] + table["names"]:
+        raw = name.encode("ascii", "replace")[:255]
+        out += bytes([len(raw)]) + raw
+    out += struct.pack(f"<{n_emo}h", *table["idle"])
+    out += struct.pack(f"<{n_emo * n_emo}h", *[v for row in table["transitions"] for v in row])
+    return bytes(out)
+
+
+def write(pack: Pack, folder: Path) -> Path:
+    path = folder / "index.bin"
+    path.write_bytes(render(pack))
+    return path

@@ -1,0 +1,21 @@
+"""The device players shipped with every pack: a C99 player (emosketch_player.h/.c) and a
+MicroPython player (emosketch_player.py), plus Arduino examples."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+C_PLAYER = (HERE / "c" / "emosketch_player.h", HERE / "c" / "emosketch_player.c")
+MICROPYTHON_PLAYER = HERE / "micropython" / "emosketch_player.py"
+ARDUINO_EXAMPLES = HERE / "arduino"
+
+
+def write(folder: Path) -> list[Path]:
+    """Copy the players beside a pack's files, so the pack folder is all a device project needs."""
+    out = []
+    for src in (*C_PLAYER, MICROPYTHON_PLAYER):
+        shutil.copyfile(src, folder / src.name)
+        out.append(folder / src.name)
+    return out

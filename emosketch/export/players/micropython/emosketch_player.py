@@ -1,0 +1,222 @@
+"""emosketch pack player for MicroPython (also runs under CPython).
+
+Copy this file, frames.bin and index.bin of a pack to the board, then:
+
+    import machine, ssd1306
+    from emosketch_player import Pack, Player
+    oled = ssd1306.SSD1306_I2C(128, 64, machine.I2C(0), addr=0x3C)
+    player = Player(Pack("/pack"), oled, "neutral")
+    player.request("happy")        # plays neutral_to_happy, then happy's idle loop
+    while True:
+        player.update()            # shows the next frame when it is due
+
+Only index.bin (a few bytes per frame) is kept in RAM; each frame is read from frames.bin when
+it is shown, and decoded into one frame buffer. player.play("happy_to_sad") plays one sequence.
+"""
+
+import struct
+from array import array
+
+import framebuf
+
+try:
+    from time import sleep_ms, ticks_diff, ticks_ms
+except ImportError:  # CPython
+    import time
+
+    def ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+    def sleep_ms(ms):
+        time.sleep(ms / 1000)
+
+RAW, RLE, DELTA = 0, 1, 2
+HEADER = "<4sBBHHHHHHHBB"
+HEADER_SIZE = struct.calcsize(HEADER)
+
+
+class Pack:
+    """The tables of a pack (index.bin) and its frames (frames.bin, read one frame at a time).
+
+    Pack("/pack") reads the two files from a folder; Pack(index=INDEX, frames=io.BytesIO(DATA))
+    takes them from memory (the generated NAME.py module does this)."""
+
+    def __init__(self, folder=".", index=None, frames=None):
+        if index is None:
+            with open(folder + "/index.bin", "rb") as f:
+                index = f.read()
+        self.frames = frames if frames is not None else open(folder + "/frames.bin", "rb")
+        (magic, version, self.pixel_format, self.width, self.height, self.ram_width, self.column_offset,
+         self.frame_bytes, n_frames, n_seq, n_emo, _) = struct.unpack(HEADER, index[:HEADER_SIZE])
+        if magic != b"ESPK" or version != 1:
+            raise ValueError("not an emosketch index.bin, version 1")
+        at = HEADER_SIZE
+        self.offsets = array("I", struct.unpack("<%dI" % (n_frames + 1), index[at:at + 4 * (n_frames + 1)]))
+        at += 4 * (n_frames + 1)
+        self.codecs = index[at:at + n_frames]
+        at += n_frames
+        flat = struct.unpack("<%dH" % (3 * n_seq), index[at:at + 6 * n_seq])
+        at += 6 * n_seq
+        self.sequences = [flat[3 * i:3 * i + 3] for i in range(n_seq)]  # (first, count, ms)
+        names = []
+        for _ in range(n_seq + n_emo):
+            length = index[at]
+            names.append(index[at + 1:at + 1 + length].decode())
+            at += 1 + length
+        self.sequence_names, self.emotions = names[:n_seq], names[n_seq:]
+        self.idle = struct.unpack("<%dh" % n_emo, index[at:at + 2 * n_emo])
+        at += 2 * n_emo
+        self.transitions = struct.unpack("<%dh" % (n_emo * n_emo), index[at:at + 2 * n_emo * n_emo])
+
+    def emotion_index(self, name):
+        if isinstance(name, int):
+            return name
+        return self.emotions.index(name)
+
+    def decode(self, index, buf):
+        """Decode frame `index` into `buf`. A delta frame is XORed into buf, which must still hold the
+        frame before it in the same sequence (the player always decodes in that order)."""
+        start = self.offsets[index]
+        end = self.offsets[index + 1]
+        self.frames.seek(start)
+        data = self.frames.read(end - start)
+        codec = self.codecs[index]
+        if codec == RAW:
+            buf[:] = data
+            return buf
+        i = 0
+        out = 0
+        n = len(data)
+        while i < n:
+            c = data[i]
+            i += 1
+            if c < 128:
+                k = c + 1
+                if codec == DELTA:
+                    for j in range(k):
+                        buf[out + j] ^= data[i + j]
+                else:
+                    buf[out:out + k] = data[i:i + k]
+                i += k
+            else:
+                k = c - 125
+                v = data[i]
+                i += 1
+                if codec == DELTA:
+                    if v:
+                        for j in range(out, out + k):
+                            buf[j] ^= v
+                else:
+                    for j in range(out, out + k):
+                        buf[j] = v
+            out += k
+        if out != self.frame_bytes:
+            raise ValueError("corrupt frame %d" % index)
+        return buf
+
+
+class Player:
+    """The emotion state machine: the current emotion's idle loop plays; request(e) plays the
+    transition from the current emotion to e, then e's idle loop. A request during a transition
+    waits for it to end (the latest one wins)."""
+
+    def __init__(self, pack, display=None, emotion=0):
+        self.pack = pack
+        self.display = display
+        self.buf = bytearray(pack.frame_bytes)
+        formats = (framebuf.MONO_VLSB, framebuf.MONO_HLSB, framebuf.MONO_HMSB)
+        self.fb = framebuf.FrameBuffer(self.buf, pack.ram_width, pack.height, formats[pack.pixel_format])
+        self.emotion = pack.emotion_index(emotion) if pack.emotions else 0
+        self.target = self.emotion
+        self.pending = -1
+        self.in_transition = False
+        self.seq = pack.idle[self.emotion] if pack.emotions else 0
+        self.pos = 0
+        self.frame = -1  # index of the frame in buf
+        self.due = None
+
+    def request(self, emotion):
+        x = self.pack.emotion_index(emotion)
+        if self.in_transition:
+            self.pending = -1 if x == self.target else x
+        elif x != self.emotion:
+            self._begin(x)
+
+    def _begin(self, x):
+        n = len(self.pack.emotions)
+        t = self.pack.transitions[self.emotion * n + x]
+        self.pos = 0
+        if t >= 0:
+            self.seq, self.target, self.in_transition = t, x, True
+        else:
+            self.emotion = self.target = x
+            self.seq, self.in_transition = self.pack.idle[x], False
+
+    def next_frame(self):
+        """Decode the next frame into self.buf; returns (frame index, milliseconds to show it)."""
+        first, count, ms = self.pack.sequences[self.seq]
+        if self.pos >= count:
+            if self.in_transition:
+                self.in_transition = False
+                self.emotion = self.target
+                x, self.pending = self.pending, -1
+                if x >= 0 and x != self.emotion:
+                    self._begin(x)
+                else:
+                    self.seq, self.pos = self.pack.idle[self.emotion], 0
+            else:
+                self.pos = 0
+            first, count, ms = self.pack.sequences[self.seq]
+        self.frame = first + self.pos
+        self.pos += 1
+        self.pack.decode(self.frame, self.buf)
+        return self.frame, ms
+
+    def current_emotion(self):
+        return self.pack.emotions[self.target if self.in_transition else self.emotion]
+
+    def show(self):
+        self.display.blit(self.fb, -self.pack.column_offset, 0)
+        self.display.show()
+
+    def update(self, now=None):
+        """Show the next frame if it is due; returns True when one was shown."""
+        now = ticks_ms() if now is None else now
+        if self.due is not None and ticks_diff(self.due, now) > 0:
+            return False
+        _, ms = self.next_frame()
+        if self.display is not None:
+            self.show()
+        self.due = now + ms if self.due is None else self.due + ms
+        if ticks_diff(now, self.due) > 0:  # fell behind (a slow bus): do not try to catch up
+            self.due = now + ms
+        return True
+
+    def play(self, sequence, loops=1):
+        """Play one sequence by name `loops` times (0 = forever) at its own rate, then return."""
+        first, count, ms = self.pack.sequences[self.pack.sequence_names.index(sequence)]
+        done = 0
+        while loops <= 0 or done < loops:
+            for i in range(first, first + count):
+                start = ticks_ms()
+                self.frame = i
+                self.pack.decode(i, self.buf)
+                if self.display is not None:
+                    self.show()
+                wait = ms - ticks_diff(ticks_ms(), start)
+                if wait > 0:
+                    sleep_ms(wait)
+            done += 1
+
+    def run(self, poll=None):
+        """Play forever; `poll()` may return an emotion name to request, or None."""
+        while True:
+            if poll is not None:
+                wanted = poll()
+                if wanted is not None:
+                    self.request(wanted)
+            if not self.update():
+                sleep_ms(2)

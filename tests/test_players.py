@@ -1,0 +1,239 @@
+"""Device players: the C player and the MicroPython player run the same emotion state machine and
+give, frame for frame, what the reference decoder gives; mid-sequence requests included."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tracemalloc
+import types
+
+import numpy as np
+import pytest
+from conftest import fake_framebuf, load_module
+
+from emosketch.datasets.synthetic import expression, random_identity, render_expression
+from emosketch.export import ExportOptions, Layout, build_pack, manifest, write_pack
+from emosketch.export.players import ARDUINO_EXAMPLES, C_PLAYER
+from emosketch.frames import Frames
+
+EMOTIONS = ("neutral", "happy", "sad")
+TRANSITIONS = (("neutral", "happy"), ("happy", "neutral"), ("neutral", "sad"), ("sad", "happy"))  # others cut
+# (step, emotion): requests made just before that step's frame. Covers a request mid idle loop, a
+# request during a transition (pending), a later one replacing it, a request for the emotion
+# being moved to (cancels), one with no transition (a cut), and repeats.
+SCRIPT = [(3, "happy"), (5, "sad"), (6, "neutral"), (20, "sad"), (21, "sad"), (30, "happy"), (31, "happy"),
+          (45, "sad"), (50, "neutral"), (52, "happy"), (70, "neutral")]
+STEPS = 90
+
+
+def state_machine_pack(frames_per_idle: int = 5, frames_per_transition: int = 7, size: int = 96, **kw):
+    identity = random_identity(seed=8)
+    seqs = []
+    for e in EMOTIONS:
+        blink = [1.0, 0.7, 0.2, 0.7, 1.0, 1.0, 1.0][:frames_per_idle]
+        frames = []
+        for k in range(frames_per_idle):
+            ex = expression(e)
+            frames.append(render_expression(identity, type(ex)(**{**vars(ex), "eye_open": ex.eye_open * blink[k % len(blink)]}), size))
+        seqs.append((f"idle_{e}", "test", Frames(np.stack(frames), 10.0)))
+    for a, b in TRANSITIONS:
+        ts = np.linspace(0, 1, frames_per_transition)
+        frames = np.stack([render_expression(identity, expression({a: 1 - t, b: t}), size) for t in ts])
+        seqs.append((f"{a}_to_{b}", "test", Frames(frames, 12.5)))
+    return build_pack(seqs, ExportOptions(layout=Layout(128, 64, focus=(0.5, 0.55)), name="pack", **kw))
+
+
+@pytest.fixture(scope="module")
+def pack_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pack") / "pack"
+    write_pack(state_machine_pack(), out)
+    return out
+
+
+@pytest.fixture
+def mp(pack_dir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "framebuf", fake_framebuf())
+    monkeypatch.setitem(sys.modules, "machine", types.ModuleType("machine"))
+    return load_module(pack_dir / "emosketch_player.py")
+
+
+def run_python(mp, pack_dir, steps=STEPS, script=SCRIPT):
+    player = mp.Player(mp.Pack(str(pack_dir)), None, "neutral")
+    requests = dict(script)
+    out = []
+    for step in range(steps):
+        if step in requests:
+            player.request(requests[step])
+        frame, ms = player.next_frame()
+        out.append((frame, ms, bytes(player.buf)))
+    player.pack.frames.close()
+    return out
+
+
+def reference_bytes(pack_dir) -> tuple[np.ndarray, dict]:
+    bits, m = manifest.read(pack_dir)
+    from emosketch.export.pixels import pixel_format
+
+    return pixel_format(m["pixel_format"]).pack(bits), m
+
+
+def test_python_player_follows_the_state_machine(mp, pack_dir):
+    ref, m = reference_bytes(pack_dir)
+    seqs = {s["name"]: s for s in m["sequences"]}
+    played = run_python(mp, pack_dir)
+    for frame, _, buf in played:
+        assert buf == ref[frame].tobytes()
+    frames = [f for f, _, _ in played]
+    first = {name: s["first_frame"] for name, s in seqs.items()}
+    assert frames[:3] == [first["idle_neutral"] + k for k in range(3)]
+    assert frames[3] == first["neutral_to_happy"]  # a request mid idle loop starts the transition at once
+    # 'sad' then 'neutral' during the transition: the latest wins after it ends (happy -> neutral)
+    assert frames[10] == first["happy_to_neutral"]
+    assert m["emotions"]["names"] == list(EMOTIONS)
+    assert all(ms in (100, 80) for _, ms, _ in played)
+
+
+def test_request_without_transition_cuts_to_the_idle_loop(mp, pack_dir):
+    _, m = reference_bytes(pack_dir)
+    first = {s["name"]: s["first_frame"] for s in m["sequences"]}
+    played = run_python(mp, pack_dir, steps=12, script=[(0, "sad"), (9, "neutral")])
+    frames = [f for f, _, _ in played]
+    assert frames[0] == first["neutral_to_sad"] and frames[7] == first["idle_sad"]
+    assert frames[9] == first["idle_neutral"]  # no sad_to_neutral in this pack: a cut
+
+
+C_HOST = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "emosketch_player.h"
+#include "pack.h"
+
+int main(int argc, char **argv)
+{
+    static uint8_t buf[PACK_FRAME_BYTES];
+    es_player player;
+    int steps = atoi(argv[1]), step, i, next_req = 2;
+    es_player_init(&player, &pack_pack, buf, PACK_EMOTION_NEUTRAL);
+    for (step = 0; step < steps; step++) {
+        uint16_t ms;
+        unsigned b;
+        while (next_req + 1 < argc && atoi(argv[next_req]) == step) {
+            es_player_request(&player, (uint8_t)atoi(argv[next_req + 1]));
+            next_req += 2;
+        }
+        ms = es_player_next(&player);
+        if (!ms) return 3;
+        printf("%u %u ", player.frame, ms);
+        for (b = 0; b < PACK_FRAME_BYTES; b++) printf("%02x", buf[b]);
+        printf("\n");
+    }
+    /* timing: over 10 s of 1 ms ticks, frames come at the pack's rate */
+    es_player_init(&player, &pack_pack, buf, PACK_EMOTION_NEUTRAL);
+    for (i = 0, step = 0; i < 10000; i++) step += es_player_update(&player, (uint32_t)i);
+    fprintf(stderr, "frames in 10 s: %d\n", step);
+    return 0;
+}
+"""
+
+
+def compile_host(pack_dir, tmp_path, extra: list[str]):
+    (tmp_path / "host.c").write_text(C_HOST)
+    exe = tmp_path / ("host" + "".join(f.strip("-=,") for f in extra))
+    cmd = ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1", "-g", *extra, f"-I{pack_dir}",
+           str(tmp_path / "host.c"), str(pack_dir / "emosketch_player.c"), "-o", str(exe)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return exe
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+@pytest.mark.parametrize("flags", [[], ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]],
+                         ids=["plain", "asan-ubsan"])
+def test_c_player_matches_the_python_player(mp, pack_dir, tmp_path, flags):
+    exe = compile_host(pack_dir, tmp_path, flags)
+    index = {e: i for i, e in enumerate(EMOTIONS)}
+    args = [str(STEPS)] + [str(v) for step, e in SCRIPT for v in (step, index[e])]
+    run = subprocess.run([str(exe), *args], check=True, capture_output=True, text=True)
+    c_out = [line.split() for line in run.stdout.splitlines()]
+    py_out = run_python(mp, pack_dir)
+    assert [int(f) for f, _, _ in c_out] == [f for f, _, _ in py_out]
+    assert [int(ms) for _, ms, _ in c_out] == [ms for _, ms, _ in py_out]
+    assert [bytes.fromhex(h) for _, _, h in c_out] == [b for _, _, b in py_out]
+    shown = int(run.stderr.split(":")[1])
+    assert 95 <= shown <= 101  # idle_neutral at 10 fps for 10 s
+
+
+def test_micropython_player_memory_stays_bounded(mp, tmp_path):
+    """Playback allocates about one frame's worth at a time, however big frames.bin is."""
+    peaks = {}
+    for frames in (5, 40):
+        out = tmp_path / f"p{frames}"
+        write_pack(state_machine_pack(frames_per_idle=frames, frames_per_transition=frames, size=64), out)
+        pack = mp.Pack(str(out))
+        player = mp.Player(pack, None, "neutral")
+        tracemalloc.start()
+        for step in range(300):
+            if step % 37 == 0:
+                player.request(EMOTIONS[(step // 37) % 3])
+            player.next_frame()
+        peaks[frames] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        pack.frames.close()
+    assert max(peaks.values()) < 8 * 1024  # stated bound: 8 KiB (about 2 frames + a payload read)
+    assert peaks[40] < peaks[5] + 2048  # independent of the pack's size
+
+
+ARDUINO_STUBS = {
+    "Arduino.h": """#pragma once
+#include <stdint.h>
+#include <stddef.h>
+#define F(s) (s)
+unsigned long millis();
+struct SerialStub { void begin(long); int available(); int read(); void print(const char *); void print(char);
+  void print(int); void println(); void println(const char *); void println(int); };
+extern SerialStub Serial;
+""",
+    "Wire.h": "#pragma once\n#include <Arduino.h>\nstruct TwoWire {};\nextern TwoWire Wire;\n",
+    "Adafruit_GFX.h": "#pragma once\n",
+    "Adafruit_SSD1306.h": """#pragma once
+#include <Wire.h>
+#define SSD1306_SWITCHCAPVCC 2
+struct Adafruit_SSD1306 { Adafruit_SSD1306(int, int, TwoWire *, int); bool begin(int, int);
+  uint8_t *getBuffer(); void display(); };
+""",
+    "U8g2lib.h": """#pragma once
+#include <Arduino.h>
+#define U8G2_R0 0
+#define U8X8_PIN_NONE 255
+struct U8G2_SSD1306_128X64_NONAME_F_HW_I2C { U8G2_SSD1306_128X64_NONAME_F_HW_I2C(int, int);
+  void setI2CAddress(int); bool begin(); void setBusClock(long); uint8_t *getBufferPtr(); void sendBuffer(); };
+""",
+}
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
+@pytest.mark.parametrize("example", sorted(p.name for p in ARDUINO_EXAMPLES.iterdir()))
+def test_arduino_examples_compile_against_the_library_apis(pack_dir, tmp_path, example):
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    for name, text in ARDUINO_STUBS.items():
+        (stubs / name).write_text(text)
+    sketch = ARDUINO_EXAMPLES / example / f"{example}.ino"
+    subprocess.run(["g++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-x", "c++", f"-I{stubs}",
+                    f"-I{pack_dir}", "-include", "Arduino.h", str(sketch)], check=True, capture_output=True, text=True)
+
+
+CROSS = {"avr-gcc": ["-mmcu=atmega328p"], "arm-none-eabi-gcc": ["-mcpu=cortex-m0plus", "-mthumb"]}
+
+
+@pytest.mark.parametrize("compiler", sorted(CROSS))
+def test_player_core_cross_compiles_small(tmp_path, compiler):
+    if shutil.which(compiler) is None:
+        pytest.skip(f"{compiler} is not installed (Debian: gcc-avr avr-libc / gcc-arm-none-eabi)")
+    obj = tmp_path / "player.o"
+    subprocess.run([compiler, *CROSS[compiler], "-std=c99", "-Os", "-Wall", "-Wextra", "-Werror", "-c",
+                    str(C_PLAYER[1]), "-o", str(obj)], check=True, capture_output=True, text=True)
+    size = subprocess.run([compiler.replace("gcc", "size"), str(obj)], check=True, capture_output=True, text=True)
+    text, data, bss = (int(v) for v in size.stdout.splitlines()[1].split()[:3])
+    assert text < 2048 and data == 0 and bss == 0
