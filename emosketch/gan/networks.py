@@ -1,0 +1,205 @@
+"""The StarGAN v2-style networks, for 1-channel sketches of any power-of-two size >= 32:
+G(x, s) redraws sketch x with style s; F(z, y) maps a latent code to emotion y's style;
+E(x, y) reads emotion y's style from a reference sketch; D(x, y) is a multi-task discriminator
+(one real/fake output per emotion). Built from two small blocks, ResBlk and AdainResBlk."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import EmosketchError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    image_size: int = 64  # side of the square sketches, a power of two >= 32
+    dim_in: int = 32  # channels after the first convolution; doubles per downsampling
+    max_dim: int = 256  # cap on the channels of any block
+    style_dim: int = 32  # size of a style code s
+    latent_dim: int = 16  # size of a latent code z
+    mapping_hidden: int = 256  # width of the mapping network's shared layers
+    bottleneck_blocks: int = 2  # residual blocks at the lowest resolution, in encoder and decoder
+
+    def __post_init__(self) -> None:
+        n = self.image_size
+        if n < 32 or n & (n - 1):
+            raise EmosketchError(f"model.image_size {n}: must be a power of two >= 32")
+        if min(self.dim_in, self.max_dim, self.style_dim, self.latent_dim) < 1:
+            raise EmosketchError("model sizes must be positive")
+
+    @property
+    def downsamples(self) -> int:
+        """Down to a 8x8 bottleneck at 64 px and above, 16x16 at 32 px... i.e. log2(size) - 3, at least 2."""
+        return max(2, int(math.log2(self.image_size)) - 3)
+
+
+class ResBlk(nn.Module):
+    """Pre-activation residual block with instance norm, optionally halving the resolution."""
+
+    def __init__(self, dim_in: int, dim_out: int, normalize: bool = False, downsample: bool = False):
+        super().__init__()
+        self.normalize, self.downsample = normalize, downsample
+        self.conv1 = nn.Conv2d(dim_in, dim_in, 3, 1, 1)
+        self.conv2 = nn.Conv2d(dim_in, dim_out, 3, 1, 1)
+        if normalize:
+            self.norm1 = nn.InstanceNorm2d(dim_in, affine=True)
+            self.norm2 = nn.InstanceNorm2d(dim_in, affine=True)
+        self.shortcut = nn.Conv2d(dim_in, dim_out, 1, 1, 0, bias=False) if dim_in != dim_out else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.shortcut(x) if self.shortcut is not None else x
+        if self.downsample:
+            s = F.avg_pool2d(s, 2)
+        r = self.norm1(x) if self.normalize else x
+        r = self.conv1(F.leaky_relu(r, 0.2))
+        if self.downsample:
+            r = F.avg_pool2d(r, 2)
+        r = self.norm2(r) if self.normalize else r
+        r = self.conv2(F.leaky_relu(r, 0.2))
+        return (s + r) / math.sqrt(2)
+
+
+class AdaIN(nn.Module):
+    """Instance norm whose scale and shift come from the style code."""
+
+    def __init__(self, style_dim: int, channels: int):
+        super().__init__()
+        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.fc = nn.Linear(style_dim, channels * 2)
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.fc(s)[:, :, None, None].chunk(2, dim=1)
+        return (1 + gamma) * self.norm(x) + beta
+
+
+class AdainResBlk(nn.Module):
+    """Residual block modulated by a style code, optionally doubling the resolution."""
+
+    def __init__(self, dim_in: int, dim_out: int, style_dim: int, upsample: bool = False):
+        super().__init__()
+        self.upsample = upsample
+        self.norm1, self.norm2 = AdaIN(style_dim, dim_in), AdaIN(style_dim, dim_out)
+        self.conv1 = nn.Conv2d(dim_in, dim_out, 3, 1, 1)
+        self.conv2 = nn.Conv2d(dim_out, dim_out, 3, 1, 1)
+        self.shortcut = nn.Conv2d(dim_in, dim_out, 1, 1, 0, bias=False) if dim_in != dim_out else None
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        sc = F.interpolate(x, scale_factor=2, mode="nearest") if self.upsample else x
+        sc = self.shortcut(sc) if self.shortcut is not None else sc
+        r = F.leaky_relu(self.norm1(x, s), 0.2)
+        if self.upsample:
+            r = F.interpolate(r, scale_factor=2, mode="nearest")
+        r = self.conv1(r)
+        r = self.conv2(F.leaky_relu(self.norm2(r, s), 0.2))
+        return (sc + r) / math.sqrt(2)
+
+
+def _widths(cfg: ModelConfig) -> list[int]:
+    dims, d = [], cfg.dim_in
+    for _ in range(cfg.downsamples):
+        d_out = min(d * 2, cfg.max_dim)
+        dims.append((d, d_out))
+        d = d_out
+    return dims
+
+
+class Generator(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.from_img = nn.Conv2d(1, cfg.dim_in, 3, 1, 1)
+        widths = _widths(cfg)
+        self.encode = nn.ModuleList(ResBlk(a, b, normalize=True, downsample=True) for a, b in widths)
+        bottom = widths[-1][1]
+        self.encode.extend(ResBlk(bottom, bottom, normalize=True) for _ in range(cfg.bottleneck_blocks))
+        self.decode = nn.ModuleList(AdainResBlk(bottom, bottom, cfg.style_dim) for _ in range(cfg.bottleneck_blocks))
+        self.decode.extend(AdainResBlk(b, a, cfg.style_dim, upsample=True) for a, b in reversed(widths))
+        self.to_img = nn.Sequential(nn.InstanceNorm2d(cfg.dim_in, affine=True), nn.LeakyReLU(0.2),
+                                    nn.Conv2d(cfg.dim_in, 1, 1, 1, 0))
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        h = self.from_img(x)
+        for block in self.encode:
+            h = block(h)
+        for block in self.decode:
+            h = block(h, s)
+        return torch.tanh(self.to_img(h))
+
+
+class MappingNetwork(nn.Module):
+    """z -> a style code per emotion (shared trunk, one head per emotion)."""
+
+    def __init__(self, cfg: ModelConfig, num_domains: int):
+        super().__init__()
+        h = cfg.mapping_hidden
+        layers = [nn.Linear(cfg.latent_dim, h), nn.ReLU()]
+        for _ in range(3):
+            layers += [nn.Linear(h, h), nn.ReLU()]
+        self.shared = nn.Sequential(*layers)
+        self.heads = nn.ModuleList(
+            nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, cfg.style_dim))
+            for _ in range(num_domains))
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = self.shared(z)
+        out = torch.stack([head(h) for head in self.heads], dim=1)  # [B, domains, style]
+        return out[torch.arange(len(y), device=y.device), y]
+
+
+class _Trunk(nn.Module):
+    """Shared by the style encoder and the discriminator: convs down to 1x1."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        blocks = [nn.Conv2d(1, cfg.dim_in, 3, 1, 1)]
+        d = cfg.dim_in
+        for _ in range(int(math.log2(cfg.image_size)) - 2):
+            d_out = min(d * 2, cfg.max_dim)
+            blocks.append(ResBlk(d, d_out, downsample=True))
+            d = d_out
+        blocks += [nn.LeakyReLU(0.2), nn.Conv2d(d, d, 4, 1, 0), nn.LeakyReLU(0.2)]
+        self.net = nn.Sequential(*blocks)
+        self.out_dim = d
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten(1)
+
+
+class StyleEncoder(nn.Module):
+    def __init__(self, cfg: ModelConfig, num_domains: int):
+        super().__init__()
+        self.trunk = _Trunk(cfg)
+        self.heads = nn.ModuleList(nn.Linear(self.trunk.out_dim, cfg.style_dim) for _ in range(num_domains))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = self.trunk(x)
+        out = torch.stack([head(h) for head in self.heads], dim=1)
+        return out[torch.arange(len(y), device=y.device), y]
+
+
+class Discriminator(nn.Module):
+    """One real/fake logit per emotion; the logit of the image's own emotion is used."""
+
+    def __init__(self, cfg: ModelConfig, num_domains: int):
+        super().__init__()
+        self.trunk = _Trunk(cfg)
+        self.head = nn.Linear(self.trunk.out_dim, num_domains)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = self.head(self.trunk(x))
+        return out[torch.arange(len(y), device=y.device), y]
+
+
+class Networks(nn.Module):
+    """The four networks as one module, so they share a state dict, a device and an EMA copy."""
+
+    def __init__(self, cfg: ModelConfig, num_domains: int):
+        super().__init__()
+        self.generator = Generator(cfg)
+        self.mapping = MappingNetwork(cfg, num_domains)
+        self.style_encoder = StyleEncoder(cfg, num_domains)
+        self.discriminator = Discriminator(cfg, num_domains)

@@ -1,0 +1,369 @@
+"""Training the emotion-conditioned generator (StarGAN v2 losses, adaptive discriminator augmentation).
+
+One step: a discriminator step (non-saturating loss + R1 on augmented reals), then a generator
+step (adversarial + style reconstruction - diversity + cycle), then the EMA update of G, F and E.
+Latent-guided (s = F(z, y)) and reference-guided (s = E(x_ref, y)) styles are both trained.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import __version__
+from ..datasets.dataset import SketchDataset, load
+from ..datasets.sampler import class_weights
+from ..errors import EmosketchError
+from ..evaluate.classifier import pick_device, resize_batch, to_tensor
+from .augment import AdaConfig, AdaptiveAugment
+from .checkpoint import load_checkpoint, save_checkpoint
+from .networks import ModelConfig, Networks
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: ModelConfig = ModelConfig()
+    ada: AdaConfig = AdaConfig()
+    batch_size: int = 8
+    steps: int = 20000  # total training steps
+    lr: float = 1e-4  # Adam learning rate of G, E and D
+    lr_mapping: float = 1e-6  # Adam learning rate of the mapping network F (StarGAN v2's f_lr)
+    betas: list[float] = field(default_factory=lambda: [0.0, 0.99])
+    weight_decay: float = 1e-4
+    lr_decay_start: float = 0.5  # fraction of the steps after which the rates fall linearly ...
+    lr_final: float = 0.1  # ... to this fraction of their start at the last step
+    lambda_r1: float = 1.0  # R1 gradient penalty on real images
+    lambda_sty: float = 1.0  # style reconstruction
+    lambda_ds: float = 1.0  # diversity-sensitive loss, decayed linearly to 0 over ds_decay_steps
+    ds_decay_steps: int | None = None  # default: all the steps
+    lambda_cyc: float = 1.0  # cycle consistency
+    ema_beta: float = 0.999  # EMA of G, F and E (used for sampling)
+    guidance: str = "both"  # both: latent and reference styles every step; alternate: one per step
+    seed: int = 0
+    amp: str = "auto"  # auto: bf16 autocast on CUDA, none on CPU; off
+    compile: bool = False  # torch.compile the networks
+    log_every: int = 10  # steps between log lines (JSONL)
+    sample_every: int = 500  # steps between sample grids
+    checkpoint_every: int = 500  # steps between checkpoints
+    tensorboard: bool = False  # also log to TensorBoard (needs the tensorboard package)
+
+    def __post_init__(self) -> None:
+        if self.guidance not in ("both", "alternate"):
+            raise EmosketchError(f"guidance {self.guidance!r}: expected both or alternate")
+        if self.amp not in ("auto", "off"):
+            raise EmosketchError(f"amp {self.amp!r}: expected auto or off")
+        if self.batch_size < 2 or self.steps < 1:
+            raise EmosketchError("batch_size must be >= 2 and steps >= 1")
+        if not 0 <= self.lr_decay_start <= 1 or not 0 < self.lr_final <= 1:
+            raise EmosketchError("lr_decay_start must be in [0, 1] and lr_final in (0, 1]")
+
+    def lr_factor(self, step: int) -> float:
+        """1 until lr_decay_start, then linear down to lr_final at the last step (step = steps - 1)."""
+        start = self.lr_decay_start * (self.steps - 1)
+        if self.steps <= 1 or step <= start:
+            return 1.0
+        frac = (step - start) / max(1e-9, (self.steps - 1) - start)
+        return 1.0 - (1.0 - self.lr_final) * min(1.0, frac)
+
+    def ds_weight(self, step: int) -> float:
+        total = self.ds_decay_steps or self.steps
+        return self.lambda_ds * max(0.0, 1.0 - step / total)
+
+
+class Batches:
+    """Balanced draws of sources and references from the train split, from a seeded generator whose
+    state is saved with the checkpoint."""
+
+    def __init__(self, ds: SketchDataset, size: int, batch: int, seed: int):
+        self.ds, self.size, self.batch = ds, size, batch
+        self.idx = ds.indices("train")
+        if len(self.idx) == 0:
+            raise EmosketchError(f"{ds.path}: the train split is empty")
+        self.labels = ds.labels[self.idx].astype(np.int64)
+        w = class_weights(self.labels, len(ds.classes))
+        self.p = w / w.sum()
+        self.by_class = [np.flatnonzero(self.labels == c) for c in range(len(ds.classes))]
+        self.rng = np.random.default_rng(seed)
+
+    def _images(self, rows: np.ndarray) -> np.ndarray:
+        return resize_batch(self.ds.images[self.idx[rows]], self.size)
+
+    def draw(self) -> dict[str, np.ndarray]:
+        src = self.rng.choice(len(self.idx), self.batch, p=self.p)
+        ref = self.rng.choice(len(self.idx), self.batch, p=self.p)
+        y_trg = self.labels[ref]
+        ref2 = np.array([self.rng.choice(self.by_class[c]) for c in y_trg])
+        return {"x": self._images(src), "y": self.labels[src], "ref": self._images(ref),
+                "ref2": self._images(ref2), "y_trg": y_trg}
+
+    def state(self) -> str:
+        return json.dumps(self.rng.bit_generator.state)
+
+    def load_state(self, state: str) -> None:
+        self.rng.bit_generator.state = json.loads(state)
+
+
+def r1_penalty(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    grad = torch.autograd.grad(logits.sum(), x, create_graph=True)[0]
+    return 0.5 * grad.pow(2).flatten(1).sum(1).mean()
+
+
+def adv_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    return F.softplus(-logits).mean() if real else F.softplus(logits).mean()
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, ds: SketchDataset, out: Path, device: torch.device):
+        self.cfg, self.ds, self.out, self.device = cfg, ds, out, device
+        torch.manual_seed(cfg.seed)
+        self.classes = ds.classes
+        self.nets = Networks(cfg.model, len(self.classes)).to(device)
+        self.ema = copy.deepcopy(self.nets).eval()
+        for p in self.ema.parameters():
+            p.requires_grad_(False)
+        n = self.nets
+        betas = tuple(cfg.betas)
+        self.opt = {
+            "generator": torch.optim.Adam(n.generator.parameters(), cfg.lr, betas, weight_decay=cfg.weight_decay),
+            "mapping": torch.optim.Adam(n.mapping.parameters(), cfg.lr_mapping, betas, weight_decay=cfg.weight_decay),
+            "style_encoder": torch.optim.Adam(n.style_encoder.parameters(), cfg.lr, betas, weight_decay=cfg.weight_decay),
+            "discriminator": torch.optim.Adam(n.discriminator.parameters(), cfg.lr, betas, weight_decay=cfg.weight_decay),
+        }
+        self.base_lr = {k: o.param_groups[0]["lr"] for k, o in self.opt.items()}
+        self.ada = AdaptiveAugment(cfg.ada, cfg.batch_size)
+        self.batches = Batches(ds, cfg.model.image_size, cfg.batch_size, cfg.seed)
+        self.gen = torch.Generator().manual_seed(cfg.seed + 1)  # z codes and augmentation
+        self.step = 0
+        self.autocast = device.type == "cuda" and cfg.amp == "auto"
+
+    # ---- the training step -------------------------------------------------------------------
+
+    def _styles(self, kind: str, b: dict, z: torch.Tensor, nets: Networks) -> torch.Tensor:
+        return nets.mapping(z, b["y_trg"]) if kind == "latent" else nets.style_encoder(b["ref"], b["y_trg"])
+
+    def d_step(self, b: dict, kind: str, z: torch.Tensor) -> dict[str, float]:
+        n = self.nets
+        x = b["x"].clone().requires_grad_(True)
+        real = n.discriminator(self.ada(x, self.gen), b["y"])
+        loss_real = adv_loss(real, True)
+        loss_r1 = r1_penalty(real.float(), x)
+        with torch.no_grad():
+            fake_img = n.generator(b["x"], self._styles(kind, b, z, n))
+        loss_fake = adv_loss(n.discriminator(self.ada(fake_img, self.gen), b["y_trg"]), False)
+        loss = loss_real + loss_fake + self.cfg.lambda_r1 * loss_r1
+        self.opt["discriminator"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt["discriminator"].step()
+        self.ada.observe(real)
+        return {"D/real": loss_real.item(), "D/fake": loss_fake.item(), "D/r1": loss_r1.item()}
+
+    def g_step(self, b: dict, kind: str, z: torch.Tensor, z2: torch.Tensor) -> dict[str, float]:
+        n, cfg = self.nets, self.cfg
+        s_trg = self._styles(kind, b, z, n)
+        fake_img = n.generator(b["x"], s_trg)
+        loss_adv = adv_loss(n.discriminator(self.ada(fake_img, self.gen), b["y_trg"]), True)
+        loss_sty = (n.style_encoder(fake_img, b["y_trg"]) - s_trg).abs().mean()
+        with torch.no_grad():
+            s_trg2 = n.mapping(z2, b["y_trg"]) if kind == "latent" else n.style_encoder(b["ref2"], b["y_trg"])
+            fake2 = n.generator(b["x"], s_trg2)
+        loss_ds = (fake_img - fake2).abs().mean()
+        rec = n.generator(fake_img, n.style_encoder(b["x"], b["y"]))
+        loss_cyc = (rec - b["x"]).abs().mean()
+        loss = loss_adv + cfg.lambda_sty * loss_sty - cfg.ds_weight(self.step) * loss_ds + cfg.lambda_cyc * loss_cyc
+        names = ("generator", "mapping", "style_encoder") if kind == "latent" else ("generator",)
+        for k in ("generator", "mapping", "style_encoder"):
+            self.opt[k].zero_grad(set_to_none=True)
+        loss.backward()
+        for k in names:
+            self.opt[k].step()
+        tag = "G" if kind == "latent" else "G_ref"
+        return {f"{tag}/adv": loss_adv.item(), f"{tag}/sty": loss_sty.item(), f"{tag}/ds": loss_ds.item(),
+                f"{tag}/cyc": loss_cyc.item()}
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        beta = self.cfg.ema_beta
+        for name in ("generator", "mapping", "style_encoder"):
+            for p_ema, p in zip(getattr(self.ema, name).parameters(), getattr(self.nets, name).parameters()):
+                p_ema.lerp_(p, 1.0 - beta)
+            for b_ema, b in zip(getattr(self.ema, name).buffers(), getattr(self.nets, name).buffers()):
+                b_ema.copy_(b)
+
+    def train_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        for k, o in self.opt.items():
+            for group in o.param_groups:
+                group["lr"] = self.base_lr[k] * cfg.lr_factor(self.step)
+        raw = self.batches.draw()
+        b = {"x": to_tensor(raw["x"], self.device), "y": torch.from_numpy(raw["y"]).to(self.device),
+             "ref": to_tensor(raw["ref"], self.device), "ref2": to_tensor(raw["ref2"], self.device),
+             "y_trg": torch.from_numpy(raw["y_trg"]).to(self.device)}
+        z = torch.randn(cfg.batch_size, cfg.model.latent_dim, generator=self.gen).to(self.device)
+        z2 = torch.randn(cfg.batch_size, cfg.model.latent_dim, generator=self.gen).to(self.device)
+        kinds = ("latent", "reference") if cfg.guidance == "both" else (("latent", "reference")[self.step % 2],)
+        logs: dict[str, float] = {}
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
+            for kind in kinds:
+                logs |= self.d_step(b, kind, z)
+            for kind in kinds:
+                logs |= self.g_step(b, kind, z, z2)
+        self.update_ema()
+        self.step += 1
+        return logs | {"ada_p": self.ada.p, "ada_rt": self.ada.last_rt, "lr": self.opt["generator"].param_groups[0]["lr"]}
+
+    # ---- checkpoints ---------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {
+            "config": json.loads(json.dumps(asdict(self.cfg))), "classes": self.classes,
+            "image_size": self.cfg.model.image_size, "step": self.step,
+            "nets": self.nets.state_dict(), "ema": self.ema.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in self.opt.items()},
+            "ada": self.ada.state(),
+            "rng": {"torch": torch.get_rng_state(), "gen": self.gen.get_state(), "batches": self.batches.state()},
+            "dataset": {"path": str(self.ds.path), "size": int(self.ds.images.shape[1]),
+                        "sketch": self.ds.meta.get("sketch"), "face_crop": self.ds.meta.get("face_crop"),
+                        "source": self.ds.meta.get("source")},
+            "emosketch": __version__,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["classes"] != self.classes:
+            raise EmosketchError(f"the checkpoint's classes {state['classes']} differ from the dataset's {self.classes}")
+        self.nets.load_state_dict(state["nets"])
+        self.ema.load_state_dict(state["ema"])
+        for k, o in self.opt.items():
+            o.load_state_dict(state["optimizers"][k])
+        self.ada.load_state(state["ada"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.gen.set_state(state["rng"]["gen"])
+        self.batches.load_state(state["rng"]["batches"])
+        self.step = int(state["step"])
+
+    # ---- samples -------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def sample_grid(self, n_sources: int = 6) -> np.ndarray:
+        """uint8 image: rows are validation (else train) sources, columns: the source, then each emotion."""
+        pool = self.ds.indices("val")
+        pool = pool if len(pool) else self.ds.indices("train")
+        rows = pool[np.linspace(0, len(pool) - 1, min(n_sources, len(pool))).astype(int)]
+        x = to_tensor(resize_batch(self.ds.images[rows], self.cfg.model.image_size), self.device)
+        g = torch.Generator().manual_seed(1234)
+        z = torch.randn(1, self.cfg.model.latent_dim, generator=g).to(self.device).expand(len(rows), -1)
+        cols = [x]
+        for c in range(len(self.classes)):
+            y = torch.full((len(rows),), c, dtype=torch.long, device=self.device)
+            cols.append(self.ema.generator(x, self.ema.mapping(z, y)))
+        grid = torch.cat([torch.cat(list(col), dim=2) for col in cols], dim=2)  # [1, H*rows, W*cols]
+        img = ((grid[0].float().clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy()
+        return np.concatenate(list(img.reshape(len(rows), self.cfg.model.image_size, -1)), axis=0)
+
+
+class _Stop:
+    """Turns SIGINT/SIGTERM into a flag the loop checks after each step, so a kill saves first."""
+
+    def __init__(self):
+        self.signal: int | None = None
+        self.previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def _handle(self, signum, _frame):
+        self.signal = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def train(cfg: TrainConfig, data: str | Path, out: str | Path, resume: bool = False, device: str = "auto",
+          steps: int | None = None, progress: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Train (or resume) a run in folder `out`: checkpoint.pt, log.jsonl, samples/, config.json.
+    `steps` stops this call early at that step (the schedule still follows cfg.steps)."""
+    import cv2
+    from tqdm import tqdm
+
+    out = Path(out)
+    ckpt_path = out / "checkpoint.pt"
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise EmosketchError(f"{out}: already holds a run (pass --resume to continue it)")
+    dev = pick_device(device)
+    ds = load(data)
+    trainer = Trainer(cfg, ds, out, dev)
+    if resume:
+        if not ckpt_path.exists():
+            raise EmosketchError(f"{ckpt_path}: nothing to resume")
+        state = load_checkpoint(ckpt_path)
+        if state["config"] != json.loads(json.dumps(asdict(cfg))):
+            log("note: the config differs from the checkpoint's; continuing with the checkpoint's")
+            from ..config import from_dict
+
+            cfg = from_dict(TrainConfig, state["config"], f"{ckpt_path}:config")
+            trainer = Trainer(cfg, ds, out, dev)
+        trainer.load_state_dict(state)
+        log(f"resuming {out} at step {trainer.step}")
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
+    writer = None
+    if cfg.tensorboard:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(out / "tensorboard"))
+        except ImportError:
+            log("note: tensorboard is not installed; logging to log.jsonl only")
+    end = min(cfg.steps, steps) if steps is not None else cfg.steps
+    logs: dict[str, float] = {}
+    started, images = time.time(), 0
+    bar = tqdm(total=end, initial=trainer.step, unit="step", desc="train", disable=None if progress else True)
+    stopped = None
+    with _Stop() as stop, open(out / "log.jsonl", "a") as jl:
+        while trainer.step < end:
+            logs = trainer.train_step()
+            images += cfg.batch_size
+            if not all(math.isfinite(v) for v in logs.values()):
+                save_checkpoint(out / "checkpoint-nonfinite.pt", trainer.state_dict())
+                raise EmosketchError(f"step {trainer.step}: a loss is not finite ({logs}); state saved to "
+                                     f"{out / 'checkpoint-nonfinite.pt'}")
+            rate = images / max(1e-9, time.time() - started)
+            if trainer.step % cfg.log_every == 0 or trainer.step == end:
+                record = {"step": trainer.step, "images_per_s": round(rate, 2), **{k: round(v, 5) for k, v in logs.items()}}
+                jl.write(json.dumps(record) + "\n")
+                jl.flush()
+                if writer is not None:
+                    for k, v in record.items():
+                        writer.add_scalar(k, v, trainer.step)
+            bar.update(1)
+            bar.set_postfix(D=f"{logs.get('D/real', 0) + logs.get('D/fake', 0):.2f}", G=f"{logs.get('G/adv', 0):.2f}",
+                            p=f"{trainer.ada.p:.2f}", ips=f"{rate:.1f}")
+            if trainer.step % cfg.sample_every == 0 or trainer.step == end:
+                cv2.imwrite(str(out / "samples" / f"step{trainer.step:07d}.png"), trainer.sample_grid())
+            if trainer.step % cfg.checkpoint_every == 0 or trainer.step == end or stop.signal is not None:
+                save_checkpoint(ckpt_path, trainer.state_dict())
+            if stop.signal is not None:
+                stopped = signal.Signals(stop.signal).name
+                break
+    bar.close()
+    if writer is not None:
+        writer.close()
+    if stopped:
+        log(f"{stopped}: saved step {trainer.step} to {ckpt_path}; run again with --resume to continue")
+    return {"step": trainer.step, "stopped": stopped, "images_per_s": images / max(1e-9, time.time() - started),
+            "last": logs, "ada_p": trainer.ada.p}
