@@ -110,12 +110,12 @@ def augment(x: torch.Tensor, p: float, cfg: AdaConfig, g: torch.Generator | None
         # Sample the ink (1 - paper) with zero padding, so whatever comes from outside is paper.
         ink = F.grid_sample((1 - x) / 2, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         x = 1 - 2 * ink
-    # brightness and contrast
-    b = rnd(n, 1, 1, 1) * cfg.brightness_std * _chance(n, p, g, dev).view(n, 1, 1, 1)
-    c = torch.where(_chance(n, p, g, dev).view(n, 1, 1, 1), torch.exp2(rnd(n, 1, 1, 1) * cfg.contrast_std),
-                    torch.ones(n, 1, 1, 1, device=dev))
+    # brightness and contrast (images drawn for neither are left bit for bit as they are)
+    b_on, c_on = _chance(n, p, g, dev).view(n, 1, 1, 1), _chance(n, p, g, dev).view(n, 1, 1, 1)
+    b = rnd(n, 1, 1, 1) * cfg.brightness_std * b_on
+    c = torch.where(c_on, torch.exp2(rnd(n, 1, 1, 1) * cfg.contrast_std), torch.ones(n, 1, 1, 1, device=dev))
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    x = (x - mean) * c + mean + b
+    x = torch.where(b_on | c_on, (x - mean) * c + mean + b, x)
     # cutout: a square of paper
     cut = _chance(n, p, g, dev)
     if cut.any():

@@ -1,0 +1,146 @@
+"""The generator and its trainer: shapes, a finite CPU step, checkpoints as data, exact resume,
+a SIGTERM that leaves a loadable checkpoint, ADA p, and a learning-rate schedule that ends where it says."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+
+from emosketch.errors import EmosketchError
+from emosketch.gan.augment import AdaConfig, AdaptiveAugment, augment
+from emosketch.gan.checkpoint import load_checkpoint
+from emosketch.gan.networks import ModelConfig, Networks
+from emosketch.gan.train import TrainConfig, train
+
+TINY = ModelConfig(image_size=32, dim_in=8, max_dim=32, style_dim=16, latent_dim=8, mapping_hidden=32,
+                   bottleneck_blocks=1)
+
+
+def tiny_cfg(**kw) -> TrainConfig:
+    base = dict(model=TINY, batch_size=4, steps=6, log_every=1, sample_every=3, checkpoint_every=3)
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.mark.parametrize("size", [32, 64, 128])
+def test_shapes_at_each_size(size):
+    cfg = ModelConfig(image_size=size, dim_in=8, max_dim=32, mapping_hidden=32)
+    nets = Networks(cfg, 5)
+    x, y = torch.randn(3, 1, size, size), torch.tensor([0, 2, 4])
+    s = nets.mapping(torch.randn(3, cfg.latent_dim), y)
+    assert s.shape == (3, cfg.style_dim) and nets.style_encoder(x, y).shape == (3, cfg.style_dim)
+    out = nets.generator(x, s)
+    assert out.shape == x.shape and out.abs().max() <= 1
+    assert nets.discriminator(x, y).shape == (3,)
+
+
+def test_bad_sizes():
+    with pytest.raises(EmosketchError, match="power of two"):
+        ModelConfig(image_size=48)
+
+
+def test_training_steps_are_finite_and_write_a_run(synthetic, tmp_path):
+    result = train(tiny_cfg(), synthetic, tmp_path / "run", device="cpu", progress=False, log=lambda m: None)
+    assert result["step"] == 6
+    lines = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [1, 2, 3, 4, 5, 6]
+    assert all(isinstance(v, float) and v == v for r in lines for k, v in r.items() if k != "step")
+    assert sorted(p.name for p in (tmp_path / "run" / "samples").iterdir()) == ["step0000003.png", "step0000006.png"]
+
+
+def test_checkpoint_is_data(synthetic, tmp_path):
+    train(tiny_cfg(steps=2), synthetic, tmp_path / "run", device="cpu", progress=False, log=lambda m: None)
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=True)
+    assert state["format"] == "emosketch-generator" and state["step"] == 2
+    assert {"nets", "ema", "optimizers", "ada", "rng", "config", "classes"} <= set(state)
+    assert set(state["optimizers"]) == {"generator", "mapping", "style_encoder", "discriminator"}
+
+
+def test_resume_gives_exactly_the_same_next_losses(synthetic, tmp_path):
+    quiet = {"device": "cpu", "progress": False, "log": lambda m: None}
+    cfg = tiny_cfg(steps=6, checkpoint_every=100)
+    train(cfg, synthetic, tmp_path / "straight", **quiet)
+    train(cfg, synthetic, tmp_path / "split", steps=3, **quiet)
+    train(cfg, synthetic, tmp_path / "split", resume=True, **quiet)
+    a = (tmp_path / "straight" / "log.jsonl").read_text().splitlines()
+    b = (tmp_path / "split" / "log.jsonl").read_text().splitlines()
+    strip = [{k: v for k, v in json.loads(line).items() if k != "images_per_s"} for line in a]
+    strip_b = [{k: v for k, v in json.loads(line).items() if k != "images_per_s"} for line in b]
+    assert strip == strip_b and len(strip) == 6
+    sa = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    sb = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)
+    assert all(torch.equal(sa["ema"][k], sb["ema"][k]) for k in sa["ema"])
+
+
+def test_run_guards(synthetic, tmp_path):
+    train(tiny_cfg(steps=1), synthetic, tmp_path / "run", device="cpu", progress=False, log=lambda m: None)
+    with pytest.raises(EmosketchError, match="already holds a run"):
+        train(tiny_cfg(steps=1), synthetic, tmp_path / "run", device="cpu", progress=False, log=lambda m: None)
+    with pytest.raises(EmosketchError, match="nothing to resume"):
+        train(tiny_cfg(steps=1), synthetic, tmp_path / "empty", resume=True, device="cpu", progress=False)
+    (tmp_path / "x.pt").write_bytes(b"junk")
+    with pytest.raises(EmosketchError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "x.pt")
+    torch.save({"format": "emosketch-classifier"}, tmp_path / "c.pt")
+    with pytest.raises(EmosketchError, match="not an emosketch-generator checkpoint"):
+        load_checkpoint(tmp_path / "c.pt")
+
+
+def test_sigterm_mid_run_leaves_a_loadable_checkpoint(synthetic, tmp_path):
+    script = textwrap.dedent(f"""
+        from emosketch.gan.train import TrainConfig, train
+        from emosketch.gan.networks import ModelConfig
+        cfg = TrainConfig(model=ModelConfig(image_size=32, dim_in=8, max_dim=32, style_dim=16, latent_dim=8,
+                          mapping_hidden=32, bottleneck_blocks=1), batch_size=4, steps=100000,
+                          checkpoint_every=100000, sample_every=100000, log_every=1)
+        train(cfg, {str(synthetic)!r}, {str(tmp_path / 'run')!r}, device="cpu", progress=False)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "run" / "log.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "SIGTERM: saved step" in out
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert state["step"] >= 3
+
+
+def test_ada_p_rises_when_d_overfits_and_stays_in_range():
+    ada = AdaptiveAugment(AdaConfig(interval=1, speed_kimg=0.01), batch_size=4)  # big steps, to reach the ends
+    for _ in range(20):
+        ada.observe(torch.ones(4))  # D is sure every real is real: overfitting
+    assert ada.p == 1.0
+    for _ in range(40):
+        ada.observe(-torch.ones(4))
+    assert ada.p == 0.0
+    ada2 = AdaptiveAugment(AdaConfig(), batch_size=8)
+    for _ in range(8):
+        ada2.observe(torch.ones(8))
+    assert ada2.p == pytest.approx(2 * 8 * 4 / 500_000)  # two updates of (batch * interval) / 500k
+
+
+def test_augment_keeps_shape_range_and_gradients():
+    x = (torch.rand(6, 1, 32, 32) * 2 - 1).requires_grad_(True)
+    out = augment(x, 1.0, AdaConfig(), torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    out.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert torch.equal(augment(x, 0.0, AdaConfig()), x)
+
+
+def test_lr_schedule_really_decays():
+    cfg = TrainConfig(steps=101, lr_decay_start=0.5, lr_final=0.1)
+    assert cfg.lr_factor(0) == 1.0 and cfg.lr_factor(50) == 1.0
+    assert cfg.lr_factor(100) == pytest.approx(0.1)
+    assert cfg.lr_factor(75) == pytest.approx(0.55)
+    assert cfg.ds_weight(0) == 1.0 and cfg.ds_weight(101) == 0.0
