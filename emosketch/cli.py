@@ -33,6 +33,7 @@ def cli() -> None:
     Examples:
       emosketch demo --out demo-out
       emosketch prepare --source ferplus:data/ferplus --size 128 --out data/ferplus-128 -j 2
+      emosketch train --config configs/train-tiny-cpu.yaml --data data/synthetic-64 --out runs/tiny
       emosketch dataset info data/ferplus-128 --grid grid.png
       emosketch export happy.gif sad.gif --out pack --verify
       emosketch export frames.npz --out uno-pack --max-bytes 28000
@@ -324,6 +325,8 @@ def classify_cmd(checkpoint, images, kind, as_json, device):
               help="Classifier checkpoint (from `classifier train`).")
 @click.option("--data", required=True, type=click.Path(path_type=Path), help="Sketch dataset to judge on.")
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Report folder to write.")
+@click.option("--checkpoint", "generator_path", type=click.Path(path_type=Path), default=None,
+              help="Judge this generator checkpoint (from `train`).")
 @click.option("--baseline", type=click.Choice(["input", "oracle"]), default=None,
               help="Judge a baseline generator: the untouched input, or the synthetic ground truth.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
@@ -332,12 +335,13 @@ def classify_cmd(checkpoint, images, kind, as_json, device):
               help="AlexNet weights for LPIPS (alexnet-owt-7be5be79.pth); without them distances are L1.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--force", is_flag=True, help="Replace the report folder if it exists.")
-def evaluate_cmd(classifier_path, data, out, baseline, split, faces, lpips_trunk, device, force):
+def evaluate_cmd(classifier_path, data, out, generator_path, baseline, split, faces, lpips_trunk, device, force):
     """Judge a classifier, or a generator, on a dataset split: report.json, report.md, confusion.png.
 
     \b
     Examples:
       emosketch evaluate --classifier clf.pt --data data/ferplus-128 --split val --out reports/clf
+      emosketch evaluate --checkpoint runs/tiny/checkpoint.pt --classifier clf.pt --data data/synthetic-64 --out reports/g
       emosketch evaluate --classifier clf.pt --data data/synthetic-64 --baseline input --out reports/input
       emosketch evaluate --classifier clf.pt --data data/synthetic-64 --baseline oracle --out reports/oracle
 
@@ -346,7 +350,9 @@ def evaluate_cmd(classifier_path, data, out, baseline, split, faces, lpips_trunk
     accuracy (judged by the classifier), identity preservation (cycle L1, LPIPS), diversity,
     perceptual path length and, on synthetic data, L1 and stroke IoU to the ground truth.
     """
-    if baseline is None:
+    if generator_path is not None and baseline is not None:
+        raise EmosketchError("give --checkpoint or --baseline, not both")
+    if generator_path is None and baseline is None:
         from .evaluate.report import evaluate_classifier
 
         rep = evaluate_classifier(classifier_path, data, out, split, device=device, force=force)
@@ -358,17 +364,79 @@ def evaluate_cmd(classifier_path, data, out, baseline, split, faces, lpips_trunk
     from .evaluate.perceptual import find_trunk, lpips_model, missing_trunk_message
 
     ds = load(data)
-    translator = InputTranslator(ds.classes) if baseline == "input" else OracleTranslator(ds)
+    if generator_path is not None:
+        from .gan.sample import GanTranslator
+
+        translator, name = GanTranslator(generator_path, device), Path(generator_path).parent.name or "generator"
+    else:
+        translator = InputTranslator(ds.classes) if baseline == "input" else OracleTranslator(ds)
+        name = baseline
     lpips, note = None, None
     if find_trunk(lpips_trunk) is not None:
         lpips = lpips_model(lpips_trunk)
     else:
         note = "LPIPS skipped, distances are L1. " + missing_trunk_message()
         click.echo(f"note: {note}")
-    rep = evaluate_generator(translator, data, classifier_path, out, baseline, lpips=lpips, split=split,
+    rep = evaluate_generator(translator, data, classifier_path, out, name, lpips=lpips, split=split,
                              faces=faces, device=device, force=force, lpips_note=note)
     click.echo(f"wrote {out}: target-emotion accuracy {rep['target_accuracy']:.3f}, cycle L1 "
                f"{rep['cycle_l1']:.4f}, diversity {rep['diversity']:.4f}, PPL {rep['ppl']['ppl']:.1f}")
+
+
+@cli.command("train")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="YAML training config (see configs/train-*.yaml).")
+@click.option("--data", required=True, type=click.Path(path_type=Path), help="Sketch dataset (from prepare).")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Run folder.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
+@click.option("--steps", type=int, default=None, help="Stop at this step (the schedule follows the config's steps).")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+def train_cmd(config_path, data, out, resume, steps, device):
+    """Train the emotion-conditioned sketch generator.
+
+    \b
+    Examples:
+      emosketch train --config configs/train-tiny-cpu.yaml --data data/synthetic-64 --out runs/tiny
+      emosketch train --config configs/train-ferplus-64.yaml --data data/ferplus-64 --out runs/fer
+      emosketch train --config configs/train-tiny-cpu.yaml --data data/synthetic-64 --out runs/tiny --resume
+
+    The run folder gets checkpoint.pt (every checkpoint_every steps, and on Ctrl-C or SIGTERM),
+    log.jsonl, samples/stepNNNNNNN.png (sources x emotions) and config.json.
+    """
+    from .config import load_config
+    from .gan.train import TrainConfig, train
+
+    cfg = load_config(TrainConfig, config_path, {})
+    result = train(cfg, data, out, resume=resume, device=device, steps=steps, log=click.echo)
+    click.echo(f"{out}: step {result['step']}, {result['images_per_s']:.1f} images/s, ADA p {result['ada_p']:.3f}")
+
+
+@cli.command("sample")
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Generator checkpoint.")
+@click.option("--input", "inputs", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Image or folder (repeatable). Photos get the face crop and sketch of the training data.")
+@click.option("--emotions", default=None, help="Comma-separated emotions [default: all of the checkpoint's].")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Folder for the PNGs.")
+@click.option("--styles", default=1, show_default=True, help="Latent codes per emotion.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--as", "kind", type=click.Choice(["auto", "photo", "sketch"]), default="auto", show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+def sample_cmd(checkpoint, inputs, emotions, out, styles, seed, kind, device, force):
+    """Redraw faces with chosen emotions.
+
+    \b
+    Examples:
+      emosketch sample --checkpoint runs/tiny/checkpoint.pt --input face.png --emotions happy,sad --out samples
+      emosketch sample --checkpoint runs/fer/checkpoint.pt --input photos/ --out samples --styles 3
+    """
+    from .gan.sample import sample
+
+    wanted = [e.strip() for e in emotions.split(",") if e.strip()] if emotions else None
+    result = sample(checkpoint, list(inputs), wanted, out, styles, seed, kind, device, force)
+    click.echo(f"wrote {out}: {len(result['written'])} rows x {len(result['emotions'])} emotions")
+    for s in result["skipped"]:
+        click.echo(f"  skipped {s['file']}: {s['error']}")
 
 
 @cli.command("demo")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -123,11 +124,21 @@ def adv_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, ds: SketchDataset, out: Path, device: torch.device):
-        self.cfg, self.ds, self.out, self.device = cfg, ds, out, device
-        torch.manual_seed(cfg.seed)
+    def __init__(self, cfg: TrainConfig, ds: SketchDataset, out: Path, device: torch.device, rank: int = 0):
+        self.cfg, self.ds, self.out, self.device, self.rank = cfg, ds, out, device, rank
+        torch.manual_seed(cfg.seed)  # the same initial weights on every rank
         self.classes = ds.classes
         self.nets = Networks(cfg.model, len(self.classes)).to(device)
+        self.run = self.nets  # what the steps call: the networks, or their DDP wrappers
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            from types import SimpleNamespace
+
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [device.index] if device.type == "cuda" else None
+            self.run = SimpleNamespace(**{
+                name: DDP(getattr(self.nets, name), device_ids=ids)
+                for name in ("generator", "mapping", "style_encoder", "discriminator")})
         self.ema = copy.deepcopy(self.nets).eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)
@@ -141,18 +152,18 @@ class Trainer:
         }
         self.base_lr = {k: o.param_groups[0]["lr"] for k, o in self.opt.items()}
         self.ada = AdaptiveAugment(cfg.ada, cfg.batch_size)
-        self.batches = Batches(ds, cfg.model.image_size, cfg.batch_size, cfg.seed)
-        self.gen = torch.Generator().manual_seed(cfg.seed + 1)  # z codes and augmentation
+        self.batches = Batches(ds, cfg.model.image_size, cfg.batch_size, cfg.seed + 1000 * rank)
+        self.gen = torch.Generator().manual_seed(cfg.seed + 1 + 1000 * rank)  # z codes and augmentation
         self.step = 0
         self.autocast = device.type == "cuda" and cfg.amp == "auto"
 
     # ---- the training step -------------------------------------------------------------------
 
-    def _styles(self, kind: str, b: dict, z: torch.Tensor, nets: Networks) -> torch.Tensor:
+    def _styles(self, kind: str, b: dict, z: torch.Tensor, nets) -> torch.Tensor:
         return nets.mapping(z, b["y_trg"]) if kind == "latent" else nets.style_encoder(b["ref"], b["y_trg"])
 
     def d_step(self, b: dict, kind: str, z: torch.Tensor) -> dict[str, float]:
-        n = self.nets
+        n = self.run
         x = b["x"].clone().requires_grad_(True)
         real = n.discriminator(self.ada(x, self.gen), b["y"])
         loss_real = adv_loss(real, True)
@@ -168,7 +179,7 @@ class Trainer:
         return {"D/real": loss_real.item(), "D/fake": loss_fake.item(), "D/r1": loss_r1.item()}
 
     def g_step(self, b: dict, kind: str, z: torch.Tensor, z2: torch.Tensor) -> dict[str, float]:
-        n, cfg = self.nets, self.cfg
+        n, cfg = self.run, self.cfg
         s_trg = self._styles(kind, b, z, n)
         fake_img = n.generator(b["x"], s_trg)
         loss_adv = adv_loss(n.discriminator(self.ada(fake_img, self.gen), b["y_trg"]), True)
@@ -302,11 +313,11 @@ def train(cfg: TrainConfig, data: str | Path, out: str | Path, resume: bool = Fa
 
     out = Path(out)
     ckpt_path = out / "checkpoint.pt"
-    if out.exists() and any(out.iterdir()) and not resume:
+    rank, world, dev = _distributed(device)
+    if rank == 0 and out.exists() and any(out.iterdir()) and not resume:
         raise EmosketchError(f"{out}: already holds a run (pass --resume to continue it)")
-    dev = pick_device(device)
     ds = load(data)
-    trainer = Trainer(cfg, ds, out, dev)
+    trainer = Trainer(cfg, ds, out, dev, rank)
     if resume:
         if not ckpt_path.exists():
             raise EmosketchError(f"{ckpt_path}: nothing to resume")
@@ -316,13 +327,15 @@ def train(cfg: TrainConfig, data: str | Path, out: str | Path, resume: bool = Fa
             from ..config import from_dict
 
             cfg = from_dict(TrainConfig, state["config"], f"{ckpt_path}:config")
-            trainer = Trainer(cfg, ds, out, dev)
+            trainer = Trainer(cfg, ds, out, dev, rank)
         trainer.load_state_dict(state)
         log(f"resuming {out} at step {trainer.step}")
-    (out / "samples").mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
+    lead = rank == 0  # only rank 0 writes logs, samples and checkpoints
+    if lead:
+        (out / "samples").mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
     writer = None
-    if cfg.tensorboard:
+    if cfg.tensorboard and lead:
         try:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -332,12 +345,13 @@ def train(cfg: TrainConfig, data: str | Path, out: str | Path, resume: bool = Fa
     end = min(cfg.steps, steps) if steps is not None else cfg.steps
     logs: dict[str, float] = {}
     started, images = time.time(), 0
-    bar = tqdm(total=end, initial=trainer.step, unit="step", desc="train", disable=None if progress else True)
+    bar = tqdm(total=end, initial=trainer.step, unit="step", desc="train",
+               disable=None if progress and lead else True)
     stopped = None
-    with _Stop() as stop, open(out / "log.jsonl", "a") as jl:
+    with _Stop() as stop, open(out / "log.jsonl" if lead else os.devnull, "a") as jl:
         while trainer.step < end:
             logs = trainer.train_step()
-            images += cfg.batch_size
+            images += cfg.batch_size * world
             if not all(math.isfinite(v) for v in logs.values()):
                 save_checkpoint(out / "checkpoint-nonfinite.pt", trainer.state_dict())
                 raise EmosketchError(f"step {trainer.step}: a loss is not finite ({logs}); state saved to "
@@ -353,9 +367,9 @@ def train(cfg: TrainConfig, data: str | Path, out: str | Path, resume: bool = Fa
             bar.update(1)
             bar.set_postfix(D=f"{logs.get('D/real', 0) + logs.get('D/fake', 0):.2f}", G=f"{logs.get('G/adv', 0):.2f}",
                             p=f"{trainer.ada.p:.2f}", ips=f"{rate:.1f}")
-            if trainer.step % cfg.sample_every == 0 or trainer.step == end:
+            if lead and (trainer.step % cfg.sample_every == 0 or trainer.step == end):
                 cv2.imwrite(str(out / "samples" / f"step{trainer.step:07d}.png"), trainer.sample_grid())
-            if trainer.step % cfg.checkpoint_every == 0 or trainer.step == end or stop.signal is not None:
+            if lead and (trainer.step % cfg.checkpoint_every == 0 or trainer.step == end or stop.signal is not None):
                 save_checkpoint(ckpt_path, trainer.state_dict())
             if stop.signal is not None:
                 stopped = signal.Signals(stop.signal).name
@@ -363,7 +377,42 @@ def train(cfg: TrainConfig, data: str | Path, out: str | Path, resume: bool = Fa
     bar.close()
     if writer is not None:
         writer.close()
+    in_sync = None
+    if world > 1:
+        in_sync = _ranks_in_sync(trainer.nets)
+        torch.distributed.destroy_process_group()
+        if not in_sync:
+            raise EmosketchError("the ranks' weights drifted apart: gradients were not averaged")
     if stopped:
         log(f"{stopped}: saved step {trainer.step} to {ckpt_path}; run again with --resume to continue")
     return {"step": trainer.step, "stopped": stopped, "images_per_s": images / max(1e-9, time.time() - started),
-            "last": logs, "ada_p": trainer.ada.p}
+            "last": logs, "ada_p": trainer.ada.p, "world_size": world, "ranks_in_sync": in_sync}
+
+
+def _ranks_in_sync(nets: Networks) -> bool:
+    """True when every rank holds rank 0's weights (DDP averaged the gradients of different batches)."""
+    import torch.distributed as dist
+
+    flat = torch.cat([p.detach().flatten().float() for p in nets.parameters()])
+    reference = flat.clone()
+    dist.broadcast(reference, 0)
+    gap = (flat - reference).abs().max().reshape(1)
+    dist.all_reduce(gap, op=dist.ReduceOp.MAX)
+    return bool(gap.item() <= 1e-6)
+
+
+def _distributed(device: str) -> tuple[int, int, torch.device]:
+    """(rank, world size, device). Under torchrun (WORLD_SIZE > 1) this joins the process group:
+    NCCL with one GPU per process when CUDA is there, else gloo on the CPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, pick_device(device)
+    import torch.distributed as dist
+
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() and device != "cpu"
+    if use_cuda:
+        torch.cuda.set_device(local)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    return dist.get_rank(), dist.get_world_size(), torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu")

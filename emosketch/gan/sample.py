@@ -1,0 +1,124 @@
+"""Using a trained generator: redraw sketches (or photos, through the dataset's face crop and sketch)
+in chosen emotions, and the Translator that `emosketch evaluate --checkpoint` judges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..atomic import atomic_dir
+from ..datasets.decode import Skip, decode_file
+from ..emotions import canonical
+from ..errors import EmosketchError
+from ..evaluate.classifier import pick_device, resize_batch, to_tensor
+from ..evaluate.classify import prepare_image
+from ..frames import IMAGE_SUFFIXES
+from .checkpoint import load_checkpoint
+from .networks import ModelConfig, Networks
+
+
+def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tuple[Networks, dict]:
+    """The EMA networks of a checkpoint (eval mode) and its plain values."""
+    from ..config import from_dict
+
+    state = load_checkpoint(path)
+    model = from_dict(ModelConfig, state["config"]["model"], f"{path}:config.model")
+    nets = Networks(model, len(state["classes"]))
+    nets.load_state_dict(state["ema"])
+    return nets.to(device).eval(), state
+
+
+def _z(seeds: np.ndarray, dim: int, device) -> torch.Tensor:
+    return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds]).to(device)
+
+
+class GanTranslator:
+    """A trained generator behind the evaluation protocol (emosketch.evaluate.generator.Translator)."""
+
+    def __init__(self, checkpoint: str | Path, device: str = "auto", batch: int = 64):
+        self.device = pick_device(device)
+        self.nets, self.state = load_generator(checkpoint, self.device)
+        self.classes = self.state["classes"]
+        self.size = int(self.state["image_size"])
+        self.batch = batch
+
+    @torch.no_grad()
+    def _run(self, images: np.ndarray, styles) -> np.ndarray:
+        out = []
+        for s in range(0, len(images), self.batch):
+            x = to_tensor(resize_batch(np.asarray(images[s:s + self.batch]), self.size), self.device)
+            y = self.nets.generator(x, styles(s, s + len(x)))
+            out.append(((y[:, 0].float().clamp(-1, 1) + 1) / 2).cpu().numpy())
+        res = np.concatenate(out)
+        side = np.asarray(images).shape[1]
+        if side != self.size:  # back to the caller's size, for comparisons with its images
+            res = np.stack([cv2.resize(r, (side, side), interpolation=cv2.INTER_AREA if side < self.size
+                                       else cv2.INTER_LINEAR) for r in res])
+        return res.astype(np.float32)
+
+    def translate(self, images, targets, seeds, rows=None):
+        dim = self.nets.mapping.shared[0].in_features
+        targets = torch.as_tensor(np.asarray(targets), dtype=torch.long, device=self.device)
+        return self._run(images, lambda a, b: self.nets.mapping(_z(seeds[a:b], dim, self.device), targets[a:b]))
+
+    def along_path(self, images, start, end, t, seeds, rows=None):
+        dim = self.nets.mapping.shared[0].in_features
+        start = torch.as_tensor(np.asarray(start), dtype=torch.long, device=self.device)
+        end = torch.as_tensor(np.asarray(end), dtype=torch.long, device=self.device)
+        tt = torch.as_tensor(np.asarray(t), dtype=torch.float32, device=self.device)
+
+        def styles(a, b):
+            z = _z(seeds[a:b], dim, self.device)
+            s0, s1 = self.nets.mapping(z, start[a:b]), self.nets.mapping(z, end[a:b])
+            return s0 + (s1 - s0) * tt[a:b, None]
+
+        return self._run(images, styles)
+
+
+def _inputs(paths: list[Path]) -> list[Path]:
+    files = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            files.append(p)
+    if not files:
+        raise EmosketchError("no input images found")
+    return files
+
+
+def sample(checkpoint: str | Path, inputs: list[str | Path], emotions: list[str] | None, out: str | Path,
+           styles: int = 1, seed: int = 0, kind: str = "auto", device: str = "auto",
+           force: bool = False) -> dict:
+    """For each input, a row [input sketch | each emotion (x styles)] saved as NAME.png, plus one PNG
+    per emotion. Returns what was written and what was skipped."""
+    tr = GanTranslator(checkpoint, device)
+    wanted = [canonical(e) for e in emotions] if emotions else list(tr.classes)
+    unknown = [e for e in wanted if e not in tr.classes]
+    if unknown:
+        raise EmosketchError(f"emotion(s) {', '.join(unknown)} not in the checkpoint's {', '.join(tr.classes)}")
+    prep_state = {"input": "sketch", "image_size": tr.size, "dataset": tr.state.get("dataset", {})}
+    written, skipped = [], []
+    with atomic_dir(out, overwrite=force) as tmp:
+        for path in _inputs([Path(p) for p in inputs]):
+            try:
+                sketch, how = prepare_image(decode_file(path), prep_state, kind)
+            except (Skip, EmosketchError) as exc:
+                skipped.append({"file": str(path), "error": str(exc)})
+                continue
+            src = resize_batch(sketch[None], tr.size)
+            cells = [src[0]]
+            for e in wanted:
+                for k in range(styles):
+                    y = tr.translate(src, np.array([tr.classes.index(e)]), np.array([seed + k]))[0]
+                    img = (y * 255).round().astype(np.uint8)
+                    cells.append(img)
+                    cv2.imwrite(str(tmp / f"{path.stem}_{e}{'' if styles == 1 else f'_{k}'}.png"), img)
+            cv2.imwrite(str(tmp / f"{path.stem}.png"), np.concatenate(cells, axis=1))
+            written.append({"file": str(path), "input": how, "row": f"{path.stem}.png"})
+        if not written:
+            raise EmosketchError("no input could be used: " + "; ".join(f"{s['file']}: {s['error']}" for s in skipped))
+    return {"written": written, "skipped": skipped, "emotions": wanted}
