@@ -205,3 +205,21 @@ def test_cli_train_sample_and_evaluate(synthetic, trained, tmp_path):
     bad.write_text("model: {image_size: 32, widht: 8}\n")
     res = runner.invoke(cli, ["train", "--config", str(bad), "--data", str(synthetic), "--out", str(tmp_path / "r2")])
     assert res.exit_code == 1 and "unknown key 'widht'" in res.output
+
+
+def test_sample_grid_rows_are_sources_by_emotions(synthetic, tmp_path):
+    import numpy as np
+
+    from emosketch.datasets.dataset import load
+    from emosketch.evaluate.classifier import resize_batch
+    from emosketch.gan.train import Trainer
+
+    ds = load(synthetic)
+    trainer = Trainer(tiny_cfg(), ds, tmp_path, torch.device("cpu"))
+    grid = trainer.sample_grid(n_sources=3)
+    assert grid.shape == (3 * 32, 32 * (1 + len(ds.classes))) and grid.dtype == np.uint8
+    pool = ds.indices("val")
+    rows = pool[np.linspace(0, len(pool) - 1, 3).astype(int)]
+    sources = resize_batch(ds.images[rows], 32)
+    for i in range(3):  # the first column is each source itself (through [-1, 1] and back)
+        assert np.abs(grid[i * 32:(i + 1) * 32, :32].astype(int) - sources[i]).max() <= 1

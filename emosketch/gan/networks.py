@@ -120,6 +120,11 @@ class Generator(nn.Module):
         self.decode.extend(AdainResBlk(b, a, cfg.style_dim, upsample=True) for a, b in reversed(widths))
         self.to_img = nn.Sequential(nn.InstanceNorm2d(cfg.dim_in, affine=True), nn.LeakyReLU(0.2),
                                     nn.Conv2d(cfg.dim_in, 1, 1, 1, 0))
+        # The output is an edit of the input: a residual before the tanh, zero at the start, so the
+        # generator begins as the identity. A sketch is mostly blank paper with sparse strokes; from
+        # a flat gray start the networks spend their first thousands of steps just relearning that.
+        nn.init.zeros_(self.to_img[-1].weight)
+        nn.init.zeros_(self.to_img[-1].bias)
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         h = self.from_img(x)
@@ -127,7 +132,7 @@ class Generator(nn.Module):
             h = block(h)
         for block in self.decode:
             h = block(h, s)
-        return torch.tanh(self.to_img(h))
+        return torch.tanh(torch.atanh(x.clamp(-0.98, 0.98)) + self.to_img(h))
 
 
 class MappingNetwork(nn.Module):

@@ -276,9 +276,9 @@ class Trainer:
         for c in range(len(self.classes)):
             y = torch.full((len(rows),), c, dtype=torch.long, device=self.device)
             cols.append(self.ema.generator(x, self.ema.mapping(z, y)))
-        grid = torch.cat([torch.cat(list(col), dim=2) for col in cols], dim=2)  # [1, H*rows, W*cols]
-        img = ((grid[0].float().clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy()
-        return np.concatenate(list(img.reshape(len(rows), self.cfg.model.image_size, -1)), axis=0)
+        # one row per source: [source | emotion 0 | emotion 1 | ...], rows stacked downwards
+        grid = torch.cat([torch.cat([col[i] for col in cols], dim=2) for i in range(len(rows))], dim=1)
+        return ((grid[0].float().clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy()
 
 
 class _Stop:
