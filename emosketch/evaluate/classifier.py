@@ -21,8 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import __version__
-from ..atomic import atomic_file
+from .. import __version__, checkpoints
 from ..config import from_dict
 from ..datasets.dataset import SketchDataset, load
 from ..datasets.sampler import balanced_indices, class_weights
@@ -162,25 +161,8 @@ def predict(model: nn.Module, images: np.ndarray, image_size: int, batch_size: i
 
 # ---- checkpoints ---------------------------------------------------------------------------------
 
-def save_checkpoint(path: Path, state: dict) -> None:
-    with atomic_file(path) as tmp:
-        torch.save(state, tmp)
-
-
 def load_checkpoint(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise EmosketchError(f"{path}: no such classifier checkpoint")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise EmosketchError(f"{path}: not a readable checkpoint ({str(exc).splitlines()[0][:120]})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT_NAME:
-        raise EmosketchError(f"{path}: not an {FORMAT_NAME} checkpoint (format {state.get('format') if isinstance(state, dict) else '?'})")
-    if state.get("version") != FORMAT_VERSION:
-        raise EmosketchError(f"{path}: classifier checkpoint version {state.get('version')} is not supported "
-                             f"(this emosketch reads version {FORMAT_VERSION})")
-    return state
+    return checkpoints.load_checkpoint(path, FORMAT_NAME, FORMAT_VERSION, noun="classifier checkpoint")
 
 
 def load_classifier(path: str | Path, device: torch.device | str = "cpu") -> tuple[EmotionCNN, dict]:
@@ -294,15 +276,15 @@ def train_classifier(data: str | Path, out: str | Path, cfg: ClassifierConfig = 
                         "val_macro_f1": report["macro_f1"], "seconds": round(time.time() - started, 1)})
         log(f"epoch {epoch + 1}: loss {np.mean(losses):.3f}, val accuracy {report['accuracy']:.3f}, "
             f"macro-F1 {report['macro_f1']:.3f}{' (best)' if improved else ''}")
-        save_checkpoint(out, {
-            "format": FORMAT_NAME, "version": FORMAT_VERSION, "emosketch": __version__,
+        checkpoints.save_checkpoint(out, {
+            "emosketch": __version__,
             "config": asdict(cfg), "classes": classes, "image_size": cfg.image_size, "input": cfg.input,
             "epoch": epoch + 1, "model": best_state, "last_model": model.state_dict(),
             "optimizer": optimiser.state_dict(), "best_macro_f1": best_f1, "stale": stale, "history": history,
             "rng": {"torch": torch.get_rng_state(), "augment": generator.get_state()},
             "dataset": {"path": str(ds.path), "size": int(ds.images.shape[1]), "sketch": ds.meta.get("sketch"),
                         "face_crop": ds.meta.get("face_crop"), "source": ds.meta.get("source")},
-        })
+        }, FORMAT_NAME, FORMAT_VERSION)
         if stale >= cfg.patience:
             log(f"early stop: no better validation macro-F1 for {cfg.patience} epochs")
             break
