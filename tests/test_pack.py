@@ -30,8 +30,6 @@ def test_written_pack_decodes_bit_for_bit(tmp_path, face_transition, any_format,
 
 @pytest.mark.parametrize("size", [(128, 32), (72, 40), (13, 7), (96, 16)])
 def test_odd_sizes_and_a_single_frame(tmp_path, face_transition, any_format, size):
-    if any_format == "sh1106" and size[0] > 130:
-        pytest.skip("wider than SH1106 RAM")
     seqs = [("one", "t", Frames(face_transition[:1], 12.0))]
     pack = build_pack(seqs, ExportOptions(layout=Layout(*size), pixel_format=any_format))
     write_pack(pack, tmp_path / "p", verify=True)
