@@ -12,7 +12,7 @@ import numpy as np
 
 from .datasets.synthetic import expression, random_identity, render_expression
 from .export import Dither, ExportOptions, Layout, build_pack, write_pack
-from .frames import Frames, write_frames
+from .frames import Frames, split_sequences, write_frames
 
 DEMO_FPS = 12.0
 
@@ -58,8 +58,6 @@ def demo_sequences(seed: int = 7, size: int = 256, emotions: tuple[str, ...] = D
 
 def run_demo(out: str | Path, progress: Callable[[str], None] = print) -> dict[str, Path]:
     """Write the demo's frames, source GIF and OLED pack into `out`; returns what was written."""
-    from .frames import split_sequences
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     progress("rendering synthetic face idle loops and transitions ...")

@@ -93,7 +93,7 @@ def render(pack: Pack) -> str:
     name = pack.name
     upper = name.upper()
     payload_codecs = [cid for cid, _ in pack.payloads]
-    table = pack.manifest()["emotions"]
+    table = pack.emotions
     n_emo = len(table["names"])
     flat = [v for row in table["transitions"] for v in row]
     emotion_idents = [identifier(e).upper() for e in table["names"]]

@@ -28,7 +28,7 @@ PIXEL_CODES = {"MONO_VLSB": 0, "MONO_HLSB": 1, "MONO_HMSB": 2}
 
 
 def render(pack: Pack) -> bytes:
-    table = pack.manifest()["emotions"]
+    table = pack.emotions
     n_emo = len(table["names"])
     fmt = pack.fmt
     ram_width = fmt.stride(pack.width) if fmt.vertical else pack.width

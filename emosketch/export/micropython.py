@@ -50,7 +50,7 @@ def _bytes_lines(data: bytes, per_line: int = 48) -> str:
 
 
 def render(pack: Pack) -> str:
-    emotions = pack.manifest()["emotions"]["names"]
+    emotions = pack.emotions["names"]
     return TEMPLATE.format(
         name=pack.name, frames=len(pack.payloads), nseq=len(pack.sequences), w=pack.width, h=pack.height,
         fmt=pack.fmt.name, codec=pack.codec, version=__version__, first_seq=pack.sequences[0].name,

@@ -81,6 +81,11 @@ class Pack:
         return np.concatenate(([0], np.cumsum([len(p) for _, p in self.payloads]))).astype(int).tolist()
 
     @property
+    def emotions(self) -> dict:
+        """The state machine's tables (see emotion_table) for this pack's sequences."""
+        return emotion_table([s.name for s in self.sequences])
+
+    @property
     def flash_bytes(self) -> int:
         """What the pack costs in a microcontroller's flash through the C header: frame data, a
         uint32 offset per frame (+1), a codec byte per frame and 6 bytes per sequence."""
@@ -120,7 +125,7 @@ class Pack:
                 {"offset": offsets[i], "size": len(p), "codec": codecs.NAMES[cid]}
                 for i, (cid, p) in enumerate(self.payloads)
             ],
-            "emotions": emotion_table([s.name for s in self.sequences]),
+            "emotions": self.emotions,
             "total_bytes": offsets[-1],
             "raw_bytes": self.frame_bytes * len(self.payloads),
             "flash_bytes": self.flash_bytes,
