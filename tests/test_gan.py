@@ -38,7 +38,7 @@ def test_shapes_at_each_size(size):
     assert s.shape == (3, cfg.style_dim) and nets.style_encoder(x, y).shape == (3, cfg.style_dim)
     out = nets.generator(x, s)
     assert out.shape == x.shape and out.abs().max() <= 1
-    assert nets.discriminator(x, y).shape == (3,)
+    assert nets.discriminator(x, y)[0].shape == (3,)
 
 
 def test_bad_sizes():
@@ -223,3 +223,14 @@ def test_sample_grid_rows_are_sources_by_emotions(synthetic, tmp_path):
     sources = resize_batch(ds.images[rows], 32)
     for i in range(3):  # the first column is each source itself (through [-1, 1] and back)
         assert np.abs(grid[i * 32:(i + 1) * 32, :32].astype(int) - sources[i]).max() <= 1
+
+
+def test_classification_loss_needs_the_head_and_trains_it(synthetic, tmp_path):
+    with pytest.raises(EmosketchError, match="lambda_cls > 0 needs model.classifier_head"):
+        tiny_cfg(lambda_cls=1.0)
+    model = ModelConfig(**{**TINY.__dict__, "classifier_head": True})
+    train(tiny_cfg(model=model, lambda_cls=1.0, steps=2), synthetic, tmp_path / "run", device="cpu", progress=False,
+          log=lambda m: None)
+    logs = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(k in logs[-1] for k in ("D/cls", "G_ref/cls")) or all(k in logs[-1] for k in ("D/cls", "G/cls"))
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["ema"]  # loads as data

@@ -24,6 +24,7 @@ class ModelConfig:
     latent_dim: int = 16  # size of a latent code z
     mapping_hidden: int = 256  # width of the mapping network's shared layers
     bottleneck_blocks: int = 2  # residual blocks at the lowest resolution, in encoder and decoder
+    classifier_head: bool = False  # D also names the emotion (StarGAN v1's domain classification)
 
     def __post_init__(self) -> None:
         n = self.image_size
@@ -187,16 +188,23 @@ class StyleEncoder(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """One real/fake logit per emotion; the logit of the image's own emotion is used."""
+    """One real/fake logit per emotion; the logit of the image's own emotion is used.
+
+    With ``classifier_head`` the same trunk also gives emotion logits (None without it), which
+    train G towards the target emotion directly: a dense signal that short runs need.
+    """
 
     def __init__(self, cfg: ModelConfig, num_domains: int):
         super().__init__()
         self.trunk = _Trunk(cfg)
         self.head = nn.Linear(self.trunk.out_dim, num_domains)
+        self.classes = nn.Linear(self.trunk.out_dim, num_domains) if cfg.classifier_head else None
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        out = self.head(self.trunk(x))
-        return out[torch.arange(len(y), device=y.device), y]
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        h = self.trunk(x)
+        out = self.head(h)
+        logit = out[torch.arange(len(y), device=y.device), y]
+        return logit, (self.classes(h) if self.classes is not None else None)
 
 
 class Networks(nn.Module):

@@ -48,6 +48,7 @@ class TrainConfig:
     lambda_ds: float = 1.0  # diversity-sensitive loss, decayed linearly to 0 over ds_decay_steps
     ds_decay_steps: int | None = None  # default: all the steps
     lambda_cyc: float = 1.0  # cycle consistency
+    lambda_cls: float = 0.0  # emotion classification by D's head (needs model.classifier_head)
     ema_beta: float = 0.999  # EMA of G, F and E (used for sampling)
     guidance: str = "both"  # both: latent and reference styles every step; alternate: one per step
     seed: int = 0
@@ -67,6 +68,8 @@ class TrainConfig:
             raise EmosketchError("batch_size must be >= 2 and steps >= 1")
         if not 0 <= self.lr_decay_start <= 1 or not 0 < self.lr_final <= 1:
             raise EmosketchError("lr_decay_start must be in [0, 1] and lr_final in (0, 1]")
+        if self.lambda_cls > 0 and not self.model.classifier_head:
+            raise EmosketchError("lambda_cls > 0 needs model.classifier_head: true")
 
     def lr_factor(self, step: int) -> float:
         """1 until lr_decay_start, then linear down to lr_final at the last step (step = steps - 1)."""
@@ -165,24 +168,30 @@ class Trainer:
     def d_step(self, b: dict, kind: str, z: torch.Tensor) -> dict[str, float]:
         n = self.run
         x = b["x"].clone().requires_grad_(True)
-        real = n.discriminator(self.ada(x, self.gen), b["y"])
+        real, real_cls = n.discriminator(self.ada(x, self.gen), b["y"])
         loss_real = adv_loss(real, True)
         loss_r1 = r1_penalty(real.float(), x)
         with torch.no_grad():
             fake_img = n.generator(b["x"], self._styles(kind, b, z, n))
-        loss_fake = adv_loss(n.discriminator(self.ada(fake_img, self.gen), b["y_trg"]), False)
+        loss_fake = adv_loss(n.discriminator(self.ada(fake_img, self.gen), b["y_trg"])[0], False)
         loss = loss_real + loss_fake + self.cfg.lambda_r1 * loss_r1
+        logs = {}
+        if real_cls is not None:
+            loss_cls = F.cross_entropy(real_cls.float(), b["y"])
+            loss = loss + self.cfg.lambda_cls * loss_cls
+            logs["D/cls"] = loss_cls.item()
         self.opt["discriminator"].zero_grad(set_to_none=True)
         loss.backward()
         self.opt["discriminator"].step()
         self.ada.observe(real)
-        return {"D/real": loss_real.item(), "D/fake": loss_fake.item(), "D/r1": loss_r1.item()}
+        return logs | {"D/real": loss_real.item(), "D/fake": loss_fake.item(), "D/r1": loss_r1.item()}
 
     def g_step(self, b: dict, kind: str, z: torch.Tensor, z2: torch.Tensor) -> dict[str, float]:
         n, cfg = self.run, self.cfg
         s_trg = self._styles(kind, b, z, n)
         fake_img = n.generator(b["x"], s_trg)
-        loss_adv = adv_loss(n.discriminator(self.ada(fake_img, self.gen), b["y_trg"]), True)
+        fake, fake_cls = n.discriminator(self.ada(fake_img, self.gen), b["y_trg"])
+        loss_adv = adv_loss(fake, True)
         loss_sty = (n.style_encoder(fake_img, b["y_trg"]) - s_trg).abs().mean()
         with torch.no_grad():
             s_trg2 = n.mapping(z2, b["y_trg"]) if kind == "latent" else n.style_encoder(b["ref2"], b["y_trg"])
@@ -191,14 +200,19 @@ class Trainer:
         rec = n.generator(fake_img, n.style_encoder(b["x"], b["y"]))
         loss_cyc = (rec - b["x"]).abs().mean()
         loss = loss_adv + cfg.lambda_sty * loss_sty - cfg.ds_weight(self.step) * loss_ds + cfg.lambda_cyc * loss_cyc
+        tag = "G" if kind == "latent" else "G_ref"
+        logs = {}
+        if fake_cls is not None:
+            loss_cls = F.cross_entropy(fake_cls.float(), b["y_trg"])
+            loss = loss + cfg.lambda_cls * loss_cls
+            logs[f"{tag}/cls"] = loss_cls.item()
         names = ("generator", "mapping", "style_encoder") if kind == "latent" else ("generator",)
         for k in ("generator", "mapping", "style_encoder"):
             self.opt[k].zero_grad(set_to_none=True)
         loss.backward()
         for k in names:
             self.opt[k].step()
-        tag = "G" if kind == "latent" else "G_ref"
-        return {f"{tag}/adv": loss_adv.item(), f"{tag}/sty": loss_sty.item(), f"{tag}/ds": loss_ds.item(),
+        return logs | {f"{tag}/adv": loss_adv.item(), f"{tag}/sty": loss_sty.item(), f"{tag}/ds": loss_ds.item(),
                 f"{tag}/cyc": loss_cyc.item()}
 
     @torch.no_grad()
