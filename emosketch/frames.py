@@ -100,21 +100,30 @@ def _read_folder(path: Path, fps: float | None) -> Frames:
 
 
 def _read_gif(path: Path, fps: float | None) -> Frames:
-    import imageio.v3 as iio
+    """GIF writers merge identical consecutive frames into one longer frame (Pillow does), so a
+    held pose comes back as one frame: each frame is repeated by its duration over the base frame
+    time, which is the fps emosketch notes in the GIF's comment, or else the shortest frame."""
+    import re
+
+    from PIL import Image, ImageSequence
 
     try:
-        arr = iio.imread(path, index=None)
-        meta = iio.immeta(path, index=0)
-    except Exception as exc:  # imageio raises many types for corrupt files
+        with Image.open(path) as im:
+            comment = im.info.get("comment", b"")
+            frames, durations = [], []
+            for f in ImageSequence.Iterator(im):
+                rgba = np.asarray(f.convert("RGBA"))
+                frames.append(to_gray(rgba[..., [2, 1, 0, 3]]))  # to_gray expects OpenCV's BGRA order
+                durations.append(float(f.info.get("duration", 0) or 0))
+    except Exception as exc:  # Pillow raises many types for corrupt files
         raise EmosketchError(f"{path}: not a readable GIF ({exc})") from exc
-    if arr.ndim == 2:  # some readers give a still as [H, W]
-        arr = arr[None]
-    if arr.ndim == 4:  # [T, H, W, RGB(A)]: to_gray expects OpenCV's BGR(A) order
-        arr = arr[..., [2, 1, 0, 3][:arr.shape[-1]]] if arr.shape[-1] >= 3 else arr
-    frames = np.stack([to_gray(f) for f in arr])
-    duration_ms = float(meta.get("duration", 0) or 0)
-    gif_fps = 1000.0 / duration_ms if duration_ms > 0 else DEFAULT_FPS
-    return Frames(frames, fps or gif_fps)
+    if not frames:
+        raise EmosketchError(f"{path}: GIF has no frames")
+    noted = re.search(rb"fps=([0-9.]+)", comment if isinstance(comment, bytes) else str(comment).encode())
+    positive = [d for d in durations if d > 0]
+    base = 1000.0 / float(noted.group(1)) if noted else (min(positive) if positive else 1000.0 / DEFAULT_FPS)
+    repeats = [max(1, int(round(d / base))) if d > 0 else 1 for d in durations]
+    return Frames(np.repeat(np.stack(frames), repeats, axis=0), fps or 1000.0 / base)
 
 
 def _read_video(path: Path, fps: float | None) -> Frames:
@@ -208,7 +217,9 @@ def write_frames(path: str | Path, frames: Frames) -> Path:
                                     marks=np.array(json.dumps(frames.marks)))
     elif suffix in GIF_SUFFIXES:
         with atomic_file(path) as tmp:
-            iio.imwrite(tmp, frames.frames, extension=".gif", duration=1000.0 / frames.fps, loop=0)
+            # The comment lets _read_gif undo the merging of identical frames that GIF writers do.
+            iio.imwrite(tmp, frames.frames, extension=".gif", duration=1000.0 / frames.fps, loop=0,
+                        comment=f"emosketch fps={frames.fps:g}")
     elif suffix in VIDEO_SUFFIXES:
         with atomic_file(path) as tmp:
             h, w = frames.frames.shape[1:]

@@ -100,3 +100,12 @@ def test_split_sequences_by_marks(frames):
     parts = split_sequences(frames, "x")
     assert [(n, len(f)) for n, f in parts] == [("a", 5), ("b", 7)]
     assert split_sequences(Frames(frames.frames), "x")[0][0] == "x"
+
+
+def test_gif_with_held_frames_reads_back_frame_for_frame(tmp_path):
+    # GIF writers merge identical consecutive frames; the reader must give the hold back.
+    a, b = np.full((3, 16, 16), 255, np.uint8), np.zeros((2, 16, 16), np.uint8)
+    frames = Frames(np.concatenate([a, b, a[:1]]), fps=12.0)
+    back = read_frames(write_frames(tmp_path / "held.gif", frames))
+    assert len(back) == 6 and back.fps == pytest.approx(12.0)
+    assert np.array_equal(back.frames[:, 0, 0], [255, 255, 255, 0, 0, 255])
