@@ -15,14 +15,19 @@ from .errors import EmosketchError
 T = TypeVar("T")
 
 
-def load_yaml(path: str | Path) -> dict:
+def read_yaml(path: str | Path, what: str = "config") -> Any:
+    """Any YAML document from a file, or an EmosketchError naming the file."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise EmosketchError(f"{path}: no such config file") from None
+        raise EmosketchError(f"{path}: no such {what} file") from None
     except yaml.YAMLError as exc:
         raise EmosketchError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+
+
+def load_yaml(path: str | Path) -> dict:
+    data = read_yaml(path)
     if data is None:
         return {}
     if not isinstance(data, dict):
