@@ -439,22 +439,182 @@ def sample_cmd(checkpoint, inputs, emotions, out, styles, seed, kind, device, fo
         click.echo(f"  skipped {s['file']}: {s['error']}")
 
 
-@cli.command("demo")
-@click.option("--out", "-o", default="demo-out", show_default=True, type=click.Path(path_type=Path),
-              help="Folder for the demo's outputs.")
-def demo_cmd(out: Path) -> None:
-    """Run the built-in demo: synthetic line-drawn faces move between emotions and become an OLED pack.
+def _face_options(fn):
+    """--input / --data / --index / --as: where the face to redraw comes from."""
+    for opt in reversed([
+        click.option("--input", "image", type=click.Path(path_type=Path), default=None,
+                     help="Face image: a photo (cropped and sketched as the training data was) or a sketch."),
+        click.option("--data", type=click.Path(path_type=Path), default=None,
+                     help="Or a sketch dataset: use its test face number --index."),
+        click.option("--index", default=0, show_default=True, help="Which test face of --data."),
+        click.option("--as", "kind", type=click.Choice(["auto", "photo", "sketch"]), default="auto", show_default=True,
+                     help="How to read --input."),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+def _style_options(fn):
+    for opt in reversed([
+        click.option("--seed", default=0, show_default=True, help="Latent seed: which variant of each emotion's style."),
+        click.option("--psi", default=1.0, show_default=True,
+                     help="Truncation toward each emotion's mean style (0 = the mean, 1 = none)."),
+        click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto."),
+        click.option("--batch", default=32, show_default=True, help="Frames per forward pass."),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+def _echo_results(res: dict) -> None:
+    for note in res.get("notes", []):
+        click.echo(f"  note: {note}")
+    for path in res.get("written", []):
+        click.echo(f"  wrote {path}")
+
+
+@cli.command("interpolate")
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Generator checkpoint.")
+@_face_options
+@click.option("--timeline", type=click.Path(path_type=Path), default=None,
+              help="YAML timeline (see configs/timeline-demo.yaml).")
+@click.option("--from", "start", default=None, help="Start emotion (without --timeline).")
+@click.option("--to", "end", default=None, help="End emotion (without --timeline).")
+@click.option("--frames", default=31, show_default=True, help="Frames of the move, both ends included.")
+@click.option("--hold", default=6, show_default=True, help="Frames to hold the end emotion.")
+@click.option("--ease", "easing", type=click.Choice(["linear", "cosine", "smoothstep", "sigmoid"]),
+              default="sigmoid", show_default=True)
+@click.option("--intensity", default=1.0, show_default=True, help="Strength of both emotions (>1 exaggerates).")
+@click.option("--fps", type=float, default=None, help="Frame rate [default: the timeline's, else 12].")
+@click.option("--mode", type=click.Choice(["lerp", "slerp"]), default="lerp", show_default=True,
+              help="How style codes are interpolated.")
+@click.option("--space", type=click.Choice(["style", "z"]), default="style", show_default=True,
+              help="style: move between style codes at one latent; z: also slerp the latent to --seed-to.")
+@click.option("--seed-to", type=int, default=None, help="End latent seed for --space z.")
+@click.option("--side-by-side", "side", is_flag=True, help="GIF/MP4 show source | sketch | OLED preview.")
+@click.option("--out", "-o", "outputs", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="Output (repeatable): .gif, .mp4, .npz (frames for `emosketch export`) or a folder of PNGs.")
+@_style_options
+def interpolate_cmd(checkpoint, image, data, index, kind, timeline, start, end, frames, hold, easing, intensity,
+                    fps, mode, space, seed_to, side, outputs, seed, psi, device, batch):
+    """Render a face moving between emotions through the generator's style space.
 
     \b
-    Example:
-      emosketch demo --out demo-out
+    Examples:
+      emosketch interpolate --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --from neutral --to happy --out t.gif
+      emosketch interpolate --checkpoint runs/tiny/checkpoint.pt --input face.jpg --timeline configs/timeline-demo.yaml --out t.mp4 --out t.npz --side-by-side
+      emosketch interpolate --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --from sad --to happy --ease cosine --mode slerp --intensity 1.3 --out t.gif
+    """
+    from .interpolate.animate import transition_video
 
-    Then open demo-out/pack/index.html in a browser, or use demo-out/pack/demo.h (Arduino) or
-    demo-out/pack/demo.py (MicroPython).
+    res = transition_video(checkpoint, list(outputs), image, data, index, kind, timeline, start, end, frames, hold,
+                           easing, fps, mode, space, seed, seed_to, psi, intensity, side, device, batch)
+    click.echo(f"{res['frames']} frames at {res['fps']:g} fps from {res['face']}")
+    _echo_results(res)
+
+
+@cli.command("agent")
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Generator checkpoint.")
+@_face_options
+@click.option("--script", required=True, type=click.Path(path_type=Path),
+              help="YAML stimulus script (see configs/agent-demo.yaml).")
+@click.option("--out", "-o", "outputs", multiple=True, type=click.Path(path_type=Path),
+              help="Output (repeatable): .gif, .mp4, .npz or a folder of PNGs.")
+@click.option("--plot", type=click.Path(path_type=Path), default=None,
+              help="PNG of the channels over time with the frames beneath.")
+@click.option("--side-by-side", "side", is_flag=True, help="GIF/MP4 show source | sketch | OLED preview.")
+@_style_options
+def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side, seed, psi, device, batch):
+    """Drive the face from the agent emotion model: stimuli rise into channels and fade.
+
+    \b
+    Examples:
+      emosketch agent --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --script configs/agent-demo.yaml --out agent.mp4 --plot agent.png
+      emosketch agent --checkpoint runs/tiny/checkpoint.pt --input face.png --script my-script.yaml --out agent.gif --side-by-side
+
+    A script is YAML: fps, duration, optional agent settings (half_life per channel, emotions a
+    channel shows as, rise, overthrow...) and stimuli: [{t: 1.0, channel: joy, amount: 0.8}, ...].
+    Channels: fear, mad, joy, love, sad, surprise, power.
+    """
+    from .interpolate.animate import agent_video
+
+    res = agent_video(checkpoint, script, list(outputs), image, data, index, kind, plot, seed, psi, side, device, batch)
+    click.echo(f"{res['frames']} frames at {res['fps']:g} fps from {res['face']}: {res['stimuli']} stimuli, "
+               f"{res['dominant_changes']} changes of the dominant channel")
+    _echo_results(res)
+
+
+@cli.command("pack")
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Generator checkpoint.")
+@_face_options
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Pack folder to write.")
+@click.option("--emotions", default=None, help="Comma-separated emotions [default: all of the checkpoint's].")
+@click.option("--transition-frames", default=10, show_default=True, help="Frames per transition.")
+@click.option("--idle-frames", default=12, show_default=True, help="Frames per idle loop.")
+@click.option("--ease", "easing", type=click.Choice(["linear", "cosine", "smoothstep", "sigmoid"]),
+              default="cosine", show_default=True)
+@click.option("--fps", default=12.0, show_default=True)
+@click.option("--mode", type=click.Choice(["fill", "fit", "stretch"]), default="fit", show_default=True,
+              help="How the square face sits on the panel (fit: whole face, 1:1 for a 64 px model).")
+@click.option("--size", default="128x64", show_default=True, help="Display WIDTHxHEIGHT.")
+@click.option("--format", "pixel_format", default="ssd1306", show_default=True, help="ssd1306, sh1106, gfx or xbm.")
+@click.option("--max-bytes", type=int, default=None, help="Flash budget: drop frames evenly to fit.")
+@click.option("--name", default=None, help="Identifier for the C header and MicroPython module [default: the folder's name].")
+@click.option("--panel", default="white", show_default=True, help="Preview colour.")
+@click.option("--frames-out", type=click.Path(path_type=Path), default=None, help="Also keep the gray frames (.npz/.gif).")
+@click.option("--force", is_flag=True, help="Replace the pack folder if it exists.")
+@_style_options
+def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_frames, idle_frames, easing, fps,
+             mode, size, pixel_format, max_bytes, name, panel, frames_out, force, seed, psi, device, batch):
+    """Make an OLED pack from a checkpoint and a face: an idle loop per emotion and a transition
+    for every ordered pair, ready for the C, Arduino and MicroPython players.
+
+    \b
+    Examples:
+      emosketch pack --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --out face-pack
+      emosketch pack --checkpoint runs/fer/checkpoint.pt --input me.jpg --emotions neutral,happy,sad,surprise --out me-pack --max-bytes 28000
+    """
+    from .export import Dither, ExportOptions, Layout, parse_geometry
+    from .interpolate.animate import face_pack
+
+    width, height = parse_geometry(size)
+    opts = ExportOptions(layout=Layout(width, height, mode), dither=Dither("lineart"), pixel_format=pixel_format,
+                         max_bytes=max_bytes, name=name or out.name or "emosketch")
+    wanted = [e.strip() for e in emotions.split(",") if e.strip()] if emotions else None
+    res = face_pack(checkpoint, out, image, data, index, kind, wanted, transition_frames, idle_frames, easing, fps,
+                    seed, psi, opts, force, panel, device, batch, frames_out)
+    click.echo(f"wrote {res['pack']}: {res['idle_loops']} idle loops and {res['transitions']} transitions, "
+               f"{res['frames']} frames, {res['bytes']} bytes ({res['raw_bytes'] / max(1, res['bytes']):.1f}:1), "
+               f"verified bit for bit")
+    _echo_results(res)
+
+
+@cli.command("demo")
+@click.option("--out", "-o", default="demo-out", show_default=True, type=click.Path(path_type=Path),
+              help="Folder for the demo's outputs (and its dataset and training run, reused next time).")
+@click.option("--steps", type=int, default=None,
+              help="Training steps [default: configs/train-tiny-cpu.yaml's]; fewer is quicker and rougher.")
+@click.option("--count", default=4000, show_default=True, help="Synthetic faces to train on.")
+def demo_cmd(out: Path, steps: int | None, count: int) -> None:
+    """Run the built-in demo: synthetic faces -> the tiny generator -> transitions, an agent video
+    and an OLED pack.
+
+    \b
+    Examples:
+      emosketch demo --out demo-out                 # about 10 minutes on 2 cores, seconds the next time
+      emosketch demo --out quick-demo --steps 200   # a rough generator in about 2 minutes
+
+    The first run draws 4,000 synthetic faces and trains configs/train-tiny-cpu.yaml in
+    OUT/run; a run that is stopped resumes, and a finished one is reused. Then open
+    OUT/transitions.gif, OUT/agent.mp4 and OUT/agent.png, and OUT/pack/index.html in a browser,
+    or flash OUT/pack/pack.h (Arduino, with emosketch_player.c/.h) or copy OUT/pack to a
+    MicroPython board.
     """
     from .demo import run_demo
 
-    paths = run_demo(out, progress=lambda msg: click.echo(msg))
+    if steps is not None and steps < 1:
+        raise EmosketchError("--steps must be at least 1")
+    paths = run_demo(out, progress=lambda msg: click.echo(msg), steps=steps, count=count)
     for label, path in paths.items():
         click.echo(f"  {label}: {path}")
 

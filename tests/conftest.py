@@ -98,3 +98,18 @@ def load_module(path, name=None):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def generator(synthetic, tmp_path_factory):
+    """A generator checkpoint trained on `synthetic` for a few steps (32 px): its path."""
+    from emosketch.gan.networks import ModelConfig
+    from emosketch.gan.train import TrainConfig, train
+
+    model = ModelConfig(image_size=32, dim_in=8, max_dim=32, style_dim=16, latent_dim=8, mapping_hidden=32,
+                        bottleneck_blocks=1, classifier_head=True)
+    cfg = TrainConfig(model=model, batch_size=4, steps=4, lr_mapping=1e-3, lambda_cls=1.0, log_every=2,
+                      sample_every=4, checkpoint_every=4)
+    run = tmp_path_factory.mktemp("gen") / "run"
+    train(cfg, synthetic, run, device="cpu", progress=False, log=lambda m: None)
+    return run / "checkpoint.pt"

@@ -1,0 +1,244 @@
+"""The agent emotion model: an emotional state over neuromodulator-like channels that stimuli
+raise and time lets fade, turned into emotion weights every frame.
+
+    agent = Agent(AgentConfig(), classes=["neutral", "happy", "sad", "surprise", "fear", "anger"])
+    agent.stimulate("joy", 0.8)
+    agent.step(1 / 12)
+    agent.weights()      # {"neutral": 0.2..., "happy": 0.8..., ...}
+
+A stimulus first flows into its channel over `rise` seconds (so the face moves rather than
+jumps), then the channel decays with its own half-life. A stimulus of at least `overthrow` to
+a channel that is not the dominant one knocks the dominant channel down to `overthrow_keep` of
+its level (through the same rise), so the new emotion takes over at once instead of blending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import from_dict, read_yaml
+from ..emotions import canonical
+from ..errors import EmosketchError
+
+CHANNELS = ("fear", "mad", "joy", "love", "sad", "surprise", "power")
+
+
+@dataclass
+class AgentConfig:
+    # seconds for a channel's level to halve with no new stimulus
+    half_life: dict[str, float] = field(default_factory=lambda: {
+        "fear": 3.0, "mad": 4.0, "joy": 3.0, "love": 6.0, "sad": 8.0, "surprise": 1.0, "power": 5.0})
+    # which model emotion each channel shows as (love reads as joy on a face; power as contempt)
+    emotions: dict[str, str] = field(default_factory=lambda: {
+        "fear": "fear", "mad": "anger", "joy": "happy", "love": "happy", "sad": "sad",
+        "surprise": "surprise", "power": "contempt"})
+    rise: float = 0.15  # seconds for half of a stimulus to reach its channel (0: at once)
+    ceiling: float = 1.5  # a channel's level is capped here
+    overthrow: float = 0.5  # a stimulus at least this strong to another channel overthrows the dominant one
+    overthrow_keep: float = 0.25  # fraction of the overthrown channel's level that is left
+    sharpness: float = 2.0  # exponent on the emotion levels before they are shared out: > 1 favours the dominant
+    rest: str = "neutral"  # the emotion shown when every channel has faded
+
+    def __post_init__(self) -> None:
+        for name in list(self.half_life) + list(self.emotions):
+            if name not in CHANNELS:
+                raise EmosketchError(f"agent: unknown channel {name!r} (channels: {', '.join(CHANNELS)})")
+        for name, h in self.half_life.items():
+            if isinstance(h, bool) or not isinstance(h, (int, float)) or h <= 0:
+                raise EmosketchError(f"agent.half_life.{name}: must be a positive number of seconds, got {h!r}")
+        missing = [c for c in CHANNELS if c not in self.half_life]
+        if missing:
+            raise EmosketchError(f"agent.half_life: no half-life for {', '.join(missing)}")
+        if self.rise < 0 or self.ceiling <= 0 or not 0 <= self.overthrow_keep <= 1 or self.sharpness <= 0:
+            raise EmosketchError("agent: rise >= 0, ceiling > 0, 0 <= overthrow_keep <= 1 and sharpness > 0")
+
+
+class Agent:
+    """The state of one agent; `classes` are the emotions the generator knows."""
+
+    def __init__(self, config: AgentConfig | None = None, classes: list[str] | None = None):
+        self.config = config or AgentConfig()
+        self.classes = list(classes) if classes else []
+        self.level = dict.fromkeys(CHANNELS, 0.0)
+        self.pending = dict.fromkeys(CHANNELS, 0.0)
+        self.time = 0.0
+        shown = {c: canonical(e) for c, e in self.config.emotions.items()}
+        known = set(self.classes) if self.classes else set(shown.values())
+        self.shows = {c: e for c, e in shown.items() if e in known}  # channel -> emotion it drives
+        # Reported, never silently dropped: channels whose emotion the model lacks, or that have none.
+        self.unmatched = {c: shown.get(c) for c in CHANNELS if c not in self.shows}
+        self.rest = canonical(self.config.rest) if self.config.rest else None
+        if self.rest is not None and self.classes and self.rest not in self.classes:
+            self.rest = None
+
+    def report(self) -> list[str]:
+        """One line per channel the face cannot show."""
+        return [f"channel {c!r} maps to {e!r}, which the model does not have: it will not show" if e
+                else f"channel {c!r} maps to no emotion: it will not show" for c, e in self.unmatched.items()]
+
+    def dominant(self) -> str | None:
+        """The channel with the highest level (pending stimuli included), or None at rest."""
+        totals = {c: self.level[c] + self.pending[c] for c in CHANNELS}
+        best = max(CHANNELS, key=lambda c: totals[c])
+        return best if totals[best] > 1e-3 else None
+
+    def stimulate(self, channel: str, amount: float) -> None:
+        """Add `amount` (negative soothes) to a channel; it arrives over the next `rise` seconds."""
+        if channel not in CHANNELS:
+            raise EmosketchError(f"unknown channel {channel!r} (channels: {', '.join(CHANNELS)})")
+        old = self.dominant()
+        if amount >= self.config.overthrow and old is not None and old != channel:
+            self.pending[old] -= (1.0 - self.config.overthrow_keep) * (self.level[old] + self.pending[old])
+        self.pending[channel] += float(amount)
+        if self.config.rise == 0:
+            self._flow(1.0)
+
+    def _flow(self, fraction: float) -> None:
+        for c in CHANNELS:
+            moved = self.pending[c] * fraction
+            self.level[c] = min(self.config.ceiling, max(0.0, self.level[c] + moved))
+            self.pending[c] -= moved
+
+    def step(self, dt: float) -> None:
+        """Advance time by dt seconds: pending stimuli flow in, then every channel decays."""
+        if dt < 0:
+            raise EmosketchError(f"time cannot go back (dt = {dt})")
+        if self.config.rise > 0:
+            self._flow(1.0 - 0.5 ** (dt / self.config.rise))
+        for c in CHANNELS:
+            self.level[c] *= 0.5 ** (dt / self.config.half_life[c])
+        self.time += dt
+
+    def emotion_levels(self) -> dict[str, float]:
+        """How strongly each shown emotion is felt: the sum of its channels, capped at 1."""
+        out: dict[str, float] = {}
+        for c, e in self.shows.items():
+            out[e] = out.get(e, 0.0) + self.level[c]
+        return {e: min(1.0, v) for e, v in out.items()}
+
+    def weights(self) -> dict[str, float]:
+        """Emotion weights for this frame, summing to 1 over the model's classes.
+
+        The strongest emotion's level A sets how far the face is from rest: rest gets 1 - A, and
+        the emotions share A in proportion to level ** sharpness."""
+        levels = self.emotion_levels()
+        names = self.classes or sorted(set(self.shows.values()) | ({self.rest} if self.rest else set()))
+        w = dict.fromkeys(names, 0.0)
+        powered = {e: v ** self.config.sharpness for e, v in levels.items() if v > 0}
+        total = sum(powered.values())
+        strength = max(levels.values(), default=0.0)
+        if self.rest is None:  # no rest emotion: the emotions share everything
+            strength = 1.0 if total > 0 else 0.0
+        for e, p in powered.items():
+            w[e] += strength * p / total
+        if self.rest is not None:
+            w[self.rest] += 1.0 - strength
+        elif total == 0:
+            for e in w:
+                w[e] = 1.0 / len(w)
+        return w
+
+
+@dataclass
+class Stimulus:
+    t: float  # seconds from the start
+    channel: str
+    amount: float
+
+
+@dataclass
+class Script:
+    fps: float
+    duration: float
+    stimuli: list[Stimulus]
+    agent: AgentConfig
+
+
+def parse_script(data: Any, where: str = "script") -> Script:
+    """{fps, duration, agent: {...AgentConfig}, stimuli: [{t, channel, amount}, ...]} -> Script."""
+    if isinstance(data, list):
+        data = {"stimuli": data}
+    if not isinstance(data, dict):
+        raise EmosketchError(f"{where}: expected a mapping with a 'stimuli' list")
+    unknown = sorted(set(data) - {"fps", "duration", "agent", "stimuli"})
+    if unknown:
+        raise EmosketchError(f"{where}: unknown key {unknown[0]!r} (known keys: agent, duration, fps, stimuli)")
+    agent = from_dict(AgentConfig, data.get("agent") or {}, f"{where}: agent")
+    stimuli = []
+    raw = data.get("stimuli")
+    if not isinstance(raw, list) or not raw:
+        raise EmosketchError(f"{where}: 'stimuli' must be a non-empty list of {{t, channel, amount}}")
+    for i, entry in enumerate(raw):
+        at = f"{where}: stimulus {i + 1}"
+        if not isinstance(entry, dict):
+            raise EmosketchError(f"{at}: expected {{t: SECONDS, channel: NAME, amount: NUMBER}}, got {entry!r}")
+        for key in entry:
+            if key not in ("t", "channel", "amount"):
+                raise EmosketchError(f"{at}: unknown key {key!r} (known keys: amount, channel, t)")
+        for key in ("t", "channel", "amount"):
+            if key not in entry:
+                raise EmosketchError(f"{at}: missing key {key!r}")
+        for key in ("t", "amount"):
+            v = entry[key]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or (key == "t" and v < 0):
+                raise EmosketchError(f"{at}: {key} must be a number{' >= 0' if key == 't' else ''}, got {v!r}")
+        if entry["channel"] not in CHANNELS:
+            raise EmosketchError(f"{at}: unknown channel {entry['channel']!r} (channels: {', '.join(CHANNELS)})")
+        stimuli.append(Stimulus(float(entry["t"]), str(entry["channel"]), float(entry["amount"])))
+    stimuli.sort(key=lambda s: s.t)
+    fps = data.get("fps", 12.0)
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0:
+        raise EmosketchError(f"{where}: fps must be a positive number, got {fps!r}")
+    duration = data.get("duration", stimuli[-1].t + 4.0)
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration <= 0:
+        raise EmosketchError(f"{where}: duration must be a positive number of seconds, got {duration!r}")
+    return Script(float(fps), float(duration), stimuli, agent)
+
+
+def load_script(path: str | Path) -> Script:
+    return parse_script(read_yaml(path, "script"), str(path))
+
+
+@dataclass
+class Trace:
+    """An agent run, frame by frame."""
+
+    times: np.ndarray  # [T] seconds
+    levels: np.ndarray  # [T, len(CHANNELS)]
+    weights: np.ndarray  # [T, len(classes)]
+    classes: list[str]
+    dominant: list[str | None]
+    stimuli: list[Stimulus]
+    notes: list[str]
+
+    def marks(self) -> list[dict]:
+        return [{"t": round(float(t), 4), "dominant": d,
+                 "emotion": {c: round(float(v), 4) for c, v in zip(self.classes, w) if v > 1e-4}}
+                for t, w, d in zip(self.times, self.weights, self.dominant)]
+
+
+def run_script(script: Script, classes: list[str]) -> Trace:
+    """Play the stimuli through a fresh agent at the script's frame rate."""
+    agent = Agent(script.agent, classes)
+    n = max(1, int(round(script.duration * script.fps)))
+    dt = 1.0 / script.fps
+    pending = list(script.stimuli)
+    times, levels, weights, dominant = [], [], [], []
+    for i in range(n):
+        now = i * dt
+        while pending and pending[0].t <= now + 1e-9:
+            s = pending.pop(0)
+            agent.stimulate(s.channel, s.amount)
+        if i:
+            agent.step(dt)
+        w = agent.weights()
+        times.append(now)
+        levels.append([agent.level[c] for c in CHANNELS])
+        weights.append([w.get(c, 0.0) for c in classes])
+        dominant.append(agent.dominant())
+    return Trace(np.array(times), np.array(levels), np.array(weights), list(classes), dominant,
+                 list(script.stimuli), agent.report())

@@ -1,0 +1,63 @@
+"""An OLED pack from a checkpoint and a face: an idle loop per emotion and a transition for every
+ordered pair of emotions, named so the device players' state machine finds them (idle_<e>,
+<a>_to_<b>), written and verified through the exporter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import EmosketchError
+from ..export import ExportOptions, build_pack, write_pack
+from ..export.pack import Pack
+from ..frames import Frames
+from .easing import EASINGS, ease
+from .render import OLED, OLED_DITHER, Renderer, Source
+from .timeline import pose
+
+
+def sequences(renderer: Renderer, source: Source, emotions: list[str], transition_frames: int = 10,
+              idle_frames: int = 12, easing: str = "cosine", fps: float = 12.0, seed: int = 0,
+              psi: float = 1.0, breath: float = 0.12) -> Frames:
+    """The frames of the pack, with sequence marks: idle loops first, then the N(N-1) transitions.
+
+    An idle loop breathes: the emotion's intensity swings by +-breath around 1 over the loop, so it
+    starts and ends on the pose the transitions arrive at and leave from."""
+    if len(emotions) < 2:
+        raise EmosketchError("a pack needs at least two emotions")
+    if easing not in EASINGS:
+        raise EmosketchError(f"easing {easing!r}: expected one of {', '.join(EASINGS)}")
+    if transition_frames < 2 or idle_frames < 1:
+        raise EmosketchError("transition frames must be >= 2 and idle frames >= 1")
+    classes = renderer.classes
+    codes = renderer.bank.codes(seed, psi)
+    poses, marks = [], []
+    for e in emotions:
+        swing = 1.0 + breath * np.sin(2 * np.pi * np.arange(idle_frames) / idle_frames)
+        poses += [pose(classes, e, k) for k in swing]
+        marks += [{"sequence": f"idle_{e}", "emotion": {e: 1.0}}] * idle_frames
+    t = ease(easing, np.arange(1, transition_frames + 1) / transition_frames)
+    for a in emotions:
+        for b in emotions:
+            if a != b:
+                pa, pb = pose(classes, a), pose(classes, b)
+                poses += [pa + (pb - pa) * ti for ti in t]
+                marks += [{"sequence": f"{a}_to_{b}", "emotion": {a: round(1 - float(ti), 4), b: round(float(ti), 4)}}
+                          for ti in t]
+    styles = renderer.bank.blend(np.array(poses), codes)
+    with torch.no_grad():
+        frames = renderer.render(source, styles)
+    return Frames(frames, fps, marks)
+
+
+def emotion_pack(frames: Frames, out: str | Path, opts: ExportOptions | None = None, force: bool = False,
+                 panel: str = "white") -> tuple[Pack, Path]:
+    """Frames from `sequences` -> a verified pack folder (manifest, C header, MicroPython, HTML)."""
+    from ..frames import split_sequences
+
+    opts = opts or ExportOptions(layout=OLED, dither=OLED_DITHER, name=Path(out).name or "emosketch")
+    pack = build_pack([(name, "generator", part) for name, part in split_sequences(frames, "frames")], opts)
+    folder = write_pack(pack, out, force=force, verify=True, panel=panel)
+    return pack, folder

@@ -1,0 +1,180 @@
+"""Rendering walks through style space into frames: a trained generator, a source face, and
+the style codes of a plan (timeline or transition) or an agent trace, batched on the device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import EmosketchError
+from ..export import Dither, Layout
+from ..export.dither import to_bits
+from ..export.layout import apply_layout
+from ..frames import Frames, write_frames
+from .paths import StyleBank, lerp, slerp, z_codes
+from .timeline import Plan
+
+OLED = Layout(128, 64, "fit")  # a 64 px face sits 1:1 in the middle of a 128x64 panel
+OLED_DITHER = Dither("lineart")
+
+
+@dataclass
+class Source:
+    sketch: np.ndarray  # uint8 [S, S] at the model's size, what the generator redraws
+    original: np.ndarray  # uint8 gray: the photo, sketch or dataset image it came from
+    how: str  # e.g. "photo -> sketch (haar)", "sketch as is", "dataset data/x #12 (happy)"
+
+
+class Renderer:
+    """A checkpoint's EMA generator and mapping network, ready to draw frames for style codes."""
+
+    def __init__(self, checkpoint: str | Path, device: str = "auto", batch: int = 32, mean_samples: int = 1000):
+        from ..evaluate.classifier import pick_device
+        from ..gan.sample import load_generator
+
+        self.device = pick_device(device)
+        self.nets, self.state = load_generator(checkpoint, self.device)
+        self.classes: list[str] = list(self.state["classes"])
+        self.size = int(self.state["image_size"])
+        self.batch = batch
+        self.bank = StyleBank(self.nets.mapping, self.classes, self.device, mean_samples)
+
+    # ---- the face to redraw ------------------------------------------------------------------
+
+    def source(self, image: str | Path | None = None, data: str | Path | None = None, index: int = 0,
+               kind: str = "auto") -> Source:
+        """A face from an image file (photo or sketch), or sample `index` of a sketch dataset's test split."""
+        from ..evaluate.classifier import resize_batch
+
+        if (image is None) == (data is None):
+            raise EmosketchError("give a face image or a dataset (and an index), one of the two")
+        if image is not None:
+            from ..datasets.decode import Skip, decode_file
+            from ..evaluate.classify import prepare_image
+
+            try:
+                gray = decode_file(Path(image))
+            except Skip as exc:
+                raise EmosketchError(f"{image}: {exc}") from None
+            state = {"input": "sketch", "image_size": self.size, "dataset": self.state.get("dataset", {})}
+            sketch, how = prepare_image(gray, state, kind)
+            original = gray
+        else:
+            from ..datasets.dataset import load
+
+            ds = load(data)
+            rows = ds.indices("test")
+            rows = rows if len(rows) else np.arange(len(ds))
+            if not 0 <= index < len(rows):
+                raise EmosketchError(f"{data}: index {index} is outside its {len(rows)} test faces")
+            row = int(rows[index])
+            sketch = np.asarray(ds.images[row])
+            original = np.asarray(ds.faces[row]) if ds.faces is not None else sketch
+            how = f"dataset {data} test #{index} ({ds.classes[ds.labels[row]]})"
+        return Source(resize_batch(sketch[None], self.size)[0], original, how)
+
+    # ---- style codes ---------------------------------------------------------------------------
+
+    def plan_codes(self, plan: Plan, seed: int = 0, psi: float = 1.0, mode: str = "lerp",
+                   space: str = "style", seed_to: int | None = None) -> torch.Tensor:
+        """Style codes [T, D] for every frame of a plan.
+
+        style space: every emotion's code at one latent (seed), the frame's start and end poses
+        blended from them, and lerp or slerp between the two by the eased t.
+        z space: the latent itself moves from seed to seed_to by slerp over the whole plan, and
+        each frame's pose is blended from the codes at its own latent."""
+        if plan.classes != self.classes:
+            raise EmosketchError(f"the plan's emotions {plan.classes} are not the model's {self.classes}")
+        if mode not in ("lerp", "slerp"):
+            raise EmosketchError(f"mode {mode!r}: expected lerp or slerp")
+        if space == "style":
+            codes = self.bank.codes(seed, psi)
+            a, b = self.bank.blend(plan.a, codes), self.bank.blend(plan.b, codes)
+            t = torch.as_tensor(plan.t, dtype=a.dtype, device=a.device)
+            return lerp(a, b, t) if mode == "lerp" else slerp(a, b, t)
+        if space != "z":
+            raise EmosketchError(f"space {space!r}: expected style or z")
+        z0, z1 = z_codes([seed, seed if seed_to is None else seed_to], self.bank.latent_dim)
+        u = torch.linspace(0.0, 1.0, len(plan)) if len(plan) > 1 else torch.zeros(1)
+        z = slerp(z0[None].expand(len(u), -1), z1[None].expand(len(u), -1), u)
+        per_class = torch.stack([self.bank.z_path(e, z, psi) for e in self.classes], 1)  # [T, C, D]
+        poses = torch.as_tensor(plan.poses(), dtype=per_class.dtype, device=per_class.device)
+        return torch.stack([self.bank.blend(p[None], c)[0] for p, c in zip(poses, per_class)])
+
+    def weight_codes(self, weights: np.ndarray, seed: int = 0, psi: float = 1.0) -> torch.Tensor:
+        """The agent's blend sum_e w_e s_e for weights [T, C]: [T, D]."""
+        return self.bank.blend(weights, self.bank.codes(seed, psi))
+
+    # ---- drawing -------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def render(self, source: Source, codes: torch.Tensor, batch: int | None = None) -> np.ndarray:
+        """G(source, s) for every code: uint8 [T, S, S]; `batch` codes per forward pass."""
+        from ..evaluate.classifier import to_tensor
+
+        n = batch or self.batch
+        x1 = to_tensor(source.sketch[None], self.device)
+        out = []
+        for s in range(0, len(codes), n):
+            c = codes[s:s + n].to(self.device)
+            y = self.nets.generator(x1.expand(len(c), -1, -1, -1), c)
+            out.append(((y[:, 0].float().clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.size, self.size), np.uint8)
+
+
+def upscale(frames: np.ndarray, side: int) -> np.ndarray:
+    """Frames to side x side for viewing (bicubic, clipped)."""
+    if frames.shape[1] == side:
+        return frames
+    return np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_CUBIC) for f in frames])
+
+
+def oled_bits(frames: np.ndarray, layout: Layout = OLED, dither: Dither = OLED_DITHER) -> np.ndarray:
+    """What the 128x64 panel would show: bool [T, 64, 128], True = lit."""
+    return to_bits(apply_layout(frames, layout), dither)
+
+
+def side_by_side(original: np.ndarray, frames: np.ndarray, side: int = 256, layout: Layout = OLED,
+                 dither: Dither = OLED_DITHER) -> np.ndarray:
+    """[source | sketch | OLED preview] per frame: uint8 [T, side, 2*side + 2*gap + panel], where
+    the panel is the display scaled by side // its width (at least 1), and at least side wide."""
+    gap = 8
+    h, w = original.shape[:2]
+    m = min(h, w)
+    src = cv2.resize(original[(h - m) // 2:(h - m) // 2 + m, (w - m) // 2:(w - m) // 2 + m], (side, side),
+                     interpolation=cv2.INTER_AREA if m > side else cv2.INTER_CUBIC)
+    sketches = upscale(frames, side)
+    bits = oled_bits(frames, layout, dither)
+    scale = max(1, side // bits.shape[2])
+    panel_w, panel_h = bits.shape[2] * scale, bits.shape[1] * scale
+    cell = max(side, panel_w)
+    out = np.full((len(frames), max(side, panel_h), 2 * side + 2 * gap + cell), 255, np.uint8)
+    out[:, :side, :side] = src
+    out[:, :side, side + gap:2 * side + gap] = sketches
+    x0, y0 = 2 * side + 2 * gap + (cell - panel_w) // 2, (out.shape[1] - panel_h) // 2
+    lit = np.repeat(np.repeat(bits, scale, 1), scale, 2)
+    out[:, y0:y0 + panel_h, x0:x0 + panel_w] = np.where(lit, 255, 0).astype(np.uint8)
+    return out
+
+
+def write_outputs(frames: Frames, outputs: list[str | Path], view_side: int = 256,
+                  original: np.ndarray | None = None) -> list[Path]:
+    """Write frames to each output: .npz keeps the model's pixels (for `emosketch export`);
+    GIF, video and folders get a viewing size, or the side-by-side layout when `original` is given."""
+    written = []
+    view = None
+    for out in outputs:
+        out = Path(out)
+        if out.suffix.lower() == ".npz":
+            written.append(write_frames(out, frames))
+            continue
+        if view is None:
+            pixels = (side_by_side(original, frames.frames, view_side) if original is not None
+                      else upscale(frames.frames, view_side))
+            view = Frames(pixels, frames.fps, frames.marks)
+        written.append(write_frames(out, view))
+    return written

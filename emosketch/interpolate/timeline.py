@@ -1,0 +1,210 @@
+"""Timelines: keyframed walks between emotions at a frame rate, from YAML or built in code.
+
+    fps: 12
+    loop: 2                      # play the whole list twice (optional)
+    timeline:
+      - {emotion: neutral, hold: 1.0}          # cut to neutral, hold it 1 s
+      - {to: happy, over: 0.8, ease: sigmoid}  # move to happy in 0.8 s
+      - {hold: 2.0}
+      - {to: sad, over: 1.0, intensity: 1.3, hold: 0.5}   # exaggerated sadness, then hold
+      - {to: {happy: 0.5, surprise: 0.5}, over: 0.6}       # a blend
+      - {repeat: 3, steps: [{to: anger, over: 0.3}, {to: neutral, over: 0.3}]}
+
+A plan is what the renderer needs: for every frame a start pose, an end pose (emotion weights)
+and an eased position t between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import read_yaml
+from ..emotions import canonical
+from ..errors import EmosketchError
+from .easing import EASINGS, ease
+
+DEFAULT_EASE = "cosine"
+KEYS = {"emotion", "to", "over", "ease", "hold", "intensity", "repeat", "steps"}
+
+
+def pose(classes: list[str], emotion: str | dict, intensity: float = 1.0, where: str = "") -> np.ndarray:
+    """An emotion (or a mapping emotion -> weight) as a weight vector over `classes`, times intensity."""
+    w = np.zeros(len(classes))
+    items = {emotion: 1.0} if isinstance(emotion, str) else emotion
+    if not isinstance(items, dict) or not items:
+        raise EmosketchError(f"{where}expected an emotion name or a mapping of emotion: weight, got {emotion!r}")
+    for name, value in items.items():
+        c = canonical(str(name))
+        if c not in classes:
+            raise EmosketchError(f"{where}emotion {name!r} is not one of the model's: {', '.join(classes)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise EmosketchError(f"{where}weight of {name!r} must be a number, got {value!r}")
+        w[classes.index(c)] += float(value)
+    return w * float(intensity)
+
+
+@dataclass
+class Plan:
+    """Per frame: start pose a [T, C], end pose b [T, C], eased position t [T], and a label."""
+
+    classes: list[str]
+    fps: float
+    a: np.ndarray
+    b: np.ndarray
+    t: np.ndarray
+    labels: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def poses(self) -> np.ndarray:
+        """The linear blend of each frame's poses: [T, C] (what a crossfade of weights would show)."""
+        return self.a + (self.b - self.a) * self.t[:, None]
+
+    def marks(self, sequence: str | None = None) -> list[dict]:
+        out = []
+        for i, w in enumerate(self.poses()):
+            m: dict[str, Any] = {"emotion": {c: round(float(v), 4) for c, v in zip(self.classes, w) if abs(v) > 1e-6},
+                                 "step": self.labels[i] if self.labels else ""}
+            if sequence:
+                m["sequence"] = sequence
+            out.append(m)
+        return out
+
+
+class _Builder:
+    def __init__(self, classes: list[str], fps: float):
+        self.classes, self.fps = classes, fps
+        self.current: np.ndarray | None = None
+        self.a: list[np.ndarray] = []
+        self.b: list[np.ndarray] = []
+        self.t: list[float] = []
+        self.labels: list[str] = []
+
+    def frames(self, seconds: float) -> int:
+        return max(1, int(round(seconds * self.fps)))
+
+    def hold(self, seconds: float, label: str, where: str) -> None:
+        if self.current is None:
+            raise EmosketchError(f"{where}a hold needs an emotion first (start with {{emotion: NAME}})")
+        for _ in range(self.frames(seconds)):
+            self.a.append(self.current)
+            self.b.append(self.current)
+            self.t.append(1.0)
+            self.labels.append(label)
+
+    def move(self, target: np.ndarray, seconds: float, easing: str, label: str, where: str) -> None:
+        if self.current is None:
+            raise EmosketchError(f"{where}a move needs an emotion to start from (start with {{emotion: NAME}})")
+        if not self.t:  # a timeline that opens with a move shows its start pose first
+            self.hold(0.0, label, where)
+        n = self.frames(seconds)
+        # The start pose is the previous frame; the move's frames end exactly on the target.
+        for t in ease(easing, np.arange(1, n + 1) / n):
+            self.a.append(self.current)
+            self.b.append(target)
+            self.t.append(float(t))
+            self.labels.append(label)
+        self.current = target
+
+    def plan(self) -> Plan:
+        if not self.t:
+            raise EmosketchError("the timeline has no frames (give a hold or a move)")
+        return Plan(self.classes, self.fps, np.array(self.a), np.array(self.b), np.array(self.t), self.labels)
+
+
+def _number(entry: dict, key: str, where: str, minimum: float = 0.0) -> float:
+    value = entry[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        raise EmosketchError(f"{where}{key} must be a number >= {minimum:g}, got {value!r}")
+    return float(value)
+
+
+def _entries(builder: _Builder, entries: Any, where: str) -> None:
+    if not isinstance(entries, list):
+        raise EmosketchError(f"{where}expected a list of steps, got {entries!r}")
+    for i, entry in enumerate(entries):
+        at = f"{where}entry {i + 1}: "
+        if not isinstance(entry, dict):
+            raise EmosketchError(f"{at}expected a mapping such as {{to: happy, over: 1.0}}, got {entry!r}")
+        if not entry:
+            raise EmosketchError(f"{at}empty step")
+        unknown = sorted(set(entry) - KEYS)
+        if unknown:
+            raise EmosketchError(f"{at}unknown key {unknown[0]!r} (known keys: {', '.join(sorted(KEYS))})")
+        if "repeat" in entry or "steps" in entry:
+            if set(entry) - {"repeat", "steps"} or "steps" not in entry:
+                raise EmosketchError(f"{at}a loop is {{repeat: N, steps: [...]}} and nothing else")
+            times = entry.get("repeat", 1)
+            if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+                raise EmosketchError(f"{at}repeat must be a whole number >= 1, got {times!r}")
+            for _ in range(times):
+                _entries(builder, entry["steps"], f"{at}(in steps) ")
+            continue
+        if "emotion" in entry and "to" in entry:
+            raise EmosketchError(f"{at}give emotion (a cut) or to (a move), not both")
+        intensity = _number(entry, "intensity", at) if "intensity" in entry else 1.0
+        easing = entry.get("ease", DEFAULT_EASE)
+        if easing not in EASINGS:
+            raise EmosketchError(f"{at}ease {easing!r}: expected one of {', '.join(EASINGS)}")
+        if "ease" in entry and "to" not in entry:
+            raise EmosketchError(f"{at}ease applies to a move (to: ...)")
+        if "over" in entry and "to" not in entry:
+            raise EmosketchError(f"{at}over applies to a move (to: ...)")
+        label = str(entry.get("to", entry.get("emotion", "hold")))
+        if "emotion" in entry:
+            builder.current = pose(builder.classes, entry["emotion"], intensity, at)
+        elif "to" in entry:
+            over = _number(entry, "over", at, 1e-9) if "over" in entry else 1.0
+            builder.move(pose(builder.classes, entry["to"], intensity, at), over, easing, label, at)
+        elif "intensity" in entry:
+            raise EmosketchError(f"{at}intensity applies to an emotion or a move")
+        if "hold" in entry:
+            builder.hold(_number(entry, "hold", at), label, at)
+        elif "emotion" in entry and not any(k in entry for k in ("to", "hold")) and i == len(entries) - 1:
+            builder.hold(1.0 / builder.fps, label, at)  # a final cut still shows one frame
+
+
+def parse_timeline(data: Any, classes: list[str], fps: float | None = None, where: str = "timeline") -> Plan:
+    """A timeline (a list of steps, or a mapping with fps, loop and timeline) -> Plan."""
+    if isinstance(data, dict):
+        unknown = sorted(set(data) - {"fps", "loop", "timeline"})
+        if unknown:
+            raise EmosketchError(f"{where}: unknown key {unknown[0]!r} (known keys: fps, loop, timeline)")
+        if "timeline" not in data:
+            raise EmosketchError(f"{where}: no 'timeline' list")
+        file_fps = data.get("fps", 12.0)
+        loops = data.get("loop", 1)
+        steps = data["timeline"]
+    else:
+        file_fps, loops, steps = 12.0, 1, data
+    fps = fps if fps is not None else file_fps
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0:
+        raise EmosketchError(f"{where}: fps must be a positive number, got {fps!r}")
+    if isinstance(loops, bool) or not isinstance(loops, int) or loops < 1:
+        raise EmosketchError(f"{where}: loop must be a whole number >= 1, got {loops!r}")
+    builder = _Builder(classes, float(fps))
+    for _ in range(loops):
+        _entries(builder, steps, f"{where}: ")
+    return builder.plan()
+
+
+def load_timeline(path: str | Path, classes: list[str], fps: float | None = None) -> Plan:
+    return parse_timeline(read_yaml(path, "timeline"), classes, fps, str(path))
+
+
+def transition(classes: list[str], start: str, end: str, frames: int, easing: str = DEFAULT_EASE,
+               fps: float = 12.0, hold: int = 0, intensity: float = 1.0) -> Plan:
+    """start -> end over `frames` frames (the first shows start, the last end), then `hold` frames."""
+    if frames < 2:
+        raise EmosketchError(f"a transition needs at least 2 frames, got {frames}")
+    a, b = pose(classes, start, intensity), pose(classes, end, intensity)
+    t = ease(easing, np.linspace(0.0, 1.0, frames))
+    t = np.concatenate([t, np.ones(hold)])
+    n = len(t)
+    return Plan(classes, fps, np.repeat(a[None], n, 0), np.repeat(b[None], n, 0), t,
+                [f"{start}_to_{end}"] * n)

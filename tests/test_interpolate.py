@@ -1,0 +1,265 @@
+"""Interpolation: easing, lerp/slerp, style blends, timelines, the agent model, rendering, videos
+read back, packs with a transition per ordered pair, and the commands."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from emosketch.errors import EmosketchError
+from emosketch.frames import read_frames
+from emosketch.interpolate.agent import CHANNELS, Agent, AgentConfig, parse_script, run_script
+from emosketch.interpolate.easing import EASINGS, ease, steps
+from emosketch.interpolate.paths import lerp, slerp
+from emosketch.interpolate.timeline import parse_timeline, pose, transition
+
+CLASSES = ["neutral", "happy", "sad", "surprise", "fear", "anger"]
+
+
+# ---- easing and paths --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(EASINGS))
+def test_easing_ends_exactly_and_never_goes_back(name):
+    t = np.linspace(0, 1, 1001)
+    y = ease(name, t)
+    assert y[0] == pytest.approx(0.0, abs=1e-12) and y[-1] == pytest.approx(1.0, abs=1e-12)
+    assert np.all(np.diff(y) >= -1e-12)
+    assert ease(name, [-0.5, 1.5]).tolist() == pytest.approx([0.0, 1.0])  # clipped outside [0, 1]
+    assert len(steps(31, name)) == 31
+
+
+def test_easing_shapes_differ_where_they_should():
+    assert ease("linear", 0.25) == pytest.approx(0.25)
+    assert ease("cosine", 0.5) == pytest.approx(0.5) and ease("smoothstep", 0.5) == pytest.approx(0.5)
+    assert ease("sigmoid", 0.1) < ease("smoothstep", 0.1) < ease("linear", 0.1)  # slow start, sharpest for sigmoid
+    with pytest.raises(EmosketchError, match="easing 'bounce'"):
+        ease("bounce", 0.5)
+
+
+def test_lerp_and_slerp_properties():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(5, 16, generator=g), torch.randn(5, 16, generator=g)
+    for fn in (lerp, slerp):
+        assert torch.allclose(fn(a, b, 0.0), a, atol=1e-5) and torch.allclose(fn(a, b, 1.0), b, atol=1e-5)
+    assert torch.allclose(lerp(a, b, 0.5), (a + b) / 2)
+    # slerp of two unit vectors stays on the sphere and bisects the angle
+    ua, ub = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
+    mid = slerp(ua, ub, torch.full((5,), 0.5))
+    assert torch.allclose(mid.norm(dim=1), torch.ones(5), atol=1e-5)
+    assert torch.allclose((mid * ua).sum(1), (mid * ub).sum(1), atol=1e-5)
+    # parallel vectors (no great circle) fall back to lerp instead of dividing by zero
+    assert torch.allclose(slerp(a, 2 * a, 0.5), 1.5 * a, atol=1e-5)
+    assert torch.isfinite(slerp(torch.zeros(3), torch.ones(3), 0.3)).all()
+
+
+# ---- timelines ---------------------------------------------------------------------------------
+
+def test_timeline_frames_ends_loops_and_blends():
+    plan = parse_timeline({"fps": 10, "loop": 2, "timeline": [
+        {"emotion": "neutral", "hold": 0.5},
+        {"to": "happy", "over": 0.3, "ease": "sigmoid", "intensity": 1.5},
+        {"hold": 0.2},
+        {"repeat": 2, "steps": [{"to": {"sad": 0.5, "surprise": 0.5}, "over": 0.2}, {"to": "neutral", "over": 0.1}]},
+    ]}, CLASSES)
+    per_pass = 5 + 3 + 2 + 2 * (2 + 1)
+    assert len(plan) == 2 * per_pass and plan.fps == 10
+    w = plan.poses()
+    assert w[0].tolist() == pose(CLASSES, "neutral").tolist()
+    assert w[7][CLASSES.index("happy")] == pytest.approx(1.5)  # the move ends exactly on its (exaggerated) target
+    assert w[11][CLASSES.index("sad")] == pytest.approx(0.5) and w[11][CLASSES.index("surprise")] == pytest.approx(0.5)
+    assert np.all(np.diff(plan.t[5:8]) > 0)
+    simple = transition(CLASSES, "neutral", "happy", 31, "sigmoid", hold=6)
+    assert len(simple) == 37 and simple.t[0] == 0 and np.all(simple.t[30:] == 1)
+
+
+@pytest.mark.parametrize("timeline, message", [
+    ([{"hold": 1.0}], "entry 1: a hold needs an emotion first"),
+    ([{"emotion": "neutral"}, {"to": "joyful", "over": 1}], "entry 2: emotion 'joyful' is not one of the model's"),
+    ([{"emotion": "neutral"}, {"to": "happy", "ovr": 1}], "entry 2: unknown key 'ovr'"),
+    ([{"emotion": "neutral"}, {"to": "happy", "ease": "bounce"}], "entry 2: ease 'bounce'"),
+    ([{"emotion": "neutral", "hold": -1}], "entry 1: hold must be a number >= 0"),
+    ([{"emotion": "neutral"}, {"repeat": 0, "steps": []}], "entry 2: repeat must be a whole number"),
+    ([{"emotion": "neutral", "to": "happy"}], "entry 1: give emotion"),
+    ("neutral", "expected a list of steps"),
+    ({"fps": 0, "timeline": [{"emotion": "sad"}]}, "fps must be a positive number"),
+])
+def test_timeline_errors_name_the_entry_and_key(timeline, message):
+    with pytest.raises(EmosketchError, match=message):
+        parse_timeline(timeline, CLASSES)
+
+
+# ---- the agent ---------------------------------------------------------------------------------
+
+def test_agent_half_life_rise_and_rest():
+    agent = Agent(AgentConfig(rise=0.0), CLASSES)
+    assert agent.weights()["neutral"] == 1.0 and agent.dominant() is None
+    agent.stimulate("joy", 0.8)
+    assert agent.level["joy"] == pytest.approx(0.8)
+    agent.step(AgentConfig().half_life["joy"])
+    assert agent.level["joy"] == pytest.approx(0.4)
+    w = agent.weights()
+    assert sum(w.values()) == pytest.approx(1.0) and w["happy"] == pytest.approx(0.4) and w["neutral"] == pytest.approx(0.6)
+    for _ in range(200):
+        agent.step(1.0)
+    assert agent.weights()["neutral"] == pytest.approx(1.0, abs=1e-3)
+    # with a rise time the stimulus arrives over the next frames, not at once
+    slow = Agent(AgentConfig(rise=0.2), CLASSES)
+    slow.stimulate("sad", 1.0)
+    levels = []
+    for _ in range(6):
+        slow.step(0.1)
+        levels.append(slow.level["sad"])
+    assert 0 < levels[0] < levels[1] < levels[2] and levels[0] < 0.5
+
+
+def test_strong_stimulus_overthrows_the_dominant_emotion_weak_one_blends():
+    agent = Agent(AgentConfig(rise=0.0), CLASSES)
+    agent.stimulate("joy", 1.0)
+    agent.stimulate("fear", 0.3)  # weak: joy stays dominant and keeps its level
+    assert agent.dominant() == "joy" and agent.level["joy"] == pytest.approx(1.0)
+    agent.stimulate("mad", 0.6)  # strong: joy is knocked down, anger takes over
+    assert agent.dominant() == "mad" and agent.level["joy"] == pytest.approx(0.25)
+    w = agent.weights()
+    assert max(w, key=w.get) == "anger"
+
+
+def test_unmatched_channels_are_reported_not_dropped():
+    agent = Agent(AgentConfig(), ["neutral", "happy", "sad"])
+    assert set(agent.unmatched) == {"fear", "mad", "surprise", "power"}
+    assert any("'power' maps to 'contempt'" in line for line in agent.report())
+    agent.stimulate("fear", 1.0)  # it still moves the state, which the plot shows
+    agent.step(0.5)
+    assert agent.level["fear"] > 0 and agent.weights()["neutral"] == 1.0
+
+
+def test_script_runs_frame_by_frame_and_errors_name_the_stimulus():
+    script = parse_script({"fps": 10, "duration": 3, "agent": {"rise": 0.0},
+                           "stimuli": [{"t": 0.5, "channel": "joy", "amount": 0.9},
+                                       {"t": 1.5, "channel": "sad", "amount": 0.9}]})
+    trace = run_script(script, CLASSES)
+    assert len(trace.times) == 30 and trace.levels.shape == (30, len(CHANNELS))
+    assert np.allclose(trace.weights.sum(1), 1.0)
+    assert trace.dominant[4] is None and trace.dominant[5] == "joy" and trace.dominant[15] == "sad"
+    for data, message in [
+        ({"stimuli": [{"t": 1, "channel": "glee", "amount": 1}]}, "stimulus 1: unknown channel 'glee'"),
+        ({"stimuli": [{"t": 1, "channel": "joy"}]}, "stimulus 1: missing key 'amount'"),
+        ({"stimuli": [{"t": -1, "channel": "joy", "amount": 1}]}, "stimulus 1: t must be a number >= 0"),
+        ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "agent": {"half_life": {"joy": 0}}},
+         "half_life.joy"),
+        ({"stimuli": [], "fps": 12}, "non-empty list"),
+        ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "speed": 2}, "unknown key 'speed'"),
+    ]:
+        with pytest.raises(EmosketchError, match=message):
+            parse_script(data, "s.yaml")
+
+
+# ---- rendering with a trained generator --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def renderer(generator):
+    from emosketch.interpolate.render import Renderer
+
+    return Renderer(generator, "cpu", batch=8, mean_samples=64)
+
+
+def test_blend_gives_each_emotion_its_code_and_intensity_scales_from_the_anchor(renderer):
+    bank = renderer.bank
+    codes = bank.codes(seed=3)
+    eye = np.eye(len(bank.classes))
+    assert torch.allclose(bank.blend(eye, codes), codes, atol=1e-5)
+    anchor = bank.anchor(codes)
+    happy = bank.classes.index("happy")
+    k2 = bank.blend(eye[happy:happy + 1] * 2.0, codes)[0]
+    assert torch.allclose(k2, anchor + 2 * (codes[happy] - anchor), atol=1e-5)
+    assert torch.allclose(bank.codes(seed=3, psi=0.0), bank.means)  # full truncation is the mean style
+
+
+def test_batched_rendering_equals_one_by_one(renderer, synthetic):
+    face = renderer.source(data=synthetic, index=0)
+    plan = transition(renderer.classes, "neutral", "happy", 9)
+    codes = renderer.plan_codes(plan, mode="slerp")
+    a, b = renderer.render(face, codes), renderer.render(face, codes, batch=1)
+    assert a.shape == (9, 32, 32) and a.dtype == np.uint8
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    z = renderer.plan_codes(plan, space="z", seed_to=5)
+    assert z.shape == codes.shape and torch.isfinite(z).all()
+
+
+def test_videos_read_back_with_their_frame_count_and_fps(renderer, synthetic, tmp_path):
+    from emosketch.frames import Frames
+    from emosketch.interpolate.render import write_outputs
+
+    face = renderer.source(data=synthetic, index=1)
+    plan = transition(renderer.classes, "sad", "surprise", 12, fps=8.0, hold=3)
+    frames = Frames(renderer.render(face, renderer.plan_codes(plan)), plan.fps, plan.marks("t"))
+    outs = [tmp_path / "t.gif", tmp_path / "t.mp4", tmp_path / "t.npz", tmp_path / "side.gif"]
+    write_outputs(frames, outs[:3], view_side=64)
+    write_outputs(frames, outs[3:], view_side=64, original=face.original)
+    for path in outs:
+        back = read_frames(path)
+        assert len(back) == 15 and back.fps == pytest.approx(8.0, rel=0.02), path
+    assert read_frames(outs[2]).frames.shape == (15, 32, 32)  # npz keeps the model's pixels
+    assert read_frames(outs[3]).frames.shape[1:] == (64, 2 * 64 + 16 + 128)  # source | sketch | OLED at 1:1
+
+
+def test_pack_has_an_idle_loop_and_a_transition_per_ordered_pair_and_verifies(generator, synthetic, tmp_path):
+    from emosketch.export import manifest
+    from emosketch.interpolate.animate import face_pack
+
+    emotions = ["neutral", "happy", "sad", "anger"]
+    res = face_pack(generator, tmp_path / "pack", data=synthetic, index=2, emotions=emotions,
+                    transition_frames=4, idle_frames=3, device="cpu")
+    n = len(emotions)
+    assert res["transitions"] == n * (n - 1)
+    m = json.loads((tmp_path / "pack" / "manifest.json").read_text())
+    names = [s["name"] for s in m["sequences"]]
+    assert sorted(names) == sorted([f"idle_{e}" for e in emotions] +
+                                   [f"{a}_to_{b}" for a in emotions for b in emotions if a != b])
+    assert m["emotions"]["names"] == emotions
+    bits, _ = manifest.read(tmp_path / "pack")  # decodes frames.bin with the reference decoder
+    assert bits.shape == (n * 3 + n * (n - 1) * 4, 64, 128)
+    for name in ("pack.h", "emosketch_player.py", "index.html", "index.bin"):
+        assert (tmp_path / "pack" / name).exists()
+
+
+# ---- the commands ------------------------------------------------------------------------------
+
+def test_interpolate_agent_and_pack_commands(generator, synthetic, tmp_path):
+    from click.testing import CliRunner
+
+    from emosketch.cli import cli
+
+    def run(*args):
+        return CliRunner().invoke(cli, [str(a) for a in args])
+
+    (tmp_path / "tl.yaml").write_text("fps: 6\ntimeline:\n  - {emotion: neutral, hold: 0.5}\n"
+                                      "  - {to: happy, over: 1.0, ease: sigmoid}\n")
+    r = run("interpolate", "--checkpoint", generator, "--data", synthetic, "--timeline", tmp_path / "tl.yaml",
+            "--out", tmp_path / "t.gif", "--out", tmp_path / "t.npz", "--side-by-side", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert "9 frames at 6 fps" in r.output and len(read_frames(tmp_path / "t.npz")) == 9
+    (tmp_path / "s.yaml").write_text("fps: 5\nduration: 2\nstimuli:\n  - {t: 0.2, channel: joy, amount: 0.9}\n")
+    r = run("agent", "--checkpoint", generator, "--data", synthetic, "--script", tmp_path / "s.yaml",
+            "--out", tmp_path / "a.gif", "--plot", tmp_path / "a.png", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert len(read_frames(tmp_path / "a.gif")) == 10 and (tmp_path / "a.png").stat().st_size > 1000
+    r = run("pack", "--checkpoint", generator, "--data", synthetic, "--emotions", "happy,sad",
+            "--transition-frames", 3, "--idle-frames", 2, "--out", tmp_path / "p", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert "2 idle loops and 2 transitions" in r.output and "verified bit for bit" in r.output
+    for args, message in [
+        (["interpolate", "--checkpoint", generator, "--data", synthetic, "--out", tmp_path / "x.gif"],
+         "give --timeline FILE, or --from EMOTION and --to EMOTION"),
+        (["interpolate", "--checkpoint", generator, "--data", synthetic, "--from", "neutral", "--to", "smug",
+          "--out", tmp_path / "x.gif"], "'smug' is not one of the model's"),
+        (["agent", "--checkpoint", generator, "--input", tmp_path / "missing.png", "--script", tmp_path / "s.yaml",
+          "--out", tmp_path / "x.gif"], "missing.png"),
+        (["pack", "--checkpoint", generator, "--data", synthetic, "--emotions", "happy,smug", "--out", tmp_path / "q"],
+         "smug"),
+    ]:
+        r = run(*args)
+        assert r.exit_code == 1 and message in r.output and "Traceback" not in r.output, r.output
+        assert len(r.output.strip().splitlines()) == 1
