@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from report import table  # noqa: E402
 
 from emosketch.datasets.synthetic import random_identity, render  # noqa: E402
-from emosketch.demo import transition_frames  # noqa: E402
+from emosketch.datasets.synthetic_motion import transition_frames  # noqa: E402
 from emosketch.emotions import EMOTIONS  # noqa: E402
 from emosketch.export import codec  # noqa: E402
 from emosketch.export.dither import MODES, Dither, dither, to_bits  # noqa: E402

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from report import table  # noqa: E402
 
-from emosketch.demo import demo_sequences  # noqa: E402
+from emosketch.datasets.synthetic_motion import state_machine_sequences as demo_sequences  # noqa: E402
 from emosketch.export import ExportOptions, Layout, build_pack, write_pack  # noqa: E402
 from emosketch.export.players import C_PLAYER  # noqa: E402
 from emosketch.frames import split_sequences  # noqa: E402

@@ -1,79 +1,135 @@
-"""The built-in demo: synthetic line-drawn faces get an idle loop per emotion and a transition for
-every ordered pair, and the frames become a verified OLED pack that the device players can run.
-Runs in seconds on a CPU and needs no data."""
+"""The built-in demo, end to end on a CPU with no data to fetch: synthetic line-drawn faces ->
+the tiny generator training -> a tour of emotions, an agent-driven video and an OLED pack with
+its browser preview. A second run reuses the finished training and takes seconds."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from .datasets.synthetic import expression, random_identity, render_expression
-from .export import Dither, ExportOptions, Layout, build_pack, write_pack
-from .frames import Frames, split_sequences, write_frames
+from .atomic import atomic_file
+from .errors import EmosketchError
+from .frames import Frames
 
-DEMO_FPS = 12.0
-
-
-def smoothstep(t: np.ndarray) -> np.ndarray:
-    return t * t * (3 - 2 * t)
-
-
-DEMO_EMOTIONS = ("neutral", "happy", "sad", "surprise", "anger")
-BLINK = (1.0, 1.0, 1.0, 1.0, 0.6, 0.15, 0.6, 1.0)  # eyelid opening over an idle loop
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+EMOTIONS = ("neutral", "happy", "sad", "surprise", "anger")  # the pack's emotions: 5 loops, 20 transitions
+FACES = 4000  # synthetic faces to train on (500 identities x 8 emotions)
 
 
-def idle_frames(emotion: str, seed: int = 7, size: int = 256) -> np.ndarray:
-    """An emotion's idle loop: the full expression with one blink, uint8 [8, size, size]."""
-    identity = random_identity(seed=seed)
-    base = expression(emotion)
-    return np.stack([render_expression(identity, replace(base, eye_open=base.eye_open * k), size) for k in BLINK])
+def _config(name: str) -> Path:
+    path = CONFIGS / name
+    if not path.exists():
+        raise EmosketchError(f"{path}: the demo's config is missing (run the demo from a checkout of emosketch)")
+    return path
 
 
-def transition_frames(a: str, b: str, seed: int = 7, size: int = 256, frames: int = 10) -> np.ndarray:
-    """From emotion a to emotion b with smoothstep easing, uint8 [frames, size, size]."""
-    identity = random_identity(seed=seed)
-    return np.stack([render_expression(identity, expression({a: 1.0 - float(t), b: float(t)}), size)
-                     for t in smoothstep(np.linspace(0.0, 1.0, frames))])
+def _dataset(out: Path, count: int, progress: Callable[[str], None]) -> Path:
+    from .datasets.prepare import PrepareConfig, prepare
+
+    data = out / "data" / "synthetic-64"
+    if (data / "meta.json").exists():
+        progress(f"[1/5] synthetic faces: reusing {data}")
+        return data
+    progress(f"[1/5] synthetic faces: drawing {count} at 64 px into {data}")
+    prepare("synthetic", data, PrepareConfig(size=64, count=count, seed=0), progress=False, log=lambda _m: None)
+    return data
 
 
-def demo_sequences(seed: int = 7, size: int = 256, emotions: tuple[str, ...] = DEMO_EMOTIONS) -> Frames:
-    """An idle loop per emotion and a transition for every ordered pair, marked with sequence names
-    the device players understand (idle_<e>, <a>_to_<b>)."""
-    parts, marks = [], []
-    for e in emotions:
-        seq = idle_frames(e, seed, size)
-        parts.append(seq)
-        marks += [{"sequence": f"idle_{e}", "emotion": e}] * len(seq)
-    for a in emotions:
-        for b in emotions:
-            if a != b:
-                seq = transition_frames(a, b, seed, size)
-                parts.append(seq)
-                marks += [{"sequence": f"{a}_to_{b}", "emotion": {a: 0.0, b: 1.0}}] * len(seq)
-    return Frames(np.concatenate(parts), DEMO_FPS, marks)
+def _training(out: Path, data: Path, steps: int | None, progress: Callable[[str], None]) -> Path:
+    from .config import load_config
+    from .gan.checkpoint import load_checkpoint
+    from .gan.train import TrainConfig, train
+
+    run = out / "run"
+    ckpt = run / "checkpoint.pt"
+    cfg = load_config(TrainConfig, _config("train-tiny-cpu.yaml"), {})
+    if steps is not None:
+        cfg = replace(cfg, steps=steps, checkpoint_every=min(cfg.checkpoint_every, steps),
+                      sample_every=min(cfg.sample_every, steps))
+    if ckpt.exists():
+        state = load_checkpoint(ckpt)
+        if state["step"] >= state["config"]["steps"]:
+            progress(f"[2/5] generator: reusing the finished run in {run} (step {state['step']})")
+            return ckpt
+        progress(f"[2/5] generator: resuming {run} at step {state['step']} of {state['config']['steps']}")
+        train(cfg, data, run, resume=True, log=progress)
+        return ckpt
+    if run.exists() and any(run.iterdir()):
+        progress(f"[2/5] generator: {run} holds no checkpoint yet; starting it again")
+        for p in sorted(run.rglob("*"), reverse=True):
+            p.unlink() if p.is_file() else p.rmdir()
+    progress(f"[2/5] generator: training {cfg.steps} steps of configs/train-tiny-cpu.yaml into {run} "
+             "(about 10 minutes on 2 cores; Ctrl-C keeps the progress and the next run resumes)")
+    train(cfg, data, run, log=progress)
+    return ckpt
 
 
-def run_demo(out: str | Path, progress: Callable[[str], None] = print) -> dict[str, Path]:
-    """Write the demo's frames, source GIF and OLED pack into `out`; returns what was written."""
+def _write_png(path: Path, image: np.ndarray) -> Path:
+    with atomic_file(path) as tmp:
+        ok, data = cv2.imencode(".png", image)
+        Path(tmp).write_bytes(data.tobytes())
+    return path
+
+
+def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: int | None = None,
+             count: int = FACES) -> dict[str, Path]:
+    """Run (or finish, or reuse) the demo in `out`; returns what was written."""
+    from .export import Dither, ExportOptions
+    from .interpolate.agent import load_script, run_script
+    from .interpolate.pack import emotion_pack, sequences
+    from .interpolate.plot import agent_plot
+    from .interpolate.render import OLED, Renderer, write_outputs
+    from .interpolate.timeline import load_timeline
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    progress("rendering synthetic face idle loops and transitions ...")
-    frames = demo_sequences()
-    npz = write_frames(out / "frames.npz", frames)
-    gif = write_frames(out / "transitions.gif", frames)
-    progress("exporting a 128x64 SSD1306 pack ...")
-    opts = ExportOptions(layout=Layout(128, 64, "fill", focus=(0.5, 0.56), zoom=1.0),
-                         dither=Dither("lineart"), name="pack")
-    sequences = [(name, str(npz), part) for name, part in split_sequences(frames, "demo")]
-    pack = build_pack(sequences, opts)
-    pack_dir = write_pack(pack, out / "pack", force=True, verify=True, panel="yellow-blue", grid=True)
+    started = time.time()
+    data = _dataset(out, count, progress)
+    ckpt = _training(out, data, steps, progress)
+
+    r = Renderer(ckpt, "cpu")
+    from .datasets.dataset import load
+
+    ds = load(data)
+    test = ds.indices("test")
+    neutral = [i for i, row in enumerate(test) if ds.classes[ds.labels[row]] == "neutral"]
+    face = r.source(data=data, index=neutral[0] if neutral else 0)
+    written: dict[str, Path] = {}
+
+    progress("[3/5] transitions: configs/timeline-demo.yaml")
+    plan = load_timeline(_config("timeline-demo.yaml"), r.classes)
+    tour = Frames(r.render(face, r.plan_codes(plan)), plan.fps, plan.marks())
+    written["transitions (source | sketch | OLED)"] = write_outputs(tour, [out / "transitions.gif"],
+                                                                    original=face.original)[0]
+    written["transition frames (for emosketch export)"] = write_outputs(tour, [out / "transitions.npz"])[0]
+
+    progress("[4/5] agent: configs/agent-demo.yaml")
+    script = load_script(_config("agent-demo.yaml"))
+    trace = run_script(script, r.classes)
+    for note in trace.notes:
+        progress(f"  note: {note}")
+    agent_frames = r.render(face, r.weight_codes(trace.weights))
+    agent = Frames(agent_frames, script.fps, trace.marks())
+    paths = write_outputs(agent, [out / "agent.mp4", out / "agent.gif"], original=face.original)
+    written["agent video"], written["agent GIF"] = paths
+    written["agent plot"] = _write_png(out / "agent.png", agent_plot(trace, agent_frames))
+
+    progress(f"[5/5] OLED pack: {len(EMOTIONS)} idle loops and {len(EMOTIONS) * (len(EMOTIONS) - 1)} transitions")
+    frames = sequences(r, face, list(EMOTIONS))
+    opts = ExportOptions(layout=OLED, dither=Dither("lineart"), name="pack")
+    pack, folder = emotion_pack(frames, out / "pack", opts, force=True, panel="yellow-blue")
     m = pack.manifest()
     progress(f"pack: {len(pack.payloads)} frames, {m['total_bytes']} bytes "
-             f"({m['raw_bytes'] / m['total_bytes']:.1f}:1 vs raw), verified bit for bit")
-    return {"frames": npz, "source GIF": gif, "pack": pack_dir, "browser preview": pack_dir / "index.html",
-            "C header (with emosketch_player.c/.h)": pack_dir / "pack.h",
-            "MicroPython player (with frames.bin, index.bin)": pack_dir / "emosketch_player.py",
-            "panel preview": pack_dir / "preview.gif"}
+             f"({m['raw_bytes'] / m['total_bytes']:.1f}:1 vs raw), verified bit for bit; "
+             f"demo took {time.time() - started:.0f} s")
+    written.update({"pack": folder, "browser preview": folder / "index.html",
+                    "C header (with emosketch_player.c/.h)": folder / "pack.h",
+                    "MicroPython player (with frames.bin, index.bin)": folder / "emosketch_player.py",
+                    "panel preview": folder / "preview.gif", "generator checkpoint": ckpt})
+    return written

@@ -90,17 +90,24 @@ def test_existing_output_needs_force(run, tmp_path, face_transition):
     assert run("export", tmp_path / "f.png", "--out", tmp_path / "p", "--force").exit_code == 0
 
 
-def test_demo_writes_a_verified_pack_the_players_can_run(run, tmp_path):
-    result = run("demo", "--out", tmp_path / "demo")
+def test_demo_trains_renders_and_packs_then_reuses_its_run(run, tmp_path):
+    # The full demo trains for about 10 minutes; two steps on 160 faces exercise the same path.
+    out = tmp_path / "demo"
+    result = run("demo", "--out", out, "--steps", 2, "--count", 160)
     assert result.exit_code == 0, result.output
-    assert "verified bit for bit" in result.output
-    pack = tmp_path / "demo" / "pack"
+    assert "training 2 steps" in result.output and "verified bit for bit" in result.output
+    pack = out / "pack"
     m = json.loads((pack / "manifest.json").read_text())
     assert len(m["sequences"]) == 5 + 5 * 4  # an idle loop per emotion, a transition per ordered pair
     assert m["emotions"]["names"] == ["neutral", "happy", "sad", "surprise", "anger"]
     assert all(t >= 0 for i, row in enumerate(m["emotions"]["transitions"]) for j, t in enumerate(row) if i != j)
-    for name in ("pack.h", "emosketch_player.c", "emosketch_player.h", "emosketch_player.py", "index.bin"):
+    for name in ("pack.h", "emosketch_player.c", "emosketch_player.h", "emosketch_player.py", "index.bin",
+                 "index.html"):
         assert (pack / name).exists()
+    for name in ("transitions.gif", "transitions.npz", "agent.mp4", "agent.gif", "agent.png"):
+        assert (out / name).stat().st_size > 0, name
+    again = run("demo", "--out", out, "--steps", 2, "--count", 160)
+    assert again.exit_code == 0 and "reusing the finished run" in again.output, again.output
 
 
 def test_prepare_and_dataset_info(run, tmp_path):
