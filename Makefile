@@ -26,11 +26,13 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m ''
 
-bench: $(STAMP)
+bench: demo
 	$(PY) benchmarks/export.py --out $(BENCH_OUT)
 	$(PY) benchmarks/prepare.py --out $(BENCH_OUT)
 	$(PY) benchmarks/classifier.py --out $(BENCH_OUT)
 	$(PY) benchmarks/players.py --out $(BENCH_OUT)
+	$(PY) benchmarks/interpolate.py --out $(BENCH_OUT) --checkpoint $(DEMO_OUT)/run/checkpoint.pt \
+		--data $(DEMO_OUT)/data/synthetic-64
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check emosketch tests benchmarks
