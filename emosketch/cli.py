@@ -592,8 +592,8 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
 @cli.command("demo")
 @click.option("--out", "-o", default="demo-out", show_default=True, type=click.Path(path_type=Path),
               help="Folder for the demo's outputs (and its dataset and training run, reused next time).")
-@click.option("--steps", type=int, default=None,
-              help="Training steps [default: configs/train-tiny-cpu.yaml's]; fewer is quicker and rougher.")
+@click.option("--steps", type=int, default=1200, show_default=True,
+              help="Training steps (configs/train-tiny-cpu.yaml's schedule over this many); fewer is quicker and rougher.")
 @click.option("--count", default=4000, show_default=True, help="Synthetic faces to train on.")
 def demo_cmd(out: Path, steps: int | None, count: int) -> None:
     """Run the built-in demo: synthetic faces -> the tiny generator -> transitions, an agent video
@@ -601,7 +601,7 @@ def demo_cmd(out: Path, steps: int | None, count: int) -> None:
 
     \b
     Examples:
-      emosketch demo --out demo-out                 # about 10 minutes on 2 cores, seconds the next time
+      emosketch demo --out demo-out                 # about 12 minutes on 2 cores, seconds the next time
       emosketch demo --out quick-demo --steps 200   # a rough generator in about 2 minutes
 
     The first run draws 4,000 synthetic faces and trains configs/train-tiny-cpu.yaml in

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 EMOTIONS = ("neutral", "happy", "sad", "surprise", "anger")  # the pack's emotions: 5 loops, 20 transitions
 FACES = 4000  # synthetic faces to train on (500 identities x 8 emotions)
+STEPS = 1200  # the tiny config's schedule squeezed into ~11 minutes on 2 cores, so the demo stays under 15
 
 
 def _config(name: str) -> Path:
@@ -56,6 +57,9 @@ def _training(out: Path, data: Path, steps: int | None, progress: Callable[[str]
         state = load_checkpoint(ckpt)
         if state["step"] >= state["config"]["steps"]:
             progress(f"[2/5] generator: reusing the finished run in {run} (step {state['step']})")
+            if state["config"]["steps"] != cfg.steps:
+                progress(f"  note: it was trained for {state['config']['steps']} steps, not {cfg.steps}; "
+                         f"delete {run} to train again")
             return ckpt
         progress(f"[2/5] generator: resuming {run} at step {state['step']} of {state['config']['steps']}")
         train(cfg, data, run, resume=True, log=progress)
@@ -65,7 +69,8 @@ def _training(out: Path, data: Path, steps: int | None, progress: Callable[[str]
         for p in sorted(run.rglob("*"), reverse=True):
             p.unlink() if p.is_file() else p.rmdir()
     progress(f"[2/5] generator: training {cfg.steps} steps of configs/train-tiny-cpu.yaml into {run} "
-             "(about 10 minutes on 2 cores; Ctrl-C keeps the progress and the next run resumes)")
+             f"(about {cfg.steps * cfg.batch_size / 14 / 60:.0f} minutes on 2 cores; Ctrl-C keeps the progress "
+             "and the next run resumes)")
     train(cfg, data, run, log=progress)
     return ckpt
 
@@ -77,7 +82,7 @@ def _write_png(path: Path, image: np.ndarray) -> Path:
     return path
 
 
-def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: int | None = None,
+def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: int | None = STEPS,
              count: int = FACES) -> dict[str, Path]:
     """Run (or finish, or reuse) the demo in `out`; returns what was written."""
     from .export import Dither, ExportOptions
