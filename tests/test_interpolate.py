@@ -208,10 +208,11 @@ def test_videos_read_back_with_their_frame_count_and_fps(renderer, synthetic, tm
 def test_pack_has_an_idle_loop_and_a_transition_per_ordered_pair_and_verifies(generator, synthetic, tmp_path):
     from emosketch.export import manifest
     from emosketch.interpolate.animate import face_pack
+    from emosketch.interpolate.render import oled_bits
 
     emotions = ["neutral", "happy", "sad", "anger"]
     res = face_pack(generator, tmp_path / "pack", data=synthetic, index=2, emotions=emotions,
-                    transition_frames=4, idle_frames=3, device="cpu")
+                    transition_frames=4, idle_frames=3, device="cpu", frames_out=tmp_path / "frames.npz")
     n = len(emotions)
     assert res["transitions"] == n * (n - 1)
     m = json.loads((tmp_path / "pack" / "manifest.json").read_text())
@@ -221,6 +222,8 @@ def test_pack_has_an_idle_loop_and_a_transition_per_ordered_pair_and_verifies(ge
     assert m["emotions"]["names"] == emotions
     bits, _ = manifest.read(tmp_path / "pack")  # decodes frames.bin with the reference decoder
     assert bits.shape == (n * 3 + n * (n - 1) * 4, 64, 128)
+    # bit for bit what the rendered frames look like on the panel
+    assert np.array_equal(bits, oled_bits(read_frames(tmp_path / "frames.npz").frames))
     for name in ("pack.h", "emosketch_player.py", "index.html", "index.bin"):
         assert (tmp_path / "pack" / name).exists()
 
