@@ -34,6 +34,9 @@ def cli() -> None:
       emosketch demo --out demo-out
       emosketch prepare --source ferplus:data/ferplus --size 128 --out data/ferplus-128 -j 2
       emosketch train --config configs/train-tiny-cpu.yaml --data data/synthetic-64 --out runs/tiny
+      emosketch interpolate --checkpoint runs/tiny/checkpoint.pt --input face.png --from neutral --to happy --out t.gif
+      emosketch agent --checkpoint runs/tiny/checkpoint.pt --input face.png --script configs/agent-demo.yaml --out a.mp4
+      emosketch pack --checkpoint runs/tiny/checkpoint.pt --input face.png --out face-pack
       emosketch dataset info data/ferplus-128 --grid grid.png
       emosketch export happy.gif sad.gif --out pack --verify
       emosketch export frames.npz --out uno-pack --max-bytes 28000

@@ -22,7 +22,7 @@ def run():
 
 def test_version_and_help_open_with_examples(run):
     assert run("--version").output.strip().endswith(__version__)
-    for cmd in ([], ["export"], ["demo"]):
+    for cmd in ([], ["export"], ["demo"], ["interpolate"], ["agent"], ["pack"], ["train"], ["sample"]):
         out = run(*cmd, "--help").output
         assert "Example" in out and "emosketch " in out
 
