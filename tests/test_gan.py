@@ -234,3 +234,15 @@ def test_classification_loss_needs_the_head_and_trains_it(synthetic, tmp_path):
     logs = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert all(k in logs[-1] for k in ("D/cls", "G_ref/cls")) or all(k in logs[-1] for k in ("D/cls", "G/cls"))
     assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["ema"]  # loads as data
+
+
+@pytest.mark.parametrize("guidance, tags", [("both", {"G/adv", "G_ref/adv"}), ("latent", {"G/adv"}),
+                                            ("alternate", {"G/adv", "G_ref/adv"})])
+def test_guidance_modes_train_the_styles_they_name(synthetic, tmp_path, guidance, tags):
+    train(tiny_cfg(guidance=guidance, steps=2), synthetic, tmp_path / "run", device="cpu", progress=False,
+          log=lambda m: None)
+    logs = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    seen = {k for rec in logs for k in rec if k.endswith("/adv")}
+    assert seen == tags
+    with pytest.raises(EmosketchError, match="guidance 'reference'"):
+        tiny_cfg(guidance="reference")

@@ -50,7 +50,8 @@ class TrainConfig:
     lambda_cyc: float = 1.0  # cycle consistency
     lambda_cls: float = 0.0  # emotion classification by D's head (needs model.classifier_head)
     ema_beta: float = 0.999  # EMA of G, F and E (used for sampling)
-    guidance: str = "both"  # both: latent and reference styles every step; alternate: one per step
+    guidance: str = "both"  # both: latent and reference styles every step; alternate: one per step;
+    # latent: mapping-network styles only (what sampling, interpolation and packs use)
     seed: int = 0
     amp: str = "auto"  # auto: bf16 autocast on CUDA, none on CPU; off
     compile: bool = False  # torch.compile the networks
@@ -60,8 +61,8 @@ class TrainConfig:
     tensorboard: bool = False  # also log to TensorBoard (needs the tensorboard package)
 
     def __post_init__(self) -> None:
-        if self.guidance not in ("both", "alternate"):
-            raise EmosketchError(f"guidance {self.guidance!r}: expected both or alternate")
+        if self.guidance not in ("both", "alternate", "latent"):
+            raise EmosketchError(f"guidance {self.guidance!r}: expected both, alternate or latent")
         if self.amp not in ("auto", "off"):
             raise EmosketchError(f"amp {self.amp!r}: expected auto or off")
         if self.batch_size < 2 or self.steps < 1:
@@ -235,7 +236,8 @@ class Trainer:
              "y_trg": torch.from_numpy(raw["y_trg"]).to(self.device)}
         z = torch.randn(cfg.batch_size, cfg.model.latent_dim, generator=self.gen).to(self.device)
         z2 = torch.randn(cfg.batch_size, cfg.model.latent_dim, generator=self.gen).to(self.device)
-        kinds = ("latent", "reference") if cfg.guidance == "both" else (("latent", "reference")[self.step % 2],)
+        kinds = {"both": ("latent", "reference"), "latent": ("latent",),
+                 "alternate": (("latent", "reference")[self.step % 2],)}[cfg.guidance]
         logs: dict[str, float] = {}
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
             for kind in kinds:
