@@ -9,10 +9,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-from .atomic import atomic_file
 from .errors import EmosketchError
 from .frames import Frames
 
@@ -75,21 +71,14 @@ def _training(out: Path, data: Path, steps: int | None, progress: Callable[[str]
     return ckpt
 
 
-def _write_png(path: Path, image: np.ndarray) -> Path:
-    with atomic_file(path) as tmp:
-        ok, data = cv2.imencode(".png", image)
-        Path(tmp).write_bytes(data.tobytes())
-    return path
-
-
 def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: int | None = STEPS,
              count: int = FACES) -> dict[str, Path]:
     """Run (or finish, or reuse) the demo in `out`; returns what was written."""
-    from .export import Dither, ExportOptions
+    from .export import ExportOptions
     from .interpolate.agent import load_script, run_script
     from .interpolate.pack import emotion_pack, sequences
-    from .interpolate.plot import agent_plot
-    from .interpolate.render import OLED, Renderer, write_outputs
+    from .interpolate.plot import write_agent_plot
+    from .interpolate.render import OLED, OLED_DITHER, Renderer, write_outputs
     from .interpolate.timeline import load_timeline
 
     out = Path(out)
@@ -123,11 +112,11 @@ def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: in
     agent = Frames(agent_frames, script.fps, trace.marks())
     paths = write_outputs(agent, [out / "agent.mp4", out / "agent.gif"], original=face.original)
     written["agent video"], written["agent GIF"] = paths
-    written["agent plot"] = _write_png(out / "agent.png", agent_plot(trace, agent_frames))
+    written["agent plot"] = write_agent_plot(out / "agent.png", trace, agent_frames)
 
     progress(f"[5/5] OLED pack: {len(EMOTIONS)} idle loops and {len(EMOTIONS) * (len(EMOTIONS) - 1)} transitions")
     frames = sequences(r, face, list(EMOTIONS))
-    opts = ExportOptions(layout=OLED, dither=Dither("lineart"), name="pack")
+    opts = ExportOptions(layout=OLED, dither=OLED_DITHER, name="pack")
     pack, folder = emotion_pack(frames, out / "pack", opts, force=True, panel="yellow-blue")
     m = pack.manifest()
     progress(f"pack: {len(pack.payloads)} frames, {m['total_bytes']} bytes "

@@ -15,6 +15,11 @@ from torch import nn
 from ..errors import EmosketchError
 
 
+def z_codes(seeds, dim: int) -> torch.Tensor:
+    """One standard-normal latent per seed for F, the same on every machine and device: [len(seeds), dim]."""
+    return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     image_size: int = 64  # side of the square sketches, a power of two >= 32

@@ -17,7 +17,7 @@ from ..evaluate.classifier import pick_device, resize_batch, to_tensor
 from ..evaluate.classify import prepare_image
 from ..frames import IMAGE_SUFFIXES
 from .checkpoint import load_checkpoint
-from .networks import ModelConfig, Networks
+from .networks import ModelConfig, Networks, z_codes
 
 
 def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tuple[Networks, dict]:
@@ -29,10 +29,6 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tupl
     nets = Networks(model, len(state["classes"]))
     nets.load_state_dict(state["ema"])
     return nets.to(device).eval(), state
-
-
-def _z(seeds: np.ndarray, dim: int, device) -> torch.Tensor:
-    return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds]).to(device)
 
 
 class GanTranslator:
@@ -62,7 +58,7 @@ class GanTranslator:
     def translate(self, images, targets, seeds, rows=None):
         dim = self.nets.mapping.shared[0].in_features
         targets = torch.as_tensor(np.asarray(targets), dtype=torch.long, device=self.device)
-        return self._run(images, lambda a, b: self.nets.mapping(_z(seeds[a:b], dim, self.device), targets[a:b]))
+        return self._run(images, lambda a, b: self.nets.mapping(z_codes(seeds[a:b], dim).to(self.device), targets[a:b]))
 
     def along_path(self, images, start, end, t, seeds, rows=None):
         dim = self.nets.mapping.shared[0].in_features
@@ -71,7 +67,7 @@ class GanTranslator:
         tt = torch.as_tensor(np.asarray(t), dtype=torch.float32, device=self.device)
 
         def styles(a, b):
-            z = _z(seeds[a:b], dim, self.device)
+            z = z_codes(seeds[a:b], dim).to(self.device)
             s0, s1 = self.nets.mapping(z, start[a:b]), self.nets.mapping(z, end[a:b])
             return s0 + (s1 - s0) * tt[a:b, None]
 

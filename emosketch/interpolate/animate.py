@@ -5,23 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from ..atomic import atomic_file
 from ..emotions import canonical
 from ..errors import EmosketchError
 from ..export import ExportOptions
 from ..frames import Frames
 from .agent import load_script, run_script
 from .pack import emotion_pack, sequences
-from .plot import agent_plot
+from .plot import write_agent_plot
 from .render import Renderer, write_outputs
 from .timeline import load_timeline, transition
-
-
-def _face(r: Renderer, image, data, index: int, kind: str):
-    return r.source(image=image, data=data, index=index, kind=kind)
 
 
 def transition_video(checkpoint: str | Path, outputs: list[str | Path], image=None, data=None, index: int = 0,
@@ -34,7 +28,7 @@ def transition_video(checkpoint: str | Path, outputs: list[str | Path], image=No
     if not outputs:
         raise EmosketchError("give at least one output (.gif, .mp4, .npz or a folder)")
     r = Renderer(checkpoint, device, batch)
-    face = _face(r, image, data, index, kind)
+    face = r.source(image, data, index, kind)
     if timeline is not None:
         if start or end:
             raise EmosketchError("give --timeline or --from/--to, not both")
@@ -59,17 +53,13 @@ def agent_video(checkpoint: str | Path, script: str | Path, outputs: list[str | 
         raise EmosketchError("give at least one output (.gif, .mp4, .npz, a folder) or --plot")
     scr = load_script(script)
     r = Renderer(checkpoint, device, batch)
-    face = _face(r, image, data, index, kind)
+    face = r.source(image, data, index, kind)
     trace = run_script(scr, r.classes)
     pixels = r.render(face, r.weight_codes(trace.weights, seed, psi))
     result = Frames(pixels, scr.fps, trace.marks())
     written = write_outputs(result, outputs, original=face.original if side else None)
     if plot is not None:
-        img = agent_plot(trace, pixels)
-        with atomic_file(plot) as tmp:
-            ok, data_png = cv2.imencode(".png", img)
-            Path(tmp).write_bytes(data_png.tobytes())
-        written.append(Path(plot))
+        written.append(write_agent_plot(plot, trace, pixels))
     dominant = [d for d in trace.dominant if d]
     return {"frames": len(pixels), "fps": scr.fps, "written": [str(p) for p in written], "face": face.how,
             "notes": trace.notes, "stimuli": len(scr.stimuli),
@@ -89,7 +79,7 @@ def face_pack(checkpoint: str | Path, out: str | Path, image=None, data=None, in
         raise EmosketchError(f"emotion(s) {', '.join(unknown)} not in the checkpoint's {', '.join(r.classes)}")
     if len(set(wanted)) != len(wanted):
         raise EmosketchError("an emotion is listed twice")
-    face = _face(r, image, data, index, kind)
+    face = r.source(image, data, index, kind)
     frames = sequences(r, face, wanted, transition_frames, idle_frames, easing, fps, seed, psi)
     if frames_out is not None:
         write_outputs(frames, [frames_out])

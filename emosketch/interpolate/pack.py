@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import EmosketchError
 from ..export import ExportOptions, build_pack, write_pack
@@ -47,9 +46,7 @@ def sequences(renderer: Renderer, source: Source, emotions: list[str], transitio
                 marks += [{"sequence": f"{a}_to_{b}", "emotion": {a: round(1 - float(ti), 4), b: round(float(ti), 4)}}
                           for ti in t]
     styles = renderer.bank.blend(np.array(poses), codes)
-    with torch.no_grad():
-        frames = renderer.render(source, styles)
-    return Frames(frames, fps, marks)
+    return Frames(renderer.render(source, styles), fps, marks)
 
 
 def emotion_pack(frames: Frames, out: str | Path, opts: ExportOptions | None = None, force: bool = False,

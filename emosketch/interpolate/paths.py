@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..errors import EmosketchError
+from ..gan.networks import z_codes
 
 
 def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
@@ -32,11 +33,6 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor | float, eps: float 
     direction = (torch.sin((1 - t) * omega) * ua + torch.sin(t * omega) * ub) / safe
     out = direction * (na + (nb - na) * t)
     return torch.where(ok, out, a + (b - a) * t)
-
-
-def z_codes(seeds, dim: int) -> torch.Tensor:
-    """One standard-normal latent per seed, the same on every machine and device: [len(seeds), dim]."""
-    return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
 
 
 class StyleBank:

@@ -3,9 +3,13 @@ showed, and a strip of frames beneath on the same time axis (drawn with OpenCV, 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
+from ..atomic import atomic_file
+from ..errors import EmosketchError
 from .agent import CHANNELS, Trace
 
 COLOURS = {  # BGR
@@ -85,3 +89,13 @@ def agent_plot(trace: Trace, frames: np.ndarray | None = None, width: int = 960,
             cv2.putText(img, f"{t:.1f}s", (x0 + cell // 2 - 14, y0 + cell + 14), FONT, 0.4, (60, 60, 60), 1,
                         cv2.LINE_AA)
     return img
+
+
+def write_agent_plot(path: str | Path, trace: Trace, frames: np.ndarray | None = None) -> Path:
+    """agent_plot as a PNG file, written atomically."""
+    ok, data = cv2.imencode(".png", agent_plot(trace, frames))
+    if not ok:
+        raise EmosketchError(f"{path}: could not encode the plot as PNG")
+    with atomic_file(path) as tmp:
+        Path(tmp).write_bytes(data.tobytes())
+    return Path(path)

@@ -15,7 +15,8 @@ from ..export import Dither, Layout
 from ..export.dither import to_bits
 from ..export.layout import apply_layout
 from ..frames import Frames, write_frames
-from .paths import StyleBank, lerp, slerp, z_codes
+from ..gan.networks import z_codes
+from .paths import StyleBank, lerp, slerp
 from .timeline import Plan
 
 OLED = Layout(128, 64, "fit")  # a 64 px face sits 1:1 in the middle of a 128x64 panel
