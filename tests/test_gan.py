@@ -65,7 +65,7 @@ def test_checkpoint_is_data(synthetic, tmp_path):
 
 def test_resume_gives_exactly_the_same_next_losses(synthetic, tmp_path):
     quiet = {"device": "cpu", "progress": False, "log": lambda m: None}
-    cfg = tiny_cfg(steps=6, checkpoint_every=100)
+    cfg = tiny_cfg(steps=6, checkpoint_every=100, lambda_mismatch=1.0)  # its wrong labels are drawn too
     train(cfg, synthetic, tmp_path / "straight", **quiet)
     train(cfg, synthetic, tmp_path / "split", steps=3, **quiet)
     train(cfg, synthetic, tmp_path / "split", resume=True, **quiet)
@@ -246,3 +246,27 @@ def test_guidance_modes_train_the_styles_they_name(synthetic, tmp_path, guidance
     assert seen == tags
     with pytest.raises(EmosketchError, match="guidance 'reference'"):
         tiny_cfg(guidance="reference")
+
+
+def test_mismatch_shows_real_faces_to_other_emotions_heads_as_fakes(synthetic, tmp_path):
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.train import Trainer
+
+    trainer = Trainer(tiny_cfg(lambda_mismatch=1.0), load(synthetic), tmp_path, torch.device("cpu"))
+    calls = []
+    forward = trainer.nets.discriminator.forward
+
+    def spy(x, y):
+        calls.append((x.detach().clone(), y.clone()))
+        return forward(x, y)
+
+    trainer.nets.discriminator.forward = spy
+    for _ in range(3):
+        calls.clear()
+        logs = trainer.train_step()
+        assert "D/mismatch" in logs and logs["D/mismatch"] > 0
+        (x_real, y_real), _, (x_mis, y_mis) = calls[:3]  # D step: reals, fakes, then reals under wrong heads
+        assert torch.equal(x_mis, x_real)  # the same real faces (ADA p is 0 here) ...
+        assert (y_mis != y_real).all() and ((0 <= y_mis) & (y_mis < len(trainer.classes))).all()  # ... wrong heads
+    off = Trainer(tiny_cfg(), load(synthetic), tmp_path, torch.device("cpu"))
+    assert "D/mismatch" not in off.train_step()

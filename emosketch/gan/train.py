@@ -1,7 +1,8 @@
 """Training the emotion-conditioned generator (StarGAN v2 losses, adaptive discriminator augmentation).
 
-One step: a discriminator step (non-saturating loss + R1 on augmented reals), then a generator
-step (adversarial + style reconstruction - diversity + cycle), then the EMA update of G, F and E.
+One step: a discriminator step (non-saturating loss + R1 on augmented reals; optionally real faces
+under a wrong emotion's head as fakes), then a generator step (adversarial + style reconstruction
+- diversity + cycle), then the EMA update of G, F and E.
 Latent-guided (s = F(z, y)) and reference-guided (s = E(x_ref, y)) styles are both trained.
 """
 
@@ -49,6 +50,7 @@ class TrainConfig:
     ds_decay_steps: int | None = None  # default: all the steps
     lambda_cyc: float = 1.0  # cycle consistency
     lambda_cls: float = 0.0  # emotion classification by D's head (needs model.classifier_head)
+    lambda_mismatch: float = 0.0  # D also calls a real face under a wrong emotion's head fake (GAN-CLS)
     ema_beta: float = 0.999  # EMA of G, F and E (used for sampling)
     guidance: str = "both"  # both: latent and reference styles every step; alternate: one per step;
     # latent: mapping-network styles only (what sampling, interpolation and packs use)
@@ -177,6 +179,15 @@ class Trainer:
         loss_fake = adv_loss(n.discriminator(self.ada(fake_img, self.gen), b["y_trg"])[0], False)
         loss = loss_real + loss_fake + self.cfg.lambda_r1 * loss_r1
         logs = {}
+        if self.cfg.lambda_mismatch > 0:
+            # Matching-aware D (Reed et al. 2016): a real face judged by another emotion's head is a
+            # fake, so each head learns its emotion from the first step, not only once G's fakes differ.
+            classes = len(self.classes)
+            shift = torch.randint(1, classes, (len(b["y"]),), generator=self.gen).to(self.device)
+            wrong = (b["y"] + shift) % classes
+            loss_mismatch = adv_loss(n.discriminator(self.ada(b["x"], self.gen), wrong)[0], False)
+            loss = loss + self.cfg.lambda_mismatch * loss_mismatch
+            logs["D/mismatch"] = loss_mismatch.item()
         if real_cls is not None:
             loss_cls = F.cross_entropy(real_cls.float(), b["y"])
             loss = loss + self.cfg.lambda_cls * loss_cls
@@ -194,13 +205,16 @@ class Trainer:
         fake, fake_cls = n.discriminator(self.ada(fake_img, self.gen), b["y_trg"])
         loss_adv = adv_loss(fake, True)
         loss_sty = (n.style_encoder(fake_img, b["y_trg"]) - s_trg).abs().mean()
-        with torch.no_grad():
-            s_trg2 = n.mapping(z2, b["y_trg"]) if kind == "latent" else n.style_encoder(b["ref2"], b["y_trg"])
-            fake2 = n.generator(b["x"], s_trg2)
-        loss_ds = (fake_img - fake2).abs().mean()
+        ds_weight = cfg.ds_weight(self.step)
+        loss_ds = torch.zeros((), device=fake_img.device)
+        if ds_weight > 0:  # a second image for the diversity term (a whole G pass: skipped once it is off)
+            with torch.no_grad():
+                s_trg2 = n.mapping(z2, b["y_trg"]) if kind == "latent" else n.style_encoder(b["ref2"], b["y_trg"])
+                fake2 = n.generator(b["x"], s_trg2)
+            loss_ds = (fake_img - fake2).abs().mean()
         rec = n.generator(fake_img, n.style_encoder(b["x"], b["y"]))
         loss_cyc = (rec - b["x"]).abs().mean()
-        loss = loss_adv + cfg.lambda_sty * loss_sty - cfg.ds_weight(self.step) * loss_ds + cfg.lambda_cyc * loss_cyc
+        loss = loss_adv + cfg.lambda_sty * loss_sty - ds_weight * loss_ds + cfg.lambda_cyc * loss_cyc
         tag = "G" if kind == "latent" else "G_ref"
         logs = {}
         if fake_cls is not None:
