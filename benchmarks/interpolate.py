@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from report import table  # noqa: E402
 
 from emosketch.config import load_config  # noqa: E402
+from emosketch.emotions import EMOTIONS  # noqa: E402
 from emosketch.gan.checkpoint import save_checkpoint  # noqa: E402
 from emosketch.gan.networks import Networks  # noqa: E402
 from emosketch.gan.train import TrainConfig  # noqa: E402
@@ -43,7 +44,7 @@ from emosketch.interpolate.render import Renderer, Source  # noqa: E402
 from emosketch.interpolate.timeline import transition  # noqa: E402
 
 TINY = ROOT / "configs" / "train-tiny-cpu.yaml"
-CLASSES = ["neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt"]
+CLASSES = list(EMOTIONS)  # the eight classes the synthetic faces and the tiny config use
 
 
 def random_checkpoint(size: int, folder: Path) -> Path:
