@@ -248,25 +248,38 @@ def test_guidance_modes_train_the_styles_they_name(synthetic, tmp_path, guidance
         tiny_cfg(guidance="reference")
 
 
-def test_mismatch_shows_real_faces_to_other_emotions_heads_as_fakes(synthetic, tmp_path):
+def test_mismatch_calls_real_faces_under_other_emotions_heads_fake(synthetic, tmp_path):
+    import torch.nn.functional as F
+
     from emosketch.datasets.dataset import load
     from emosketch.gan.train import Trainer
 
-    trainer = Trainer(tiny_cfg(lambda_mismatch=1.0), load(synthetic), tmp_path, torch.device("cpu"))
-    calls = []
-    forward = trainer.nets.discriminator.forward
+    def trainer(mismatch):
+        cfg = tiny_cfg(lambda_mismatch=mismatch, guidance="alternate")  # one D step per train step
+        return Trainer(cfg, load(synthetic), tmp_path, torch.device("cpu"))
+
+    on, calls = trainer(1.0), []
+    forward = on.nets.discriminator.forward
 
     def spy(x, y):
-        calls.append((x.detach().clone(), y.clone()))
-        return forward(x, y)
+        out = forward(x, y)
+        calls.append((y, out[0].detach().clone()))
+        return out
 
-    trainer.nets.discriminator.forward = spy
+    on.nets.discriminator.forward = spy
     for _ in range(3):
         calls.clear()
-        logs = trainer.train_step()
-        assert "D/mismatch" in logs and logs["D/mismatch"] > 0
-        (x_real, y_real), _, (x_mis, y_mis) = calls[:3]  # D step: reals, fakes, then reals under wrong heads
-        assert torch.equal(x_mis, x_real)  # the same real faces (ADA p is 0 here) ...
-        assert (y_mis != y_real).all() and ((0 <= y_mis) & (y_mis < len(trainer.classes))).all()  # ... wrong heads
-    off = Trainer(tiny_cfg(), load(synthetic), tmp_path, torch.device("cpu"))
+        state = on.batches.state()
+        y_real = torch.from_numpy(on.batches.draw()["y"])
+        on.batches.load_state(state)  # the step draws the same batch again
+        logs = on.train_step()
+        (y_none, logits), (y_fake, _) = calls[:2]  # D step: the reals under every head, then the fakes
+        assert y_none is None and logits.shape == (len(y_real), len(on.classes)) and y_fake is not None
+        wrong = ~F.one_hot(y_real, len(on.classes)).bool()  # every head but each face's own
+        assert logs["D/mismatch"] == pytest.approx(F.softplus(logits[wrong]).mean().item(), rel=1e-5)
+        assert logs["D/real"] == pytest.approx(F.softplus(-logits[~wrong]).mean().item(), rel=1e-5)
+    off, with_it = trainer(0.0), trainer(1.0)
     assert "D/mismatch" not in off.train_step()
+    with_it.train_step()
+    d_off, d_on = off.nets.discriminator.state_dict(), with_it.nets.discriminator.state_dict()
+    assert not all(torch.equal(d_off[k], d_on[k]) for k in d_off)  # the same draws, a different D update

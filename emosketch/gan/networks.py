@@ -195,6 +195,9 @@ class StyleEncoder(nn.Module):
 class Discriminator(nn.Module):
     """One real/fake logit per emotion; the logit of the image's own emotion is used.
 
+    With ``y=None`` it returns every emotion's logit, ``[B, emotions]``: the matching-aware loss
+    reads the wrong emotions' logits from the same pass as the real one.
+
     With ``classifier_head`` the same trunk also gives emotion logits (None without it), which
     train G towards the target emotion directly: a dense signal that short runs need.
     """
@@ -205,10 +208,10 @@ class Discriminator(nn.Module):
         self.head = nn.Linear(self.trunk.out_dim, num_domains)
         self.classes = nn.Linear(self.trunk.out_dim, num_domains) if cfg.classifier_head else None
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         h = self.trunk(x)
         out = self.head(h)
-        logit = out[torch.arange(len(y), device=y.device), y]
+        logit = out if y is None else out[torch.arange(len(y), device=y.device), y]
         return logit, (self.classes(h) if self.classes is not None else None)
 
 

@@ -50,7 +50,7 @@ class TrainConfig:
     ds_decay_steps: int | None = None  # default: all the steps
     lambda_cyc: float = 1.0  # cycle consistency
     lambda_cls: float = 0.0  # emotion classification by D's head (needs model.classifier_head)
-    lambda_mismatch: float = 0.0  # D also calls a real face under a wrong emotion's head fake (GAN-CLS)
+    lambda_mismatch: float = 0.0  # D also calls a real face fake under every other emotion's head (GAN-CLS)
     ema_beta: float = 0.999  # EMA of G, F and E (used for sampling)
     guidance: str = "both"  # both: latent and reference styles every step; alternate: one per step;
     # latent: mapping-network styles only (what sampling, interpolation and packs use)
@@ -171,7 +171,9 @@ class Trainer:
     def d_step(self, b: dict, kind: str, z: torch.Tensor) -> dict[str, float]:
         n = self.run
         x = b["x"].clone().requires_grad_(True)
-        real, real_cls = n.discriminator(self.ada(x, self.gen), b["y"])
+        logits, real_cls = n.discriminator(self.ada(x, self.gen), None)  # every emotion's head
+        own = F.one_hot(b["y"], logits.shape[1]).bool()
+        real = logits[own]
         loss_real = adv_loss(real, True)
         loss_r1 = r1_penalty(real.float(), x)
         with torch.no_grad():
@@ -182,10 +184,8 @@ class Trainer:
         if self.cfg.lambda_mismatch > 0:
             # Matching-aware D (Reed et al. 2016): a real face judged by another emotion's head is a
             # fake, so each head learns its emotion from the first step, not only once G's fakes differ.
-            classes = len(self.classes)
-            shift = torch.randint(1, classes, (len(b["y"]),), generator=self.gen).to(self.device)
-            wrong = (b["y"] + shift) % classes
-            loss_mismatch = adv_loss(n.discriminator(self.ada(b["x"], self.gen), wrong)[0], False)
+            # Every other head's logit comes from the real pass above: no extra D pass.
+            loss_mismatch = adv_loss(logits[~own], False)
             loss = loss + self.cfg.lambda_mismatch * loss_mismatch
             logs["D/mismatch"] = loss_mismatch.item()
         if real_cls is not None:
