@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 EMOTIONS = ("neutral", "happy", "sad", "surprise", "anger")  # the pack's emotions: 5 loops, 20 transitions
 FACES = 4000  # synthetic faces to train on (500 identities x 8 emotions)
-STEPS = 1200  # the tiny config's schedule squeezed into ~11 minutes on 2 cores, so the demo stays under 15
+STEPS = 1200  # the tiny config's schedule squeezed into ~12 minutes on 2 cores, so the demo stays under 15
 
 
 def _config(name: str) -> Path:
