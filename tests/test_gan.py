@@ -65,7 +65,7 @@ def test_checkpoint_is_data(synthetic, tmp_path):
 
 def test_resume_gives_exactly_the_same_next_losses(synthetic, tmp_path):
     quiet = {"device": "cpu", "progress": False, "log": lambda m: None}
-    cfg = tiny_cfg(steps=6, checkpoint_every=100, lambda_mismatch=1.0)  # its wrong labels are drawn too
+    cfg = tiny_cfg(steps=6, checkpoint_every=100, lambda_mismatch=1.0)  # its loss is in the compared logs too
     train(cfg, synthetic, tmp_path / "straight", **quiet)
     train(cfg, synthetic, tmp_path / "split", steps=3, **quiet)
     train(cfg, synthetic, tmp_path / "split", resume=True, **quiet)

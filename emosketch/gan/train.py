@@ -1,7 +1,7 @@
 """Training the emotion-conditioned generator (StarGAN v2 losses, adaptive discriminator augmentation).
 
 One step: a discriminator step (non-saturating loss + R1 on augmented reals; optionally real faces
-under a wrong emotion's head as fakes), then a generator step (adversarial + style reconstruction
+under every other emotion's head as fakes), then a generator step (adversarial + style reconstruction
 - diversity + cycle), then the EMA update of G, F and E.
 Latent-guided (s = F(z, y)) and reference-guided (s = E(x_ref, y)) styles are both trained.
 """
