@@ -283,3 +283,44 @@ def test_mismatch_calls_real_faces_under_other_emotions_heads_fake(synthetic, tm
     with_it.train_step()
     d_off, d_on = off.nets.discriminator.state_dict(), with_it.nets.discriminator.state_dict()
     assert not all(torch.equal(d_off[k], d_on[k]) for k in d_off)  # the same draws, a different D update
+
+
+@pytest.mark.parametrize("guidance, passes", [("alternate", 2), ("latent", 2), ("both", 5)])
+def test_g_steps_first_image_serves_its_d_step_too(synthetic, tmp_path, guidance, passes):
+    """G draws the first G step's image once (its D step judges it detached): the same logs and
+    weights as drawing it again (`draw_once=False`), with one G pass less per step (fake + cycle; 'both' adds the
+    reference D step's fake and the reference G step's fake + cycle)."""
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.train import Trainer
+
+    def trainer():
+        return Trainer(tiny_cfg(guidance=guidance, lambda_ds=0.0), load(synthetic), tmp_path, torch.device("cpu"))
+
+    once, twice = trainer(), trainer()
+    calls = {"once": 0, "twice": 0}
+    for name, t in (("once", once), ("twice", twice)):
+        forward = t.nets.generator.forward
+        t.nets.generator.forward = lambda x, s, name=name, forward=forward: calls.update({name: calls[name] + 1}) or forward(x, s)
+
+    for step in range(1, 4):
+        logs, expected = once.train_step(), twice.train_step(draw_once=False)
+        assert {k: logs[k] for k in expected} == expected
+        assert calls == {"once": passes * step, "twice": (passes + 1) * step}
+    a, b = once.nets.state_dict(), twice.nets.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("affine", [False, True])
+def test_instance_norm_matches_torch_and_keeps_channels_last(affine):
+    from torch import nn
+
+    from emosketch.gan.networks import InstanceNorm
+
+    ours, theirs = InstanceNorm(6, affine=affine), nn.InstanceNorm2d(6, affine=affine)
+    if affine:
+        nn.init.normal_(ours.weight)
+        nn.init.normal_(ours.bias)
+    theirs.load_state_dict(ours.state_dict())  # the same parameters, so checkpoints load either way
+    x = (torch.randn(3, 6, 8, 8) * 4 + 2).contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(ours(x), theirs(x), atol=1e-5)
+    assert ours(x).is_contiguous(memory_format=torch.channels_last)

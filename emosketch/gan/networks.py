@@ -44,6 +44,20 @@ class ModelConfig:
         return max(2, int(math.log2(self.image_size)) - 3)
 
 
+class InstanceNorm(nn.InstanceNorm2d):
+    """nn.InstanceNorm2d (the same parameters and state dict) that keeps a channels-last input
+    channels-last: PyTorch's own returns channels-first, and every channels-last convolution around
+    it then pays a layout copy (a third of an upsampling block's time on 2 CPU cores). Channels-first
+    inputs (sampling, rendering) take PyTorch's own, which is faster for them."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not x.is_contiguous(memory_format=torch.channels_last):
+            return super().forward(x)
+        var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, unbiased=False)
+        y = (x - mean) * torch.rsqrt(var + self.eps)
+        return y * self.weight[:, None, None] + self.bias[:, None, None] if self.affine else y
+
+
 class ResBlk(nn.Module):
     """Pre-activation residual block with instance norm, optionally halving the resolution."""
 
@@ -53,14 +67,15 @@ class ResBlk(nn.Module):
         self.conv1 = nn.Conv2d(dim_in, dim_in, 3, 1, 1)
         self.conv2 = nn.Conv2d(dim_in, dim_out, 3, 1, 1)
         if normalize:
-            self.norm1 = nn.InstanceNorm2d(dim_in, affine=True)
-            self.norm2 = nn.InstanceNorm2d(dim_in, affine=True)
+            self.norm1 = InstanceNorm(dim_in, affine=True)
+            self.norm2 = InstanceNorm(dim_in, affine=True)
         self.shortcut = nn.Conv2d(dim_in, dim_out, 1, 1, 0, bias=False) if dim_in != dim_out else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.shortcut(x) if self.shortcut is not None else x
-        if self.downsample:
-            s = F.avg_pool2d(s, 2)
+        # pool, then the 1x1 shortcut: both are linear per pixel, so the order does not change the
+        # result, and the convolution runs on a quarter of the pixels
+        s = F.avg_pool2d(x, 2) if self.downsample else x
+        s = self.shortcut(s) if self.shortcut is not None else s
         r = self.norm1(x) if self.normalize else x
         r = self.conv1(F.leaky_relu(r, 0.2))
         if self.downsample:
@@ -75,7 +90,7 @@ class AdaIN(nn.Module):
 
     def __init__(self, style_dim: int, channels: int):
         super().__init__()
-        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.norm = InstanceNorm(channels, affine=False)
         self.fc = nn.Linear(style_dim, channels * 2)
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -95,8 +110,8 @@ class AdainResBlk(nn.Module):
         self.shortcut = nn.Conv2d(dim_in, dim_out, 1, 1, 0, bias=False) if dim_in != dim_out else None
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        sc = F.interpolate(x, scale_factor=2, mode="nearest") if self.upsample else x
-        sc = self.shortcut(sc) if self.shortcut is not None else sc
+        sc = self.shortcut(x) if self.shortcut is not None else x  # 1x1 before upsampling: same result, 1/4 the work
+        sc = F.interpolate(sc, scale_factor=2, mode="nearest") if self.upsample else sc
         r = F.leaky_relu(self.norm1(x, s), 0.2)
         if self.upsample:
             r = F.interpolate(r, scale_factor=2, mode="nearest")
@@ -124,7 +139,7 @@ class Generator(nn.Module):
         self.encode.extend(ResBlk(bottom, bottom, normalize=True) for _ in range(cfg.bottleneck_blocks))
         self.decode = nn.ModuleList(AdainResBlk(bottom, bottom, cfg.style_dim) for _ in range(cfg.bottleneck_blocks))
         self.decode.extend(AdainResBlk(b, a, cfg.style_dim, upsample=True) for a, b in reversed(widths))
-        self.to_img = nn.Sequential(nn.InstanceNorm2d(cfg.dim_in, affine=True), nn.LeakyReLU(0.2),
+        self.to_img = nn.Sequential(InstanceNorm(cfg.dim_in, affine=True), nn.LeakyReLU(0.2),
                                     nn.Conv2d(cfg.dim_in, 1, 1, 1, 0))
         # The output is an edit of the input: a residual before the tanh, zero at the start, so the
         # generator begins as the identity. A sketch is mostly blank paper with sparse strokes; from

@@ -134,7 +134,9 @@ class Trainer:
         self.cfg, self.ds, self.out, self.device, self.rank = cfg, ds, out, device, rank
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
         self.classes = ds.classes
-        self.nets = Networks(cfg.model, len(self.classes)).to(device)
+        # channels-last: the layout oneDNN's (and cuDNN's) convolutions and pooling want; on 2 CPU cores
+        # it spares the layout copies around every convolution (benchmarks/train.py measures it)
+        self.nets = Networks(cfg.model, len(self.classes)).to(device, memory_format=torch.channels_last)
         self.run = self.nets  # what the steps call: the networks, or their DDP wrappers
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             from types import SimpleNamespace
@@ -165,10 +167,19 @@ class Trainer:
 
     # ---- the training step -------------------------------------------------------------------
 
+    def _images(self, images: np.ndarray) -> torch.Tensor:
+        return to_tensor(images, self.device).contiguous(memory_format=torch.channels_last)
+
     def _styles(self, kind: str, b: dict, z: torch.Tensor, nets) -> torch.Tensor:
         return nets.mapping(z, b["y_trg"]) if kind == "latent" else nets.style_encoder(b["ref"], b["y_trg"])
 
-    def d_step(self, b: dict, kind: str, z: torch.Tensor) -> dict[str, float]:
+    def fake(self, b: dict, kind: str, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """G's redrawing of the sources with the target style of this kind: (style, image)."""
+        s_trg = self._styles(kind, b, z, self.run)
+        return s_trg, self.run.generator(b["x"], s_trg)
+
+    def d_step(self, b: dict, kind: str, z: torch.Tensor, fake_img: torch.Tensor | None = None) -> dict[str, float]:
+        """`fake_img`: G's image for this kind when the caller already has it (detached)."""
         n = self.run
         x = b["x"].clone().requires_grad_(True)
         logits, real_cls = n.discriminator(self.ada(x, self.gen), None)  # every emotion's head
@@ -176,8 +187,9 @@ class Trainer:
         real = logits[own]
         loss_real = adv_loss(real, True)
         loss_r1 = r1_penalty(real.float(), x)
-        with torch.no_grad():
-            fake_img = n.generator(b["x"], self._styles(kind, b, z, n))
+        if fake_img is None:
+            with torch.no_grad():
+                fake_img = n.generator(b["x"], self._styles(kind, b, z, n))
         loss_fake = adv_loss(n.discriminator(self.ada(fake_img, self.gen), b["y_trg"])[0], False)
         loss = loss_real + loss_fake + self.cfg.lambda_r1 * loss_r1
         logs = {}
@@ -198,10 +210,11 @@ class Trainer:
         self.ada.observe(real)
         return logs | {"D/real": loss_real.item(), "D/fake": loss_fake.item(), "D/r1": loss_r1.item()}
 
-    def g_step(self, b: dict, kind: str, z: torch.Tensor, z2: torch.Tensor) -> dict[str, float]:
+    def g_step(self, b: dict, kind: str, z: torch.Tensor, z2: torch.Tensor,
+               made: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
+        """`made`: (style, image) already drawn by G for this kind, with their graphs."""
         n, cfg = self.run, self.cfg
-        s_trg = self._styles(kind, b, z, n)
-        fake_img = n.generator(b["x"], s_trg)
+        s_trg, fake_img = made if made is not None else self.fake(b, kind, z)
         fake, fake_cls = n.discriminator(self.ada(fake_img, self.gen), b["y_trg"])
         loss_adv = adv_loss(fake, True)
         loss_sty = (n.style_encoder(fake_img, b["y_trg"]) - s_trg).abs().mean()
@@ -239,14 +252,17 @@ class Trainer:
             for b_ema, b in zip(getattr(self.ema, name).buffers(), getattr(self.nets, name).buffers()):
                 b_ema.copy_(b)
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self, draw_once: bool = True) -> dict[str, float]:
+        """One D and one G step per guidance kind. `draw_once=False` makes G draw the first G step's
+        image again for its D step, as the step did before; the benchmark times it, and a test checks
+        that it changes nothing but the time."""
         cfg = self.cfg
         for k, o in self.opt.items():
             for group in o.param_groups:
                 group["lr"] = self.base_lr[k] * cfg.lr_factor(self.step)
         raw = self.batches.draw()
-        b = {"x": to_tensor(raw["x"], self.device), "y": torch.from_numpy(raw["y"]).to(self.device),
-             "ref": to_tensor(raw["ref"], self.device), "ref2": to_tensor(raw["ref2"], self.device),
+        b = {"x": self._images(raw["x"]), "y": torch.from_numpy(raw["y"]).to(self.device),
+             "ref": self._images(raw["ref"]), "ref2": self._images(raw["ref2"]),
              "y_trg": torch.from_numpy(raw["y_trg"]).to(self.device)}
         z = torch.randn(cfg.batch_size, cfg.model.latent_dim, generator=self.gen).to(self.device)
         z2 = torch.randn(cfg.batch_size, cfg.model.latent_dim, generator=self.gen).to(self.device)
@@ -254,10 +270,13 @@ class Trainer:
                  "alternate": (("latent", "reference")[self.step % 2],)}[cfg.guidance]
         logs: dict[str, float] = {}
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
+            # G, F and E only change in the G steps, so the first G step's image is the one its D step
+            # judges: drawn once with its graph, it serves both (one G pass less per step, same numbers).
+            made = self.fake(b, kinds[0], z) if draw_once else None
             for kind in kinds:
-                logs |= self.d_step(b, kind, z)
-            for kind in kinds:
-                logs |= self.g_step(b, kind, z, z2)
+                logs |= self.d_step(b, kind, z, made[1].detach() if made and kind == kinds[0] else None)
+            for i, kind in enumerate(kinds):
+                logs |= self.g_step(b, kind, z, z2, made if i == 0 else None)
         self.update_ema()
         self.step += 1
         return logs | {"ada_p": self.ada.p, "ada_rt": self.ada.last_rt, "lr": self.opt["generator"].param_groups[0]["lr"]}
