@@ -604,7 +604,7 @@ def demo_cmd(out: Path, steps: int | None, count: int) -> None:
 
     \b
     Examples:
-      emosketch demo --out demo-out                 # about 12 minutes on 2 cores, seconds the next time
+      emosketch demo --out demo-out                 # about 10 minutes on 2 cores, seconds the next time
       emosketch demo --out quick-demo --steps 200   # a rough generator in about 2 minutes
 
     The first run draws 4,000 synthetic faces and trains configs/train-tiny-cpu.yaml in

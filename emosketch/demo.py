@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 EMOTIONS = ("neutral", "happy", "sad", "surprise", "anger")  # the pack's emotions: 5 loops, 20 transitions
 FACES = 4000  # synthetic faces to train on (500 identities x 8 emotions)
-STEPS = 1200  # the tiny config's schedule squeezed into ~12 minutes on 2 cores, so the demo stays under 15
+STEPS = 1200  # the tiny config's schedule squeezed into ~10 minutes on 2 cores, so the demo stays under 15
 
 
 def _config(name: str) -> Path:
@@ -65,7 +65,7 @@ def _training(out: Path, data: Path, steps: int | None, progress: Callable[[str]
         for p in sorted(run.rglob("*"), reverse=True):
             p.unlink() if p.is_file() else p.rmdir()
     progress(f"[2/5] generator: training {cfg.steps} steps of configs/train-tiny-cpu.yaml into {run} "
-             f"(about {cfg.steps * cfg.batch_size / 14 / 60:.0f} minutes on 2 cores; Ctrl-C keeps the progress "
+             f"(about {cfg.steps * cfg.batch_size / 16 / 60:.0f} minutes on 2 cores; Ctrl-C keeps the progress "
              "and the next run resumes)")
     train(cfg, data, run, log=progress)
     return ckpt
