@@ -139,7 +139,7 @@ def interleaved(runs: dict[str, tuple[Path, TrainConfig, bool]], steps: int) -> 
         if earlier:  # without two savings: G draws the D step's image again; channels-first tensors
             t.nets.to(memory_format=torch.contiguous_format)
             t.ema.to(memory_format=torch.contiguous_format)
-            t._images = lambda images: to_tensor(images)
+            t._to_device = to_tensor
         trainers[name], spent[name] = (t, lambda t=t, once=not earlier: t.train_step(draw_once=once)), 0.0
     for i in range(steps + 2):
         for name, (_, step) in trainers.items():

@@ -167,16 +167,15 @@ class Trainer:
 
     # ---- the training step -------------------------------------------------------------------
 
-    def _images(self, images: np.ndarray) -> torch.Tensor:
+    def _to_device(self, images: np.ndarray) -> torch.Tensor:
         return to_tensor(images, self.device).contiguous(memory_format=torch.channels_last)
 
-    def _styles(self, kind: str, b: dict, z: torch.Tensor, nets) -> torch.Tensor:
-        return nets.mapping(z, b["y_trg"]) if kind == "latent" else nets.style_encoder(b["ref"], b["y_trg"])
-
     def fake(self, b: dict, kind: str, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """G's redrawing of the sources with the target style of this kind: (style, image)."""
-        s_trg = self._styles(kind, b, z, self.run)
-        return s_trg, self.run.generator(b["x"], s_trg)
+        """G's redrawing of the sources with the target style of this kind (latent: F(z, y);
+        reference: E(ref, y)): (style, image)."""
+        n = self.run
+        s_trg = n.mapping(z, b["y_trg"]) if kind == "latent" else n.style_encoder(b["ref"], b["y_trg"])
+        return s_trg, n.generator(b["x"], s_trg)
 
     def d_step(self, b: dict, kind: str, z: torch.Tensor, fake_img: torch.Tensor | None = None) -> dict[str, float]:
         """`fake_img`: G's image for this kind when the caller already has it (detached)."""
@@ -189,7 +188,7 @@ class Trainer:
         loss_r1 = r1_penalty(real.float(), x)
         if fake_img is None:
             with torch.no_grad():
-                fake_img = n.generator(b["x"], self._styles(kind, b, z, n))
+                fake_img = self.fake(b, kind, z)[1]
         loss_fake = adv_loss(n.discriminator(self.ada(fake_img, self.gen), b["y_trg"])[0], False)
         loss = loss_real + loss_fake + self.cfg.lambda_r1 * loss_r1
         logs = {}
@@ -261,8 +260,8 @@ class Trainer:
             for group in o.param_groups:
                 group["lr"] = self.base_lr[k] * cfg.lr_factor(self.step)
         raw = self.batches.draw()
-        b = {"x": self._images(raw["x"]), "y": torch.from_numpy(raw["y"]).to(self.device),
-             "ref": self._images(raw["ref"]), "ref2": self._images(raw["ref2"]),
+        b = {"x": self._to_device(raw["x"]), "y": torch.from_numpy(raw["y"]).to(self.device),
+             "ref": self._to_device(raw["ref"]), "ref2": self._to_device(raw["ref2"]),
              "y_trg": torch.from_numpy(raw["y_trg"]).to(self.device)}
         z = torch.randn(cfg.batch_size, cfg.model.latent_dim, generator=self.gen).to(self.device)
         z2 = torch.randn(cfg.batch_size, cfg.model.latent_dim, generator=self.gen).to(self.device)
