@@ -63,9 +63,14 @@ def test_checkpoint_is_data(synthetic, tmp_path):
     assert set(state["optimizers"]) == {"generator", "mapping", "style_encoder", "discriminator"}
 
 
-def test_resume_gives_exactly_the_same_next_losses(synthetic, tmp_path):
+@pytest.mark.parametrize("recipe", ["residual", "warp, guide and pairs"])
+def test_resume_gives_exactly_the_same_next_losses(synthetic, trained, tmp_path, recipe):
     quiet = {"device": "cpu", "progress": False, "log": lambda m: None}
     cfg = tiny_cfg(steps=6, checkpoint_every=100, lambda_mismatch=1.0)  # its loss is in the compared logs too
+    if recipe != "residual":  # the real-faces recipe: its jitter and synthetic pairs are random draws too
+        cfg = tiny_cfg(steps=6, checkpoint_every=100, lambda_mismatch=1.0, guidance="alternate",
+                       model=ModelConfig(**{**TINY.__dict__, "output": "warp"}), guide=str(trained[0]),
+                       lambda_guide=1.0, lambda_pair=1.0, lambda_mask=1.0, lambda_flow=0.05)
     train(cfg, synthetic, tmp_path / "straight", **quiet)
     train(cfg, synthetic, tmp_path / "split", steps=3, **quiet)
     train(cfg, synthetic, tmp_path / "split", resume=True, **quiet)
@@ -300,7 +305,8 @@ def test_g_steps_first_image_serves_its_d_step_too(synthetic, tmp_path, guidance
     calls = {"once": 0, "twice": 0}
     for name, t in (("once", once), ("twice", twice)):
         forward = t.nets.generator.forward
-        t.nets.generator.forward = lambda x, s, name=name, forward=forward: calls.update({name: calls[name] + 1}) or forward(x, s)
+        t.nets.generator.forward = (lambda x, s, parts=False, name=name, forward=forward:
+                                    calls.update({name: calls[name] + 1}) or forward(x, s, parts))
 
     for step in range(1, 4):
         logs, expected = once.train_step(), twice.train_step(draw_once=False)
@@ -324,3 +330,77 @@ def test_instance_norm_matches_torch_and_keeps_channels_last(affine):
     x = (torch.randn(3, 6, 8, 8) * 4 + 2).contiguous(memory_format=torch.channels_last)
     assert torch.allclose(ours(x), theirs(x), atol=1e-5)
     assert ours(x).is_contiguous(memory_format=torch.channels_last)
+
+
+def test_warp_generator_starts_as_the_identity_and_moves_strokes():
+    cfg = ModelConfig(**{**TINY.__dict__, "output": "warp", "warp_grid": 4})
+    nets = Networks(cfg, 3)
+    x = torch.ones(2, 1, 32, 32)
+    x[:, :, 10:22, 15:17] = -1  # a vertical stroke
+    s = nets.mapping(torch.randn(2, cfg.latent_dim), torch.tensor([0, 1]))
+    out, parts = nets.generator(x, s, parts=True)
+    assert out.shape == x.shape and (out - x).abs().max() < 0.02  # a closed mask, no motion yet
+    assert parts["flow"].shape == (2, 2, 32, 32) and parts["flow"].abs().max() == 0
+    assert parts["mask"].shape == (2, 1, 32, 32)
+    # A displacement of the whole field moves the stroke, by at most max_shift of the side.
+    with torch.no_grad():
+        nets.generator.warp.flow[-1].bias.fill_(5.0)
+    moved = nets.generator(x, s)
+    assert (moved - x).abs().max() > 1
+    assert nets.generator.warp.max_shift == cfg.max_shift
+    with pytest.raises(EmosketchError, match="model.output"):
+        ModelConfig(output="paint")
+
+
+def test_guide_classifier_pulls_g_and_stays_frozen(synthetic, trained, tmp_path):
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.train import Trainer
+
+    clf, _ = trained
+    with pytest.raises(EmosketchError, match="lambda_guide > 0 needs guide"):
+        tiny_cfg(lambda_guide=1.0)
+    model = ModelConfig(**{**TINY.__dict__, "output": "warp"})
+    cfg = tiny_cfg(model=model, guide=str(clf), lambda_guide=1.0, lambda_mask=1.0, guidance="alternate")
+    t = Trainer(cfg, load(synthetic), tmp_path, torch.device("cpu"))
+    before = {k: v.clone() for k, v in t.guide.state_dict().items()}
+    logs = {}
+    for _ in range(2):
+        logs |= t.train_step()
+    assert {"G/guide", "G/mask", "G/shift", "G_ref/guide"} <= set(logs)
+    assert all(torch.equal(before[k], v) for k, v in t.guide.state_dict().items())
+    g0 = Trainer(cfg, load(synthetic), tmp_path, torch.device("cpu"))  # without the guide: other weights
+    g0.guide = None
+    g0.train_step()
+    fresh = Trainer(cfg, load(synthetic), tmp_path, torch.device("cpu"))
+    fresh.train_step()
+    a, b = fresh.nets.generator.state_dict(), g0.nets.generator.state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_guide_must_judge_the_same_classes_as_the_data(synthetic, trained, tmp_path):
+    from emosketch.datasets.prepare import PrepareConfig, prepare
+
+    clf, _ = trained
+    other = tmp_path / "three"
+    prepare("synthetic", other, PrepareConfig(size=32, count=60, classes=["happy", "sad", "anger"]),
+            progress=False, log=lambda m: None)
+    with pytest.raises(EmosketchError, match="guide .* classes"):
+        train(tiny_cfg(guide=str(clf), lambda_guide=1.0, steps=1), other, tmp_path / "run", device="cpu",
+              progress=False, log=lambda m: None)
+
+
+def test_synthetic_pairs_give_g_the_exact_answer(synthetic, tmp_path):
+    import numpy as np
+
+    from emosketch.datasets.dataset import load
+    from emosketch.datasets.synthetic import random_pairs
+    from emosketch.gan.train import Trainer
+
+    classes = ["neutral", "happy", "surprise"]
+    src, ys, trg, yt = random_pairs(np.random.default_rng(0), classes, 6, 32)
+    assert src.shape == trg.shape == (6, 32, 32) and set(ys) | set(yt) <= {0, 1, 2}
+    same = ys == yt
+    assert all(np.abs(src[i].astype(int) - trg[i]).mean() < 8 for i in np.flatnonzero(same & (ys == 0)))
+    assert any(np.abs(src[i].astype(int) - trg[i]).mean() > 1 for i in np.flatnonzero(~same))
+    t = Trainer(tiny_cfg(lambda_pair=1.0, guidance="latent"), load(synthetic), tmp_path, torch.device("cpu"))
+    assert "G/pair" in t.train_step()

@@ -228,3 +228,21 @@ def render(identity: Identity, emotion: str | dict[str, float] = "neutral", inte
            size: int = 128) -> np.ndarray:
     """Draw `identity` showing `emotion` (a name or a {name: weight} blend) at `intensity`."""
     return render_expression(identity, expression(emotion, intensity), size)
+
+
+def random_pairs(rng: np.random.Generator, classes: list[str], count: int, size: int,
+                 intensity: tuple[float, float] = (0.6, 1.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`count` exact translation pairs: a new identity in a source emotion and in a target emotion,
+    each at a random intensity (neutral at 1). Returns (sources uint8 [N, S, S], their class indices,
+    targets uint8 [N, S, S], their class indices); `classes` must be names of EXPRESSIONS."""
+    unknown = [c for c in classes if c not in EXPRESSIONS]
+    if unknown:
+        raise ValueError(f"no synthetic faces for {', '.join(unknown)}")
+    src, trg = rng.integers(0, len(classes), count), rng.integers(0, len(classes), count)
+    a, b = np.empty((count, size, size), np.uint8), np.empty((count, size, size), np.uint8)
+    for i in range(count):
+        who = random_identity(rng=rng)
+        ka, kb = rng.uniform(*intensity, 2)
+        a[i] = render(who, classes[src[i]], 1.0 if classes[src[i]] == "neutral" else ka, size)
+        b[i] = render(who, classes[trg[i]], 1.0 if classes[trg[i]] == "neutral" else kb, size)
+    return a, src.astype(np.int64), b, trg.astype(np.int64)

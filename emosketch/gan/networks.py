@@ -30,6 +30,10 @@ class ModelConfig:
     mapping_hidden: int = 256  # width of the mapping network's shared layers
     bottleneck_blocks: int = 2  # residual blocks at the lowest resolution, in encoder and decoder
     classifier_head: bool = False  # D also names the emotion (StarGAN v1's domain classification)
+    output: str = "residual"  # residual: G adds a residual to its input; warp: G moves the input's
+    # strokes along a smooth displacement field and paints new ones through a mask (WarpHead)
+    warp_grid: int = 8  # warp: the displacement field's control grid (grid x grid), upsampled bilinearly
+    max_shift: float = 0.15  # warp: the largest displacement, as a fraction of the image side
 
     def __post_init__(self) -> None:
         n = self.image_size
@@ -37,6 +41,10 @@ class ModelConfig:
             raise EmosketchError(f"model.image_size {n}: must be a power of two >= 32")
         if min(self.dim_in, self.max_dim, self.style_dim, self.latent_dim) < 1:
             raise EmosketchError("model sizes must be positive")
+        if self.output not in ("residual", "warp"):
+            raise EmosketchError(f"model.output {self.output!r}: expected residual or warp")
+        if not 2 <= self.warp_grid <= n or not 0 < self.max_shift <= 1:
+            raise EmosketchError("model.warp_grid must be in [2, image_size] and model.max_shift in (0, 1]")
 
     @property
     def downsamples(self) -> int:
@@ -129,6 +137,39 @@ def _widths(cfg: ModelConfig) -> list[int]:
     return dims
 
 
+class WarpHead(nn.Module):
+    """The edit as geometry plus paint: a displacement field on a coarse control grid (smooth by
+    construction: bilinear between grid x grid points) moves the input's strokes, and a mask paints
+    new ink or paper where strokes must appear or go (an open mouth, a wrinkle). Expression on a face
+    sketch is mostly geometry, which a residual has to redraw pixel by pixel.
+
+    At the start the field is zero and the mask nearly closed, so G begins as the identity."""
+
+    def __init__(self, dim: int, grid: int, max_shift: float):
+        super().__init__()
+        self.grid, self.max_shift = grid, max_shift
+        self.flow = nn.Sequential(InstanceNorm(dim, affine=True), nn.LeakyReLU(0.2), nn.Conv2d(dim, 2, 3, 1, 1))
+        self.paint = nn.Sequential(InstanceNorm(dim, affine=True), nn.LeakyReLU(0.2), nn.Conv2d(dim, 2, 1, 1, 0))
+        nn.init.zeros_(self.flow[-1].weight)
+        nn.init.zeros_(self.flow[-1].bias)
+        nn.init.zeros_(self.paint[-1].weight)
+        with torch.no_grad():
+            self.paint[-1].bias.copy_(torch.tensor([-5.0, 0.0]))  # mask logit (sigmoid(-5) = 0.7%), ink
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(image, displacement [B, 2, H, W] in grid_sample's [-1, 1] units, mask [B, 1, H, W])."""
+        size = x.shape[-2:]
+        coarse = F.adaptive_avg_pool2d(self.flow(h).float(), self.grid)
+        flow = 2 * self.max_shift * torch.tanh(F.interpolate(coarse, size=size, mode="bilinear", align_corners=False))
+        base = F.affine_grid(torch.eye(2, 3, device=x.device).expand(len(x), 2, 3), [len(x), 1, *size],
+                             align_corners=False)
+        warped = F.grid_sample(x.float(), base + flow.permute(0, 2, 3, 1), mode="bilinear",
+                               padding_mode="border", align_corners=False)
+        mask_logit, ink = self.paint(h).float().chunk(2, dim=1)
+        mask = torch.sigmoid(mask_logit)
+        return warped * (1 - mask) + torch.tanh(ink) * mask, flow, mask
+
+
 class Generator(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -139,21 +180,31 @@ class Generator(nn.Module):
         self.encode.extend(ResBlk(bottom, bottom, normalize=True) for _ in range(cfg.bottleneck_blocks))
         self.decode = nn.ModuleList(AdainResBlk(bottom, bottom, cfg.style_dim) for _ in range(cfg.bottleneck_blocks))
         self.decode.extend(AdainResBlk(b, a, cfg.style_dim, upsample=True) for a, b in reversed(widths))
-        self.to_img = nn.Sequential(InstanceNorm(cfg.dim_in, affine=True), nn.LeakyReLU(0.2),
-                                    nn.Conv2d(cfg.dim_in, 1, 1, 1, 0))
-        # The output is an edit of the input: a residual before the tanh, zero at the start, so the
-        # generator begins as the identity. A sketch is mostly blank paper with sparse strokes; from
-        # a flat gray start the networks spend their first thousands of steps just relearning that.
-        nn.init.zeros_(self.to_img[-1].weight)
-        nn.init.zeros_(self.to_img[-1].bias)
+        if cfg.output == "warp":
+            self.warp = WarpHead(cfg.dim_in, cfg.warp_grid, cfg.max_shift)
+        else:
+            self.to_img = nn.Sequential(InstanceNorm(cfg.dim_in, affine=True), nn.LeakyReLU(0.2),
+                                        nn.Conv2d(cfg.dim_in, 1, 1, 1, 0))
+            # The output is an edit of the input: a residual before the tanh, zero at the start, so the
+            # generator begins as the identity. A sketch is mostly blank paper with sparse strokes; from
+            # a flat gray start the networks spend their first thousands of steps just relearning that.
+            nn.init.zeros_(self.to_img[-1].weight)
+            nn.init.zeros_(self.to_img[-1].bias)
 
-    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, s: torch.Tensor, parts: bool = False):
+        """The redrawn sketch; with `parts`, (image, {"flow", "mask"}) for the warp head's regularisers
+        (both None for the residual output)."""
         h = self.from_img(x)
         for block in self.encode:
             h = block(h)
         for block in self.decode:
             h = block(h, s)
-        return torch.tanh(torch.atanh(x.clamp(-0.98, 0.98)) + self.to_img(h))
+        if hasattr(self, "warp"):
+            img, flow, mask = self.warp(x, h)
+            img = img.to(x.dtype)
+        else:
+            img, flow, mask = torch.tanh(torch.atanh(x.clamp(-0.98, 0.98)) + self.to_img(h)), None, None
+        return (img, {"flow": flow, "mask": mask}) if parts else img
 
 
 class MappingNetwork(nn.Module):

@@ -25,8 +25,10 @@ import torch.nn.functional as F
 from .. import __version__
 from ..datasets.dataset import SketchDataset, load
 from ..datasets.sampler import class_weights
+from ..datasets.synthetic import EXPRESSIONS, random_pairs
 from ..errors import EmosketchError
-from ..evaluate.classifier import pick_device, resize_batch, to_tensor
+from ..evaluate.classifier import augment as jitter
+from ..evaluate.classifier import load_classifier, pick_device, resize_batch, to_tensor
 from .augment import AdaConfig, AdaptiveAugment
 from .checkpoint import load_checkpoint, save_checkpoint
 from .networks import ModelConfig, Networks
@@ -51,6 +53,14 @@ class TrainConfig:
     lambda_cyc: float = 1.0  # cycle consistency
     lambda_cls: float = 0.0  # emotion classification by D's head (needs model.classifier_head)
     lambda_mismatch: float = 0.0  # D also calls a real face fake under every other emotion's head (GAN-CLS)
+    guide: str | None = None  # a frozen sketch classifier (emosketch classifier train, on real sketches
+    # only) whose verdict on G's images, randomly shifted, flipped and scaled, pulls G to the target emotion
+    lambda_guide: float = 0.0  # weight of that classification loss (needs guide)
+    lambda_mask: float = 0.0  # model.output warp: L1 on the paint mask, so strokes move rather than repaint
+    lambda_pair: float = 0.0  # L1 to the exact answer on synthetic pairs (one procedural identity in a source
+    # and a target emotion), drawn beside every latent-guided G step: a per-emotion signal that needs no judge
+    lambda_flow: float = 0.0  # model.output warp: the mean squared displacement, in pixels^2 (small moves
+    # cost almost nothing, so G can leave the identity; large ones, which wreck a face, cost a lot)
     ema_beta: float = 0.999  # EMA of G, F and E (used for sampling)
     guidance: str = "both"  # both: latent and reference styles every step; alternate: one per step;
     # latent: mapping-network styles only (what sampling, interpolation and packs use)
@@ -73,6 +83,8 @@ class TrainConfig:
             raise EmosketchError("lr_decay_start must be in [0, 1] and lr_final in (0, 1]")
         if self.lambda_cls > 0 and not self.model.classifier_head:
             raise EmosketchError("lambda_cls > 0 needs model.classifier_head: true")
+        if self.lambda_guide > 0 and not self.guide:
+            raise EmosketchError("lambda_guide > 0 needs guide: a sketch classifier checkpoint")
 
     def lr_factor(self, step: int) -> float:
         """1 until lr_decay_start, then linear down to lr_final at the last step (step = steps - 1)."""
@@ -164,18 +176,35 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(cfg.seed + 1 + 1000 * rank)  # z codes and augmentation
         self.step = 0
         self.autocast = device.type == "cuda" and cfg.amp == "auto"
+        self.guide = self._load_guide(cfg.guide) if cfg.guide and cfg.lambda_guide > 0 else None
+        if cfg.lambda_pair > 0:
+            missing = [c for c in self.classes if c not in EXPRESSIONS]
+            if missing:
+                raise EmosketchError(f"lambda_pair: synthetic faces have no {', '.join(missing)}")
+        self.pairs = np.random.default_rng(cfg.seed + 2 + 1000 * rank)  # synthetic pairs
+
+    def _load_guide(self, path: str):
+        model, state = load_classifier(path, self.device)
+        if state["classes"] != self.classes:
+            raise EmosketchError(f"guide {path}: its classes {state['classes']} differ from the dataset's {self.classes}")
+        if state["input"] != "sketch":
+            raise EmosketchError(f"guide {path}: judges face photos; the guide must be a sketch classifier")
+        for p in model.parameters():
+            p.requires_grad_(False)
+        self.guide_size = int(state["image_size"])
+        return model.to(memory_format=torch.channels_last)
 
     # ---- the training step -------------------------------------------------------------------
 
     def _to_device(self, images: np.ndarray) -> torch.Tensor:
         return to_tensor(images, self.device).contiguous(memory_format=torch.channels_last)
 
-    def fake(self, b: dict, kind: str, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def fake(self, b: dict, kind: str, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
         """G's redrawing of the sources with the target style of this kind (latent: F(z, y);
-        reference: E(ref, y)): (style, image)."""
+        reference: E(ref, y)): (style, image, the warp head's parts)."""
         n = self.run
         s_trg = n.mapping(z, b["y_trg"]) if kind == "latent" else n.style_encoder(b["ref"], b["y_trg"])
-        return s_trg, n.generator(b["x"], s_trg)
+        return (s_trg, *n.generator(b["x"], s_trg, parts=True))
 
     def d_step(self, b: dict, kind: str, z: torch.Tensor, fake_img: torch.Tensor | None = None) -> dict[str, float]:
         """`fake_img`: G's image for this kind when the caller already has it (detached)."""
@@ -210,10 +239,10 @@ class Trainer:
         return logs | {"D/real": loss_real.item(), "D/fake": loss_fake.item(), "D/r1": loss_r1.item()}
 
     def g_step(self, b: dict, kind: str, z: torch.Tensor, z2: torch.Tensor,
-               made: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
-        """`made`: (style, image) already drawn by G for this kind, with their graphs."""
+               made: tuple[torch.Tensor, torch.Tensor, dict] | None = None) -> dict[str, float]:
+        """`made`: (style, image, parts) already drawn by G for this kind, with their graphs."""
         n, cfg = self.run, self.cfg
-        s_trg, fake_img = made if made is not None else self.fake(b, kind, z)
+        s_trg, fake_img, parts = made if made is not None else self.fake(b, kind, z)
         fake, fake_cls = n.discriminator(self.ada(fake_img, self.gen), b["y_trg"])
         loss_adv = adv_loss(fake, True)
         loss_sty = (n.style_encoder(fake_img, b["y_trg"]) - s_trg).abs().mean()
@@ -233,6 +262,30 @@ class Trainer:
             loss_cls = F.cross_entropy(fake_cls.float(), b["y_trg"])
             loss = loss + cfg.lambda_cls * loss_cls
             logs[f"{tag}/cls"] = loss_cls.item()
+        if self.guide is not None:
+            # randomly jittered, so that G must change what a face shows rather than find pixels that
+            # fool this one network at this one position
+            seen = jitter(fake_img.float(), False, self.gen)
+            if seen.shape[-1] != self.guide_size:
+                seen = F.interpolate(seen, size=self.guide_size, mode="bilinear", align_corners=False, antialias=True)
+            loss_guide = F.cross_entropy(self.guide(seen).float(), b["y_trg"])
+            loss = loss + cfg.lambda_guide * loss_guide
+            logs[f"{tag}/guide"] = loss_guide.item()
+        if cfg.lambda_pair > 0 and kind == "latent":
+            src, _, trg, y_trg = random_pairs(self.pairs, self.classes, cfg.batch_size, cfg.model.image_size)
+            y_trg = torch.from_numpy(y_trg).to(self.device)
+            drawn = n.generator(self._to_device(src), n.mapping(z, y_trg))
+            loss_pair = (drawn - self._to_device(trg)).abs().mean()
+            loss = loss + cfg.lambda_pair * loss_pair
+            logs[f"{tag}/pair"] = loss_pair.item()
+        if parts["mask"] is not None:
+            loss_mask = parts["mask"].mean()
+            shift = parts["flow"] * (cfg.model.image_size / 2)  # grid_sample units -> pixels
+            loss_flow = shift.pow(2).mean()
+            loss = loss + cfg.lambda_mask * loss_mask + cfg.lambda_flow * loss_flow
+            logs[f"{tag}/mask"] = loss_mask.item()
+            logs[f"{tag}/flow"] = loss_flow.item()
+            logs[f"{tag}/shift"] = shift.detach().abs().mean().item()
         names = ("generator", "mapping", "style_encoder") if kind == "latent" else ("generator",)
         for k in ("generator", "mapping", "style_encoder"):
             self.opt[k].zero_grad(set_to_none=True)
@@ -289,7 +342,8 @@ class Trainer:
             "nets": self.nets.state_dict(), "ema": self.ema.state_dict(),
             "optimizers": {k: o.state_dict() for k, o in self.opt.items()},
             "ada": self.ada.state(),
-            "rng": {"torch": torch.get_rng_state(), "gen": self.gen.get_state(), "batches": self.batches.state()},
+            "rng": {"torch": torch.get_rng_state(), "gen": self.gen.get_state(), "batches": self.batches.state(),
+                    "pairs": json.dumps(self.pairs.bit_generator.state)},
             "dataset": {"path": str(self.ds.path), "size": int(self.ds.images.shape[1]),
                         "sketch": self.ds.meta.get("sketch"), "face_crop": self.ds.meta.get("face_crop"),
                         "source": self.ds.meta.get("source")},
@@ -307,6 +361,8 @@ class Trainer:
         torch.set_rng_state(state["rng"]["torch"])
         self.gen.set_state(state["rng"]["gen"])
         self.batches.load_state(state["rng"]["batches"])
+        if "pairs" in state["rng"]:  # checkpoints before synthetic pairs have none
+            self.pairs.bit_generator.state = json.loads(state["rng"]["pairs"])
         self.step = int(state["step"])
 
     # ---- samples -------------------------------------------------------------------------------
