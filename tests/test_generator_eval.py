@@ -59,3 +59,40 @@ def test_cli_baseline_report_says_what_lpips_needs(synthetic, trained, tmp_path,
     rep = json.loads((tmp_path / "r" / "report.json").read_text())
     assert rep["distance"].startswith("l1") and "alexnet-owt-7be5be79.pth" in rep["lpips_note"]
     assert rep["target_accuracy"] > 0.5 and "alexnet-owt" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_warp_baseline_moves_faces_along_each_emotions_mean_motion(synthetic, trained, tmp_path):
+    import numpy as np
+
+    from emosketch.evaluate.warp import WarpTranslator
+
+    clf, _ = trained
+    ds = load(synthetic)
+    warp = WarpTranslator.fit(ds)
+    assert warp.flows.shape == (len(ds.classes), 48, 48, 2)
+    assert np.abs(warp.flows[ds.classes.index("neutral")]).max() == 0
+    assert np.abs(warp.flows[ds.classes.index("surprise")]).max() > 0.3  # brows up, mouth open
+    faces = np.asarray(ds.images[ds.indices("test")[:4]])
+    neutral = warp.translate(faces, np.zeros(4, int), np.zeros(4, int))
+    assert np.allclose(neutral, faces / 255.0, atol=1e-5)  # "to neutral" is no motion
+    happy = np.full(4, ds.classes.index("happy"))
+    assert np.abs(warp.translate(faces, happy, happy) - faces / 255.0).mean() > 0.005
+    assert np.allclose(warp.along_path(faces, happy, np.zeros(4, int), np.zeros(4), happy),
+                       warp.translate(faces, happy, happy))
+    moved = evaluate_generator(warp, synthetic, clf, tmp_path / "w", "warp", faces=24)
+    cli_run = CliRunner().invoke(cli, ["evaluate", "--classifier", str(clf), "--data", str(synthetic), "--baseline",
+                                       "warp", "--faces", "24", "--out", str(tmp_path / "cli")])
+    assert cli_run.exit_code == 0, cli_run.output
+    assert json.loads((tmp_path / "cli" / "report.json").read_text())["target_accuracy"] == moved["target_accuracy"]
+    plain = evaluate_generator(InputTranslator(ds.classes), synthetic, clf, tmp_path / "i", "input", faces=24)
+    assert moved["target_accuracy"] > plain["target_accuracy"] + 0.1
+    assert moved["edit_l1"] > 0 and plain["edit_l1"] == 0 and plain["edit_pixels"] == 0
+
+
+def test_warp_baseline_needs_neutral(synthetic):
+    import numpy as np
+
+    from emosketch.evaluate.warp import WarpTranslator
+
+    with pytest.raises(EmosketchError, match="neutral"):
+        WarpTranslator(["happy", "sad"], np.zeros((2, 8, 8, 2), np.float32))

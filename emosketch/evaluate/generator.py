@@ -140,6 +140,7 @@ def evaluate_generator(translator: Translator, data: str | Path, classifier: str
                                 rows[pair_rows])
     original = _unit(images[pair_rows])
     cycle_l1 = l1(original, back)
+    edit = np.abs(outputs - original)
     cycle_lpips = _distance(lpips, original, back) if lpips is not None else None
     # Diversity: the same face and target with another latent code.
     other = translator.translate(images[pair_rows], targets, seeds + 1, rows[pair_rows])
@@ -159,6 +160,9 @@ def evaluate_generator(translator: Translator, data: str | Path, classifier: str
         "target_accuracy": verdict["accuracy"], "target_macro_f1": verdict["macro_f1"],
         "target_accuracy_per_class": {c: v["recall"] for c, v in verdict["per_class"].items()},
         "cycle_l1": float(cycle_l1.mean()),
+        # how much of the face changed: mean |output - input| on [0, 1], and the share of pixels that
+        # changed by more than half the range (a stroke came or went)
+        "edit_l1": float(edit.mean()), "edit_pixels": float((edit > 0.5).mean()),
         "cycle_lpips": None if cycle_lpips is None else float(cycle_lpips.mean()),
         "diversity": float(diversity.mean()),
         "ppl": ppl | {"eps": eps},
@@ -190,7 +194,9 @@ def generator_markdown(r: dict) -> str:
              "| metric | value |", "|---|---|",
              f"| target-emotion accuracy (classifier's verdict; chance {1 / len(r['target_accuracy_per_class']):.3f}) | {r['target_accuracy']:.3f} |",
              f"| target-emotion macro-F1 | {r['target_macro_f1']:.3f} |",
-             f"| identity: cycle L1 (to target and back) | {r['cycle_l1']:.4f} |"]
+             f"| identity: cycle L1 (to target and back) | {r['cycle_l1']:.4f} |",
+             f"| edit: mean change, and share of pixels changed by over half | {r['edit_l1']:.4f}, "
+             f"{r['edit_pixels']:.4f} |"]
     if r["cycle_lpips"] is not None:
         lines.append(f"| identity: cycle LPIPS | {r['cycle_lpips']:.4f} |")
     lines += [f"| diversity across latent codes | {r['diversity']:.4f} |",
