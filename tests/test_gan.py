@@ -345,6 +345,7 @@ def test_warp_generator_starts_as_the_identity_and_moves_strokes():
     # A displacement of the whole field moves the stroke, by at most max_shift of the side.
     with torch.no_grad():
         nets.generator.warp.flow[-1].bias.fill_(5.0)
+        nets.generator.warp.style_flow.bias.fill_(1.0)
     moved = nets.generator(x, s)
     assert (moved - x).abs().max() > 1
     assert nets.generator.warp.max_shift == cfg.max_shift

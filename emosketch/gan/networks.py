@@ -143,12 +143,20 @@ class WarpHead(nn.Module):
     new ink or paper where strokes must appear or go (an open mouth, a wrinkle). Expression on a face
     sketch is mostly geometry, which a residual has to redraw pixel by pixel.
 
+    The field is the sum of two parts: one read from the style code alone (a linear map to the control
+    grid: what an emotion does to any face, the part every face shares) and one read from the decoder's
+    features (how this face's features sit). Without the first, G must learn an emotion's common motion
+    through every face's features, and its first moves are the same for every emotion.
+
     At the start the field is zero and the mask nearly closed, so G begins as the identity."""
 
-    def __init__(self, dim: int, grid: int, max_shift: float):
+    def __init__(self, dim: int, grid: int, max_shift: float, style_dim: int):
         super().__init__()
         self.grid, self.max_shift = grid, max_shift
         self.flow = nn.Sequential(InstanceNorm(dim, affine=True), nn.LeakyReLU(0.2), nn.Conv2d(dim, 2, 3, 1, 1))
+        self.style_flow = nn.Linear(style_dim, 2 * grid * grid)
+        nn.init.zeros_(self.style_flow.weight)
+        nn.init.zeros_(self.style_flow.bias)
         self.paint = nn.Sequential(InstanceNorm(dim, affine=True), nn.LeakyReLU(0.2), nn.Conv2d(dim, 2, 1, 1, 0))
         nn.init.zeros_(self.flow[-1].weight)
         nn.init.zeros_(self.flow[-1].bias)
@@ -156,10 +164,11 @@ class WarpHead(nn.Module):
         with torch.no_grad():
             self.paint[-1].bias.copy_(torch.tensor([-5.0, 0.0]))  # mask logit (sigmoid(-5) = 0.7%), ink
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, h: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(image, displacement [B, 2, H, W] in grid_sample's [-1, 1] units, mask [B, 1, H, W])."""
         size = x.shape[-2:]
         coarse = F.adaptive_avg_pool2d(self.flow(h).float(), self.grid)
+        coarse = coarse + self.style_flow(s.float()).view(-1, 2, self.grid, self.grid)
         flow = 2 * self.max_shift * torch.tanh(F.interpolate(coarse, size=size, mode="bilinear", align_corners=False))
         base = F.affine_grid(torch.eye(2, 3, device=x.device).expand(len(x), 2, 3), [len(x), 1, *size],
                              align_corners=False)
@@ -181,7 +190,7 @@ class Generator(nn.Module):
         self.decode = nn.ModuleList(AdainResBlk(bottom, bottom, cfg.style_dim) for _ in range(cfg.bottleneck_blocks))
         self.decode.extend(AdainResBlk(b, a, cfg.style_dim, upsample=True) for a, b in reversed(widths))
         if cfg.output == "warp":
-            self.warp = WarpHead(cfg.dim_in, cfg.warp_grid, cfg.max_shift)
+            self.warp = WarpHead(cfg.dim_in, cfg.warp_grid, cfg.max_shift, cfg.style_dim)
         else:
             self.to_img = nn.Sequential(InstanceNorm(cfg.dim_in, affine=True), nn.LeakyReLU(0.2),
                                         nn.Conv2d(cfg.dim_in, 1, 1, 1, 0))
@@ -200,7 +209,7 @@ class Generator(nn.Module):
         for block in self.decode:
             h = block(h, s)
         if hasattr(self, "warp"):
-            img, flow, mask = self.warp(x, h)
+            img, flow, mask = self.warp(x, h, s)
             img = img.to(x.dtype)
         else:
             img, flow, mask = torch.tanh(torch.atanh(x.clamp(-0.98, 0.98)) + self.to_img(h)), None, None

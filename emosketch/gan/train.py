@@ -47,6 +47,7 @@ class TrainConfig:
     lr_decay_start: float = 0.5  # fraction of the steps after which the rates fall linearly ...
     lr_final: float = 0.1  # ... to this fraction of their start at the last step
     lambda_r1: float = 1.0  # R1 gradient penalty on real images
+    lambda_adv: float = 1.0  # G's adversarial loss (D's real/fake verdict on its images)
     lambda_sty: float = 1.0  # style reconstruction
     lambda_ds: float = 1.0  # diversity-sensitive loss, decayed linearly to 0 over ds_decay_steps
     ds_decay_steps: int | None = None  # default: all the steps
@@ -255,7 +256,7 @@ class Trainer:
             loss_ds = (fake_img - fake2).abs().mean()
         rec = n.generator(fake_img, n.style_encoder(b["x"], b["y"]))
         loss_cyc = (rec - b["x"]).abs().mean()
-        loss = loss_adv + cfg.lambda_sty * loss_sty - ds_weight * loss_ds + cfg.lambda_cyc * loss_cyc
+        loss = cfg.lambda_adv * loss_adv + cfg.lambda_sty * loss_sty - ds_weight * loss_ds + cfg.lambda_cyc * loss_cyc
         tag = "G" if kind == "latent" else "G_ref"
         logs = {}
         if fake_cls is not None:
