@@ -106,6 +106,22 @@ def _distance(lpips, a: np.ndarray, b: np.ndarray, batch: int = 64) -> np.ndarra
     return np.concatenate(out)
 
 
+def translation_pairs(ds: SketchDataset, split: str, faces: int, rng: np.random.Generator):
+    """The test of a translator: `faces` faces of the split, each to every other emotion. Returns
+    (dataset rows, their images, their classes, the face of each translation (an index into rows),
+    its target class, its latent seed)."""
+    pool = ds.indices(split)
+    if len(pool) == 0:
+        raise EmosketchError(f"{ds.path}: the {split} split is empty")
+    rows = np.sort(rng.choice(pool, min(faces, len(pool)), replace=False))
+    source = ds.labels[rows].astype(np.int64)
+    n_classes = len(ds.classes)
+    pair_rows = np.repeat(np.arange(len(rows)), n_classes - 1)
+    targets = np.array([t for s in source for t in range(n_classes) if t != s], np.int64)
+    seeds = rng.integers(0, 2**31, len(targets))
+    return rows, np.asarray(ds.images[rows]), source, pair_rows, targets, seeds
+
+
 def evaluate_generator(translator: Translator, data: str | Path, classifier: str | Path, out: str | Path,
                        name: str, lpips=None, split: str = "test", faces: int = 64, ppl_samples: int = 128,
                        eps: float = 1e-4, seed: int = 0, device: str = "auto", force: bool = False,
@@ -121,17 +137,8 @@ def evaluate_generator(translator: Translator, data: str | Path, classifier: str
     if clf["input"] != "sketch":
         raise EmosketchError(f"{classifier}: judges face photos; a generator needs a sketch classifier")
     rng = np.random.default_rng(seed)
-    pool = ds.indices(split)
-    if len(pool) == 0:
-        raise EmosketchError(f"{data}: the {split} split is empty")
-    rows = np.sort(rng.choice(pool, min(faces, len(pool)), replace=False))
-    images = np.asarray(ds.images[rows])
-    source = ds.labels[rows].astype(np.int64)
+    rows, images, source, pair_rows, targets, seeds = translation_pairs(ds, split, faces, rng)
     n_classes = len(ds.classes)
-    # Every face to every other emotion.
-    pair_rows = np.repeat(np.arange(len(rows)), n_classes - 1)
-    targets = np.array([t for s in source for t in range(n_classes) if t != s], np.int64)
-    seeds = rng.integers(0, 2**31, len(targets))
     outputs = translator.translate(images[pair_rows], targets, seeds, rows[pair_rows])
     judged = predict(model, (outputs * 255).round().astype(np.uint8), clf["image_size"], device=dev)
     verdict = classification_report(judged, targets, ds.classes)

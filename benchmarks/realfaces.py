@@ -1,0 +1,276 @@
+"""Real-faces benchmark: does a generator redraw real faces with the emotion it was asked for?
+
+    python benchmarks/realfaces.py --out bench-out                                  # baselines only
+    python benchmarks/realfaces.py --out bench-out --generator warp=runs/fer6-warp/checkpoint.pt
+    python benchmarks/realfaces.py --out bench-out --reuse --generator a=A.pt --generator b=B.pt
+
+FER+ valid faces, as 64 px sketches in six emotions (neutral, happy, sad, surprise, fear, anger;
+disgust and contempt have 52 and 76 train faces and are left out), are each redrawn in every other
+emotion. Two judges read the results, sketch classifiers of two widths and seeds trained on the
+FER+ **train** sketches only (they never see a generated image):
+- judge A: width 16, seed 0; judge B: width 32, seed 2. A generator's guide classifier
+  (configs/classifier-guide.yaml) has seed 1, so neither judge is the network a generator was
+  trained against; the benchmark refuses a judge file that is the guide.
+
+For the untouched input, the warp baseline (emosketch.evaluate.warp) and each --generator, it reports
+target-emotion accuracy under both judges, each judge's accuracy on the real valid sketches and the
+ratio of the two (the issue's goal: >= 0.8), a per-target table, the edit size and identity kept
+(cycle L1). Skipped, with a note, when ../shared/data/ferplus is absent.
+
+--reuse keeps the judges and dataset a previous run left in OUT/realfaces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from report import table  # noqa: E402
+
+from emosketch.datasets.dataset import load  # noqa: E402
+from emosketch.datasets.prepare import PrepareConfig, prepare  # noqa: E402
+from emosketch.evaluate.classifier import ClassifierConfig, train_classifier  # noqa: E402
+from emosketch.evaluate.generator import InputTranslator, evaluate_generator  # noqa: E402
+from emosketch.evaluate.report import evaluate_classifier  # noqa: E402
+from emosketch.evaluate.warp import WarpTranslator  # noqa: E402
+
+FERPLUS = ROOT.parent / "shared" / "data" / "ferplus"
+CLASSES = ["neutral", "happy", "sad", "surprise", "fear", "anger"]
+JUDGES = {  # trained on real train sketches only; seed 1 is the guide's (configs/classifier-guide.yaml)
+    "A": ClassifierConfig(image_size=64, width=16, epochs=12, samples_per_epoch=8000, patience=4, seed=0),
+    "B": ClassifierConfig(image_size=64, width=32, epochs=12, samples_per_epoch=8000, patience=4, seed=2,
+                          dropout=0.4),
+}
+
+
+def real_dataset(work: Path, reuse: bool) -> Path:
+    """FER+ train + valid as 64 px sketches of the six classes (prepare, 7 s on 2 cores)."""
+    data = work / "fer6-64"
+    if not (reuse and (data / "meta.json").exists()):
+        shutil.rmtree(data, ignore_errors=True)
+        prepare(f"ferplus:{FERPLUS}", data, PrepareConfig(size=64, classes=CLASSES), workers=2, progress=False,
+                log=lambda m: print("   ", m))
+    return data
+
+
+def train_judge(name: str, data: Path, work: Path, reuse: bool, cfg: ClassifierConfig | None = None) -> Path:
+    """A judge: a sketch classifier trained on `data`, the real sketches that prepare wrote from FER+,
+    and nothing else: a dataset from any other source (a generator's output, synthetic faces) is
+    refused, and so is a checkpoint left in `work` that was trained on another dataset."""
+    source = load(data).meta["source"]["kind"]
+    if source != "ferplus":
+        raise SystemExit(f"{data}: a judge trains on real FER+ sketches only, not on {source}")
+    ckpt = work / f"judge-{name}.pt"
+    if reuse and ckpt.exists():
+        trained_on = torch.load(ckpt, map_location="cpu", weights_only=True)["dataset"]["path"]
+        if Path(trained_on).resolve() != Path(data).resolve():
+            raise SystemExit(f"{ckpt}: trained on {trained_on}, not on {data}; run without --reuse")
+    else:
+        ckpt.unlink(missing_ok=True)
+        start = time.perf_counter()
+        train_classifier(data, ckpt, cfg or JUDGES[name], device="cpu", progress=False,
+                         log=lambda m: print("   ", m))
+        print(f"    judge {name}: {time.perf_counter() - start:.0f} s")
+    return ckpt
+
+
+class HogJudge:
+    """Judge C, of another kind than the CNNs: HOG features (8 px cells, 9 orientations) and a
+    class-balanced softmax regression on them, fitted on the real FER+ train sketches only. Edits
+    tuned to one CNN's pixels rarely carry over to gradient histograms; expression geometry does."""
+
+    def __init__(self, ds, epochs: int = 300, l2: float = 1e-3, seed: int = 0):
+        import cv2
+
+        side = ds.images.shape[1]
+        cell = side // 8
+        self.hog = cv2.HOGDescriptor((side, side), (2 * cell, 2 * cell), (cell, cell), (cell, cell), 9)
+        train = ds.indices("train")
+        x = torch.from_numpy(self.features(np.asarray(ds.images[train])))
+        y = torch.from_numpy(ds.labels[train].astype(np.int64))
+        self.mean, self.std = x.mean(0), x.std(0) + 1e-6
+        x = (x - self.mean) / self.std
+        counts = torch.bincount(y, minlength=len(ds.classes)).float()
+        weight = counts.sum() / (len(counts) * counts.clamp_min(1))
+        torch.manual_seed(seed)
+        self.linear = torch.nn.Linear(x.shape[1], len(ds.classes))
+        opt = torch.optim.LBFGS(self.linear.parameters(), lr=1, max_iter=epochs, history_size=20)
+
+        def closure():
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(self.linear(x), y, weight=weight) + \
+                l2 * self.linear.weight.pow(2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        return np.stack([self.hog.compute(np.ascontiguousarray(img)).ravel() for img in images]).astype(np.float32)
+
+    @torch.no_grad()
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        x = (torch.from_numpy(self.features(images)) - self.mean) / self.std
+        return self.linear(x).argmax(1).numpy()
+
+
+def hog_target_accuracy(judge: HogJudge, tr, ds, faces: int) -> dict:
+    """Target accuracy under judge C, on the same translations as evaluate_generator's (seed 0)."""
+    from emosketch.evaluate.generator import translation_pairs
+
+    rows, images, _, pair_rows, targets, seeds = translation_pairs(ds, "val", faces, np.random.default_rng(0))
+    out = tr.translate(images[pair_rows], targets, seeds, rows[pair_rows])
+    verdict = judge.predict((np.clip(out, 0, 1) * 255).round().astype(np.uint8))
+    per = {c: float((verdict[targets == i] == i).mean()) for i, c in enumerate(ds.classes)}
+    return {"accuracy": float((verdict == targets).mean()), "per_target": per}
+
+
+def check_independent(judges: dict[str, Path], name: str, checkpoint: str | Path) -> None:
+    """Refuse a judge that is the guide classifier the generator `checkpoint` was trained against."""
+    guide = torch.load(checkpoint, map_location="cpu", weights_only=True)["config"].get("guide")
+    if not guide or not Path(guide).exists():
+        return
+    digest = hashlib.sha256(Path(guide).read_bytes()).hexdigest()
+    for j, ckpt in judges.items():
+        if hashlib.sha256(Path(ckpt).read_bytes()).hexdigest() == digest:
+            raise SystemExit(f"judge {j} is {name}'s guide classifier {guide}: a judge must be independent")
+
+
+def slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+
+
+def grid_faces(ds, per_class: int = 2) -> np.ndarray:
+    """The first `per_class` valid faces of each class (fixed, so grids compare across runs)."""
+    val = ds.indices("val")
+    rows = [r for c in range(len(ds.classes)) for r in val[ds.labels[val] == c][:per_class]]
+    return np.asarray(ds.images[np.sort(rows)])
+
+
+def photo_sketch(ds) -> np.ndarray:
+    """The demo photo (NASA's public-domain portrait of Eileen Collins) through the dataset's face crop
+    and sketch settings: uint8 [1, S, S]. A sharp 256 px photo, unlike FER+'s 48 px faces."""
+    from emosketch.datasets.decode import decode_file
+    from emosketch.evaluate.classify import prepare_image
+    from emosketch.models import demo_photo
+
+    state = {"input": "sketch", "image_size": ds.images.shape[1],
+             "dataset": {"size": ds.images.shape[1], "sketch": ds.meta["sketch"], "face_crop": ds.meta["face_crop"]}}
+    return prepare_image(decode_file(demo_photo()), state, "photo")[0][None]
+
+
+def write_grid(path: Path, tr, faces: np.ndarray, n_classes: int, scale: int = 2) -> None:
+    """Rows: faces; columns: the input sketch, then the face redrawn in each emotion (generated
+    sketches only: no photo goes into the picture)."""
+    import cv2
+
+    cols = [faces.astype(np.float32) / 255]
+    seeds = np.zeros(len(faces), np.int64)
+    for c in range(n_classes):
+        cols.append(tr.translate(faces, np.full(len(faces), c), seeds))
+    grid = np.concatenate([np.concatenate([col[i] for col in cols], axis=1) for i in range(len(faces))], axis=0)
+    img = (np.clip(grid, 0, 1) * 255).round().astype(np.uint8)
+    cv2.imwrite(str(path), cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default="bench-out", help="folder for realfaces.json and the work in realfaces/")
+    ap.add_argument("--generator", action="append", default=[], metavar="NAME=CHECKPOINT",
+                    help="a generator checkpoint to judge (repeatable)")
+    ap.add_argument("--faces", type=int, default=400, help="FER+ valid faces, each redrawn in the 5 other emotions")
+    ap.add_argument("--exaggerate", type=float, default=3.0, help="the warp baseline's exaggeration of mean motion")
+    ap.add_argument("--reuse", action="store_true", help="reuse the dataset and judges in OUT/realfaces")
+    args = ap.parse_args()
+    if not (FERPLUS / "FER2013Train").is_dir():
+        print(f"(real FER+ faces not found at {FERPLUS}: nothing to measure)")
+        return
+    out = Path(args.out)
+    work = out / "realfaces"
+    work.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(os.cpu_count() or 1)
+    print("preparing FER+ sketches ...")
+    data = real_dataset(work, args.reuse)
+    ds = load(data)
+    judges = {}
+    for name in JUDGES:
+        print(f"training judge {name} ...")
+        judges[name] = train_judge(name, data, work, args.reuse)
+    judge_rows = []
+    for name, ckpt in judges.items():
+        rep = evaluate_classifier(ckpt, data, work / f"report-judge-{name}", "val", device="cpu", force=True)
+        judge_rows.append({"judge": name, "config": f"width {JUDGES[name].width}, seed {JUDGES[name].seed}",
+                           "real_val_accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"], "n": rep["n"]})
+    print("fitting judge C (HOG + softmax regression) ...")
+    hog = HogJudge(ds)
+    val = ds.indices("val")
+    hog_real = float((hog.predict(np.asarray(ds.images[val])) == ds.labels[val]).mean())
+    judge_rows.append({"judge": "C", "config": "HOG (8 px cells, 9 bins) + softmax regression",
+                       "real_val_accuracy": hog_real, "macro_f1": None, "n": len(val)})
+    real_acc = {r["judge"]: r["real_val_accuracy"] for r in judge_rows}
+
+    translators = [("input untouched", InputTranslator(ds.classes), None),
+                   (f"warp baseline (x{args.exaggerate:g})", WarpTranslator.fit(ds, args.exaggerate), None)]
+    from emosketch.gan.sample import GanTranslator
+
+    for spec in args.generator:
+        name, _, path = spec.partition("=")
+        if not path:
+            raise SystemExit(f"--generator {spec!r}: expected NAME=CHECKPOINT")
+        check_independent(judges, name, path)
+        translators.append((name, GanTranslator(path, "cpu"), path))
+
+    rows, per_target = [], []
+    faces = grid_faces(ds)
+    photo = photo_sketch(ds)
+    for name, tr, path in translators:
+        write_grid(work / f"grid-{slug(name)}.png", tr, faces, len(ds.classes))
+        write_grid(work / f"photo-{slug(name)}.png", tr, photo, len(ds.classes), scale=4)
+        print(f"judging {name} ...")
+        row = {"translator": name, "checkpoint": path}
+        for j, ckpt in judges.items():
+            start = time.perf_counter()
+            r = evaluate_generator(tr, data, ckpt, work / f"eval-{j}-{len(rows)}", name, split="val",
+                                   faces=args.faces, device="cpu", force=True)
+            row[f"target_acc_{j}"] = r["target_accuracy"]
+            row[f"ratio_{j}"] = r["target_accuracy"] / real_acc[j]
+            row[f"per_target_{j}"] = r["target_accuracy_per_class"]
+            row["cycle_l1"], row["edit_l1"], row["edit_pixels"] = r["cycle_l1"], r["edit_l1"], r["edit_pixels"]
+            row["translations"] = r["translations"]
+            row["seconds"] = round(time.perf_counter() - start, 1)
+        c = hog_target_accuracy(hog, tr, ds, args.faces)
+        row["target_acc_C"], row["ratio_C"], row["per_target_C"] = c["accuracy"], c["accuracy"] / hog_real, c["per_target"]
+        rows.append(row)
+        per_target.append({"translator": name, **{c: row["per_target_A"][c] for c in ds.classes}})
+
+    print(f"\nJudges: sketch classifiers trained on FER+ train sketches only, read on the {judge_rows[0]['n']} "
+          "real FER+ valid sketches (6 classes, chance 0.167)")
+    print(table(judge_rows, ["judge", "config", "real_val_accuracy", "macro_f1"]))
+    print(f"\n{rows[0]['translations']} translations: {args.faces} FER+ valid faces x 5 other emotions. "
+          "ratio = target accuracy / the judge's accuracy on real sketches (goal >= 0.8)")
+    print(table(rows, ["translator", "target_acc_A", "ratio_A", "target_acc_B", "ratio_B", "target_acc_C", "ratio_C",
+                       "cycle_l1", "edit_l1", "edit_pixels"]))
+    print("\nTarget accuracy per asked-for emotion (judge A)")
+    print(table(per_target, ["translator"] + ds.classes))
+    result = {"judges": judge_rows, "rows": rows, "faces": args.faces, "classes": ds.classes,
+              "exaggerate": args.exaggerate, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    (out / "realfaces.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\nwrote {out / 'realfaces.json'}")
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()
