@@ -6,9 +6,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo-out
+TRAIN_DEMO_OUT ?= demo-train
 BENCH_OUT ?= bench-out
 
-.PHONY: install demo test test-all bench lint clean
+.PHONY: install demo test test-all bench model lint clean
 
 install: $(STAMP)
 
@@ -27,15 +28,29 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q -m ''
 
 bench: demo
+	$(VENV)/bin/emosketch demo --train --out $(TRAIN_DEMO_OUT)
 	$(PY) benchmarks/export.py --out $(BENCH_OUT)
 	$(PY) benchmarks/prepare.py --out $(BENCH_OUT)
 	$(PY) benchmarks/classifier.py --out $(BENCH_OUT)
 	$(PY) benchmarks/players.py --out $(BENCH_OUT)
-	$(PY) benchmarks/interpolate.py --out $(BENCH_OUT) --checkpoint $(DEMO_OUT)/run/checkpoint.pt \
-		--data $(DEMO_OUT)/data/synthetic-64
+	$(PY) benchmarks/interpolate.py --out $(BENCH_OUT) --checkpoint $(TRAIN_DEMO_OUT)/run/checkpoint.pt \
+		--data $(TRAIN_DEMO_OUT)/data/synthetic-64
+	$(PY) benchmarks/realfaces.py --out $(BENCH_OUT) --generator shipped=emosketch/models/generator-fer6-warp-64.pt
+
+# Reproduces the shipped generator from the FER+ faces in FERPLUS (about an hour on 2 CPU cores).
+FERPLUS ?= ../shared/data/ferplus
+model: $(STAMP)
+	test -f data/fer6-64/meta.json || $(VENV)/bin/emosketch prepare --source ferplus:$(FERPLUS) --size 64 \
+		--classes neutral,happy,sad,surprise,fear,anger --out data/fer6-64 -j 2
+	test -f runs/fer6-guide.pt || $(VENV)/bin/emosketch classifier train --data data/fer6-64 \
+		--config configs/classifier-guide.yaml --out runs/fer6-guide.pt
+	$(VENV)/bin/emosketch train --config configs/train-ferplus-warp.yaml --data data/fer6-64 --out runs/fer6-warp \
+		$$(test -f runs/fer6-warp/checkpoint.pt && echo --resume)
+	$(VENV)/bin/emosketch slim runs/fer6-warp/checkpoint.pt --out emosketch/models/generator-fer6-warp-64.pt \
+		--note "make model: configs/train-ferplus-warp.yaml on FER+ train, six emotions, 64 px"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check emosketch tests benchmarks
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) $(BENCH_OUT) .pytest_cache *.egg-info
+	rm -rf $(VENV) $(DEMO_OUT) $(TRAIN_DEMO_OUT) $(BENCH_OUT) .pytest_cache *.egg-info

@@ -140,7 +140,7 @@ def main() -> None:
         report["speed"] = rows
     if "smoothness" in parts:
         if args.checkpoint is None:
-            sys.exit("smoothness needs --checkpoint RUN/checkpoint.pt (e.g. demo-out/run/checkpoint.pt)")
+            sys.exit("smoothness needs --checkpoint RUN/checkpoint.pt (e.g. demo-train/run/checkpoint.pt)")
         rows, _ = smoothness(args.checkpoint, args.data, args.faces)
         print(f"\nTransition smoothness ({args.checkpoint}, linear easing, 31 frames):\n")
         print(table(rows, list(rows[0])))

@@ -330,8 +330,9 @@ def classify_cmd(checkpoint, images, kind, as_json, device):
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Report folder to write.")
 @click.option("--checkpoint", "generator_path", type=click.Path(path_type=Path), default=None,
               help="Judge this generator checkpoint (from `train`).")
-@click.option("--baseline", type=click.Choice(["input", "oracle"]), default=None,
-              help="Judge a baseline generator: the untouched input, or the synthetic ground truth.")
+@click.option("--baseline", type=click.Choice(["input", "oracle", "warp"]), default=None,
+              help="Judge a baseline generator: the untouched input, the synthetic ground truth, or the "
+                   "input warped along each emotion's mean motion (fitted on the data's train split).")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
 @click.option("--faces", default=64, show_default=True, help="Test faces for a generator (each to every other emotion).")
 @click.option("--lpips-trunk", type=click.Path(path_type=Path), default=None,
@@ -347,6 +348,7 @@ def evaluate_cmd(classifier_path, data, out, generator_path, baseline, split, fa
       emosketch evaluate --checkpoint runs/tiny/checkpoint.pt --classifier clf.pt --data data/synthetic-64 --out reports/g
       emosketch evaluate --classifier clf.pt --data data/synthetic-64 --baseline input --out reports/input
       emosketch evaluate --classifier clf.pt --data data/synthetic-64 --baseline oracle --out reports/oracle
+      emosketch evaluate --classifier clf.pt --data data/fer6-64 --split val --baseline warp --out reports/warp
 
     A classifier gets accuracy, macro-F1, per-class precision/recall/F1 and one-vs-rest ROC AUC,
     the confusion matrix and the expected calibration error. A generator gets target-emotion
@@ -372,7 +374,10 @@ def evaluate_cmd(classifier_path, data, out, generator_path, baseline, split, fa
 
         translator, name = GanTranslator(generator_path, device), Path(generator_path).parent.name or "generator"
     else:
-        translator = InputTranslator(ds.classes) if baseline == "input" else OracleTranslator(ds)
+        from .evaluate.warp import WarpTranslator
+
+        translator = {"input": lambda: InputTranslator(ds.classes), "oracle": lambda: OracleTranslator(ds),
+                      "warp": lambda: WarpTranslator.fit(ds)}[baseline]()
         name = baseline
     lpips, note = None, None
     if find_trunk(lpips_trunk) is not None:
@@ -414,8 +419,29 @@ def train_cmd(config_path, data, out, resume, steps, device):
     click.echo(f"{out}: step {result['step']}, {result['images_per_s']:.1f} images/s, ADA p {result['ada_p']:.3f}")
 
 
+@cli.command("slim")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Slim checkpoint to write (.pt).")
+@click.option("--note", default=None, help="A line of text kept in the file (how it was made).")
+def slim_cmd(checkpoint, out, note):
+    """Reduce a training checkpoint to a model to ship: the EMA weights of G, F and E, the config,
+    classes and dataset settings (what sampling, interpolate, agent and pack need; it cannot resume).
+
+    \b
+    Examples:
+      emosketch slim runs/fer6-warp/checkpoint.pt --out emosketch/models/generator-fer6-warp-64.pt
+      emosketch slim runs/tiny/checkpoint.pt --out tiny.pt --note "train-tiny-cpu, 2,400 steps"
+    """
+    from .gan.checkpoint import slim_checkpoint
+
+    state = slim_checkpoint(checkpoint, out, note)
+    params = sum(v.numel() for v in state["ema"].values())
+    click.echo(f"wrote {out}: step {state['step']}, {params:,} parameters, {out.stat().st_size / 1e6:.1f} MB")
+
+
 @cli.command("sample")
-@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Generator checkpoint.")
+@click.option("--checkpoint", default=None, type=click.Path(path_type=Path),
+              help="Generator checkpoint [default: the shipped model, emosketch.models.default_generator()].")
 @click.option("--input", "inputs", required=True, multiple=True, type=click.Path(path_type=Path),
               help="Image or folder (repeatable). Photos get the face crop and sketch of the training data.")
 @click.option("--emotions", default=None, help="Comma-separated emotions [default: all of the checkpoint's].")
@@ -434,12 +460,22 @@ def sample_cmd(checkpoint, inputs, emotions, out, styles, seed, kind, device, fo
       emosketch sample --checkpoint runs/fer/checkpoint.pt --input photos/ --out samples --styles 3
     """
     from .gan.sample import sample
+    checkpoint = _generator(checkpoint)
 
     wanted = [e.strip() for e in emotions.split(",") if e.strip()] if emotions else None
     result = sample(checkpoint, list(inputs), wanted, out, styles, seed, kind, device, force)
     click.echo(f"wrote {out}: {len(result['written'])} rows x {len(result['emotions'])} emotions")
     for s in result["skipped"]:
         click.echo(f"  skipped {s['file']}: {s['error']}")
+
+
+def _generator(checkpoint: Path | None) -> Path:
+    """--checkpoint, or the generator that ships with emosketch when it is left out."""
+    if checkpoint is not None:
+        return checkpoint
+    from .models import default_generator
+
+    return default_generator()
 
 
 def _face_options(fn):
@@ -477,7 +513,8 @@ def _echo_results(res: dict) -> None:
 
 
 @cli.command("interpolate")
-@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Generator checkpoint.")
+@click.option("--checkpoint", default=None, type=click.Path(path_type=Path),
+              help="Generator checkpoint [default: the shipped model, emosketch.models.default_generator()].")
 @_face_options
 @click.option("--timeline", type=click.Path(path_type=Path), default=None,
               help="YAML timeline (see configs/timeline-demo.yaml).")
@@ -509,6 +546,7 @@ def interpolate_cmd(checkpoint, image, data, index, kind, timeline, start, end, 
       emosketch interpolate --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --from sad --to happy --ease cosine --mode slerp --intensity 1.3 --out t.gif
     """
     from .interpolate.animate import transition_video
+    checkpoint = _generator(checkpoint)
 
     res = transition_video(checkpoint, list(outputs), image, data, index, kind, timeline, start, end, frames, hold,
                            easing, fps, mode, space, seed, seed_to, psi, intensity, side, device, batch)
@@ -517,7 +555,8 @@ def interpolate_cmd(checkpoint, image, data, index, kind, timeline, start, end, 
 
 
 @cli.command("agent")
-@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Generator checkpoint.")
+@click.option("--checkpoint", default=None, type=click.Path(path_type=Path),
+              help="Generator checkpoint [default: the shipped model, emosketch.models.default_generator()].")
 @_face_options
 @click.option("--script", required=True, type=click.Path(path_type=Path),
               help="YAML stimulus script (see configs/agent-demo.yaml).")
@@ -540,6 +579,7 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
     Channels: fear, mad, joy, love, sad, surprise, power.
     """
     from .interpolate.animate import agent_video
+    checkpoint = _generator(checkpoint)
 
     res = agent_video(checkpoint, script, list(outputs), image, data, index, kind, plot, seed, psi, side, device, batch)
     click.echo(f"{res['frames']} frames at {res['fps']:g} fps from {res['face']}: {res['stimuli']} stimuli, "
@@ -548,7 +588,8 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
 
 
 @cli.command("pack")
-@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Generator checkpoint.")
+@click.option("--checkpoint", default=None, type=click.Path(path_type=Path),
+              help="Generator checkpoint [default: the shipped model, emosketch.models.default_generator()].")
 @_face_options
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Pack folder to write.")
 @click.option("--emotions", default=None, help="Comma-separated emotions [default: all of the checkpoint's].")
@@ -579,6 +620,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     """
     from .export import Dither, ExportOptions, Layout, parse_geometry
     from .interpolate.animate import face_pack
+    checkpoint = _generator(checkpoint)
 
     width, height = parse_geometry(size)
     opts = ExportOptions(layout=Layout(width, height, mode), dither=Dither("lineart"), pixel_format=pixel_format,
@@ -594,30 +636,34 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
 
 @cli.command("demo")
 @click.option("--out", "-o", default="demo-out", show_default=True, type=click.Path(path_type=Path),
-              help="Folder for the demo's outputs (and its dataset and training run, reused next time).")
+              help="Folder for the demo's outputs (with --train, also its dataset and training run, reused next time).")
+@click.option("--train", is_flag=True,
+              help="Train a generator from scratch on synthetic faces instead of using the shipped model.")
 @click.option("--steps", type=int, default=1200, show_default=True,
-              help="Training steps (configs/train-tiny-cpu.yaml's schedule over this many); fewer is quicker and rougher.")
-@click.option("--count", default=4000, show_default=True, help="Synthetic faces to train on.")
-def demo_cmd(out: Path, steps: int | None, count: int) -> None:
-    """Run the built-in demo: synthetic faces -> the tiny generator -> transitions, an agent video
-    and an OLED pack.
+              help="With --train: training steps (configs/train-tiny-cpu.yaml's schedule over this many).")
+@click.option("--count", default=4000, show_default=True, help="With --train: synthetic faces to train on.")
+def demo_cmd(out: Path, train: bool, steps: int | None, count: int) -> None:
+    """Run the built-in demo: a real photo redrawn by the shipped generator -> transitions, an agent
+    video and an OLED pack.
 
     \b
     Examples:
-      emosketch demo --out demo-out                 # about 10 minutes on 2 cores, seconds the next time
-      emosketch demo --out quick-demo --steps 200   # a rough generator in about 2 minutes
+      emosketch demo --out demo-out                         # the shipped model: well under a minute
+      emosketch demo --train --out train-demo               # train on synthetic faces: about 10 minutes on 2 cores
+      emosketch demo --train --out quick-demo --steps 200   # a rough generator in about 2 minutes
 
-    The first run draws 4,000 synthetic faces and trains configs/train-tiny-cpu.yaml in
-    OUT/run; a run that is stopped resumes, and a finished one is reused. Then open
-    OUT/transitions.gif, OUT/agent.mp4 and OUT/agent.png, and OUT/pack/index.html in a browser,
-    or flash OUT/pack/pack.h (Arduino, with emosketch_player.c/.h) or copy OUT/pack to a
-    MicroPython board.
+    The face is NASA's public-domain portrait of astronaut Eileen Collins, which ships with
+    emosketch. With --train the first run draws 4,000 synthetic faces and trains
+    configs/train-tiny-cpu.yaml in OUT/run; a run that is stopped resumes, and a finished one is
+    reused. Then open OUT/transitions.gif, OUT/agent.mp4 and OUT/agent.png, and
+    OUT/pack/index.html in a browser, or flash OUT/pack/pack.h (Arduino, with
+    emosketch_player.c/.h) or copy OUT/pack to a MicroPython board.
     """
     from .demo import run_demo
 
     if steps is not None and steps < 1:
         raise EmosketchError("--steps must be at least 1")
-    paths = run_demo(out, progress=lambda msg: click.echo(msg), steps=steps, count=count)
+    paths = run_demo(out, progress=lambda msg: click.echo(msg), steps=steps, count=count, train=train)
     for label, path in paths.items():
         click.echo(f"  {label}: {path}")
 

@@ -1,6 +1,9 @@
-"""The built-in demo, end to end on a CPU with no data to fetch: synthetic line-drawn faces ->
-the tiny generator training -> a tour of emotions, an agent-driven video and an OLED pack with
-its browser preview. A second run reuses the finished training and takes seconds."""
+"""The built-in demo, end to end on a CPU with no data to fetch: a real photo (the public-domain NASA
+portrait of astronaut Eileen Collins that ships with emosketch) redrawn by the shipped generator ->
+a tour of emotions, an agent-driven video and an OLED pack with its browser preview.
+
+With train=True it is the from-scratch path instead: synthetic line-drawn faces -> the tiny
+generator training -> the same outputs; a second run reuses the finished training."""
 
 from __future__ import annotations
 
@@ -72,8 +75,8 @@ def _training(out: Path, data: Path, steps: int | None, progress: Callable[[str]
 
 
 def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: int | None = STEPS,
-             count: int = FACES) -> dict[str, Path]:
-    """Run (or finish, or reuse) the demo in `out`; returns what was written."""
+             count: int = FACES, train: bool = False) -> dict[str, Path]:
+    """Run the demo in `out` (with `train`: run, finish or reuse its training); returns what was written."""
     from .export import ExportOptions
     from .interpolate.agent import load_script, run_script
     from .interpolate.pack import emotion_pack, sequences
@@ -84,17 +87,28 @@ def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: in
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    data = _dataset(out, count, progress)
-    ckpt = _training(out, data, steps, progress)
+    if train:
+        data = _dataset(out, count, progress)
+        ckpt = _training(out, data, steps, progress)
+        r = Renderer(ckpt, "cpu")
+        from .datasets.dataset import load
 
-    r = Renderer(ckpt, "cpu")
-    from .datasets.dataset import load
+        ds = load(data)
+        test = ds.indices("test")
+        neutral = [i for i, row in enumerate(test) if ds.classes[ds.labels[row]] == "neutral"]
+        face = r.source(data=data, index=neutral[0] if neutral else 0)
+    else:
+        from .models import default_generator, demo_photo
 
-    ds = load(data)
-    test = ds.indices("test")
-    neutral = [i for i, row in enumerate(test) if ds.classes[ds.labels[row]] == "neutral"]
-    face = r.source(data=data, index=neutral[0] if neutral else 0)
-    written: dict[str, Path] = {}
+        ckpt = default_generator()
+        progress(f"[1/5] generator: the shipped model, {ckpt}")
+        r = Renderer(ckpt, "cpu")
+        face = r.source(image=demo_photo())
+        progress(f"[2/5] face: {demo_photo()} (NASA's portrait of Eileen Collins, public domain): {face.how}")
+    written: dict[str, Path] = {"face sketch": out / "face.png"}
+    import cv2
+
+    cv2.imwrite(str(out / "face.png"), face.sketch)
 
     progress("[3/5] transitions: configs/timeline-demo.yaml")
     plan = load_timeline(_config("timeline-demo.yaml"), r.classes)

@@ -22,7 +22,7 @@ def run():
 
 def test_version_and_help_open_with_examples(run):
     assert run("--version").output.strip().endswith(__version__)
-    for cmd in ([], ["export"], ["demo"], ["interpolate"], ["agent"], ["pack"], ["train"], ["sample"]):
+    for cmd in ([], ["export"], ["demo"], ["interpolate"], ["agent"], ["pack"], ["train"], ["sample"], ["slim"]):
         out = run(*cmd, "--help").output
         assert "Example" in out and "emosketch " in out
 
@@ -93,7 +93,7 @@ def test_existing_output_needs_force(run, tmp_path, face_transition):
 def test_demo_trains_renders_and_packs_then_reuses_its_run(run, tmp_path):
     # The full demo trains for about 10 minutes; two steps on 160 faces exercise the same path.
     out = tmp_path / "demo"
-    result = run("demo", "--out", out, "--steps", 2, "--count", 160)
+    result = run("demo", "--train", "--out", out, "--steps", 2, "--count", 160)
     assert result.exit_code == 0, result.output
     assert "training 2 steps" in result.output and "verified bit for bit" in result.output
     pack = out / "pack"
@@ -106,7 +106,7 @@ def test_demo_trains_renders_and_packs_then_reuses_its_run(run, tmp_path):
         assert (pack / name).exists()
     for name in ("transitions.gif", "transitions.npz", "agent.mp4", "agent.gif", "agent.png"):
         assert (out / name).stat().st_size > 0, name
-    again = run("demo", "--out", out, "--steps", 2, "--count", 160)
+    again = run("demo", "--train", "--out", out, "--steps", 2, "--count", 160)
     assert again.exit_code == 0 and "reusing the finished run" in again.output, again.output
 
 

@@ -31,9 +31,13 @@ def _configs(state: dict) -> tuple[FaceConfig, SketchConfig | None, int]:
     return face_cfg, sketch_cfg, int(data.get("size") or state["image_size"])
 
 
-def prepare_image(gray: np.ndarray, state: dict, kind: str = "auto") -> tuple[np.ndarray, str]:
-    """A decoded image -> what the classifier was trained on (sketch or face crop). Returns (image, how)."""
+def prepare_image(gray: np.ndarray, state: dict, kind: str = "auto",
+                  fallback: SketchConfig | None = None) -> tuple[np.ndarray, str]:
+    """A decoded image -> what the classifier was trained on (sketch or face crop). Returns (image, how).
+    `fallback` sketches photos for a model whose data has no sketch settings (synthetic drawings);
+    without it such a model refuses photos."""
     face_cfg, sketch_cfg, size = _configs(state)
+    sketch_cfg = sketch_cfg or fallback
     if kind == "auto":
         kind = "sketch" if looks_like_sketch(gray) else "photo"
     if kind == "sketch":

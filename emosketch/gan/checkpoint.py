@@ -1,4 +1,5 @@
-"""Generator checkpoints (see emosketch.checkpoints): format name and version of a training run."""
+"""Generator checkpoints (see emosketch.checkpoints): format name and version of a training run, and
+the slim form a model ships in (EMA weights of G, F and E only, with the config and dataset settings)."""
 
 from __future__ import annotations
 
@@ -16,3 +17,24 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
 
 def load_checkpoint(path: str | Path) -> dict:
     return checkpoints.load_checkpoint(path, FORMAT_NAME, FORMAT_VERSION)
+
+
+INFERENCE = ("generator", "mapping", "style_encoder")  # the networks that sampling and rendering use
+KEEP = ("config", "classes", "image_size", "step", "dataset", "emosketch")
+
+
+def slim(state: dict, note: str | None = None) -> dict:
+    """A training checkpoint's state reduced to what inference needs: the EMA copies of G, F and E in
+    fp32, the config, classes, image size, step and dataset settings. It cannot resume training."""
+    ema = {k: v for k, v in state["ema"].items() if k.split(".", 1)[0] in INFERENCE}
+    out = {k: state[k] for k in KEEP if k in state} | {"ema": ema, "slim": True}
+    if note:
+        out["note"] = note
+    return out
+
+
+def slim_checkpoint(src: str | Path, dst: str | Path, note: str | None = None) -> dict:
+    """Write `src`'s slim form to `dst` (atomically); returns it."""
+    state = slim(load_checkpoint(src), note)
+    save_checkpoint(dst, state)
+    return state

@@ -11,12 +11,13 @@ import torch
 
 from ..atomic import atomic_dir
 from ..datasets.decode import Skip, decode_file
+from ..datasets.sketch import SketchConfig
 from ..emotions import canonical
 from ..errors import EmosketchError
 from ..evaluate.classifier import pick_device, resize_batch, to_tensor
 from ..evaluate.classify import prepare_image
 from ..frames import IMAGE_SUFFIXES
-from .checkpoint import load_checkpoint
+from .checkpoint import INFERENCE, load_checkpoint
 from .networks import ModelConfig, Networks, z_codes
 
 
@@ -27,7 +28,12 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tupl
     state = load_checkpoint(path)
     model = from_dict(ModelConfig, state["config"]["model"], f"{path}:config.model")
     nets = Networks(model, len(state["classes"]))
-    nets.load_state_dict(state["ema"])
+    if state.get("slim"):  # a shipped model: G, F and E only (D keeps its fresh weights, unused)
+        for name in INFERENCE:
+            getattr(nets, name).load_state_dict(
+                {k.split(".", 1)[1]: v for k, v in state["ema"].items() if k.startswith(name + ".")})
+    else:
+        nets.load_state_dict(state["ema"])
     return nets.to(device).eval(), state
 
 
@@ -101,7 +107,7 @@ def sample(checkpoint: str | Path, inputs: list[str | Path], emotions: list[str]
     with atomic_dir(out, overwrite=force) as tmp:
         for path in _inputs([Path(p) for p in inputs]):
             try:
-                sketch, how = prepare_image(decode_file(path), prep_state, kind)
+                sketch, how = prepare_image(decode_file(path), prep_state, kind, SketchConfig())
             except (Skip, EmosketchError) as exc:
                 skipped.append({"file": str(path), "error": str(exc)})
                 continue

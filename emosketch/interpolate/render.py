@@ -55,6 +55,7 @@ class Renderer:
             raise EmosketchError("give a face image or a dataset (and an index), one of the two")
         if image is not None:
             from ..datasets.decode import Skip, decode_file
+            from ..datasets.sketch import SketchConfig
             from ..evaluate.classify import prepare_image
 
             try:
@@ -62,7 +63,7 @@ class Renderer:
             except Skip as exc:
                 raise EmosketchError(f"{image}: {exc}") from None
             state = {"input": "sketch", "image_size": self.size, "dataset": self.state.get("dataset", {})}
-            sketch, how = prepare_image(gray, state, kind)
+            sketch, how = prepare_image(gray, state, kind, SketchConfig())
             original = gray
         else:
             from ..datasets.dataset import load

@@ -1,0 +1,102 @@
+"""The shipped generator: safe to load, small, a real editor of real faces, and the default of every
+command that takes --checkpoint; the demo runs on it and a real photo with no training."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from emosketch.cli import cli
+from emosketch.models import default_generator, demo_photo
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli, [str(a) for a in args])
+
+
+def test_shipped_model_is_small_data_and_inference_only():
+    path = default_generator()
+    assert path.stat().st_size <= 20 * 2**20
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    assert state["format"] == "emosketch-generator" and state["slim"] is True
+    assert {"optimizers", "nets", "rng", "ada"}.isdisjoint(state)
+    assert {k.split(".")[0] for k in state["ema"]} == {"generator", "mapping", "style_encoder"}
+    assert state["config"]["model"]["output"] == "warp"
+    assert state["dataset"]["sketch"]["method"] == "xdog" and state["dataset"]["source"]["kind"] == "ferplus"
+    assert {"neutral", "happy", "sad", "surprise", "fear", "anger"} <= set(state["classes"])
+
+
+def test_shipped_model_redraws_a_photo_in_every_emotion():
+    from emosketch.interpolate.render import Renderer
+
+    r = Renderer(default_generator(), "cpu")
+    face = r.source(image=demo_photo())
+    assert face.how.startswith("photo -> sketch") and face.sketch.shape == (r.size, r.size)
+    frames = r.render(face, r.bank.codes())  # each emotion's mean style
+    assert frames.shape == (len(r.classes), r.size, r.size) and frames.dtype == np.uint8
+    # each emotion is its own drawing of the same face: every pair differs, none is the input
+    flat = frames.reshape(len(frames), -1).astype(float) / 255
+    gaps = np.abs(flat[:, None] - flat[None]).mean(-1)
+    assert gaps[~np.eye(len(frames), dtype=bool)].min() > 0.003
+    assert np.abs(flat - face.sketch.reshape(-1) / 255).mean(-1).max() > 0.01
+    assert np.abs(flat - face.sketch.reshape(-1) / 255).mean(-1).mean() < 0.25  # still this face, not noise
+
+
+def test_commands_default_to_the_shipped_model(run, tmp_path):
+    photo = demo_photo()
+    result = run("sample", "--input", photo, "--emotions", "happy,sad", "--out", tmp_path / "s")
+    assert result.exit_code == 0, result.output
+    assert {"astronaut.png", "astronaut_happy.png", "astronaut_sad.png"} <= {p.name for p in (tmp_path / "s").iterdir()}
+    result = run("interpolate", "--input", photo, "--from", "neutral", "--to", "surprise", "--frames", 5, "--hold", 1,
+                 "--out", tmp_path / "t.npz")
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "t.npz")["frames"].shape[0] == 6
+    script = tmp_path / "script.yaml"
+    script.write_text("fps: 6\nduration: 2\nstimuli:\n  - {t: 0.2, channel: joy, amount: 0.9}\n")
+    result = run("agent", "--input", photo, "--script", script, "--out", tmp_path / "a.npz")
+    assert result.exit_code == 0, result.output
+    result = run("pack", "--input", photo, "--emotions", "neutral,happy", "--transition-frames", 3,
+                 "--idle-frames", 2, "--out", tmp_path / "p")
+    assert result.exit_code == 0, result.output
+    assert "verified bit for bit" in result.output
+    names = [s["name"] for s in json.loads((tmp_path / "p" / "manifest.json").read_text())["sequences"]]
+    assert set(names) == {"idle_neutral", "idle_happy", "neutral_to_happy", "happy_to_neutral"}
+
+
+def test_slim_keeps_the_ema_networks_and_draws_the_same(run, generator, tmp_path):
+    from emosketch.gan.sample import GanTranslator
+
+    out = tmp_path / "slim.pt"
+    result = run("slim", generator, "--out", out, "--note", "a test")
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size < generator.stat().st_size
+    assert torch.load(out, map_location="cpu", weights_only=True)["note"] == "a test"
+    faces = np.full((3, 32, 32), 255, np.uint8)
+    faces[:, 10:20, 8:24] = 0
+    targets, seeds = np.array([0, 1, 2]), np.array([4, 5, 6])
+    full, slim = GanTranslator(generator, "cpu"), GanTranslator(out, "cpu")
+    assert np.array_equal(full.translate(faces, targets, seeds), slim.translate(faces, targets, seeds))
+
+
+def test_demo_runs_on_the_shipped_model_and_a_photo(run, tmp_path):
+    out = tmp_path / "demo"
+    result = run("demo", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "shipped model" in result.output and "photo -> sketch" in result.output
+    assert not (out / "run").exists() and not (out / "data").exists()  # nothing trained
+    for name in ("face.png", "transitions.gif", "transitions.npz", "agent.mp4", "agent.png", "pack/index.html"):
+        assert (out / name).stat().st_size > 0, name
+
+
+def test_a_synthetic_model_takes_photos_with_prepares_sketch_defaults(run, generator, tmp_path):
+    # its data (synthetic drawings) has no sketch settings: photos get prepare's defaults, not a refusal
+    result = run("sample", "--checkpoint", generator, "--input", demo_photo(), "--emotions", "happy",
+                 "--out", tmp_path / "s")
+    assert result.exit_code == 0, result.output
+    assert "skipped" not in result.output and (tmp_path / "s" / "astronaut_happy.png").exists()
