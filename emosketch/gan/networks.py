@@ -189,9 +189,8 @@ class Generator(nn.Module):
         self.encode.extend(ResBlk(bottom, bottom, normalize=True) for _ in range(cfg.bottleneck_blocks))
         self.decode = nn.ModuleList(AdainResBlk(bottom, bottom, cfg.style_dim) for _ in range(cfg.bottleneck_blocks))
         self.decode.extend(AdainResBlk(b, a, cfg.style_dim, upsample=True) for a, b in reversed(widths))
-        if cfg.output == "warp":
-            self.warp = WarpHead(cfg.dim_in, cfg.warp_grid, cfg.max_shift, cfg.style_dim)
-        else:
+        self.warp = WarpHead(cfg.dim_in, cfg.warp_grid, cfg.max_shift, cfg.style_dim) if cfg.output == "warp" else None
+        if self.warp is None:
             self.to_img = nn.Sequential(InstanceNorm(cfg.dim_in, affine=True), nn.LeakyReLU(0.2),
                                         nn.Conv2d(cfg.dim_in, 1, 1, 1, 0))
             # The output is an edit of the input: a residual before the tanh, zero at the start, so the
@@ -208,7 +207,7 @@ class Generator(nn.Module):
             h = block(h)
         for block in self.decode:
             h = block(h, s)
-        if hasattr(self, "warp"):
+        if self.warp is not None:
             img, flow, mask = self.warp(x, h, s)
             img = img.to(x.dtype)
         else:
