@@ -138,6 +138,26 @@ def hog_target_accuracy(judge: HogJudge, tr, ds, faces: int) -> dict:
     return {"accuracy": float((verdict == targets).mean()), "per_target": per}
 
 
+class Remembered:
+    """A translator whose answers are kept: every judge asks for the same translations (the same faces,
+    targets and seeds), so each is drawn once instead of once per judge."""
+
+    def __init__(self, translator):
+        self.translator, self.classes, self.answers = translator, translator.classes, {}
+
+    def _ask(self, call: str, *arrays, rows=None):
+        key = (call, hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)).digest())
+        if key not in self.answers:
+            self.answers[key] = getattr(self.translator, call)(*arrays, rows=rows)
+        return self.answers[key]
+
+    def translate(self, images, targets, seeds, rows=None):
+        return self._ask("translate", images, targets, seeds, rows=rows)
+
+    def along_path(self, images, start, end, t, seeds, rows=None):
+        return self._ask("along_path", images, start, end, t, seeds, rows=rows)
+
+
 def check_independent(judges: dict[str, Path], name: str, checkpoint: str | Path) -> None:
     """Refuse a judge that is the guide classifier the generator `checkpoint` was trained against."""
     guide = torch.load(checkpoint, map_location="cpu", weights_only=True)["config"].get("guide")
@@ -236,7 +256,8 @@ def main() -> None:
     rows, per_target = [], []
     faces = grid_faces(ds)
     photo = photo_sketch(ds)
-    for name, tr, path in translators:
+    for name, translator, path in translators:
+        tr = Remembered(translator)
         write_grid(work / f"grid-{slug(name)}.png", tr, faces, len(ds.classes))
         write_grid(work / f"photo-{slug(name)}.png", tr, photo, len(ds.classes), scale=4)
         print(f"judging {name} ...")
@@ -272,5 +293,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=3)
     main()
