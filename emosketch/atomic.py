@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
@@ -64,3 +65,42 @@ def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def lock_path(target: str | os.PathLike) -> Path:
+    target = Path(target)
+    return target.parent / f".{target.name}.lock"
+
+
+@contextlib.contextmanager
+def output_lock(target: str | os.PathLike) -> Iterator[Path]:
+    """Hold an exclusive lock on the output `target` for the block: a lock file beside it
+    (.NAME.lock) that holds this process's pid, locked with fcntl.flock. A second run that wants the
+    same output refuses at once with an error that names the live one. The kernel drops the lock
+    when its holder dies, so a killed run never leaves a stale lock behind."""
+    path = lock_path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise EmosketchError(f"{target}: another emosketch run (pid {holder}) is writing it; wait for it "
+                                 f"to finish or stop it (lock: {path})") from None
+        try:  # the holder before us may have removed the file after we opened it: lock the new one
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        os.close(fd)

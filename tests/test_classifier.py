@@ -112,3 +112,30 @@ def test_photos_go_through_face_crop_and_sketch(tmp_path):
 
     result = classify_files(tmp_path / "c.pt", [tmp_path / "photo.png"], device="cpu")[0]
     assert result["input"].startswith("photo -> sketch") and result["label"] in {"neutral", "happy", "sad", "anger"}
+
+
+def test_l2_attack_stays_in_the_ball_and_raises_the_loss():
+    from emosketch.evaluate.classifier import EmotionCNN, l2_attack
+
+    torch.manual_seed(0)
+    model = EmotionCNN(4, width=4).eval()
+    x = torch.rand(6, 1, 32, 32) * 2 - 1
+    y = torch.randint(0, 4, (6,))
+    adv = l2_attack(model, x, y, eps=2.0, steps=3)
+    norms = (adv - x).flatten(1).norm(dim=1)
+    assert torch.all(norms <= 2.0 + 1e-4) and norms.max() > 0.5
+    assert adv.min() >= -1 and adv.max() <= 1 and not adv.requires_grad
+    ce = torch.nn.functional.cross_entropy
+    with torch.no_grad():
+        assert ce(model(adv), y) > ce(model(x), y)
+    assert all(p.grad is None for p in model.parameters())  # the attack leaves the model's grads alone
+
+
+def test_adversarial_training_runs_and_is_recorded(synthetic, tmp_path):
+    cfg = ClassifierConfig(image_size=32, width=4, epochs=1, samples_per_epoch=128, adversarial_eps=1.0,
+                           adversarial_steps=2)
+    train_classifier(synthetic, tmp_path / "r.pt", cfg, device="cpu", progress=False, log=lambda m: None)
+    _, state = load_classifier(tmp_path / "r.pt")
+    assert state["config"]["adversarial_eps"] == 1.0 and state["config"]["adversarial_steps"] == 2
+    with pytest.raises(EmosketchError, match="adversarial_eps"):
+        ClassifierConfig(adversarial_eps=-1)

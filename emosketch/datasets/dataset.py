@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from ..errors import EmosketchError
+from ..text import put_text
 from .prepare import FORMAT_NAME, FORMAT_VERSION
 from .readers import SPLIT_NAMES
 
@@ -83,7 +84,7 @@ def sample_grid(ds: SketchDataset, per_class: int = 6, seed: int = 0, show_faces
     rows = []
     for ci, name in enumerate(ds.classes):
         row = np.full((tile + pad, label_w + per_class * cell), 255, np.uint8)
-        cv2.putText(row, name, (4, tile // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 0, 1, cv2.LINE_AA)
+        put_text(row, name, (4, tile // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 0, 1, cv2.LINE_AA)
         pool = np.flatnonzero(ds.labels == ci)
         picks = rng.choice(pool, min(per_class, len(pool)), replace=False) if len(pool) else []
         for j, idx in enumerate(sorted(picks)):

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from .. import __version__
+from ..atomic import atomic_file, output_lock
 from ..emotions import EMOTIONS, canonical, canonical_list
 from ..errors import EmosketchError
 from .decode import MAX_PIXELS, MIN_SIDE, Skip, decode_file
@@ -185,15 +186,13 @@ def _fingerprint(cfg: PrepareConfig, index: Index, items: list[Item], labels: li
     h.update(json.dumps({"cfg": asdict(cfg), "source": [index.kind, index.path], "version": FORMAT_VERSION},
                         sort_keys=True, default=str).encode())
     for item, label, split in zip(items, labels, splits):
-        h.update(f"{item.key}|{label}|{split}|{item.ref}|{item.box}\n".encode())
+        h.update(f"{item.key}|{label}|{split}|{item.ref}|{item.box}\n".encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
 def _save_npz(path: Path, **arrays) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_file(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
-    os.replace(tmp, path)
 
 
 def _chunks_todo(chunk_dir: Path, n_chunks: int) -> list[int]:
@@ -237,10 +236,17 @@ def _run_chunks(items: list[Item], cfg: PrepareConfig, chunk_dir: Path, todo: li
 
 def prepare(source: str, out: str | Path, cfg: PrepareConfig = PrepareConfig(), workers: int = 1,
             force: bool = False, progress: bool = True, log: Callable[[str], None] = print) -> dict:
-    """Convert `source` ('KIND:PATH' or 'synthetic') into a Sketch dataset at `out`; returns meta."""
+    """Convert `source` ('KIND:PATH' or 'synthetic') into a Sketch dataset at `out`; returns meta.
+    The output is locked for the whole run: a second prepare into the same `out` refuses."""
+    out = Path(out)
+    with output_lock(out):
+        return _prepare(source, out, cfg, workers, force, progress, log)
+
+
+def _prepare(source: str, out: Path, cfg: PrepareConfig, workers: int, force: bool, progress: bool,
+             log: Callable[[str], None]) -> dict:
     from tqdm import tqdm
 
-    out = Path(out)
     if out.exists() and not force:
         raise EmosketchError(f"{out}: already exists (pass --force to replace it)")
     started = time.time()
@@ -280,6 +286,7 @@ def prepare(source: str, out: str | Path, cfg: PrepareConfig = PrepareConfig(), 
         shutil.rmtree(partial)
         reasons = ", ".join(f"{n} {r}" for r, n in list(meta["skipped_by_reason"].items())[:4])
         raise EmosketchError(f"{index.path}: no usable face in {len(items)} items (skipped: {reasons})")
+    _check_assembled(partial, meta["count"], cfg)
     meta["seconds"] = round(time.time() - started, 2)
     (partial / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     shutil.rmtree(chunk_dir)
@@ -288,6 +295,26 @@ def prepare(source: str, out: str | Path, cfg: PrepareConfig = PrepareConfig(), 
         shutil.rmtree(out)
     os.replace(partial, out)
     return meta
+
+
+def _check_assembled(partial: Path, count: int, cfg: PrepareConfig) -> None:
+    """Read the assembled arrays back before they are published: every one whole, of the shape and
+    dtype the count says, so that a short or damaged file never becomes a dataset."""
+    expect = {"images.npy": ((count, cfg.size, cfg.size), np.uint8), "labels.npy": ((count,), np.int16),
+              "split.npy": ((count,), np.uint8)}
+    if cfg.keep_faces:
+        expect["faces.npy"] = ((count, cfg.size, cfg.size), np.uint8)
+    for name, (shape, dtype) in expect.items():
+        try:
+            arr = np.load(partial / name, mmap_mode="r", allow_pickle=False)
+            size = (partial / name).stat().st_size
+        except (OSError, ValueError) as exc:
+            raise EmosketchError(f"{partial / name}: the assembled array is unreadable ({exc}); "
+                                 "run the same command again") from exc
+        whole = arr.shape == shape and arr.dtype == dtype and size == arr.offset + arr.nbytes
+        if not whole:
+            raise EmosketchError(f"{partial / name}: the assembled array is {arr.shape} {arr.dtype}, expected "
+                                 f"{shape} {np.dtype(dtype)}; run the same command again")
 
 
 def _assemble(partial: Path, chunk_dir: Path, n_chunks: int, index: Index, items: list[Item], labels: list[int],

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import __version__
+from ..errors import EmosketchError
+from .escape import c_string
 from .pack import Pack, identifier
 
 TEMPLATE = """\
@@ -73,6 +75,14 @@ static const uint8_t {name}_data[{data_bytes}u] ES_PROGMEM {upper}_UNUSED = {{
 {data}
 }};
 
+#ifdef {upper}_WITH_NAMES
+/* Each sequence's name as it was given (UTF-8), for logs and menus. Define {upper}_WITH_NAMES
+ * before including this header to get it (the strings live in RAM on AVR). */
+static const char *const {name}_sequence_names[{upper}_SEQUENCE_COUNT] {upper}_UNUSED = {{
+{sequence_names}
+}};
+#endif
+
 static const es_pack {name}_pack {upper}_UNUSED = {{
     {upper}_FRAME_BYTES, {upper}_FRAME_COUNT, {upper}_SEQUENCE_COUNT, {upper}_EMOTION_COUNT,
     {name}_data, {name}_offsets, {name}_codecs, &{name}_sequences[0][0], {name}_idle, {name}_transitions,
@@ -89,7 +99,42 @@ def _rows(values: list[int], per_line: int, fmt: str) -> str:
     return "\n".join(lines)
 
 
+# The player's own files and symbols (emosketch_player.h/.c, es_*, ES_*) and the modules the
+# MicroPython files import: a pack must not be named like them.
+RESERVED_NAMES = {"es", "emosketch_player", "io", "framebuf", "machine", "micropython", "ssd1306", "time"}
+
+
+def symbols(pack: Pack) -> list[str]:
+    """Every name the header defines, in the order it defines them."""
+    name, upper = pack.name, pack.name.upper()
+    macros = ["H", "UNUSED", "WIDTH", "HEIGHT", "RAM_COLUMNS", "COLUMN_OFFSET", "FRAME_BYTES", "FRAME_COUNT",
+              "SEQUENCE_COUNT", "EMOTION_COUNT", "FPS", "WITH_NAMES"]
+    out = [f"{upper}_{m}" for m in macros]
+    out += [f"{upper}_SEQ_{s.ident.upper()}" for s in pack.sequences]
+    emotions = pack.emotions["names"]
+    out += [f"{upper}_EMOTION_{identifier(e).upper()}" for e in emotions] or [f"{upper}_NO_EMOTIONS"]
+    out += [f"{name}_{t}" for t in ("emotion_names", "sequences", "offsets", "codecs", "idle", "transitions",
+                                    "data", "sequence_names", "pack")]
+    return out
+
+
+def check(pack: Pack) -> None:
+    """Refuse, before anything is written, a pack whose name is the player's or whose header would
+    define one symbol twice (a sequence named 'count' makes <NAME>_EMOTION_COUNT, for one)."""
+    if pack.name in RESERVED_NAMES or pack.name.startswith("es_"):
+        raise EmosketchError(f"pack name {pack.name!r} is reserved for the player's files and symbols "
+                             "(es, es_*, emosketch_player, and the modules the player imports); choose another --name")
+    seen: dict[str, int] = {}
+    for sym in symbols(pack):
+        seen[sym] = seen.get(sym, 0) + 1
+    twice = [sym for sym, n in seen.items() if n > 1]
+    if twice:
+        raise EmosketchError(f"pack {pack.name!r}: the C header would define {', '.join(twice)} twice; "
+                             "rename the sequence or emotion that makes it")
+
+
 def render(pack: Pack) -> str:
+    check(pack)
     name = pack.name
     upper = name.upper()
     payload_codecs = [cid for cid, _ in pack.payloads]
@@ -117,10 +162,11 @@ def render(pack: Pack) -> str:
         idle_len=max(1, n_emo), idle=", ".join(str(v) for v in table["idle"]) or "-1",
         trans_len=max(1, n_emo * n_emo), transitions=_rows(flat, 16, "{}") or "    -1,",
         data=_rows(list(pack.data), 16, "0x{:02x}"),
+        sequence_names="\n".join(f"    {c_string(s.name)}," for s in pack.sequences),
     )
 
 
 def write(pack: Pack, folder: Path) -> Path:
     path = folder / f"{pack.name}.h"
-    path.write_text(render(pack))
+    path.write_text(render(pack), encoding="ascii")
     return path

@@ -4,9 +4,9 @@ sequence on a canvas that looks like the panel."""
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 
+from .escape import html_text, script_json
 from .pack import Pack
 from .preview import panel_colours
 
@@ -109,12 +109,11 @@ if (typeof document !== "undefined") {{
 
 def render(pack: Pack, panel: str = "white") -> str:
     rows = ["#" + "".join(f"{int(c):02x}" for c in rgb) for rgb in panel_colours(panel, pack.height)]
-    manifest = json.dumps(pack.manifest()).replace("</", "<\\/")
-    return PAGE.format(title=pack.name, manifest=manifest, data=base64.b64encode(pack.data).decode(),
-                       panel_rows=json.dumps(rows), decoder=DECODER_JS)
+    return PAGE.format(title=html_text(pack.name), manifest=script_json(pack.manifest()),
+                       data=base64.b64encode(pack.data).decode(), panel_rows=script_json(rows), decoder=DECODER_JS)
 
 
 def write(pack: Pack, folder: Path, panel: str = "white") -> Path:
     path = folder / "index.html"
-    path.write_text(render(pack, panel))
+    path.write_text(render(pack, panel), encoding="utf-8")
     return path

@@ -280,6 +280,7 @@ def write_pack(pack: Pack, out: str | Path, force: bool = False, verify: bool = 
     """
     from . import c_header, html, index, manifest, micropython, players, preview
 
+    c_header.check(pack)
     with atomic_dir(out, overwrite=force) as tmp:
         manifest.write(pack, tmp)
         index.write(pack, tmp)

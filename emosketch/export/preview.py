@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from ..errors import EmosketchError
+from ..text import put_text
 from .pack import Pack
 
 PANELS = {
@@ -81,7 +82,7 @@ def contact_sheet(pack: Pack, panel: str = "white", per_row: int = 8, scale: int
         for j, tile in enumerate(tiles):
             x = gap + j * (w + gap)
             row[label_h:, x:x + w] = tile
-        cv2.putText(row, f"{s.name}  ({s.count} frames, {s.fps:.1f} fps)", (gap, 13),
+        put_text(row, f"{s.name}  ({s.count} frames, {s.fps:.1f} fps)", (gap, 13),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.4, (230, 230, 230), 1, cv2.LINE_AA)
         rows.append(row)
         rows.append(np.full((gap, row.shape[1], 3), 40, np.uint8))

@@ -8,6 +8,7 @@ Latent-guided (s = F(z, y)) and reference-guided (s = E(x_ref, y)) styles are bo
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -23,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import __version__
+from ..atomic import output_lock
 from ..datasets.dataset import SketchDataset, load
 from ..datasets.sampler import class_weights
 from ..datasets.synthetic import EXPRESSIONS, random_pairs
@@ -412,11 +414,19 @@ class _Stop:
 def train(cfg: TrainConfig, data: str | Path, out: str | Path, resume: bool = False, device: str = "auto",
           steps: int | None = None, progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Train (or resume) a run in folder `out`: checkpoint.pt, log.jsonl, samples/, config.json.
-    `steps` stops this call early at that step (the schedule still follows cfg.steps)."""
+    `steps` stops this call early at that step (the schedule still follows cfg.steps). The run folder
+    is locked while it trains (by rank 0 under torchrun): a second run into it refuses."""
+    out = Path(out)
+    lock = output_lock(out) if int(os.environ.get("RANK", "0")) == 0 else contextlib.nullcontext()
+    with lock:
+        return _train(cfg, data, out, resume, device, steps, progress, log)
+
+
+def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: str, steps: int | None,
+           progress: bool, log: Callable[[str], None]) -> dict:
     import cv2
     from tqdm import tqdm
 
-    out = Path(out)
     ckpt_path = out / "checkpoint.pt"
     rank, world, dev = _distributed(device)
     if rank == 0 and out.exists() and any(out.iterdir()) and not resume:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..atomic import atomic_file
 from ..errors import EmosketchError
+from ..text import put_text
 from .agent import CHANNELS, Trace
 
 COLOURS = {  # BGR
@@ -40,12 +41,12 @@ def agent_plot(trace: Trace, frames: np.ndarray | None = None, width: int = 960,
     for v in np.linspace(0.0, y_max, 5):
         y = y_of(v)
         cv2.line(img, (left, y), (left + plot_w, y), (225, 225, 225), 1)
-        cv2.putText(img, f"{v:.2f}", (6, y + 4), FONT, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
+        put_text(img, f"{v:.2f}", (6, y + 4), FONT, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
     step = max(1, int(np.ceil(t_end / 12)))
     for s in range(0, int(t_end) + 1, step):
         x = x_of(s)
         cv2.line(img, (x, top + chart_h), (x, top + chart_h + 4), (90, 90, 90), 1)
-        cv2.putText(img, f"{s}s", (x - 8, top + chart_h + 18), FONT, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
+        put_text(img, f"{s}s", (x - 8, top + chart_h + 18), FONT, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
     cv2.rectangle(img, (left, top), (left + plot_w, top + chart_h), (120, 120, 120), 1)
     # channel curves
     for i, c in enumerate(CHANNELS):
@@ -55,7 +56,7 @@ def agent_plot(trace: Trace, frames: np.ndarray | None = None, width: int = 960,
     x = left
     for c in CHANNELS:
         cv2.line(img, (x, 20), (x + 18, 20), COLOURS[c], 3)
-        cv2.putText(img, c, (x + 22, 24), FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        put_text(img, c, (x + 22, 24), FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
         x += 34 + 9 * len(c)
     # stimuli as triangles on the time axis
     for s in trace.stimuli:
@@ -73,9 +74,9 @@ def agent_plot(trace: Trace, frames: np.ndarray | None = None, width: int = 960,
             shade = (235, 215)[segment % 2]
             cv2.rectangle(img, (x0, band_y), (max(x0 + 1, x1), band_y + 18), (shade, shade, shade), -1)
             if x1 - x0 > 9 * len(shown[start]):
-                cv2.putText(img, shown[start], (x0 + 3, band_y + 13), FONT, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+                put_text(img, shown[start], (x0 + 3, band_y + 13), FONT, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
             start, segment = i, segment + 1
-    cv2.putText(img, "shows", (6, band_y + 13), FONT, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
+    put_text(img, "shows", (6, band_y + 13), FONT, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
     # the frame strip, each frame under its time
     if cell:
         y0 = band_y + 30
@@ -86,7 +87,7 @@ def agent_plot(trace: Trace, frames: np.ndarray | None = None, width: int = 960,
             img[y0:y0 + cell - 4, x0 + 2:x0 + cell - 2] = f[..., None]
             cv2.rectangle(img, (x0 + 1, y0 - 1), (x0 + cell - 2, y0 + cell - 4), (180, 180, 180), 1)
             t = float(trace.times[min(i, len(trace.times) - 1)])
-            cv2.putText(img, f"{t:.1f}s", (x0 + cell // 2 - 14, y0 + cell + 14), FONT, 0.4, (60, 60, 60), 1,
+            put_text(img, f"{t:.1f}s", (x0 + cell // 2 - 14, y0 + cell + 14), FONT, 0.4, (60, 60, 60), 1,
                         cv2.LINE_AA)
     return img
 
