@@ -3,6 +3,8 @@ a format name and version, and read back with torch.load(weights_only=True)."""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -23,9 +25,11 @@ def load_checkpoint(path: str | Path, format_name: str, version: int, noun: str 
     if not path.exists():
         raise EmosketchError(f"{path}: no such {noun}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of files it then refuses
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise EmosketchError(f"{path}: not a readable checkpoint ({str(exc).splitlines()[0][:120]})") from None
+        raise EmosketchError(f"{path}: not a readable {noun}: {describe_unreadable(path, exc)}") from None
     if not isinstance(state, dict) or state.get("format") != format_name:
         got = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise EmosketchError(f"{path}: not an {format_name} checkpoint (it is {got})")
@@ -33,3 +37,64 @@ def load_checkpoint(path: str | Path, format_name: str, version: int, noun: str 
         raise EmosketchError(f"{path}: {format_name} version {state.get('version')} is not supported "
                              f"(this emosketch reads version {version})")
     return state
+
+
+def describe_unreadable(path: Path, exc: BaseException) -> str:
+    """What a file that torch.load(weights_only=True) refused is, in words."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError as err:
+        return f"cannot read it ({err.strerror or err})"
+    message = str(exc)
+    if size == 0:
+        return "it is an empty file (0 bytes)"
+    if head[:1] == b"\x80":
+        return "it is a bare pickle, not a PyTorch checkpoint (emosketch reads only torch.save files of tensors and plain values)"
+    if "GLOBAL" in message:
+        named = [line.strip() for line in message.splitlines() if "GLOBAL" in line]
+        return f"it holds objects that would run code on load, which weights_only refuses ({named[0][:100]})"
+    if head.startswith(b"PK\x03\x04"):
+        return f"it is a damaged or truncated zip archive ({size} bytes)"
+    try:
+        head.decode("utf-8")
+        return f"it is a text file ({size} bytes), not a PyTorch checkpoint"
+    except UnicodeDecodeError:
+        return f"it is not a PyTorch checkpoint ({size} bytes of unknown data)"
+
+
+def require(state: Mapping, fields: dict[str, type], where: str | Path) -> None:
+    """Each named field is present and of its type, or one line that names the first that is not."""
+    for key, kind in fields.items():
+        if key not in state:
+            raise EmosketchError(f"{where}: the checkpoint has no {key!r}; it is damaged or not written by emosketch")
+        if not isinstance(state[key], kind) or (kind is int and isinstance(state[key], bool)):
+            raise EmosketchError(f"{where}: {key!r} is a {type(state[key]).__name__}, expected a {kind.__name__}")
+
+
+def check_classes(classes, where: str | Path) -> None:
+    """A checkpoint's or dataset's classes: a non-empty list of distinct, non-empty strings."""
+    if not isinstance(classes, list | tuple) or not classes:
+        raise EmosketchError(f"{where}: its classes must be a non-empty list of names (got {classes!r:.60})")
+    bad = [c for c in classes if not isinstance(c, str) or not c.strip()]
+    if bad:
+        raise EmosketchError(f"{where}: its classes must be non-empty strings (got {bad[0]!r:.40})")
+    if len(set(classes)) != len(classes):
+        twice = sorted({c for c in classes if classes.count(c) > 1})
+        raise EmosketchError(f"{where}: its classes name {', '.join(twice)} more than once")
+
+
+def load_weights(module: torch.nn.Module, weights: Mapping, where: str | Path, what: str) -> None:
+    """module.load_state_dict(weights), with a missing key, an extra key or a wrong shape or dtype
+    reported as one line."""
+    bad = [k for k, v in weights.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise EmosketchError(f"{where}: the {what} weight {bad[0]!r} is not a tensor")
+    try:
+        module.load_state_dict(weights)
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
+        raise EmosketchError(f"{where}: its {what} weights do not fit the model its config describes "
+                             f"({detail[:160]})") from None

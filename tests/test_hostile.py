@@ -18,8 +18,14 @@ from hypothesis import strategies as st
 
 from emosketch.atomic import lock_path, output_lock
 from emosketch.errors import EmosketchError
-from emosketch.export import ExportOptions, Layout, build_pack, write_pack
-from emosketch.export import c_header, html, micropython
+from emosketch.export import (
+    ExportOptions,
+    Layout,
+    build_pack,
+    html,
+    micropython,
+    write_pack,
+)
 from emosketch.export.escape import c_string, py_literal, script_json, text_bytes
 from emosketch.frames import Frames
 
@@ -331,3 +337,170 @@ def test_a_short_assembled_array_is_never_published(tmp_path, monkeypatch):
         prep.prepare("synthetic", tmp_path / "out", prep.PrepareConfig(size=32, count=8), progress=False,
                      log=lambda m: None)
     assert not (tmp_path / "out").exists()
+
+
+# ---- one line instead of a traceback -------------------------------------------------------------
+
+def _prepare_error(source: str, tmp_path, **cfg) -> str:
+    from emosketch.datasets.prepare import PrepareConfig, prepare
+
+    with pytest.raises(EmosketchError) as info:
+        prepare(source, tmp_path / "out", PrepareConfig(size=32, **cfg), progress=False, log=lambda m: None)
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+def test_a_non_utf8_label_file_is_one_line_that_names_it(tmp_path):
+    from datasets_fixtures import make_ferplus
+
+    make_ferplus(tmp_path / "fp")
+    label = next((tmp_path / "fp").rglob("label.csv"))
+    label.write_bytes(label.read_bytes() + "caf\xe9.png,(0,0,48,48),10,0,0,0,0,0,0,0,0,0\n".encode("latin-1"))
+    message = _prepare_error(f"ferplus:{tmp_path / 'fp'}", tmp_path)
+    assert str(label) in message and "not UTF-8" in message and "0xe9" in message
+
+
+def test_bad_rows_are_skipped_not_fatal_or_silently_kept(tmp_path):
+    from datasets_fixtures import face, write_img
+
+    from emosketch.datasets.prepare import PrepareConfig, prepare
+
+    root = tmp_path / "an96"
+    rows = ["pth,label,relFCs"]
+    for i, emotion in enumerate(["happy", "sad", "happy"]):
+        write_img(root / emotion / f"{i}.png", face(i, emotion, 64))
+        rows.append(f"{emotion}/{i}.png,{emotion},0.9")
+    rows.append("happy/short.png")  # no label field
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    meta = prepare(f"affectnet96:{root}", tmp_path / "a", PrepareConfig(size=32), progress=False, log=lambda m: None)
+    assert meta["count"] == 3 and meta["skipped_by_reason"].get("bad label") == 1
+
+    pixels = " ".join(["128"] * 48 * 48)
+    lines = ["emotion,pixels,Usage", f"3,{pixels},Training", f"4,{pixels},Training", f"-1,{pixels},Training",
+             f"3,{' '.join(['9'] * 4)},Training", f"4,{' '.join(['9'] * 100)},Training"]
+    (tmp_path / "fer.csv").write_text("\n".join(lines) + "\n")
+    meta = prepare(f"fer2013:{tmp_path / 'fer.csv'}", tmp_path / "f", PrepareConfig(size=32), progress=False,
+                   log=lambda m: None)
+    assert meta["count"] == 2  # -1 is not neutral; 2x2 and 10x10 faces are too small
+    assert meta["skipped_by_reason"].get("bad label") == 1 and meta["skipped_by_reason"].get("image too small") == 2
+
+
+def test_ferplus_rows_with_nan_votes_are_bad_labels(tmp_path):
+    from datasets_fixtures import make_ferplus
+
+    from emosketch.datasets.readers import read_ferplus
+
+    make_ferplus(tmp_path / "fp")
+    label = next((tmp_path / "fp").rglob("label.csv"))
+    label.write_text(label.read_text() + "nan.png,(0,0,48,48),nan,0,0,0,0,0,0,0,0,0\n"
+                     "neg.png,(0,0,48,48),-4,1,0,0,0,0,0,0,0,0\n")
+    index = read_ferplus(tmp_path / "fp")
+    assert not any(item.key.endswith(("nan.png", "neg.png")) for item in index.items)
+    assert sum(1 for key, reason in index.skipped if key.endswith(("nan.png", "neg.png")) and reason == "bad label") == 2
+
+
+def test_a_class_named_twice_is_one_line(tmp_path):
+    message = _prepare_error("synthetic", tmp_path, classes=("happy", "happy"), count=8)
+    assert "happy" in message and "twice" in message
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"", "empty file"),
+    (b"just some text\n", "text file"),
+    (b"\x80\x04K\x01.", "bare pickle"),
+    (b"PK\x03\x04" + b"\x00" * 40, "truncated zip"),
+])
+def test_unreadable_checkpoints_say_what_the_file_is(tmp_path, content, words):
+    from emosketch.evaluate.classifier import load_classifier
+    from emosketch.gan.sample import load_generator
+
+    (tmp_path / "c.pt").write_bytes(content)
+    for loader in (load_generator, load_classifier):
+        with pytest.raises(EmosketchError, match=words):
+            loader(tmp_path / "c.pt")
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_by_name(tmp_path):
+    import torch
+
+    from emosketch.gan.sample import load_generator
+
+    torch.save({"format": "emosketch-generator", "version": 1, "x": _Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(EmosketchError, match="would run code.*GLOBAL"):
+        load_generator(tmp_path / "evil.pt")
+    assert not (tmp_path / "RAN").exists()
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ("touch RAN",))
+
+
+def _hostile_generator(generator, tmp_path, edit) -> str:
+    import torch
+
+    from emosketch.gan.sample import load_generator
+
+    state = torch.load(generator, weights_only=True)
+    edit(state)
+    torch.save(state, tmp_path / "g.pt")
+    with pytest.raises(EmosketchError) as info:
+        load_generator(tmp_path / "g.pt")
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda s: s.pop("ema"), "no 'ema'"),
+    (lambda s: s.update(classes=[]), "non-empty list"),
+    (lambda s: s.update(classes=["happy", 3]), "non-empty strings"),
+    (lambda s: s.update(classes=["happy", "happy"]), "more than once"),
+    (lambda s: s.update(classes="happy"), "'classes' is a str"),
+    (lambda s: s["config"]["model"].update(dim_in=10**6), "model.dim_in 1000000"),
+    (lambda s: s["config"]["model"].update(image_size=2**16), "model.image_size"),
+    (lambda s: s["ema"].update({next(iter(s["ema"])): __import__("torch").zeros(3, 3)}), "do not fit"),
+    (lambda s: s["ema"].update({next(iter(s["ema"])): "text"}), "not a tensor"),
+])
+def test_hostile_generator_checkpoints_are_one_line(generator, tmp_path, edit, words):
+    assert words in _hostile_generator(generator, tmp_path, edit)
+
+
+def test_hostile_classifier_checkpoints_are_one_line(trained, tmp_path):
+    import torch
+
+    from emosketch.evaluate.classifier import load_classifier
+
+    path, _ = trained
+    for edit, words in [(lambda s: s.update(classes=None), "'classes' is a NoneType"),
+                        (lambda s: s["config"].update(width=10**5), "width from 4 to 256"),
+                        (lambda s: s["model"].pop(next(iter(s["model"]))), "do not fit")]:
+        state = torch.load(path, weights_only=True)
+        edit(state)
+        torch.save(state, tmp_path / "c.pt")
+        with pytest.raises(EmosketchError, match=words):
+            load_classifier(tmp_path / "c.pt")
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda d: np.save(d / "images.npy", np.zeros((8, 32, 16), np.uint8)), "shape"),
+    (lambda d: np.save(d / "images.npy", np.zeros((8, 32, 32), np.float32)), "float32"),
+    (lambda d: np.save(d / "labels.npy", np.full(8, 99, np.int16)), "outside the"),
+    (lambda d: np.save(d / "split.npy", np.full(8, 7, np.uint8)), "split.npy holds 7"),
+    (lambda d: _edit_meta(d, classes=["happy", "happy"]), "more than once"),
+    (lambda d: _edit_meta(d, classes=[]), "non-empty list"),
+    (lambda d: (d / "meta.json").write_text("[1, 2]"), "not a dataset description"),
+])
+def test_hostile_datasets_are_refused_on_load(tmp_path, damage, words):
+    from emosketch.datasets.dataset import load
+    from emosketch.datasets.prepare import PrepareConfig, prepare
+
+    prepare("synthetic", tmp_path / "d", PrepareConfig(size=32, count=8), progress=False, log=lambda m: None)
+    damage(tmp_path / "d")
+    with pytest.raises(EmosketchError, match=words):
+        load(tmp_path / "d")
+
+
+def _edit_meta(folder, **changes) -> None:
+    meta = json.loads((folder / "meta.json").read_text())
+    meta.update(changes)
+    (folder / "meta.json").write_text(json.dumps(meta))

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..checkpoints import check_classes
 from ..errors import EmosketchError
 from ..text import put_text
 from .prepare import FORMAT_NAME, FORMAT_VERSION
@@ -45,19 +46,37 @@ def load(path: str | Path) -> SketchDataset:
         meta = json.loads(meta_path.read_text())
     except ValueError as exc:
         raise EmosketchError(f"{meta_path}: unreadable ({exc})") from None
+    if not isinstance(meta, dict):
+        raise EmosketchError(f"{meta_path}: not a dataset description (a JSON {type(meta).__name__})")
     if meta.get("format") != FORMAT_NAME or meta.get("version") != FORMAT_VERSION:
         raise EmosketchError(f"{path}: dataset format {meta.get('format')} v{meta.get('version')} is not "
                              f"{FORMAT_NAME} v{FORMAT_VERSION}")
     try:
-        images = np.load(path / "images.npy", mmap_mode="r")
-        labels = np.load(path / "labels.npy")
-        split = np.load(path / "split.npy")
-        faces = np.load(path / "faces.npy", mmap_mode="r") if (path / "faces.npy").exists() else None
+        images = np.load(path / "images.npy", mmap_mode="r", allow_pickle=False)
+        labels = np.load(path / "labels.npy", allow_pickle=False)
+        split = np.load(path / "split.npy", allow_pickle=False)
+        faces = np.load(path / "faces.npy", mmap_mode="r", allow_pickle=False) if (path / "faces.npy").exists() else None
     except (OSError, ValueError) as exc:
         raise EmosketchError(f"{path}: damaged dataset ({exc})") from None
+    classes = meta.get("classes")
+    check_classes(classes, meta_path)
+    for name, arr, ndim in (("images", images, 3), ("faces", faces, 3), ("labels", labels, 1), ("split", split, 1)):
+        if arr is None:
+            continue
+        if arr.ndim != ndim or (ndim == 3 and arr.shape[1] != arr.shape[2]):
+            raise EmosketchError(f"{path}: {name}.npy has shape {arr.shape}; expected "
+                                 f"{'[N, S, S]' if ndim == 3 else '[N]'}")
+        if ndim == 3 and arr.dtype != np.uint8 or ndim == 1 and arr.dtype.kind not in "iu":
+            raise EmosketchError(f"{path}: {name}.npy holds {arr.dtype}; expected "
+                                 f"{'uint8' if ndim == 3 else 'integers'}")
     if not (len(images) == len(labels) == len(split)) or (faces is not None and len(faces) != len(images)):
         raise EmosketchError(f"{path}: images, labels and split have different lengths")
-    return SketchDataset(path, images, labels, split, list(meta["classes"]), meta, faces)
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
+        raise EmosketchError(f"{path}: labels.npy holds {int(labels.min())}..{int(labels.max())}, outside the "
+                             f"{len(classes)} classes of meta.json")
+    if len(split) and (split.min() < 0 or split.max() >= len(SPLIT_NAMES)):
+        raise EmosketchError(f"{path}: split.npy holds {int(split.max())}; expected 0 train, 1 val or 2 test")
+    return SketchDataset(path, images, labels, split, list(classes), meta, faces)
 
 
 def info(ds: SketchDataset) -> dict:

@@ -72,7 +72,10 @@ def resolve_classes(index: Index, cfg: PrepareConfig) -> tuple[list[str], list[i
     mapped = [mapping.get(item.label, item.label) for item in index.items]
     present = set(mapped)
     if cfg.classes:
-        classes = canonical_list(cfg.classes)
+        try:
+            classes = canonical_list(cfg.classes)
+        except ValueError as exc:
+            raise EmosketchError(f"--classes: {exc}; name each class once (merge classes with --map)") from None
         absent = [c for c in classes if c not in present]
         if absent:
             raise EmosketchError(f"class(es) {', '.join(absent)} not in {index.path} "
@@ -122,7 +125,7 @@ def assign_splits(items: list[Item], labels: list[int], fractions: list[float], 
 
 # ---- one item, one chunk --------------------------------------------------------------------------
 
-def _fer2013_pixels(path: str, offset: int) -> np.ndarray:
+def _fer2013_pixels(path: str, offset: int, min_side: int) -> np.ndarray:
     with open(path, "rb") as fh:
         fh.seek(offset)
         fields = fh.readline().decode("utf-8", "replace").strip().split(",")
@@ -136,6 +139,8 @@ def _fer2013_pixels(path: str, offset: int) -> np.ndarray:
             side = int(round(len(pixels) ** 0.5))
             if side * side != len(pixels) or pixels.min() < 0 or pixels.max() > 255:
                 raise Skip("corrupt image", f"{len(pixels)} pixel values")
+            if side < min_side:
+                raise Skip("image too small", f"{side}x{side} (min_side {min_side})")
             return pixels.reshape(side, side).astype(np.uint8)
     raise Skip("corrupt image", "no pixel string")
 
@@ -148,7 +153,7 @@ def process_item(item: Item, cfg: PrepareConfig) -> tuple[np.ndarray, np.ndarray
         face = render(random_identity(seed=identity_seed), item.label, intensity, cfg.size)
         return face, face, "synthetic"
     if kind == "fer2013":
-        gray = _fer2013_pixels(item.ref[1], item.ref[2])
+        gray = _fer2013_pixels(item.ref[1], item.ref[2], cfg.min_side)
         box = (0, 0, gray.shape[1], gray.shape[0])  # FER2013 rows are face crops already
     else:
         gray = decode_file(item.ref[1], cfg.min_side, cfg.max_pixels)

@@ -64,15 +64,24 @@ def parse_source(spec: str) -> tuple[str, Path | None]:
     return kind, root
 
 
-def _csv_rows(path: Path, required: tuple[str, ...]) -> csv.DictReader:
+def read_text(path: Path) -> str:
+    """A label file's text (UTF-8, with or without a BOM), or one line that names the file and the
+    first byte that is not UTF-8."""
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")
+        raw = path.read_bytes()
     except OSError as exc:
         raise EmosketchError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    reader = csv.DictReader(handle)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise EmosketchError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                             "save it as UTF-8") from None
+
+
+def _csv_rows(path: Path, required: tuple[str, ...]) -> csv.DictReader:
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
     missing = [c for c in required if c not in (reader.fieldnames or [])]
     if missing:
-        handle.close()
         raise EmosketchError(f"{path}: missing column(s) {', '.join(missing)} (has {reader.fieldnames})")
     return reader
 
@@ -122,8 +131,8 @@ def read_affectnet96(root: Path) -> Index:
     for row_no, row in enumerate(_csv_rows(labels, ("pth", "label")), start=2):
         key = row["pth"] or f"labels.csv:{row_no}"
         try:
-            label = canonical(row["label"])
-        except ValueError:
+            label = canonical(row["label"])  # None when the row is short
+        except (ValueError, TypeError, AttributeError):
             index.skipped.append((key, "bad label"))
             continue
         index.items.append(Item(key, label, None, ("file", str(root / row["pth"]))))
@@ -155,7 +164,10 @@ def read_fer2013(path: Path) -> Index:
             fields = line.decode("utf-8", "replace").strip().split(",")
             key = f"{path.name}:{row_no}"
             try:
-                label = FER2013_CODES[int(fields[cols["emotion"]])]
+                code = int(fields[cols["emotion"]])
+                if code < 0:
+                    raise ValueError(code)
+                label = FER2013_CODES[code]
             except (ValueError, IndexError):
                 index.skipped.append((key, "bad label"))
                 continue
@@ -181,14 +193,13 @@ def ferplus_label(votes: list[float]) -> tuple[str | None, str]:
 
 
 def _ferplus_folder(folder: Path, split: int | None, index: Index, prefix: str) -> None:
-    text = (folder / "label.csv").read_text(encoding="utf-8-sig")
-    for row in csv.reader(io.StringIO(text)):
+    for row in csv.reader(io.StringIO(read_text(folder / "label.csv"))):
         if not row:
             continue
         key = f"{prefix}{row[0]}"
         try:
             votes = [float(v) for v in row[2:12]]
-            if len(votes) != 10:
+            if len(votes) != 10 or not all(math.isfinite(v) and v >= 0 for v in votes):
                 raise ValueError
         except ValueError:
             index.skipped.append((key, "bad label"))

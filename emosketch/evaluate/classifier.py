@@ -60,8 +60,8 @@ class ClassifierConfig:
             raise EmosketchError(f"classifier input {self.input!r}: expected sketch or face")
         if self.balance not in ("sampler", "loss", "none"):
             raise EmosketchError(f"classifier balance {self.balance!r}: expected sampler, loss or none")
-        if self.image_size < 16 or self.width < 4 or self.batch_size < 2:
-            raise EmosketchError("classifier: image_size >= 16, width >= 4 and batch_size >= 2")
+        if not 16 <= self.image_size <= 1024 or not 4 <= self.width <= 256 or self.batch_size < 2:
+            raise EmosketchError("classifier: image_size from 16 to 1024, width from 4 to 256 and batch_size >= 2")
         if self.adversarial_eps < 0 or self.adversarial_steps < 1:
             raise EmosketchError("classifier: adversarial_eps >= 0 and adversarial_steps >= 1")
 
@@ -191,9 +191,11 @@ def load_checkpoint(path: str | Path) -> dict:
 def load_classifier(path: str | Path, device: torch.device | str = "cpu") -> tuple[EmotionCNN, dict]:
     """The trained classifier (best epoch, eval mode) and its checkpoint's plain values."""
     state = load_checkpoint(path)
+    checkpoints.require(state, {"config": dict, "classes": list, "model": dict, "image_size": int}, path)
+    checkpoints.check_classes(state["classes"], path)
     cfg = from_dict(ClassifierConfig, state["config"], f"{path}:config")
     model = EmotionCNN(len(state["classes"]), cfg.width, cfg.dropout)
-    model.load_state_dict(state["model"])
+    checkpoints.load_weights(model, state["model"], path, "classifier")
     return model.to(device).eval(), state
 
 

@@ -37,10 +37,15 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         n = self.image_size
-        if n < 32 or n & (n - 1):
-            raise EmosketchError(f"model.image_size {n}: must be a power of two >= 32")
-        if min(self.dim_in, self.max_dim, self.style_dim, self.latent_dim) < 1:
-            raise EmosketchError("model sizes must be positive")
+        if n < 32 or n > 1024 or n & (n - 1):
+            raise EmosketchError(f"model.image_size {n}: must be a power of two from 32 to 1024")
+        # Bounds before anything is built: a hostile checkpoint config must not allocate gigabytes.
+        sizes = {"dim_in": (self.dim_in, 512), "max_dim": (self.max_dim, 1024), "style_dim": (self.style_dim, 1024),
+                 "latent_dim": (self.latent_dim, 1024), "mapping_hidden": (self.mapping_hidden, 2048),
+                 "bottleneck_blocks": (self.bottleneck_blocks, 16)}
+        for key, (value, most) in sizes.items():
+            if not isinstance(value, int) or not 1 <= value <= most:
+                raise EmosketchError(f"model.{key} {value!r}: must be an integer from 1 to {most}")
         if self.output not in ("residual", "warp"):
             raise EmosketchError(f"model.output {self.output!r}: expected residual or warp")
         if not 2 <= self.warp_grid <= n or not 0 < self.max_shift <= 1:

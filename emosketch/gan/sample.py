@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import torch
 
+from .. import checkpoints
 from ..atomic import atomic_dir
 from ..datasets.decode import Skip, decode_file
 from ..datasets.sketch import SketchConfig
@@ -26,14 +27,17 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tupl
     from ..config import from_dict
 
     state = load_checkpoint(path)
+    checkpoints.require(state, {"config": dict, "classes": list, "ema": dict, "image_size": int}, path)
+    checkpoints.require(state["config"], {"model": dict}, f"{path}:config")
+    checkpoints.check_classes(state["classes"], path)
     model = from_dict(ModelConfig, state["config"]["model"], f"{path}:config.model")
     nets = Networks(model, len(state["classes"]))
     if state.get("slim"):  # a shipped model: G, F and E only (D keeps its fresh weights, unused)
         for name in INFERENCE:
-            getattr(nets, name).load_state_dict(
-                {k.split(".", 1)[1]: v for k, v in state["ema"].items() if k.startswith(name + ".")})
+            checkpoints.load_weights(getattr(nets, name), {k.split(".", 1)[1]: v for k, v in state["ema"].items()
+                                                           if k.startswith(name + ".")}, path, name)
     else:
-        nets.load_state_dict(state["ema"])
+        checkpoints.load_weights(nets, state["ema"], path, "generator")
     return nets.to(device).eval(), state
 
 
