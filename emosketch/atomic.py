@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
@@ -24,47 +25,144 @@ def _publish_mode(path: Path, mode: int) -> None:
     os.chmod(path, mode & ~_umask())
 
 
+MARKER = ".emosketch"  # in every folder emosketch writes: --force replaces only folders that hold it
+
+
+def owned(folder: Path) -> bool:
+    """True for a folder that emosketch wrote (its marker, or a dataset's or pack's own format stamp)
+    or an empty one: the only folders that --force may replace."""
+    if not folder.is_dir():
+        return False
+    if (folder / MARKER).exists() or not any(folder.iterdir()):
+        return True
+    import json
+
+    for stamp in ("meta.json", "manifest.json"):
+        try:
+            if str(json.loads((folder / stamp).read_text()).get("format", "")).startswith("emosketch"):
+                return True
+        except (OSError, ValueError, AttributeError):
+            pass
+    return False
+
+
+def check_target(target: Path, overwrite: bool, folder: bool = True) -> None:
+    """Refuse an output before any work is done: one that exists (unless overwrite), a regular file
+    where a folder goes, or a folder emosketch did not write."""
+    if not target.exists():
+        return
+    if not overwrite:
+        raise EmosketchError(f"{target}: already exists (pass --force to replace it)")
+    if folder and not target.is_dir():
+        raise EmosketchError(f"{target}: is a file, not a folder; choose another --out")
+    if folder and not owned(target):
+        raise EmosketchError(f"{target}: was not written by emosketch (no {MARKER} marker); --force replaces only "
+                             "emosketch's own outputs, so move it away or choose another --out")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            _fsync(Path(root) / name)
+        _fsync(Path(root))
+
+
+def _no_space(target: Path, exc: OSError) -> EmosketchError:
+    return EmosketchError(f"{target}: no space left on device while writing it ({exc.filename or target}); "
+                          "nothing was replaced")
+
+
 @contextlib.contextmanager
-def atomic_dir(target: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+def atomic_dir(target: str | os.PathLike, overwrite: bool = False, marker: bool = True) -> Iterator[Path]:
     """Yield a fresh temporary folder beside `target`; rename it to `target` when the block succeeds.
 
-    On any exception the temporary folder is removed and an existing `target` is left untouched.
+    The target is locked for the block (output_lock), checked before any work (check_target), and
+    the new folder is fsynced and marked as emosketch's before the rename (marker=False for outputs
+    that stamp themselves, such as a pack's manifest.json). On any exception the
+    temporary folder is removed and an existing `target` is left untouched.
     """
     target = Path(target)
-    if target.exists() and not overwrite:
-        raise EmosketchError(f"{target}: already exists (pass --force to replace it)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        yield tmp
-        _publish_mode(tmp, 0o777)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, old / "previous")
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    check_target(target, overwrite)
+    with output_lock(target):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        try:
+            yield tmp
+            if marker:
+                (tmp / MARKER).write_text("written by emosketch\n")
+            _publish_mode(tmp, 0o777)
+            _fsync_tree(tmp)
+            if target.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+                os.replace(target, old / "previous")
+                os.replace(tmp, target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, target)
+            _fsync(target.parent)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if exc.errno == errno.ENOSPC:
+                raise _no_space(target, exc) from None
+            raise
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 @contextlib.contextmanager
 def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `target` (same suffix); it replaces `target` on success."""
+    """Yield a temporary path beside `target` (same suffix); it replaces `target` on success, after
+    the file is fsynced (and the folder after the rename)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir():
+        raise EmosketchError(f"{target}: is a folder, not a file; choose another path")
     fd, name = tempfile.mkstemp(prefix=f".{target.stem}.tmp-", suffix=target.suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
         _publish_mode(tmp, 0o666)
+        _fsync(tmp)
         os.replace(tmp, target)
+        _fsync(target.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise _no_space(target, exc) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_stale(target: str | os.PathLike) -> int:
+    """Delete the temporary files and folders (.NAME.tmp-*, .STEM.tmp-*SUFFIX, .NAME.old-*) that a
+    killed writer of `target` left beside it. Call it only while holding the target's lock (or the
+    lock of the folder it lives in). Returns how many were removed."""
+    target = Path(target)
+    if not target.parent.is_dir():
+        return 0
+    patterns = [f".{target.name}.tmp-*", f".{target.name}.old-*"]
+    if target.suffix:
+        patterns.append(f".{target.stem}.tmp-*{target.suffix}")
+    removed = 0
+    for pattern in patterns:
+        for stale in target.parent.glob(pattern):
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def lock_path(target: str | os.PathLike) -> Path:
@@ -97,6 +195,7 @@ def output_lock(target: str | os.PathLike) -> Iterator[Path]:
             break
         os.close(fd)
     try:
+        remove_stale(target)  # no live writer can hold them now
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield path

@@ -14,8 +14,15 @@ from .errors import EmosketchError
 
 
 def save_checkpoint(path: str | Path, state: dict, format_name: str, version: int) -> None:
-    with atomic_file(path) as tmp:
-        torch.save({**state, "format": format_name, "version": version}, tmp)
+    """Write atomically: a failed write (a full disk, which torch reports as a RuntimeError rather
+    than an OSError) leaves the previous checkpoint in place and is one line that names the path."""
+    try:
+        with atomic_file(path) as tmp:
+            torch.save({**state, "format": format_name, "version": version}, tmp)
+    except RuntimeError as exc:
+        lines = [line for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        raise EmosketchError(f"{path}: could not write the checkpoint ({lines[0][:120]}); is the disk full? "
+                             "The previous checkpoint, if any, is unchanged") from None
 
 
 def load_checkpoint(path: str | Path, format_name: str, version: int, noun: str = "checkpoint") -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -409,7 +410,9 @@ def train_cmd(config_path, data, out, resume, steps, device):
       emosketch train --config configs/train-tiny-cpu.yaml --data data/synthetic-64 --out runs/tiny --resume
 
     The run folder gets checkpoint.pt (every checkpoint_every steps, and on Ctrl-C or SIGTERM),
-    log.jsonl, samples/stepNNNNNNN.png (sources x emotions) and config.json.
+    log.jsonl, samples/stepNNNNNNN.png (sources x emotions) and config.json. The folder is
+    locked while it trains. Exit status: 0 when the run reached its step, 130 when stopped by
+    Ctrl-C (SIGINT) and 143 by SIGTERM, after the checkpoint is saved; 1 on an error.
     """
     from .config import load_config
     from .gan.train import TrainConfig, train
@@ -417,6 +420,8 @@ def train_cmd(config_path, data, out, resume, steps, device):
     cfg = load_config(TrainConfig, config_path, {})
     result = train(cfg, data, out, resume=resume, device=device, steps=steps, log=click.echo)
     click.echo(f"{out}: step {result['step']}, {result['images_per_s']:.1f} images/s, ADA p {result['ada_p']:.3f}")
+    if result["stopped"]:
+        click.get_current_context().exit(128 + int(signal.Signals[result["stopped"]]))
 
 
 @cli.command("slim")

@@ -99,25 +99,41 @@ def test_run_guards(synthetic, tmp_path):
 
 
 def test_sigterm_mid_run_leaves_a_loadable_checkpoint(synthetic, tmp_path):
-    script = textwrap.dedent(f"""
-        from emosketch.gan.train import TrainConfig, train
-        from emosketch.gan.networks import ModelConfig
-        cfg = TrainConfig(model=ModelConfig(image_size=32, dim_in=8, max_dim=32, style_dim=16, latent_dim=8,
-                          mapping_hidden=32, bottleneck_blocks=1), batch_size=4, steps=100000,
-                          checkpoint_every=100000, sample_every=100000, log_every=1)
-        train(cfg, {str(synthetic)!r}, {str(tmp_path / 'run')!r}, device="cpu", progress=False)
-    """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    log = tmp_path / "run" / "log.jsonl"
+    """Through the CLI: the checkpoint is saved, the exit status is 143 (128 + SIGTERM), and a resume
+    drops the log records the killed run wrote after its checkpoint."""
+    (tmp_path / "cfg.yaml").write_text(textwrap.dedent("""
+        model: {image_size: 32, dim_in: 8, max_dim: 32, style_dim: 16, latent_dim: 8, mapping_hidden: 32,
+                bottleneck_blocks: 1}
+        batch_size: 4
+        steps: 100000
+        checkpoint_every: 100000
+        sample_every: 100000
+        log_every: 1
+    """))
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "emosketch.cli", "train", "--config", str(tmp_path / "cfg.yaml"), "--data",
+           str(synthetic), "--out", str(run), "--device", "cpu"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = run / "log.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
+    assert proc.returncode == 128 + signal.SIGTERM, out
     assert "SIGTERM: saved step" in out
-    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    state = load_checkpoint(run / "checkpoint.pt")
     assert state["step"] >= 3
+    # What a SIGKILL after the checkpoint leaves: records past its step, and a save cut short.
+    with open(log, "a") as fh:
+        fh.write(json.dumps({"step": state["step"] + 1}) + "\n" + '{"step": 99')
+    (run / ".checkpoint.tmp-abc123.pt").write_bytes(b"half a checkpoint")
+    done = subprocess.run(cmd + ["--resume", "--steps", str(state["step"] + 2)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
+    assert steps == sorted(set(steps)) and steps[-1] == state["step"] + 2
+    assert not list(run.glob(".checkpoint.tmp-*"))
 
 
 def test_ada_p_rises_when_d_overfits_and_stays_in_range():

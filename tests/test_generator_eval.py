@@ -30,7 +30,7 @@ def test_oracle_scores_perfectly_and_input_scores_nothing(synthetic, trained, tm
     assert plain["cycle_l1"] == 0 and plain["diversity"] == 0 and plain["ppl"]["ppl"] == 0
     assert oracle["ppl"]["ppl"] > 0 and oracle["cycle_lpips"] is not None
     for folder in ("o", "i"):
-        assert {p.name for p in (tmp_path / folder).iterdir()} == {"report.json", "report.md", "confusion.png"}
+        assert {p.name for p in (tmp_path / folder).iterdir()} == {"report.json", "report.md", "confusion.png", ".emosketch"}
 
 
 def test_mismatched_classes_and_wrong_classifier(synthetic, trained, tmp_path):

@@ -504,3 +504,231 @@ def _edit_meta(folder, **changes) -> None:
     meta = json.loads((folder / "meta.json").read_text())
     meta.update(changes)
     (folder / "meta.json").write_text(json.dumps(meta))
+
+
+# ---- faults, leaks and stale files ---------------------------------------------------------------
+
+def test_a_damaged_chunk_is_made_again_even_with_force(tmp_path, monkeypatch):
+    from emosketch.datasets import prepare as prep
+
+    cfg = prep.PrepareConfig(size=32, count=48, chunk=16)
+    quiet = {"progress": False, "log": lambda m: None}
+    prep.prepare("synthetic", tmp_path / "whole", cfg, **quiet)
+    monkeypatch.setattr(prep, "_assemble", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        prep.prepare("synthetic", tmp_path / "out", cfg, **quiet)
+    monkeypatch.undo()
+    chunk = tmp_path / ".out.partial" / "chunks" / "000001.npz"
+    chunk.write_bytes(chunk.read_bytes()[:300])  # a BadZipFile
+    messages = []
+    prep.prepare("synthetic", tmp_path / "out", cfg, force=True, progress=False, log=messages.append)
+    assert any("1 damaged chunk" in m for m in messages)
+    for file in ("images.npy", "labels.npy", "split.npy"):
+        assert (tmp_path / "whole" / file).read_bytes() == (tmp_path / "out" / file).read_bytes()
+
+
+def test_a_full_disk_during_a_checkpoint_save_is_one_line_and_keeps_the_old_one(tmp_path, monkeypatch):
+    import torch
+
+    from emosketch import checkpoints
+
+    checkpoints.save_checkpoint(tmp_path / "c.pt", {"step": 1}, "emosketch-test", 1)
+
+    def full(obj, f, *a, **k):
+        raise RuntimeError("[enforce fail at inline_container.cc:595] . PytorchStreamWriter failed writing file "
+                           "data/0: file write failed")
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(EmosketchError, match=r"c\.pt: could not write the checkpoint .*disk full"):
+        checkpoints.save_checkpoint(tmp_path / "c.pt", {"step": 2}, "emosketch-test", 1)
+    monkeypatch.undo()
+    assert checkpoints.load_checkpoint(tmp_path / "c.pt", "emosketch-test", 1)["step"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]
+
+
+def test_no_space_left_names_the_output(tmp_path):
+    import errno
+
+    from emosketch.atomic import atomic_dir, atomic_file
+
+    for ctx in (atomic_dir(tmp_path / "folder"), atomic_file(tmp_path / "file.bin")):
+        with pytest.raises(EmosketchError, match="no space left on device") as info:
+            with ctx:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        assert str(tmp_path) in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_atomic_writes_fsync_the_file_and_the_folder(tmp_path, monkeypatch):
+    from emosketch import atomic
+
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    with atomic.atomic_file(tmp_path / "a.txt") as tmp:
+        tmp.write_text("x")
+    assert any(s.startswith(str(tmp_path / ".a.tmp-")) for s in synced) and str(tmp_path) in synced
+    synced.clear()
+    with atomic.atomic_dir(tmp_path / "d") as tmp:
+        (tmp / "f.txt").write_text("y")
+    assert any(s.endswith("f.txt") for s in synced) and str(tmp_path) in synced
+
+
+def test_a_pickle_as_the_lpips_trunk_is_one_line(tmp_path):
+    import pickle
+
+    pytest.importorskip("lpips")
+    from emosketch.evaluate.perceptual import lpips_model
+
+    (tmp_path / "alexnet.pth").write_bytes(pickle.dumps({"features.0.weight": [1, 2]}))
+    with pytest.raises(EmosketchError, match="not a readable LPIPS trunk: it is a bare pickle"):
+        lpips_model(tmp_path / "alexnet.pth")
+
+
+def test_stale_temporary_files_are_removed_when_the_output_is_next_written(tmp_path):
+    from emosketch.atomic import atomic_dir
+
+    (tmp_path / ".pack.tmp-dead1").mkdir()
+    (tmp_path / ".pack.tmp-dead1" / "frames.bin").write_bytes(b"x" * 10)
+    (tmp_path / ".pack.old-dead2").mkdir()
+    (tmp_path / ".other.tmp-keep").mkdir()
+    with atomic_dir(tmp_path / "pack") as tmp:
+        (tmp / "a").write_text("a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.tmp-keep", "pack"]
+
+
+def test_an_out_that_is_a_file_is_refused_before_any_work(tmp_path, monkeypatch):
+    from emosketch.datasets import prepare as prep
+    from emosketch.gan.train import TrainConfig, train
+
+    (tmp_path / "out").write_text("my notes")
+    monkeypatch.setattr(prep, "read_source", lambda *a: pytest.fail("work started"))
+    with pytest.raises(EmosketchError, match="is a file"):
+        prep.prepare("synthetic", tmp_path / "out", prep.PrepareConfig(size=32, count=8), force=True,
+                     progress=False, log=lambda m: None)
+    with pytest.raises(EmosketchError, match="is a file"):
+        train(TrainConfig(steps=1), tmp_path / "nowhere", tmp_path / "out", device="cpu", progress=False,
+              log=lambda m: None)
+    pack = tiny_pack(["a"])
+    with pytest.raises(EmosketchError, match="is a file"):
+        write_pack(pack, tmp_path / "out", force=True)
+    assert (tmp_path / "out").read_text() == "my notes"
+
+
+def test_force_replaces_only_emosketchs_own_folders(tmp_path):
+    from emosketch.datasets.prepare import PrepareConfig, prepare
+
+    mine = tmp_path / "photos"
+    mine.mkdir()
+    (mine / "holiday.jpg").write_bytes(b"precious")
+    with pytest.raises(EmosketchError, match="not written by emosketch"):
+        prepare("synthetic", mine, PrepareConfig(size=32, count=8), force=True, progress=False, log=lambda m: None)
+    with pytest.raises(EmosketchError, match="not written by emosketch"):
+        write_pack(tiny_pack(["a"]), mine, force=True)
+    assert (mine / "holiday.jpg").read_bytes() == b"precious"
+    write_pack(tiny_pack(["a"]), tmp_path / "pack")
+    write_pack(tiny_pack(["b"]), tmp_path / "pack", force=True)  # its own output: replaced
+    prepare("synthetic", tmp_path / "d", PrepareConfig(size=32, count=8), progress=False, log=lambda m: None)
+    prepare("synthetic", tmp_path / "d", PrepareConfig(size=32, count=16), force=True, progress=False,
+            log=lambda m: None)
+
+
+def test_train_on_a_folder_that_is_not_a_dataset_says_to_prepare(tmp_path):
+    from emosketch.gan.train import TrainConfig, train
+
+    (tmp_path / "empty").mkdir()
+    for data in (tmp_path / "empty", tmp_path / "missing"):
+        with pytest.raises(EmosketchError, match="emosketch prepare"):
+            train(TrainConfig(steps=1), data, tmp_path / "run", device="cpu", progress=False, log=lambda m: None)
+
+
+def test_prepare_workers_die_with_their_parent(tmp_path):
+    """SIGKILL the prepare: its spawn workers must not live on."""
+    import signal
+
+    script = f"""
+import os, sys
+from emosketch.datasets.prepare import PrepareConfig, prepare
+print(os.getpid(), flush=True)
+prepare("synthetic", {str(tmp_path / 'out')!r}, PrepareConfig(size=128, count=40000, chunk=8), workers=2,
+        progress=False, log=lambda m: None)
+"""
+    proc = subprocess.Popen([_python(), "-c", script], stdout=subprocess.PIPE, text=True)
+    parent = int(proc.stdout.readline())
+    deadline, children = 60 + _now(), []
+    while _now() < deadline and len(children) < 2:
+        _sleep(0.3)
+        children = _children(parent)
+    assert len(children) >= 2
+    os.kill(parent, signal.SIGKILL)
+    proc.wait(30)
+    deadline = 30 + _now()
+    while _now() < deadline and any(_alive(c) for c in children):
+        _sleep(0.2)
+    assert not any(_alive(c) for c in children)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _now() -> float:
+    import time
+
+    return time.monotonic()
+
+
+def _sleep(s: float) -> None:
+    import time
+
+    time.sleep(s)
+
+
+# ---- progress off a terminal ---------------------------------------------------------------------
+
+def test_progress_off_a_terminal_is_a_line_every_30_seconds():
+    import io
+
+    from emosketch.progress import LogProgress
+
+    now = [0.0]
+    stream = io.StringIO()
+    bar = LogProgress(4000, "train", "step", initial=100, stream=stream, clock=lambda: now[0])
+    for _ in range(50):
+        now[0] += 1.0  # one step a second
+        bar.update(1)
+        bar.set_postfix(G="0.31")
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2  # at 30 s, and on close at 50 s
+    assert lines[0] == "train: 130/4000 step (3%), 1.00 step/s, ETA 1h04m, G=0.31"
+    assert lines[-1].startswith("train: 150/4000 step (4%)")
+
+
+def test_alternate_guidance_logs_the_latent_steps_too(synthetic, tmp_path):
+    from emosketch.gan.networks import ModelConfig
+    from emosketch.gan.train import TrainConfig, train
+
+    cfg = TrainConfig(model=ModelConfig(image_size=32, dim_in=8, max_dim=32, style_dim=16, latent_dim=8,
+                                        mapping_hidden=32, bottleneck_blocks=1),
+                      batch_size=4, steps=4, log_every=2, sample_every=100, checkpoint_every=100, guidance="alternate")
+    train(cfg, synthetic, tmp_path / "run", device="cpu", progress=False, log=lambda m: None)
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all("G/adv" in r and "G_ref/adv" in r for r in records)

@@ -91,7 +91,7 @@ def test_existing_pack_is_kept_unless_forced_and_failures_leave_nothing(tmp_path
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(html, "write", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(EmosketchError, match=f"{out}: no space left on device"):
         write_pack(pack, out, force=True)
     assert json.loads((out / "manifest.json").read_text()) == before  # old pack untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]  # no temporary folder left behind

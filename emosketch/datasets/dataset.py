@@ -41,6 +41,10 @@ def load(path: str | Path) -> SketchDataset:
     if not meta_path.exists():
         partial = path.parent / f".{path.name}.partial"
         hint = f" (an unfinished run is in {partial}: run prepare again to resume)" if partial.exists() else ""
+        if not path.exists():
+            raise EmosketchError(f"{path}: no such dataset folder; make one with emosketch prepare "
+                                 f"--source KIND:PATH --out {path}")
+        hint = hint or f"; make one with emosketch prepare --source KIND:PATH --out {path}"
         raise EmosketchError(f"{path}: not a sketch dataset (no meta.json){hint}")
     try:
         meta = json.loads(meta_path.read_text())

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import shutil
 import time
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -25,9 +26,10 @@ import cv2
 import numpy as np
 
 from .. import __version__
-from ..atomic import atomic_file, output_lock
+from ..atomic import MARKER, atomic_file, check_target, output_lock
 from ..emotions import EMOTIONS, canonical, canonical_list
 from ..errors import EmosketchError
+from ..progress import progress as progress_bar
 from .decode import MAX_PIXELS, MIN_SIDE, Skip, decode_file
 from .face import FaceConfig, crop_face
 from .readers import SPLIT_NAMES, TEST, TRAIN, VAL, Index, Item, read_source
@@ -180,8 +182,24 @@ def process_chunk(items: list[Item], cfg: PrepareConfig) -> dict:
     return {"faces": faces, "sketches": sketches, "ok": ok, "notes": np.array(notes)}
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int) -> None:
     cv2.setNumThreads(1)
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker ends when the prepare that started it dies, even by SIGKILL (which gives the pool
+    no chance to stop it): Linux's PR_SET_PDEATHSIG, and a check for a parent already gone."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        return  # not Linux: the pool's own shutdown is all there is
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 # ---- the job --------------------------------------------------------------------------------------
@@ -204,6 +222,27 @@ def _chunks_todo(chunk_dir: Path, n_chunks: int) -> list[int]:
     return [c for c in range(n_chunks) if not (chunk_dir / f"{c:06d}.npz").exists()]
 
 
+def _drop_damaged_chunks(chunk_dir: Path, n_chunks: int, cfg: PrepareConfig) -> int:
+    """Delete every finished chunk that does not read back whole (a disk fault, a foreign write), so
+    that the run makes it again instead of failing on it at assembly; returns how many."""
+    dropped = 0
+    for c in range(n_chunks):
+        path = chunk_dir / f"{c:06d}.npz"
+        if not path.exists():
+            continue
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                n = len(data["ok"])
+                good = all(len(data[k]) == n for k in ("faces", "sketches", "notes")) and \
+                    data["sketches"].shape[1:] == (cfg.size, cfg.size)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            good = False
+        if not good:
+            path.unlink()
+            dropped += 1
+    return dropped
+
+
 def _run_chunks(items: list[Item], cfg: PrepareConfig, chunk_dir: Path, todo: list[int], workers: int,
                 on_chunk: Callable[[int], None]) -> None:
     def part(c: int) -> list[Item]:
@@ -218,7 +257,8 @@ def _run_chunks(items: list[Item], cfg: PrepareConfig, chunk_dir: Path, todo: li
     queue: Iterator[int] = iter(todo)
     # spawn, not fork: a forked child can inherit a held lock of OpenCV's thread pool and hang.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+                             initargs=(os.getpid(),)) as pool:
         try:
             for c in queue:  # keep at most 2 chunks per worker in flight: bounded memory
                 pending[pool.submit(process_chunk, part(c), cfg)] = c
@@ -250,10 +290,7 @@ def prepare(source: str, out: str | Path, cfg: PrepareConfig = PrepareConfig(), 
 
 def _prepare(source: str, out: Path, cfg: PrepareConfig, workers: int, force: bool, progress: bool,
              log: Callable[[str], None]) -> dict:
-    from tqdm import tqdm
-
-    if out.exists() and not force:
-        raise EmosketchError(f"{out}: already exists (pass --force to replace it)")
+    check_target(out, force)
     started = time.time()
     index = read_source(source, cfg.count, cfg.seed)
     classes, labels, kept = resolve_classes(index, cfg)
@@ -273,12 +310,14 @@ def _prepare(source: str, out: Path, cfg: PrepareConfig, workers: int, force: bo
     if not plan.exists():
         plan.write_text(json.dumps({"fingerprint": fingerprint, "source": source, "items": len(items)}))
     n_chunks = -(-len(items) // cfg.chunk)
+    damaged = _drop_damaged_chunks(chunk_dir, n_chunks, cfg)
+    if damaged:
+        log(f"note: {damaged} damaged chunk(s) in {partial} will be made again")
     todo = _chunks_todo(chunk_dir, n_chunks)
     if len(todo) < n_chunks:
         log(f"resuming: {n_chunks - len(todo)} of {n_chunks} chunks already done in {partial}")
     done_items = sum(min(cfg.chunk, len(items) - c * cfg.chunk) for c in range(n_chunks) if c not in set(todo))
-    # disable=None: tqdm shows the bar on a terminal only, so logs stay clean.
-    bar = tqdm(total=len(items), initial=done_items, unit="face", desc="prepare", disable=None if progress else True)
+    bar = progress_bar(len(items), "prepare", "face", initial=done_items, enabled=progress)
     try:
         _run_chunks(items, cfg, chunk_dir, todo, workers, bar.update)
     except KeyboardInterrupt:
@@ -296,6 +335,7 @@ def _prepare(source: str, out: Path, cfg: PrepareConfig, workers: int, force: bo
     (partial / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     shutil.rmtree(chunk_dir)
     plan.unlink()
+    (partial / MARKER).write_text("written by emosketch\n")
     if out.exists():
         shutil.rmtree(out)
     os.replace(partial, out)

@@ -26,6 +26,7 @@ from ..config import from_dict
 from ..datasets.dataset import SketchDataset, load
 from ..datasets.sampler import balanced_indices, class_weights
 from ..errors import EmosketchError
+from ..progress import progress as progress_bar
 from .metrics import classification_report
 
 FORMAT_NAME = "emosketch-classifier"
@@ -220,8 +221,6 @@ def train_classifier(data: str | Path, out: str | Path, cfg: ClassifierConfig = 
 
     The checkpoint is rewritten after every epoch; with resume=True training continues from it.
     Returns the checkpoint's summary (history, best validation report)."""
-    from tqdm import tqdm
-
     out = Path(out)
     dev = pick_device(device)
     ds = load(data)
@@ -274,9 +273,9 @@ def train_classifier(data: str | Path, out: str | Path, cfg: ClassifierConfig = 
             order = np.random.default_rng(cfg.seed * 1000 + epoch).permutation(
                 np.resize(np.arange(len(train_y)), steps_per_epoch * cfg.batch_size))
         losses = []
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
-                   disable=None if progress else True, leave=False)
-        for step in bar:
+        bar = progress_bar(steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", "batch", enabled=progress,
+                           leave=False)
+        for step in range(steps_per_epoch):
             for group in optimiser.param_groups:
                 group["lr"] = lr_at(epoch * steps_per_epoch + step)
             idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
@@ -291,6 +290,7 @@ def train_classifier(data: str | Path, out: str | Path, cfg: ClassifierConfig = 
             loss.backward()
             optimiser.step()
             losses.append(loss.item())
+            bar.update(1)
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         bar.close()
         report = classification_report(predict(model, val_x, cfg.image_size, device=dev), val_y, classes)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from ..checkpoints import describe_unreadable
 from ..errors import EmosketchError
 
 TRUNK_FILE = "alexnet-owt-7be5be79.pth"
@@ -56,7 +57,15 @@ def lpips_model(trunk: str | Path | None = None, random_trunk: bool = False, dev
         path = find_trunk(trunk)
         if path is None:
             raise EmosketchError(missing_trunk_message())
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise EmosketchError(f"{path}: not a readable LPIPS trunk: {describe_unreadable(path, exc)}. "
+                                 f"{missing_trunk_message()}") from None
+        if not isinstance(state, dict):
+            raise EmosketchError(f"{path}: not torchvision AlexNet weights (a {type(state).__name__}, not a state dict)")
         mapped = {}
         for k, indices in SLICES.items():
             for i in indices:

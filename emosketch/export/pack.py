@@ -281,7 +281,7 @@ def write_pack(pack: Pack, out: str | Path, force: bool = False, verify: bool = 
     from . import c_header, html, index, manifest, micropython, players, preview
 
     c_header.check(pack)
-    with atomic_dir(out, overwrite=force) as tmp:
+    with atomic_dir(out, overwrite=force, marker=False) as tmp:  # manifest.json marks it
         manifest.write(pack, tmp)
         index.write(pack, tmp)
         c_header.write(pack, tmp)

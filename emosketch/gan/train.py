@@ -24,13 +24,14 @@ import torch
 import torch.nn.functional as F
 
 from .. import __version__
-from ..atomic import output_lock
+from ..atomic import atomic_file, output_lock, remove_stale
 from ..datasets.dataset import SketchDataset, load
 from ..datasets.sampler import class_weights
 from ..datasets.synthetic import EXPRESSIONS, random_pairs
 from ..errors import EmosketchError
 from ..evaluate.classifier import augment as jitter
 from ..evaluate.classifier import load_classifier, pick_device, resize_batch, to_tensor
+from ..progress import progress as progress_bar
 from .augment import AdaConfig, AdaptiveAugment
 from .checkpoint import load_checkpoint, save_checkpoint
 from .networks import ModelConfig, Networks
@@ -425,12 +426,16 @@ def train(cfg: TrainConfig, data: str | Path, out: str | Path, resume: bool = Fa
 def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: str, steps: int | None,
            progress: bool, log: Callable[[str], None]) -> dict:
     import cv2
-    from tqdm import tqdm
 
     ckpt_path = out / "checkpoint.pt"
+    if out.exists() and not out.is_dir():
+        raise EmosketchError(f"{out}: is a file, not a run folder; choose another --out")
     rank, world, dev = _distributed(device)
     if rank == 0 and out.exists() and any(out.iterdir()) and not resume:
         raise EmosketchError(f"{out}: already holds a run (pass --resume to continue it)")
+    if rank == 0:  # what a killed save left behind (the run folder is locked, so no one is writing it)
+        for name in ("checkpoint.pt", "checkpoint-nonfinite.pt"):
+            remove_stale(out / name)
     ds = load(data)
     trainer = Trainer(cfg, ds, out, dev, rank)
     if resume:
@@ -445,6 +450,8 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
             trainer = Trainer(cfg, ds, out, dev, rank)
         trainer.load_state_dict(state)
         log(f"resuming {out} at step {trainer.step}")
+        if rank == 0:
+            _truncate_log(out / "log.jsonl", trainer.step)
     lead = rank == 0  # only rank 0 writes logs, samples and checkpoints
     if lead:
         (out / "samples").mkdir(parents=True, exist_ok=True)
@@ -459,9 +466,9 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
             log("note: tensorboard is not installed; logging to log.jsonl only")
     end = min(cfg.steps, steps) if steps is not None else cfg.steps
     logs: dict[str, float] = {}
+    window: dict[str, tuple[float, int]] = {}  # per key: sum and count since the last log record
     started, images = time.time(), 0
-    bar = tqdm(total=end, initial=trainer.step, unit="step", desc="train",
-               disable=None if progress and lead else True)
+    bar = progress_bar(end, "train", "step", initial=trainer.step, enabled=progress and lead)
     stopped = None
     with _Stop() as stop, open(out / "log.jsonl" if lead else os.devnull, "a") as jl:
         while trainer.step < end:
@@ -472,15 +479,22 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
                 raise EmosketchError(f"step {trainer.step}: a loss is not finite ({logs}); state saved to "
                                      f"{out / 'checkpoint-nonfinite.pt'}")
             rate = images / max(1e-9, time.time() - started)
+            # Means over the interval: under guidance: alternate, latent- and reference-guided steps
+            # log different keys, and the step that lands on log_every is always the same kind.
+            for k, v in logs.items():
+                total, n = window.get(k, (0.0, 0))
+                window[k] = (total + v, n + 1)
+            means = {k: total / n for k, (total, n) in window.items()}
             if trainer.step % cfg.log_every == 0 or trainer.step == end:
-                record = {"step": trainer.step, "images_per_s": round(rate, 2), **{k: round(v, 5) for k, v in logs.items()}}
+                record = {"step": trainer.step, "images_per_s": round(rate, 2), **{k: round(v, 5) for k, v in means.items()}}
                 jl.write(json.dumps(record) + "\n")
                 jl.flush()
                 if writer is not None:
                     for k, v in record.items():
                         writer.add_scalar(k, v, trainer.step)
+                window.clear()
             bar.update(1)
-            bar.set_postfix(D=f"{logs.get('D/real', 0) + logs.get('D/fake', 0):.2f}", G=f"{logs.get('G/adv', 0):.2f}",
+            bar.set_postfix(D=f"{means.get('D/real', 0) + means.get('D/fake', 0):.2f}", G=f"{means.get('G/adv', 0):.2f}",
                             p=f"{trainer.ada.p:.2f}", ips=f"{rate:.1f}")
             if lead and (trainer.step % cfg.sample_every == 0 or trainer.step == end):
                 cv2.imwrite(str(out / "samples" / f"step{trainer.step:07d}.png"), trainer.sample_grid())
@@ -502,6 +516,22 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
         log(f"{stopped}: saved step {trainer.step} to {ckpt_path}; run again with --resume to continue")
     return {"step": trainer.step, "stopped": stopped, "images_per_s": images / max(1e-9, time.time() - started),
             "last": logs, "ada_p": trainer.ada.p, "world_size": world, "ranks_in_sync": in_sync}
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop the log.jsonl records after `step`: a run killed after its last checkpoint logged steps
+    that the resumed run will log again."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if int(json.loads(line)["step"]) <= step:
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by the kill
+    with atomic_file(path) as tmp:
+        tmp.write_text("".join(f"{line}\n" for line in kept))
 
 
 def _ranks_in_sync(nets: Networks) -> bool:
