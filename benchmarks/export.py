@@ -10,6 +10,10 @@
 3. Flicker: pixels flipped between consecutive frames of a slow fade (+2/255 per frame) for each
    dither mode, on a real FER+ face when ../shared/data/ferplus is present (else a synthetic face
    with a tonal gradient).
+4. Peak memory of a whole `emosketch export` (each in its own process: read, layout, dither, pack,
+   every file and the previews) against the frame count, 64x64 frames onto 128x64, beside the
+   old preview path that rendered every frame as RGB at once (only up to 2,000 frames: it needs
+   about 1 MB per frame).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import argparse
 import json
 import os
 import platform
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -181,10 +187,54 @@ def bench_flicker(steps: int = 30) -> tuple[list[dict], str]:
     return rows, source
 
 
+EXPORT_JOB = """
+import resource, sys, time
+import numpy as np
+from emosketch.export import ExportOptions, export
+from emosketch.export import preview
+if sys.argv[3] == "every-frame-rgb":  # the old preview: every frame rendered as RGB, then written
+    import imageio.v3 as iio
+
+    def write_gif(pack, path, panel="white", scale=4, grid=False):
+        frames = preview.render_panel(pack.bits, panel, scale, grid)
+        iio.imwrite(path, frames, extension=".gif", duration=[1000.0 / 12] * len(frames), loop=0)
+        return path
+
+    preview.write_gif = write_gif
+started = time.perf_counter()
+export([sys.argv[1]], sys.argv[2], ExportOptions())
+print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_memory(counts: list[int], folder: Path) -> list[dict]:
+    from emosketch.frames import Frames, write_frames
+
+    identity = random_identity(seed=3)
+    base = np.stack([render(identity, "happy", k, 64) for k in np.linspace(0, 1, 50)])
+    rows = []
+    for n in counts:
+        src = folder / f"frames-{n}.npz"
+        write_frames(src, Frames(np.resize(base, (n, 64, 64)), 12.0))
+        for path in (["bounded-preview"] + (["every-frame-rgb"] if n <= 2000 else [])):
+            out = folder / f"pack-{n}-{path}"
+            done = subprocess.run([sys.executable, "-c", EXPORT_JOB, str(src), str(out), path], capture_output=True,
+                                  text=True, check=True)
+            seconds, peak_kb = done.stdout.split()
+            rows.append({"frames": n, "preview": path, "seconds": round(float(seconds), 2),
+                         "peak_mb": round(int(peak_kb) / 1024, 1),
+                         "kb_per_frame": round(int(peak_kb) / n, 1)})
+            shutil.rmtree(out, ignore_errors=True)
+        src.unlink()
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="bench-out", help="folder for export.json")
     ap.add_argument("--frames", type=int, default=1000, help="frames for the throughput test")
+    ap.add_argument("--memory-frames", type=int, nargs="+", default=[1000, 2000, 5000, 10000],
+                    help="frame counts for the peak-memory test")
     args = ap.parse_args()
     pinned = one_core()
 
@@ -202,9 +252,14 @@ def main() -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    memory = bench_memory(args.memory_frames, out)
+    print("\n4. Peak memory of emosketch export, 64x64 frames onto 128x64 (one process each)")
+    print(table(memory, ["frames", "preview", "seconds", "peak_mb", "kb_per_frame"]))
+
     result = {"machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
                           "cores_used": 1 if pinned.startswith("pinned") else os.cpu_count()},
-              "throughput": speed, "compression": comp, "flicker": {"source": source, "rows": flicker}}
+              "throughput": speed, "compression": comp, "flicker": {"source": source, "rows": flicker},
+              "memory": memory}
     (out / "export.json").write_text(json.dumps(result, indent=1))
     print(f"\nwrote {out / 'export.json'}")
 

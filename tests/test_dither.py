@@ -76,3 +76,16 @@ def test_error_diffusion_runs_frames_independently():
     frames = np.stack([ramp()[0], ramp()[0][:, ::-1]])
     both = dither(frames, Dither("atkinson"))
     assert np.array_equal(both[1], dither(frames[1:], Dither("atkinson"))[0])
+
+
+@pytest.mark.parametrize("mode, stable", [(m, False) for m in MODES] +
+                         [(m, True) for m in MODES if m not in ("floyd-steinberg", "atkinson", "otsu")])
+def test_dithering_in_chunks_gives_the_frames_of_one_pass(mode, stable, monkeypatch):
+    from emosketch.export import dither as module
+
+    rng = np.random.default_rng(3)
+    fade = np.clip(np.linspace(90, 170, 23)[:, None, None] + rng.normal(0, 20, (23, 12, 16)), 0, 255).astype(np.uint8)
+    d = Dither(mode=mode, stable=stable)
+    whole = dither(fade, d)
+    monkeypatch.setattr(module, "CHUNK", 5)  # 23 frames: chunks of 5, 5, 5, 5 and 3
+    assert np.array_equal(dither(fade, d), whole)

@@ -43,3 +43,17 @@ def test_contact_sheet_has_a_row_per_sequence(tmp_path, face_transition):
     write_pack(pack, tmp_path / "p")
     sheet = cv2.imread(str(tmp_path / "p" / "contact_sheet.png"))
     assert sheet.shape[0] == 2 * (18 + 64 * 2 + 6)
+
+
+def test_a_long_pack_previews_a_bounded_sample_with_its_timing(tmp_path, face_transition):
+    from emosketch.export.preview import preview_sample, write_gif
+
+    pack = make_pack(face_transition)  # 12 frames at 12 fps and 12 at 8 fps
+    frames, durations = preview_sample(pack, most=10)
+    assert frames == [0, 3, 6, 9, 12, 15, 18, 21]  # every 3rd frame of each sequence
+    assert sum(durations) == pytest.approx(sum(1000 / s.fps * s.count for s in pack.sequences))
+    assert preview_sample(pack, most=24) == (list(range(24)), [1000 / 12] * 12 + [125.0] * 12)
+    write_gif(pack, tmp_path / "p.gif", most=10)
+    back = read_gif(tmp_path / "p.gif")
+    distinct = [pack.bits[0]] + [b for a, b in zip(pack.bits[frames], pack.bits[frames][1:]) if not np.array_equal(a, b)]
+    assert np.array_equal(back, np.array(distinct))

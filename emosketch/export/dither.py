@@ -153,20 +153,21 @@ def _diffuse(gray: np.ndarray, taps: tuple[tuple[int, int, float], ...]) -> np.n
 
 # ---- the modes -----------------------------------------------------------------------------------
 
-def _hysteresis(gray: np.ndarray, thresholds: np.ndarray, band: float) -> np.ndarray:
+def _hysteresis(gray: np.ndarray, thresholds: np.ndarray, band: float, prev: np.ndarray | None = None) -> np.ndarray:
     """Ink where gray < threshold, but a pixel keeps its previous state while it stays inside
-    threshold +- band: slow fades then flip few pixels per frame."""
+    threshold +- band: slow fades then flip few pixels per frame. `prev` is the state of the frame
+    before gray[0] (the end of the previous chunk), if any."""
     ink = np.empty(gray.shape, bool)
     g = gray.astype(np.float32)
-    ink[0] = g[0] < thresholds
+    ink[0] = g[0] < thresholds if prev is None else np.where(np.abs(g[0] - thresholds) <= band, prev, g[0] < thresholds)
     for i in range(1, len(g)):
         ink[i] = np.where(np.abs(g[i] - thresholds) <= band, ink[i - 1], g[i] < thresholds)
     return ink
 
 
-def _masked(gray: np.ndarray, thresholds: np.ndarray, d: Dither) -> np.ndarray:
+def _masked(gray: np.ndarray, thresholds: np.ndarray, d: Dither, prev: np.ndarray | None) -> np.ndarray:
     if d.stable:
-        return _hysteresis(gray, thresholds, d.hysteresis)
+        return _hysteresis(gray, thresholds, d.hysteresis, prev)
     return gray < thresholds
 
 
@@ -179,31 +180,46 @@ def _strokes(gray: np.ndarray, d: Dither) -> np.ndarray:
     return (gray < d.stroke_level) | (local - gray > d.stroke_contrast)
 
 
+CHUNK = 256  # frames dithered at once: the float work space stays a few MB at any frame count
+
+
 def dither(gray: np.ndarray, d: Dither) -> np.ndarray:
-    """uint8 [T, H, W] -> bool [T, H, W] ink map, by the mode in `d`."""
+    """uint8 [T, H, W] -> bool [T, H, W] ink map, by the mode in `d`. Frames are dithered CHUNK at
+    a time (the stable modes carry their state across chunks), so memory grows only by the output."""
     if gray.ndim != 3 or gray.dtype != np.uint8:
         raise ValueError(f"expected uint8 [T, H, W], got {gray.dtype} {gray.shape}")
-    _, h, w = gray.shape
-    if d.mode == "threshold":
-        return _masked(gray, np.full((h, w), d.level - 0.5, np.float32), d)
+    t, h, w = gray.shape
     if d.mode == "otsu":
         # One level for the whole sequence, so the level itself cannot flicker between frames.
         level, _ = cv2.threshold(gray.reshape(-1, w), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         return gray <= level
+    ink = np.empty((t, h, w), bool)
+    state = None  # the stable modes' masked state at the end of the last chunk
+    for start in range(0, t, CHUNK):
+        ink[start:start + CHUNK], state = _dither_chunk(gray[start:start + CHUNK], d, state)
+    return ink
+
+
+def _dither_chunk(gray: np.ndarray, d: Dither, prev: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    _, h, w = gray.shape
+    if d.mode == "threshold":
+        masked = _masked(gray, np.full((h, w), d.level - 0.5, np.float32), d, prev)
+        return masked, masked[-1]
     if d.mode == "floyd-steinberg":
-        return _diffuse(gray, FLOYD_STEINBERG)
+        return _diffuse(gray, FLOYD_STEINBERG), None
     if d.mode == "atkinson":
-        return _diffuse(gray, ATKINSON)
+        return _diffuse(gray, ATKINSON), None
     if d.mode in ("bayer2", "bayer4", "bayer8", "bluenoise"):
-        return _masked(gray, threshold_mask(d.mode, h, w), d)
+        masked = _masked(gray, threshold_mask(d.mode, h, w), d, prev)
+        return masked, masked[-1]
     # lineart: strokes are thresholded, only the tonal areas between stroke and paper are dithered.
     mask = threshold_mask(d.fill, h, w)
     span = max(1, d.paper_level - d.stroke_level)
     fill_thresholds = d.stroke_level + mask / 255.0 * span
-    ink = _masked(gray, fill_thresholds, d)
-    ink |= _strokes(gray, d)
+    masked = _masked(gray, fill_thresholds, d, prev)
+    ink = masked | _strokes(gray, d)
     ink &= gray < d.paper_level
-    return ink
+    return ink, masked[-1]
 
 
 def to_bits(gray: np.ndarray, d: Dither) -> np.ndarray:

@@ -51,13 +51,50 @@ def render_panel(bits: np.ndarray, panel: str = "white", scale: int = 4, grid: b
     return np.ascontiguousarray(rgb.astype(np.uint8))
 
 
-def write_gif(pack: Pack, path: Path, panel: str = "white", scale: int = 4, grid: bool = False) -> Path:
-    import imageio.v3 as iio
+PREVIEW_FRAMES = 360  # at most this many frames in preview.gif (30 s at 12 fps): its memory is bounded
 
-    frames = render_panel(pack.bits, panel, scale, grid)
-    durations = [1000.0 / s.fps for s in pack.sequences for _ in range(s.count)]
-    # Pillow wants a number, not a one-item list, for a single frame.
-    iio.imwrite(path, frames, extension=".gif", duration=durations if len(durations) > 1 else durations[0], loop=0)
+
+def preview_sample(pack: Pack, most: int = PREVIEW_FRAMES) -> tuple[list[int], list[float]]:
+    """The frames preview.gif shows and each one's duration in ms: every frame of a pack of up to
+    `most` frames; of a longer one every k-th frame of each sequence, each held for the k frames it
+    stands for, so the preview keeps the pack's timing and every sequence."""
+    k = max(1, -(-len(pack.bits) // most))
+    frames, durations = [], []
+    for s in pack.sequences:
+        ms = 1000.0 / s.fps
+        for i in range(0, s.count, k):
+            frames.append(s.first + i)
+            durations.append(ms * min(k, s.count - i))
+    return frames, durations
+
+
+def write_gif(pack: Pack, path: Path, panel: str = "white", scale: int = 4, grid: bool = False,
+              most: int = PREVIEW_FRAMES) -> Path:
+    """preview.gif: the panel at `scale`, from preview_sample (palette frames, rendered one by one)."""
+    from PIL import Image
+
+    frames, durations = preview_sample(pack, most)
+    colours = panel_colours(panel, pack.height)
+    palette_rgb = [OFF_RGB, GRID_RGB] + [tuple(int(v) for v in c) for c in np.unique(colours, axis=0)]
+    lookup = {c: i for i, c in enumerate(palette_rgb)}
+    row_index = np.array([lookup[tuple(int(v) for v in c)] for c in colours], np.uint8)
+    flat_palette = [v for c in palette_rgb for v in c]
+
+    def image(i: int):
+        idx = np.where(pack.bits[i], row_index[:, None], np.uint8(0)).astype(np.uint8)
+        idx = idx.repeat(scale, axis=0).repeat(scale, axis=1)
+        if grid and scale >= 3:
+            idx[scale - 1::scale, :] = 1
+            idx[:, scale - 1::scale] = 1
+        img = Image.fromarray(idx, mode="P")
+        img.putpalette(flat_palette)
+        return img
+
+    first = image(frames[0])
+    rest = (image(i) for i in frames[1:])
+    first.save(path, format="GIF", save_all=True, append_images=rest, loop=0,
+               duration=durations if len(durations) > 1 else durations[0],
+               optimize=False, disposal=1)
     return path
 
 
