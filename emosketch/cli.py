@@ -470,6 +470,9 @@ def sample_cmd(checkpoint, inputs, emotions, out, styles, seed, kind, device, fo
     wanted = [e.strip() for e in emotions.split(",") if e.strip()] if emotions else None
     result = sample(checkpoint, list(inputs), wanted, out, styles, seed, kind, device, force)
     click.echo(f"wrote {out}: {len(result['written'])} rows x {len(result['emotions'])} emotions")
+    for w in result["written"]:
+        if w.get("input"):
+            click.echo(f"  {w['file']}: {w['input']}")
     for s in result["skipped"]:
         click.echo(f"  skipped {s['file']}: {s['error']}")
 

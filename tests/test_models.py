@@ -100,3 +100,4 @@ def test_a_synthetic_model_takes_photos_with_prepares_sketch_defaults(run, gener
                  "--out", tmp_path / "s")
     assert result.exit_code == 0, result.output
     assert "skipped" not in result.output and (tmp_path / "s" / "astronaut_happy.png").exists()
+    assert "prepare's default sketch settings" in result.output

@@ -37,6 +37,7 @@ def prepare_image(gray: np.ndarray, state: dict, kind: str = "auto",
     `fallback` sketches photos for a model whose data has no sketch settings (synthetic drawings);
     without it such a model refuses photos."""
     face_cfg, sketch_cfg, size = _configs(state)
+    defaults = sketch_cfg is None and fallback is not None
     sketch_cfg = sketch_cfg or fallback
     if kind == "auto":
         kind = "sketch" if looks_like_sketch(gray) else "photo"
@@ -51,7 +52,11 @@ def prepare_image(gray: np.ndarray, state: dict, kind: str = "auto",
         return face, f"face ({how})"
     if sketch_cfg is None:
         raise EmosketchError("this classifier was trained on synthetic drawings and has no sketch settings "
-                             "for photos; give it line drawings")
+                             "for photos; give it line drawings, or train one on a dataset prepared from photos "
+                             "(emosketch prepare, then emosketch classifier train)")
+    if defaults:
+        return sketch(face, sketch_cfg), f"photo -> sketch ({how}; prepare's default sketch settings, as the " \
+                                         "model was trained on synthetic drawings that have none)"
     return sketch(face, sketch_cfg), f"photo -> sketch ({how})"
 
 
