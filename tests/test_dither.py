@@ -88,4 +88,5 @@ def test_dithering_in_chunks_gives_the_frames_of_one_pass(mode, stable, monkeypa
     d = Dither(mode=mode, stable=stable)
     whole = dither(fade, d)
     monkeypatch.setattr(module, "CHUNK", 5)  # 23 frames: chunks of 5, 5, 5, 5 and 3
+    monkeypatch.setattr(module, "DIFFUSE_CHUNK", 5)
     assert np.array_equal(dither(fade, d), whole)

@@ -732,3 +732,22 @@ def test_alternate_guidance_logs_the_latent_steps_too(synthetic, tmp_path):
     train(cfg, synthetic, tmp_path / "run", device="cpu", progress=False, log=lambda m: None)
     records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert all("G/adv" in r and "G_ref/adv" in r for r in records)
+
+
+@pytest.mark.slow
+def test_exporting_10000_frames_stays_under_500_mb(tmp_path):
+    """The memory bound of the issue, end to end in a fresh process (about 10 s; `make test-all`)."""
+    from emosketch.datasets.synthetic import random_identity, render
+    from emosketch.frames import write_frames
+
+    base = np.stack([render(random_identity(seed=3), "happy", k, 64) for k in np.linspace(0, 1, 50)])
+    write_frames(tmp_path / "f.npz", Frames(np.resize(base, (10_000, 64, 64)), 12.0))
+    script = f"""
+import resource
+from emosketch.export import ExportOptions, export
+export([{str(tmp_path / 'f.npz')!r}], {str(tmp_path / 'pack')!r}, ExportOptions(), verify=True)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+    done = subprocess.run([_python(), "-c", script], capture_output=True, text=True, check=True)
+    assert int(done.stdout.split()[-1]) < 500 * 1024
+    assert json.loads((tmp_path / "pack" / "manifest.json").read_text())["sequences"][0]["frame_count"] == 10_000
