@@ -38,10 +38,11 @@ from report import table  # noqa: E402
 from emosketch.config import load_config  # noqa: E402
 from emosketch.datasets.dataset import load  # noqa: E402
 from emosketch.datasets.prepare import PrepareConfig, prepare  # noqa: E402
-from emosketch.evaluate.classifier import ClassifierConfig, to_tensor, train_classifier  # noqa: E402
+from emosketch.evaluate.classifier import ClassifierConfig, train_classifier  # noqa: E402
 from emosketch.evaluate.generator import InputTranslator, OracleTranslator, evaluate_generator  # noqa: E402
 from emosketch.gan.sample import GanTranslator  # noqa: E402
 from emosketch.gan.train import TrainConfig, Trainer, train  # noqa: E402
+from emosketch.tensors import to_tensor  # noqa: E402
 
 FERPLUS = ROOT.parent / "shared" / "data" / "ferplus"
 TINY = ROOT / "configs" / "train-tiny-cpu.yaml"

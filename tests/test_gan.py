@@ -232,8 +232,8 @@ def test_sample_grid_rows_are_sources_by_emotions(synthetic, tmp_path):
     import numpy as np
 
     from emosketch.datasets.dataset import load
-    from emosketch.evaluate.classifier import resize_batch
     from emosketch.gan.train import Trainer
+    from emosketch.tensors import resize_batch
 
     ds = load(synthetic)
     trainer = Trainer(tiny_cfg(), ds, tmp_path, torch.device("cpu"))

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -27,6 +26,7 @@ from ..datasets.dataset import SketchDataset, load
 from ..datasets.sampler import balanced_indices, class_weights
 from ..errors import EmosketchError
 from ..progress import progress as progress_bar
+from ..tensors import pick_device, resize_batch, to_tensor
 from .metrics import classification_report
 
 FORMAT_NAME = "emosketch-classifier"
@@ -92,22 +92,6 @@ class EmotionCNN(nn.Module):
 
 
 # ---- data ----------------------------------------------------------------------------------------
-
-def resize_batch(images: np.ndarray, size: int) -> np.ndarray:
-    """uint8 [N, H, W] -> uint8 [N, size, size] (area interpolation when shrinking)."""
-    out = np.empty((len(images), size, size), np.uint8)
-    for i in range(len(images)):
-        img = np.asarray(images[i])
-        interp = cv2.INTER_AREA if img.shape[0] >= size else cv2.INTER_LINEAR
-        out[i] = img if img.shape[0] == size else cv2.resize(img, (size, size), interpolation=interp)
-    return out
-
-
-def to_tensor(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """uint8 [N, S, S] (255 = paper) -> float [N, 1, S, S] in [-1, 1]."""
-    t = torch.from_numpy(np.ascontiguousarray(images)).to(device)
-    return t.float().div_(127.5).sub_(1.0).unsqueeze(1)
-
 
 def augment(x: torch.Tensor, faces: bool, generator: torch.Generator) -> torch.Tensor:
     """Random flips, small rotations, scales and shifts (+ brightness and contrast for photos)."""
@@ -201,18 +185,6 @@ def load_classifier(path: str | Path, device: torch.device | str = "cpu") -> tup
 
 
 # ---- training ------------------------------------------------------------------------------------
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise EmosketchError(f"--device {name!r}: not a device (use cpu, cuda, cuda:1 or auto)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise EmosketchError(f"--device {name}: CUDA is not available on this machine")
-    return device
-
 
 def train_classifier(data: str | Path, out: str | Path, cfg: ClassifierConfig = ClassifierConfig(),
                      device: str = "auto", resume: bool = False, progress: bool = True,

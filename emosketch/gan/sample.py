@@ -15,9 +15,9 @@ from ..datasets.decode import Skip, decode_file
 from ..datasets.sketch import SketchConfig
 from ..emotions import canonical
 from ..errors import EmosketchError
-from ..evaluate.classifier import pick_device, resize_batch, to_tensor
 from ..evaluate.classify import prepare_image
 from ..frames import IMAGE_SUFFIXES
+from ..tensors import pick_device, resize_batch, to_tensor
 from .checkpoint import INFERENCE, load_checkpoint
 from .networks import ModelConfig, Networks, z_codes
 

@@ -30,8 +30,9 @@ from ..datasets.sampler import class_weights
 from ..datasets.synthetic import EXPRESSIONS, random_pairs
 from ..errors import EmosketchError
 from ..evaluate.classifier import augment as jitter
-from ..evaluate.classifier import load_classifier, pick_device, resize_batch, to_tensor
+from ..evaluate.classifier import load_classifier
 from ..progress import progress as progress_bar
+from ..tensors import pick_device, resize_batch, to_tensor, to_uint8
 from .augment import AdaConfig, AdaptiveAugment
 from .checkpoint import load_checkpoint, save_checkpoint
 from .networks import ModelConfig, Networks
@@ -386,7 +387,7 @@ class Trainer:
             cols.append(self.ema.generator(x, self.ema.mapping(z, y)))
         # one row per source: [source | emotion 0 | emotion 1 | ...], rows stacked downwards
         grid = torch.cat([torch.cat([col[i] for col in cols], dim=2) for i in range(len(rows))], dim=1)
-        return ((grid[0].float().clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy()
+        return to_uint8(grid[0])
 
 
 class _Stop:

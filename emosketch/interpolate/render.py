@@ -34,8 +34,8 @@ class Renderer:
     """A checkpoint's EMA generator and mapping network, ready to draw frames for style codes."""
 
     def __init__(self, checkpoint: str | Path, device: str = "auto", batch: int = 32, mean_samples: int = 1000):
-        from ..evaluate.classifier import pick_device
         from ..gan.sample import load_generator
+        from ..tensors import pick_device
 
         self.device = pick_device(device)
         self.nets, self.state = load_generator(checkpoint, self.device)
@@ -49,7 +49,7 @@ class Renderer:
     def source(self, image: str | Path | None = None, data: str | Path | None = None, index: int = 0,
                kind: str = "auto") -> Source:
         """A face from an image file (photo or sketch), or sample `index` of a sketch dataset's test split."""
-        from ..evaluate.classifier import resize_batch
+        from ..tensors import resize_batch
 
         if (image is None) == (data is None):
             raise EmosketchError("give a face image or a dataset (and an index), one of the two")
@@ -116,7 +116,7 @@ class Renderer:
     @torch.no_grad()
     def render(self, source: Source, codes: torch.Tensor, batch: int | None = None) -> np.ndarray:
         """G(source, s) for every code: uint8 [T, S, S]; `batch` codes per forward pass."""
-        from ..evaluate.classifier import to_tensor
+        from ..tensors import to_tensor, to_uint8
 
         n = batch or self.batch
         x1 = to_tensor(source.sketch[None], self.device)
@@ -124,7 +124,7 @@ class Renderer:
         for s in range(0, len(codes), n):
             c = codes[s:s + n].to(self.device)
             y = self.nets.generator(x1.expand(len(c), -1, -1, -1), c)
-            out.append(((y[:, 0].float().clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy())
+            out.append(to_uint8(y[:, 0]))
         return np.concatenate(out) if out else np.zeros((0, self.size, self.size), np.uint8)
 
 
