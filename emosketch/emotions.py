@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .errors import EmosketchError
+
+
+class EmotionNameError(EmosketchError, ValueError):
+    """An empty or repeated emotion name: one line on the command line, and still a ValueError."""
+
 # AffectNet's order and codes 0-7; every other source is mapped onto these names.
 EMOTIONS: tuple[str, ...] = (
     "neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt",
@@ -32,7 +38,7 @@ def canonical(name: str) -> str:
     """
     key = name.strip().lower()
     if not key:
-        raise ValueError("an emotion name is empty")
+        raise EmotionNameError("an emotion name is empty")
     return ALIASES.get(key, key)
 
 
@@ -42,6 +48,6 @@ def canonical_list(names: Iterable[str]) -> list[str]:
     for raw in names:
         name = canonical(raw)
         if name in out:
-            raise ValueError(f"class {raw!r} appears twice (as {name!r})")
+            raise EmotionNameError(f"class {raw!r} appears twice (as {name!r})")
         out.append(name)
     return out

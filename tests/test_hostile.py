@@ -751,3 +751,17 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     done = subprocess.run([_python(), "-c", script], capture_output=True, text=True, check=True)
     assert int(done.stdout.split()[-1]) < 500 * 1024
     assert json.loads((tmp_path / "pack" / "manifest.json").read_text())["sequences"][0]["frame_count"] == 10_000
+
+
+def test_an_alias_named_twice_on_the_command_line_is_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from emosketch.cli import cli
+    from emosketch.emotions import canonical_list
+
+    result = CliRunner().invoke(cli, ["prepare", "--source", "synthetic", "--classes", "happy,joy", "--out",
+                                      str(tmp_path / "d")])
+    assert result.exit_code == 1 and "'joy' appears twice (as 'happy')" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    with pytest.raises(ValueError):  # still a ValueError for callers that catch one
+        canonical_list(["sad", "sadness"])
