@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import shutil
 import tempfile
@@ -35,8 +36,6 @@ def owned(folder: Path) -> bool:
         return False
     if (folder / MARKER).exists() or not any(folder.iterdir()):
         return True
-    import json
-
     for stamp in ("meta.json", "manifest.json"):
         try:
             if str(json.loads((folder / stamp).read_text()).get("format", "")).startswith("emosketch"):
@@ -46,16 +45,16 @@ def owned(folder: Path) -> bool:
     return False
 
 
-def check_target(target: Path, overwrite: bool, folder: bool = True) -> None:
-    """Refuse an output before any work is done: one that exists (unless overwrite), a regular file
-    where a folder goes, or a folder emosketch did not write."""
+def check_target(target: Path, overwrite: bool) -> None:
+    """Refuse a folder output before any work is done: one that exists (unless overwrite), a regular
+    file where the folder goes, or a folder emosketch did not write."""
     if not target.exists():
         return
     if not overwrite:
         raise EmosketchError(f"{target}: already exists (pass --force to replace it)")
-    if folder and not target.is_dir():
+    if not target.is_dir():
         raise EmosketchError(f"{target}: is a file, not a folder; choose another --out")
-    if folder and not owned(target):
+    if not owned(target):
         raise EmosketchError(f"{target}: was not written by emosketch (no {MARKER} marker); --force replaces only "
                              "emosketch's own outputs, so move it away or choose another --out")
 

@@ -485,7 +485,7 @@ def test_hostile_classifier_checkpoints_are_one_line(trained, tmp_path):
     (lambda d: np.save(d / "images.npy", np.zeros((8, 32, 16), np.uint8)), "shape"),
     (lambda d: np.save(d / "images.npy", np.zeros((8, 32, 32), np.float32)), "float32"),
     (lambda d: np.save(d / "labels.npy", np.full(8, 99, np.int16)), "outside the"),
-    (lambda d: np.save(d / "split.npy", np.full(8, 7, np.uint8)), "split.npy holds 7"),
+    (lambda d: np.save(d / "split.npy", np.full(8, 7, np.uint8)), "split.npy holds 7..7"),
     (lambda d: _edit_meta(d, classes=["happy", "happy"]), "more than once"),
     (lambda d: _edit_meta(d, classes=[]), "non-empty list"),
     (lambda d: (d / "meta.json").write_text("[1, 2]"), "not a dataset description"),

@@ -79,7 +79,8 @@ def load(path: str | Path) -> SketchDataset:
         raise EmosketchError(f"{path}: labels.npy holds {int(labels.min())}..{int(labels.max())}, outside the "
                              f"{len(classes)} classes of meta.json")
     if len(split) and (split.min() < 0 or split.max() >= len(SPLIT_NAMES)):
-        raise EmosketchError(f"{path}: split.npy holds {int(split.max())}; expected 0 train, 1 val or 2 test")
+        raise EmosketchError(f"{path}: split.npy holds {int(split.min())}..{int(split.max())}; expected 0 train, "
+                             "1 val or 2 test")
     return SketchDataset(path, images, labels, split, list(classes), meta, faces)
 
 

@@ -39,16 +39,29 @@ def panel_colours(panel: str, height: int) -> np.ndarray:
     return np.tile(np.array(rgb, np.uint8), (height, 1))
 
 
+def panel_palette(panel: str, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """The preview's palette, uint8 [K, 3] (0 off, 1 grid, then each lit colour), and each panel
+    row's lit-colour index, uint8 [height]."""
+    colours = panel_colours(panel, height)
+    lit, row_index = np.unique(colours, axis=0, return_inverse=True)
+    palette = np.concatenate([np.array([OFF_RGB, GRID_RGB], np.uint8), lit.astype(np.uint8)])
+    return palette, (row_index.reshape(-1) + 2).astype(np.uint8)
+
+
+def panel_indices(bits: np.ndarray, row_index: np.ndarray, scale: int = 4, grid: bool = False) -> np.ndarray:
+    """bool [T, H, W] -> uint8 [T, H*scale, W*scale] palette indices (see panel_palette)."""
+    idx = np.where(bits, row_index[None, :, None], np.uint8(0)).astype(np.uint8)
+    idx = idx.repeat(scale, axis=1).repeat(scale, axis=2)
+    if grid and scale >= 3:
+        idx[:, scale - 1::scale, :] = 1
+        idx[:, :, scale - 1::scale] = 1
+    return idx
+
+
 def render_panel(bits: np.ndarray, panel: str = "white", scale: int = 4, grid: bool = False) -> np.ndarray:
     """bool [T, H, W] -> uint8 RGB [T, H*scale, W*scale, 3]: lit pixels in the panel colour on black."""
-    t, h, w = bits.shape
-    colours = panel_colours(panel, h)
-    rgb = np.where(bits[..., None], colours[None, :, None, :], np.array(OFF_RGB, np.uint8))
-    rgb = rgb.repeat(scale, axis=1).repeat(scale, axis=2)
-    if grid and scale >= 3:
-        rgb[:, scale - 1::scale, :, :] = GRID_RGB
-        rgb[:, :, scale - 1::scale, :] = GRID_RGB
-    return np.ascontiguousarray(rgb.astype(np.uint8))
+    palette, row_index = panel_palette(panel, bits.shape[1])
+    return np.ascontiguousarray(palette[panel_indices(bits, row_index, scale, grid)])
 
 
 PREVIEW_FRAMES = 360  # at most this many frames in preview.gif (30 s at 12 fps): its memory is bounded
@@ -74,20 +87,11 @@ def write_gif(pack: Pack, path: Path, panel: str = "white", scale: int = 4, grid
     from PIL import Image
 
     frames, durations = preview_sample(pack, most)
-    colours = panel_colours(panel, pack.height)
-    palette_rgb = [OFF_RGB, GRID_RGB] + [tuple(int(v) for v in c) for c in np.unique(colours, axis=0)]
-    lookup = {c: i for i, c in enumerate(palette_rgb)}
-    row_index = np.array([lookup[tuple(int(v) for v in c)] for c in colours], np.uint8)
-    flat_palette = [v for c in palette_rgb for v in c]
+    palette, row_index = panel_palette(panel, pack.height)
 
     def image(i: int):
-        idx = np.where(pack.bits[i], row_index[:, None], np.uint8(0)).astype(np.uint8)
-        idx = idx.repeat(scale, axis=0).repeat(scale, axis=1)
-        if grid and scale >= 3:
-            idx[scale - 1::scale, :] = 1
-            idx[:, scale - 1::scale] = 1
-        img = Image.fromarray(idx, mode="P")
-        img.putpalette(flat_palette)
+        img = Image.fromarray(panel_indices(pack.bits[i:i + 1], row_index, scale, grid)[0], mode="P")
+        img.putpalette(palette.reshape(-1).tolist())
         return img
 
     first = image(frames[0])
