@@ -675,6 +675,117 @@ def demo_cmd(out: Path, train: bool, steps: int | None, count: int) -> None:
     for label, path in paths.items():
         click.echo(f"  {label}: {path}")
 
+@cli.group("stylegan2")
+def stylegan2_group() -> None:
+    """StyleGAN2-ADA network pickles, read safely (nothing in the file runs): inspect, generate,
+    convert to emosketch's own weights-only file, and find emotion directions.
+
+    \b
+    Examples:
+      emosketch stylegan2 info --model network-snapshot-000400.pkl
+      emosketch stylegan2 generate --model network-snapshot-000400.pkl --seeds 0-7 --psi 0.7 --out gen
+      emosketch stylegan2 generate --model cond.pkl --seeds 0-3 --class 1 --sketch --out gen-happy
+      emosketch stylegan2 convert --model cond.pkl --classes neutral,happy,sad,surprise,fear,disgust,anger,contempt --out cond.pt
+      emosketch stylegan2 directions --model ffhq.pt --classifier clf-face.pt --samples 2000 --out ffhq-emotions.pt
+      emosketch interpolate --checkpoint ffhq-emotions.pt --seed 3 --from neutral --to happy --out t.gif
+    """
+
+
+_MODEL = click.option("--model", "--pickle", "model", required=True, type=click.Path(path_type=Path),
+                      help="A network-snapshot-*.pkl, or a file from `emosketch stylegan2 convert`.")
+
+
+@stylegan2_group.command("info")
+@_MODEL
+def stylegan2_info(model):
+    """What a snapshot or converted file holds: sizes, architecture, classes, directions."""
+    import json
+
+    from .gan.stylegan2.jobs import info
+
+    click.echo(json.dumps(info(model), indent=1, default=str))
+
+
+@stylegan2_group.command("generate")
+@_MODEL
+@click.option("--seeds", default="0-7", show_default=True, help="Seeds, e.g. 0-7,10 (z as the official generate.py draws it).")
+@click.option("--class", "cls", default=None, help="Class of a conditional model: a number, or a name it was converted with.")
+@click.option("--psi", default=1.0, show_default=True, help="Truncation: 1 = none, 0.7 = typical, 0 = the mean face.")
+@click.option("--cutoff", type=int, default=None, help="Truncate only the first this many ws.")
+@click.option("--noise", type=click.Choice(["const", "random", "none"]), default="const", show_default=True)
+@click.option("--sketch", is_flag=True, help="Also write sketch/seedNNNN.png: face crop and sketch as --settings were made.")
+@click.option("--settings", type=click.Path(path_type=Path), default=None,
+              help="Sketch dataset folder or generator checkpoint whose face crop and sketch settings to use "
+                   "[default: the shipped generator's].")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Folder to write.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@click.option("--batch", default=32, show_default=True, help="Images per forward pass.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+def stylegan2_generate(model, seeds, cls, psi, cutoff, noise, sketch, settings, out, force, batch, device):
+    """Generate images: seedNNNN.png per seed and outputs.npz (raw images, ws, z, c).
+
+    \b
+    Examples:
+      emosketch stylegan2 generate --model network-snapshot-000400.pkl --seeds 0-7 --psi 0.7 --out gen
+      emosketch stylegan2 generate --model cond.pt --seeds 0-3 --class happy --sketch --out gen-happy
+    """
+    from .gan.stylegan2.jobs import generate, parse_seeds
+
+    res = generate(model, parse_seeds(seeds), out, cls, psi, cutoff, noise, sketch, settings, batch, device, force)
+    click.echo(f"wrote {res['seeds']} images ({res['resolution']} px, {res['channels']} channel(s)) to {res['out']}")
+
+
+@stylegan2_group.command("convert")
+@_MODEL
+@click.option("--classes", default=None, help="Names of a conditional model's classes, comma-separated, in order.")
+@click.option("--draws", type=click.Choice(["photo", "sketch"]), default="photo", show_default=True,
+              help="What its images are: photos are sketched for the panel, sketches are used as they are.")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="File to write (.pt).")
+def stylegan2_convert(model, classes, draws, out):
+    """Write emosketch's own file: weights and plain values, loaded with weights_only from then on.
+
+    \b
+    Example:
+      emosketch stylegan2 convert --model cond.pkl --classes neutral,happy,sad,surprise,fear,disgust,anger,contempt --out cond.pt
+    """
+    from .gan.stylegan2.jobs import convert
+
+    names = [c.strip() for c in classes.split(",")] if classes else None
+    res = convert(model, out, names, draws)
+    click.echo(f"wrote {res['out']} ({res['bytes']:,} bytes, {res['parameters']:,} parameters)")
+
+
+@stylegan2_group.command("directions")
+@_MODEL
+@click.option("--classifier", required=True, type=click.Path(path_type=Path),
+              help="Face classifier (`emosketch classifier train`), ideally --input face, trained on real faces.")
+@click.option("--samples", default=2000, show_default=True, help="Faces to sample and classify.")
+@click.option("--psi", default=1.0, show_default=True, help="Truncation of the sampled faces.")
+@click.option("--strength", default=2.5, show_default=True, help="Step along each direction, in standard deviations of w.")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Converted model with the directions (.pt).")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+def stylegan2_directions(model, classifier, samples, psi, strength, out, device):
+    """Find emotion directions in W for an unconditional model (InterFaceGAN: a linear model of the
+    classifier's scores), and write the model with them, ready for interpolate, agent and pack.
+
+    \b
+    Example:
+      emosketch stylegan2 directions --model ffhq.pt --classifier clf-face.pt --samples 2000 --out ffhq-emotions.pt
+    """
+    from .gan.stylegan2 import open_stylegan2
+    from .interpolate.stylegan import find_directions
+    from .tensors import pick_device
+
+    G = open_stylegan2(model, pick_device(device))
+    G.directions = find_directions(G, classifier, samples, psi=psi, strength=strength)
+    G.cpu().save(out)
+    for e, s in G.directions["scores"].items():
+        r = "n/a" if s["r"] is None else f"{s['r']:.2f}"
+        auc = "n/a" if s["auc"] is None else f"{s['auc']:.2f}"
+        click.echo(f"  {e:9s} held-out r {r}, AUC {auc}; moved faces read as {e}: "
+                   f"{100 * s['top_before']:.0f}% -> {100 * s['top_after']:.0f}% (p {s['p_before']:.2f} -> {s['p_after']:.2f})")
+    click.echo(f"wrote {out}")
+
 
 def main() -> None:
     cli.main(prog_name="emosketch")

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..datasets.decode import Skip, decode_file
 from ..datasets.face import FaceConfig, crop_face
+from ..datasets.photo import photo_configs
 from ..datasets.sketch import SketchConfig, sketch
 from ..errors import EmosketchError
 from .classifier import load_classifier, pick_device, predict
@@ -23,11 +24,7 @@ def looks_like_sketch(gray: np.ndarray) -> bool:
 
 def _configs(state: dict) -> tuple[FaceConfig, SketchConfig | None, int]:
     data = state.get("dataset", {})
-    face = data.get("face_crop") or {}
-    face_cfg = FaceConfig(**{k: v for k, v in face.items() if k in FaceConfig.__dataclass_fields__})
-    sk = data.get("sketch") or {}
-    sketch_cfg = SketchConfig(**{k: v for k, v in sk.items() if k in SketchConfig.__dataclass_fields__}) \
-        if sk.get("method") in ("xdog", "pencil", "canny") else None
+    face_cfg, sketch_cfg = photo_configs(data)
     return face_cfg, sketch_cfg, int(data.get("size") or state["image_size"])
 
 

@@ -234,6 +234,11 @@ class MappingNetwork(nn.Module):
             nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, cfg.style_dim))
             for _ in range(num_domains))
 
+    @property
+    def latent_dim(self) -> int:
+        """The size of the latent code z it takes."""
+        return self.shared[0].in_features
+
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         h = self.shared(z)
         out = torch.stack([head(h) for head in self.heads], dim=1)  # [B, domains, style]

@@ -66,12 +66,12 @@ class GanTranslator:
         return res.astype(np.float32)
 
     def translate(self, images, targets, seeds, rows=None):
-        dim = self.nets.mapping.shared[0].in_features
+        dim = self.nets.mapping.latent_dim
         targets = torch.as_tensor(np.asarray(targets), dtype=torch.long, device=self.device)
         return self._run(images, lambda a, b: self.nets.mapping(z_codes(seeds[a:b], dim).to(self.device), targets[a:b]))
 
     def along_path(self, images, start, end, t, seeds, rows=None):
-        dim = self.nets.mapping.shared[0].in_features
+        dim = self.nets.mapping.latent_dim
         start = torch.as_tensor(np.asarray(start), dtype=torch.long, device=self.device)
         end = torch.as_tensor(np.asarray(end), dtype=torch.long, device=self.device)
         tt = torch.as_tensor(np.asarray(t), dtype=torch.float32, device=self.device)

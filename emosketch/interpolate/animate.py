@@ -14,7 +14,7 @@ from ..frames import Frames
 from .agent import load_script, run_script
 from .pack import emotion_pack, sequences
 from .plot import write_agent_plot
-from .render import Renderer, write_outputs
+from .render import open_renderer, write_outputs
 from .timeline import load_timeline, transition
 
 
@@ -27,8 +27,8 @@ def transition_video(checkpoint: str | Path, outputs: list[str | Path], image=No
     """Frames along a timeline file, or from one emotion to another, written to every output."""
     if not outputs:
         raise EmosketchError("give at least one output (.gif, .mp4, .npz or a folder)")
-    r = Renderer(checkpoint, device, batch)
-    face = r.source(image, data, index, kind)
+    r = open_renderer(checkpoint, device, batch)
+    face = r.source(image, data, index, kind, seed=seed)
     if timeline is not None:
         if start or end:
             raise EmosketchError("give --timeline or --from/--to, not both")
@@ -52,8 +52,8 @@ def agent_video(checkpoint: str | Path, script: str | Path, outputs: list[str | 
     if not outputs and plot is None:
         raise EmosketchError("give at least one output (.gif, .mp4, .npz, a folder) or --plot")
     scr = load_script(script)
-    r = Renderer(checkpoint, device, batch)
-    face = r.source(image, data, index, kind)
+    r = open_renderer(checkpoint, device, batch)
+    face = r.source(image, data, index, kind, seed=seed)
     trace = run_script(scr, r.classes)
     pixels = r.render(face, r.weight_codes(trace.weights, seed, psi))
     result = Frames(pixels, scr.fps, trace.marks())
@@ -72,14 +72,14 @@ def face_pack(checkpoint: str | Path, out: str | Path, image=None, data=None, in
               opts: ExportOptions | None = None, force: bool = False, panel: str = "white",
               device: str = "auto", batch: int = 32, frames_out: str | Path | None = None) -> dict:
     """An OLED pack: an idle loop per emotion and a transition for every ordered pair."""
-    r = Renderer(checkpoint, device, batch)
+    r = open_renderer(checkpoint, device, batch)
     wanted = [canonical(e) for e in emotions] if emotions else list(r.classes)
     unknown = [e for e in wanted if e not in r.classes]
     if unknown:
         raise EmosketchError(f"emotion(s) {', '.join(unknown)} not in the checkpoint's {', '.join(r.classes)}")
     if len(set(wanted)) != len(wanted):
         raise EmosketchError("an emotion is listed twice")
-    face = r.source(image, data, index, kind)
+    face = r.source(image, data, index, kind, seed=seed)
     frames = sequences(r, face, wanted, transition_frames, idle_frames, easing, fps, seed, psi)
     if frames_out is not None:
         write_outputs(frames, [frames_out])

@@ -46,7 +46,9 @@ class StyleBank:
     def __init__(self, mapping: torch.nn.Module, classes: list[str], device: torch.device | str = "cpu",
                  mean_samples: int = 1000, seed: int = 0):
         self.mapping, self.classes, self.device = mapping, list(classes), torch.device(device)
-        self.latent_dim = mapping.shared[0].in_features
+        self.latent_dim = mapping.latent_dim
+        # the latent of a seed: the mapping's own rule when it has one (StyleGAN2's generate.py)
+        self.latents = getattr(mapping, "latents", None) or (lambda seeds: z_codes(seeds, self.latent_dim))
         with torch.no_grad():
             z = torch.randn(mean_samples, self.latent_dim, generator=torch.Generator().manual_seed(seed))
             z = z.to(self.device)
@@ -67,7 +69,7 @@ class StyleBank:
         """Every emotion's code at one latent: [C, D]. seed None gives the mean codes."""
         if seed is None:
             return self.means.clone()
-        z = z_codes([seed] * len(self.classes), self.latent_dim).to(self.device)
+        z = self.latents([seed] * len(self.classes)).to(self.device)
         s = self.mapping(z, torch.arange(len(self.classes), device=self.device)).float()
         return self.means + psi * (s - self.means)
 

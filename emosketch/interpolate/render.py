@@ -15,7 +15,6 @@ from ..export import Dither, Layout
 from ..export.dither import to_bits
 from ..export.layout import apply_layout
 from ..frames import Frames, write_frames
-from ..gan.networks import z_codes
 from .paths import StyleBank, lerp, slerp
 from .timeline import Plan
 
@@ -47,8 +46,9 @@ class Renderer:
     # ---- the face to redraw ------------------------------------------------------------------
 
     def source(self, image: str | Path | None = None, data: str | Path | None = None, index: int = 0,
-               kind: str = "auto") -> Source:
-        """A face from an image file (photo or sketch), or sample `index` of a sketch dataset's test split."""
+               kind: str = "auto", seed: int = 0) -> Source:
+        """A face from an image file (photo or sketch), or sample `index` of a sketch dataset's test
+        split. (`seed` picks the face only for generators that draw their own, see StyleGanRenderer.)"""
         from ..tensors import resize_batch
 
         if (image is None) == (data is None):
@@ -100,7 +100,7 @@ class Renderer:
             return lerp(a, b, t) if mode == "lerp" else slerp(a, b, t)
         if space != "z":
             raise EmosketchError(f"space {space!r}: expected style or z")
-        z0, z1 = z_codes([seed, seed if seed_to is None else seed_to], self.bank.latent_dim)
+        z0, z1 = self.bank.latents([seed, seed if seed_to is None else seed_to])
         u = torch.linspace(0.0, 1.0, len(plan)) if len(plan) > 1 else torch.zeros(1)
         z = slerp(z0[None].expand(len(u), -1), z1[None].expand(len(u), -1), u)
         per_class = torch.stack([self.bank.z_path(e, z, psi) for e in self.classes], 1)  # [T, C, D]
@@ -126,6 +126,18 @@ class Renderer:
             y = self.nets.generator(x1.expand(len(c), -1, -1, -1), c)
             out.append(to_uint8(y[:, 0]))
         return np.concatenate(out) if out else np.zeros((0, self.size, self.size), np.uint8)
+
+
+def open_renderer(checkpoint: str | Path, device: str = "auto", batch: int = 32) -> Renderer:
+    """The renderer for a generator file: a StarGAN checkpoint that redraws a given face, or a
+    StyleGAN2 snapshot or converted file that draws the face of a seed."""
+    from ..gan.stylegan2 import looks_like_stylegan2
+
+    if looks_like_stylegan2(checkpoint):
+        from .stylegan import StyleGanRenderer
+
+        return StyleGanRenderer(checkpoint, device, batch)
+    return Renderer(checkpoint, device, batch)
 
 
 def upscale(frames: np.ndarray, side: int) -> np.ndarray:

@@ -1,0 +1,166 @@
+"""StyleGAN2-ADA network pickles, read safely and run with emosketch's own implementation.
+
+    from emosketch.gan.stylegan2 import load_stylegan2, StyleGAN2
+    G = load_stylegan2("network-snapshot-000400.pkl")   # executes nothing from the file
+    ws = G.mapping(z, c, truncation_psi=0.7)             # [N, num_ws, w_dim]
+    img = G.synthesis(ws, noise_mode="const")            # [N, C, R, R], about [-1, 1]
+    G.save("ffhq.pt")                                    # weights and plain values only
+    G = StyleGAN2.load("ffhq.pt")                        # torch.load(weights_only=True)
+
+`open_stylegan2(path)` takes either file. See snapshot.py for what is allowed in a pickle and why
+nothing in it runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...checkpoints import load_checkpoint, save_checkpoint
+from ...errors import EmosketchError
+from .networks import Generator
+from .snapshot import build_generator, read_snapshot
+
+FORMAT = "emosketch-stylegan2"
+VERSION = 1
+DRAWS = ("photo", "sketch")  # what the model's images are: photos get sketched for the panel
+
+
+class StyleGAN2(Generator):
+    """A StyleGAN2-ADA generator with emosketch's metadata: class names for a conditional model,
+    emotion directions in W for an unconditional one, and what its images are."""
+
+    def __init__(self, *args, class_names: list[str] | None = None, draws: str = "photo",
+                 directions: dict | None = None, source: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.class_names = list(class_names) if class_names else None
+        if self.class_names is not None and len(self.class_names) != self.c_dim:
+            raise EmosketchError(f"{len(self.class_names)} class names for a model with c_dim {self.c_dim}")
+        if draws not in DRAWS:
+            raise EmosketchError(f"draws {draws!r}: expected photo or sketch")
+        self.draws = draws
+        self.directions = directions  # {"classes", "vectors" [C, w_dim], "strength", "scores", ...}
+        self.source = source
+
+    # ---- inputs ---------------------------------------------------------------------------------
+
+    def labels(self, cls: int | str | None, n: int) -> torch.Tensor:
+        """One-hot class rows [n, c_dim] for a class index or name (an empty [n, 0] when unconditional)."""
+        if self.c_dim == 0:
+            if cls is not None:
+                raise EmosketchError("this model is unconditional: it takes no --class")
+            return torch.zeros(n, 0)
+        if cls is None:
+            raise EmosketchError(f"this model is conditional on {self.c_dim} classes: give a class "
+                                 f"(0-{self.c_dim - 1}{', or a name: ' + ', '.join(self.class_names) if self.class_names else ''})")
+        i = self.class_index(cls)
+        c = torch.zeros(n, self.c_dim)
+        c[:, i] = 1
+        return c
+
+    def class_index(self, cls: int | str) -> int:
+        if isinstance(cls, str) and not cls.isdigit():
+            if not self.class_names:
+                raise EmosketchError(f"class {cls!r}: this model's classes have no names; give a number "
+                                     f"0-{self.c_dim - 1}, or name them with `emosketch stylegan2 convert --classes`")
+            from ...emotions import canonical
+
+            try:
+                name = canonical(cls)
+            except ValueError:
+                name = cls
+            names = [n.lower() for n in self.class_names]
+            if name.lower() not in names:
+                raise EmosketchError(f"class {cls!r} is not one of {', '.join(self.class_names)}")
+            return names.index(name.lower())
+        i = int(cls)
+        if not 0 <= i < self.c_dim:
+            raise EmosketchError(f"class {i} is outside 0-{self.c_dim - 1}")
+        return i
+
+    def latents(self, seeds) -> torch.Tensor:
+        """z for each seed, as the official generate.py draws it: RandomState(seed).randn(z_dim)."""
+        return torch.from_numpy(np.stack([np.random.RandomState(int(s)).randn(self.z_dim) for s in seeds])).float()
+
+    # ---- emosketch's own format -------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path:
+        """Weights and plain values only, written atomically; `StyleGAN2.load` reads it with weights_only."""
+        payload = {"kwargs": self.init_kwargs,
+                   "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
+                   "class_names": self.class_names, "draws": self.draws, "directions": self.directions,
+                   "source": self.source}
+        save_checkpoint(path, payload, FORMAT, VERSION)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path, device: torch.device | str = "cpu") -> StyleGAN2:
+        payload = load_checkpoint(path, FORMAT, VERSION, "emosketch StyleGAN2 file")
+        G = cls(**payload["kwargs"], class_names=payload.get("class_names"), draws=payload.get("draws", "photo"),
+                directions=payload.get("directions"), source=payload.get("source", ""))
+        try:
+            G.load_state_dict(payload["state_dict"], strict=True)
+        except RuntimeError as exc:
+            raise EmosketchError(f"{path}: weights do not fit the stored layout ({str(exc).splitlines()[0]})") from None
+        return G.eval().requires_grad_(False).to(device)
+
+    def describe(self) -> dict:
+        s = self.synthesis
+        kw = self.init_kwargs["synthesis_kwargs"]
+        return {"z_dim": self.z_dim, "c_dim": self.c_dim, "w_dim": self.w_dim, "num_ws": self.num_ws,
+                "img_resolution": self.img_resolution, "img_channels": self.img_channels,
+                "architecture": kw.get("architecture", "skip"), "mapping_layers": self.mapping.num_layers,
+                "fp16_blocks": [r for r in s.block_resolutions if getattr(s, f"b{r}").use_fp16],
+                "parameters": sum(p.numel() for p in self.parameters()),
+                "class_names": self.class_names, "draws": self.draws,
+                "directions": None if not self.directions else {
+                    "classes": list(self.directions["classes"]), "scores": self.directions.get("scores")},
+                "source": self.source}
+
+
+def is_converted(payload) -> bool:
+    return isinstance(payload, dict) and payload.get("format") == FORMAT
+
+
+def load_stylegan2(path: str | Path, device: torch.device | str = "cpu",
+                   class_names: list[str] | None = None) -> StyleGAN2:
+    """A network-snapshot pickle's G_ema as a StyleGAN2 module (eval mode, no gradients), built
+    without executing anything from the file."""
+    snap = read_snapshot(path)
+    rebuilt = build_generator(snap["G_ema"])
+    G = StyleGAN2(**rebuilt.init_kwargs, class_names=class_names, source=Path(path).name)
+    G.load_state_dict(rebuilt.state_dict())
+    return G.eval().requires_grad_(False).to(device)
+
+
+def is_pickle(path: str | Path) -> bool:
+    """A pickle (protocol 2+ starts with 0x80), as opposed to torch's zip format."""
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x80"
+
+
+def open_stylegan2(path: str | Path, device: torch.device | str = "cpu") -> StyleGAN2:
+    """A snapshot pickle or a converted emosketch file, whichever `path` is."""
+    path = Path(path)
+    if not path.is_file():
+        raise EmosketchError(f"{path}: no such file")
+    return load_stylegan2(path, device) if is_pickle(path) else StyleGAN2.load(path, device)
+
+
+def looks_like_stylegan2(path: str | Path) -> bool:
+    """True for a snapshot pickle or a converted file, without loading the networks of a StarGAN checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    if is_pickle(path):
+        return True
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return False
+    return is_converted(payload)
+
+
+__all__ = ["StyleGAN2", "load_stylegan2", "open_stylegan2", "looks_like_stylegan2", "is_converted"]

@@ -1,0 +1,176 @@
+"""The jobs behind `emosketch stylegan2 info|generate|convert`: a snapshot (or a converted file) in,
+images, raw outputs and converted models out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ...atomic import atomic_dir
+from ...errors import EmosketchError
+from . import StyleGAN2, is_pickle, load_stylegan2, open_stylegan2
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-7,10,12-13' -> [0, ..., 7, 10, 12, 13] (official generate.py's syntax)."""
+    seeds: list[int] = []
+    for part in str(text).split(","):
+        part = part.strip()
+        try:
+            if "-" in part[1:]:
+                a, b = part.split("-", 1)
+                lo, hi = int(a), int(b)
+                if hi < lo:
+                    raise ValueError
+                seeds.extend(range(lo, hi + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise EmosketchError(f"seeds {text!r}: expected numbers and ranges such as 0-7,10") from None
+    if any(s < 0 or s >= 2 ** 32 for s in seeds):
+        raise EmosketchError(f"seeds {text!r}: each seed must be in 0 .. 2**32-1")
+    if len(seeds) > 100_000:
+        raise EmosketchError(f"seeds {text!r}: {len(seeds)} images; split the job (at most 100,000)")
+    return seeds
+
+
+def to_pixels(images: torch.Tensor) -> np.ndarray:
+    """Raw outputs [N, C, R, R] in about [-1, 1] -> uint8 [N, R, R] (gray) or [N, R, R, 3] (RGB)."""
+    x = ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy()
+    return x[:, 0] if x.shape[1] == 1 else x[:, :3].transpose(0, 2, 3, 1)
+
+
+def to_gray(pixels: np.ndarray) -> np.ndarray:
+    """uint8 [N, R, R] or [N, R, R, 3] (RGB) -> gray [N, R, R]."""
+    if pixels.ndim == 3:
+        return pixels
+    return np.stack([cv2.cvtColor(p, cv2.COLOR_RGB2GRAY) for p in pixels])
+
+
+@torch.no_grad()
+def synthesize(G: StyleGAN2, seeds: list[int], cls=None, psi: float = 1.0, cutoff: int | None = None,
+               noise: str = "const", batch: int = 32, progress=None) -> dict[str, torch.Tensor]:
+    """Images for the seeds, `batch` at a time: {"z", "c", "ws", "images"} on the CPU."""
+    device = next(G.parameters()).device
+    z_all, c_all = G.latents(seeds), G.labels(cls, len(seeds))
+    ws_out, img_out = [], []
+    for s in range(0, len(seeds), batch):
+        z, c = z_all[s:s + batch].to(device), c_all[s:s + batch].to(device)
+        ws = G.mapping(z, c, truncation_psi=psi, truncation_cutoff=cutoff)
+        img_out.append(G.synthesis(ws, noise_mode=noise).cpu())
+        ws_out.append(ws.cpu())
+        if progress is not None:
+            progress.update(len(z))
+    return {"z": z_all, "c": c_all, "ws": torch.cat(ws_out), "images": torch.cat(img_out)}
+
+
+def sketch_settings(path: str | Path | None) -> tuple[dict, int, str]:
+    """The face crop and sketch settings (and size) of a sketch dataset folder or a generator
+    checkpoint; None gives the shipped generator's. Returns (settings, size, what they came from)."""
+    if path is None:
+        from ...models import default_generator
+
+        path = default_generator()
+    path = Path(path)
+    if path.is_dir():
+        from ...datasets.dataset import load
+
+        meta = load(path).meta
+        return {"face_crop": meta.get("face_crop"), "sketch": meta.get("sketch")}, int(meta["size"]), f"dataset {path}"
+    from ..checkpoint import load_checkpoint
+
+    state = load_checkpoint(path)
+    data = state.get("dataset") if isinstance(state, dict) else None
+    if not isinstance(data, dict):
+        raise EmosketchError(f"{path}: a checkpoint without dataset settings; give a dataset folder or a "
+                             "generator checkpoint trained on prepared photos")
+    return data, int(data.get("size") or state.get("image_size") or 64), f"checkpoint {path.name}"
+
+
+def sketches(gray: np.ndarray, settings: dict, size: int) -> tuple[np.ndarray, list[str]]:
+    from ...datasets.photo import photo_to_sketch
+
+    out, hows = [], []
+    for g in gray:
+        s, how = photo_to_sketch(g, settings, size)
+        out.append(s)
+        hows.append(how)
+    return np.stack(out) if out else np.zeros((0, size, size), np.uint8), hows
+
+
+def _write_png(path: Path, pixels: np.ndarray) -> None:
+    img = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    if not cv2.imwrite(str(path), img):
+        raise EmosketchError(f"{path}: could not write the PNG")
+
+
+def generate(model: str | Path, seeds: list[int], out: str | Path, cls=None, psi: float = 1.0,
+             cutoff: int | None = None, noise: str = "const", sketch: bool = False,
+             settings: str | Path | None = None, batch: int = 32, device: str = "auto", force: bool = False,
+             show_progress: bool = True) -> dict:
+    """seedNNNN.png per seed (and sketch/seedNNNN.png with `sketch`), outputs.npz with the raw
+    images, ws, z and c, and info.json, written atomically to the folder `out`."""
+    from ...progress import progress
+    from ...tensors import pick_device
+
+    if not seeds:
+        raise EmosketchError("no seeds given")
+    if batch < 1:
+        raise EmosketchError(f"batch {batch}: expected at least 1")
+    G = open_stylegan2(model, pick_device(device))
+    sk = sketch_settings(settings) if sketch else None
+    with atomic_dir(out, overwrite=force) as tmp:
+        bar = progress(len(seeds), "generate", "img", enabled=show_progress)
+        res = synthesize(G, seeds, cls, psi, cutoff, noise, batch, bar)
+        bar.close()
+        pixels = to_pixels(res["images"])
+        for s, p in zip(seeds, pixels):
+            _write_png(tmp / f"seed{s:04d}.png", p)
+        found = []
+        if sk is not None:
+            drawn, found = sketches(to_gray(pixels), sk[0], sk[1])
+            (tmp / "sketch").mkdir()
+            for s, p in zip(seeds, drawn):
+                _write_png(tmp / "sketch" / f"seed{s:04d}.png", p)
+        np.savez(tmp / "outputs.npz", seeds=np.asarray(seeds, np.int64), z=res["z"].numpy(), c=res["c"].numpy(),
+                 ws=res["ws"].numpy(), images=res["images"].numpy())
+        info = {"model": str(model), "seeds": len(seeds), "class": None if cls is None else G.class_index(cls),
+                "psi": psi, "cutoff": cutoff, "noise": noise, "resolution": G.img_resolution,
+                "channels": G.img_channels,
+                "sketch": None if sk is None else {"settings": sk[2], "size": sk[1],
+                                                   "faces_found": {h: found.count(h) for h in sorted(set(found))}}}
+        (tmp / "info.json").write_text(json.dumps(info, indent=1) + "\n")
+    return {"out": str(out), **info}
+
+
+def convert(pickle_path: str | Path, out: str | Path, class_names: list[str] | None = None,
+            draws: str = "photo") -> dict:
+    """A snapshot pickle -> emosketch's own file (weights and plain values, safe to load)."""
+    G = load_stylegan2(pickle_path, class_names=class_names)
+    G.draws = draws
+    path = G.save(out)
+    back = StyleGAN2.load(path)  # what was written reads back, exactly
+    for (k, a), b in zip(G.state_dict().items(), back.state_dict().values()):
+        if not torch.equal(a, b):
+            raise EmosketchError(f"{path}: {k} did not read back exactly")
+    return {"out": str(path), "bytes": path.stat().st_size, **G.describe()}
+
+
+def info(model: str | Path) -> dict:
+    """What a snapshot or converted file holds, without generating anything."""
+    from .snapshot import Record, read_snapshot
+
+    G = open_stylegan2(model)
+    out = {"file": str(model), **G.describe()}
+    if is_pickle(model):
+        snap = read_snapshot(model)
+        out["snapshot"] = {k: (v.class_name if isinstance(v, Record) else v) for k, v in snap.items()
+                           if k != "training_set_kwargs"}
+        tsk = snap.get("training_set_kwargs")
+        if isinstance(tsk, dict):
+            out["training_set"] = {k: v for k, v in tsk.items() if isinstance(v, (str, int, float, bool, type(None)))}
+    return out

@@ -1,0 +1,261 @@
+"""Reading a StyleGAN2-ADA `network-snapshot-*.pkl` without NVIDIA's code and without running
+anything from the file.
+
+A snapshot is a plain pickle of a dict (G, D, G_ema, augment_pipe, training_set_kwargs). Each
+network in it is a "persistent" object: the pickle calls
+`torch_utils.persistence._reconstruct_persistent_obj(meta)`, where meta holds the whole source of
+the network's Python module, the class name, the constructor arguments and the state. The official
+loader executes that source, so an untrusted snapshot runs arbitrary code.
+
+Here a restricted unpickler resolves only the few globals such a file needs, each to a function of
+our own that checks what it is given:
+- the persistent-object hook keeps meta as an inert `Record` (its module source is never compiled
+  or executed, only its length is kept), and refuses a class that is not a StyleGAN2-ADA network;
+- tensors are rebuilt with torch's own data-only loader (`weights_only=True`);
+- numpy scalars and dtypes are rebuilt from their bytes.
+Any other global, `os.system` or `builtins.eval` included, stops the load with an error that names
+it. The generator is then built by emosketch's own `networks.Generator` from G_ema's stored
+constructor arguments, and every submodule's class, plain attributes, parameters and buffers are
+checked against what that build made.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...errors import EmosketchError
+from . import networks
+
+# The classes the generator is built from, and the others a snapshot may hold (the discriminator
+# and the augmentation pipeline), which are kept as inert records and never built.
+GENERATOR_CLASSES = {"Generator", "MappingNetwork", "SynthesisNetwork", "SynthesisBlock", "SynthesisLayer",
+                     "ToRGBLayer", "FullyConnectedLayer", "Conv2dLayer"}
+INERT_CLASSES = {"Discriminator", "DiscriminatorBlock", "DiscriminatorEpilogue", "MinibatchStdLayer",
+                 "AugmentPipe"}
+SNAPSHOT_KEYS = {"G", "D", "G_ema", "augment_pipe", "training_set_kwargs", "progress"}
+
+
+@dataclass
+class Record:
+    """One persistent object as stored: its class name and state, never its code."""
+    class_name: str
+    version: int
+    source_chars: int  # length of the stored module source (kept for `info`; never run)
+    state: dict
+
+    @property
+    def init_args(self) -> tuple:
+        return tuple(self.state.get("_init_args", ()))
+
+    @property
+    def init_kwargs(self) -> dict:
+        return dict(self.state.get("_init_kwargs", {}))
+
+    def children(self) -> dict:
+        return dict(self.state.get("_modules", {}))
+
+
+def _persistent(meta) -> Record:
+    if not isinstance(meta, dict):
+        raise EmosketchError("a persistent object's metadata is not a dict")
+    if meta.get("type") != "class":
+        raise EmosketchError(f"persistent object of type {meta.get('type')!r}: only 'class' objects are read")
+    name = meta.get("class_name")
+    if not isinstance(name, str):
+        raise EmosketchError("a persistent object has no class name")
+    if name not in GENERATOR_CLASSES | INERT_CLASSES:
+        hint = " (a StyleGAN3 network? only StyleGAN2-ADA snapshots are read)" if name in (
+            "SynthesisInput", "SynthesisLayer3") else ""
+        raise EmosketchError(f"persistent class {name!r} is not a StyleGAN2-ADA network class; refused{hint}")
+    state, src = meta.get("state"), meta.get("module_src")
+    if not isinstance(state, dict) or not isinstance(src, str):
+        raise EmosketchError(f"persistent object {name!r} has no state dict or module source")
+    return Record(name, int(meta.get("version", 0)), len(src), state)
+
+
+def _storage_from_bytes(data) -> torch.UntypedStorage:
+    if not isinstance(data, (bytes, bytearray)):
+        raise EmosketchError("a tensor's storage is not stored as bytes")
+    try:
+        storage = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as exc:
+        raise EmosketchError(f"a tensor's storage holds more than data; refused ({str(exc).splitlines()[0]})") from None
+    if not isinstance(storage, (torch.UntypedStorage, torch.TypedStorage)):
+        raise EmosketchError(f"a tensor's storage bytes hold a {type(storage).__name__}, not a storage")
+    return storage
+
+
+def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None) -> torch.Tensor:
+    if not isinstance(storage, (torch.UntypedStorage, torch.TypedStorage)):
+        raise EmosketchError("a tensor is built from something that is not a storage")
+    if hooks:
+        raise EmosketchError("a tensor carries backward hooks; refused")
+    if isinstance(storage, torch.TypedStorage):  # what torch.load gives for a legacy storage
+        dtype, storage = storage.dtype, storage._untyped_storage
+    else:
+        dtype = torch.uint8
+    t = torch.empty((0,), dtype=dtype)
+    return t.set_(storage, int(offset), tuple(int(s) for s in size), tuple(int(s) for s in stride))
+
+
+def _rebuild_parameter(data, requires_grad=True, hooks=None) -> torch.Tensor:
+    if not isinstance(data, torch.Tensor):
+        raise EmosketchError("a parameter wraps something that is not a tensor")
+    if hooks:
+        raise EmosketchError("a parameter carries backward hooks; refused")
+    return data
+
+
+def _numpy_scalar(dtype, data=None):
+    if not isinstance(dtype, np.dtype) or dtype.hasobject or not isinstance(data, (bytes, bytearray)):
+        raise EmosketchError("a numpy scalar that is not plain numbers; refused")
+    return np.frombuffer(data, dtype=dtype, count=1)[0]
+
+
+def _numpy_dtype(name, align=False, copy=False) -> np.dtype:
+    if not isinstance(name, str):
+        raise EmosketchError("a numpy dtype that is not named by a string; refused")
+    dtype = np.dtype(name)
+    if dtype.hasobject:
+        raise EmosketchError("a numpy object dtype; refused")
+    return dtype
+
+
+ALLOWED = {
+    ("torch_utils.persistence", "_reconstruct_persistent_obj"): _persistent,
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch.storage", "_load_from_bytes"): _storage_from_bytes,
+    ("numpy.core.multiarray", "scalar"): _numpy_scalar,
+    ("numpy._core.multiarray", "scalar"): _numpy_scalar,
+    ("numpy", "dtype"): _numpy_dtype,
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        fn = ALLOWED.get((module, name))
+        if fn is None:
+            raise EmosketchError(f"the pickle asks for the global {module}.{name}, which a StyleGAN2-ADA "
+                                 "snapshot does not need; refused before anything ran")
+        return fn
+
+    def persistent_load(self, pid):
+        raise EmosketchError("the pickle uses persistent ids, which a StyleGAN2-ADA snapshot does not; refused")
+
+
+def read_snapshot(path: str | Path) -> dict:
+    """The snapshot's top-level dict, with networks as `Record`s. Raises EmosketchError for
+    anything that is not a StyleGAN2-ADA snapshot."""
+    path = Path(path)
+    if not path.is_file():
+        raise EmosketchError(f"{path}: no such snapshot file")
+    try:
+        with open(path, "rb") as f:
+            data = _Unpickler(f).load()
+    except EmosketchError as exc:
+        raise EmosketchError(f"{path}: {exc}") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
+            KeyError, RuntimeError) as exc:
+        raise EmosketchError(f"{path}: not a readable network pickle ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, dict) or "G_ema" not in data:
+        raise EmosketchError(f"{path}: not a StyleGAN2-ADA snapshot (no G_ema in it)")
+    extra = set(data) - SNAPSHOT_KEYS
+    if extra:
+        raise EmosketchError(f"{path}: unexpected snapshot keys {sorted(extra)}")
+    if not isinstance(data["G_ema"], Record) or data["G_ema"].class_name != "Generator":
+        raise EmosketchError(f"{path}: G_ema is not a StyleGAN2-ADA Generator")
+    return data
+
+
+_ABSENT = object()
+PLAIN = (bool, int, float, str, type(None), np.floating, np.integer, np.bool_)
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, (float, np.floating)) or isinstance(b, (float, np.floating)):
+        return a is not None and b is not None and abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(b)))
+    return a == b
+
+
+def _load_record(module: torch.nn.Module, rec: Record, where: str) -> None:
+    """Check one stored object against our freshly built module and copy its tensors in."""
+    if type(module).__name__ != rec.class_name:
+        raise EmosketchError(f"{where}: stored as {rec.class_name}, but this layout builds a {type(module).__name__}")
+    state = rec.state
+    for key, value in state.items():  # plain attributes both sides know must agree
+        if key.startswith("_") or key == "training" or not isinstance(value, PLAIN + (list, tuple)):
+            continue
+        mine = getattr(module, key, _ABSENT)
+        if isinstance(mine, PLAIN + (list, tuple)) and not _same(mine, value):
+            raise EmosketchError(f"{where}.{key}: stored {value!r}, but its constructor arguments give {mine!r}")
+    for kind in ("_parameters", "_buffers"):
+        stored = {k: v for k, v in dict(state.get(kind, {})).items() if v is not None}
+        ours = dict(module._parameters if kind == "_parameters" else module._buffers)
+        ours = {k: v for k, v in ours.items() if v is not None}
+        if set(stored) != set(ours):
+            raise EmosketchError(f"{where}: stored {kind[1:]} {sorted(stored)} but expected {sorted(ours)}")
+        for k, v in stored.items():
+            if not isinstance(v, torch.Tensor) or tuple(v.shape) != tuple(ours[k].shape):
+                got = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
+                raise EmosketchError(f"{where}.{k}: stored {got}, expected {tuple(ours[k].shape)}")
+            with torch.no_grad():
+                ours[k].copy_(v.to(torch.float32))
+    stored_children = {k: v for k, v in rec.children().items() if v is not None}
+    our_children = dict(module.named_children())
+    if set(stored_children) != set(our_children):
+        raise EmosketchError(f"{where}: stored submodules {sorted(stored_children)} but expected {sorted(our_children)}")
+    for k, child in stored_children.items():
+        if not isinstance(child, Record):
+            raise EmosketchError(f"{where}.{k}: a submodule that is not a persistent network object")
+        _load_record(our_children[k], child, f"{where}.{k}")
+
+
+GENERATOR_ARGS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs")
+MAPPING_KWARGS = {"num_layers", "embed_features", "layer_features", "activation", "lr_multiplier", "w_avg_beta"}
+SYNTHESIS_KWARGS = {"channel_base", "channel_max", "num_fp16_res", "architecture", "resample_filter", "conv_clamp",
+                    "fp16_channels_last", "use_noise", "activation", "kernel_size", "channels_last"}
+
+
+def generator_kwargs(rec: Record) -> dict:
+    """G_ema's constructor arguments as keywords, checked against what our Generator knows."""
+    args = rec.init_args
+    if len(args) > len(GENERATOR_ARGS):
+        raise EmosketchError(f"G_ema has {len(args)} positional constructor arguments; a Generator takes at most 7")
+    kwargs = dict(zip(GENERATOR_ARGS, args))
+    kwargs.update(rec.init_kwargs)
+    unknown = set(kwargs) - set(GENERATOR_ARGS)
+    if unknown:
+        raise EmosketchError(f"G_ema has constructor arguments this loader does not know: {sorted(unknown)}")
+    missing = set(GENERATOR_ARGS[:5]) - set(kwargs)
+    if missing:
+        raise EmosketchError(f"G_ema lacks constructor arguments {sorted(missing)}")
+    for name, known in (("mapping_kwargs", MAPPING_KWARGS), ("synthesis_kwargs", SYNTHESIS_KWARGS)):
+        value = dict(kwargs.get(name) or {})
+        bad = set(value) - known
+        if bad:
+            raise EmosketchError(f"G_ema {name} has keys this loader does not know: {sorted(bad)}")
+        kwargs[name] = {k: (float(v) if isinstance(v, np.floating) else int(v) if isinstance(v, np.integer) else v)
+                        for k, v in value.items()}
+    for name in GENERATOR_ARGS[:5]:
+        if not isinstance(kwargs[name], (int, np.integer)) or int(kwargs[name]) < 0:
+            raise EmosketchError(f"G_ema {name} = {kwargs[name]!r}: expected a whole number >= 0")
+        kwargs[name] = int(kwargs[name])
+    return kwargs
+
+
+def build_generator(rec: Record) -> networks.Generator:
+    kwargs = generator_kwargs(rec)
+    G = networks.Generator(**kwargs)
+    _load_record(G, rec, "G_ema")
+    return G.eval().requires_grad_(False)
