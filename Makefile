@@ -33,6 +33,7 @@ bench: demo
 	$(PY) benchmarks/prepare.py --out $(BENCH_OUT)
 	$(PY) benchmarks/classifier.py --out $(BENCH_OUT)
 	$(PY) benchmarks/players.py --out $(BENCH_OUT)
+	$(PY) benchmarks/stylegan2.py --out $(BENCH_OUT)
 	$(PY) benchmarks/interpolate.py --out $(BENCH_OUT) --checkpoint $(TRAIN_DEMO_OUT)/run/checkpoint.pt \
 		--data $(TRAIN_DEMO_OUT)/data/synthetic-64
 	$(PY) benchmarks/realfaces.py --out $(BENCH_OUT) --generator shipped=emosketch/models/generator-fer6-warp-64.pt

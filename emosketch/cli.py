@@ -719,7 +719,8 @@ def stylegan2_info(model):
                    "[default: the shipped generator's].")
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Folder to write.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-@click.option("--batch", default=32, show_default=True, help="Images per forward pass.")
+@click.option("--batch", type=int, default=None,
+              help="Images per forward pass [default: 32 on a GPU; on the CPU about 64k pixels a pass].")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 def stylegan2_generate(model, seeds, cls, psi, cutoff, noise, sketch, settings, out, force, batch, device):
     """Generate images: seedNNNN.png per seed and outputs.npz (raw images, ws, z, c).
@@ -773,11 +774,14 @@ def stylegan2_directions(model, classifier, samples, psi, strength, out, device)
       emosketch stylegan2 directions --model ffhq.pt --classifier clf-face.pt --samples 2000 --out ffhq-emotions.pt
     """
     from .gan.stylegan2 import open_stylegan2
-    from .interpolate.stylegan import find_directions
+    from .interpolate.stylegan import classifier_reader, find_directions
     from .tensors import pick_device
 
-    G = open_stylegan2(model, pick_device(device))
-    G.directions = find_directions(G, classifier, samples, psi=psi, strength=strength)
+    dev = pick_device(device)
+    G = open_stylegan2(model, dev)
+    read, classes = classifier_reader(classifier, dev)
+    G.directions = {**find_directions(G, read, classes, samples, psi=psi, strength=strength),
+                    "classifier": classifier.name}
     G.cpu().save(out)
     for e, s in G.directions["scores"].items():
         r = "n/a" if s["r"] is None else f"{s['r']:.2f}"

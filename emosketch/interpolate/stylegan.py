@@ -113,9 +113,9 @@ class StyleGanRenderer(Renderer):
     @torch.no_grad()
     def render(self, source: Source, codes: torch.Tensor, batch: int | None = None) -> np.ndarray:
         """The sketched frame of every code: uint8 [T, size, size]."""
-        from ..gan.stylegan2.jobs import to_gray, to_pixels
+        from ..gan.stylegan2.jobs import auto_batch, to_gray, to_pixels
 
-        n = batch or self.batch
+        n = min(batch or self.batch, auto_batch(self.G))
         out = [self._frames(to_gray(to_pixels(self._images(codes[s:s + n])))) for s in range(0, len(codes), n)]
         return np.concatenate(out) if out else np.zeros((0, self.size, self.size), np.uint8)
 
@@ -130,23 +130,37 @@ def _auc(score: np.ndarray, positive: np.ndarray) -> float | None:
     return float((ranks[positive].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
+def classifier_reader(classifier: str | Path, device: torch.device | str = "cpu"):
+    """A face classifier as a function from raw generator images to emotion probabilities: photos
+    go through its face crop (and its sketch, when it reads sketches). Returns (read, classes)."""
+    from ..evaluate.classifier import load_classifier, predict
+    from ..evaluate.classify import prepare_image
+    from ..gan.stylegan2.jobs import to_gray, to_pixels
+
+    model, state = load_classifier(classifier, device)
+
+    def read(images: torch.Tensor) -> np.ndarray:
+        gray = to_gray(to_pixels(images))
+        inputs = np.stack([prepare_image(g, state, "photo")[0] for g in gray])
+        return predict(model, inputs, int(state["image_size"]), device=device)
+
+    return read, list(state["classes"])
+
+
 @torch.no_grad()
-def find_directions(G, classifier: str | Path, samples: int = 2000, first_seed: int = 0, psi: float = 1.0,
+def find_directions(G, read, classes: list[str], samples: int = 2000, first_seed: int = 0, psi: float = 1.0,
                     strength: float = 2.5, ridge: float = 1.0, holdout: float = 0.2, batch: int = 64,
                     edit_faces: int = 100, show_progress: bool = True) -> dict:
     """Emotion directions in W for an unconditional model (InterFaceGAN's recipe).
 
-    Sample `samples` faces (seeds from `first_seed`), read each with the face classifier (photos go
-    through its face crop, and its sketch when it reads sketches), and fit, per emotion, a ridge
-    regression of its centred log-probability on w. The unit normal is the direction; its step is
-    `strength` standard deviations of the samples' w along it. Held-out faces score each direction:
-    the correlation r between w's projection and the score, and the AUC with which the projection
-    picks the faces whose top emotion it is; and up to `edit_faces` held-out faces, moved one step
-    along each direction and read again (the emotion's mean probability and top-1 share, before
-    and after)."""
-    from ..evaluate.classifier import load_classifier, predict
-    from ..evaluate.classify import prepare_image
-    from ..gan.stylegan2.jobs import synthesize, to_gray, to_pixels
+    Sample `samples` faces (seeds from `first_seed`), read each with `read` (images -> probabilities
+    over `classes`, e.g. classifier_reader's), and fit, per emotion, a ridge regression of its
+    centred log-probability on w. The unit normal is the direction; its step is `strength`
+    standard deviations of the samples' w along it. Held-out faces score each direction: the
+    correlation r between w's projection and the score, the AUC with which the projection picks
+    the faces whose top emotion it is, and up to `edit_faces` of them moved one step along each
+    direction and read again (the emotion's mean probability and top-1 share, before and after)."""
+    from ..gan.stylegan2.jobs import synthesize
     from ..progress import progress
 
     if G.c_dim:
@@ -155,18 +169,11 @@ def find_directions(G, classifier: str | Path, samples: int = 2000, first_seed: 
     if samples < 20:
         raise EmosketchError(f"samples {samples}: fit directions on at least 20 faces (thousands are better)")
     device = next(G.parameters()).device
-    model, state = load_classifier(classifier, device)
-    classes = list(state["classes"])
     seeds = list(range(first_seed, first_seed + samples))
-    def read(images: torch.Tensor) -> np.ndarray:
-        gray = to_gray(to_pixels(images))
-        inputs = np.stack([prepare_image(g, state, "photo")[0] for g in gray])
-        return predict(model, inputs, int(state["image_size"]), device=device)
-
     ws, probs = [], []
     bar = progress(samples, "directions", "face", enabled=show_progress)
     for s in range(0, samples, batch):
-        res = synthesize(G, seeds[s:s + batch], None, psi, None, "const", batch)
+        res = synthesize(G, seeds[s:s + batch], None, psi, None, "const")
         probs.append(read(res["images"]))
         ws.append(res["ws"][:, 0].numpy())
         bar.update(len(res["z"]))
@@ -203,4 +210,4 @@ def find_directions(G, classifier: str | Path, samples: int = 2000, first_seed: 
                           "top_after": float((after.argmax(1) == i).mean()), "edited_faces": len(held)})
     return {"classes": classes, "vectors": torch.as_tensor(np.stack(vectors), dtype=torch.float32),
             "strength": strength, "samples": samples, "first_seed": first_seed, "psi": psi,
-            "classifier": Path(classifier).name, "scores": scores}
+            "scores": scores}

@@ -125,16 +125,23 @@ def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = N
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, noise: torch.Tensor | None = None,
                      up: int = 1, padding: int = 0, resample_filter: torch.Tensor | None = None,
                      demodulate: bool = True, flip_weight: bool = True) -> torch.Tensor:
-    """StyleGAN2's weight modulation (and demodulation) per sample, as one grouped convolution."""
+    """StyleGAN2's weight modulation (and demodulation) per sample. One image: the modulated
+    weight as it is. A batch: scale the activations by the styles instead, convolve the whole
+    batch with the shared weight, and scale the output by the demodulation coefficients, which is
+    the same maths and much faster than a grouped convolution per sample on the CPU."""
     n = x.shape[0]
     out_ch, in_ch, kh, kw = weight.shape
-    w = weight[None] * styles.reshape(n, 1, -1, 1, 1)  # [N, O, I, k, k]
-    if demodulate:
-        w = w * (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt().reshape(n, -1, 1, 1, 1)
-    x = x.reshape(1, -1, *x.shape[2:])
-    x = conv2d_resample(x, w.reshape(-1, in_ch, kh, kw), f=resample_filter, up=up, padding=padding,
-                        groups=n, flip_weight=flip_weight)
-    x = x.reshape(n, -1, *x.shape[2:])
+    if n == 1:
+        w = weight[None] * styles.reshape(n, 1, -1, 1, 1)  # [1, O, I, k, k]
+        if demodulate:
+            w = w * (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt().reshape(n, -1, 1, 1, 1)
+        x = conv2d_resample(x, w[0], f=resample_filter, up=up, padding=padding, flip_weight=flip_weight)
+    else:
+        x = x * styles.reshape(n, -1, 1, 1)
+        x = conv2d_resample(x, weight.to(x.dtype), f=resample_filter, up=up, padding=padding, flip_weight=flip_weight)
+        if demodulate:
+            w = weight[None] * styles.reshape(n, 1, -1, 1, 1)
+            x = x * (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt().reshape(n, -1, 1, 1)
     return x + noise if noise is not None else x
 
 
