@@ -80,15 +80,15 @@ def _persistent(meta) -> Record:
     return Record(name, int(meta.get("version", 0)), len(src), state)
 
 
-def _storage_from_bytes(data) -> torch.UntypedStorage:
+def _storage_from_bytes(data) -> torch.TypedStorage:
     if not isinstance(data, (bytes, bytearray)):
         raise EmosketchError("a tensor's storage is not stored as bytes")
     try:
         storage = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
         raise EmosketchError(f"a tensor's storage holds more than data; refused ({str(exc).splitlines()[0]})") from None
-    if not isinstance(storage, (torch.UntypedStorage, torch.TypedStorage)):
-        raise EmosketchError(f"a tensor's storage bytes hold a {type(storage).__name__}, not a storage")
+    if not isinstance(storage, torch.TypedStorage):
+        raise EmosketchError(f"a tensor's storage bytes hold a {type(storage).__name__}, not a typed storage")
     return storage
 
 
@@ -97,10 +97,9 @@ def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=No
         raise EmosketchError("a tensor is built from something that is not a storage")
     if hooks:
         raise EmosketchError("a tensor carries backward hooks; refused")
-    if isinstance(storage, torch.TypedStorage):  # what torch.load gives for a legacy storage
-        dtype, storage = storage.dtype, storage._untyped_storage
-    else:
-        dtype = torch.uint8
+    if not isinstance(storage, torch.TypedStorage):  # torch.load gives a typed one for a legacy storage
+        raise EmosketchError("a tensor is built from a storage without a dtype")
+    dtype, storage = storage.dtype, storage._untyped_storage
     t = torch.empty((0,), dtype=dtype)
     return t.set_(storage, int(offset), tuple(int(s) for s in size), tuple(int(s) for s in stride))
 
