@@ -12,6 +12,8 @@ import torch
 
 from ...atomic import atomic_dir
 from ...errors import EmosketchError
+from ...frames import to_gray as frame_gray
+from ...tensors import to_uint8
 from . import StyleGAN2, is_pickle, load_stylegan2, open_stylegan2
 
 
@@ -40,7 +42,7 @@ def parse_seeds(text: str) -> list[int]:
 
 def to_pixels(images: torch.Tensor) -> np.ndarray:
     """Raw outputs [N, C, R, R] in about [-1, 1] -> uint8 [N, R, R] (gray) or [N, R, R, 3] (RGB)."""
-    x = ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy()
+    x = to_uint8(images)
     return x[:, 0] if x.shape[1] == 1 else x[:, :3].transpose(0, 2, 3, 1)
 
 
@@ -48,7 +50,7 @@ def to_gray(pixels: np.ndarray) -> np.ndarray:
     """uint8 [N, R, R] or [N, R, R, 3] (RGB) -> gray [N, R, R]."""
     if pixels.ndim == 3:
         return pixels
-    return np.stack([cv2.cvtColor(p, cv2.COLOR_RGB2GRAY) for p in pixels])
+    return np.stack([frame_gray(np.ascontiguousarray(p[:, :, ::-1])) for p in pixels])  # frames reads BGR
 
 
 def auto_batch(G: StyleGAN2) -> int:
