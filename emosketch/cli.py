@@ -41,6 +41,7 @@ def cli() -> None:
       emosketch dataset info data/ferplus-128 --grid grid.png
       emosketch export happy.gif sad.gif --out pack --verify
       emosketch export frames.npz --out uno-pack --max-bytes 28000
+      emosketch stylegan2 generate --model network-snapshot-000400.pkl --seeds 0-7 --out gen
     """
 
 
