@@ -128,10 +128,13 @@ def load_stylegan2(path: str | Path, device: torch.device | str = "cpu",
                    class_names: list[str] | None = None) -> StyleGAN2:
     """A network-snapshot pickle's G_ema as a StyleGAN2 module (eval mode, no gradients), built
     without executing anything from the file."""
-    snap = read_snapshot(path)
-    rebuilt = build_generator(snap["G_ema"])
-    G = StyleGAN2(**rebuilt.init_kwargs, class_names=class_names, source=Path(path).name)
-    G.load_state_dict(rebuilt.state_dict())
+    return from_snapshot(read_snapshot(path), Path(path).name, device, class_names)
+
+
+def from_snapshot(snap: dict, name: str, device: torch.device | str = "cpu",
+                  class_names: list[str] | None = None) -> StyleGAN2:
+    """The StyleGAN2 module of a snapshot that read_snapshot has already read."""
+    G = build_generator(snap["G_ema"], lambda **kw: StyleGAN2(**kw, class_names=class_names, source=name))
     return G.eval().requires_grad_(False).to(device)
 
 

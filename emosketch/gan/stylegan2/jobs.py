@@ -14,7 +14,7 @@ from ...atomic import atomic_dir
 from ...errors import EmosketchError
 from ...frames import to_gray as frame_gray
 from ...tensors import to_uint8
-from . import StyleGAN2, is_pickle, load_stylegan2, open_stylegan2
+from . import StyleGAN2, from_snapshot, is_pickle, load_stylegan2, open_stylegan2
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -176,13 +176,13 @@ def info(model: str | Path) -> dict:
     """What a snapshot or converted file holds, without generating anything."""
     from .snapshot import Record, read_snapshot
 
-    G = open_stylegan2(model)
-    out = {"file": str(model), **G.describe()}
-    if is_pickle(model):
-        snap = read_snapshot(model)
-        out["snapshot"] = {k: (v.class_name if isinstance(v, Record) else v) for k, v in snap.items()
-                           if k != "training_set_kwargs"}
-        tsk = snap.get("training_set_kwargs")
-        if isinstance(tsk, dict):
-            out["training_set"] = {k: v for k, v in tsk.items() if isinstance(v, (str, int, float, bool, type(None)))}
+    if not is_pickle(model):
+        return {"file": str(model), **open_stylegan2(model).describe()}
+    snap = read_snapshot(model)  # read once: the generator and the listing both come from it
+    out = {"file": str(model), **from_snapshot(snap, Path(model).name).describe()}
+    out["snapshot"] = {k: (v.class_name if isinstance(v, Record) else v) for k, v in snap.items()
+                       if k != "training_set_kwargs"}
+    tsk = snap.get("training_set_kwargs")
+    if isinstance(tsk, dict):
+        out["training_set"] = {k: v for k, v in tsk.items() if isinstance(v, (str, int, float, bool, type(None)))}
     return out

@@ -189,7 +189,7 @@ def _same(a, b) -> bool:
 
 def _load_record(module: torch.nn.Module, rec: Record, where: str) -> None:
     """Check one stored object against our freshly built module and copy its tensors in."""
-    if type(module).__name__ != rec.class_name:
+    if rec.class_name not in [c.__name__ for c in type(module).__mro__]:
         raise EmosketchError(f"{where}: stored as {rec.class_name}, but this layout builds a {type(module).__name__}")
     state = rec.state
     for key, value in state.items():  # plain attributes both sides know must agree
@@ -253,8 +253,9 @@ def generator_kwargs(rec: Record) -> dict:
     return kwargs
 
 
-def build_generator(rec: Record) -> networks.Generator:
-    kwargs = generator_kwargs(rec)
-    G = networks.Generator(**kwargs)
+def build_generator(rec: Record, make=networks.Generator) -> networks.Generator:
+    """G_ema built by `make` (networks.Generator or a subclass) from its stored constructor
+    arguments, checked against the stored state and loaded with it."""
+    G = make(**generator_kwargs(rec))
     _load_record(G, rec, "G_ema")
     return G.eval().requires_grad_(False)
