@@ -57,8 +57,13 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
 @click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Pack folder to write.")
 @click.option("--size", default="128x64", show_default=True, help="Display WIDTHxHEIGHT (128x32, 64x48, 72x40, 96x16, ...).")
-@click.option("--mode", type=click.Choice(["fill", "fit", "stretch"]), default="fill", show_default=True,
-              help="fill: crop so the picture covers the screen; fit: letterbox; stretch: ignore aspect.")
+@click.option("--mode", type=click.Choice(["face", "fill", "fit", "stretch"]), default="fill", show_default=True,
+              help="face: the face fills the screen (found in the frames); fill: crop so the picture covers "
+                   "the screen; fit: letterbox; stretch: ignore aspect.")
+@click.option("--framing", type=click.Choice(["brows-chin", "forehead-chin", "head", "brows-mouth", "eyes"]),
+              default="brows-chin", show_default=True, help="--mode face: the band of the face that fills the screen.")
+@click.option("--max-stretch", default=2.0, show_default=True,
+              help="--mode face: how much wider than tall (or taller than wide) the face may be stretched.")
 @click.option("--focus", default="0.5,0.5", show_default=True, callback=_focus,
               help="Point of the picture kept in view, as X,Y fractions of its width and height.")
 @click.option("--zoom", default=1.0, show_default=True, help="Zoom factor over the mode's natural scale.")
@@ -69,6 +74,7 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
               help="1-bit conversion. lineart thresholds strokes and dithers only tonal fills.")
 @click.option("--level", default=128, show_default=True, help="Gray level for --dither threshold.")
 @click.option("--stable", is_flag=True, help="Temporal hysteresis, so still areas of an animation do not flicker.")
+@click.option("--thin", is_flag=True, help="Thin every stroke to one pixel (enlarged faces keep one clean line).")
 @click.option("--polarity", type=click.Choice(["ink", "paper"]), default="ink", show_default=True,
               help="ink: dark strokes light the pixels; paper: the background does.")
 @click.option("--format", "pixel_format", default="ssd1306", show_default=True,
@@ -84,8 +90,8 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
 @click.option("--grid", is_flag=True, help="Draw a pixel grid in the GIF preview.")
 @click.option("--verify", is_flag=True, help="Decode the written pack and check it bit for bit.")
 @click.option("--force", is_flag=True, help="Replace PACK if it exists.")
-def export_cmd(frames, out, size, mode, focus, zoom, zoom_to, dither_mode, level, stable, polarity,
-               pixel_format, codec, fps, max_bytes, name, panel, grid, verify, force) -> None:
+def export_cmd(frames, out, size, mode, framing, max_stretch, focus, zoom, zoom_to, dither_mode, level, stable,
+               thin, polarity, pixel_format, codec, fps, max_bytes, name, panel, grid, verify, force) -> None:
     """Turn frames into a 1-bit bitmap pack for an SSD1306/SH1106 OLED.
 
     \b
@@ -95,6 +101,7 @@ def export_cmd(frames, out, size, mode, focus, zoom, zoom_to, dither_mode, level
       emosketch export frames/ --out pack --size 128x32 --mode fit --dither bayer4 --stable
       emosketch export transition.mp4 --out uno --max-bytes 28000 --format gfx
       emosketch export face.png --out zoom --zoom 1 --zoom-to 2 --focus 0.5,0.4
+      emosketch export t.npz --out full --mode face --framing brows-chin --thin
 
     FRAMES are images, folders of images (one sequence each, in natural order), animated GIFs,
     videos or .npz frame files; each becomes a named sequence. PACK gets manifest.json,
@@ -107,8 +114,8 @@ def export_cmd(frames, out, size, mode, focus, zoom, zoom_to, dither_mode, level
     if max_bytes is not None and max_bytes <= 0:
         raise EmosketchError(f"--max-bytes {max_bytes}: must be a positive number of bytes")
     opts = ExportOptions(
-        layout=Layout(width, height, mode, focus, zoom, zoom_to),
-        dither=Dither(mode=dither_mode, level=level, stable=stable, polarity=polarity),
+        layout=Layout(width, height, mode, focus, zoom, zoom_to, framing=framing, max_stretch=max_stretch),
+        dither=Dither(mode=dither_mode, level=level, stable=stable, polarity=polarity, thin=thin),
         pixel_format=pixel_format, codec=codec, max_bytes=max_bytes, name=name or out.name,
     )
     pack = export(list(frames), out, opts, fps=fps, force=force, verify=verify, panel=panel, grid=grid)

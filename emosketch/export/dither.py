@@ -32,6 +32,7 @@ class Dither:
     paper_level: int = 232  # lineart: lighter than this is paper, never dithered
     fill: str = "bluenoise"  # lineart: mask used for tonal fills (bayer2/4/8 or bluenoise)
     polarity: str = "ink"  # one of POLARITIES
+    thin: bool = False  # thin every stroke to one pixel after dithering (enlarged faces: no doubled lines)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -229,4 +230,33 @@ def _dither_chunk(gray: np.ndarray, d: Dither, prev: np.ndarray | None) -> tuple
 def to_bits(gray: np.ndarray, d: Dither) -> np.ndarray:
     """uint8 [T, H, W] -> bool [T, H, W] where True = a lit OLED pixel."""
     ink = dither(gray, d)
+    if d.thin:
+        ink = np.concatenate([thin(ink[s:s + CHUNK]) for s in range(0, len(ink), CHUNK)]) if len(ink) else ink
     return ink if d.polarity == "ink" else ~ink
+
+
+def thin(ink: np.ndarray, max_iter: int = 16) -> np.ndarray:
+    """Zhang-Suen thinning of bool [T, H, W] ink maps: every stroke becomes one pixel wide, its
+    length and connectivity kept (an enlarged face's strokes stay one clean line on the panel)."""
+    img = np.pad(np.asarray(ink, bool), ((0, 0), (1, 1), (1, 1)))
+    for _ in range(max_iter):
+        changed = False
+        for step in (0, 1):
+            p = img.astype(np.uint8)
+            # neighbours P2..P9, clockwise from north
+            n = [p[:, :-2, 1:-1], p[:, :-2, 2:], p[:, 1:-1, 2:], p[:, 2:, 2:],
+                 p[:, 2:, 1:-1], p[:, 2:, :-2], p[:, 1:-1, :-2], p[:, :-2, :-2]]
+            b = sum(n)
+            a = sum(((n[k] == 0) & (n[(k + 1) % 8] == 1)).astype(np.uint8) for k in range(8))
+            if step == 0:
+                c1, c2 = n[0] * n[2] * n[4], n[2] * n[4] * n[6]
+            else:
+                c1, c2 = n[0] * n[2] * n[6], n[0] * n[4] * n[6]
+            core = img[:, 1:-1, 1:-1]
+            remove = core & (b >= 2) & (b <= 6) & (a == 1) & (c1 == 0) & (c2 == 0)
+            if remove.any():
+                core[remove] = False
+                changed = True
+        if not changed:
+            break
+    return img[:, 1:-1, 1:-1].copy()

@@ -1,17 +1,19 @@
-"""Layout of frames of any size onto the display geometry: fill (crop), fit (letterbox) or stretch,
-with a focus point and a zoom factor that may ramp over a sequence."""
+"""Layout of frames of any size onto the display geometry: the face filling the panel (face), fill
+(crop), fit (letterbox) or stretch, with a focus point and a zoom factor that may ramp over a
+sequence or be given per frame."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from ..errors import EmosketchError
+from .framing import FRAMINGS, FaceBox, face_window, steady_box
 
-MODES = ("fill", "fit", "stretch")
+MODES = ("face", "fill", "fit", "stretch")
 PAPER = 255  # what letterbox bars and out-of-image areas are filled with
 
 
@@ -30,14 +32,23 @@ def parse_geometry(text: str) -> tuple[int, int]:
 class Layout:
     width: int = 128  # display width in pixels
     height: int = 64  # display height in pixels
-    mode: str = "fill"  # fill: crop to cover the screen; fit: letterbox; stretch: ignore aspect
+    mode: str = "fill"  # face: the face fills the panel; fill: crop to cover it; fit: letterbox; stretch: ignore aspect
     focus: tuple[float, float] = (0.5, 0.5)  # point of the source kept in view, as fractions of its width and height
     zoom: float = 1.0  # magnification over the mode's natural scale (>1 zooms in)
     zoom_to: float | None = None  # when set, the zoom ramps linearly from `zoom` to this over a sequence
+    framing: str = "brows-chin"  # face mode: the band of the face that fills the panel (see framing.FRAMINGS)
+    max_stretch: float = 2.0  # face mode: how much wider than tall the face may be stretched (or taller than wide)
+    box: FaceBox | None = None  # face mode: where the face is in the source; None = found in the frames
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise EmosketchError(f"layout mode {self.mode!r}: expected one of {', '.join(MODES)}")
+        if self.framing not in FRAMINGS:
+            raise EmosketchError(f"framing {self.framing!r}: expected one of {', '.join(FRAMINGS)}")
+        if not 1.0 <= self.max_stretch <= 8.0:
+            raise EmosketchError(f"max stretch {self.max_stretch}: must be between 1 and 8")
+        if isinstance(self.box, dict):  # read back from a manifest
+            object.__setattr__(self, "box", FaceBox(**self.box))
         if not all(0.0 <= f <= 1.0 for f in self.focus):
             raise EmosketchError(f"focus {self.focus}: each coordinate must be a fraction in [0, 1]")
         for z in (self.zoom, self.zoom_to):
@@ -47,6 +58,9 @@ class Layout:
 
 def _window(layout: Layout, src_w: int, src_h: int, zoom: float) -> tuple[float, float, float, float]:
     """The source rectangle (x0, y0, width, height), in source pixels, that maps onto the screen."""
+    if layout.mode == "face":
+        assert layout.box is not None
+        return face_window(layout.box, layout.framing, layout.width, layout.height, layout.max_stretch, zoom)
     aspect = layout.width / layout.height
     if layout.mode == "stretch":
         ww, wh = src_w / zoom, src_h / zoom
@@ -63,6 +77,18 @@ def _window(layout: Layout, src_w: int, src_h: int, zoom: float) -> tuple[float,
     return cx - ww / 2, cy - wh / 2, ww, wh
 
 
+def _render_exact(frame: np.ndarray, rect: tuple[float, float, float, float], out_w: int, out_h: int) -> np.ndarray:
+    """The rectangle mapped onto the screen at sub-pixel precision (face mode: a slow zoom moves
+    smoothly instead of in whole source pixels); area averaging where it shrinks."""
+    x0, y0, ww, wh = rect
+    sx, sy = out_w / ww, out_h / wh
+    if sx < 1 or sy < 1:
+        return _render(frame, rect, out_w, out_h)
+    m = np.array([[sx, 0, (0.5 - x0) * sx - 0.5], [0, sy, (0.5 - y0) * sy - 0.5]], np.float64)
+    return cv2.warpAffine(frame, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=PAPER)
+
+
 def _render(frame: np.ndarray, rect: tuple[float, float, float, float], out_w: int, out_h: int) -> np.ndarray:
     x0, y0, ww, wh = rect
     src_h, src_w = frame.shape
@@ -77,17 +103,40 @@ def _render(frame: np.ndarray, rect: tuple[float, float, float, float], out_w: i
     return cv2.resize(crop, (out_w, out_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
-def apply_layout(frames: np.ndarray, layout: Layout) -> np.ndarray:
-    """Lay uint8 [T, H, W] frames of any size onto the display: uint8 [T, layout.height, layout.width]."""
+def with_face(layout: Layout, frames: np.ndarray) -> Layout:
+    """The layout with its face box found in `frames` (one steady box for all of them), when it is in
+    face mode and has none yet; otherwise the layout itself."""
+    if layout.mode != "face" or layout.box is not None:
+        return layout
+    return replace(layout, box=steady_box(frames))
+
+
+def frame_zooms(layout: Layout, count: int, zooms=None) -> np.ndarray:
+    """Each frame's zoom: `zooms` (one per frame, e.g. from the frames' marks) times the layout's
+    zoom, or the layout's zoom ramp."""
+    if zooms is not None:
+        z = np.asarray(zooms, np.float64) * layout.zoom
+        if z.shape != (count,) or not np.all((z >= 0.05) & (z <= 20.0)):
+            raise EmosketchError(f"per-frame zooms: expected {count} values between 0.05 and 20")
+        return z
+    if layout.zoom_to is None or count < 2:
+        return np.full(count, layout.zoom)
+    return np.linspace(layout.zoom, layout.zoom_to, count)
+
+
+def apply_layout(frames: np.ndarray, layout: Layout, zooms=None) -> np.ndarray:
+    """Lay uint8 [T, H, W] frames of any size onto the display: uint8 [T, layout.height, layout.width].
+    `zooms`, one per frame, animate the zoom (see frame_zooms)."""
     if frames.ndim != 3:
         raise ValueError(f"expected [T, H, W] frames, got shape {frames.shape}")
     t, src_h, src_w = frames.shape
+    layout = with_face(layout, frames)
     out = np.empty((t, layout.height, layout.width), np.uint8)
-    zooms = (np.full(t, layout.zoom) if layout.zoom_to is None
-             else np.linspace(layout.zoom, layout.zoom_to, t) if t > 1 else np.array([layout.zoom]))
-    rect = None
+    z = frame_zooms(layout, t, zooms)
+    draw = _render_exact if layout.mode == "face" else _render
+    rect, last = None, None
     for i in range(t):
-        if rect is None or layout.zoom_to is not None:
-            rect = _window(layout, src_w, src_h, float(zooms[i]))
-        out[i] = _render(frames[i], rect, layout.width, layout.height)
+        if rect is None or z[i] != last:
+            rect, last = _window(layout, src_w, src_h, float(z[i])), z[i]
+        out[i] = draw(frames[i], rect, layout.width, layout.height)
     return out

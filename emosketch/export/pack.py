@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from ..errors import EmosketchError
 from ..frames import Frames
 from . import codec as codecs
 from .dither import Dither, to_bits
-from .layout import Layout, apply_layout
+from .layout import Layout, apply_layout, with_face
 from .pixels import PixelFormat, pixel_format
 
 FORMAT_NAME = "emosketch-pack"
@@ -196,6 +196,24 @@ def _assemble(opts: ExportOptions, fmt: PixelFormat, names: list[tuple[str, str]
     )
 
 
+def _steady_layout(layout: Layout, frames: list[Frames]) -> Layout:
+    """Face mode: one face box for the whole pack, so no sequence is framed apart from the others
+    (each frame size keeps its own box when the inputs differ in size)."""
+    sizes = {f.frames.shape[1:] for f in frames}
+    if layout.mode != "face" or layout.box is not None or len(sizes) != 1:
+        return layout
+    picks = [f.frames[i] for f in frames for i in np.unique(np.linspace(0, len(f) - 1, min(3, len(f))).astype(int))]
+    return with_face(layout, np.stack(picks))
+
+
+def _zooms(frames: Frames) -> list[float] | None:
+    """Per-frame zooms from the frames' 'zoom' marks (e.g. a timeline's zoom: or an idle loop's
+    breathing), or None when no frame has one."""
+    if not frames.marks or not any("zoom" in m for m in frames.marks):
+        return None
+    return [float(m.get("zoom", 1.0)) for m in frames.marks]
+
+
 def build_pack(inputs: list[tuple[str, str, Frames]], opts: ExportOptions) -> Pack:
     """[(sequence name, source, Frames)] -> Pack, fitted to opts.max_bytes when it is set."""
     if not inputs:
@@ -213,7 +231,8 @@ def build_pack(inputs: list[tuple[str, str, Frames]], opts: ExportOptions) -> Pa
             raise EmosketchError(f"{source}: sequence name {name!r} becomes {ident!r}, the same as "
                                  f"the sequence from {seen[ident]}; rename one of them")
         seen[ident] = source
-    bits = [to_bits(apply_layout(f.frames, opts.layout), opts.dither) for _, _, f in inputs]
+    opts = replace(opts, layout=_steady_layout(opts.layout, [f for _, _, f in inputs]))
+    bits = [to_bits(apply_layout(f.frames, opts.layout, _zooms(f)), opts.dither) for _, _, f in inputs]
     names = [(n, s) for n, s, _ in inputs]
     fpss = [float(f.fps) for _, _, f in inputs]
     originals = [len(b) for b in bits]

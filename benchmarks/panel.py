@@ -1,0 +1,173 @@
+"""Panel benchmark: does the emotion still read once a generated face is laid out and dithered for the panel?
+
+    python benchmarks/panel.py --out bench-out                 # the shipped generator, 200 FER+ valid faces
+    python benchmarks/panel.py --out bench-out --faces 400 --checkpoint runs/x/checkpoint.pt
+
+FER+ valid faces are redrawn by the generator in every other emotion (the transitions' end frames).
+Each result is laid out on a 128x64 panel (today's `fit`, and the face framings) and dithered, then
+the lit pixels are brought back to the judge's input: the framing undone (the panel mapped back
+onto the 64 px sketch, paper where the panel did not show it) and read by judges A and B of
+benchmarks/realfaces.py (sketch CNNs trained on FER+ train sketches only). It reports the target
+accuracy after the panel beside the accuracy on the same frames before quantisation, and their
+ratio (the goal for the full-screen framing: >= 0.9). Beside it: the strokes' width on the panel,
+and for a pack of the demo photo (six emotions) the compression ratio and the flicker of the stable
+dither against Floyd-Steinberg's. Skipped, with a note, when ../shared/data/ferplus is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from realfaces import FERPLUS, real_dataset, train_judge  # noqa: E402
+from report import table  # noqa: E402
+
+from emosketch.datasets.dataset import load  # noqa: E402
+from emosketch.evaluate.classifier import load_classifier  # noqa: E402
+from emosketch.evaluate.generator import translation_pairs  # noqa: E402
+from emosketch.export import Dither, Layout  # noqa: E402
+from emosketch.export.dither import thin, to_bits  # noqa: E402
+from emosketch.export.layout import _window, apply_layout, with_face  # noqa: E402
+from emosketch.models import default_generator, demo_photo  # noqa: E402
+
+VARIANTS = [  # name, layout, dither
+    ("fit (today)", Layout(128, 64, "fit"), Dither("lineart")),
+    ("face brows-chin", Layout(128, 64, "face"), Dither("lineart")),
+    ("face brows-chin, thin strokes", Layout(128, 64, "face"), Dither("lineart", thin=True)),
+    ("face forehead-chin, thin strokes", Layout(128, 64, "face", framing="forehead-chin"), Dither("lineart", thin=True)),
+    ("face brows-chin, stretch <= 1.5, thin", Layout(128, 64, "face", max_stretch=1.5), Dither("lineart", thin=True)),
+]
+
+
+def undo(bits: np.ndarray, layout: Layout, side: int) -> np.ndarray:
+    """The panel's lit pixels back onto the side x side source: uint8, ink (0) where lit, paper elsewhere."""
+    x0, y0, ww, wh = _window(layout, side, side, layout.zoom)
+    panel = np.where(bits, 0, 255).astype(np.float32)
+    sx, sy = layout.width / ww, layout.height / wh
+    if sx > 1 or sy > 1:  # average the panel over one source pixel before sampling it
+        panel = cv2.GaussianBlur(panel, (0, 0), sigmaX=max(0.3, sx / 2.5), sigmaY=max(0.3, sy / 2.5))
+    m = np.array([[sx, 0, (0.5 - x0) * sx - 0.5], [0, sy, (0.5 - y0) * sy - 0.5]], np.float64)
+    back = cv2.warpAffine(panel, m, (side, side), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    # Lines that the blur spread out are dark again where they were drawn: a stroke, not a smudge.
+    return np.clip(255 - (255 - back) * 2.0, 0, 255).astype(np.uint8)
+
+
+@torch.no_grad()
+def read(judge, images: np.ndarray) -> np.ndarray:
+    from emosketch.tensors import to_tensor
+
+    out = []
+    for s in range(0, len(images), 256):
+        out.append(judge(to_tensor(images[s:s + 256], "cpu")).argmax(1).numpy())
+    return np.concatenate(out)
+
+
+def stroke_width(bits: np.ndarray) -> float:
+    """Lit pixels per pixel of their one-pixel skeleton: 1.0 = every stroke is one clean line."""
+    lit = int(bits.sum())
+    return lit / max(1, int(thin(bits).sum()))
+
+
+def pack_figures(checkpoint: str) -> list[dict]:
+    """Compression ratio and flicker of a pack of the demo photo, per framing."""
+    from emosketch.export import ExportOptions, build_pack
+    from emosketch.frames import split_sequences
+    from emosketch.interpolate.pack import sequences
+    from emosketch.interpolate.render import open_renderer
+
+    r = open_renderer(checkpoint, "cpu")
+    face = r.source(demo_photo())
+    frames = sequences(r, face, list(r.classes))
+    rows = []
+    for name, layout, d in VARIANTS:
+        for label, dd in ((d.mode + (" thin" if d.thin else ""), d),
+                          ("lineart --stable" + (" thin" if d.thin else ""), Dither("lineart", stable=True, thin=d.thin)),
+                          ("floyd-steinberg", Dither("floyd-steinberg"))):
+            opts = ExportOptions(layout=with_face(layout, face.sketch[None]), dither=dd)
+            pack = build_pack([(n, "generator", part) for n, part in split_sequences(frames, "frames")], opts)
+            m = pack.manifest()
+            flips = []
+            for s in pack.sequences:
+                b = pack.bits[s.first:s.first + s.count]
+                flips += (b[1:] != b[:-1]).sum(axis=(1, 2)).tolist()
+            rows.append({"framing": name, "dither": label, "ratio": m["raw_bytes"] / m["total_bytes"],
+                         "bytes": m["total_bytes"], "mean_flips_per_frame": float(np.mean(flips))})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default="bench-out", help="folder for panel.json (and the judges in realfaces/)")
+    ap.add_argument("--checkpoint", default=None, help="the generator (default: the shipped one)")
+    ap.add_argument("--faces", type=int, default=200, help="FER+ valid faces, each redrawn in the 5 other emotions")
+    ap.add_argument("--judges", default="A,B", help="which of realfaces.py's CNN judges read the panel")
+    args = ap.parse_args()
+    if not (FERPLUS / "FER2013Train").is_dir():
+        print(f"(real FER+ faces not found at {FERPLUS}: nothing to measure)")
+        return
+    from emosketch.gan.sample import GanTranslator
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
+    out = Path(args.out)
+    work = out / "realfaces"
+    work.mkdir(parents=True, exist_ok=True)
+    checkpoint = args.checkpoint or str(default_generator())
+    data = real_dataset(work, reuse=True)
+    ds = load(data)
+    judges = {j: load_classifier(train_judge(j, data, work, reuse=True), "cpu")[0].eval() for j in args.judges.split(",")}
+    start = time.perf_counter()
+    rows_, images, _, pair_rows, targets, seeds = translation_pairs(ds, "val", args.faces, np.random.default_rng(0))
+    sources = images[pair_rows]
+    tr = GanTranslator(checkpoint, "cpu")
+    gen = (np.clip(tr.translate(sources, targets, seeds), 0, 1) * 255).round().astype(np.uint8)
+    side = gen.shape[1]
+    src_u8 = (np.clip(sources, 0, 1) * 255).round().astype(np.uint8) if sources.dtype != np.uint8 else sources
+    before = {j: float((read(m, gen) == targets).mean()) for j, m in judges.items()}
+    rows = [{"variant": "before the panel (the generated sketch)", **{f"acc_{j}": before[j] for j in judges},
+             **{f"ratio_{j}": 1.0 for j in judges}, "stroke_width": None}]
+    for name, layout, d in VARIANTS:
+        backs, bits_all = [], []
+        for src, img in zip(src_u8, gen):
+            lay = with_face(layout, src[None])  # the framing comes from the source face, steady over its edits
+            bits = to_bits(apply_layout(img[None], lay), d)[0]
+            bits_all.append(bits)
+            backs.append(undo(bits, lay, side))
+        backs = np.stack(backs)
+        row = {"variant": name, "stroke_width": stroke_width(np.stack(bits_all))}
+        for j, m in judges.items():
+            acc = float((read(m, backs) == targets).mean())
+            row[f"acc_{j}"], row[f"ratio_{j}"] = acc, acc / before[j]
+        rows.append(row)
+        cv2.imwrite(str(out / f"panel-{len(rows) - 1}.png"),
+                    np.concatenate([np.concatenate([np.where(b, 255, 0).astype(np.uint8) for b in bits_all[i:i + 4]], 1)
+                                    for i in range(0, 16, 4)], 0))
+    print(f"\n{len(targets)} translations ({args.faces} FER+ valid faces x 5 other emotions) by {checkpoint}; "
+          "judges A and B read the panel mapped back to the sketch (ratio = after / before; goal >= 0.9)")
+    print(table(rows, ["variant"] + [f"{k}_{j}" for j in judges for k in ("acc", "ratio")] + ["stroke_width"]))
+    packs = pack_figures(checkpoint)
+    fs = {r["framing"]: r["mean_flips_per_frame"] for r in packs if r["dither"] == "floyd-steinberg"}
+    for r in packs:
+        r["flicker_vs_floyd_steinberg"] = r["mean_flips_per_frame"] / fs[r["framing"]] if fs[r["framing"]] else None
+    print("\nA pack of the demo photo (6 idle loops + 30 transitions), per framing and dither (ratio = raw / packed)")
+    print(table(packs, ["framing", "dither", "ratio", "bytes", "mean_flips_per_frame", "flicker_vs_floyd_steinberg"]))
+    result = {"checkpoint": checkpoint, "faces": args.faces, "translations": int(len(targets)), "rows": rows,
+              "packs": packs, "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
+    (out / "panel.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\nwrote {out / 'panel.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Face framing: the face locator, steady boxes, full-panel windows for every geometry, thin strokes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emosketch.datasets.synthetic import random_identity, render
+from emosketch.errors import EmosketchError
+from emosketch.export import Dither, ExportOptions, Layout, build_pack
+from emosketch.export.dither import thin, to_bits
+from emosketch.export.framing import FRAMINGS, FaceBox, face_window, locate_face, steady_box
+from emosketch.export.layout import apply_layout
+from emosketch.frames import Frames
+
+EMOTIONS = ["neutral", "happy", "sad", "surprise", "fear", "anger"]
+
+
+def faces(n: int, size: int = 64, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    for k in range(n):
+        ident = random_identity(rng=rng)
+        yield ident, render(ident, EMOTIONS[k % 6], size=size)
+
+
+def test_locate_face_finds_the_eyes_and_mouth_of_synthetic_faces():
+    err = np.array([(b.eye_y - i.eye_y * 64, b.mouth_y - i.mouth_y * 64, b.cx - 32)
+                    for i, img in faces(36) for b in [locate_face(img)]])
+    assert np.median(np.abs(err[:, 0])) <= 3.0
+    assert np.median(np.abs(err[:, 1])) <= 3.0
+    assert np.abs(err[:, 2]).max() <= 2.0
+    # the box follows the face: a face drawn 5 px lower is found 5 px lower
+    _, img = next(faces(1, seed=4))
+    low = np.full_like(img, 255)
+    low[5:] = img[:-5]
+    a, b = locate_face(img), locate_face(low)
+    assert abs((b.eye_y - a.eye_y) - 5) <= 1 and abs((b.mouth_y - a.mouth_y) - 5) <= 1
+
+
+def test_the_box_is_steady_when_the_face_does_not_move():
+    ident, _ = next(faces(1, seed=1))
+    img = render(ident, "happy", size=64)
+    # Two runs of the same still face under different pixel noise: the boxes agree within a pixel.
+    boxes = []
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        noisy = np.stack([np.clip(img.astype(int) + rng.integers(-6, 7, img.shape), 0, 255).astype(np.uint8)
+                          for _ in range(15)])
+        b = steady_box(noisy)
+        boxes.append([b.eye_y, b.mouth_y, b.cx])
+    assert np.abs(np.subtract(*boxes)).max() < 1.0
+    # A sequence whose expression changes gets one box for all its frames: the window never moves.
+    seq = np.stack([render(ident, {"neutral": 1 - t, "surprise": t}, size=64) for t in np.linspace(0, 1, 9)])
+    layout = Layout(128, 64, "face", box=steady_box(seq))
+    still = apply_layout(np.repeat(seq[:1], 3, 0), layout)
+    assert (still == still[0]).all()
+
+
+@pytest.mark.parametrize("size", [(128, 64), (128, 32), (72, 40), (64, 48), (96, 16), (128, 128), (240, 240),
+                                  (135, 240), (320, 240)])
+def test_every_geometry_gets_a_face_that_fills_its_panel(size):
+    w, h = size
+    framing = "eyes" if w / h >= 4 else "brows-chin"
+    _, img = next(faces(1, seed=2))
+    bits = to_bits(apply_layout(img[None], Layout(w, h, "face", framing=framing)), Dither("lineart"))[0]
+    rows, cols = np.flatnonzero(bits.any(1)), np.flatnonzero(bits.any(0))
+    assert (rows[-1] - rows[0] + 1) >= 0.8 * h and (cols[-1] - cols[0] + 1) >= 0.75 * w
+    # today's fit leaves most of a wide panel dark
+    if w >= 2 * h:
+        fit = to_bits(apply_layout(img[None], Layout(w, h, "fit")), Dither("lineart"))[0]
+        assert np.ptp(np.flatnonzero(fit.any(0))) < 0.6 * w
+
+
+def test_face_window_limits_the_stretch_and_zooms_in_around_the_band():
+    box = FaceBox(24.0, 50.0, 32.0)
+    for framing in FRAMINGS:
+        x0, y0, ww, wh = face_window(box, framing, 128, 64, max_stretch=1.5)
+        assert (128 / ww) / (64 / wh) <= 1.5 + 1e-6
+    a = face_window(box, "brows-chin", 128, 64, zoom=1.0)
+    b = face_window(box, "brows-chin", 128, 64, zoom=2.0)
+    assert b[2] == pytest.approx(a[2] / 2) and b[0] + b[2] / 2 == pytest.approx(a[0] + a[2] / 2)
+    with pytest.raises(EmosketchError, match="framing"):
+        Layout(128, 64, "face", framing="nose")
+
+
+def test_thin_makes_every_stroke_one_pixel_wide_and_keeps_it_whole():
+    ink = np.zeros((1, 20, 40), bool)
+    ink[0, 8:11, 5:35] = True  # a 3 px thick horizontal stroke
+    out = thin(ink)[0]
+    cols = out.any(0)
+    assert out.sum(0).max() == 1  # one pixel per column
+    assert np.flatnonzero(cols).min() <= 7 and np.flatnonzero(cols).max() >= 32  # nearly its whole length
+    assert not thin(np.zeros((2, 5, 5), bool)).any()
+
+
+def test_a_face_pack_frames_every_sequence_with_one_box_and_follows_zoom_marks():
+    ident, _ = next(faces(1, seed=3))
+    a = np.stack([render(ident, "neutral", size=64)] * 4)
+    b = np.stack([render(ident, {"neutral": 1 - t, "happy": t}, size=64) for t in np.linspace(0, 1, 4)])
+    zoomed = Frames(a, 12, [{"zoom": z} for z in (1.0, 1.2, 1.4, 1.6)])
+    opts = ExportOptions(layout=Layout(128, 64, "face"), dither=Dither("lineart", thin=True))
+    pack = build_pack([("idle_neutral", "x", zoomed), ("neutral_to_happy", "x", Frames(b, 12))], opts)
+    box = pack.settings["layout"]["box"]
+    assert box is not None and set(box) == {"eye_y", "mouth_y", "cx"}
+    first = pack.bits[:4]
+    assert len({f.tobytes() for f in first}) == 4  # the zoom marks move an otherwise still loop
+    plain = build_pack([("n", "x", Frames(a, 12))], opts)
+    assert np.array_equal(plain.bits[0], first[0])  # zoom 1 frames are the unzoomed frame
+
+
+def test_export_cli_frames_the_face_and_thins_its_strokes(tmp_path):
+    import json
+
+    import cv2
+    from click.testing import CliRunner
+
+    from emosketch.cli import cli
+
+    _, img = next(faces(1, seed=5))
+    cv2.imwrite(str(tmp_path / "face.png"), img)
+    res = CliRunner().invoke(cli, ["export", str(tmp_path / "face.png"), "--out", str(tmp_path / "pack"),
+                                   "--mode", "face", "--framing", "forehead-chin", "--thin", "--verify"])
+    assert res.exit_code == 0, res.output
+    settings = json.loads((tmp_path / "pack" / "manifest.json").read_text())["settings"]
+    assert settings["layout"]["mode"] == "face" and settings["layout"]["framing"] == "forehead-chin"
+    assert settings["layout"]["box"] is not None and settings["dither"]["thin"] is True
+    res = CliRunner().invoke(cli, ["export", str(tmp_path / "face.png"), "--out", str(tmp_path / "p2"),
+                                   "--mode", "face", "--max-stretch", "0.5"])
+    assert res.exit_code != 0 and "max stretch" in res.output
