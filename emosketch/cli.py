@@ -614,8 +614,20 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
 @click.option("--ease", "easing", type=click.Choice(["linear", "cosine", "smoothstep", "sigmoid"]),
               default="cosine", show_default=True)
 @click.option("--fps", default=12.0, show_default=True)
-@click.option("--mode", type=click.Choice(["fill", "fit", "stretch"]), default="fit", show_default=True,
-              help="How the square face sits on the panel (fit: whole face, 1:1 for a 64 px model).")
+@click.option("--mode", type=click.Choice(["face", "fill", "fit", "stretch"]), default="fit", show_default=True,
+              help="face: the face fills the panel; fit: the whole sketch, letterboxed.")
+@click.option("--framing", type=click.Choice(["brows-chin", "forehead-chin", "head", "brows-mouth", "eyes"]),
+              default="brows-chin", show_default=True, help="--mode face: the band of the face that fills the panel.")
+@click.option("--zoom", default=1.0, show_default=True, help="Zoom over the mode's natural scale (>1 pushes in).")
+@click.option("--focus", default="0.5,0.5", show_default=True, callback=_focus,
+              help="fill/fit/stretch: the point kept in view, as X,Y fractions.")
+@click.option("--zoom-breath", default=0.04, show_default=True,
+              help="Idle loops breathe in zoom by +-this fraction as well as in intensity (0 = off).")
+@click.option("--dither", "dither_mode", default="lineart", show_default=True,
+              type=click.Choice(["lineart", "threshold", "otsu", "floyd-steinberg", "atkinson",
+                                 "bayer2", "bayer4", "bayer8", "bluenoise"]), help="1-bit conversion.")
+@click.option("--thin", is_flag=True, help="Thin every stroke to one pixel (enlarged faces keep one clean line).")
+@click.option("--stable", is_flag=True, help="Temporal hysteresis against flicker (mask dithers and lineart).")
 @click.option("--size", default="128x64", show_default=True, help="Display WIDTHxHEIGHT.")
 @click.option("--format", "pixel_format", default="ssd1306", show_default=True, help="ssd1306, sh1106, gfx or xbm.")
 @click.option("--max-bytes", type=int, default=None, help="Flash budget: drop frames evenly to fit.")
@@ -625,7 +637,7 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
 @click.option("--force", is_flag=True, help="Replace the pack folder if it exists.")
 @_style_options
 def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_frames, idle_frames, easing, fps,
-             mode, size, pixel_format, max_bytes, name, panel, frames_out, force, seed, psi, device, batch):
+             mode, framing, zoom, focus, zoom_breath, dither_mode, thin, stable, size, pixel_format, max_bytes, name, panel, frames_out, force, seed, psi, device, batch):
     """Make an OLED pack from a checkpoint and a face: an idle loop per emotion and a transition
     for every ordered pair, ready for the C, Arduino and MicroPython players.
 
@@ -633,17 +645,19 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     Examples:
       emosketch pack --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --out face-pack
       emosketch pack --checkpoint runs/fer/checkpoint.pt --input me.jpg --emotions neutral,happy,sad,surprise --out me-pack --max-bytes 28000
+      emosketch pack --input me.jpg --out full --mode face --thin --size 128x32 --framing eyes
     """
     from .export import Dither, ExportOptions, Layout, parse_geometry
     from .interpolate.animate import face_pack
     checkpoint = _generator(checkpoint)
 
     width, height = parse_geometry(size)
-    opts = ExportOptions(layout=Layout(width, height, mode), dither=Dither("lineart"), pixel_format=pixel_format,
+    opts = ExportOptions(layout=Layout(width, height, mode, focus, zoom, framing=framing),
+                         dither=Dither(dither_mode, thin=thin, stable=stable), pixel_format=pixel_format,
                          max_bytes=max_bytes, name=name or out.name or "emosketch")
     wanted = [e.strip() for e in emotions.split(",") if e.strip()] if emotions else None
     res = face_pack(checkpoint, out, image, data, index, kind, wanted, transition_frames, idle_frames, easing, fps,
-                    seed, psi, opts, force, panel, device, batch, frames_out)
+                    seed, psi, opts, force, panel, device, batch, frames_out, zoom_breath)
     click.echo(f"wrote {res['pack']}: {res['idle_loops']} idle loops and {res['transitions']} transitions, "
                f"{res['frames']} frames, {res['bytes']} bytes ({res['raw_bytes'] / max(1, res['bytes']):.1f}:1), "
                f"verified bit for bit")

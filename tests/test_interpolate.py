@@ -223,7 +223,8 @@ def test_pack_has_an_idle_loop_and_a_transition_per_ordered_pair_and_verifies(ge
     bits, _ = manifest.read(tmp_path / "pack")  # decodes frames.bin with the reference decoder
     assert bits.shape == (n * 3 + n * (n - 1) * 4, 64, 128)
     # bit for bit what the rendered frames look like on the panel
-    assert np.array_equal(bits, oled_bits(read_frames(tmp_path / "frames.npz").frames))
+    kept = read_frames(tmp_path / "frames.npz")  # idle loops breathe in zoom: their frames carry it
+    assert np.array_equal(bits, oled_bits(kept.frames, zooms=[m.get("zoom", 1.0) for m in kept.marks]))
     for name in ("pack.h", "emosketch_player.py", "index.html", "index.bin"):
         assert (tmp_path / "pack" / name).exists()
 
@@ -266,3 +267,24 @@ def test_interpolate_agent_and_pack_commands(generator, synthetic, tmp_path):
         r = run(*args)
         assert r.exit_code == 1 and message in r.output and "Traceback" not in r.output, r.output
         assert len(r.output.strip().splitlines()) == 1
+
+
+def test_every_idle_loop_moves_and_pack_takes_the_face_framing(generator, synthetic, tmp_path):
+    from click.testing import CliRunner
+
+    from emosketch.cli import cli
+    from emosketch.export import manifest
+
+    res = CliRunner().invoke(cli, ["pack", "--checkpoint", str(generator), "--data", str(synthetic), "--index", "1",
+                                   "--emotions", "neutral,happy", "--idle-frames", "6", "--transition-frames", "3",
+                                   "--mode", "face", "--thin", "--size", "128x32", "--framing", "eyes",
+                                   "--device", "cpu", "--out", str(tmp_path / "p")])
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert m["display"]["width"] == 128 and m["display"]["height"] == 32
+    assert m["settings"]["layout"]["framing"] == "eyes" and m["settings"]["layout"]["box"] is not None
+    bits, _ = manifest.read(tmp_path / "p")
+    for s in m["sequences"]:
+        if s["name"].startswith("idle_"):  # neutral too: the loop breathes in zoom
+            loop = bits[s["first_frame"]:s["first_frame"] + s["frame_count"]]
+            assert len({f.tobytes() for f in loop}) > 1, s["name"]

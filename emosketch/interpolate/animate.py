@@ -3,6 +3,7 @@ and a face in, videos, frame files, plots and OLED packs out."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from ..emotions import canonical
 from ..errors import EmosketchError
 from ..export import ExportOptions
+from ..export.layout import with_face
 from ..frames import Frames
 from .agent import load_script, run_script
 from .pack import emotion_pack, sequences
@@ -70,7 +72,8 @@ def face_pack(checkpoint: str | Path, out: str | Path, image=None, data=None, in
               emotions: list[str] | None = None, transition_frames: int = 10, idle_frames: int = 12,
               easing: str = "cosine", fps: float = 12.0, seed: int = 0, psi: float = 1.0,
               opts: ExportOptions | None = None, force: bool = False, panel: str = "white",
-              device: str = "auto", batch: int = 32, frames_out: str | Path | None = None) -> dict:
+              device: str = "auto", batch: int = 32, frames_out: str | Path | None = None,
+              zoom_breath: float = 0.04) -> dict:
     """An OLED pack: an idle loop per emotion and a transition for every ordered pair."""
     r = open_renderer(checkpoint, device, batch)
     wanted = [canonical(e) for e in emotions] if emotions else list(r.classes)
@@ -80,7 +83,10 @@ def face_pack(checkpoint: str | Path, out: str | Path, image=None, data=None, in
     if len(set(wanted)) != len(wanted):
         raise EmosketchError("an emotion is listed twice")
     face = r.source(image, data, index, kind, seed=seed)
-    frames = sequences(r, face, wanted, transition_frames, idle_frames, easing, fps, seed, psi)
+    frames = sequences(r, face, wanted, transition_frames, idle_frames, easing, fps, seed, psi,
+                       zoom_breath=zoom_breath)
+    if opts is not None:  # a face framing comes from the source face, the same for every sequence
+        opts = replace(opts, layout=with_face(opts.layout, face.sketch[None]))
     if frames_out is not None:
         write_outputs(frames, [frames_out])
     pack, folder = emotion_pack(frames, out, opts, force, panel)

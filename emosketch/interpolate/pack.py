@@ -19,11 +19,13 @@ from .timeline import pose
 
 def sequences(renderer: Renderer, source: Source, emotions: list[str], transition_frames: int = 10,
               idle_frames: int = 12, easing: str = "cosine", fps: float = 12.0, seed: int = 0,
-              psi: float = 1.0, breath: float = 0.12) -> Frames:
+              psi: float = 1.0, breath: float = 0.12, zoom_breath: float = 0.0) -> Frames:
     """The frames of the pack, with sequence marks: idle loops first, then the N(N-1) transitions.
 
     An idle loop breathes: the emotion's intensity swings by +-breath around 1 over the loop, so it
-    starts and ends on the pose the transitions arrive at and leave from."""
+    starts and ends on the pose the transitions arrive at and leave from. With zoom_breath it also
+    breathes in zoom (1 +- zoom_breath, a 'zoom' mark per frame), so even neutral, which has no
+    intensity to swing, moves; transitions are at zoom 1."""
     if len(emotions) < 2:
         raise EmosketchError("a pack needs at least two emotions")
     if easing not in EASINGS:
@@ -33,18 +35,21 @@ def sequences(renderer: Renderer, source: Source, emotions: list[str], transitio
     classes = renderer.classes
     codes = renderer.bank.codes(seed, psi)
     poses, marks = [], []
+    if not 0.0 <= zoom_breath <= 0.5:
+        raise EmosketchError(f"zoom breath {zoom_breath}: must be between 0 and 0.5")
+    wave = np.sin(2 * np.pi * np.arange(idle_frames) / idle_frames)
     for e in emotions:
-        swing = 1.0 + breath * np.sin(2 * np.pi * np.arange(idle_frames) / idle_frames)
-        poses += [pose(classes, e, k) for k in swing]
-        marks += [{"sequence": f"idle_{e}", "emotion": {e: 1.0}}] * idle_frames
+        poses += [pose(classes, e, k) for k in 1.0 + breath * wave]
+        marks += [{"sequence": f"idle_{e}", "emotion": {e: 1.0}, **({"zoom": round(1.0 + zoom_breath * w, 4)}
+                                                                   if zoom_breath else {})} for w in wave]
     t = ease(easing, np.arange(1, transition_frames + 1) / transition_frames)
     for a in emotions:
         for b in emotions:
             if a != b:
                 pa, pb = pose(classes, a), pose(classes, b)
                 poses += [pa + (pb - pa) * ti for ti in t]
-                marks += [{"sequence": f"{a}_to_{b}", "emotion": {a: round(1 - float(ti), 4), b: round(float(ti), 4)}}
-                          for ti in t]
+                marks += [{"sequence": f"{a}_to_{b}", "emotion": {a: round(1 - float(ti), 4), b: round(float(ti), 4)},
+                           **({"zoom": 1.0} if zoom_breath else {})} for ti in t]
     styles = renderer.bank.blend(np.array(poses), codes)
     return Frames(renderer.render(source, styles), fps, marks)
 

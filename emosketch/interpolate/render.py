@@ -147,9 +147,9 @@ def upscale(frames: np.ndarray, side: int) -> np.ndarray:
     return np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_CUBIC) for f in frames])
 
 
-def oled_bits(frames: np.ndarray, layout: Layout = OLED, dither: Dither = OLED_DITHER) -> np.ndarray:
-    """What the 128x64 panel would show: bool [T, 64, 128], True = lit."""
-    return to_bits(apply_layout(frames, layout), dither)
+def oled_bits(frames: np.ndarray, layout: Layout = OLED, dither: Dither = OLED_DITHER, zooms=None) -> np.ndarray:
+    """What the 128x64 panel would show: bool [T, 64, 128], True = lit (`zooms`: one per frame)."""
+    return to_bits(apply_layout(frames, layout, zooms), dither)
 
 
 def side_by_side(original: np.ndarray, frames: np.ndarray, side: int = 256, layout: Layout = OLED,
