@@ -288,3 +288,29 @@ def test_every_idle_loop_moves_and_pack_takes_the_face_framing(generator, synthe
         if s["name"].startswith("idle_"):  # neutral too: the loop breathes in zoom
             loop = bits[s["first_frame"]:s["first_frame"] + s["frame_count"]]
             assert len({f.tobytes() for f in loop}) > 1, s["name"]
+
+
+def test_timeline_zoom_pushes_in_with_a_move_and_the_agent_zoom_follows_arousal():
+    from emosketch.interpolate.agent import parse_script, run_script
+    from emosketch.interpolate.timeline import parse_timeline
+
+    classes = ["neutral", "happy", "surprise"]
+    plan = parse_timeline({"fps": 10, "timeline": [{"emotion": "neutral", "hold": 0.5},
+                                                   {"to": "surprise", "over": 1.0, "zoom": 1.5, "ease": "linear"},
+                                                   {"to": "neutral", "over": 1.0, "zoom": 1.0}]}, classes)
+    z = np.array([m["zoom"] for m in plan.marks()])
+    assert z[:5].tolist() == [1.0] * 5 and z[14] == pytest.approx(1.5) and z[-1] == pytest.approx(1.0)
+    assert np.all(np.diff(z[5:15]) > 0) and np.all(np.diff(z[15:]) <= 0)  # a push in, then a pull back
+    assert "zoom" not in parse_timeline([{"emotion": "happy"}], classes).marks()[0]
+    with pytest.raises(EmosketchError, match="zoom"):
+        parse_timeline([{"emotion": "happy", "zoom": -1}], classes)
+
+    script = parse_script({"fps": 12, "duration": 8, "zoom": 0.4,
+                           "stimuli": [{"t": 0.5, "channel": "surprise", "amount": 1.0}]})
+    trace = run_script(script, classes)
+    zoom = np.array([m["zoom"] for m in trace.marks()])
+    peak = int(zoom.argmax())
+    assert zoom[0] == 1.0 and zoom[peak] > 1.15 and peak > 6  # a slow push while surprise rises
+    assert zoom[-1] < zoom[peak]  # and back as it fades
+    assert "zoom" not in run_script(parse_script({"stimuli": script.stimuli and
+                                                  [{"t": 0, "channel": "joy", "amount": 1}]}), classes).marks()[0]

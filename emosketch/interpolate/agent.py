@@ -25,6 +25,10 @@ from ..emotions import canonical
 from ..errors import EmosketchError
 
 CHANNELS = ("fear", "mad", "joy", "love", "sad", "surprise", "power")
+# How aroused each channel's feeling is (0 calm .. 1 excited; after Russell's circumplex): the
+# script's zoom pushes in by zoom * arousal * level of the dominant channel.
+AROUSAL = {"fear": 0.8, "mad": 0.8, "joy": 0.5, "love": 0.3, "sad": 0.2, "surprise": 0.9, "power": 0.6}
+ZOOM_SECONDS = 0.6  # the zoom follows the arousal with this time constant: a slow push, a slow pull back
 
 
 @dataclass
@@ -156,17 +160,18 @@ class Script:
     duration: float
     stimuli: list[Stimulus]
     agent: AgentConfig
+    zoom: float = 0.0  # push-in at full arousal of the dominant channel (0.3 = 30% closer); 0 = none
 
 
 def parse_script(data: Any, where: str = "script") -> Script:
-    """{fps, duration, agent: {...AgentConfig}, stimuli: [{t, channel, amount}, ...]} -> Script."""
+    """{fps, duration, zoom, agent: {...AgentConfig}, stimuli: [{t, channel, amount}, ...]} -> Script."""
     if isinstance(data, list):
         data = {"stimuli": data}
     if not isinstance(data, dict):
         raise EmosketchError(f"{where}: expected a mapping with a 'stimuli' list")
-    unknown = sorted(set(data) - {"fps", "duration", "agent", "stimuli"})
+    unknown = sorted(set(data) - {"fps", "duration", "agent", "stimuli", "zoom"})
     if unknown:
-        raise EmosketchError(f"{where}: unknown key {unknown[0]!r} (known keys: agent, duration, fps, stimuli)")
+        raise EmosketchError(f"{where}: unknown key {unknown[0]!r} (known keys: agent, duration, fps, stimuli, zoom)")
     agent = from_dict(AgentConfig, data.get("agent") or {}, f"{where}: agent")
     stimuli = []
     raw = data.get("stimuli")
@@ -196,7 +201,10 @@ def parse_script(data: Any, where: str = "script") -> Script:
     duration = data.get("duration", stimuli[-1].t + 4.0)
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration <= 0:
         raise EmosketchError(f"{where}: duration must be a positive number of seconds, got {duration!r}")
-    return Script(float(fps), float(duration), stimuli, agent)
+    zoom = data.get("zoom", 0.0)
+    if isinstance(zoom, bool) or not isinstance(zoom, (int, float)) or not 0 <= zoom <= 2:
+        raise EmosketchError(f"{where}: zoom must be a number from 0 (none) to 2, got {zoom!r}")
+    return Script(float(fps), float(duration), stimuli, agent, float(zoom))
 
 
 def load_script(path: str | Path) -> Script:
@@ -214,11 +222,14 @@ class Trace:
     dominant: list[str | None]
     stimuli: list[Stimulus]
     notes: list[str]
+    zoom: np.ndarray | None = None  # [T] per-frame zoom, when the script asks for one
 
     def marks(self) -> list[dict]:
+        zoom = self.zoom if self.zoom is not None else [None] * len(self.times)
         return [{"t": round(float(t), 4), "dominant": d,
-                 "emotion": {c: round(float(v), 4) for c, v in zip(self.classes, w) if v > 1e-4}}
-                for t, w, d in zip(self.times, self.weights, self.dominant)]
+                 "emotion": {c: round(float(v), 4) for c, v in zip(self.classes, w) if v > 1e-4},
+                 **({"zoom": round(float(z), 4)} if z is not None else {})}
+                for t, w, d, z in zip(self.times, self.weights, self.dominant, zoom)]
 
 
 def run_script(script: Script, classes: list[str]) -> Trace:
@@ -240,5 +251,16 @@ def run_script(script: Script, classes: list[str]) -> Trace:
         levels.append([agent.level[c] for c in CHANNELS])
         weights.append([w.get(c, 0.0) for c in classes])
         dominant.append(agent.dominant())
-    return Trace(np.array(times), np.array(levels), np.array(weights), list(classes), dominant,
-                 list(script.stimuli), agent.report())
+    levels_ = np.array(levels)
+    zoom = None
+    if script.zoom:
+        # The push follows the dominant channel's arousal x level, eased by a first-order lag.
+        target = np.array([script.zoom * AROUSAL[d] * min(1.0, levels_[i, CHANNELS.index(d)]) if d else 0.0
+                           for i, d in enumerate(dominant)])
+        k = 1.0 - np.exp(-dt / ZOOM_SECONDS)
+        zoom, z = np.empty(n), 0.0
+        for i, v in enumerate(target):
+            z += k * (v - z)
+            zoom[i] = 1.0 + z
+    return Trace(np.array(times), levels_, np.array(weights), list(classes), dominant,
+                 list(script.stimuli), agent.report(), zoom)

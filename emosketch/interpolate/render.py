@@ -153,7 +153,7 @@ def oled_bits(frames: np.ndarray, layout: Layout = OLED, dither: Dither = OLED_D
 
 
 def side_by_side(original: np.ndarray, frames: np.ndarray, side: int = 256, layout: Layout = OLED,
-                 dither: Dither = OLED_DITHER) -> np.ndarray:
+                 dither: Dither = OLED_DITHER, zooms=None) -> np.ndarray:
     """[source | sketch | OLED preview] per frame: uint8 [T, side, 2*side + 2*gap + panel], where
     the panel is the display scaled by side // its width (at least 1), and at least side wide."""
     gap = 8
@@ -162,7 +162,7 @@ def side_by_side(original: np.ndarray, frames: np.ndarray, side: int = 256, layo
     src = cv2.resize(original[(h - m) // 2:(h - m) // 2 + m, (w - m) // 2:(w - m) // 2 + m], (side, side),
                      interpolation=cv2.INTER_AREA if m > side else cv2.INTER_CUBIC)
     sketches = upscale(frames, side)
-    bits = oled_bits(frames, layout, dither)
+    bits = oled_bits(frames, layout, dither, zooms)
     scale = max(1, side // bits.shape[2])
     panel_w, panel_h = bits.shape[2] * scale, bits.shape[1] * scale
     cell = max(side, panel_w)
@@ -187,7 +187,9 @@ def write_outputs(frames: Frames, outputs: list[str | Path], view_side: int = 25
             written.append(write_frames(out, frames))
             continue
         if view is None:
-            pixels = (side_by_side(original, frames.frames, view_side) if original is not None
+            zooms = ([float(m.get("zoom", 1.0)) for m in frames.marks]
+                     if frames.marks and any("zoom" in m for m in frames.marks) else None)
+            pixels = (side_by_side(original, frames.frames, view_side, zooms=zooms) if original is not None
                       else upscale(frames.frames, view_side))
             view = Frames(pixels, frames.fps, frames.marks)
         written.append(write_frames(out, view))

@@ -9,6 +9,8 @@
       - {to: sad, over: 1.0, intensity: 1.3, hold: 0.5}   # exaggerated sadness, then hold
       - {to: {happy: 0.5, surprise: 0.5}, over: 0.6}       # a blend
       - {repeat: 3, steps: [{to: anger, over: 0.3}, {to: neutral, over: 0.3}]}
+      - {to: surprise, over: 1.0, zoom: 1.5}   # push in while surprise rises (zoom eases with the move)
+      - {to: neutral, over: 1.5, zoom: 1.0}    # and pull back at rest
 
 A plan is what the renderer needs: for every frame a start pose, an end pose (emotion weights)
 and an eased position t between them.
@@ -28,7 +30,7 @@ from ..errors import EmosketchError
 from .easing import EASINGS, ease
 
 DEFAULT_EASE = "cosine"
-KEYS = {"emotion", "to", "over", "ease", "hold", "intensity", "repeat", "steps"}
+KEYS = {"emotion", "to", "over", "ease", "hold", "intensity", "repeat", "steps", "zoom"}
 
 
 def pose(classes: list[str], emotion: str | dict, intensity: float = 1.0, where: str = "") -> np.ndarray:
@@ -57,6 +59,7 @@ class Plan:
     b: np.ndarray
     t: np.ndarray
     labels: list[str] = field(default_factory=list)
+    zoom: np.ndarray | None = None  # [T] per-frame zoom, when the timeline sets one
 
     def __len__(self) -> int:
         return len(self.t)
@@ -72,6 +75,8 @@ class Plan:
                                  "step": self.labels[i] if self.labels else ""}
             if sequence:
                 m["sequence"] = sequence
+            if self.zoom is not None:
+                m["zoom"] = round(float(self.zoom[i]), 4)
             out.append(m)
         return out
 
@@ -84,6 +89,9 @@ class _Builder:
         self.b: list[np.ndarray] = []
         self.t: list[float] = []
         self.labels: list[str] = []
+        self.zoom = 1.0  # the zoom now
+        self.zooms: list[float] = []
+        self.zoomed = False  # whether any step set a zoom
 
     def frames(self, seconds: float) -> int:
         return max(1, int(round(seconds * self.fps)))
@@ -96,25 +104,30 @@ class _Builder:
             self.b.append(self.current)
             self.t.append(1.0)
             self.labels.append(label)
+            self.zooms.append(self.zoom)
 
-    def move(self, target: np.ndarray, seconds: float, easing: str, label: str, where: str) -> None:
+    def move(self, target: np.ndarray, seconds: float, easing: str, label: str, where: str,
+             zoom: float | None = None) -> None:
         if self.current is None:
             raise EmosketchError(f"{where}a move needs an emotion to start from (start with {{emotion: NAME}})")
         if not self.t:  # a timeline that opens with a move shows its start pose first
             self.hold(0.0, label, where)
         n = self.frames(seconds)
+        start_zoom, end_zoom = self.zoom, self.zoom if zoom is None else zoom
         # The start pose is the previous frame; the move's frames end exactly on the target.
         for t in ease(easing, np.arange(1, n + 1) / n):
             self.a.append(self.current)
             self.b.append(target)
             self.t.append(float(t))
             self.labels.append(label)
-        self.current = target
+            self.zooms.append(start_zoom + (end_zoom - start_zoom) * float(t))
+        self.current, self.zoom = target, end_zoom
 
     def plan(self) -> Plan:
         if not self.t:
             raise EmosketchError("the timeline has no frames (give a hold or a move)")
-        return Plan(self.classes, self.fps, np.array(self.a), np.array(self.b), np.array(self.t), self.labels)
+        return Plan(self.classes, self.fps, np.array(self.a), np.array(self.b), np.array(self.t), self.labels,
+                    np.array(self.zooms) if self.zoomed else None)
 
 
 def _number(entry: dict, key: str, where: str, minimum: float = 0.0) -> float:
@@ -156,11 +169,19 @@ def _entries(builder: _Builder, entries: Any, where: str) -> None:
         if "over" in entry and "to" not in entry:
             raise EmosketchError(f"{at}over applies to a move (to: ...)")
         label = str(entry.get("to", entry.get("emotion", "hold")))
+        zoom = None
+        if "zoom" in entry:
+            zoom = _number(entry, "zoom", at, 0.05)
+            if zoom > 20:
+                raise EmosketchError(f"{at}zoom must be between 0.05 and 20, got {zoom!r}")
+            builder.zoomed = True
+            if "to" not in entry:  # a cut or a hold: the zoom changes at once
+                builder.zoom = zoom
         if "emotion" in entry:
             builder.current = pose(builder.classes, entry["emotion"], intensity, at)
         elif "to" in entry:
             over = _number(entry, "over", at, 1e-9) if "over" in entry else 1.0
-            builder.move(pose(builder.classes, entry["to"], intensity, at), over, easing, label, at)
+            builder.move(pose(builder.classes, entry["to"], intensity, at), over, easing, label, at, zoom)
         elif "intensity" in entry:
             raise EmosketchError(f"{at}intensity applies to an emotion or a move")
         if "hold" in entry:
