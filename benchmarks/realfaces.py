@@ -6,14 +6,17 @@
 
 FER+ valid faces, as 64 px sketches in six emotions (neutral, happy, sad, surprise, fear, anger;
 disgust and contempt have 52 and 76 train faces and are left out), are each redrawn in every other
-emotion. Two judges read the results, sketch classifiers of two widths and seeds trained on the
-FER+ **train** sketches only (they never see a generated image):
-- judge A: width 16, seed 0; judge B: width 32, seed 2. A generator's guide classifier
-  (configs/classifier-guide.yaml) has seed 1, so neither judge is the network a generator was
-  trained against; the benchmark refuses a judge file that is the guide.
+emotion. Four judges read the results, each fitted on the FER+ **train** sketches only (they never
+see a generated image):
+- judges A and B, sketch CNNs: width 16, seed 0, and width 32, seed 2. A generator's guide
+  classifier (configs/classifier-guide.yaml) has seed 1, so neither is the network a generator was
+  trained against; the benchmark refuses a judge file that is the guide;
+- judge C, HOG features (8 px cells) and a softmax regression;
+- judge D, blurred pixels on their first 150 principal components and a softmax regression
+  (eigenfaces: no convolution and no gradient histogram).
 
 For the untouched input, the warp baseline (emosketch.evaluate.warp) and each --generator, it reports
-target-emotion accuracy under both judges, each judge's accuracy on the real valid sketches and the
+target-emotion accuracy under every judge, each judge's accuracy on the real valid sketches and the
 ratio of the two (the issue's goal: >= 0.8), a per-target table, the edit size and identity kept
 (cycle L1). Skipped, with a note, when ../shared/data/ferplus is absent.
 
@@ -87,18 +90,13 @@ def train_judge(name: str, data: Path, work: Path, reuse: bool, cfg: ClassifierC
     return ckpt
 
 
-class HogJudge:
-    """Judge C, of another kind than the CNNs: HOG features (8 px cells, 9 orientations) and a
-    class-balanced softmax regression on them, fitted on the real FER+ train sketches only. Edits
-    tuned to one CNN's pixels rarely carry over to gradient histograms; expression geometry does."""
+class LinearJudge:
+    """A judge of another kind than the CNNs: fixed features and a class-balanced softmax regression on
+    them, fitted on the real FER+ train sketches only. Subclasses say what the features are."""
 
     def __init__(self, ds, epochs: int = 300, l2: float = 1e-3, seed: int = 0):
-        import cv2
-
-        side = ds.images.shape[1]
-        cell = side // 8
-        self.hog = cv2.HOGDescriptor((side, side), (2 * cell, 2 * cell), (cell, cell), (cell, cell), 9)
         train = ds.indices("train")
+        self.fit_features(np.asarray(ds.images[train]))
         x = torch.from_numpy(self.features(np.asarray(ds.images[train])))
         y = torch.from_numpy(ds.labels[train].astype(np.int64))
         self.mean, self.std = x.mean(0), x.std(0) + 1e-6
@@ -118,8 +116,11 @@ class HogJudge:
 
         opt.step(closure)
 
+    def fit_features(self, images: np.ndarray) -> None:
+        """Learn what the features need from the train sketches (nothing by default)."""
+
     def features(self, images: np.ndarray) -> np.ndarray:
-        return np.stack([self.hog.compute(np.ascontiguousarray(img)).ravel() for img in images]).astype(np.float32)
+        raise NotImplementedError
 
     @torch.no_grad()
     def predict(self, images: np.ndarray) -> np.ndarray:
@@ -127,8 +128,48 @@ class HogJudge:
         return self.linear(x).argmax(1).numpy()
 
 
-def hog_target_accuracy(judge: HogJudge, tr, ds, faces: int) -> dict:
-    """Target accuracy under judge C, on the same translations as evaluate_generator's (seed 0)."""
+class HogJudge(LinearJudge):
+    """Judge C: HOG features (8 px cells, 9 orientations). Edits tuned to one CNN's pixels rarely
+    carry over to gradient histograms; expression geometry does."""
+
+    def fit_features(self, images: np.ndarray) -> None:
+        import cv2
+
+        side = images.shape[1]
+        cell = side // 8
+        self.hog = cv2.HOGDescriptor((side, side), (2 * cell, 2 * cell), (cell, cell), (cell, cell), 9)
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        return np.stack([self.hog.compute(np.ascontiguousarray(img)).ravel() for img in images]).astype(np.float32)
+
+
+class EigenJudge(LinearJudge):
+    """Judge D: "Fisherfaces"-style global appearance. Each sketch is blurred (sigma 2 px, so a stroke
+    moved by a pixel or two still overlaps itself), projected on the first 150 principal components
+    of the train sketches, and read by the softmax regression. No convolution and no gradient
+    histogram: it reads where the ink is, over the whole face."""
+
+    components = 150
+
+    def blurred(self, images: np.ndarray) -> torch.Tensor:
+        import cv2
+
+        return torch.from_numpy(np.stack([cv2.GaussianBlur(img.astype(np.float32) / 255, (0, 0), 2.0).ravel()
+                                          for img in images]))
+
+    def fit_features(self, images: np.ndarray) -> None:
+        x = self.blurred(images)
+        self.centre = x.mean(0)
+        torch.manual_seed(0)
+        _, _, v = torch.pca_lowrank(x - self.centre, q=self.components, center=False, niter=4)
+        self.basis = v
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        return ((self.blurred(images) - self.centre) @ self.basis).numpy().astype(np.float32)
+
+
+def linear_target_accuracy(judge: LinearJudge, tr, ds, faces: int) -> dict:
+    """Target accuracy under a linear judge (C, D), on the same translations as evaluate_generator's (seed 0)."""
     from emosketch.evaluate.generator import translation_pairs
 
     rows, images, _, pair_rows, targets, seeds = translation_pairs(ds, "val", faces, np.random.default_rng(0))
@@ -221,7 +262,7 @@ def main() -> None:
     out = Path(args.out)
     work = out / "realfaces"
     work.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
     print("preparing FER+ sketches ...")
     data = real_dataset(work, args.reuse)
     ds = load(data)
@@ -240,6 +281,11 @@ def main() -> None:
     hog_real = float((hog.predict(np.asarray(ds.images[val])) == ds.labels[val]).mean())
     judge_rows.append({"judge": "C", "config": "HOG (8 px cells, 9 bins) + softmax regression",
                        "real_val_accuracy": hog_real, "macro_f1": None, "n": len(val)})
+    print("fitting judge D (blurred pixels, 150 principal components + softmax regression) ...")
+    eigen = EigenJudge(ds)
+    eigen_real = float((eigen.predict(np.asarray(ds.images[val])) == ds.labels[val]).mean())
+    judge_rows.append({"judge": "D", "config": "blur 2 px, PCA 150 + softmax regression",
+                       "real_val_accuracy": eigen_real, "macro_f1": None, "n": len(val)})
     real_acc = {r["judge"]: r["real_val_accuracy"] for r in judge_rows}
 
     translators = [("input untouched", InputTranslator(ds.classes), None),
@@ -272,8 +318,10 @@ def main() -> None:
             row["cycle_l1"], row["edit_l1"], row["edit_pixels"] = r["cycle_l1"], r["edit_l1"], r["edit_pixels"]
             row["translations"] = r["translations"]
             row["seconds"] = round(time.perf_counter() - start, 1)
-        c = hog_target_accuracy(hog, tr, ds, args.faces)
-        row["target_acc_C"], row["ratio_C"], row["per_target_C"] = c["accuracy"], c["accuracy"] / hog_real, c["per_target"]
+        for j, judge, real in (("C", hog, hog_real), ("D", eigen, eigen_real)):
+            c = linear_target_accuracy(judge, tr, ds, args.faces)
+            row[f"target_acc_{j}"], row[f"ratio_{j}"], row[f"per_target_{j}"] = \
+                c["accuracy"], c["accuracy"] / real, c["per_target"]
         rows.append(row)
         per_target.append({"translator": name, **{c: row["per_target_A"][c] for c in ds.classes}})
 
@@ -283,7 +331,7 @@ def main() -> None:
     print(f"\n{rows[0]['translations']} translations: {args.faces} FER+ valid faces x 5 other emotions. "
           "ratio = target accuracy / the judge's accuracy on real sketches (goal >= 0.8)")
     print(table(rows, ["translator", "target_acc_A", "ratio_A", "target_acc_B", "ratio_B", "target_acc_C", "ratio_C",
-                       "cycle_l1", "edit_l1", "edit_pixels"]))
+                       "target_acc_D", "ratio_D", "cycle_l1", "edit_l1", "edit_pixels"]))
     print("\nTarget accuracy per asked-for emotion (judge A)")
     print(table(per_target, ["translator"] + ds.classes))
     result = {"judges": judge_rows, "rows": rows, "faces": args.faces, "classes": ds.classes,
