@@ -60,9 +60,11 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
 @click.option("--mode", type=click.Choice(["face", "fill", "fit", "stretch"]), default="fill", show_default=True,
               help="face: the face fills the screen (found in the frames); fill: crop so the picture covers "
                    "the screen; fit: letterbox; stretch: ignore aspect.")
-@click.option("--framing", type=click.Choice(["brows-chin", "forehead-chin", "head", "brows-mouth", "eyes"]),
-              default="brows-chin", show_default=True, help="--mode face: the band of the face that fills the screen.")
-@click.option("--max-stretch", default=2.0, show_default=True,
+@click.option("--framing", type=click.Choice(["auto", "brows-chin", "forehead-chin", "head", "brows-mouth", "eyes"]),
+              default="auto", show_default=True,
+              help="--mode face: the band of the face that fills the screen (auto: brows-chin on 128x64 and "
+                   "squarer, brows-mouth on 128x32, eyes on 96x16).")
+@click.option("--max-stretch", default=3.0, show_default=True,
               help="--mode face: how much wider than tall (or taller than wide) the face may be stretched.")
 @click.option("--focus", default="0.5,0.5", show_default=True, callback=_focus,
               help="Point of the picture kept in view, as X,Y fractions of its width and height.")
@@ -614,10 +616,11 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
 @click.option("--ease", "easing", type=click.Choice(["linear", "cosine", "smoothstep", "sigmoid"]),
               default="cosine", show_default=True)
 @click.option("--fps", default=12.0, show_default=True)
-@click.option("--mode", type=click.Choice(["face", "fill", "fit", "stretch"]), default="fit", show_default=True,
-              help="face: the face fills the panel; fit: the whole sketch, letterboxed.")
-@click.option("--framing", type=click.Choice(["brows-chin", "forehead-chin", "head", "brows-mouth", "eyes"]),
-              default="brows-chin", show_default=True, help="--mode face: the band of the face that fills the panel.")
+@click.option("--mode", type=click.Choice(["face", "fill", "fit", "stretch"]), default="face", show_default=True,
+              help="face: the face fills the panel; fit: the whole sketch, letterboxed (a 64 px face 1:1 on 128x64).")
+@click.option("--framing", type=click.Choice(["auto", "brows-chin", "forehead-chin", "head", "brows-mouth", "eyes"]),
+              default="auto", show_default=True,
+              help="--mode face: the band of the face that fills the panel (auto: by the panel's shape).")
 @click.option("--zoom", default=1.0, show_default=True, help="Zoom over the mode's natural scale (>1 pushes in).")
 @click.option("--focus", default="0.5,0.5", show_default=True, callback=_focus,
               help="fill/fit/stretch: the point kept in view, as X,Y fractions.")
@@ -626,7 +629,8 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
 @click.option("--dither", "dither_mode", default="lineart", show_default=True,
               type=click.Choice(["lineart", "threshold", "otsu", "floyd-steinberg", "atkinson",
                                  "bayer2", "bayer4", "bayer8", "bluenoise"]), help="1-bit conversion.")
-@click.option("--thin", is_flag=True, help="Thin every stroke to one pixel (enlarged faces keep one clean line).")
+@click.option("--thin/--no-thin", default=True, show_default=True,
+              help="Thin every stroke to one pixel (enlarged faces keep one clean line).")
 @click.option("--stable", is_flag=True, help="Temporal hysteresis against flicker (mask dithers and lineart).")
 @click.option("--size", default="128x64", show_default=True, help="Display WIDTHxHEIGHT.")
 @click.option("--format", "pixel_format", default="ssd1306", show_default=True, help="ssd1306, sh1106, gfx or xbm.")

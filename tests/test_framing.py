@@ -60,15 +60,23 @@ def test_the_box_is_steady_when_the_face_does_not_move():
                                   (135, 240), (320, 240)])
 def test_every_geometry_gets_a_face_that_fills_its_panel(size):
     w, h = size
-    framing = "eyes" if w / h >= 4 else "brows-chin"
     _, img = next(faces(1, seed=2))
-    bits = to_bits(apply_layout(img[None], Layout(w, h, "face", framing=framing)), Dither("lineart"))[0]
+    bits = to_bits(apply_layout(img[None], Layout(w, h, "face")), Dither("lineart"))[0]  # framing auto
     rows, cols = np.flatnonzero(bits.any(1)), np.flatnonzero(bits.any(0))
     assert (rows[-1] - rows[0] + 1) >= 0.8 * h and (cols[-1] - cols[0] + 1) >= 0.75 * w
     # today's fit leaves most of a wide panel dark
     if w >= 2 * h:
         fit = to_bits(apply_layout(img[None], Layout(w, h, "fit")), Dither("lineart"))[0]
         assert np.ptp(np.flatnonzero(fit.any(0))) < 0.6 * w
+
+
+def test_auto_framing_follows_the_panel_shape():
+    from emosketch.export.framing import auto_framing
+
+    assert [auto_framing(w, h) for w, h in [(128, 64), (72, 40), (64, 48), (128, 128), (135, 240), (128, 32),
+                                             (96, 16)]] == ["brows-chin"] * 5 + ["brows-mouth", "eyes"]
+    box = FaceBox(24.0, 50.0, 32.0)
+    assert face_window(box, "auto", 96, 16) == face_window(box, "eyes", 96, 16)
 
 
 def test_face_window_limits_the_stretch_and_zooms_in_around_the_band():

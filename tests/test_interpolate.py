@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from emosketch.errors import EmosketchError
+from emosketch.export import Layout
 from emosketch.frames import read_frames
 from emosketch.interpolate.agent import CHANNELS, Agent, AgentConfig, parse_script, run_script
 from emosketch.interpolate.easing import EASINGS, ease, steps
@@ -224,7 +225,9 @@ def test_pack_has_an_idle_loop_and_a_transition_per_ordered_pair_and_verifies(ge
     assert bits.shape == (n * 3 + n * (n - 1) * 4, 64, 128)
     # bit for bit what the rendered frames look like on the panel
     kept = read_frames(tmp_path / "frames.npz")  # idle loops breathe in zoom: their frames carry it
-    assert np.array_equal(bits, oled_bits(kept.frames, zooms=[m.get("zoom", 1.0) for m in kept.marks]))
+    layout = Layout(**m["settings"]["layout"])  # the panel preset, with the source face's box
+    assert layout.mode == "face" and layout.box is not None
+    assert np.array_equal(bits, oled_bits(kept.frames, layout, zooms=[mk.get("zoom", 1.0) for mk in kept.marks]))
     for name in ("pack.h", "emosketch_player.py", "index.html", "index.bin"):
         assert (tmp_path / "pack" / name).exists()
 

@@ -50,6 +50,9 @@ class Dither:
                 raise EmosketchError(f"{name} {getattr(self, name)}: must be a gray level 0..256")
 
 
+OLED_DITHER = Dither("lineart", thin=True)  # the panel preset's dither (see layout.OLED)
+
+
 # ---- masks ---------------------------------------------------------------------------------------
 
 def bayer_matrix(n: int) -> np.ndarray:

@@ -29,6 +29,14 @@ FRAMINGS = {
 }
 
 
+def auto_framing(width: int, height: int) -> str:
+    """The framing that suits a panel's shape: brows to chin on 2:1 and squarer panels (128x64,
+    72x40, 64x48, 128x128, TFTs), brows to mouth on 3:1 to 5:1 (128x32), the eyes alone on strips
+    wider than that (96x16)."""
+    aspect = width / height
+    return "eyes" if aspect > 5 else "brows-mouth" if aspect >= 3 else "brows-chin"
+
+
 @dataclass(frozen=True)
 class FaceBox:
     """Where a face's features are, in source pixels."""
@@ -113,14 +121,16 @@ def steady_box(frames: np.ndarray, samples: int = 15) -> FaceBox:
     return FaceBox(float(e), float(m), float(c))
 
 
-def face_window(box: FaceBox, framing: str, panel_w: int, panel_h: int, max_stretch: float = 2.0,
+def face_window(box: FaceBox, framing: str, panel_w: int, panel_h: int, max_stretch: float = 3.0,
                 zoom: float = 1.0) -> tuple[float, float, float, float]:
     """The source rectangle (x0, y0, width, height) that shows `framing` of the face on a
     panel_w x panel_h panel. The band fills the panel's height and the face its width; where that
     would stretch the face by more than `max_stretch` in one direction, the window grows in the
     other (paper or more of the head shows) instead. zoom > 1 pushes in around the band's centre."""
+    if framing == "auto":
+        framing = auto_framing(panel_w, panel_h)
     if framing not in FRAMINGS:
-        raise EmosketchError(f"framing {framing!r}: expected one of {', '.join(FRAMINGS)}")
+        raise EmosketchError(f"framing {framing!r}: expected auto or one of {', '.join(FRAMINGS)}")
     if max_stretch < 1.0:
         raise EmosketchError(f"max stretch {max_stretch}: must be >= 1 (1 keeps the face's proportions)")
     above, line, below, width = FRAMINGS[framing]

@@ -36,15 +36,15 @@ class Layout:
     focus: tuple[float, float] = (0.5, 0.5)  # point of the source kept in view, as fractions of its width and height
     zoom: float = 1.0  # magnification over the mode's natural scale (>1 zooms in)
     zoom_to: float | None = None  # when set, the zoom ramps linearly from `zoom` to this over a sequence
-    framing: str = "brows-chin"  # face mode: the band of the face that fills the panel (see framing.FRAMINGS)
-    max_stretch: float = 2.0  # face mode: how much wider than tall the face may be stretched (or taller than wide)
+    framing: str = "auto"  # face mode: the band of the face that fills the panel (framing.FRAMINGS; auto: by shape)
+    max_stretch: float = 3.0  # face mode: how much wider than tall the face may be stretched (or taller than wide)
     box: FaceBox | None = None  # face mode: where the face is in the source; None = found in the frames
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise EmosketchError(f"layout mode {self.mode!r}: expected one of {', '.join(MODES)}")
-        if self.framing not in FRAMINGS:
-            raise EmosketchError(f"framing {self.framing!r}: expected one of {', '.join(FRAMINGS)}")
+        if self.framing != "auto" and self.framing not in FRAMINGS:
+            raise EmosketchError(f"framing {self.framing!r}: expected auto or one of {', '.join(FRAMINGS)}")
         if not 1.0 <= self.max_stretch <= 8.0:
             raise EmosketchError(f"max stretch {self.max_stretch}: must be between 1 and 8")
         if isinstance(self.box, dict):  # read back from a manifest
@@ -54,6 +54,11 @@ class Layout:
         for z in (self.zoom, self.zoom_to):
             if z is not None and not (0.05 <= z <= 20.0):
                 raise EmosketchError(f"zoom {z}: must be between 0.05 and 20")
+
+
+# The panel preset of pack, agent, interpolate --side-by-side and the demo: the face from the
+# brows to the chin fills a 128x64 SSD1306/SH1106 (with OLED_DITHER's one-pixel strokes).
+OLED = Layout(128, 64, "face")
 
 
 def _window(layout: Layout, src_w: int, src_h: int, zoom: float) -> tuple[float, float, float, float]:

@@ -3,7 +3,6 @@ and a face in, videos, frame files, plots and OLED packs out."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import numpy as np
 from ..emotions import canonical
 from ..errors import EmosketchError
 from ..export import ExportOptions
-from ..export.layout import with_face
+from ..export.framing import steady_box
 from ..frames import Frames
 from .agent import load_script, run_script
 from .pack import emotion_pack, sequences
@@ -85,11 +84,10 @@ def face_pack(checkpoint: str | Path, out: str | Path, image=None, data=None, in
     face = r.source(image, data, index, kind, seed=seed)
     frames = sequences(r, face, wanted, transition_frames, idle_frames, easing, fps, seed, psi,
                        zoom_breath=zoom_breath)
-    if opts is not None:  # a face framing comes from the source face, the same for every sequence
-        opts = replace(opts, layout=with_face(opts.layout, face.sketch[None]))
     if frames_out is not None:
         write_outputs(frames, [frames_out])
-    pack, folder = emotion_pack(frames, out, opts, force, panel)
+    # A face framing comes from the source face, the same for every sequence.
+    pack, folder = emotion_pack(frames, out, opts, force, panel, box=steady_box(face.sketch[None]))
     m = pack.manifest()
     n = len(wanted)
     return {"pack": str(folder), "emotions": wanted, "idle_loops": n, "transitions": n * (n - 1),

@@ -4,12 +4,14 @@ ordered pair of emotions, named so the device players' state machine finds them 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EmosketchError
 from ..export import ExportOptions, build_pack, write_pack
+from ..export.framing import FaceBox
 from ..export.pack import Pack
 from ..frames import Frames
 from .easing import EASINGS, ease
@@ -55,11 +57,14 @@ def sequences(renderer: Renderer, source: Source, emotions: list[str], transitio
 
 
 def emotion_pack(frames: Frames, out: str | Path, opts: ExportOptions | None = None, force: bool = False,
-                 panel: str = "white") -> tuple[Pack, Path]:
-    """Frames from `sequences` -> a verified pack folder (manifest, C header, MicroPython, HTML)."""
+                 panel: str = "white", box: FaceBox | None = None) -> tuple[Pack, Path]:
+    """Frames from `sequences` -> a verified pack folder (manifest, C header, MicroPython, HTML).
+    `box`, where the source face is, frames every sequence alike when the layout has none."""
     from ..frames import split_sequences
 
     opts = opts or ExportOptions(layout=OLED, dither=OLED_DITHER, name=Path(out).name or "emosketch")
+    if box is not None and opts.layout.mode == "face" and opts.layout.box is None:
+        opts = replace(opts, layout=replace(opts.layout, box=box))
     pack = build_pack([(name, "generator", part) for name, part in split_sequences(frames, "frames")], opts)
     folder = write_pack(pack, out, force=force, verify=True, panel=panel)
     return pack, folder

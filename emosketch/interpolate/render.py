@@ -12,14 +12,11 @@ import torch
 
 from ..errors import EmosketchError
 from ..export import Dither, Layout
-from ..export.dither import to_bits
-from ..export.layout import apply_layout
+from ..export.dither import OLED_DITHER, to_bits
+from ..export.layout import OLED, apply_layout
 from ..frames import Frames, write_frames
 from .paths import StyleBank, lerp, slerp
 from .timeline import Plan
-
-OLED = Layout(128, 64, "fit")  # a 64 px face sits 1:1 in the middle of a 128x64 panel
-OLED_DITHER = Dither("lineart")
 
 
 @dataclass
