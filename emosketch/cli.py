@@ -80,7 +80,7 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
 @click.option("--polarity", type=click.Choice(["ink", "paper"]), default="ink", show_default=True,
               help="ink: dark strokes light the pixels; paper: the background does.")
 @click.option("--format", "pixel_format", default="ssd1306", show_default=True,
-              help="Pixel format: ssd1306 (pages, MONO_VLSB), sh1106, gfx (Adafruit drawBitmap, MONO_HLSB), "
+              help="Pixel format: ssd1306 (pages, MONO_VLSB), sh1106, sh1107 (128x128 pages), gfx (Adafruit drawBitmap, MONO_HLSB), "
                    "xbm (u8g2 drawXBMP, MONO_HMSB).")
 @click.option("--codec", type=click.Choice(["auto", "raw", "rle", "delta"]), default="auto", show_default=True,
               help="Frame compression; auto keeps the smallest per frame.")
@@ -633,7 +633,7 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
               help="Thin every stroke to one pixel (enlarged faces keep one clean line).")
 @click.option("--stable", is_flag=True, help="Temporal hysteresis against flicker (mask dithers and lineart).")
 @click.option("--size", default="128x64", show_default=True, help="Display WIDTHxHEIGHT.")
-@click.option("--format", "pixel_format", default="ssd1306", show_default=True, help="ssd1306, sh1106, gfx or xbm.")
+@click.option("--format", "pixel_format", default="ssd1306", show_default=True, help="ssd1306, sh1106, sh1107 (128x128), gfx or xbm.")
 @click.option("--max-bytes", type=int, default=None, help="Flash budget: drop frames evenly to fit.")
 @click.option("--name", default=None, help="Identifier for the C header and MicroPython module [default: the folder's name].")
 @click.option("--panel", default="white", show_default=True, help="Preview colour.")

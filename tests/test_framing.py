@@ -135,3 +135,20 @@ def test_export_cli_frames_the_face_and_thins_its_strokes(tmp_path):
     res = CliRunner().invoke(cli, ["export", str(tmp_path / "face.png"), "--out", str(tmp_path / "p2"),
                                    "--mode", "face", "--max-stretch", "0.5"])
     assert res.exit_code != 0 and "max stretch" in res.output
+
+
+def test_an_sh1107_pack_fills_its_128x128_panel_and_decodes_bit_for_bit(tmp_path):
+    from emosketch.export import manifest, write_pack
+    from emosketch.export.pixels import pixel_format
+
+    _, img = next(faces(1, seed=2))
+    opts = ExportOptions(layout=Layout(128, 128, "face"), dither=Dither("lineart", thin=True), pixel_format="sh1107")
+    pack = build_pack([("idle_neutral", "x", Frames(np.stack([img] * 2), 12))], opts)
+    assert pack.frame_bytes == 16 * 128
+    write_pack(pack, tmp_path / "p", verify=True)
+    bits, _ = manifest.read(tmp_path / "p")
+    assert np.array_equal(bits, pack.bits)
+    rows, cols = np.flatnonzero(bits[0].any(1)), np.flatnonzero(bits[0].any(0))
+    assert np.ptp(rows) >= 0.8 * 128 and np.ptp(cols) >= 0.75 * 128
+    with pytest.raises(EmosketchError, match="sh1107"):
+        pixel_format("sh1107").check(132, 64)

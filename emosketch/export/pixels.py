@@ -3,6 +3,7 @@
 - ssd1306: 8-pixel vertical strips in pages of `width` columns, bit 0 = top (MicroPython MONO_VLSB,
   Adafruit_SSD1306 and u8g2 page buffers). The panel's own RAM layout.
 - sh1106: as ssd1306 but each page is 132 columns of RAM and the picture starts at column 2.
+- sh1107: as ssd1306 on the SH1107's 128-column RAM of up to 16 pages (128x128 mono panels).
 - gfx: rows, MSB = leftmost pixel, each row padded to whole bytes (Adafruit GFX drawBitmap,
   MicroPython MONO_HLSB).
 - xbm: rows, bit 0 = leftmost pixel, rows padded to whole bytes (u8g2 drawXBMP, XBM files,
@@ -90,6 +91,8 @@ FORMATS: dict[str, PixelFormat] = {
         PixelFormat("sh1106", "pages of vertical bytes, bit 0 = top pixel, 132-column RAM from column 2 "
                     "(MONO_VLSB)", "MONO_VLSB", vertical=True, lsb_first=True, ram_columns=132,
                     column_offset=2),
+        PixelFormat("sh1107", "pages of vertical bytes, bit 0 = top pixel, 128-column RAM, up to 16 pages "
+                    "(128x128; MONO_VLSB)", "MONO_VLSB", vertical=True, lsb_first=True, ram_columns=128),
         PixelFormat("gfx", "rows, MSB = leftmost pixel, rows padded to whole bytes (MONO_HLSB)",
                     "MONO_HLSB", vertical=False, lsb_first=False),
         PixelFormat("xbm", "rows, bit 0 = leftmost pixel, rows padded to whole bytes (MONO_HMSB)",
