@@ -116,6 +116,35 @@ def pack_figures(checkpoint: str) -> list[dict]:
     return rows
 
 
+def still_flicker(checkpoint: str, steps: int = 30) -> list[dict]:
+    """Dither flicker on a still full-screen face: the demo photo's generated neutral face, whose tone
+    fades by 2 gray levels a frame (export.py's flicker test, on the new framing). Nothing moves, so
+    every flipped pixel is dither noise."""
+    from emosketch.interpolate.render import open_renderer
+    from emosketch.interpolate.timeline import pose
+
+    r = open_renderer(checkpoint, "cpu")
+    face = r.source(demo_photo())
+    still = r.render(face, r.bank.blend(pose(r.classes, "neutral")[None], r.bank.codes(0, 1.0)))[0]
+    rows = []
+    for name, layout in (("fit", Layout(128, 64, "fit")), ("face", with_face(Layout(128, 64, "face"), face.sketch[None]))):
+        base = apply_layout(still[None], layout)[0].astype(int)
+        fade = np.stack([np.clip(base + 2 * k, 0, 255) for k in range(steps)]).astype(np.uint8)
+        found = []
+        for label, d in (("lineart", Dither("lineart")), ("lineart --stable", Dither("lineart", stable=True)),
+                         ("lineart --stable --thin", Dither("lineart", stable=True, thin=True)),
+                         ("bluenoise --stable", Dither("bluenoise", stable=True)),
+                         ("floyd-steinberg", Dither("floyd-steinberg"))):
+            bits = to_bits(fade, d)
+            found.append({"layout": name, "dither": label,
+                          "mean_flips_per_frame": float((bits[1:] != bits[:-1]).sum(axis=(1, 2)).mean())})
+        fs = found[-1]["mean_flips_per_frame"]
+        for f in found:
+            f["vs_floyd_steinberg"] = f["mean_flips_per_frame"] / fs if fs else None
+        rows += found
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="bench-out", help="folder for panel.json (and the judges in realfaces/)")
@@ -177,7 +206,10 @@ def main() -> None:
         r["flicker_vs_floyd_steinberg"] = r["mean_flips_per_frame"] / fs[r["framing"]] if fs[r["framing"]] else None
     print("\nA pack of the demo photo (6 idle loops + 30 transitions), per framing and dither (ratio = raw / packed)")
     print(table(packs, ["framing", "dither", "ratio", "bytes", "mean_flips_per_frame", "flicker_vs_floyd_steinberg"]))
-    result = {"checkpoint": checkpoint, "faces": args.faces, "translations": int(len(targets)), "rows": rows,
+    flicker = still_flicker(checkpoint)
+    print("\nFlicker on a still face whose tone fades 2 levels a frame (pixels flipped per frame)")
+    print(table(flicker, ["layout", "dither", "mean_flips_per_frame", "vs_floyd_steinberg"]))
+    result = {"flicker_still": flicker, "checkpoint": checkpoint, "faces": args.faces, "translations": int(len(targets)), "rows": rows,
               "packs": packs, "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
     (out / "panel.json").write_text(json.dumps(result, indent=1) + "\n")
     print(f"\nwrote {out / 'panel.json'}")
