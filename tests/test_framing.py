@@ -37,6 +37,14 @@ def test_locate_face_finds_the_eyes_and_mouth_of_synthetic_faces():
     assert abs((b.eye_y - a.eye_y) - 5) <= 1 and abs((b.mouth_y - a.mouth_y) - 5) <= 1
 
 
+def test_a_blank_frame_gets_an_aligned_crop_s_proportions_and_tiny_frames_are_refused():
+    box = locate_face(np.full((64, 64), 255, np.uint8))
+    assert (box.eye_y, box.mouth_y, box.cx) == pytest.approx((0.38 * 64, 0.78 * 64, 32))
+    assert apply_layout(np.full((2, 64, 64), 255, np.uint8), Layout(128, 64, "face")).min() == 255
+    with pytest.raises(EmosketchError, match="at least 8x8"):
+        locate_face(np.zeros((4, 64), np.uint8))
+
+
 def test_the_box_is_steady_when_the_face_does_not_move():
     ident, _ = next(faces(1, seed=1))
     img = render(ident, "happy", size=64)

@@ -80,7 +80,8 @@ def _template(s: float) -> tuple[np.ndarray, int, int]:
 
 def locate_face(gray: np.ndarray) -> FaceBox:
     """The eye line, mouth line and centre column of the face in a uint8 gray sketch or face crop
-    (255 = paper). The face is assumed upright, with its eyes in the upper two thirds."""
+    (255 = paper). The face is assumed upright, with its eyes in the upper two thirds. An image with
+    no face-like strokes (blank paper) gets the usual proportions of an aligned face crop."""
     gray = np.asarray(gray)
     if gray.ndim != 2 or gray.shape[0] < 8 or gray.shape[1] < 8:
         raise EmosketchError(f"locate_face: expected a gray image of at least 8x8, got shape {gray.shape}")
@@ -88,6 +89,8 @@ def locate_face(gray: np.ndarray) -> FaceBox:
     raw = _strokes(gray)
     energy = cv2.GaussianBlur(raw, (0, 0), max(0.5, 0.02 * w))
     best, found = -2.0, (0.38 * h, 0.78 * h, w / 2)
+    if float(raw.max()) < 1e-3:  # no strokes at all
+        return FaceBox(*found)
     for s in np.arange(0.09 * w, 0.3 * w, max(0.5, 0.01 * w)):
         t, half_w, top = _template(float(s))
         th, tw = t.shape
@@ -96,7 +99,7 @@ def locate_face(gray: np.ndarray) -> FaceBox:
         rows, cols = np.mgrid[0:score.shape[0], 0:score.shape[1]]
         ay, ax = rows + top - th, cols + half_w - tw  # the anchor in image pixels
         ok = (ay >= 0.08 * h) & (ay <= 0.65 * h) & (ax >= 0.3 * w) & (ax <= 0.7 * w) & (ay + 2 * MOUTH * s <= h)
-        score = np.where(ok, score, -2.0)
+        score = np.where(ok & np.isfinite(score), score, -2.0)  # flat windows (blank paper) score NaN
         i = np.unravel_index(int(np.argmax(score)), score.shape)
         if score[i] > best:
             best, found = float(score[i]), (float(ay[i]), float(ay[i] + 2 * MOUTH * s), float(ax[i]))
