@@ -88,7 +88,8 @@ def stroke_width(bits: np.ndarray) -> float:
 
 
 def pack_figures(checkpoint: str) -> list[dict]:
-    """Compression ratio and flicker of a pack of the demo photo, per framing."""
+    """Compression ratio and flicker of a pack of the demo photo, per framing (idle loops breathing in
+    intensity and zoom, as `emosketch pack` makes them)."""
     from emosketch.export import ExportOptions, build_pack
     from emosketch.frames import split_sequences
     from emosketch.interpolate.pack import sequences
@@ -104,7 +105,7 @@ def pack_figures(checkpoint: str) -> list[dict]:
         for label, dd in ((d.mode + (" thin" if d.thin else ""), d),
                           ("lineart --stable" + (" thin" if d.thin else ""), Dither("lineart", stable=True, thin=d.thin)),
                           ("floyd-steinberg", Dither("floyd-steinberg"))):
-            opts = ExportOptions(layout=with_face(layout, face.sketch[None]), dither=dd)
+            opts = ExportOptions(layout=with_face(layout, face.sketch[None]), dither=dd)  # as face_pack frames it
             pack = build_pack([(n, "generator", part) for n, part in split_sequences(frames, "frames")], opts)
             m = pack.manifest()
             flips = []

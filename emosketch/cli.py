@@ -624,7 +624,7 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
 @click.option("--zoom", default=1.0, show_default=True, help="Zoom over the mode's natural scale (>1 pushes in).")
 @click.option("--focus", default="0.5,0.5", show_default=True, callback=_focus,
               help="fill/fit/stretch: the point kept in view, as X,Y fractions.")
-@click.option("--zoom-breath", default=0.04, show_default=True,
+@click.option("--zoom-breath", default=0.04, show_default=True,  # interpolate.pack.ZOOM_BREATH
               help="Idle loops breathe in zoom by +-this fraction as well as in intensity (0 = off).")
 @click.option("--dither", "dither_mode", default="lineart", show_default=True,
               type=click.Choice(["lineart", "threshold", "otsu", "floyd-steinberg", "atkinson",

@@ -78,7 +78,6 @@ def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: in
              count: int = FACES, train: bool = False) -> dict[str, Path]:
     """Run the demo in `out` (with `train`: run, finish or reuse its training); returns what was written."""
     from .export import ExportOptions
-    from .export.framing import steady_box
     from .interpolate.agent import load_script, run_script
     from .interpolate.pack import emotion_pack, sequences
     from .interpolate.plot import write_agent_plot
@@ -130,10 +129,9 @@ def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: in
     written["agent plot"] = write_agent_plot(out / "agent.png", trace, agent_frames)
 
     progress(f"[5/5] OLED pack: {len(EMOTIONS)} idle loops and {len(EMOTIONS) * (len(EMOTIONS) - 1)} transitions")
-    frames = sequences(r, face, list(EMOTIONS), zoom_breath=0.04)
+    frames = sequences(r, face, list(EMOTIONS))
     opts = ExportOptions(layout=OLED, dither=OLED_DITHER, name="pack")
-    pack, folder = emotion_pack(frames, out / "pack", opts, force=True, panel="yellow-blue",
-                                box=steady_box(face.sketch[None]))
+    pack, folder = emotion_pack(frames, out / "pack", opts, force=True, panel="yellow-blue", face=face)
     m = pack.manifest()
     progress(f"pack: {len(pack.payloads)} frames, {m['total_bytes']} bytes "
              f"({m['raw_bytes'] / m['total_bytes']:.1f}:1 vs raw), verified bit for bit; "

@@ -10,10 +10,9 @@ import numpy as np
 from ..emotions import canonical
 from ..errors import EmosketchError
 from ..export import ExportOptions
-from ..export.framing import steady_box
 from ..frames import Frames
 from .agent import load_script, run_script
-from .pack import emotion_pack, sequences
+from .pack import ZOOM_BREATH, emotion_pack, sequences
 from .plot import write_agent_plot
 from .render import open_renderer, write_outputs
 from .timeline import load_timeline, transition
@@ -72,7 +71,7 @@ def face_pack(checkpoint: str | Path, out: str | Path, image=None, data=None, in
               easing: str = "cosine", fps: float = 12.0, seed: int = 0, psi: float = 1.0,
               opts: ExportOptions | None = None, force: bool = False, panel: str = "white",
               device: str = "auto", batch: int = 32, frames_out: str | Path | None = None,
-              zoom_breath: float = 0.04) -> dict:
+              zoom_breath: float = ZOOM_BREATH) -> dict:
     """An OLED pack: an idle loop per emotion and a transition for every ordered pair."""
     r = open_renderer(checkpoint, device, batch)
     wanted = [canonical(e) for e in emotions] if emotions else list(r.classes)
@@ -86,8 +85,7 @@ def face_pack(checkpoint: str | Path, out: str | Path, image=None, data=None, in
                        zoom_breath=zoom_breath)
     if frames_out is not None:
         write_outputs(frames, [frames_out])
-    # A face framing comes from the source face, the same for every sequence.
-    pack, folder = emotion_pack(frames, out, opts, force, panel, box=steady_box(face.sketch[None]))
+    pack, folder = emotion_pack(frames, out, opts, force, panel, face)
     m = pack.manifest()
     n = len(wanted)
     return {"pack": str(folder), "emotions": wanted, "idle_loops": n, "transitions": n * (n - 1),

@@ -11,17 +11,19 @@ import numpy as np
 
 from ..errors import EmosketchError
 from ..export import ExportOptions, build_pack, write_pack
-from ..export.framing import FaceBox
+from ..export.framing import steady_box
 from ..export.pack import Pack
 from ..frames import Frames
 from .easing import EASINGS, ease
 from .render import OLED, OLED_DITHER, Renderer, Source
 from .timeline import pose
 
+ZOOM_BREATH = 0.04  # idle loops breathe by +-4% in zoom by default
+
 
 def sequences(renderer: Renderer, source: Source, emotions: list[str], transition_frames: int = 10,
               idle_frames: int = 12, easing: str = "cosine", fps: float = 12.0, seed: int = 0,
-              psi: float = 1.0, breath: float = 0.12, zoom_breath: float = 0.0) -> Frames:
+              psi: float = 1.0, breath: float = 0.12, zoom_breath: float = ZOOM_BREATH) -> Frames:
     """The frames of the pack, with sequence marks: idle loops first, then the N(N-1) transitions.
 
     An idle loop breathes: the emotion's intensity swings by +-breath around 1 over the loop, so it
@@ -57,14 +59,14 @@ def sequences(renderer: Renderer, source: Source, emotions: list[str], transitio
 
 
 def emotion_pack(frames: Frames, out: str | Path, opts: ExportOptions | None = None, force: bool = False,
-                 panel: str = "white", box: FaceBox | None = None) -> tuple[Pack, Path]:
+                 panel: str = "white", face: Source | None = None) -> tuple[Pack, Path]:
     """Frames from `sequences` -> a verified pack folder (manifest, C header, MicroPython, HTML).
-    `box`, where the source face is, frames every sequence alike when the layout has none."""
+    A face layout without a box is framed on the source `face`, every sequence alike."""
     from ..frames import split_sequences
 
     opts = opts or ExportOptions(layout=OLED, dither=OLED_DITHER, name=Path(out).name or "emosketch")
-    if box is not None and opts.layout.mode == "face" and opts.layout.box is None:
-        opts = replace(opts, layout=replace(opts.layout, box=box))
+    if face is not None and opts.layout.mode == "face" and opts.layout.box is None:
+        opts = replace(opts, layout=replace(opts.layout, box=steady_box(face.sketch[None])))
     pack = build_pack([(name, "generator", part) for name, part in split_sequences(frames, "frames")], opts)
     folder = write_pack(pack, out, force=force, verify=True, panel=panel)
     return pack, folder
