@@ -45,6 +45,12 @@ def cli() -> None:
     """
 
 
+# The exporter's choices (export.dither.MODES, "auto" + export.framing.FRAMINGS), spelled once here
+# so the CLI starts without importing OpenCV; tests/test_framing.py checks they agree.
+DITHERS = ("lineart", "threshold", "otsu", "floyd-steinberg", "atkinson", "bayer2", "bayer4", "bayer8", "bluenoise")
+FRAMINGS = ("auto", "brows-chin", "forehead-chin", "head", "brows-mouth", "eyes")
+
+
 def _focus(_ctx, _param, value: str) -> tuple[float, float]:
     try:
         x, y = (float(v) for v in value.split(","))
@@ -60,7 +66,7 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
 @click.option("--mode", type=click.Choice(["face", "fill", "fit", "stretch"]), default="fill", show_default=True,
               help="face: the face fills the screen (found in the frames); fill: crop so the picture covers "
                    "the screen; fit: letterbox; stretch: ignore aspect.")
-@click.option("--framing", type=click.Choice(["auto", "brows-chin", "forehead-chin", "head", "brows-mouth", "eyes"]),
+@click.option("--framing", type=click.Choice(FRAMINGS),
               default="auto", show_default=True,
               help="--mode face: the band of the face that fills the screen (auto: brows-chin on 128x64 and "
                    "squarer, brows-mouth on 128x32, eyes on 96x16).")
@@ -71,8 +77,7 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
 @click.option("--zoom", default=1.0, show_default=True, help="Zoom factor over the mode's natural scale.")
 @click.option("--zoom-to", type=float, default=None, help="Ramp the zoom from --zoom to this over each sequence.")
 @click.option("--dither", "dither_mode", default="lineart", show_default=True,
-              type=click.Choice(["lineart", "threshold", "otsu", "floyd-steinberg", "atkinson",
-                                 "bayer2", "bayer4", "bayer8", "bluenoise"]),
+              type=click.Choice(DITHERS),
               help="1-bit conversion. lineart thresholds strokes and dithers only tonal fills.")
 @click.option("--level", default=128, show_default=True, help="Gray level for --dither threshold.")
 @click.option("--stable", is_flag=True, help="Temporal hysteresis, so still areas of an animation do not flicker.")
@@ -618,7 +623,7 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
 @click.option("--fps", default=12.0, show_default=True)
 @click.option("--mode", type=click.Choice(["face", "fill", "fit", "stretch"]), default="face", show_default=True,
               help="face: the face fills the panel; fit: the whole sketch, letterboxed (a 64 px face 1:1 on 128x64).")
-@click.option("--framing", type=click.Choice(["auto", "brows-chin", "forehead-chin", "head", "brows-mouth", "eyes"]),
+@click.option("--framing", type=click.Choice(FRAMINGS),
               default="auto", show_default=True,
               help="--mode face: the band of the face that fills the panel (auto: by the panel's shape).")
 @click.option("--zoom", default=1.0, show_default=True, help="Zoom over the mode's natural scale (>1 pushes in).")
@@ -627,8 +632,7 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
 @click.option("--zoom-breath", default=0.04, show_default=True,  # interpolate.pack.ZOOM_BREATH
               help="Idle loops breathe in zoom by +-this fraction as well as in intensity (0 = off).")
 @click.option("--dither", "dither_mode", default="lineart", show_default=True,
-              type=click.Choice(["lineart", "threshold", "otsu", "floyd-steinberg", "atkinson",
-                                 "bayer2", "bayer4", "bayer8", "bluenoise"]), help="1-bit conversion.")
+              type=click.Choice(DITHERS), help="1-bit conversion.")
 @click.option("--thin/--no-thin", default=True, show_default=True,
               help="Thin every stroke to one pixel (enlarged faces keep one clean line).")
 @click.option("--stable", is_flag=True, help="Temporal hysteresis against flicker (mask dithers and lineart).")

@@ -160,3 +160,11 @@ def test_an_sh1107_pack_fills_its_128x128_panel_and_decodes_bit_for_bit(tmp_path
     assert np.ptp(rows) >= 0.8 * 128 and np.ptp(cols) >= 0.75 * 128
     with pytest.raises(EmosketchError, match="sh1107"):
         pixel_format("sh1107").check(132, 64)
+
+
+def test_the_cli_offers_exactly_the_exporter_s_dithers_and_framings():
+    from emosketch import cli
+    from emosketch.export.dither import MODES
+
+    assert cli.DITHERS == MODES
+    assert cli.FRAMINGS == ("auto", *FRAMINGS)

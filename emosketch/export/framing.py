@@ -49,9 +49,6 @@ class FaceBox:
     def d(self) -> float:
         return max(1.0, self.mouth_y - self.eye_y)
 
-    def scaled(self, fx: float, fy: float) -> FaceBox:
-        return FaceBox(self.eye_y * fy, self.mouth_y * fy, self.cx * fx)
-
 
 def _strokes(gray: np.ndarray) -> np.ndarray:
     """Horizontal stroke energy: brows, eyes and mouth are horizontal; face contours and hair mostly not."""
