@@ -201,13 +201,14 @@ class Remembered:
 
 def check_independent(judges: dict[str, Path], name: str, checkpoint: str | Path) -> None:
     """Refuse a judge that is the guide classifier the generator `checkpoint` was trained against."""
-    guide = torch.load(checkpoint, map_location="cpu", weights_only=True)["config"].get("guide")
-    if not guide or not Path(guide).exists():
-        return
-    digest = hashlib.sha256(Path(guide).read_bytes()).hexdigest()
-    for j, ckpt in judges.items():
-        if hashlib.sha256(Path(ckpt).read_bytes()).hexdigest() == digest:
-            raise SystemExit(f"judge {j} is {name}'s guide classifier {guide}: a judge must be independent")
+    config = torch.load(checkpoint, map_location="cpu", weights_only=True)["config"]
+    for guide in [config.get("guide"), *config.get("extra_guides", [])]:
+        if not guide or not Path(guide).exists():
+            continue
+        digest = hashlib.sha256(Path(guide).read_bytes()).hexdigest()
+        for j, ckpt in judges.items():
+            if hashlib.sha256(Path(ckpt).read_bytes()).hexdigest() == digest:
+                raise SystemExit(f"judge {j} is {name}'s guide classifier {guide}: a judge must be independent")
 
 
 def slug(name: str) -> str:

@@ -379,19 +379,41 @@ def test_guide_classifier_pulls_g_and_stays_frozen(synthetic, trained, tmp_path)
     model = ModelConfig(**{**TINY.__dict__, "output": "warp"})
     cfg = tiny_cfg(model=model, guide=str(clf), lambda_guide=1.0, lambda_mask=1.0, guidance="alternate")
     t = Trainer(cfg, load(synthetic), tmp_path, torch.device("cpu"))
-    before = {k: v.clone() for k, v in t.guide.state_dict().items()}
+    guide = t.guides[0][0]
+    before = {k: v.clone() for k, v in guide.state_dict().items()}
     logs = {}
     for _ in range(2):
         logs |= t.train_step()
     assert {"G/guide", "G/mask", "G/shift", "G_ref/guide"} <= set(logs)
-    assert all(torch.equal(before[k], v) for k, v in t.guide.state_dict().items())
+    assert all(torch.equal(before[k], v) for k, v in guide.state_dict().items())
     g0 = Trainer(cfg, load(synthetic), tmp_path, torch.device("cpu"))  # without the guide: other weights
-    g0.guide = None
+    g0.guides = []
     g0.train_step()
     fresh = Trainer(cfg, load(synthetic), tmp_path, torch.device("cpu"))
     fresh.train_step()
     a, b = fresh.nets.generator.state_dict(), g0.nets.generator.state_dict()
     assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_extra_guides_share_the_guide_loss(synthetic, trained, tmp_path):
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.train import Trainer
+
+    clf, _ = trained
+    model = ModelConfig(**{**TINY.__dict__, "output": "warp"})
+    one = tiny_cfg(model=model, guide=str(clf), lambda_guide=1.0, guidance="latent")
+    two = tiny_cfg(model=model, guide=str(clf), extra_guides=[str(clf)], lambda_guide=1.0, guidance="latent")
+    t1 = Trainer(one, load(synthetic), tmp_path, torch.device("cpu"))
+    t2 = Trainer(two, load(synthetic), tmp_path, torch.device("cpu"))
+    assert len(t1.guides) == 1 and len(t2.guides) == 2
+    l1, l2 = t1.train_step(), t2.train_step()
+    # the loss is the mean over the guides: the same guide twice pulls exactly as once
+    assert l1["G/guide"] == pytest.approx(l2["G/guide"], rel=1e-6)
+    a, b = t1.nets.generator.state_dict(), t2.nets.generator.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    with pytest.raises(EmosketchError, match="no such|not found|missing"):
+        Trainer(tiny_cfg(model=model, guide=str(clf), extra_guides=[str(tmp_path / "nope.pt")], lambda_guide=1.0),
+                load(synthetic), tmp_path, torch.device("cpu"))
 
 
 def test_guide_must_judge_the_same_classes_as_the_data(synthetic, trained, tmp_path):

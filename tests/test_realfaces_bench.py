@@ -69,3 +69,7 @@ def test_a_judge_that_is_the_generators_guide_is_refused(bench, trained, tmp_pat
     other = tmp_path / "other.pt"
     other.write_bytes(b"another classifier")
     bench.check_independent({"A": other}, "g", gen)  # an independent judge passes
+    # an extra guide is a guide too
+    torch.save({"config": {"guide": str(other), "extra_guides": [str(clf)]}}, gen)
+    with pytest.raises(SystemExit, match="judge A is g's guide"):
+        bench.check_independent({"A": clf}, "g", gen)

@@ -61,6 +61,8 @@ class TrainConfig:
     guide: str | None = None  # a frozen sketch classifier (emosketch classifier train, on real sketches
     # only) whose verdict on G's images, randomly shifted, flipped and scaled, pulls G to the target emotion
     lambda_guide: float = 0.0  # weight of that classification loss (needs guide)
+    extra_guides: list[str] = field(default_factory=list)  # more frozen sketch classifiers (for example one
+    # at 24 px, which reads only a face's coarse shape); the guide loss is the mean over all the guides
     lambda_mask: float = 0.0  # model.output warp: L1 on the paint mask, so strokes move rather than repaint
     lambda_pair: float = 0.0  # L1 to the exact answer on synthetic pairs (one procedural identity in a source
     # and a target emotion), drawn beside every latent-guided G step: a per-emotion signal that needs no judge
@@ -181,14 +183,16 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(cfg.seed + 1 + 1000 * rank)  # z codes and augmentation
         self.step = 0
         self.autocast = device.type == "cuda" and cfg.amp == "auto"
-        self.guide = self._load_guide(cfg.guide) if cfg.guide and cfg.lambda_guide > 0 else None
+        self.guides = ([self._load_guide(g) for g in [cfg.guide, *cfg.extra_guides]]
+                       if cfg.guide and cfg.lambda_guide > 0 else [])
         if cfg.lambda_pair > 0:
             missing = [c for c in self.classes if c not in EXPRESSIONS]
             if missing:
                 raise EmosketchError(f"lambda_pair: synthetic faces have no {', '.join(missing)}")
         self.pairs = np.random.default_rng(cfg.seed + 2 + 1000 * rank)  # synthetic pairs
 
-    def _load_guide(self, path: str):
+    def _load_guide(self, path: str) -> tuple[torch.nn.Module, int]:
+        """A frozen guide classifier and the side it reads."""
         model, state = load_classifier(path, self.device)
         if state["classes"] != self.classes:
             raise EmosketchError(f"guide {path}: its classes {state['classes']} differ from the dataset's {self.classes}")
@@ -196,8 +200,7 @@ class Trainer:
             raise EmosketchError(f"guide {path}: judges face photos; the guide must be a sketch classifier")
         for p in model.parameters():
             p.requires_grad_(False)
-        self.guide_size = int(state["image_size"])
-        return model.to(memory_format=torch.channels_last)
+        return model.to(memory_format=torch.channels_last), int(state["image_size"])
 
     # ---- the training step -------------------------------------------------------------------
 
@@ -267,13 +270,16 @@ class Trainer:
             loss_cls = F.cross_entropy(fake_cls.float(), b["y_trg"])
             loss = loss + cfg.lambda_cls * loss_cls
             logs[f"{tag}/cls"] = loss_cls.item()
-        if self.guide is not None:
+        if self.guides:
             # randomly jittered, so that G must change what a face shows rather than find pixels that
             # fool this one network at this one position
             seen = jitter(fake_img.float(), False, self.gen)
-            if seen.shape[-1] != self.guide_size:
-                seen = F.interpolate(seen, size=self.guide_size, mode="bilinear", align_corners=False, antialias=True)
-            loss_guide = F.cross_entropy(self.guide(seen).float(), b["y_trg"])
+            loss_guide = torch.zeros((), device=fake_img.device)
+            for guide, size in self.guides:
+                view = seen if seen.shape[-1] == size else F.interpolate(
+                    seen, size=size, mode="bilinear", align_corners=False, antialias=True)
+                loss_guide = loss_guide + F.cross_entropy(guide(view).float(), b["y_trg"])
+            loss_guide = loss_guide / len(self.guides)
             loss = loss + cfg.lambda_guide * loss_guide
             logs[f"{tag}/guide"] = loss_guide.item()
         if cfg.lambda_pair > 0 and kind == "latent":
