@@ -9,7 +9,7 @@ DEMO_OUT ?= demo-out
 TRAIN_DEMO_OUT ?= demo-train
 BENCH_OUT ?= bench-out
 
-.PHONY: install demo test test-all bench model lint clean
+.PHONY: install demo test test-all bench model lint clean browser
 
 install: $(STAMP)
 
@@ -50,6 +50,13 @@ model: $(STAMP)
 		$$(test -f runs/fer6-warp/checkpoint.pt && echo --resume)
 	$(VENV)/bin/emosketch slim runs/fer6-warp/checkpoint.pt --out emosketch/models/generator-fer6-warp-64.pt \
 		--note "make model: configs/train-ferplus-warp.yaml on FER+ train, six emotions, 64 px"
+
+# Debian's chromium for the browser tests (tests/test_browser.py); they skip without it.
+# Playwright drives this build; nothing downloads a browser.
+browser:
+	command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check emosketch tests benchmarks

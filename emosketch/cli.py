@@ -444,16 +444,33 @@ def train_cmd(config_path, data, out, resume, steps, device):
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Slim checkpoint to write (.pt).")
 @click.option("--note", default=None, help="A line of text kept in the file (how it was made).")
 def slim_cmd(checkpoint, out, note):
-    """Reduce a training checkpoint to a model to ship: the EMA weights of G, F and E, the config,
-    classes and dataset settings (what sampling, interpolate, agent and pack need; it cannot resume).
+    """Reduce a training checkpoint to a model to ship. A generator keeps the EMA weights of G, F
+    and E, the config, classes and dataset settings (what sampling, interpolate, agent and pack
+    need); a classifier keeps its best epoch's weights, config, classes and dataset settings.
+    Neither can resume.
 
     \b
     Examples:
       emosketch slim runs/fer6-warp/checkpoint.pt --out emosketch/models/generator-fer6-warp-64.pt
       emosketch slim runs/tiny/checkpoint.pt --out tiny.pt --note "train-tiny-cpu, 2,400 steps"
+      emosketch slim runs/fer6-face.pt --out emosketch/models/classifier-fer6-face-64.pt
     """
+    import torch
+
+    from .evaluate.classifier import FORMAT_NAME as CLASSIFIER_FORMAT
+    from .evaluate.classifier import slim_classifier
     from .gan.checkpoint import slim_checkpoint
 
+    try:
+        kind = torch.load(checkpoint, map_location="cpu", weights_only=True).get("format")
+    except Exception:
+        kind = None  # the generator loader names what is wrong with the file
+    if kind == CLASSIFIER_FORMAT:
+        state = slim_classifier(checkpoint, out, note)
+        params = sum(v.numel() for v in state["model"].values())
+        click.echo(f"wrote {out}: classifier, epoch {state.get('epoch')}, {params:,} values, "
+                   f"{out.stat().st_size / 1e6:.1f} MB")
+        return
     state = slim_checkpoint(checkpoint, out, note)
     params = sum(v.numel() for v in state["ema"].values())
     click.echo(f"wrote {out}: step {state['step']}, {params:,} parameters, {out.stat().st_size / 1e6:.1f} MB")
@@ -704,6 +721,47 @@ def demo_cmd(out: Path, train: bool, steps: int | None, count: int) -> None:
     paths = run_demo(out, progress=lambda msg: click.echo(msg), steps=steps, count=count, train=train)
     for label, path in paths.items():
         click.echo(f"  {label}: {path}")
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 lets devices on your network play the stream).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--checkpoint", default=None, type=click.Path(path_type=Path),
+              help="Generator checkpoint [default: the shipped model, emosketch.models.default_generator()].")
+@click.option("--classifier", default=None, type=click.Path(path_type=Path),
+              help="Face classifier [default: the shipped one, emosketch.models.default_classifier()].")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--max-upload-mb", default=8.0, show_default=True, type=click.FloatRange(0.01, 200),
+              help="Largest image upload, in MB.")
+def serve_cmd(host, port, checkpoint, classifier, device, max_upload_mb):
+    """The emotion mirror: a local web page and JSON API. A camera or a photo is read by the face
+    classifier, the emotion stimulates your agent, and your sketch face reacts on a simulated OLED.
+
+    \b
+    Examples:
+      emosketch serve                                   # then open http://127.0.0.1:8000
+      emosketch serve --port 9000 --checkpoint runs/fer6-warp/checkpoint.pt
+      emosketch serve --host 0.0.0.0                    # a device on the LAN plays /api/stream
+      curl -s --data-binary @face.jpg -H 'Content-Type: image/jpeg' http://127.0.0.1:8000/api/classify
+
+    Each model is loaded once and shared; each browser gets its own agent (a cookie). The API is
+    listed in the README (Emotion mirror). Stop it with Ctrl-C.
+    """
+    import uvicorn
+
+    from .serve.app import create_app
+    from .serve.engine import ServeConfig
+
+    cfg = ServeConfig(checkpoint=str(checkpoint) if checkpoint else None,
+                      classifier=str(classifier) if classifier else None, device=device,
+                      max_upload_bytes=int(max_upload_mb * 1024 * 1024))
+    click.echo("loading the models ...")
+    app = create_app(cfg)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"listening on {host}: anyone on your network can use this page and the API")
+    click.echo(f"open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
 
 @cli.group("stylegan2")
 def stylegan2_group() -> None:

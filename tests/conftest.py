@@ -113,3 +113,35 @@ def generator(synthetic, tmp_path_factory):
     run = tmp_path_factory.mktemp("gen") / "run"
     train(cfg, synthetic, run, device="cpu", progress=False, log=lambda m: None)
     return run / "checkpoint.pt"
+
+
+@pytest.fixture(scope="session")
+def serve_engine():
+    """`emosketch serve`'s engine on the shipped models, loaded once for every test that needs it."""
+    from emosketch.serve.engine import Engine, ServeConfig
+
+    return Engine(ServeConfig())
+
+
+@pytest.fixture(scope="session")
+def live_server(serve_engine):
+    """The app under uvicorn on a free loopback port, in a thread: its base URL."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from emosketch.serve.app import create_app
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(engine=serve_engine), log_level="error"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.05)
+        if not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(5)

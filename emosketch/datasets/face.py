@@ -77,6 +77,14 @@ def crop_face(gray: np.ndarray, size: int, cfg: FaceConfig = FaceConfig(),
               box: tuple[float, float, float, float] | None = None) -> tuple[np.ndarray, str]:
     """Crop the face of `gray` to a size x size square. Returns (face, how): how is 'box', 'haar' or
     'whole'. Raises Skip('no face found') when the detector misses and the policy is 'skip'."""
+    face, how, _ = crop_face_at(gray, size, cfg, box)
+    return face, how
+
+
+def crop_face_at(gray: np.ndarray, size: int, cfg: FaceConfig = FaceConfig(),
+                 box: tuple[float, float, float, float] | None = None,
+                 ) -> tuple[np.ndarray, str, tuple[int, int, int, int]]:
+    """crop_face, also returning the square it cropped as (x, y, side, side) in `gray`'s pixels."""
     h, w = gray.shape
     how = "whole"
     if box is not None and cfg.detector == "auto":
@@ -92,4 +100,4 @@ def crop_face(gray: np.ndarray, size: int, cfg: FaceConfig = FaceConfig(),
     x0, y0, side = square_around(box, cfg.margin if how != "whole" else 0.0, (h, w))
     crop = gray[y0:y0 + side, x0:x0 + side]
     interp = cv2.INTER_AREA if side >= size else cv2.INTER_CUBIC
-    return cv2.resize(crop, (size, size), interpolation=interp), how
+    return cv2.resize(crop, (size, size), interpolation=interp), how, (x0, y0, side, side)

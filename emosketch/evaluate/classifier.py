@@ -184,6 +184,21 @@ def load_classifier(path: str | Path, device: torch.device | str = "cpu") -> tup
     return model.to(device).eval(), state
 
 
+SLIM_KEEP = ("emosketch", "config", "classes", "image_size", "input", "epoch", "model", "best_macro_f1",
+             "history", "dataset")
+
+
+def slim_classifier(src: str | Path, dst: str | Path, note: str | None = None) -> dict:
+    """Write `src` reduced to what classifying needs (the best epoch's weights, config, classes and
+    dataset settings; no optimiser, last weights or random states, so it cannot resume) to `dst`."""
+    state = load_checkpoint(src)
+    out = {k: state[k] for k in SLIM_KEEP if k in state} | {"slim": True}
+    if note:
+        out["note"] = note
+    checkpoints.save_checkpoint(dst, out, FORMAT_NAME, FORMAT_VERSION)
+    return out
+
+
 # ---- training ------------------------------------------------------------------------------------
 
 def train_classifier(data: str | Path, out: str | Path, cfg: ClassifierConfig = ClassifierConfig(),

@@ -84,6 +84,16 @@ class Agent:
         return [f"channel {c!r} maps to {e!r}, which the model does not have: it will not show" if e
                 else f"channel {c!r} maps to no emotion: it will not show" for c, e in self.unmatched.items()]
 
+    def channel_for(self, emotion: str) -> str | None:
+        """The first channel that shows `emotion` (happy -> joy), or None (neutral has none)."""
+        e = canonical(emotion)
+        return next((c for c in CHANNELS if self.shows.get(c) == e), None)
+
+    def arousal(self) -> float:
+        """The dominant channel's arousal x its level (capped at 1): 0 at rest, up to 0.9 for surprise."""
+        d = self.dominant()
+        return AROUSAL[d] * min(1.0, self.level[d]) if d else 0.0
+
     def dominant(self) -> str | None:
         """The channel with the highest level (pending stimuli included), or None at rest."""
         totals = {c: self.level[c] + self.pending[c] for c in CHANNELS}
@@ -145,6 +155,11 @@ class Agent:
             for e in w:
                 w[e] = 1.0 / len(w)
         return w
+
+
+def follow_zoom(current: float, target: float, dt: float) -> float:
+    """One step of the zoom's first-order lag (time constant ZOOM_SECONDS) towards `target`."""
+    return current + (1.0 - np.exp(-dt / ZOOM_SECONDS)) * (target - current)
 
 
 @dataclass
@@ -238,7 +253,7 @@ def run_script(script: Script, classes: list[str]) -> Trace:
     n = max(1, int(round(script.duration * script.fps)))
     dt = 1.0 / script.fps
     pending = list(script.stimuli)
-    times, levels, weights, dominant = [], [], [], []
+    times, levels, weights, dominant, arousal = [], [], [], [], []
     for i in range(n):
         now = i * dt
         while pending and pending[0].t <= now + 1e-9:
@@ -251,16 +266,13 @@ def run_script(script: Script, classes: list[str]) -> Trace:
         levels.append([agent.level[c] for c in CHANNELS])
         weights.append([w.get(c, 0.0) for c in classes])
         dominant.append(agent.dominant())
-    levels_ = np.array(levels)
+        arousal.append(agent.arousal())
     zoom = None
     if script.zoom:
         # The push follows the dominant channel's arousal x level, eased by a first-order lag.
-        target = np.array([script.zoom * AROUSAL[d] * min(1.0, levels_[i, CHANNELS.index(d)]) if d else 0.0
-                           for i, d in enumerate(dominant)])
-        k = 1.0 - np.exp(-dt / ZOOM_SECONDS)
         zoom, z = np.empty(n), 0.0
-        for i, v in enumerate(target):
-            z += k * (v - z)
+        for i, v in enumerate(arousal):
+            z = follow_zoom(z, script.zoom * v, dt)
             zoom[i] = 1.0 + z
-    return Trace(np.array(times), levels_, np.array(weights), list(classes), dominant,
+    return Trace(np.array(times), np.array(levels), np.array(weights), list(classes), dominant,
                  list(script.stimuli), agent.report(), zoom)

@@ -52,29 +52,35 @@ class Renderer:
             raise EmosketchError("give a face image or a dataset (and an index), one of the two")
         if image is not None:
             from ..datasets.decode import Skip, decode_file
-            from ..datasets.sketch import SketchConfig
-            from ..evaluate.classify import prepare_image
 
             try:
                 gray = decode_file(Path(image))
             except Skip as exc:
                 raise EmosketchError(f"{image}: {exc}") from None
-            state = {"input": "sketch", "image_size": self.size, "dataset": self.state.get("dataset", {})}
-            sketch, how = prepare_image(gray, state, kind, SketchConfig())
-            original = gray
-        else:
-            from ..datasets.dataset import load
+            return self.source_from_gray(gray, kind)
+        from ..datasets.dataset import load
 
-            ds = load(data)
-            rows = ds.indices("test")
-            rows = rows if len(rows) else np.arange(len(ds))
-            if not 0 <= index < len(rows):
-                raise EmosketchError(f"{data}: index {index} is outside its {len(rows)} test faces")
-            row = int(rows[index])
-            sketch = np.asarray(ds.images[row])
-            original = np.asarray(ds.faces[row]) if ds.faces is not None else sketch
-            how = f"dataset {data} test #{index} ({ds.classes[ds.labels[row]]})"
+        ds = load(data)
+        rows = ds.indices("test")
+        rows = rows if len(rows) else np.arange(len(ds))
+        if not 0 <= index < len(rows):
+            raise EmosketchError(f"{data}: index {index} is outside its {len(rows)} test faces")
+        row = int(rows[index])
+        sketch = np.asarray(ds.images[row])
+        original = np.asarray(ds.faces[row]) if ds.faces is not None else sketch
+        how = f"dataset {data} test #{index} ({ds.classes[ds.labels[row]]})"
         return Source(resize_batch(sketch[None], self.size)[0], original, how)
+
+    def source_from_gray(self, gray: np.ndarray, kind: str = "auto") -> Source:
+        """A decoded gray image (photo or sketch) -> the face to redraw, through the checkpoint's own
+        face crop and sketch settings (prepare's defaults for a model that has none)."""
+        from ..datasets.sketch import SketchConfig
+        from ..evaluate.classify import prepare_image
+        from ..tensors import resize_batch
+
+        state = {"input": "sketch", "image_size": self.size, "dataset": self.state.get("dataset", {})}
+        sketch, how = prepare_image(gray, state, kind, SketchConfig())
+        return Source(resize_batch(sketch[None], self.size)[0], gray, how)
 
     # ---- style codes ---------------------------------------------------------------------------
 

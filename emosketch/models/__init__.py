@@ -1,7 +1,8 @@
 """The models that ship with emosketch, so a fresh install redraws a real face with no training.
 
-    from emosketch.models import default_generator
+    from emosketch.models import default_classifier, default_generator
     default_generator()   # Path to the shipped generator checkpoint (a slim one: EMA G, F and E)
+    default_classifier()  # Path to the shipped face classifier (what `emosketch serve` reads faces with)
 
 How each was made is in README.md ("The shipped model"); `emosketch slim` writes one from a run.
 """
@@ -14,16 +15,26 @@ from ..errors import EmosketchError
 
 HERE = Path(__file__).resolve().parent
 GENERATOR = "generator-fer6-warp-64.pt"  # FER+ six emotions, 64 px, warp + paint head
+CLASSIFIER = "classifier-fer6-face-64.pt"  # FER+ six emotions, gray face crops at 64 px
 DEMO_PHOTO = "astronaut.jpg"  # NASA's portrait of Eileen Collins (public domain), as scikit-image ships it, 256 px
+
+
+def _shipped(name: str, what: str, option: str) -> Path:
+    path = HERE / name
+    if not path.exists():
+        raise EmosketchError(f"{path}: the shipped {what} is missing from this install; "
+                             f"reinstall emosketch or pass {option}")
+    return path
 
 
 def default_generator() -> Path:
     """The shipped generator checkpoint; every command's --checkpoint defaults to it."""
-    path = HERE / GENERATOR
-    if not path.exists():
-        raise EmosketchError(f"{path}: the shipped generator is missing from this install; "
-                             "reinstall emosketch or pass --checkpoint")
-    return path
+    return _shipped(GENERATOR, "generator", "--checkpoint")
+
+
+def default_classifier() -> Path:
+    """The shipped face classifier (FER+ face crops, six emotions); serve's --classifier defaults to it."""
+    return _shipped(CLASSIFIER, "face classifier", "--classifier")
 
 
 def demo_photo() -> Path:

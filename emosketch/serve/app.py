@@ -1,0 +1,249 @@
+"""The web app of `emosketch serve`: the page and a JSON API over one Engine (Starlette, ASGI).
+
+Every answer to a bad request is JSON, {"error": "..."}, with a 4xx status; an unexpected failure
+is a 500 with a message, and the server goes on. No path from a client reaches the filesystem: the
+page's three files are read once from the package and served from memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+from importlib import resources
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ..errors import EmosketchError
+from .engine import Engine, RequestError, ServeConfig
+
+COOKIE = "emosketch_session"
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif", "image/tiff")
+STATIC = {  # URL -> (file in emosketch/serve/static, content type)
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/static/style.css": ("style.css", "text/css; charset=utf-8"),
+}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+                               "style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "").lower() in ("1", "true", "yes", "on")
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise RequestError("a bad Content-Length header")
+        if int(declared) > limit:
+            raise RequestError(f"the upload is larger than {limit:,} bytes", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(f"the upload is larger than {limit:,} bytes", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json(request: Request) -> dict:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise RequestError("send JSON (Content-Type: application/json)", 415)
+    try:
+        body = json.loads(await _body(request, 64 * 1024) or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise RequestError("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise RequestError("the body must be a JSON object")
+    return body
+
+
+def _number(body: dict, key: str, default: float) -> float:
+    v = body.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+        raise RequestError(f'"{key}" must be a number, got {v!r}')
+    return float(v)
+
+
+def create_app(config: ServeConfig | None = None, engine: Engine | None = None) -> Starlette:
+    """The ASGI app; the engine (and so each model) is built once and shared by every request."""
+    engine = engine or Engine(config or ServeConfig())
+    pages = {url: (resources.files(__package__).joinpath("static", name).read_bytes(), kind)
+             for url, (name, kind) in STATIC.items()}
+
+    def session_of(request: Request):
+        token = request.query_params.get("session") or request.cookies.get(COOKIE)
+        return engine.session(token)
+
+    def answer(response: Response, session) -> Response:
+        response.set_cookie(COOKIE, session.token, httponly=True, samesite="strict")
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
+    async def page(request: Request) -> Response:
+        body, kind = pages[request.url.path]
+        s = session_of(request)
+        return answer(Response(body, media_type=kind, headers={"Cache-Control": "no-cache"}), s)
+
+    async def info(request: Request) -> Response:
+        s = session_of(request)
+        return answer(JSONResponse(engine.info() | {"session": s.token}), s)
+
+    async def classify(request: Request) -> Response:
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind not in IMAGE_TYPES:
+            raise RequestError(f"send the image itself as the body, with an image Content-Type "
+                               f"({', '.join(IMAGE_TYPES)}); got {kind or 'none'}", 415)
+        data = await _body(request, engine.config.max_upload_bytes)
+        s = session_of(request)
+        result = await run_in_threadpool(engine.classify, s, data, _flag(request, "stimulate"), _flag(request, "face"))
+        return answer(JSONResponse(result), s)
+
+    async def render(request: Request) -> Response:
+        body = await _json(request)
+        s = session_of(request)
+        fmt = str(body.get("format", "png"))
+        size = str(body.get("size", "128x64"))
+        use_agent = body.get("agent") is True
+        weights = None if use_agent else engine.weights_from(body)
+        zoom = None if use_agent and "zoom" not in body else _number(body, "zoom", 1.0)
+        if zoom is not None and not 0.5 <= zoom <= 4:
+            raise RequestError(f'"zoom" {zoom}: from 0.5 to 4')
+        bits = await run_in_threadpool(engine.bits, s, weights, zoom, size)
+        if fmt == "png":
+            scale = int(_number(body, "scale", 1))
+            if not 1 <= scale <= 8:
+                raise RequestError('"scale": a whole number from 1 to 8')
+            return answer(Response(_png(bits, scale), media_type="image/png"), s)
+        data = engine.encode(bits, fmt)
+        return answer(Response(data, media_type="application/octet-stream",
+                               headers={"X-Panel-Width": str(bits.shape[1]), "X-Panel-Height": str(bits.shape[0]),
+                                        "X-Pixel-Format": fmt}), s)
+
+    async def agent(request: Request) -> Response:
+        s = session_of(request)
+        return answer(JSONResponse(engine.agent_state(s)), s)
+
+    async def stimulate(request: Request) -> Response:
+        body = await _json(request)
+        s = session_of(request)
+        channel = body.get("channel")
+        if not isinstance(channel, str):
+            raise RequestError('"channel" must be a channel name')
+        return answer(JSONResponse(engine.stimulate(s, channel, _number(body, "amount", 0.8))), s)
+
+    async def frame(request: Request) -> Response:
+        s = session_of(request)
+        fmt = request.query_params.get("format", "ssd1306")
+        bits = await run_in_threadpool(engine.bits, s)
+        return answer(Response(engine.encode(bits, fmt), media_type="application/octet-stream"), s)
+
+    async def pack(request: Request) -> Response:
+        s = session_of(request)
+        raw = request.query_params.get("emotions") or ",".join(engine.classes)
+        emotions = [e.strip() for e in raw.split(",") if e.strip()]
+        if len(emotions) > len(engine.classes):
+            raise RequestError("more emotions than the model has")
+        data = await run_in_threadpool(engine.pack_zip, s, emotions)
+        return answer(Response(data, media_type="application/zip",
+                               headers={"Content-Disposition": 'attachment; filename="emosketch-pack.zip"'}), s)
+
+    async def stream(request: Request) -> Response:
+        """Server-sent events: one panel frame per event, at `fps`, for `frames` events (0 = until
+        the client goes). Each event is JSON: the agent's state and the frame's bytes in base64."""
+        s = session_of(request)
+        fmt = request.query_params.get("format", "ssd1306")
+        engine.encode(np.zeros((64, 128), bool), fmt)  # a bad format is a 400 now, not a broken stream
+        try:
+            fps = float(request.query_params.get("fps", "12"))
+            count = int(request.query_params.get("frames", "0"))
+        except ValueError:
+            raise RequestError("fps must be a number and frames a whole number") from None
+        if not 0.5 <= fps <= 30 or count < 0:
+            raise RequestError("fps from 0.5 to 30, frames >= 0")
+        if engine.streams >= engine.config.max_streams:
+            raise RequestError(f"{engine.config.max_streams} streams are open already; close one first", 429)
+
+        async def events():
+            engine.streams += 1
+            try:
+                n = 0
+                loop = asyncio.get_running_loop()
+                next_at = loop.time()
+                while count == 0 or n < count:
+                    if await request.is_disconnected():
+                        break
+                    bits = await run_in_threadpool(engine.bits, s)
+                    state = await run_in_threadpool(engine.agent_state, s)
+                    event = state | {"n": n, "format": fmt, "width": int(bits.shape[1]), "height": int(bits.shape[0]),
+                                     "data": base64.b64encode(engine.encode(bits, fmt)).decode("ascii")}
+                    yield f"data: {json.dumps(event)}\n\n"
+                    n += 1
+                    next_at += 1.0 / fps
+                    await asyncio.sleep(max(0.0, next_at - loop.time()))
+            finally:
+                engine.streams -= 1
+
+        return answer(StreamingResponse(events(), media_type="text/event-stream",
+                                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}), s)
+
+    def guarded(handler):
+        async def run(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestError as exc:
+                return _error(str(exc), exc.status)
+            except EmosketchError as exc:
+                return _error(str(exc), 400)
+            except Exception as exc:  # never takes the server down; the message says what failed
+                return _error(f"internal error: {type(exc).__name__}: {str(exc)[:200]}", 500)
+        return run
+
+    routes = [Route(url, guarded(page)) for url in STATIC] + [
+        Route("/api/info", guarded(info)),
+        Route("/api/classify", guarded(classify), methods=["POST"]),
+        Route("/api/render", guarded(render), methods=["POST"]),
+        Route("/api/agent", guarded(agent)),
+        Route("/api/agent/stimulate", guarded(stimulate), methods=["POST"]),
+        Route("/api/frame", guarded(frame)),
+        Route("/api/pack", guarded(pack)),
+        Route("/api/stream", guarded(stream)),
+    ]
+
+    async def not_found(request: Request, exc) -> Response:
+        status = getattr(exc, "status_code", 404)
+        return _error("no such page" if status == 404 else "method not allowed" if status == 405 else str(exc), status)
+
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    app.state.engine = engine
+    return app
+
+
+def _png(bits: np.ndarray, scale: int) -> bytes:
+    from PIL import Image
+
+    img = np.where(bits, 255, 0).astype(np.uint8)
+    if scale > 1:
+        img = np.repeat(np.repeat(img, scale, 0), scale, 1)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "PNG")
+    return buf.getvalue()

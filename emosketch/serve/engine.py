@@ -1,0 +1,327 @@
+"""What `emosketch serve` computes, without the web: the models loaded once, and one session per
+browser (its agent, its face, its zoom).
+
+    engine = Engine(ServeConfig())
+    session = engine.new_session()
+    result = engine.classify(session, image_bytes, stimulate=True, use_face=True)
+    frame = engine.frame(session, "ssd1306")   # the panel's bytes for the agent's state now
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..datasets.decode import Skip, decode_bytes
+from ..datasets.face import crop_face_at
+from ..datasets.photo import photo_configs
+from ..errors import EmosketchError
+from ..export.dither import OLED_DITHER, to_bits
+from ..export.framing import steady_box
+from ..export.layout import OLED, Layout, apply_layout, parse_geometry
+from ..export.pixels import FORMATS, pixel_format
+from ..interpolate.agent import CHANNELS, Agent, follow_zoom
+from ..interpolate.render import Renderer, Source
+
+
+class RequestError(EmosketchError):
+    """A client's mistake: the server answers it with this HTTP status and the message."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    checkpoint: str | None = None  # generator; None = the shipped one
+    classifier: str | None = None  # face classifier; None = the shipped one
+    device: str = "auto"
+    max_upload_bytes: int = 8 * 1024 * 1024  # larger request bodies get 413 before they are read in full
+    max_pixels: int = 25_000_000  # larger decoded images get 413 (decompression-bomb guard)
+    max_sessions: int = 256  # the least recently used session is forgotten beyond this
+    max_streams: int = 16  # concurrent frame streams; more get 429
+    zoom: float = 0.25  # push-in at full arousal of the agent's dominant channel
+    stimulus: float = 0.8  # how strongly a classified emotion stimulates its channel (x its probability)
+    cache_frames: int = 2048  # rendered panel frames kept, keyed by face, weights and zoom
+
+    def __post_init__(self) -> None:
+        if self.max_upload_bytes < 1024 or self.max_pixels < 64 * 64 or self.max_sessions < 1 or self.max_streams < 1:
+            raise EmosketchError("serve: max_upload_bytes >= 1024, max_pixels >= 4096, max_sessions and max_streams >= 1")
+        if not 0 <= self.zoom <= 2 or not 0 < self.stimulus <= 1.5:
+            raise EmosketchError("serve: zoom from 0 to 2 and stimulus in (0, 1.5]")
+
+
+@dataclass
+class Session:
+    token: str
+    agent: Agent
+    face: Source
+    face_id: int  # a new number for every face, so cached frames of an old face are never shown
+    layout: Layout  # OLED face framing, found on this face
+    zoom: float = 0.0  # the lagged push-in (1 + zoom is the layout's zoom)
+    clock: float = field(default_factory=time.monotonic)
+    last: dict | None = None  # the last classification
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def advance(self, zoom_amount: float) -> None:
+        """Let the agent's time catch up with the wall clock."""
+        now = time.monotonic()
+        dt = max(0.0, now - self.clock)
+        self.clock = now
+        if dt > 0:
+            self.agent.step(dt)
+            self.zoom = follow_zoom(self.zoom, zoom_amount * self.agent.arousal(), dt)
+
+    def state(self) -> dict:
+        return {"time": round(self.agent.time, 3), "dominant": self.agent.dominant(),
+                "levels": {c: round(self.agent.level[c], 4) for c in CHANNELS},
+                "weights": {e: round(w, 4) for e, w in self.agent.weights().items()},
+                "zoom": round(1.0 + self.zoom, 4), "face": self.face.how}
+
+
+def _image_bytes(data: bytes, limit: int) -> np.ndarray:
+    try:
+        return decode_bytes(data, max_pixels=limit)
+    except Skip as exc:
+        status = 413 if exc.reason == "image too large" else 422 if exc.reason in ("image too small",) else 400
+        raise RequestError(f"the image could not be used: {exc}", status) from None
+
+
+class Engine:
+    """The generator, the face classifier and the sessions, shared by every request. Model calls
+    are serialised by one lock: on a small CPU, parallel forward passes only fight for the cores."""
+
+    def __init__(self, config: ServeConfig | None = None):
+        from ..evaluate.classifier import load_classifier
+        from ..models import default_classifier, default_generator
+        from ..tensors import pick_device
+
+        self.config = config = config or ServeConfig()
+        self.device = pick_device(config.device)
+        self.renderer = Renderer(config.checkpoint or default_generator(), config.device)
+        self.classes = self.renderer.classes
+        self.classifier, self.classifier_state = load_classifier(config.classifier or default_classifier(), self.device)
+        if self.classifier_state["input"] != "face":
+            raise EmosketchError(f"{config.classifier}: serve reads camera frames and photos, so its classifier "
+                                 "must be trained on faces (emosketch classifier train --input face)")
+        self.face_cfg, _ = photo_configs(self.classifier_state.get("dataset", {}))
+        self.model_lock = threading.Lock()
+        self.sessions: OrderedDict[str, Session] = OrderedDict()
+        self.sessions_lock = threading.Lock()
+        self.cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self.faces = 0
+        self.streams = 0
+        from ..models import demo_photo
+
+        self.default_face = self.renderer.source(image=demo_photo())
+        self.default_face_id = self._next_face()
+        self.frames_rendered = 0
+
+    def _next_face(self) -> int:
+        self.faces += 1
+        return self.faces
+
+    # ---- sessions --------------------------------------------------------------------------------
+
+    def new_session(self) -> Session:
+        token = secrets.token_urlsafe(16)
+        s = Session(token, Agent(classes=self.classes), self.default_face, self.default_face_id,
+                    self._layout(self.default_face))
+        with self.sessions_lock:
+            self.sessions[token] = s
+            while len(self.sessions) > self.config.max_sessions:
+                self.sessions.popitem(last=False)
+        return s
+
+    def session(self, token: str | None, create: bool = True) -> Session | None:
+        """The session of a token, refreshed as recently used; a new one for an unknown token."""
+        with self.sessions_lock:
+            s = self.sessions.get(token) if token else None
+            if s is not None:
+                self.sessions.move_to_end(token)
+                return s
+        return self.new_session() if create else None
+
+    @staticmethod
+    def _layout(face: Source) -> Layout:
+        return replace(OLED, box=steady_box(face.sketch[None]))
+
+    # ---- the models --------------------------------------------------------------------------------
+
+    def classify(self, session: Session, data: bytes, stimulate: bool = False, use_face: bool = False) -> dict:
+        """An uploaded image -> emotion probabilities and the face box; optionally the top emotion
+        stimulates the session's agent, and the face becomes the one it draws."""
+        from ..evaluate.classifier import predict
+
+        gray = _image_bytes(data, self.config.max_pixels)
+        size = int(self.classifier_state["image_size"])
+        face, how, (x, y, side, _) = crop_face_at(gray, size, self.face_cfg)
+        with self.model_lock:
+            p = predict(self.classifier, face[None], size, device=self.device)[0]
+        classes = self.classifier_state["classes"]
+        order = np.argsort(-p)
+        result = {"label": classes[order[0]], "confidence": round(float(p[order[0]]), 4),
+                  "probabilities": {c: round(float(v), 4) for c, v in zip(classes, p)},
+                  "box": {"x": x, "y": y, "width": side, "height": side, "found": how != "whole"},
+                  "image": {"width": int(gray.shape[1]), "height": int(gray.shape[0])}, "stimulated": {}}
+        new_face = None
+        if use_face:
+            with self.model_lock:
+                new_face = self.renderer.source_from_gray(gray, "auto")
+        with session.lock:
+            session.advance(self.config.zoom)
+            if stimulate:
+                result["stimulated"] = self._stimulate_by(session.agent, dict(zip(classes, p)))
+            if new_face is not None:
+                session.face, session.face_id, session.layout = new_face, self._next_face(), self._layout(new_face)
+                result["face"] = new_face.how
+            session.last = result
+            result["agent"] = session.state()
+        return result
+
+    def _stimulate_by(self, agent: Agent, probabilities: dict[str, float]) -> dict[str, float]:
+        """Each emotion read with probability p stimulates its channel by stimulus x p, the most
+        probable first (so it is the one that may overthrow the dominant channel); neutral, which has
+        no channel, and p < 0.05 stimulate nothing. Returns {channel: amount}."""
+        done: dict[str, float] = {}
+        for emotion, p in sorted(probabilities.items(), key=lambda kv: -kv[1]):
+            channel = agent.channel_for(emotion)
+            if channel is not None and p >= 0.05:
+                amount = round(self.config.stimulus * float(p), 4)
+                agent.stimulate(channel, amount)
+                done[channel] = done.get(channel, 0.0) + amount
+        return done
+
+    def stimulate(self, session: Session, channel: str, amount: float) -> dict:
+        if channel not in CHANNELS:
+            raise RequestError(f"unknown channel {channel!r} (channels: {', '.join(CHANNELS)})")
+        if not -1.5 <= amount <= 1.5:
+            raise RequestError(f"amount {amount}: must be between -1.5 and 1.5")
+        with session.lock:
+            session.advance(self.config.zoom)
+            session.agent.stimulate(channel, amount)
+            return session.state()
+
+    def agent_state(self, session: Session) -> dict:
+        with session.lock:
+            session.advance(self.config.zoom)
+            return session.state()
+
+    def weights_from(self, body: dict) -> np.ndarray:
+        """{"weights": {emotion: w}} or {"levels": {channel: level}} -> weights over the model's classes."""
+        if "weights" in body:
+            raw = body["weights"]
+            if not isinstance(raw, dict) or not raw:
+                raise RequestError('"weights" must be a non-empty mapping of emotion names to numbers')
+            w = np.zeros(len(self.classes))
+            for name, v in raw.items():
+                if name not in self.classes:
+                    raise RequestError(f"unknown emotion {name!r} (this model: {', '.join(self.classes)})")
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 2:
+                    raise RequestError(f"weight of {name}: a number from 0 to 2, got {v!r}")
+                w[self.classes.index(name)] = float(v)
+            if w.sum() <= 0:
+                raise RequestError("the weights sum to zero")
+            return w / max(1.0, w.sum())
+        if "levels" in body:
+            raw = body["levels"]
+            if not isinstance(raw, dict):
+                raise RequestError('"levels" must be a mapping of channel names to numbers')
+            agent = Agent(classes=self.classes)
+            for c, v in raw.items():
+                if c not in CHANNELS:
+                    raise RequestError(f"unknown channel {c!r} (channels: {', '.join(CHANNELS)})")
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= agent.config.ceiling:
+                    raise RequestError(f"level of {c}: a number from 0 to {agent.config.ceiling}, got {v!r}")
+                agent.level[c] = float(v)
+            wd = agent.weights()
+            return np.array([wd.get(c, 0.0) for c in self.classes])
+        raise RequestError('give "weights" ({emotion: weight}) or "levels" ({channel: level}), or "agent": true')
+
+    def sketch(self, face: Source, weights: np.ndarray) -> np.ndarray:
+        """The generator's redrawing of the face with the blended style: uint8 [S, S]."""
+        with self.model_lock:
+            codes = self.renderer.weight_codes(weights[None])
+            return self.renderer.render(face, codes)[0]
+
+    def bits(self, session: Session, weights: np.ndarray | None = None, zoom: float | None = None,
+             size: str = "128x64") -> np.ndarray:
+        """The panel's pixels (bool [H, W], True = lit) for the session's face: the agent's state
+        now, or the given weights and zoom."""
+        with session.lock:
+            session.advance(self.config.zoom)
+            if weights is None:
+                wd = session.agent.weights()
+                weights = np.array([wd.get(c, 0.0) for c in self.classes])
+            zoom = 1.0 + session.zoom if zoom is None else zoom
+            face, face_id, layout = session.face, session.face_id, session.layout
+        w, h = parse_geometry(size)
+        if w * h > 512 * 512:
+            raise RequestError(f"size {size}: at most 512x512 pixels")
+        layout = replace(layout, width=w, height=h)
+        key = (face_id, tuple(np.round(weights * 64).astype(int)), round(zoom, 2), w, h)
+        with self.sessions_lock:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.cache.move_to_end(key)
+                return hit
+        frame = self.sketch(face, np.round(weights * 64) / 64)
+        bits = to_bits(apply_layout(frame[None], layout, [round(zoom, 2)]), OLED_DITHER)[0]
+        with self.sessions_lock:
+            self.frames_rendered += 1
+            self.cache[key] = bits
+            while len(self.cache) > self.config.cache_frames:
+                self.cache.popitem(last=False)
+        return bits
+
+    @staticmethod
+    def encode(bits: np.ndarray, fmt: str) -> bytes:
+        """Panel pixels in one of the exporter's pixel formats."""
+        try:
+            f = pixel_format(fmt)
+        except EmosketchError as exc:
+            raise RequestError(str(exc)) from None
+        try:
+            return f.pack(bits[None]).tobytes()
+        except EmosketchError as exc:
+            raise RequestError(str(exc)) from None
+
+    def pack_zip(self, session: Session, emotions: list[str]) -> bytes:
+        """A verified OLED pack of the session's face in `emotions`, zipped."""
+        import io
+        import tempfile
+        import zipfile
+
+        from ..interpolate.pack import emotion_pack, sequences
+
+        unknown = [e for e in emotions if e not in self.classes]
+        if unknown:
+            raise RequestError(f"unknown emotion {unknown[0]!r} (this model: {', '.join(self.classes)})")
+        if len(set(emotions)) != len(emotions) or len(emotions) < 2:
+            raise RequestError("a pack needs at least two different emotions")
+        with session.lock:
+            face = session.face
+        with self.model_lock:
+            frames = sequences(self.renderer, face, emotions)
+        with tempfile.TemporaryDirectory(prefix="emosketch-pack-") as tmp:
+            folder = Path(tmp) / "emosketch_pack"
+            emotion_pack(frames, folder, face=face)
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+                for p in sorted(folder.rglob("*")):
+                    if p.is_file():
+                        z.write(p, p.relative_to(folder.parent).as_posix())
+        return buf.getvalue()
+
+    def info(self) -> dict:
+        return {"classes": self.classes, "channels": list(CHANNELS), "formats": list(FORMATS),
+                "classifier_classes": self.classifier_state["classes"], "image_size": self.renderer.size,
+                "panel": {"width": OLED.width, "height": OLED.height},
+                "limits": {"max_upload_bytes": self.config.max_upload_bytes, "max_pixels": self.config.max_pixels}}

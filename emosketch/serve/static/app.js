@@ -1,0 +1,252 @@
+// The emosketch mirror page: camera or photo -> /api/classify -> the agent; the panel frames and
+// the agent's channels arrive as server-sent events from /api/stream. No library, no CDN.
+"use strict";
+
+const COLOURS = { fear: "#b48cff", mad: "#ff5a5a", joy: "#ffd24c", love: "#ff8cc8", sad: "#4c8cff",
+                  surprise: "#7dff8a", power: "#ff9a3c" };
+const HISTORY_SECONDS = 20;
+const state = { info: null, history: [], frames: 0, camera: null, cameraTimer: null, sending: false,
+                firstCameraFrame: true };
+
+const $ = (id) => document.getElementById(id);
+
+function status(text, error = false) {
+  const el = $("status");
+  el.textContent = text;
+  el.classList.toggle("error", error);
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { credentials: "same-origin", ...options });
+  const kind = response.headers.get("content-type") || "";
+  if (!response.ok) {
+    const body = kind.includes("json") ? await response.json() : { error: await response.text() };
+    throw new Error(body.error || response.statusText);
+  }
+  return kind.includes("json") ? response.json() : response.blob();
+}
+
+// ---- the panel ---------------------------------------------------------------------------------
+
+function drawPanel(event) {
+  const canvas = $("oled");
+  const ctx = canvas.getContext("2d");
+  const w = event.width, h = event.height;
+  const bytes = Uint8Array.from(atob(event.data), (c) => c.charCodeAt(0));
+  const stride = Math.ceil(w / 8);  // gfx: rows, MSB = leftmost pixel
+  const scale = Math.floor(Math.min(canvas.width / w, canvas.height / h));
+  ctx.fillStyle = "#000";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.fillStyle = $("colour").value;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (bytes[y * stride + (x >> 3)] & (0x80 >> (x & 7))) ctx.fillRect(x * scale, y * scale, scale, scale);
+    }
+  }
+}
+
+// ---- the agent plot ----------------------------------------------------------------------------
+
+function drawPlot() {
+  const canvas = $("plot");
+  const ctx = canvas.getContext("2d");
+  const { width, height } = canvas;
+  ctx.fillStyle = "#0b0c10";
+  ctx.fillRect(0, 0, width, height);
+  ctx.strokeStyle = "#2a2e36";
+  for (let v = 0.5; v <= 1.5; v += 0.5) {
+    const y = height - (v / 1.5) * (height - 10);
+    ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(width, y); ctx.stroke();
+  }
+  if (state.history.length < 2 || !state.info) return;
+  const now = state.history[state.history.length - 1].time;
+  for (const channel of state.info.channels) {
+    ctx.strokeStyle = COLOURS[channel] || "#fff";
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    state.history.forEach((p, i) => {
+      const x = width - ((now - p.time) / HISTORY_SECONDS) * width;
+      const y = height - (Math.min(1.5, p.levels[channel]) / 1.5) * (height - 10);
+      if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+    });
+    ctx.stroke();
+  }
+}
+
+function onFrame(message) {
+  const event = JSON.parse(message.data);
+  drawPanel(event);
+  state.history.push({ time: event.time, levels: event.levels });
+  while (state.history.length && event.time - state.history[0].time > HISTORY_SECONDS) state.history.shift();
+  drawPlot();
+  state.frames += 1;
+  $("frame-count").textContent = String(state.frames);
+  $("dominant").textContent = event.dominant || "rest";
+  $("zoom").textContent = event.zoom.toFixed(2);
+  document.body.dataset.frames = String(state.frames);
+}
+
+// ---- reading a face ----------------------------------------------------------------------------
+
+function showResult(result, image) {
+  $("label").textContent = result.label;
+  $("confidence").textContent = `(${Math.round(result.confidence * 100)}%)`;
+  const list = $("probs");
+  list.replaceChildren();
+  for (const [name, p] of Object.entries(result.probabilities)) {
+    const li = document.createElement("li");
+    const label = document.createElement("span");
+    label.className = "name";
+    label.textContent = name;
+    const bar = document.createElement("span");
+    bar.className = "bar";
+    bar.style.width = `${Math.round(p * 160)}px`;
+    const value = document.createElement("span");
+    value.textContent = p.toFixed(2);
+    li.append(label, bar, value);
+    list.append(li);
+  }
+  if (image) {
+    const canvas = $("photo");
+    const ctx = canvas.getContext("2d");
+    const s = Math.min(canvas.width / image.width, canvas.height / image.height);
+    const dx = (canvas.width - image.width * s) / 2, dy = (canvas.height - image.height * s) / 2;
+    ctx.fillStyle = "#000";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.drawImage(image, dx, dy, image.width * s, image.height * s);
+    if (result.box.found) {
+      ctx.strokeStyle = "#4cc3ff";
+      ctx.lineWidth = 2;
+      ctx.strokeRect(dx + result.box.x * s, dy + result.box.y * s, result.box.width * s, result.box.height * s);
+    }
+  }
+  document.body.dataset.classified = String(Number(document.body.dataset.classified || 0) + 1);
+}
+
+async function classify(blob, useFace, image) {
+  const result = await api(`/api/classify?stimulate=1${useFace ? "&face=1" : ""}`, {
+    method: "POST", body: blob, headers: { "Content-Type": blob.type || "image/jpeg" } });
+  showResult(result, image);
+  const moved = Object.entries(result.stimulated).map(([c, a]) => `${c} +${a.toFixed(2)}`).join(", ");
+  status(moved ? `${result.label}: stimulated ${moved}` : `${result.label}: the agent rests`);
+  return result;
+}
+
+async function onUpload(input) {
+  const file = input.files[0];
+  if (!file) return;
+  status(`reading ${file.name} ...`);
+  try {
+    const image = await createImageBitmap(file);
+    await classify(file, true, image);
+  } catch (err) {
+    status(`could not use ${file.name}: ${err.message}`, true);
+  }
+  input.value = "";
+}
+
+async function cameraTick() {
+  const video = $("video");
+  if (state.sending || !video.videoWidth) return;
+  state.sending = true;
+  try {
+    const grab = document.createElement("canvas");
+    grab.width = video.videoWidth;
+    grab.height = video.videoHeight;
+    grab.getContext("2d").drawImage(video, 0, 0);
+    const blob = await new Promise((resolve) => grab.toBlob(resolve, "image/jpeg", 0.85));
+    const useFace = state.firstCameraFrame || $("camera-face").checked;
+    await classify(blob, useFace, grab);
+    state.firstCameraFrame = false;
+  } catch (err) {
+    status(`camera frame: ${err.message}`, true);
+  } finally {
+    state.sending = false;
+  }
+}
+
+async function toggleCamera() {
+  const button = $("camera");
+  if (state.camera) {
+    state.camera.getTracks().forEach((t) => t.stop());
+    clearInterval(state.cameraTimer);
+    state.camera = null;
+    button.textContent = "Start camera";
+    return;
+  }
+  try {
+    state.camera = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+  } catch (err) {
+    status(`no camera: ${err.message}`, true);
+    return;
+  }
+  $("video").srcObject = state.camera;
+  state.firstCameraFrame = true;
+  state.cameraTimer = setInterval(cameraTick, 700);
+  button.textContent = "Stop camera";
+  status("camera on: reading your face every 0.7 s");
+}
+
+// ---- start -------------------------------------------------------------------------------------
+
+async function downloadPack() {
+  const chosen = [...document.querySelectorAll("#pack-emotions input:checked")].map((el) => el.value);
+  status(`building a pack of ${chosen.join(", ")} ...`);
+  try {
+    const blob = await api(`/api/pack?emotions=${encodeURIComponent(chosen.join(","))}`);
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = "emosketch-pack.zip";
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    status(`pack ready (${Math.round(blob.size / 1024)} KB)`);
+    document.body.dataset.pack = String(blob.size);
+  } catch (err) {
+    status(`pack: ${err.message}`, true);
+  }
+}
+
+async function start() {
+  state.info = await api("/api/info");
+  const channels = $("channels"), legend = $("legend"), emotions = $("pack-emotions");
+  for (const channel of state.info.channels) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = channel;
+    button.dataset.channel = channel;
+    button.addEventListener("click", async () => {
+      try {
+        await api("/api/agent/stimulate", { method: "POST", headers: { "Content-Type": "application/json" },
+                                             body: JSON.stringify({ channel, amount: 0.8 }) });
+        status(`stimulated ${channel}`);
+      } catch (err) { status(err.message, true); }
+    });
+    channels.append(button);
+    const key = document.createElement("span");
+    const swatch = document.createElement("i");
+    swatch.style.background = COLOURS[channel] || "#fff";
+    key.append(swatch, document.createTextNode(channel));
+    legend.append(key);
+  }
+  for (const emotion of state.info.classes) {
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = emotion;
+    box.checked = ["neutral", "happy", "sad"].includes(emotion);
+    label.append(box, document.createTextNode(` ${emotion} `));
+    emotions.append(label);
+  }
+  $("device-url").textContent =
+    `${location.origin}/api/stream?session=${encodeURIComponent(state.info.session)}&format=ssd1306`;
+  $("upload").addEventListener("change", (e) => onUpload(e.target));
+  $("camera").addEventListener("click", toggleCamera);
+  $("download").addEventListener("click", downloadPack);
+  const source = new EventSource("/api/stream?format=gfx&fps=12");
+  source.onmessage = onFrame;
+  source.onerror = () => status("the frame stream dropped; reconnecting ...", true);
+  drawPlot();
+  document.body.dataset.ready = "1";
+}
+
+window.addEventListener("DOMContentLoaded", () => { start().catch((err) => status(err.message, true)); });

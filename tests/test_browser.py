@@ -1,0 +1,145 @@
+"""The mirror page in a real headless browser: Debian's chromium (installed by `make browser`, which
+.ci/run calls), driven by Playwright, which never downloads a browser build here. A face is
+uploaded, and a fake camera plays a .y4m file made from synthetic faces."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emosketch.datasets.synthetic import random_identity, render
+
+CHROMIUM = os.environ.get("EMOSKETCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover
+    sync_playwright = None
+
+pytestmark = pytest.mark.skipif(
+    sync_playwright is None or not Path(CHROMIUM).exists(),
+    reason="needs Playwright (the dev extra) and Debian's chromium (make browser)")
+
+
+def synthetic_photo(emotion: str, size: int = 256) -> np.ndarray:
+    """A synthetic line-art face as an RGB picture with a grey surround (uint8 [size, size, 3])."""
+    face = render(random_identity(seed=11), emotion, 1.0, size)
+    return np.repeat(face[..., None], 3, axis=2)
+
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
+    """Gray frames -> a YUV4MPEG2 (4:2:0) file, what Chromium's fake camera plays."""
+    h, w = frames[0].shape[:2]
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        chroma = np.full((h // 2) * (w // 2), 128, np.uint8).tobytes()
+        for frame in frames:
+            f.write(b"FRAME\n" + np.ascontiguousarray(frame[..., 0] if frame.ndim == 3 else frame).tobytes()
+                    + chroma + chroma)
+    return path
+
+
+def canvas(page, element_id: str) -> str:
+    return page.evaluate(f"document.getElementById('{element_id}').toDataURL()")
+
+
+@pytest.fixture(scope="module")
+def camera_file(tmp_path_factory) -> Path:
+    big = [np.pad(render(random_identity(seed=3), e, k, 240), ((0, 0), (40, 40)), constant_values=200)
+           for e in ("happy", "surprise") for k in np.linspace(0.2, 1.0, 10)]
+    return write_y4m(tmp_path_factory.mktemp("cam") / "faces.y4m", big)
+
+
+@pytest.fixture(scope="module")
+def browser(camera_file):
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera_file}"])
+        yield b
+        b.close()
+
+
+def open_page(browser, live_server):
+    # the test reads the page with evaluated expressions, which the page's own policy forbids
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(live_server + "/")
+    page.wait_for_selector("body[data-ready='1']", timeout=15000)
+    page.wait_for_function("Number(document.body.dataset.frames || 0) >= 3", timeout=15000)
+    return context, page, errors
+
+
+def test_uploading_a_face_changes_the_label_the_agent_plot_and_the_panel(browser, live_server, tmp_path):
+    from PIL import Image
+
+    context, page, errors = open_page(browser, live_server)
+    before = {"oled": canvas(page, "oled"), "plot": canvas(page, "plot")}
+    assert page.inner_text("#label") == "–"
+    photo = tmp_path / "face.png"
+    Image.fromarray(synthetic_photo("happy")).save(photo)
+    page.set_input_files("#upload", str(photo))
+    page.wait_for_selector("body[data-classified='1']", timeout=20000)
+    label = page.inner_text("#label")
+    assert label in ("neutral", "happy", "sad", "surprise", "fear", "anger")
+    assert page.locator("#probs li").count() == 6
+    # the face drawn is now the uploaded one, and the emotions read stimulated the agent
+    page.wait_for_timeout(1500)
+    assert canvas(page, "oled") != before["oled"]
+    status = page.inner_text("#status")
+    if "stimulated" in status:
+        assert canvas(page, "plot") != before["plot"]
+    # a channel button stimulates by hand: the plot moves and the panel follows
+    plot = canvas(page, "plot")
+    page.click("button[data-channel='surprise']")
+    page.wait_for_function("document.getElementById('dominant').textContent === 'surprise'", timeout=10000)
+    page.wait_for_timeout(800)
+    assert canvas(page, "plot") != plot
+    # a bad file is one line on the page, and the page goes on
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a picture")
+    page.set_input_files("#upload", str(bad))
+    page.wait_for_selector("#status.error", timeout=10000)
+    frames = int(page.evaluate("document.body.dataset.frames"))
+    page.wait_for_function(f"Number(document.body.dataset.frames) > {frames + 2}", timeout=10000)
+    shot = os.environ.get("EMOSKETCH_SCREENSHOT")
+    page.click("button[data-channel='joy']")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(tmp_path / "page.png"))
+    if shot:
+        shutil.copyfile(tmp_path / "page.png", shot)
+    assert errors == []
+    context.close()
+
+
+def test_the_fake_camera_is_read_and_drives_the_face(browser, live_server):
+    context, page, errors = open_page(browser, live_server)
+    before = canvas(page, "oled")
+    page.click("#camera")
+    page.wait_for_function("Number(document.body.dataset.classified || 0) >= 2", timeout=30000)
+    assert page.inner_text("#label") in ("neutral", "happy", "sad", "surprise", "fear", "anger")
+    assert page.inner_text("#camera") == "Stop camera"
+    page.wait_for_timeout(1000)
+    assert canvas(page, "oled") != before  # the camera's first frame became the face
+    page.click("#camera")
+    assert errors == []
+    context.close()
+
+
+def test_the_pack_downloads_from_the_page(browser, live_server):
+    context, page, errors = open_page(browser, live_server)
+    with page.expect_download(timeout=60000) as info:
+        page.click("#download")
+    download = info.value
+    assert download.suggested_filename == "emosketch-pack.zip"
+    import zipfile
+
+    with zipfile.ZipFile(download.path()) as z:
+        assert "emosketch_pack/manifest.json" in z.namelist()
+    assert errors == []
+    context.close()

@@ -1,0 +1,267 @@
+"""emosketch serve: the JSON API over the shipped models, its limits, sessions and stream, and the
+Raspberry Pi stream client, against a real server on loopback."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import zipfile
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+pytest.importorskip("starlette")
+from starlette.testclient import TestClient  # noqa: E402
+
+from emosketch.export.pixels import pixel_format  # noqa: E402
+from emosketch.models import demo_photo  # noqa: E402
+from emosketch.serve.app import create_app  # noqa: E402
+from emosketch.serve.engine import ServeConfig  # noqa: E402
+
+
+@pytest.fixture
+def engine(serve_engine):
+    serve_engine.config = ServeConfig()
+    return serve_engine
+
+
+@pytest.fixture
+def client(engine):
+    engine.config = ServeConfig()
+    with TestClient(create_app(engine=engine)) as c:
+        yield c
+
+
+def png(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def photo() -> bytes:
+    return demo_photo().read_bytes()
+
+
+def test_the_page_and_its_files_come_from_the_package_with_a_strict_policy(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert 'src="/static/app.js"' in page.text and "http" not in page.text.split("<body>")[0]  # no CDN
+    for url, kind in (("/static/app.js", "javascript"), ("/static/style.css", "css")):
+        r = client.get(url)
+        assert r.status_code == 200 and kind in r.headers["content-type"]
+    assert "https://" not in client.get("/static/app.js").text  # nothing fetched from the internet
+    for bad in ("/static/../setup.cfg", "/static/%2e%2e/engine.py", "/static/app.js/..", "/etc/passwd",
+                "/static/engine.py", "/api/../static/app.js.map"):
+        r = client.get(bad)
+        assert r.status_code == 404 and r.json() == {"error": "no such page"}, bad
+    assert client.post("/api/agent").status_code == 405
+
+
+def test_classify_reads_a_photo_finds_its_face_and_stimulates_the_agent(client, engine):
+    r = client.post("/api/classify?stimulate=1&face=1", content=photo(), headers={"content-type": "image/jpeg"})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert set(out["probabilities"]) == set(engine.classifier_state["classes"])
+    assert sum(out["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert out["label"] == max(out["probabilities"], key=out["probabilities"].get)
+    box = out["box"]
+    assert box["found"] and 0 <= box["x"] and box["x"] + box["width"] <= 256 and box["y"] + box["height"] <= 256
+    assert out["face"].startswith("photo -> sketch")
+    session = engine.session(client.cookies["emosketch_session"], create=False)
+    # every emotion read stimulates its channel by 0.8 x its probability (neutral has no channel)
+    for emotion, p in out["probabilities"].items():
+        channel = session.agent.channel_for(emotion)
+        if channel and p >= 0.05:
+            assert out["stimulated"][channel] == pytest.approx(0.8 * p, abs=2e-4)
+    assert "joy" not in out["stimulated"] or out["stimulated"]["joy"] > 0
+    assert set(out["stimulated"]) <= {"fear", "mad", "joy", "sad", "surprise"}
+    if out["stimulated"]:
+        assert session.agent.dominant() == max(out["stimulated"], key=out["stimulated"].get)
+    # without stimulate=1 the agent is left alone
+    r = client.post("/api/classify", content=photo(), headers={"content-type": "image/jpeg"})
+    assert r.json()["stimulated"] == {}
+
+
+def test_bad_uploads_get_a_json_4xx_and_the_server_goes_on(client, engine):
+    cases = [
+        (b"", "image/png", 400, "empty"),
+        (b"not an image at all", "image/png", 400, "not an image"),
+        (png(np.zeros((8, 8), np.uint8)), "image/png", 422, "too small"),
+        (photo()[:2000], "image/jpeg", 400, "could not be used"),
+        (photo(), "text/plain", 415, "Content-Type"),
+        (photo(), "", 415, "Content-Type"),
+    ]
+    for body, kind, status, words in cases:
+        r = client.post("/api/classify", content=body, headers={"content-type": kind} if kind else {})
+        assert r.status_code == status and words in r.json()["error"], (kind, r.text)
+    # a decompression bomb: small on the wire, 100 million pixels decoded
+    bomb = io.BytesIO()
+    Image.new("1", (10_000, 10_000)).save(bomb, "PNG")
+    r = client.post("/api/classify", content=bomb.getvalue(), headers={"content-type": "image/png"})
+    assert r.status_code == 413 and "too large" in r.json()["error"]
+    engine.config = replace(engine.config, max_upload_bytes=4096)
+    r = client.post("/api/classify", content=photo(), headers={"content-type": "image/jpeg"})
+    assert r.status_code == 413 and "4,096 bytes" in r.json()["error"]
+    engine.config = ServeConfig()
+    assert client.post("/api/classify", content=photo(), headers={"content-type": "image/jpeg"}).status_code == 200
+
+
+def test_render_gives_png_or_panel_bytes_in_every_pixel_format(client, engine):
+    r = client.post("/api/render", json={"weights": {"happy": 1.0}})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    lit = np.asarray(Image.open(io.BytesIO(r.content))) > 0
+    assert lit.shape == (64, 128) and 0.01 < lit.mean() < 0.5
+    for name in engine.info()["formats"]:
+        raw = client.post("/api/render", json={"weights": {"happy": 1.0}, "format": name})
+        assert raw.status_code == 200 and raw.headers["x-pixel-format"] == name
+        f = pixel_format(name)
+        assert len(raw.content) == f.frame_bytes(128, 64)
+        assert np.array_equal(f.unpack(np.frombuffer(raw.content, np.uint8), 128, 64)[0], lit), name
+    sad = np.asarray(Image.open(io.BytesIO(client.post("/api/render", json={"weights": {"sad": 1.0}}).content))) > 0
+    assert (sad != lit).mean() > 0.01  # another emotion, another face
+    big = client.post("/api/render", json={"weights": {"happy": 1.0}, "scale": 4})
+    assert Image.open(io.BytesIO(big.content)).size == (512, 256)
+    tall = client.post("/api/render", json={"weights": {"happy": 1.0}, "size": "128x128", "format": "sh1107"})
+    assert len(tall.content) == 128 * 128 // 8
+    state = client.post("/api/render", json={"levels": {"joy": 1.0}})  # an agent state in
+    assert state.status_code == 200
+    for body, words in (({"weights": {"joy": 1}}, "unknown emotion"), ({"weights": {"happy": "x"}}, "weight of happy"),
+                        ({"weights": {"happy": 0}}, "sum to zero"), ({"levels": {"happy": 1}}, "unknown channel"),
+                        ({}, 'give "weights"'), ({"weights": {"happy": 1}, "format": "bmp"}, "pixel format"),
+                        ({"weights": {"happy": 1}, "size": "9999x9999"}, "size"),
+                        ({"weights": {"happy": 1}, "zoom": 99}, "zoom")):
+        r = client.post("/api/render", json=body)
+        assert r.status_code == 400 and words in r.json()["error"], (body, r.text)
+    r = client.post("/api/render", content=b"{}", headers={"content-type": "text/plain"})
+    assert r.status_code == 415
+    for raw in (b'{"weights": {"happy": Infinity}}', b'{"weights": {"happy": NaN}}', b'{"weights": {"happy": 1}, "zoom": NaN}'):
+        r = client.post("/api/render", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 400, raw
+    r = client.post("/api/render", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "JSON" in r.json()["error"]
+
+
+def test_each_browser_gets_its_own_agent(engine):
+    app = create_app(engine=engine)
+    with TestClient(app) as a, TestClient(app) as b:
+        r = a.post("/api/agent/stimulate", json={"channel": "joy", "amount": 1.0})
+        assert r.status_code == 200
+        assert a.get("/api/agent").json()["dominant"] == "joy"
+        assert b.get("/api/agent").json()["dominant"] is None
+        assert a.cookies["emosketch_session"] != b.cookies["emosketch_session"]
+        # the token in the query names the same session as the cookie (what a device uses)
+        token = a.cookies["emosketch_session"]
+        with TestClient(app) as device:
+            assert device.get(f"/api/agent?session={token}").json()["dominant"] == "joy"
+        r = a.post("/api/agent/stimulate", json={"channel": "glee"})
+        assert r.status_code == 400 and "unknown channel" in r.json()["error"]
+        r = a.post("/api/agent/stimulate", json={"channel": "joy", "amount": 50})
+        assert r.status_code == 400
+
+
+def test_the_agent_fades_and_the_face_follows(client, engine):
+    client.post("/api/agent/stimulate", json={"channel": "surprise", "amount": 1.0})
+    session = engine.session(client.cookies["emosketch_session"], create=False)
+    with session.lock:
+        session.clock -= 1.0  # a second passes
+    first = client.get("/api/agent").json()
+    assert first["dominant"] == "surprise" and first["levels"]["surprise"] > 0.3 and first["zoom"] > 1.0
+    calm = client.post("/api/render", json={"weights": {"neutral": 1.0}, "zoom": 1.0}).content
+    now = client.post("/api/render", json={"agent": True}).content
+    assert now != calm
+    with session.lock:
+        session.clock -= 60.0  # a minute later the surprise (half-life 1 s) is gone
+    later = client.get("/api/agent").json()
+    assert later["levels"]["surprise"] < 1e-6 and later["weights"]["neutral"] > 0.99
+
+
+def test_the_stream_sends_panel_frames_as_server_sent_events(client):
+    with client.stream("GET", "/api/stream?frames=3&fps=20&format=ssd1306") as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = [json.loads(line[5:]) for line in r.iter_lines() if line.startswith("data:")]
+    assert [e["n"] for e in events] == [0, 1, 2]
+    for e in events:
+        bits = pixel_format("ssd1306").unpack(np.frombuffer(base64.b64decode(e["data"]), np.uint8), 128, 64)
+        assert bits.shape == (1, 64, 128) and bits.any()
+        assert set(e["levels"]) >= {"joy", "sad"} and "weights" in e
+    assert client.get("/api/stream?format=nope").status_code == 400
+    assert client.get("/api/stream?fps=1000").status_code == 400
+
+
+def test_pack_zips_a_verified_pack_of_the_sessions_face(client):
+    r = client.get("/api/pack?emotions=neutral,happy")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    z = zipfile.ZipFile(io.BytesIO(r.content))
+    names = set(z.namelist())
+    assert {"emosketch_pack/manifest.json", "emosketch_pack/frames.bin", "emosketch_pack/emosketch_pack.h",
+            "emosketch_pack/index.html"} <= names
+    manifest = json.loads(z.read("emosketch_pack/manifest.json"))
+    assert {s["name"] for s in manifest["sequences"]} == {"idle_neutral", "idle_happy", "neutral_to_happy",
+                                                         "happy_to_neutral"}
+    for q, words in (("neutral,joy", "unknown emotion"), ("happy", "two different"), ("happy,happy", "two different"),
+                     ("../../etc,happy", "unknown emotion")):
+        r = client.get(f"/api/pack?emotions={q}")
+        assert r.status_code == 400 and words in r.json()["error"], q
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=3000), st.sampled_from(["image/png", "image/jpeg", "image/gif", "image/webp"]))
+def test_arbitrary_bytes_never_crash_classify(client, data, kind):
+    r = client.post("/api/classify", content=data, headers={"content-type": kind})
+    assert 400 <= r.status_code < 500 and "error" in r.json()
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | st.integers() | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                           max_leaves=8)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(["weights", "levels", "format", "size", "zoom", "scale", "agent", "x"]),
+                       json_values, max_size=4))
+def test_arbitrary_json_never_crashes_render(client, body):
+    r = client.post("/api/render", json=body)
+    assert r.status_code in (200, 400), (body, r.text)
+
+
+def test_the_pi_client_plays_a_live_server(engine, live_server, capsys):
+    """The Raspberry Pi client (stdlib only) against uvicorn on loopback, drawing in the terminal."""
+    import importlib.util
+    from pathlib import Path
+
+    from emosketch.export.players import __file__ as players_init
+
+    spec = importlib.util.spec_from_file_location("emosketch_stream", Path(players_init).parent / "pi" / "emosketch_stream.py")
+    client_mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(client_mod)
+    session = engine.new_session()
+    session.agent.stimulate("joy", 1.0)
+    assert client_mod.main([live_server, "--session", session.token, "--ascii", "--frames", "2", "--fps", "20"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("frame ") == 2 and "joy" in out and "\u2588" in out
+    rest = engine.new_session()  # a face at rest stays the same frame after frame
+    event = next(client_mod.events(client_mod.stream_url(live_server, rest.token, 20, 1)))
+    w, h, rows = client_mod.frame_bits(event)
+    assert (w, h) == (128, 64) and np.array_equal(np.array(rows), engine.bits(rest))
+
+
+def test_serve_has_help_with_examples_and_refuses_a_photo_classifier_it_cannot_use(trained):
+    from click.testing import CliRunner
+
+    from emosketch.cli import cli
+    from emosketch.errors import EmosketchError
+    from emosketch.serve.engine import Engine
+
+    r = CliRunner().invoke(cli, ["serve", "--help"])
+    assert r.exit_code == 0 and "emosketch serve --host 0.0.0.0" in r.output and "127.0.0.1" in r.output
+    clf, _ = trained  # a sketch classifier: serve reads photos
+    with pytest.raises(EmosketchError, match="trained on faces"):
+        Engine(ServeConfig(classifier=str(clf)))
+    r = CliRunner().invoke(cli, ["serve", "--classifier", "nope.pt"])
+    assert r.exit_code != 0 and "nope.pt" in r.output
