@@ -627,6 +627,51 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
     _echo_results(res)
 
 
+@cli.command("search")
+@click.option("--checkpoint", default=None, type=click.Path(path_type=Path),
+              help="Generator checkpoint [default: the shipped model, emosketch.models.default_generator()].")
+@click.option("--classifier", default=None, type=click.Path(path_type=Path),
+              help="Sketch classifier that guides the search [default: the shipped one, "
+                   "emosketch.models.default_sketch_classifier()].")
+@_face_options
+@click.option("--target", required=True, help="The emotion to reach, e.g. happy.")
+@click.option("--start", default="neutral", show_default=True, help="The emotion the path starts from.")
+@click.option("--out", "-o", "outputs", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="Output (repeatable): .gif, .mp4, .npz or a folder of PNGs.")
+@click.option("--steps", default=20, show_default=True, type=click.IntRange(0, 1000), help="Gradient steps at most.")
+@click.option("--lr", default=0.1, show_default=True, type=click.FloatRange(1e-4, 1.0), help="Step size on the style code.")
+@click.option("--stop-at", default=0.9, show_default=True, type=click.FloatRange(0.01, 1.0),
+              help="Stop once the guide reads the target this surely.")
+@click.option("--seed", default=0, show_default=True, help="Latent seed of the codes.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, outputs, steps, lr, stop_at, seed, device):
+    """Make it smile: search the generator's style space for the code that makes this face read as
+    TARGET, and write the path there as an animation (source | sketch | OLED).
+
+    \b
+    Examples:
+      emosketch search --target happy --input face.png --out path.gif
+      emosketch search --target surprise --input me.jpg --start sad --steps 40 --out path.mp4 --out path.npz
+
+    The path goes from START's code straight to TARGET's code, then climbs the guide classifier's
+    probability of TARGET by gradient ascent through the generator, until it reaches --stop-at.
+    """
+    from .interpolate.search import SearchConfig, search_video
+    from .models import default_sketch_classifier
+
+    if image is None and data is None:
+        raise EmosketchError("give the face: --input IMAGE (or --data DATASET --index N)")
+    run = search_video(_generator(checkpoint), classifier or default_sketch_classifier(), target, list(outputs),
+                       image, data, index, kind, start, SearchConfig(steps=steps, lr=lr, stop_at=stop_at, seed=seed),
+                       device)
+    p = run.target_p
+    click.echo(f"{run.face}: {run.target} read at p {p[0]:.2f} at the start, {p[run.climb_from]:.2f} with its "
+               f"own code, {p[-1]:.2f} at the end ({len(p)} frames); the guide's top emotion is {run.top}: "
+               + ("reached" if run.reached else "not reached"))
+    for path in run.written:
+        click.echo(f"  wrote {path}")
+
+
 @cli.command("pack")
 @click.option("--checkpoint", default=None, type=click.Path(path_type=Path),
               help="Generator checkpoint [default: the shipped model, emosketch.models.default_generator()].")

@@ -131,8 +131,14 @@ def test_the_fake_camera_is_read_and_drives_the_face(browser, live_server):
     context.close()
 
 
-def test_the_pack_downloads_from_the_page(browser, live_server):
+def test_make_it_smile_and_the_pack_download_from_the_page(browser, live_server):
     context, page, errors = open_page(browser, live_server)
+    page.select_option("#smile-target", "happy")
+    curve = canvas(page, "smile-plot")
+    page.click("#smile")
+    page.wait_for_selector("body[data-searched]", timeout=60000)
+    assert page.inner_text("#smile-result").split(":")[0] in ("reached", "not reached")
+    assert canvas(page, "smile-plot") != curve
     with page.expect_download(timeout=60000) as info:
         page.click("#download")
     download = info.value

@@ -265,3 +265,19 @@ def test_serve_has_help_with_examples_and_refuses_a_photo_classifier_it_cannot_u
         Engine(ServeConfig(classifier=str(clf)))
     r = CliRunner().invoke(cli, ["serve", "--classifier", "nope.pt"])
     assert r.exit_code != 0 and "nope.pt" in r.output
+
+
+def test_make_it_smile_returns_the_searched_path_as_panel_frames(client, engine):
+    r = client.post("/api/search", json={"target": "happy", "steps": 6})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert len(out["frames"]) == len(out["p"]) == out["climb_from"] + 7
+    f = pixel_format("gfx")
+    first, last = (f.unpack(np.frombuffer(base64.b64decode(out["frames"][i]), np.uint8), 128, 64)[0] for i in (0, -1))
+    assert (first != last).mean() > 0.01  # the face moved along the path
+    assert out["p"][-1] >= out["p"][out["climb_from"]] - 1e-6  # the climb never ends below its start
+    assert out["reached"] == (max(out["probabilities"], key=out["probabilities"].get) == "happy")
+    for body, words in (({"target": "joy"}, "unknown emotion"), ({"target": "happy", "steps": 500}, "steps"),
+                        ({"target": "happy", "steps": 2.5}, "whole number"), ({"target": 3}, "emotion name")):
+        r = client.post("/api/search", json=body)
+        assert r.status_code == 400 and words in r.json()["error"], body

@@ -3,6 +3,7 @@
     from emosketch.models import default_classifier, default_generator
     default_generator()   # Path to the shipped generator checkpoint (a slim one: EMA G, F and E)
     default_classifier()  # Path to the shipped face classifier (what `emosketch serve` reads faces with)
+    default_sketch_classifier()  # Path to the shipped sketch classifier (what `emosketch search` climbs)
 
 How each was made is in README.md ("The shipped model"); `emosketch slim` writes one from a run.
 """
@@ -16,6 +17,7 @@ from ..errors import EmosketchError
 HERE = Path(__file__).resolve().parent
 GENERATOR = "generator-fer6-warp-64.pt"  # FER+ six emotions, 64 px, warp + paint head
 CLASSIFIER = "classifier-fer6-face-64.pt"  # FER+ six emotions, gray face crops at 64 px
+SKETCH_CLASSIFIER = "classifier-fer6-sketch-64.pt"  # FER+ six emotions, sketches at 64 px (the guide's config)
 DEMO_PHOTO = "astronaut.jpg"  # NASA's portrait of Eileen Collins (public domain), as scikit-image ships it, 256 px
 
 
@@ -35,6 +37,12 @@ def default_generator() -> Path:
 def default_classifier() -> Path:
     """The shipped face classifier (FER+ face crops, six emotions); serve's --classifier defaults to it."""
     return _shipped(CLASSIFIER, "face classifier", "--classifier")
+
+
+def default_sketch_classifier() -> Path:
+    """The shipped sketch classifier (configs/classifier-guide.yaml on FER+ train sketches): what
+    `emosketch search` and the mirror's "make it smile" climb."""
+    return _shipped(SKETCH_CLASSIFIER, "sketch classifier", "--classifier")
 
 
 def demo_photo() -> Path:

@@ -157,6 +157,23 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
         bits = await run_in_threadpool(engine.bits, s)
         return answer(Response(engine.encode(bits, fmt), media_type="application/octet-stream"), s)
 
+    async def smile(request: Request) -> Response:
+        """Make it smile: POST {"target": "happy", "steps": 20} -> the search's path as panel frames."""
+        body = await _json(request)
+        s = session_of(request)
+        target = body.get("target", "happy")
+        if not isinstance(target, str):
+            raise RequestError('"target" must be an emotion name')
+        steps = _number(body, "steps", 20)
+        if steps != int(steps):
+            raise RequestError('"steps" must be a whole number')
+        fmt = str(body.get("format", "gfx"))
+        out = await run_in_threadpool(engine.search, s, target, int(steps))
+        bits = out.pop("bits")
+        out |= {"format": fmt, "width": int(bits.shape[2]), "height": int(bits.shape[1]),
+                "frames": [base64.b64encode(engine.encode(b, fmt)).decode("ascii") for b in bits]}
+        return answer(JSONResponse(out), s)
+
     async def pack(request: Request) -> Response:
         s = session_of(request)
         raw = request.query_params.get("emotions") or ",".join(engine.classes)
@@ -226,6 +243,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
         Route("/api/agent/stimulate", guarded(stimulate), methods=["POST"]),
         Route("/api/frame", guarded(frame)),
         Route("/api/pack", guarded(pack)),
+        Route("/api/search", guarded(smile), methods=["POST"]),
         Route("/api/stream", guarded(stream)),
     ]
 

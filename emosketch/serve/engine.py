@@ -42,6 +42,7 @@ class RequestError(EmosketchError):
 class ServeConfig:
     checkpoint: str | None = None  # generator; None = the shipped one
     classifier: str | None = None  # face classifier; None = the shipped one
+    guide: str | None = None  # sketch classifier that "make it smile" climbs; None = the shipped one
     device: str = "auto"
     max_upload_bytes: int = 8 * 1024 * 1024  # larger request bodies get 413 before they are read in full
     max_pixels: int = 25_000_000  # larger decoded images get 413 (decompression-bomb guard)
@@ -100,7 +101,7 @@ class Engine:
 
     def __init__(self, config: ServeConfig | None = None):
         from ..evaluate.classifier import load_classifier
-        from ..models import default_classifier, default_generator
+        from ..models import default_classifier, default_generator, default_sketch_classifier
         from ..tensors import pick_device
 
         self.config = config = config or ServeConfig()
@@ -112,6 +113,11 @@ class Engine:
             raise EmosketchError(f"{config.classifier}: serve reads camera frames and photos, so its classifier "
                                  "must be trained on faces (emosketch classifier train --input face)")
         self.face_cfg, _ = photo_configs(self.classifier_state.get("dataset", {}))
+        self.guide, guide_state = load_classifier(config.guide or default_sketch_classifier(), self.device)
+        if guide_state["input"] != "sketch" or guide_state["classes"] != self.classes:
+            raise EmosketchError(f"{config.guide}: the search's guide must be a sketch classifier of the "
+                                 f"generator's emotions ({', '.join(self.classes)})")
+        self.guide_size = int(guide_state["image_size"])
         self.model_lock = threading.Lock()
         self.sessions: OrderedDict[str, Session] = OrderedDict()
         self.sessions_lock = threading.Lock()
@@ -292,6 +298,29 @@ class Engine:
             return f.pack(bits[None]).tobytes()
         except EmosketchError as exc:
             raise RequestError(str(exc)) from None
+
+    def search(self, session: Session, target: str, steps: int = 20) -> dict:
+        """Make it smile: the path from the agent's weights now to the code that the guide reads as
+        `target` on this session's face, as panel frames (bool [T, H, W]) and readings."""
+        from ..interpolate.search import SearchConfig, search
+
+        if target not in self.classes:
+            raise RequestError(f"unknown emotion {target!r} (this model: {', '.join(self.classes)})")
+        if not 0 <= steps <= 60:
+            raise RequestError(f"steps {steps}: from 0 to 60")
+        with session.lock:
+            session.advance(self.config.zoom)
+            wd = session.agent.weights()
+            face, layout = session.face, session.layout
+        start = np.array([[wd.get(c, 0.0) for c in self.classes]])
+        with self.model_lock:
+            res = search(self.renderer, self.guide, self.guide_size, face.sketch[None], [target],
+                         SearchConfig(steps=steps), start=start)
+        bits = to_bits(apply_layout(res.frames[:, 0], layout), OLED_DITHER)
+        return {"target": target, "reached": bool(res.reached[0]), "climb_from": res.climb_from,
+                "p": [round(float(v), 4) for v in res.target_p[:, 0]],
+                "probabilities": {c: round(float(v), 4) for c, v in zip(self.classes, res.probabilities[0])},
+                "bits": bits}
 
     def pack_zip(self, session: Session, emotions: list[str]) -> bytes:
         """A verified OLED pack of the session's face in `emotions`, zipped."""

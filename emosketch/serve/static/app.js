@@ -6,7 +6,7 @@ const COLOURS = { fear: "#b48cff", mad: "#ff5a5a", joy: "#ffd24c", love: "#ff8cc
                   surprise: "#7dff8a", power: "#ff9a3c" };
 const HISTORY_SECONDS = 20;
 const state = { info: null, history: [], frames: 0, camera: null, cameraTimer: null, sending: false,
-                firstCameraFrame: true };
+                firstCameraFrame: true, playing: false };
 
 const $ = (id) => document.getElementById(id);
 
@@ -75,7 +75,7 @@ function drawPlot() {
 
 function onFrame(message) {
   const event = JSON.parse(message.data);
-  drawPanel(event);
+  if (!state.playing) drawPanel(event);
   state.history.push({ time: event.time, levels: event.levels });
   while (state.history.length && event.time - state.history[0].time > HISTORY_SECONDS) state.history.shift();
   drawPlot();
@@ -187,6 +187,49 @@ async function toggleCamera() {
   status("camera on: reading your face every 0.7 s");
 }
 
+// ---- make it smile ---------------------------------------------------------------------------
+
+function drawCurve(p, climbFrom) {
+  const canvas = $("smile-plot");
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#0b0c10";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = "#2a2e36";
+  const x0 = (climbFrom / (p.length - 1)) * canvas.width;
+  ctx.beginPath(); ctx.moveTo(x0, 0); ctx.lineTo(x0, canvas.height); ctx.stroke();
+  ctx.strokeStyle = "#ffd24c";
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  p.forEach((v, i) => {
+    const x = (i / (p.length - 1)) * canvas.width, y = canvas.height - 4 - v * (canvas.height - 8);
+    if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+  });
+  ctx.stroke();
+}
+
+async function makeItSmile() {
+  const target = $("smile-target").value;
+  $("smile-result").textContent = "searching ...";
+  try {
+    const out = await api("/api/search", { method: "POST", headers: { "Content-Type": "application/json" },
+                                          body: JSON.stringify({ target, steps: 20 }) });
+    drawCurve(out.p, out.climb_from);
+    state.playing = true;
+    for (const [i, data] of out.frames.entries()) {  // the path, at 8 frames a second
+      drawPanel({ width: out.width, height: out.height, data });
+      await new Promise((resolve) => setTimeout(resolve, 125));
+      if (i === out.frames.length - 1) await new Promise((resolve) => setTimeout(resolve, 1200));
+    }
+    state.playing = false;
+    const p = out.p[out.p.length - 1];
+    $("smile-result").textContent = `${out.reached ? "reached" : "not reached"}: ${target} at p ${p.toFixed(2)}`;
+    document.body.dataset.searched = out.reached ? "reached" : "not-reached";
+  } catch (err) {
+    state.playing = false;
+    $("smile-result").textContent = err.message;
+  }
+}
+
 // ---- start -------------------------------------------------------------------------------------
 
 async function downloadPack() {
@@ -229,6 +272,10 @@ async function start() {
     legend.append(key);
   }
   for (const emotion of state.info.classes) {
+    const option = document.createElement("option");
+    option.value = option.textContent = emotion;
+    option.selected = emotion === "happy";
+    $("smile-target").append(option);
     const label = document.createElement("label");
     const box = document.createElement("input");
     box.type = "checkbox";
@@ -242,6 +289,7 @@ async function start() {
   $("upload").addEventListener("change", (e) => onUpload(e.target));
   $("camera").addEventListener("click", toggleCamera);
   $("download").addEventListener("click", downloadPack);
+  $("smile").addEventListener("click", makeItSmile);
   const source = new EventSource("/api/stream?format=gfx&fps=12");
   source.onmessage = onFrame;
   source.onerror = () => status("the frame stream dropped; reconnecting ...", true);
