@@ -202,6 +202,11 @@ extern SerialStub Serial;
 struct Adafruit_SSD1306 { Adafruit_SSD1306(int, int, TwoWire *, int); bool begin(int, int);
   uint8_t *getBuffer(); void display(); };
 """,
+    "Adafruit_SH110X.h": """#pragma once
+#include <Wire.h>
+struct Adafruit_SH1107 { Adafruit_SH1107(int, int, TwoWire *); bool begin(int, bool);
+  uint8_t *getBuffer(); void display(); };
+""",
     "U8g2lib.h": """#pragma once
 #include <Arduino.h>
 #define U8G2_R0 0
