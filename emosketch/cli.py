@@ -49,6 +49,7 @@ def cli() -> None:
 # so the CLI starts without importing OpenCV; tests/test_framing.py checks they agree.
 DITHERS = ("lineart", "threshold", "otsu", "floyd-steinberg", "atkinson", "bayer2", "bayer4", "bayer8", "bluenoise")
 FRAMINGS = ("auto", "brows-chin", "forehead-chin", "head", "brows-mouth", "eyes")
+TFT_PANELS = ("st7789-240x240", "st7789-135x240", "ili9341-320x240")  # export.tft.PANELS, checked by a test
 
 
 def _focus(_ctx, _param, value: str) -> tuple[float, float]:
@@ -704,10 +705,17 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
 @click.option("--name", default=None, help="Identifier for the C header and MicroPython module [default: the folder's name].")
 @click.option("--panel", default="white", show_default=True, help="Preview colour.")
 @click.option("--frames-out", type=click.Path(path_type=Path), default=None, help="Also keep the gray frames (.npz/.gif).")
+@click.option("--tft", default=None, type=click.Choice(TFT_PANELS),
+              help="A colour TFT pack (RGB565, span-coded) for this panel instead of an OLED pack.")
+@click.option("--ink", default="yellow", show_default=True, help="--tft: the strokes' colour (#RRGGBB or a name).")
+@click.option("--paper", default="black", show_default=True, help="--tft: the background colour.")
+@click.option("--shades", default=4, show_default=True, type=click.IntRange(2, 16),
+              help="--tft: levels from paper to ink (2: hard lines; more: antialiased strokes).")
 @click.option("--force", is_flag=True, help="Replace the pack folder if it exists.")
 @_style_options
 def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_frames, idle_frames, easing, fps,
-             mode, framing, zoom, focus, zoom_breath, dither_mode, thin, stable, size, pixel_format, max_bytes, name, panel, frames_out, force, seed, psi, device, batch):
+             mode, framing, zoom, focus, zoom_breath, dither_mode, thin, stable, size, pixel_format, max_bytes, name, panel,
+             frames_out, tft, ink, paper, shades, force, seed, psi, device, batch):
     """Make an OLED pack from a checkpoint and a face: an idle loop per emotion and a transition
     for every ordered pair, ready for the C, Arduino and MicroPython players.
 
@@ -716,10 +724,21 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
       emosketch pack --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --out face-pack
       emosketch pack --checkpoint runs/fer/checkpoint.pt --input me.jpg --emotions neutral,happy,sad,surprise --out me-pack --max-bytes 28000
       emosketch pack --input me.jpg --out full --mode face --thin --size 128x32 --framing eyes
+      emosketch pack --input me.jpg --tft st7789-240x240 --ink yellow --paper black --out tft-pack
+
+    With --tft the pack is for a colour TFT (ST7789 240x240 or 135x240, ILI9341 320x240): RGB565
+    frames in the ink and paper colours, span-coded (delta + RLE on 16-bit pixels), with a C player
+    core and TFT_eSPI and Adafruit_GFX examples.
     """
     from .export import Dither, ExportOptions, Layout, parse_geometry
+    from .export.tft import TftOptions, parse_colour
     from .interpolate.animate import face_pack
     checkpoint = _generator(checkpoint)
+    tft_opts = None
+    if tft is not None:
+        parse_colour(ink), parse_colour(paper)  # a bad colour is one line before any work
+        tft_opts = TftOptions(panel=tft, ink=ink, paper=paper, shades=shades, layout_mode=mode, framing=framing,
+                              name=name or out.name or "emosketch")
 
     width, height = parse_geometry(size)
     opts = ExportOptions(layout=Layout(width, height, mode, focus, zoom, framing=framing),
@@ -727,10 +746,10 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
                          max_bytes=max_bytes, name=name or out.name or "emosketch")
     wanted = [e.strip() for e in emotions.split(",") if e.strip()] if emotions else None
     res = face_pack(checkpoint, out, image, data, index, kind, wanted, transition_frames, idle_frames, easing, fps,
-                    seed, psi, opts, force, panel, device, batch, frames_out, zoom_breath)
+                    seed, psi, opts, force, panel, device, batch, frames_out, zoom_breath, tft_opts)
     click.echo(f"wrote {res['pack']}: {res['idle_loops']} idle loops and {res['transitions']} transitions, "
                f"{res['frames']} frames, {res['bytes']} bytes ({res['raw_bytes'] / max(1, res['bytes']):.1f}:1), "
-               f"verified bit for bit")
+               f"verified {'pixel' if tft else 'bit'} for {'pixel' if tft else 'bit'}")
     _echo_results(res)
 
 

@@ -71,8 +71,9 @@ def face_pack(checkpoint: str | Path, out: str | Path, image=None, data=None, in
               easing: str = "cosine", fps: float = 12.0, seed: int = 0, psi: float = 1.0,
               opts: ExportOptions | None = None, force: bool = False, panel: str = "white",
               device: str = "auto", batch: int = 32, frames_out: str | Path | None = None,
-              zoom_breath: float = ZOOM_BREATH) -> dict:
-    """An OLED pack: an idle loop per emotion and a transition for every ordered pair."""
+              zoom_breath: float = ZOOM_BREATH, tft=None) -> dict:
+    """An OLED pack: an idle loop per emotion and a transition for every ordered pair; with `tft`
+    (export.tft.TftOptions), a colour TFT pack of the same sequences instead."""
     r = open_renderer(checkpoint, device, batch)
     wanted = [canonical(e) for e in emotions] if emotions else list(r.classes)
     unknown = [e for e in wanted if e not in r.classes]
@@ -85,6 +86,18 @@ def face_pack(checkpoint: str | Path, out: str | Path, image=None, data=None, in
                        zoom_breath=zoom_breath)
     if frames_out is not None:
         write_outputs(frames, [frames_out])
+    if tft is not None:
+        from ..export.framing import steady_box
+        from ..export.tft import build_tft_pack, write_tft_pack
+        from ..frames import split_sequences
+
+        tpack = build_tft_pack([(name, "generator", part) for name, part in split_sequences(frames, "frames")], tft,
+                               box=steady_box(face.sketch[None]))
+        folder = write_tft_pack(tpack, out, force=force)
+        n = len(wanted)
+        return {"pack": str(folder), "emotions": wanted, "idle_loops": n, "transitions": n * (n - 1),
+                "frames": len(tpack.payloads), "bytes": len(tpack.data), "raw_bytes": tpack.raw_bytes,
+                "face": face.how, "notes": []}
     pack, folder = emotion_pack(frames, out, opts, force, panel, face)
     m = pack.manifest()
     n = len(wanted)

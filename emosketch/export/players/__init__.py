@@ -1,5 +1,6 @@
 """The device players shipped with every pack: a C99 player (emosketch_player.h/.c) and a
-MicroPython player (emosketch_player.py), plus Arduino examples."""
+MicroPython player (emosketch_player.py), plus Arduino examples; for colour TFT packs, the span
+player core (tft/emosketch_tft.h/.c) and its TFT_eSPI and Adafruit_GFX examples."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ HERE = Path(__file__).resolve().parent
 C_PLAYER = (HERE / "c" / "emosketch_player.h", HERE / "c" / "emosketch_player.c")
 MICROPYTHON_PLAYER = HERE / "micropython" / "emosketch_player.py"
 ARDUINO_EXAMPLES = HERE / "arduino"
+TFT_PLAYER = (HERE / "tft" / "emosketch_tft.h", HERE / "tft" / "emosketch_tft.c")  # colour TFT packs
+TFT_EXAMPLES = HERE / "tft" / "arduino"
 
 
 def write(folder: Path) -> list[Path]:

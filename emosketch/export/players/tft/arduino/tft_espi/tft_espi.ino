@@ -1,0 +1,40 @@
+// emosketch: play a TFT pack on an ST7789 (240x240 or 135x240) or ILI9341 (320x240) with TFT_eSPI.
+//
+// 1. emosketch pack --input me.jpg --panel st7789-240x240 --ink yellow --paper black --out pack --name pack
+// 2. Copy pack/pack_tft.h, pack/emosketch_tft.h and pack/emosketch_tft.c into this sketch's folder.
+// 3. Pick the panel's driver and pins in TFT_eSPI's User_Setup.h (ST7789_DRIVER or ILI9341_DRIVER),
+//    and upload (an ESP32 or RP2040: the pack lives in flash).
+//
+// Every sequence plays in turn. The player draws only the pixels that change, straight to the
+// panel: no frame buffer (a 240x240 RGB565 frame would take 112 KB of RAM).
+#include <TFT_eSPI.h>
+#include "emosketch_tft.h"
+#include "pack_tft.h"
+
+TFT_eSPI tft = TFT_eSPI();
+es_tft_player player;
+
+static void span(void *ctx, uint16_t x, uint16_t y, uint16_t n, const uint8_t *words, uint16_t colour) {
+  (void)ctx;
+  if (words == 0) {
+    tft.drawFastHLine(x, y, n, colour);
+    return;
+  }
+  tft.setAddrWindow(x, y, n, 1);
+  for (uint16_t i = 0; i < n; i++) {
+    tft.pushColor((uint16_t)(words[2 * i] | (words[2 * i + 1] << 8)));
+  }
+}
+
+void setup() {
+  tft.init();
+  tft.setRotation(pack_tft_pack.width > pack_tft_pack.height ? 1 : 0);
+  tft.fillScreen(pack_tft_pack.paper);
+  es_tft_player_init(&player, &pack_tft_pack);
+}
+
+void loop() {
+  tft.startWrite();
+  es_tft_player_update(&player, millis(), span, 0);
+  tft.endWrite();
+}

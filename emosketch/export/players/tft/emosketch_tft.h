@@ -1,0 +1,70 @@
+/* emosketch TFT player core: draws span-coded RGB565 frames (an emosketch TFT pack's <name>_tft.h)
+ * through one callback, so any display library can show them without a frame buffer.
+ *
+ * The span codec (see emosketch/export/tft.py): per frame, control bytes c with kind c >> 6
+ * (0 skip, 1 literal, 2 run) and a pixel count (c & 63) + 1, or a little-endian uint16 count
+ * after c when c & 63 == 63; a literal is followed by its little-endian RGB565 words, a run by
+ * one word. Spans walk the frame's pixels in row-major order, against the frame drawn before.
+ * A sequence's first frame is coded against a screen of paper: drawn with key = 1, its skips are
+ * painted paper, so a sequence can start on any screen.
+ *
+ * C99, no allocation. Meant for 32-bit boards (ESP32, RP2040, SAMD, STM32), where the pack's
+ * const arrays are read straight from flash: a 240x240 pack does not fit an AVR.
+ */
+#ifndef EMOSKETCH_TFT_H
+#define EMOSKETCH_TFT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef ES_TFT_PROGMEM
+#define ES_TFT_PROGMEM
+#endif
+#if defined(__GNUC__)
+#define ES_TFT_UNUSED __attribute__((unused))
+#else
+#define ES_TFT_UNUSED
+#endif
+
+typedef struct {
+    uint16_t width, height;
+    uint16_t paper;          /* RGB565 of the paper colour */
+    uint16_t frame_count, sequence_count;
+    const uint8_t *data;     /* span-coded frames, back to back */
+    const uint32_t *offsets; /* frame_count + 1 byte offsets into data */
+    const uint16_t *sequences; /* sequence_count x {first frame, frame count, ms per frame} */
+} es_tft_pack;
+
+/* Draw n pixels on row y from column x. words != NULL: n little-endian RGB565 words (a literal);
+ * words == NULL: n pixels of colour (a run, or paper). A span never crosses a row. */
+typedef void (*es_tft_span_fn)(void *ctx, uint16_t x, uint16_t y, uint16_t n, const uint8_t *words,
+                               uint16_t colour);
+
+/* Draw frame `frame`; key != 0 paints its skipped pixels paper (a sequence's first frame, or any
+ * frame drawn on a screen that does not hold the frame before it). Returns 0 on a damaged frame
+ * (nothing past the damage is drawn), 1 otherwise. */
+int es_tft_draw_frame(const es_tft_pack *pack, uint16_t frame, int key, es_tft_span_fn span, void *ctx);
+
+/* A simple sequencer: plays sequence after sequence (each one through once), drawing a frame
+ * whenever its time has come. */
+typedef struct {
+    const es_tft_pack *pack;
+    uint16_t sequence, index;
+    uint32_t due;
+    int started;
+} es_tft_player;
+
+void es_tft_player_init(es_tft_player *p, const es_tft_pack *pack);
+/* Play `sequence` from its first frame at the next update. */
+void es_tft_player_play(es_tft_player *p, uint16_t sequence);
+/* Draws the next frame if it is due at now_ms: returns 1 if a frame was drawn. */
+int es_tft_player_update(es_tft_player *p, uint32_t now_ms, es_tft_span_fn span, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
