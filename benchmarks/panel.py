@@ -117,6 +117,32 @@ def pack_figures(checkpoint: str) -> list[dict]:
     return rows
 
 
+def tft_figures(checkpoint: str) -> list[dict]:
+    """The demo photo's six-emotion pack on each colour TFT: the span codec on 16-bit pixels beside
+    the OLED packs' byte codec (XOR delta + byte RLE, keyframes RLE) on the same RGB565 frames."""
+    from emosketch.export import codec as byte_codec
+    from emosketch.export.framing import steady_box
+    from emosketch.export.tft import PANELS, TftOptions, build_tft_pack
+    from emosketch.frames import split_sequences
+    from emosketch.interpolate.pack import sequences
+    from emosketch.interpolate.render import open_renderer
+
+    r = open_renderer(checkpoint, "cpu")
+    face = r.source(demo_photo())
+    parts = [(n, "generator", f) for n, f in split_sequences(sequences(r, face, list(r.classes)), "frames")]
+    rows = []
+    for panel in PANELS:
+        for shades in (2, 4):
+            pack = build_tft_pack(parts, TftOptions(panel=panel, shades=shades), box=steady_box(face.sketch[None]))
+            raw = pack.words.reshape(len(pack.words), -1).astype("<u2").view(np.uint8)
+            byte_coded = sum(len(p) for _, p in byte_codec.encode_frames(raw, "auto", set(pack.firsts)))
+            rows.append({"panel": panel, "shades": shades, "frames": len(pack.payloads),
+                         "span_bytes": len(pack.data), "span_ratio": pack.raw_bytes / len(pack.data),
+                         "byte_codec_bytes": byte_coded, "byte_codec_ratio": pack.raw_bytes / byte_coded,
+                         "kb_per_frame": len(pack.data) / len(pack.payloads) / 1024})
+    return rows
+
+
 def still_flicker(checkpoint: str, steps: int = 30) -> list[dict]:
     """Dither flicker on a still full-screen face: the demo photo's generated neutral face, whose tone
     fades by 2 gray levels a frame (export.py's flicker test, on the new framing). Nothing moves, so
@@ -207,11 +233,16 @@ def main() -> None:
         r["flicker_vs_floyd_steinberg"] = r["mean_flips_per_frame"] / fs[r["framing"]] if fs[r["framing"]] else None
     print("\nA pack of the demo photo (6 idle loops + 30 transitions), per framing and dither (ratio = raw / packed)")
     print(table(packs, ["framing", "dither", "ratio", "bytes", "mean_flips_per_frame", "flicker_vs_floyd_steinberg"]))
+    tft = [] if args.no_packs else tft_figures(checkpoint)
+    if tft:
+        print("\nThe same pack on colour TFTs (RGB565; ratio = raw / packed): the 16-bit span codec vs the byte codec")
+        print(table(tft, ["panel", "shades", "frames", "span_bytes", "span_ratio", "byte_codec_bytes",
+                          "byte_codec_ratio", "kb_per_frame"]))
     flicker = still_flicker(checkpoint)
     print("\nFlicker on a still face whose tone fades 2 levels a frame (pixels flipped per frame)")
     print(table(flicker, ["layout", "dither", "mean_flips_per_frame", "vs_floyd_steinberg"]))
     result = {"flicker_still": flicker, "checkpoint": checkpoint, "faces": args.faces, "translations": int(len(targets)), "rows": rows,
-              "packs": packs, "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
+              "packs": packs, "tft": tft, "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
     (out / "panel.json").write_text(json.dumps(result, indent=1) + "\n")
     print(f"\nwrote {out / 'panel.json'}")
 

@@ -709,8 +709,8 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
               help="A colour TFT pack (RGB565, span-coded) for this panel instead of an OLED pack.")
 @click.option("--ink", default="yellow", show_default=True, help="--tft: the strokes' colour (#RRGGBB or a name).")
 @click.option("--paper", default="black", show_default=True, help="--tft: the background colour.")
-@click.option("--shades", default=4, show_default=True, type=click.IntRange(2, 16),
-              help="--tft: levels from paper to ink (2: hard lines; more: antialiased strokes).")
+@click.option("--shades", default=2, show_default=True, type=click.IntRange(2, 16),
+              help="--tft: levels from paper to ink (2: hard lines; 4: antialiased strokes, 2.4x the bytes).")
 @click.option("--force", is_flag=True, help="Replace the pack folder if it exists.")
 @_style_options
 def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_frames, idle_frames, easing, fps,

@@ -2,8 +2,9 @@
 and ILI9341 (320x240) panels driven by TFT_eSPI or Adafruit_GFX.
 
 A TFT has the pixels and the colours that a 1-bit OLED lacks, so a frame is not dithered: the laid
-out gray sketch is cut into `shades` levels from paper to ink (4 by default: antialiased strokes),
-and each level is an RGB565 colour blended between the two.
+out gray sketch is cut into `shades` levels from paper to ink (2 by default, hard two-colour lines;
+4 draws antialiased strokes at about 2.4 times the bytes), and each level is an RGB565 colour
+blended between the two.
 
 The span codec on 16-bit pixels (delta + RLE). A frame is a list of spans over its pixels in
 row-major order, each against the frame before it (a sequence's first frame against a screen
@@ -166,7 +167,7 @@ class TftOptions:
     panel: str = "st7789-240x240"  # see PANELS
     ink: str = "#ffd24c"
     paper: str = "#000000"
-    shades: int = 4  # levels from paper to ink (2 = a hard two-colour line)
+    shades: int = 2  # levels from paper to ink: 2 = hard lines (six emotions at 240x240: 1.7 MB); 4 = antialiased (4.2 MB)
     layout_mode: str = "face"  # the face fills the panel (see Layout); fit, fill, stretch
     framing: str = "auto"
     name: str = "emosketch"
