@@ -102,6 +102,7 @@ def test_a_tft_pack_fills_its_panel_and_decodes_from_its_files(face_transition, 
 C_HOST = r"""
 #include <stdio.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "emosketch_tft.h"
 #include "pack_tft.h"
@@ -116,17 +117,22 @@ static void span(void *ctx, uint16_t x, uint16_t y, uint16_t n, const uint8_t *w
         screen[y][x + i] = words ? (uint16_t)(words[2 * i] | (words[2 * i + 1] << 8)) : colour;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     es_tft_player player;
     uint32_t now = 0;
-    unsigned shown = 0;
+    unsigned step = 0, steps = (unsigned)atoi(argv[1]);
+    int a = 2;
     memset(screen, 0xAA, sizeof screen);  /* the player starts on any screen: a key frame paints it all */
-    es_tft_player_init(&player, &pack_tft_pack);
-    while (shown < PACK_FRAME_COUNT) {
+    es_tft_player_init(&player, &pack_tft_pack, 0);
+    while (step < steps) {
+        while (a + 1 < argc && (unsigned)atoi(argv[a]) == step) {  /* requests: step emotion pairs */
+            es_tft_player_request(&player, (uint8_t)atoi(argv[a + 1]));
+            a += 2;
+        }
         if (es_tft_player_update(&player, now, span, 0)) {
             fwrite(screen, sizeof screen, 1, stdout);
-            shown++;
+            step++;
         }
         now += 10;
     }
@@ -148,19 +154,26 @@ int main(void)
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
 @pytest.mark.parametrize("flags", [[], ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]],
                          ids=["plain", "asan-ubsan"])
-def test_the_c_player_draws_what_the_python_decoder_decodes(face_transition, tmp_path, flags):
-    names = ["idle_neutral", 'neutral */ to "happy" \\ ??=', "happy_to_neutral"]  # hostile names, escaped once
-    seqs = [(n, s, f) for n, (_, s, f) in zip(names, face_sequences(face_transition))]
+def test_the_c_player_runs_the_emotion_state_machine_on_the_python_decoders_frames(face_transition, tmp_path, flags):
+    hostile = 'idle happy */ "x" \\ ??='  # a name that must reach C only through the escaping function
+    seqs = face_sequences(face_transition) + [("idle_happy", "test", Frames(face_transition[-2:], 10.0)),
+                                                (hostile, "test", Frames(face_transition[:2], 10.0))]
     pack = build_tft_pack(seqs, TftOptions(panel="st7789-135x240", name="pack"))
     folder = write_tft_pack(pack, tmp_path / "pack")
+    assert hostile not in (folder / "pack_tft.h").read_text()
     (tmp_path / "host.c").write_text(C_HOST)
     exe = tmp_path / "host"
     subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1", "-g", *flags,
                     f"-I{folder}", str(tmp_path / "host.c"), str(folder / "emosketch_tft.c"), "-o", str(exe)],
                    check=True, capture_output=True, text=True)
-    run = subprocess.run([str(exe)], check=True, capture_output=True)
-    drawn = np.frombuffer(run.stdout, np.uint16).reshape(pack.words.shape)
-    assert np.array_equal(drawn, pack.words)
+    # emotions: neutral (0), happy (1). idle_neutral = frames 0-2, neutral_to_happy 3-14,
+    # happy_to_neutral 15-26, idle_happy 27-28. Ask for happy at step 4 (mid loop: the transition
+    # starts at once), neutral at step 8 (mid transition: it waits), happy at 9 (replaces it: the
+    # transition's own target, so nothing more is pending).
+    run = subprocess.run([str(exe), "40", "4", "1", "8", "0", "9", "1"], check=True, capture_output=True)
+    drawn = np.frombuffer(run.stdout, np.uint16).reshape(40, *pack.words.shape[1:])
+    expected = [0, 1, 2, 0] + list(range(3, 15)) + [27, 28] * 12
+    assert np.array_equal(drawn, pack.words[expected[:40]])
     assert b"damaged:0" in run.stderr
 
 

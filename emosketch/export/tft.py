@@ -297,6 +297,20 @@ enum {{
 {enum}
 }};
 
+/* Emotions of the state machine (sequences idle_<emotion> and <a>_to_<b>). */
+#define {upper}_EMOTION_COUNT {nemo}u
+enum {{
+{emotion_enum}
+}};
+
+/* Per emotion: its idle loop; per pair: the transition, -1 = cut straight to the loop. */
+static const int16_t {name}_tft_idle[{nemo_array}] ES_TFT_PROGMEM ES_TFT_UNUSED = {{
+{idle}
+}};
+static const int16_t {name}_tft_transitions[{nemo_square}] ES_TFT_PROGMEM ES_TFT_UNUSED = {{
+{transitions}
+}};
+
 static const char *const {name}_tft_sequence_names[{upper}_SEQUENCE_COUNT] ES_TFT_UNUSED = {{
 {sequence_names}
 }};
@@ -315,8 +329,8 @@ static const uint16_t {name}_tft_sequences[{upper}_SEQUENCE_COUNT][3] ES_TFT_PRO
 }};
 
 static const es_tft_pack {name}_tft_pack ES_TFT_UNUSED = {{
-    {w}u, {h}u, 0x{paper565:04X}u, {upper}_FRAME_COUNT, {upper}_SEQUENCE_COUNT,
-    {name}_tft_data, {name}_tft_offsets, &{name}_tft_sequences[0][0]
+    {w}u, {h}u, 0x{paper565:04X}u, {upper}_FRAME_COUNT, {upper}_SEQUENCE_COUNT, {upper}_EMOTION_COUNT,
+    {name}_tft_data, {name}_tft_offsets, &{name}_tft_sequences[0][0], {name}_tft_idle, {name}_tft_transitions
 }};
 
 #endif
@@ -331,7 +345,14 @@ def _rows(values: list[int], per_line: int, fmt: str) -> str:
 def c_header(pack: TftPack) -> str:
     name = identifier(pack.options.name)
     upper = name.upper()
+    emo = emotion_table(pack.names)
+    n = len(emo["names"])
     return HEADER.format(
+        nemo=n, nemo_array=max(1, n), nemo_square=max(1, n * n),
+        emotion_enum="\n".join(f"    {upper}_EMOTION_{identifier(e).upper()} = {k}," for k, e in enumerate(emo["names"]))
+        or f"    {upper}_EMOTION_NONE = 0,",
+        idle=_rows(emo["idle"] or [-1], 16, "{}"),
+        transitions=_rows([t for row in emo["transitions"] for t in row] or [-1], 16, "{}"),
         name=name, upper=upper, frames=len(pack.payloads), nseq=len(pack.names), w=pack.width, h=pack.height,
         panel=pack.options.panel, ink565=int(pack.table[-1]),
         data_bytes=len(pack.data), ratio=pack.raw_bytes / max(1, len(pack.data)), version=__version__,

@@ -57,33 +57,81 @@ int es_tft_draw_frame(const es_tft_pack *p, uint16_t frame, int key, es_tft_span
     return 1;
 }
 
-void es_tft_player_init(es_tft_player *p, const es_tft_pack *pack)
+static void begin(es_tft_player *p, uint8_t x)
+{
+    const es_tft_pack *pack = p->pack;
+    int16_t t = pack->transitions[p->emotion * pack->emotion_count + x];
+    p->pos = 0;
+    if (t >= 0) {
+        p->target = x;
+        p->seq = (uint16_t)t;
+        p->in_transition = 1;
+    } else {
+        p->emotion = p->target = x;
+        p->seq = (uint16_t)pack->idle[x];
+        p->in_transition = 0;
+    }
+}
+
+void es_tft_player_init(es_tft_player *p, const es_tft_pack *pack, uint8_t emotion)
 {
     p->pack = pack;
-    p->sequence = 0;
-    p->index = 0;
+    if (emotion >= pack->emotion_count) emotion = 0;
+    p->emotion = p->target = emotion;
+    p->pending = -1;
+    p->in_transition = 0;
+    p->seq = pack->emotion_count ? (uint16_t)pack->idle[emotion] : 0;
+    p->pos = 0;
     p->due = 0;
     p->started = 0;
 }
 
-void es_tft_player_play(es_tft_player *p, uint16_t sequence)
+void es_tft_player_request(es_tft_player *p, uint8_t emotion)
 {
-    if (sequence >= p->pack->sequence_count) return;
-    p->sequence = sequence;
-    p->index = 0;
-    p->started = 0;
+    if (emotion >= p->pack->emotion_count) return;
+    if (p->in_transition) {
+        p->pending = (emotion == p->target) ? -1 : (int16_t)emotion;
+    } else if (emotion != p->emotion) {
+        begin(p, emotion);
+    }
 }
 
 int es_tft_player_update(es_tft_player *p, uint32_t now_ms, es_tft_span_fn span, void *ctx)
 {
-    const uint16_t *seq = p->pack->sequences + 3u * p->sequence;
-    if (p->started && (int32_t)(now_ms - p->due) < 0) return 0;
-    es_tft_draw_frame(p->pack, (uint16_t)(seq[0] + p->index), p->index == 0, span, ctx);
-    p->due = (p->started ? p->due : now_ms) + seq[2];
-    p->started = 1;
-    if (++p->index >= seq[1]) {  /* on to the next sequence */
-        p->index = 0;
-        p->sequence = (uint16_t)((p->sequence + 1u) % p->pack->sequence_count);
+    const es_tft_pack *pack = p->pack;
+    const uint16_t *seq;
+    if (p->started && (int32_t)(p->due - now_ms) > 0) return 0;
+    if (p->pos >= pack->sequences[3u * p->seq + 1u]) {
+        if (p->in_transition) {
+            int16_t x = p->pending;
+            p->in_transition = 0;
+            p->emotion = p->target;
+            p->pending = -1;
+            if (x >= 0 && (uint8_t)x != p->emotion) {
+                begin(p, (uint8_t)x);
+            } else {
+                p->seq = (uint16_t)pack->idle[p->emotion];
+                p->pos = 0;
+            }
+        } else {
+            p->pos = 0;
+            if (!pack->emotion_count) p->seq = (uint16_t)((p->seq + 1u) % pack->sequence_count);
+        }
     }
+    seq = pack->sequences + 3u * p->seq;
+    /* A sequence's first frame is coded against paper: drawn as a key frame it paints the screen. */
+    es_tft_draw_frame(pack, (uint16_t)(seq[0] + p->pos), p->pos == 0, span, ctx);
+    p->pos++;
+    if (!p->started || (int32_t)(now_ms - (p->due + seq[2])) > 0) {
+        p->due = now_ms + seq[2];  /* first frame, or fell behind: do not try to catch up */
+    } else {
+        p->due += seq[2];
+    }
+    p->started = 1;
     return 1;
+}
+
+uint8_t es_tft_player_emotion(const es_tft_player *p)
+{
+    return p->in_transition ? p->target : p->emotion;
 }

@@ -33,9 +33,12 @@ typedef struct {
     uint16_t width, height;
     uint16_t paper;          /* RGB565 of the paper colour */
     uint16_t frame_count, sequence_count;
+    uint8_t emotion_count;   /* 0 when the pack has no idle_<emotion> sequences */
     const uint8_t *data;     /* span-coded frames, back to back */
     const uint32_t *offsets; /* frame_count + 1 byte offsets into data */
     const uint16_t *sequences; /* sequence_count x {first frame, frame count, ms per frame} */
+    const int16_t *idle;     /* emotion_count idle sequences */
+    const int16_t *transitions; /* emotion_count x emotion_count sequences, -1 = cut straight */
 } es_tft_pack;
 
 /* Draw n pixels on row y from column x. words != NULL: n little-endian RGB565 words (a literal);
@@ -48,20 +51,24 @@ typedef void (*es_tft_span_fn)(void *ctx, uint16_t x, uint16_t y, uint16_t n, co
  * (nothing past the damage is drawn), 1 otherwise. */
 int es_tft_draw_frame(const es_tft_pack *pack, uint16_t frame, int key, es_tft_span_fn span, void *ctx);
 
-/* A simple sequencer: plays sequence after sequence (each one through once), drawing a frame
- * whenever its time has come. */
+/* The emotion state machine of the OLED player (emosketch_player.h): the current emotion's idle
+ * loop plays; a request plays the transition to the new emotion (or cuts to its loop when the
+ * pack has none), then its loop. A request during a transition waits for it to end; the latest
+ * request wins. A pack without idle loops plays its sequences in turn. */
 typedef struct {
     const es_tft_pack *pack;
-    uint16_t sequence, index;
+    uint16_t seq, pos;
+    int16_t pending;
+    uint8_t emotion, target, in_transition, started;
     uint32_t due;
-    int started;
 } es_tft_player;
 
-void es_tft_player_init(es_tft_player *p, const es_tft_pack *pack);
-/* Play `sequence` from its first frame at the next update. */
-void es_tft_player_play(es_tft_player *p, uint16_t sequence);
+void es_tft_player_init(es_tft_player *p, const es_tft_pack *pack, uint8_t emotion);
+void es_tft_player_request(es_tft_player *p, uint8_t emotion);
 /* Draws the next frame if it is due at now_ms: returns 1 if a frame was drawn. */
 int es_tft_player_update(es_tft_player *p, uint32_t now_ms, es_tft_span_fn span, void *ctx);
+/* The emotion being shown or being moved to. */
+uint8_t es_tft_player_emotion(const es_tft_player *p);
 
 #ifdef __cplusplus
 }

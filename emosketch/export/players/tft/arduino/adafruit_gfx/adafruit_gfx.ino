@@ -7,7 +7,8 @@
 // 3. Set EMOSKETCH_ILI9341 and the pins below, and upload (an ESP32, RP2040 or SAMD board: the
 //    pack lives in flash).
 //
-// Every sequence plays in turn; only the pixels that change are drawn, with no frame buffer.
+// The face moves to a new emotion every 4 seconds, through the pack's transitions; only the
+// pixels that change are drawn, with no frame buffer.
 #ifndef EMOSKETCH_ILI9341
 #define EMOSKETCH_ILI9341 0  // 1: an ILI9341 panel; 0: an ST7789
 #endif
@@ -31,6 +32,7 @@ Adafruit_ILI9341 tft = Adafruit_ILI9341(TFT_CS, TFT_DC, TFT_RST);
 Adafruit_ST7789 tft = Adafruit_ST7789(TFT_CS, TFT_DC, TFT_RST);
 #endif
 es_tft_player player;
+uint32_t lastChange = 0;
 
 static void span(void *ctx, uint16_t x, uint16_t y, uint16_t n, const uint8_t *words, uint16_t colour) {
   (void)ctx;
@@ -51,11 +53,16 @@ void setup() {
   tft.init(pack_tft_pack.width, pack_tft_pack.height);
 #endif
   tft.fillScreen(pack_tft_pack.paper);
-  es_tft_player_init(&player, &pack_tft_pack);
+  es_tft_player_init(&player, &pack_tft_pack, 0);
 }
 
 void loop() {
+  uint32_t now = millis();
+  if (PACK_EMOTION_COUNT > 1 && now - lastChange > 4000) {  // a new emotion every 4 seconds
+    lastChange = now;
+    es_tft_player_request(&player, (uint8_t)((es_tft_player_emotion(&player) + 1) % PACK_EMOTION_COUNT));
+  }
   tft.startWrite();
-  es_tft_player_update(&player, millis(), span, 0);
+  es_tft_player_update(&player, now, span, 0);
   tft.endWrite();
 }

@@ -5,14 +5,16 @@
 // 3. Pick the panel's driver and pins in TFT_eSPI's User_Setup.h (ST7789_DRIVER or ILI9341_DRIVER),
 //    and upload (an ESP32 or RP2040: the pack lives in flash).
 //
-// Every sequence plays in turn. The player draws only the pixels that change, straight to the
-// panel: no frame buffer (a 240x240 RGB565 frame would take 112 KB of RAM).
+// The face moves to a new emotion every 4 seconds, through the pack's transitions. The player
+// draws only the pixels that change, straight to the panel: no frame buffer (a 240x240 RGB565
+// frame would take 112 KB of RAM).
 #include <TFT_eSPI.h>
 #include "emosketch_tft.h"
 #include "pack_tft.h"
 
 TFT_eSPI tft = TFT_eSPI();
 es_tft_player player;
+uint32_t lastChange = 0;
 
 static void span(void *ctx, uint16_t x, uint16_t y, uint16_t n, const uint8_t *words, uint16_t colour) {
   (void)ctx;
@@ -30,11 +32,16 @@ void setup() {
   tft.init();
   tft.setRotation(pack_tft_pack.width > pack_tft_pack.height ? 1 : 0);
   tft.fillScreen(pack_tft_pack.paper);
-  es_tft_player_init(&player, &pack_tft_pack);
+  es_tft_player_init(&player, &pack_tft_pack, 0);
 }
 
 void loop() {
+  uint32_t now = millis();
+  if (PACK_EMOTION_COUNT > 1 && now - lastChange > 4000) {  // a new emotion every 4 seconds
+    lastChange = now;
+    es_tft_player_request(&player, (uint8_t)((es_tft_player_emotion(&player) + 1) % PACK_EMOTION_COUNT));
+  }
   tft.startWrite();
-  es_tft_player_update(&player, millis(), span, 0);
+  es_tft_player_update(&player, now, span, 0);
   tft.endWrite();
 }
