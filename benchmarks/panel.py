@@ -92,8 +92,8 @@ def pack_figures(checkpoint: str) -> list[dict]:
     intensity and zoom, as `emosketch pack` makes them)."""
     from emosketch.export import ExportOptions, build_pack
     from emosketch.frames import split_sequences
+    from emosketch.interpolate.animate import open_renderer
     from emosketch.interpolate.pack import sequences
-    from emosketch.interpolate.render import open_renderer
 
     r = open_renderer(checkpoint, "cpu")
     face = r.source(demo_photo())
@@ -124,8 +124,8 @@ def tft_figures(checkpoint: str) -> list[dict]:
     from emosketch.export.framing import steady_box
     from emosketch.export.tft import PANELS, TftOptions, build_tft_pack
     from emosketch.frames import split_sequences
+    from emosketch.interpolate.animate import open_renderer
     from emosketch.interpolate.pack import sequences
-    from emosketch.interpolate.render import open_renderer
 
     r = open_renderer(checkpoint, "cpu")
     face = r.source(demo_photo())
@@ -147,7 +147,7 @@ def still_flicker(checkpoint: str, steps: int = 30) -> list[dict]:
     """Dither flicker on a still full-screen face: the demo photo's generated neutral face, whose tone
     fades by 2 gray levels a frame (export.py's flicker test, on the new framing). Nothing moves, so
     every flipped pixel is dither noise."""
-    from emosketch.interpolate.render import open_renderer
+    from emosketch.interpolate.animate import open_renderer
     from emosketch.interpolate.timeline import pose
 
     r = open_renderer(checkpoint, "cpu")

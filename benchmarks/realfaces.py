@@ -226,12 +226,11 @@ def photo_sketch(ds) -> np.ndarray:
     """The demo photo (NASA's public-domain portrait of Eileen Collins) through the dataset's face crop
     and sketch settings: uint8 [1, S, S]. A sharp 256 px photo, unlike FER+'s 48 px faces."""
     from emosketch.datasets.decode import decode_file
-    from emosketch.evaluate.classify import prepare_image
+    from emosketch.datasets.photo import model_input
     from emosketch.models import demo_photo
 
-    state = {"input": "sketch", "image_size": ds.images.shape[1],
-             "dataset": {"size": ds.images.shape[1], "sketch": ds.meta["sketch"], "face_crop": ds.meta["face_crop"]}}
-    return prepare_image(decode_file(demo_photo()), state, "photo")[0][None]
+    settings = {"sketch": ds.meta["sketch"], "face_crop": ds.meta["face_crop"]}
+    return model_input(decode_file(demo_photo()), settings, ds.images.shape[1], "sketch", "photo")[0][None]
 
 
 def write_grid(path: Path, tr, faces: np.ndarray, n_classes: int, scale: int = 2) -> None:

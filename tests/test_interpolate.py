@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from emosketch.easing import EASINGS, ease, steps
 from emosketch.errors import EmosketchError
 from emosketch.export import Layout
 from emosketch.frames import read_frames
 from emosketch.interpolate.agent import CHANNELS, Agent, AgentConfig, parse_script, run_script
-from emosketch.interpolate.easing import EASINGS, ease, steps
 from emosketch.interpolate.paths import lerp, slerp
 from emosketch.interpolate.timeline import parse_timeline, pose, transition
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import EmosketchError
 from .face import FaceConfig, crop_face
 from .sketch import SketchConfig, sketch
 
@@ -28,3 +29,41 @@ def photo_to_sketch(gray: np.ndarray, settings: dict, size: int,
     face_cfg, sketch_cfg = photo_configs(settings)
     face, how = crop_face(gray, size, face_cfg, box=box)
     return sketch(face, sketch_cfg or SketchConfig()), how
+
+
+def looks_like_sketch(gray: np.ndarray) -> bool:
+    """Line art: most pixels are close to paper or ink, and most of it is paper. Sketches (also
+    antialiased ones) score 0.83-1.0 on the first test, FER photos at most 0.41."""
+    near_extremes = ((gray < 40) | (gray > 215)).mean()
+    return near_extremes > 0.75 and (gray > 215).mean() > 0.5
+
+
+def model_input(gray: np.ndarray, settings: dict, size: int, reads: str = "sketch", kind: str = "auto",
+                fallback: SketchConfig | None = None) -> tuple[np.ndarray, str]:
+    """A decoded gray image -> what a model reads: its face crop (`reads` "face") or the sketch of it
+    ("sketch"), through the dataset `settings` it was trained on, at `size`. `kind` says whether the
+    image is a photo or already a sketch (auto: guess). `fallback` sketches photos for a model whose
+    data has no sketch settings (synthetic drawings); without it such a model refuses photos.
+    Returns (image, how it was made)."""
+    face_cfg, sketch_cfg = photo_configs(settings)
+    defaults = sketch_cfg is None and fallback is not None
+    sketch_cfg = sketch_cfg or fallback
+    if kind == "auto":
+        kind = "sketch" if looks_like_sketch(gray) else "photo"
+    if kind == "sketch":
+        if reads == "face":
+            raise EmosketchError("this classifier reads face photos, not sketches")
+        side = min(gray.shape)
+        y0, x0 = (gray.shape[0] - side) // 2, (gray.shape[1] - side) // 2
+        return gray[y0:y0 + side, x0:x0 + side], "sketch as is"
+    face, how = crop_face(gray, size, face_cfg)
+    if reads == "face":
+        return face, f"face ({how})"
+    if sketch_cfg is None:
+        raise EmosketchError("this classifier was trained on synthetic drawings and has no sketch settings "
+                             "for photos; give it line drawings, or train one on a dataset prepared from photos "
+                             "(emosketch prepare, then emosketch classifier train)")
+    if defaults:
+        return sketch(face, sketch_cfg), f"photo -> sketch ({how}; prepare's default sketch settings, as the " \
+                                         "model was trained on synthetic drawings that have none)"
+    return sketch(face, sketch_cfg), f"photo -> sketch ({how})"

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..easing import smoothstep
 from ..frames import Frames
-from ..interpolate.easing import smoothstep
 from .synthetic import expression, random_identity, render_expression
 
 FPS = 12.0

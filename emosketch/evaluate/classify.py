@@ -8,53 +8,17 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets.decode import Skip, decode_file
-from ..datasets.face import FaceConfig, crop_face
-from ..datasets.photo import photo_configs
-from ..datasets.sketch import SketchConfig, sketch
+from ..datasets.photo import looks_like_sketch, model_input  # noqa: F401 (looks_like_sketch: the old home)
+from ..datasets.sketch import SketchConfig
 from ..errors import EmosketchError
 from .classifier import load_classifier, pick_device, predict
 
 
-def looks_like_sketch(gray: np.ndarray) -> bool:
-    """Line art: most pixels are close to paper or ink, and most of it is paper. Sketches (also
-    antialiased ones) score 0.83-1.0 on the first test, FER photos at most 0.41."""
-    near_extremes = ((gray < 40) | (gray > 215)).mean()
-    return near_extremes > 0.75 and (gray > 215).mean() > 0.5
-
-
-def _configs(state: dict) -> tuple[FaceConfig, SketchConfig | None, int]:
-    data = state.get("dataset", {})
-    face_cfg, sketch_cfg = photo_configs(data)
-    return face_cfg, sketch_cfg, int(data.get("size") or state["image_size"])
-
-
 def prepare_image(gray: np.ndarray, state: dict, kind: str = "auto",
                   fallback: SketchConfig | None = None) -> tuple[np.ndarray, str]:
-    """A decoded image -> what the classifier was trained on (sketch or face crop). Returns (image, how).
-    `fallback` sketches photos for a model whose data has no sketch settings (synthetic drawings);
-    without it such a model refuses photos."""
-    face_cfg, sketch_cfg, size = _configs(state)
-    defaults = sketch_cfg is None and fallback is not None
-    sketch_cfg = sketch_cfg or fallback
-    if kind == "auto":
-        kind = "sketch" if looks_like_sketch(gray) else "photo"
-    if kind == "sketch":
-        if state["input"] == "face":
-            raise EmosketchError("this classifier reads face photos, not sketches")
-        side = min(gray.shape)
-        y0, x0 = (gray.shape[0] - side) // 2, (gray.shape[1] - side) // 2
-        return gray[y0:y0 + side, x0:x0 + side], "sketch as is"
-    face, how = crop_face(gray, size, face_cfg)
-    if state["input"] == "face":
-        return face, f"face ({how})"
-    if sketch_cfg is None:
-        raise EmosketchError("this classifier was trained on synthetic drawings and has no sketch settings "
-                             "for photos; give it line drawings, or train one on a dataset prepared from photos "
-                             "(emosketch prepare, then emosketch classifier train)")
-    if defaults:
-        return sketch(face, sketch_cfg), f"photo -> sketch ({how}; prepare's default sketch settings, as the " \
-                                         "model was trained on synthetic drawings that have none)"
-    return sketch(face, sketch_cfg), f"photo -> sketch ({how})"
+    """A decoded image -> what the classifier `state` was trained on (datasets.photo.model_input)."""
+    data = state.get("dataset", {})
+    return model_input(gray, data, int(data.get("size") or state["image_size"]), state["input"], kind, fallback)
 
 
 def classify_files(checkpoint: str | Path, paths: list[str | Path], kind: str = "auto", top: int = 3,

@@ -11,7 +11,8 @@ from pathlib import Path
 from ..frames import read_frames, split_sequences
 from .dither import Dither
 from .layout import Layout, parse_geometry
-from .pack import ExportOptions, Pack, build_pack, write_pack
+from .pack import ExportOptions, Pack, build_pack
+from .write import write_pack
 
 __all__ = ["Dither", "ExportOptions", "Layout", "Pack", "build_pack", "export", "parse_geometry",
            "write_pack"]

@@ -1,7 +1,7 @@
 """A Pack: named sequences of 1-bit frames, laid out, dithered, packed and compressed for a display.
 
-`build_pack` makes one from Frames; `fit_budget` makes it fit a flash budget; `write_pack` writes
-every output format atomically (and can verify the written pack bit for bit before it lands).
+`build_pack` makes one from Frames; `fit_budget` makes it fit a flash budget. The model only:
+writing a pack's files is export/write.py's `write_pack`, which imports the writers.
 """
 
 from __future__ import annotations
@@ -9,12 +9,10 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
-from ..atomic import atomic_dir
 from ..emotions import EMOTIONS, canonical
 from ..errors import EmosketchError
 from ..frames import Frames
@@ -288,31 +286,3 @@ def fit_budget(opts: ExportOptions, fmt: PixelFormat, names: list[tuple[str, str
             notes.append(f"{s.name}: kept {s.count} of {s.original_count} frames, fps {s.fps:.2f}")
     best.notes = notes
     return best
-
-
-def write_pack(pack: Pack, out: str | Path, force: bool = False, verify: bool = False,
-               panel: str = "white", grid: bool = False, scale: int = 4) -> Path:
-    """Write every format of the pack into the folder `out`, atomically.
-
-    With verify=True the written manifest.json + frames.bin are decoded and compared bit for bit
-    with pack.bits before the folder is renamed into place; a mismatch leaves nothing behind.
-    """
-    from . import c_header, html, index, manifest, micropython, players, preview
-
-    c_header.check(pack)
-    with atomic_dir(out, overwrite=force, marker=False) as tmp:  # manifest.json marks it
-        manifest.write(pack, tmp)
-        index.write(pack, tmp)
-        c_header.write(pack, tmp)
-        players.write(tmp)
-        micropython.write(pack, tmp)
-        preview.write(pack, tmp, panel=panel, grid=grid, scale=scale)
-        html.write(pack, tmp, panel=panel)
-        if verify:
-            decoded, _ = manifest.read(tmp)
-            if decoded.shape != pack.bits.shape or not np.array_equal(decoded, pack.bits):
-                bad = int(np.flatnonzero((decoded != pack.bits).reshape(len(decoded), -1).any(1))[0]) \
-                    if decoded.shape == pack.bits.shape else -1
-                raise EmosketchError(f"{out}: verification failed: frame {bad} does not decode to what "
-                                     "was encoded (pack not written)")
-    return Path(out)

@@ -12,10 +12,10 @@ import torch
 from .. import checkpoints
 from ..atomic import atomic_dir
 from ..datasets.decode import Skip, decode_file
+from ..datasets.photo import model_input
 from ..datasets.sketch import SketchConfig
 from ..emotions import canonical
 from ..errors import EmosketchError
-from ..evaluate.classify import prepare_image
 from ..frames import IMAGE_SUFFIXES
 from ..tensors import pick_device, resize_batch, to_tensor
 from .checkpoint import INFERENCE, load_checkpoint
@@ -106,12 +106,13 @@ def sample(checkpoint: str | Path, inputs: list[str | Path], emotions: list[str]
     unknown = [e for e in wanted if e not in tr.classes]
     if unknown:
         raise EmosketchError(f"emotion(s) {', '.join(unknown)} not in the checkpoint's {', '.join(tr.classes)}")
-    prep_state = {"input": "sketch", "image_size": tr.size, "dataset": tr.state.get("dataset", {})}
+    data = tr.state.get("dataset", {})
     written, skipped = [], []
     with atomic_dir(out, overwrite=force) as tmp:
         for path in _inputs([Path(p) for p in inputs]):
             try:
-                sketch, how = prepare_image(decode_file(path), prep_state, kind, SketchConfig())
+                sketch, how = model_input(decode_file(path), data, int(data.get("size") or tr.size), "sketch", kind,
+                                          SketchConfig())
             except (Skip, EmosketchError) as exc:
                 skipped.append({"file": str(path), "error": str(exc)})
                 continue

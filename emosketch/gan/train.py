@@ -28,9 +28,9 @@ from ..atomic import atomic_file, output_lock, remove_stale
 from ..datasets.dataset import SketchDataset, load
 from ..datasets.sampler import class_weights
 from ..datasets.synthetic import EXPRESSIONS, random_pairs
+from ..emotion_cnn import augment as jitter
+from ..emotion_cnn import load_classifier
 from ..errors import EmosketchError
-from ..evaluate.classifier import augment as jitter
-from ..evaluate.classifier import load_classifier
 from ..progress import progress as progress_bar
 from ..tensors import pick_device, resize_batch, to_tensor, to_uint8
 from .augment import AdaConfig, AdaptiveAugment

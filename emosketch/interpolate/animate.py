@@ -14,8 +14,20 @@ from ..frames import Frames
 from .agent import load_script, run_script
 from .pack import ZOOM_BREATH, emotion_pack, sequences
 from .plot import write_agent_plot
-from .render import open_renderer, write_outputs
+from .render import Renderer, write_outputs
 from .timeline import load_timeline, transition
+
+
+def open_renderer(checkpoint: str | Path, device: str = "auto", batch: int = 32) -> Renderer:
+    """The renderer for a generator file: a StarGAN checkpoint that redraws a given face, or a
+    StyleGAN2 snapshot or converted file that draws the face of a seed."""
+    from ..gan.stylegan2 import looks_like_stylegan2
+
+    if looks_like_stylegan2(checkpoint):
+        from .stylegan import StyleGanRenderer
+
+        return StyleGanRenderer(checkpoint, device, batch)
+    return Renderer(checkpoint, device, batch)
 
 
 def transition_video(checkpoint: str | Path, outputs: list[str | Path], image=None, data=None, index: int = 0,

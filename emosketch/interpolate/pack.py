@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..easing import EASINGS, ease
 from ..errors import EmosketchError
 from ..export import ExportOptions, build_pack, write_pack
 from ..export.framing import steady_box
 from ..export.pack import Pack
 from ..frames import Frames
-from .easing import EASINGS, ease
 from .render import OLED, OLED_DITHER, Renderer, Source
 from .timeline import pose
 

@@ -74,12 +74,12 @@ class Renderer:
     def source_from_gray(self, gray: np.ndarray, kind: str = "auto") -> Source:
         """A decoded gray image (photo or sketch) -> the face to redraw, through the checkpoint's own
         face crop and sketch settings (prepare's defaults for a model that has none)."""
+        from ..datasets.photo import model_input
         from ..datasets.sketch import SketchConfig
-        from ..evaluate.classify import prepare_image
         from ..tensors import resize_batch
 
-        state = {"input": "sketch", "image_size": self.size, "dataset": self.state.get("dataset", {})}
-        sketch, how = prepare_image(gray, state, kind, SketchConfig())
+        data = self.state.get("dataset", {})
+        sketch, how = model_input(gray, data, int(data.get("size") or self.size), "sketch", kind, SketchConfig())
         return Source(resize_batch(sketch[None], self.size)[0], gray, how)
 
     # ---- style codes ---------------------------------------------------------------------------
@@ -129,18 +129,6 @@ class Renderer:
             y = self.nets.generator(x1.expand(len(c), -1, -1, -1), c)
             out.append(to_uint8(y[:, 0]))
         return np.concatenate(out) if out else np.zeros((0, self.size, self.size), np.uint8)
-
-
-def open_renderer(checkpoint: str | Path, device: str = "auto", batch: int = 32) -> Renderer:
-    """The renderer for a generator file: a StarGAN checkpoint that redraws a given face, or a
-    StyleGAN2 snapshot or converted file that draws the face of a seed."""
-    from ..gan.stylegan2 import looks_like_stylegan2
-
-    if looks_like_stylegan2(checkpoint):
-        from .stylegan import StyleGanRenderer
-
-        return StyleGanRenderer(checkpoint, device, batch)
-    return Renderer(checkpoint, device, batch)
 
 
 def upscale(frames: np.ndarray, side: int) -> np.ndarray:

@@ -132,7 +132,7 @@ def search_video(checkpoint, guide_path, target: str, outputs: list, image=None,
                  device: str = "auto", side: bool = True, fps: float = 8.0) -> SearchRun:
     """The whole `emosketch search` job: a face, a search for `target` from `start`, and the path
     written to each output (GIF/MP4 side by side with the source, .npz with the model's pixels)."""
-    from ..evaluate.classifier import load_classifier
+    from ..emotion_cnn import load_classifier
     from ..frames import Frames
     from .render import Renderer, write_outputs
 

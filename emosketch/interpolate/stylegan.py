@@ -133,7 +133,7 @@ def _auc(score: np.ndarray, positive: np.ndarray) -> float | None:
 def classifier_reader(classifier: str | Path, device: torch.device | str = "cpu"):
     """A face classifier as a function from raw generator images to emotion probabilities: photos
     go through its face crop (and its sketch, when it reads sketches). Returns (read, classes)."""
-    from ..evaluate.classifier import load_classifier, predict
+    from ..emotion_cnn import load_classifier, predict
     from ..evaluate.classify import prepare_image
     from ..gan.stylegan2.jobs import to_gray, to_pixels
 

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from ..config import read_yaml
+from ..easing import EASINGS, ease
 from ..emotions import canonical
 from ..errors import EmosketchError
-from .easing import EASINGS, ease
 
 DEFAULT_EASE = "cosine"
 KEYS = {"emotion", "to", "over", "ease", "hold", "intensity", "repeat", "steps", "zoom"}

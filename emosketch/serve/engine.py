@@ -100,7 +100,7 @@ class Engine:
     are serialised by one lock: on a small CPU, parallel forward passes only fight for the cores."""
 
     def __init__(self, config: ServeConfig | None = None):
-        from ..evaluate.classifier import load_classifier
+        from ..emotion_cnn import load_classifier
         from ..models import default_classifier, default_generator, default_sketch_classifier
         from ..tensors import pick_device
 
@@ -164,7 +164,7 @@ class Engine:
     def classify(self, session: Session, data: bytes, stimulate: bool = False, use_face: bool = False) -> dict:
         """An uploaded image -> emotion probabilities and the face box; optionally the top emotion
         stimulates the session's agent, and the face becomes the one it draws."""
-        from ..evaluate.classifier import predict
+        from ..emotion_cnn import predict
 
         gray = _image_bytes(data, self.config.max_pixels)
         size = int(self.classifier_state["image_size"])

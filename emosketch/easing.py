@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import EmosketchError
+from .errors import EmosketchError
 
 
 def linear(t: np.ndarray) -> np.ndarray:

@@ -1,0 +1,135 @@
+"""The emotion CNN that every classifier in emosketch is: the training classifier and judges of
+evaluate/, the guide that gan/ trains against, the search's guide and the mirror's face reader.
+Its config, network, augmentation, checkpoint loading and prediction; training lives in
+evaluate/classifier.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import checkpoints
+from .config import from_dict
+from .errors import EmosketchError
+from .tensors import resize_batch, to_tensor
+
+FORMAT_NAME = "emosketch-classifier"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    input: str = "sketch"  # train on the sketches or on the face crops (faces.npy)
+    image_size: int = 64  # images are resized to this side before the network
+    width: int = 16  # channels of the stem; each of the 3 blocks doubles it
+    dropout: float = 0.3  # before the final linear layer
+    batch_size: int = 64
+    lr: float = 2e-3  # peak learning rate (AdamW), cosine-decayed to lr/100 over the run
+    weight_decay: float = 1e-4
+    epochs: int = 30  # at most; early stopping usually ends sooner
+    samples_per_epoch: int | None = None  # balanced draws per epoch (default: the train split's size)
+    patience: int = 5  # epochs without a better validation macro-F1 before stopping
+    balance: str = "sampler"  # sampler: draw classes equally; loss: class-weighted loss; none
+    augment: bool = True  # flips, small rotations/scales/shifts (+ brightness/contrast for faces)
+    label_smoothing: float = 0.05
+    seed: int = 0
+    max_minutes: float | None = None  # stop after this much training time (the best epoch is kept)
+    # Adversarial training (L2 PGD, Madry et al. 2018): each batch is replaced by its worst case within
+    # an L2 ball of this radius (in [-1, 1] pixel units; 0 = off). A robust classifier's gradients follow
+    # visible features (Santurkar et al. 2019), which is what a guide for a generator should pull along.
+    adversarial_eps: float = 0.0
+    adversarial_steps: int = 3  # PGD steps per batch (each costs one forward and backward pass)
+
+    def __post_init__(self) -> None:
+        if self.input not in ("sketch", "face"):
+            raise EmosketchError(f"classifier input {self.input!r}: expected sketch or face")
+        if self.balance not in ("sampler", "loss", "none"):
+            raise EmosketchError(f"classifier balance {self.balance!r}: expected sampler, loss or none")
+        if not 16 <= self.image_size <= 1024 or not 4 <= self.width <= 256 or self.batch_size < 2:
+            raise EmosketchError("classifier: image_size from 16 to 1024, width from 4 to 256 and batch_size >= 2")
+        if self.adversarial_eps < 0 or self.adversarial_steps < 1:
+            raise EmosketchError("classifier: adversarial_eps >= 0 and adversarial_steps >= 1")
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+    )
+
+
+class EmotionCNN(nn.Module):
+    """A one-conv stem at full resolution, three conv blocks (2x conv3x3-BN-ReLU) pooled between,
+    global average pool, dropout, linear. About 0.3M parameters at width 16."""
+
+    def __init__(self, n_classes: int, width: int = 16, dropout: float = 0.3):
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            nn.Conv2d(1, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            _block(w, 2 * w), nn.MaxPool2d(2), _block(2 * w, 4 * w), nn.MaxPool2d(2), _block(4 * w, 8 * w),
+        )
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(8 * w, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def augment(x: torch.Tensor, faces: bool, generator: torch.Generator) -> torch.Tensor:
+    """Random flips, small rotations, scales and shifts (+ brightness and contrast for photos)."""
+    n = x.shape[0]
+
+    def u(lo, hi):
+        return torch.rand(n, generator=generator) * (hi - lo) + lo
+
+    angle = u(-0.17, 0.17)  # about +-10 degrees
+    scale = u(0.9, 1.1)
+    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos * flip, -sin, u(-0.08, 0.08)], 1),
+                         torch.stack([sin * flip, cos, u(-0.08, 0.08)], 1)], 1).to(x)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if faces:
+        gain = u(0.7, 1.3).to(x).view(n, 1, 1, 1)
+        shift = u(-0.2, 0.2).to(x).view(n, 1, 1, 1)
+        out = ((out - out.mean(dim=(2, 3), keepdim=True)) * gain + out.mean(dim=(2, 3), keepdim=True) + shift)
+        out = out.clamp(-1, 1)
+    return out
+
+
+# ---- prediction ----------------------------------------------------------------------------------
+
+@torch.no_grad()
+def predict(model: nn.Module, images: np.ndarray, image_size: int, batch_size: int = 256,
+            device: torch.device | str = "cpu") -> np.ndarray:
+    """uint8 [N, H, W] -> class probabilities [N, C]."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for s in range(0, len(images), batch_size):
+        batch = resize_batch(np.asarray(images[s:s + batch_size]), image_size)
+        out.append(F.softmax(model(to_tensor(batch, device)).float(), dim=1).cpu().numpy())
+    model.train(was_training)
+    n_classes = model.head[-1].out_features
+    return np.concatenate(out) if out else np.zeros((0, n_classes), np.float32)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    return checkpoints.load_checkpoint(path, FORMAT_NAME, FORMAT_VERSION, noun="classifier checkpoint")
+
+
+def load_classifier(path: str | Path, device: torch.device | str = "cpu") -> tuple[EmotionCNN, dict]:
+    """The trained classifier (best epoch, eval mode) and its checkpoint's plain values."""
+    state = load_checkpoint(path)
+    checkpoints.require(state, {"config": dict, "classes": list, "model": dict, "image_size": int}, path)
+    checkpoints.check_classes(state["classes"], path)
+    cfg = from_dict(ClassifierConfig, state["config"], f"{path}:config")
+    model = EmotionCNN(len(state["classes"]), cfg.width, cfg.dropout)
+    checkpoints.load_weights(model, state["model"], path, "classifier")
+    return model.to(device).eval(), state
