@@ -82,6 +82,8 @@ def test_resume_gives_exactly_the_same_next_losses(synthetic, trained, tmp_path,
     sa = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
     sb = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)
     assert all(torch.equal(sa["ema"][k], sb["ema"][k]) for k in sa["ema"])
+    # the EMA is of the style networks only: sampling never uses D
+    assert {k.split(".")[0] for k in sa["ema"]} == {"generator", "mapping", "style_encoder"}
 
 
 def test_run_guards(synthetic, tmp_path):

@@ -32,12 +32,11 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tupl
     checkpoints.check_classes(state["classes"], path)
     model = from_dict(ModelConfig, state["config"]["model"], f"{path}:config.model")
     nets = Networks(model, len(state["classes"]))
-    if state.get("slim"):  # a shipped model: G, F and E only (D keeps its fresh weights, unused)
-        for name in INFERENCE:
-            checkpoints.load_weights(getattr(nets, name), {k.split(".", 1)[1]: v for k, v in state["ema"].items()
-                                                           if k.startswith(name + ".")}, path, name)
-    else:
-        checkpoints.load_weights(nets, state["ema"], path, "generator")
+    # The EMA holds G, F and E (checkpoints before 2026-12-02 also held an EMA of D, which sampling
+    # never used); D keeps its fresh weights.
+    for name in INFERENCE:
+        checkpoints.load_weights(getattr(nets, name), {k.split(".", 1)[1]: v for k, v in state["ema"].items()
+                                                       if k.startswith(name + ".")}, path, name)
     return nets.to(device).eval(), state
 
 

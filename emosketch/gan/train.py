@@ -34,7 +34,7 @@ from ..errors import EmosketchError
 from ..progress import progress as progress_bar
 from ..tensors import pick_device, resize_batch, to_tensor, to_uint8
 from .augment import AdaConfig, AdaptiveAugment
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import INFERENCE, load_checkpoint, save_checkpoint
 from .networks import ModelConfig, Networks
 
 
@@ -166,7 +166,8 @@ class Trainer:
             self.run = SimpleNamespace(**{
                 name: DDP(getattr(self.nets, name), device_ids=ids)
                 for name in ("generator", "mapping", "style_encoder", "discriminator")})
-        self.ema = copy.deepcopy(self.nets).eval()
+        # the EMA of the style networks only (G, F, E: what sampling uses); D has none
+        self.ema = torch.nn.ModuleDict({k: copy.deepcopy(getattr(self.nets, k)) for k in INFERENCE}).eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)
         n = self.nets
@@ -309,7 +310,7 @@ class Trainer:
     @torch.no_grad()
     def update_ema(self) -> None:
         beta = self.cfg.ema_beta
-        for name in ("generator", "mapping", "style_encoder"):
+        for name in INFERENCE:
             for p_ema, p in zip(getattr(self.ema, name).parameters(), getattr(self.nets, name).parameters()):
                 p_ema.lerp_(p, 1.0 - beta)
             for b_ema, b in zip(getattr(self.ema, name).buffers(), getattr(self.nets, name).buffers()):
@@ -365,7 +366,8 @@ class Trainer:
         if state["classes"] != self.classes:
             raise EmosketchError(f"the checkpoint's classes {state['classes']} differ from the dataset's {self.classes}")
         self.nets.load_state_dict(state["nets"])
-        self.ema.load_state_dict(state["ema"])
+        # checkpoints before 2026-12-02 also hold an EMA of D, which is dropped
+        self.ema.load_state_dict({k: v for k, v in state["ema"].items() if k.split(".", 1)[0] in INFERENCE})
         for k, o in self.opt.items():
             o.load_state_dict(state["optimizers"][k])
         self.ada.load_state(state["ada"])
@@ -444,7 +446,7 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
         for name in ("checkpoint.pt", "checkpoint-nonfinite.pt"):
             remove_stale(out / name)
     ds = load(data)
-    trainer = Trainer(cfg, ds, out, dev, rank)
+    state = None
     if resume:
         if not ckpt_path.exists():
             raise EmosketchError(f"{ckpt_path}: nothing to resume")
@@ -454,7 +456,8 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
             from ..config import from_dict
 
             cfg = from_dict(TrainConfig, state["config"], f"{ckpt_path}:config")
-            trainer = Trainer(cfg, ds, out, dev, rank)
+    trainer = Trainer(cfg, ds, out, dev, rank)  # once, with the config the run goes on with
+    if state is not None:
         trainer.load_state_dict(state)
         log(f"resuming {out} at step {trainer.step}")
         if rank == 0:
