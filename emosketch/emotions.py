@@ -51,3 +51,17 @@ def canonical_list(names: Iterable[str]) -> list[str]:
             raise EmotionNameError(f"class {raw!r} appears twice (as {name!r})")
         out.append(name)
     return out
+
+
+def pick_emotions(names: Iterable[str] | None, classes: list[str]) -> list[str]:
+    """Emotion names in any spelling -> the model's classes they name, in the given order (all of the
+    model's classes when `names` is empty), or one line naming what the model lacks or what repeats."""
+    if not names:
+        return list(classes)
+    wanted = [canonical(e) for e in names]
+    unknown = [e for e in wanted if e not in classes]
+    if unknown:
+        raise EmotionNameError(f"emotion(s) {', '.join(unknown)} not in the checkpoint's {', '.join(classes)}")
+    if len(set(wanted)) != len(wanted):
+        raise EmotionNameError("an emotion is listed twice")
+    return wanted

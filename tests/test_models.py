@@ -101,3 +101,27 @@ def test_a_synthetic_model_takes_photos_with_prepares_sketch_defaults(run, gener
     assert result.exit_code == 0, result.output
     assert "skipped" not in result.output and (tmp_path / "s" / "astronaut_happy.png").exists()
     assert "prepare's default sketch settings" in result.output
+
+
+def test_one_loaded_generator_behind_the_translator_and_the_renderer():
+    from emosketch.emotions import EmotionNameError
+    from emosketch.gan.sample import GanTranslator, LoadedGenerator
+    from emosketch.interpolate.render import Renderer
+    from emosketch.models import default_generator
+
+    g = LoadedGenerator(default_generator(), "cpu")
+    assert g.latent_dim == g.nets.mapping.shared[0].in_features and g.size == 64
+    assert g.emotions(None) == g.classes and g.emotions(["Joy", "angry"]) == ["happy", "anger"]
+    with pytest.raises(EmotionNameError, match="not in the checkpoint's"):
+        g.emotions(["happy", "boredom"])
+    with pytest.raises(EmotionNameError, match="listed twice"):
+        g.emotions(["happy", "joy"])
+    tr, r = GanTranslator(default_generator(), "cpu"), Renderer(default_generator(), "cpu")
+    assert isinstance(tr.g, LoadedGenerator) and isinstance(r.g, LoadedGenerator)
+    x = np.full((1, 64, 64), 255, np.uint8)
+    x[0, 40:42, 20:44] = 0  # a mouth
+    codes = r.bank.codes(0)[[1]]
+    ours = r.render(type("S", (), {"sketch": x[0]})(), codes)[0]
+    with torch.no_grad():
+        direct = g.redraw(torch.from_numpy(x[:, None].astype(np.float32) / 127.5 - 1), codes)
+    assert np.abs(ours.astype(int) - ((direct[0, 0].clamp(-1, 1) + 1) * 127.5).round().numpy()).max() <= 1

@@ -14,7 +14,7 @@ from ..atomic import atomic_dir
 from ..datasets.decode import Skip, decode_file
 from ..datasets.photo import model_input
 from ..datasets.sketch import SketchConfig
-from ..emotions import canonical
+from ..emotions import pick_emotions
 from ..errors import EmosketchError
 from ..frames import IMAGE_SUFFIXES
 from ..tensors import pick_device, resize_batch, to_tensor
@@ -40,14 +40,38 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tupl
     return nets.to(device).eval(), state
 
 
+class LoadedGenerator:
+    """A generator checkpoint loaded for inference, once: its EMA networks on a device, its emotions,
+    its image size and latent size. GanTranslator (evaluation) and interpolate's Renderer (frames)
+    are built on it."""
+
+    def __init__(self, checkpoint: str | Path, device: str | torch.device = "auto"):
+        self.device = pick_device(device) if isinstance(device, str) else device
+        self.nets, self.state = load_generator(checkpoint, self.device)
+        self.classes: list[str] = list(self.state["classes"])
+        self.size = int(self.state["image_size"])
+
+    @property
+    def latent_dim(self) -> int:
+        return self.nets.mapping.latent_dim
+
+    def emotions(self, names: list[str] | None) -> list[str]:
+        """Names in any spelling -> this model's classes (all of them for None), or one line."""
+        return pick_emotions(names, self.classes)
+
+    @torch.no_grad()
+    def redraw(self, x: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+        """G(x, s): sketches [N, 1, S, S] in [-1, 1] redrawn with style codes [N, D]."""
+        return self.nets.generator(x, styles)
+
+
 class GanTranslator:
     """A trained generator behind the evaluation protocol (emosketch.evaluate.generator.Translator)."""
 
     def __init__(self, checkpoint: str | Path, device: str = "auto", batch: int = 64):
-        self.device = pick_device(device)
-        self.nets, self.state = load_generator(checkpoint, self.device)
-        self.classes = self.state["classes"]
-        self.size = int(self.state["image_size"])
+        self.g = LoadedGenerator(checkpoint, device)
+        self.device, self.nets, self.state = self.g.device, self.g.nets, self.g.state
+        self.classes, self.size = self.g.classes, self.g.size
         self.batch = batch
 
     @torch.no_grad()
@@ -55,7 +79,7 @@ class GanTranslator:
         out = []
         for s in range(0, len(images), self.batch):
             x = to_tensor(resize_batch(np.asarray(images[s:s + self.batch]), self.size), self.device)
-            y = self.nets.generator(x, styles(s, s + len(x)))
+            y = self.g.redraw(x, styles(s, s + len(x)))
             out.append(((y[:, 0].float().clamp(-1, 1) + 1) / 2).cpu().numpy())
         res = np.concatenate(out)
         side = np.asarray(images).shape[1]
@@ -65,12 +89,12 @@ class GanTranslator:
         return res.astype(np.float32)
 
     def translate(self, images, targets, seeds, rows=None):
-        dim = self.nets.mapping.latent_dim
+        dim = self.g.latent_dim
         targets = torch.as_tensor(np.asarray(targets), dtype=torch.long, device=self.device)
         return self._run(images, lambda a, b: self.nets.mapping(z_codes(seeds[a:b], dim).to(self.device), targets[a:b]))
 
     def along_path(self, images, start, end, t, seeds, rows=None):
-        dim = self.nets.mapping.latent_dim
+        dim = self.g.latent_dim
         start = torch.as_tensor(np.asarray(start), dtype=torch.long, device=self.device)
         end = torch.as_tensor(np.asarray(end), dtype=torch.long, device=self.device)
         tt = torch.as_tensor(np.asarray(t), dtype=torch.float32, device=self.device)
@@ -101,10 +125,7 @@ def sample(checkpoint: str | Path, inputs: list[str | Path], emotions: list[str]
     """For each input, a row [input sketch | each emotion (x styles)] saved as NAME.png, plus one PNG
     per emotion. Returns what was written and what was skipped."""
     tr = GanTranslator(checkpoint, device)
-    wanted = [canonical(e) for e in emotions] if emotions else list(tr.classes)
-    unknown = [e for e in wanted if e not in tr.classes]
-    if unknown:
-        raise EmosketchError(f"emotion(s) {', '.join(unknown)} not in the checkpoint's {', '.join(tr.classes)}")
+    wanted = tr.g.emotions(emotions)
     data = tr.state.get("dataset", {})
     written, skipped = [], []
     with atomic_dir(out, overwrite=force) as tmp:

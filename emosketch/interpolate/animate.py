@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..emotions import canonical
+from ..emotions import canonical, pick_emotions
 from ..errors import EmosketchError
 from ..export import ExportOptions
 from ..frames import Frames
@@ -87,12 +87,7 @@ def face_pack(checkpoint: str | Path, out: str | Path, image=None, data=None, in
     """An OLED pack: an idle loop per emotion and a transition for every ordered pair; with `tft`
     (export.tft.TftOptions), a colour TFT pack of the same sequences instead."""
     r = open_renderer(checkpoint, device, batch)
-    wanted = [canonical(e) for e in emotions] if emotions else list(r.classes)
-    unknown = [e for e in wanted if e not in r.classes]
-    if unknown:
-        raise EmosketchError(f"emotion(s) {', '.join(unknown)} not in the checkpoint's {', '.join(r.classes)}")
-    if len(set(wanted)) != len(wanted):
-        raise EmosketchError("an emotion is listed twice")
+    wanted = pick_emotions(emotions, r.classes)
     face = r.source(image, data, index, kind, seed=seed)
     frames = sequences(r, face, wanted, transition_frames, idle_frames, easing, fps, seed, psi,
                        zoom_breath=zoom_breath)

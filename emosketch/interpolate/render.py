@@ -30,13 +30,11 @@ class Renderer:
     """A checkpoint's EMA generator and mapping network, ready to draw frames for style codes."""
 
     def __init__(self, checkpoint: str | Path, device: str = "auto", batch: int = 32, mean_samples: int = 1000):
-        from ..gan.sample import load_generator
-        from ..tensors import pick_device
+        from ..gan.sample import LoadedGenerator
 
-        self.device = pick_device(device)
-        self.nets, self.state = load_generator(checkpoint, self.device)
-        self.classes: list[str] = list(self.state["classes"])
-        self.size = int(self.state["image_size"])
+        self.g = LoadedGenerator(checkpoint, device)
+        self.device, self.nets, self.state = self.g.device, self.g.nets, self.g.state
+        self.classes, self.size = self.g.classes, self.g.size
         self.batch = batch
         self.bank = StyleBank(self.nets.mapping, self.classes, self.device, mean_samples)
 
@@ -126,7 +124,7 @@ class Renderer:
         out = []
         for s in range(0, len(codes), n):
             c = codes[s:s + n].to(self.device)
-            y = self.nets.generator(x1.expand(len(c), -1, -1, -1), c)
+            y = self.g.redraw(x1.expand(len(c), -1, -1, -1), c)
             out.append(to_uint8(y[:, 0]))
         return np.concatenate(out) if out else np.zeros((0, self.size, self.size), np.uint8)
 
