@@ -32,8 +32,10 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from report import table  # noqa: E402
+from test_gan import reference_step  # noqa: E402  (the step before the first saving, kept as the tests' reference)
 
 from emosketch.config import load_config  # noqa: E402
 from emosketch.datasets.dataset import load  # noqa: E402
@@ -141,7 +143,8 @@ def interleaved(runs: dict[str, tuple[Path, TrainConfig, bool]], steps: int) -> 
             t.nets.to(memory_format=torch.contiguous_format)
             t.ema.to(memory_format=torch.contiguous_format)
             t._to_device = to_tensor
-        trainers[name], spent[name] = (t, lambda t=t, once=not earlier: t.train_step(draw_once=once)), 0.0
+        # without the first saving, G draws the D step's image again: the tests' reference loop
+        trainers[name], spent[name] = (t, (lambda t=t: reference_step(t)) if earlier else t.train_step), 0.0
     for i in range(steps + 2):
         for name, (_, step) in trainers.items():
             start = time.perf_counter()

@@ -308,11 +308,46 @@ def test_mismatch_calls_real_faces_under_other_emotions_heads_fake(synthetic, tm
     assert not all(torch.equal(d_off[k], d_on[k]) for k in d_off)  # the same draws, a different D update
 
 
+def reference_step(t) -> dict[str, float]:
+    """The training step as it was written first, from the pure losses: every D step draws G's image
+    again, and every G step draws its own. The trainer's step draws the first kind's image once."""
+    import torch as th
+
+    from emosketch.gan.losses import d_loss, draw, g_loss
+
+    cfg = t.cfg
+    t.set_lr()
+    b = t.batch()
+    z = th.randn(cfg.batch_size, cfg.model.latent_dim, generator=t.gen)
+    z2 = th.randn(cfg.batch_size, cfg.model.latent_dim, generator=t.gen)
+    logs = {}
+    for kind in t.kinds():
+        with th.no_grad():
+            fake_img = draw(t.run, b, kind, z)[1]
+        loss, part, real = d_loss(t.run, t.context(), b, kind, z, fake_img)
+        t.opt["discriminator"].zero_grad(set_to_none=True)
+        loss.backward()
+        t.opt["discriminator"].step()
+        t.ada.observe(real)
+        logs |= part
+    for kind in t.kinds():
+        loss, part = g_loss(t.run, t.context(), b, kind, z, z2, draw(t.run, b, kind, z))
+        for k in ("generator", "mapping", "style_encoder"):
+            t.opt[k].zero_grad(set_to_none=True)
+        loss.backward()
+        for k in (("generator", "mapping", "style_encoder") if kind == "latent" else ("generator",)):
+            t.opt[k].step()
+        logs |= part
+    t.update_ema()
+    t.step += 1
+    return logs
+
+
 @pytest.mark.parametrize("guidance, passes", [("alternate", 2), ("latent", 2), ("both", 5)])
 def test_g_steps_first_image_serves_its_d_step_too(synthetic, tmp_path, guidance, passes):
     """G draws the first G step's image once (its D step judges it detached): the same logs and
-    weights as drawing it again (`draw_once=False`), with one G pass less per step (fake + cycle; 'both' adds the
-    reference D step's fake and the reference G step's fake + cycle)."""
+    weights as the reference loop that draws it again, with one G pass less per step (fake + cycle;
+    'both' adds the reference D step's fake and the reference G step's fake + cycle)."""
     from emosketch.datasets.dataset import load
     from emosketch.gan.train import Trainer
 
@@ -327,7 +362,7 @@ def test_g_steps_first_image_serves_its_d_step_too(synthetic, tmp_path, guidance
                                     calls.update({name: calls[name] + 1}) or forward(x, s, parts))
 
     for step in range(1, 4):
-        logs, expected = once.train_step(), twice.train_step(draw_once=False)
+        logs, expected = once.train_step(), reference_step(twice)
         assert {k: logs[k] for k in expected} == expected
         assert calls == {"once": passes * step, "twice": (passes + 1) * step}
     a, b = once.nets.state_dict(), twice.nets.state_dict()

@@ -21,20 +21,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .. import __version__
 from ..atomic import atomic_file, output_lock, remove_stale
 from ..datasets.dataset import SketchDataset, load
 from ..datasets.sampler import class_weights
-from ..datasets.synthetic import EXPRESSIONS, random_pairs
-from ..emotion_cnn import augment as jitter
+from ..datasets.synthetic import EXPRESSIONS
 from ..emotion_cnn import load_classifier
 from ..errors import EmosketchError
 from ..progress import progress as progress_bar
 from ..tensors import pick_device, resize_batch, to_tensor, to_uint8
 from .augment import AdaConfig, AdaptiveAugment
 from .checkpoint import INFERENCE, load_checkpoint, save_checkpoint
+from .losses import Batch, LossContext, d_loss, draw, g_loss
 from .networks import ModelConfig, Networks
 
 
@@ -139,15 +138,6 @@ class Batches:
         self.rng.bit_generator.state = json.loads(state)
 
 
-def r1_penalty(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    grad = torch.autograd.grad(logits.sum(), x, create_graph=True)[0]
-    return 0.5 * grad.pow(2).flatten(1).sum(1).mean()
-
-
-def adv_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
-    return F.softplus(-logits).mean() if real else F.softplus(logits).mean()
-
-
 class Trainer:
     def __init__(self, cfg: TrainConfig, ds: SketchDataset, out: Path, device: torch.device, rank: int = 0):
         self.cfg, self.ds, self.out, self.device, self.rank = cfg, ds, out, device, rank
@@ -208,104 +198,29 @@ class Trainer:
     def _to_device(self, images: np.ndarray) -> torch.Tensor:
         return to_tensor(images, self.device).contiguous(memory_format=torch.channels_last)
 
-    def fake(self, b: dict, kind: str, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
-        """G's redrawing of the sources with the target style of this kind (latent: F(z, y);
-        reference: E(ref, y)): (style, image, the warp head's parts)."""
-        n = self.run
-        s_trg = n.mapping(z, b["y_trg"]) if kind == "latent" else n.style_encoder(b["ref"], b["y_trg"])
-        return (s_trg, *n.generator(b["x"], s_trg, parts=True))
+    def context(self) -> LossContext:
+        return LossContext(self.cfg, self.ada, self.gen, self.guides, self.pairs, self.classes, self._to_device,
+                           self.step)
 
-    def d_step(self, b: dict, kind: str, z: torch.Tensor, fake_img: torch.Tensor | None = None) -> dict[str, float]:
-        """`fake_img`: G's image for this kind when the caller already has it (detached)."""
-        n = self.run
-        x = b["x"].clone().requires_grad_(True)
-        logits, real_cls = n.discriminator(self.ada(x, self.gen), None)  # every emotion's head
-        own = F.one_hot(b["y"], logits.shape[1]).bool()
-        real = logits[own]
-        loss_real = adv_loss(real, True)
-        loss_r1 = r1_penalty(real.float(), x)
-        if fake_img is None:
-            with torch.no_grad():
-                fake_img = self.fake(b, kind, z)[1]
-        loss_fake = adv_loss(n.discriminator(self.ada(fake_img, self.gen), b["y_trg"])[0], False)
-        loss = loss_real + loss_fake + self.cfg.lambda_r1 * loss_r1
-        logs = {}
-        if self.cfg.lambda_mismatch > 0:
-            # Matching-aware D (Reed et al. 2016): a real face judged by another emotion's head is a
-            # fake, so each head learns its emotion from the first step, not only once G's fakes differ.
-            # Every other head's logit comes from the real pass above: no extra D pass.
-            loss_mismatch = adv_loss(logits[~own], False)
-            loss = loss + self.cfg.lambda_mismatch * loss_mismatch
-            logs["D/mismatch"] = loss_mismatch.item()
-        if real_cls is not None:
-            loss_cls = F.cross_entropy(real_cls.float(), b["y"])
-            loss = loss + self.cfg.lambda_cls * loss_cls
-            logs["D/cls"] = loss_cls.item()
+    def d_step(self, b: Batch, kind: str, z: torch.Tensor, fake_img: torch.Tensor) -> dict[str, float]:
+        """D's update on real sources and G's image of this kind (detached)."""
+        loss, logs, real = d_loss(self.run, self.context(), b, kind, z, fake_img)
         self.opt["discriminator"].zero_grad(set_to_none=True)
         loss.backward()
         self.opt["discriminator"].step()
         self.ada.observe(real)
-        return logs | {"D/real": loss_real.item(), "D/fake": loss_fake.item(), "D/r1": loss_r1.item()}
+        return logs
 
-    def g_step(self, b: dict, kind: str, z: torch.Tensor, z2: torch.Tensor,
-               made: tuple[torch.Tensor, torch.Tensor, dict] | None = None) -> dict[str, float]:
-        """`made`: (style, image, parts) already drawn by G for this kind, with their graphs."""
-        n, cfg = self.run, self.cfg
-        s_trg, fake_img, parts = made if made is not None else self.fake(b, kind, z)
-        fake, fake_cls = n.discriminator(self.ada(fake_img, self.gen), b["y_trg"])
-        loss_adv = adv_loss(fake, True)
-        loss_sty = (n.style_encoder(fake_img, b["y_trg"]) - s_trg).abs().mean()
-        ds_weight = cfg.ds_weight(self.step)
-        loss_ds = torch.zeros((), device=fake_img.device)
-        if ds_weight > 0:  # a second image for the diversity term (a whole G pass: skipped once it is off)
-            with torch.no_grad():
-                s_trg2 = n.mapping(z2, b["y_trg"]) if kind == "latent" else n.style_encoder(b["ref2"], b["y_trg"])
-                fake2 = n.generator(b["x"], s_trg2)
-            loss_ds = (fake_img - fake2).abs().mean()
-        rec = n.generator(fake_img, n.style_encoder(b["x"], b["y"]))
-        loss_cyc = (rec - b["x"]).abs().mean()
-        loss = cfg.lambda_adv * loss_adv + cfg.lambda_sty * loss_sty - ds_weight * loss_ds + cfg.lambda_cyc * loss_cyc
-        tag = "G" if kind == "latent" else "G_ref"
-        logs = {}
-        if fake_cls is not None:
-            loss_cls = F.cross_entropy(fake_cls.float(), b["y_trg"])
-            loss = loss + cfg.lambda_cls * loss_cls
-            logs[f"{tag}/cls"] = loss_cls.item()
-        if self.guides:
-            # randomly jittered, so that G must change what a face shows rather than find pixels that
-            # fool this one network at this one position
-            seen = jitter(fake_img.float(), False, self.gen)
-            loss_guide = torch.zeros((), device=fake_img.device)
-            for guide, size in self.guides:
-                view = seen if seen.shape[-1] == size else F.interpolate(
-                    seen, size=size, mode="bilinear", align_corners=False, antialias=True)
-                loss_guide = loss_guide + F.cross_entropy(guide(view).float(), b["y_trg"])
-            loss_guide = loss_guide / len(self.guides)
-            loss = loss + cfg.lambda_guide * loss_guide
-            logs[f"{tag}/guide"] = loss_guide.item()
-        if cfg.lambda_pair > 0 and kind == "latent":
-            src, _, trg, y_trg = random_pairs(self.pairs, self.classes, cfg.batch_size, cfg.model.image_size)
-            y_trg = torch.from_numpy(y_trg).to(self.device)
-            drawn = n.generator(self._to_device(src), n.mapping(z, y_trg))
-            loss_pair = (drawn - self._to_device(trg)).abs().mean()
-            loss = loss + cfg.lambda_pair * loss_pair
-            logs[f"{tag}/pair"] = loss_pair.item()
-        if parts["mask"] is not None:
-            loss_mask = parts["mask"].mean()
-            shift = parts["flow"] * (cfg.model.image_size / 2)  # grid_sample units -> pixels
-            loss_flow = shift.pow(2).mean()
-            loss = loss + cfg.lambda_mask * loss_mask + cfg.lambda_flow * loss_flow
-            logs[f"{tag}/mask"] = loss_mask.item()
-            logs[f"{tag}/flow"] = loss_flow.item()
-            logs[f"{tag}/shift"] = shift.detach().abs().mean().item()
-        names = ("generator", "mapping", "style_encoder") if kind == "latent" else ("generator",)
+    def g_step(self, b: Batch, kind: str, z: torch.Tensor, z2: torch.Tensor,
+               made: tuple[torch.Tensor, torch.Tensor, dict]) -> dict[str, float]:
+        """The update of G (and, for latent styles, F and E) on `made` = draw(...) of this kind."""
+        loss, logs = g_loss(self.run, self.context(), b, kind, z, z2, made)
         for k in ("generator", "mapping", "style_encoder"):
             self.opt[k].zero_grad(set_to_none=True)
         loss.backward()
-        for k in names:
+        for k in (("generator", "mapping", "style_encoder") if kind == "latent" else ("generator",)):
             self.opt[k].step()
-        return logs | {f"{tag}/adv": loss_adv.item(), f"{tag}/sty": loss_sty.item(), f"{tag}/ds": loss_ds.item(),
-                f"{tag}/cyc": loss_cyc.item()}
+        return logs
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -316,31 +231,45 @@ class Trainer:
             for b_ema, b in zip(getattr(self.ema, name).buffers(), getattr(self.nets, name).buffers()):
                 b_ema.copy_(b)
 
-    def train_step(self, draw_once: bool = True) -> dict[str, float]:
-        """One D and one G step per guidance kind. `draw_once=False` makes G draw the first G step's
-        image again for its D step, as the step did before; the benchmark times it, and a test checks
-        that it changes nothing but the time."""
-        cfg = self.cfg
+    def batch(self) -> Batch:
+        raw = self.batches.draw()
+        return Batch(x=self._to_device(raw["x"]), y=torch.from_numpy(raw["y"]).to(self.device),
+                     ref=self._to_device(raw["ref"]), ref2=self._to_device(raw["ref2"]),
+                     y_trg=torch.from_numpy(raw["y_trg"]).to(self.device))
+
+    def kinds(self) -> tuple[str, ...]:
+        """The guidance kinds of this step: latent (F(z, y)) and/or reference (E(x_ref, y)) styles."""
+        return {"both": ("latent", "reference"), "latent": ("latent",),
+                "alternate": (("latent", "reference")[self.step % 2],)}[self.cfg.guidance]
+
+    def set_lr(self) -> None:
         for k, o in self.opt.items():
             for group in o.param_groups:
-                group["lr"] = self.base_lr[k] * cfg.lr_factor(self.step)
-        raw = self.batches.draw()
-        b = {"x": self._to_device(raw["x"]), "y": torch.from_numpy(raw["y"]).to(self.device),
-             "ref": self._to_device(raw["ref"]), "ref2": self._to_device(raw["ref2"]),
-             "y_trg": torch.from_numpy(raw["y_trg"]).to(self.device)}
+                group["lr"] = self.base_lr[k] * self.cfg.lr_factor(self.step)
+
+    def train_step(self) -> dict[str, float]:
+        """One D and one G step per guidance kind."""
+        cfg = self.cfg
+        self.set_lr()
+        b = self.batch()
         z = torch.randn(cfg.batch_size, cfg.model.latent_dim, generator=self.gen).to(self.device)
         z2 = torch.randn(cfg.batch_size, cfg.model.latent_dim, generator=self.gen).to(self.device)
-        kinds = {"both": ("latent", "reference"), "latent": ("latent",),
-                 "alternate": (("latent", "reference")[self.step % 2],)}[cfg.guidance]
+        kinds = self.kinds()
         logs: dict[str, float] = {}
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
             # G, F and E only change in the G steps, so the first G step's image is the one its D step
-            # judges: drawn once with its graph, it serves both (one G pass less per step, same numbers).
-            made = self.fake(b, kinds[0], z) if draw_once else None
+            # judges: drawn once with its graph, it serves both (one G pass less per step, same numbers;
+            # tests/test_gan.py checks it against the reference loop that draws it twice).
+            made = draw(self.run, b, kinds[0], z)
             for kind in kinds:
-                logs |= self.d_step(b, kind, z, made[1].detach() if made and kind == kinds[0] else None)
+                if kind == kinds[0]:
+                    fake_img = made[1].detach()
+                else:
+                    with torch.no_grad():
+                        fake_img = draw(self.run, b, kind, z)[1]
+                logs |= self.d_step(b, kind, z, fake_img)
             for i, kind in enumerate(kinds):
-                logs |= self.g_step(b, kind, z, z2, made if i == 0 else None)
+                logs |= self.g_step(b, kind, z, z2, made if i == 0 else draw(self.run, b, kind, z))
         self.update_ema()
         self.step += 1
         return logs | {"ada_p": self.ada.p, "ada_rt": self.ada.last_rt, "lr": self.opt["generator"].param_groups[0]["lr"]}

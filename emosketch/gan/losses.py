@@ -1,0 +1,147 @@
+"""The training losses as pure functions: each returns (loss, logs) and leaves the optimisers to the
+loop (StarGAN v2's compute_d_loss / compute_g_loss do the same).
+
+    made = draw(nets, batch, "latent", z)             # G's image of the target style, with its graph
+    loss, logs, real = d_loss(nets, ctx, batch, "latent", z, made[1].detach())
+    loss, logs = g_loss(nets, ctx, batch, "latent", z, z2, made)
+
+`nets` has generator, mapping, style_encoder and discriminator (the networks or their DDP wrappers);
+`ctx` is what the losses read besides them: the config (gan.train.TrainConfig), the adaptive
+augmentation, the random generator, the guides, the synthetic pairs' generator and the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..datasets.synthetic import random_pairs
+from ..emotion_cnn import augment as jitter
+
+
+@dataclass
+class Batch:
+    """One step's draws: sources and their emotions, two references of the target emotion, the target."""
+
+    x: torch.Tensor  # [B, 1, S, S] sources
+    y: torch.Tensor  # [B] their emotions
+    ref: torch.Tensor  # [B, 1, S, S] a reference face of the target emotion
+    ref2: torch.Tensor  # a second one (the diversity term)
+    y_trg: torch.Tensor  # [B] target emotions
+
+
+@dataclass
+class LossContext:
+    cfg: Any  # gan.train.TrainConfig
+    ada: Any  # gan.augment.AdaptiveAugment
+    gen: torch.Generator  # augmentation and jitter draws
+    guides: list  # [(frozen sketch classifier, the side it reads)]
+    pairs: np.random.Generator  # synthetic pairs
+    classes: list[str]
+    to_device: Callable[[np.ndarray], torch.Tensor]
+    step: int
+
+
+def r1_penalty(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    grad = torch.autograd.grad(logits.sum(), x, create_graph=True)[0]
+    return 0.5 * grad.pow(2).flatten(1).sum(1).mean()
+
+
+def adv_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    return F.softplus(-logits).mean() if real else F.softplus(logits).mean()
+
+
+def draw(nets, b: Batch, kind: str, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """G's redrawing of the sources with the target style of this kind (latent: F(z, y);
+    reference: E(ref, y)): (style, image, the warp head's parts)."""
+    s_trg = nets.mapping(z, b.y_trg) if kind == "latent" else nets.style_encoder(b.ref, b.y_trg)
+    return (s_trg, *nets.generator(b.x, s_trg, parts=True))
+
+
+def d_loss(nets, ctx: LossContext, b: Batch, kind: str, z: torch.Tensor,
+           fake_img: torch.Tensor) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+    """D's loss on the real sources and on G's image `fake_img` (detached): (loss, logs, the real
+    logits, which the adaptive augmentation observes)."""
+    cfg = ctx.cfg
+    x = b.x.clone().requires_grad_(True)
+    logits, real_cls = nets.discriminator(ctx.ada(x, ctx.gen), None)  # every emotion's head
+    own = F.one_hot(b.y, logits.shape[1]).bool()
+    real = logits[own]
+    loss_real = adv_loss(real, True)
+    loss_r1 = r1_penalty(real.float(), x)
+    loss_fake = adv_loss(nets.discriminator(ctx.ada(fake_img, ctx.gen), b.y_trg)[0], False)
+    loss = loss_real + loss_fake + cfg.lambda_r1 * loss_r1
+    logs = {}
+    if cfg.lambda_mismatch > 0:
+        # Matching-aware D (Reed et al. 2016): a real face judged by another emotion's head is a
+        # fake, so each head learns its emotion from the first step, not only once G's fakes differ.
+        # Every other head's logit comes from the real pass above: no extra D pass.
+        loss_mismatch = adv_loss(logits[~own], False)
+        loss = loss + cfg.lambda_mismatch * loss_mismatch
+        logs["D/mismatch"] = loss_mismatch.item()
+    if real_cls is not None:
+        loss_cls = F.cross_entropy(real_cls.float(), b.y)
+        loss = loss + cfg.lambda_cls * loss_cls
+        logs["D/cls"] = loss_cls.item()
+    return loss, logs | {"D/real": loss_real.item(), "D/fake": loss_fake.item(), "D/r1": loss_r1.item()}, real
+
+
+def g_loss(nets, ctx: LossContext, b: Batch, kind: str, z: torch.Tensor, z2: torch.Tensor,
+           made: tuple[torch.Tensor, torch.Tensor, dict]) -> tuple[torch.Tensor, dict[str, float]]:
+    """G's loss for `made` = draw(nets, b, kind, z): adversarial, style reconstruction, diversity,
+    cycle, and the optional classification, guide, synthetic-pair, mask and flow terms."""
+    cfg = ctx.cfg
+    s_trg, fake_img, parts = made
+    fake, fake_cls = nets.discriminator(ctx.ada(fake_img, ctx.gen), b.y_trg)
+    loss_adv = adv_loss(fake, True)
+    loss_sty = (nets.style_encoder(fake_img, b.y_trg) - s_trg).abs().mean()
+    ds_weight = cfg.ds_weight(ctx.step)
+    loss_ds = torch.zeros((), device=fake_img.device)
+    if ds_weight > 0:  # a second image for the diversity term (a whole G pass: skipped once it is off)
+        with torch.no_grad():
+            s_trg2 = nets.mapping(z2, b.y_trg) if kind == "latent" else nets.style_encoder(b.ref2, b.y_trg)
+            fake2 = nets.generator(b.x, s_trg2)
+        loss_ds = (fake_img - fake2).abs().mean()
+    rec = nets.generator(fake_img, nets.style_encoder(b.x, b.y))
+    loss_cyc = (rec - b.x).abs().mean()
+    loss = cfg.lambda_adv * loss_adv + cfg.lambda_sty * loss_sty - ds_weight * loss_ds + cfg.lambda_cyc * loss_cyc
+    tag = "G" if kind == "latent" else "G_ref"
+    logs = {}
+    if fake_cls is not None:
+        loss_cls = F.cross_entropy(fake_cls.float(), b.y_trg)
+        loss = loss + cfg.lambda_cls * loss_cls
+        logs[f"{tag}/cls"] = loss_cls.item()
+    if ctx.guides:
+        # randomly jittered, so that G must change what a face shows rather than find pixels that
+        # fool this one network at this one position
+        seen = jitter(fake_img.float(), False, ctx.gen)
+        loss_guide = torch.zeros((), device=fake_img.device)
+        for guide, size in ctx.guides:
+            view = seen if seen.shape[-1] == size else F.interpolate(
+                seen, size=size, mode="bilinear", align_corners=False, antialias=True)
+            loss_guide = loss_guide + F.cross_entropy(guide(view).float(), b.y_trg)
+        loss_guide = loss_guide / len(ctx.guides)
+        loss = loss + cfg.lambda_guide * loss_guide
+        logs[f"{tag}/guide"] = loss_guide.item()
+    if cfg.lambda_pair > 0 and kind == "latent":
+        src, _, trg, y_trg = random_pairs(ctx.pairs, ctx.classes, cfg.batch_size, cfg.model.image_size)
+        y_trg = torch.from_numpy(y_trg).to(fake_img.device)
+        drawn = nets.generator(ctx.to_device(src), nets.mapping(z, y_trg))
+        loss_pair = (drawn - ctx.to_device(trg)).abs().mean()
+        loss = loss + cfg.lambda_pair * loss_pair
+        logs[f"{tag}/pair"] = loss_pair.item()
+    if parts["mask"] is not None:
+        loss_mask = parts["mask"].mean()
+        shift = parts["flow"] * (cfg.model.image_size / 2)  # grid_sample units -> pixels
+        loss_flow = shift.pow(2).mean()
+        loss = loss + cfg.lambda_mask * loss_mask + cfg.lambda_flow * loss_flow
+        logs[f"{tag}/mask"] = loss_mask.item()
+        logs[f"{tag}/flow"] = loss_flow.item()
+        logs[f"{tag}/shift"] = shift.detach().abs().mean().item()
+    return loss, logs | {f"{tag}/adv": loss_adv.item(), f"{tag}/sty": loss_sty.item(), f"{tag}/ds": loss_ds.item(),
+                         f"{tag}/cyc": loss_cyc.item()}
