@@ -546,10 +546,10 @@ def _style_options(fn):
     return fn
 
 
-def _echo_results(res: dict) -> None:
-    for note in res.get("notes", []):
+def _echo_results(res) -> None:
+    for note in res.notes:
         click.echo(f"  note: {note}")
-    for path in res.get("written", []):
+    for path in res.written:
         click.echo(f"  wrote {path}")
 
 
@@ -586,12 +586,13 @@ def interpolate_cmd(checkpoint, image, data, index, kind, timeline, start, end, 
       emosketch interpolate --checkpoint runs/tiny/checkpoint.pt --input face.jpg --timeline configs/timeline-demo.yaml --out t.mp4 --out t.npz --side-by-side
       emosketch interpolate --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --from sad --to happy --ease cosine --mode slerp --intensity 1.3 --out t.gif
     """
-    from .interpolate.animate import transition_video
-    checkpoint = _generator(checkpoint)
+    from .interpolate.animate import FaceSource, Styles, TransitionSpec, transition_video
 
-    res = transition_video(checkpoint, list(outputs), image, data, index, kind, timeline, start, end, frames, hold,
-                           easing, fps, mode, space, seed, seed_to, psi, intensity, side, device, batch)
-    click.echo(f"{res['frames']} frames at {res['fps']:g} fps from {res['face']}")
+    spec = TransitionSpec(tuple(outputs), timeline, start, end, frames, hold, easing, fps, mode, space, seed_to,
+                          intensity, side)
+    res = transition_video(_generator(checkpoint), spec, face=FaceSource(image, data, index, kind),
+                           styles=Styles(seed, psi), device=device, batch=batch)
+    click.echo(f"{res.frames} frames at {res.fps:g} fps from {res.face}")
     _echo_results(res)
 
 
@@ -619,12 +620,12 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
     channel shows as, rise, overthrow...) and stimuli: [{t: 1.0, channel: joy, amount: 0.8}, ...].
     Channels: fear, mad, joy, love, sad, surprise, power.
     """
-    from .interpolate.animate import agent_video
-    checkpoint = _generator(checkpoint)
+    from .interpolate.animate import AgentSpec, FaceSource, Styles, agent_video
 
-    res = agent_video(checkpoint, script, list(outputs), image, data, index, kind, plot, seed, psi, side, device, batch)
-    click.echo(f"{res['frames']} frames at {res['fps']:g} fps from {res['face']}: {res['stimuli']} stimuli, "
-               f"{res['dominant_changes']} changes of the dominant channel")
+    res = agent_video(_generator(checkpoint), AgentSpec(script, tuple(outputs), plot, side),
+                      face=FaceSource(image, data, index, kind), styles=Styles(seed, psi), device=device, batch=batch)
+    click.echo(f"{res.frames} frames at {res.fps:g} fps from {res.face}: {res.stimuli} stimuli, "
+               f"{res.dominant_changes} changes of the dominant channel")
     _echo_results(res)
 
 
@@ -657,14 +658,15 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
     The path goes from START's code straight to TARGET's code, then climbs the guide classifier's
     probability of TARGET by gradient ascent through the generator, until it reaches --stop-at.
     """
+    from .interpolate.animate import FaceSource
     from .interpolate.search import SearchConfig, search_video
     from .models import default_sketch_classifier
 
     if image is None and data is None:
         raise EmosketchError("give the face: --input IMAGE (or --data DATASET --index N)")
     run = search_video(_generator(checkpoint), classifier or default_sketch_classifier(), target, list(outputs),
-                       image, data, index, kind, start, SearchConfig(steps=steps, lr=lr, stop_at=stop_at, seed=seed),
-                       device)
+                       face=FaceSource(image, data, index, kind), start=start,
+                       config=SearchConfig(steps=steps, lr=lr, stop_at=stop_at, seed=seed), device=device)
     p = run.target_p
     click.echo(f"{run.face}: {run.target} read at p {p[0]:.2f} at the start, {p[run.climb_from]:.2f} with its "
                f"own code, {p[-1]:.2f} at the end ({len(p)} frames); the guide's top emotion is {run.top}: "
@@ -732,7 +734,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     """
     from .export import Dither, ExportOptions, Layout, parse_geometry
     from .export.tft import TftOptions, parse_colour
-    from .interpolate.animate import face_pack
+    from .interpolate.animate import FaceSource, PackSpec, Styles, face_pack
     checkpoint = _generator(checkpoint)
     tft_opts = None
     if tft is not None:
@@ -744,11 +746,13 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     opts = ExportOptions(layout=Layout(width, height, mode, focus, zoom, framing=framing),
                          dither=Dither(dither_mode, thin=thin, stable=stable), pixel_format=pixel_format,
                          max_bytes=max_bytes, name=name or out.name or "emosketch")
-    wanted = [e.strip() for e in emotions.split(",") if e.strip()] if emotions else None
-    res = face_pack(checkpoint, out, image, data, index, kind, wanted, transition_frames, idle_frames, easing, fps,
-                    seed, psi, opts, force, panel, device, batch, frames_out, zoom_breath, tft_opts)
-    click.echo(f"wrote {res['pack']}: {res['idle_loops']} idle loops and {res['transitions']} transitions, "
-               f"{res['frames']} frames, {res['bytes']} bytes ({res['raw_bytes'] / max(1, res['bytes']):.1f}:1), "
+    wanted = tuple(e.strip() for e in emotions.split(",") if e.strip()) if emotions else None
+    spec = PackSpec(out, wanted, transition_frames, idle_frames, easing, fps, opts, force, panel, frames_out,
+                    zoom_breath, tft_opts)
+    res = face_pack(checkpoint, spec, face=FaceSource(image, data, index, kind), styles=Styles(seed, psi),
+                    device=device, batch=batch)
+    click.echo(f"wrote {res.pack}: {res.idle_loops} idle loops and {res.transitions} transitions, "
+               f"{res.frames} frames, {res.bytes} bytes ({res.raw_bytes / max(1, res.bytes):.1f}:1), "
                f"verified {'pixel' if tft else 'bit'} for {'pixel' if tft else 'bit'}")
     _echo_results(res)
 

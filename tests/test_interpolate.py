@@ -208,14 +208,15 @@ def test_videos_read_back_with_their_frame_count_and_fps(renderer, synthetic, tm
 
 def test_pack_has_an_idle_loop_and_a_transition_per_ordered_pair_and_verifies(generator, synthetic, tmp_path):
     from emosketch.export import manifest
-    from emosketch.interpolate.animate import face_pack
+    from emosketch.interpolate.animate import FaceSource, PackSpec, face_pack
     from emosketch.interpolate.render import oled_bits
 
     emotions = ["neutral", "happy", "sad", "anger"]
-    res = face_pack(generator, tmp_path / "pack", data=synthetic, index=2, emotions=emotions,
-                    transition_frames=4, idle_frames=3, device="cpu", frames_out=tmp_path / "frames.npz")
+    res = face_pack(generator, PackSpec(tmp_path / "pack", tuple(emotions), transition_frames=4, idle_frames=3,
+                                        frames_out=tmp_path / "frames.npz"),
+                    face=FaceSource(data=synthetic, index=2), device="cpu")
     n = len(emotions)
-    assert res["transitions"] == n * (n - 1)
+    assert res.transitions == n * (n - 1)
     m = json.loads((tmp_path / "pack" / "manifest.json").read_text())
     names = [s["name"] for s in m["sequences"]]
     assert sorted(names) == sorted([f"idle_{e}" for e in emotions] +

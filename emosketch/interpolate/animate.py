@@ -3,7 +3,9 @@ and a face in, videos, frame files, plots and OLED packs out."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -14,7 +16,7 @@ from ..frames import Frames
 from .agent import load_script, run_script
 from .pack import ZOOM_BREATH, emotion_pack, sequences
 from .plot import write_agent_plot
-from .render import Renderer, write_outputs
+from .render import Renderer, Source, write_outputs
 from .timeline import load_timeline, transition
 
 
@@ -30,87 +32,167 @@ def open_renderer(checkpoint: str | Path, device: str = "auto", batch: int = 32)
     return Renderer(checkpoint, device, batch)
 
 
-def transition_video(checkpoint: str | Path, outputs: list[str | Path], image=None, data=None, index: int = 0,
-                     kind: str = "auto", timeline: str | Path | None = None, start: str | None = None,
-                     end: str | None = None, frames: int = 31, hold: int = 6, easing: str = "sigmoid",
-                     fps: float | None = None, mode: str = "lerp", space: str = "style", seed: int = 0,
-                     seed_to: int | None = None, psi: float = 1.0, intensity: float = 1.0,
-                     side: bool = False, device: str = "auto", batch: int = 32) -> dict:
+@dataclass(frozen=True)
+class FaceSource:
+    """Where the face to redraw comes from: an image file (a photo, cropped and sketched as the
+    model's data was, or a sketch), or test face number `index` of a sketch dataset."""
+
+    image: str | Path | None = None
+    data: str | Path | None = None
+    index: int = 0  # which test face of `data`
+    kind: str = "auto"  # how to read `image`: auto, photo or sketch
+
+    def load(self, renderer, seed: int = 0) -> Source:
+        """The face, through the renderer's model (`seed` picks it for generators that draw their own)."""
+        return renderer.source(self.image, self.data, self.index, self.kind, seed=seed)
+
+
+@dataclass(frozen=True)
+class Styles:
+    seed: int = 0  # latent seed: which variant of each emotion's style
+    psi: float = 1.0  # truncation toward each emotion's mean style (0 = the mean, 1 = none)
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    """`emosketch interpolate`: a timeline file, or a move from one emotion to another."""
+
+    outputs: tuple[str | Path, ...]  # .gif, .mp4, .npz or folders
+    timeline: str | Path | None = None  # a YAML timeline (or start and end)
+    start: str | None = None  # the emotion the move starts from
+    end: str | None = None  # ... and ends on
+    frames: int = 31  # frames of the move, both ends included
+    hold: int = 6  # frames to hold the end emotion
+    easing: str = "sigmoid"
+    fps: float | None = None  # default: the timeline's, else 12
+    mode: str = "lerp"  # how style codes are interpolated: lerp or slerp
+    space: str = "style"  # style: between codes at one latent; z: also slerp the latent to seed_to
+    seed_to: int | None = None
+    intensity: float = 1.0  # strength of both emotions (> 1 exaggerates)
+    side: bool = False  # GIF/MP4 show source | sketch | OLED preview
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """`emosketch agent`: a stimulus script played through the agent."""
+
+    script: str | Path
+    outputs: tuple[str | Path, ...] = ()
+    plot: str | Path | None = None  # a PNG of the channels over time
+    side: bool = False
+
+
+@dataclass(frozen=True)
+class PackSpec:
+    """`emosketch pack`: an idle loop per emotion and a transition for every ordered pair."""
+
+    out: str | Path
+    emotions: tuple[str, ...] | None = None  # default: all of the model's
+    transition_frames: int = 10
+    idle_frames: int = 12
+    easing: str = "cosine"
+    fps: float = 12.0
+    opts: ExportOptions | None = None  # layout, dither, pixel format, budget (default: the OLED preset)
+    force: bool = False  # replace the pack folder
+    panel: str = "white"  # preview colour
+    frames_out: str | Path | None = None  # also keep the gray frames
+    zoom_breath: float = ZOOM_BREATH  # idle loops breathe in zoom by +- this
+    tft: Any = None  # export.tft.TftOptions: a colour TFT pack instead of an OLED pack
+
+
+@dataclass
+class VideoResult:
+    frames: int
+    fps: float
+    written: list[str]
+    face: str  # how the face was found
+    notes: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    stimuli: int = 0  # agent: stimuli in the script
+    dominant_changes: int = 0  # agent: changes of the dominant channel
+
+
+@dataclass
+class PackResult:
+    pack: str  # the folder
+    emotions: list[str]
+    idle_loops: int
+    transitions: int
+    frames: int
+    bytes: int
+    raw_bytes: int
+    face: str
+    notes: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+
+
+def transition_video(checkpoint: str | Path, spec: TransitionSpec, *, face: FaceSource, styles: Styles = Styles(),
+                     device: str = "auto", batch: int = 32) -> VideoResult:
     """Frames along a timeline file, or from one emotion to another, written to every output."""
-    if not outputs:
+    if not spec.outputs:
         raise EmosketchError("give at least one output (.gif, .mp4, .npz or a folder)")
     r = open_renderer(checkpoint, device, batch)
-    face = r.source(image, data, index, kind, seed=seed)
-    if timeline is not None:
-        if start or end:
+    src = face.load(r, styles.seed)
+    if spec.timeline is not None:
+        if spec.start or spec.end:
             raise EmosketchError("give --timeline or --from/--to, not both")
-        plan = load_timeline(timeline, r.classes, fps)
+        plan = load_timeline(spec.timeline, r.classes, spec.fps)
     else:
-        if not (start and end):
+        if not (spec.start and spec.end):
             raise EmosketchError("give --timeline FILE, or --from EMOTION and --to EMOTION")
-        plan = transition(r.classes, canonical(start), canonical(end), frames, easing, fps or 12.0, hold, intensity)
-    codes = r.plan_codes(plan, seed, psi, mode, space, seed_to)
-    pixels = r.render(face, codes)
-    result = Frames(pixels, plan.fps, plan.marks())
-    written = write_outputs(result, outputs, original=face.original if side else None)
-    return {"frames": len(pixels), "fps": plan.fps, "written": [str(p) for p in written], "face": face.how,
-            "classes": r.classes}
+        plan = transition(r.classes, canonical(spec.start), canonical(spec.end), spec.frames, spec.easing,
+                          spec.fps or 12.0, spec.hold, spec.intensity)
+    codes = r.plan_codes(plan, styles.seed, styles.psi, spec.mode, spec.space, spec.seed_to)
+    pixels = r.render(src, codes)
+    written = write_outputs(Frames(pixels, plan.fps, plan.marks()), list(spec.outputs),
+                            original=src.original if spec.side else None)
+    return VideoResult(len(pixels), plan.fps, [str(p) for p in written], src.how, classes=list(r.classes))
 
 
-def agent_video(checkpoint: str | Path, script: str | Path, outputs: list[str | Path], image=None, data=None,
-                index: int = 0, kind: str = "auto", plot: str | Path | None = None, seed: int = 0,
-                psi: float = 1.0, side: bool = False, device: str = "auto", batch: int = 32) -> dict:
+def agent_video(checkpoint: str | Path, spec: AgentSpec, *, face: FaceSource, styles: Styles = Styles(),
+                device: str = "auto", batch: int = 32) -> VideoResult:
     """An agent's stimulus script played through the generator: frames, and a plot of the channels."""
-    if not outputs and plot is None:
+    if not spec.outputs and spec.plot is None:
         raise EmosketchError("give at least one output (.gif, .mp4, .npz, a folder) or --plot")
-    scr = load_script(script)
+    scr = load_script(spec.script)
     r = open_renderer(checkpoint, device, batch)
-    face = r.source(image, data, index, kind, seed=seed)
+    src = face.load(r, styles.seed)
     trace = run_script(scr, r.classes)
-    pixels = r.render(face, r.weight_codes(trace.weights, seed, psi))
-    result = Frames(pixels, scr.fps, trace.marks())
-    written = write_outputs(result, outputs, original=face.original if side else None)
-    if plot is not None:
-        written.append(write_agent_plot(plot, trace, pixels))
+    pixels = r.render(src, r.weight_codes(trace.weights, styles.seed, styles.psi))
+    written = write_outputs(Frames(pixels, scr.fps, trace.marks()), list(spec.outputs),
+                            original=src.original if spec.side else None)
+    if spec.plot is not None:
+        written.append(write_agent_plot(spec.plot, trace, pixels))
     dominant = [d for d in trace.dominant if d]
-    return {"frames": len(pixels), "fps": scr.fps, "written": [str(p) for p in written], "face": face.how,
-            "notes": trace.notes, "stimuli": len(scr.stimuli),
-            "dominant_changes": sum(1 for a, b in zip(dominant, dominant[1:]) if a != b)}
+    return VideoResult(len(pixels), scr.fps, [str(p) for p in written], src.how, list(trace.notes), list(r.classes),
+                       len(scr.stimuli), sum(1 for a, b in zip(dominant, dominant[1:]) if a != b))
 
 
-def face_pack(checkpoint: str | Path, out: str | Path, image=None, data=None, index: int = 0, kind: str = "auto",
-              emotions: list[str] | None = None, transition_frames: int = 10, idle_frames: int = 12,
-              easing: str = "cosine", fps: float = 12.0, seed: int = 0, psi: float = 1.0,
-              opts: ExportOptions | None = None, force: bool = False, panel: str = "white",
-              device: str = "auto", batch: int = 32, frames_out: str | Path | None = None,
-              zoom_breath: float = ZOOM_BREATH, tft=None) -> dict:
-    """An OLED pack: an idle loop per emotion and a transition for every ordered pair; with `tft`
+def face_pack(checkpoint: str | Path, spec: PackSpec, *, face: FaceSource, styles: Styles = Styles(),
+              device: str = "auto", batch: int = 32) -> PackResult:
+    """An OLED pack: an idle loop per emotion and a transition for every ordered pair; with spec.tft
     (export.tft.TftOptions), a colour TFT pack of the same sequences instead."""
     r = open_renderer(checkpoint, device, batch)
-    wanted = pick_emotions(emotions, r.classes)
-    face = r.source(image, data, index, kind, seed=seed)
-    frames = sequences(r, face, wanted, transition_frames, idle_frames, easing, fps, seed, psi,
-                       zoom_breath=zoom_breath)
-    if frames_out is not None:
-        write_outputs(frames, [frames_out])
-    if tft is not None:
+    wanted = pick_emotions(list(spec.emotions) if spec.emotions else None, r.classes)
+    src = face.load(r, styles.seed)
+    frames = sequences(r, src, wanted, spec.transition_frames, spec.idle_frames, spec.easing, spec.fps, styles.seed,
+                       styles.psi, zoom_breath=spec.zoom_breath)
+    written = [str(p) for p in write_outputs(frames, [spec.frames_out])] if spec.frames_out is not None else []
+    n = len(wanted)
+    if spec.tft is not None:
         from ..export.framing import steady_box
         from ..export.tft import build_tft_pack, write_tft_pack
         from ..frames import split_sequences
 
-        tpack = build_tft_pack([(name, "generator", part) for name, part in split_sequences(frames, "frames")], tft,
-                               box=steady_box(face.sketch[None]))
-        folder = write_tft_pack(tpack, out, force=force)
-        n = len(wanted)
-        return {"pack": str(folder), "emotions": wanted, "idle_loops": n, "transitions": n * (n - 1),
-                "frames": len(tpack.payloads), "bytes": len(tpack.data), "raw_bytes": tpack.raw_bytes,
-                "face": face.how, "notes": []}
-    pack, folder = emotion_pack(frames, out, opts, force, panel, face)
+        tpack = build_tft_pack([(name, "generator", part) for name, part in split_sequences(frames, "frames")],
+                               spec.tft, box=steady_box(src.sketch[None]))
+        folder = write_tft_pack(tpack, spec.out, force=spec.force)
+        return PackResult(str(folder), wanted, n, n * (n - 1), len(tpack.payloads), len(tpack.data), tpack.raw_bytes,
+                          src.how, written=written)
+    pack, folder = emotion_pack(frames, spec.out, spec.opts, spec.force, spec.panel, src)
     m = pack.manifest()
-    n = len(wanted)
-    return {"pack": str(folder), "emotions": wanted, "idle_loops": n, "transitions": n * (n - 1),
-            "frames": len(pack.payloads), "bytes": m["total_bytes"], "raw_bytes": m["raw_bytes"],
-            "face": face.how, "notes": list(pack.notes)}
+    return PackResult(str(folder), wanted, n, n * (n - 1), len(pack.payloads), m["total_bytes"], m["raw_bytes"],
+                      src.how, list(pack.notes), written)
 
 
 def crossfade(first: np.ndarray, last: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -127,11 +127,12 @@ class SearchRun:
     written: list
 
 
-def search_video(checkpoint, guide_path, target: str, outputs: list, image=None, data=None, index: int = 0,
-                 kind: str = "auto", start: str = "neutral", config: SearchConfig = SearchConfig(),
-                 device: str = "auto", side: bool = True, fps: float = 8.0) -> SearchRun:
+def search_video(checkpoint, guide_path, target: str, outputs: list, *, face, start: str = "neutral",
+                 config: SearchConfig = SearchConfig(), device: str = "auto", side: bool = True,
+                 fps: float = 8.0) -> SearchRun:
     """The whole `emosketch search` job: a face, a search for `target` from `start`, and the path
-    written to each output (GIF/MP4 side by side with the source, .npz with the model's pixels)."""
+    written to each output (GIF/MP4 side by side with the source, .npz with the model's pixels).
+    `face`: where the face comes from (interpolate.animate.FaceSource)."""
     from ..emotion_cnn import load_classifier
     from ..frames import Frames
     from .render import Renderer, write_outputs
@@ -143,7 +144,7 @@ def search_video(checkpoint, guide_path, target: str, outputs: list, image=None,
                              "sketch classifier (not one trained on face photos)")
     if state["classes"] != renderer.classes:
         raise EmosketchError(f"{guide_path}: its classes {state['classes']} are not the generator's {renderer.classes}")
-    source = renderer.source(image=image, data=data, index=index, kind=kind)
+    source = face.load(renderer)
     w = np.zeros((1, len(renderer.classes)))
     w[0, renderer.bank.index(start)] = 1.0
     res = search(renderer, guide, int(state["image_size"]), source.sketch[None], [target], config, start=w)
