@@ -79,6 +79,21 @@ def _no_space(target: Path, exc: OSError) -> EmosketchError:
                           "nothing was replaced")
 
 
+def publish_dir(folder: Path, target: Path) -> None:
+    """Put a finished folder in `target`'s place: fsynced, then renamed over it (an existing target
+    is first moved aside, so there is no moment without one of the two), then the parent fsynced."""
+    _publish_mode(folder, 0o777)
+    _fsync_tree(folder)
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.replace(target, old / "previous")
+        os.replace(folder, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(folder, target)
+    _fsync(target.parent)
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | os.PathLike, overwrite: bool = False, marker: bool = True) -> Iterator[Path]:
     """Yield a fresh temporary folder beside `target`; rename it to `target` when the block succeeds.
@@ -96,16 +111,7 @@ def atomic_dir(target: str | os.PathLike, overwrite: bool = False, marker: bool 
             yield tmp
             if marker:
                 (tmp / MARKER).write_text("written by emosketch\n")
-            _publish_mode(tmp, 0o777)
-            _fsync_tree(tmp)
-            if target.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-                os.replace(target, old / "previous")
-                os.replace(tmp, target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, target)
-            _fsync(target.parent)
+            publish_dir(tmp, target)
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             if exc.errno == errno.ENOSPC:

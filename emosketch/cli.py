@@ -381,29 +381,16 @@ def evaluate_cmd(classifier_path, data, out, generator_path, baseline, split, fa
         click.echo(f"wrote {out}: accuracy {rep['accuracy']:.3f}, macro-F1 {rep['macro_f1']:.3f}, "
                    f"ECE {rep['ece']:.3f} on {rep['n']} {split} images")
         return
-    from .datasets.dataset import load
-    from .evaluate.generator import InputTranslator, OracleTranslator, evaluate_generator
-    from .evaluate.perceptual import find_trunk, lpips_model, missing_trunk_message
+    from .evaluate.report import baseline_translator, judge_translator
 
-    ds = load(data)
     if generator_path is not None:
         from .gan.sample import GanTranslator
 
         translator, name = GanTranslator(generator_path, device), Path(generator_path).parent.name or "generator"
     else:
-        from .evaluate.warp import WarpTranslator
-
-        translator = {"input": lambda: InputTranslator(ds.classes), "oracle": lambda: OracleTranslator(ds),
-                      "warp": lambda: WarpTranslator.fit(ds)}[baseline]()
-        name = baseline
-    lpips, note = None, None
-    if find_trunk(lpips_trunk) is not None:
-        lpips = lpips_model(lpips_trunk)
-    else:
-        note = "LPIPS skipped, distances are L1. " + missing_trunk_message()
-        click.echo(f"note: {note}")
-    rep = evaluate_generator(translator, data, classifier_path, out, name, lpips=lpips, split=split,
-                             faces=faces, device=device, force=force, lpips_note=note)
+        translator, name = baseline_translator(baseline, data), baseline
+    rep = judge_translator(translator, name, data, classifier_path, out, split, faces, lpips_trunk, device, force,
+                           log=click.echo)
     click.echo(f"wrote {out}: target-emotion accuracy {rep['target_accuracy']:.3f}, cycle L1 "
                f"{rep['cycle_l1']:.4f}, diversity {rep['diversity']:.4f}, PPL {rep['ppl']['ppl']:.1f}")
 

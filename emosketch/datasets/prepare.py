@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from .. import __version__
-from ..atomic import MARKER, atomic_file, check_target, output_lock
+from ..atomic import MARKER, atomic_file, check_target, output_lock, publish_dir
 from ..emotions import EMOTIONS, canonical, canonical_list
 from ..errors import EmosketchError
 from ..progress import progress as progress_bar
@@ -336,9 +336,7 @@ def _prepare(source: str, out: Path, cfg: PrepareConfig, workers: int, force: bo
     shutil.rmtree(chunk_dir)
     plan.unlink()
     (partial / MARKER).write_text("written by emosketch\n")
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(partial, out)
+    publish_dir(partial, out)  # the resumable partial folder becomes the dataset, atomically
     return meta
 
 

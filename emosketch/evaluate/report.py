@@ -48,3 +48,35 @@ def evaluate_classifier(checkpoint: str | Path, data: str | Path, out: str | Pat
         (tmp / "report.md").write_text(classifier_markdown(rep, title))
         cv2.imwrite(str(tmp / "confusion.png"), confusion_heatmap(rep["confusion_matrix"], ds.classes, title))
     return rep
+
+
+def baseline_translator(name: str, data: str | Path):
+    """The translators every generator is judged beside: input (the face untouched), oracle (the exact
+    answer, synthetic data only) and warp (the mean-motion warp)."""
+    from .generator import InputTranslator, OracleTranslator
+    from .warp import WarpTranslator
+
+    ds = load(data)
+    makers = {"input": lambda: InputTranslator(ds.classes), "oracle": lambda: OracleTranslator(ds),
+              "warp": lambda: WarpTranslator.fit(ds)}
+    if name not in makers:
+        raise EmosketchError(f"baseline {name!r}: expected one of {', '.join(makers)}")
+    return makers[name]()
+
+
+def judge_translator(translator, name: str, data: str | Path, classifier: str | Path, out: str | Path,
+                     split: str = "test", faces: int | None = None, lpips_trunk: str | None = None,
+                     device: str = "auto", force: bool = False, log=print) -> dict:
+    """`emosketch evaluate` for a generator or a baseline: the translator judged by `classifier` on
+    the split, with LPIPS when its trunk is on this machine (L1 distances and a note when not)."""
+    from .generator import evaluate_generator
+    from .perceptual import find_trunk, lpips_model, missing_trunk_message
+
+    lpips, note = None, None
+    if find_trunk(lpips_trunk) is not None:
+        lpips = lpips_model(lpips_trunk)
+    else:
+        note = "LPIPS skipped, distances are L1. " + missing_trunk_message()
+        log(f"note: {note}")
+    return evaluate_generator(translator, data, classifier, out, name, lpips=lpips, split=split, faces=faces,
+                              device=device, force=force, lpips_note=note)
