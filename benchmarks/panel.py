@@ -87,6 +87,45 @@ def stroke_width(bits: np.ndarray) -> float:
     return lit / max(1, int(thin(bits).sum()))
 
 
+def exaggerated(tr, sources: np.ndarray, targets: np.ndarray, seeds: np.ndarray, k: float) -> np.ndarray:
+    """The translations at intensity k: s = s_neutral + k (s_target - s_neutral) at each pair's latent
+    (what `pose(..., intensity)` does for packs and timelines). uint8 sketches."""
+    from emosketch.gan.networks import z_codes
+    from emosketch.tensors import to_tensor, to_uint8
+
+    n = tr.nets
+    neutral = tr.classes.index("neutral")
+    out = []
+    with torch.no_grad():
+        for a in range(0, len(sources), 64):
+            z = z_codes(seeds[a:a + 64], n.mapping.latent_dim)
+            y = torch.as_tensor(targets[a:a + 64], dtype=torch.long)
+            s0 = n.mapping(z, torch.full_like(y, neutral))
+            s = s0 + k * (n.mapping(z, y) - s0)
+            out.append(to_uint8(n.generator(to_tensor(sources[a:a + 64], "cpu"), s)[:, 0]))
+    return np.concatenate(out)
+
+
+def exaggeration_rows(tr, judges: dict, src_u8: np.ndarray, targets: np.ndarray, seeds: np.ndarray,
+                      side: int) -> list[dict]:
+    """Does an exaggerated emotion read better on the panel? Target accuracy of the sketch itself and
+    after the default panel (face brows-chin, thin strokes), per intensity."""
+    layout, d = Layout(128, 64, "face"), Dither("lineart", thin=True)
+    rows = []
+    for k in (1.0, 1.25, 1.5):
+        gen = exaggerated(tr, src_u8, targets, seeds, k)
+        backs = []
+        for src, img in zip(src_u8, gen):
+            lay = with_face(layout, src[None])
+            backs.append(undo(to_bits(apply_layout(img[None], lay), d)[0], lay, side))
+        row = {"intensity": k, "edit_pixels": float((np.abs(gen.astype(int) - src_u8) > 64).mean())}
+        for j, m in judges.items():
+            row[f"sketch_{j}"] = float((read(m, gen) == targets).mean())
+            row[f"panel_{j}"] = float((read(m, np.stack(backs)) == targets).mean())
+        rows.append(row)
+    return rows
+
+
 def pack_figures(checkpoint: str) -> list[dict]:
     """Compression ratio and flicker of a pack of the demo photo, per framing (idle loops breathing in
     intensity and zoom, as `emosketch pack` makes them)."""
@@ -227,6 +266,9 @@ def main() -> None:
           "layout and dither; ratio = acc / gray (the goal: >= 0.9); total = acc / the sketch itself")
     print(table(rows, ["variant"] + [f"{k}_{j}" for j in judges for k in ("gray", "acc", "ratio", "total")]
                 + ["stroke_width"]))
+    exag = exaggeration_rows(tr, judges, src_u8, targets, seeds, side)
+    print("\nIntensity (> 1 exaggerates): target accuracy of the sketch and after the default panel (face, thin)")
+    print(table(exag, ["intensity"] + [f"{k}_{j}" for j in judges for k in ("sketch", "panel")] + ["edit_pixels"]))
     packs = [] if args.no_packs else pack_figures(checkpoint)
     fs = {r["framing"]: r["mean_flips_per_frame"] for r in packs if r["dither"] == "floyd-steinberg"}
     for r in packs:
@@ -242,7 +284,7 @@ def main() -> None:
     print("\nFlicker on a still face whose tone fades 2 levels a frame (pixels flipped per frame)")
     print(table(flicker, ["layout", "dither", "mean_flips_per_frame", "vs_floyd_steinberg"]))
     result = {"flicker_still": flicker, "checkpoint": checkpoint, "faces": args.faces, "translations": int(len(targets)), "rows": rows,
-              "packs": packs, "tft": tft, "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
+              "exaggeration": exag, "packs": packs, "tft": tft, "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
     (out / "panel.json").write_text(json.dumps(result, indent=1) + "\n")
     print(f"\nwrote {out / 'panel.json'}")
 
