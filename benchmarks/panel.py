@@ -126,6 +126,69 @@ def exaggeration_rows(tr, judges: dict, src_u8: np.ndarray, targets: np.ndarray,
     return rows
 
 
+def vector_strokes(img: np.ndarray, layout: Layout) -> np.ndarray:
+    """The sketch as vectors: inked at its own 64 px (lineart), thinned to one-pixel skeletons, and each
+    skeleton link drawn again as a one-pixel line at panel scale. bool [H, W], True = lit."""
+    side = img.shape[0]
+    skel = thin(to_bits(img[None], Dither("lineart")))[0]
+    x0, y0, ww, wh = _window(layout, side, side, layout.zoom)
+    sx, sy = layout.width / ww, layout.height / wh
+    canvas = np.zeros((layout.height, layout.width), np.uint8)
+
+    def at(y, x):  # the pixel centre on the panel, in 1/16 px (cv2's shift=4)
+        return (int(round(((x + 0.5 - x0) * sx - 0.5) * 16)), int(round(((y + 0.5 - y0) * sy - 0.5) * 16)))
+
+    ys, xs = np.nonzero(skel)
+    for y, x in zip(ys, xs):
+        linked = False
+        for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):
+            v, u = y + dy, x + dx
+            if 0 <= v < side and 0 <= u < side and skel[v, u]:
+                cv2.line(canvas, at(y, x), at(v, u), 255, 1, cv2.LINE_8, shift=4)
+                linked = True
+        if not linked:
+            cv2.line(canvas, at(y, x), at(y, x), 255, 1, cv2.LINE_8, shift=4)
+    return canvas > 0
+
+
+def upscaler_rows(judges: dict, src_u8: np.ndarray, gen: np.ndarray, targets: np.ndarray, side: int) -> list[dict]:
+    """The ways to enlarge the 64 px face onto the panel (the default framing), read back the same way."""
+    from emosketch.export.layout import PAPER
+
+    base = Layout(128, 64, "face")
+
+    def warp(img, lay, flags):
+        x0, y0, ww, wh = _window(lay, side, side, lay.zoom)
+        sx, sy = lay.width / ww, lay.height / wh
+        m = np.array([[sx, 0, (0.5 - x0) * sx - 0.5], [0, sy, (0.5 - y0) * sy - 0.5]], np.float64)
+        return cv2.warpAffine(img, m, (lay.width, lay.height), flags=flags, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=PAPER)
+
+    ways = {
+        "nearest (blocky pixels), lineart": lambda img, lay: to_bits(warp(img, lay, cv2.INTER_NEAREST)[None],
+                                                                     Dither("lineart"))[0],
+        "bilinear, lineart, thin (the default)": lambda img, lay: to_bits(apply_layout(img[None], lay),
+                                                                          Dither("lineart", thin=True))[0],
+        "bicubic, lineart, thin": lambda img, lay: to_bits(warp(img, lay, cv2.INTER_CUBIC)[None],
+                                                           Dither("lineart", thin=True))[0],
+        "vectorised strokes (64 px skeleton redrawn at panel scale)": vector_strokes,
+    }
+    rows = []
+    for name, way in ways.items():
+        backs, bits_all = [], []
+        for src, img in zip(src_u8, gen):
+            lay = with_face(base, src[None])
+            bits = way(img, lay)
+            bits_all.append(bits)
+            backs.append(undo(bits, lay, side))
+        row = {"upscaler": name, "stroke_width": stroke_width(np.stack(bits_all)),
+               "lit": float(np.stack(bits_all).mean())}
+        for j, m in judges.items():
+            row[f"acc_{j}"] = float((read(m, np.stack(backs)) == targets).mean())
+        rows.append(row)
+    return rows
+
+
 def pack_figures(checkpoint: str) -> list[dict]:
     """Compression ratio and flicker of a pack of the demo photo, per framing (idle loops breathing in
     intensity and zoom, as `emosketch pack` makes them)."""
@@ -266,6 +329,9 @@ def main() -> None:
           "layout and dither; ratio = acc / gray (the goal: >= 0.9); total = acc / the sketch itself")
     print(table(rows, ["variant"] + [f"{k}_{j}" for j in judges for k in ("gray", "acc", "ratio", "total")]
                 + ["stroke_width"]))
+    ups = upscaler_rows(judges, src_u8, gen, targets, side)
+    print("\nEnlarging the 64 px face onto the panel (face brows-chin): target accuracy read back, stroke width")
+    print(table(ups, ["upscaler"] + [f"acc_{j}" for j in judges] + ["stroke_width", "lit"]))
     exag = exaggeration_rows(tr, judges, src_u8, targets, seeds, side)
     print("\nIntensity (> 1 exaggerates): target accuracy of the sketch and after the default panel (face, thin)")
     print(table(exag, ["intensity"] + [f"{k}_{j}" for j in judges for k in ("sketch", "panel")] + ["edit_pixels"]))
@@ -284,7 +350,7 @@ def main() -> None:
     print("\nFlicker on a still face whose tone fades 2 levels a frame (pixels flipped per frame)")
     print(table(flicker, ["layout", "dither", "mean_flips_per_frame", "vs_floyd_steinberg"]))
     result = {"flicker_still": flicker, "checkpoint": checkpoint, "faces": args.faces, "translations": int(len(targets)), "rows": rows,
-              "exaggeration": exag, "packs": packs, "tft": tft, "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
+              "upscalers": ups, "exaggeration": exag, "packs": packs, "tft": tft, "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
     (out / "panel.json").write_text(json.dumps(result, indent=1) + "\n")
     print(f"\nwrote {out / 'panel.json'}")
 
