@@ -38,6 +38,8 @@ bench: demo
 		--data $(TRAIN_DEMO_OUT)/data/synthetic-64
 	$(PY) benchmarks/realfaces.py --out $(BENCH_OUT) --generator shipped=emosketch/models/generator-fer6-warp-64.pt
 	$(PY) benchmarks/panel.py --out $(BENCH_OUT)
+	$(PY) benchmarks/search.py --out $(BENCH_OUT)
+	$(PY) benchmarks/serve.py --out $(BENCH_OUT)
 
 # Reproduces the shipped generator from the FER+ faces in FERPLUS (about an hour on 2 CPU cores).
 FERPLUS ?= ../shared/data/ferplus
