@@ -91,6 +91,8 @@ def test_uploading_a_face_changes_the_label_the_agent_plot_and_the_panel(browser
     # the face drawn is now the uploaded one, and the emotions read stimulated the agent
     page.wait_for_timeout(1500)
     assert canvas(page, "oled") != before["oled"]
+    assert int(page.evaluate("document.body.dataset.sketches || 0")) >= 2  # the sketch beside the panel refreshes
+    assert page.evaluate("document.getElementById('sketch').naturalWidth") == 192
     status = page.inner_text("#status")
     if "stimulated" in status:
         assert canvas(page, "plot") != before["plot"]

@@ -127,6 +127,13 @@ def test_render_gives_png_or_panel_bytes_in_every_pixel_format(client, engine):
     assert (sad != lit).mean() > 0.01  # another emotion, another face
     big = client.post("/api/render", json={"weights": {"happy": 1.0}, "scale": 4})
     assert Image.open(io.BytesIO(big.content)).size == (512, 256)
+    sketch = client.post("/api/render", json={"weights": {"happy": 1.0}, "format": "sketch", "scale": 2})
+    assert sketch.status_code == 200 and sketch.headers["content-type"] == "image/png"
+    gray = np.asarray(Image.open(io.BytesIO(sketch.content)))
+    assert gray.shape == (128, 128) and gray.dtype == np.uint8 and 0 < (gray < 128).mean() < 0.5
+    session = engine.session(client.cookies["emosketch_session"], create=False)
+    expected = engine.sketch(session.face, np.eye(len(engine.classes))[engine.classes.index("happy")])
+    assert np.array_equal(gray[::2, ::2], expected)  # the generator's own pixels, each a 2x2 block
     tall = client.post("/api/render", json={"weights": {"happy": 1.0}, "size": "128x128", "format": "sh1107"})
     assert len(tall.content) == 128 * 128 // 8
     state = client.post("/api/render", json={"levels": {"joy": 1.0}})  # an agent state in

@@ -128,12 +128,15 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
         zoom = None if use_agent and "zoom" not in body else _number(body, "zoom", 1.0)
         if zoom is not None and not 0.5 <= zoom <= 4:
             raise RequestError(f'"zoom" {zoom}: from 0.5 to 4')
+        scale = int(_number(body, "scale", 1))
+        if not 1 <= scale <= 8:
+            raise RequestError('"scale": a whole number from 1 to 8')
+        if fmt == "sketch":  # the generator's own sketch, before the panel's layout and 1 bit
+            sketch = await run_in_threadpool(engine.sketch_now, s, weights)
+            return answer(Response(_png(sketch, scale), media_type="image/png"), s)
         bits = await run_in_threadpool(engine.bits, s, weights, zoom, size)
         if fmt == "png":
-            scale = int(_number(body, "scale", 1))
-            if not 1 <= scale <= 8:
-                raise RequestError('"scale": a whole number from 1 to 8')
-            return answer(Response(_png(bits, scale), media_type="image/png"), s)
+            return answer(Response(_png(np.where(bits, 255, 0).astype(np.uint8), scale), media_type="image/png"), s)
         data = engine.encode(bits, fmt)
         return answer(Response(data, media_type="application/octet-stream",
                                headers={"X-Panel-Width": str(bits.shape[1]), "X-Panel-Height": str(bits.shape[0]),
@@ -256,10 +259,10 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
     return app
 
 
-def _png(bits: np.ndarray, scale: int) -> bytes:
+def _png(img: np.ndarray, scale: int) -> bytes:
+    """A uint8 gray image as PNG, each pixel a scale x scale block."""
     from PIL import Image
 
-    img = np.where(bits, 255, 0).astype(np.uint8)
     if scale > 1:
         img = np.repeat(np.repeat(img, scale, 0), scale, 1)
     buf = io.BytesIO()

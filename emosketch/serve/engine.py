@@ -257,17 +257,26 @@ class Engine:
             codes = self.renderer.weight_codes(weights[None])
             return self.renderer.render(face, codes)[0]
 
-    def bits(self, session: Session, weights: np.ndarray | None = None, zoom: float | None = None,
-             size: str = "128x64") -> np.ndarray:
-        """The panel's pixels (bool [H, W], True = lit) for the session's face: the agent's state
-        now, or the given weights and zoom."""
+    def _now(self, session: Session, weights: np.ndarray | None, zoom: float | None):
+        """(weights, zoom, face, face_id, layout): the agent's state now, or the given weights and zoom."""
         with session.lock:
             session.advance(self.config.zoom)
             if weights is None:
                 wd = session.agent.weights()
                 weights = np.array([wd.get(c, 0.0) for c in self.classes])
             zoom = 1.0 + session.zoom if zoom is None else zoom
-            face, face_id, layout = session.face, session.face_id, session.layout
+            return weights, zoom, session.face, session.face_id, session.layout
+
+    def sketch_now(self, session: Session, weights: np.ndarray | None = None) -> np.ndarray:
+        """The generator's sketch (uint8 [S, S]) of the session's face: the agent's state now, or the weights."""
+        weights, _, face, _, _ = self._now(session, weights, None)
+        return self.sketch(face, weights)
+
+    def bits(self, session: Session, weights: np.ndarray | None = None, zoom: float | None = None,
+             size: str = "128x64") -> np.ndarray:
+        """The panel's pixels (bool [H, W], True = lit) for the session's face: the agent's state
+        now, or the given weights and zoom."""
+        weights, zoom, face, face_id, layout = self._now(session, weights, zoom)
         w, h = parse_geometry(size)
         if w * h > 512 * 512:
             raise RequestError(f"size {size}: at most 512x512 pixels")

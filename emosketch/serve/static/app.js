@@ -187,6 +187,22 @@ async function toggleCamera() {
   status("camera on: reading your face every 0.7 s");
 }
 
+// ---- the sketch beside the panel --------------------------------------------------------------
+
+async function refreshSketch() {
+  try {
+    const blob = await api("/api/render", { method: "POST", headers: { "Content-Type": "application/json" },
+                                            body: JSON.stringify({ agent: true, format: "sketch", scale: 3 }) });
+    const img = $("sketch");
+    const old = img.src;
+    img.src = URL.createObjectURL(blob);
+    if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    document.body.dataset.sketches = String(Number(document.body.dataset.sketches || 0) + 1);
+  } catch (err) {
+    status(`sketch: ${err.message}`, true);
+  }
+}
+
 // ---- make it smile ---------------------------------------------------------------------------
 
 function drawCurve(p, climbFrom) {
@@ -293,6 +309,8 @@ async function start() {
   const source = new EventSource("/api/stream?format=gfx&fps=12");
   source.onmessage = onFrame;
   source.onerror = () => status("the frame stream dropped; reconnecting ...", true);
+  refreshSketch();
+  setInterval(refreshSketch, 500);
   drawPlot();
   document.body.dataset.ready = "1";
 }
