@@ -128,7 +128,6 @@ class Engine:
 
         self.default_face = self.renderer.source(image=demo_photo())
         self.default_face_id = self._next_face()
-        self.frames_rendered = 0
 
     def _next_face(self) -> int:
         self.faces += 1
@@ -290,7 +289,6 @@ class Engine:
         frame = self.sketch(face, np.round(weights * 64) / 64)
         bits = to_bits(apply_layout(frame[None], layout, [round(zoom, 2)]), OLED_DITHER)[0]
         with self.sessions_lock:
-            self.frames_rendered += 1
             self.cache[key] = bits
             while len(self.cache) > self.config.cache_frames:
                 self.cache.popitem(last=False)
