@@ -133,3 +133,15 @@ def load_classifier(path: str | Path, device: torch.device | str = "cpu") -> tup
     model = EmotionCNN(len(state["classes"]), cfg.width, cfg.dropout)
     checkpoints.load_weights(model, state["model"], path, "classifier")
     return model.to(device).eval(), state
+
+
+def load_sketch_classifier(path: str | Path, classes: list[str], device: torch.device | str = "cpu",
+                           role: str = "guide", whose: str = "the dataset's") -> tuple[EmotionCNN, dict]:
+    """A sketch classifier that reads a generator's drawings (a training guide, the search's guide):
+    load_classifier, refusing one of other classes than `classes` or one trained on face photos."""
+    model, state = load_classifier(path, device)
+    if state["classes"] != list(classes):
+        raise EmosketchError(f"{role} {path}: its classes {state['classes']} differ from {whose} {list(classes)}")
+    if state["input"] != "sketch":
+        raise EmosketchError(f"{role} {path}: judges face photos; the {role} must be a sketch classifier")
+    return model, state

@@ -27,7 +27,7 @@ from ..atomic import atomic_file, output_lock, remove_stale
 from ..datasets.dataset import SketchDataset, load
 from ..datasets.sampler import class_weights
 from ..datasets.synthetic import EXPRESSIONS
-from ..emotion_cnn import load_classifier
+from ..emotion_cnn import load_sketch_classifier
 from ..errors import EmosketchError
 from ..progress import progress as progress_bar
 from ..tensors import pick_device, resize_batch, to_tensor, to_uint8
@@ -184,11 +184,7 @@ class Trainer:
 
     def _load_guide(self, path: str) -> tuple[torch.nn.Module, int]:
         """A frozen guide classifier and the side it reads."""
-        model, state = load_classifier(path, self.device)
-        if state["classes"] != self.classes:
-            raise EmosketchError(f"guide {path}: its classes {state['classes']} differ from the dataset's {self.classes}")
-        if state["input"] != "sketch":
-            raise EmosketchError(f"guide {path}: judges face photos; the guide must be a sketch classifier")
+        model, state = load_sketch_classifier(path, self.classes, self.device)
         for p in model.parameters():
             p.requires_grad_(False)
         return model.to(memory_format=torch.channels_last), int(state["image_size"])

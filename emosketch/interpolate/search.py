@@ -133,17 +133,13 @@ def search_video(checkpoint, guide_path, target: str, outputs: list, *, face, st
     """The whole `emosketch search` job: a face, a search for `target` from `start`, and the path
     written to each output (GIF/MP4 side by side with the source, .npz with the model's pixels).
     `face`: where the face comes from (interpolate.animate.FaceSource)."""
-    from ..emotion_cnn import load_classifier
+    from ..emotion_cnn import load_sketch_classifier
     from ..frames import Frames
     from .render import Renderer, write_outputs
 
     renderer = Renderer(checkpoint, device)
-    guide, state = load_classifier(guide_path, renderer.device)
-    if state["input"] != "sketch":
-        raise EmosketchError(f"{guide_path}: the search reads the generator's sketches, so its guide must be a "
-                             "sketch classifier (not one trained on face photos)")
-    if state["classes"] != renderer.classes:
-        raise EmosketchError(f"{guide_path}: its classes {state['classes']} are not the generator's {renderer.classes}")
+    guide, state = load_sketch_classifier(guide_path, renderer.classes, renderer.device, "the search's guide",
+                                          "the generator's")
     source = face.load(renderer)
     w = np.zeros((1, len(renderer.classes)))
     w[0, renderer.bank.index(start)] = 1.0

@@ -4,11 +4,12 @@ browser (its agent, its face, its zoom).
     engine = Engine(ServeConfig())
     session = engine.new_session()
     result = engine.classify(session, image_bytes, stimulate=True, use_face=True)
-    frame = engine.frame(session, "ssd1306")   # the panel's bytes for the agent's state now
+    frame = engine.encode(engine.bits(session), "ssd1306")   # the panel's bytes for the agent's state now
 """
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import threading
 import time
@@ -68,7 +69,6 @@ class Session:
     layout: Layout  # OLED face framing, found on this face
     zoom: float = 0.0  # the lagged push-in (1 + zoom is the layout's zoom)
     clock: float = field(default_factory=time.monotonic)
-    last: dict | None = None  # the last classification
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def advance(self, zoom_amount: float) -> None:
@@ -100,38 +100,31 @@ class Engine:
     are serialised by one lock: on a small CPU, parallel forward passes only fight for the cores."""
 
     def __init__(self, config: ServeConfig | None = None):
-        from ..emotion_cnn import load_classifier
+        from ..emotion_cnn import load_classifier, load_sketch_classifier
         from ..models import default_classifier, default_generator, default_sketch_classifier
-        from ..tensors import pick_device
 
         self.config = config = config or ServeConfig()
-        self.device = pick_device(config.device)
         self.renderer = Renderer(config.checkpoint or default_generator(), config.device)
+        self.device = self.renderer.device
         self.classes = self.renderer.classes
         self.classifier, self.classifier_state = load_classifier(config.classifier or default_classifier(), self.device)
         if self.classifier_state["input"] != "face":
             raise EmosketchError(f"{config.classifier}: serve reads camera frames and photos, so its classifier "
                                  "must be trained on faces (emosketch classifier train --input face)")
         self.face_cfg, _ = photo_configs(self.classifier_state.get("dataset", {}))
-        self.guide, guide_state = load_classifier(config.guide or default_sketch_classifier(), self.device)
-        if guide_state["input"] != "sketch" or guide_state["classes"] != self.classes:
-            raise EmosketchError(f"{config.guide}: the search's guide must be a sketch classifier of the "
-                                 f"generator's emotions ({', '.join(self.classes)})")
+        self.guide, guide_state = load_sketch_classifier(config.guide or default_sketch_classifier(), self.classes,
+                                                         self.device, "the search's guide", "the generator's")
         self.guide_size = int(guide_state["image_size"])
         self.model_lock = threading.Lock()
         self.sessions: OrderedDict[str, Session] = OrderedDict()
         self.sessions_lock = threading.Lock()
         self.cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self.faces = 0
+        self.face_ids = itertools.count(1)  # a fresh id per face; next() on a count is atomic across threads
         self.streams = 0
         from ..models import demo_photo
 
         self.default_face = self.renderer.source(image=demo_photo())
-        self.default_face_id = self._next_face()
-
-    def _next_face(self) -> int:
-        self.faces += 1
-        return self.faces
+        self.default_face_id = next(self.face_ids)
 
     # ---- sessions --------------------------------------------------------------------------------
 
@@ -185,9 +178,8 @@ class Engine:
             if stimulate:
                 result["stimulated"] = self._stimulate_by(session.agent, dict(zip(classes, p)))
             if new_face is not None:
-                session.face, session.face_id, session.layout = new_face, self._next_face(), self._layout(new_face)
+                session.face, session.face_id, session.layout = new_face, next(self.face_ids), self._layout(new_face)
                 result["face"] = new_face.how
-            session.last = result
             result["agent"] = session.state()
         return result
 
