@@ -197,6 +197,9 @@ def test_the_stream_sends_panel_frames_as_server_sent_events(client):
         bits = pixel_format("ssd1306").unpack(np.frombuffer(base64.b64decode(e["data"]), np.uint8), 128, 64)
         assert bits.shape == (1, 64, 128) and bits.any()
         assert set(e["levels"]) >= {"joy", "sad"} and "weights" in e
+    raw = client.get("/api/frame?format=sh1106")  # one frame, for devices that poll
+    assert raw.status_code == 200 and len(raw.content) == pixel_format("sh1106").frame_bytes(128, 64)
+    assert client.get("/api/frame?format=nope").status_code == 400
     assert client.get("/api/stream?format=nope").status_code == 400
     assert client.get("/api/stream?fps=1000").status_code == 400
 

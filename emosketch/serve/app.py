@@ -156,9 +156,8 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
 
     async def frame(request: Request) -> Response:
         s = session_of(request)
-        fmt = request.query_params.get("format", "ssd1306")
-        bits = await run_in_threadpool(engine.bits, s)
-        return answer(Response(engine.encode(bits, fmt), media_type="application/octet-stream"), s)
+        data, _, _ = await run_in_threadpool(engine.frame, s, request.query_params.get("format", "ssd1306"))
+        return answer(Response(data, media_type="application/octet-stream"), s)
 
     async def smile(request: Request) -> Response:
         """Make it smile: POST {"target": "happy", "steps": 20} -> the search's path as panel frames."""
@@ -212,10 +211,9 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
                 while count == 0 or n < count:
                     if await request.is_disconnected():
                         break
-                    bits = await run_in_threadpool(engine.bits, s)
-                    state = await run_in_threadpool(engine.agent_state, s)
+                    data, bits, state = await run_in_threadpool(engine.frame, s, fmt)
                     event = state | {"n": n, "format": fmt, "width": int(bits.shape[1]), "height": int(bits.shape[0]),
-                                     "data": base64.b64encode(engine.encode(bits, fmt)).decode("ascii")}
+                                     "data": base64.b64encode(data).decode("ascii")}
                     yield f"data: {json.dumps(event)}\n\n"
                     n += 1
                     next_at += 1.0 / fps

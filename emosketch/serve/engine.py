@@ -4,7 +4,7 @@ browser (its agent, its face, its zoom).
     engine = Engine(ServeConfig())
     session = engine.new_session()
     result = engine.classify(session, image_bytes, stimulate=True, use_face=True)
-    frame = engine.encode(engine.bits(session), "ssd1306")   # the panel's bytes for the agent's state now
+    data, bits, state = engine.frame(session, "ssd1306")   # the panel's bytes for the agent's state now
 """
 
 from __future__ import annotations
@@ -285,6 +285,13 @@ class Engine:
             while len(self.cache) > self.config.cache_frames:
                 self.cache.popitem(last=False)
         return bits
+
+    def frame(self, session: Session, fmt: str) -> tuple[bytes, np.ndarray, dict]:
+        """The panel now in a pixel format, its bits, and the agent's state they were drawn from."""
+        bits = self.bits(session)
+        with session.lock:  # bits() has just advanced the clock: the state is the one drawn
+            state = session.state()
+        return self.encode(bits, fmt), bits, state
 
     @staticmethod
     def encode(bits: np.ndarray, fmt: str) -> bytes:
