@@ -6,7 +6,8 @@
    emosketch (lineart, auto codec) against a typical converter (Pillow resize + Pillow's
    Floyd-Steinberg + a per-pixel Python loop to SSD1306 pages + a per-byte RLE), and emosketch per
    dither mode.
-2. Compression ratio raw / RLE / XOR-delta+RLE / auto on line-art face transitions.
+2. Compression ratio raw / RLE / XOR-delta+RLE / auto (the byte codecs) / the context codec on
+   line-art face transitions.
 3. Flicker: pixels flipped between consecutive frames of a slow fade (+2/255 per frame) for each
    dither mode, on a real FER+ face when ../shared/data/ferplus is present (else a synthetic face
    with a tonal gradient).
@@ -41,7 +42,7 @@ from report import table  # noqa: E402
 from emosketch.datasets.synthetic import random_identity, render  # noqa: E402
 from emosketch.datasets.synthetic_motion import transition_frames  # noqa: E402
 from emosketch.emotions import EMOTIONS  # noqa: E402
-from emosketch.export import codec  # noqa: E402
+from emosketch.export import codec, ctx  # noqa: E402
 from emosketch.export.dither import MODES, Dither, dither, to_bits  # noqa: E402
 from emosketch.export.layout import Layout, apply_layout  # noqa: E402
 from emosketch.export.pixels import FORMATS  # noqa: E402
@@ -156,6 +157,9 @@ def bench_compression() -> list[dict]:
             size = sum(len(p) for _, p in codec.encode_frames(packed, name, keyframes=starts))
             row[f"{name}_bytes"] = size
             row[f"{name}_ratio"] = raw / size
+        model, coded = ctx.encode_frames(ctx.Grid.of(FORMATS[fmt_name], 128, 64), packed, starts)
+        row["ctx_bytes"] = sum(len(p) for p in coded) + len(model)  # the model counts
+        row["ctx_ratio"] = raw / row["ctx_bytes"]
         rows.append(row)
     return rows
 
@@ -244,7 +248,8 @@ def main() -> None:
 
     comp = bench_compression()
     print("\n2. Compression on line-art face transitions (7 x 30 frames, lineart dither)")
-    print(table(comp, ["format", "frames", "raw_bytes", "rle_ratio", "delta_ratio", "auto_ratio", "auto_bytes"]))
+    print(table(comp, ["format", "frames", "raw_bytes", "rle_ratio", "delta_ratio", "auto_ratio", "auto_bytes",
+                       "ctx_ratio", "ctx_bytes"]))
 
     flicker, source = bench_flicker()
     print(f"\n3. Flicker on a slow fade (+2/255 per frame, 30 frames) of a {source}")

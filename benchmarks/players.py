@@ -5,8 +5,9 @@
 1. Code size of the C player core (emosketch_player.c) at -Os for the ATmega328P (avr-gcc) and a
    Cortex-M0+ (arm-none-eabi-gcc): .text / .data / .bss. Compilers that are missing are skipped.
 2. Decode cost per frame in instructions, counted by valgrind's callgrind (repeatable, unlike
-   times), for the demo-style pack encoded raw, RLE and XOR-delta+RLE (auto): the raw row is the
-   copy-only baseline. Runs on the host (x86-64), so read the ratios, not the absolute counts.
+   times), for the demo-style pack encoded raw, RLE, XOR-delta+RLE, the context codec and auto: the
+   raw row is the copy-only baseline. Runs on the host (x86-64), so read the ratios, not the absolute counts.
+   And the decode time per frame on an ATmega328P at 16 MHz, run in simavr (timer 1 counts cycles).
 3. Frame rates the bus allows for a 128x64 frame (1024 bytes): I2C at 100/400/1000 kHz and SPI at
    8 MHz, from the bits on the wire.
 """
@@ -34,6 +35,7 @@ from emosketch.export.players import C_PLAYER  # noqa: E402
 from emosketch.frames import split_sequences  # noqa: E402
 
 CROSS = {"ATmega328P (avr-gcc)": ("avr-gcc", ["-mmcu=atmega328p"]),
+         "ATmega328P, -DES_WITH_CTX (the context codec)": ("avr-gcc", ["-mmcu=atmega328p", "-DES_WITH_CTX"]),
          "Cortex-M0+ (arm-none-eabi-gcc)": ("arm-none-eabi-gcc", ["-mcpu=cortex-m0plus", "-mthumb"])}
 
 DECODE_HOST = r"""
@@ -59,7 +61,7 @@ def sizes(tmp: Path) -> list[dict]:
         if shutil.which(cc) is None:
             print(f"  ({cc} not installed: skipped)")
             continue
-        obj = tmp / f"{cc}.o"
+        obj = tmp / f"{cc}-{len(flags)}.o"
         subprocess.run([cc, *flags, "-std=c99", "-Os", "-c", str(C_PLAYER[1]), "-o", str(obj)], check=True)
         out = subprocess.run([cc.replace("gcc", "size"), str(obj)], check=True, capture_output=True, text=True)
         text, data, bss = (int(v) for v in out.stdout.splitlines()[1].split()[:3])
@@ -83,7 +85,7 @@ def decode_cost(tmp: Path) -> list[dict]:
     frames = demo_sequences()
     seqs = [(name, "demo", part) for name, part in split_sequences(frames, "demo")]
     rows = []
-    for codec in ("raw", "rle", "delta", "auto"):
+    for codec in ("raw", "rle", "delta", "ctx", "auto"):
         pack = build_pack(seqs, ExportOptions(layout=Layout(128, 64, focus=(0.5, 0.56)), codec=codec, name="pack"))
         folder = tmp / f"pack-{codec}"
         write_pack(pack, folder)
@@ -96,6 +98,67 @@ def decode_cost(tmp: Path) -> list[dict]:
         m = pack.manifest()
         rows.append({"codec": codec, "frames": n, "pack_bytes": m["total_bytes"],
                      "ratio": m["raw_bytes"] / m["total_bytes"], "instructions_per_frame": (work - base) / (3 * n)})
+    return rows
+
+
+AVR_HOST = r"""
+#include <avr/interrupt.h>
+#include <avr/io.h>
+#include <avr/sleep.h>
+#include <stdio.h>
+#include "emosketch_player.h"
+#include "pack.h"
+static uint8_t buf[PACK_FRAME_BYTES];
+static int put(char c, FILE *s) { (void)s; while (!(UCSR0A & (1 << UDRE0))) {} UDR0 = c; return 0; }
+static FILE out = FDEV_SETUP_STREAM(put, NULL, _FDEV_SETUP_WRITE);
+static volatile uint32_t overflows;
+ISR(TIMER1_OVF_vect) { overflows++; }
+static uint32_t cycles(void)
+{
+    uint32_t o; uint16_t t;
+    cli(); t = TCNT1; o = overflows; if ((TIFR1 & 1) && t < 32768u) o++; sei();
+    return (o << 16) | t;
+}
+int main(void)
+{
+    uint16_t i, bad = 0; uint32_t t0, t1;
+    UCSR0B = (1 << TXEN0); stdout = &out;
+    TCCR1A = 0; TCCR1B = 1; TIMSK1 = 1; sei();  /* timer 1 counts every cycle */
+    t0 = cycles();
+    for (i = 0; i < PACK_FRAME_COUNT; i++) if (!es_decode_frame(&pack_pack, i, buf)) bad++;
+    t1 = cycles();
+    printf("cycles %lu bad %u\n", (unsigned long)(t1 - t0), bad);
+    cli(); sleep_cpu();  /* simavr stops here */
+    return 0;
+}
+"""
+
+
+def avr_decode(tmp: Path) -> list[dict]:
+    """Cycles per frame on an ATmega328P at 16 MHz, run in simavr: the first sequences of the demo pack
+    (what fits the Uno's flash), per codec."""
+    if shutil.which("avr-gcc") is None or shutil.which("simavr") is None:
+        print("  (avr-gcc or simavr not installed: skipped; Debian: gcc-avr avr-libc simavr)")
+        return []
+    seqs = [(name, "demo", part) for name, part in split_sequences(demo_sequences(), "demo")][:3]
+    rows = []
+    for codec in ("rle", "delta", "ctx"):
+        pack = build_pack(seqs, ExportOptions(layout=Layout(128, 64, focus=(0.5, 0.56)), codec=codec, name="pack"))
+        folder = tmp / f"avr-{codec}"
+        write_pack(pack, folder)
+        (folder / "host.c").write_text(AVR_HOST)
+        elf = folder / "host.elf"
+        subprocess.run(["avr-gcc", "-mmcu=atmega328p", "-Os", "-std=c99", "-DF_CPU=16000000UL", "-DES_WITH_CTX", f"-I{folder}",
+                        str(folder / "host.c"), str(folder / "emosketch_player.c"), "-o", str(elf)], check=True)
+        run = subprocess.run(["simavr", "-m", "atmega328p", "-f", "16000000", str(elf)], capture_output=True,
+                             text=True, timeout=600)
+        found = re.search(r"cycles (\d+) bad (\d+)", run.stdout + run.stderr)
+        if not found or found.group(2) != "0":
+            raise SystemExit(f"simavr run for {codec} failed:\n{run.stdout}{run.stderr}")
+        n = len(pack.payloads)
+        per = int(found.group(1)) / n
+        rows.append({"codec": codec, "frames": n, "pack_bytes": pack.manifest()["total_bytes"],
+                     "cycles_per_frame": per, "ms_at_16mhz": per / 16000, "max_fps": 16e6 / per})
     return rows
 
 
@@ -124,12 +187,15 @@ def main() -> None:
         frames = cost[0]["frames"] if cost else 0
         print(f"\n2. Decode cost per 128x64 frame (host instructions, callgrind), the demo pack ({frames} frames)")
         print(table(cost, ["codec", "frames", "pack_bytes", "ratio", "instructions_per_frame"]))
+        avr = avr_decode(Path(tmp))
+        print("\n2b. Decode time per 128x64 frame on an ATmega328P at 16 MHz (simavr), the demo pack's first sequences")
+        print(table(avr, ["codec", "frames", "pack_bytes", "cycles_per_frame", "ms_at_16mhz", "max_fps"]))
     rates = bus_rates()
     print("\n3. Bus time for one 128x64 frame (1024 bytes)")
     print(table(rates, ["bus", "ms_per_frame", "max_fps"]))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "players.json").write_text(json.dumps({"sizes": size_rows, "decode": cost, "bus": rates}, indent=1))
+    (out / "players.json").write_text(json.dumps({"sizes": size_rows, "decode": cost, "avr_decode": avr, "bus": rates}, indent=1))
     print(f"\nwrote {out / 'players.json'}")
 
 

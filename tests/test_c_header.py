@@ -36,7 +36,7 @@ int main(void)
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
-@pytest.mark.parametrize("codec", ["raw", "auto"])
+@pytest.mark.parametrize("codec", ["raw", "auto", "ctx"])
 def test_header_compiles_and_decodes_every_frame(tmp_path, face_transition, any_format, codec):
     pack = make_pack(face_transition, any_format, codec)
     write_pack(pack, tmp_path / "p")

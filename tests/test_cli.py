@@ -49,6 +49,17 @@ def test_export_every_kind_of_input(run, tmp_path, face_transition):
                      "emosketch_player.py"}
 
 
+def test_export_with_the_context_codec(run, tmp_path, face_transition):
+    write_frames(tmp_path / "a.npz", Frames(face_transition, 12))
+    result = run("export", tmp_path / "a.npz", "--out", tmp_path / "p", "--codec", "ctx", "--verify")
+    assert result.exit_code == 0, result.output
+    assert "ctx" in result.output and "verified" in result.output
+    m = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert {f["codec"] for f in m["frames"]} == {"ctx-key", "ctx"} and m["model_bytes"] == 2056
+    bad = run("export", tmp_path / "a.npz", "--out", tmp_path / "q", "--codec", "ctx", "--size", "128x30", "--format", "gfx")
+    assert bad.exit_code != 0 and "--codec ctx" in bad.output and not (tmp_path / "q").exists()
+
+
 def test_max_bytes_reports_what_was_dropped(run, tmp_path, face_transition):
     write_frames(tmp_path / "a.npz", Frames(face_transition, 12))
     result = run("export", tmp_path / "a.npz", "--out", tmp_path / "p", "--max-bytes", 1500)

@@ -22,8 +22,9 @@ def test_page_is_self_contained(tmp_path, face_transition):
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_javascript_decoder_matches_python(tmp_path, face_transition, any_format):
-    pack = make_pack(face_transition, any_format)
+@pytest.mark.parametrize("codec", ["auto", "delta", "ctx"])
+def test_javascript_decoder_matches_python(tmp_path, face_transition, any_format, codec):
+    pack = make_pack(face_transition, any_format, codec)
     write_pack(pack, tmp_path / "p")
     page = (tmp_path / "p" / "index.html").read_text()
     script = page.split("<script>")[1].split("</script>")[0]

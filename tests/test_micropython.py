@@ -7,15 +7,17 @@ import sys
 import types
 
 import numpy as np
+import pytest
 from conftest import FakeDisplay, fake_framebuf, load_module, make_pack
 
 from emosketch.export import manifest, write_pack
 
 
-def test_module_plays_the_decoded_frames(tmp_path, face_transition, any_format, monkeypatch):
+@pytest.mark.parametrize("codec", ["auto", "delta", "ctx"])
+def test_module_plays_the_decoded_frames(tmp_path, face_transition, any_format, monkeypatch, codec):
     monkeypatch.setitem(sys.modules, "framebuf", fake_framebuf())
     monkeypatch.setitem(sys.modules, "machine", types.ModuleType("machine"))
-    pack = make_pack(face_transition, any_format)
+    pack = make_pack(face_transition, any_format, codec)
     write_pack(pack, tmp_path / "p")
     monkeypatch.syspath_prepend(str(tmp_path / "p"))
     monkeypatch.delitem(sys.modules, "emosketch_player", raising=False)

@@ -236,9 +236,30 @@ CROSS = {"avr-gcc": ["-mmcu=atmega328p"], "arm-none-eabi-gcc": ["-mcpu=cortex-m0
 def test_player_core_cross_compiles_small(tmp_path, compiler):
     if shutil.which(compiler) is None:
         pytest.skip(f"{compiler} is not installed (Debian: gcc-avr avr-libc / gcc-arm-none-eabi)")
-    obj = tmp_path / "player.o"
-    subprocess.run([compiler, *CROSS[compiler], "-std=c99", "-Os", "-Wall", "-Wextra", "-Werror", "-c",
-                    str(C_PLAYER[1]), "-o", str(obj)], check=True, capture_output=True, text=True)
-    size = subprocess.run([compiler.replace("gcc", "size"), str(obj)], check=True, capture_output=True, text=True)
-    text, data, bss = (int(v) for v in size.stdout.splitlines()[1].split()[:3])
-    assert text < 2048 and data == 0 and bss == 0
+
+    def text_bytes(*extra: str) -> int:
+        obj = tmp_path / "player.o"
+        subprocess.run([compiler, *CROSS[compiler], *extra, "-std=c99", "-Os", "-Wall", "-Wextra", "-Werror", "-c",
+                        str(C_PLAYER[1]), "-o", str(obj)], check=True, capture_output=True, text=True)
+        size = subprocess.run([compiler.replace("gcc", "size"), str(obj)], check=True, capture_output=True, text=True)
+        text, data, bss = (int(v) for v in size.stdout.splitlines()[1].split()[:3])
+        assert data == 0 and bss == 0
+        return text
+
+    if compiler == "avr-gcc":  # the context codec is left out on AVR unless asked for
+        assert text_bytes() < 2048 < text_bytes("-DES_WITH_CTX") < 4096
+    else:
+        assert text_bytes() < 4096
+
+
+@pytest.mark.skipif(shutil.which("avr-gcc") is None, reason="avr-gcc is not installed (Debian: gcc-avr avr-libc)")
+def test_a_context_coded_pack_asks_for_the_codec_on_avr(tmp_path, face_transition):
+    from conftest import make_pack
+
+    write_pack(make_pack(face_transition, codec="ctx"), tmp_path / "p")
+    (tmp_path / "p" / "main.c").write_text('#include "face_pack.h"\nint main(void) { return face_pack_pack.frame_count == 0; }\n')
+    cmd = ["avr-gcc", "-mmcu=atmega328p", "-std=c99", "-Os", f"-I{tmp_path / 'p'}", "-c", str(tmp_path / "p" / "main.c"),
+           "-o", str(tmp_path / "m.o")]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    assert run.returncode != 0 and "define ES_WITH_CTX" in run.stderr
+    subprocess.run(cmd + ["-DES_WITH_CTX"], check=True, capture_output=True, text=True)

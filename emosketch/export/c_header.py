@@ -22,7 +22,7 @@ TEMPLATE = """\
 
 #include <stdint.h>
 #include "emosketch_player.h"
-
+{ctx_check}
 #if defined(__GNUC__)
 #define {upper}_UNUSED __attribute__((unused))
 #else
@@ -60,7 +60,7 @@ static const uint32_t {name}_offsets[{upper}_FRAME_COUNT + 1u] ES_PROGMEM {upper
 {offsets}
 }};
 
-/* Codec of each frame: ES_CODEC_RAW, ES_CODEC_RLE or ES_CODEC_DELTA. */
+/* Codec of each frame: ES_CODEC_RAW, ES_CODEC_RLE, ES_CODEC_DELTA, ES_CODEC_CTX_KEY or ES_CODEC_CTX. */
 static const uint8_t {name}_codecs[{upper}_FRAME_COUNT] ES_PROGMEM {upper}_UNUSED = {{
 {codec_table}
 }};
@@ -74,7 +74,7 @@ static const int16_t {name}_transitions[{trans_len}] ES_PROGMEM {upper}_UNUSED =
 static const uint8_t {name}_data[{data_bytes}u] ES_PROGMEM {upper}_UNUSED = {{
 {data}
 }};
-
+{model}
 #ifdef {upper}_WITH_NAMES
 /* Each sequence's name as it was given (UTF-8), for logs and menus. Define {upper}_WITH_NAMES
  * before including this header to get it (the strings live in RAM on AVR). */
@@ -86,6 +86,7 @@ static const char *const {name}_sequence_names[{upper}_SEQUENCE_COUNT] {upper}_U
 static const es_pack {name}_pack {upper}_UNUSED = {{
     {upper}_FRAME_BYTES, {upper}_FRAME_COUNT, {upper}_SEQUENCE_COUNT, {upper}_EMOTION_COUNT,
     {name}_data, {name}_offsets, {name}_codecs, &{name}_sequences[0][0], {name}_idle, {name}_transitions,
+    {model_ref}, {stride}u, {vertical}u,
 }};
 
 #endif /* {upper}_H */
@@ -114,7 +115,7 @@ def symbols(pack: Pack) -> list[str]:
     emotions = pack.emotions["names"]
     out += [f"{upper}_EMOTION_{identifier(e).upper()}" for e in emotions] or [f"{upper}_NO_EMOTIONS"]
     out += [f"{name}_{t}" for t in ("emotion_names", "sequences", "offsets", "codecs", "idle", "transitions",
-                                    "data", "sequence_names", "pack")]
+                                    "data", "model", "sequence_names", "pack")]
     return out
 
 
@@ -163,6 +164,13 @@ def render(pack: Pack) -> str:
         trans_len=max(1, n_emo * n_emo), transitions=_rows(flat, 16, "{}") or "    -1,",
         data=_rows(list(pack.data), 16, "0x{:02x}"),
         sequence_names="\n".join(f"    {c_string(s.name)}," for s in pack.sequences),
+        model=(f"\n/* The context codec's model: the chance of 0 per context, in 1/256ths. */\n"
+               f"static const uint8_t {name}_model[{len(pack.model)}u] ES_PROGMEM {upper}_UNUSED = {{\n"
+               f"{_rows(list(pack.model), 16, '{}u')}\n}};\n") if pack.model else "",
+        model_ref=f"{name}_model" if pack.model else "0",
+        ctx_check=("\n#ifndef ES_WITH_CTX\n#error \"this pack uses the context codec (--codec ctx): define ES_WITH_CTX "
+                   "in emosketch_player.h, or export it with --codec auto\"\n#endif\n") if pack.model else "",
+        stride=pack.fmt.stride(pack.width), vertical=int(pack.fmt.vertical),
     )
 
 

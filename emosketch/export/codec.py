@@ -1,4 +1,5 @@
-"""Frame codecs: raw, per-frame RLE, and XOR-delta against the previous frame + RLE.
+"""Frame codecs: raw, per-frame RLE, XOR-delta against the previous frame + RLE, and the context
+codec (export/ctx.py: each pixel's flip range-coded by its neighbourhood, key frames and deltas).
 
 RLE stream (PackBits-like, one control byte per packet):
 - c in 0..127: the next c+1 bytes are copied literally;
@@ -12,10 +13,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import EmosketchError
+from . import ctx
 
-RAW, RLE, DELTA = 0, 1, 2
-NAMES = {RAW: "raw", RLE: "rle", DELTA: "delta"}
-CODECS = ("auto", "raw", "rle", "delta")  # what a user may ask for
+RAW, RLE, DELTA, CTX_KEY, CTX = 0, 1, 2, 3, 4
+NAMES = {RAW: "raw", RLE: "rle", DELTA: "delta", CTX_KEY: "ctx-key", CTX: "ctx"}
+CODECS = ("auto", "raw", "rle", "delta", "ctx")  # what a user may ask for
 MIN_RUN, MAX_RUN, MAX_LITERAL = 3, 130, 128
 
 
@@ -108,8 +110,9 @@ def encode_frames(frames: np.ndarray, codec: str, keyframes: set[int]) -> list[t
     return out
 
 
-def decode_frames(payloads: list[tuple[int, bytes]], frame_bytes: int) -> np.ndarray:
-    """[(codec id, payload)] -> uint8 [T, frame_bytes]; the inverse of encode_frames."""
+def decode_frames(payloads: list[tuple[int, bytes]], frame_bytes: int, grid=None, model: bytes = b"") -> np.ndarray:
+    """[(codec id, payload)] -> uint8 [T, frame_bytes]; the inverse of encode_frames (and, given the
+    pack's bit grid and model, of ctx.encode_frames)."""
     out = np.empty((len(payloads), frame_bytes), np.uint8)
     buf = bytearray(frame_bytes)
     for i, (cid, payload) in enumerate(payloads):
@@ -123,6 +126,12 @@ def decode_frames(payloads: list[tuple[int, bytes]], frame_bytes: int) -> np.nda
             if i == 0:
                 raise EmosketchError("frame 0 is a delta frame but has no previous frame")
             rle_decode(payload, frame_bytes, into=buf, xor=True)
+        elif cid in (CTX_KEY, CTX):
+            if grid is None or not model:
+                raise EmosketchError(f"frame {i} is context-coded but the pack has no context model")
+            if cid == CTX and i == 0:
+                raise EmosketchError("frame 0 is a delta frame but has no previous frame")
+            ctx.decode_into(payload, buf, grid, model, key=cid == CTX_KEY)
         else:
             raise EmosketchError(f"frame {i}: unknown codec id {cid}")
         out[i] = np.frombuffer(bytes(buf), np.uint8)

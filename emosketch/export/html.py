@@ -30,12 +30,61 @@ function unpack(m, buf) {
   }
   return px;
 }
+function hexBytes(s) {
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substr(2 * i, 2), 16);
+  return out;
+}
+// The context codec (emosketch/export/ctx.py): decodes one frame into buf in place.
+function decodeCtx(m, model, data, buf, key) {
+  const vertical = m.ram_columns !== null, stride = vertical ? m.ram_columns : Math.ceil(m.display.width / 8);
+  const rows = vertical ? (m.frame_bytes / stride) * 8 : m.frame_bytes / stride, cols = vertical ? stride : stride * 8;
+  const w = cols + 4, cells = new Uint8Array((rows + 4) * w);
+  if (key) buf.fill(0);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
+    const byte = vertical ? buf[(r >> 3) * stride + c] : buf[r * stride + (c >> 3)];
+    cells[(r + 2) * w + c + 2] = (byte >> ((vertical ? r : c) & 7)) & 1;
+  }
+  let at = 0, code = 0, rng = 4294967295;
+  const next = () => (at < data.length ? data[at++] : (at++, 0));
+  for (let j = 0; j < 4; j++) code = code * 256 + next();
+  const bit = (p0) => {
+    const bound = Math.floor(rng / 256) * p0;
+    let b = 0;
+    if (code < bound) rng = bound; else { code -= bound; rng -= bound; b = 1; }
+    while (rng < 16777216) { rng *= 256; code = (code * 256 + next()) % 4294967296; }
+    return b;
+  };
+  const up = new Uint8Array((cols >> 3) + 1), kbit = key ? 1024 : 0;
+  for (let br = 0; br < rows; br += 8) {
+    let left = 0;
+    for (let bc = 0; bc < cols; bc += 8) {
+      const flag = bit(model[2048 + (left | (up[bc >> 3] << 1) | (key ? 4 : 0))]);
+      up[bc >> 3] = left = flag;
+      if (!flag) continue;
+      for (let r = br; r < br + 8; r++) for (let c = bc; c < Math.min(bc + 8, cols); c++) {
+        const i = (r + 2) * w + c + 2;
+        const ctx = cells[i - w - 1] | cells[i - w] << 1 | cells[i - w + 1] << 2 | cells[i - 1] << 3 | cells[i] << 4
+          | cells[i + 1] << 5 | cells[i + w - 1] << 6 | cells[i + w] << 7 | cells[i + w + 1] << 8 | cells[i - 2] << 9 | kbit;
+        if (bit(model[ctx])) {
+          cells[i] ^= 1;
+          if (vertical) buf[(r >> 3) * stride + c] ^= 1 << (r & 7); else buf[r * stride + (c >> 3)] ^= 1 << (c & 7);
+        }
+      }
+    }
+  }
+}
 function decodeFrames(m, bytes) {
   const buf = new Uint8Array(m.frame_bytes), out = [];
+  const model = m.ctx_model ? hexBytes(m.ctx_model) : null;
   for (const f of m.frames) {
     let p = f.offset, o = 0;
     const end = f.offset + f.size, xor = f.codec === "delta";
     if (f.codec === "raw") { buf.set(bytes.subarray(p, end)); o = m.frame_bytes; }
+    else if (f.codec === "ctx" || f.codec === "ctx-key") {
+      if (!model) throw new Error("a context-coded frame, but the pack has no model");
+      decodeCtx(m, model, bytes.subarray(p, end), buf, f.codec === "ctx-key"); o = m.frame_bytes;
+    }
     else while (p < end) {
       const c = bytes[p++];
       if (c < 128) { for (let k = 0; k <= c; k++, o++) { const v = bytes[p++]; buf[o] = xor ? buf[o] ^ v : v; } }

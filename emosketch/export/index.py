@@ -4,14 +4,15 @@
 Little-endian layout:
   header  "ESPK", version u8, pixel format u8 (0 pages/MONO_VLSB, 1 MONO_HLSB, 2 MONO_HMSB),
           width u16, height u16, ram width u16, column offset u16, frame bytes u16,
-          frame count u16, sequence count u16, emotion count u8, reserved u8        (22 bytes)
+          frame count u16, sequence count u16, emotion count u8, flags u8           (22 bytes)
   offsets (frame count + 1) x u32      byte offset of each frame in frames.bin, and the end
-  codecs  frame count x u8             0 raw, 1 RLE, 2 XOR-delta + RLE
+  codecs  frame count x u8             0 raw, 1 RLE, 2 XOR-delta + RLE, 3 ctx key, 4 ctx (export/ctx.py)
   seqs    sequence count x 3 u16       first frame, frame count, milliseconds per frame
   snames  sequence count x (u8 length + ASCII name)
   names   emotion count x (u8 length + ASCII name)
   idle    emotion count x i16          idle sequence of each emotion
   trans   emotion count^2 x i16        transition sequence from row to column emotion, -1 none
+  model   only when flags bit 0 is set: the context codec's model, ctx.MODEL_BYTES bytes
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def render(pack: Pack) -> bytes:
     ram_width = fmt.stride(pack.width) if fmt.vertical else pack.width
     out = bytearray(HEADER.pack(MAGIC, VERSION, PIXEL_CODES[fmt.micropython], pack.width, pack.height, ram_width,
                                 fmt.column_offset, pack.frame_bytes, len(pack.payloads), len(pack.sequences),
-                                n_emo, 0))
+                                n_emo, 1 if pack.model else 0))
     out += struct.pack(f"<{len(pack.payloads) + 1}I", *pack.offsets)
     out += bytes(cid for cid, _ in pack.payloads)
     for s in pack.sequences:
@@ -44,6 +45,7 @@ def render(pack: Pack) -> bytes:
         out += bytes([len(raw)]) + raw
     out += struct.pack(f"<{n_emo}h", *table["idle"])
     out += struct.pack(f"<{n_emo * n_emo}h", *[v for row in table["transitions"] for v in row])
+    out += pack.model
     return bytes(out)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import EmosketchError
 from . import codec as codecs
+from . import ctx
 from .pack import FORMAT_NAME, FORMAT_VERSION, Pack
 from .pixels import pixel_format
 
@@ -51,11 +52,17 @@ def read(folder: str | Path) -> tuple[np.ndarray, dict]:
     fmt = pixel_format(manifest["pixel_format"])
     w, h = manifest["display"]["width"], manifest["display"]["height"]
     frame_bytes = fmt.frame_bytes(w, h)
+    try:
+        model = bytes.fromhex(manifest.get("ctx_model") or "")
+    except (TypeError, ValueError) as exc:
+        raise EmosketchError(f"{folder}: manifest.json has an unreadable ctx_model") from exc
+    if model and len(model) != ctx.MODEL_BYTES:
+        raise EmosketchError(f"{folder}: ctx_model has {len(model)} bytes, expected {ctx.MODEL_BYTES}")
     # Each sequence starts on a key frame, so decode them one at a time.
     parts = []
     for seq in manifest["sequences"]:
         first, count = seq["first_frame"], seq["frame_count"]
-        raw = codecs.decode_frames(payloads[first:first + count], frame_bytes)
+        raw = codecs.decode_frames(payloads[first:first + count], frame_bytes, ctx.Grid.of(fmt, w, h), model)
         parts.append(fmt.unpack(raw, w, h))
     bits = np.concatenate(parts) if parts else np.zeros((0, h, w), bool)
     return bits, manifest

@@ -1,6 +1,116 @@
 /* emosketch pack player: see emosketch_player.h. */
 #include "emosketch_player.h"
 
+#ifdef ES_WITH_CTX
+/* The context codec (emosketch/export/ctx.py has the format in words): 8x8 blocks of the buffer's bit
+ * grid, a coded flag per block, then a coded flip per pixel of a flagged block; a pixel's context is
+ * the buffer around it as it is when the pixel is decoded. */
+#define ES_CTX_KEY 1024u              /* key-frame bit of a pixel context */
+#define ES_CTX_BLOCKS 2048u           /* the model's block contexts follow its 2048 pixel contexts */
+
+typedef struct {
+    const uint8_t *p;
+    uint32_t at, end, range, code;
+} es_rc;
+
+static uint8_t rc_byte(es_rc *rc)
+{
+    return rc->at < rc->end ? ES_READ8(&rc->p[rc->at++]) : 0u;
+}
+
+static uint8_t rc_bit(es_rc *rc, uint8_t p0)
+{
+    uint32_t bound = (rc->range >> 8) * p0;
+    uint8_t bit;
+    if (rc->code < bound) {
+        rc->range = bound;
+        bit = 0;
+    } else {
+        rc->code -= bound;
+        rc->range -= bound;
+        bit = 1;
+    }
+    while (rc->range < 0x1000000UL) {
+        rc->range <<= 8;
+        rc->code = (rc->code << 8) | rc_byte(rc);
+    }
+    return bit;
+}
+
+typedef struct {
+    uint8_t *buf;
+    int16_t rows, cols;
+    uint16_t stride;
+    uint8_t vertical;
+} es_grid;
+
+static uint8_t px(const es_grid *g, int16_t r, int16_t c)
+{
+    if (r < 0 || c < 0 || r >= g->rows || c >= g->cols) return 0;
+    if (g->vertical) return (uint8_t)((g->buf[(uint16_t)(r >> 3) * g->stride + (uint16_t)c] >> (r & 7)) & 1u);
+    return (uint8_t)((g->buf[(uint16_t)r * g->stride + (uint16_t)(c >> 3)] >> (c & 7)) & 1u);
+}
+
+static void flip(const es_grid *g, int16_t r, int16_t c)
+{
+    if (g->vertical) g->buf[(uint16_t)(r >> 3) * g->stride + (uint16_t)c] ^= (uint8_t)(1u << (r & 7));
+    else g->buf[(uint16_t)r * g->stride + (uint16_t)(c >> 3)] ^= (uint8_t)(1u << (c & 7));
+}
+
+static int decode_ctx(const es_pack *pack, uint32_t pos, uint32_t end, uint8_t *buf, uint8_t key)
+{
+    es_grid g;
+    es_rc rc;
+    uint32_t up = 0;  /* the flags of the block row above, one bit per block column */
+    int16_t br, bc, r, c;
+    uint8_t i;
+    const uint8_t *model = pack->model;
+    if (!model || !pack->stride) return 0;
+    g.buf = buf;
+    g.stride = pack->stride;
+    g.vertical = pack->vertical;
+    g.rows = (int16_t)(pack->vertical ? (pack->frame_bytes / pack->stride) * 8u : pack->frame_bytes / pack->stride);
+    g.cols = (int16_t)(pack->vertical ? pack->stride : pack->stride * 8u);
+    if ((g.rows & 7) || ((g.cols + 7) >> 3) > 32) return 0;
+    if (key) for (r = 0; r < (int16_t)pack->frame_bytes; r++) buf[r] = 0;
+    rc.p = pack->data;
+    rc.at = pos;
+    rc.end = end;
+    rc.range = 0xFFFFFFFFUL;
+    rc.code = 0;
+    for (i = 0; i < 4; i++) rc.code = (rc.code << 8) | rc_byte(&rc);
+    for (br = 0; br < g.rows; br += 8) {
+        uint8_t left = 0;
+        for (bc = 0; bc < g.cols; bc += 8) {
+            uint32_t bit = 1UL << (bc >> 3);
+            uint8_t bctx = (uint8_t)(left | ((up & bit) ? 2u : 0u) | (key ? 4u : 0u));
+            uint8_t flag = rc_bit(&rc, ES_READ8(&model[ES_CTX_BLOCKS + bctx]));
+            if (flag) up |= bit; else up &= ~bit;
+            left = flag;
+            if (!flag) continue;
+            for (r = br; r < br + 8; r++) {
+                /* The context of the row's first pixel, then slid one column at a time: three new
+                 * pixels enter, and the pixel just decoded moves to (0, -1). */
+                uint16_t ctx = (uint16_t)(px(&g, r - 1, bc - 1) | px(&g, r - 1, bc) << 1 | px(&g, r - 1, bc + 1) << 2
+                    | px(&g, r, bc - 1) << 3 | px(&g, r, bc) << 4 | px(&g, r, bc + 1) << 5
+                    | px(&g, r + 1, bc - 1) << 6 | px(&g, r + 1, bc) << 7 | px(&g, r + 1, bc + 1) << 8
+                    | px(&g, r, bc - 2) << 9);
+                for (c = bc; c < bc + 8 && c < g.cols; c++) {
+                    if (rc_bit(&rc, ES_READ8(&model[key ? ctx | ES_CTX_KEY : ctx]))) {
+                        flip(&g, r, c);
+                        ctx ^= 1u << 4;
+                    }
+                    ctx = (uint16_t)(((ctx >> 1) & 3u) | px(&g, r - 1, c + 2) << 2
+                        | ((ctx >> 3) & 1u) << 9 | ((ctx >> 4) & 1u) << 3 | ((ctx >> 5) & 1u) << 4 | px(&g, r, c + 2) << 5
+                        | ((ctx >> 7) & 3u) << 6 | px(&g, r + 1, c + 2) << 8);
+                }
+            }
+        }
+    }
+    return 1;
+}
+#endif
+
 int es_decode_frame(const es_pack *pack, uint16_t index, uint8_t *buf)
 {
     uint32_t pos, end, out = 0;
@@ -15,6 +125,9 @@ int es_decode_frame(const es_pack *pack, uint16_t index, uint8_t *buf)
         for (out = 0; out < pack->frame_bytes; out++) buf[out] = ES_READ8(&data[pos + out]);
         return 1;
     }
+#ifdef ES_WITH_CTX
+    if (codec == ES_CODEC_CTX_KEY || codec == ES_CODEC_CTX) return decode_ctx(pack, pos, end, buf, codec == ES_CODEC_CTX_KEY);
+#endif
     if (codec != ES_CODEC_RLE && codec != ES_CODEC_DELTA) return 0;
     while (pos < end) {
         uint8_t c = ES_READ8(&data[pos++]);

@@ -1,6 +1,6 @@
 /* emosketch pack player: plain C99, no allocation.
  *
- * Decodes raw, RLE and XOR-delta+RLE frames of an emosketch pack into one frame buffer
+ * Decodes raw, RLE, XOR-delta+RLE and context-coded frames of an emosketch pack into one frame buffer
  * (W*H/8 bytes, 1024 for 128x64), and runs the emotion state machine: the current emotion's
  * idle loop plays; es_player_request(e) plays the transition from the current emotion to e,
  * then e's idle loop. A request during a transition waits for it to end (the latest one wins).
@@ -33,11 +33,18 @@
 #define ES_READ32(p) (*(p))
 #endif
 
+/* The context codec (packs made with --codec ctx) is compiled in everywhere but on AVR, where it
+ * costs about 1.8 KB of flash and 37-240 ms a 128x64 frame. To play such a pack on an AVR anyway,
+ * define ES_WITH_CTX here. */
+#if !defined(ES_WITH_CTX) && !defined(__AVR__)
+#define ES_WITH_CTX 1
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-enum { ES_CODEC_RAW = 0, ES_CODEC_RLE = 1, ES_CODEC_DELTA = 2 };
+enum { ES_CODEC_RAW = 0, ES_CODEC_RLE = 1, ES_CODEC_DELTA = 2, ES_CODEC_CTX_KEY = 3, ES_CODEC_CTX = 4 };
 
 /* A pack's tables; the generated header defines one (NAME_pack). Pointers may point to PROGMEM. */
 typedef struct {
@@ -51,6 +58,9 @@ typedef struct {
     const uint16_t *sequences;  /* sequence_count x (first frame, frame count, ms per frame) */
     const int16_t *idle;        /* emotion_count idle sequences */
     const int16_t *transitions; /* emotion_count x emotion_count sequences, -1 = cut straight */
+    const uint8_t *model;       /* the context codec's model (export/ctx.py), 0 when no frame uses it */
+    uint16_t stride;            /* bytes per page (vertical) or per row: the context codec's bit grid */
+    uint8_t vertical;           /* 1: pages of vertical bytes; 0: rows */
 } es_pack;
 
 typedef struct {

@@ -33,9 +33,37 @@ except ImportError:  # CPython
     def sleep_ms(ms):
         time.sleep(ms / 1000)
 
-RAW, RLE, DELTA = 0, 1, 2
+RAW, RLE, DELTA, CTX_KEY, CTX = 0, 1, 2, 3, 4
+MODEL_BYTES = 2056  # the context codec's model: 2048 pixel contexts, then 8 block contexts
 HEADER = "<4sBBHHHHHHHBB"
 HEADER_SIZE = struct.calcsize(HEADER)
+
+
+class _RangeDecoder:
+    """The context codec's range decoder: bit(p0) is 0 with chance p0/256."""
+
+    def __init__(self, data):
+        self.data = data
+        self.at = 4
+        self.range = 0xFFFFFFFF
+        self.code = 0
+        for j in range(4):
+            self.code = (self.code << 8) | (data[j] if j < len(data) else 0)
+
+    def bit(self, p0):
+        bound = (self.range >> 8) * p0
+        if self.code < bound:
+            self.range = bound
+            out = 0
+        else:
+            self.code -= bound
+            self.range -= bound
+            out = 1
+        while self.range < 0x1000000:
+            self.range <<= 8
+            self.code = ((self.code << 8) | (self.data[self.at] if self.at < len(self.data) else 0)) & 0xFFFFFFFF
+            self.at += 1
+        return out
 
 
 class Pack:
@@ -50,7 +78,7 @@ class Pack:
                 index = f.read()
         self.frames = frames if frames is not None else open(folder + "/frames.bin", "rb")
         (magic, version, self.pixel_format, self.width, self.height, self.ram_width, self.column_offset,
-         self.frame_bytes, n_frames, n_seq, n_emo, _) = struct.unpack(HEADER, index[:HEADER_SIZE])
+         self.frame_bytes, n_frames, n_seq, n_emo, flags) = struct.unpack(HEADER, index[:HEADER_SIZE])
         if magic != b"ESPK" or version != 1:
             raise ValueError("not an emosketch index.bin, version 1")
         at = HEADER_SIZE
@@ -70,6 +98,11 @@ class Pack:
         self.idle = struct.unpack("<%dh" % n_emo, index[at:at + 2 * n_emo])
         at += 2 * n_emo
         self.transitions = struct.unpack("<%dh" % (n_emo * n_emo), index[at:at + 2 * n_emo * n_emo])
+        at += 2 * n_emo * n_emo
+        self.model = bytes(index[at:at + MODEL_BYTES]) if flags & 1 else None
+        self._cells = None
+        if flags & 1 and len(self.model) != MODEL_BYTES:
+            raise ValueError("index.bin ends inside its context model")
 
     def emotion_index(self, name):
         if isinstance(name, int):
@@ -87,6 +120,8 @@ class Pack:
         if codec == RAW:
             buf[:] = data
             return buf
+        if codec == CTX_KEY or codec == CTX:
+            return self.decode_ctx(data, buf, codec == CTX_KEY)
         i = 0
         out = 0
         n = len(data)
@@ -115,6 +150,56 @@ class Pack:
             out += k
         if out != self.frame_bytes:
             raise ValueError("corrupt frame %d" % index)
+        return buf
+
+
+    def decode_ctx(self, data, buf, key):
+        """A context-coded frame (see emosketch/export/ctx.py), decoded into buf in place. The bits of
+        one block row and the rows above and below it are mirrored in a small window."""
+        model = self.model
+        if model is None:
+            raise ValueError("a context-coded frame, but index.bin has no context model")
+        vertical = self.pixel_format == 0
+        stride = self.ram_width if vertical else (self.width + 7) // 8
+        rows = self.frame_bytes // stride * (8 if vertical else 1)
+        cols = stride if vertical else stride * 8
+        w = cols + 4
+        if self._cells is None:  # 10 rows of the bit grid with a margin of 2 zeros, allocated once
+            self._cells = bytearray(10 * w)
+        cells = self._cells
+        if key:
+            for j in range(len(buf)):
+                buf[j] = 0
+        rc = _RangeDecoder(data)
+        kbit = 1024 if key else 0
+        up = bytearray(cols // 8 + 1)
+        for br in range(0, rows, 8):
+            for k in range(10):  # window row k is grid row br - 1 + k
+                r = br - 1 + k
+                for c in range(cols):
+                    if r < 0 or r >= rows:
+                        cells[k * w + c + 2] = 0
+                    else:
+                        byte = buf[(r >> 3) * stride + c] if vertical else buf[r * stride + (c >> 3)]
+                        cells[k * w + c + 2] = (byte >> ((r if vertical else c) & 7)) & 1
+            left = 0
+            for bc in range(0, cols, 8):
+                flag = rc.bit(model[2048 + (left | up[bc >> 3] << 1 | (4 if key else 0))])
+                up[bc >> 3] = left = flag
+                if not flag:
+                    continue
+                for r in range(br, br + 8):
+                    for c in range(bc, min(bc + 8, cols)):
+                        i = (r - br + 1) * w + c + 2
+                        ctx = (cells[i - w - 1] | cells[i - w] << 1 | cells[i - w + 1] << 2 | cells[i - 1] << 3
+                               | cells[i] << 4 | cells[i + 1] << 5 | cells[i + w - 1] << 6
+                               | cells[i + w] << 7 | cells[i + w + 1] << 8 | cells[i - 2] << 9 | kbit)
+                        if rc.bit(model[ctx]):
+                            cells[i] ^= 1
+                            if vertical:
+                                buf[(r >> 3) * stride + c] ^= 1 << (r & 7)
+                            else:
+                                buf[r * stride + (c >> 3)] ^= 1 << (c & 7)
         return buf
 
 
