@@ -67,6 +67,17 @@ def test_stable_flips_far_fewer_pixels_than_error_diffusion_on_a_slow_fade():
     assert flips(Dither("bayer4", stable=True)) <= flips(Dither("bayer4"))
 
 
+def test_stable_lineart_holds_strokes_that_waver():
+    # A faint one-pixel line whose contrast wavers around the stroke test (40 levels darker than
+    # around it): plain lineart flips it every frame, the stable mode keeps it once drawn; the first
+    # frame is the plain one.
+    frames = np.full((10, 16, 16), 255, np.uint8)
+    frames[:, 8, 2:14] = np.array([205, 220] * 5, np.uint8)[:, None]
+    plain, stable = dither(frames, Dither("lineart")), dither(frames, Dither("lineart", stable=True))
+    assert np.array_equal(stable[0], plain[0]) and stable[0].any()
+    assert (plain[1:] != plain[:-1]).sum() >= 9 * stable[0].sum() and (stable[1:] != stable[:-1]).sum() == 0
+
+
 def test_stable_needs_a_mask_mode():
     with pytest.raises(EmosketchError, match="--stable needs"):
         Dither("atkinson", stable=True)

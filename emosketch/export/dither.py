@@ -25,7 +25,7 @@ POLARITIES = ("ink", "paper")  # ink: dark strokes light the pixels (default); p
 class Dither:
     mode: str = "lineart"  # one of MODES
     level: int = 128  # gray level below which a pixel is ink, for 'threshold'
-    stable: bool = False  # temporal hysteresis: a pixel flips only when it clearly crosses its threshold
+    stable: bool = False  # temporal hysteresis: a pixel flips only when it clearly crosses its threshold (lineart: its strokes too)
     hysteresis: int = 24  # half-width of the dead band around a pixel's threshold, in gray levels
     stroke_level: int = 96  # lineart: darker than this is a stroke, always ink
     stroke_contrast: int = 40  # lineart: this much darker than the local mean is a (thin) stroke
@@ -175,13 +175,18 @@ def _masked(gray: np.ndarray, thresholds: np.ndarray, d: Dither, prev: np.ndarra
     return gray < thresholds
 
 
-def _strokes(gray: np.ndarray, d: Dither) -> np.ndarray:
-    """Line-art strokes: dark pixels, and pixels clearly darker than their neighbourhood (thin lines
-    that downscaling turned gray)."""
+def _contrast(gray: np.ndarray) -> np.ndarray:
+    """How much darker each pixel is than its 5x5 neighbourhood, in gray levels."""
     local = np.empty(gray.shape, np.float32)
     for i, frame in enumerate(gray):
         local[i] = cv2.blur(frame.astype(np.float32), (5, 5), borderType=cv2.BORDER_REPLICATE)
-    return (gray < d.stroke_level) | (local - gray > d.stroke_contrast)
+    return local - gray
+
+
+def _strokes(gray: np.ndarray, d: Dither) -> np.ndarray:
+    """Line-art strokes: dark pixels, and pixels clearly darker than their neighbourhood (thin lines
+    that downscaling turned gray)."""
+    return (gray < d.stroke_level) | (_contrast(gray) > d.stroke_contrast)
 
 
 CHUNK = 256  # frames dithered at once: the float work space stays a few MB at any frame count
@@ -224,6 +229,14 @@ def _dither_chunk(gray: np.ndarray, d: Dither, prev: np.ndarray | None) -> tuple
     mask = threshold_mask(d.fill, h, w)
     span = max(1, d.paper_level - d.stroke_level)
     fill_thresholds = d.stroke_level + mask / 255.0 * span
+    if d.stable:
+        # The hysteresis covers the strokes too: how far a pixel is past any of the three tests (dark,
+        # darker than around it, under its fill threshold), in gray levels; > 0 is ink.
+        g = gray.astype(np.float32)
+        score = np.maximum(np.maximum(d.stroke_level - g, _contrast(gray) - d.stroke_contrast), fill_thresholds - g)
+        ink = _hysteresis(-score, np.zeros((h, w), np.float32), d.hysteresis, prev)
+        ink &= gray < d.paper_level
+        return ink, ink[-1]
     masked = _masked(gray, fill_thresholds, d, prev)
     ink = masked | _strokes(gray, d)
     ink &= gray < d.paper_level
