@@ -11,7 +11,8 @@ one coded bit says whether any of its pixels flip; in a block that does, every p
 (0 keep, 1 flip). A pixel's context is the buffer at the moment it is decoded, at the TEMPLATE's
 offsets (0 outside the grid): pixels already decoded hold the new frame, the others the old one.
 A key frame is decoded into a cleared buffer and sets the KEY bit of every context, so the one model
-serves both. A block's context is its left and upper neighbours' flags and the key bit.
+serves both: context bit k is the pixel at TEMPLATE[k], bit 10 the KEY bit. A block's context is
+left flag | upper flag << 1 | key << 2 (0 beyond the edges), stored after the 2048 pixel contexts.
 
 The model is one byte per context: the chance of 0 (keep) in 1/256ths, 1..255, fitted to the whole
 pack (MODEL_BYTES bytes, stored once). The range coder is LZMA's, with 8-bit probabilities:
