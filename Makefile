@@ -36,22 +36,25 @@ bench: demo
 	$(PY) benchmarks/stylegan2.py --out $(BENCH_OUT)
 	$(PY) benchmarks/interpolate.py --out $(BENCH_OUT) --checkpoint $(TRAIN_DEMO_OUT)/run/checkpoint.pt \
 		--data $(TRAIN_DEMO_OUT)/data/synthetic-64
-	$(PY) benchmarks/realfaces.py --out $(BENCH_OUT) --generator shipped=emosketch/models/generator-fer6-warp-64.pt
+	$(PY) benchmarks/realfaces.py --out $(BENCH_OUT) --generator shipped=emosketch/models/generator-fer6-coarse-64.pt
 	$(PY) benchmarks/panel.py --out $(BENCH_OUT)
 	$(PY) benchmarks/search.py --out $(BENCH_OUT)
 	$(PY) benchmarks/serve.py --out $(BENCH_OUT)
 
-# Reproduces the shipped generator from the FER+ faces in FERPLUS (about an hour on 2 CPU cores).
+# Reproduces the shipped generator from the FER+ faces in FERPLUS (about 1 h 45 min on one CPU core: the
+# guides about 7 min, training 87 min).
 FERPLUS ?= ../shared/data/ferplus
 model: $(STAMP)
 	test -f data/fer6-64/meta.json || $(VENV)/bin/emosketch prepare --source ferplus:$(FERPLUS) --size 64 \
 		--classes neutral,happy,sad,surprise,fear,anger --out data/fer6-64 -j 2
 	test -f runs/fer6-guide.pt || $(VENV)/bin/emosketch classifier train --data data/fer6-64 \
 		--config configs/classifier-guide.yaml --out runs/fer6-guide.pt
-	$(VENV)/bin/emosketch train --config configs/train-ferplus-warp.yaml --data data/fer6-64 --out runs/fer6-warp \
-		$$(test -f runs/fer6-warp/checkpoint.pt && echo --resume)
-	$(VENV)/bin/emosketch slim runs/fer6-warp/checkpoint.pt --out emosketch/models/generator-fer6-warp-64.pt \
-		--note "make model: configs/train-ferplus-warp.yaml on FER+ train, six emotions, 64 px"
+	test -f runs/fer6-guide-coarse.pt || $(VENV)/bin/emosketch classifier train --data data/fer6-64 \
+		--config configs/classifier-guide-coarse.yaml --out runs/fer6-guide-coarse.pt
+	$(VENV)/bin/emosketch train --config configs/train-ferplus-coarse-8k.yaml --data data/fer6-64 --out runs/fer6-coarse8k \
+		$$(test -f runs/fer6-coarse8k/checkpoint.pt && echo --resume)
+	$(VENV)/bin/emosketch slim runs/fer6-coarse8k/checkpoint.pt --out emosketch/models/generator-fer6-coarse-64.pt \
+		--note "make model: configs/train-ferplus-coarse-8k.yaml on FER+ train, six emotions, 64 px"
 
 # Debian's chromium for the browser tests (tests/test_browser.py); they skip without it.
 # Playwright drives this build; nothing downloads a browser.

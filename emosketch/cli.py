@@ -441,7 +441,7 @@ def slim_cmd(checkpoint, out, note):
 
     \b
     Examples:
-      emosketch slim runs/fer6-warp/checkpoint.pt --out emosketch/models/generator-fer6-warp-64.pt
+      emosketch slim runs/fer6-coarse8k/checkpoint.pt --out emosketch/models/generator-fer6-coarse-64.pt
       emosketch slim runs/tiny/checkpoint.pt --out tiny.pt --note "train-tiny-cpu, 2,400 steps"
       emosketch slim runs/fer6-face.pt --out emosketch/models/classifier-fer6-face-64.pt
     """
@@ -800,7 +800,7 @@ def serve_cmd(host, port, checkpoint, classifier, device, max_upload_mb):
     \b
     Examples:
       emosketch serve                                   # then open http://127.0.0.1:8000
-      emosketch serve --port 9000 --checkpoint runs/fer6-warp/checkpoint.pt
+      emosketch serve --port 9000 --checkpoint runs/fer6-coarse8k/checkpoint.pt
       emosketch serve --host 0.0.0.0                    # a device on the LAN plays /api/stream
       curl -s --data-binary @face.jpg -H 'Content-Type: image/jpeg' http://127.0.0.1:8000/api/classify
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import EmosketchError
 
 HERE = Path(__file__).resolve().parent
-GENERATOR = "generator-fer6-warp-64.pt"  # FER+ six emotions, 64 px, warp + paint head
+GENERATOR = "generator-fer6-coarse-64.pt"  # FER+ six emotions, 64 px, warp + paint head, guided at 64 and 24 px
 CLASSIFIER = "classifier-fer6-face-64.pt"  # FER+ six emotions, gray face crops at 64 px
 SKETCH_CLASSIFIER = "classifier-fer6-sketch-64.pt"  # FER+ six emotions, sketches at 64 px (the guide's config)
 DEMO_PHOTO = "astronaut.jpg"  # NASA's portrait of Eileen Collins (public domain), as scikit-image ships it, 256 px
