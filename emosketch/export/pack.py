@@ -68,10 +68,6 @@ class Pack:
     model: bytes = b""  # the context codec's model (export/ctx.py), when any frame uses it
 
     @property
-    def grid(self) -> ctx.Grid:
-        return ctx.Grid.of(self.fmt, self.width, self.height)
-
-    @property
     def frame_bytes(self) -> int:
         return self.fmt.frame_bytes(self.width, self.height)
 
