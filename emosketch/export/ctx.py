@@ -85,7 +85,6 @@ class Grid:
         return np.packbits(grid, axis=2, bitorder="little").reshape(t, -1)
 
 
-
 @functools.lru_cache(maxsize=16)
 def _before(grid: Grid) -> np.ndarray:
     """bool [len(TEMPLATE), rows, cols]: whether the TEMPLATE neighbour of each pixel is decoded
@@ -217,11 +216,12 @@ def encode_frames(grid: Grid, frames: np.ndarray, keyframes: set[int]) -> tuple[
     """uint8 [T, frame_bytes] -> (model, payload per frame): frame i against frame i-1, a key frame
     against a cleared buffer."""
     if not grid.usable:
-        raise EmosketchError(f"the context codec handles at most {MAX_BLOCK_COLUMNS * BLOCK} columns")
+        raise EmosketchError(f"the context codec needs whole {BLOCK}-row blocks and at most "
+                             f"{MAX_BLOCK_COLUMNS * BLOCK} columns")
     bits = grid.unpack(frames)
     zero = np.zeros(bits.shape[1:], bool)
-    coded = [_symbols(grid, zero if i in keyframes or i == 0 else bits[i - 1], b, i in keyframes or i == 0)
-             for i, b in enumerate(bits)]
+    keys = [i == 0 or i in keyframes for i in range(len(bits))]
+    coded = [_symbols(grid, zero if key else bits[i - 1], b, key) for i, (b, key) in enumerate(zip(bits, keys))]
     model = fit_model(coded)
     return model, [_encode(c, model) for c in coded]
 
@@ -236,8 +236,7 @@ def decode_into(payload: bytes, buf: bytearray, grid: Grid, model: bytes, key: b
     if not key:
         g[2:rows + 2, 2:cols + 2] = grid.unpack(np.frombuffer(bytes(buf), np.uint8)[None])[0]
     cells = g.ravel().tolist()
-    data = payload
-    n = len(data)
+    data, n = payload, len(payload)
     code = int.from_bytes((bytes(data[:4]) + bytes(4))[:4], "big")
     rng, at = MASK32, 4
     kbit = KEY if key else 0
