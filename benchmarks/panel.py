@@ -2,6 +2,7 @@
 
     python benchmarks/panel.py --out bench-out                 # the shipped generator, 200 FER+ valid faces
     python benchmarks/panel.py --out bench-out --faces 400 --checkpoint runs/x/checkpoint.pt
+    python benchmarks/panel.py --out bench-out --packs-only     # the pack and flicker tables alone (no FER+ needed)
 
 FER+ valid faces are redrawn by the generator in every other emotion (the transitions' end frames).
 Each result is laid out on a 128x64 panel (today's `fit`, and the face framings) and dithered, then
@@ -194,6 +195,7 @@ def pack_figures(checkpoint: str) -> list[dict]:
     """Compression ratio and flicker of a pack of the demo photo, per framing (idle loops breathing in
     intensity and zoom, as `emosketch pack` makes them)."""
     from emosketch.export import ExportOptions, build_pack
+    from emosketch.export.pack import _zooms
     from emosketch.frames import split_sequences
     from emosketch.interpolate.animate import open_renderer
     from emosketch.interpolate.pack import sequences
@@ -212,10 +214,18 @@ def pack_figures(checkpoint: str) -> list[dict]:
             opts = ExportOptions(layout=with_face(layout, face.sketch[None]), dither=dd)  # as face_pack frames it
             pack = build_pack(parts, opts)
             m = pack.manifest()
-            flips, floor = [], []
-            for s in pack.sequences:
+            flips, floor, unexplained = [], [], {8: [], 16: []}
+            for s, (_, _, part) in zip(pack.sequences, parts):
                 b = pack.bits[s.first:s.first + s.count]
-                flips += (b[1:] != b[:-1]).sum(axis=(1, 2)).tolist()
+                flip = b[1:] != b[:-1]
+                flips += flip.sum(axis=(1, 2)).tolist()
+                # Flicker proper: flips that the face's motion does not explain, where no gray pixel of
+                # the laid-out frame within one pixel changed by `level` gray levels or more.
+                gray = apply_layout(part.frames, opts.layout, _zooms(part)).astype(np.int16)  # as build_pack lays it out
+                moved = np.stack([cv2.dilate(np.abs(g).clip(0, 255).astype(np.uint8), np.ones((3, 3), np.uint8))
+                                  for g in gray[1:] - gray[:-1]])
+                for level, found in unexplained.items():
+                    found += (flip & (moved < level)).sum(axis=(1, 2)).tolist()
                 # A floor for any quantiser that shows the motion: each pixel that differs between a
                 # transition's first and last frames flips at least once on the way.
                 if "_to_" in s.name:
@@ -224,8 +234,30 @@ def pack_figures(checkpoint: str) -> list[dict]:
             rows.append({"framing": name, "dither": label, "ratio": m["raw_bytes"] / m["total_bytes"],
                          "bytes": m["total_bytes"], "ctx_ratio": ctx_m["raw_bytes"] / ctx_m["total_bytes"],
                          "ctx_bytes": ctx_m["total_bytes"], "mean_flips_per_frame": float(np.mean(flips)),
-                         "transition_floor_per_frame": float(np.mean(floor))})
+                         "transition_floor_per_frame": float(np.mean(floor)),
+                         **{f"unexplained_{level}_per_frame": float(np.mean(v)) for level, v in unexplained.items()}})
     return rows
+
+
+def pack_table(checkpoint: str) -> list[dict]:
+    """pack_figures with each figure beside Floyd-Steinberg's for the same framing, printed."""
+    packs = pack_figures(checkpoint)
+    fs = {r["framing"]: r for r in packs if r["dither"] == "floyd-steinberg"}
+    for r in packs:
+        for key, base_key, vs in (("mean_flips_per_frame", "mean_flips_per_frame", "flicker_vs_floyd_steinberg"),
+                                  ("transition_floor_per_frame", "mean_flips_per_frame", "floor_vs_floyd_steinberg"),
+                                  ("unexplained_8_per_frame", "unexplained_8_per_frame", "unexplained_8_vs_floyd_steinberg"),
+                                  ("unexplained_16_per_frame", "unexplained_16_per_frame", "unexplained_16_vs_floyd_steinberg")):
+            base = fs[r["framing"]][base_key]
+            r[vs] = r[key] / base if base else None
+    print("\nA pack of the demo photo (6 idle loops + 30 transitions), per framing and dither (ratio = raw / packed;"
+          " ratio: auto, the byte codecs; ctx_ratio: --codec ctx, its model included). Flips per frame: all; the"
+          " transitions' floor; unexplained_N: flips with no gray pixel within 1 px changed by N levels or more")
+    print(table(packs, ["framing", "dither", "ratio", "ctx_ratio", "mean_flips_per_frame", "flicker_vs_floyd_steinberg",
+                        "transition_floor_per_frame", "floor_vs_floyd_steinberg", "unexplained_8_per_frame",
+                        "unexplained_8_vs_floyd_steinberg", "unexplained_16_per_frame",
+                        "unexplained_16_vs_floyd_steinberg"]))
+    return packs
 
 
 def tft_figures(checkpoint: str) -> list[dict]:
@@ -283,6 +315,13 @@ def still_flicker(checkpoint: str, steps: int = 30) -> list[dict]:
     return rows
 
 
+def still_table(checkpoint: str) -> list[dict]:
+    flicker = still_flicker(checkpoint)
+    print("\nFlicker on a still face whose tone fades 2 levels a frame (pixels flipped per frame)")
+    print(table(flicker, ["layout", "dither", "mean_flips_per_frame", "vs_floyd_steinberg"]))
+    return flicker
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="bench-out", help="folder for panel.json (and the judges in realfaces/)")
@@ -290,7 +329,20 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=200, help="FER+ valid faces, each redrawn in the 5 other emotions")
     ap.add_argument("--judges", default="A,B", help="which of realfaces.py's CNN judges read the panel")
     ap.add_argument("--no-packs", action="store_true", help="skip the pack ratio and flicker table")
+    ap.add_argument("--packs-only", action="store_true",
+                    help="only the demo photo's pack and still-face flicker tables (no FER+ faces or judges needed)")
     args = ap.parse_args()
+    if args.packs_only:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
+        checkpoint = args.checkpoint or str(default_generator())
+        start = time.perf_counter()
+        result = {"checkpoint": checkpoint, "packs": pack_table(checkpoint), "flicker_still": still_table(checkpoint),
+                  "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
+        (out / "panel-packs.json").write_text(json.dumps(result, indent=1) + "\n")
+        print(f"\nwrote {out / 'panel-packs.json'}")
+        return
     if not (FERPLUS / "FER2013Train").is_dir():
         print(f"(real FER+ faces not found at {FERPLUS}: nothing to measure)")
         return
@@ -344,23 +396,13 @@ def main() -> None:
     exag = exaggeration_rows(tr, judges, src_u8, targets, seeds, side)
     print("\nIntensity (> 1 exaggerates): target accuracy of the sketch and after the default panel (face, thin)")
     print(table(exag, ["intensity"] + [f"{k}_{j}" for j in judges for k in ("sketch", "panel")] + ["edit_pixels"]))
-    packs = [] if args.no_packs else pack_figures(checkpoint)
-    fs = {r["framing"]: r["mean_flips_per_frame"] for r in packs if r["dither"] == "floyd-steinberg"}
-    for r in packs:
-        r["flicker_vs_floyd_steinberg"] = r["mean_flips_per_frame"] / fs[r["framing"]] if fs[r["framing"]] else None
-        r["floor_vs_floyd_steinberg"] = r["transition_floor_per_frame"] / fs[r["framing"]] if fs[r["framing"]] else None
-    print("\nA pack of the demo photo (6 idle loops + 30 transitions), per framing and dither (ratio = raw / packed;"
-          " ratio: auto, the byte codecs; ctx_ratio: --codec ctx, its model included)")
-    print(table(packs, ["framing", "dither", "ratio", "bytes", "ctx_ratio", "ctx_bytes", "mean_flips_per_frame",
-                        "flicker_vs_floyd_steinberg", "transition_floor_per_frame", "floor_vs_floyd_steinberg"]))
+    packs = [] if args.no_packs else pack_table(checkpoint)
     tft = [] if args.no_packs else tft_figures(checkpoint)
     if tft:
         print("\nThe same pack on colour TFTs (RGB565; ratio = raw / packed): the 16-bit span codec vs the byte codec")
         print(table(tft, ["panel", "shades", "frames", "span_bytes", "span_ratio", "byte_codec_bytes",
                           "byte_codec_ratio", "kb_per_frame"]))
-    flicker = still_flicker(checkpoint)
-    print("\nFlicker on a still face whose tone fades 2 levels a frame (pixels flipped per frame)")
-    print(table(flicker, ["layout", "dither", "mean_flips_per_frame", "vs_floyd_steinberg"]))
+    flicker = still_table(checkpoint)
     result = {"flicker_still": flicker, "checkpoint": checkpoint, "faces": args.faces, "translations": int(len(targets)), "rows": rows,
               "upscalers": ups, "exaggeration": exag, "packs": packs, "tft": tft, "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
     (out / "panel.json").write_text(json.dumps(result, indent=1) + "\n")
