@@ -332,11 +332,11 @@ def main() -> None:
     ap.add_argument("--packs-only", action="store_true",
                     help="only the demo photo's pack and still-face flicker tables (no FER+ faces or judges needed)")
     args = ap.parse_args()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
+    out = Path(args.out)
+    checkpoint = args.checkpoint or str(default_generator())
     if args.packs_only:
-        out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
-        checkpoint = args.checkpoint or str(default_generator())
         start = time.perf_counter()
         result = {"checkpoint": checkpoint, "packs": pack_table(checkpoint), "flicker_still": still_table(checkpoint),
                   "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
@@ -348,11 +348,8 @@ def main() -> None:
         return
     from emosketch.gan.sample import GanTranslator
 
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
-    out = Path(args.out)
     work = out / "realfaces"
     work.mkdir(parents=True, exist_ok=True)
-    checkpoint = args.checkpoint or str(default_generator())
     data = real_dataset(work, reuse=True)
     ds = load(data)
     judges = {j: load_classifier(train_judge(j, data, work, reuse=True), "cpu")[0].eval() for j in args.judges.split(",")}
