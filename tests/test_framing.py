@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from emosketch.datasets.synthetic import random_identity, render
 from emosketch.errors import EmosketchError
 from emosketch.export import Dither, ExportOptions, Layout, build_pack
-from emosketch.export.dither import thin, to_bits
+from emosketch.export.dither import dither, thin, thin_stable, to_bits
 from emosketch.export.framing import FRAMINGS, FaceBox, face_window, locate_face, steady_box
 from emosketch.export.layout import apply_layout
 from emosketch.frames import Frames
@@ -107,6 +108,38 @@ def test_thin_makes_every_stroke_one_pixel_wide_and_keeps_it_whole():
     assert out.sum(0).max() == 1  # one pixel per column
     assert np.flatnonzero(cols).min() <= 7 and np.flatnonzero(cols).max() >= 32  # nearly its whole length
     assert not thin(np.zeros((2, 5, 5), bool)).any()
+
+
+def _pieces(b: np.ndarray) -> int:
+    return cv2.connectedComponents(b.astype(np.uint8), connectivity=8)[0] - 1
+
+
+@pytest.mark.parametrize("width", [3, 5])
+def test_stable_thinning_grows_with_a_growing_stroke(width):
+    ink = np.zeros((8, 20, 60), bool)
+    for i in range(8):
+        ink[i, 8:8 + width, 5:25 + 4 * i] = True  # a thick bar that grows 4 px a frame
+    out, plain = thin_stable(ink), thin(ink)
+    for i in range(8):
+        assert _pieces(out[i]) == 1
+        assert np.flatnonzero(out[i].any(0)).max() >= np.flatnonzero(plain[i].any(0)).max() - 1
+        assert not (out[i] & ~ink[i]).any() and out[i].sum(0).max() == 1
+
+
+def test_stable_thinning_holds_still_strokes_and_flickers_less_than_plain_thinning():
+    ident = random_identity(seed=4)
+    gray = np.stack([render(ident, {"neutral": 1 - t, "happy": t}, size=64) for t in np.linspace(0, 1, 12)]
+                    + [render(ident, "happy", size=64)] * 3)
+    layout = Layout(128, 64, "face")
+    ink = dither(apply_layout(gray, layout), Dither("lineart", stable=True))
+    out, plain = thin_stable(ink), thin(ink)
+    for i in range(len(ink)):
+        assert not (out[i] & ~ink[i]).any()  # inside its own ink
+        assert np.array_equal(thin(out[i:i + 1])[0], out[i])  # already one pixel wide
+        assert _pieces(out[i]) == _pieces(plain[i])  # no stroke broken or lost
+    assert np.array_equal(out[-1], out[-2]) and np.array_equal(out[-2], out[-3])  # still ink, still skeleton
+    assert (out[1:] != out[:-1]).sum() < 0.9 * (plain[1:] != plain[:-1]).sum()
+    assert np.array_equal(to_bits(apply_layout(gray, layout), Dither("lineart", stable=True, thin=True)), out)
 
 
 def test_a_face_pack_frames_every_sequence_with_one_box_and_follows_zoom_marks():

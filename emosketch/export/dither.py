@@ -32,7 +32,7 @@ class Dither:
     paper_level: int = 232  # lineart: lighter than this is paper, never dithered
     fill: str = "bluenoise"  # lineart: mask used for tonal fills (bayer2/4/8 or bluenoise)
     polarity: str = "ink"  # one of POLARITIES
-    thin: bool = False  # thin every stroke to one pixel after dithering (enlarged faces: no doubled lines)
+    thin: bool = False  # thin every stroke to one pixel after dithering (enlarged faces: no doubled lines); with stable, a still stroke keeps its skeleton
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -246,9 +246,58 @@ def _dither_chunk(gray: np.ndarray, d: Dither, prev: np.ndarray | None) -> tuple
 def to_bits(gray: np.ndarray, d: Dither) -> np.ndarray:
     """uint8 [T, H, W] -> bool [T, H, W] where True = a lit OLED pixel."""
     ink = dither(gray, d)
-    if d.thin:
+    if d.thin and d.stable:
+        ink = thin_stable(ink)
+    elif d.thin:
         ink = np.concatenate([thin(ink[s:s + CHUNK]) for s in range(0, len(ink), CHUNK)]) if len(ink) else ink
     return ink if d.polarity == "ink" else ~ink
+
+
+STABLE_THIN_RADIUS = 0  # a frame's own skeleton is taken within this many pixels of changed ink (0 measured best)
+
+
+def thin_stable(ink: np.ndarray, radius: int = STABLE_THIN_RADIUS, widen: int = 4) -> np.ndarray:
+    """Thinning that holds still where the ink holds still: bool [T, H, W] -> bool [T, H, W].
+
+    Zhang-Suen peels a stroke a layer at a time, so a change at one edge of a thick stroke can move
+    its skeleton pixels a few pixels away. Here each frame after the first takes its own skeleton
+    only near change (within `radius` pixels of a pixel whose ink changed) and the previous frame's
+    skeleton everywhere else; along the seam between the two, both are kept and the union is thinned
+    again. Where that splits an ink component into more (or fewer) pieces than the frame's own
+    skeleton does, the fresh region grows by a pixel inside that component, `widen` times at most,
+    then the component takes the frame's own skeleton. So no stroke breaks, a growing stroke grows
+    its skeleton, and every frame is a one-pixel skeleton inside its own ink.
+    """
+    out = np.empty(ink.shape, bool)
+    near = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    ring = np.ones((3, 3), np.uint8)
+    skeletons = np.concatenate([thin(ink[s:s + CHUNK]) for s in range(0, len(ink), CHUNK)]) if len(ink) else ink
+    for i, skel in enumerate(skeletons):
+        if i == 0:
+            out[0] = skel
+            continue
+        changed = cv2.dilate((ink[i] != ink[i - 1]).view(np.uint8), near)
+        if not changed.any():
+            out[i] = out[i - 1]
+            continue
+        count, labels = cv2.connectedComponents(ink[i].view(np.uint8), connectivity=8)
+        want = _pieces(skel, labels, count)
+        for _ in range(widen + 1):
+            seam = cv2.dilate(changed, ring).astype(bool)
+            held = thin(((skel & seam) | (out[i - 1] & ~changed.astype(bool)))[None])[0]
+            bad = np.isin(labels, np.flatnonzero(_pieces(held, labels, count) != want))
+            if not bad.any():
+                break
+            changed = np.where(bad, cv2.dilate(changed, ring), changed)
+        out[i] = np.where(bad, skel, held)
+    return out
+
+
+def _pieces(skel: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """How many 8-connected pieces of `skel` lie in each of the `count` labelled ink components."""
+    n, parts = cv2.connectedComponents(skel.view(np.uint8), connectivity=8)
+    pairs = np.unique(labels[skel].astype(np.int64) * n + parts[skel])
+    return np.bincount(pairs // n, minlength=count)
 
 
 def thin(ink: np.ndarray, max_iter: int = 16) -> np.ndarray:
