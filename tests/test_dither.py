@@ -54,6 +54,20 @@ def test_lineart_keeps_thin_strokes_solid_and_paper_clean():
     assert ink.sum() == 56
 
 
+@pytest.mark.parametrize("stable", [False, True])
+def test_lineart_without_fills_draws_the_strokes_and_no_tone(stable):
+    gray = np.full((1, 32, 64), 255, np.uint8)
+    gray[0, 4:28, 4:28] = 160  # a flat mid-gray cheek: the default dithers it, fill none leaves it paper
+    gray[0, 16, 32:60] = 150  # a thin mid-gray stroke
+    gray[0, 8:10, 32:60] = 40  # a dark stroke
+    filled, bare = dither(gray, Dither("lineart", stable=stable)), dither(gray, Dither("lineart", fill="none", stable=stable))
+    assert filled[0, 6:26, 6:26].mean() > 0.2 and not bare[0, 6:26, 6:26].any()
+    assert bare[0, 16, 32:60].all() and bare[0, 8:10, 32:60].all()
+    assert np.array_equal(bare[0, :, 30:], filled[0, :, 30:])
+    with pytest.raises(EmosketchError, match="fill 'dots'"):
+        Dither("lineart", fill="dots")
+
+
 def test_stable_flips_far_fewer_pixels_than_error_diffusion_on_a_slow_fade():
     base = ramp(32, 64)[0].astype(int)
     fade = np.stack([np.clip(base + k, 0, 255) for k in range(0, 24, 2)]).astype(np.uint8)

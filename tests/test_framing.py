@@ -9,7 +9,7 @@ import pytest
 from emosketch.datasets.synthetic import random_identity, render
 from emosketch.errors import EmosketchError
 from emosketch.export import Dither, ExportOptions, Layout, build_pack
-from emosketch.export.dither import dither, thin, thin_stable, to_bits
+from emosketch.export.dither import dither, thin, thin_stable, to_bits, widen
 from emosketch.export.framing import FRAMINGS, FaceBox, face_window, locate_face, steady_box
 from emosketch.export.layout import apply_layout
 from emosketch.frames import Frames
@@ -108,6 +108,23 @@ def test_thin_makes_every_stroke_one_pixel_wide_and_keeps_it_whole():
     assert out.sum(0).max() == 1  # one pixel per column
     assert np.flatnonzero(cols).min() <= 7 and np.flatnonzero(cols).max() >= 32  # nearly its whole length
     assert not thin(np.zeros((2, 5, 5), bool)).any()
+
+
+def test_a_two_pixel_line_redraws_the_skeleton_with_a_2x2_pen():
+    ident = random_identity(seed=2)
+    gray = apply_layout(np.stack([render(ident, "sad", size=64)]), Layout(128, 64, "face"))
+    one, two = to_bits(gray, Dither("lineart", thin=True)), to_bits(gray, Dither("lineart", thin=True, line=2))
+    assert np.array_equal(two, widen(one)) and (two & one).sum() == one.sum()  # the skeleton is kept
+    pen = one.copy()  # every ink pixel is a skeleton pixel or its right, lower or lower-right neighbour
+    pen[:, :, 1:] |= one[:, :, :-1]
+    pen[:, 1:, :] |= one[:, :-1, :]
+    pen[:, 1:, 1:] |= one[:, :-1, :-1]
+    assert np.array_equal(two, pen)
+    bar = np.zeros((1, 12, 30), bool)
+    bar[0, 5, 3:27] = True  # a one-pixel line becomes exactly two rows
+    assert widen(bar)[0].sum(0)[4:27].tolist() == [2] * 23 and _pieces(widen(one)[0]) <= _pieces(one[0])
+    with pytest.raises(EmosketchError, match="line width 3"):
+        Dither("lineart", thin=True, line=3)
 
 
 def _pieces(b: np.ndarray) -> int:

@@ -18,6 +18,7 @@ from ..errors import EmosketchError
 MODES = ("lineart", "threshold", "otsu", "floyd-steinberg", "atkinson",
          "bayer2", "bayer4", "bayer8", "bluenoise")
 MASK_MODES = ("bayer2", "bayer4", "bayer8", "bluenoise", "lineart", "threshold")
+FILLS = ("bluenoise", "bayer2", "bayer4", "bayer8", "none")  # lineart's tonal fills; none draws strokes only
 POLARITIES = ("ink", "paper")  # ink: dark strokes light the pixels (default); paper: the background does
 
 
@@ -30,17 +31,21 @@ class Dither:
     stroke_level: int = 96  # lineart: darker than this is a stroke, always ink
     stroke_contrast: int = 40  # lineart: this much darker than the local mean is a (thin) stroke
     paper_level: int = 232  # lineart: lighter than this is paper, never dithered
-    fill: str = "bluenoise"  # lineart: mask used for tonal fills (bayer2/4/8 or bluenoise)
+    fill: str = "bluenoise"  # lineart: mask used for tonal fills (one of FILLS; none: strokes only)
     polarity: str = "ink"  # one of POLARITIES
     thin: bool = False  # thin every stroke to one pixel after dithering (enlarged faces: no doubled lines); with stable, a still stroke keeps its skeleton
 
+    line: int = 1  # with thin: the width in pixels the one-pixel skeleton is redrawn at (1 or 2)
+
     def __post_init__(self) -> None:
+        if self.line not in (1, 2):
+            raise EmosketchError(f"line width {self.line}: expected 1 or 2 pixels")
         if self.mode not in MODES:
             raise EmosketchError(f"dither {self.mode!r}: expected one of {', '.join(MODES)}")
         if self.polarity not in POLARITIES:
             raise EmosketchError(f"polarity {self.polarity!r}: expected one of {', '.join(POLARITIES)}")
-        if self.fill not in ("bayer2", "bayer4", "bayer8", "bluenoise"):
-            raise EmosketchError(f"lineart fill {self.fill!r}: expected bayer2, bayer4, bayer8 or bluenoise")
+        if self.fill not in FILLS:
+            raise EmosketchError(f"lineart fill {self.fill!r}: expected one of {', '.join(FILLS)}")
         if self.stable and self.mode not in MASK_MODES:
             raise EmosketchError(
                 f"--stable needs a screen-fixed mask ({', '.join(MASK_MODES)}); "
@@ -226,9 +231,11 @@ def _dither_chunk(gray: np.ndarray, d: Dither, prev: np.ndarray | None) -> tuple
         masked = _masked(gray, threshold_mask(d.mode, h, w), d, prev)
         return masked, masked[-1]
     # lineart: strokes are thresholded, only the tonal areas between stroke and paper are dithered.
-    mask = threshold_mask(d.fill, h, w)
-    span = max(1, d.paper_level - d.stroke_level)
-    fill_thresholds = d.stroke_level + mask / 255.0 * span
+    if d.fill == "none":  # strokes only: no pixel of a tonal area is ever ink
+        fill_thresholds = np.full((h, w), -np.inf, np.float32)
+    else:
+        mask = threshold_mask(d.fill, h, w)
+        fill_thresholds = d.stroke_level + mask / 255.0 * max(1, d.paper_level - d.stroke_level)
     if d.stable:
         # The hysteresis covers the strokes too: how far a pixel is past any of the three tests (dark,
         # darker than around it, under its fill threshold), in gray levels; > 0 is ink.
@@ -250,7 +257,18 @@ def to_bits(gray: np.ndarray, d: Dither) -> np.ndarray:
         ink = thin_stable(ink)
     elif d.thin:
         ink = np.concatenate([thin(ink[s:s + CHUNK]) for s in range(0, len(ink), CHUNK)]) if len(ink) else ink
+    if d.thin and d.line == 2:
+        ink = widen(ink)
     return ink if d.polarity == "ink" else ~ink
+
+
+def widen(ink: np.ndarray) -> np.ndarray:
+    """A one-pixel skeleton redrawn two pixels wide: each ink pixel also inks its right, lower and
+    lower-right neighbours (a 2x2 pen), so every stroke is one even 2 px line. bool [T, H, W]."""
+    out = ink.copy()
+    out[:, :, 1:] |= ink[:, :, :-1]
+    out[:, 1:, :] |= out[:, :-1, :].copy()
+    return out
 
 
 STABLE_THIN_RADIUS = 0  # a frame's own skeleton is taken within this many pixels of changed ink (0 measured best)
