@@ -41,17 +41,39 @@ from emosketch.datasets.dataset import load  # noqa: E402
 from emosketch.evaluate.classifier import load_classifier  # noqa: E402
 from emosketch.evaluate.generator import translation_pairs  # noqa: E402
 from emosketch.export import Dither, Layout  # noqa: E402
-from emosketch.export.dither import thin, to_bits  # noqa: E402
+from emosketch.export.dither import OLED_DITHER, thin, to_bits  # noqa: E402
 from emosketch.export.layout import _window, apply_layout, with_face  # noqa: E402
 from emosketch.models import default_generator, demo_photo  # noqa: E402
 
-VARIANTS = [  # name, layout, dither
-    ("fit (today)", Layout(128, 64, "fit"), Dither("lineart")),
-    ("face brows-chin", Layout(128, 64, "face"), Dither("lineart")),
-    ("face brows-chin, thin strokes", Layout(128, 64, "face"), Dither("lineart", thin=True)),
-    ("face forehead-chin, thin strokes", Layout(128, 64, "face", framing="forehead-chin"), Dither("lineart", thin=True)),
-    ("face brows-chin, stretch <= 1.5, thin", Layout(128, 64, "face", max_stretch=1.5), Dither("lineart", thin=True)),
-    ("face head (nothing cropped), thin", Layout(128, 64, "face", framing="head"), Dither("lineart", thin=True)),
+THIN1 = Dither("lineart", thin=True)  # the previous default: 1 px strokes and blue-noise tonal fills
+VARIANTS = [  # name, layout, dither (OLED_DITHER, the default: strokes only, stable, thinned and redrawn 2 px wide)
+    ("fit (the old layout)", Layout(128, 64, "fit"), Dither("lineart")),
+    ("face brows-chin, not thinned", Layout(128, 64, "face"), Dither("lineart")),
+    ("face brows-chin, thin 1 px + fills (the old default)", Layout(128, 64, "face"), THIN1),
+    ("face brows-chin, thin 1 px, fill none", Layout(128, 64, "face"), Dither("lineart", thin=True, fill="none")),
+    ("face brows-chin, thin 2 px + fills", Layout(128, 64, "face"), Dither("lineart", thin=True, line=2)),
+    ("face brows-chin, the default (2 px, fill none, stable)", Layout(128, 64, "face"), OLED_DITHER),
+    ("face forehead-chin, the default dither", Layout(128, 64, "face", framing="forehead-chin"), OLED_DITHER),
+    ("face brows-chin, stretch <= 1.5, the default dither", Layout(128, 64, "face", max_stretch=1.5), OLED_DITHER),
+    ("face head (nothing cropped), the default dither", Layout(128, 64, "face", framing="head"), OLED_DITHER),
+]
+FS = Dither("floyd-steinberg")
+OLED_FACE = Layout(128, 64, "face")
+PACKS = [  # framing, layout, dither label, dither, pen coding; each framing's Floyd-Steinberg row is its baseline
+    ("fit", Layout(128, 64, "fit"), "lineart", Dither("lineart"), True),
+    ("fit", Layout(128, 64, "fit"), "lineart --stable", Dither("lineart", stable=True), True),
+    ("fit", Layout(128, 64, "fit"), "floyd-steinberg", FS, True),
+    ("brows-chin", OLED_FACE, "lineart --stable", Dither("lineart", stable=True), True),
+    ("brows-chin", OLED_FACE, "thin 1 px + fills (the old default)", THIN1, True),
+    ("brows-chin", OLED_FACE, "thin 1 px + fills, --stable", Dither("lineart", thin=True, stable=True), True),
+    ("brows-chin", OLED_FACE, "thin 1 px, fill none, --stable", Dither("lineart", thin=True, stable=True, fill="none"), True),
+    ("brows-chin", OLED_FACE, "2 px, fill none, --stable, --no-pen-coding", OLED_DITHER, False),
+    ("brows-chin", OLED_FACE, "2 px, fill none, --stable (the default)", OLED_DITHER, True),
+    ("brows-chin", OLED_FACE, "floyd-steinberg", FS, True),
+    ("forehead-chin", Layout(128, 64, "face", framing="forehead-chin"), "the default dither", OLED_DITHER, True),
+    ("forehead-chin", Layout(128, 64, "face", framing="forehead-chin"), "floyd-steinberg", FS, True),
+    ("head", Layout(128, 64, "face", framing="head"), "the default dither", OLED_DITHER, True),
+    ("head", Layout(128, 64, "face", framing="head"), "floyd-steinberg", FS, True),
 ]
 
 
@@ -111,8 +133,8 @@ def exaggerated(tr, sources: np.ndarray, targets: np.ndarray, seeds: np.ndarray,
 def exaggeration_rows(tr, judges: dict, src_u8: np.ndarray, targets: np.ndarray, seeds: np.ndarray,
                       side: int) -> list[dict]:
     """Does an exaggerated emotion read better on the panel? Target accuracy of the sketch itself and
-    after the default panel (face brows-chin, thin strokes), per intensity."""
-    layout, d = Layout(128, 64, "face"), Dither("lineart", thin=True)
+    after the default panel (face brows-chin, OLED_DITHER), per intensity."""
+    layout, d = Layout(128, 64, "face"), OLED_DITHER
     rows = []
     for k in (1.0, 1.25, 1.5):
         gen = exaggerated(tr, src_u8, targets, seeds, k)
@@ -169,8 +191,10 @@ def upscaler_rows(judges: dict, src_u8: np.ndarray, gen: np.ndarray, targets: np
     ways = {
         "nearest (blocky pixels), lineart": lambda img, lay: to_bits(warp(img, lay, cv2.INTER_NEAREST)[None],
                                                                      Dither("lineart"))[0],
-        "bilinear, lineart, thin (the default)": lambda img, lay: to_bits(apply_layout(img[None], lay),
-                                                                          Dither("lineart", thin=True))[0],
+        "bilinear, lineart, thin 1 px (the old default)": lambda img, lay: to_bits(apply_layout(img[None], lay),
+                                                                                  THIN1)[0],
+        "bilinear, the default dither (2 px, fill none)": lambda img, lay: to_bits(apply_layout(img[None], lay),
+                                                                                  OLED_DITHER)[0],
         "bicubic, lineart, thin": lambda img, lay: to_bits(warp(img, lay, cv2.INTER_CUBIC)[None],
                                                            Dither("lineart", thin=True))[0],
         "vectorised strokes (64 px skeleton redrawn at panel scale)": vector_strokes,
@@ -204,38 +228,34 @@ def pack_figures(checkpoint: str) -> list[dict]:
     face = r.source(demo_photo())
     frames = sequences(r, face, list(r.classes))
     rows = []
-    for name, layout, d in VARIANTS:
-        if d is None:
-            continue
-        for label, dd in ((d.mode + (" thin" if d.thin else ""), d),
-                          ("lineart --stable" + (" thin" if d.thin else ""), Dither("lineart", stable=True, thin=d.thin)),
-                          ("floyd-steinberg", Dither("floyd-steinberg"))):
-            parts = [(n, "generator", part) for n, part in split_sequences(frames, "frames")]
-            opts = ExportOptions(layout=with_face(layout, face.sketch[None]), dither=dd)  # as face_pack frames it
-            pack = build_pack(parts, opts)
-            m = pack.manifest()
-            flips, floor, unexplained = [], [], {8: [], 16: []}
-            for s, (_, _, part) in zip(pack.sequences, parts):
-                b = pack.bits[s.first:s.first + s.count]
-                flip = b[1:] != b[:-1]
-                flips += flip.sum(axis=(1, 2)).tolist()
-                # Flicker proper: flips that the face's motion does not explain, where no gray pixel of
-                # the laid-out frame within one pixel changed by `level` gray levels or more.
-                gray = apply_layout(part.frames, opts.layout, _zooms(part)).astype(np.int16)  # as build_pack lays it out
-                moved = np.stack([cv2.dilate(np.abs(g).clip(0, 255).astype(np.uint8), np.ones((3, 3), np.uint8))
-                                  for g in gray[1:] - gray[:-1]])
-                for level, found in unexplained.items():
-                    found += (flip & (moved < level)).sum(axis=(1, 2)).tolist()
-                # A floor for any quantiser that shows the motion: each pixel that differs between a
-                # transition's first and last frames flips at least once on the way.
-                if "_to_" in s.name:
-                    floor.append((b[-1] != b[0]).sum() / (len(b) - 1))
-            ctx_m = build_pack(parts, replace(opts, codec="ctx")).manifest()  # the model counts in its bytes
-            rows.append({"framing": name, "dither": label, "ratio": m["raw_bytes"] / m["total_bytes"],
-                         "bytes": m["total_bytes"], "ctx_ratio": ctx_m["raw_bytes"] / ctx_m["total_bytes"],
-                         "ctx_bytes": ctx_m["total_bytes"], "mean_flips_per_frame": float(np.mean(flips)),
-                         "transition_floor_per_frame": float(np.mean(floor)),
-                         **{f"unexplained_{level}_per_frame": float(np.mean(v)) for level, v in unexplained.items()}})
+    for name, layout, label, dd, pen_coding in PACKS:
+        parts = [(n, "generator", part) for n, part in split_sequences(frames, "frames")]
+        opts = ExportOptions(layout=with_face(layout, face.sketch[None]), dither=dd,  # as face_pack frames it
+                             pen_coding=pen_coding)
+        pack = build_pack(parts, opts)
+        m = pack.manifest()
+        flips, floor, unexplained = [], [], {8: [], 16: []}
+        for s, (_, _, part) in zip(pack.sequences, parts):
+            b = pack.bits[s.first:s.first + s.count]
+            flip = b[1:] != b[:-1]
+            flips += flip.sum(axis=(1, 2)).tolist()
+            # Flicker proper: flips that the face's motion does not explain, where no gray pixel of
+            # the laid-out frame within one pixel changed by `level` gray levels or more.
+            gray = apply_layout(part.frames, opts.layout, _zooms(part)).astype(np.int16)  # as build_pack lays it out
+            moved = np.stack([cv2.dilate(np.abs(g).clip(0, 255).astype(np.uint8), np.ones((3, 3), np.uint8))
+                              for g in gray[1:] - gray[:-1]])
+            for level, found in unexplained.items():
+                found += (flip & (moved < level)).sum(axis=(1, 2)).tolist()
+            # A floor for any quantiser that shows the motion: each pixel that differs between a
+            # transition's first and last frames flips at least once on the way.
+            if "_to_" in s.name:
+                floor.append((b[-1] != b[0]).sum() / (len(b) - 1))
+        ctx_m = build_pack(parts, replace(opts, codec="ctx")).manifest()  # the model counts in its bytes
+        rows.append({"framing": name, "dither": label, "ratio": m["raw_bytes"] / m["total_bytes"],
+                     "bytes": m["total_bytes"], "ctx_ratio": ctx_m["raw_bytes"] / ctx_m["total_bytes"],
+                     "ctx_bytes": ctx_m["total_bytes"], "mean_flips_per_frame": float(np.mean(flips)),
+                     "transition_floor_per_frame": float(np.mean(floor)),
+                     **{f"unexplained_{level}_per_frame": float(np.mean(v)) for level, v in unexplained.items()}})
     return rows
 
 
@@ -303,6 +323,7 @@ def still_flicker(checkpoint: str, steps: int = 30) -> list[dict]:
         found = []
         for label, d in (("lineart", Dither("lineart")), ("lineart --stable", Dither("lineart", stable=True)),
                          ("lineart --stable --thin", Dither("lineart", stable=True, thin=True)),
+                         ("the default: 2 px, fill none, --stable --thin", OLED_DITHER),
                          ("bluenoise --stable", Dither("bluenoise", stable=True)),
                          ("floyd-steinberg", Dither("floyd-steinberg"))):
             bits = to_bits(fade, d)

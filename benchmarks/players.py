@@ -6,7 +6,8 @@
    Cortex-M0+ (arm-none-eabi-gcc): .text / .data / .bss. Compilers that are missing are skipped.
 2. Decode cost per frame in instructions, counted by valgrind's callgrind (repeatable, unlike
    times), for the demo-style pack encoded raw, RLE, XOR-delta+RLE, the context codec and auto: the
-   raw row is the copy-only baseline. Runs on the host (x86-64), so read the ratios, not the absolute counts.
+   raw row is the copy-only baseline. Beside them the same frames as 2 px lines (thinned, Dither line 2),
+   stored as shown and as 1 px skeletons that the player redraws with its 2x2 pen (pen coding). Runs on the host (x86-64), so read the ratios, not the absolute counts.
    And the decode time per frame on an ATmega328P at 16 MHz, run in simavr (timer 1 counts cycles).
 3. Frame rates the bus allows for a 128x64 frame (1024 bytes): I2C at 100/400/1000 kHz and SPI at
    8 MHz, from the bits on the wire.
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from report import table  # noqa: E402
 
 from emosketch.datasets.synthetic_motion import state_machine_sequences as demo_sequences  # noqa: E402
-from emosketch.export import ExportOptions, Layout, build_pack, write_pack  # noqa: E402
+from emosketch.export import Dither, ExportOptions, Layout, build_pack, write_pack  # noqa: E402
 from emosketch.export.players import C_PLAYER  # noqa: E402
 from emosketch.frames import split_sequences  # noqa: E402
 
@@ -85,9 +86,13 @@ def decode_cost(tmp: Path) -> list[dict]:
     frames = demo_sequences()
     seqs = [(name, "demo", part) for name, part in split_sequences(frames, "demo")]
     rows = []
-    for codec in ("raw", "rle", "delta", "ctx", "auto"):
-        pack = build_pack(seqs, ExportOptions(layout=Layout(128, 64, focus=(0.5, 0.56)), codec=codec, name="pack"))
-        folder = tmp / f"pack-{codec}"
+    line2 = Dither("lineart", thin=True, line=2)  # 2 px lines: stored as drawn, or as skeletons the pen redraws
+    for codec, label, dither, pen_coding in [(c, c, Dither(), True) for c in ("raw", "rle", "delta", "ctx", "auto")] + [
+            ("auto", "auto, 2 px lines stored as shown", line2, False), ("auto", "auto, 2 px lines, pen", line2, True),
+            ("ctx", "ctx, 2 px lines stored as shown", line2, False), ("ctx", "ctx, 2 px lines, pen", line2, True)]:
+        pack = build_pack(seqs, ExportOptions(layout=Layout(128, 64, focus=(0.5, 0.56)), codec=codec, name="pack",
+                                              dither=dither, pen_coding=pen_coding))
+        folder = tmp / f"pack-{len(rows)}"
         write_pack(pack, folder)
         (folder / "host.c").write_text(DECODE_HOST)
         exe = folder / "host"
@@ -96,7 +101,7 @@ def decode_cost(tmp: Path) -> list[dict]:
         base, work = instructions(exe, 0), instructions(exe, 3)
         n = len(pack.payloads)
         m = pack.manifest()
-        rows.append({"codec": codec, "frames": n, "pack_bytes": m["total_bytes"],
+        rows.append({"codec": label, "frames": n, "pack_bytes": m["total_bytes"],
                      "ratio": m["raw_bytes"] / m["total_bytes"], "instructions_per_frame": (work - base) / (3 * n)})
     return rows
 
@@ -142,9 +147,12 @@ def avr_decode(tmp: Path) -> list[dict]:
         return []
     seqs = [(name, "demo", part) for name, part in split_sequences(demo_sequences(), "demo")][:3]
     rows = []
-    for codec in ("rle", "delta", "ctx"):
-        pack = build_pack(seqs, ExportOptions(layout=Layout(128, 64, focus=(0.5, 0.56)), codec=codec, name="pack"))
-        folder = tmp / f"avr-{codec}"
+    line2 = Dither("lineart", thin=True, line=2)
+    for codec, label, dither, pen_coding in [(c, c, Dither(), True) for c in ("rle", "delta", "ctx")] + [
+            ("delta", "delta, 2 px lines stored as shown", line2, False), ("delta", "delta, 2 px lines, pen", line2, True)]:
+        pack = build_pack(seqs, ExportOptions(layout=Layout(128, 64, focus=(0.5, 0.56)), codec=codec, name="pack",
+                                              dither=dither, pen_coding=pen_coding))
+        folder = tmp / f"avr-{len(rows)}"
         write_pack(pack, folder)
         (folder / "host.c").write_text(AVR_HOST)
         elf = folder / "host.elf"
@@ -157,7 +165,7 @@ def avr_decode(tmp: Path) -> list[dict]:
             raise SystemExit(f"simavr run for {codec} failed:\n{run.stdout}{run.stderr}")
         n = len(pack.payloads)
         per = int(found.group(1)) / n
-        rows.append({"codec": codec, "frames": n, "pack_bytes": pack.manifest()["total_bytes"],
+        rows.append({"codec": label, "frames": n, "pack_bytes": pack.manifest()["total_bytes"],
                      "cycles_per_frame": per, "ms_at_16mhz": per / 16000, "max_fps": 16e6 / per})
     return rows
 

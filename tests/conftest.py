@@ -31,14 +31,20 @@ def any_format(request) -> str:
 
 def make_pack(face_transition: np.ndarray, pixel_format: str = "ssd1306", codec: str = "auto",
               size: tuple[int, int] = (128, 64), **kw):
-    """Two sequences (a transition and its reverse) as a Pack."""
-    from emosketch.export import ExportOptions, Layout, build_pack
+    """Two sequences (a transition and its reverse) as a Pack. A codec ending in " pen" draws 2 px lines,
+    stored as their skeletons (Pack.pen 2)."""
+    from emosketch.export import Dither, ExportOptions, Layout, build_pack
     from emosketch.frames import Frames
+
+    if codec.endswith(" pen"):
+        codec, kw = codec[:-4], {**kw, "dither": Dither("lineart", thin=True, line=2)}
 
     seqs = [("neutral to happy", "test", Frames(face_transition, 12.0)),
             ("happy-to-neutral", "test", Frames(face_transition[::-1].copy(), 8.0))]
     opts = ExportOptions(layout=Layout(*size), pixel_format=pixel_format, codec=codec, name="face pack", **kw)
-    return build_pack(seqs, opts)
+    pack = build_pack(seqs, opts)
+    assert pack.pen == (2 if "dither" in kw and kw["dither"].line == 2 else 1)
+    return pack
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +78,35 @@ def fake_framebuf():
     class FrameBuffer:
         def __init__(self, buf, width, height, fmt):
             self.buf, self.width, self.height, self.format = buf, width, height, fmt
+
+        def _at(self, x, y):  # (byte, bit) of a pixel, as MicroPython's framebuf lays them out
+            if self.format == mod.MONO_VLSB:
+                return (y >> 3) * self.width + x, y & 7
+            byte = y * ((self.width + 7) // 8) + (x >> 3)
+            return byte, (7 - (x & 7)) if self.format == mod.MONO_HLSB else (x & 7)
+
+        def pixel(self, x, y, c=None):
+            if not (0 <= x < self.width and 0 <= y < self.height):
+                return None
+            byte, bit = self._at(x, y)
+            if c is None:
+                return (self.buf[byte] >> bit) & 1
+            self.buf[byte] = (self.buf[byte] | (1 << bit)) if c else (self.buf[byte] & ~(1 << bit))
+
+        def fill(self, c):
+            self.buf[:] = bytes([0xFF if c else 0]) * len(self.buf)
+
+        def fill_rect(self, x, y, w, h, c):
+            for yy in range(y, y + h):
+                for xx in range(x, x + w):
+                    self.pixel(xx, yy, c)
+
+        def blit(self, src, x, y, key=-1):
+            for sy in range(src.height):
+                for sx in range(src.width):
+                    c = src.pixel(sx, sy)
+                    if c != key:
+                        self.pixel(x + sx, y + sy, c)
 
     mod.FrameBuffer = FrameBuffer
     return mod

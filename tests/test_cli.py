@@ -60,6 +60,40 @@ def test_export_with_the_context_codec(run, tmp_path, face_transition):
     assert bad.exit_code != 0 and "--codec ctx" in bad.output and not (tmp_path / "q").exists()
 
 
+def test_export_line_fill_and_pen_coding(run, tmp_path, face_transition):
+    from emosketch.export import manifest
+    from emosketch.export.dither import Dither, narrow
+
+    write_frames(tmp_path / "a.npz", Frames(face_transition, 12))
+    packs = {}
+    for name, options in {"plain": [], "bare": ["--fill", "none"], "two": ["--thin", "--line", "2", "--fill", "none"],
+                          "two-flat": ["--thin", "--line", "2", "--fill", "none", "--no-pen-coding"]}.items():
+        result = run("export", tmp_path / "a.npz", "--out", tmp_path / name, "--mode", "face", "--verify", *options)
+        assert result.exit_code == 0, result.output
+        packs[name] = manifest.read(tmp_path / name)
+    (plain, m_plain), (bare, m_bare), (two, m_two), (flat, m_flat) = packs.values()
+    assert m_bare["settings"]["dither"]["fill"] == "none" and bare.sum() < plain.sum()
+    assert m_two["pen"] == 2 and m_flat["pen"] == 1 and m_plain["pen"] == 1
+    assert np.array_equal(two, flat) and narrow(two) is not None  # the same 2 px lines, stored two ways
+    assert m_two["frame_data_bytes"] < m_flat["frame_data_bytes"]
+    assert Dither(**m_two["settings"]["dither"]).line == 2
+    bad = run("export", tmp_path / "a.npz", "--out", tmp_path / "x", "--line", "3")
+    assert bad.exit_code != 0 and "--line" in bad.output and not (tmp_path / "x").exists()
+
+
+def test_pack_defaults_to_the_panel_preset(run):
+    import re
+
+    from emosketch.export.dither import OLED_DITHER
+
+    out = run("pack", "--help").output
+    entries = {m.group(1): " ".join(m.group(2).split()) for m in re.finditer(r"^  (--\S+(?: / --\S+)?)(.*?)(?=^  -)", out, re.S | re.M)}
+    for option, default in (("--line", "2"), ("--fill", "none"), ("--stable / --no-stable", "stable"),
+                            ("--thin / --no-thin", "thin"), ("--pen-coding / --no-pen-coding", "pen-coding")):
+        assert re.search(rf"\[default: {default}[];]", entries[option]), (option, entries.get(option))
+    assert (OLED_DITHER.line, OLED_DITHER.fill, OLED_DITHER.stable, OLED_DITHER.thin) == (2, "none", True, True)
+
+
 def test_max_bytes_reports_what_was_dropped(run, tmp_path, face_transition):
     write_frames(tmp_path / "a.npz", Frames(face_transition, 12))
     result = run("export", tmp_path / "a.npz", "--out", tmp_path / "p", "--max-bytes", 1500)

@@ -9,9 +9,9 @@ import pytest
 from emosketch.datasets.synthetic import random_identity, render
 from emosketch.errors import EmosketchError
 from emosketch.export import Dither, ExportOptions, Layout, build_pack
-from emosketch.export.dither import dither, thin, thin_stable, to_bits, widen
+from emosketch.export.dither import dither, narrow, thin, thin_stable, to_bits, widen
 from emosketch.export.framing import FRAMINGS, FaceBox, face_window, locate_face, steady_box
-from emosketch.export.layout import apply_layout
+from emosketch.export.layout import apply_layout, with_face
 from emosketch.frames import Frames
 
 EMOTIONS = ["neutral", "happy", "sad", "surprise", "fear", "anger"]
@@ -127,6 +127,25 @@ def test_a_two_pixel_line_redraws_the_skeleton_with_a_2x2_pen():
         Dither("lineart", thin=True, line=3)
 
 
+def test_narrow_gives_back_the_skeleton_a_pen_drew_even_at_the_edges():
+    rng = np.random.default_rng(3)
+    skeleton = rng.random((3, 16, 24)) < 0.08
+    skeleton[:, :, -1] = skeleton[:, -1, :] = True  # strokes along the right and bottom edges
+    drawn = widen(skeleton)
+    back = narrow(drawn)
+    assert back is not None and np.array_equal(widen(back), drawn) and not (skeleton & ~back).any()
+    assert narrow(back) is None  # a 1 px line is no pen's drawing
+    lone = np.zeros((1, 8, 8), bool)
+    lone[0, 3, 3] = True
+    assert narrow(lone) is None and np.array_equal(narrow(widen(lone))[0], lone[0])
+    assert narrow(np.zeros((2, 4, 4), bool)) is not None
+    face = np.stack([render(random_identity(seed=1), "happy", size=64)] * 2)
+    for polarity, pen in (("ink", 2), ("paper", 1)):  # lit paper is no pen's drawing: stored as it is
+        d = Dither("lineart", thin=True, line=2, polarity=polarity)
+        pack = build_pack([("idle_happy", "t", Frames(face, 12))], ExportOptions(layout=Layout(128, 64, "face"), dither=d))
+        assert pack.pen == pen and np.array_equal(pack.bits, to_bits(apply_layout(face, with_face(Layout(128, 64, "face"), face)), d))
+
+
 def _pieces(b: np.ndarray) -> int:
     return cv2.connectedComponents(b.astype(np.uint8), connectivity=8)[0] - 1
 
@@ -212,9 +231,9 @@ def test_an_sh1107_pack_fills_its_128x128_panel_and_decodes_bit_for_bit(tmp_path
         pixel_format("sh1107").check(132, 64)
 
 
-def test_the_cli_offers_exactly_the_exporter_s_dithers_and_framings():
+def test_the_cli_offers_exactly_the_exporter_s_dithers_fills_and_framings():
     from emosketch import cli
-    from emosketch.export.dither import MODES
+    from emosketch.export.dither import FILLS, MODES
 
-    assert cli.DITHERS == MODES
+    assert cli.DITHERS == MODES and cli.FILLS == FILLS
     assert cli.FRAMINGS == ("auto", *FRAMINGS)

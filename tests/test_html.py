@@ -22,7 +22,7 @@ def test_page_is_self_contained(tmp_path, face_transition):
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-@pytest.mark.parametrize("codec", ["auto", "delta", "ctx"])
+@pytest.mark.parametrize("codec", ["auto", "delta", "ctx", "auto pen", "ctx pen"])
 def test_javascript_decoder_matches_python(tmp_path, face_transition, any_format, codec):
     pack = make_pack(face_transition, any_format, codec)
     write_pack(pack, tmp_path / "p")

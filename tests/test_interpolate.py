@@ -228,7 +228,11 @@ def test_pack_has_an_idle_loop_and_a_transition_per_ordered_pair_and_verifies(ge
     kept = read_frames(tmp_path / "frames.npz")  # idle loops breathe in zoom: their frames carry it
     layout = Layout(**m["settings"]["layout"])  # the panel preset, with the source face's box
     assert layout.mode == "face" and layout.box is not None
-    assert np.array_equal(bits, oled_bits(kept.frames, layout, zooms=[mk.get("zoom", 1.0) for mk in kept.marks]))
+    zooms = [mk.get("zoom", 1.0) for mk in kept.marks]
+    for seq in m["sequences"]:  # each sequence dithered on its own (the stable dither carries within one)
+        at = slice(seq["first_frame"], seq["first_frame"] + seq["frame_count"])
+        assert np.array_equal(bits[at], oled_bits(kept.frames[at], layout, zooms=zooms[at]))
+    assert m["pen"] == 2  # the panel preset's 2 px lines, stored as skeletons
     for name in ("pack.h", "emosketch_player.py", "index.html", "index.bin"):
         assert (tmp_path / "pack" / name).exists()
 

@@ -13,7 +13,7 @@ from conftest import FakeDisplay, fake_framebuf, load_module, make_pack
 from emosketch.export import manifest, write_pack
 
 
-@pytest.mark.parametrize("codec", ["auto", "delta", "ctx"])
+@pytest.mark.parametrize("codec", ["auto", "delta", "ctx", "auto pen", "ctx pen"])
 def test_module_plays_the_decoded_frames(tmp_path, face_transition, any_format, monkeypatch, codec):
     monkeypatch.setitem(sys.modules, "framebuf", fake_framebuf())
     monkeypatch.setitem(sys.modules, "machine", types.ModuleType("machine"))

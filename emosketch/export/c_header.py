@@ -38,6 +38,7 @@ TEMPLATE = """\
 #define {upper}_SEQUENCE_COUNT {nseq}u
 #define {upper}_EMOTION_COUNT {nemo}u
 #define {upper}_FPS {fps}u
+#define {upper}_PEN {pen}u /* 2: 2 px lines, stored as 1 px skeletons and drawn by es_decode_frame */
 
 /* Sequence indices into {name}_sequences. */
 enum {{
@@ -86,7 +87,7 @@ static const char *const {name}_sequence_names[{upper}_SEQUENCE_COUNT] {upper}_U
 static const es_pack {name}_pack {upper}_UNUSED = {{
     {upper}_FRAME_BYTES, {upper}_FRAME_COUNT, {upper}_SEQUENCE_COUNT, {upper}_EMOTION_COUNT,
     {name}_data, {name}_offsets, {name}_codecs, &{name}_sequences[0][0], {name}_idle, {name}_transitions,
-    {model_ref}, {stride}u, {vertical}u,
+    {model_ref}, {stride}u, {vertical}u, {pen}u, {msb_first}u, {w}u, {h}u, {column_offset}u,
 }};
 
 #endif /* {upper}_H */
@@ -109,7 +110,7 @@ def symbols(pack: Pack) -> list[str]:
     """Every name the header defines, in the order it defines them."""
     name, upper = pack.name, pack.name.upper()
     macros = ["H", "UNUSED", "WIDTH", "HEIGHT", "RAM_COLUMNS", "COLUMN_OFFSET", "FRAME_BYTES", "FRAME_COUNT",
-              "SEQUENCE_COUNT", "EMOTION_COUNT", "FPS", "WITH_NAMES"]
+              "SEQUENCE_COUNT", "EMOTION_COUNT", "FPS", "PEN", "WITH_NAMES"]
     out = [f"{upper}_{m}" for m in macros]
     out += [f"{upper}_SEQ_{s.ident.upper()}" for s in pack.sequences]
     emotions = pack.emotions["names"]
@@ -171,6 +172,7 @@ def render(pack: Pack) -> str:
         ctx_check=("\n#ifndef ES_WITH_CTX\n#error \"this pack uses the context codec (--codec ctx): define ES_WITH_CTX "
                    "in emosketch_player.h, or export it with --codec auto\"\n#endif\n") if pack.model else "",
         stride=pack.fmt.stride(pack.width), vertical=int(pack.fmt.vertical),
+        pen=pack.pen, msb_first=int(not pack.fmt.vertical and not pack.fmt.lsb_first),
     )
 
 

@@ -55,7 +55,9 @@ class Dither:
                 raise EmosketchError(f"{name} {getattr(self, name)}: must be a gray level 0..256")
 
 
-OLED_DITHER = Dither("lineart", thin=True)  # the panel preset's dither (see layout.OLED)
+# The panel preset's dither (see layout.OLED): strokes only, thinned to a skeleton that holds still,
+# redrawn 2 px wide. benchmarks/panel.py measured it against the others (README, the face on the panel).
+OLED_DITHER = Dither("lineart", stable=True, thin=True, fill="none", line=2)
 
 
 # ---- masks ---------------------------------------------------------------------------------------
@@ -269,6 +271,18 @@ def widen(ink: np.ndarray) -> np.ndarray:
     out[:, :, 1:] |= ink[:, :, :-1]
     out[:, 1:, :] |= out[:, :-1, :].copy()
     return out
+
+
+def narrow(ink: np.ndarray) -> np.ndarray | None:
+    """The inverse of widen: the pixels whose 2x2 pen square lies inside `ink` (the edges count as ink,
+    where the pen's square runs off the frame), or None when widening them does not give `ink` back,
+    i.e. `ink` is not drawn with that pen. A pack stores these and its player redraws them with the
+    pen (Pack.pen): a one-pixel skeleton codes in fewer bytes than its two-pixel line. bool [T, H, W]."""
+    t, h, w = ink.shape
+    pad = np.ones((t, h + 1, w + 1), bool)
+    pad[:, :h, :w] = ink
+    out = pad[:, :-1, :-1] & pad[:, :-1, 1:] & pad[:, 1:, :-1] & pad[:, 1:, 1:]
+    return out if np.array_equal(widen(out), ink) else None
 
 
 STABLE_THIN_RADIUS = 0  # a frame's own skeleton is taken within this many pixels of changed ink (0 measured best)

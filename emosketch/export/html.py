@@ -91,7 +91,15 @@ function decodeFrames(m, bytes) {
       else { const v = bytes[p++]; for (let k = 0; k < c - 125; k++, o++) buf[o] = xor ? buf[o] ^ v : v; }
     }
     if (o !== m.frame_bytes) throw new Error("corrupt frame");
-    out.push(unpack(m, buf));
+    out.push(m.pen === 2 ? pen(m, unpack(m, buf)) : unpack(m, buf));
+  }
+  return out;
+}
+function pen(m, px) {  // the stored skeleton drawn with the 2x2 pen: lit where it or its left, upper or upper-left pixel is
+  const W = m.display.width, H = m.display.height, out = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+    out[y * W + x] = px[y * W + x] | (x ? px[y * W + x - 1] : 0) | (y ? px[(y - 1) * W + x] : 0)
+      | (x && y ? px[(y - 1) * W + x - 1] : 0);
   }
   return out;
 }

@@ -13,6 +13,7 @@ Little-endian layout:
   idle    emotion count x i16          idle sequence of each emotion
   trans   emotion count^2 x i16        transition sequence from row to column emotion, -1 none
   model   only when flags bit 0 is set: the context codec's model, ctx.MODEL_BYTES bytes
+Flags bit 1: pen 2, the frames are 1 px skeletons that the player draws with a 2x2 pen (Pack.pen).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def render(pack: Pack) -> bytes:
     ram_width = fmt.stride(pack.width) if fmt.vertical else pack.width
     out = bytearray(HEADER.pack(MAGIC, VERSION, PIXEL_CODES[fmt.micropython], pack.width, pack.height, ram_width,
                                 fmt.column_offset, pack.frame_bytes, len(pack.payloads), len(pack.sequences),
-                                n_emo, 1 if pack.model else 0))
+                                n_emo, (1 if pack.model else 0) | (2 if pack.pen == 2 else 0)))
     out += struct.pack(f"<{len(pack.payloads) + 1}I", *pack.offsets)
     out += bytes(cid for cid, _ in pack.payloads)
     for s in pack.sequences:

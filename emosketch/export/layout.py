@@ -57,7 +57,7 @@ class Layout:
 
 
 # The panel preset of pack, agent, interpolate --side-by-side and the demo: the face from the
-# brows to the chin fills a 128x64 SSD1306/SH1106 (with OLED_DITHER's one-pixel strokes).
+# brows to the chin fills a 128x64 SSD1306/SH1106 (with OLED_DITHER's even 2 px strokes).
 OLED = Layout(128, 64, "face")
 
 

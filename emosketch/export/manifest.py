@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import EmosketchError
 from . import codec as codecs
 from . import ctx
+from .dither import widen
 from .pack import FORMAT_NAME, FORMAT_VERSION, Pack
 from .pixels import pixel_format
 
@@ -64,5 +65,9 @@ def read(folder: str | Path) -> tuple[np.ndarray, dict]:
         first, count = seq["first_frame"], seq["frame_count"]
         raw = codecs.decode_frames(payloads[first:first + count], frame_bytes, ctx.Grid.of(fmt, w, h), model)
         parts.append(fmt.unpack(raw, w, h))
+    if manifest.get("pen", 1) not in (1, 2):
+        raise EmosketchError(f"{folder}: pen {manifest.get('pen')!r} is not 1 or 2")
+    if manifest.get("pen", 1) == 2:  # stored skeletons, drawn with the 2x2 pen
+        parts = [widen(p) for p in parts]
     bits = np.concatenate(parts) if parts else np.zeros((0, h, w), bool)
     return bits, manifest

@@ -18,7 +18,7 @@ from ..errors import EmosketchError
 from ..frames import Frames
 from . import codec as codecs
 from . import ctx
-from .dither import Dither, to_bits
+from .dither import Dither, narrow, to_bits
 from .layout import Layout, apply_layout, with_face
 from .pixels import PixelFormat, pixel_format
 
@@ -66,6 +66,7 @@ class Pack:
     settings: dict = field(default_factory=dict)  # layout and dither settings, for the manifest
     notes: list[str] = field(default_factory=list)  # what fitting a budget changed
     model: bytes = b""  # the context codec's model (export/ctx.py), when any frame uses it
+    pen: int = 1  # 2: the frames are stored as the skeletons that the player redraws with a 2x2 pen (dither.narrow)
 
     @property
     def frame_bytes(self) -> int:
@@ -114,6 +115,9 @@ class Pack:
                    "then each pixel's flip, range-coded with the model's chance of 0 for its neighbourhood; "
                    "ctx-key frames decode into a cleared buffer",
             "ctx_model": self.model.hex() or None,
+            "pen": self.pen,
+            "pen_drawing": "pen 2: each decoded frame is drawn with a 2x2 pen before it is shown: a pixel is lit "
+                           "when it or its left, upper or upper-left neighbour is set in the decoded frame",
             "fps": self.fps,
             "classes": self.classes,
             "name": self.name,
@@ -146,6 +150,7 @@ class ExportOptions:
     codec: str = "auto"  # auto (the smallest byte codec per frame), raw, rle, delta or ctx (32-bit boards)
     max_bytes: int | None = None  # flash budget for the whole pack (see Pack.flash_bytes)
     name: str = "emosketch"  # identifier prefix for the C header and MicroPython module
+    pen_coding: bool = True  # with a 2 px line (Dither.line): store its skeleton, drawn by the player's pen
     classes: tuple[str, ...] | None = None  # emotion classes the pack covers (default: from the names)
 
 
@@ -204,13 +209,18 @@ def _assemble(opts: ExportOptions, fmt: PixelFormat, names: list[tuple[str, str]
               kept: list[list[int]], originals: list[int], fpss: list[float], codec: str) -> Pack:
     sequences = []
     first = 0
-    payloads, model = _encode(bits, fmt, codec, opts.layout.width, opts.layout.height)
+    pen, stored = 1, bits
+    if opts.pen_coding and opts.dither.thin and opts.dither.line == 2 and opts.dither.polarity == "ink":
+        skeletons = [narrow(b) for b in bits]
+        if all(s is not None for s in skeletons):
+            pen, stored = 2, skeletons
+    payloads, model = _encode(stored, fmt, codec, opts.layout.width, opts.layout.height)
     for (name, source), b, k, n, f in zip(names, bits, kept, originals, fpss):
         sequences.append(Sequence(name, identifier(name), source, first, len(b), f * len(b) / n, n, k))
         first += len(b)
     return Pack(
         width=opts.layout.width, height=opts.layout.height, fmt=fmt, codec=codec,
-        fps=max(fpss), sequences=sequences, bits=np.concatenate(bits), payloads=payloads, model=model,
+        fps=max(fpss), sequences=sequences, bits=np.concatenate(bits), payloads=payloads, model=model, pen=pen,
         classes=list(opts.classes) if opts.classes else _classes_from_names([n for n, _ in names]),
         name=identifier(opts.name), settings={"layout": asdict(opts.layout), "dither": asdict(opts.dither)},
     )

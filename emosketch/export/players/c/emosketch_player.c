@@ -111,7 +111,59 @@ static int decode_ctx(const es_pack *pack, uint32_t pos, uint32_t end, uint8_t *
 }
 #endif
 
+/* The 2x2 pen (packs with pen 2): the pack stores one-pixel skeletons, and buf holds them drawn with
+ * the pen, as they are shown. The byte of pixel (x, y), in display coordinates, and its bit. */
+static uint16_t pen_at(const es_pack *pk, int16_t x, int16_t y, uint8_t *mask)
+{
+    if (pk->vertical) {
+        *mask = (uint8_t)(1u << (y & 7));
+        return (uint16_t)((uint16_t)(y >> 3) * pk->stride + pk->column_offset + (uint16_t)x);
+    }
+    *mask = (uint8_t)(1u << (pk->msb_first ? 7 - (x & 7) : (x & 7)));
+    return (uint16_t)((uint16_t)y * pk->stride + (uint16_t)(x >> 3));
+}
+
+static uint8_t pen_px(const es_pack *pk, const uint8_t *b, int16_t x, int16_t y, uint8_t outside)
+{
+    uint8_t mask;
+    if (x < 0 || y < 0 || x >= (int16_t)pk->width || y >= (int16_t)pk->height) return outside;
+    return (uint8_t)((b[pen_at(pk, x, y, &mask)] & mask) != 0);
+}
+
+/* lift = 0 draws the skeleton with the pen: a pixel is lit when it or its left, upper or upper-left
+ * neighbour is (in reverse raster order, so each pixel reads pixels not yet redrawn). lift = 1 takes
+ * the skeleton back out, which a delta frame applies to: a pixel stays lit when its whole pen square,
+ * right and down, is lit, past the display's edges counting as lit (in raster order). In place. */
+static void pen_pass(const es_pack *pk, uint8_t *b, uint8_t lift)
+{
+    int16_t d = lift ? 1 : -1, w = (int16_t)pk->width, h = (int16_t)pk->height, x, y;
+    for (y = lift ? 0 : h - 1; y >= 0 && y < h; y += d) {
+        for (x = lift ? 0 : w - 1; x >= 0 && x < w; x += d) {
+            uint8_t mask, n = (uint8_t)(pen_px(pk, b, x + d, y, lift) + pen_px(pk, b, x, y + d, lift)
+                                        + pen_px(pk, b, x + d, y + d, lift));
+            uint16_t at = pen_at(pk, x, y, &mask);
+            uint8_t on = (b[at] & mask) ? (uint8_t)(!lift || n == 3) : (uint8_t)(!lift && n);
+            if (on) b[at] |= mask; else b[at] &= (uint8_t)~mask;
+        }
+    }
+}
+
+static int decode_stored(const es_pack *pack, uint16_t index, uint8_t *buf);
+
 int es_decode_frame(const es_pack *pack, uint16_t index, uint8_t *buf)
+{
+    uint8_t codec;
+    if (pack->pen != 2) return decode_stored(pack, index, buf);
+    if (index >= pack->frame_count) return 0;
+    codec = ES_READ8(&pack->codecs[index]);
+    if (codec == ES_CODEC_DELTA || codec == ES_CODEC_CTX) pen_pass(pack, buf, 1);
+    if (!decode_stored(pack, index, buf)) return 0;
+    pen_pass(pack, buf, 0);
+    return 1;
+}
+
+/* Frame `index` as the pack stores it. */
+static int decode_stored(const es_pack *pack, uint16_t index, uint8_t *buf)
 {
     uint32_t pos, end, out = 0;
     uint8_t codec;

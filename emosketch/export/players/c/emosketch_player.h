@@ -61,6 +61,10 @@ typedef struct {
     const uint8_t *model;       /* the context codec's model (export/ctx.py), 0 when no frame uses it */
     uint16_t stride;            /* bytes per page (vertical) or per row: the context codec's bit grid */
     uint8_t vertical;           /* 1: pages of vertical bytes; 0: rows */
+    uint8_t pen;                /* 2: frames are stored as skeletons and drawn with a 2x2 pen; 0 or 1: as stored */
+    uint8_t msb_first;          /* rows: 1 when bit 7 of a byte is its leftmost pixel */
+    uint16_t width, height;     /* the display's pixels */
+    uint16_t column_offset;     /* pages: the RAM column of the display's first column */
 } es_pack;
 
 typedef struct {
@@ -78,7 +82,9 @@ typedef struct {
 } es_player;
 
 /* Decode frame `index` into buf. A delta frame is XORed into buf, which must hold the frame
- * before it in the same sequence. Returns 1, or 0 for a bad index or corrupt data. */
+ * before it in the same sequence. Returns 1, or 0 for a bad index or corrupt data. In a pack with
+ * pen 2 (2 px lines, stored as their 1 px skeletons) buf holds the frame drawn with the pen, as it
+ * is shown: each frame costs two passes over its pixels besides its decoding. */
 int es_decode_frame(const es_pack *pack, uint16_t index, uint8_t *buf);
 
 void es_player_init(es_player *p, const es_pack *pack, uint8_t *buf, uint8_t emotion);

@@ -11,7 +11,7 @@ Copy this file, frames.bin and index.bin of a pack to the board, then:
         player.update()            # shows the next frame when it is due
 
 Only index.bin (a few bytes per frame) is kept in RAM; each frame is read from frames.bin when
-it is shown, and decoded into one frame buffer. player.play("happy_to_sad") plays one sequence.
+it is shown, and decoded into one frame buffer (two for a pack with 2 px lines, pen 2). player.play("happy_to_sad") plays one sequence.
 """
 
 import struct
@@ -100,6 +100,7 @@ class Pack:
         self.transitions = struct.unpack("<%dh" % (n_emo * n_emo), index[at:at + 2 * n_emo * n_emo])
         at += 2 * n_emo * n_emo
         self.model = bytes(index[at:at + MODEL_BYTES]) if flags & 1 else None
+        self.pen = 2 if flags & 2 else 1  # 2: frames are 1 px skeletons that the player draws with a 2x2 pen
         self._cells = None
         if flags & 1 and len(self.model) != MODEL_BYTES:
             raise ValueError("index.bin ends inside its context model")
@@ -111,7 +112,8 @@ class Pack:
 
     def decode(self, index, buf):
         """Decode frame `index` into `buf`. A delta frame is XORed into buf, which must still hold the
-        frame before it in the same sequence (the player always decodes in that order)."""
+        frame before it in the same sequence (the player always decodes in that order). This is the
+        frame as stored: in a pack with pen 2, a skeleton that Player draws with the pen."""
         start = self.offsets[index]
         end = self.offsets[index + 1]
         self.frames.seek(start)
@@ -211,9 +213,13 @@ class Player:
     def __init__(self, pack, display=None, emotion=0):
         self.pack = pack
         self.display = display
-        self.buf = bytearray(pack.frame_bytes)
+        self.buf = bytearray(pack.frame_bytes)  # the frame as it is shown
         formats = (framebuf.MONO_VLSB, framebuf.MONO_HLSB, framebuf.MONO_HMSB)
         self.fb = framebuf.FrameBuffer(self.buf, pack.ram_width, pack.height, formats[pack.pixel_format])
+        self.stored, self.stored_fb = self.buf, self.fb  # the frame as decoded
+        if pack.pen == 2:  # a second buffer holds the skeleton that delta frames build on
+            self.stored = bytearray(pack.frame_bytes)
+            self.stored_fb = framebuf.FrameBuffer(self.stored, pack.ram_width, pack.height, formats[pack.pixel_format])
         self.emotion = pack.emotion_index(emotion) if pack.emotions else 0
         self.target = self.emotion
         self.pending = -1
@@ -257,8 +263,18 @@ class Player:
             first, count, ms = self.pack.sequences[self.seq]
         self.frame = first + self.pos
         self.pos += 1
-        self.pack.decode(self.frame, self.buf)
+        self._decode(self.frame)
         return self.frame, ms
+
+    def _decode(self, index):
+        self.pack.decode(index, self.stored)
+        if self.stored is not self.buf:  # the 2x2 pen: the skeleton blitted 4 times, 0 transparent
+            self.fb.fill(0)
+            for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+                self.fb.blit(self.stored_fb, dx, dy, 0)
+            edge = self.pack.column_offset + self.pack.width  # RAM past the display's last column stays clear
+            if edge < self.pack.ram_width:
+                self.fb.fill_rect(edge, 0, self.pack.ram_width - edge, self.pack.height, 0)
 
     def current_emotion(self):
         return self.pack.emotions[self.target if self.in_transition else self.emotion]
@@ -288,7 +304,7 @@ class Player:
             for i in range(first, first + count):
                 start = ticks_ms()
                 self.frame = i
-                self.pack.decode(i, self.buf)
+                self._decode(i)
                 if self.display is not None:
                     self.show()
                 wait = ms - ticks_diff(ticks_ms(), start)
