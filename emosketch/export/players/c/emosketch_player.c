@@ -112,38 +112,58 @@ static int decode_ctx(const es_pack *pack, uint32_t pos, uint32_t end, uint8_t *
 #endif
 
 /* The 2x2 pen (packs with pen 2): the pack stores one-pixel skeletons, and buf holds them drawn with
- * the pen, as they are shown. The byte of pixel (x, y), in display coordinates, and its bit. */
-static uint16_t pen_at(const es_pack *pk, int16_t x, int16_t y, uint8_t *mask)
+ * the pen, as they are shown. It works a byte (8 pixels) at a time over the frame's lines of bytes:
+ * pages of display columns (vertical formats) or rows of stride bytes. */
+typedef struct {
+    uint8_t *at;  /* the line's first display byte, 0 past the frame's edges */
+    uint8_t valid;      /* its display bits (a last page can be part padding) */
+} pen_line;
+
+static pen_line pen_at(const es_pack *pk, uint8_t *b, int16_t line, int16_t lines)
 {
-    if (pk->vertical) {
-        *mask = (uint8_t)(1u << (y & 7));
-        return (uint16_t)((uint16_t)(y >> 3) * pk->stride + pk->column_offset + (uint16_t)x);
-    }
-    *mask = (uint8_t)(1u << (pk->msb_first ? 7 - (x & 7) : (x & 7)));
-    return (uint16_t)((uint16_t)y * pk->stride + (uint16_t)(x >> 3));
+    pen_line l = {0, 0xFFu};
+    uint8_t rest = (uint8_t)(pk->height & 7u);
+    if (line < 0 || line >= lines) return l;
+    l.at = b + (uint16_t)line * pk->stride + (pk->vertical ? pk->column_offset : 0u);
+    if (pk->vertical && rest && line == lines - 1) l.valid = (uint8_t)((1u << rest) - 1u);
+    return l;
 }
 
-static uint8_t pen_px(const es_pack *pk, const uint8_t *b, int16_t x, int16_t y, uint8_t outside)
+/* Byte `col` of a line, its pixels outside the display set to `edge` (0x00 or 0xFF). */
+static uint8_t pen_byte(pen_line l, int16_t col, int16_t cols, uint8_t last, uint8_t edge)
 {
-    uint8_t mask;
-    if (x < 0 || y < 0 || x >= (int16_t)pk->width || y >= (int16_t)pk->height) return outside;
-    return (uint8_t)((b[pen_at(pk, x, y, &mask)] & mask) != 0);
+    uint8_t m;
+    if (!l.at || col < 0 || col >= cols) return edge;
+    m = (uint8_t)(col == cols - 1 ? l.valid & last : l.valid);
+    return (uint8_t)((l.at[col] & m) | (edge & (uint8_t)~m));
 }
 
 /* lift = 0 draws the skeleton with the pen: a pixel is lit when it or its left, upper or upper-left
- * neighbour is (in reverse raster order, so each pixel reads pixels not yet redrawn). lift = 1 takes
- * the skeleton back out, which a delta frame applies to: a pixel stays lit when its whole pen square,
- * right and down, is lit, past the display's edges counting as lit (in raster order). In place. */
+ * neighbour is (bytes in reverse order, so each reads bytes not yet redrawn). lift = 1 takes the
+ * skeleton back out, which a delta frame applies to: a pixel stays lit when its whole pen square,
+ * right and down, is lit, past the display's edges counting as lit (bytes in order). In place. */
 static void pen_pass(const es_pack *pk, uint8_t *b, uint8_t lift)
 {
-    int16_t d = lift ? 1 : -1, w = (int16_t)pk->width, h = (int16_t)pk->height, x, y;
-    for (y = lift ? 0 : h - 1; y >= 0 && y < h; y += d) {
-        for (x = lift ? 0 : w - 1; x >= 0 && x < w; x += d) {
-            uint8_t mask, n = (uint8_t)(pen_px(pk, b, x + d, y, lift) + pen_px(pk, b, x, y + d, lift)
-                                        + pen_px(pk, b, x + d, y + d, lift));
-            uint16_t at = pen_at(pk, x, y, &mask);
-            uint8_t on = (b[at] & mask) ? (uint8_t)(!lift || n == 3) : (uint8_t)(!lift && n);
-            if (on) b[at] |= mask; else b[at] &= (uint8_t)~mask;
+    int16_t d = lift ? 1 : -1, line, col, k;
+    int16_t lines = (int16_t)(pk->vertical ? (pk->height + 7u) >> 3 : pk->height);
+    int16_t cols = (int16_t)(pk->vertical ? pk->width : pk->stride);
+    uint8_t edge = lift ? 0xFFu : 0u, rest = (uint8_t)(pk->width & 7u), last = 0xFFu;
+    uint8_t toward_msb = (uint8_t)(pk->msb_first == lift);  /* rows: the way a neighbour's bits move */
+    if (!pk->vertical && rest) last = (uint8_t)(pk->msb_first ? 0xFFu << (8u - rest) : (1u << rest) - 1u);
+    for (line = lift ? 0 : lines - 1; line >= 0 && line < lines; line += d) {
+        pen_line here = pen_at(pk, b, line, lines), there = pen_at(pk, b, (int16_t)(line + d), lines);
+        for (col = lift ? 0 : cols - 1; col >= 0 && col < cols; col += d) {
+            uint8_t h[2], v;
+            for (k = 0; k < 2; k++) {  /* this line and the next one over, each with its neighbour along */
+                pen_line l = k ? there : here;
+                uint8_t a = pen_byte(l, col, cols, last, edge), n = pen_byte(l, (int16_t)(col + d), cols, last, edge);
+                if (!pk->vertical) n = toward_msb ? (uint8_t)((a << 1) | (n >> 7)) : (uint8_t)((a >> 1) | (n << 7));
+                h[k] = lift ? (uint8_t)(a & n) : (uint8_t)(a | n);
+            }
+            if (pk->vertical)  /* pages: the pixel above (drawing) or below (lifting) is one bit over */
+                h[1] = lift ? (uint8_t)((h[0] >> 1) | (h[1] << 7)) : (uint8_t)((h[0] << 1) | (h[1] >> 7));
+            v = lift ? (uint8_t)(h[0] & h[1]) : (uint8_t)(h[0] | h[1]);
+            here.at[col] = (uint8_t)(v & (col == cols - 1 ? here.valid & last : here.valid));
         }
     }
 }
