@@ -712,8 +712,9 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
 @click.option("--thin/--no-thin", default=True, show_default=True,
               help="Thin every stroke to one pixel (enlarged faces keep one clean line).")
 @_line_options(line=2, fill="none")
-@click.option("--stable/--no-stable", default=True, show_default=True,
-              help="Temporal hysteresis against flicker (mask dithers and lineart).")
+@click.option("--stable/--no-stable", default=None,
+              help="Temporal hysteresis against flicker [default: on for lineart and the mask dithers, "
+                   "which it needs].")
 @click.option("--size", default="128x64", show_default=True, help="Display WIDTHxHEIGHT.")
 @click.option("--format", "pixel_format", default="ssd1306", show_default=True, help="ssd1306, sh1106, sh1107 (128x128), gfx or xbm.")
 @click.option("--max-bytes", type=int, default=None, help="Flash budget: drop frames evenly to fit.")
@@ -749,6 +750,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     core and TFT_eSPI and Adafruit_GFX examples.
     """
     from .export import Dither, ExportOptions, Layout, parse_geometry
+    from .export.dither import MASK_MODES
     from .export.tft import TftOptions, parse_colour
     from .interpolate.animate import FaceSource, PackSpec, Styles, face_pack
     checkpoint = _generator(checkpoint)
@@ -759,6 +761,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
                               name=name or out.name or "emosketch")
 
     width, height = parse_geometry(size)
+    stable = dither_mode in MASK_MODES if stable is None else stable
     opts = ExportOptions(layout=Layout(width, height, mode, focus, zoom, framing=framing),
                          dither=Dither(dither_mode, thin=thin, stable=stable, line=line, fill=fill),
                          pixel_format=pixel_format, codec=codec, max_bytes=max_bytes,

@@ -88,9 +88,9 @@ def test_pack_defaults_to_the_panel_preset(run):
 
     out = run("pack", "--help").output
     entries = {m.group(1): " ".join(m.group(2).split()) for m in re.finditer(r"^  (--\S+(?: / --\S+)?)(.*?)(?=^  -)", out, re.S | re.M)}
-    for option, default in (("--line", "2"), ("--fill", "none"), ("--stable / --no-stable", "stable"),
+    for option, default in (("--line", "2"), ("--fill", "none"), ("--stable / --no-stable", "on for lineart"),
                             ("--thin / --no-thin", "thin"), ("--pen-coding / --no-pen-coding", "pen-coding")):
-        assert re.search(rf"\[default: {default}[];]", entries[option]), (option, entries.get(option))
+        assert re.search(rf"\[default: {default}[];, ]", entries[option]), (option, entries.get(option))
     assert (OLED_DITHER.line, OLED_DITHER.fill, OLED_DITHER.stable, OLED_DITHER.thin) == (2, "none", True, True)
 
 

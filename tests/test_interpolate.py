@@ -262,6 +262,12 @@ def test_interpolate_agent_and_pack_commands(generator, synthetic, tmp_path):
             "--transition-frames", 3, "--idle-frames", 2, "--out", tmp_path / "p", "--device", "cpu")
     assert r.exit_code == 0, r.output
     assert "2 idle loops and 2 transitions" in r.output and "verified bit for bit" in r.output
+    settings = json.loads((tmp_path / "p" / "manifest.json").read_text())["settings"]["dither"]
+    assert (settings["stable"], settings["thin"], settings["line"], settings["fill"]) == (True, True, 2, "none")
+    r = run("pack", "--checkpoint", generator, "--data", synthetic, "--emotions", "happy,sad", "--dither",
+            "floyd-steinberg", "--transition-frames", 3, "--idle-frames", 2, "--out", tmp_path / "fs", "--device", "cpu")
+    assert r.exit_code == 0, r.output  # the stable default is for the dithers that can hold still
+    assert json.loads((tmp_path / "fs" / "manifest.json").read_text())["settings"]["dither"]["stable"] is False
     for args, message in [
         (["interpolate", "--checkpoint", generator, "--data", synthetic, "--out", tmp_path / "x.gif"],
          "give --timeline FILE, or --from EMOTION and --to EMOTION"),
