@@ -412,7 +412,7 @@ def main() -> None:
     print("\nEnlarging the 64 px face onto the panel (face brows-chin): target accuracy read back, stroke width")
     print(table(ups, ["upscaler"] + [f"acc_{j}" for j in judges] + ["stroke_width", "lit"]))
     exag = exaggeration_rows(tr, judges, src_u8, targets, seeds, side)
-    print("\nIntensity (> 1 exaggerates): target accuracy of the sketch and after the default panel (face, thin)")
+    print("\nIntensity (> 1 exaggerates): target accuracy of the sketch and after the default panel (face, the default dither)")
     print(table(exag, ["intensity"] + [f"{k}_{j}" for j in judges for k in ("sketch", "panel")] + ["edit_pixels"]))
     packs = [] if args.no_packs else pack_table(checkpoint)
     tft = [] if args.no_packs else tft_figures(checkpoint)
