@@ -743,6 +743,8 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
       emosketch pack --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --out face-pack
       emosketch pack --checkpoint runs/fer/checkpoint.pt --input me.jpg --emotions neutral,happy,sad,surprise --out me-pack --max-bytes 28000
       emosketch pack --input me.jpg --out full --mode face --thin --size 128x32 --framing eyes
+      emosketch pack --input me.jpg --out esp32 --codec ctx        # about 12:1, for 32-bit boards
+      emosketch pack --input me.jpg --out thin --line 1 --fill bluenoise --no-stable
       emosketch pack --input me.jpg --tft st7789-240x240 --ink yellow --paper black --out tft-pack
 
     With --tft the pack is for a colour TFT (ST7789 240x240 or 135x240, ILI9341 320x240): RGB565
