@@ -34,7 +34,6 @@ class Dither:
     fill: str = "bluenoise"  # lineart: mask used for tonal fills (one of FILLS; none: strokes only)
     polarity: str = "ink"  # one of POLARITIES
     thin: bool = False  # thin every stroke to one pixel after dithering (enlarged faces: no doubled lines); with stable, a still stroke keeps its skeleton
-
     line: int = 1  # with thin: the width in pixels the one-pixel skeleton is redrawn at (1 or 2)
 
     def __post_init__(self) -> None:
