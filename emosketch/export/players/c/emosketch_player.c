@@ -116,7 +116,7 @@ static int decode_ctx(const es_pack *pack, uint32_t pos, uint32_t end, uint8_t *
  * pages of display columns (vertical formats) or rows of stride bytes. */
 typedef struct {
     uint8_t *at;  /* the line's first display byte, 0 past the frame's edges */
-    uint8_t valid;      /* its display bits (a last page can be part padding) */
+    uint8_t valid;  /* its display bits (a last page can be part padding) */
 } pen_line;
 
 static pen_line pen_at(const es_pack *pk, uint8_t *b, int16_t line, int16_t lines)
