@@ -9,7 +9,7 @@ DEMO_OUT ?= demo-out
 TRAIN_DEMO_OUT ?= demo-train
 BENCH_OUT ?= bench-out
 
-.PHONY: install demo test test-all bench model lint clean browser
+.PHONY: install demo test test-all bench model lint clean browser micropython
 
 install: $(STAMP)
 
@@ -63,8 +63,13 @@ browser:
 	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Real MicroPython (its official WebAssembly port, from the npm registry) for the tests that run the
+# MicroPython player on it (tests/test_micropython_board.py) and benchmarks/players.py; they skip without it.
+micropython:
+	command -v node >/dev/null 2>&1 && cd tools/micropython && npm ci --no-audit --no-fund --silent
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check emosketch tests benchmarks
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) $(TRAIN_DEMO_OUT) $(BENCH_OUT) .pytest_cache *.egg-info
+	rm -rf $(VENV) tools/micropython/node_modules $(DEMO_OUT) $(TRAIN_DEMO_OUT) $(BENCH_OUT) .pytest_cache *.egg-info

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,8 @@ import pytest
 
 from emosketch.datasets.synthetic import random_identity, render
 
-FERPLUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ferplus"
+ROOT = Path(__file__).resolve().parents[1]
+FERPLUS = ROOT.parent / "shared" / "data" / "ferplus"
 
 
 @pytest.fixture(scope="session")
@@ -180,3 +183,27 @@ def live_server(serve_engine):
     yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     server.should_exit = True
     thread.join(5)
+
+
+MICROPYTHON = ROOT / "tools" / "micropython"
+
+
+def micropython_missing() -> str | None:
+    """Why the MicroPython (WebAssembly) tests cannot run here, or None when they can."""
+    if shutil.which("node") is None:
+        return "node is not installed"
+    if not (MICROPYTHON / "node_modules" / "@micropython").is_dir():
+        return "MicroPython is not installed: make micropython"
+    return None
+
+
+def run_micropython(folder, code: str) -> tuple[bytes, str]:
+    """Run `code` under real MicroPython with `folder`'s files at /w (tools/micropython/run.mjs);
+    returns (what it wrote to /w/out.bin, its stdout)."""
+    script = Path(folder) / "_script.py"
+    script.write_text(code)
+    run = subprocess.run(["node", str(MICROPYTHON / "run.mjs"), str(folder), str(script)],
+                         capture_output=True, text=True, timeout=600)
+    if run.returncode:
+        raise AssertionError(f"MicroPython failed:\n{run.stdout}{run.stderr}")
+    return (Path(folder) / "out.bin").read_bytes(), run.stdout
