@@ -9,6 +9,10 @@
    raw row is the copy-only baseline. Beside them the same frames as 2 px lines (thinned, Dither line 2),
    stored as shown and as 1 px skeletons that the player redraws with its 2x2 pen (pen coding). Runs on the host (x86-64), so read the ratios, not the absolute counts.
    And the decode time per frame on an ATmega328P at 16 MHz, run in simavr (timer 1 counts cycles).
+4. The default full-screen pack of the demo photo (emosketch pack's defaults), with the default codec
+   and with --codec ctx: its ratio, host instructions per frame, microseconds per frame under real
+   MicroPython (its WebAssembly port, `make micropython`) and under CPython, and cycles per frame on an
+   ATmega328P for its first 3 sequences.
 3. Frame rates the bus allows for a 128x64 frame (1024 bytes): I2C at 100/400/1000 kHz and SPI at
    8 MHz, from the bits on the wire.
 """
@@ -16,12 +20,15 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +86,17 @@ def instructions(exe: Path, rounds: int) -> int:
         return int(summary.group(1))
 
 
+def host_instructions(pack, folder: Path) -> float:
+    """Host instructions per frame to decode every frame of `pack` with the C player (callgrind)."""
+    write_pack(pack, folder)
+    (folder / "host.c").write_text(DECODE_HOST)
+    exe = folder / "host"
+    subprocess.run(["gcc", "-std=c99", "-O2", f"-I{folder}", str(folder / "host.c"),
+                    str(folder / "emosketch_player.c"), "-o", str(exe)], check=True)
+    base, work = instructions(exe, 0), instructions(exe, 3)
+    return (work - base) / (3 * len(pack.payloads))
+
+
 def decode_cost(tmp: Path) -> list[dict]:
     if shutil.which("valgrind") is None:
         print("  (valgrind not installed: skipped)")
@@ -92,17 +110,10 @@ def decode_cost(tmp: Path) -> list[dict]:
             ("ctx", "ctx, 2 px lines stored as shown", line2, False), ("ctx", "ctx, 2 px lines, pen", line2, True)]:
         pack = build_pack(seqs, ExportOptions(layout=Layout(128, 64, focus=(0.5, 0.56)), codec=codec, name="pack",
                                               dither=dither, pen_coding=pen_coding))
-        folder = tmp / f"pack-{len(rows)}"
-        write_pack(pack, folder)
-        (folder / "host.c").write_text(DECODE_HOST)
-        exe = folder / "host"
-        subprocess.run(["gcc", "-std=c99", "-O2", f"-I{folder}", str(folder / "host.c"),
-                        str(folder / "emosketch_player.c"), "-o", str(exe)], check=True)
-        base, work = instructions(exe, 0), instructions(exe, 3)
-        n = len(pack.payloads)
+        per = host_instructions(pack, tmp / f"pack-{len(rows)}")
         m = pack.manifest()
-        rows.append({"codec": label, "frames": n, "pack_bytes": m["total_bytes"],
-                     "ratio": m["raw_bytes"] / m["total_bytes"], "instructions_per_frame": (work - base) / (3 * n)})
+        rows.append({"codec": label, "frames": len(pack.payloads), "pack_bytes": m["total_bytes"],
+                     "ratio": m["raw_bytes"] / m["total_bytes"], "instructions_per_frame": per})
     return rows
 
 
@@ -139,11 +150,37 @@ int main(void)
 """
 
 
+def avr_available() -> bool:
+    if shutil.which("avr-gcc") is None or shutil.which("simavr") is None:
+        print("  (avr-gcc or simavr not installed: skipped; Debian: gcc-avr avr-libc simavr)")
+        return False
+    return True
+
+
+def avr_cycles(pack, folder: Path) -> float:
+    """Cycles per frame to decode every frame of `pack` on an ATmega328P at 16 MHz (simavr)."""
+    write_pack(pack, folder)
+    (folder / "host.c").write_text(AVR_HOST)
+    elf = folder / "host.elf"
+    subprocess.run(["avr-gcc", "-mmcu=atmega328p", "-Os", "-std=c99", "-DF_CPU=16000000UL", "-DES_WITH_CTX", f"-I{folder}",
+                    str(folder / "host.c"), str(folder / "emosketch_player.c"), "-o", str(elf)], check=True)
+    run = subprocess.run(["simavr", "-m", "atmega328p", "-f", "16000000", str(elf)], capture_output=True,
+                         text=True, timeout=600)
+    found = re.search(r"cycles (\d+) bad (\d+)", run.stdout + run.stderr)
+    if not found or found.group(2) != "0":
+        raise SystemExit(f"simavr run for {pack.codec} failed:\n{run.stdout}{run.stderr}")
+    return int(found.group(1)) / len(pack.payloads)
+
+
+def avr_row(label: str, pack, per: float) -> dict:
+    return {"codec": label, "frames": len(pack.payloads), "pack_bytes": pack.manifest()["total_bytes"],
+            "cycles_per_frame": per, "ms_at_16mhz": per / 16000, "max_fps": 16e6 / per}
+
+
 def avr_decode(tmp: Path) -> list[dict]:
     """Cycles per frame on an ATmega328P at 16 MHz, run in simavr: the first sequences of the demo pack
     (what fits the Uno's flash), per codec."""
-    if shutil.which("avr-gcc") is None or shutil.which("simavr") is None:
-        print("  (avr-gcc or simavr not installed: skipped; Debian: gcc-avr avr-libc simavr)")
+    if not avr_available():
         return []
     seqs = [(name, "demo", part) for name, part in split_sequences(demo_sequences(), "demo")][:3]
     rows = []
@@ -152,22 +189,97 @@ def avr_decode(tmp: Path) -> list[dict]:
             ("delta", "delta, 2 px lines stored as shown", line2, False), ("delta", "delta, 2 px lines, pen", line2, True)]:
         pack = build_pack(seqs, ExportOptions(layout=Layout(128, 64, focus=(0.5, 0.56)), codec=codec, name="pack",
                                               dither=dither, pen_coding=pen_coding))
-        folder = tmp / f"avr-{len(rows)}"
-        write_pack(pack, folder)
-        (folder / "host.c").write_text(AVR_HOST)
-        elf = folder / "host.elf"
-        subprocess.run(["avr-gcc", "-mmcu=atmega328p", "-Os", "-std=c99", "-DF_CPU=16000000UL", "-DES_WITH_CTX", f"-I{folder}",
-                        str(folder / "host.c"), str(folder / "emosketch_player.c"), "-o", str(elf)], check=True)
-        run = subprocess.run(["simavr", "-m", "atmega328p", "-f", "16000000", str(elf)], capture_output=True,
-                             text=True, timeout=600)
-        found = re.search(r"cycles (\d+) bad (\d+)", run.stdout + run.stderr)
-        if not found or found.group(2) != "0":
-            raise SystemExit(f"simavr run for {codec} failed:\n{run.stdout}{run.stderr}")
-        n = len(pack.payloads)
-        per = int(found.group(1)) / n
-        rows.append({"codec": label, "frames": n, "pack_bytes": pack.manifest()["total_bytes"],
-                     "cycles_per_frame": per, "ms_at_16mhz": per / 16000, "max_fps": 16e6 / per})
+        rows.append(avr_row(label, pack, avr_cycles(pack, tmp / f"avr-{len(rows)}")))
     return rows
+
+
+MICROPYTHON_TIMING = """
+import time
+from emosketch_player import Pack, Player
+pack = Pack("/w")
+n = 0
+for first, count, ms in pack.sequences:
+    n += count
+buf = bytearray(pack.frame_bytes)
+t = time.ticks_us()
+for i in range(n):
+    pack.decode(i, buf)
+decode = time.ticks_diff(time.ticks_us(), t) / n
+player = Player(pack, None, 0)
+t = time.ticks_us()
+for i in range(n):
+    player._decode(i)
+shown = time.ticks_diff(time.ticks_us(), t) / n
+print("us", decode, shown)
+"""
+
+
+def micropython_us(folder: Path) -> tuple[float, float] | None:
+    """(decode, decode + pen) microseconds per frame of the pack in `folder` under real MicroPython
+    (its WebAssembly port, `make micropython`), or None when it is not installed."""
+    runner = ROOT / "tools" / "micropython" / "run.mjs"
+    if shutil.which("node") is None or not (runner.parent / "node_modules").is_dir():
+        return None
+    (folder / "timing.py").write_text(MICROPYTHON_TIMING)
+    run = subprocess.run(["node", str(runner), str(folder), str(folder / "timing.py")], capture_output=True,
+                         text=True, timeout=600)
+    found = re.search(r"us ([\d.]+) ([\d.]+)", run.stdout)
+    if run.returncode or not found:
+        raise SystemExit(f"MicroPython timing failed:\n{run.stdout}{run.stderr}")
+    return float(found.group(1)), float(found.group(2))
+
+
+def cpython_us(folder: Path) -> float:
+    """Microseconds per frame for the MicroPython player's Pack.decode under this CPython."""
+    sys.modules.setdefault("framebuf", types.ModuleType("framebuf"))
+    spec = importlib.util.spec_from_file_location("emosketch_player_bench", folder / "emosketch_player.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    pack = module.Pack(str(folder))
+    n = sum(count for _, count, _ in pack.sequences)
+    buf = bytearray(pack.frame_bytes)
+    t = time.perf_counter()
+    for i in range(n):
+        pack.decode(i, buf)
+    pack.frames.close()
+    return (time.perf_counter() - t) / n * 1e6
+
+
+def panel_pack_costs(tmp: Path) -> tuple[list[dict], list[dict]]:
+    """The default full-screen pack of the demo photo (what `emosketch pack --input <photo>` makes) with
+    the default codec and with --codec ctx: its decode cost per frame on the host (callgrind), under
+    MicroPython and CPython, and on an ATmega328P for its first 3 sequences (what an Uno holds)."""
+    from emosketch.export.dither import OLED_DITHER
+    from emosketch.export.layout import with_face
+    from emosketch.interpolate.animate import open_renderer
+    from emosketch.interpolate.pack import sequences
+    from emosketch.models import default_generator, demo_photo
+
+    r = open_renderer(str(default_generator()), "cpu")
+    face = r.source(demo_photo())
+    parts = [(n, "generator", part) for n, part in split_sequences(sequences(r, face, list(r.classes)), "frames")]
+    layout = with_face(Layout(128, 64, "face"), face.sketch[None])  # as face_pack frames it
+    rows, avr = [], []
+    for codec in ("auto", "ctx"):
+        opts = ExportOptions(layout=layout, dither=OLED_DITHER, codec=codec, name="pack")
+        pack = build_pack(parts, opts)
+        folder = tmp / f"panel-{codec}"
+        m = pack.manifest()
+        row = {"codec": codec, "frames": len(pack.payloads), "pack_bytes": m["total_bytes"],
+               "ratio": m["raw_bytes"] / m["total_bytes"],
+               "instructions_per_frame": None}
+        if shutil.which("valgrind"):
+            row["instructions_per_frame"] = host_instructions(pack, folder)  # writes the pack there
+        else:
+            write_pack(pack, folder)
+        mp = micropython_us(folder)
+        row.update({"micropython_wasm_decode_us": mp and mp[0], "micropython_wasm_shown_us": mp and mp[1],
+                    "cpython_decode_us": cpython_us(folder)})
+        rows.append(row)
+        if avr_available():
+            first3 = build_pack(parts[:3], opts)
+            avr.append(avr_row(codec, first3, avr_cycles(first3, tmp / f"panel-avr-{codec}")))
+    return rows, avr
 
 
 def bus_rates() -> list[dict]:
@@ -198,12 +310,21 @@ def main() -> None:
         avr = avr_decode(Path(tmp))
         print("\n2b. Decode time per 128x64 frame on an ATmega328P at 16 MHz (simavr), the demo pack's first sequences")
         print(table(avr, ["codec", "frames", "pack_bytes", "cycles_per_frame", "ms_at_16mhz", "max_fps"]))
+        panel, panel_avr = panel_pack_costs(Path(tmp))
+        print("\n4. The default full-screen pack of the demo photo (emosketch pack's defaults; 2 px lines, pen-coded):"
+              " decode cost per frame on the host (callgrind), under MicroPython (its WebAssembly port, in node)"
+              " and CPython (microseconds; shown = decode + the pen's blits)")
+        print(table(panel, ["codec", "frames", "pack_bytes", "ratio", "instructions_per_frame",
+                            "micropython_wasm_decode_us", "micropython_wasm_shown_us", "cpython_decode_us"]))
+        print("\n4b. Its first 3 sequences on an ATmega328P at 16 MHz (simavr)")
+        print(table(panel_avr, ["codec", "frames", "pack_bytes", "cycles_per_frame", "ms_at_16mhz", "max_fps"]))
     rates = bus_rates()
     print("\n3. Bus time for one 128x64 frame (1024 bytes)")
     print(table(rates, ["bus", "ms_per_frame", "max_fps"]))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "players.json").write_text(json.dumps({"sizes": size_rows, "decode": cost, "avr_decode": avr, "bus": rates}, indent=1))
+    (out / "players.json").write_text(json.dumps({"sizes": size_rows, "decode": cost, "avr_decode": avr, "panel_pack": panel,
+                                                    "panel_pack_avr": panel_avr, "bus": rates}, indent=1))
     print(f"\nwrote {out / 'players.json'}")
 
 
