@@ -18,7 +18,14 @@ static uint8_t rc_byte(es_rc *rc)
     return rc->at < rc->end ? ES_READ8(&rc->p[rc->at++]) : 0u;
 }
 
-static uint8_t rc_bit(es_rc *rc, uint8_t p0)
+#ifdef __GNUC__
+#define ES_INLINE static inline __attribute__((always_inline))
+#else
+#define ES_INLINE static inline
+#endif
+
+/* Inlined into the pixel loops, so that their coder state can stay in registers. */
+ES_INLINE uint8_t rc_bit(es_rc *rc, uint8_t p0)
 {
     uint32_t bound = (rc->range >> 8) * p0;
     uint8_t bit;
@@ -37,24 +44,58 @@ static uint8_t rc_bit(es_rc *rc, uint8_t p0)
     return bit;
 }
 
+/* Rows (row formats): a pixel at a time. */
 typedef struct {
     uint8_t *buf;
     int16_t rows, cols;
     uint16_t stride;
-    uint8_t vertical;
 } es_grid;
 
 static uint8_t px(const es_grid *g, int16_t r, int16_t c)
 {
     if (r < 0 || c < 0 || r >= g->rows || c >= g->cols) return 0;
-    if (g->vertical) return (uint8_t)((g->buf[(uint16_t)(r >> 3) * g->stride + (uint16_t)c] >> (r & 7)) & 1u);
     return (uint8_t)((g->buf[(uint16_t)r * g->stride + (uint16_t)(c >> 3)] >> (c & 7)) & 1u);
 }
 
 static void flip(const es_grid *g, int16_t r, int16_t c)
 {
-    if (g->vertical) g->buf[(uint16_t)(r >> 3) * g->stride + (uint16_t)c] ^= (uint8_t)(1u << (r & 7));
-    else g->buf[(uint16_t)r * g->stride + (uint16_t)(c >> 3)] ^= (uint8_t)(1u << (c & 7));
+    g->buf[(uint16_t)r * g->stride + (uint16_t)(c >> 3)] ^= (uint8_t)(1u << (c & 7));
+}
+
+/* Pages (vertical formats): a block is 8 columns of one page. Each of its columns and the two on
+ * either side is held as a word of the grid's rows br - 1 .. br + 8, shifted down a row after each
+ * block row, so a pixel's context is three table lookups. spread[x] puts a column's bits for the
+ * rows above, at and below the pixel where the template wants them. */
+static const uint8_t spread[8] ES_PROGMEM = {0, 1, 8, 9, 64, 65, 72, 73};
+
+static void ctx_block_pages(es_rc *rc, const uint8_t *model, uint8_t *buf, uint16_t stride, int16_t pages,
+                            int16_t page, int16_t bc, int16_t cols, uint16_t kbit)
+{
+    uint16_t w[12];
+    uint8_t *row = buf + (uint16_t)page * stride, j, k, n, mask = 1;
+    for (j = 0; j < 12; j++) {
+        int16_t c = (int16_t)(bc - 2 + j);
+        uint16_t v = 0;
+        if (c >= 0 && c < cols) {
+            v = (uint16_t)row[c] << 1;
+            if (page > 0) v |= row[c - (int16_t)stride] >> 7;
+            if (page + 1 < pages) v |= (uint16_t)(row[c + stride] & 1u) << 9;
+        }
+        w[j] = v;
+    }
+    n = (uint8_t)(cols - bc < 8 ? cols - bc : 8);
+    for (k = 0; k < 8; k++) {
+        for (j = 2; j < n + 2; j++) {
+            uint16_t ctx = (uint16_t)(ES_READ8(&spread[w[j - 1] & 7u]) | ES_READ8(&spread[w[j] & 7u]) << 1
+                                      | ES_READ8(&spread[w[j + 1] & 7u]) << 2 | (w[j - 2] & 2u) << 8 | kbit);
+            if (rc_bit(rc, ES_READ8(&model[ctx]))) {
+                w[j] ^= 2u;
+                row[bc + j - 2] ^= mask;
+            }
+        }
+        for (j = 0; j < 12; j++) w[j] >>= 1;
+        mask = (uint8_t)(mask << 1);
+    }
 }
 
 static int decode_ctx(const es_pack *pack, uint32_t pos, uint32_t end, uint8_t *buf, uint8_t key)
@@ -68,7 +109,6 @@ static int decode_ctx(const es_pack *pack, uint32_t pos, uint32_t end, uint8_t *
     if (!model || !pack->stride) return 0;
     g.buf = buf;
     g.stride = pack->stride;
-    g.vertical = pack->vertical;
     g.rows = (int16_t)(pack->vertical ? (pack->frame_bytes / pack->stride) * 8u : pack->frame_bytes / pack->stride);
     g.cols = (int16_t)(pack->vertical ? pack->stride : pack->stride * 8u);
     if ((g.rows & 7) || ((g.cols + 7) >> 3) > 32) return 0;
@@ -88,6 +128,11 @@ static int decode_ctx(const es_pack *pack, uint32_t pos, uint32_t end, uint8_t *
             if (flag) up |= bit; else up &= ~bit;
             left = flag;
             if (!flag) continue;
+            if (pack->vertical) {
+                ctx_block_pages(&rc, model, buf, g.stride, (int16_t)(g.rows >> 3), (int16_t)(br >> 3), bc, g.cols,
+                                key ? ES_CTX_KEY : 0u);
+                continue;
+            }
             for (r = br; r < br + 8; r++) {
                 /* The context of the row's first pixel, then slid one column at a time: three new
                  * pixels enter, and the pixel just decoded moves to (0, -1). */
@@ -138,6 +183,34 @@ static uint8_t pen_byte(pen_line l, int16_t col, int16_t cols, uint8_t last, uin
     return (uint8_t)((l.at[col] & m) | (edge & (uint8_t)~m));
 }
 
+/* pen_pass for pages of whole bytes (vertical formats, height a multiple of 8), the common case:
+ * the same rule without the edge masks, the bits of a pixel's upper (lower) neighbour one bit over
+ * in the same byte or in bit 7 (bit 0) of the page above (below). */
+static void pen_pages(uint8_t *b, uint16_t stride, int16_t lines, int16_t cols, uint8_t lift)
+{
+    int16_t line, col;
+    if (lift) {
+        for (line = 0; line < lines; line++) {
+            uint8_t *p = b + (uint16_t)line * stride, *q = line + 1 < lines ? p + stride : 0;
+            for (col = 0; col < cols; col++) {
+                uint8_t edge = col + 1 == cols;
+                uint8_t a = (uint8_t)(p[col] & (edge ? 0xFFu : p[col + 1]));
+                uint8_t down = q ? (uint8_t)(q[col] & (edge ? 0xFFu : q[col + 1])) : 0xFFu;
+                p[col] = (uint8_t)(a & ((a >> 1) | (uint8_t)(down << 7)));
+            }
+        }
+    } else {
+        for (line = lines - 1; line >= 0; line--) {
+            uint8_t *p = b + (uint16_t)line * stride, *u = line ? p - stride : 0;
+            for (col = cols - 1; col >= 0; col--) {
+                uint8_t a = (uint8_t)(p[col] | (col ? p[col - 1] : 0u));
+                uint8_t up = u ? (uint8_t)(u[col] | (col ? u[col - 1] : 0u)) : 0u;
+                p[col] = (uint8_t)(a | (uint8_t)(a << 1) | (up >> 7));
+            }
+        }
+    }
+}
+
 /* lift = 0 draws the skeleton with the pen: a pixel is lit when it or its left, upper or upper-left
  * neighbour is (bytes in reverse order, so each reads bytes not yet redrawn). lift = 1 takes the
  * skeleton back out, which a delta frame applies to: a pixel stays lit when its whole pen square,
@@ -150,6 +223,10 @@ static void pen_pass(const es_pack *pk, uint8_t *b, uint8_t lift)
     uint8_t edge = lift ? 0xFFu : 0u, rest = (uint8_t)(pk->width & 7u), last = 0xFFu;
     uint8_t toward_msb = (uint8_t)(pk->msb_first == lift);  /* rows: the way a neighbour's bits move */
     if (!pk->vertical && rest) last = (uint8_t)(pk->msb_first ? 0xFFu << (8u - rest) : (1u << rest) - 1u);
+    if (pk->vertical && !(pk->height & 7u)) {
+        pen_pages(b + pk->column_offset, pk->stride, lines, cols, lift);
+        return;
+    }
     for (line = lift ? 0 : lines - 1; line >= 0 && line < lines; line += d) {
         pen_line here = pen_at(pk, b, line, lines), there = pen_at(pk, b, (int16_t)(line + d), lines);
         for (col = lift ? 0 : cols - 1; col >= 0 && col < cols; col += d) {

@@ -34,8 +34,8 @@
 #endif
 
 /* The context codec (packs made with --codec ctx) is compiled in everywhere but on AVR, where it
- * costs about 1.8 KB of flash and 37-240 ms a 128x64 frame. To play such a pack on an AVR anyway,
- * define ES_WITH_CTX here. */
+ * costs about 2.5 KB of flash and about 40 ms a full-screen 128x64 frame in a page format (several
+ * times that in a row format). To play such a pack on an AVR anyway, define ES_WITH_CTX here. */
 #if !defined(ES_WITH_CTX) && !defined(__AVR__)
 #define ES_WITH_CTX 1
 #endif
