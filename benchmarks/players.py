@@ -9,8 +9,8 @@
    raw row is the copy-only baseline. Beside them the same frames as 2 px lines (thinned, Dither line 2),
    stored as shown and as 1 px skeletons that the player redraws with its 2x2 pen (pen coding). Runs on the host (x86-64), so read the ratios, not the absolute counts.
    And the decode time per frame on an ATmega328P at 16 MHz, run in simavr (timer 1 counts cycles).
-4. The default full-screen pack of the demo photo (emosketch pack's defaults), with the default codec
-   and with --codec ctx: its ratio, host instructions per frame, microseconds per frame under real
+4. The default full-screen pack of the demo photo (emosketch pack's defaults), with its default codec
+   (ctx, the context codec) and with --codec auto (the byte codecs): its ratio, host instructions per frame, microseconds per frame under real
    MicroPython (its WebAssembly port, `make micropython`) and under CPython, and cycles per frame on an
    ATmega328P for its first 3 sequences.
 3. Frame rates the bus allows for a 128x64 frame (1024 bytes): I2C at 100/400/1000 kHz and SPI at
@@ -43,7 +43,7 @@ from emosketch.export.players import C_PLAYER  # noqa: E402
 from emosketch.frames import split_sequences  # noqa: E402
 
 CROSS = {"ATmega328P (avr-gcc)": ("avr-gcc", ["-mmcu=atmega328p"]),
-         "ATmega328P, -DES_WITH_CTX (the context codec)": ("avr-gcc", ["-mmcu=atmega328p", "-DES_WITH_CTX"]),
+         "ATmega328P, -DES_WITHOUT_CTX (byte codecs only)": ("avr-gcc", ["-mmcu=atmega328p", "-DES_WITHOUT_CTX"]),
          "Cortex-M0+ (arm-none-eabi-gcc)": ("arm-none-eabi-gcc", ["-mcpu=cortex-m0plus", "-mthumb"])}
 
 DECODE_HOST = r"""
@@ -162,7 +162,7 @@ def avr_cycles(pack, folder: Path) -> float:
     write_pack(pack, folder)
     (folder / "host.c").write_text(AVR_HOST)
     elf = folder / "host.elf"
-    subprocess.run(["avr-gcc", "-mmcu=atmega328p", "-Os", "-std=c99", "-DF_CPU=16000000UL", "-DES_WITH_CTX", f"-I{folder}",
+    subprocess.run(["avr-gcc", "-mmcu=atmega328p", "-Os", "-std=c99", "-DF_CPU=16000000UL", f"-I{folder}",
                     str(folder / "host.c"), str(folder / "emosketch_player.c"), "-o", str(elf)], check=True)
     run = subprocess.run(["simavr", "-m", "atmega328p", "-f", "16000000", str(elf)], capture_output=True,
                          text=True, timeout=600)
@@ -247,10 +247,11 @@ def cpython_us(folder: Path) -> float:
 
 def panel_pack_costs(tmp: Path) -> tuple[list[dict], list[dict]]:
     """The default full-screen pack of the demo photo (what `emosketch pack --input <photo>` makes) with
-    the default codec and with --codec ctx: its decode cost per frame on the host (callgrind), under
+    its default codec (ctx) and with --codec auto: its decode cost per frame on the host (callgrind), under
     MicroPython and CPython, and on an ATmega328P for its first 3 sequences (what an Uno holds)."""
     from emosketch.export.dither import OLED_DITHER
     from emosketch.export.layout import with_face
+    from emosketch.export.pack import panel_codec
     from emosketch.interpolate.animate import open_renderer
     from emosketch.interpolate.pack import sequences
     from emosketch.models import default_generator, demo_photo
@@ -260,12 +261,12 @@ def panel_pack_costs(tmp: Path) -> tuple[list[dict], list[dict]]:
     parts = [(n, "generator", part) for n, part in split_sequences(sequences(r, face, list(r.classes)), "frames")]
     layout = with_face(Layout(128, 64, "face"), face.sketch[None])  # as face_pack frames it
     rows, avr = [], []
-    for codec in ("auto", "ctx"):
+    for codec in ("ctx", "auto"):
         opts = ExportOptions(layout=layout, dither=OLED_DITHER, codec=codec, name="pack")
         pack = build_pack(parts, opts)
         folder = tmp / f"panel-{codec}"
         m = pack.manifest()
-        row = {"codec": codec, "frames": len(pack.payloads), "pack_bytes": m["total_bytes"],
+        row = {"codec": codec + (" (the default)" if codec == panel_codec("ssd1306", 128, 64) else ""), "frames": len(pack.payloads), "pack_bytes": m["total_bytes"],
                "ratio": m["raw_bytes"] / m["total_bytes"],
                "instructions_per_frame": None}
         if shutil.which("valgrind"):
@@ -278,7 +279,7 @@ def panel_pack_costs(tmp: Path) -> tuple[list[dict], list[dict]]:
         rows.append(row)
         if avr_available():
             first3 = build_pack(parts[:3], opts)
-            avr.append(avr_row(codec, first3, avr_cycles(first3, tmp / f"panel-avr-{codec}")))
+            avr.append(avr_row(row["codec"], first3, avr_cycles(first3, tmp / f"panel-avr-{codec}")))
     return rows, avr
 
 

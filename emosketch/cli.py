@@ -718,11 +718,11 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
 @click.option("--size", default="128x64", show_default=True, help="Display WIDTHxHEIGHT.")
 @click.option("--format", "pixel_format", default="ssd1306", show_default=True, help="ssd1306, sh1106, sh1107 (128x128), gfx or xbm.")
 @click.option("--max-bytes", type=int, default=None, help="Flash budget: drop frames evenly to fit.")
-@click.option("--codec", type=click.Choice(["auto", "raw", "rle", "delta", "ctx"]), default="auto", show_default=True,
-              help="Frame compression: auto (byte codecs, full rate on every board) or ctx (the context codec: "
-                   "about 12:1 against 4.8:1 on a full-screen face, for the C player on ESP32 / RP2040, the Pi "
-                   "and the browser; an Uno decodes it at about 8 fps, MicroPython about 80x slower than auto). "
-                   "See `emosketch export --help`.")
+@click.option("--codec", type=click.Choice(["auto", "raw", "rle", "delta", "ctx"]), default=None,
+              help="Frame compression [default: ctx, the context codec, where its 8x8 blocks tile the frame, "
+                   "else auto]. ctx: 12.1:1 on a full-screen face, about 40 ms a frame on an Uno. auto: the "
+                   "smallest byte codec per frame, 4.8:1, about 7 ms on an Uno, and a C player 2.5 KB "
+                   "smaller (ES_WITHOUT_CTX). See `emosketch export --help`.")
 @click.option("--name", default=None, help="Identifier for the C header and MicroPython module [default: the folder's name].")
 @click.option("--panel", default="white", show_default=True, help="Preview colour.")
 @click.option("--frames-out", type=click.Path(path_type=Path), default=None, help="Also keep the gray frames (.npz/.gif).")
@@ -745,7 +745,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
       emosketch pack --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --out face-pack
       emosketch pack --checkpoint runs/fer/checkpoint.pt --input me.jpg --emotions neutral,happy,sad,surprise --out me-pack --max-bytes 28000
       emosketch pack --input me.jpg --out full --mode face --thin --size 128x32 --framing eyes
-      emosketch pack --input me.jpg --out esp32 --codec ctx        # about 12:1, for 32-bit boards
+      emosketch pack --input me.jpg --out bytes --codec auto       # byte codecs: 4.8:1, the least decode work
       emosketch pack --input me.jpg --out thin --line 1 --fill bluenoise --no-stable
       emosketch pack --input me.jpg --tft st7789-240x240 --ink yellow --paper black --out tft-pack
 
@@ -755,6 +755,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     """
     from .export import Dither, ExportOptions, Layout, parse_geometry
     from .export.dither import MASK_MODES
+    from .export.pack import panel_codec
     from .export.tft import TftOptions, parse_colour
     from .interpolate.animate import FaceSource, PackSpec, Styles, face_pack
     checkpoint = _generator(checkpoint)
@@ -765,6 +766,11 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
                               name=name or out.name or "emosketch")
 
     width, height = parse_geometry(size)
+    if codec is None:
+        codec = panel_codec(pixel_format, width, height) if tft is None else "auto"  # a TFT pack has its own codec
+        if codec != "ctx" and tft is None:
+            click.echo(f"note: the context codec needs whole 8x8 blocks of a {width}x{height} {pixel_format} "
+                       f"frame; using --codec {codec}")
     stable = dither_mode in MASK_MODES if stable is None else stable
     opts = ExportOptions(layout=Layout(width, height, mode, focus, zoom, framing=framing),
                          dither=Dither(dither_mode, thin=thin, stable=stable, line=line, fill=fill),

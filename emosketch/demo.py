@@ -78,6 +78,7 @@ def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: in
              count: int = FACES, train: bool = False) -> dict[str, Path]:
     """Run the demo in `out` (with `train`: run, finish or reuse its training); returns what was written."""
     from .export import ExportOptions
+    from .export.pack import panel_codec
     from .interpolate.agent import load_script, run_script
     from .interpolate.pack import emotion_pack, sequences
     from .interpolate.plot import write_agent_plot
@@ -130,7 +131,8 @@ def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: in
 
     progress(f"[5/5] OLED pack: {len(EMOTIONS)} idle loops and {len(EMOTIONS) * (len(EMOTIONS) - 1)} transitions")
     frames = sequences(r, face, list(EMOTIONS))
-    opts = ExportOptions(layout=OLED, dither=OLED_DITHER, name="pack")
+    opts = ExportOptions(layout=OLED, dither=OLED_DITHER, codec=panel_codec("ssd1306", OLED.width, OLED.height),
+                         name="pack")
     pack, folder = emotion_pack(frames, out / "pack", opts, force=True, panel="yellow-blue", face=face)
     m = pack.manifest()
     progress(f"pack: {len(pack.payloads)} frames, {m['total_bytes']} bytes "

@@ -262,8 +262,17 @@ def test_interpolate_agent_and_pack_commands(generator, synthetic, tmp_path):
             "--transition-frames", 3, "--idle-frames", 2, "--out", tmp_path / "p", "--device", "cpu")
     assert r.exit_code == 0, r.output
     assert "2 idle loops and 2 transitions" in r.output and "verified bit for bit" in r.output
-    settings = json.loads((tmp_path / "p" / "manifest.json").read_text())["settings"]["dither"]
+    m = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    settings = m["settings"]["dither"]
     assert (settings["stable"], settings["thin"], settings["line"], settings["fill"]) == (True, True, 2, "none")
+    assert m["codec"] == "ctx" and {f["codec"] for f in m["frames"]} == {"ctx-key", "ctx"}  # the panel default
+    for args, codec, note in [(["--codec", "auto"], "auto", False), (["--size", "90x30", "--format", "gfx"], "auto", True)]:
+        r = run("pack", "--checkpoint", generator, "--data", synthetic, "--emotions", "happy,sad", *args,
+                "--transition-frames", 3, "--idle-frames", 2, "--out", tmp_path / f"p{codec}{note}", "--device", "cpu")
+        assert r.exit_code == 0, r.output
+        m = json.loads((tmp_path / f"p{codec}{note}" / "manifest.json").read_text())
+        assert m["codec"] == codec and not {f["codec"] for f in m["frames"]} & {"ctx-key", "ctx"}
+        assert ("the context codec needs whole 8x8 blocks of a 90x30 gfx frame" in r.output) == note
     r = run("pack", "--checkpoint", generator, "--data", synthetic, "--emotions", "happy,sad", "--dither",
             "floyd-steinberg", "--transition-frames", 3, "--idle-frames", 2, "--out", tmp_path / "fs", "--device", "cpu")
     assert r.exit_code == 0, r.output  # the stable default is for the dithers that can hold still

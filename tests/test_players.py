@@ -361,13 +361,13 @@ def test_player_core_cross_compiles_small(tmp_path, compiler):
         return text
 
     if compiler == "avr-gcc":  # the context codec is left out on AVR unless asked for
-        assert text_bytes() < 3072 < text_bytes("-DES_WITH_CTX") < 6144  # the 2x2 pen is 1.3 KB of it
+        assert text_bytes("-DES_WITHOUT_CTX") < 3072 < text_bytes() < 6144  # the 2x2 pen is 1.3 KB of it
     else:
         assert text_bytes() < 4096
 
 
 @pytest.mark.skipif(shutil.which("avr-gcc") is None, reason="avr-gcc is not installed (Debian: gcc-avr avr-libc)")
-def test_a_context_coded_pack_asks_for_the_codec_on_avr(tmp_path, face_transition):
+def test_a_context_coded_pack_asks_for_the_codec_when_it_is_left_out(tmp_path, face_transition):
     from conftest import make_pack
 
     write_pack(make_pack(face_transition, codec="ctx"), tmp_path / "p")
@@ -375,5 +375,6 @@ def test_a_context_coded_pack_asks_for_the_codec_on_avr(tmp_path, face_transitio
     cmd = ["avr-gcc", "-mmcu=atmega328p", "-std=c99", "-Os", f"-I{tmp_path / 'p'}", "-c", str(tmp_path / "p" / "main.c"),
            "-o", str(tmp_path / "m.o")]
     run = subprocess.run(cmd, capture_output=True, text=True)
-    assert run.returncode != 0 and "define ES_WITH_CTX" in run.stderr
-    subprocess.run(cmd + ["-DES_WITH_CTX"], check=True, capture_output=True, text=True)
+    subprocess.run(cmd, check=True, capture_output=True, text=True)  # the codec is in by default
+    run = subprocess.run(cmd + ["-DES_WITHOUT_CTX"], capture_output=True, text=True)
+    assert run.returncode != 0 and "remove ES_WITHOUT_CTX" in run.stderr

@@ -169,8 +169,8 @@ def render(pack: Pack) -> str:
                f"static const uint8_t {name}_model[{len(pack.model)}u] ES_PROGMEM {upper}_UNUSED = {{\n"
                f"{_rows(list(pack.model), 16, '{}u')}\n}};\n") if pack.model else "",
         model_ref=f"{name}_model" if pack.model else "0",
-        ctx_check=("\n#ifndef ES_WITH_CTX\n#error \"this pack uses the context codec (--codec ctx): define ES_WITH_CTX "
-                   "in emosketch_player.h, or export it with --codec auto\"\n#endif\n") if pack.model else "",
+        ctx_check=("\n#ifndef ES_WITH_CTX\n#error \"this pack uses the context codec: remove ES_WITHOUT_CTX from "
+                   "emosketch_player.h, or make the pack with --codec auto\"\n#endif\n") if pack.model else "",
         stride=pack.fmt.stride(pack.width), vertical=int(pack.fmt.vertical),
         pen=pack.pen, msb_first=int(not pack.fmt.vertical and not pack.fmt.lsb_first),
     )

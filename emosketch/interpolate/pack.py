@@ -13,7 +13,7 @@ from ..easing import EASINGS, ease
 from ..errors import EmosketchError
 from ..export import ExportOptions, build_pack, write_pack
 from ..export.framing import steady_box
-from ..export.pack import Pack
+from ..export.pack import Pack, panel_codec
 from ..frames import Frames
 from .render import OLED, OLED_DITHER, Renderer, Source
 from .timeline import pose
@@ -64,7 +64,8 @@ def emotion_pack(frames: Frames, out: str | Path, opts: ExportOptions | None = N
     A face layout without a box is framed on the source `face`, every sequence alike."""
     from ..frames import split_sequences
 
-    opts = opts or ExportOptions(layout=OLED, dither=OLED_DITHER, name=Path(out).name or "emosketch")
+    opts = opts or ExportOptions(layout=OLED, dither=OLED_DITHER, codec=panel_codec("ssd1306", OLED.width, OLED.height),
+                                 name=Path(out).name or "emosketch")
     if face is not None and opts.layout.mode == "face" and opts.layout.box is None:
         opts = replace(opts, layout=replace(opts.layout, box=steady_box(face.sketch[None])))
     pack = build_pack([(name, "generator", part) for name, part in split_sequences(frames, "frames")], opts)

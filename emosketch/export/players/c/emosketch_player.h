@@ -33,10 +33,10 @@
 #define ES_READ32(p) (*(p))
 #endif
 
-/* The context codec (packs made with --codec ctx) is compiled in everywhere but on AVR, where it
- * costs about 2.5 KB of flash and about 40 ms a full-screen 128x64 frame in a page format (several
- * times that in a row format). To play such a pack on an AVR anyway, define ES_WITH_CTX here. */
-#if !defined(ES_WITH_CTX) && !defined(__AVR__)
+/* The context codec (the panel packs' default; --codec ctx) costs about 2.5 KB of flash on an AVR
+ * and about 40 ms a full-screen 128x64 frame in a page format. To leave it out for packs made with
+ * the byte codecs (--codec auto), define ES_WITHOUT_CTX here. */
+#if !defined(ES_WITHOUT_CTX) && !defined(ES_WITH_CTX)
 #define ES_WITH_CTX 1
 #endif
 

@@ -35,6 +35,7 @@ except ImportError:  # CPython
 
 RAW, RLE, DELTA, CTX_KEY, CTX = 0, 1, 2, 3, 4
 MODEL_BYTES = 2056  # the context codec's model: 2048 pixel contexts, then 8 block contexts
+_SPREAD = b"\x00\x01\x08\x09\x40\x41\x48\x49"  # a column's rows above, at and below a pixel, where its context wants them
 HEADER = "<4sBBHHHHHHHBB"
 HEADER_SIZE = struct.calcsize(HEADER)
 
@@ -156,22 +157,23 @@ class Pack:
 
 
     def decode_ctx(self, data, buf, key):
-        """A context-coded frame (see emosketch/export/ctx.py), decoded into buf in place. The bits of
-        one block row and the rows above and below it are mirrored in a small window."""
+        """A context-coded frame (see emosketch/export/ctx.py), decoded into buf in place. Row formats:
+        the bits of one block row and the rows above and below it are mirrored in a small window."""
         model = self.model
         if model is None:
             raise ValueError("a context-coded frame, but index.bin has no context model")
-        vertical = self.pixel_format == 0
-        stride = self.ram_width if vertical else (self.width + 7) // 8
-        rows = self.frame_bytes // stride * (8 if vertical else 1)
-        cols = stride if vertical else stride * 8
+        if key:
+            for j in range(len(buf)):
+                buf[j] = 0
+        if self.pixel_format == 0:
+            return self._ctx_pages(data, buf, 1024 if key else 0)
+        stride = (self.width + 7) // 8
+        rows = self.frame_bytes // stride
+        cols = stride * 8
         w = cols + 4
         if self._cells is None:  # 10 rows of the bit grid with a margin of 2 zeros, allocated once
             self._cells = bytearray(10 * w)
         cells = self._cells
-        if key:
-            for j in range(len(buf)):
-                buf[j] = 0
         rc = _RangeDecoder(data)
         kbit = 1024 if key else 0
         up = bytearray(cols // 8 + 1)
@@ -182,8 +184,7 @@ class Pack:
                     if r < 0 or r >= rows:
                         cells[k * w + c + 2] = 0
                     else:
-                        byte = buf[(r >> 3) * stride + c] if vertical else buf[r * stride + (c >> 3)]
-                        cells[k * w + c + 2] = (byte >> ((r if vertical else c) & 7)) & 1
+                        cells[k * w + c + 2] = (buf[r * stride + (c >> 3)] >> (c & 7)) & 1
             left = 0
             for bc in range(0, cols, 8):
                 flag = rc.bit(model[2048 + (left | up[bc >> 3] << 1 | (4 if key else 0))])
@@ -198,10 +199,72 @@ class Pack:
                                | cells[i + w] << 7 | cells[i + w + 1] << 8 | cells[i - 2] << 9 | kbit)
                         if rc.bit(model[ctx]):
                             cells[i] ^= 1
-                            if vertical:
-                                buf[(r >> 3) * stride + c] ^= 1 << (r & 7)
-                            else:
-                                buf[r * stride + (c >> 3)] ^= 1 << (c & 7)
+                            buf[r * stride + (c >> 3)] ^= 1 << (c & 7)
+        return buf
+
+
+    def _ctx_pages(self, data, buf, kbit):
+        """decode_ctx for the page formats, where a block is 8 columns of one page: each of its columns
+        and the two on either side is a word of the grid rows from the one above the page to the one
+        below it, shifted down a row after each block row (as the C player's ctx_block_pages does),
+        and the range decoder is inlined."""
+        model, spread = self.model, _SPREAD
+        stride = self.ram_width
+        pages = self.frame_bytes // stride
+        n = len(data)
+        rng, code, at = 0xFFFFFFFF, 0, 4
+        for j in range(4):
+            code = (code << 8) | (data[j] if j < n else 0)
+        bkey = 4 if kbit else 0
+        up = bytearray(stride // 8 + 1)
+        w = [0] * 12
+        for page in range(pages):
+            base = page * stride
+            left = 0
+            for bc in range(0, stride, 8):
+                bound = (rng >> 8) * model[2048 + (left | up[bc >> 3] << 1 | bkey)]
+                if code < bound:
+                    rng, flag = bound, 0
+                else:
+                    code, rng, flag = code - bound, rng - bound, 1
+                while rng < 0x1000000:
+                    rng <<= 8
+                    code = ((code << 8) | (data[at] if at < n else 0)) & 0xFFFFFFFF
+                    at += 1
+                up[bc >> 3] = left = flag
+                if not flag:
+                    continue
+                for j in range(12):
+                    c = bc - 2 + j
+                    v = 0
+                    if 0 <= c < stride:
+                        v = buf[base + c] << 1
+                        if page:
+                            v |= buf[base - stride + c] >> 7
+                        if page + 1 < pages:
+                            v |= (buf[base + stride + c] & 1) << 9
+                    w[j] = v
+                end = min(stride - bc, 8) + 2
+                at_byte = base + bc - 2
+                mask = 1
+                for _ in range(8):
+                    for j in range(2, end):
+                        bound = (rng >> 8) * model[spread[w[j - 1] & 7] | spread[w[j] & 7] << 1
+                                                   | spread[w[j + 1] & 7] << 2 | (w[j - 2] & 2) << 8 | kbit]
+                        if code < bound:
+                            rng = bound
+                        else:
+                            code -= bound
+                            rng -= bound
+                            w[j] ^= 2
+                            buf[at_byte + j] ^= mask
+                        while rng < 0x1000000:
+                            rng <<= 8
+                            code = ((code << 8) | (data[at] if at < n else 0)) & 0xFFFFFFFF
+                            at += 1
+                    for j in range(12):
+                        w[j] >>= 1
+                    mask <<= 1
         return buf
 
 
