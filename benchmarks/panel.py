@@ -271,7 +271,7 @@ def pack_table(checkpoint: str) -> list[dict]:
             base = fs[r["framing"]][base_key]
             r[vs] = r[key] / base if base else None
     print("\nA pack of the demo photo (6 idle loops + 30 transitions), per framing and dither (ratio = raw / packed;"
-          " ratio: auto, the byte codecs; ctx_ratio: --codec ctx, its model included). Flips per frame: all; the"
+          " ratio: --codec auto, the byte codecs; ctx_ratio: the context codec, pack's default, its model included). Flips per frame: all; the"
           " transitions' floor; unexplained_N: flips with no gray pixel within 1 px changed by N levels or more")
     print(table(packs, ["framing", "dither", "ratio", "ctx_ratio", "mean_flips_per_frame", "flicker_vs_floyd_steinberg",
                         "transition_floor_per_frame", "floor_vs_floyd_steinberg", "unexplained_8_per_frame",

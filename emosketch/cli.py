@@ -110,9 +110,9 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
               help="Pixel format: ssd1306 (pages, MONO_VLSB), sh1106, sh1107 (128x128 pages), gfx (Adafruit drawBitmap, MONO_HLSB), "
                    "xbm (u8g2 drawXBMP, MONO_HMSB).")
 @click.option("--codec", type=click.Choice(["auto", "raw", "rle", "delta", "ctx"]), default="auto", show_default=True,
-              help="Frame compression. auto keeps the smallest byte codec per frame (fast on every board). ctx, "
-                   "the context codec, is about half the size on line art (a 2 KB model per pack) and decodes in "
-                   "a few ms on an ESP32 or RP2040, but in about 0.24 s on an AVR (Uno): keep auto there.")
+              help="Frame compression. auto keeps the smallest byte codec per frame (the least decode work). ctx, "
+                   "the context codec (emosketch pack's default), is about half the size or less on line art, its "
+                   "2 KB model included, and an AVR (Uno) decodes a full-screen page-format frame in about 40 ms.")
 @click.option("--fps", type=float, default=None, help="Frame rate for inputs that carry none (default 12), or an override.")
 @click.option("--max-bytes", type=int, default=None,
               help="Flash budget (e.g. 28000 for an Arduino Uno): choose the codec, then drop frames evenly.")
