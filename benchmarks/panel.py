@@ -130,6 +130,67 @@ def exaggerated(tr, sources: np.ndarray, targets: np.ndarray, seeds: np.ndarray,
     return np.concatenate(out)
 
 
+TRANSITION_STEPS, IDLE_STEPS = 10, 12  # as `emosketch pack` makes them (--transition-frames, --idle-frames)
+HISTORY = [  # the stable dither's hysteresis (gray levels): OLED_DITHER's, and wider bands
+    (f"the default ({OLED_DITHER.hysteresis})", OLED_DITHER)] + [
+    (f"hysteresis {h}", replace(OLED_DITHER, hysteresis=h)) for h in (40, 56, 72)]
+
+
+def history_rows(tr, judges: dict, src_u8: np.ndarray, targets: np.ndarray, seeds: np.ndarray,
+                 side: int) -> list[dict]:
+    """The stable dither has a history: a pixel holds until its gray clearly crosses, so the frame a
+    pack shows at the end of a transition depends on the frames before it. Per pair, the end frame
+    (the target at intensity 1, full screen, face brows-chin) is read as a pack dithers it today: as
+    the first frame of the target's idle loop (breathing +-12% in intensity and +-4% in zoom) dithered
+    after one round of the loop, which every transition into it ends on (export.pack.dither_sequences); and as
+    packs were dithered before: at the end of a cosine-eased transition from another emotion (picked
+    at random) dithered forwards, per hysteresis. Beside them the frame dithered alone, as the reading
+    table dithers it, and the gray frame's reading, which the ratio (the goal: >= 0.9) is against."""
+    n_classes = len(tr.classes)
+    starts = (targets + np.random.default_rng(1).integers(1, n_classes, len(targets))) % n_classes
+    ts = 0.5 - 0.5 * np.cos(np.pi * np.arange(1, TRANSITION_STEPS + 1) / TRANSITION_STEPS)
+
+    def frames(k, t=None):  # [N, H, W] uint8 at intensity k, or along start -> target at t
+        if t is None:
+            return exaggerated(tr, src_u8, targets, seeds, k)
+        out = tr.along_path(src_u8, starts, targets, np.full(len(targets), t), seeds)
+        return (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
+
+    wave = np.sin(2 * np.pi * np.arange(IDLE_STEPS) / IDLE_STEPS)
+    idle = np.stack([frames(1.0 + 0.12 * w) for w in wave], 1)  # [N, steps, H, W]
+    zooms = (1.0 + 0.04 * wave).tolist()
+    path = np.stack([frames(1.0, t) for t in ts], 1)
+    layout = Layout(128, 64, "face")
+    lays = [with_face(layout, src[None]) for src in src_u8]
+    gray = [undo(1 - apply_layout(p[-1:], lay)[0].astype(np.float32) / 255, lay, side, gain=1.0)
+            for p, lay in zip(path, lays)]
+    gray_acc = {j: float((read(m, np.stack(gray)) == targets).mean()) for j, m in judges.items()}
+    alone = [to_bits(apply_layout(p[-1:], lay), OLED_DITHER)[0] for p, lay in zip(path, lays)]
+    cases = [("alone: the end frame dithered by itself", None, None)]
+    cases.append(("the idle loop's first frame after a round (how packs dither today)", OLED_DITHER, "idle"))
+    cases += [(f"forward through the transition, {name} (how packs dithered before)", d, "forward") for name, d in HISTORY]
+    rows = []
+    for label, d, how in cases:
+        ends, flips = [], []
+        for k, lay in enumerate(lays):
+            if how is None:
+                ends.append(alone[k])
+                continue
+            seq = (apply_layout(np.concatenate([idle[k], idle[k][:1]]), lay, zooms + zooms[:1]) if how == "idle"
+                   else apply_layout(path[k], lay))
+            bits = to_bits(seq, d)
+            ends.append(bits[-1])
+            flips.append((bits[1:] != bits[:-1]).sum() / (len(bits) - 1))
+        row = {"end_frame": label, "flips_per_frame": float(np.mean(flips)) if flips else None,
+               "differs_from_alone_px": float(np.mean([(e != a).sum() for e, a in zip(ends, alone)]))}
+        backs = np.stack([undo(e, lay, side) for e, lay in zip(ends, lays)])
+        for j, m in judges.items():
+            row[f"gray_{j}"], row[f"acc_{j}"] = gray_acc[j], float((read(m, backs) == targets).mean())
+            row[f"ratio_{j}"] = row[f"acc_{j}"] / max(gray_acc[j], 1e-9)
+        rows.append(row)
+    return rows
+
+
 def exaggeration_rows(tr, judges: dict, src_u8: np.ndarray, targets: np.ndarray, seeds: np.ndarray,
                       side: int) -> list[dict]:
     """Does an exaggerated emotion read better on the panel? Target accuracy of the sketch itself and
@@ -250,13 +311,29 @@ def pack_figures(checkpoint: str) -> list[dict]:
             # transition's first and last frames flips at least once on the way.
             if "_to_" in s.name:
                 floor.append((b[-1] != b[0]).sum() / (len(b) - 1))
+        seams = seam_flips({sq.name: pack.bits[sq.first:sq.first + sq.count] for sq in pack.sequences})
+        if dd.stable:  # as packs were dithered before export.pack.dither_sequences joined them: each sequence by itself
+            alone = {n: to_bits(apply_layout(part.frames, opts.layout, _zooms(part)), dd) for n, _, part in parts}
+            seams.update({f"{k}_per_sequence": v for k, v in seam_flips(alone).items()})
         ctx_m = build_pack(parts, replace(opts, codec="ctx")).manifest()  # the model counts in its bytes
         rows.append({"framing": name, "dither": label, "ratio": m["raw_bytes"] / m["total_bytes"],
                      "bytes": m["total_bytes"], "ctx_ratio": ctx_m["raw_bytes"] / ctx_m["total_bytes"],
                      "ctx_bytes": ctx_m["total_bytes"], "mean_flips_per_frame": float(np.mean(flips)),
                      "transition_floor_per_frame": float(np.mean(floor)),
-                     **{f"unexplained_{level}_per_frame": float(np.mean(v)) for level, v in unexplained.items()}})
+                     **{f"unexplained_{level}_per_frame": float(np.mean(v)) for level, v in unexplained.items()},
+                     **seams})
     return rows
+
+
+def seam_flips(at: dict[str, np.ndarray]) -> dict[str, float]:
+    """Pixels that flip where the players join sequences: an idle loop's wrap from its last frame to
+    its first, a transition's end into the idle loop it leads to, and its start from any frame of the
+    loop it leaves. `at`: bits per sequence name."""
+    joins = [n.split("_to_") for n in at if "_to_" in n]
+    return {"idle_wrap_px": float(np.mean([(b[-1] != b[0]).sum() for n, b in at.items() if n.startswith("idle_")])),
+            "end_seam_px": float(np.mean([(at[f"{a}_to_{b}"][-1] != at[f"idle_{b}"][0]).sum() for a, b in joins])),
+            "start_seam_px": float(np.mean([(at[f"{a}_to_{b}"][0] != at[f"idle_{a}"]).sum(axis=(1, 2)).mean()
+                                            for a, b in joins]))}
 
 
 def pack_table(checkpoint: str) -> list[dict]:
@@ -277,7 +354,50 @@ def pack_table(checkpoint: str) -> list[dict]:
                         "transition_floor_per_frame", "floor_vs_floyd_steinberg", "unexplained_8_per_frame",
                         "unexplained_8_vs_floyd_steinberg", "unexplained_16_per_frame",
                         "unexplained_16_vs_floyd_steinberg"]))
+    print("\nWhere the players join sequences (pixels flipped): an idle loop's wrap from its last frame to its first, a"
+          " transition's end into the idle loop it leads to, and its start from any frame of the loop it leaves; for the"
+          " stable dithers also with each sequence dithered by itself (per_sequence: how packs were dithered before)")
+    print(table(packs, ["framing", "dither", "mean_flips_per_frame", "idle_wrap_px", "end_seam_px", "start_seam_px",
+                        "idle_wrap_px_per_sequence", "end_seam_px_per_sequence", "start_seam_px_per_sequence"]))
     return packs
+
+
+PACK_FACES = 8  # FER+ validation faces, evenly spaced by file name, beside the demo photo
+
+
+def face_pack_table(checkpoint: str, count: int = PACK_FACES) -> list[dict]:
+    """The default full-screen pack's ratio, with the context codec (pack's default) and the byte
+    codecs, for the demo photo and `count` FER+ validation faces: how one face's figure holds over
+    faces (more strokes, more bytes). Printed, with the median and minimum over the FER+ faces."""
+    from emosketch.export import ExportOptions, build_pack
+    from emosketch.frames import split_sequences
+    from emosketch.interpolate.animate import open_renderer
+    from emosketch.interpolate.pack import sequences
+
+    r = open_renderer(checkpoint, "cpu")
+    faces = [("the demo photo", r.source(demo_photo()))]
+    folder = FERPLUS / "FER2013Valid"
+    names = sorted(p.name for p in folder.glob("*.png")) if folder.is_dir() else []
+    for name in names[::max(1, len(names) // count)][:count]:
+        faces.append((name, r.source_from_gray(cv2.imread(str(folder / name), cv2.IMREAD_GRAYSCALE))))
+    rows = []
+    for name, face in faces:
+        parts = [(n, "generator", part) for n, part in split_sequences(sequences(r, face, list(r.classes)), "frames")]
+        layout = with_face(OLED_FACE, face.sketch[None])  # as face_pack frames it
+        row = {"face": name}
+        for codec in ("ctx", "auto"):
+            m = build_pack(parts, ExportOptions(layout=layout, dither=OLED_DITHER, codec=codec)).manifest()
+            row[f"{codec}_ratio"], row[f"{codec}_bytes"] = m["raw_bytes"] / m["total_bytes"], m["total_bytes"]
+        rows.append(row)
+    fer = rows[1:]
+    if fer:
+        for label, pick in (("median of the FER+ faces", np.median), ("lowest of the FER+ faces", np.min)):
+            rows.append({"face": label, **{k: float(pick([f[k] for f in fer])) for k in fer[0] if k.endswith("_ratio")}})
+        rows.append({"face": "FER+ faces at 12:1 or more (ctx)", "ctx_ratio": sum(f["ctx_ratio"] >= 12 for f in fer)})
+    print(f"\nThe default pack (6 idle loops + 30 transitions, the panel's defaults) of the demo photo and {len(fer)} "
+          "FER+ validation faces: ratio with the context codec (the default) and with --codec auto")
+    print(table(rows, ["face", "ctx_ratio", "ctx_bytes", "auto_ratio", "auto_bytes"]))
+    return rows
 
 
 def tft_figures(checkpoint: str) -> list[dict]:
@@ -359,7 +479,8 @@ def main() -> None:
     if args.packs_only:
         out.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        result = {"checkpoint": checkpoint, "packs": pack_table(checkpoint), "flicker_still": still_table(checkpoint),
+        result = {"checkpoint": checkpoint, "packs": pack_table(checkpoint), "face_packs": face_pack_table(checkpoint),
+                  "flicker_still": still_table(checkpoint),
                   "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
         (out / "panel-packs.json").write_text(json.dumps(result, indent=1) + "\n")
         print(f"\nwrote {out / 'panel-packs.json'}")
@@ -411,10 +532,16 @@ def main() -> None:
     ups = upscaler_rows(judges, src_u8, gen, targets, side)
     print("\nEnlarging the 64 px face onto the panel (face brows-chin): target accuracy read back, stroke width")
     print(table(ups, ["upscaler"] + [f"acc_{j}" for j in judges] + ["stroke_width", "lit"]))
+    hist = history_rows(tr, judges, src_u8, targets, seeds, side)
+    print("\nThe stable dither's history: the transitions' end frame as a pack shows it (face brows-chin, the default "
+          "dither unless named), read back; ratio = acc / gray (the goal: >= 0.9)")
+    print(table(hist, ["end_frame"] + [f"{k}_{j}" for j in judges for k in ("gray", "acc", "ratio")]
+                + ["differs_from_alone_px", "flips_per_frame"]))
     exag = exaggeration_rows(tr, judges, src_u8, targets, seeds, side)
     print("\nIntensity (> 1 exaggerates): target accuracy of the sketch and after the default panel (face, the default dither)")
     print(table(exag, ["intensity"] + [f"{k}_{j}" for j in judges for k in ("sketch", "panel")] + ["edit_pixels"]))
     packs = [] if args.no_packs else pack_table(checkpoint)
+    face_packs = [] if args.no_packs else face_pack_table(checkpoint)
     tft = [] if args.no_packs else tft_figures(checkpoint)
     if tft:
         print("\nThe same pack on colour TFTs (RGB565; ratio = raw / packed): the 16-bit span codec vs the byte codec")
@@ -422,7 +549,8 @@ def main() -> None:
                           "byte_codec_ratio", "kb_per_frame"]))
     flicker = still_table(checkpoint)
     result = {"flicker_still": flicker, "checkpoint": checkpoint, "faces": args.faces, "translations": int(len(targets)), "rows": rows,
-              "upscalers": ups, "exaggeration": exag, "packs": packs, "tft": tft, "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
+              "upscalers": ups, "transitions": hist, "exaggeration": exag, "packs": packs,
+              "face_packs": face_packs, "tft": tft, "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
     (out / "panel.json").write_text(json.dumps(result, indent=1) + "\n")
     print(f"\nwrote {out / 'panel.json'}")
 

@@ -114,3 +114,43 @@ def test_reading_a_broken_pack(tmp_path, face_transition):
         manifest.read(tmp_path / "p")
     with pytest.raises(EmosketchError, match="manifest.json is missing"):
         manifest.read(tmp_path)
+
+
+def state_machine_frames():
+    """Gray sequences of a synthetic face as `emosketch pack` lays them out: idle loops that breathe
+    in intensity round their pose (frame 0 is the pose), and transitions that end on the pose of the
+    idle loop they lead into."""
+    from emosketch.datasets.synthetic import expression, random_identity, render_expression
+
+    identity = random_identity(seed=4)
+
+    def face(mix):
+        return render_expression(identity, expression(mix), 96)
+
+    wave = np.sin(2 * np.pi * np.arange(8) / 8)
+    seqs = [(f"idle_{e}", "test", Frames(np.stack([face({e: 1.0 + 0.3 * w} if e != "neutral" else
+                                                        {"neutral": 1.0, "happy": 0.15 + 0.15 * w}) for w in wave])))
+            for e in ("neutral", "happy", "sad")]
+    for a, b in (("neutral", "happy"), ("happy", "sad"), ("sad", "neutral")):
+        mix = [{a: 1 - t, b: t} if b != "neutral" else {a: 1 - t, "neutral": 1.0, "happy": 0.15 * t}
+               for t in np.linspace(0.2, 1, 5)]
+        seqs.append((f"{a}_to_{b}", "test", Frames(np.stack([face(m) for m in mix]))))
+    return seqs
+
+
+def test_stable_packs_meet_at_the_seams_the_players_join():
+    """A stable dither has a history: a transition ends bit for bit on the first frame of the idle
+    loop it leads into (both are the same gray frame), and an idle loop's wrap from its last frame
+    to its first is a step like the others, not a fresh dither."""
+    from emosketch.export.dither import OLED_DITHER
+
+    seqs = state_machine_frames()
+    layout = Layout(128, 64, "face")
+    pack = build_pack(seqs, ExportOptions(layout=layout, dither=OLED_DITHER))
+    at = {s.name: pack.bits[s.first:s.first + s.count] for s in pack.sequences}
+    for name in ("neutral_to_happy", "happy_to_sad", "sad_to_neutral"):
+        assert np.array_equal(at[name][-1], at["idle_" + name.split("_to_")[1]][0]), name
+    for e in ("neutral", "happy", "sad"):
+        loop = at[f"idle_{e}"]
+        steps = (loop[1:] != loop[:-1]).sum(axis=(1, 2))
+        assert (loop[-1] != loop[0]).sum() <= steps.max(), e

@@ -252,6 +252,29 @@ def _zooms(frames: Frames) -> list[float] | None:
     return [float(m.get("zoom", 1.0)) for m in frames.marks]
 
 
+def dither_sequences(names: list[str], grays: list[np.ndarray], d: Dither) -> list[np.ndarray]:
+    """Each sequence's bits. A stable dither has a history (a pixel holds until its gray clearly
+    crosses), so a sequence's first frame, dithered afresh, does not match where the player comes
+    from. Where the state machine joins sequences, they are dithered to meet: an idle loop is dithered
+    twice round and keeps the second round, so its last frame leads into its first as any frame leads
+    into the next; a transition into an emotion is dithered backwards, from that emotion's idle loop
+    on, so it ends on the loop's first frame (the same gray frame) bit for bit, and its end frame,
+    the emotion it arrives at, does not carry strokes of the emotion it left."""
+    if not d.stable:
+        return [to_bits(g, d) for g in grays]
+    table = emotion_table(names)
+    bits: list[np.ndarray | None] = [None] * len(grays)
+    for k in table["idle"]:
+        bits[k] = to_bits(np.concatenate([grays[k], grays[k]]), d)[len(grays[k]):]
+    for row in table["transitions"]:
+        for t, loop in zip(row, table["idle"]):
+            if t < 0 or grays[t].shape[1:] != grays[loop].shape[1:]:
+                continue
+            run = to_bits(np.concatenate([grays[loop], grays[loop][:1], grays[t][::-1]]), d)
+            bits[t] = run[len(grays[loop]) + 1:][::-1]
+    return [b if b is not None else to_bits(g, d) for b, g in zip(bits, grays)]
+
+
 def build_pack(inputs: list[tuple[str, str, Frames]], opts: ExportOptions) -> Pack:
     """[(sequence name, source, Frames)] -> Pack, fitted to opts.max_bytes when it is set."""
     if not inputs:
@@ -270,7 +293,8 @@ def build_pack(inputs: list[tuple[str, str, Frames]], opts: ExportOptions) -> Pa
                                  f"the sequence from {seen[ident]}; rename one of them")
         seen[ident] = source
     opts = replace(opts, layout=_steady_layout(opts.layout, [f for _, _, f in inputs]))
-    bits = [to_bits(apply_layout(f.frames, opts.layout, _zooms(f)), opts.dither) for _, _, f in inputs]
+    grays = [apply_layout(f.frames, opts.layout, _zooms(f)) for _, _, f in inputs]
+    bits = dither_sequences([n for n, _, _ in inputs], grays, opts.dither)
     names = [(n, s) for n, s, _ in inputs]
     fpss = [float(f.fps) for _, _, f in inputs]
     originals = [len(b) for b in bits]
