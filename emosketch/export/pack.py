@@ -197,9 +197,9 @@ def _encode(bits_per_seq: list[np.ndarray], fmt: PixelFormat, codec: str,
             width: int, height: int) -> tuple[list[tuple[int, bytes]], bytes]:
     """(codec id, payload) per frame, and the context model (b"" unless codec is 'ctx').
 
-    'auto' keeps the smallest byte codec per frame: every player decodes those at full speed, an
-    8-bit AVR included. 'ctx' context-codes every frame: about half the bytes on line art, for
-    32-bit boards (an ATmega328P decodes such a 128x64 frame in about 0.24 s)."""
+    'auto' keeps the smallest byte codec per frame: the least decode work. 'ctx' context-codes every
+    frame: half the bytes or less on line art (an ATmega328P decodes a full-screen 128x64 frame of a
+    page format in about 40 ms; benchmarks/players.py)."""
     packed = [fmt.pack(b) for b in bits_per_seq]
     frames = np.concatenate(packed)
     firsts = set(np.cumsum([0] + [len(p) for p in packed[:-1]]).tolist())
