@@ -260,15 +260,15 @@ def panel_pack_costs(tmp: Path) -> tuple[list[dict], list[dict]]:
     face = r.source(demo_photo())
     parts = [(n, "generator", part) for n, part in split_sequences(sequences(r, face, list(r.classes)), "frames")]
     layout = with_face(Layout(128, 64, "face"), face.sketch[None])  # as face_pack frames it
-    rows, avr = [], []
+    rows, avr, on_avr = [], [], avr_available()
     for codec in ("ctx", "auto"):
         opts = ExportOptions(layout=layout, dither=OLED_DITHER, codec=codec, name="pack")
         pack = build_pack(parts, opts)
         folder = tmp / f"panel-{codec}"
         m = pack.manifest()
-        row = {"codec": codec + (" (the default)" if codec == panel_codec("ssd1306", 128, 64) else ""), "frames": len(pack.payloads), "pack_bytes": m["total_bytes"],
-               "ratio": m["raw_bytes"] / m["total_bytes"],
-               "instructions_per_frame": None}
+        label = codec + (" (the default)" if codec == panel_codec("ssd1306", 128, 64) else "")
+        row = {"codec": label, "frames": len(pack.payloads), "pack_bytes": m["total_bytes"],
+               "ratio": m["raw_bytes"] / m["total_bytes"], "instructions_per_frame": None}
         if shutil.which("valgrind"):
             row["instructions_per_frame"] = host_instructions(pack, folder)  # writes the pack there
         else:
@@ -277,7 +277,7 @@ def panel_pack_costs(tmp: Path) -> tuple[list[dict], list[dict]]:
         row.update({"micropython_wasm_decode_us": mp and mp[0], "micropython_wasm_shown_us": mp and mp[1],
                     "cpython_decode_us": cpython_us(folder)})
         rows.append(row)
-        if avr_available():
+        if on_avr:
             first3 = build_pack(parts[:3], opts)
             avr.append(avr_row(row["codec"], first3, avr_cycles(first3, tmp / f"panel-avr-{codec}")))
     return rows, avr
