@@ -43,6 +43,8 @@ from emosketch.evaluate.generator import translation_pairs  # noqa: E402
 from emosketch.export import Dither, Layout  # noqa: E402
 from emosketch.export.dither import OLED_DITHER, thin, to_bits  # noqa: E402
 from emosketch.export.layout import _window, apply_layout, with_face  # noqa: E402
+from emosketch.export.pack import dither_sequences  # noqa: E402
+from emosketch.interpolate.pack import ZOOM_BREATH  # noqa: E402
 from emosketch.models import default_generator, demo_photo  # noqa: E402
 
 THIN1 = Dither("lineart", thin=True)  # the previous default: 1 px strokes and blue-noise tonal fills
@@ -157,8 +159,8 @@ def history_rows(tr, judges: dict, src_u8: np.ndarray, targets: np.ndarray, seed
         return (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
 
     wave = np.sin(2 * np.pi * np.arange(IDLE_STEPS) / IDLE_STEPS)
-    idle = np.stack([frames(1.0 + 0.12 * w) for w in wave], 1)  # [N, steps, H, W]
-    zooms = (1.0 + 0.04 * wave).tolist()
+    idle = np.stack([frames(1.0 + 0.12 * w) for w in wave], 1)  # [N, steps, H, W]; pack's breath of 12%
+    zooms = (1.0 + ZOOM_BREATH * wave).tolist()
     path = np.stack([frames(1.0, t) for t in ts], 1)
     layout = Layout(128, 64, "face")
     lays = [with_face(layout, src[None]) for src in src_u8]
@@ -176,10 +178,12 @@ def history_rows(tr, judges: dict, src_u8: np.ndarray, targets: np.ndarray, seed
             if how is None:
                 ends.append(alone[k])
                 continue
-            seq = (apply_layout(np.concatenate([idle[k], idle[k][:1]]), lay, zooms + zooms[:1]) if how == "idle"
-                   else apply_layout(path[k], lay))
-            bits = to_bits(seq, d)
-            ends.append(bits[-1])
+            if how == "idle":  # dithered as a pack dithers its idle loops; transitions end on its first frame
+                bits = dither_sequences(["idle_target"], [apply_layout(idle[k], lay, zooms)], d)[0]
+                ends.append(bits[0])
+            else:
+                bits = to_bits(apply_layout(path[k], lay), d)
+                ends.append(bits[-1])
             flips.append((bits[1:] != bits[:-1]).sum() / (len(bits) - 1))
         row = {"end_frame": label, "flips_per_frame": float(np.mean(flips)) if flips else None,
                "differs_from_alone_px": float(np.mean([(e != a).sum() for e, a in zip(ends, alone)]))}
