@@ -116,7 +116,8 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
 @click.option("--fps", type=float, default=None, help="Frame rate for inputs that carry none (default 12), or an override.")
 @click.option("--max-bytes", type=int, default=None,
               help="Flash budget (e.g. 28000 for an Arduino Uno): choose the codec, then drop frames evenly.")
-@click.option("--name", default=None, help="Identifier for the C header and MicroPython module (default: the pack folder's name).")
+@click.option("--name", default="pack", show_default=True,
+              help="Identifier for the C header and MicroPython module (NAME.h, NAME_pack), as the Arduino examples include it.")
 @click.option("--panel", default="white", show_default=True, help="Preview colour: white, blue, yellow, green, yellow-blue or #RRGGBB.")
 @click.option("--grid", is_flag=True, help="Draw a pixel grid in the GIF preview.")
 @click.option("--verify", is_flag=True, help="Decode the written pack and check it bit for bit.")
@@ -148,7 +149,7 @@ def export_cmd(frames, out, size, mode, framing, max_stretch, focus, zoom, zoom_
     opts = ExportOptions(
         layout=Layout(width, height, mode, focus, zoom, zoom_to, framing=framing, max_stretch=max_stretch),
         dither=Dither(mode=dither_mode, level=level, stable=stable, polarity=polarity, thin=thin, line=line, fill=fill),
-        pixel_format=pixel_format, codec=codec, max_bytes=max_bytes, name=name or out.name, pen_coding=pen_coding,
+        pixel_format=pixel_format, codec=codec, max_bytes=max_bytes, name=name, pen_coding=pen_coding,
     )
     pack = export(list(frames), out, opts, fps=fps, force=force, verify=verify, panel=panel, grid=grid)
     _summary(pack, out, verify)
@@ -723,7 +724,9 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
                    "else auto]. ctx: 12.1:1 on a full-screen face, about 40 ms a frame on an Uno. auto: the "
                    "smallest byte codec per frame, 4.8:1, about 7 ms on an Uno, and a C player 2.5 KB "
                    "smaller (ES_WITHOUT_CTX). See `emosketch export --help`.")
-@click.option("--name", default=None, help="Identifier for the C header and MicroPython module [default: the folder's name].")
+@click.option("--name", default="pack", show_default=True,
+              help="Identifier for the C header and MicroPython module (NAME.h, NAME_pack; NAME_tft.h with --tft), "
+                   "as the Arduino examples include it.")
 @click.option("--panel", default="white", show_default=True, help="Preview colour.")
 @click.option("--frames-out", type=click.Path(path_type=Path), default=None, help="Also keep the gray frames (.npz/.gif).")
 @click.option("--tft", default=None, type=click.Choice(TFT_PANELS),
@@ -763,7 +766,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     if tft is not None:
         parse_colour(ink), parse_colour(paper)  # a bad colour is one line before any work
         tft_opts = TftOptions(panel=tft, ink=ink, paper=paper, shades=shades, layout_mode=mode, framing=framing,
-                              name=name or out.name or "emosketch")
+                              name=name)
 
     width, height = parse_geometry(size)
     if codec is None:
@@ -775,7 +778,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     opts = ExportOptions(layout=Layout(width, height, mode, focus, zoom, framing=framing),
                          dither=Dither(dither_mode, thin=thin, stable=stable, line=line, fill=fill),
                          pixel_format=pixel_format, codec=codec, max_bytes=max_bytes,
-                         name=name or out.name or "emosketch", pen_coding=pen_coding)
+                         name=name, pen_coding=pen_coding)
     wanted = tuple(e.strip() for e in emotions.split(",") if e.strip()) if emotions else None
     spec = PackSpec(out, wanted, transition_frames, idle_frames, easing, fps, opts, force, panel, frames_out,
                     zoom_breath, tft_opts)
