@@ -1,6 +1,6 @@
 // emosketch: play a pack's emotion loops on a 128x64 SSD1306 (I2C, address 0x3C) with u8g2.
 //
-// 1. emosketch export ... --out pack --name pack
+// 1. emosketch pack --input me.jpg --out pack     (any folder: the header is pack.h unless --name says otherwise)
 // 2. Copy pack/pack.h, pack/emosketch_player.h and pack/emosketch_player.c into this sketch's folder.
 // 3. Upload. The face cycles through the pack's emotions, one every 4 seconds.
 //

@@ -1,7 +1,7 @@
 // emosketch: play a TFT pack with Adafruit_GFX on an ST7789 (240x240 or 135x240, Adafruit_ST7789)
 // or an ILI9341 (320x240 landscape, Adafruit_ILI9341).
 //
-// 1. emosketch pack --input me.jpg --tft st7789-240x240 --ink yellow --paper black --out pack --name pack
+// 1. emosketch pack --input me.jpg --tft st7789-240x240 --ink yellow --paper black --out pack
 //    (--tft st7789-135x240 for the 1.14" panels, --tft ili9341-320x240 for the 2.4"/2.8" ones)
 // 2. Copy pack/pack_tft.h, pack/emosketch_tft.h and pack/emosketch_tft.c into this sketch's folder.
 // 3. Set EMOSKETCH_ILI9341 and the pins below, and upload (an ESP32, RP2040 or SAMD board: the

@@ -1,6 +1,6 @@
 // emosketch: play a TFT pack on an ST7789 (240x240 or 135x240) or ILI9341 (320x240) with TFT_eSPI.
 //
-// 1. emosketch pack --input me.jpg --panel st7789-240x240 --ink yellow --paper black --out pack --name pack
+// 1. emosketch pack --input me.jpg --tft st7789-240x240 --ink yellow --paper black --out pack
 // 2. Copy pack/pack_tft.h, pack/emosketch_tft.h and pack/emosketch_tft.c into this sketch's folder.
 // 3. Pick the panel's driver and pins in TFT_eSPI's User_Setup.h (ST7789_DRIVER or ILI9341_DRIVER),
 //    and upload (an ESP32 or RP2040: the pack lives in flash).
