@@ -87,7 +87,7 @@ static const char *const {name}_sequence_names[{upper}_SEQUENCE_COUNT] {upper}_U
 static const es_pack {name}_pack {upper}_UNUSED = {{
     {upper}_FRAME_BYTES, {upper}_FRAME_COUNT, {upper}_SEQUENCE_COUNT, {upper}_EMOTION_COUNT,
     {name}_data, {name}_offsets, {name}_codecs, &{name}_sequences[0][0], {name}_idle, {name}_transitions,
-    {model_ref}, {stride}u, {vertical}u, {pen}u, {msb_first}u, {w}u, {h}u, {column_offset}u,
+    {model_ref}, {stride}u, {vertical}u, {pen}u, {msb_first}u, {w}u, {h}u, {column_offset}u, {data_bytes}u,
 }};
 
 #endif /* {upper}_H */

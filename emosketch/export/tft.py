@@ -330,7 +330,8 @@ static const uint16_t {name}_tft_sequences[{upper}_SEQUENCE_COUNT][3] ES_TFT_PRO
 
 static const es_tft_pack {name}_tft_pack ES_TFT_UNUSED = {{
     {w}u, {h}u, 0x{paper565:04X}u, {upper}_FRAME_COUNT, {upper}_SEQUENCE_COUNT, {upper}_EMOTION_COUNT,
-    {name}_tft_data, {name}_tft_offsets, &{name}_tft_sequences[0][0], {name}_tft_idle, {name}_tft_transitions
+    {name}_tft_data, {name}_tft_offsets, &{name}_tft_sequences[0][0], {name}_tft_idle, {name}_tft_transitions,
+    {data_bytes}u
 }};
 
 #endif

@@ -246,6 +246,49 @@ static void pen_pass(const es_pack *pk, uint8_t *b, uint8_t lift)
 }
 
 static int decode_stored(const es_pack *pack, uint16_t index, uint8_t *buf);
+static uint16_t seq_field(const es_pack *pack, uint16_t seq, uint8_t field);
+
+/* The pen passes and the context codec walk the frame by width, height, stride and column offset:
+ * they must describe exactly frame_bytes. */
+static int geometry_ok(const es_pack *k)
+{
+    uint32_t lines = k->vertical ? (k->height + 7u) >> 3 : k->height;
+    if (!k->width || !k->height || k->width > ES_MAX_SIDE || k->height > ES_MAX_SIDE || !k->stride || k->pen > 2)
+        return 0;
+    if (k->vertical ? (uint32_t)k->column_offset + k->width > k->stride : k->stride != (k->width + 7u) >> 3)
+        return 0;
+    return (uint32_t)k->stride * lines == k->frame_bytes;
+}
+
+int es_pack_check(const es_pack *pack)
+{
+    uint32_t i, n, at = 0;
+    if (!geometry_ok(pack)) return ES_ERR_GEOMETRY;
+    for (i = 0; i <= pack->frame_count; i++) {
+        uint32_t o = ES_READ32(&pack->offsets[i]);
+        if (o < at || o > pack->data_bytes) return ES_ERR_OFFSETS;
+        at = o;
+    }
+    for (i = 0; i < pack->frame_count; i++) {
+        uint8_t codec = ES_READ8(&pack->codecs[i]);
+#ifdef ES_WITH_CTX
+        if (codec > ES_CODEC_CTX || (codec >= ES_CODEC_CTX_KEY && !pack->model)) return ES_ERR_CODEC;
+#else
+        if (codec > ES_CODEC_DELTA) return ES_ERR_CODEC;
+#endif
+    }
+    if (!pack->sequence_count) return ES_ERR_SEQUENCES;
+    for (i = 0; i < pack->sequence_count; i++) {
+        uint32_t first = seq_field(pack, (uint16_t)i, 0), count = seq_field(pack, (uint16_t)i, 1);
+        if (!count || first + count > pack->frame_count || !seq_field(pack, (uint16_t)i, 2)) return ES_ERR_SEQUENCES;
+    }
+    n = pack->emotion_count;
+    for (i = 0; i < n + n * n; i++) {
+        int16_t s = (int16_t)ES_READ16((const uint16_t *)(i < n ? &pack->idle[i] : &pack->transitions[i - n]));
+        if (s >= (int32_t)pack->sequence_count || s < (i < n ? 0 : -1)) return ES_ERR_EMOTIONS;
+    }
+    return ES_OK;
+}
 
 int es_decode_frame(const es_pack *pack, uint16_t index, uint8_t *buf)
 {
@@ -269,6 +312,7 @@ static int decode_stored(const es_pack *pack, uint16_t index, uint8_t *buf)
     pos = ES_READ32(&pack->offsets[index]);
     end = ES_READ32(&pack->offsets[index + 1u]);
     codec = ES_READ8(&pack->codecs[index]);
+    if (end < pos || end > pack->data_bytes) return 0;
     if (codec == ES_CODEC_RAW) {
         if (end - pos != pack->frame_bytes) return 0;
         for (out = 0; out < pack->frame_bytes; out++) buf[out] = ES_READ8(&data[pos + out]);
@@ -326,24 +370,26 @@ static void begin(es_player *p, uint8_t x)
     }
 }
 
-void es_player_init(es_player *p, const es_pack *pack, uint8_t *buf, uint8_t emotion)
+int es_player_init(es_player *p, const es_pack *pack, uint8_t *buf, uint8_t emotion)
 {
     p->pack = pack;
     p->buf = buf;
+    p->error = (uint8_t)es_pack_check(pack);
     if (emotion >= pack->emotion_count) emotion = 0;
     p->emotion = p->target = emotion;
     p->pending = -1;
     p->in_transition = 0;
-    p->seq = pack->emotion_count ? (uint16_t)ES_READ16((const uint16_t *)&pack->idle[emotion]) : 0;
+    p->seq = pack->emotion_count && !p->error ? (uint16_t)ES_READ16((const uint16_t *)&pack->idle[emotion]) : 0;
     p->pos = 0;
     p->frame = 0;
     p->started = 0;
     p->due_ms = 0;
+    return p->error;
 }
 
 void es_player_request(es_player *p, uint8_t emotion)
 {
-    if (emotion >= p->pack->emotion_count) return;
+    if (p->error || emotion >= p->pack->emotion_count) return;
     if (p->in_transition) {
         p->pending = (emotion == p->target) ? -1 : (int16_t)emotion;
     } else if (emotion != p->emotion) {
@@ -354,6 +400,7 @@ void es_player_request(es_player *p, uint8_t emotion)
 uint16_t es_player_next(es_player *p)
 {
     const es_pack *pack = p->pack;
+    if (p->error) return 0;
     if (p->pos >= seq_field(pack, p->seq, 1)) {
         if (p->in_transition) {
             int16_t x = p->pending;

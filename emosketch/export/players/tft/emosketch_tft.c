@@ -20,7 +20,8 @@ int es_tft_draw_frame(const es_tft_pack *p, uint16_t frame, int key, es_tft_span
 {
     const uint8_t *d, *end;
     uint32_t at = 0, total;
-    if (frame >= p->frame_count) return 0;
+    if (frame >= p->frame_count || !p->width || p->offsets[frame + 1u] < p->offsets[frame]
+        || p->offsets[frame + 1u] > p->data_bytes) return 0;
     d = p->data + p->offsets[frame];
     end = p->data + p->offsets[frame + 1u];
     total = (uint32_t)p->width * p->height;
@@ -73,22 +74,44 @@ static void begin(es_tft_player *p, uint8_t x)
     }
 }
 
-void es_tft_player_init(es_tft_player *p, const es_tft_pack *pack, uint8_t emotion)
+int es_tft_pack_check(const es_tft_pack *pack)
+{
+    uint32_t i, n = pack->emotion_count, at = 0;
+    if (!pack->width || !pack->height) return ES_TFT_ERR_GEOMETRY;
+    for (i = 0; i <= pack->frame_count; i++) {
+        if (pack->offsets[i] < at || pack->offsets[i] > pack->data_bytes) return ES_TFT_ERR_OFFSETS;
+        at = pack->offsets[i];
+    }
+    if (!pack->sequence_count) return ES_TFT_ERR_SEQUENCES;
+    for (i = 0; i < pack->sequence_count; i++) {
+        const uint16_t *s = pack->sequences + 3u * i;
+        if (!s[1] || (uint32_t)s[0] + s[1] > pack->frame_count || !s[2]) return ES_TFT_ERR_SEQUENCES;
+    }
+    for (i = 0; i < n + n * n; i++) {
+        int16_t s = i < n ? pack->idle[i] : pack->transitions[i - n];
+        if (s >= (int32_t)pack->sequence_count || s < (i < n ? 0 : -1)) return ES_TFT_ERR_EMOTIONS;
+    }
+    return ES_TFT_OK;
+}
+
+int es_tft_player_init(es_tft_player *p, const es_tft_pack *pack, uint8_t emotion)
 {
     p->pack = pack;
+    p->error = (uint8_t)es_tft_pack_check(pack);
     if (emotion >= pack->emotion_count) emotion = 0;
     p->emotion = p->target = emotion;
     p->pending = -1;
     p->in_transition = 0;
-    p->seq = pack->emotion_count ? (uint16_t)pack->idle[emotion] : 0;
+    p->seq = pack->emotion_count && !p->error ? (uint16_t)pack->idle[emotion] : 0;
     p->pos = 0;
     p->due = 0;
     p->started = 0;
+    return p->error;
 }
 
 void es_tft_player_request(es_tft_player *p, uint8_t emotion)
 {
-    if (emotion >= p->pack->emotion_count) return;
+    if (p->error || emotion >= p->pack->emotion_count) return;
     if (p->in_transition) {
         p->pending = (emotion == p->target) ? -1 : (int16_t)emotion;
     } else if (emotion != p->emotion) {
@@ -100,7 +123,7 @@ int es_tft_player_update(es_tft_player *p, uint32_t now_ms, es_tft_span_fn span,
 {
     const es_tft_pack *pack = p->pack;
     const uint16_t *seq;
-    if (p->started && (int32_t)(p->due - now_ms) > 0) return 0;
+    if (p->error || (p->started && (int32_t)(p->due - now_ms) > 0)) return 0;
     if (p->pos >= pack->sequences[3u * p->seq + 1u]) {
         if (p->in_transition) {
             int16_t x = p->pending;

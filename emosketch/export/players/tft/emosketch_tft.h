@@ -39,7 +39,20 @@ typedef struct {
     const uint16_t *sequences; /* sequence_count x {first frame, frame count, ms per frame} */
     const int16_t *idle;     /* emotion_count idle sequences */
     const int16_t *transitions; /* emotion_count x emotion_count sequences, -1 = cut straight */
+    uint32_t data_bytes;     /* length of data: no offset may pass it */
 } es_tft_pack;
+
+/* What es_tft_pack_check and es_tft_player_init return (the OLED player's ES_* codes, renamed). */
+enum {
+    ES_TFT_OK = 0,
+    ES_TFT_ERR_GEOMETRY = 1,  /* width or height is 0 */
+    ES_TFT_ERR_OFFSETS = 2,   /* frame offsets go backwards or past data_bytes */
+    ES_TFT_ERR_SEQUENCES = 4, /* no sequences, or one that is empty, runs past the frames or lasts 0 ms */
+    ES_TFT_ERR_EMOTIONS = 5   /* an idle or transition entry names no sequence */
+};
+
+/* ES_TFT_OK when the descriptor is consistent (see the ES_TFT_ERR_* codes); reads every table once. */
+int es_tft_pack_check(const es_tft_pack *pack);
 
 /* Draw n pixels on row y from column x. words != NULL: n little-endian RGB565 words (a literal);
  * words == NULL: n pixels of colour (a run, or paper). A span never crosses a row. */
@@ -48,7 +61,8 @@ typedef void (*es_tft_span_fn)(void *ctx, uint16_t x, uint16_t y, uint16_t n, co
 
 /* Draw frame `frame`; key != 0 paints its skipped pixels paper (a sequence's first frame, or any
  * frame drawn on a screen that does not hold the frame before it). Returns 0 on a damaged frame
- * (nothing past the damage is drawn), 1 otherwise. */
+ * (nothing past the damage is drawn; offsets out of order or past data_bytes draw nothing), 1
+ * otherwise. */
 int es_tft_draw_frame(const es_tft_pack *pack, uint16_t frame, int key, es_tft_span_fn span, void *ctx);
 
 /* The emotion state machine of the OLED player (emosketch_player.h): the current emotion's idle
@@ -60,10 +74,13 @@ typedef struct {
     uint16_t seq, pos;
     int16_t pending;
     uint8_t emotion, target, in_transition, started;
+    uint8_t error;  /* es_tft_player_init's verdict: anything but ES_TFT_OK and nothing is drawn */
     uint32_t due;
 } es_tft_player;
 
-void es_tft_player_init(es_tft_player *p, const es_tft_pack *pack, uint8_t emotion);
+/* Returns es_tft_pack_check's verdict; on anything but ES_TFT_OK the player stays stopped:
+ * es_tft_player_update draws nothing and returns 0. */
+int es_tft_player_init(es_tft_player *p, const es_tft_pack *pack, uint8_t emotion);
 void es_tft_player_request(es_tft_player *p, uint8_t emotion);
 /* Draws the next frame if it is due at now_ms: returns 1 if a frame was drawn. */
 int es_tft_player_update(es_tft_player *p, uint32_t now_ms, es_tft_span_fn span, void *ctx);
