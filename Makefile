@@ -9,7 +9,7 @@ DEMO_OUT ?= demo-out
 TRAIN_DEMO_OUT ?= demo-train
 BENCH_OUT ?= bench-out
 
-.PHONY: install demo test test-all bench model lint clean browser micropython
+.PHONY: install demo test test-all bench model lint clean browser micropython docs
 
 install: $(STAMP)
 
@@ -68,8 +68,13 @@ browser:
 micropython:
 	command -v node >/dev/null 2>&1 && cd tools/micropython && npm ci --no-audit --no-fund --silent
 
+# The documentation site from docs/ and the docstrings, into site/ (offline; open site/index.html).
+# --strict: a broken link, a missing picture or a broken API reference fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check emosketch tests benchmarks
 
 clean:
-	rm -rf $(VENV) tools/micropython/node_modules $(DEMO_OUT) $(TRAIN_DEMO_OUT) $(BENCH_OUT) .pytest_cache *.egg-info
+	rm -rf $(VENV) tools/micropython/node_modules $(DEMO_OUT) $(TRAIN_DEMO_OUT) $(BENCH_OUT) site .pytest_cache *.egg-info
