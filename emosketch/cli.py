@@ -698,8 +698,10 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
 @click.option("--ease", "easing", type=click.Choice(["linear", "cosine", "smoothstep", "sigmoid"]),
               default="cosine", show_default=True)
 @click.option("--fps", default=12.0, show_default=True)
-@click.option("--mode", type=click.Choice(["face", "fill", "fit", "stretch"]), default="face", show_default=True,
-              help="face: the face fills the panel; fit: the whole sketch, letterboxed (a 64 px face 1:1 on 128x64).")
+@click.option("--mode", type=click.Choice(["face", "fill", "fit", "stretch"]), default="fit", show_default=True,
+              help="fit: the whole face at its own pixels, never stretched (a 64 px face 1:1 on 128x64), which "
+                   "blind raters read best; face: a band of the face stretched across the panel (with --thin, "
+                   "the smallest packs).")
 @click.option("--framing", type=click.Choice(FRAMINGS),
               default="auto", show_default=True,
               help="--mode face: the band of the face that fills the panel (auto: by the panel's shape).")
@@ -710,8 +712,9 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
               help="Idle loops breathe in zoom by +-this fraction as well as in intensity (0 = off).")
 @click.option("--dither", "dither_mode", default="lineart", show_default=True,
               type=click.Choice(DITHERS), help="1-bit conversion.")
-@click.option("--thin/--no-thin", default=True, show_default=True,
-              help="Thin every stroke to one pixel (enlarged faces keep one clean line).")
+@click.option("--thin/--no-thin", default=False, show_default=True,
+              help="Thin every stroke to one pixel (with --line 2, redrawn by a 2x2 pen: smaller packs, but "
+                   "raters read the face less well).")
 @_line_options(line=2, fill="none")
 @click.option("--stable/--no-stable", default=None,
               help="Temporal hysteresis against flicker [default: on for lineart and the mask dithers, "
@@ -747,9 +750,10 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     Examples:
       emosketch pack --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --out face-pack
       emosketch pack --checkpoint runs/fer/checkpoint.pt --input me.jpg --emotions neutral,happy,sad,surprise --out me-pack --max-bytes 28000
-      emosketch pack --input me.jpg --out full --mode face --thin --size 128x32 --framing eyes
-      emosketch pack --input me.jpg --out bytes --codec auto       # byte codecs: 4.8:1, the least decode work
-      emosketch pack --input me.jpg --out thin --line 1 --fill bluenoise --no-stable
+      emosketch pack --input me.jpg --out small --mode face --thin  # the smallest packs (the face band, 2 px pen)
+      emosketch pack --input me.jpg --out strip --mode face --thin --size 128x32 --framing eyes
+      emosketch pack --input me.jpg --out bytes --codec auto       # byte codecs: the least decode work
+      emosketch pack --input me.jpg --out thin --mode face --thin --line 1 --fill bluenoise --no-stable
       emosketch pack --input me.jpg --tft st7789-240x240 --ink yellow --paper black --out tft-pack
 
     With --tft the pack is for a colour TFT (ST7789 240x240 or 135x240, ILI9341 320x240): RGB565

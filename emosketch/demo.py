@@ -79,10 +79,11 @@ def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: in
     """Run the demo in `out` (with `train`: run, finish or reuse its training); returns what was written."""
     from .export import ExportOptions
     from .export.pack import panel_codec
+    from .export.panel import PANEL
     from .interpolate.agent import load_script, run_script
     from .interpolate.pack import emotion_pack, sequences
     from .interpolate.plot import write_agent_plot
-    from .interpolate.render import OLED, OLED_DITHER, Renderer, write_outputs
+    from .interpolate.render import Renderer, write_outputs
     from .interpolate.timeline import load_timeline
 
     out = Path(out)
@@ -131,7 +132,8 @@ def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: in
 
     progress(f"[5/5] OLED pack: {len(EMOTIONS)} idle loops and {len(EMOTIONS) * (len(EMOTIONS) - 1)} transitions")
     frames = sequences(r, face, list(EMOTIONS))
-    opts = ExportOptions(layout=OLED, dither=OLED_DITHER, codec=panel_codec("ssd1306", OLED.width, OLED.height),
+    opts = ExportOptions(layout=PANEL.layout, dither=PANEL.dither,
+                         codec=panel_codec("ssd1306", PANEL.width, PANEL.height),
                          name="pack")
     pack, folder = emotion_pack(frames, out / "pack", opts, force=True, panel="yellow-blue", face=face)
     m = pack.manifest()

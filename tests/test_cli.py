@@ -84,14 +84,15 @@ def test_export_line_fill_and_pen_coding(run, tmp_path, face_transition):
 def test_pack_defaults_to_the_panel_preset(run):
     import re
 
-    from emosketch.export.dither import OLED_DITHER
+    from emosketch.export.panel import PANEL
 
     out = run("pack", "--help").output
     entries = {m.group(1): " ".join(m.group(2).split()) for m in re.finditer(r"^  (--\S+(?: / --\S+)?)(.*?)(?=^  -)", out, re.S | re.M)}
-    for option, default in (("--line", "2"), ("--fill", "none"), ("--stable / --no-stable", "on for lineart"),
-                            ("--thin / --no-thin", "thin"), ("--pen-coding / --no-pen-coding", "pen-coding")):
+    for option, default in (("--mode", "fit"), ("--fill", "none"), ("--stable / --no-stable", "on for lineart"),
+                            ("--thin / --no-thin", "no-thin"), ("--dither", "lineart")):
         assert re.search(rf"\[default: {default}[];, ]", entries[option]), (option, entries.get(option))
-    assert (OLED_DITHER.line, OLED_DITHER.fill, OLED_DITHER.stable, OLED_DITHER.thin) == (2, "none", True, True)
+    d = PANEL.dither  # the CLI spells the panel drawing's defaults without importing it: they must agree
+    assert (PANEL.layout.mode, d.mode, d.fill, d.stable, d.thin, PANEL.layout.zoom) == ("fit", "lineart", "none", True, False, 1.0)
 
 
 def test_max_bytes_reports_what_was_dropped(run, tmp_path, face_transition):

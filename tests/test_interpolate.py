@@ -208,11 +208,10 @@ def test_videos_read_back_with_their_frame_count_and_fps(renderer, synthetic, tm
 
 def test_pack_has_an_idle_loop_and_a_transition_per_ordered_pair_and_verifies(generator, synthetic, tmp_path):
     from emosketch.export import manifest
-    from emosketch.export.dither import OLED_DITHER
     from emosketch.export.layout import apply_layout
     from emosketch.export.pack import dither_sequences
+    from emosketch.export.panel import PANEL, Panel, draw
     from emosketch.interpolate.animate import FaceSource, PackSpec, face_pack
-    from emosketch.interpolate.render import oled_bits
 
     emotions = ["neutral", "happy", "sad", "anger"]
     res = face_pack(generator, PackSpec(tmp_path / "pack", tuple(emotions), transition_frames=4, idle_frames=3,
@@ -229,16 +228,16 @@ def test_pack_has_an_idle_loop_and_a_transition_per_ordered_pair_and_verifies(ge
     assert bits.shape == (n * 3 + n * (n - 1) * 4, 64, 128)
     # bit for bit what the rendered frames look like on the panel
     kept = read_frames(tmp_path / "frames.npz")  # idle loops breathe in zoom: their frames carry it
-    layout = Layout(**m["settings"]["layout"])  # the panel preset, with the source face's box
-    assert layout.mode == "face" and layout.box is not None
+    layout = Layout(**m["settings"]["layout"])  # the panel drawing: the whole face, 1:1
+    assert layout == PANEL.layout
     zooms = [mk.get("zoom", 1.0) for mk in kept.marks]
     spans = [slice(s["first_frame"], s["first_frame"] + s["frame_count"]) for s in m["sequences"]]
     grays = [apply_layout(kept.frames[at], layout, zooms[at]) for at in spans]
-    joined = dither_sequences(names, grays, OLED_DITHER)  # the stable dither's history meets where sequences join
+    joined = dither_sequences(names, grays, PANEL.dither)  # the stable dither's history meets where sequences join
     for at, seq_bits in zip(spans, joined):
         assert np.array_equal(bits[at], seq_bits)
-        assert (bits[at] != oled_bits(kept.frames[at], layout, zooms=zooms[at])).mean() < 0.1  # near each alone
-    assert m["pen"] == 2  # the panel preset's 2 px lines, stored as skeletons
+        assert (bits[at] != draw(kept.frames[at], Panel(layout, PANEL.dither), zooms[at])).mean() < 0.1  # near each alone
+    assert m["pen"] == 1  # strokes as drawn, not thinned
     for name in ("pack.h", "emosketch_player.py", "index.html", "index.bin"):
         assert (tmp_path / "pack" / name).exists()
 

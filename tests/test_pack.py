@@ -142,11 +142,14 @@ def test_stable_packs_meet_at_the_seams_the_players_join():
     """A stable dither has a history: a transition ends bit for bit on the first frame of the idle
     loop it leads into (both are the same gray frame), and an idle loop's wrap from its last frame
     to its first is a step like the others, not a fresh dither."""
-    from emosketch.export.dither import OLED_DITHER
+    from emosketch.export.panel import FACE_BAND, PANEL
 
     seqs = state_machine_frames()
-    layout = Layout(128, 64, "face")
-    pack = build_pack(seqs, ExportOptions(layout=layout, dither=OLED_DITHER))
+    for panel in (PANEL, FACE_BAND):
+        check_seams(build_pack(seqs, ExportOptions(layout=panel.layout, dither=panel.dither)))
+
+
+def check_seams(pack):
     at = {s.name: pack.bits[s.first:s.first + s.count] for s in pack.sequences}
     for name in ("neutral_to_happy", "happy_to_sad", "sad_to_neutral"):
         assert np.array_equal(at[name][-1], at["idle_" + name.split("_to_")[1]][0]), name

@@ -249,18 +249,21 @@ def test_c_player_draws_strokes_on_the_frame_edges(tmp_path, fmt, panel, codec):
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
 @pytest.mark.parametrize("fmt", ["ssd1306", "sh1106", "gfx"])
-def test_c_player_decodes_a_full_screen_panel_pack(tmp_path, face_transition, fmt):
-    """The panel's defaults (a face filling the panel, 2 px strokes, pen-coded, context-coded), breathing
-    in zoom as idle loops do: strokes move across the page boundaries, where a pixel's context reaches
-    into the pages above and below."""
-    from emosketch.export.dither import OLED_DITHER
+@pytest.mark.parametrize("drawing", ["head", "face-band"])
+def test_c_player_decodes_a_full_screen_panel_pack(tmp_path, face_transition, fmt, drawing):
+    """The panel drawings (the default: the whole face 1:1, strokes as drawn; the face band: 2 px strokes,
+    pen-coded), context-coded, breathing in zoom as idle loops do: strokes move across the page
+    boundaries, where a pixel's context reaches into the pages above and below."""
+    from emosketch.export.panel import preset
+
+    panel = preset(drawing)
 
     breath = [{"zoom": 1.0 + 0.03 * np.sin(k)} for k in range(len(face_transition))]  # every stroke moves
     seqs = [("neutral_to_happy", "test", Frames(face_transition, 10.0, breath)),
             ("happy_to_neutral", "test", Frames(face_transition[::-1].copy(), 10.0, breath))]
-    pack = build_pack(seqs, ExportOptions(layout=Layout(128, 64, "face"), name="pack", pixel_format=fmt,
-                                          codec="ctx", dither=OLED_DITHER))
-    assert pack.pen == 2 and pack.bits.mean() > 0.05
+    pack = build_pack(seqs, ExportOptions(layout=panel.layout, name="pack", pixel_format=fmt,
+                                          codec="ctx", dither=panel.dither))
+    assert pack.pen == (2 if drawing == "face-band" else 1) and pack.bits.mean() > 0.02
     assert_c_decodes(pack, tmp_path)
 
 

@@ -35,6 +35,7 @@ class Dither:
     polarity: str = "ink"  # one of POLARITIES
     thin: bool = False  # thin every stroke to one pixel after dithering (enlarged faces: no doubled lines); with stable, a still stroke keeps its skeleton
     line: int = 1  # with thin: the width in pixels the one-pixel skeleton is redrawn at (1 or 2)
+    min_stroke: int = 0  # ink specks of fewer pixels than this (8-connected) are dropped: clutter, not features
 
     def __post_init__(self) -> None:
         if self.line not in (1, 2):
@@ -49,14 +50,11 @@ class Dither:
             raise EmosketchError(
                 f"--stable needs a screen-fixed mask ({', '.join(MASK_MODES)}); "
                 f"{self.mode} diffuses error differently in every frame")
+        if not 0 <= self.min_stroke <= 64:
+            raise EmosketchError(f"min stroke {self.min_stroke}: from 0 (keep every speck) to 64 pixels")
         for name in ("level", "stroke_level", "paper_level"):
             if not 0 <= getattr(self, name) <= 256:
                 raise EmosketchError(f"{name} {getattr(self, name)}: must be a gray level 0..256")
-
-
-# The panel preset's dither (see layout.OLED): strokes only, thinned to a skeleton that holds still,
-# redrawn 2 px wide. benchmarks/panel.py measured it against the others (README, the face on the panel).
-OLED_DITHER = Dither("lineart", stable=True, thin=True, fill="none", line=2)
 
 
 # ---- masks ---------------------------------------------------------------------------------------
@@ -254,6 +252,8 @@ def _dither_chunk(gray: np.ndarray, d: Dither, prev: np.ndarray | None) -> tuple
 def to_bits(gray: np.ndarray, d: Dither) -> np.ndarray:
     """uint8 [T, H, W] -> bool [T, H, W] where True = a lit OLED pixel."""
     ink = dither(gray, d)
+    if d.min_stroke > 1:
+        ink = despeckle(ink, d.min_stroke)
     if d.thin and d.stable:
         ink = thin_stable(ink)
     elif d.thin:
@@ -261,6 +261,17 @@ def to_bits(gray: np.ndarray, d: Dither) -> np.ndarray:
     if d.thin and d.line == 2:
         ink = widen(ink)
     return ink if d.polarity == "ink" else ~ink
+
+
+def despeckle(ink: np.ndarray, min_pixels: int) -> np.ndarray:
+    """bool [T, H, W] ink without the 8-connected pieces of fewer than `min_pixels` pixels."""
+    out = np.empty_like(ink)
+    for i, frame in enumerate(ink):
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(frame.view(np.uint8), connectivity=8)
+        keep = stats[:, cv2.CC_STAT_AREA] >= min_pixels
+        keep[0] = False  # the background
+        out[i] = keep[labels]
+    return out
 
 
 def widen(ink: np.ndarray) -> np.ndarray:

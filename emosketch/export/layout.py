@@ -47,6 +47,7 @@ class Layout:
             raise EmosketchError(f"framing {self.framing!r}: expected auto or one of {', '.join(FRAMINGS)}")
         if not 1.0 <= self.max_stretch <= 8.0:
             raise EmosketchError(f"max stretch {self.max_stretch}: must be between 1 and 8")
+        object.__setattr__(self, "focus", tuple(self.focus))  # a manifest reads it back as a list
         if isinstance(self.box, dict):  # read back from a manifest
             object.__setattr__(self, "box", FaceBox(**self.box))
         if not all(0.0 <= f <= 1.0 for f in self.focus):
@@ -54,11 +55,6 @@ class Layout:
         for z in (self.zoom, self.zoom_to):
             if z is not None and not (0.05 <= z <= 20.0):
                 raise EmosketchError(f"zoom {z}: must be between 0.05 and 20")
-
-
-# The panel preset of pack, agent, interpolate --side-by-side and the demo: the face from the
-# brows to the chin fills a 128x64 SSD1306/SH1106 (with OLED_DITHER's even 2 px strokes).
-OLED = Layout(128, 64, "face")
 
 
 def _window(layout: Layout, src_w: int, src_h: int, zoom: float) -> tuple[float, float, float, float]:

@@ -168,7 +168,7 @@ class TftOptions:
     ink: str = "#ffd24c"
     paper: str = "#000000"
     shades: int = 2  # levels from paper to ink: 2 = hard lines (six emotions at 240x240: 1.7 MB); 4 = antialiased (4.2 MB)
-    layout_mode: str = "face"  # the face fills the panel (see Layout); fit, fill, stretch
+    layout_mode: str = "fit"  # as export.panel.PANEL: the whole face, never stretched (see Layout); face, fill, stretch
     framing: str = "auto"
     name: str = "emosketch"
 
@@ -303,7 +303,7 @@ enum {{
 {emotion_enum}
 }};
 
-/* Per emotion: its idle loop; per pair: the transition, -1 = cut straight to the loop. */
+/* Per emotion: its idle loop; per pair: the transition, -1 = cut straight to the loop; ES_TFT_END ends each. */
 static const int16_t {name}_tft_idle[{nemo_array}] ES_TFT_PROGMEM ES_TFT_UNUSED = {{
 {idle}
 }};
@@ -349,11 +349,11 @@ def c_header(pack: TftPack) -> str:
     emo = emotion_table(pack.names)
     n = len(emo["names"])
     return HEADER.format(
-        nemo=n, nemo_array=max(1, n), nemo_square=max(1, n * n),
+        nemo=n, nemo_array=n + 1, nemo_square=n * n + 1,
         emotion_enum="\n".join(f"    {upper}_EMOTION_{identifier(e).upper()} = {k}," for k, e in enumerate(emo["names"]))
         or f"    {upper}_EMOTION_NONE = 0,",
-        idle=_rows(emo["idle"] or [-1], 16, "{}"),
-        transitions=_rows([t for row in emo["transitions"] for t in row] or [-1], 16, "{}"),
+        idle=_rows([*emo["idle"], "ES_TFT_END"], 16, "{}"),
+        transitions=_rows([*(t for row in emo["transitions"] for t in row), "ES_TFT_END"], 16, "{}"),
         name=name, upper=upper, frames=len(pack.payloads), nseq=len(pack.names), w=pack.width, h=pack.height,
         panel=pack.options.panel, ink565=int(pack.table[-1]),
         data_bytes=len(pack.data), ratio=pack.raw_bytes / max(1, len(pack.data)), version=__version__,
@@ -361,7 +361,7 @@ def c_header(pack: TftPack) -> str:
         sequence_names="\n".join(f"    {c_string(n)}," for n in pack.names),
         enum="\n".join(f"    {upper}_SEQ_{i.upper()} = {k}," for k, i in enumerate(pack.idents)),
         data=_rows(list(pack.data), 16, "0x{:02X}"), offsets=_rows(pack.offsets, 8, "{}u"),
-        sequences="\n".join(f"    {{{f}u, {c}u, {int(round(1000 / fps))}u}},"
+        sequences="\n".join(f"    {{{f}u, {c}u, {max(1, round(1000 / fps))}u}},"
                             for f, c, fps in zip(pack.firsts, pack.counts, pack.fpss)))
 
 

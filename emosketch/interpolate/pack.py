@@ -14,8 +14,9 @@ from ..errors import EmosketchError
 from ..export import ExportOptions, build_pack, write_pack
 from ..export.framing import steady_box
 from ..export.pack import Pack, panel_codec
+from ..export.panel import PANEL
 from ..frames import Frames
-from .render import OLED, OLED_DITHER, Renderer, Source
+from .render import Renderer, Source
 from .timeline import pose
 
 ZOOM_BREATH = 0.04  # idle loops breathe by +-4% in zoom by default
@@ -64,7 +65,8 @@ def emotion_pack(frames: Frames, out: str | Path, opts: ExportOptions | None = N
     A face layout without a box is framed on the source `face`, every sequence alike."""
     from ..frames import split_sequences
 
-    opts = opts or ExportOptions(layout=OLED, dither=OLED_DITHER, codec=panel_codec("ssd1306", OLED.width, OLED.height),
+    opts = opts or ExportOptions(layout=PANEL.layout, dither=PANEL.dither,
+                                 codec=panel_codec("ssd1306", PANEL.width, PANEL.height),
                                  name=Path(out).name or "emosketch")
     if face is not None and opts.layout.mode == "face" and opts.layout.box is None:
         opts = replace(opts, layout=replace(opts.layout, box=steady_box(face.sketch[None])))

@@ -11,9 +11,7 @@ import numpy as np
 import torch
 
 from ..errors import EmosketchError
-from ..export import Dither, Layout
-from ..export.dither import OLED_DITHER, to_bits
-from ..export.layout import OLED, apply_layout
+from ..export.panel import PANEL, Panel, draw
 from ..frames import Frames, write_frames
 from .paths import StyleBank, lerp, slerp
 from .timeline import Plan
@@ -136,13 +134,8 @@ def upscale(frames: np.ndarray, side: int) -> np.ndarray:
     return np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_CUBIC) for f in frames])
 
 
-def oled_bits(frames: np.ndarray, layout: Layout = OLED, dither: Dither = OLED_DITHER, zooms=None) -> np.ndarray:
-    """What the 128x64 panel would show: bool [T, 64, 128], True = lit (`zooms`: one per frame)."""
-    return to_bits(apply_layout(frames, layout, zooms), dither)
-
-
-def side_by_side(original: np.ndarray, frames: np.ndarray, side: int = 256, layout: Layout = OLED,
-                 dither: Dither = OLED_DITHER, zooms=None) -> np.ndarray:
+def side_by_side(original: np.ndarray, frames: np.ndarray, side: int = 256, panel: Panel = PANEL,
+                 zooms=None) -> np.ndarray:
     """[source | sketch | OLED preview] per frame: uint8 [T, side, 2*side + 2*gap + panel], where
     the panel is the display scaled by side // its width (at least 1), and at least side wide."""
     gap = 8
@@ -151,7 +144,7 @@ def side_by_side(original: np.ndarray, frames: np.ndarray, side: int = 256, layo
     src = cv2.resize(original[(h - m) // 2:(h - m) // 2 + m, (w - m) // 2:(w - m) // 2 + m], (side, side),
                      interpolation=cv2.INTER_AREA if m > side else cv2.INTER_CUBIC)
     sketches = upscale(frames, side)
-    bits = oled_bits(frames, layout, dither, zooms)
+    bits = draw(frames, panel, zooms)
     scale = max(1, side // bits.shape[2])
     panel_w, panel_h = bits.shape[2] * scale, bits.shape[1] * scale
     cell = max(side, panel_w)

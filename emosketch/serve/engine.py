@@ -14,7 +14,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +23,8 @@ from ..datasets.decode import Skip, decode_bytes
 from ..datasets.face import crop_face_at
 from ..datasets.photo import photo_configs
 from ..errors import EmosketchError
-from ..export.dither import OLED_DITHER, to_bits
-from ..export.framing import steady_box
-from ..export.layout import OLED, Layout, apply_layout, parse_geometry
+from ..export.layout import parse_geometry
+from ..export.panel import PANEL, Panel, draw, framed
 from ..export.pixels import FORMATS, pixel_format
 from ..interpolate.agent import CHANNELS, Agent, follow_zoom
 from ..interpolate.render import Renderer, Source
@@ -66,8 +65,8 @@ class Session:
     agent: Agent
     face: Source
     face_id: int  # a new number for every face, so cached frames of an old face are never shown
-    layout: Layout  # OLED face framing, found on this face
-    zoom: float = 0.0  # the lagged push-in (1 + zoom is the layout's zoom)
+    panel: Panel  # the panel drawing, framed on this face
+    zoom: float = 0.0  # the lagged push-in (1 + zoom is the panel's zoom)
     clock: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -131,7 +130,7 @@ class Engine:
     def new_session(self) -> Session:
         token = secrets.token_urlsafe(16)
         s = Session(token, Agent(classes=self.classes), self.default_face, self.default_face_id,
-                    self._layout(self.default_face))
+                    self._panel(self.default_face))
         with self.sessions_lock:
             self.sessions[token] = s
             while len(self.sessions) > self.config.max_sessions:
@@ -148,8 +147,8 @@ class Engine:
         return self.new_session() if create else None
 
     @staticmethod
-    def _layout(face: Source) -> Layout:
-        return replace(OLED, box=steady_box(face.sketch[None]))
+    def _panel(face: Source) -> Panel:
+        return framed(PANEL, face.sketch[None])
 
     # ---- the models --------------------------------------------------------------------------------
 
@@ -178,7 +177,7 @@ class Engine:
             if stimulate:
                 result["stimulated"] = self._stimulate_by(session.agent, dict(zip(classes, p)))
             if new_face is not None:
-                session.face, session.face_id, session.layout = new_face, next(self.face_ids), self._layout(new_face)
+                session.face, session.face_id, session.panel = new_face, next(self.face_ids), self._panel(new_face)
                 result["face"] = new_face.how
             result["agent"] = session.state()
         return result
@@ -249,14 +248,14 @@ class Engine:
             return self.renderer.render(face, codes)[0]
 
     def _now(self, session: Session, weights: np.ndarray | None, zoom: float | None):
-        """(weights, zoom, face, face_id, layout): the agent's state now, or the given weights and zoom."""
+        """(weights, zoom, face, face_id, panel): the agent's state now, or the given weights and zoom."""
         with session.lock:
             session.advance(self.config.zoom)
             if weights is None:
                 wd = session.agent.weights()
                 weights = np.array([wd.get(c, 0.0) for c in self.classes])
             zoom = 1.0 + session.zoom if zoom is None else zoom
-            return weights, zoom, session.face, session.face_id, session.layout
+            return weights, zoom, session.face, session.face_id, session.panel
 
     def sketch_now(self, session: Session, weights: np.ndarray | None = None) -> np.ndarray:
         """The generator's sketch (uint8 [S, S]) of the session's face: the agent's state now, or the weights."""
@@ -267,11 +266,11 @@ class Engine:
              size: str = "128x64") -> np.ndarray:
         """The panel's pixels (bool [H, W], True = lit) for the session's face: the agent's state
         now, or the given weights and zoom."""
-        weights, zoom, face, face_id, layout = self._now(session, weights, zoom)
+        weights, zoom, face, face_id, panel = self._now(session, weights, zoom)
         w, h = parse_geometry(size)
         if w * h > 512 * 512:
             raise RequestError(f"size {size}: at most 512x512 pixels")
-        layout = replace(layout, width=w, height=h)
+        panel = panel.sized(w, h)
         key = (face_id, tuple(np.round(weights * 64).astype(int)), round(zoom, 2), w, h)
         with self.sessions_lock:
             hit = self.cache.get(key)
@@ -279,7 +278,7 @@ class Engine:
                 self.cache.move_to_end(key)
                 return hit
         frame = self.sketch(face, np.round(weights * 64) / 64)
-        bits = to_bits(apply_layout(frame[None], layout, [round(zoom, 2)]), OLED_DITHER)[0]
+        bits = draw(frame[None], panel, [round(zoom, 2)])[0]
         with self.sessions_lock:
             self.cache[key] = bits
             while len(self.cache) > self.config.cache_frames:
@@ -317,12 +316,12 @@ class Engine:
         with session.lock:
             session.advance(self.config.zoom)
             wd = session.agent.weights()
-            face, layout = session.face, session.layout
+            face, panel = session.face, session.panel
         start = np.array([[wd.get(c, 0.0) for c in self.classes]])
         with self.model_lock:
             res = search(self.renderer, self.guide, self.guide_size, face.sketch[None], [target],
                          SearchConfig(steps=steps), start=start)
-        bits = to_bits(apply_layout(res.frames[:, 0], layout), OLED_DITHER)
+        bits = draw(res.frames[:, 0], panel)
         return {"target": target, "reached": bool(res.reached[0]), "climb_from": res.climb_from,
                 "p": [round(float(v), 4) for v in res.target_p[:, 0]],
                 "probabilities": {c: round(float(v), 4) for c, v in zip(self.classes, res.probabilities[0])},
@@ -358,5 +357,5 @@ class Engine:
     def info(self) -> dict:
         return {"classes": self.classes, "channels": list(CHANNELS), "formats": list(FORMATS),
                 "classifier_classes": self.classifier_state["classes"], "image_size": self.renderer.size,
-                "panel": {"width": OLED.width, "height": OLED.height},
+                "panel": {"width": PANEL.width, "height": PANEL.height},
                 "limits": {"max_upload_bytes": self.config.max_upload_bytes, "max_pixels": self.config.max_pixels}}

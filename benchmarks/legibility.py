@@ -1,0 +1,395 @@
+"""Blind legibility benchmark: does a person read the face on the panel, and its emotion?
+
+    python benchmarks/legibility.py make --out bench-out/legibility            # sheets, key, brief
+    python benchmarks/legibility.py make --out bench-out/legibility --sharp 5 --fer 5 --real 4
+    python benchmarks/legibility.py score --key bench-out/legibility/key.json \\
+        bench-out/legibility/answers/*.json --out bench-out                      # the table and JSON
+
+`make` redraws real faces with the shipped generator in six emotions and shows each result in every
+rendering under test (the panel drawings of emosketch.export.panel, at the panel's real pixels), beside
+the generator's own gray sketch and two real baselines (the sketches of labelled FER+ faces, and
+those faces' photos Floyd-Steinberg dithered on the panel). The faces are sharp portraits (the demo
+photo and neutral faces of ../shared/data/hires) and neutral FER+ faces (../shared/data/ferplus),
+never copied into the project. Every tile gets a number; the tiles of all conditions are shuffled
+together onto numbered sheets (every sheet mixes conditions) in `OUT/sheets/`, with the rater brief
+below. The key (tile -> condition, face, emotion) is written beside that folder, never into it.
+
+Give a rater only the `sheets/` folder. A rater answers in one JSON file per rater:
+
+    {"1": {"face": 2, "emotion": "happy"}, "2": {"face": 0, "emotion": "?"}, ...}
+
+`score` reads the key and the answer files and prints, per condition (and per face source and per
+emotion): face seen at once (face 2), face seen at all (face 1 or 2), emotion read as intended,
+"can't tell", the raters' count, and the agreement between raters (the share of rater pairs giving
+the same emotion to a tile, and Fleiss' kappa). Chance for the emotion is 1/6.
+
+RATER BRIEF (this, and the sheets, is all a rater sees)
+--------------------------------------------------------
+Each sheet shows numbered tiles. Each tile is a small picture as a tiny screen would show it,
+enlarged so that every screen pixel is a square of several pixels. Rate every tile on every sheet,
+on first impression (look for a few seconds; do not study it or compare it with other tiles):
+
+- face: 2 if you see a face at once; 1 if you see a face only with effort; 0 if you see no face.
+- emotion: the one emotion the face shows, one of: neutral, happy, sad, surprise, fear, anger.
+  Answer "?" if you cannot tell (or see no face).
+
+Write one JSON object mapping each tile number to your answer, e.g.
+{"1": {"face": 2, "emotion": "happy"}, "2": {"face": 1, "emotion": "?"}}, with an answer for
+every tile number on the sheets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from report import table  # noqa: E402
+
+EMOTIONS = ("neutral", "happy", "sad", "surprise", "fear", "anger")
+SHARED = ROOT.parent / "shared" / "data"
+FERPLUS_VALID = SHARED / "ferplus" / "FER2013Valid"
+HIRES = SHARED / "hires"
+SCALE = 3  # screen pixels are shown as SCALE x SCALE squares
+PANEL_W, PANEL_H = 128, 64
+# FER+ vote columns after the box: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF
+FERPLUS_VOTES = {"neutral": 0, "happy": 1, "surprise": 2, "sad": 3, "anger": 4, "fear": 6}
+BRIEF = __doc__.split("RATER BRIEF (this, and the sheets, is all a rater sees)\n" + "-" * 56 + "\n")[1]
+
+
+# ---- tiles and sheets ----------------------------------------------------------------------------
+
+def tile_image(picture: np.ndarray, scale: int = SCALE) -> np.ndarray:
+    """A tile as a rater sees it: panel pixels (bool, True = lit) as light on a dark screen, or a gray
+    sketch (uint8) on paper, centred on a panel-sized canvas; every pixel a scale x scale square."""
+    if picture.dtype == bool:
+        img = np.where(picture, 255, 0).astype(np.uint8)
+    else:
+        img = np.full((PANEL_H, PANEL_W), 255, np.uint8)
+        h, w = picture.shape
+        if h > PANEL_H or w > PANEL_W:
+            raise ValueError(f"a gray tile of {w}x{h} does not fit the {PANEL_W}x{PANEL_H} panel")
+        y0, x0 = (PANEL_H - h) // 2, (PANEL_W - w) // 2
+        img[y0:y0 + h, x0:x0 + w] = picture
+    return np.repeat(np.repeat(img, scale, 0), scale, 1)
+
+
+def _mixed_order(conditions: list[str], per_sheet: int, seed: int) -> list[int]:
+    """A shuffled order of the tiles in which every sheet holds more than one condition (where there is
+    more than one)."""
+    rng = np.random.default_rng(seed)
+    want = min(2, len(set(conditions)))
+    for _ in range(1000):
+        order = [int(i) for i in rng.permutation(len(conditions))]
+        sheets = [order[s:s + per_sheet] for s in range(0, len(order), per_sheet)]
+        if all(len({conditions[i] for i in sheet}) >= min(want, len(sheet)) for sheet in sheets):
+            return order
+    raise RuntimeError("could not mix the conditions on every sheet")
+
+
+def write_study(tiles: list[tuple[np.ndarray, dict]], out: Path, per_sheet: int = 10, columns: int = 2,
+                scale: int = SCALE, seed: int = 0) -> dict:
+    """Shuffle tiles (picture, key entry with at least 'condition' and 'emotion') onto numbered sheets
+    in out/sheets/ with the rater brief, and write the key to out/key.json (outside sheets/).
+    Returns the key: {tile number: entry}."""
+    out = Path(out)
+    sheets_dir = out / "sheets"
+    sheets_dir.mkdir(parents=True, exist_ok=True)
+    for old in sheets_dir.glob("sheet-*.png"):
+        old.unlink()
+    order = _mixed_order([t[1]["condition"] for t in tiles], per_sheet, seed)
+    key: dict[str, dict] = {}
+    label_h, gap = 26, 14
+    tw, th = PANEL_W * scale, PANEL_H * scale
+    for sheet_no, start in enumerate(range(0, len(order), per_sheet), 1):
+        picks = order[start:start + per_sheet]
+        rows = -(-len(picks) // columns)
+        sheet = np.full((gap + rows * (label_h + th + gap), gap + columns * (tw + gap)), 160, np.uint8)
+        for k, i in enumerate(picks):
+            number = start + k + 1
+            picture, entry = tiles[i]
+            key[str(number)] = {**entry, "sheet": sheet_no}
+            r, c = divmod(k, columns)
+            x, y = gap + c * (tw + gap), gap + r * (label_h + th + gap)
+            cv2.putText(sheet, str(number), (x, y + label_h - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.75, 0, 2, cv2.LINE_AA)
+            sheet[y + label_h:y + label_h + th, x:x + tw] = tile_image(picture, scale)
+        cv2.imwrite(str(sheets_dir / f"sheet-{sheet_no:02d}.png"), sheet)
+    (sheets_dir / "BRIEF.md").write_text(
+        f"# Rater brief\n\nThere are {len(order)} tiles, numbered 1 to {len(order)}, on "
+        f"{-(-len(order) // per_sheet)} sheets.\n\n{BRIEF}")
+    (out / "key.json").write_text(json.dumps(key, indent=1))
+    return key
+
+
+# ---- scoring --------------------------------------------------------------------------------------
+
+def _read_answers(answers: dict, where: str) -> dict[str, tuple[int, str]]:
+    out = {}
+    for tile, a in answers.items():
+        if not isinstance(a, dict) or a.get("face") not in (0, 1, 2):
+            raise ValueError(f"{where}: tile {tile}: expected {{'face': 0|1|2, 'emotion': ...}}, got {a!r}")
+        e = str(a.get("emotion", "?")).strip().lower()
+        out[str(tile)] = (int(a["face"]), e if e in EMOTIONS else "?")
+    return out
+
+
+def fleiss_kappa(ratings: list[list[str]], categories: list[str]) -> float | None:
+    """Fleiss' kappa of tiles each rated by the same number (>= 2) of raters."""
+    rows = [r for r in ratings if len(r) >= 2]
+    if not rows or len({len(r) for r in rows}) != 1:
+        return None
+    n = len(rows[0])
+    counts = np.array([[r.count(c) for c in categories] for r in rows], np.float64)
+    p_i = ((counts * (counts - 1)).sum(1)) / (n * (n - 1))
+    p_j = counts.sum(0) / counts.sum()
+    pe = float((p_j ** 2).sum())
+    return None if pe >= 1 else float((p_i.mean() - pe) / (1 - pe))
+
+
+def _summary(key: dict, raters: dict[str, dict], tiles: list[str]) -> dict:
+    """Rates over the tiles' ratings (every rater's answer to each tile counts once)."""
+    votes = [(t, raters[r][t]) for t in tiles for r in raters if t in raters[r]]
+    n = len(votes)
+    if n == 0:
+        return {"tiles": len(tiles), "ratings": 0}
+    pairs = [(a[1], b[1]) for t in tiles
+             for a, b in itertools.combinations([raters[r][t] for r in raters if t in raters[r]], 2)]
+    kappa = fleiss_kappa([[raters[r][t][1] for r in raters if t in raters[r]] for t in tiles], list(EMOTIONS) + ["?"])
+    return {
+        "tiles": len(tiles), "ratings": n,
+        "face_at_once": sum(f == 2 for _, (f, _) in votes) / n,
+        "face_at_all": sum(f >= 1 for _, (f, _) in votes) / n,
+        "emotion": sum(e == key[t]["emotion"] for t, (_, e) in votes) / n,
+        "cant_tell": sum(e == "?" for _, (_, e) in votes) / n,
+        "agreement": (sum(a == b for a, b in pairs) / len(pairs)) if pairs else None,
+        "kappa": kappa,
+    }
+
+
+def score(key: dict, answers: dict[str, dict]) -> dict:
+    """key: tile -> entry; answers: rater name -> that rater's answer file (tile -> face, emotion).
+    Returns per condition: the summary, per emotion, per face source."""
+    raters = {name: _read_answers(a, name) for name, a in answers.items()}
+    for name, a in raters.items():
+        unknown = sorted(set(a) - set(key), key=lambda s: (len(s), s))
+        if unknown:
+            raise ValueError(f"{name}: tiles not in the key: {', '.join(unknown[:5])}")
+    by_condition: dict[str, list[str]] = {}
+    for t, entry in key.items():
+        by_condition.setdefault(entry["condition"], []).append(t)
+    result = {"raters": sorted(raters), "coverage": {r: len(a) / len(key) for r, a in raters.items()},
+              "conditions": {}}
+    for cond, tiles in by_condition.items():
+        row = _summary(key, raters, tiles)
+        row["per_emotion"] = {e: _summary(key, raters, [t for t in tiles if key[t]["emotion"] == e])
+                              for e in EMOTIONS if any(key[t]["emotion"] == e for t in tiles)}
+        sources = sorted({key[t].get("source", "") for t in tiles})
+        row["per_source"] = {s: _summary(key, raters, [t for t in tiles if key[t].get("source", "") == s])
+                             for s in sources}
+        result["conditions"][cond] = row
+    result["all"] = _summary(key, raters, list(key))
+    return result
+
+
+def report(result: dict, descriptions: dict | None = None) -> str:
+    descriptions = descriptions or {}
+    rows, emo_rows = [], []
+    for cond, row in result["conditions"].items():
+        name = descriptions.get(cond, cond)
+        rows.append({"condition": name, "tiles": row["tiles"], "ratings": row["ratings"],
+                     **{k: row.get(k) for k in ("face_at_once", "face_at_all", "emotion", "cant_tell", "agreement")}})
+        for src, s in row["per_source"].items():
+            if len(row["per_source"]) > 1:
+                rows.append({"condition": f"  {src} faces", "tiles": s["tiles"], "ratings": s["ratings"],
+                             **{k: s.get(k) for k in ("face_at_once", "face_at_all", "emotion", "cant_tell",
+                                                       "agreement")}})
+        emo_rows.append({"condition": name, **{e: row["per_emotion"][e]["emotion"]
+                                               for e in EMOTIONS if e in row["per_emotion"]}})
+    a = result["all"]
+    lines = [f"raters: {len(result['raters'])} ({', '.join(result['raters'])}); every tile's answer from each "
+             f"rater counts once; chance for the emotion is 1/6",
+             table(rows, ["condition", "tiles", "ratings", "face_at_once", "face_at_all", "emotion", "cant_tell",
+                          "agreement"]),
+             "", "emotion read as intended, per intended emotion:",
+             table(emo_rows, ["condition", *EMOTIONS]),
+             "", f"agreement over all tiles: {a.get('agreement', 0):.3f} of rater pairs give the same emotion; "
+                 f"Fleiss' kappa {a['kappa'] if a.get('kappa') is None else round(a['kappa'], 3)}"]
+    return "\n".join(lines)
+
+
+# ---- the study's tiles ----------------------------------------------------------------------------
+
+def _ferplus_rows(folder: Path) -> list[tuple[str, np.ndarray]]:
+    import csv
+
+    rows = []
+    with open(folder / "label.csv", newline="") as f:
+        for rec in csv.reader(f):
+            rows.append((rec[0], np.array([int(v) for v in rec[2:12]])))
+    return rows
+
+
+def ferplus_faces(emotion: str, count: int, skip: set[str], seed: int) -> list[Path]:
+    """`count` FER+ valid faces that at least 7 of 10 annotators gave `emotion` (clear examples),
+    picked at random by seed."""
+    col = FERPLUS_VOTES[emotion]
+    names = sorted(n for n, v in _ferplus_rows(FERPLUS_VALID) if v[col] >= 7 and n not in skip)
+    rng = np.random.default_rng(seed)
+    return [FERPLUS_VALID / n for n in rng.choice(names, min(count, len(names)), replace=False)]
+
+
+def sharp_faces(count: int, seed: int) -> list[Path]:
+    """The demo photo and neutral sharp portraits from ../shared/data/hires (one per JAFFE poser)."""
+    from emosketch.models import demo_photo
+
+    pool = []
+    jaffe = sorted((HIRES / "jaffe" / "neutral").glob("*"))
+    posers = {}
+    for p in jaffe:
+        posers.setdefault(p.name.split(".")[0], p)
+    pool += list(posers.values())
+    pool += sorted((HIRES / "katstudz" / "neutral").glob("*"))[:20]
+    pool += sorted((HIRES / "mux" / "neutral").glob("*"))[:20]
+    rng = np.random.default_rng(seed)
+    picks = [Path(p) for p in rng.choice(pool, min(count - 1, len(pool)), replace=False)] if count > 1 else []
+    return [demo_photo(), *picks][:count]
+
+
+def conditions() -> dict[str, tuple[str, object, float, float]]:
+    """Every condition the study can show, by a stable id: (what it is, the panel drawing or None for
+    the gray sketch, zoom, intensity of the expression)."""
+    from dataclasses import replace
+
+    from emosketch.export.panel import FACE_BAND, PANEL, Panel
+
+    ink, paper = replace(PANEL.dither, polarity="ink"), replace(PANEL.dither, polarity="paper")
+    head = PANEL.layout
+    return {
+        "gray": ("the generator's gray 64 px sketch", None, 1.0, 1.0),
+        "face-band": ("panel: the brows-chin band stretched, thinned, 2 px pen (the default before)", FACE_BAND,
+                      1.0, 1.0),
+        "head-ink": ("panel: the whole face 1:1, line art, strokes lit", Panel(head, ink), 1.0, 1.0),
+        "head-ink-zoom": ("panel: the whole face 1:1 zoomed 1.25x, strokes lit", Panel(head, ink), 1.25, 1.0),
+        "head-ink-x1.4": ("panel: the whole face 1:1, strokes lit, intensity 1.4", Panel(head, ink), 1.0, 1.4),
+        "head-paper": ("panel: the whole face 1:1, line art, paper lit (dark strokes)", Panel(head, paper), 1.0, 1.0),
+        "head-paper-clean": ("panel: as head-paper, specks under 4 px dropped",
+                             Panel(head, replace(paper, min_stroke=4)), 1.0, 1.0),
+        "real-sketch": ("real FER+ sketches (gray)", None, 1.0, 1.0),
+        "real-photo": ("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, light lit", None, 1.0, 1.0),
+        "real-photo-negative": ("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, dark lit", None, 1.0,
+                                1.0),
+    }
+
+
+STUDY = ("gray", "face-band", "head-ink", "head-paper", "head-paper-clean", "real-sketch", "real-photo")
+
+
+def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, ...] = STUDY) -> list:
+    """Every tile of the study: (picture, key entry)."""
+    import torch
+
+    from emosketch.datasets.decode import decode_file
+    from emosketch.datasets.photo import model_input
+    from emosketch.export import Dither, Layout
+    from emosketch.export.panel import Panel, draw
+    from emosketch.interpolate.render import Renderer
+    from emosketch.interpolate.timeline import pose
+    from emosketch.models import default_generator
+
+    known = conditions()
+    unknown = [c for c in chosen if c not in known]
+    if unknown:
+        raise SystemExit(f"unknown condition {unknown[0]!r}: expected some of {', '.join(known)}")
+    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "2"))))
+    r = Renderer(default_generator(), "cpu")
+    codes = r.bank.codes(seed, 1.0)
+    emotions = [e for e in EMOTIONS if e in r.classes]
+    tiles: list[tuple[np.ndarray, dict]] = []
+    sources = [("sharp", p) for p in sharp_faces(sharp, seed)]
+    neutral = ferplus_faces("neutral", fer, set(), seed)
+    sources += [("fer", p) for p in neutral]
+    for source, path in sources:
+        face = r.source(image=path)
+        drawn = {}
+        for cond in chosen:
+            if cond.startswith("real"):
+                continue
+            _, panel, zoom, k = known[cond]
+            if k not in drawn:
+                drawn[k] = r.render(face, r.bank.blend(np.array([pose(r.classes, e, k) for e in emotions]), codes))
+            pics = drawn[k] if panel is None else draw(drawn[k], panel, np.full(len(emotions), zoom))
+            for e, pic in zip(emotions, pics):
+                tiles.append((pic, {"condition": cond, "source": source, "face": path.name, "emotion": e}))
+    used = {p.name for p in neutral}
+    data = r.state.get("dataset", {})
+    photo_layout = Layout(PANEL_W, PANEL_H, "fit")
+    for e in emotions:
+        for path in ferplus_faces(e, real, used, seed + 1):
+            gray = decode_file(path)
+            crop, _ = model_input(gray, data, r.size, "face")
+            pics = {"real-sketch": r.source_from_gray(gray).sketch,
+                    "real-photo": draw(crop[None], Panel(photo_layout, Dither("floyd-steinberg", polarity="paper")))[0],
+                    "real-photo-negative": draw(crop[None], Panel(photo_layout, Dither("floyd-steinberg")))[0]}
+            for cond in chosen:
+                if cond in pics:
+                    tiles.append((pics[cond], {"condition": cond, "source": "real", "face": path.name, "emotion": e}))
+    return tiles
+
+
+# ---- the command line -----------------------------------------------------------------------------
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="\n".join(__doc__.split("\n")[2:7]))
+    sub = ap.add_subparsers(dest="verb", required=True)
+    mk = sub.add_parser("make", help="write the sheets, the brief and the key")
+    mk.add_argument("--out", default="bench-out/legibility")
+    mk.add_argument("--sharp", type=int, default=5, help="sharp portraits (the demo photo first)")
+    mk.add_argument("--fer", type=int, default=5, help="neutral FER+ faces")
+    mk.add_argument("--real", type=int, default=4, help="real FER+ faces per emotion for the baselines")
+    mk.add_argument("--conditions", default=",".join(STUDY),
+                    help="comma-separated condition ids (see conditions()); default: %(default)s")
+    mk.add_argument("--per-sheet", type=int, default=10)
+    mk.add_argument("--seed", type=int, default=0)
+    sc = sub.add_parser("score", help="score answer files against the key")
+    sc.add_argument("answers", nargs="+", help="one JSON answer file per rater")
+    sc.add_argument("--key", required=True)
+    sc.add_argument("--out", default="bench-out")
+    args = ap.parse_args()
+    if args.verb == "make":
+        if not FERPLUS_VALID.exists() or not HIRES.exists():
+            print(f"skipped: the study's faces need {FERPLUS_VALID} and {HIRES}")
+            return
+        chosen = tuple(c.strip() for c in args.conditions.split(",") if c.strip())
+        tiles = study_tiles(args.sharp, args.fer, args.real, args.seed, chosen)
+        key = write_study(tiles, Path(args.out), args.per_sheet, seed=args.seed)
+        known = conditions()
+        (Path(args.out) / "conditions.json").write_text(json.dumps({c: known[c][0] for c in chosen}, indent=1))
+        print(f"{len(key)} tiles on {len(list((Path(args.out) / 'sheets').glob('sheet-*.png')))} sheets in "
+              f"{args.out}/sheets (give raters only that folder); key: {args.out}/key.json")
+        return
+    key = json.loads(Path(args.key).read_text())
+    cond_file = Path(args.key).with_name("conditions.json")
+    descriptions = json.loads(cond_file.read_text()) if cond_file.exists() else {}
+    answers = {Path(p).stem: json.loads(Path(p).read_text()) for p in args.answers}
+    result = score(key, answers)
+    print(report(result, descriptions))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "legibility.json").write_text(json.dumps({"conditions_described": descriptions, **result}, indent=1))
+    print(f"\nwrote {out / 'legibility.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""What the panel shows: one function from gray frames (and a zoom) to the panel's lit pixels.
+
+Packs, previews, the side-by-side view, the mirror and the TFT packs all draw through `draw`, so a
+change to the drawing reaches every output at once, and benchmarks/legibility.py's blind study rates
+exactly what this module draws.
+
+The default (`PANEL`) was chosen by that study (README, "The face on the panel"): the whole drawing
+fills the panel's height at its own pixels (a 64 px face is drawn 1:1 in the middle of a 128x64
+panel, a larger one is brought down to the height), so the face keeps its proportions, its closed
+outline and its continuous strokes; strokes and the dark areas that carry an expression (an open
+mouth, brows, pupils) are kept as they are, not thinned. `FACE_BAND`, the previous default (the
+brows-to-chin band stretched across the panel, thinned and redrawn with a 2 px pen), is kept for
+the smallest packs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..errors import EmosketchError
+from .dither import Dither, to_bits
+from .layout import Layout, apply_layout, with_face
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A panel drawing: where the frame goes on the panel, and how its gray becomes lit pixels."""
+
+    layout: Layout  # framing and zoom onto the display's width x height
+    dither: Dither  # gray -> 1 bit
+
+    @property
+    def width(self) -> int:
+        return self.layout.width
+
+    @property
+    def height(self) -> int:
+        return self.layout.height
+
+    def sized(self, width: int, height: int) -> Panel:
+        """The same drawing on a panel of another size."""
+        return replace(self, layout=replace(self.layout, width=width, height=height))
+
+
+# The default of every command that shows the panel: the whole face at 1:1 (letterboxed, never
+# stretched), line art with the dark areas kept, stable from frame to frame, not thinned.
+PANEL = Panel(Layout(128, 64, "fit"), Dither("lineart", stable=True, fill="none"))
+
+# The previous default, for the smallest packs (about 12:1 with the context codec): the brows-to-chin
+# band across the whole panel, strokes thinned and redrawn with a 2x2 pen. Blind raters read its
+# emotion at chance (README, "The face on the panel").
+FACE_BAND = Panel(Layout(128, 64, "face"), Dither("lineart", stable=True, thin=True, fill="none", line=2))
+
+PRESETS = {"head": PANEL, "face-band": FACE_BAND}  # --panel names
+
+
+def preset(name: str) -> Panel:
+    """A panel drawing by its --panel name."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise EmosketchError(f"panel {name!r}: expected one of {', '.join(PRESETS)}") from None
+
+
+def draw(frames: np.ndarray, panel: Panel = PANEL, zooms=None) -> np.ndarray:
+    """Gray frames uint8 [T, H, W] (255 = paper) -> what the panel shows: bool [T, height, width],
+    True = a lit pixel. `zooms`, one per frame, animate the zoom (layout.frame_zooms)."""
+    return to_bits(apply_layout(frames, panel.layout, zooms), panel.dither)
+
+
+def framed(panel: Panel, frames: np.ndarray) -> Panel:
+    """The drawing with its face box found in `frames` where its layout frames a face (one steady box
+    for every sequence drawn with it)."""
+    return replace(panel, layout=with_face(panel.layout, frames))

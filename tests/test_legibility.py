@@ -1,0 +1,105 @@
+"""The blind legibility benchmark (benchmarks/legibility.py): sheets that never carry the key, and
+scores that come out right for known answers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import legibility  # noqa: E402
+
+
+def tiny_tiles(n_per: int = 6) -> list:
+    """Two panel conditions and a gray one, one tile per emotion each (n_per emotions)."""
+    rng = np.random.default_rng(0)
+    tiles = []
+    for cond in ("panel-a", "panel-b"):
+        for e in legibility.EMOTIONS[:n_per]:
+            tiles.append((rng.random((64, 128)) > 0.8, {"condition": cond, "source": "fer", "emotion": e}))
+    for e in legibility.EMOTIONS[:n_per]:
+        tiles.append((rng.integers(0, 256, (64, 64), dtype=np.uint8), {"condition": "gray", "source": "sharp",
+                                                                       "emotion": e}))
+    return tiles
+
+
+def test_make_writes_mixed_numbered_sheets_and_keeps_the_key_apart(tmp_path):
+    tiles = tiny_tiles()
+    key = legibility.write_study(tiles, tmp_path / "study", per_sheet=4, scale=2, seed=3)
+    sheets = tmp_path / "study" / "sheets"
+    files = sorted(p.name for p in sheets.iterdir())
+    assert files == ["BRIEF.md"] + [f"sheet-{i:02d}.png" for i in range(1, 6)]  # 18 tiles, 4 a sheet
+    assert not (sheets / "key.json").exists() and (tmp_path / "study" / "key.json").exists()
+    brief = (sheets / "BRIEF.md").read_text()
+    for word in ("panel-a", "panel-b", "gray", "condition", "sharp", "fer"):
+        assert word not in brief  # nothing of the key, nor what the conditions are, reaches a rater
+    assert "18 tiles" in brief and '"face"' in brief
+    assert sorted(key, key=int) == [str(i) for i in range(1, 19)]
+    assert sorted((e["condition"], e["emotion"]) for e in key.values()) == \
+        sorted((t[1]["condition"], t[1]["emotion"]) for t in tiles)
+    for s in range(1, 6):  # every sheet mixes conditions
+        assert len({e["condition"] for e in key.values() if e["sheet"] == s}) >= 2
+    # each tile is drawn at the fixed scale: panel pixels as 2x2 squares, lit = white
+    sheet = cv2.imread(str(sheets / "sheet-01.png"), cv2.IMREAD_GRAYSCALE)
+    assert sheet.shape[1] == 14 + 2 * (128 * 2 + 14)
+    first = next(t for t in tiles if t[1] == {k: v for k, v in key["1"].items() if k != "sheet"})
+    shown = sheet[14 + 26:14 + 26 + 128, 14:14 + 256]
+    want = legibility.tile_image(first[0], 2)
+    assert np.array_equal(shown, want)
+
+
+def test_score_counts_known_answers():
+    key = {"1": {"condition": "x", "emotion": "happy", "source": "fer"},
+           "2": {"condition": "x", "emotion": "sad", "source": "sharp"},
+           "3": {"condition": "y", "emotion": "fear", "source": "real"}}
+    answers = {
+        "r1": {"1": {"face": 2, "emotion": "happy"}, "2": {"face": 1, "emotion": "sad"},
+               "3": {"face": 0, "emotion": "?"}},
+        "r2": {"1": {"face": 2, "emotion": "Happy"}, "2": {"face": 0, "emotion": "anger"},
+               "3": {"face": 2, "emotion": "fear"}},
+        "r3": {"1": {"face": 1, "emotion": "sad"}, "2": {"face": 2, "emotion": "sad"},
+               "3": {"face": 2, "emotion": "fear"}},
+    }
+    res = legibility.score(key, answers)
+    x, y = res["conditions"]["x"], res["conditions"]["y"]
+    assert x["ratings"] == 6 and y["ratings"] == 3
+    assert x["face_at_once"] == pytest.approx(3 / 6) and x["face_at_all"] == pytest.approx(5 / 6)
+    assert x["emotion"] == pytest.approx(4 / 6) and x["cant_tell"] == 0
+    assert y["emotion"] == pytest.approx(2 / 3) and y["cant_tell"] == pytest.approx(1 / 3)
+    assert x["per_emotion"]["happy"]["emotion"] == pytest.approx(2 / 3)
+    assert x["per_source"]["sharp"]["emotion"] == pytest.approx(2 / 3)
+    # tile 1: happy, happy, sad -> 1 of 3 pairs agree; tile 2: sad, anger, sad -> 1 of 3
+    assert x["agreement"] == pytest.approx(2 / 6)
+    assert y["agreement"] == pytest.approx(1 / 3)  # ?, fear, fear
+    assert "x" in legibility.report(res)
+
+
+def test_fleiss_kappa_is_one_for_full_agreement_and_near_zero_for_chance():
+    cats = ["a", "b"]
+    assert legibility.fleiss_kappa([["a", "a", "a"], ["b", "b", "b"]], cats) == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    noise = [[str(v) for v in rng.choice(cats, 3)] for _ in range(4000)]
+    assert abs(legibility.fleiss_kappa(noise, cats)) < 0.05
+
+
+def test_score_refuses_bad_answers():
+    key = {"1": {"condition": "x", "emotion": "happy"}}
+    with pytest.raises(ValueError, match="tile 1"):
+        legibility.score(key, {"r1": {"1": {"face": 5, "emotion": "happy"}}})
+    with pytest.raises(ValueError, match="not in the key"):
+        legibility.score(key, {"r1": {"9": {"face": 1, "emotion": "happy"}}})
+
+
+def test_the_committed_study_rescores(tmp_path):
+    """The kept key and answers of the blind study give the figures the README reports."""
+    study = Path(__file__).resolve().parents[1] / "benchmarks" / "legibility-studies" / "round1"
+    key = json.loads((study / "key.json").read_text())
+    answers = {p.stem: json.loads(p.read_text()) for p in sorted((study / "answers").glob("*.json"))}
+    res = legibility.score(key, answers)
+    assert len(answers) >= 3 and all(v == 1.0 for v in res["coverage"].values())
+    assert res["conditions"]["face-band"]["emotion"] == pytest.approx(12 / 180)
