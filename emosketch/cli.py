@@ -850,7 +850,7 @@ def serve_cmd(host, port, checkpoint, classifier, device, max_upload_mb):
       curl -s --data-binary @face.jpg -H 'Content-Type: image/jpeg' http://127.0.0.1:8000/api/classify
 
     Each model is loaded once and shared; each browser gets its own agent (a cookie). The API is
-    listed in the README (Emotion mirror). Stop it with Ctrl-C.
+    in docs/mirror.md (The HTTP API). Stop it with Ctrl-C.
     """
     import uvicorn
 

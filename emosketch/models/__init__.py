@@ -5,7 +5,7 @@
     default_classifier()  # Path to the shipped face classifier (what `emosketch serve` reads faces with)
     default_sketch_classifier()  # Path to the shipped sketch classifier (what `emosketch search` climbs)
 
-How each was made is in README.md ("The shipped model"); `emosketch slim` writes one from a run.
+How each was made is in docs/model-card.md; `emosketch slim` writes one from a run.
 """
 
 from __future__ import annotations
