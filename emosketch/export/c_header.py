@@ -66,7 +66,8 @@ static const uint8_t {name}_codecs[{upper}_FRAME_COUNT] ES_PROGMEM {upper}_UNUSE
 {codec_table}
 }};
 
-/* Idle sequence of each emotion, and the transition sequence between two emotions (-1: none). */
+/* Idle sequence of each emotion, and the transition sequence between two emotions (-1: none); ES_END
+ * ends each table. */
 static const int16_t {name}_idle[{idle_len}] ES_PROGMEM {upper}_UNUSED = {{ {idle} }};
 static const int16_t {name}_transitions[{trans_len}] ES_PROGMEM {upper}_UNUSED = {{
 {transitions}
@@ -160,9 +161,8 @@ def render(pack: Pack) -> str:
                             for s in pack.sequences),
         offsets=_rows(pack.offsets, 8, "{}u"),
         codec_table=_rows(payload_codecs, 16, "{}u"),
-        # C has no empty arrays: a pack without emotions carries one unused -1.
-        idle_len=max(1, n_emo), idle=", ".join(str(v) for v in table["idle"]) or "-1",
-        trans_len=max(1, n_emo * n_emo), transitions=_rows(flat, 16, "{}") or "    -1,",
+        idle_len=n_emo + 1, idle=", ".join([*map(str, table["idle"]), "ES_END"]),
+        trans_len=n_emo * n_emo + 1, transitions=_rows([*map(str, flat), "ES_END"], 16, "{}"),
         data=_rows(list(pack.data), 16, "0x{:02x}"),
         sequence_names="\n".join(f"    {c_string(s.name)}," for s in pack.sequences),
         model=(f"\n/* The context codec's model: the chance of 0 per context, in 1/256ths. */\n"

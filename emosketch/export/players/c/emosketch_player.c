@@ -252,7 +252,7 @@ static uint16_t seq_field(const es_pack *pack, uint16_t seq, uint8_t field);
  * they must describe exactly frame_bytes. */
 static int geometry_ok(const es_pack *k)
 {
-    uint32_t lines = k->vertical ? (k->height + 7u) >> 3 : k->height;
+    uint16_t lines = k->vertical ? (uint16_t)((k->height + 7u) >> 3) : k->height;
     if (!k->width || !k->height || k->width > ES_MAX_SIDE || k->height > ES_MAX_SIDE || !k->stride || k->pen > 2)
         return 0;
     if (k->vertical ? (uint32_t)k->column_offset + k->width > k->stride : k->stride != (k->width + 7u) >> 3)
@@ -260,33 +260,44 @@ static int geometry_ok(const es_pack *k)
     return (uint32_t)k->stride * lines == k->frame_bytes;
 }
 
+/* n sequence numbers from `lowest` up, then ES_END. */
+static int table_ok(const int16_t *t, uint16_t n, int16_t lowest, uint16_t sequences)
+{
+    uint16_t i;
+    for (i = 0; i < n; i++) {
+        int16_t s = (int16_t)ES_READ16((const uint16_t *)&t[i]);
+        if (s < lowest || s >= (int32_t)sequences) return 0;  /* ES_END included */
+    }
+    return (int16_t)ES_READ16((const uint16_t *)&t[n]) == ES_END;
+}
+
+/* A count in the descriptor may itself be damaged, so each table is walked only as far as its own
+ * contents allow: the offsets until the one at data_bytes, the sequences until they cover the frames
+ * (they tile them in order), idle and transitions until their ES_END. */
 int es_pack_check(const es_pack *pack)
 {
-    uint32_t i, n, at = 0;
+    uint16_t i, n = pack->emotion_count, frames = 0, count = pack->frame_count;
+    uint32_t at = 0, o;
     if (!geometry_ok(pack)) return ES_ERR_GEOMETRY;
-    for (i = 0; i <= pack->frame_count; i++) {
-        uint32_t o = ES_READ32(&pack->offsets[i]);
-        if (o < at || o > pack->data_bytes) return ES_ERR_OFFSETS;
+    for (i = 0;; i++) {
+        o = ES_READ32(&pack->offsets[i]);
+        if (i == count) break;
+        if (o < at || o >= pack->data_bytes) return ES_ERR_OFFSETS;  /* every frame has at least one byte */
         at = o;
-    }
-    for (i = 0; i < pack->frame_count; i++) {
-        uint8_t codec = ES_READ8(&pack->codecs[i]);
 #ifdef ES_WITH_CTX
-        if (codec > ES_CODEC_CTX || (codec >= ES_CODEC_CTX_KEY && !pack->model)) return ES_ERR_CODEC;
+        if (ES_READ8(&pack->codecs[i]) > (pack->model ? ES_CODEC_CTX : ES_CODEC_DELTA)) return ES_ERR_CODEC;
 #else
-        if (codec > ES_CODEC_DELTA) return ES_ERR_CODEC;
+        if (ES_READ8(&pack->codecs[i]) > ES_CODEC_DELTA) return ES_ERR_CODEC;
 #endif
     }
-    if (!pack->sequence_count) return ES_ERR_SEQUENCES;
-    for (i = 0; i < pack->sequence_count; i++) {
-        uint32_t first = seq_field(pack, (uint16_t)i, 0), count = seq_field(pack, (uint16_t)i, 1);
-        if (!count || first + count > pack->frame_count || !seq_field(pack, (uint16_t)i, 2)) return ES_ERR_SEQUENCES;
+    if (o != pack->data_bytes) return ES_ERR_OFFSETS;
+    for (i = 0; i < pack->sequence_count && frames < count; i++) {
+        uint16_t c = seq_field(pack, i, 1);
+        if (seq_field(pack, i, 0) != frames || !c || c > count - frames || !seq_field(pack, i, 2)) return ES_ERR_SEQUENCES;
+        frames = (uint16_t)(frames + c);
     }
-    n = pack->emotion_count;
-    for (i = 0; i < n + n * n; i++) {
-        int16_t s = (int16_t)ES_READ16((const uint16_t *)(i < n ? &pack->idle[i] : &pack->transitions[i - n]));
-        if (s >= (int32_t)pack->sequence_count || s < (i < n ? 0 : -1)) return ES_ERR_EMOTIONS;
-    }
+    if (!i || i != pack->sequence_count || frames != count) return ES_ERR_SEQUENCES;
+    if (!table_ok(pack->idle, n, 0, i) || !table_ok(pack->transitions, (uint16_t)(n * n), -1, i)) return ES_ERR_EMOTIONS;
     return ES_OK;
 }
 

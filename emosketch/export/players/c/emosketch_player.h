@@ -56,12 +56,16 @@ enum { ES_CODEC_RAW = 0, ES_CODEC_RLE = 1, ES_CODEC_DELTA = 2, ES_CODEC_CTX_KEY 
 enum {
     ES_OK = 0,
     ES_ERR_GEOMETRY = 1,  /* width, height, stride, column offset or pen do not fit frame_bytes */
-    ES_ERR_OFFSETS = 2,   /* frame offsets go backwards or past data_bytes */
+    ES_ERR_OFFSETS = 2,   /* frame offsets go backwards, a frame is empty, or the last is not data_bytes */
     ES_ERR_CODEC = 3,     /* an unknown codec id, or a context-coded frame without a model (or the
                              codec left out with ES_WITHOUT_CTX) */
-    ES_ERR_SEQUENCES = 4, /* no sequences, or one that is empty, runs past the frames or lasts 0 ms */
-    ES_ERR_EMOTIONS = 5   /* an idle or transition entry names no sequence */
+    ES_ERR_SEQUENCES = 4, /* the sequences do not tile the frames in order, or one is empty or lasts 0 ms */
+    ES_ERR_EMOTIONS = 5   /* an idle or transition entry names no sequence, or a table's ES_END is
+                             not where emotion_count puts it */
 };
+/* Ends the idle and transitions tables, so that a damaged emotion_count is seen before either is read
+ * past its end. */
+#define ES_END (-32768)
 /* Neither side of a display may exceed this (the decoders count rows in 16-bit signed ints). */
 #define ES_MAX_SIDE 8192u
 
@@ -75,8 +79,8 @@ typedef struct {
     const uint32_t *offsets;    /* frame_count + 1 byte offsets into data */
     const uint8_t *codecs;      /* frame_count codec ids */
     const uint16_t *sequences;  /* sequence_count x (first frame, frame count, ms per frame) */
-    const int16_t *idle;        /* emotion_count idle sequences */
-    const int16_t *transitions; /* emotion_count x emotion_count sequences, -1 = cut straight */
+    const int16_t *idle;        /* emotion_count idle sequences, then ES_END */
+    const int16_t *transitions; /* emotion_count x emotion_count sequences (-1 = cut straight), then ES_END */
     const uint8_t *model;       /* the context codec's model (export/ctx.py), 0 when no frame uses it */
     uint16_t stride;            /* bytes per page (vertical) or per row: the context codec's bit grid */
     uint8_t vertical;           /* 1: pages of vertical bytes; 0: rows */
@@ -103,8 +107,9 @@ typedef struct {
 } es_player;
 
 /* ES_OK when the pack's descriptor is consistent: the geometry fits frame_bytes, offsets rise and
- * end within data_bytes, every codec is known, every sequence lies within the frames, and every
- * idle and transition entry names a sequence. It reads every table once (frame_count + 1 offsets). */
+ * end at data_bytes, every codec is known, the sequences tile the frames, and every idle and
+ * transition entry names a sequence. It reads each table once, never past its end (a damaged count
+ * included); a pack exported before data_bytes and ES_END existed is refused: export it again. */
 int es_pack_check(const es_pack *pack);
 
 /* Decode frame `index` into buf. A delta frame is XORed into buf, which must hold the frame

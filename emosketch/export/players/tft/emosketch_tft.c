@@ -74,23 +74,29 @@ static void begin(es_tft_player *p, uint8_t x)
     }
 }
 
+/* As es_pack_check (emosketch_player.c): each table walked only as far as its own contents allow. */
 int es_tft_pack_check(const es_tft_pack *pack)
 {
-    uint32_t i, n = pack->emotion_count, at = 0;
+    uint32_t i, n = pack->emotion_count, at = 0, frames = 0;
     if (!pack->width || !pack->height) return ES_TFT_ERR_GEOMETRY;
-    for (i = 0; i <= pack->frame_count; i++) {
-        if (pack->offsets[i] < at || pack->offsets[i] > pack->data_bytes) return ES_TFT_ERR_OFFSETS;
+    for (i = 0; i < pack->frame_count; i++) {
+        if (pack->offsets[i] < at || pack->offsets[i] >= pack->data_bytes) return ES_TFT_ERR_OFFSETS;
         at = pack->offsets[i];
     }
-    if (!pack->sequence_count) return ES_TFT_ERR_SEQUENCES;
-    for (i = 0; i < pack->sequence_count; i++) {
+    if (pack->offsets[i] != pack->data_bytes) return ES_TFT_ERR_OFFSETS;
+    for (i = 0; i < pack->sequence_count && frames < pack->frame_count; i++) {
         const uint16_t *s = pack->sequences + 3u * i;
-        if (!s[1] || (uint32_t)s[0] + s[1] > pack->frame_count || !s[2]) return ES_TFT_ERR_SEQUENCES;
+        if (s[0] != frames || !s[1] || !s[2]) return ES_TFT_ERR_SEQUENCES;
+        frames += s[1];
     }
-    for (i = 0; i < n + n * n; i++) {
-        int16_t s = i < n ? pack->idle[i] : pack->transitions[i - n];
-        if (s >= (int32_t)pack->sequence_count || s < (i < n ? 0 : -1)) return ES_TFT_ERR_EMOTIONS;
-    }
+    if (!i || i != pack->sequence_count || frames != pack->frame_count) return ES_TFT_ERR_SEQUENCES;
+    for (i = 0; i < n; i++)
+        if (pack->idle[i] < 0 || pack->idle[i] >= (int32_t)pack->sequence_count) return ES_TFT_ERR_EMOTIONS;
+    if (pack->idle[n] != ES_TFT_END) return ES_TFT_ERR_EMOTIONS;
+    for (i = 0; i < n * n; i++)
+        if (pack->transitions[i] < -1 || pack->transitions[i] >= (int32_t)pack->sequence_count)
+            return ES_TFT_ERR_EMOTIONS;
+    if (pack->transitions[i] != ES_TFT_END) return ES_TFT_ERR_EMOTIONS;
     return ES_TFT_OK;
 }
 

@@ -37,8 +37,8 @@ typedef struct {
     const uint8_t *data;     /* span-coded frames, back to back */
     const uint32_t *offsets; /* frame_count + 1 byte offsets into data */
     const uint16_t *sequences; /* sequence_count x {first frame, frame count, ms per frame} */
-    const int16_t *idle;     /* emotion_count idle sequences */
-    const int16_t *transitions; /* emotion_count x emotion_count sequences, -1 = cut straight */
+    const int16_t *idle;     /* emotion_count idle sequences, then ES_TFT_END */
+    const int16_t *transitions; /* emotion_count x emotion_count sequences (-1 = cut straight), then ES_TFT_END */
     uint32_t data_bytes;     /* length of data: no offset may pass it */
 } es_tft_pack;
 
@@ -46,12 +46,16 @@ typedef struct {
 enum {
     ES_TFT_OK = 0,
     ES_TFT_ERR_GEOMETRY = 1,  /* width or height is 0 */
-    ES_TFT_ERR_OFFSETS = 2,   /* frame offsets go backwards or past data_bytes */
-    ES_TFT_ERR_SEQUENCES = 4, /* no sequences, or one that is empty, runs past the frames or lasts 0 ms */
-    ES_TFT_ERR_EMOTIONS = 5   /* an idle or transition entry names no sequence */
+    ES_TFT_ERR_OFFSETS = 2,   /* frame offsets go backwards, a frame is empty, or the last is not data_bytes */
+    ES_TFT_ERR_SEQUENCES = 4, /* the sequences do not tile the frames in order, or one is empty or lasts 0 ms */
+    ES_TFT_ERR_EMOTIONS = 5   /* an idle or transition entry names no sequence, or a table's ES_TFT_END
+                                 is not where emotion_count puts it */
 };
+#define ES_TFT_END (-32768) /* ends the idle and transitions tables */
 
-/* ES_TFT_OK when the descriptor is consistent (see the ES_TFT_ERR_* codes); reads every table once. */
+/* ES_TFT_OK when the descriptor is consistent (see the ES_TFT_ERR_* codes). It reads each table once,
+ * never past its end, a damaged count included; a pack exported before data_bytes and ES_TFT_END
+ * existed is refused: export it again. */
 int es_tft_pack_check(const es_tft_pack *pack);
 
 /* Draw n pixels on row y from column x. words != NULL: n little-endian RGB565 words (a literal);

@@ -25,7 +25,9 @@ void setup() {
   if (!display.begin(0x3D, true)) {
     for (;;) {}  // no display found at 0x3D
   }
-  es_player_init(&player, &pack_pack, display.getBuffer(), 0);
+  if (es_player_init(&player, &pack_pack, display.getBuffer(), 0) != ES_OK) {
+    for (;;) {}  // pack.h is damaged or from an older emosketch: export it again
+  }
 }
 
 void loop() {

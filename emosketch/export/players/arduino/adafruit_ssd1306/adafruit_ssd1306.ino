@@ -21,7 +21,9 @@ void setup() {
   if (!display.begin(SSD1306_SWITCHCAPVCC, 0x3C)) {
     for (;;) {}  // no display found at 0x3C
   }
-  es_player_init(&player, &pack_pack, display.getBuffer(), 0);
+  if (es_player_init(&player, &pack_pack, display.getBuffer(), 0) != ES_OK) {
+    for (;;) {}  // pack.h is damaged or from an older emosketch: export it again
+  }
 }
 
 void loop() {

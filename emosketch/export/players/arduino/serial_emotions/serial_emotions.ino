@@ -39,7 +39,10 @@ void setup() {
     Serial.println(F("no SSD1306 at 0x3C"));
     for (;;) {}
   }
-  es_player_init(&player, &pack_pack, display.getBuffer(), 0);
+  if (es_player_init(&player, &pack_pack, display.getBuffer(), 0) != ES_OK) {
+    Serial.println(F("pack.h is damaged or from an older emosketch: export it again"));
+    for (;;) {}
+  }
   listEmotions();
 }
 

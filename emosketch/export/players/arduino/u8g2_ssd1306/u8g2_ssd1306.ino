@@ -22,7 +22,9 @@ void setup() {
   u8g2.setI2CAddress(0x3C * 2);  // u8g2 takes the 8-bit address
   u8g2.begin();
   u8g2.setBusClock(400000);
-  es_player_init(&player, &pack_pack, u8g2.getBufferPtr(), 0);
+  if (es_player_init(&player, &pack_pack, u8g2.getBufferPtr(), 0) != ES_OK) {
+    for (;;) {}  // pack.h is damaged or from an older emosketch: export it again
+  }
 }
 
 void loop() {

@@ -53,7 +53,9 @@ void setup() {
   tft.init(pack_tft_pack.width, pack_tft_pack.height);
 #endif
   tft.fillScreen(pack_tft_pack.paper);
-  es_tft_player_init(&player, &pack_tft_pack, 0);
+  if (es_tft_player_init(&player, &pack_tft_pack, 0) != ES_TFT_OK) {
+    for (;;) {}  // pack_tft.h is damaged or from an older emosketch: export it again
+  }
 }
 
 void loop() {

@@ -32,7 +32,9 @@ void setup() {
   tft.init();
   tft.setRotation(pack_tft_pack.width > pack_tft_pack.height ? 1 : 0);
   tft.fillScreen(pack_tft_pack.paper);
-  es_tft_player_init(&player, &pack_tft_pack, 0);
+  if (es_tft_player_init(&player, &pack_tft_pack, 0) != ES_TFT_OK) {
+    for (;;) {}  // pack_tft.h is damaged or from an older emosketch: export it again
+  }
 }
 
 void loop() {

@@ -1,0 +1,281 @@
+"""Damaged packs on the device players: a corrupted flash or a hand-edited header is refused with a
+documented error, never read or written past its bounds. The C players (OLED and TFT) run under
+AddressSanitizer and UBSan, every bit of a pack flipped in turn; the C decoder under libFuzzer."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_players import state_machine_pack
+
+from emosketch.export import Dither, index, write_pack
+from emosketch.export.players import C_PLAYER, TFT_PLAYER
+
+FUZZ = Path(__file__).resolve().parent / "fuzz"
+HARNESS = FUZZ / "es_pack_fuzz.c"
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+NO_LEAK_CHECK = {**os.environ, "ASAN_OPTIONS": "detect_leaks=0"}  # the test hosts keep their tables to the end
+ES_ERR = {"GEOMETRY": 1, "OFFSETS": 2, "CODEC": 3, "SEQUENCES": 4, "EMOTIONS": 5}
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+
+# Packs of every pixel format, codec family and pen coding, small enough to flip every bit of.
+PACKS = {
+    "ssd1306-auto-pen": dict(dither=Dither("lineart", thin=True, line=2), codec="auto"),
+    "sh1106-ctx-pen": dict(dither=Dither("lineart", thin=True, line=2), pixel_format="sh1106", codec="ctx"),
+    "gfx-delta": dict(pixel_format="gfx", codec="delta", panel=(90, 30)),
+    "xbm-raw-pen": dict(dither=Dither("lineart", thin=True, line=2), pixel_format="xbm", codec="raw", panel=(90, 30)),
+    "ssd1306-rle-odd": dict(codec="rle", panel=(72, 36)),
+}
+
+
+def serialize(pack) -> bytes:
+    """A pack as the fuzz harness reads it: uint32 len(index.bin), index.bin, frames.bin."""
+    idx = index.render(pack)
+    return struct.pack("<I", len(idx)) + idx + pack.data
+
+
+def small_pack(kind: str):
+    kw = dict(PACKS[kind])
+    return state_machine_pack(frames_per_idle=3, frames_per_transition=4, size=64, **kw)
+
+
+def gcc(out: Path, sources: list[Path], include: list[Path], *defines: str) -> Path:
+    cmd = ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1", "-g", *SANITIZE, *defines,
+           *(f"-I{p}" for p in include), *map(str, sources), "-o", str(out)]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return out
+
+
+# --- The OLED player: es_player_init checks the descriptor -------------------------------------------
+
+DESCRIPTOR_HOST = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "emosketch_player.h"
+#include "pack.h"
+
+/* host FIELD VALUE: pack_pack with one field or table entry changed, in heap copies of exactly
+ * their own size; prints es_player_init's verdict, then plays 40 frames with requests. */
+int main(int argc, char **argv)
+{
+    es_pack k = pack_pack;
+    es_player p;
+    const char *f = argv[1];
+    long v = atol(argv[2]), i;
+    uint8_t *buf = malloc(PACK_FRAME_BYTES);
+    int16_t *idle = malloc(sizeof pack_idle), *trans = malloc(sizeof pack_transitions);
+    uint16_t *seqs = malloc(sizeof pack_sequences);
+    uint32_t *offs = malloc(sizeof pack_offsets);
+    int err, shown = 0;
+    if (argc != 3) return 2;
+    memcpy(idle, pack_idle, sizeof pack_idle);
+    memcpy(trans, pack_transitions, sizeof pack_transitions);
+    memcpy(seqs, pack_sequences, sizeof pack_sequences);
+    memcpy(offs, pack_offsets, sizeof pack_offsets);
+    k.idle = idle; k.transitions = trans; k.sequences = seqs; k.offsets = offs;
+    if (!strcmp(f, "width")) k.width = (uint16_t)v;
+    else if (!strcmp(f, "height")) k.height = (uint16_t)v;
+    else if (!strcmp(f, "column_offset")) k.column_offset = (uint16_t)v;
+    else if (!strcmp(f, "stride")) k.stride = (uint16_t)v;
+    else if (!strcmp(f, "frame_bytes")) k.frame_bytes = (uint16_t)v;
+    else if (!strcmp(f, "frame_count")) k.frame_count = (uint16_t)v;
+    else if (!strcmp(f, "sequence_count")) k.sequence_count = (uint16_t)v;
+    else if (!strcmp(f, "emotion_count")) k.emotion_count = (uint8_t)v;
+    else if (!strcmp(f, "pen")) k.pen = (uint8_t)v;
+    else if (!strcmp(f, "data_bytes")) k.data_bytes = (uint32_t)v;
+    else if (!strcmp(f, "model")) k.model = 0;
+    else if (!strcmp(f, "idle")) idle[1] = (int16_t)v;
+    else if (!strcmp(f, "transition")) trans[1] = (int16_t)v;
+    else if (!strcmp(f, "sequence_first")) seqs[3 * (PACK_SEQUENCE_COUNT - 1)] = (uint16_t)v;
+    else if (!strcmp(f, "sequence_count_of_last")) seqs[3 * (PACK_SEQUENCE_COUNT - 1) + 1] = (uint16_t)v;
+    else if (!strcmp(f, "sequence_ms")) seqs[2] = (uint16_t)v;
+    else if (!strcmp(f, "offset")) offs[2] = (uint32_t)v;
+    else if (strcmp(f, "none")) return 2;
+    err = es_player_init(&p, &k, buf, 0);
+    printf("%d ", err);
+    for (i = 0; i < 40; i++) {
+        if (i % 6 == 3) es_player_request(&p, (uint8_t)(i % 4));
+        shown += es_player_update(&p, (uint32_t)(i * 1000));
+    }
+    printf("%d\n", shown);
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def descriptor_host(tmp_path_factory):
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    folder = tmp_path_factory.mktemp("descriptor") / "pack"
+    write_pack(state_machine_pack(dither=Dither("lineart", thin=True, line=2), codec="ctx", size=64), folder)
+    (folder / "host.c").write_text(DESCRIPTOR_HOST)
+    return gcc(folder / "host", [folder / "host.c", folder / "emosketch_player.c"], [folder])
+
+
+def run_descriptor(exe: Path, field: str, value: int) -> tuple[int, int]:
+    run = subprocess.run([str(exe), field, str(value)], capture_output=True, text=True, env=NO_LEAK_CHECK)
+    assert run.returncode == 0, run.stderr[-3000:]  # ASan/UBSan stop the run with a report
+    err, shown = run.stdout.split()
+    return int(err), int(shown)
+
+
+@pytest.mark.parametrize("field, value, error", [
+    ("height", 65, "GEOMETRY"), ("width", 129, "GEOMETRY"), ("width", 0, "GEOMETRY"), ("height", 0, "GEOMETRY"),
+    ("column_offset", 1, "GEOMETRY"), ("stride", 64, "GEOMETRY"), ("frame_bytes", 2048, "GEOMETRY"),
+    ("pen", 3, "GEOMETRY"), ("height", 60000, "GEOMETRY"),
+    ("data_bytes", 10, "OFFSETS"), ("offset", 0xFFFFFFF0, "OFFSETS"), ("frame_count", 5000, "OFFSETS"),
+    ("model", 0, "CODEC"),
+    ("sequence_count", 0, "SEQUENCES"), ("sequence_first", 60000, "SEQUENCES"),
+    ("sequence_count_of_last", 0, "SEQUENCES"), ("sequence_ms", 0, "SEQUENCES"),
+    ("sequence_count", 2, "SEQUENCES"), ("sequence_count", 9, "SEQUENCES"), ("idle", 300, "EMOTIONS"), ("idle", -1, "EMOTIONS"),
+    ("transition", 7000, "EMOTIONS"), ("transition", -2, "EMOTIONS"), ("emotion_count", 200, "EMOTIONS"),
+])
+def test_the_c_player_refuses_a_damaged_descriptor(descriptor_host, field, value, error):
+    """The probe's cases (height 65, width 129 wrote past the frame in pen_pass; an idle or transition
+    entry past the sequences read past them in seq_field) and their neighbours: es_player_init
+    returns the documented code, and the refused player shows nothing."""
+    assert run_descriptor(descriptor_host, "none", 0) == (0, 40)
+    assert run_descriptor(descriptor_host, field, value) == (ES_ERR[error], 0)
+
+
+@pytest.fixture(scope="module")
+def sweep_exe(tmp_path_factory):
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    folder = tmp_path_factory.mktemp("sweep")
+    return gcc(folder / "sweep", [HARNESS, C_PLAYER[1]], [C_PLAYER[0].parent], "-DES_SWEEP")
+
+
+def sweep(exe: Path, data: bytes, first: int, end: int, folder: Path) -> dict[str, int]:
+    (folder / "pack.in").write_bytes(data)
+    run = subprocess.run([str(exe), str(folder / "pack.in"), str(first), str(end)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = {}
+    for line in run.stdout.splitlines():
+        words = line.split()
+        if words[0] == "ES_ERR":
+            counts[f"ES_ERR {words[1]}"] = int(words[2])
+        else:
+            counts.update({words[i]: int(words[i + 1]) for i in range(0, len(words), 2)})
+    return counts
+
+
+@pytest.mark.parametrize("kind", sorted(PACKS))
+def test_every_bit_flip_of_a_pack_index_is_refused_or_played_in_bounds(sweep_exe, tmp_path, kind):
+    """Each bit of index.bin's header and tables (not the context model), flipped in turn: the C
+    player refuses the pack or plays it without a read or write out of bounds (ASan/UBSan)."""
+    pack = small_pack(kind)
+    data = serialize(pack)
+    model_at = 4 + len(index.render(pack)) - len(pack.model)
+    got = sweep(sweep_exe, data, 4, model_at, tmp_path)
+    assert got["unflipped"] == 0 and got["refused"] > 0 and got["played"] > 0
+    assert got["ES_ERR 1"] >= 40  # the 22-byte header alone: width, height, stride, frame bytes
+    assert got["ES_ERR 2"] > 0 and got["ES_ERR 4"] > 0 and got["ES_ERR 5"] > 0
+
+
+def test_flipped_frame_data_is_decoded_in_bounds(sweep_exe, tmp_path):
+    """Every bit of frames.bin of a context-coded pen pack and a delta pack, flipped in turn."""
+    for kind in ("sh1106-ctx-pen", "gfx-delta"):
+        pack = small_pack(kind)
+        data = serialize(pack)
+        got = sweep(sweep_exe, data, len(data) - min(len(pack.data), 600), len(data), tmp_path)
+        assert got["played"] == min(len(pack.data), 600) * 8
+
+
+# --- The TFT player core ---------------------------------------------------------------------------
+
+TFT_HOST = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "emosketch_tft.h"
+#include "pack_tft.h"
+
+static void span(void *ctx, uint16_t x, uint16_t y, uint16_t n, const uint8_t *words, uint16_t colour)
+{
+    const es_tft_pack *k = ctx;
+    (void)words; (void)colour;
+    if (!n || (uint32_t)x + n > k->width || y >= k->height) abort();  /* a span off the screen */
+}
+
+static int play(const es_tft_pack *k)
+{
+    es_tft_player p;
+    int i, err = es_tft_player_init(&p, k, 0);
+    for (i = 0; i < 30; i++) {
+        if (i % 5 == 2) es_tft_player_request(&p, (uint8_t)(i % 3));
+        if (es_tft_player_update(&p, (uint32_t)(i * 1000), span, (void *)k) && err) abort();
+    }
+    return err;
+}
+
+/* Each bit of the descriptor's numbers and of its tables, flipped in turn, in heap copies of exactly
+ * their own size: prints "refused N played N" and the count per error code. */
+int main(void)
+{
+    es_tft_pack k = pack_tft_pack;
+    uint32_t *offs = malloc(sizeof pack_tft_offsets);
+    uint16_t *seqs = malloc(sizeof pack_tft_sequences);
+    int16_t *idle = malloc(sizeof pack_tft_idle), *trans = malloc(sizeof pack_tft_transitions);
+    uint8_t *data = malloc(sizeof pack_tft_data);
+    struct { void *at; size_t bytes; } fields[] = {
+        {&k.width, 2}, {&k.height, 2}, {&k.frame_count, 2}, {&k.sequence_count, 2}, {&k.emotion_count, 1},
+        {&k.data_bytes, 4}, {offs, sizeof pack_tft_offsets}, {seqs, sizeof pack_tft_sequences},
+        {idle, sizeof pack_tft_idle}, {trans, sizeof pack_tft_transitions}};
+    unsigned f, bit, counts[8] = {0}, played = 0, refused = 0;
+    memcpy(offs, pack_tft_offsets, sizeof pack_tft_offsets);
+    memcpy(seqs, pack_tft_sequences, sizeof pack_tft_sequences);
+    memcpy(idle, pack_tft_idle, sizeof pack_tft_idle);
+    memcpy(trans, pack_tft_transitions, sizeof pack_tft_transitions);
+    memcpy(data, pack_tft_data, sizeof pack_tft_data);
+    k.offsets = offs; k.sequences = seqs; k.idle = idle; k.transitions = trans; k.data = data;
+    if (play(&k) != ES_TFT_OK) return 3;
+    for (f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        for (bit = 0; bit < 8u * fields[f].bytes; bit++) {
+            uint8_t *b = (uint8_t *)fields[f].at + bit / 8u;
+            int err;
+            *b ^= (uint8_t)(1u << (bit % 8u));
+            err = play(&k);
+            *b ^= (uint8_t)(1u << (bit % 8u));
+            if (err) { refused++; counts[err & 7]++; } else played++;
+        }
+    }
+    k.width = 0;  /* no single flip makes it 0: the division by the width it guards */
+    if (play(&k) != ES_TFT_ERR_GEOMETRY || es_tft_draw_frame(&k, 0, 1, span, &k)) return 4;
+    printf("refused %u played %u\n", refused, played);
+    for (f = 1; f < 8; f++) if (counts[f]) printf("ES_TFT_ERR %u %u\n", f, counts[f]);
+    return 0;
+}
+"""
+
+
+@needs_gcc
+def test_every_bit_flip_of_a_tft_descriptor_is_refused_or_played_on_screen(tmp_path):
+    """Width 0 divided by zero and unchecked idle/transition entries read past the tables: now each
+    flip of the descriptor or its tables is refused (es_tft_player_init's ES_TFT_ERR_*) or plays
+    with every span on the screen and every read in bounds."""
+    import numpy as np
+
+    from emosketch.export.tft import TftOptions, build_tft_pack, write_tft_pack
+    from emosketch.frames import Frames
+
+    frames = state_machine_pack(size=64).bits[:4].astype(np.uint8) * 255
+    seqs = [("idle_neutral", "t", Frames(frames[:2], 10.0)), ("idle_happy", "t", Frames(frames[2:], 10.0)),
+            ("neutral_to_happy", "t", Frames(frames, 10.0))]
+    folder = write_tft_pack(build_tft_pack(seqs, TftOptions(panel="st7789-135x240", name="pack")), tmp_path / "pack")
+    (folder / "host.c").write_text(TFT_HOST)
+    exe = gcc(folder / "host", [folder / "host.c", TFT_PLAYER[1]], [folder, TFT_PLAYER[0].parent])
+    run = subprocess.run([str(exe)], capture_output=True, text=True, env=NO_LEAK_CHECK)
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = dict(re.findall(r"(refused|played|ES_TFT_ERR \d) (\d+)", run.stdout))
+    assert int(counts["refused"]) > 0 and int(counts["played"]) > 0
+    assert all(f"ES_TFT_ERR {code}" in counts for code in (2, 4, 5)), run.stdout
