@@ -9,6 +9,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -279,3 +280,127 @@ def test_every_bit_flip_of_a_tft_descriptor_is_refused_or_played_on_screen(tmp_p
     counts = dict(re.findall(r"(refused|played|ES_TFT_ERR \d) (\d+)", run.stdout))
     assert int(counts["refused"]) > 0 and int(counts["played"]) > 0
     assert all(f"ES_TFT_ERR {code}" in counts for code in (2, 4, 5)), run.stdout
+
+
+# --- The MicroPython player ------------------------------------------------------------------------
+
+DAMAGE_SCRIPT = """
+from emosketch_player import Pack, Player
+out = open("out.bin", "w")
+for name in %r:
+    try:
+        pack = Pack(index=open("idx_" + name, "rb").read(), frames=open("frm_" + name, "rb"))
+    except ValueError as e:
+        out.write(name + " refused " + str(e) + "\\n")
+        continue
+    player = Player(pack, None, 0)
+    n = len(player.buf)
+    try:
+        for step in range(12):
+            player.next_frame()
+        verdict = "played"
+    except ValueError as e:
+        verdict = "corrupt " + str(e)
+    if not len(player.buf) == len(player.stored) == n == pack.frame_bytes:
+        verdict = "resized"
+    out.write(name + " " + verdict + "\\n")
+out.close()
+"""
+
+
+def damaged_packs(pack) -> dict[str, tuple[bytes, bytes]]:
+    """The probe's corruptions of a pack's index.bin and frames.bin: {case: (index, frames)}."""
+    idx, data = bytearray(index.render(pack)), bytes(pack.data)
+    n = len(pack.payloads)
+    codecs_at = index.HEADER.size + 4 * (n + 1)
+    names_at = codecs_at + n + 6 * len(pack.sequences)
+    idle_at = names_at + sum(1 + len(s.name) for s in pack.sequences) + sum(1 + len(e) for e in pack.emotions["names"])
+    first = pack.offsets[0], pack.offsets[1]
+    cases = {}
+
+    def case(name, at=None, value=b"", frames=data, index_=None):
+        changed = bytearray(idx if index_ is None else index_)
+        if at is not None:
+            changed[at:at + len(value)] = value
+        cases[name] = (bytes(changed), frames)
+
+    case("sound")
+    case("raw-frame-of-the-wrong-length", codecs_at + 1, b"\x00")  # an RLE frame read as RAW
+    literal = bytearray(data)
+    literal[first[0]] = 0x7F  # a 128-byte literal in a shorter frame
+    case("literal-past-the-frame", frames=bytes(literal))
+    runs = bytearray(data)
+    runs[first[0]:first[1]] = b"\xff" * (first[1] - first[0])  # runs of 130 bytes, past the 1024
+    case("runs-past-the-frame", frames=bytes(runs))
+    case("end-before-start", index.HEADER.size + 4 * 2, struct.pack("<I", 1))
+    case("frames-truncated", frames=data[:len(data) // 2])
+    case("index-truncated-in-header", index_=idx[:10])
+    case("index-truncated-in-offsets", index_=idx[:index.HEADER.size + 9])
+    case("index-truncated-in-names", index_=idx[:names_at + 3])
+    case("index-truncated-in-tables", index_=idx[:idle_at + 3])
+    case("name-not-utf8", names_at + 1, b"\xff\xfe")
+    case("name-length-past-the-end", names_at, b"\xff")
+    case("height-65", 8, struct.pack("<H", 65))
+    case("width-129", 6, struct.pack("<H", 129))
+    case("column-offset", 12, struct.pack("<H", 1))
+    case("frame-count", 16, struct.pack("<H", n + 1))
+    case("idle-past-the-sequences", idle_at + 2, struct.pack("<h", 99))
+    case("transition-below-minus-one", idle_at + 2 * 3 + 2, struct.pack("<h", -5))
+    case("codec-unknown", codecs_at, b"\x09")
+    return cases
+
+
+# What each corruption must give: "refused" by Pack(), "corrupt" from next_frame(), or "played".
+DAMAGE_VERDICTS = {
+    "sound": "played", "raw-frame-of-the-wrong-length": "corrupt", "literal-past-the-frame": "corrupt",
+    "runs-past-the-frame": "corrupt", "end-before-start": "refused", "frames-truncated": "refused",
+    "index-truncated-in-header": "refused", "index-truncated-in-offsets": "refused",
+    "index-truncated-in-names": "refused", "index-truncated-in-tables": "refused", "name-not-utf8": "refused",
+    "name-length-past-the-end": "refused", "height-65": "refused", "width-129": "refused", "column-offset": "refused",
+    "frame-count": "refused", "idle-past-the-sequences": "refused", "transition-below-minus-one": "refused",
+    "codec-unknown": "refused"}
+
+
+def write_damaged(tmp_path) -> tuple[Path, list[str]]:
+    pack = state_machine_pack(codec="rle", size=64)
+    folder = tmp_path / "pack"
+    write_pack(pack, folder)
+    cases = damaged_packs(pack)
+    assert set(cases) == set(DAMAGE_VERDICTS)
+    for name, (idx, frames) in cases.items():
+        (folder / f"idx_{name}").write_bytes(idx)
+        (folder / f"frm_{name}").write_bytes(frames)
+    return folder, sorted(cases)
+
+
+def assert_verdicts(report: str) -> None:
+    got = {line.split()[0]: line.split(" ", 1)[1] for line in report.splitlines()}
+    assert {name: v.split()[0] for name, v in got.items()} == DAMAGE_VERDICTS, report
+    for name, v in got.items():  # each refusal says what is wrong with the pack
+        assert v == "played" or "index.bin is damaged" in v or "corrupt frame" in v or "ends inside" in v \
+            or "not an emosketch index.bin" in v, (name, v)
+
+
+def test_the_micropython_player_refuses_damaged_packs_without_resizing_its_buffer(tmp_path, monkeypatch):
+    """Under CPython with a stand-in framebuf: every corruption is a ValueError that says what is
+    wrong (not struct.error, IndexError or UnicodeDecodeError), and the frame buffer keeps its size."""
+    from conftest import fake_framebuf, load_module
+
+    folder, names = write_damaged(tmp_path)
+    monkeypatch.setitem(sys.modules, "framebuf", fake_framebuf())
+    monkeypatch.setitem(sys.modules, "emosketch_player", load_module(folder / "emosketch_player.py"))
+    monkeypatch.chdir(folder)
+    exec(DAMAGE_SCRIPT % (names,), {"__name__": "__main__"})
+    assert_verdicts((folder / "out.bin").read_text())
+
+
+def test_real_micropython_refuses_damaged_packs_without_resizing_its_buffer(tmp_path):
+    """The same corruptions on real MicroPython, where a resized bytearray leaves framebuf reading
+    freed memory."""
+    from conftest import micropython_missing, run_micropython
+
+    if micropython_missing():
+        pytest.skip(micropython_missing())
+    folder, names = write_damaged(tmp_path)
+    out, _ = run_micropython(folder, DAMAGE_SCRIPT % (names,))
+    assert_verdicts(out.decode())

@@ -38,6 +38,11 @@ MODEL_BYTES = 2056  # the context codec's model: 2048 pixel contexts, then 8 blo
 _SPREAD = b"\x00\x01\x08\x09\x40\x41\x48\x49"  # a column's rows above, at and below a pixel, where its context wants them
 HEADER = "<4sBBHHHHHHHBB"
 HEADER_SIZE = struct.calcsize(HEADER)
+MAX_SIDE = 8192  # the C player's ES_MAX_SIDE
+
+
+def _damaged(what):
+    return ValueError("index.bin is damaged or does not match frames.bin: " + what)
 
 
 class _RangeDecoder:
@@ -78,11 +83,16 @@ class Pack:
             with open(folder + "/index.bin", "rb") as f:
                 index = f.read()
         self.frames = frames if frames is not None else open(folder + "/frames.bin", "rb")
-        (magic, version, self.pixel_format, self.width, self.height, self.ram_width, self.column_offset,
-         self.frame_bytes, n_frames, n_seq, n_emo, flags) = struct.unpack(HEADER, index[:HEADER_SIZE])
-        if magic != b"ESPK" or version != 1:
+        if len(index) < HEADER_SIZE or index[:5] != b"ESPK\x01":
             raise ValueError("not an emosketch index.bin, version 1")
+        (_, _, self.pixel_format, self.width, self.height, self.ram_width, self.column_offset,
+         self.frame_bytes, n_frames, n_seq, n_emo, flags) = struct.unpack(HEADER, index[:HEADER_SIZE])
+        self.frames.seek(0, 2)
+        self.data_bytes = self.frames.tell()  # frames.bin's length: no offset may pass it
+        self._check_geometry()
         at = HEADER_SIZE
+        if len(index) < at + 5 * n_frames + 4 + 6 * n_seq:
+            raise _damaged("it ends inside its tables")
         self.offsets = array("I", struct.unpack("<%dI" % (n_frames + 1), index[at:at + 4 * (n_frames + 1)]))
         at += 4 * (n_frames + 1)
         self.codecs = index[at:at + n_frames]
@@ -92,22 +102,74 @@ class Pack:
         self.sequences = [flat[3 * i:3 * i + 3] for i in range(n_seq)]  # (first, count, ms)
         names = []
         for _ in range(n_seq + n_emo):
-            length = index[at]
-            names.append(index[at + 1:at + 1 + length].decode())
+            length = index[at] if at < len(index) else 0
+            if at + 1 + length > len(index):
+                raise _damaged("it ends inside its names")
+            try:
+                names.append(index[at + 1:at + 1 + length].decode())
+            except UnicodeError:
+                raise _damaged("a name is not text")
             at += 1 + length
         self.sequence_names, self.emotions = names[:n_seq], names[n_seq:]
+        self.model = None
+        if len(index) < at + 2 * (n_emo + n_emo * n_emo) + (MODEL_BYTES if flags & 1 else 0):
+            raise _damaged("it ends inside its emotion tables or context model")
         self.idle = struct.unpack("<%dh" % n_emo, index[at:at + 2 * n_emo])
         at += 2 * n_emo
         self.transitions = struct.unpack("<%dh" % (n_emo * n_emo), index[at:at + 2 * n_emo * n_emo])
         at += 2 * n_emo * n_emo
-        self.model = bytes(index[at:at + MODEL_BYTES]) if flags & 1 else None
+        if flags & 1:
+            self.model = bytes(index[at:at + MODEL_BYTES])
         self.pen = 2 if flags & 2 else 1  # 2: frames are 1 px skeletons that the player draws with a 2x2 pen
         self._cells = None
-        if flags & 1 and len(self.model) != MODEL_BYTES:
-            raise ValueError("index.bin ends inside its context model")
+        self._check_tables()
+
+    def _check_geometry(self):
+        """framebuf and the decoders walk the frame by these numbers: they must describe frame_bytes."""
+        w, h = self.width, self.height
+        if self.pixel_format > 2 or not 0 < w <= MAX_SIDE or not 0 < h <= MAX_SIDE:
+            raise _damaged("pixel format %d, %dx%d" % (self.pixel_format, w, h))
+        if self.pixel_format == 0:
+            ok = self.column_offset + w <= self.ram_width and self.frame_bytes == self.ram_width * ((h + 7) // 8)
+        else:
+            ok = self.ram_width == w and self.frame_bytes == (w + 7) // 8 * h
+        if not ok:
+            raise _damaged("%dx%d pixels in %d RAM columns from column %d do not make %d bytes a frame"
+                           % (w, h, self.ram_width, self.column_offset, self.frame_bytes))
+
+    def _check_tables(self):
+        """The C player's es_pack_check: offsets rise and end at frames.bin's end, codecs are known, the
+        sequences tile the frames, idle and transition entries name sequences."""
+        at, n = 0, len(self.codecs)
+        for i in range(n):
+            o = self.offsets[i]
+            if o < at or o >= self.data_bytes:
+                raise _damaged("frame %d's offset %d is out of order or past frames.bin's %d bytes"
+                               % (i, o, self.data_bytes))
+            at = o
+            if self.codecs[i] > (CTX if self.model else DELTA):
+                raise _damaged("frame %d has codec %d" % (i, self.codecs[i]))
+        if self.offsets[n] != self.data_bytes:
+            raise _damaged("its frames end at byte %d, frames.bin at %d" % (self.offsets[n], self.data_bytes))
+        frames = 0
+        for first, count, ms in self.sequences:
+            if first != frames or not count or not ms:
+                raise _damaged("a sequence does not follow the one before it")
+            frames += count
+        if not self.sequences or frames != n:
+            raise _damaged("its sequences hold %d frames, not %d" % (frames, n))
+        k = len(self.sequences)
+        for s in self.idle:
+            if not 0 <= s < k:
+                raise _damaged("an idle loop is sequence %d of %d" % (s, k))
+        for s in self.transitions:
+            if not -1 <= s < k:
+                raise _damaged("a transition is sequence %d of %d" % (s, k))
 
     def emotion_index(self, name):
         if isinstance(name, int):
+            if not 0 <= name < len(self.emotions):
+                raise ValueError("no emotion %d in this pack" % name)
             return name
         return self.emotions.index(name)
 
@@ -117,10 +179,17 @@ class Pack:
         frame as stored: in a pack with pen 2, a skeleton that Player draws with the pen."""
         start = self.offsets[index]
         end = self.offsets[index + 1]
+        if end < start:
+            raise ValueError("corrupt frame %d" % index)
         self.frames.seek(start)
         data = self.frames.read(end - start)
         codec = self.codecs[index]
+        size = len(buf)  # never resized: framebuf keeps a pointer to it
+        if len(data) != end - start:
+            raise ValueError("frames.bin ends inside frame %d" % index)
         if codec == RAW:
+            if len(data) != size:
+                raise ValueError("corrupt frame %d" % index)
             buf[:] = data
             return buf
         if codec == CTX_KEY or codec == CTX:
@@ -133,6 +202,8 @@ class Pack:
             i += 1
             if c < 128:
                 k = c + 1
+                if out + k > size or i + k > n:
+                    raise ValueError("corrupt frame %d" % index)
                 if codec == DELTA:
                     for j in range(k):
                         buf[out + j] ^= data[i + j]
@@ -141,6 +212,8 @@ class Pack:
                 i += k
             else:
                 k = c - 125
+                if out + k > size or i >= n:
+                    raise ValueError("corrupt frame %d" % index)
                 v = data[i]
                 i += 1
                 if codec == DELTA:
