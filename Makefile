@@ -9,7 +9,7 @@ DEMO_OUT ?= demo-out
 TRAIN_DEMO_OUT ?= demo-train
 BENCH_OUT ?= bench-out
 
-.PHONY: install demo test test-all bench model lint clean browser micropython docs
+.PHONY: install demo test test-all bench model lint clean browser micropython docs clang fuzz
 
 install: $(STAMP)
 
@@ -67,6 +67,18 @@ browser:
 # MicroPython player on it (tests/test_micropython_board.py) and benchmarks/players.py; they skip without it.
 micropython:
 	command -v node >/dev/null 2>&1 && cd tools/micropython && npm ci --no-audit --no-fund --silent
+
+# Debian's clang, whose libFuzzer (-fsanitize=fuzzer) runs the C player over mutated packs
+# (tests/test_player_damage.py: 25 s in `make test`, 10 minutes in `make test-all`); they skip without it.
+clang:
+	command -v clang >/dev/null 2>&1 || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq clang >/dev/null; }
+
+# The long libFuzzer run alone: FUZZ_SECONDS of it, with the executions counted.
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP) clang
+	EMOSKETCH_FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -q -m slow tests/test_player_damage.py -k libfuzzer
 
 # The documentation site from docs/ and the docstrings, into site/ (offline; open site/index.html).
 # --strict: a broken link, a missing picture or a broken API reference fails the build.

@@ -404,3 +404,52 @@ def test_real_micropython_refuses_damaged_packs_without_resizing_its_buffer(tmp_
     folder, names = write_damaged(tmp_path)
     out, _ = run_micropython(folder, DAMAGE_SCRIPT % (names,))
     assert_verdicts(out.decode())
+
+
+# --- libFuzzer over the C decoder -------------------------------------------------------------------
+
+def fuzz_build(tmp_path) -> Path:
+    """The harness built with clang's libFuzzer, ASan and UBSan; skips when clang cannot (make clang)."""
+    if shutil.which("clang") is None:
+        pytest.skip("clang is not installed (make clang: Debian's clang, whose libFuzzer the fuzz tests use)")
+    exe = tmp_path / "es_pack_fuzz"
+    cmd = ["clang", "-std=c99", "-O1", "-g", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all",
+           f"-I{C_PLAYER[0].parent}", str(HARNESS), str(C_PLAYER[1]), "-o", str(exe)]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode and "libclang_rt.fuzzer" in run.stderr:
+        pytest.skip("clang has no libFuzzer here (Debian: libclang-rt-dev)")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return exe
+
+
+def fuzz(tmp_path, seconds: int) -> int:
+    """Runs the fuzzer for `seconds` from a seed corpus of real packs; returns the executions it made.
+    A crash, leak or sanitizer report fails the test with the reproducer's path."""
+    exe = fuzz_build(tmp_path)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for kind in PACKS:
+        (seeds / kind).write_bytes(serialize(small_pack(kind)))
+    found = tmp_path / "found"  # libFuzzer writes what it finds into the first folder
+    found.mkdir()
+    run = subprocess.run([str(exe), f"-max_total_time={seconds}", "-timeout=20", "-rss_limit_mb=2048",
+                          "-max_len=16384", "-print_final_stats=1", f"-artifact_prefix={tmp_path}/", str(found),
+                          str(seeds)], capture_output=True, text=True, timeout=seconds + 120)
+    assert run.returncode == 0, run.stderr[-4000:]
+    execs = int(re.search(r"stat::number_of_executed_units:\s*(\d+)", run.stderr).group(1))
+    return execs
+
+
+def test_libfuzzer_finds_nothing_in_the_c_decoder_in_25_seconds(tmp_path):
+    """libFuzzer mutates real packs (every pixel format and codec) for 25 s: no crash, no sanitizer report."""
+    assert fuzz(tmp_path, 25) > 1000
+
+
+@pytest.mark.slow
+def test_libfuzzer_finds_nothing_in_the_c_decoder_in_10_minutes(tmp_path, capsys):
+    """`make test-all` (and `make fuzz`): EMOSKETCH_FUZZ_SECONDS, 600 by default; prints the executions."""
+    seconds = int(os.environ.get("EMOSKETCH_FUZZ_SECONDS", "600"))
+    execs = fuzz(tmp_path, seconds)
+    with capsys.disabled():
+        print(f"\nlibFuzzer: {execs} executions of the C player in {seconds} s, nothing found")
+    assert execs > 0

@@ -112,7 +112,7 @@ static int play(const uint8_t *in, size_t size, unsigned *frames)
     }
     for (i = 0; i < nf; i++) *frames += (unsigned)es_decode_frame(&k, i, buf);
     if (es_decode_frame(&k, nf, buf)) abort();  /* past the last frame */
-    for (step = 0; step < 64; step++) {
+    for (step = 0; step < 24; step++) {
         if (ne && step % 5 == 0) es_player_request(&p, (uint8_t)((step / 5) % (ne + 1)));  /* and one too many */
         *frames += es_player_next(&p) != 0;
     }
