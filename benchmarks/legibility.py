@@ -45,6 +45,7 @@ import itertools
 import json
 import os
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -265,33 +266,52 @@ def sharp_faces(count: int, seed: int) -> list[Path]:
     return [demo_photo(), *picks][:count]
 
 
-def conditions() -> dict[str, tuple[str, object, float, float]]:
-    """Every condition the study can show, by a stable id: (what it is, the panel drawing or None for
-    the gray sketch, zoom, intensity of the expression)."""
-    from dataclasses import replace
+@dataclass(frozen=True)
+class Condition:
+    what: str  # what a reader of the report is told it is (raters never see it)
+    panel: object = None  # the panel drawing (export.panel.Panel); None: the gray sketch itself
+    zoom: float = 1.0
+    intensity: float = 1.0  # of the expression (> 1 exaggerates)
+    smooth: float = 0.0  # Gaussian blur (sigma, pixels) of the gray frame before the panel draws it
+    close: int = 0  # morphological closing of the drawn strokes by a close x close square (joins broken strokes)
 
+
+def conditions() -> dict[str, Condition]:
+    """Every condition the study can show, by a stable id."""
     from emosketch.export.panel import FACE_BAND, PANEL, Panel
 
-    ink, paper = replace(PANEL.dither, polarity="ink"), replace(PANEL.dither, polarity="paper")
+    base = replace(PANEL.dither, min_stroke=0)
+    ink, paper = replace(base, polarity="ink"), replace(base, polarity="paper")
     head = PANEL.layout
+    clean = Panel(head, replace(paper, min_stroke=4))
     return {
-        "gray": ("the generator's gray 64 px sketch", None, 1.0, 1.0),
-        "face-band": ("panel: the brows-chin band stretched, thinned, 2 px pen (the default before)", FACE_BAND,
-                      1.0, 1.0),
-        "head-ink": ("panel: the whole face 1:1, line art, strokes lit", Panel(head, ink), 1.0, 1.0),
-        "head-ink-zoom": ("panel: the whole face 1:1 zoomed 1.25x, strokes lit", Panel(head, ink), 1.25, 1.0),
-        "head-ink-x1.4": ("panel: the whole face 1:1, strokes lit, intensity 1.4", Panel(head, ink), 1.0, 1.4),
-        "head-paper": ("panel: the whole face 1:1, line art, paper lit (dark strokes)", Panel(head, paper), 1.0, 1.0),
-        "head-paper-clean": ("panel: as head-paper, specks under 4 px dropped",
-                             Panel(head, replace(paper, min_stroke=4)), 1.0, 1.0),
-        "real-sketch": ("real FER+ sketches (gray)", None, 1.0, 1.0),
-        "real-photo": ("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, light lit", None, 1.0, 1.0),
-        "real-photo-negative": ("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, dark lit", None, 1.0,
-                                1.0),
+        "gray": Condition("the generator's gray 64 px sketch"),
+        "face-band": Condition("panel: the brows-chin band stretched, thinned, 2 px pen (the default before)",
+                               FACE_BAND),
+        "head-ink": Condition("panel: the whole face 1:1, line art, strokes lit", Panel(head, ink)),
+        "head-ink-zoom": Condition("panel: the whole face 1:1 zoomed 1.25x, strokes lit", Panel(head, ink), 1.25),
+        "head-ink-x1.4": Condition("panel: the whole face 1:1, strokes lit, intensity 1.4", Panel(head, ink),
+                                   intensity=1.4),
+        "head-paper": Condition("panel: the whole face 1:1, line art, paper lit (dark strokes)", Panel(head, paper)),
+        "head-paper-clean": Condition("panel: as head-paper, specks under 4 px dropped", clean),
+        "head-paper-clean8": Condition("panel: as head-paper, specks under 8 px dropped",
+                                       Panel(head, replace(paper, min_stroke=8))),
+        "head-paper-smooth": Condition("panel: as head-paper-clean, the gray blurred (sigma 0.7 px) first", clean,
+                                       smooth=0.7),
+        "head-paper-clean-x1.3": Condition("panel: as head-paper-clean, intensity 1.3", clean, intensity=1.3),
+        "head-paper-clean-zoom": Condition("panel: as head-paper-clean, zoomed 1.15x", clean, 1.15),
+        "default": Condition("panel: export.panel.PANEL, the default as it is now", PANEL),
+        "default-x1.3": Condition("panel: the default, intensity 1.3", PANEL, intensity=1.3),
+        "default-fill": Condition("panel: the default with blue-noise tonal fills", Panel(head, replace(
+            PANEL.dither, fill="bluenoise"))),
+        "default-close": Condition("panel: the default, strokes closed by a 2x2 square", PANEL, close=2),
+        "real-sketch": Condition("real FER+ sketches (gray)"),
+        "real-photo": Condition("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, light lit"),
+        "real-photo-negative": Condition("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, dark lit"),
     }
 
 
-STUDY = ("gray", "face-band", "head-ink", "head-paper", "head-paper-clean", "real-sketch", "real-photo")
+STUDY = ("gray", "face-band", "default", "head-ink", "real-sketch", "real-photo")
 
 
 def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, ...] = STUDY) -> list:
@@ -324,10 +344,19 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
         for cond in chosen:
             if cond.startswith("real"):
                 continue
-            _, panel, zoom, k = known[cond]
+            c = known[cond]
+            k = c.intensity
             if k not in drawn:
                 drawn[k] = r.render(face, r.bank.blend(np.array([pose(r.classes, e, k) for e in emotions]), codes))
-            pics = drawn[k] if panel is None else draw(drawn[k], panel, np.full(len(emotions), zoom))
+            frames = drawn[k]
+            if c.smooth:
+                frames = np.stack([cv2.GaussianBlur(f, (0, 0), c.smooth) for f in frames])
+            pics = frames if c.panel is None else draw(frames, c.panel, np.full(len(emotions), c.zoom))
+            if c.close:
+                lit_is_ink = c.panel.dither.polarity == "ink"
+                kernel = np.ones((c.close, c.close), np.uint8)
+                ink = [cv2.morphologyEx((p == lit_is_ink).view(np.uint8), cv2.MORPH_CLOSE, kernel) > 0 for p in pics]
+                pics = np.stack([i if lit_is_ink else ~i for i in ink])
             for e, pic in zip(emotions, pics):
                 tiles.append((pic, {"condition": cond, "source": source, "face": path.name, "emotion": e}))
     used = {p.name for p in neutral}
@@ -375,7 +404,7 @@ def main() -> None:
         tiles = study_tiles(args.sharp, args.fer, args.real, args.seed, chosen)
         key = write_study(tiles, Path(args.out), args.per_sheet, seed=args.seed)
         known = conditions()
-        (Path(args.out) / "conditions.json").write_text(json.dumps({c: known[c][0] for c in chosen}, indent=1))
+        (Path(args.out) / "conditions.json").write_text(json.dumps({c: known[c].what for c in chosen}, indent=1))
         print(f"{len(key)} tiles on {len(list((Path(args.out) / 'sheets').glob('sheet-*.png')))} sheets in "
               f"{args.out}/sheets (give raters only that folder); key: {args.out}/key.json")
         return

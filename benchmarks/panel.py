@@ -6,8 +6,10 @@
 
 FER+ valid faces are redrawn by the generator in every other emotion (the transitions' end frames).
 Each result is laid out on a 128x64 panel (today's `fit`, and the face framings) and dithered, then
-the lit pixels are brought back to the judge's input: the framing undone (the panel mapped back
-onto the 64 px sketch, paper where the panel did not show it) and read by judges A and B of
+the judges read the panel frame as a person sees it (`shown`: at its real pixels, the judge's 64 px
+window at the panel's centre, nothing undone). Beside it, the information the panel keeps (not legibility, which
+only people measure: benchmarks/legibility.py): the lit pixels brought back to the judge's input, the
+framing undone (the panel mapped back onto the 64 px sketch, paper where the panel did not show it), read by judges A and B of
 benchmarks/realfaces.py (sketch CNNs trained on FER+ train sketches only). It reports the target
 accuracy after the panel beside the accuracy on the same laid-out frames before quantisation
 (gray), and their ratio (the goal for the full-screen framing: >= 0.9), and beside the accuracy on
@@ -41,27 +43,31 @@ from emosketch.datasets.dataset import load  # noqa: E402
 from emosketch.evaluate.classifier import load_classifier  # noqa: E402
 from emosketch.evaluate.generator import translation_pairs  # noqa: E402
 from emosketch.export import Dither, Layout  # noqa: E402
-from emosketch.export.dither import OLED_DITHER, thin, to_bits  # noqa: E402
+from emosketch.export.dither import thin, to_bits  # noqa: E402
 from emosketch.export.layout import _window, apply_layout, with_face  # noqa: E402
 from emosketch.export.pack import dither_sequences  # noqa: E402
+from emosketch.export.panel import FACE_BAND, PANEL  # noqa: E402
 from emosketch.interpolate.pack import ZOOM_BREATH  # noqa: E402
 from emosketch.models import default_generator, demo_photo  # noqa: E402
 
-THIN1 = Dither("lineart", thin=True)  # the previous default: 1 px strokes and blue-noise tonal fills
-VARIANTS = [  # name, layout, dither (OLED_DITHER, the default: strokes only, stable, thinned and redrawn 2 px wide)
-    ("fit (the old layout)", Layout(128, 64, "fit"), Dither("lineart")),
+OLED_DITHER = FACE_BAND.dither  # the face band's dither: strokes only, stable, thinned and redrawn 2 px wide
+THIN1 = Dither("lineart", thin=True)  # the default before that: 1 px strokes and blue-noise tonal fills
+VARIANTS = [  # name, layout, dither
+    ("the whole face 1:1, line art (the default, export.panel.PANEL)", PANEL.layout, PANEL.dither),
+    ("fit, lineart with fills", Layout(128, 64, "fit"), Dither("lineart")),
     ("face brows-chin, not thinned", Layout(128, 64, "face"), Dither("lineart")),
     ("face brows-chin, thin 1 px + fills (the old default)", Layout(128, 64, "face"), THIN1),
     ("face brows-chin, thin 1 px, fill none", Layout(128, 64, "face"), Dither("lineart", thin=True, fill="none")),
     ("face brows-chin, thin 2 px + fills", Layout(128, 64, "face"), Dither("lineart", thin=True, line=2)),
-    ("face brows-chin, the default (2 px, fill none, stable)", Layout(128, 64, "face"), OLED_DITHER),
-    ("face forehead-chin, the default dither", Layout(128, 64, "face", framing="forehead-chin"), OLED_DITHER),
-    ("face brows-chin, stretch <= 1.5, the default dither", Layout(128, 64, "face", max_stretch=1.5), OLED_DITHER),
-    ("face head (nothing cropped), the default dither", Layout(128, 64, "face", framing="head"), OLED_DITHER),
+    ("face brows-chin, 2 px, fill none, stable (the default before: FACE_BAND)", Layout(128, 64, "face"), OLED_DITHER),
+    ("face forehead-chin, FACE_BAND's dither", Layout(128, 64, "face", framing="forehead-chin"), OLED_DITHER),
+    ("face brows-chin, stretch <= 1.5, FACE_BAND's dither", Layout(128, 64, "face", max_stretch=1.5), OLED_DITHER),
+    ("face head (nothing cropped), FACE_BAND's dither", Layout(128, 64, "face", framing="head"), OLED_DITHER),
 ]
 FS = Dither("floyd-steinberg")
 OLED_FACE = Layout(128, 64, "face")
 PACKS = [  # framing, layout, dither label, dither, pen coding; each framing's Floyd-Steinberg row is its baseline
+    ("fit", PANEL.layout, "lineart fill none --stable (the default, PANEL)", PANEL.dither, True),
     ("fit", Layout(128, 64, "fit"), "lineart", Dither("lineart"), True),
     ("fit", Layout(128, 64, "fit"), "lineart --stable", Dither("lineart", stable=True), True),
     ("fit", Layout(128, 64, "fit"), "floyd-steinberg", FS, True),
@@ -70,7 +76,7 @@ PACKS = [  # framing, layout, dither label, dither, pen coding; each framing's F
     ("brows-chin", OLED_FACE, "thin 1 px + fills, --stable", Dither("lineart", thin=True, stable=True), True),
     ("brows-chin", OLED_FACE, "thin 1 px, fill none, --stable", Dither("lineart", thin=True, stable=True, fill="none"), True),
     ("brows-chin", OLED_FACE, "2 px, fill none, --stable, --no-pen-coding", OLED_DITHER, False),
-    ("brows-chin", OLED_FACE, "2 px, fill none, --stable (the default)", OLED_DITHER, True),
+    ("brows-chin", OLED_FACE, "2 px, fill none, --stable (FACE_BAND, the smallest)", OLED_DITHER, True),
     ("brows-chin", OLED_FACE, "floyd-steinberg", FS, True),
     ("forehead-chin", Layout(128, 64, "face", framing="forehead-chin"), "the default dither", OLED_DITHER, True),
     ("forehead-chin", Layout(128, 64, "face", framing="forehead-chin"), "floyd-steinberg", FS, True),
@@ -95,6 +101,19 @@ def undo(bits: np.ndarray, layout: Layout, side: int, k: int = 8, gain: float | 
     if gain is None:
         gain = max(1.0, float(np.sqrt(layout.width / ww * layout.height / wh)))
     return (255 * (1 - np.clip(cover * gain, 0, 1))).round().astype(np.uint8)
+
+
+def as_shown(bits: np.ndarray, side: int, polarity: str = "ink") -> np.ndarray:
+    """The panel frame as a person sees it, at its real pixels, with nothing undone: the judge's
+    side x side window at the panel's centre (paper beyond the panel), its strokes dark as on the
+    sketches the judge learned. uint8, 0 = ink."""
+    h, w = bits.shape
+    ink = bits if polarity == "ink" else ~bits
+    canvas = np.zeros((max(h, side), max(w, side)), bool)
+    y0, x0 = (canvas.shape[0] - h) // 2, (canvas.shape[1] - w) // 2
+    canvas[y0:y0 + h, x0:x0 + w] = ink
+    cy, cx = (canvas.shape[0] - side) // 2, (canvas.shape[1] - side) // 2
+    return np.where(canvas[cy:cy + side, cx:cx + side], 0, 255).astype(np.uint8)
 
 
 @torch.no_grad()
@@ -387,20 +406,25 @@ def face_pack_table(checkpoint: str, count: int = PACK_FACES) -> list[dict]:
     rows = []
     for name, face in faces:
         parts = [(n, "generator", part) for n, part in split_sequences(sequences(r, face, list(r.classes)), "frames")]
-        layout = with_face(OLED_FACE, face.sketch[None])  # as face_pack frames it
         row = {"face": name}
-        for codec in ("ctx", "auto"):
-            m = build_pack(parts, ExportOptions(layout=layout, dither=OLED_DITHER, codec=codec)).manifest()
-            row[f"{codec}_ratio"], row[f"{codec}_bytes"] = m["raw_bytes"] / m["total_bytes"], m["total_bytes"]
+        for prefix, drawing in (("", PANEL), ("band_", FACE_BAND)):
+            layout = with_face(drawing.layout, face.sketch[None])  # as face_pack frames it
+            for codec in ("ctx", "auto"):
+                m = build_pack(parts, ExportOptions(layout=layout, dither=drawing.dither, codec=codec)).manifest()
+                row[f"{prefix}{codec}_ratio"] = m["raw_bytes"] / m["total_bytes"]
+                row[f"{prefix}{codec}_bytes"] = m["total_bytes"]
         rows.append(row)
     fer = rows[1:]
     if fer:
         for label, pick in (("median of the FER+ faces", np.median), ("lowest of the FER+ faces", np.min)):
             rows.append({"face": label, **{k: float(pick([f[k] for f in fer])) for k in fer[0] if k.endswith("_ratio")}})
-        rows.append({"face": "FER+ faces at 12:1 or more (ctx)", "ctx_ratio": sum(f["ctx_ratio"] >= 12 for f in fer)})
-    print(f"\nThe default pack (6 idle loops + 30 transitions, the panel's defaults) of the demo photo and {len(fer)} "
-          "FER+ validation faces: ratio with the context codec (the default) and with --codec auto")
-    print(table(rows, ["face", "ctx_ratio", "ctx_bytes", "auto_ratio", "auto_bytes"]))
+        rows.append({"face": "FER+ faces at 12:1 or more (ctx)", "ctx_ratio": sum(f["ctx_ratio"] >= 12 for f in fer),
+                     "band_ctx_ratio": sum(f["band_ctx_ratio"] >= 12 for f in fer)})
+    print(f"\nThe default pack (6 idle loops + 30 transitions, the panel's defaults: PANEL) of the demo photo and "
+          f"{len(fer)} FER+ validation faces: ratio with the context codec (the default) and with --codec auto; "
+          "band_: the face band (FACE_BAND, --mode face --thin), the smallest packs")
+    print(table(rows, ["face", "ctx_ratio", "ctx_bytes", "auto_ratio", "auto_bytes", "band_ctx_ratio", "band_ctx_bytes",
+                       "band_auto_ratio"]))
     return rows
 
 
@@ -510,28 +534,32 @@ def main() -> None:
     rows = [{"variant": "the generated sketch itself", **{f"acc_{j}": before[j] for j in judges},
              "stroke_width": None}]
     for name, layout, d in VARIANTS:
-        backs, grays, bits_all = [], [], []
+        backs, grays, bits_all, shown = [], [], [], []
         for src, img in zip(src_u8, gen):
             lay = with_face(layout, src[None])  # the framing comes from the source face, steady over its edits
             gray = apply_layout(img[None], lay)
             bits = to_bits(gray, d)[0]
             bits_all.append(bits)
             backs.append(undo(bits, lay, side))
+            shown.append(as_shown(bits, side, d.polarity))
             grays.append(undo(1 - gray[0].astype(np.float32) / 255, lay, side, gain=1.0))
         row = {"variant": name, "stroke_width": stroke_width(np.stack(bits_all))}
         for j, m in judges.items():
             acc = float((read(m, np.stack(backs)) == targets).mean())
             acc_gray = float((read(m, np.stack(grays)) == targets).mean())
             row[f"gray_{j}"], row[f"acc_{j}"] = acc_gray, acc
+            row[f"shown_{j}"] = float((read(m, np.stack(shown)) == targets).mean())
             row[f"ratio_{j}"], row[f"total_{j}"] = acc / max(acc_gray, 1e-9), acc / before[j]
         rows.append(row)
         cv2.imwrite(str(out / f"panel-{len(rows) - 1}.png"),
                     np.concatenate([np.concatenate([np.where(b, 255, 0).astype(np.uint8) for b in bits_all[i:i + 4]], 1)
                                     for i in range(0, 16, 4)], 0))
     print(f"\n{len(targets)} translations ({args.faces} FER+ valid faces x 5 other emotions) by {checkpoint}; "
-          "judges read the panel mapped back to the sketch. gray: the same layout before 1 bit; acc: after "
-          "layout and dither; ratio = acc / gray (the goal: >= 0.9); total = acc / the sketch itself")
-    print(table(rows, ["variant"] + [f"{k}_{j}" for j in judges for k in ("gray", "acc", "ratio", "total")]
+          "shown: the judges read the panel frame as a person sees it (real pixels, the centre 64 px, nothing undone; "
+          "benchmarks/legibility.py asks people). The information kept, not legibility: acc, the panel mapped "
+          "back onto the sketch (the framing undone); gray: the same before 1 bit; ratio = acc / gray; "
+          "total = acc / the sketch itself")
+    print(table(rows, ["variant"] + [f"{k}_{j}" for j in judges for k in ("shown", "gray", "acc", "ratio", "total")]
                 + ["stroke_width"]))
     ups = upscaler_rows(judges, src_u8, gen, targets, side)
     print("\nEnlarging the 64 px face onto the panel (face brows-chin): target accuracy read back, stroke width")

@@ -716,6 +716,11 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
               help="Thin every stroke to one pixel (with --line 2, redrawn by a 2x2 pen: smaller packs, but "
                    "raters read the face less well).")
 @_line_options(line=2, fill="none")
+@click.option("--polarity", type=click.Choice(["ink", "paper"]), default="paper", show_default=True,
+              help="paper: the panel is lit and the strokes dark, as the sketch is drawn (raters read it best); "
+                   "ink: the strokes light the pixels (a dark panel, less current).")
+@click.option("--min-stroke", default=4, show_default=True, type=click.IntRange(0, 64),
+              help="Drop ink specks of fewer pixels than this (0 keeps every speck).")
 @click.option("--stable/--no-stable", default=None,
               help="Temporal hysteresis against flicker [default: on for lineart and the mask dithers, "
                    "which it needs].")
@@ -741,7 +746,8 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
 @click.option("--force", is_flag=True, help="Replace the pack folder if it exists.")
 @_style_options
 def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_frames, idle_frames, easing, fps,
-             mode, framing, zoom, focus, zoom_breath, dither_mode, thin, line, fill, pen_coding, stable, size, pixel_format, max_bytes, codec, name,
+             mode, framing, zoom, focus, zoom_breath, dither_mode, thin, line, fill, pen_coding, polarity, min_stroke, stable,
+             size, pixel_format, max_bytes, codec, name,
              panel, frames_out, tft, ink, paper, shades, force, seed, psi, device, batch):
     """Make an OLED pack from a checkpoint and a face: an idle loop per emotion and a transition
     for every ordered pair, ready for the C, Arduino and MicroPython players.
@@ -750,10 +756,11 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     Examples:
       emosketch pack --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --out face-pack
       emosketch pack --checkpoint runs/fer/checkpoint.pt --input me.jpg --emotions neutral,happy,sad,surprise --out me-pack --max-bytes 28000
-      emosketch pack --input me.jpg --out small --mode face --thin  # the smallest packs (the face band, 2 px pen)
-      emosketch pack --input me.jpg --out strip --mode face --thin --size 128x32 --framing eyes
+      emosketch pack --input me.jpg --out dark --polarity ink     # strokes lit on a dark panel
+      emosketch pack --input me.jpg --out small --mode face --thin --polarity ink --min-stroke 0  # the face band: the smallest packs
+      emosketch pack --input me.jpg --out strip --mode face --thin --polarity ink --size 128x32 --framing eyes
       emosketch pack --input me.jpg --out bytes --codec auto       # byte codecs: the least decode work
-      emosketch pack --input me.jpg --out thin --mode face --thin --line 1 --fill bluenoise --no-stable
+      emosketch pack --input me.jpg --out thin --mode face --thin --line 1 --fill bluenoise --no-stable --polarity ink
       emosketch pack --input me.jpg --tft st7789-240x240 --ink yellow --paper black --out tft-pack
 
     With --tft the pack is for a colour TFT (ST7789 240x240 or 135x240, ILI9341 320x240): RGB565
@@ -780,7 +787,8 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
                        f"frame; using --codec {codec}")
     stable = dither_mode in MASK_MODES if stable is None else stable
     opts = ExportOptions(layout=Layout(width, height, mode, focus, zoom, framing=framing),
-                         dither=Dither(dither_mode, thin=thin, stable=stable, line=line, fill=fill),
+                         dither=Dither(dither_mode, thin=thin, stable=stable, line=line, fill=fill,
+                                       polarity=polarity, min_stroke=min_stroke),
                          pixel_format=pixel_format, codec=codec, max_bytes=max_bytes,
                          name=name, pen_coding=pen_coding)
     wanted = tuple(e.strip() for e in emotions.split(",") if e.strip()) if emotions else None

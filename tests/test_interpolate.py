@@ -268,8 +268,10 @@ def test_interpolate_agent_and_pack_commands(generator, synthetic, tmp_path):
     assert r.exit_code == 0, r.output
     assert "2 idle loops and 2 transitions" in r.output and "verified bit for bit" in r.output
     m = json.loads((tmp_path / "p" / "manifest.json").read_text())
-    settings = m["settings"]["dither"]
-    assert (settings["stable"], settings["thin"], settings["line"], settings["fill"]) == (True, True, 2, "none")
+    from dataclasses import asdict
+
+    from emosketch.export.panel import PANEL
+    assert m["settings"]["dither"] == asdict(PANEL.dither)  # the CLI's defaults are the panel drawing's
     assert m["codec"] == "ctx" and {f["codec"] for f in m["frames"]} == {"ctx-key", "ctx"}  # the panel default
     for args, codec, note in [(["--codec", "auto"], "auto", False), (["--size", "90x30", "--format", "gfx"], "auto", True)]:
         r = run("pack", "--checkpoint", generator, "--data", synthetic, "--emotions", "happy,sad", *args,

@@ -27,16 +27,17 @@ def face(size: int = 64) -> np.ndarray:
 def test_the_default_draws_the_whole_face_one_to_one_in_the_middle():
     f = face()
     bits = draw(f[None])[0]
-    assert bits.shape == (64, 128)
-    assert not bits[:, :32].any() and not bits[:, 96:].any()  # letterboxed, not stretched across
+    assert bits.shape == (64, 128) and PANEL.dither.polarity == "paper"  # a lit panel, dark strokes
+    ink = ~bits
+    assert not ink[:, :32].any() and not ink[:, 96:].any()  # letterboxed, not stretched across
     assert np.array_equal(bits[:, 32:96], to_bits(f[None], PANEL.dither)[0])  # the drawing's own pixels
-    assert bits[46, 64] and bits[26, 32 + 22]  # the open mouth and the pupils stay dark areas, lit
+    assert ink[46, 64] and ink[26, 32 + 22]  # the open mouth and the pupils stay dark areas
     ring = (f == 0) & (cv2.erode((f == 0).view(np.uint8), np.ones((3, 3), np.uint8)) == 0)
-    assert bits[:, 32:96][ring].mean() > 0.95  # the outline stays closed and continuous (not thinned away)
+    assert ink[:, 32:96][ring].mean() > 0.95  # the outline stays closed and continuous (not thinned away)
 
 
 def test_a_larger_face_is_brought_down_to_the_height_keeping_its_proportions():
-    big = draw(face(128)[None])[0]
+    big = ~draw(face(128)[None])[0]
     cols = np.flatnonzero(big.any(0))
     rows = np.flatnonzero(big.any(1))
     width, height = cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1
@@ -44,7 +45,7 @@ def test_a_larger_face_is_brought_down_to_the_height_keeping_its_proportions():
 
 
 def test_zoom_pushes_in_without_stretching():
-    z = draw(face()[None], PANEL, [1.25])[0]
+    z = ~draw(face()[None], PANEL, [1.25])[0]
     cols = np.flatnonzero(z.any(0))
     assert 52 <= cols[-1] - cols[0] + 1 <= 60  # the 45 px head 1.25x wide, not 2x
 

@@ -89,7 +89,12 @@ def test_a_tft_pack_fills_its_panel_and_decodes_from_its_files(face_transition, 
     assert set(np.unique(pack.words).tolist()) <= set(pack.table.tolist())
     ink = pack.words != pack.table[0]
     rows, cols = np.flatnonzero(ink.any(axis=(0, 2))), np.flatnonzero(ink.any(axis=(0, 1)))
-    assert np.ptp(cols) >= 0.8 * w or np.ptp(rows) >= 0.8 * h  # the face fills the panel
+    src = (face_transition < 128).any(axis=0)  # the drawing's own extent in its frames
+    src_rows, src_cols = np.flatnonzero(src.any(1)), np.flatnonzero(src.any(0))
+    scale = min(w, h) / face_transition.shape[1]  # the whole face on the panel's shorter side
+    assert np.ptp(cols) >= 0.9 * scale * np.ptp(src_cols) and np.ptp(rows) >= 0.9 * scale * np.ptp(src_rows)
+    aspect = (np.ptp(cols) / np.ptp(rows)) / (np.ptp(src_cols) / np.ptp(src_rows))
+    assert 1 / 1.15 < aspect < 1.15  # as the panel drawing lays it out: never stretched
     folder = write_tft_pack(pack, tmp_path / "pack")
     assert np.array_equal(decode_tft_pack(folder), pack.words)
     m = json.loads((folder / "manifest.json").read_text())
