@@ -13,12 +13,15 @@ import cv2
 import numpy as np
 
 from .atomic import atomic_dir, atomic_file
+from .datasets.decode import READS, image_format
 from .errors import EmosketchError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 GIF_SUFFIXES = {".gif"}
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm"}
 DEFAULT_FPS = 12.0
+MAX_FRAMES = 20_000  # a GIF whose frame times expand to more is refused, as is one of more pixels
+MAX_FRAME_PIXELS = 512 * 1024 * 1024
 
 
 @dataclass
@@ -76,6 +79,8 @@ def read_image(path: Path) -> np.ndarray:
         raise EmosketchError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if data.size == 0:
         raise EmosketchError(f"{path}: file is empty")
+    if image_format(data[:16].tobytes()) is None:
+        raise EmosketchError(f"{path}: not a readable image (emosketch reads {READS})")
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise EmosketchError(f"{path}: not a readable image")
@@ -108,13 +113,18 @@ def _read_gif(path: Path, fps: float | None) -> Frames:
     from PIL import Image, ImageSequence
 
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=["GIF"]) as im:
             comment = im.info.get("comment", b"")
             frames, durations = [], []
             for f in ImageSequence.Iterator(im):
+                if (len(frames) + 1) * f.size[0] * f.size[1] > MAX_FRAME_PIXELS:
+                    raise EmosketchError(f"{path}: more than {MAX_FRAME_PIXELS:,} pixels in its frames "
+                                         f"({f.size[0]}x{f.size[1]} each)")
                 rgba = np.asarray(f.convert("RGBA"))
                 frames.append(to_gray(rgba[..., [2, 1, 0, 3]]))  # to_gray expects OpenCV's BGRA order
                 durations.append(float(f.info.get("duration", 0) or 0))
+    except EmosketchError:
+        raise
     except Exception as exc:  # Pillow raises many types for corrupt files
         raise EmosketchError(f"{path}: not a readable GIF ({exc})") from exc
     if not frames:
@@ -122,7 +132,16 @@ def _read_gif(path: Path, fps: float | None) -> Frames:
     noted = re.search(rb"fps=([0-9.]+)", comment if isinstance(comment, bytes) else str(comment).encode())
     positive = [d for d in durations if d > 0]
     base = 1000.0 / float(noted.group(1)) if noted else (min(positive) if positive else 1000.0 / DEFAULT_FPS)
-    repeats = [max(1, int(round(d / base))) if d > 0 else 1 for d in durations]
+    if not base > 0:  # an fps=0 note
+        raise EmosketchError(f"{path}: its comment notes fps={noted.group(1).decode()}, not a frame rate")
+    # Bounded before anything is repeated: a 10 ms frame beside a 655 s one would make 65,535 copies.
+    repeats = [max(1, round(d / base)) if d > 0 else 1 for d in durations]
+    total = sum(repeats)
+    if total > MAX_FRAMES or total * frames[0].size > MAX_FRAME_PIXELS:
+        times = f"{min(positive):g} ms to {max(positive):g} ms" if positive else "none"
+        raise EmosketchError(f"{path}: its frame times ({times}) would make "
+                             f"{total:,} frames of {base:g} ms; at most {MAX_FRAMES:,} frames and "
+                             f"{MAX_FRAME_PIXELS:,} pixels are read: save it with fewer or more even frame times")
     return Frames(np.repeat(np.stack(frames), repeats, axis=0), fps or 1000.0 / base)
 
 

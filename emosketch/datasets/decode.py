@@ -2,6 +2,8 @@
 
 Handles EXIF orientation, gray / RGB / RGBA / palette / CMYK / 16-bit / 1-bit images; truncated files,
 non-images, images too small to hold a face and decompression bombs become skips, never crashes.
+Only the formats in FORMATS are read, by their first bytes, before any decoder sees the data: an
+EPS, PDF or SVG never reaches a plugin that runs an outside program (PIL's EPS plugin runs Ghostscript).
 """
 
 from __future__ import annotations
@@ -15,6 +17,20 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MIN_SIDE = 16  # smaller images cannot hold a usable face
 MAX_PIXELS = 50_000_000  # larger images are refused before decoding (decompression-bomb guard)
+# The formats emosketch reads (PIL's names; PPM covers PGM and PBM), by the bytes they start with.
+FORMATS = {"PNG": (b"\x89PNG\r\n\x1a\n",), "JPEG": (b"\xff\xd8\xff",), "GIF": (b"GIF87a", b"GIF89a"),
+           "BMP": (b"BM",), "WEBP": (b"RIFF",), "TIFF": (b"II*\x00", b"MM\x00*"),
+           "PPM": (b"P1", b"P2", b"P3", b"P4", b"P5", b"P6")}
+READS = "PNG, JPEG, GIF, BMP, WebP, TIFF and PGM/PPM"
+CHUNK_PIXELS = 1 << 20  # 16-bit and float images are scaled to 8 bits this many pixels at a time
+
+
+def image_format(data: bytes) -> str | None:
+    """The FORMATS name of image bytes by their signature, or None for anything else."""
+    for name, magics in FORMATS.items():
+        if data.startswith(magics) and (name != "WEBP" or data[8:12] == b"WEBP"):
+            return name
+    return None
 
 
 class Skip(Exception):
@@ -26,17 +42,25 @@ class Skip(Exception):
         self.detail = detail
 
 
-def decode_bytes(data: bytes, min_side: int = MIN_SIDE, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Decode image bytes to uint8 gray [H, W] (alpha laid on white), upright per EXIF."""
+def decode_bytes(data: bytes, min_side: int = MIN_SIDE, max_pixels: int = MAX_PIXELS,
+                 max_side: int | None = None) -> np.ndarray:
+    """Decode image bytes to uint8 gray [H, W] (alpha laid on white), upright per EXIF. Only FORMATS
+    are read; more than max_pixels is refused before decoding. max_side: the longest side is shrunk
+    to it (a JPEG is decoded at a reduced scale when it can be)."""
     if not data:
         raise Skip("empty file")
+    fmt = image_format(data)
+    if fmt is None:
+        raise Skip("not an image", f"emosketch reads {READS}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(io.BytesIO(data), formats=[fmt])
             w, h = img.size
             if w * h > max_pixels:
                 raise Skip("image too large", f"{w}x{h}")
+            if max_side and max(w, h) > max_side:
+                img.draft(img.mode, (max_side, max_side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
             img.load()
     except Skip:
         raise
@@ -50,19 +74,52 @@ def decode_bytes(data: bytes, min_side: int = MIN_SIDE, max_pixels: int = MAX_PI
         img = ImageOps.exif_transpose(img)
     except Exception:  # a broken EXIF block is not worth losing the picture for
         pass
+    if max_side and max(img.size) >= 2 * max_side:
+        try:  # whole-pixel boxes first, so the conversions below run on the small image
+            img = img.reduce(max(img.size) // max_side)
+        except ValueError:  # 16-bit gray has no reduce: to_gray scales it in chunks
+            pass
     if min(img.size) < min_side:
         raise Skip("image too small", f"{img.size[0]}x{img.size[1]}")
-    return to_gray(img)
+    gray = to_gray(img)
+    del img
+    if max_side and max(gray.shape) > max_side:
+        import cv2
+
+        f = max_side / max(gray.shape)
+        size = (max(1, round(gray.shape[1] * f)), max(1, round(gray.shape[0] * f)))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    return gray
+
+
+def _scaled(arr: np.ndarray, factor: float) -> np.ndarray:
+    """round(arr * factor) clipped to uint8, CHUNK_PIXELS at a time (no float64 copy of a whole image)."""
+    out = np.empty(arr.shape, np.uint8)
+    rows = max(1, CHUNK_PIXELS // max(1, arr.shape[1]))
+    for y in range(0, arr.shape[0], rows):
+        out[y:y + rows] = np.clip(arr[y:y + rows].astype(np.float64) * factor + 0.5, 0, 255)
+    return out
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from an image's header, without decoding it; FORMATS only."""
+    fmt = image_format(data)
+    if fmt is None:
+        raise Skip("not an image", f"emosketch reads {READS}")
+    try:
+        with Image.open(io.BytesIO(data), formats=[fmt]) as img:
+            return img.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise Skip("corrupt image", str(exc)[:80]) from None
 
 
 def to_gray(img: Image.Image) -> np.ndarray:
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if arr.max() > 255 else 255.0
-        return np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        arr = np.asarray(img)
+        return _scaled(arr, 255.0 / (65535.0 if arr.max() > 255 else 255.0))
     if img.mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
-        return np.clip(arr * (255.0 if arr.max() <= 1.0 else 1.0) + 0.5, 0, 255).astype(np.uint8)
+        arr = np.asarray(img)
+        return _scaled(arr, 255.0 if arr.max() <= 1.0 else 1.0)
     if img.mode in ("P", "PA", "LA", "RGBA", "La", "RGBa") or "transparency" in img.info:
         img = img.convert("RGBA")
         paper = Image.new("RGBA", img.size, (255, 255, 255, 255))

@@ -199,30 +199,25 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
             raise RequestError("fps must be a number and frames a whole number") from None
         if not 0.5 <= fps <= 30 or count < 0:
             raise RequestError("fps from 0.5 to 30, frames >= 0")
-        if engine.streams >= engine.config.max_streams:
-            raise RequestError(f"{engine.config.max_streams} streams are open already; close one first", 429)
+        engine.open_stream()  # counted now: streams asked for at once cannot all pass the cap
 
         async def events():
-            engine.streams += 1
-            try:
-                n = 0
-                loop = asyncio.get_running_loop()
-                next_at = loop.time()
-                while count == 0 or n < count:
-                    if await request.is_disconnected():
-                        break
-                    data, bits, state = await run_in_threadpool(engine.frame, s, fmt)
-                    event = state | {"n": n, "format": fmt, "width": int(bits.shape[1]), "height": int(bits.shape[0]),
-                                     "data": base64.b64encode(data).decode("ascii")}
-                    yield f"data: {json.dumps(event)}\n\n"
-                    n += 1
-                    next_at += 1.0 / fps
-                    await asyncio.sleep(max(0.0, next_at - loop.time()))
-            finally:
-                engine.streams -= 1
+            n = 0
+            loop = asyncio.get_running_loop()
+            next_at = loop.time()
+            while count == 0 or n < count:
+                if await request.is_disconnected():
+                    break
+                data, bits, state = await run_in_threadpool(engine.frame, s, fmt)
+                event = state | {"n": n, "format": fmt, "width": int(bits.shape[1]), "height": int(bits.shape[0]),
+                                 "data": base64.b64encode(data).decode("ascii")}
+                yield f"data: {json.dumps(event)}\n\n"
+                n += 1
+                next_at += 1.0 / fps
+                await asyncio.sleep(max(0.0, next_at - loop.time()))
 
-        return answer(StreamingResponse(events(), media_type="text/event-stream",
-                                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}), s)
+        return answer(_CountedStream(engine, events(), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}), s)
 
     def guarded(handler):
         async def run(request: Request) -> Response:
@@ -255,6 +250,21 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.state.engine = engine
     return app
+
+
+class _CountedStream(StreamingResponse):
+    """Gives its stream back to the engine's count when it ends, even if it never started (the client
+    went before the first event, when a generator's own finally would never run)."""
+
+    def __init__(self, engine: Engine, content, **kw):
+        super().__init__(content, **kw)
+        self.engine = engine
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.engine.close_stream()
 
 
 def _png(img: np.ndarray, scale: int) -> bytes:

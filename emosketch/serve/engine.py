@@ -14,12 +14,12 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..datasets.decode import Skip, decode_bytes
+from ..datasets.decode import Skip, decode_bytes, image_size
 from ..datasets.face import crop_face_at
 from ..datasets.photo import photo_configs
 from ..errors import EmosketchError
@@ -46,6 +46,8 @@ class ServeConfig:
     device: str = "auto"
     max_upload_bytes: int = 8 * 1024 * 1024  # larger request bodies get 413 before they are read in full
     max_pixels: int = 25_000_000  # larger decoded images get 413 (decompression-bomb guard)
+    max_side: int = 2048  # an upload is shrunk to this longest side as it is decoded, before the face is found
+    decode_slots: int = 2  # uploads decoded at once; more wait (each holds up to max_pixels x 4 bytes)
     max_sessions: int = 256  # the least recently used session is forgotten beyond this
     max_streams: int = 16  # concurrent frame streams; more get 429
     zoom: float = 0.25  # push-in at full arousal of the agent's dominant channel
@@ -53,8 +55,10 @@ class ServeConfig:
     cache_frames: int = 2048  # rendered panel frames kept, keyed by face, weights and zoom
 
     def __post_init__(self) -> None:
-        if self.max_upload_bytes < 1024 or self.max_pixels < 64 * 64 or self.max_sessions < 1 or self.max_streams < 1:
-            raise EmosketchError("serve: max_upload_bytes >= 1024, max_pixels >= 4096, max_sessions and max_streams >= 1")
+        if (self.max_upload_bytes < 1024 or self.max_pixels < 64 * 64 or self.max_sessions < 1 or self.max_streams < 1
+                or self.max_side < 64 or self.decode_slots < 1):
+            raise EmosketchError("serve: max_upload_bytes >= 1024, max_pixels >= 4096, max_side >= 64, "
+                                 "max_sessions, max_streams and decode_slots >= 1")
         if not 0 <= self.zoom <= 2 or not 0 < self.stimulus <= 1.5:
             raise EmosketchError("serve: zoom from 0 to 2 and stimulus in (0, 1.5]")
 
@@ -86,9 +90,11 @@ class Session:
                 "zoom": round(1.0 + self.zoom, 4), "face": self.face.how}
 
 
-def _image_bytes(data: bytes, limit: int) -> np.ndarray:
+def _image_bytes(data: bytes, config: ServeConfig) -> tuple[np.ndarray, float]:
+    """The upload as gray, at most config.max_side a side, and the factor back to the upload's pixels."""
     try:
-        return decode_bytes(data, max_pixels=limit)
+        gray = decode_bytes(data, max_pixels=config.max_pixels, max_side=config.max_side)
+        return gray, max(image_size(data)) / max(gray.shape)  # a turn per EXIF keeps the longest side
     except Skip as exc:
         status = 413 if exc.reason == "image too large" else 422 if exc.reason in ("image too small",) else 400
         raise RequestError(f"the image could not be used: {exc}", status) from None
@@ -119,7 +125,9 @@ class Engine:
         self.sessions_lock = threading.Lock()
         self.cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self.face_ids = itertools.count(1)  # a fresh id per face; next() on a count is atomic across threads
+        self.decode_slots = threading.BoundedSemaphore(config.decode_slots)
         self.streams = 0
+        self.streams_lock = threading.Lock()
         from ..models import demo_photo
 
         self.default_face = self.renderer.source(image=demo_photo())
@@ -157,9 +165,11 @@ class Engine:
         stimulates the session's agent, and the face becomes the one it draws."""
         from ..emotion_cnn import predict
 
-        gray = _image_bytes(data, self.config.max_pixels)
+        with self.decode_slots:
+            gray, up = _image_bytes(data, self.config)
         size = int(self.classifier_state["image_size"])
-        face, how, (x, y, side, _) = crop_face_at(gray, size, self.face_cfg)
+        face, how, box = crop_face_at(gray, size, self.face_cfg)
+        x, y, side = (round(v * up) for v in box[:3])
         with self.model_lock:
             p = predict(self.classifier, face[None], size, device=self.device)[0]
         classes = self.classifier_state["classes"]
@@ -167,11 +177,13 @@ class Engine:
         result = {"label": classes[order[0]], "confidence": round(float(p[order[0]]), 4),
                   "probabilities": {c: round(float(v), 4) for c, v in zip(classes, p)},
                   "box": {"x": x, "y": y, "width": side, "height": side, "found": how != "whole"},
-                  "image": {"width": int(gray.shape[1]), "height": int(gray.shape[0])}, "stimulated": {}}
+                  "image": {"width": round(gray.shape[1] * up), "height": round(gray.shape[0] * up)},
+                  "stimulated": {}}
         new_face = None
         if use_face:
             with self.model_lock:
                 new_face = self.renderer.source_from_gray(gray, "auto")
+            new_face = replace(new_face, original=new_face.sketch)  # a session keeps no upload, only its sketch
         with session.lock:
             session.advance(self.config.zoom)
             if stimulate:
@@ -291,6 +303,17 @@ class Engine:
         with session.lock:  # bits() has just advanced the clock: the state is the one drawn
             state = session.state()
         return self.encode(bits, fmt), bits, state
+
+    def open_stream(self) -> None:
+        """Count a stream when it is asked for, not when it starts: the cap holds for requests at once."""
+        with self.streams_lock:
+            if self.streams >= self.config.max_streams:
+                raise RequestError(f"{self.config.max_streams} streams are open already; close one first", 429)
+            self.streams += 1
+
+    def close_stream(self) -> None:
+        with self.streams_lock:
+            self.streams -= 1
 
     @staticmethod
     def encode(bits: np.ndarray, fmt: str) -> bytes:

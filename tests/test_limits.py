@@ -1,0 +1,225 @@
+"""Hostile uploads, files and configs are refused in one line or cost bounded work: the server's
+memory per session and per upload, its stream cap, the image formats read, GIF frame expansion."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import threading
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+from PIL import EpsImagePlugin, Image
+
+from emosketch.datasets.decode import Skip, decode_bytes, image_format
+from emosketch.errors import EmosketchError
+
+EPS = (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n"
+       b"newpath 0 0 moveto 64 64 lineto stroke showpage\n%%EOF\n")
+
+
+def png(array: np.ndarray, **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, "PNG", **kw)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def no_ghostscript(monkeypatch):
+    """Records any call of PIL's Ghostscript runner (it would run `gs` on the upload)."""
+    calls = []
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(
+        AssertionError("Ghostscript was run")))
+    monkeypatch.setattr(EpsImagePlugin, "gs_binary", "gs", raising=False)
+    return calls
+
+
+# --- 7: only the formats emosketch means to read ---------------------------------------------------
+
+@pytest.mark.parametrize("data", [EPS, b"\xc5\xd0\xd3\xc6" + bytes(26) + EPS, b"%PDF-1.4\n", b"<svg></svg>",
+                                  b"\x00\x00\x00\x0cjP  \r\n\x87\n"])
+def test_an_eps_or_other_format_never_reaches_a_decoder(data, no_ghostscript):
+    assert image_format(data) is None
+    with pytest.raises(Skip, match="not an image: emosketch reads PNG, JPEG, GIF, BMP, WebP, TIFF"):
+        decode_bytes(data)
+    assert no_ghostscript == []
+
+
+def test_every_allowed_format_still_decodes(tmp_path):
+    from emosketch.frames import read_image
+
+    img = (np.arange(64 * 64) % 251).astype(np.uint8).reshape(64, 64)
+    for fmt, ext in (("PNG", "png"), ("JPEG", "jpg"), ("GIF", "gif"), ("BMP", "bmp"), ("WEBP", "webp"),
+                     ("TIFF", "tif"), ("PPM", "pgm")):
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, fmt)
+        data = buf.getvalue()
+        assert image_format(data) == fmt
+        assert decode_bytes(data).shape == (64, 64)
+        if fmt != "GIF":
+            (tmp_path / f"f.{ext}").write_bytes(data)
+            assert read_image(tmp_path / f"f.{ext}").shape == (64, 64)
+
+
+def test_serve_prepare_and_export_refuse_an_eps_sent_as_a_png(serve_engine, tmp_path, no_ghostscript):
+    """The probe sent an EPS as image/png: PIL's EPS plugin ran Ghostscript and CalledProcessError escaped."""
+    from starlette.testclient import TestClient
+
+    from emosketch.datasets.prepare import PrepareConfig, prepare
+    from emosketch.frames import read_image
+    from emosketch.serve.app import create_app
+    from emosketch.serve.engine import ServeConfig
+
+    serve_engine.config = ServeConfig()
+    with TestClient(create_app(engine=serve_engine)) as client:
+        r = client.post("/api/classify", content=EPS, headers={"content-type": "image/png"})
+    assert r.status_code == 400 and "not an image" in r.json()["error"]
+    (tmp_path / "happy").mkdir()
+    (tmp_path / "happy" / "face.png").write_bytes(EPS)
+    (tmp_path / "happy" / "real.png").write_bytes(png(np.full((64, 64), 200, np.uint8)))
+    (tmp_path / "happy" / "real2.png").write_bytes(png(np.full((64, 64), 90, np.uint8)))
+    meta = prepare(f"folder:{tmp_path}", tmp_path / "ds", PrepareConfig(size=32), progress=False, log=lambda m: None)
+    assert meta["skipped_by_reason"] == {"not an image": 1}
+    with pytest.raises(EmosketchError, match="not a readable image"):
+        read_image(tmp_path / "happy" / "face.png")
+    assert no_ghostscript == []
+
+
+# --- 5: a huge or 16-bit upload is decoded in bounded memory -----------------------------------------
+
+def test_a_16_bit_image_decodes_without_float64_copies_of_the_whole_image():
+    """The probe's 25 MP 16-bit PNG took about 560 MB (float64 copies); here 16 MP, shrunk as serve does."""
+    big = np.zeros((4000, 4000), np.uint16)
+    big[1000:3000, 1000:3000] = 40000
+    data = png(big)
+    del big
+    tracemalloc.start()
+    gray = decode_bytes(data, max_side=2048)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert gray.shape == (2048, 2048) and gray.dtype == np.uint8
+    assert gray[1024, 1024] == round(40000 / 65535 * 255) and gray[10, 10] == 0
+    assert peak < 80e6  # the uint16 pixels (32 MB), the 8-bit result (16 MB) and 8 MB chunks; float64 was 256 MB
+    full = decode_bytes(png(np.full((300, 200), 65535, np.uint16)))
+    assert full.shape == (300, 200) and (full == 255).all()
+
+
+def test_a_large_upload_is_shrunk_as_it_is_decoded():
+    img = np.full((3000, 5000, 3), 255, np.uint8)
+    img[1000:2000, 2000:3000] = 0
+    for fmt in ("PNG", "JPEG"):
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, fmt)
+        gray = decode_bytes(buf.getvalue(), max_side=1000)
+        assert gray.shape == (600, 1000) and gray[300, 500] < 30 and gray[50, 50] > 225
+
+
+def test_serve_decodes_at_most_decode_slots_uploads_at_once(serve_engine, monkeypatch):
+    """Decoding runs outside the model lock, on many threads: six 16-bit PNGs at once took the server
+    from 1.7 to 4.4 GB. Now at most decode_slots decode together."""
+    from emosketch.serve import engine as engine_module
+    from emosketch.serve.engine import Engine, ServeConfig
+
+    real, now, most = engine_module.decode_bytes, [0], [0]
+    lock = threading.Lock()
+
+    def counting(*a, **kw):
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        time.sleep(0.2)
+        try:
+            return real(*a, **kw)
+        finally:
+            with lock:
+                now[0] -= 1
+
+    monkeypatch.setattr(engine_module, "decode_bytes", counting)
+    e = Engine.__new__(Engine)
+    e.__dict__.update(serve_engine.__dict__)
+    e.config = ServeConfig(decode_slots=2)
+    e.decode_slots = threading.BoundedSemaphore(2)
+    data = png(np.full((80, 80), 128, np.uint8))
+    threads = [threading.Thread(target=e.classify, args=(e.new_session(), data)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 2
+
+
+# --- 4: a session keeps no upload ----------------------------------------------------------------------
+
+def test_a_session_keeps_its_sketch_not_the_upload(serve_engine):
+    """Source.original pinned each session's whole decoded upload: 25 MB for a 5000x5000 PNG, 6.4 GB
+    at the 256-session cap. A session now holds its model-size sketch and the panel."""
+    from emosketch.models import demo_photo
+    from emosketch.serve.engine import ServeConfig
+
+    serve_engine.config = ServeConfig()
+    photo = np.asarray(Image.open(demo_photo()).convert("L"))
+    big = np.asarray(Image.fromarray(photo).resize((3000, 3000)))
+    s = serve_engine.new_session()
+    out = serve_engine.classify(s, png(big), use_face=True)
+    assert out["image"] == {"width": 3000, "height": 3000}  # in the upload's pixels, though decoded at 2048
+    assert 0 <= out["box"]["x"] and out["box"]["x"] + out["box"]["width"] <= 3000
+    held = s.face.sketch.nbytes + s.face.original.nbytes
+    assert held <= 2 * serve_engine.renderer.size ** 2
+
+
+# --- 6: the stream cap counts streams when they are asked for -----------------------------------------
+
+def test_streams_asked_for_at_once_cannot_pass_the_cap(serve_engine, live_server):
+    """40 streams opened together all delivered frames past max_streams 16: it was counted only when a
+    stream started. Thirty at once against a cap of 3: three streams, 27 429s, and none left counted."""
+    from emosketch.serve.engine import ServeConfig
+
+    serve_engine.config = ServeConfig(max_streams=3)
+    host, port = live_server.split("//")[1].split(":")
+    start = threading.Barrier(30)
+    statuses, conns = [], []
+    lock = threading.Lock()
+
+    def ask():
+        c = http.client.HTTPConnection(host, int(port), timeout=30)
+        c.connect()
+        start.wait()
+        c.request("GET", "/api/stream?fps=30")
+        r = c.getresponse()
+        with lock:
+            statuses.append(r.status)
+            conns.append(c)
+
+    try:
+        threads = [threading.Thread(target=ask) for _ in range(30)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(statuses) == [200] * 3 + [429] * 27
+    finally:
+        for c in conns:
+            c.close()
+        deadline = time.monotonic() + 10
+        while serve_engine.streams and time.monotonic() < deadline:
+            time.sleep(0.05)
+        serve_engine.config = ServeConfig()
+    assert serve_engine.streams == 0
+
+
+# --- 8: GIF frame times are expanded within a bound --------------------------------------------------
+
+def test_a_gif_whose_frame_times_expand_too_far_is_one_line(tmp_path):
+    """A 309-byte GIF with frames of 10 ms and 655 s repeated the long one 65,535 times: 1.9 GB."""
+    from emosketch.frames import MAX_FRAMES, read_frames
+
+    frames = [Image.fromarray(np.full((32, 32), v, np.uint8)) for v in (0, 255)]
+    path = tmp_path / "long.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=[10, 655350], loop=0)
+    assert path.stat().st_size < 1000
+    with pytest.raises(EmosketchError, match=f"65,536 frames of 10 ms; at most {MAX_FRAMES:,}"):
+        read_frames(path)
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=[100, 400], loop=0)
+    assert len(read_frames(path).frames) == 5
