@@ -92,6 +92,24 @@ def check_classes(classes, where: str | Path) -> None:
         raise EmosketchError(f"{where}: its classes name {', '.join(twice)} more than once")
 
 
+def check_shapes(module: torch.nn.Module, weights: Mapping, where: str | Path, what: str) -> None:
+    """The stored weights have exactly the names and shapes of `module`'s state dict, or one line.
+    Meant for a module built on the meta device, before the real one is built: a config that would
+    allocate gigabytes is refused by the tensors the file really holds."""
+    bad = [k for k, v in weights.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise EmosketchError(f"{where}: the {what} weight {bad[0]!r} is not a tensor")
+    wanted = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    missing = [k for k in wanted if k not in weights]
+    extra = [k for k in weights if k not in wanted]
+    wrong = [k for k in wanted if k in weights and tuple(weights[k].shape) != wanted[k]]
+    if missing or extra or wrong:
+        detail = (f"missing {missing[0]!r}" if missing else f"unexpected {extra[0]!r}" if extra else
+                  f"{wrong[0]!r} is {list(weights[wrong[0]].shape)}, the config makes it {list(wanted[wrong[0]])}")
+        raise EmosketchError(f"{where}: its {what} weights do not fit the model its config describes ({detail[:160]}); "
+                             "nothing was built")
+
+
 def load_weights(module: torch.nn.Module, weights: Mapping, where: str | Path, what: str) -> None:
     """module.load_state_dict(weights), with a missing key, an extra key or a wrong shape or dtype
     reported as one line."""

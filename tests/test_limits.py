@@ -223,3 +223,36 @@ def test_a_gif_whose_frame_times_expand_too_far_is_one_line(tmp_path):
         read_frames(path)
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=[100, 400], loop=0)
     assert len(read_frames(path).frames) == 5
+
+
+# --- 10: a checkpoint's config is checked against its tensors before anything is built ---------------
+
+def test_a_tiny_checkpoint_whose_config_would_allocate_gigabytes_is_refused_before_building(tmp_path, monkeypatch):
+    """The probe's 3.6 KB checkpoint had a config inside every per-field bound and allocated 5.3 GB
+    before "weights do not fit". Its networks are now sized on the meta device and checked against
+    the tensors it holds; no real network is built."""
+    import torch
+
+    from emosketch.gan import networks, sample
+    from emosketch.models import default_generator
+
+    state = torch.load(default_generator(), weights_only=True)
+    state["config"]["model"].update(image_size=1024, dim_in=512, max_dim=1024, style_dim=1024, mapping_hidden=2048)
+    state["ema"] = {k: v[..., :1].clone() if v.ndim else v for k, v in list(state["ema"].items())[:3]}
+    for key in ("optimizers", "nets", "discriminator"):
+        state.pop(key, None)
+    torch.save(state, tmp_path / "g.pt")
+    assert (tmp_path / "g.pt").stat().st_size < 64 * 1024
+    built = []
+    real_init = networks.Networks.__init__
+
+    def init(self, *a, **kw):
+        built.append(str(torch.get_default_device()))
+        real_init(self, *a, **kw)
+
+    monkeypatch.setattr(networks.Networks, "__init__", init)
+    with pytest.raises(EmosketchError, match="do not fit the model its config describes .*nothing was built"):
+        sample.load_generator(tmp_path / "g.pt")
+    assert built == ["meta"]
+    nets, _ = sample.load_generator(default_generator())  # the shipped model still loads
+    assert built[-2:] == ["meta", "cpu"] and next(nets.generator.parameters()).device.type == "cpu"

@@ -31,12 +31,21 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tupl
     checkpoints.require(state["config"], {"model": dict}, f"{path}:config")
     checkpoints.check_classes(state["classes"], path)
     model = from_dict(ModelConfig, state["config"]["model"], f"{path}:config.model")
-    nets = Networks(model, len(state["classes"]))
     # The EMA holds G, F and E (checkpoints before 2026-12-02 also held an EMA of D, which sampling
     # never used); D keeps its fresh weights.
+    weights = {name: {k.split(".", 1)[1]: v for k, v in state["ema"].items() if k.startswith(name + ".")}
+               for name in INFERENCE}
+    with torch.device("meta"):  # the config's networks without their memory: is it the model the file holds?
+        shapes = Networks(model, len(state["classes"]))
     for name in INFERENCE:
-        checkpoints.load_weights(getattr(nets, name), {k.split(".", 1)[1]: v for k, v in state["ema"].items()
-                                                       if k.startswith(name + ".")}, path, name)
+        checkpoints.check_shapes(getattr(shapes, name), weights[name], path, name)
+    d_params = sum(p.numel() for p in shapes.discriminator.parameters())
+    if d_params > 4 * sum(v.numel() for w in weights.values() for v in w.values()):  # D is built fresh
+        raise EmosketchError(f"{path}: its config makes a discriminator of {d_params:,} parameters, out of all "
+                             "proportion to the weights it holds; nothing was built")
+    nets = Networks(model, len(state["classes"]))
+    for name in INFERENCE:
+        checkpoints.load_weights(getattr(nets, name), weights[name], path, name)
     return nets.to(device).eval(), state
 
 
