@@ -256,3 +256,46 @@ def test_a_tiny_checkpoint_whose_config_would_allocate_gigabytes_is_refused_befo
     assert built == ["meta"]
     nets, _ = sample.load_generator(default_generator())  # the shipped model still loads
     assert built[-2:] == ["meta", "cpu"] and next(nets.generator.parameters()).device.type == "cpu"
+
+
+# --- 9: a pack's name never shadows a module the player imports --------------------------------------
+
+def _imports(source: str) -> set[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_reserved_names_cover_every_module_the_micropython_files_import():
+    """--name array wrote array.py beside the player, and `import emosketch_player` failed on CPython
+    and MicroPython alike."""
+    import re
+
+    from emosketch.export import micropython
+    from emosketch.export.c_header import RESERVED_NAMES
+    from emosketch.export.players import MICROPYTHON_PLAYER
+
+    player = _imports(MICROPYTHON_PLAYER.read_text())
+    assert {"struct", "array", "framebuf", "time"} <= player
+    module = _imports(micropython.TEMPLATE.replace("{", "").replace("}", ""))
+    lines = re.findall(r"^\s*import ([\w, ]+)$", MICROPYTHON_PLAYER.read_text() + micropython.TEMPLATE, re.M)
+    examples = {name.strip() for line in lines for name in line.split(",")} - {"name"}  # the docstrings'
+    assert {"machine", "ssd1306"} <= examples
+    assert player | module | examples <= RESERVED_NAMES | {"emosketch_player"}
+
+
+@pytest.mark.parametrize("name", ["array", "boot", "main"])  # "struct" becomes struct_, a C keyword
+def test_a_pack_named_like_a_module_the_player_imports_is_refused(tmp_path, name):
+    from test_hostile import tiny_pack
+
+    from emosketch.export import write_pack
+
+    with pytest.raises(EmosketchError, match="reserved"):
+        write_pack(tiny_pack(["a"], pack_name=name), tmp_path / "p")
+    assert not (tmp_path / "p").exists()

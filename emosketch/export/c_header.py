@@ -102,9 +102,11 @@ def _rows(values: list[int], per_line: int, fmt: str) -> str:
     return "\n".join(lines)
 
 
-# The player's own files and symbols (emosketch_player.h/.c, es_*, ES_*) and the modules the
-# MicroPython files import: a pack must not be named like them.
-RESERVED_NAMES = {"es", "emosketch_player", "io", "framebuf", "machine", "micropython", "ssd1306", "time"}
+# The player's own files and symbols (emosketch_player.h/.c, es_*, ES_*), every module the MicroPython
+# player, the generated NAME.py and the examples import (tests/test_limits.py checks this against their
+# imports), and MicroPython's boot.py and main.py: NAME.py beside the player must not shadow any of them.
+RESERVED_NAMES = {"es", "emosketch_player", "io", "framebuf", "machine", "micropython", "ssd1306", "time",
+                  "struct", "array", "boot", "main"}
 
 
 def symbols(pack: Pack) -> list[str]:
