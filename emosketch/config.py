@@ -10,18 +10,45 @@ from typing import Any, TypeVar
 
 import yaml
 
-from .errors import EmosketchError
+from .errors import EmosketchError, shown
 
 T = TypeVar("T")
 
 
+MAX_NODES = 100_000  # a document whose aliases expand to more values than this is refused
+
+
+def _expanded(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values the document holds with every alias written out (memoised per node)."""
+    if id(node) not in sizes:
+        sizes[id(node)] = 0  # a node that contains itself counts once
+        if isinstance(node, yaml.SequenceNode):
+            sizes[id(node)] = 1 + sum(_expanded(v, sizes) for v in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            sizes[id(node)] = 1 + sum(_expanded(k, sizes) + _expanded(v, sizes) for k, v in node.value)
+        else:
+            sizes[id(node)] = 1
+    return sizes[id(node)]
+
+
 def read_yaml(path: str | Path, what: str = "config") -> Any:
-    """Any YAML document from a file, or an EmosketchError naming the file."""
+    """Any YAML document from a file, or an EmosketchError naming the file. Aliases that expand past
+    MAX_NODES values (a "billion laughs") are refused before the document is built."""
     path = Path(path)
     try:
-        return yaml.safe_load(path.read_text())
+        loader = yaml.SafeLoader(path.read_text())
+        try:
+            node = loader.get_single_node()
+            if node is not None and _expanded(node, {}) > MAX_NODES:
+                raise EmosketchError(f"{path}: its aliases (*name) expand to more than {MAX_NODES:,} values; "
+                                     "write the values out")
+            return loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except FileNotFoundError:
         raise EmosketchError(f"{path}: no such {what} file") from None
+    except RecursionError:
+        raise EmosketchError(f"{path}: nested too deeply") from None
     except yaml.YAMLError as exc:
         raise EmosketchError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
 
@@ -50,28 +77,28 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
-            raise EmosketchError(f"{where}: expected a list, got {value!r}")
+            raise EmosketchError(f"{where}: expected a list, got {shown(value)}")
         args = typing.get_args(kind)
         item = args[0] if args else Any
         items = [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin is dict:
         if not isinstance(value, dict):
-            raise EmosketchError(f"{where}: expected a mapping, got {value!r}")
+            raise EmosketchError(f"{where}: expected a mapping, got {shown(value)}")
         return dict(value)
     if kind is bool:
         if isinstance(value, bool):
             return value
-        raise EmosketchError(f"{where}: expected true or false, got {value!r}")
+        raise EmosketchError(f"{where}: expected true or false, got {shown(value)}")
     if kind in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise EmosketchError(f"{where}: expected a number, got {value!r}")
+            raise EmosketchError(f"{where}: expected a number, got {shown(value)}")
         if kind is int and float(value) != int(value):
-            raise EmosketchError(f"{where}: expected a whole number, got {value!r}")
+            raise EmosketchError(f"{where}: expected a whole number, got {shown(value)}")
         return kind(value)
     if kind is str:
         if not isinstance(value, (str, int, float)):
-            raise EmosketchError(f"{where}: expected text, got {value!r}")
+            raise EmosketchError(f"{where}: expected text, got {shown(value)}")
         return str(value)
     return value
 
@@ -79,12 +106,12 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
 def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
     """Build dataclass `cls` from `data`, refusing unknown keys and values of the wrong type."""
     if not isinstance(data, dict):
-        raise EmosketchError(f"{where}: expected a mapping, got {data!r}")
+        raise EmosketchError(f"{where}: expected a mapping, got {shown(data)}")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls) if f.init}
     for key in data:
         if key not in known:
-            raise EmosketchError(f"{where}: unknown key {key!r} (known keys: {', '.join(sorted(known))})")
+            raise EmosketchError(f"{where}: unknown key {shown(key)} (known keys: {', '.join(sorted(known))})")
     kwargs = {key: _coerce(value, hints[key], f"{where}.{key}") for key, value in data.items()}
     return cls(**kwargs)
 

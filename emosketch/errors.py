@@ -3,3 +3,15 @@
 
 class EmosketchError(Exception):
     """Bad input or a request that cannot be met; the message names what and where."""
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value as a message may quote it: its repr, cut to `limit` characters, with work bounded however
+    large or deeply shared the value is (a YAML alias structure's repr can run to gigabytes)."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxdict, r.maxlist, r.maxtuple, r.maxset = 2, 4, 4, 4, 4
+    r.maxstring = r.maxother = r.maxlong = limit
+    text = r.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -299,3 +299,55 @@ def test_a_pack_named_like_a_module_the_player_imports_is_refused(tmp_path, name
     with pytest.raises(EmosketchError, match="reserved"):
         write_pack(tiny_pack(["a"], pack_name=name), tmp_path / "p")
     assert not (tmp_path / "p").exists()
+
+
+# --- 13: YAML aliases that expand are refused, and no message quotes an unbounded value ----------------
+
+BOMB = "".join(f"{k}: &{k} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
+               for p, k in zip([None, *"abcdefgh"], "abcdefghi"))
+
+
+def _bomb(tmp_path, key: str) -> Path:
+    from pathlib import Path
+
+    path = Path(tmp_path) / "bomb.yaml"
+    path.write_text(BOMB.replace("i: &i", f"{key}: &i"))
+    return path
+
+
+def test_a_yaml_alias_bomb_under_a_known_key_is_refused_before_it_is_built(tmp_path):
+    """`steps:` in a train config, or a timeline, expanded when the error message took its repr:
+    MemoryError at 2.4 GB."""
+    from emosketch.config import load_config
+    from emosketch.gan.train import TrainConfig
+    from emosketch.interpolate.timeline import load_timeline
+
+    with pytest.raises(EmosketchError, match="expand to more than 100,000 values"):
+        load_config(TrainConfig, _bomb(tmp_path, "steps"), {})
+    with pytest.raises(EmosketchError, match="expand to more than 100,000 values"):
+        load_timeline(_bomb(tmp_path, "timeline"), ["neutral", "happy"])
+    small = tmp_path / "small.yaml"  # aliases that stay small are still YAML
+    small.write_text("base: &b [0.5, 0.999]\nbetas: *b\n")
+    from emosketch.config import read_yaml
+
+    assert read_yaml(small) == {"base": [0.5, 0.999], "betas": [0.5, 0.999]}
+
+
+def test_no_message_quotes_an_unbounded_value():
+    """The same structure built in memory (shared lists, 9^9 values written out) names its key in one
+    short line, at once."""
+    import yaml
+
+    from emosketch.config import from_dict
+    from emosketch.gan.train import TrainConfig
+    from emosketch.interpolate.timeline import parse_timeline
+
+    bomb = yaml.safe_load(BOMB)["i"]
+    start = time.monotonic()
+    for call in (lambda: from_dict(TrainConfig, {"steps": bomb}),
+                 lambda: parse_timeline({"timeline": [{"to": bomb}]}, ["neutral", "happy"], 12.0, "t.yaml"),
+                 lambda: parse_timeline({"fps": bomb, "timeline": []}, ["neutral"], None, "t.yaml")):
+        with pytest.raises(EmosketchError) as info:
+            call()
+        assert len(str(info.value)) < 300 and "\n" not in str(info.value)
+    assert time.monotonic() - start < 1.0

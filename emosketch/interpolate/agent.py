@@ -22,7 +22,7 @@ import numpy as np
 
 from ..config import from_dict, read_yaml
 from ..emotions import canonical
-from ..errors import EmosketchError
+from ..errors import EmosketchError, shown
 
 CHANNELS = ("fear", "mad", "joy", "love", "sad", "surprise", "power")
 # How aroused each channel's feeling is (0 calm .. 1 excited; after Russell's circumplex): the
@@ -50,10 +50,10 @@ class AgentConfig:
     def __post_init__(self) -> None:
         for name in list(self.half_life) + list(self.emotions):
             if name not in CHANNELS:
-                raise EmosketchError(f"agent: unknown channel {name!r} (channels: {', '.join(CHANNELS)})")
+                raise EmosketchError(f"agent: unknown channel {shown(name)} (channels: {', '.join(CHANNELS)})")
         for name, h in self.half_life.items():
             if isinstance(h, bool) or not isinstance(h, (int, float)) or h <= 0:
-                raise EmosketchError(f"agent.half_life.{name}: must be a positive number of seconds, got {h!r}")
+                raise EmosketchError(f"agent.half_life.{name}: must be a positive number of seconds, got {shown(h)}")
         missing = [c for c in CHANNELS if c not in self.half_life]
         if missing:
             raise EmosketchError(f"agent.half_life: no half-life for {', '.join(missing)}")
@@ -103,7 +103,7 @@ class Agent:
     def stimulate(self, channel: str, amount: float) -> None:
         """Add `amount` (negative soothes) to a channel; it arrives over the next `rise` seconds."""
         if channel not in CHANNELS:
-            raise EmosketchError(f"unknown channel {channel!r} (channels: {', '.join(CHANNELS)})")
+            raise EmosketchError(f"unknown channel {shown(channel)} (channels: {', '.join(CHANNELS)})")
         old = self.dominant()
         if amount >= self.config.overthrow and old is not None and old != channel:
             self.pending[old] -= (1.0 - self.config.overthrow_keep) * (self.level[old] + self.pending[old])
@@ -186,7 +186,7 @@ def parse_script(data: Any, where: str = "script") -> Script:
         raise EmosketchError(f"{where}: expected a mapping with a 'stimuli' list")
     unknown = sorted(set(data) - {"fps", "duration", "agent", "stimuli", "zoom"})
     if unknown:
-        raise EmosketchError(f"{where}: unknown key {unknown[0]!r} (known keys: agent, duration, fps, stimuli, zoom)")
+        raise EmosketchError(f"{where}: unknown key {shown(unknown[0])} (known keys: agent, duration, fps, stimuli, zoom)")
     agent = from_dict(AgentConfig, data.get("agent") or {}, f"{where}: agent")
     stimuli = []
     raw = data.get("stimuli")
@@ -195,30 +195,30 @@ def parse_script(data: Any, where: str = "script") -> Script:
     for i, entry in enumerate(raw):
         at = f"{where}: stimulus {i + 1}"
         if not isinstance(entry, dict):
-            raise EmosketchError(f"{at}: expected {{t: SECONDS, channel: NAME, amount: NUMBER}}, got {entry!r}")
+            raise EmosketchError(f"{at}: expected {{t: SECONDS, channel: NAME, amount: NUMBER}}, got {shown(entry)}")
         for key in entry:
             if key not in ("t", "channel", "amount"):
-                raise EmosketchError(f"{at}: unknown key {key!r} (known keys: amount, channel, t)")
+                raise EmosketchError(f"{at}: unknown key {shown(key)} (known keys: amount, channel, t)")
         for key in ("t", "channel", "amount"):
             if key not in entry:
-                raise EmosketchError(f"{at}: missing key {key!r}")
+                raise EmosketchError(f"{at}: missing key {shown(key)}")
         for key in ("t", "amount"):
             v = entry[key]
             if isinstance(v, bool) or not isinstance(v, (int, float)) or (key == "t" and v < 0):
-                raise EmosketchError(f"{at}: {key} must be a number{' >= 0' if key == 't' else ''}, got {v!r}")
+                raise EmosketchError(f"{at}: {key} must be a number{' >= 0' if key == 't' else ''}, got {shown(v)}")
         if entry["channel"] not in CHANNELS:
-            raise EmosketchError(f"{at}: unknown channel {entry['channel']!r} (channels: {', '.join(CHANNELS)})")
+            raise EmosketchError(f"{at}: unknown channel {shown(entry['channel'])} (channels: {', '.join(CHANNELS)})")
         stimuli.append(Stimulus(float(entry["t"]), str(entry["channel"]), float(entry["amount"])))
     stimuli.sort(key=lambda s: s.t)
     fps = data.get("fps", 12.0)
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0:
-        raise EmosketchError(f"{where}: fps must be a positive number, got {fps!r}")
+        raise EmosketchError(f"{where}: fps must be a positive number, got {shown(fps)}")
     duration = data.get("duration", stimuli[-1].t + 4.0)
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration <= 0:
-        raise EmosketchError(f"{where}: duration must be a positive number of seconds, got {duration!r}")
+        raise EmosketchError(f"{where}: duration must be a positive number of seconds, got {shown(duration)}")
     zoom = data.get("zoom", 0.0)
     if isinstance(zoom, bool) or not isinstance(zoom, (int, float)) or not 0 <= zoom <= 2:
-        raise EmosketchError(f"{where}: zoom must be a number from 0 (none) to 2, got {zoom!r}")
+        raise EmosketchError(f"{where}: zoom must be a number from 0 (none) to 2, got {shown(zoom)}")
     return Script(float(fps), float(duration), stimuli, agent, float(zoom))
 
 

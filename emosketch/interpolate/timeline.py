@@ -27,7 +27,7 @@ import numpy as np
 from ..config import read_yaml
 from ..easing import EASINGS, ease
 from ..emotions import canonical
-from ..errors import EmosketchError
+from ..errors import EmosketchError, shown
 
 DEFAULT_EASE = "cosine"
 KEYS = {"emotion", "to", "over", "ease", "hold", "intensity", "repeat", "steps", "zoom"}
@@ -38,13 +38,13 @@ def pose(classes: list[str], emotion: str | dict, intensity: float = 1.0, where:
     w = np.zeros(len(classes))
     items = {emotion: 1.0} if isinstance(emotion, str) else emotion
     if not isinstance(items, dict) or not items:
-        raise EmosketchError(f"{where}expected an emotion name or a mapping of emotion: weight, got {emotion!r}")
+        raise EmosketchError(f"{where}expected an emotion name or a mapping of emotion: weight, got {shown(emotion)}")
     for name, value in items.items():
         c = canonical(str(name))
         if c not in classes:
-            raise EmosketchError(f"{where}emotion {name!r} is not one of the model's: {', '.join(classes)}")
+            raise EmosketchError(f"{where}emotion {shown(name)} is not one of the model's: {', '.join(classes)}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise EmosketchError(f"{where}weight of {name!r} must be a number, got {value!r}")
+            raise EmosketchError(f"{where}weight of {shown(name)} must be a number, got {shown(value)}")
         w[classes.index(c)] += float(value)
     return w * float(intensity)
 
@@ -133,28 +133,37 @@ class _Builder:
 def _number(entry: dict, key: str, where: str, minimum: float = 0.0) -> float:
     value = entry[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
-        raise EmosketchError(f"{where}{key} must be a number >= {minimum:g}, got {value!r}")
+        raise EmosketchError(f"{where}{key} must be a number >= {minimum:g}, got {shown(value)}")
     return float(value)
+
+
+def _label(target: Any) -> str:
+    """A step's target as its frames' mark: a name, or a mapping of names to numbers; anything else is
+    refused by pose(), and only quoted (bounded) here."""
+    if isinstance(target, str) or (isinstance(target, dict) and all(
+            isinstance(k, str) and isinstance(v, (int, float)) for k, v in target.items())):
+        return str(target)
+    return shown(target)
 
 
 def _entries(builder: _Builder, entries: Any, where: str) -> None:
     if not isinstance(entries, list):
-        raise EmosketchError(f"{where}expected a list of steps, got {entries!r}")
+        raise EmosketchError(f"{where}expected a list of steps, got {shown(entries)}")
     for i, entry in enumerate(entries):
         at = f"{where}entry {i + 1}: "
         if not isinstance(entry, dict):
-            raise EmosketchError(f"{at}expected a mapping such as {{to: happy, over: 1.0}}, got {entry!r}")
+            raise EmosketchError(f"{at}expected a mapping such as {{to: happy, over: 1.0}}, got {shown(entry)}")
         if not entry:
             raise EmosketchError(f"{at}empty step")
         unknown = sorted(set(entry) - KEYS)
         if unknown:
-            raise EmosketchError(f"{at}unknown key {unknown[0]!r} (known keys: {', '.join(sorted(KEYS))})")
+            raise EmosketchError(f"{at}unknown key {shown(unknown[0])} (known keys: {', '.join(sorted(KEYS))})")
         if "repeat" in entry or "steps" in entry:
             if set(entry) - {"repeat", "steps"} or "steps" not in entry:
                 raise EmosketchError(f"{at}a loop is {{repeat: N, steps: [...]}} and nothing else")
             times = entry.get("repeat", 1)
             if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-                raise EmosketchError(f"{at}repeat must be a whole number >= 1, got {times!r}")
+                raise EmosketchError(f"{at}repeat must be a whole number >= 1, got {shown(times)}")
             for _ in range(times):
                 _entries(builder, entry["steps"], f"{at}(in steps) ")
             continue
@@ -163,17 +172,17 @@ def _entries(builder: _Builder, entries: Any, where: str) -> None:
         intensity = _number(entry, "intensity", at) if "intensity" in entry else 1.0
         easing = entry.get("ease", DEFAULT_EASE)
         if easing not in EASINGS:
-            raise EmosketchError(f"{at}ease {easing!r}: expected one of {', '.join(EASINGS)}")
+            raise EmosketchError(f"{at}ease {shown(easing)}: expected one of {', '.join(EASINGS)}")
         if "ease" in entry and "to" not in entry:
             raise EmosketchError(f"{at}ease applies to a move (to: ...)")
         if "over" in entry and "to" not in entry:
             raise EmosketchError(f"{at}over applies to a move (to: ...)")
-        label = str(entry.get("to", entry.get("emotion", "hold")))
+        label = _label(entry.get("to", entry.get("emotion", "hold")))
         zoom = None
         if "zoom" in entry:
             zoom = _number(entry, "zoom", at, 0.05)
             if zoom > 20:
-                raise EmosketchError(f"{at}zoom must be between 0.05 and 20, got {zoom!r}")
+                raise EmosketchError(f"{at}zoom must be between 0.05 and 20, got {shown(zoom)}")
             builder.zoomed = True
             if "to" not in entry:  # a cut or a hold: the zoom changes at once
                 builder.zoom = zoom
@@ -195,7 +204,7 @@ def parse_timeline(data: Any, classes: list[str], fps: float | None = None, wher
     if isinstance(data, dict):
         unknown = sorted(set(data) - {"fps", "loop", "timeline"})
         if unknown:
-            raise EmosketchError(f"{where}: unknown key {unknown[0]!r} (known keys: fps, loop, timeline)")
+            raise EmosketchError(f"{where}: unknown key {shown(unknown[0])} (known keys: fps, loop, timeline)")
         if "timeline" not in data:
             raise EmosketchError(f"{where}: no 'timeline' list")
         file_fps = data.get("fps", 12.0)
@@ -205,9 +214,9 @@ def parse_timeline(data: Any, classes: list[str], fps: float | None = None, wher
         file_fps, loops, steps = 12.0, 1, data
     fps = fps if fps is not None else file_fps
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0:
-        raise EmosketchError(f"{where}: fps must be a positive number, got {fps!r}")
+        raise EmosketchError(f"{where}: fps must be a positive number, got {shown(fps)}")
     if isinstance(loops, bool) or not isinstance(loops, int) or loops < 1:
-        raise EmosketchError(f"{where}: loop must be a whole number >= 1, got {loops!r}")
+        raise EmosketchError(f"{where}: loop must be a whole number >= 1, got {shown(loops)}")
     builder = _Builder(classes, float(fps))
     for _ in range(loops):
         _entries(builder, steps, f"{where}: ")
