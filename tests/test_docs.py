@@ -194,7 +194,7 @@ def workspace(tmp_path_factory, synthetic, generator, trained, face_transition):
         shutil.copy(trained[0], ws / name)
     shutil.copy(default_classifier(), ws / "clf-face.pt")
     frames = Frames(face_transition, 12.0)
-    for name in ("happy.gif", "sad.gif", "transition.mp4", "t.npz", "many.npz"):
+    for name in ("happy.gif", "sad.gif", "transition.mp4", "t.npz", "many.npz", "frames.npz"):
         write_frames(ws / name, frames)
     write_frames(ws / "frames", frames)
     make_fer2013(ws / "fer2013.csv")
