@@ -4,6 +4,8 @@
     python benchmarks/legibility.py make --out bench-out/legibility --sharp 5 --fer 5 --real 4
     python benchmarks/legibility.py score --key bench-out/legibility/key.json \\
         bench-out/legibility/answers/*.json --out bench-out                      # the table and JSON
+    python benchmarks/legibility.py score --study benchmarks/legibility-studies/round2 \\
+        --study benchmarks/legibility-studies/round3 --same head-paper-clean=default   # studies pooled
 
 `make` redraws real faces with the shipped generator in six emotions and shows each result in every
 rendering under test (the panel drawings of emosketch.export.panel, at the panel's real pixels), beside
@@ -202,6 +204,23 @@ def score(key: dict, answers: dict[str, dict]) -> dict:
     return result
 
 
+def pool(studies: list[tuple[Path, Path, list[Path]]], same: dict[str, str]) -> tuple[dict, dict, dict]:
+    """Studies (folder, key file, answer files) as one: tiles and raters named by study where there is
+    more than one, conditions renamed by `same`. Returns (key, answers by rater, descriptions)."""
+    key, answers, descriptions = {}, {}, {}
+    for folder, key_file, files in studies:
+        tag = f"{folder.name}:" if len(studies) > 1 else ""
+        for t, entry in json.loads(key_file.read_text()).items():
+            key[tag + t] = {**entry, "condition": same.get(entry["condition"], entry["condition"])}
+        cond_file = key_file.with_name("conditions.json")
+        if cond_file.exists():
+            for c, what in json.loads(cond_file.read_text()).items():
+                descriptions.setdefault(same.get(c, c), what)
+        for f in files:
+            answers[tag + f.stem] = {tag + t: a for t, a in json.loads(f.read_text()).items()}
+    return key, answers, descriptions
+
+
 def report(result: dict, descriptions: dict | None = None) -> str:
     descriptions = descriptions or {}
     rows, emo_rows = [], []
@@ -391,9 +410,13 @@ def main() -> None:
                     help="comma-separated condition ids (see conditions()); default: %(default)s")
     mk.add_argument("--per-sheet", type=int, default=10)
     mk.add_argument("--seed", type=int, default=0)
-    sc = sub.add_parser("score", help="score answer files against the key")
-    sc.add_argument("answers", nargs="+", help="one JSON answer file per rater")
-    sc.add_argument("--key", required=True)
+    sc = sub.add_parser("score", help="score answer files against the key, or whole studies pooled")
+    sc.add_argument("answers", nargs="*", help="one JSON answer file per rater (with --key)")
+    sc.add_argument("--key", help="the study's key.json")
+    sc.add_argument("--study", action="append", default=[],
+                    help="a study folder (key.json, conditions.json, answers/*.json); repeat to pool studies")
+    sc.add_argument("--same", action="append", default=[], metavar="OLD=NEW",
+                    help="pool condition OLD with NEW (the same drawing under another id in an older study)")
     sc.add_argument("--out", default="bench-out")
     args = ap.parse_args()
     if args.verb == "make":
@@ -408,10 +431,11 @@ def main() -> None:
         print(f"{len(key)} tiles on {len(list((Path(args.out) / 'sheets').glob('sheet-*.png')))} sheets in "
               f"{args.out}/sheets (give raters only that folder); key: {args.out}/key.json")
         return
-    key = json.loads(Path(args.key).read_text())
-    cond_file = Path(args.key).with_name("conditions.json")
-    descriptions = json.loads(cond_file.read_text()) if cond_file.exists() else {}
-    answers = {Path(p).stem: json.loads(Path(p).read_text()) for p in args.answers}
+    if bool(args.key) == bool(args.study) or (args.key and not args.answers):
+        raise SystemExit("give --key KEY with answer files, or one or more --study FOLDER")
+    studies = [(Path(args.key).parent, Path(args.key), [Path(p) for p in args.answers])] if args.key else \
+        [(Path(d), Path(d) / "key.json", sorted((Path(d) / "answers").glob("*.json"))) for d in args.study]
+    key, answers, descriptions = pool(studies, dict(a.split("=", 1) for a in args.same))
     result = score(key, answers)
     print(report(result, descriptions))
     out = Path(args.out)

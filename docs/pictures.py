@@ -6,14 +6,17 @@
   sketches, then redrawn in each emotion; generated sketches only, no photo. Skipped with a note when
   data/fer6-64 is absent.
 - docs/realfaces-photo.png: the demo photo's sketch, then the photo redrawn in each emotion.
-- docs/panel-framing.png: the demo photo redrawn in five emotions on a 128x64 panel, one row per
-  layout and dither: fit; face forehead-chin; face brows-chin with the old 1 px strokes and fills;
-  face brows-chin with the default (OLED_DITHER: 2 px strokes only).
+- docs/panel-framing.png: the demo photo redrawn in six emotions on a 128x64 panel, every panel pixel a
+  2x2 square: the default drawing (export.panel.PANEL: the whole face 1:1, dark strokes on a lit
+  panel); the same with the strokes lit (--polarity ink); the face band of before (FACE_BAND).
+- docs/panel-faces.png: the default drawing of three FER+ valid faces (the generator's drawings, no
+  photo) in six emotions, at 2x2 per panel pixel. Skipped with a note when ../shared/data/ferplus is absent.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -23,14 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from emosketch.datasets.dataset import load  # noqa: E402
-from emosketch.export import Dither, Layout  # noqa: E402
-from emosketch.export.dither import OLED_DITHER, to_bits  # noqa: E402
-from emosketch.export.layout import OLED, apply_layout, with_face  # noqa: E402
+from emosketch.export.panel import FACE_BAND, PANEL, Panel, draw, framed  # noqa: E402
 from emosketch.interpolate.animate import open_renderer  # noqa: E402
 from emosketch.interpolate.timeline import pose  # noqa: E402
 from emosketch.models import default_generator, demo_photo  # noqa: E402
 
 DATA = ROOT / "data" / "fer6-64"
+FERPLUS_VALID = ROOT.parent / "shared" / "data" / "ferplus" / "FER2013Valid"
 
 
 def row(r, face, scale: int) -> np.ndarray:
@@ -40,23 +42,23 @@ def row(r, face, scale: int) -> np.ndarray:
     return np.concatenate(big, axis=1)
 
 
-def panel_framing(r, face, scale: int = 2, gap: int = 4) -> np.ndarray:
-    """Rows of 128x64 panels (lit = white), the emotions across, gray gaps between."""
-    emotions = ["neutral", "happy", "sad", "surprise", "anger"]
-    codes = r.bank.blend(np.stack([pose(r.classes, e) for e in emotions]), r.bank.codes(0, 1.0))
+def panel_rows(r, face, drawings: list[Panel], scale: int = 2, gap: int = 4) -> np.ndarray:
+    """Rows of 128x64 panels (lit = white), one per drawing, the six emotions across, each panel pixel
+    a scale x scale square, gray gaps between."""
+    codes = r.bank.blend(np.stack([pose(r.classes, e) for e in r.classes]), r.bank.codes(0, 1.0))
     frames = r.render(face, codes)
-    ways = [(Layout(128, 64, "fit"), Dither("lineart")),
-            (Layout(128, 64, "face", framing="forehead-chin"), OLED_DITHER),
-            (OLED, Dither("lineart", thin=True)),
-            (OLED, OLED_DITHER)]
     rows = []
-    for layout, dither in ways:
-        lay = with_face(layout, face.sketch[None])
-        cells = [np.where(to_bits(apply_layout(f[None], lay), dither)[0], 255, 0).astype(np.uint8) for f in frames]
-        cells = [np.pad(cv2.resize(c, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST), gap // 2,
-                        constant_values=96) for c in cells]
+    for drawing in drawings:
+        bits = draw(frames, framed(drawing, face.sketch[None]))
+        cells = [np.pad(np.repeat(np.repeat(np.where(b, 255, 0).astype(np.uint8), scale, 0), scale, 1), gap // 2,
+                        constant_values=96) for b in bits]
         rows.append(np.concatenate(cells, axis=1))
     return np.pad(np.concatenate(rows, axis=0), gap // 2, constant_values=96)
+
+
+def panel_framing(r, face) -> np.ndarray:
+    ink = Panel(PANEL.layout, replace(PANEL.dither, polarity="ink"))
+    return panel_rows(r, face, [PANEL, ink, FACE_BAND])
 
 
 def main() -> None:
@@ -67,6 +69,13 @@ def main() -> None:
     print("wrote docs/realfaces-photo.png")
     cv2.imwrite(str(ROOT / "docs" / "panel-framing.png"), panel_framing(r, face))
     print("wrote docs/panel-framing.png")
+    if FERPLUS_VALID.is_dir():
+        names = ["fer0028768.png", "fer0030322.png", "fer0031349.png"]  # neutral faces of the blind study
+        rows = [panel_rows(r, r.source(FERPLUS_VALID / n), [PANEL]) for n in names]
+        cv2.imwrite(str(ROOT / "docs" / "panel-faces.png"), np.concatenate(rows, axis=0))
+        print("wrote docs/panel-faces.png")
+    else:
+        print(f"{FERPLUS_VALID} is absent: docs/panel-faces.png is not remade")
     if not (DATA / "meta.json").exists():
         print(f"{DATA} is absent: the grid is not remade (see `make model` for the prepare command)")
         return

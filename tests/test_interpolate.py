@@ -203,7 +203,7 @@ def test_videos_read_back_with_their_frame_count_and_fps(renderer, synthetic, tm
         back = read_frames(path)
         assert len(back) == 15 and back.fps == pytest.approx(8.0, rel=0.02), path
     assert read_frames(outs[2]).frames.shape == (15, 32, 32)  # npz keeps the model's pixels
-    assert read_frames(outs[3]).frames.shape[1:] == (64, 2 * 64 + 16 + 128)  # source | sketch | OLED at 1:1
+    assert read_frames(outs[3]).frames.shape[1:] == (68, 2 * 64 + 16 + 132)  # source | sketch | OLED at 1:1, framed
 
 
 def test_pack_has_an_idle_loop_and_a_transition_per_ordered_pair_and_verifies(generator, synthetic, tmp_path):

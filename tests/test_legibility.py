@@ -103,3 +103,20 @@ def test_the_committed_study_rescores(tmp_path):
     res = legibility.score(key, answers)
     assert len(answers) >= 3 and all(v == 1.0 for v in res["coverage"].values())
     assert res["conditions"]["face-band"]["emotion"] == pytest.approx(12 / 180)
+
+
+def test_studies_pool_with_their_own_raters_and_renamed_conditions(tmp_path):
+    for name, cond in (("r1", "old-id"), ("r2", "new-id")):
+        d = tmp_path / name
+        (d / "answers").mkdir(parents=True)
+        (d / "key.json").write_text(json.dumps({"1": {"condition": cond, "emotion": "sad"}}))
+        (d / "answers" / "a.json").write_text(json.dumps({"1": {"face": 2, "emotion": "sad"}}))
+        (d / "answers" / "b.json").write_text(json.dumps({"1": {"face": 1, "emotion": "?" if name == "r1" else "sad"}}))
+    studies = [(tmp_path / n, tmp_path / n / "key.json", sorted((tmp_path / n / "answers").glob("*.json")))
+               for n in ("r1", "r2")]
+    key, answers, _ = legibility.pool(studies, {"old-id": "new-id"})
+    assert set(key) == {"r1:1", "r2:1"} and {e["condition"] for e in key.values()} == {"new-id"}
+    res = legibility.score(key, answers)
+    row = res["conditions"]["new-id"]
+    assert row["ratings"] == 4 and row["emotion"] == pytest.approx(3 / 4)
+    assert row["agreement"] == pytest.approx(1 / 2)  # pairs only within a study's own raters

@@ -137,7 +137,8 @@ def upscale(frames: np.ndarray, side: int) -> np.ndarray:
 def side_by_side(original: np.ndarray, frames: np.ndarray, side: int = 256, panel: Panel = PANEL,
                  zooms=None) -> np.ndarray:
     """[source | sketch | OLED preview] per frame: uint8 [T, side, 2*side + 2*gap + panel], where
-    the panel is the display scaled by side // its width (at least 1), and at least side wide."""
+    the panel is the display scaled by side // its width (at least 1), framed in gray, and its cell
+    at least side wide."""
     gap = 8
     h, w = original.shape[:2]
     m = min(h, w)
@@ -147,11 +148,13 @@ def side_by_side(original: np.ndarray, frames: np.ndarray, side: int = 256, pane
     bits = draw(frames, panel, zooms)
     scale = max(1, side // bits.shape[2])
     panel_w, panel_h = bits.shape[2] * scale, bits.shape[1] * scale
-    cell = max(side, panel_w)
-    out = np.full((len(frames), max(side, panel_h), 2 * side + 2 * gap + cell), 255, np.uint8)
+    edge = 2  # a gray frame round the panel, so a lit panel's edges show on the white page
+    cell = max(side, panel_w + 2 * edge)
+    out = np.full((len(frames), max(side, panel_h + 2 * edge), 2 * side + 2 * gap + cell), 255, np.uint8)
     out[:, :side, :side] = src
     out[:, :side, side + gap:2 * side + gap] = sketches
     x0, y0 = 2 * side + 2 * gap + (cell - panel_w) // 2, (out.shape[1] - panel_h) // 2
+    out[:, y0 - edge:y0 + panel_h + edge, x0 - edge:x0 + panel_w + edge] = 128
     lit = np.repeat(np.repeat(bits, scale, 1), scale, 2)
     out[:, y0:y0 + panel_h, x0:x0 + panel_w] = np.where(lit, 255, 0).astype(np.uint8)
     return out
