@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import http.client
 import io
+import re
 import threading
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -308,8 +310,6 @@ BOMB = "".join(f"{k}: &{k} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'
 
 
 def _bomb(tmp_path, key: str) -> Path:
-    from pathlib import Path
-
     path = Path(tmp_path) / "bomb.yaml"
     path.write_text(BOMB.replace("i: &i", f"{key}: &i"))
     return path
@@ -351,3 +351,106 @@ def test_no_message_quotes_an_unbounded_value():
             call()
         assert len(str(info.value)) < 300 and "\n" not in str(info.value)
     assert time.monotonic() - start < 1.0
+
+
+# --- 11, 12: StyleGAN2 snapshots and converted files: bounded plain entries and constructor arguments --
+
+def _tiny_stylegan2():
+    from emosketch.gan.stylegan2 import StyleGAN2
+
+    return StyleGAN2(z_dim=8, c_dim=0, w_dim=8, img_resolution=8, img_channels=1, mapping_kwargs={"num_layers": 1},
+                     synthesis_kwargs={"channel_base": 64, "channel_max": 8})
+
+
+def test_a_snapshot_whose_plain_entry_is_a_billion_laughs_is_refused(tmp_path, monkeypatch):
+    """`stylegan2 info` JSON-encoded a shared-list structure in `progress` and ran out of memory at 4.9 GB."""
+    import pickle
+    import sys
+    import types
+
+    from emosketch.gan.stylegan2.snapshot import read_snapshot
+
+    mod = types.ModuleType("torch_utils.persistence")
+
+    def _reconstruct_persistent_obj(meta):
+        return meta
+
+    _reconstruct_persistent_obj.__module__ = mod.__name__
+    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
+    mod._reconstruct_persistent_obj = _reconstruct_persistent_obj
+    monkeypatch.setitem(sys.modules, "torch_utils", types.ModuleType("torch_utils"))
+    monkeypatch.setitem(sys.modules, "torch_utils.persistence", mod)
+
+    class Persistent:
+        def __reduce__(self):
+            return _reconstruct_persistent_obj, ({"type": "class", "version": 6, "module_src": "", "class_name": "Generator",
+                                                  "state": {}},)
+
+    bomb = ["lol"] * 9
+    for _ in range(9):
+        bomb = [bomb] * 9
+    for key, value in (("progress", bomb), ("training_set_kwargs", {"path": bomb})):
+        path = tmp_path / f"{key}.pkl"
+        path.write_bytes(pickle.dumps({"G_ema": Persistent(), key: value}, protocol=4))
+        assert path.stat().st_size < 4096
+        with pytest.raises(EmosketchError, match=f"its '{key}' entry holds more than 10,000 values"):
+            read_snapshot(path)
+    path.write_bytes(pickle.dumps({"G_ema": Persistent(), "progress": {"cur_nimg": 4000, "batch_idx": 3}}, protocol=4))
+    assert read_snapshot(path)["progress"] == {"cur_nimg": 4000, "batch_idx": 3}
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda kw: kw.update(z_dim=2 ** 22), "z_dim = 4194304: expected a whole number from 1 to 4096"),
+    (lambda kw: kw["mapping_kwargs"].update(num_layers=10 ** 9), "num_layers = 1000000000"),
+    (lambda kw: kw["synthesis_kwargs"].update(channel_max=2 ** 20), "channel_max = 1048576"),
+    (lambda kw: kw.update(img_resolution=2 ** 15), "img_resolution = 32768"),
+    (lambda kw: kw.pop("w_dim"), "lacks constructor arguments ['w_dim']"),
+    (lambda kw: kw.update(z_dim="8"), "z_dim = '8'"),
+    (lambda kw: kw.update(synthesis_kwargs=[1, 2]), "synthesis_kwargs is not a mapping"),
+    (lambda kw: kw.update(z_dim=4096, w_dim=4096), "do not fit the model its config describes"),
+])
+def test_converted_stylegan2_kwargs_are_bounded_and_checked_before_building(tmp_path, monkeypatch, edit, words):
+    """z_dim 2^22 allocated 2.6 GB before the shape check (2^26 tried 17 GB); missing kwargs gave
+    KeyError or TypeError. Each is one line now, and a layout within the bounds that the file's
+    weights do not fill is refused after a build on the meta device only."""
+    import torch
+
+    from emosketch.gan.stylegan2 import StyleGAN2
+
+    path = _tiny_stylegan2().save(tmp_path / "g.pt")
+    payload = torch.load(path, weights_only=True)
+    edit(payload["kwargs"])
+    torch.save(payload, path)
+    built = []
+    real_init = StyleGAN2.__init__
+
+    def init(self, *a, **kw):
+        built.append(str(torch.get_default_device()))
+        real_init(self, *a, **kw)
+
+    monkeypatch.setattr(StyleGAN2, "__init__", init)
+    with pytest.raises(EmosketchError, match=re.escape(words)) as info:
+        StyleGAN2.load(path)
+    assert "\n" not in str(info.value) and "cpu" not in built
+
+
+def test_snapshot_constructor_arguments_are_bounded_before_building():
+    import torch
+
+    from emosketch.gan.stylegan2.networks import Generator
+    from emosketch.gan.stylegan2.snapshot import Record, build_generator
+
+    built = []
+
+    def make(**kw):
+        built.append(str(torch.get_default_device()))
+        return Generator(**kw)
+
+    rec = Record("Generator", 6, 0, {"_init_args": (), "_init_kwargs": {
+        "z_dim": 2 ** 26, "c_dim": 0, "w_dim": 512, "img_resolution": 64, "img_channels": 1}})
+    with pytest.raises(EmosketchError, match="z_dim = 67108864: expected a whole number from 1 to 4096"):
+        build_generator(rec, make)
+    rec.state["_init_kwargs"]["z_dim"] = 4096  # inside the bounds, but the record holds no weights
+    with pytest.raises(EmosketchError, match=r"G_ema: stored submodules \[\] but expected"):
+        build_generator(rec, make)
+    assert built == ["meta"]

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...checkpoints import load_checkpoint, save_checkpoint
+from ...checkpoints import check_shapes, load_checkpoint, save_checkpoint
 from ...errors import EmosketchError
 from .networks import Generator
-from .snapshot import build_generator, read_snapshot
+from .snapshot import build_generator, checked_kwargs, read_snapshot
 
 FORMAT = "emosketch-stylegan2"
 VERSION = 1
@@ -98,10 +98,17 @@ class StyleGAN2(Generator):
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu") -> StyleGAN2:
         payload = load_checkpoint(path, FORMAT, VERSION, "emosketch StyleGAN2 file")
-        G = cls(**payload["kwargs"], class_names=payload.get("class_names"), draws=payload.get("draws", "photo"),
-                directions=payload.get("directions"), source=payload.get("source", ""))
+        kwargs = checked_kwargs(payload.get("kwargs"), f"{path}:")
+        weights = payload.get("state_dict")
+        if not isinstance(weights, dict):
+            raise EmosketchError(f"{path}: it holds no state_dict of weights")
+        meta = dict(class_names=payload.get("class_names"), draws=payload.get("draws", "photo"),
+                    directions=payload.get("directions"), source=payload.get("source", ""))
+        with torch.device("meta"):  # the layout without its memory: does the file fill it?
+            check_shapes(cls(**kwargs, **meta), weights, path, "StyleGAN2")
+        G = cls(**kwargs, **meta)
         try:
-            G.load_state_dict(payload["state_dict"], strict=True)
+            G.load_state_dict(weights, strict=True)
         except RuntimeError as exc:
             raise EmosketchError(f"{path}: weights do not fit the stored layout ({str(exc).splitlines()[0]})") from None
         return G.eval().requires_grad_(False).to(device)

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...errors import EmosketchError
+from ...errors import EmosketchError, shown
 from . import networks
 
 # The classes the generator is built from, and the others a snapshot may hold (the discriminator
@@ -172,7 +172,26 @@ def read_snapshot(path: str | Path) -> dict:
         raise EmosketchError(f"{path}: unexpected snapshot keys {sorted(extra)}")
     if not isinstance(data["G_ema"], Record) or data["G_ema"].class_name != "Generator":
         raise EmosketchError(f"{path}: G_ema is not a StyleGAN2-ADA Generator")
+    for key in ("progress", "training_set_kwargs"):
+        if key in data and _values(data[key], {}, 0) > MAX_PLAIN:
+            raise EmosketchError(f"{path}: its {key!r} entry holds more than {MAX_PLAIN:,} values (with its shared "
+                                 "parts written out) or is nested deeper than 16; refused")
     return data
+
+
+MAX_PLAIN = 10_000  # values in a snapshot's plain entries (a dict of numbers and names in the official code)
+
+
+def _values(value, sizes: dict[int, int], depth: int) -> int:
+    """How many values `value` holds with shared parts written out (memoised), MAX_PLAIN + 1 past 16 deep."""
+    if not isinstance(value, (dict, list, tuple)):
+        return 1
+    if depth > 16:
+        return MAX_PLAIN + 1
+    if id(value) not in sizes:
+        items = [x for kv in value.items() for x in kv] if isinstance(value, dict) else value
+        sizes[id(value)] = min(MAX_PLAIN + 1, 1 + sum(_values(x, sizes, depth + 1) for x in items))
+    return sizes[id(value)]
 
 
 _ABSENT = object()
@@ -187,8 +206,9 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def _load_record(module: torch.nn.Module, rec: Record, where: str) -> None:
-    """Check one stored object against our freshly built module and copy its tensors in."""
+def _load_record(module: torch.nn.Module, rec: Record, where: str, copy: bool = True) -> None:
+    """Check one stored object against our freshly built module and copy its tensors in (copy=False:
+    only check, as against a module on the meta device)."""
     if rec.class_name not in [c.__name__ for c in type(module).__mro__]:
         raise EmosketchError(f"{where}: stored as {rec.class_name}, but this layout builds a {type(module).__name__}")
     state = rec.state
@@ -197,7 +217,7 @@ def _load_record(module: torch.nn.Module, rec: Record, where: str) -> None:
             continue
         mine = getattr(module, key, _ABSENT)
         if isinstance(mine, PLAIN + (list, tuple)) and not _same(mine, value):
-            raise EmosketchError(f"{where}.{key}: stored {value!r}, but its constructor arguments give {mine!r}")
+            raise EmosketchError(f"{where}.{key}: stored {shown(value)}, but its constructor arguments give {shown(mine)}")
     for kind in ("_parameters", "_buffers"):
         stored = {k: v for k, v in dict(state.get(kind, {})).items() if v is not None}
         ours = dict(module._parameters if kind == "_parameters" else module._buffers)
@@ -208,8 +228,9 @@ def _load_record(module: torch.nn.Module, rec: Record, where: str) -> None:
             if not isinstance(v, torch.Tensor) or tuple(v.shape) != tuple(ours[k].shape):
                 got = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
                 raise EmosketchError(f"{where}.{k}: stored {got}, expected {tuple(ours[k].shape)}")
-            with torch.no_grad():
-                ours[k].copy_(v.to(torch.float32))
+            if copy:
+                with torch.no_grad():
+                    ours[k].copy_(v.to(torch.float32))
     stored_children = {k: v for k, v in rec.children().items() if v is not None}
     our_children = dict(module.named_children())
     if set(stored_children) != set(our_children):
@@ -217,13 +238,57 @@ def _load_record(module: torch.nn.Module, rec: Record, where: str) -> None:
     for k, child in stored_children.items():
         if not isinstance(child, Record):
             raise EmosketchError(f"{where}.{k}: a submodule that is not a persistent network object")
-        _load_record(our_children[k], child, f"{where}.{k}")
+        _load_record(our_children[k], child, f"{where}.{k}", copy)
 
 
 GENERATOR_ARGS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs")
 MAPPING_KWARGS = {"num_layers", "embed_features", "layer_features", "activation", "lr_multiplier", "w_avg_beta"}
 SYNTHESIS_KWARGS = {"channel_base", "channel_max", "num_fp16_res", "architecture", "resample_filter", "conv_clamp",
                     "fp16_channels_last", "use_noise", "activation", "kernel_size", "channels_last"}
+
+
+# Bounds on the sizes a constructor argument may give (the official configs sit well inside them):
+# whole numbers, checked before anything is built, even on the meta device.
+BOUNDS = {"z_dim": (1, 4096), "c_dim": (0, 4096), "w_dim": (1, 4096), "img_resolution": (4, 2048),
+          "img_channels": (1, 4), "num_layers": (1, 32), "embed_features": (0, 4096), "layer_features": (1, 4096),
+          "channel_base": (1, 1 << 18), "channel_max": (1, 4096), "num_fp16_res": (0, 16), "kernel_size": (1, 7)}
+
+
+def _whole(name: str, value, where: str) -> int:
+    low, high = BOUNDS[name]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise EmosketchError(f"{where} {name} = {shown(value)}: expected a whole number from {low} to {high}")
+    return int(value)
+
+
+def checked_kwargs(kwargs, where: str = "G_ema") -> dict:
+    """A Generator's constructor keywords (a snapshot's or a converted file's), checked against what our
+    Generator knows and bounded, so that no build can allocate out of proportion to the file."""
+    if not isinstance(kwargs, dict):
+        raise EmosketchError(f"{where}: its constructor arguments are not a mapping")
+    unknown = set(kwargs) - set(GENERATOR_ARGS)
+    if unknown:
+        raise EmosketchError(f"{where} has constructor arguments this loader does not know: {shown(sorted(map(str, unknown)))}")
+    missing = set(GENERATOR_ARGS[:5]) - set(kwargs)
+    if missing:
+        raise EmosketchError(f"{where} lacks constructor arguments {sorted(missing)}")
+    out = {name: _whole(name, kwargs[name], where) for name in GENERATOR_ARGS[:5]}
+    for name, known in (("mapping_kwargs", MAPPING_KWARGS), ("synthesis_kwargs", SYNTHESIS_KWARGS)):
+        value = kwargs.get(name) or {}
+        if not isinstance(value, dict):
+            raise EmosketchError(f"{where} {name} is not a mapping")
+        bad = set(value) - known
+        if bad:
+            raise EmosketchError(f"{where} {name} has keys this loader does not know: {shown(sorted(map(str, bad)))}")
+        out[name] = {k: (float(v) if isinstance(v, np.floating) else int(v) if isinstance(v, np.integer) else v)
+                     for k, v in value.items()}
+        for k, v in out[name].items():
+            if k in BOUNDS and not (v is None and k.endswith("_features")):
+                out[name][k] = _whole(k, v, f"{where} {name}")
+            elif not isinstance(v, PLAIN + (list, tuple)) or (isinstance(v, (list, tuple)) and (
+                    len(v) > 16 or not all(isinstance(x, (int, float)) for x in v))):
+                raise EmosketchError(f"{where} {name}.{k} = {shown(v)}: not a plain value")
+    return out
 
 
 def generator_kwargs(rec: Record) -> dict:
@@ -233,29 +298,17 @@ def generator_kwargs(rec: Record) -> dict:
         raise EmosketchError(f"G_ema has {len(args)} positional constructor arguments; a Generator takes at most 7")
     kwargs = dict(zip(GENERATOR_ARGS, args))
     kwargs.update(rec.init_kwargs)
-    unknown = set(kwargs) - set(GENERATOR_ARGS)
-    if unknown:
-        raise EmosketchError(f"G_ema has constructor arguments this loader does not know: {sorted(unknown)}")
-    missing = set(GENERATOR_ARGS[:5]) - set(kwargs)
-    if missing:
-        raise EmosketchError(f"G_ema lacks constructor arguments {sorted(missing)}")
-    for name, known in (("mapping_kwargs", MAPPING_KWARGS), ("synthesis_kwargs", SYNTHESIS_KWARGS)):
-        value = dict(kwargs.get(name) or {})
-        bad = set(value) - known
-        if bad:
-            raise EmosketchError(f"G_ema {name} has keys this loader does not know: {sorted(bad)}")
-        kwargs[name] = {k: (float(v) if isinstance(v, np.floating) else int(v) if isinstance(v, np.integer) else v)
-                        for k, v in value.items()}
-    for name in GENERATOR_ARGS[:5]:
-        if not isinstance(kwargs[name], (int, np.integer)) or int(kwargs[name]) < 0:
-            raise EmosketchError(f"G_ema {name} = {kwargs[name]!r}: expected a whole number >= 0")
-        kwargs[name] = int(kwargs[name])
-    return kwargs
+    return checked_kwargs(kwargs)
 
 
 def build_generator(rec: Record, make=networks.Generator) -> networks.Generator:
     """G_ema built by `make` (networks.Generator or a subclass) from its stored constructor
-    arguments, checked against the stored state and loaded with it."""
-    G = make(**generator_kwargs(rec))
+    arguments, checked against the stored state and loaded with it. The check runs first on a
+    build on the meta device, which allocates nothing: a layout the file's tensors do not fill is
+    refused before the real build."""
+    kwargs = generator_kwargs(rec)
+    with torch.device("meta"):
+        _load_record(make(**kwargs), rec, "G_ema", copy=False)
+    G = make(**kwargs)
     _load_record(G, rec, "G_ema")
     return G.eval().requires_grad_(False)

@@ -108,7 +108,7 @@ class Pack:
             try:
                 names.append(index[at + 1:at + 1 + length].decode())
             except UnicodeError:
-                raise _damaged("a name is not text")
+                raise _damaged("a name is not text") from None
             at += 1 + length
         self.sequence_names, self.emotions = names[:n_seq], names[n_seq:]
         self.model = None
