@@ -92,12 +92,15 @@ def decode_bytes(data: bytes, min_side: int = MIN_SIDE, max_pixels: int = MAX_PI
     return gray
 
 
-def _scaled(arr: np.ndarray, factor: float) -> np.ndarray:
-    """round(arr * factor) clipped to uint8, CHUNK_PIXELS at a time (no float64 copy of a whole image)."""
-    out = np.empty(arr.shape, np.uint8)
-    rows = max(1, CHUNK_PIXELS // max(1, arr.shape[1]))
-    for y in range(0, arr.shape[0], rows):
-        out[y:y + rows] = np.clip(arr[y:y + rows].astype(np.float64) * factor + 0.5, 0, 255)
+def _scaled(img: Image.Image, factor: float) -> np.ndarray:
+    """round(pixels * factor) clipped to uint8, CHUNK_PIXELS at a time: no copy of the whole image in
+    its own 16- or 32-bit pixels, nor in float64."""
+    w, h = img.size
+    out = np.empty((h, w), np.uint8)
+    rows = max(1, CHUNK_PIXELS // max(1, w))
+    for y in range(0, h, rows):
+        chunk = np.asarray(img.crop((0, y, w, min(h, y + rows))), dtype=np.float64)
+        out[y:y + rows] = np.clip(chunk * factor + 0.5, 0, 255)
     return out
 
 
@@ -115,11 +118,9 @@ def image_size(data: bytes) -> tuple[int, int]:
 
 def to_gray(img: Image.Image) -> np.ndarray:
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img)
-        return _scaled(arr, 255.0 / (65535.0 if arr.max() > 255 else 255.0))
+        return _scaled(img, 255.0 / (65535.0 if img.getextrema()[1] > 255 else 255.0))
     if img.mode == "F":
-        arr = np.asarray(img)
-        return _scaled(arr, 255.0 if arr.max() <= 1.0 else 1.0)
+        return _scaled(img, 255.0 if img.getextrema()[1] <= 1.0 else 1.0)
     if img.mode in ("P", "PA", "LA", "RGBA", "La", "RGBa") or "transparency" in img.info:
         img = img.convert("RGBA")
         paper = Image.new("RGBA", img.size, (255, 255, 255, 255))
