@@ -13,13 +13,18 @@ import cv2
 import numpy as np
 
 from .atomic import atomic_dir, atomic_file
-from .datasets.decode import READS, image_format
 from .errors import EmosketchError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 GIF_SUFFIXES = {".gif"}
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm"}
 DEFAULT_FPS = 12.0
+# The image formats emosketch reads (PIL's names; PPM covers PGM and PBM), by the bytes they start with:
+# every decoder (PIL's and OpenCV's) sees only these, so an EPS never reaches Ghostscript.
+IMAGE_FORMATS = {"PNG": (b"\x89PNG\r\n\x1a\n",), "JPEG": (b"\xff\xd8\xff",), "GIF": (b"GIF87a", b"GIF89a"),
+                 "BMP": (b"BM",), "WEBP": (b"RIFF",), "TIFF": (b"II*\x00", b"MM\x00*"),
+                 "PPM": (b"P1", b"P2", b"P3", b"P4", b"P5", b"P6")}
+READS = "PNG, JPEG, GIF, BMP, WebP, TIFF and PGM/PPM"
 MAX_FRAMES = 20_000  # a GIF whose frame times expand to more is refused, as is one of more pixels
 MAX_FRAME_PIXELS = 512 * 1024 * 1024
 
@@ -69,6 +74,14 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 
 def _natural_key(path: Path) -> list:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+def image_format(data: bytes) -> str | None:
+    """The IMAGE_FORMATS name of image bytes by their signature, or None for anything else."""
+    for name, magics in IMAGE_FORMATS.items():
+        if data.startswith(magics) and (name != "WEBP" or data[8:12] == b"WEBP"):
+            return name
+    return None
 
 
 def read_image(path: Path) -> np.ndarray:

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from PIL import EpsImagePlugin, Image
 
-from emosketch.datasets.decode import Skip, decode_bytes, image_format
+from emosketch.datasets.decode import Skip, decode_bytes
 from emosketch.errors import EmosketchError
+from emosketch.frames import image_format
 
 EPS = (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n"
        b"newpath 0 0 moveto 64 64 lineto stroke showpage\n%%EOF\n")

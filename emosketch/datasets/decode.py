@@ -2,7 +2,7 @@
 
 Handles EXIF orientation, gray / RGB / RGBA / palette / CMYK / 16-bit / 1-bit images; truncated files,
 non-images, images too small to hold a face and decompression bombs become skips, never crashes.
-Only the formats in FORMATS are read, by their first bytes, before any decoder sees the data: an
+Only the formats in frames.IMAGE_FORMATS are read, by their first bytes, before any decoder sees the data: an
 EPS, PDF or SVG never reaches a plugin that runs an outside program (PIL's EPS plugin runs Ghostscript).
 """
 
@@ -15,22 +15,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..frames import READS, image_format
+
 MIN_SIDE = 16  # smaller images cannot hold a usable face
 MAX_PIXELS = 50_000_000  # larger images are refused before decoding (decompression-bomb guard)
-# The formats emosketch reads (PIL's names; PPM covers PGM and PBM), by the bytes they start with.
-FORMATS = {"PNG": (b"\x89PNG\r\n\x1a\n",), "JPEG": (b"\xff\xd8\xff",), "GIF": (b"GIF87a", b"GIF89a"),
-           "BMP": (b"BM",), "WEBP": (b"RIFF",), "TIFF": (b"II*\x00", b"MM\x00*"),
-           "PPM": (b"P1", b"P2", b"P3", b"P4", b"P5", b"P6")}
-READS = "PNG, JPEG, GIF, BMP, WebP, TIFF and PGM/PPM"
 CHUNK_PIXELS = 1 << 20  # 16-bit and float images are scaled to 8 bits this many pixels at a time
-
-
-def image_format(data: bytes) -> str | None:
-    """The FORMATS name of image bytes by their signature, or None for anything else."""
-    for name, magics in FORMATS.items():
-        if data.startswith(magics) and (name != "WEBP" or data[8:12] == b"WEBP"):
-            return name
-    return None
 
 
 class Skip(Exception):
@@ -44,7 +33,7 @@ class Skip(Exception):
 
 def decode_bytes(data: bytes, min_side: int = MIN_SIDE, max_pixels: int = MAX_PIXELS,
                  max_side: int | None = None) -> np.ndarray:
-    """Decode image bytes to uint8 gray [H, W] (alpha laid on white), upright per EXIF. Only FORMATS
+    """Decode image bytes to uint8 gray [H, W] (alpha laid on white), upright per EXIF. Only IMAGE_FORMATS
     are read; more than max_pixels is refused before decoding. max_side: the longest side is shrunk
     to it (a JPEG is decoded at a reduced scale when it can be)."""
     if not data:
@@ -105,7 +94,7 @@ def _scaled(img: Image.Image, factor: float) -> np.ndarray:
 
 
 def image_size(data: bytes) -> tuple[int, int]:
-    """(width, height) from an image's header, without decoding it; FORMATS only."""
+    """(width, height) from an image's header, without decoding it; IMAGE_FORMATS only."""
     fmt = image_format(data)
     if fmt is None:
         raise Skip("not an image", f"emosketch reads {READS}")
