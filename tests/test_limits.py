@@ -479,3 +479,42 @@ def test_the_snapshot_unpickler_refuses_every_global_it_does_not_need(tmp_path, 
     path.write_bytes(b"\x80\x02" + body)
     with pytest.raises(EmosketchError, match=re.escape(f"global {module}.{name}")):
         read_snapshot(path)
+
+
+# --- serve's other caps, each with a test that fails when it is removed ---------------------------------
+
+def test_the_session_cap_forgets_the_least_recently_used(serve_engine):
+    from emosketch.serve.engine import Engine, ServeConfig
+
+    e = Engine.__new__(Engine)
+    e.__dict__.update(serve_engine.__dict__)
+    e.config = ServeConfig(max_sessions=3)
+    e.sessions = type(serve_engine.sessions)()
+    first, second = e.new_session(), e.new_session()
+    e.new_session()
+    assert e.session(first.token, create=False) is first  # used again: now the most recent
+    e.new_session()
+    assert len(e.sessions) == 3 and e.session(second.token, create=False) is None
+    assert e.session(first.token, create=False) is first
+
+
+def test_a_streamed_body_past_the_limit_is_refused_while_it_is_read(serve_engine):
+    """Without a Content-Length the body is counted as it arrives: 413 at the limit, not after."""
+    from starlette.testclient import TestClient
+
+    from emosketch.serve.app import create_app
+    from emosketch.serve.engine import ServeConfig
+
+    serve_engine.config = ServeConfig(max_upload_bytes=4096)
+    def body():  # 64 KB in 1 KB chunks, no Content-Length
+        for _ in range(64):
+            yield b"\x89PNG\r\n\x1a\n" + bytes(1016)
+
+    try:
+        with TestClient(create_app(engine=serve_engine)) as client:
+            r = client.post("/api/classify", content=body(), headers={"content-type": "image/png"})
+            assert r.status_code == 413 and "4,096 bytes" in r.json()["error"]
+            r = client.post("/api/classify", content=bytes(5000), headers={"content-type": "image/png"})
+            assert r.status_code == 413
+    finally:
+        serve_engine.config = ServeConfig()
