@@ -324,6 +324,8 @@ def conditions() -> dict[str, Condition]:
         "default-fill": Condition("panel: the default with blue-noise tonal fills", Panel(head, replace(
             PANEL.dither, fill="bluenoise"))),
         "default-close": Condition("panel: the default, strokes closed by a 2x2 square", PANEL, close=2),
+        "default-fill-x1.3": Condition("panel: the default with blue-noise tonal fills, intensity 1.3", Panel(
+            head, replace(PANEL.dither, fill="bluenoise")), intensity=1.3),
         "real-sketch": Condition("real FER+ sketches (gray)"),
         "real-photo": Condition("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, light lit"),
         "real-photo-negative": Condition("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, dark lit"),

@@ -353,3 +353,23 @@ def test_timeline_zoom_pushes_in_with_a_move_and_the_agent_zoom_follows_arousal(
     assert zoom[-1] < zoom[peak]  # and back as it fades
     assert "zoom" not in run_script(parse_script({"stimuli": script.stimuli and
                                                   [{"t": 0, "channel": "joy", "amount": 1}]}), classes).marks()[0]
+
+
+def test_pack_sequences_draw_every_emotion_at_the_pack_intensity():
+    """sequences(intensity=k) draws the idle loops around k and the transitions between poses at k
+    (the shipped model: a strong code visibly draws more than the plain one)."""
+    from emosketch.interpolate.pack import sequences
+    from emosketch.interpolate.render import Renderer
+    from emosketch.interpolate.timeline import pose
+    from emosketch.models import default_generator, demo_photo
+
+    r = Renderer(default_generator(), "cpu")
+    face = r.source(image=demo_photo())
+    at = {k: sequences(r, face, ["neutral", "happy"], 2, 1, zoom_breath=0.0, intensity=k) for k in (1.0, 1.5)}
+    codes = r.bank.codes(0, 1.0)
+    strong = r.render(face, r.bank.blend(pose(r.classes, "happy", 1.5)[None], codes))[0]
+    happy = [i for i, m in enumerate(at[1.5].marks) if m["sequence"] == "idle_happy"][0]
+    assert np.array_equal(at[1.5].frames[happy], strong)  # a one-frame idle loop sits at the intensity itself
+    assert (np.abs(at[1.0].frames[happy].astype(int) - strong) > 64).mean() > 0.01
+    with pytest.raises(EmosketchError, match="intensity"):
+        sequences(r, face, ["neutral", "happy"], intensity=0)

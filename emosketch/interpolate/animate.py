@@ -14,7 +14,7 @@ from ..errors import EmosketchError
 from ..export import ExportOptions
 from ..frames import Frames
 from .agent import load_script, run_script
-from .pack import ZOOM_BREATH, emotion_pack, sequences
+from .pack import INTENSITY, ZOOM_BREATH, emotion_pack, sequences
 from .plot import write_agent_plot
 from .render import Renderer, Source, write_outputs
 from .timeline import load_timeline, transition
@@ -97,6 +97,7 @@ class PackSpec:
     panel: str = "white"  # preview colour
     frames_out: str | Path | None = None  # also keep the gray frames
     zoom_breath: float = ZOOM_BREATH  # idle loops breathe in zoom by +- this
+    intensity: float = INTENSITY  # every emotion's strength (> 1 exaggerates)
     tft: Any = None  # export.tft.TftOptions: a colour TFT pack instead of an OLED pack
 
 
@@ -176,7 +177,7 @@ def face_pack(checkpoint: str | Path, spec: PackSpec, *, face: FaceSource, style
     wanted = pick_emotions(list(spec.emotions) if spec.emotions else None, r.classes)
     src = face.load(r, styles.seed)
     frames = sequences(r, src, wanted, spec.transition_frames, spec.idle_frames, spec.easing, spec.fps, styles.seed,
-                       styles.psi, zoom_breath=spec.zoom_breath)
+                       styles.psi, zoom_breath=spec.zoom_breath, intensity=spec.intensity)
     written = [str(p) for p in write_outputs(frames, [spec.frames_out])] if spec.frames_out is not None else []
     n = len(wanted)
     if spec.tft is not None:

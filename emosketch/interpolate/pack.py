@@ -20,14 +20,19 @@ from .render import Renderer, Source
 from .timeline import pose
 
 ZOOM_BREATH = 0.04  # idle loops breathe by +-4% in zoom by default
+# The emotions' strength in packs: blind raters read every emotion at 0.40 or more at 1.3, against
+# fear at 0.30 at 1.0, for the same overall reading (docs/panel-and-packs.md, benchmarks/legibility.py).
+INTENSITY = 1.3
 
 
 def sequences(renderer: Renderer, source: Source, emotions: list[str], transition_frames: int = 10,
               idle_frames: int = 12, easing: str = "cosine", fps: float = 12.0, seed: int = 0,
-              psi: float = 1.0, breath: float = 0.12, zoom_breath: float = ZOOM_BREATH) -> Frames:
+              psi: float = 1.0, breath: float = 0.12, zoom_breath: float = ZOOM_BREATH,
+              intensity: float = INTENSITY) -> Frames:
     """The frames of the pack, with sequence marks: idle loops first, then the N(N-1) transitions.
+    Every emotion is drawn at `intensity` (> 1 exaggerates it: s = anchor + k (s_e - anchor)).
 
-    An idle loop breathes: the emotion's intensity swings by +-breath around 1 over the loop, so it
+    An idle loop breathes: the emotion's intensity swings by +-breath around it over the loop, so it
     starts and ends on the pose the transitions arrive at and leave from. With zoom_breath it also
     breathes in zoom (1 +- zoom_breath, a 'zoom' mark per frame), so even neutral, which has no
     intensity to swing, moves; transitions are at zoom 1."""
@@ -35,6 +40,8 @@ def sequences(renderer: Renderer, source: Source, emotions: list[str], transitio
         raise EmosketchError("a pack needs at least two emotions")
     if easing not in EASINGS:
         raise EmosketchError(f"easing {easing!r}: expected one of {', '.join(EASINGS)}")
+    if not 0.0 < intensity <= 3.0:
+        raise EmosketchError(f"intensity {intensity}: must be above 0 and at most 3")
     if transition_frames < 2 or idle_frames < 1:
         raise EmosketchError("transition frames must be >= 2 and idle frames >= 1")
     classes = renderer.classes
@@ -44,14 +51,14 @@ def sequences(renderer: Renderer, source: Source, emotions: list[str], transitio
         raise EmosketchError(f"zoom breath {zoom_breath}: must be between 0 and 0.5")
     wave = np.sin(2 * np.pi * np.arange(idle_frames) / idle_frames)
     for e in emotions:
-        poses += [pose(classes, e, k) for k in 1.0 + breath * wave]
+        poses += [pose(classes, e, k) for k in intensity * (1.0 + breath * wave)]
         marks += [{"sequence": f"idle_{e}", "emotion": {e: 1.0}, **({"zoom": round(1.0 + zoom_breath * w, 4)}
                                                                    if zoom_breath else {})} for w in wave]
     t = ease(easing, np.arange(1, transition_frames + 1) / transition_frames)
     for a in emotions:
         for b in emotions:
             if a != b:
-                pa, pb = pose(classes, a), pose(classes, b)
+                pa, pb = pose(classes, a, intensity), pose(classes, b, intensity)
                 poses += [pa + (pb - pa) * ti for ti in t]
                 marks += [{"sequence": f"{a}_to_{b}", "emotion": {a: round(1 - float(ti), 4), b: round(float(ti), 4)},
                            **({"zoom": 1.0} if zoom_breath else {})} for ti in t]
