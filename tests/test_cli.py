@@ -90,13 +90,13 @@ def test_pack_defaults_to_the_panel_preset(run):
     entries = {m.group(1): " ".join(m.group(2).split()) for m in re.finditer(r"^  (--\S+(?: / --\S+)?)(.*?)(?=^  -)", out, re.S | re.M)}
     for option, default in (("--mode", "fit"), ("--fill", "none"), ("--stable / --no-stable", "on for lineart"),
                             ("--thin / --no-thin", "no-thin"), ("--dither", "lineart"), ("--polarity", "paper"),
-                            ("--min-stroke", "4"), ("--intensity", "1.3")):
+                            ("--min-stroke", "4"), ("--intensity", "1.0")):
         assert re.search(rf"\[default: {default}[];, ]", entries[option]), (option, entries.get(option))
     d = PANEL.dither  # the CLI spells the panel drawing's defaults without importing it: they must agree
     assert (PANEL.layout.mode, d.mode, d.fill, d.stable, d.thin, d.polarity, d.min_stroke, PANEL.layout.zoom) == \
         ("fit", "lineart", "none", True, False, "paper", 4, 1.0)
     from emosketch.interpolate.pack import INTENSITY
-    assert INTENSITY == 1.3
+    assert INTENSITY == 1.0
 
 
 def test_max_bytes_reports_what_was_dropped(run, tmp_path, face_transition):

@@ -20,9 +20,10 @@ from .render import Renderer, Source
 from .timeline import pose
 
 ZOOM_BREATH = 0.04  # idle loops breathe by +-4% in zoom by default
-# The emotions' strength in packs: blind raters read every emotion at 0.40 or more at 1.3, against
-# fear at 0.30 at 1.0, for the same overall reading (docs/panel-and-packs.md, benchmarks/legibility.py).
-INTENSITY = 1.3
+# The emotions' strength in packs. Blind raters read the panel as well at 1.0 as at 1.3 over three
+# rounds (0.66 / 0.65); 1.3 reads fear and surprise better and anger and happy worse
+# (docs/panel-and-packs.md, benchmarks/legibility.py), so the model's own strength stays the default.
+INTENSITY = 1.0
 
 
 def sequences(renderer: Renderer, source: Source, emotions: list[str], transition_frames: int = 10,
