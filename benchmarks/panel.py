@@ -471,7 +471,8 @@ def still_flicker(checkpoint: str, steps: int = 30) -> list[dict]:
         found = []
         for label, d in (("lineart", Dither("lineart")), ("lineart --stable", Dither("lineart", stable=True)),
                          ("lineart --stable --thin", Dither("lineart", stable=True, thin=True)),
-                         ("the default: 2 px, fill none, --stable --thin", OLED_DITHER),
+                         ("the default (PANEL): fill none, --stable, paper lit, specks < 4 px dropped", PANEL.dither),
+                         ("FACE_BAND's: 2 px, fill none, --stable --thin", OLED_DITHER),
                          ("bluenoise --stable", Dither("bluenoise", stable=True)),
                          ("floyd-steinberg", Dither("floyd-steinberg"))):
             bits = to_bits(fade, d)
