@@ -3,6 +3,7 @@
     python benchmarks/panel.py --out bench-out                 # the shipped generator, 200 FER+ valid faces
     python benchmarks/panel.py --out bench-out --faces 400 --checkpoint runs/x/checkpoint.pt
     python benchmarks/panel.py --out bench-out --packs-only     # the pack and flicker tables alone (no FER+ needed)
+    python benchmarks/panel.py --out bench-out --reading-only   # the judges' reading table alone
 
 FER+ valid faces are redrawn by the generator in every other emotion (the transitions' end frames).
 Each result is laid out on a 128x64 panel (today's `fit`, and the face framings) and dithered, then
@@ -499,6 +500,8 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=200, help="FER+ valid faces, each redrawn in the 5 other emotions")
     ap.add_argument("--judges", default="A,B", help="which of realfaces.py's CNN judges read the panel")
     ap.add_argument("--no-packs", action="store_true", help="skip the pack ratio and flicker table")
+    ap.add_argument("--reading-only", action="store_true",
+                    help="only the judges' reading table (the panel as shown, and the information kept)")
     ap.add_argument("--packs-only", action="store_true",
                     help="only the demo photo's pack and still-face flicker tables (no FER+ faces or judges needed)")
     args = ap.parse_args()
@@ -562,6 +565,12 @@ def main() -> None:
           "total = acc / the sketch itself")
     print(table(rows, ["variant"] + [f"{k}_{j}" for j in judges for k in ("shown", "gray", "acc", "ratio", "total")]
                 + ["stroke_width"]))
+    if args.reading_only:
+        result = {"checkpoint": checkpoint, "faces": args.faces, "translations": int(len(targets)), "rows": rows,
+                  "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
+        (out / "panel-reading.json").write_text(json.dumps(result, indent=1) + "\n")
+        print(f"\nwrote {out / 'panel-reading.json'}")
+        return
     ups = upscaler_rows(judges, src_u8, gen, targets, side)
     print("\nEnlarging the 64 px face onto the panel (face brows-chin): target accuracy read back, stroke width")
     print(table(ups, ["upscaler"] + [f"acc_{j}" for j in judges] + ["stroke_width", "lit"]))
