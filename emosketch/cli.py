@@ -742,8 +742,9 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
 @click.option("--frames-out", type=click.Path(path_type=Path), default=None, help="Also keep the gray frames (.npz/.gif).")
 @click.option("--tft", default=None, type=click.Choice(TFT_PANELS),
               help="A colour TFT pack (RGB565, span-coded) for this panel instead of an OLED pack.")
-@click.option("--ink", default="yellow", show_default=True, help="--tft: the strokes' colour (#RRGGBB or a name).")
-@click.option("--paper", default="black", show_default=True, help="--tft: the background colour.")
+@click.option("--ink", default="black", show_default=True,
+              help="--tft: the strokes' colour (#RRGGBB or a name; dark strokes on light paper read best).")
+@click.option("--paper", default="white", show_default=True, help="--tft: the background colour.")
 @click.option("--shades", default=2, show_default=True, type=click.IntRange(2, 16),
               help="--tft: levels from paper to ink (2: hard lines; 4: antialiased strokes, 2.4x the bytes).")
 @click.option("--force", is_flag=True, help="Replace the pack folder if it exists.")
