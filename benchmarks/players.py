@@ -246,12 +246,12 @@ def cpython_us(folder: Path) -> float:
 
 
 def panel_pack_costs(tmp: Path) -> tuple[list[dict], list[dict]]:
-    """The default full-screen pack of the demo photo (what `emosketch pack --input <photo>` makes) with
-    its default codec (ctx) and with --codec auto: its decode cost per frame on the host (callgrind), under
-    MicroPython and CPython, and on an ATmega328P for its first 3 sequences (what an Uno holds)."""
-    from emosketch.export.dither import OLED_DITHER
-    from emosketch.export.layout import with_face
+    """The default pack of the demo photo (what `emosketch pack --input <photo>` makes: the panel drawing
+    export.panel.PANEL) and the face band's (FACE_BAND, the smallest packs), each with the default codec
+    (ctx) and with --codec auto: the decode cost per frame on the host (callgrind), under MicroPython and
+    CPython, and on an ATmega328P for the first 3 sequences (what an Uno holds)."""
     from emosketch.export.pack import panel_codec
+    from emosketch.export.panel import FACE_BAND, PANEL, framed
     from emosketch.interpolate.animate import open_renderer
     from emosketch.interpolate.pack import sequences
     from emosketch.models import default_generator, demo_photo
@@ -259,27 +259,28 @@ def panel_pack_costs(tmp: Path) -> tuple[list[dict], list[dict]]:
     r = open_renderer(str(default_generator()), "cpu")
     face = r.source(demo_photo())
     parts = [(n, "generator", part) for n, part in split_sequences(sequences(r, face, list(r.classes)), "frames")]
-    layout = with_face(Layout(128, 64, "face"), face.sketch[None])  # as face_pack frames it
     rows, avr, on_avr = [], [], avr_available()
-    for codec in ("ctx", "auto"):
-        opts = ExportOptions(layout=layout, dither=OLED_DITHER, codec=codec, name="pack")
-        pack = build_pack(parts, opts)
-        folder = tmp / f"panel-{codec}"
-        m = pack.manifest()
-        label = codec + (" (the default)" if codec == panel_codec("ssd1306", 128, 64) else "")
-        row = {"codec": label, "frames": len(pack.payloads), "pack_bytes": m["total_bytes"],
-               "ratio": m["raw_bytes"] / m["total_bytes"], "instructions_per_frame": None}
-        if shutil.which("valgrind"):
-            row["instructions_per_frame"] = host_instructions(pack, folder)  # writes the pack there
-        else:
-            write_pack(pack, folder)
-        mp = micropython_us(folder)
-        row.update({"micropython_wasm_decode_us": mp and mp[0], "micropython_wasm_shown_us": mp and mp[1],
-                    "cpython_decode_us": cpython_us(folder)})
-        rows.append(row)
-        if on_avr:
-            first3 = build_pack(parts[:3], opts)
-            avr.append(avr_row(row["codec"], first3, avr_cycles(first3, tmp / f"panel-avr-{codec}")))
+    for drawing, panel in (("the default", PANEL), ("the face band", FACE_BAND)):
+        panel = framed(panel, face.sketch[None])  # as face_pack frames it
+        for codec in ("ctx", "auto"):
+            opts = ExportOptions(layout=panel.layout, dither=panel.dither, codec=codec, name="pack")
+            pack = build_pack(parts, opts)
+            folder = tmp / f"panel-{drawing.split()[-1]}-{codec}"
+            m = pack.manifest()
+            label = f"{drawing}, {codec}" + (" (the default codec)" if codec == panel_codec("ssd1306", 128, 64) else "")
+            row = {"codec": label, "frames": len(pack.payloads), "pack_bytes": m["total_bytes"],
+                   "ratio": m["raw_bytes"] / m["total_bytes"], "instructions_per_frame": None}
+            if shutil.which("valgrind"):
+                row["instructions_per_frame"] = host_instructions(pack, folder)  # writes the pack there
+            else:
+                write_pack(pack, folder)
+            mp = micropython_us(folder)
+            row.update({"micropython_wasm_decode_us": mp and mp[0], "micropython_wasm_shown_us": mp and mp[1],
+                        "cpython_decode_us": cpython_us(folder)})
+            rows.append(row)
+            if on_avr:
+                first3 = build_pack(parts[:3], opts)
+                avr.append(avr_row(row["codec"], first3, avr_cycles(first3, tmp / f"panel-avr-{drawing.split()[-1]}-{codec}")))
     return rows, avr
 
 
