@@ -8,7 +8,9 @@ The default (`PANEL`) was chosen by that study (README, "The face on the panel")
 fills the panel's height at its own pixels (a 64 px face is drawn 1:1 in the middle of a 128x64
 panel, a larger one is brought down to the height), so the face keeps its proportions, its closed
 outline and its continuous strokes; strokes and the dark areas that carry an expression (an open
-mouth, brows, pupils) are kept as they are, not thinned. `FACE_BAND`, the previous default (the
+mouth, brows, pupils) are kept as they are, not thinned, and drawn dark on a lit panel, as a sketch
+is drawn on paper (lit strokes on a dark panel read as a negative, and less well), with specks of
+under 4 pixels dropped. `FACE_BAND`, the previous default (the
 brows-to-chin band stretched across the panel, thinned and redrawn with a 2 px pen), is kept for
 the smallest packs.
 """
