@@ -864,20 +864,20 @@ def serve_cmd(host, port, checkpoint, classifier, device, max_upload_mb):
     Each model is loaded once and shared; each browser gets its own agent (a cookie). The API is
     in docs/mirror.md (The HTTP API). Stop it with Ctrl-C.
     """
-    import uvicorn
-
     from .serve.app import create_app
     from .serve.engine import ServeConfig
+    from .serve.server import run
 
     cfg = ServeConfig(checkpoint=str(checkpoint) if checkpoint else None,
                       classifier=str(classifier) if classifier else None, device=device,
-                      max_upload_bytes=int(max_upload_mb * 1024 * 1024))
+                      max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+                      hosts=tuple(dict.fromkeys(("localhost", host))))  # IP addresses always pass
     click.echo("loading the models ...")
     app = create_app(cfg)
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"listening on {host}: anyone on your network can use this page and the API")
     click.echo(f"open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    run(app, host, port, cfg.request_seconds)
 
 
 @cli.group("stylegan2")

@@ -76,7 +76,7 @@ def test_serve_prepare_and_export_refuse_an_eps_sent_as_a_png(serve_engine, tmp_
     from emosketch.serve.engine import ServeConfig
 
     serve_engine.config = ServeConfig()
-    with TestClient(create_app(engine=serve_engine)) as client:
+    with TestClient(create_app(engine=serve_engine), base_url="http://localhost") as client:
         r = client.post("/api/classify", content=EPS, headers={"content-type": "image/png"})
     assert r.status_code == 400 and "not an image" in r.json()["error"]
     (tmp_path / "happy").mkdir()
@@ -511,7 +511,7 @@ def test_a_streamed_body_past_the_limit_is_refused_while_it_is_read(serve_engine
             yield b"\x89PNG\r\n\x1a\n" + bytes(1016)
 
     try:
-        with TestClient(create_app(engine=serve_engine)) as client:
+        with TestClient(create_app(engine=serve_engine), base_url="http://localhost") as client:
             r = client.post("/api/classify", content=body(), headers={"content-type": "image/png"})
             assert r.status_code == 413 and "4,096 bytes" in r.json()["error"]
             r = client.post("/api/classify", content=bytes(5000), headers={"content-type": "image/png"})

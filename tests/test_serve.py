@@ -33,7 +33,7 @@ def engine(serve_engine):
 @pytest.fixture
 def client(engine):
     engine.config = ServeConfig()
-    with TestClient(create_app(engine=engine)) as c:
+    with TestClient(create_app(engine=engine), base_url="http://localhost") as c:
         yield c
 
 
@@ -156,7 +156,7 @@ def test_render_gives_png_or_panel_bytes_in_every_pixel_format(client, engine):
 
 def test_each_browser_gets_its_own_agent(engine):
     app = create_app(engine=engine)
-    with TestClient(app) as a, TestClient(app) as b:
+    with TestClient(app, base_url="http://localhost") as a, TestClient(app, base_url="http://localhost") as b:
         r = a.post("/api/agent/stimulate", json={"channel": "joy", "amount": 1.0})
         assert r.status_code == 200
         assert a.get("/api/agent").json()["dominant"] == "joy"
@@ -164,7 +164,7 @@ def test_each_browser_gets_its_own_agent(engine):
         assert a.cookies["emosketch_session"] != b.cookies["emosketch_session"]
         # the token in the query names the same session as the cookie (what a device uses)
         token = a.cookies["emosketch_session"]
-        with TestClient(app) as device:
+        with TestClient(app, base_url="http://localhost") as device:
             assert device.get(f"/api/agent?session={token}").json()["dominant"] == "joy"
         r = a.post("/api/agent/stimulate", json={"channel": "glee"})
         assert r.status_code == 400 and "unknown channel" in r.json()["error"]
@@ -291,3 +291,86 @@ def test_make_it_smile_returns_the_searched_path_as_panel_frames(client, engine)
                         ({"target": "happy", "steps": 2.5}, "whole number"), ({"target": 3}, "emotion name")):
         r = client.post("/api/search", json=body)
         assert r.status_code == 400 and words in r.json()["error"], body
+
+
+def test_hostile_json_bodies_get_a_400_not_a_500(client):
+    cases = [
+        (b'{"weights": {"happy": 1}, "zoom": ' + b"9" * 400 + b"}", "digits"),
+        (b"[" * 30_000 + b"]" * 30_000, "nested too deeply"),
+        (b'{"a":' * 10_000 + b"1" + b"}" * 10_000, "nested too deeply"),
+        (b'{"weights": {"happy": 1}, "zoom": NaN}', "NaN"),
+        (b'{"weights": {"happy": 1}, "scale": 1.9}', "whole number"),
+        (b'{"weights": {"happy": 1}, "scale": 9}', "whole number from 1 to 8"),
+    ]
+    for body, words in cases:
+        r = client.post("/api/render", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and words in r.json()["error"], (body[:60], r.text)
+    assert client.post("/api/render", json={"weights": {"happy": 1}, "scale": 2.0}).status_code == 200
+
+
+def test_search_refuses_a_bad_format_before_it_searches(client, engine, monkeypatch):
+    def no_search(*args, **kw):
+        raise AssertionError("the search ran")
+
+    monkeypatch.setattr(engine, "search", no_search)
+    r = client.post("/api/search", json={"target": "happy", "format": "jpeg2000"})
+    assert r.status_code == 400 and "jpeg2000" in r.json()["error"]
+
+
+def test_a_foreign_host_header_is_refused_and_never_reaches_a_redirect(engine):
+    from emosketch.serve.app import host_allowed
+
+    with TestClient(create_app(engine=engine), base_url="http://localhost") as c:
+        for host in ("evil.example", "evil.example:8000", "localhost.evil.example", "localhost:80x", "[::1]x"):
+            r = c.get("/api/info/", headers={"host": host}, follow_redirects=False)
+            assert r.status_code == 400 and "Host" in r.json()["error"], host
+            assert "location" not in r.headers
+        for host in ("localhost", "LOCALHOST:8000", "127.0.0.1:8000", "[::1]:8000", "192.168.1.20", "localhost."):
+            assert c.get("/api/info", headers={"host": host}).status_code == 200, host
+    assert host_allowed("mirror.lan:8000", ("localhost", "mirror.lan")) and not host_allowed("mirror.lan", ("localhost",))
+
+
+def test_a_slowloris_connection_is_closed_at_the_request_deadline(engine):
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from emosketch.serve.server import deadline_protocol
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(engine=engine), log_level="error", http=deadline_protocol(1.0)))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.05)
+    try:
+        slow = socket.create_connection(sock.getsockname())
+        slow.settimeout(5)
+        start = time.monotonic()
+        slow.sendall(b"GET /api/info HTTP/1.1\r\nHost: localhost\r\n")  # headers never finished
+        assert slow.recv(100) == b""  # closed by the server ...
+        assert 0.8 < time.monotonic() - start < 4  # ... at the deadline
+        ok = socket.create_connection(sock.getsockname())  # a request in time is answered
+        ok.settimeout(5)
+        ok.sendall(b"GET /api/info HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        assert ok.recv(100).startswith(b"HTTP/1.1 200")
+    finally:
+        server.should_exit = True
+        thread.join(5)
+
+
+def test_classify_takes_a_multipart_form_upload_under_the_same_limit(client, engine):
+    r = client.post("/api/classify", files={"file": ("face.jpg", photo(), "image/jpeg")})
+    assert r.status_code == 200, r.text
+    assert r.json()["label"] in engine.classes
+    r = client.post("/api/classify", files={"other": ("a.txt", b"hello", "text/plain"),
+                                            "file": ("face.jpg", b"not an image", "image/jpeg")})
+    assert r.status_code == 400 and "not an image" in r.json()["error"]
+    r = client.post("/api/classify", data={"name": "x"}, files={"x": ("", b"", "text/plain")})
+    assert r.status_code == 400 and '"file"' in r.json()["error"]
+    engine.config = replace(engine.config, max_upload_bytes=4096)
+    r = client.post("/api/classify", files={"file": ("face.jpg", photo(), "image/jpeg")})
+    assert r.status_code == 413 and "4,096 bytes" in r.json()["error"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import ipaddress
 import json
 from importlib import resources
 
@@ -24,6 +25,8 @@ from ..errors import EmosketchError
 from .engine import Engine, RequestError, ServeConfig
 
 COOKIE = "emosketch_session"
+FORM_OVERHEAD = 16 * 1024  # a multipart body may pass the upload limit by this much (boundaries, headers)
+JSON_INT_DIGITS = 20  # longer whole numbers in a JSON body are refused as it is parsed
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif", "image/tiff")
 STATIC = {  # URL -> (file in emosketch/serve/static, content type)
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -46,19 +49,21 @@ def _flag(request: Request, name: str) -> bool:
     return request.query_params.get(name, "").lower() in ("1", "true", "yes", "on")
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes `limit` bytes."""
+async def _body(request: Request, limit: int, said: int | None = None) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` bytes (the message names
+    `said`, the limit the client knows, when the body may carry some overhead)."""
+    said = limit if said is None else said
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise RequestError("a bad Content-Length header")
         if int(declared) > limit:
-            raise RequestError(f"the upload is larger than {limit:,} bytes", 413)
+            raise RequestError(f"the upload is larger than {said:,} bytes", 413)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise RequestError(f"the upload is larger than {limit:,} bytes", 413)
+            raise RequestError(f"the upload is larger than {said:,} bytes", 413)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -68,12 +73,51 @@ async def _json(request: Request) -> dict:
     if kind != "application/json":
         raise RequestError("send JSON (Content-Type: application/json)", 415)
     try:
-        body = json.loads(await _body(request, 64 * 1024) or b"{}")
+        body = json.loads(await _body(request, 64 * 1024) or b"{}", parse_int=_json_int, parse_constant=_json_constant)
+    except RecursionError:
+        raise RequestError("the JSON body is nested too deeply") from None
+    except RequestError:
+        raise
     except (ValueError, UnicodeDecodeError):
         raise RequestError("the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise RequestError("the body must be a JSON object")
     return body
+
+
+def _form_file(content_type: str, body: bytes, limit: int) -> bytes:
+    """The uploaded file of a multipart/form-data body: the part named "file", or else the only
+    part that carries a file name. It is held to the same byte limit as a raw upload."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    try:
+        message = BytesParser(policy=HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+        parts = message.get_payload() if message.is_multipart() else []
+    except (RecursionError, ValueError, UnicodeError, LookupError):
+        parts = None
+    if not isinstance(parts, list):
+        raise RequestError("the multipart form could not be read")
+    files = [p for p in parts if p.get_param("name", header="content-disposition") == "file"]
+    files = files or [p for p in parts if p.get_filename() is not None]
+    if len(files) != 1:
+        raise RequestError('send one image in the form, as the field "file" (curl -F file=@face.jpg)')
+    data = files[0].get_payload(decode=True) or b""
+    if len(data) > limit:
+        raise RequestError(f"the upload is larger than {limit:,} bytes", 413)
+    return data
+
+
+def _json_int(text: str) -> int:
+    # every whole number of the API is small; a 400-digit one would overflow float() later
+    if len(text.lstrip("-")) > JSON_INT_DIGITS:
+        raise RequestError(f"a JSON number of more than {JSON_INT_DIGITS} digits")
+    return int(text)
+
+
+def _json_constant(name: str) -> float:
+    raise RequestError(f"{name} is not a number the API takes")
 
 
 def _number(body: dict, key: str, default: float) -> float:
@@ -83,7 +127,15 @@ def _number(body: dict, key: str, default: float) -> float:
     return float(v)
 
 
-def create_app(config: ServeConfig | None = None, engine: Engine | None = None) -> Starlette:
+def _whole(body: dict, key: str, default: int, low: int, high: int) -> int:
+    """A whole number from low to high: 1.9 is refused, not rounded down."""
+    v = _number(body, key, default)
+    if v != int(v) or not low <= v <= high:
+        raise RequestError(f'"{key}": a whole number from {low} to {high}, got {body.get(key, default)!r}')
+    return int(v)
+
+
+def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
     """The ASGI app; the engine (and so each model) is built once and shared by every request."""
     engine = engine or Engine(config or ServeConfig())
     pages = {url: (resources.files(__package__).joinpath("static", name).read_bytes(), kind)
@@ -110,10 +162,14 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
 
     async def classify(request: Request) -> Response:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind not in IMAGE_TYPES:
+        if kind == "multipart/form-data":  # curl -F file=@face.jpg, an HTML form
+            limit = engine.config.max_upload_bytes
+            data = _form_file(request.headers["content-type"], await _body(request, limit + FORM_OVERHEAD, limit), limit)
+        elif kind in IMAGE_TYPES:
+            data = await _body(request, engine.config.max_upload_bytes)
+        else:
             raise RequestError(f"send the image itself as the body, with an image Content-Type "
-                               f"({', '.join(IMAGE_TYPES)}); got {kind or 'none'}", 415)
-        data = await _body(request, engine.config.max_upload_bytes)
+                               f"({', '.join(IMAGE_TYPES)}), or as a multipart form's file; got {kind or 'none'}", 415)
         s = session_of(request)
         result = await run_in_threadpool(engine.classify, s, data, _flag(request, "stimulate"), _flag(request, "face"))
         return answer(JSONResponse(result), s)
@@ -128,9 +184,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
         zoom = None if use_agent and "zoom" not in body else _number(body, "zoom", 1.0)
         if zoom is not None and not 0.5 <= zoom <= 4:
             raise RequestError(f'"zoom" {zoom}: from 0.5 to 4')
-        scale = int(_number(body, "scale", 1))
-        if not 1 <= scale <= 8:
-            raise RequestError('"scale": a whole number from 1 to 8')
+        scale = _whole(body, "scale", 1, 1, 8)
         if fmt == "sketch":  # the generator's own sketch, before the panel's layout and 1 bit
             sketch = await run_in_threadpool(engine.sketch_now, s, weights)
             return answer(Response(_png(sketch, scale), media_type="image/png"), s)
@@ -170,6 +224,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
         if steps != int(steps):
             raise RequestError('"steps" must be a whole number')
         fmt = str(body.get("format", "gfx"))
+        engine.encode(np.zeros((64, 128), bool), fmt)  # a bad format is refused before the search runs
         out = await run_in_threadpool(engine.search, s, target, int(steps))
         bits = out.pop("bits")
         out |= {"format": fmt, "width": int(bits.shape[2]), "height": int(bits.shape[1]),
@@ -249,7 +304,44 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
 
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.state.engine = engine
-    return app
+    return _HostCheck(app, engine)
+
+
+def host_allowed(host: str, names: tuple[str, ...]) -> bool:
+    """Whether a Host header names this server: an IP address (a rebinding page cannot send one
+    that its own DNS name resolves to) or one of `names`, with or without a port."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        if rest and not (rest.startswith(":") and rest[1:].isdigit()):
+            return False
+    else:
+        name, colon, port = host.partition(":")
+        if colon and not port.isdigit():
+            return False
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return name.rstrip(".") in {n.lower() for n in names}
+
+
+class _HostCheck:
+    """Answers a request whose Host names another server with a 400, before the app sees it: a page
+    on a rebound DNS name cannot use the API, and no redirect is built from a foreign Host."""
+
+    def __init__(self, app: Starlette, engine: Engine):
+        self.app, self.engine, self.state = app, engine, app.state
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host")
+            if host is not None and not host_allowed(host.decode("latin-1"), self.engine.config.hosts):
+                names = ", ".join(self.engine.config.hosts)
+                await _error(f"this server answers to IP addresses and {names} only (Host header)", 400)(
+                    scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class _CountedStream(StreamingResponse):

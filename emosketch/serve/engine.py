@@ -53,12 +53,16 @@ class ServeConfig:
     zoom: float = 0.25  # push-in at full arousal of the agent's dominant channel
     stimulus: float = 0.8  # how strongly a classified emotion stimulates its channel (x its probability)
     cache_frames: int = 2048  # rendered panel frames kept, keyed by face, weights and zoom
+    hosts: tuple[str, ...] = ("localhost",)  # Host names served besides IP addresses (a DNS-rebinding guard)
+    request_seconds: float = 30.0  # a request's headers and body must arrive within this (slowloris guard)
 
     def __post_init__(self) -> None:
         if (self.max_upload_bytes < 1024 or self.max_pixels < 64 * 64 or self.max_sessions < 1 or self.max_streams < 1
                 or self.max_side < 64 or self.decode_slots < 1):
             raise EmosketchError("serve: max_upload_bytes >= 1024, max_pixels >= 4096, max_side >= 64, "
                                  "max_sessions, max_streams and decode_slots >= 1")
+        if not 0 < self.request_seconds <= 3600:
+            raise EmosketchError("serve: request_seconds in (0, 3600]")
         if not 0 <= self.zoom <= 2 or not 0 < self.stimulus <= 1.5:
             raise EmosketchError("serve: zoom from 0 to 2 and stimulus in (0, 1.5]")
 
