@@ -313,7 +313,7 @@ def main() -> None:
         print("\n2b. Decode time per 128x64 frame on an ATmega328P at 16 MHz (simavr), the demo pack's first sequences")
         print(table(avr, ["codec", "frames", "pack_bytes", "cycles_per_frame", "ms_at_16mhz", "max_fps"]))
         panel, panel_avr = panel_pack_costs(Path(tmp))
-        print("\n4. The default full-screen pack of the demo photo (emosketch pack's defaults; 2 px lines, pen-coded):"
+        print("\n4. The demo photo's six-emotion pack, with the default panel drawing (emosketch pack's defaults) and with the face band (2 px lines, pen-coded):"
               " decode cost per frame on the host (callgrind), under MicroPython (its WebAssembly port, in node)"
               " and CPython (microseconds; shown = decode + the pen's blits)")
         print(table(panel, ["codec", "frames", "pack_bytes", "ratio", "instructions_per_frame",
