@@ -47,7 +47,10 @@ def owned(folder: Path) -> bool:
 
 def check_target(target: Path, overwrite: bool) -> None:
     """Refuse a folder output before any work is done: one that exists (unless overwrite), a regular
-    file where the folder goes, or a folder emosketch did not write."""
+    file where the folder goes, a link to nowhere, or a folder emosketch did not write."""
+    if target.is_symlink() and not target.exists():
+        raise EmosketchError(f"{target}: is a symbolic link to {os.readlink(target)}, which does not exist; "
+                             "remove the link or choose another --out")
     if not target.exists():
         return
     if not overwrite:

@@ -100,10 +100,18 @@ def read_image(path: Path) -> np.ndarray:
     return to_gray(image)  # OpenCV decodes colour as BGR(A), the order to_gray expects
 
 
+def _regular(path: Path) -> None:
+    """A pipe, socket or device would block the read or never end: only files and folders are read."""
+    if not (path.is_file() or path.is_dir()):
+        raise EmosketchError(f"{path}: not a regular file or folder (a pipe, socket or device is not read)")
+
+
 def _read_folder(path: Path, fps: float | None) -> Frames:
     files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
     if not files:
         raise EmosketchError(f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    for file in files:
+        _regular(file)
     first = read_image(files[0])
     stack = np.empty((len(files), *first.shape), np.uint8)
     stack[0] = first
@@ -200,6 +208,7 @@ def read_frames(path: str | Path, fps: float | None = None) -> Frames:
     path = Path(path)
     if not path.exists():
         raise EmosketchError(f"{path}: no such file or folder")
+    _regular(path)
     suffix = path.suffix.lower()
     if path.is_dir():
         frames = _read_folder(path, fps)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..atomic import check_target
 from ..frames import read_frames, split_sequences
 from .dither import Dither
 from .layout import Layout, parse_geometry
-from .pack import ExportOptions, Pack, build_pack
+from .pack import ExportOptions, Pack, build_pack, check_fps, check_geometry
 from .write import write_pack
 
 __all__ = ["Dither", "ExportOptions", "Layout", "Pack", "build_pack", "export", "parse_geometry",
@@ -25,6 +26,10 @@ def export(inputs: list[str | Path], out: str | Path, opts: ExportOptions, fps: 
     Each input becomes a sequence named after its file; an .npz whose marks name sequences
     becomes one sequence per name.
     """
+    if fps is not None:
+        check_fps(fps, "--fps")
+    check_geometry(opts)
+    check_target(Path(out), force)  # before the inputs are read
     sequences = []
     for item in inputs:
         path = Path(item)

@@ -276,18 +276,39 @@ def dither_sequences(names: list[str], grays: list[np.ndarray], d: Dither) -> li
     return [b if b is not None else to_bits(g, d) for b, g in zip(bits, grays)]
 
 
+MAX_FRAME_BYTES = 0xFFFF  # the pack header's frame size is a 16-bit field
+MIN_FPS, MAX_FPS = 0.02, 1000.0  # a sequence's frame period is a 16-bit count of milliseconds, at least 1
+
+
+def check_fps(fps: float, what: str) -> None:
+    """Refuse a frame rate that a pack cannot hold (or NaN, infinity, zero, negative)."""
+    if not MIN_FPS <= fps <= MAX_FPS:  # False for NaN as well
+        raise EmosketchError(f"{what} {fps:g}: a pack plays from {MIN_FPS:g} to {MAX_FPS:g} frames per second")
+
+
+def check_geometry(opts: ExportOptions) -> None:
+    """Refuse a panel size whose frame does not fit the pack's 16-bit frame size, before any work."""
+    fmt = pixel_format(opts.pixel_format)
+    fmt.check(opts.layout.width, opts.layout.height)
+    size = fmt.frame_bytes(opts.layout.width, opts.layout.height)
+    if size > MAX_FRAME_BYTES:
+        raise EmosketchError(f"size {opts.layout.width}x{opts.layout.height}: a {fmt.name} frame of {size:,} bytes "
+                             f"does not fit a pack (at most {MAX_FRAME_BYTES:,} bytes a frame)")
+
+
 def build_pack(inputs: list[tuple[str, str, Frames]], opts: ExportOptions) -> Pack:
     """[(sequence name, source, Frames)] -> Pack, fitted to opts.max_bytes when it is set."""
     if not inputs:
         raise EmosketchError("no input frames given")
+    check_geometry(opts)
     fmt = pixel_format(opts.pixel_format)
-    fmt.check(opts.layout.width, opts.layout.height)
     if opts.codec not in codecs.CODECS:
         raise EmosketchError(f"codec {opts.codec!r}: expected one of {', '.join(codecs.CODECS)}")
     seen: dict[str, str] = {}
     for name, source, frames in inputs:
         if len(frames) == 0:
             raise EmosketchError(f"{source}: sequence {name!r} has no frames")
+        check_fps(float(frames.fps), f"{source}: sequence {name!r} frame rate")
         ident = identifier(name)
         if ident in seen:
             raise EmosketchError(f"{source}: sequence name {name!r} becomes {ident!r}, the same as "

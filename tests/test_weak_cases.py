@@ -1,0 +1,77 @@
+"""The probe's weak cases: each bad option, file or config is one line and a non-zero exit, with no
+traceback and nothing left behind (export, checkpoints, train, StyleGAN2 files, the pack decoder)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from emosketch.cli import cli
+from emosketch.errors import EmosketchError
+
+
+def one_line_error(args: list[str], words: str) -> None:
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
+    assert "Traceback" not in r.output and r.output.startswith("Error: ") and r.output.count("\n") == 1, r.output
+    assert re.search(words, r.output), r.output
+
+
+@pytest.fixture
+def face(tmp_path):
+    path = tmp_path / "face.png"
+    Image.fromarray((np.arange(64 * 64) % 251).astype(np.uint8).reshape(64, 64)).save(path)
+    return path
+
+
+# --- export ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fps", ["0.01", "-5", "nan", "inf", "0"])
+def test_export_refuses_a_frame_rate_a_pack_cannot_hold(tmp_path, face, fps):
+    one_line_error(["export", str(face), "--out", str(tmp_path / "p"), "--fps", fps],
+                   rf"--fps {fps if fps != '0' else '0'}: a pack plays from 0.02 to 1000 frames per second")
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_frame_rate_inside_a_file_is_checked_too(tmp_path):
+    from emosketch.export import ExportOptions, build_pack
+    from emosketch.frames import Frames
+
+    frames = Frames(np.full((2, 64, 128), 255, np.uint8), fps=0.001)
+    with pytest.raises(EmosketchError, match="frame rate 0.001: a pack plays from 0.02"):
+        build_pack([("s", "f.npz", frames)], ExportOptions())
+
+
+def test_export_refuses_a_frame_too_large_for_the_pack_before_any_work(tmp_path, face, monkeypatch):
+    import emosketch.export as export
+
+    monkeypatch.setattr(export, "read_frames", lambda *a: (_ for _ in ()).throw(AssertionError("read")))
+    one_line_error(["export", str(face), "--out", str(tmp_path / "p"), "--size", "4096x4096"],
+                   r"size 4096x4096: a ssd1306 frame of 2,097,152 bytes does not fit a pack \(at most 65,535")
+    one_line_error(["export", str(face), "--out", str(tmp_path / "p"), "--size", "1024x512"], "65,536 bytes")
+    assert not (tmp_path / "p").exists()
+
+
+def test_export_names_a_dangling_out_link_not_a_temporary_path(tmp_path, face):
+    link = tmp_path / "pack"
+    link.symlink_to(tmp_path / "nowhere" / "pack")
+    one_line_error(["export", str(face), "--out", str(link)], r"pack: is a symbolic link to .*nowhere/pack, which "
+                                                              r"does not exist")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face.png", "pack"]
+
+
+def test_export_refuses_a_fifo_as_input_instead_of_waiting_on_it(tmp_path):
+    fifo = tmp_path / "face.png"
+    os.mkfifo(fifo)
+    one_line_error(["export", str(fifo), "--out", str(tmp_path / "p")], "not a regular file or folder")
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    Image.new("L", (32, 32), 200).save(folder / "0.png")
+    os.mkfifo(folder / "1.png")
+    one_line_error(["export", str(folder), "--out", str(tmp_path / "p")], r"1\.png: not a regular file")
+    assert not (tmp_path / "p").exists()
