@@ -10,7 +10,10 @@ from pathlib import Path
 import torch
 
 from .atomic import atomic_file
+from .emotions import canonical
 from .errors import EmosketchError
+
+MAX_CLASS_NAME = 40  # characters of a class name read from a file
 
 
 def save_checkpoint(path: str | Path, state: dict, format_name: str, version: int) -> None:
@@ -90,6 +93,22 @@ def check_classes(classes, where: str | Path) -> None:
     if len(set(classes)) != len(classes):
         twice = sorted({c for c in classes if classes.count(c) > 1})
         raise EmosketchError(f"{where}: its classes name {', '.join(twice)} more than once")
+    # The agent, packs and the API match emotions by their canonical names: a class spelled "Happy ",
+    # "angry" or "joy\n" would be a class no channel ever shows, an emotion silently dropped.
+    for c in classes:
+        if len(c) > MAX_CLASS_NAME or not c.isprintable() or canonical(c) != c:
+            raise EmosketchError(f"{where}: its class {c!r:.50} is not an emotion name as emosketch writes them "
+                                 f"(lower case, no spaces around, at most {MAX_CLASS_NAME} printable characters, "
+                                 f"the canonical spelling: {canonical(c)!r:.50}); the file is damaged or hostile")
+
+
+def _check_finite(weights: Mapping, where: str | Path, what: str) -> None:
+    """NaN or infinite weights draw a blank (or garbage) face that every later check passes."""
+    for k, v in weights.items():
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and v.device.type != "meta" \
+                and not bool(torch.isfinite(v).all()):
+            raise EmosketchError(f"{where}: its {what} weight {k!r:.80} holds NaN or infinite values; "
+                                 "the file is damaged (or training diverged), so it is not used")
 
 
 def check_shapes(module: torch.nn.Module, weights: Mapping, where: str | Path, what: str) -> None:
@@ -99,6 +118,7 @@ def check_shapes(module: torch.nn.Module, weights: Mapping, where: str | Path, w
     bad = [k for k, v in weights.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise EmosketchError(f"{where}: the {what} weight {bad[0]!r} is not a tensor")
+    _check_finite(weights, where, what)
     wanted = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     missing = [k for k in wanted if k not in weights]
     extra = [k for k in weights if k not in wanted]
@@ -116,6 +136,7 @@ def load_weights(module: torch.nn.Module, weights: Mapping, where: str | Path, w
     bad = [k for k, v in weights.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise EmosketchError(f"{where}: the {what} weight {bad[0]!r} is not a tensor")
+    _check_finite(weights, where, what)
     try:
         module.load_state_dict(weights)
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:

@@ -75,3 +75,90 @@ def test_export_refuses_a_fifo_as_input_instead_of_waiting_on_it(tmp_path):
     os.mkfifo(folder / "1.png")
     one_line_error(["export", str(folder), "--out", str(tmp_path / "p")], r"1\.png: not a regular file")
     assert not (tmp_path / "p").exists()
+
+
+# --- checkpoints ---------------------------------------------------------------------------------------
+
+def _edited_generator(tmp_path, edit):
+    import torch
+
+    from emosketch.models import default_generator
+
+    state = torch.load(default_generator(), weights_only=True)
+    edit(state)
+    torch.save(state, tmp_path / "g.pt")
+    return tmp_path / "g.pt"
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_generator_with_non_finite_weights_is_refused_on_load(tmp_path, value):
+    from emosketch.gan.sample import load_generator
+
+    def poison(state):
+        key = next(k for k, v in state["ema"].items() if k.startswith("generator.") and v.is_floating_point())
+        state["ema"][key].fill_(value)
+
+    path = _edited_generator(tmp_path, poison)
+    with pytest.raises(EmosketchError, match="generator weight .* holds NaN or infinite values"):
+        load_generator(path)
+    one_line_error(["pack", "--checkpoint", str(path), "--out", str(tmp_path / "p")], "NaN or infinite")
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_classifier_with_a_nan_weight_is_refused_on_load(tmp_path):
+    import torch
+
+    from emosketch.emotion_cnn import load_classifier
+    from emosketch.models import default_classifier
+
+    state = torch.load(default_classifier(), weights_only=True)
+    key = next(k for k, v in state["model"].items() if v.is_floating_point())
+    state["model"][key].view(-1)[0] = float("nan")
+    torch.save(state, tmp_path / "c.pt")
+    with pytest.raises(EmosketchError, match="classifier weight .* holds NaN"):
+        load_classifier(tmp_path / "c.pt")
+
+
+@pytest.mark.parametrize("name", ["Happy", " happy", "happy\n", "angry", "joy\x00", "x" * 41])
+def test_a_class_name_that_no_channel_would_show_is_refused(tmp_path, name):
+    from emosketch.gan.sample import load_generator
+
+    def rename(state):
+        state["classes"][1] = name
+
+    with pytest.raises(EmosketchError, match="is not an emotion name as emosketch writes them") as info:
+        load_generator(_edited_generator(tmp_path, rename))
+    assert "\n" not in str(info.value)
+
+
+# --- train ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    from emosketch.datasets.prepare import PrepareConfig, prepare
+
+    out = tmp_path_factory.mktemp("data") / "syn32"
+    prepare("synthetic", out, PrepareConfig(size=32, count=24, seed=1), progress=False, log=lambda m: None)
+    return out
+
+
+@pytest.mark.parametrize("yaml, words", [
+    ("lr: .nan", r"lr nan: a learning rate in \(0, 1\]"),
+    ("lr: -1", r"lr -1.0: a learning rate in \(0, 1\]"),
+    ("lr_mapping: .inf", r"lr_mapping inf: a learning rate"),
+    ("betas: [0.5, 1.5]", r"betas \[0.5, 1.5\]: two numbers in \[0, 1\)"),
+    ("batch_size: 100000000", "batch_size must be from 2 to 4096"),
+    ("model: {image_size: 1024}", "model.image_size 1024 is larger than the dataset's 32 px sketches"),
+])
+def test_a_train_config_it_cannot_run_is_one_line_and_leaves_no_run_folder(tmp_path, tiny_data, monkeypatch, yaml,
+                                                                           words):
+    from emosketch.gan import train
+
+    def no_build(*a, **kw):
+        raise AssertionError("the networks were built")
+
+    monkeypatch.setattr(train, "Trainer", no_build)
+    (tmp_path / "c.yaml").write_text(yaml + "\nsteps: 2\n")
+    one_line_error(["train", "--config", str(tmp_path / "c.yaml"), "--data", str(tiny_data),
+                    "--out", str(tmp_path / "run"), "--device", "cpu"], words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]  # no run folder, no lock file

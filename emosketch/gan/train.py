@@ -36,6 +36,8 @@ from .checkpoint import INFERENCE, load_checkpoint, save_checkpoint
 from .losses import Batch, LossContext, d_loss, draw, g_loss
 from .networks import ModelConfig, Networks
 
+MAX_BATCH = 4096  # images a step; past this one step is tens of GB on any device
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -83,8 +85,15 @@ class TrainConfig:
             raise EmosketchError(f"guidance {self.guidance!r}: expected both, alternate or latent")
         if self.amp not in ("auto", "off"):
             raise EmosketchError(f"amp {self.amp!r}: expected auto or off")
-        if self.batch_size < 2 or self.steps < 1:
-            raise EmosketchError("batch_size must be >= 2 and steps >= 1")
+        if not 2 <= self.batch_size <= MAX_BATCH or self.steps < 1:
+            raise EmosketchError(f"batch_size must be from 2 to {MAX_BATCH} and steps >= 1")
+        for key in ("lr", "lr_mapping"):  # `not a <= x` is True for NaN too
+            if not 0 < getattr(self, key) <= 1:
+                raise EmosketchError(f"{key} {getattr(self, key)!r}: a learning rate in (0, 1]")
+        if not 0 <= self.weight_decay <= 1 or not 0 <= self.ema_beta <= 1:
+            raise EmosketchError("weight_decay and ema_beta must be in [0, 1]")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise EmosketchError(f"betas {self.betas!r:.60}: two numbers in [0, 1)")
         if not 0 <= self.lr_decay_start <= 1 or not 0 < self.lr_final <= 1:
             raise EmosketchError("lr_decay_start must be in [0, 1] and lr_final in (0, 1]")
         if self.lambda_cls > 0 and not self.model.classifier_head:
@@ -371,6 +380,10 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
         for name in ("checkpoint.pt", "checkpoint-nonfinite.pt"):
             remove_stale(out / name)
     ds = load(data)
+    side = int(ds.images.shape[1]) if len(ds) else int(ds.meta.get("size") or 0)
+    if side and cfg.model.image_size > side:  # before any network is built or anything written
+        raise EmosketchError(f"model.image_size {cfg.model.image_size} is larger than the dataset's {side} px "
+                             f"sketches ({data}); prepare it at --size {cfg.model.image_size} or train smaller")
     state = None
     if resume:
         if not ckpt_path.exists():
