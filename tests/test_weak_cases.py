@@ -162,3 +162,54 @@ def test_a_train_config_it_cannot_run_is_one_line_and_leaves_no_run_folder(tmp_p
     one_line_error(["train", "--config", str(tmp_path / "c.yaml"), "--data", str(tiny_data),
                     "--out", str(tmp_path / "run"), "--device", "cpu"], words)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]  # no run folder, no lock file
+
+
+# --- the Python reference decoder ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def written_pack(tmp_path_factory):
+    from emosketch.export import ExportOptions, build_pack
+    from emosketch.export.write import write_pack
+    from emosketch.frames import Frames
+
+    frames = np.full((3, 64, 128), 255, np.uint8)
+    frames[:, 20:40, 30:90] = 0
+    out = tmp_path_factory.mktemp("pack") / "p"
+    write_pack(build_pack([("s", "x", Frames(frames))], ExportOptions()), out)
+    return out
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda m: [1, 2], "not an emosketch"),
+    (lambda m: "text", "not an emosketch"),
+    (lambda m: m["frames"][0].update(offset=-1), "frame 0 offset is -1, not a whole number >= 0"),
+    (lambda m: m["frames"][1].update(size=-5), "frame 1 size is -5"),
+    (lambda m: m["frames"][0].update(offset=True), "offset is True"),
+    (lambda m: m["frames"][0].update(size="9"), "size is '9'"),
+    (lambda m: m.update(frames={"a": 1}), "frames is {'a': 1}, not a list"),
+    (lambda m: m["frames"].__setitem__(0, 7), "frame 0 offset is None"),
+    (lambda m: m["sequences"][0].update(first_frame=-1), "sequence 0 first_frame is -1"),
+    (lambda m: m["sequences"][0].update(frame_count=-2), "sequence 0 frame_count is -2"),
+    (lambda m: m["sequences"][0].update(frame_count=99), "sequence 0 runs to frame 99, past the pack's 3 frames"),
+    (lambda m: m.update(sequences=None), "sequences is None, not a list"),
+    (lambda m: m["display"].update(width=-128), "display width is -128"),
+    (lambda m: m["display"].update(width=0), "display 0x64 is not a panel"),
+    (lambda m: m["display"].update(width=4096, height=4096), "display 4096x4096 is not a panel"),
+    (lambda m: m.update(display=[128, 64]), "lacks its pixel_format or display"),
+])
+def test_the_reference_decoder_refuses_a_damaged_manifest_in_one_line(tmp_path, written_pack, edit, words):
+    import json
+    import shutil
+
+    from emosketch.export import manifest
+
+    pack = tmp_path / "p"
+    shutil.copytree(written_pack, pack)
+    m = json.loads((pack / "manifest.json").read_text())
+    edited = edit(m)
+    (pack / "manifest.json").write_text(json.dumps(m if edited is None else edited))
+    with pytest.raises(EmosketchError, match=re.escape(words)) as info:
+        manifest.read(pack)
+    assert "\n" not in str(info.value)
+    bits, _ = manifest.read(written_pack)  # the pack as written still decodes
+    assert bits.shape == (3, 64, 128)
