@@ -11,7 +11,7 @@ import torch
 
 from .atomic import atomic_file
 from .emotions import canonical
-from .errors import EmosketchError
+from .errors import EmosketchError, shown
 
 MAX_CLASS_NAME = 40  # characters of a class name read from a file
 
@@ -86,10 +86,10 @@ def require(state: Mapping, fields: dict[str, type], where: str | Path) -> None:
 def check_classes(classes, where: str | Path) -> None:
     """A checkpoint's or dataset's classes: a non-empty list of distinct, non-empty strings."""
     if not isinstance(classes, list | tuple) or not classes:
-        raise EmosketchError(f"{where}: its classes must be a non-empty list of names (got {classes!r:.60})")
+        raise EmosketchError(f"{where}: its classes must be a non-empty list of names (got {shown(classes)})")
     bad = [c for c in classes if not isinstance(c, str) or not c.strip()]
     if bad:
-        raise EmosketchError(f"{where}: its classes must be non-empty strings (got {bad[0]!r:.40})")
+        raise EmosketchError(f"{where}: its classes must be non-empty strings (got {shown(bad[0], 40)})")
     if len(set(classes)) != len(classes):
         twice = sorted({c for c in classes if classes.count(c) > 1})
         raise EmosketchError(f"{where}: its classes name {', '.join(twice)} more than once")

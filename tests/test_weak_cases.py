@@ -213,3 +213,50 @@ def test_the_reference_decoder_refuses_a_damaged_manifest_in_one_line(tmp_path, 
     assert "\n" not in str(info.value)
     bits, _ = manifest.read(written_pack)  # the pack as written still decodes
     assert bits.shape == (3, 64, 128)
+
+
+# --- StyleGAN2 converted files -------------------------------------------------------------------------
+
+def test_a_converted_stylegan2_file_with_a_deeply_nested_plain_value_is_one_line(tmp_path):
+    """`stylegan2 info` on a file whose `source` was a list nested 20,000 deep: RecursionError."""
+    import sys
+    import threading
+
+    import torch
+    from test_limits import _tiny_stylegan2
+
+    path = _tiny_stylegan2().save(tmp_path / "g.pt")
+    payload = torch.load(path, weights_only=True)
+    deep: list = []
+    for _ in range(20_000):
+        deep = [deep]
+    payload["source"] = deep
+
+    def save():  # pickling it needs a deep stack; reading it back must not
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(100_000)
+        try:
+            torch.save(payload, path)
+        finally:
+            sys.setrecursionlimit(limit)
+
+    size = threading.stack_size(512 * 1024 * 1024)
+    try:
+        thread = threading.Thread(target=save)
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(size)
+    one_line_error(["stylegan2", "info", "--model", str(path)], "its source holds more than 10,000 values or is "
+                                                                "nested more than 16 deep")
+
+
+def test_class_names_nested_deep_are_quoted_in_bounded_words():
+    from emosketch.checkpoints import check_classes
+
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    for classes in (["happy", deep], deep):
+        with pytest.raises(EmosketchError, match=r"its classes must be non-empty strings \(got \[\[\["):
+            check_classes(classes, "g.pt")

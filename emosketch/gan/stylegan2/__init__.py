@@ -21,7 +21,7 @@ import torch
 from ...checkpoints import check_shapes, load_checkpoint, save_checkpoint
 from ...errors import EmosketchError
 from .networks import Generator
-from .snapshot import build_generator, checked_kwargs, read_snapshot
+from .snapshot import MAX_PLAIN, _values, build_generator, checked_kwargs, read_snapshot
 
 FORMAT = "emosketch-stylegan2"
 VERSION = 1
@@ -104,6 +104,10 @@ class StyleGAN2(Generator):
             raise EmosketchError(f"{path}: it holds no state_dict of weights")
         meta = dict(class_names=payload.get("class_names"), draws=payload.get("draws", "photo"),
                     directions=payload.get("directions"), source=payload.get("source", ""))
+        for key, value in meta.items():  # plain values, read and JSON-encoded by info: bounded, not recursed into
+            if _values(value, {}, 0) > MAX_PLAIN:
+                raise EmosketchError(f"{path}: its {key} holds more than {MAX_PLAIN:,} values or is nested more "
+                                     "than 16 deep; the file is damaged or hostile")
         with torch.device("meta"):  # the layout without its memory: does the file fill it?
             check_shapes(cls(**kwargs, **meta), weights, path, "StyleGAN2")
         G = cls(**kwargs, **meta)
