@@ -9,7 +9,7 @@ DEMO_OUT ?= demo-out
 TRAIN_DEMO_OUT ?= demo-train
 BENCH_OUT ?= bench-out
 
-.PHONY: install demo test test-all bench model lint clean browser micropython docs clang fuzz
+.PHONY: install demo test test-all bench model lint clean browser micropython docs clang fuzz mutate
 
 install: $(STAMP)
 
@@ -79,6 +79,14 @@ clang:
 FUZZ_SECONDS ?= 600
 fuzz: $(STAMP) clang
 	EMOSKETCH_FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -q -m slow tests/test_player_damage.py -k libfuzzer
+
+# mutmut over the guard code (the pack decoder, the checkpoint checks, serve's limits, the StyleGAN2
+# unpickler), a module at a time in a scratch copy, with the tests that guard it; scores and surviving
+# mutants in $(MUTATE_OUT). Not part of `make test` (minutes to tens of minutes a module).
+MUTATE ?=
+MUTATE_OUT ?= mutate-out
+mutate: $(STAMP)
+	$(PY) tools/mutate.py $(MUTATE) --out $(MUTATE_OUT)
 
 # The documentation site from docs/ and the docstrings, into site/ (offline; open site/index.html).
 # --strict: a broken link, a missing picture or a broken API reference fails the build.

@@ -196,6 +196,14 @@ def written_pack(tmp_path_factory):
     (lambda m: m["display"].update(width=0), "display 0x64 is not a panel"),
     (lambda m: m["display"].update(width=4096, height=4096), "display 4096x4096 is not a panel"),
     (lambda m: m.update(display=[128, 64]), "lacks its pixel_format or display"),
+    (lambda m: m["frames"][2].update(size=10 ** 6), "frame 2 is outside frames.bin"),
+    (lambda m: m["frames"][2].update(codec="zip"), "frame 2 is outside frames.bin or has an unknown codec"),
+    (lambda m: m.update(version=99), "pack version 99 is not supported (this emosketch reads version"),
+    (lambda m: m.update(ctx_model="zz"), "manifest.json has an unreadable ctx_model"),
+    (lambda m: m.update(ctx_model="00ff"), "ctx_model has 2 bytes, expected"),
+    (lambda m: m.update(pen=3), "pen 3 is not 1 or 2"),
+    (lambda m: m.update(pen=None), "pen None is not 1 or 2"),
+    (lambda m: "{not json", "unreadable pack (JSONDecodeError"),
 ])
 def test_the_reference_decoder_refuses_a_damaged_manifest_in_one_line(tmp_path, written_pack, edit, words):
     import json
@@ -207,10 +215,11 @@ def test_the_reference_decoder_refuses_a_damaged_manifest_in_one_line(tmp_path, 
     shutil.copytree(written_pack, pack)
     m = json.loads((pack / "manifest.json").read_text())
     edited = edit(m)
-    (pack / "manifest.json").write_text(json.dumps(m if edited is None else edited))
+    (pack / "manifest.json").write_text(edited if isinstance(edited, str) and edited.startswith("{") else
+                                        json.dumps(m if edited is None else edited))
     with pytest.raises(EmosketchError, match=re.escape(words)) as info:
         manifest.read(pack)
-    assert "\n" not in str(info.value)
+    assert "\n" not in str(info.value) and str(info.value).startswith(f"{pack}: ")
     bits, _ = manifest.read(written_pack)  # the pack as written still decodes
     assert bits.shape == (3, 64, 128)
 
@@ -260,3 +269,38 @@ def test_class_names_nested_deep_are_quoted_in_bounded_words():
     for classes in (["happy", deep], deep):
         with pytest.raises(EmosketchError, match=r"its classes must be non-empty strings \(got \[\[\["):
             check_classes(classes, "g.pt")
+
+
+def test_the_reference_decoder_takes_a_frame_of_exactly_the_largest_size(tmp_path, written_pack):
+    """2040x257 in gfx is 65,535 bytes a frame: the decoder gets past the size check (and then finds
+    that this pack's frames are not that size); 2048x257 is refused by it."""
+    import json
+    import shutil
+
+    from emosketch.export import manifest
+
+    pack = tmp_path / "p"
+    shutil.copytree(written_pack, pack)
+    m = json.loads((pack / "manifest.json").read_text())
+    for width, refused in ((2040, False), (2048, True)):
+        m.update(pixel_format="gfx", display={"width": width, "height": 257})
+        (pack / "manifest.json").write_text(json.dumps(m))
+        with pytest.raises(EmosketchError) as info:
+            manifest.read(pack)
+        assert ("is not a panel a pack can hold" in str(info.value)) == refused, str(info.value)
+
+
+def test_a_pen_2_pack_is_drawn_with_the_wide_pen(tmp_path, written_pack):
+    import json
+    import shutil
+
+    from emosketch.export import manifest
+
+    pack = tmp_path / "p"
+    shutil.copytree(written_pack, pack)
+    m = json.loads((pack / "manifest.json").read_text())
+    m["pen"] = 2
+    (pack / "manifest.json").write_text(json.dumps(m))
+    thin, _ = manifest.read(written_pack)
+    wide, _ = manifest.read(pack)
+    assert wide.sum() > thin.sum() and (wide | thin).sum() == wide.sum()

@@ -1,0 +1,95 @@
+"""`make mutate`: mutmut over emosketch's guard code, one module at a time with the tests that guard it.
+
+Each module is mutated in a scratch copy of the project (mutmut writes its mutants/ folder beside the
+code it mutates), so the working tree is never touched. The score per module is killed / (killed +
+survived); a surviving mutant in guard code is a missing test, and its diff is printed.
+
+    .venv/bin/python tools/mutate.py                        # every module below
+    .venv/bin/python tools/mutate.py manifest checkpoints   # some of them
+    .venv/bin/python tools/mutate.py --max-children 2 --out mutate-out
+
+Not part of `make test`: a module takes minutes to tens of minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# name -> (module mutated, the tests that guard it)
+MODULES = {
+    "manifest": ("emosketch/export/manifest.py", ["tests/test_weak_cases.py", "tests/test_pack.py"]),
+    "checkpoints": ("emosketch/checkpoints.py", ["tests/test_weak_cases.py"]),
+    "serve": ("emosketch/serve/app.py", ["tests/test_serve.py", "tests/test_limits.py"]),
+    "unpickler": ("emosketch/gan/stylegan2/snapshot.py", ["tests/test_stylegan2.py", "tests/test_limits.py"]),
+}
+
+
+def run_module(name: str, max_children: int, log) -> dict:
+    module, tests = MODULES[name]
+    with tempfile.TemporaryDirectory(prefix=f"mutate-{name}-") as tmp:
+        work = Path(tmp)
+        for part in ("emosketch", "tests", "pyproject.toml", "ruff.toml"):
+            src = ROOT / part
+            if src.is_dir():
+                shutil.copytree(src, work / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            elif src.exists():
+                shutil.copy2(src, work / part)
+        # mutmut reads [mutmut] from setup.cfg; pytest's settings come along with it
+        config = (ROOT / "setup.cfg").read_text()
+        config += ("\n[mutmut]\nsource_paths = emosketch\n"
+                   f"only_mutate = {module}\n"
+                   "pytest_add_cli_args_test_selection =\n" + "".join(f"    {t}\n" for t in tests) +
+                   "pytest_add_cli_args = -p no:randomly -x -q\n")
+        (work / "setup.cfg").write_text(config)
+        mutmut = str(Path(sys.executable).parent / "mutmut")
+        started = time.monotonic()
+        run = subprocess.run([mutmut, "run", "--max-children", str(max_children)], cwd=work,
+                             capture_output=True, text=True)
+        subprocess.run([mutmut, "export-cicd-stats"], cwd=work, capture_output=True, text=True)
+        stats_path = work / "mutants" / "mutmut-cicd-stats.json"
+        stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
+        survivors = subprocess.run([mutmut, "results"], cwd=work, capture_output=True, text=True).stdout
+        diffs = []
+        for line in survivors.splitlines():
+            key = line.split(":")[0].strip()
+            if key and ": survived" in line:
+                diffs.append(subprocess.run([mutmut, "show", key], cwd=work, capture_output=True, text=True).stdout)
+        killed, survived = stats.get("killed", 0), stats.get("survived", 0)
+        result = {"module": module, "tests": tests, "killed": killed, "survived": survived,
+                  "total": stats.get("total", 0), "timeout": stats.get("timeout", 0),
+                  "no_tests": stats.get("no_tests", 0), "suspicious": stats.get("suspicious", 0),
+                  "score": round(killed / max(1, killed + survived), 3),
+                  "seconds": round(time.monotonic() - started), "survivors": diffs}
+        if run.returncode not in (0, 1) and not stats:
+            result["error"] = (run.stdout + run.stderr)[-2000:]
+        log(f"{name}: {module}: {killed} killed, {survived} survived of {result['total']} "
+            f"(score {result['score']:.0%}) in {result['seconds']} s")
+        return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("names", nargs="*", choices=[*MODULES, []], help="modules to mutate [default: all]")
+    ap.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
+    ap.add_argument("--out", type=Path, default=ROOT / "mutate-out", help="folder for scores.json and survivors")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for name in args.names or list(MODULES):
+        results[name] = run_module(name, args.max_children, print)
+        (args.out / f"{name}-survivors.txt").write_text("\n".join(results[name].pop("survivors")))
+        (args.out / "scores.json").write_text(json.dumps(results, indent=1) + "\n")
+    print(f"scores: {args.out / 'scores.json'}")
+
+
+if __name__ == "__main__":
+    main()
