@@ -543,8 +543,9 @@ def main() -> None:
             lay = with_face(layout, src[None])  # the framing comes from the source face, steady over its edits
             gray = apply_layout(img[None], lay)
             bits = to_bits(gray, d)[0]
-            bits_all.append(bits)
-            backs.append(undo(bits, lay, side))
+            ink = bits if d.polarity == "ink" else ~bits  # the strokes, whichever of them is lit
+            bits_all.append(ink)
+            backs.append(undo(ink, lay, side))
             shown.append(as_shown(bits, side, d.polarity))
             grays.append(undo(1 - gray[0].astype(np.float32) / 255, lay, side, gain=1.0))
         row = {"variant": name, "stroke_width": stroke_width(np.stack(bits_all))}
