@@ -304,3 +304,98 @@ def test_a_pen_2_pack_is_drawn_with_the_wide_pen(tmp_path, written_pack):
     thin, _ = manifest.read(written_pack)
     wide, _ = manifest.read(pack)
     assert wide.sum() > thin.sum() and (wide | thin).sum() == wide.sum()
+
+
+# --- the checkpoint checks, one by one (each refusal and its words; `make mutate` found them untested) ---
+
+class _RunsCode:
+    ran = False
+
+    def __reduce__(self):
+        return (_mark_ran, ())
+
+
+def _mark_ran():
+    _RunsCode.ran = True
+    return {"format": "x", "version": 1}
+
+
+def test_load_checkpoint_refuses_code_other_formats_and_versions_in_words(tmp_path):
+    import torch
+
+    from emosketch.checkpoints import load_checkpoint
+
+    torch.save({"format": "x", "version": 1, "w": torch.zeros(2)}, tmp_path / "ok.pt")
+    assert load_checkpoint(tmp_path / "ok.pt", "x", 1)["w"].device.type == "cpu"
+    torch.save(_RunsCode(), tmp_path / "code.pt")
+    cases = [
+        ("code.pt", "x", 1, r"code.pt: not a readable thing: it holds objects that would run code on load"),
+        ("ok.pt", "y", 1, r"ok.pt: not an y checkpoint \(it is x\)"),
+        ("ok.pt", "x", 2, r"ok.pt: x version 1 is not supported \(this emosketch reads version 2\)"),
+        ("none.pt", "x", 1, r"none.pt: no such thing"),
+    ]
+    torch.save([1, 2], tmp_path / "list.pt")
+    cases.append(("list.pt", "x", 1, r"list.pt: not an x checkpoint \(it is list\)"))
+    for name, fmt, version, words in cases:
+        with pytest.raises(EmosketchError, match=words):
+            load_checkpoint(tmp_path / name, fmt, version, "thing")
+    assert not _RunsCode.ran
+
+
+def test_require_names_the_missing_or_mistyped_field():
+    from emosketch.checkpoints import require
+
+    require({"n": 3, "s": "a"}, {"n": int, "s": str}, "c.pt")
+    for state, words in (({"s": "a"}, "c.pt: the checkpoint has no 'n'; it is damaged"),
+                         ({"n": True, "s": "a"}, "c.pt: 'n' is a bool, expected a int"),
+                         ({"n": 3, "s": 4}, "c.pt: 's' is a int, expected a str")):
+        with pytest.raises(EmosketchError, match=re.escape(words)):
+            require(state, {"n": int, "s": str}, "c.pt")
+
+
+def test_check_classes_names_each_kind_of_bad_list():
+    from emosketch.checkpoints import check_classes
+
+    check_classes(["happy", "sad", "a" * 40], "c.pt")
+    for classes, words in (("happy", "must be a non-empty list of names (got 'happy')"),
+                           ([], "must be a non-empty list of names (got [])"),
+                           (["happy", ""], "must be non-empty strings (got '')"),
+                           (["happy", 3], "must be non-empty strings (got 3)"),
+                           (["sad", "happy", "sad", "happy", "fear"], "its classes name happy, sad more than once"),
+                           (["a" * 41], "at most 40 printable characters")):
+        with pytest.raises(EmosketchError, match=re.escape("c.pt: its class")) as info:
+            check_classes(classes, "c.pt")
+        assert words in str(info.value), str(info.value)
+
+
+def test_check_shapes_and_load_weights_name_what_does_not_fit():
+    import torch
+
+    from emosketch.checkpoints import check_shapes, load_weights
+
+    with torch.device("meta"):
+        shape = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 4))
+    good = {k: torch.ones(v.shape) for k, v in shape.state_dict().items()}
+    check_shapes(shape, good, "c.pt", "G")
+    real = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 4))
+    load_weights(real, good, "c.pt", "G")
+    assert all(bool((p == 1).all()) for p in real.parameters())
+    for edit, words in (
+        (lambda w: w.pop("0.bias"), "(missing '0.bias'); nothing was built"),
+        (lambda w: w.update(extra=torch.zeros(1)), "(unexpected 'extra')"),
+        (lambda w: w.update({"1.weight": torch.zeros(4, 3)}), "('1.weight' is [4, 3], the config makes it [4, 2])"),
+        (lambda w: w.update({"0.bias": [1.0, 2.0]}), "the G weight '0.bias' is not a tensor"),
+        (lambda w: w["1.bias"].__setitem__(2, float("inf")), "its G weight '1.bias' holds NaN or infinite values"),
+    ):
+        weights = {k: v.clone() for k, v in good.items()}
+        edit(weights)
+        with pytest.raises(EmosketchError, match=re.escape("c.pt: ")) as info:
+            check_shapes(shape, weights, "c.pt", "G")
+        assert words in str(info.value), str(info.value)
+        if "nothing was built" not in words and "unexpected" not in words and "is [4, 3]" not in words:
+            with pytest.raises(EmosketchError, match=re.escape(words)):
+                load_weights(torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 4)), weights, "c.pt", "G")
+    weights = {k: v.clone() for k, v in good.items()} | {"1.weight": torch.zeros(4, 3)}
+    with pytest.raises(EmosketchError, match=re.escape("c.pt: its G weights do not fit the model its config describes "
+                                                       "(size mismatch for 1.weight")):
+        load_weights(torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 4)), weights, "c.pt", "G")

@@ -7,6 +7,7 @@ survived); a surviving mutant in guard code is a missing test, and its diff is p
     .venv/bin/python tools/mutate.py                        # every module below
     .venv/bin/python tools/mutate.py manifest checkpoints   # some of them
     .venv/bin/python tools/mutate.py --max-children 2 --out mutate-out
+    .venv/bin/python tools/mutate.py serve --seconds 900    # a bounded run: the mutants tested in 15 min
 
 Not part of `make test`: a module takes minutes to tens of minutes.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +35,7 @@ MODULES = {
 }
 
 
-def run_module(name: str, max_children: int, log) -> dict:
+def run_module(name: str, max_children: int, log, seconds: float | None = None) -> dict:
     module, tests = MODULES[name]
     with tempfile.TemporaryDirectory(prefix=f"mutate-{name}-") as tmp:
         work = Path(tmp)
@@ -52,8 +54,16 @@ def run_module(name: str, max_children: int, log) -> dict:
         (work / "setup.cfg").write_text(config)
         mutmut = str(Path(sys.executable).parent / "mutmut")
         started = time.monotonic()
-        run = subprocess.run([mutmut, "run", "--max-children", str(max_children)], cwd=work,
-                             capture_output=True, text=True)
+        proc = subprocess.Popen([mutmut, "run", "--max-children", str(max_children)], cwd=work,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            out, _ = proc.communicate(timeout=seconds)
+            partial = False
+        except subprocess.TimeoutExpired:  # Ctrl-C: mutmut keeps what it has tested, which is scored
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate()
+            partial = True
+        run = subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
         subprocess.run([mutmut, "export-cicd-stats"], cwd=work, capture_output=True, text=True)
         stats_path = work / "mutants" / "mutmut-cicd-stats.json"
         stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
@@ -68,11 +78,11 @@ def run_module(name: str, max_children: int, log) -> dict:
                   "total": stats.get("total", 0), "timeout": stats.get("timeout", 0),
                   "no_tests": stats.get("no_tests", 0), "suspicious": stats.get("suspicious", 0),
                   "score": round(killed / max(1, killed + survived), 3),
-                  "seconds": round(time.monotonic() - started), "survivors": diffs}
+                  "seconds": round(time.monotonic() - started), "partial": partial, "survivors": diffs}
         if run.returncode not in (0, 1) and not stats:
-            result["error"] = (run.stdout + run.stderr)[-2000:]
+            result["error"] = run.stdout[-2000:]
         log(f"{name}: {module}: {killed} killed, {survived} survived of {result['total']} "
-            f"(score {result['score']:.0%}) in {result['seconds']} s")
+            f"(score {result['score']:.0%}) in {result['seconds']} s{' (stopped at --seconds)' if partial else ''}")
         return result
 
 
@@ -80,12 +90,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="*", choices=[*MODULES, []], help="modules to mutate [default: all]")
     ap.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="stop each module's run after this long and score the mutants tested so far")
     ap.add_argument("--out", type=Path, default=ROOT / "mutate-out", help="folder for scores.json and survivors")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results = {}
     for name in args.names or list(MODULES):
-        results[name] = run_module(name, args.max_children, print)
+        results[name] = run_module(name, args.max_children, print, args.seconds)
         (args.out / f"{name}-survivors.txt").write_text("\n".join(results[name].pop("survivors")))
         (args.out / "scores.json").write_text(json.dumps(results, indent=1) + "\n")
     print(f"scores: {args.out / 'scores.json'}")
