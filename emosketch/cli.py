@@ -323,8 +323,15 @@ def classifier_train_cmd(data, out, input_kind, config_path, epochs, image_size,
 
     if out.exists() and not (resume or force):
         raise EmosketchError(f"{out}: already exists (pass --resume to continue it or --force to replace it)")
-    cfg = load_config(ClassifierConfig, config_path, {
-        "input": input_kind, "epochs": epochs, "image_size": image_size, "max_minutes": max_minutes})
+    options = {"input": input_kind, "epochs": epochs, "image_size": image_size, "max_minutes": max_minutes}
+    if resume and out.exists() and config_path is None:  # a resumed run keeps its own config
+        from .config import from_dict
+        from .evaluate.classifier import load_checkpoint
+
+        saved = load_checkpoint(out).get("config") or {}
+        cfg = from_dict(ClassifierConfig, {**saved, **{k: v for k, v in options.items() if v is not None}}, str(out))
+    else:
+        cfg = load_config(ClassifierConfig, config_path, options)
     summary = train_classifier(data, out, cfg, device=device, resume=resume, log=click.echo)
     click.echo(f"wrote {out}: best validation macro-F1 {summary['best_val_macro_f1']:.3f} after "
                f"{summary['epochs']} epochs, {summary['seconds']:.0f} s")

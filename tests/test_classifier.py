@@ -139,3 +139,27 @@ def test_adversarial_training_runs_and_is_recorded(synthetic, tmp_path):
     assert state["config"]["adversarial_eps"] == 1.0 and state["config"]["adversarial_steps"] == 2
     with pytest.raises(EmosketchError, match="adversarial_eps"):
         ClassifierConfig(adversarial_eps=-1)
+
+
+def test_resume_continues_a_run_with_its_own_config_and_refuses_another(trained, synthetic, tmp_path):
+    """`classifier train --resume` keeps the run's config (here width 8 and 32 px, not the defaults);
+    a --config whose network differs is one clear line, not a state-dict traceback."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from emosketch.cli import cli
+    from emosketch.evaluate.classifier import load_checkpoint
+
+    run = tmp_path / "clf.pt"
+    shutil.copy(trained[0], run)
+    epochs = load_checkpoint(run)["epoch"]
+    res = CliRunner().invoke(cli, ["classifier", "train", "--data", str(synthetic), "--out", str(run), "--resume",
+                                   "--epochs", str(epochs + 1), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    state = load_checkpoint(run)
+    assert state["epoch"] == epochs + 1 and state["config"]["width"] == 8 and state["image_size"] == 32
+    (tmp_path / "wide.yaml").write_text("width: 16\nimage_size: 32\n")
+    res = CliRunner().invoke(cli, ["classifier", "train", "--data", str(synthetic), "--out", str(run), "--resume",
+                                   "--config", str(tmp_path / "wide.yaml"), "--device", "cpu"])
+    assert res.exit_code == 1 and "trained with width 8, not 16" in res.output and "Traceback" not in res.output

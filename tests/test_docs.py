@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import click
+import cv2
 import pytest
 from click.testing import CliRunner
 
@@ -169,7 +170,7 @@ def parse_only(args: list[str]) -> None:
 def workspace(tmp_path_factory, synthetic, generator, trained, face_transition):
     """A folder holding a small stand-in for every file the examples name (the shipped model and the
     demo photo where they name a face or a photo), with ../shared/data/ferplus beside it."""
-    from datasets_fixtures import make_fer2013, make_ferplus, make_folder
+    from datasets_fixtures import make_fer2013, make_folder
     from PIL import Image
 
     from emosketch.frames import Frames, write_frames
@@ -178,15 +179,26 @@ def workspace(tmp_path_factory, synthetic, generator, trained, face_transition):
     base = tmp_path_factory.mktemp("docs-examples")
     ws = base / "main"
     ws.mkdir()
-    make_ferplus(base / "shared" / "data" / "ferplus")
+    six_class_ferplus(base / "shared" / "data" / "ferplus")
     for name in ("me.jpg", "face.jpg", "photo.jpg"):
         shutil.copy(demo_photo(), ws / name)
     for name in ("face.png", "drawing.png"):
         Image.open(demo_photo()).convert("L").save(ws / name)
     (ws / "configs").symlink_to(ROOT / "configs")
-    for name in ("synthetic-64", "synthetic-128", "ferplus-128", "fer6-64", "ferplus-64", "an5-128"):
-        (ws / "data").mkdir(exist_ok=True)
+    from emosketch.datasets.prepare import PrepareConfig, prepare
+
+    (ws / "data").mkdir()
+    prepare("synthetic", base / "synthetic-64", PrepareConfig(size=64, count=96, seed=3), progress=False,
+            log=lambda m: None)  # the 64 px datasets the configs of 64 px models ask for
+    for name in ("synthetic-128", "ferplus-128", "an5-128"):
         (ws / "data" / name).symlink_to(synthetic)
+    for name in ("synthetic-64", "fer6-64", "ferplus-64"):
+        (ws / "data" / name).symlink_to(base / "synthetic-64")
+    (ws / "data" / "ferplus").symlink_to(base / "shared" / "data" / "ferplus", target_is_directory=True)
+    (ws / "demo-train" / "run").mkdir(parents=True)  # what `make demo --train` leaves (the guides use it)
+    shutil.copy(generator, ws / "demo-train" / "run" / "checkpoint.pt")
+    (ws / "demo-train" / "data").mkdir()
+    (ws / "demo-train" / "data" / "synthetic-64").symlink_to(synthetic)
     for run in ("tiny", "fer", "fer6-coarse8k"):
         (ws / "runs" / run).mkdir(parents=True)
         shutil.copy(generator, ws / "runs" / run / "checkpoint.pt")
@@ -212,6 +224,27 @@ def workspace(tmp_path_factory, synthetic, generator, trained, face_transition):
     return ws
 
 
+def six_class_ferplus(root: Path) -> None:
+    """A FER+ folder (both splits, label.csv with the ten vote columns) with two faces of each of the
+    six emotions the guides' examples prepare."""
+    import csv
+
+    from datasets_fixtures import face, write_img
+
+    columns = {"neutral": 0, "happy": 1, "surprise": 2, "sad": 3, "anger": 4, "fear": 6}
+    for split in ("FER2013Train", "FER2013Valid"):
+        rows = []
+        for i, (emotion, col) in enumerate((e, c) for e, c in columns.items() for _ in range(2)):
+            name = f"fer{i}.png"
+            write_img(root / split / name, cv2.resize(face(i, emotion), (48, 48)))
+            votes = [0] * 10
+            votes[col] = 8
+            votes[0 if col else 1] += 2
+            rows.append([name, "(0, 0, 48, 48)", *votes])
+        with open(root / split / "label.csv", "w", newline="") as fh:
+            csv.writer(fh).writerows(rows)
+
+
 def _inputs_for(ws: Path, args: list[str], where: Path) -> None:
     """Link the workspace's stand-ins into a fresh folder, leaving out what the example writes."""
     outs = {args[i + 1].rstrip("/") for i, a in enumerate(args[:-1]) if a in ("--out", "-o", "--grid", "--plot")}
@@ -228,7 +261,7 @@ def _inputs_for(ws: Path, args: list[str], where: Path) -> None:
             target = parent.resolve()
             parent.unlink()
             shutil.copytree(target, parent, symlinks=True)
-        if (where / out).is_symlink():  # a stand-in of the same name as the output
+        if (where / out).is_symlink() or (where / out).is_file():  # a stand-in of the same name as the output
             (where / out).unlink()
         elif (where / out).is_dir():
             shutil.rmtree(where / out)
@@ -257,6 +290,7 @@ def test_the_example_runs(line, workspace, tmp_path, monkeypatch):
         pytest.skip(f"{STYLEGAN2} is absent")
     here = tmp_path / "ws"
     here.mkdir()
+    (tmp_path / "shared").symlink_to(workspace.parent / "shared", target_is_directory=True)  # ../shared/data/...
     _inputs_for(workspace, args, here)
     monkeypatch.chdir(here)
     reason = not_run_reason(line)

@@ -132,6 +132,11 @@ def train_classifier(data: str | Path, out: str | Path, cfg: ClassifierConfig | 
         state = load_checkpoint(out)
         if state["classes"] != classes:
             raise EmosketchError(f"{out}: its classes {state['classes']} differ from {data}'s {classes}")
+        saved = state.get("config") or {}
+        for key in ("width", "image_size", "input"):
+            if key in saved and saved[key] != getattr(cfg, key):
+                raise EmosketchError(f"{out}: it was trained with {key} {saved[key]!r}, not {getattr(cfg, key)!r}; "
+                                     "resume it with its own config (or without --config)")
         model.load_state_dict(state["last_model"])
         optimiser.load_state_dict(state["optimizer"])
         generator.set_state(state["rng"]["augment"])
