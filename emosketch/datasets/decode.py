@@ -38,9 +38,7 @@ def decode_bytes(data: bytes, min_side: int = MIN_SIDE, max_pixels: int = MAX_PI
     to it (a JPEG is decoded at a reduced scale when it can be)."""
     if not data:
         raise Skip("empty file")
-    fmt = image_format(data)
-    if fmt is None:
-        raise Skip("not an image", f"emosketch reads {READS}")
+    fmt = _readable_format(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -81,6 +79,14 @@ def decode_bytes(data: bytes, min_side: int = MIN_SIDE, max_pixels: int = MAX_PI
     return gray
 
 
+def _readable_format(data: bytes) -> str:
+    """The IMAGE_FORMATS name of the bytes, or Skip: nothing else reaches a decoder."""
+    fmt = image_format(data)
+    if fmt is None:
+        raise Skip("not an image", f"emosketch reads {READS}")
+    return fmt
+
+
 def _scaled(img: Image.Image, factor: float) -> np.ndarray:
     """round(pixels * factor) clipped to uint8, CHUNK_PIXELS at a time: no copy of the whole image in
     its own 16- or 32-bit pixels, nor in float64."""
@@ -95,9 +101,7 @@ def _scaled(img: Image.Image, factor: float) -> np.ndarray:
 
 def image_size(data: bytes) -> tuple[int, int]:
     """(width, height) from an image's header, without decoding it; IMAGE_FORMATS only."""
-    fmt = image_format(data)
-    if fmt is None:
-        raise Skip("not an image", f"emosketch reads {READS}")
+    fmt = _readable_format(data)
     try:
         with Image.open(io.BytesIO(data), formats=[fmt]) as img:
             return img.size

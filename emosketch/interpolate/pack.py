@@ -12,7 +12,7 @@ import numpy as np
 from ..easing import EASINGS, ease
 from ..errors import EmosketchError
 from ..export import ExportOptions, build_pack, write_pack
-from ..export.framing import steady_box
+from ..export.layout import with_face
 from ..export.pack import Pack, panel_codec
 from ..export.panel import PANEL
 from ..frames import Frames
@@ -76,8 +76,8 @@ def emotion_pack(frames: Frames, out: str | Path, opts: ExportOptions | None = N
     opts = opts or ExportOptions(layout=PANEL.layout, dither=PANEL.dither,
                                  codec=panel_codec("ssd1306", PANEL.width, PANEL.height),
                                  name=Path(out).name or "emosketch")
-    if face is not None and opts.layout.mode == "face" and opts.layout.box is None:
-        opts = replace(opts, layout=replace(opts.layout, box=steady_box(face.sketch[None])))
+    if face is not None:
+        opts = replace(opts, layout=with_face(opts.layout, face.sketch[None]))
     pack = build_pack([(name, "generator", part) for name, part in split_sequences(frames, "frames")], opts)
     folder = write_pack(pack, out, force=force, verify=True, panel=panel)
     return pack, folder
