@@ -3,6 +3,7 @@ the same in Python, C, MicroPython and JavaScript (those players' tests run it t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -17,7 +18,8 @@ from emosketch.export.pixels import pixel_format
 
 
 def _decode_bits(payload: bytes, probs: list[int]) -> list[int]:
-    """The decoder's bit loop alone (as ctx.decode_into runs it), for the coder test."""
+    """The decoder's bit loop alone (as ctx.decode_into runs it), for the coder test. It also checks
+    what every decoder checks at a frame's end: the code is 0 and every byte has been read."""
     code = int.from_bytes((payload[:4] + bytes(4))[:4], "big")
     rng, at, out = ctx.MASK32, 4, []
     for p in probs:
@@ -31,6 +33,7 @@ def _decode_bits(payload: bytes, probs: list[int]) -> list[int]:
             code = ((code << 8) | (payload[at] if at < len(payload) else 0)) & ctx.MASK32
             at += 1
         out.append(bit)
+    assert code == 0 and at >= len(payload)
     return out
 
 
@@ -70,6 +73,45 @@ def test_frames_round_trip(fmt_name, size, seed, density):
         assert bytes(buf) == frames[i].tobytes(), f"frame {i}"
     ids = [(codec.CTX_KEY if i in (0, 3) else codec.CTX, p) for i, p in enumerate(payloads)]
     assert np.array_equal(codec.decode_frames(ids, len(frames[0]), grid, model), frames)
+
+
+@pytest.mark.parametrize("fmt_name, size", [("sh1106", (128, 64)), ("gfx", (72, 40))])
+def test_a_frame_cut_short_is_refused_and_leaves_the_buffer(fmt_name, size):
+    """The encoder strips a frame's trailing zeros, so a frame cut short still looks like a frame by
+    its length, and was decoded as garbage. Its range coder does not end on its last byte: every
+    frame, cut by 1 to 8 bytes or to half, is refused, and the buffer keeps the frame before it."""
+    fmt = pixel_format(fmt_name)
+    grid = ctx.Grid.of(fmt, *size)
+    rng = np.random.default_rng(3)
+    bits = rng.random((6, size[1], size[0])) < 0.08
+    bits[1:3] = bits[0] ^ (rng.random((2, size[1], size[0])) < 0.01)
+    frames = fmt.pack(bits)
+    model, payloads = ctx.encode_frames(grid, frames, {0, 4})
+    before = bytearray(len(frames[0]))
+    refused = 0
+    for i, p in enumerate(payloads):
+        for cut in sorted({*range(1, 9), len(p) // 2}):
+            if cut >= len(p):
+                continue
+            buf = bytearray(before)
+            with pytest.raises(EmosketchError, match="cut short or damaged"):
+                ctx.decode_into(p[:-cut], buf, grid, model, key=i in (0, 4))
+            assert buf == before
+            refused += 1
+        ctx.decode_into(p, before, grid, model, key=i in (0, 4))
+        assert bytes(before) == frames[i].tobytes()
+    assert refused >= 6 * 8
+
+
+def test_the_reference_decoder_names_a_frame_cut_short(face_transition, tmp_path):
+    """manifest.read of a pack whose frame 14 was cut by one byte, its offsets still agreeing."""
+    pack = make_pack(face_transition, codec="ctx")
+    payloads = list(pack.payloads)
+    cid, p = payloads[14]
+    payloads[14] = (cid, p[:-1])
+    write_pack(dataclasses.replace(pack, payloads=payloads), tmp_path / "cut")
+    with pytest.raises(EmosketchError, match=r"cut.*frame 14: context-coded frame of \d+ bytes is cut short"):
+        manifest.read(tmp_path / "cut")
 
 
 def test_ctx_halves_line_art_and_auto_stays_with_the_byte_codecs(face_transition):

@@ -29,6 +29,7 @@ needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not i
 PACKS = {
     "ssd1306-auto-pen": dict(dither=Dither("lineart", thin=True, line=2), codec="auto"),
     "sh1106-ctx-pen": dict(dither=Dither("lineart", thin=True, line=2), pixel_format="sh1106", codec="ctx"),
+    "gfx-ctx": dict(pixel_format="gfx", codec="ctx", panel=(96, 32)),
     "gfx-delta": dict(pixel_format="gfx", codec="delta", panel=(90, 30)),
     "xbm-raw-pen": dict(dither=Dither("lineart", thin=True, line=2), pixel_format="xbm", codec="raw", panel=(90, 30)),
     "ssd1306-rle-odd": dict(codec="rle", panel=(72, 36)),
@@ -404,6 +405,126 @@ def test_real_micropython_refuses_damaged_packs_without_resizing_its_buffer(tmp_
     folder, names = write_damaged(tmp_path)
     out, _ = run_micropython(folder, DAMAGE_SCRIPT % (names,))
     assert_verdicts(out.decode())
+
+
+# --- A context-coded frame cut short, its offsets agreeing --------------------------------------------
+
+def cut_pack(kind: str, folder: Path) -> tuple[Path, Path, int]:
+    """The pack written sound, and again with the middle frame of its first emotion's idle loop cut
+    by one byte (every offset after it moved to agree): (sound folder, cut folder, that frame)."""
+    import dataclasses
+
+    pack = small_pack(kind)
+    cut = pack.sequences[pack.emotions["idle"][0]].first + 1
+    payloads = list(pack.payloads)
+    payloads[cut] = (payloads[cut][0], payloads[cut][1][:-1])
+    assert payloads[cut + 1][0] == 4  # a ctx delta frame follows, built on the cut one
+    write_pack(pack, folder / "sound")
+    write_pack(dataclasses.replace(pack, payloads=payloads), folder / "cut")
+    return folder / "sound", folder / "cut", cut
+
+
+def assert_never_shown(sound: list[str], cut: list[str], frame: int) -> None:
+    """Lines "FRAME shown HEX" or "FRAME corrupt ..." from playing the sound and the cut pack: the cut
+    frame and the delta frame after it are never shown (the loop starts again from its key frame),
+    and each frame shown is the sound pack's."""
+    shown = {int(line.split()[0]): line.split()[2] for line in sound}
+    assert all(line.split()[1] == "shown" for line in sound), sound
+    verdicts = [(int(line.split()[0]), line.split()[1]) for line in cut]
+    assert verdicts[:4] == [(frame - 1, "shown"), (frame, "corrupt"), (frame - 1, "shown"), (frame, "corrupt")], cut
+    assert {f for f, v in verdicts if v == "shown"} == {frame - 1}, cut
+    for line in cut:
+        f, verdict, *rest = line.split()
+        if verdict == "shown":
+            assert rest[0] == shown[int(f)], f"frame {f} shown with other pixels than the sound pack's"
+
+
+CUT_HOST = r"""
+#include <stdio.h>
+#include "emosketch_player.h"
+#include "pack.h"
+
+/* Plays 12 frames of emotion 0's idle loop: "FRAME shown HEX" or "FRAME corrupt", then es_decode_frame's
+ * verdict on every frame in order. */
+int main(void)
+{
+    static uint8_t buf[PACK_FRAME_BYTES];
+    es_player p;
+    unsigned i, j;
+    if (es_player_init(&p, &pack_pack, buf, 0) != ES_OK) return 3;
+    for (i = 0; i < 12; i++) {
+        uint16_t ms = es_player_next(&p);
+        printf("%u %s ", (unsigned)p.frame, ms ? "shown" : "corrupt");
+        for (j = 0; ms && j < PACK_FRAME_BYTES; j++) printf("%02x", buf[j]);
+        printf("\n");
+    }
+    for (i = 0; i < PACK_FRAME_COUNT; i++) printf("decode %u %d\n", i, es_decode_frame(&pack_pack, (uint16_t)i, buf));
+    return 0;
+}
+"""
+
+
+@needs_gcc
+@pytest.mark.parametrize("kind", ["sh1106-ctx-pen", "gfx-ctx"])
+def test_the_c_player_shows_nothing_of_a_context_coded_frame_cut_short(tmp_path, kind):
+    """The encoder strips a frame's trailing zeros, so a frame cut short by a byte, its offsets
+    agreeing, passed every check and played garbage. Its range coder does not end on its last byte:
+    es_decode_frame refuses it, and the player shows neither it nor the delta frame built on it."""
+    sound, cut, frame = cut_pack(kind, tmp_path)
+    out = {}
+    for folder in (sound, cut):
+        (folder / "host.c").write_text(CUT_HOST)
+        exe = gcc(folder / "host", [folder / "host.c", folder / "emosketch_player.c"], [folder])
+        run = subprocess.run([str(exe)], capture_output=True, text=True, env=NO_LEAK_CHECK)
+        assert run.returncode == 0, run.stderr[-3000:]
+        out[folder] = run.stdout.splitlines()
+    refused = [int(line.split()[1]) for line in out[cut] if line.startswith("decode") and line.endswith(" 0")]
+    assert refused and refused[0] == frame and set(refused) <= {frame, frame + 1}  # frame + 1 decoded on the garbage
+    assert not [line for line in out[sound] if line.startswith("decode") and line.endswith(" 0")]
+    assert_never_shown(*([line for line in out[f] if not line.startswith("decode")] for f in (sound, cut)), frame)
+
+
+CUT_SCRIPT = """
+from emosketch_player import Pack, Player
+out = open("out.bin", "w")
+player = Player(Pack("."), None, 0)
+for step in range(12):
+    try:
+        player.next_frame()
+        out.write("%d shown %s\\n" % (player.frame, "".join("%02x" % b for b in player.buf)))
+    except ValueError as e:
+        out.write("%d corrupt %s\\n" % (player.frame, e))
+out.close()
+"""
+
+
+@pytest.mark.parametrize("kind", ["sh1106-ctx-pen", "gfx-ctx"])
+def test_the_micropython_player_refuses_a_context_coded_frame_cut_short(tmp_path, monkeypatch, kind):
+    """The same cut under CPython with a stand-in framebuf: a ValueError for the cut frame ("corrupt
+    frame N"), the delta frame built on it never shown, and every frame shown is the sound pack's."""
+    from conftest import fake_framebuf, load_module
+
+    sound, cut, frame = cut_pack(kind, tmp_path)
+    monkeypatch.setitem(sys.modules, "framebuf", fake_framebuf())
+    lines = {}
+    for folder in (sound, cut):
+        monkeypatch.setitem(sys.modules, "emosketch_player", load_module(folder / "emosketch_player.py"))
+        monkeypatch.chdir(folder)
+        exec(CUT_SCRIPT, {"__name__": "__main__"})
+        lines[folder] = (folder / "out.bin").read_text().splitlines()
+    assert f"{frame} corrupt corrupt frame {frame} (context-coded data cut short or damaged)" in lines[cut]
+    assert_never_shown(lines[sound], lines[cut], frame)
+
+
+def test_real_micropython_refuses_a_context_coded_frame_cut_short(tmp_path):
+    """The same on real MicroPython, for the page format with the 2 px pen."""
+    from conftest import micropython_missing, run_micropython
+
+    if micropython_missing():
+        pytest.skip(micropython_missing())
+    sound, cut, frame = cut_pack("sh1106-ctx-pen", tmp_path)
+    lines = [run_micropython(f, CUT_SCRIPT)[0].decode().splitlines() for f in (sound, cut)]
+    assert_never_shown(*lines, frame)
 
 
 # --- libFuzzer over the C decoder -------------------------------------------------------------------

@@ -110,9 +110,10 @@ def encode_frames(frames: np.ndarray, codec: str, keyframes: set[int]) -> list[t
     return out
 
 
-def decode_frames(payloads: list[tuple[int, bytes]], frame_bytes: int, grid=None, model: bytes = b"") -> np.ndarray:
+def decode_frames(payloads: list[tuple[int, bytes]], frame_bytes: int, grid=None, model: bytes = b"",
+                  first: int = 0) -> np.ndarray:
     """[(codec id, payload)] -> uint8 [T, frame_bytes]; the inverse of encode_frames (and, given the
-    pack's bit grid and model, of ctx.encode_frames)."""
+    pack's bit grid and model, of ctx.encode_frames). Errors name frames from `first`."""
     out = np.empty((len(payloads), frame_bytes), np.uint8)
     buf = bytearray(frame_bytes)
     for i, (cid, payload) in enumerate(payloads):
@@ -131,7 +132,10 @@ def decode_frames(payloads: list[tuple[int, bytes]], frame_bytes: int, grid=None
                 raise EmosketchError(f"frame {i} is context-coded but the pack has no context model")
             if cid == CTX and i == 0:
                 raise EmosketchError("frame 0 is a delta frame but has no previous frame")
-            ctx.decode_into(payload, buf, grid, model, key=cid == CTX_KEY)
+            try:
+                ctx.decode_into(payload, buf, grid, model, key=cid == CTX_KEY)
+            except EmosketchError as exc:
+                raise EmosketchError(f"frame {first + i}: {exc}") from None
         else:
             raise EmosketchError(f"frame {i}: unknown codec id {cid}")
         out[i] = np.frombuffer(bytes(buf), np.uint8)

@@ -19,6 +19,10 @@ pack (MODEL_BYTES bytes, stored once). The range coder is LZMA's, with 8-bit pro
   bound = (range >> 8) * p; bit 0 if code < bound (range = bound) else 1 (code -= bound, range -= bound);
   while range < 2**24: range <<= 8, code = (code << 8) | next byte (0 past the end).
 The decoder starts with range 0xFFFFFFFF and code = the first 4 bytes, big-endian.
+The encoder flushes its low end in full, so a sound frame's decoder ends with code 0, having read
+every byte of the frame (and maybe the stripped zeros past it). A frame cut short or damaged ends
+otherwise (all but about one in 2**24 times), and every decoder refuses it: the trailing zeros are
+stripped, so the length alone cannot tell.
 No state outlives a frame, so any frame decodes from the one before it, as a delta frame does.
 """
 
@@ -227,7 +231,8 @@ def encode_frames(grid: Grid, frames: np.ndarray, keyframes: set[int]) -> tuple[
 
 
 def decode_into(payload: bytes, buf: bytearray, grid: Grid, model: bytes, key: bool) -> bytearray:
-    """Decode one frame into `buf` (the previous frame; cleared first for a key frame), in place."""
+    """Decode one frame into `buf` (the previous frame; cleared first for a key frame), in place. A
+    frame whose coder does not end on its last byte is refused and `buf` is left as it was."""
     if len(model) != MODEL_BYTES:
         raise EmosketchError(f"context model has {len(model)} bytes, expected {MODEL_BYTES}")
     rows, cols = grid.rows, grid.cols
@@ -274,6 +279,9 @@ def decode_into(payload: bytes, buf: bytearray, grid: Grid, model: bytes, key: b
                         rng <<= 8
                         code = ((code << 8) | (data[at] if at < n else 0)) & MASK32
                         at += 1
+    if code or at < n:
+        raise EmosketchError(f"context-coded frame of {n} bytes is cut short or damaged (its range coder "
+                             "does not end on its last byte)")
     g = np.array(cells, bool).reshape(rows + 4, w)[2:rows + 2, 2:cols + 2]
     buf[:] = grid.pack(g[None])[0].tobytes()
     return buf

@@ -86,7 +86,11 @@ def read(folder: str | Path) -> tuple[np.ndarray, dict]:
         if first + count > len(payloads):
             raise EmosketchError(f"{folder}: sequence {i} runs to frame {first + count}, past the pack's "
                                  f"{len(payloads)} frames")
-        raw = codecs.decode_frames(payloads[first:first + count], frame_bytes, ctx.Grid.of(fmt, w, h), model)
+        try:
+            raw = codecs.decode_frames(payloads[first:first + count], frame_bytes, ctx.Grid.of(fmt, w, h), model,
+                                       first=first)
+        except EmosketchError as exc:
+            raise EmosketchError(f"{folder}: {exc}") from None
         parts.append(fmt.unpack(raw, w, h))
     if manifest.get("pen", 1) not in (1, 2):
         raise EmosketchError(f"{folder}: pen {shown(manifest.get('pen'))} is not 1 or 2")

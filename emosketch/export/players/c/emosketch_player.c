@@ -4,7 +4,8 @@
 #ifdef ES_WITH_CTX
 /* The context codec (emosketch/export/ctx.py has the format in words): 8x8 blocks of the buffer's bit
  * grid, a coded flag per block, then a coded flip per pixel of a flagged block; a pixel's context is
- * the buffer around it as it is when the pixel is decoded. */
+ * the buffer around it as it is when the pixel is decoded. A sound frame's coder ends with code 0
+ * on its last byte; a frame cut short or damaged ends elsewhere and is refused. */
 #define ES_CTX_KEY 1024u              /* key-frame bit of a pixel context */
 #define ES_CTX_BLOCKS 2048u           /* the model's block contexts follow its 2048 pixel contexts */
 
@@ -152,7 +153,7 @@ static int decode_ctx(const es_pack *pack, uint32_t pos, uint32_t end, uint8_t *
             }
         }
     }
-    return 1;
+    return rc.code == 0 && rc.at == rc.end;
 }
 #endif
 
@@ -430,7 +431,11 @@ uint16_t es_player_next(es_player *p)
     }
     p->frame = (uint16_t)(seq_field(pack, p->seq, 0) + p->pos);
     p->pos++;
-    if (!es_decode_frame(pack, p->frame, p->buf)) return 0;
+    if (!es_decode_frame(pack, p->frame, p->buf)) {
+        /* The rest of the sequence builds on this frame: go on from the next sequence's first frame. */
+        p->pos = seq_field(pack, p->seq, 1);
+        return 0;
+    }
     return seq_field(pack, p->seq, 2);
 }
 

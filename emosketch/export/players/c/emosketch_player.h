@@ -19,7 +19,8 @@
  * bounds: es_player_init checks the descriptor (es_pack_check) and returns an ES_ERR_* code, and a
  * refused player shows nothing; es_decode_frame checks each frame's offsets and data as it decodes
  * it. Within a pack that passes the check, no frame data, however corrupt, makes the player read
- * or write outside the pack's tables and the frame buffer.
+ * or write outside the pack's tables and the frame buffer; a frame found corrupt is not shown, nor
+ * the rest of its sequence, which builds on it.
  */
 #ifndef EMOSKETCH_PLAYER_H
 #define EMOSKETCH_PLAYER_H
@@ -113,7 +114,9 @@ typedef struct {
 int es_pack_check(const es_pack *pack);
 
 /* Decode frame `index` into buf. A delta frame is XORed into buf, which must hold the frame
- * before it in the same sequence. Returns 1, or 0 for a bad index or corrupt data. In a pack with
+ * before it in the same sequence. Returns 1, or 0 for a bad index or corrupt data (then buf holds
+ * no sound frame): a context-coded frame cut short or damaged is refused too, since its range
+ * coder does not end on its last byte. In a pack with
  * pen 2 (2 px lines, stored as their 1 px skeletons) buf holds the frame drawn with the pen, as it
  * is shown: each frame costs two passes over its pixels besides its decoding. The pack must be one
  * es_pack_check accepts (es_player_init checks it). */
@@ -123,7 +126,9 @@ int es_decode_frame(const es_pack *pack, uint16_t index, uint8_t *buf);
  * and es_player_update return 0 and buf is never touched. */
 int es_player_init(es_player *p, const es_pack *pack, uint8_t *buf, uint8_t emotion);
 void es_player_request(es_player *p, uint8_t emotion);
-/* Decode the next frame into buf; returns how long to show it in ms (0 on corrupt data). */
+/* Decode the next frame into buf; returns how long to show it in ms, or 0 (do not show buf) for a
+ * corrupt frame. The rest of its sequence builds on it, so the next call goes on from the first
+ * frame (a key frame) of the sequence that would follow this one. */
 uint16_t es_player_next(es_player *p);
 /* Call often with the time in ms: returns 1 when a new frame was decoded into buf (show it). */
 int es_player_update(es_player *p, uint32_t now_ms);

@@ -46,7 +46,8 @@ def _damaged(what):
 
 
 class _RangeDecoder:
-    """The context codec's range decoder: bit(p0) is 0 with chance p0/256."""
+    """The context codec's range decoder: bit(p0) is 0 with chance p0/256. A sound frame's coder ends
+    with code 0 on its last byte (ended()); a frame cut short or damaged ends elsewhere."""
 
     def __init__(self, data):
         self.data = data
@@ -70,6 +71,9 @@ class _RangeDecoder:
             self.code = ((self.code << 8) | (self.data[self.at] if self.at < len(self.data) else 0)) & 0xFFFFFFFF
             self.at += 1
         return out
+
+    def ended(self):
+        return self.code == 0 and self.at >= len(self.data)
 
 
 class Pack:
@@ -193,7 +197,9 @@ class Pack:
             buf[:] = data
             return buf
         if codec == CTX_KEY or codec == CTX:
-            return self.decode_ctx(data, buf, codec == CTX_KEY)
+            if not self.decode_ctx(data, buf, codec == CTX_KEY):
+                raise ValueError("corrupt frame %d (context-coded data cut short or damaged)" % index)
+            return buf
         i = 0
         out = 0
         n = len(data)
@@ -230,8 +236,9 @@ class Pack:
 
 
     def decode_ctx(self, data, buf, key):
-        """A context-coded frame (see emosketch/export/ctx.py), decoded into buf in place. Row formats:
-        the bits of one block row and the rows above and below it are mirrored in a small window."""
+        """A context-coded frame (see emosketch/export/ctx.py), decoded into buf in place; returns False
+        when its coder does not end on its last byte (cut short or damaged). Row formats: the bits of
+        one block row and the rows above and below it are mirrored in a small window."""
         model = self.model
         if model is None:
             raise ValueError("a context-coded frame, but index.bin has no context model")
@@ -273,7 +280,7 @@ class Pack:
                         if rc.bit(model[ctx]):
                             cells[i] ^= 1
                             buf[r * stride + (c >> 3)] ^= 1 << (c & 7)
-        return buf
+        return rc.ended()
 
 
     def _ctx_pages(self, data, buf, kbit):
@@ -338,7 +345,7 @@ class Pack:
                     for j in range(12):
                         w[j] >>= 1
                     mask <<= 1
-        return buf
+        return code == 0 and at >= n
 
 
 class Player:
@@ -383,7 +390,8 @@ class Player:
             self.seq, self.in_transition = self.pack.idle[x], False
 
     def next_frame(self):
-        """Decode the next frame into self.buf; returns (frame index, milliseconds to show it)."""
+        """Decode the next frame into self.buf; returns (frame index, milliseconds to show it). A corrupt
+        frame is a ValueError, and the next call goes on from the sequence that would follow it."""
         first, count, ms = self.pack.sequences[self.seq]
         if self.pos >= count:
             if self.in_transition:
@@ -399,7 +407,11 @@ class Player:
             first, count, ms = self.pack.sequences[self.seq]
         self.frame = first + self.pos
         self.pos += 1
-        self._decode(self.frame)
+        try:
+            self._decode(self.frame)
+        except ValueError:
+            self.pos = count  # the rest of the sequence builds on this frame: go on from the next one's first
+            raise
         return self.frame, ms
 
     def _decode(self, index):
