@@ -463,7 +463,10 @@ def train_cmd(config_path, data, out, resume, steps, device):
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Slim checkpoint to write (.pt).")
 @click.option("--note", default=None, help="A line of text kept in the file (how it was made).")
-def slim_cmd(checkpoint, out, note):
+@click.option("--draw-size", type=int, default=None,
+              help="A warp generator: draw at this side (a power of two above its size). Its networks read "
+                   "the sketch shrunk to their size; its strokes are moved and painted at this one.")
+def slim_cmd(checkpoint, out, note, draw_size):
     """Reduce a training checkpoint to a model to ship. A generator keeps the EMA weights of G, F
     and E, the config, classes and dataset settings (what sampling, interpolate, agent and pack
     need); a classifier keeps its best epoch's weights, config, classes and dataset settings.
@@ -473,27 +476,34 @@ def slim_cmd(checkpoint, out, note):
     Examples:
       emosketch slim runs/fer6-coarse8k/checkpoint.pt --out emosketch/models/generator-fer6-coarse-64.pt
       emosketch slim runs/tiny/checkpoint.pt --out tiny.pt --note "train-tiny-cpu, 2,400 steps"
+      emosketch slim runs/fer6-coarse8k/checkpoint.pt --draw-size 128 --out g128.pt
       emosketch slim runs/fer6-face.pt --out emosketch/models/classifier-fer6-face-64.pt
     """
     import torch
 
     from .evaluate.classifier import FORMAT_NAME as CLASSIFIER_FORMAT
     from .evaluate.classifier import slim_classifier
-    from .gan.checkpoint import slim_checkpoint
+    from .gan.checkpoint import lift, load_checkpoint, save_checkpoint, slim_checkpoint
 
     try:
         kind = torch.load(checkpoint, map_location="cpu", weights_only=True).get("format")
     except Exception:
         kind = None  # the generator loader names what is wrong with the file
     if kind == CLASSIFIER_FORMAT:
+        if draw_size:
+            raise click.UsageError("--draw-size is for generators; a classifier reads at its own size")
         state = slim_classifier(checkpoint, out, note)
         params = sum(v.numel() for v in state["model"].values())
         click.echo(f"wrote {out}: classifier, epoch {state.get('epoch')}, {params:,} values, "
                    f"{out.stat().st_size / 1e6:.1f} MB")
         return
-    state = slim_checkpoint(checkpoint, out, note)
+    if draw_size:
+        state = lift(load_checkpoint(checkpoint), draw_size, note)
+        save_checkpoint(out, state)
+    else:
+        state = slim_checkpoint(checkpoint, out, note)
     params = sum(v.numel() for v in state["ema"].values())
-    click.echo(f"wrote {out}: step {state['step']}, {params:,} parameters, {out.stat().st_size / 1e6:.1f} MB")
+    click.echo(f"wrote {out}: step {state['step']}, draws {state['image_size']} px, {params:,} parameters, {out.stat().st_size / 1e6:.1f} MB")
 
 
 @cli.command("sample")

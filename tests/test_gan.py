@@ -11,8 +11,10 @@ import sys
 import textwrap
 import time
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from emosketch.errors import EmosketchError
 from emosketch.gan.augment import AdaConfig, AdaptiveAugment, augment
@@ -404,6 +406,95 @@ def test_warp_generator_starts_as_the_identity_and_moves_strokes():
     assert nets.generator.warp.max_shift == cfg.max_shift
     with pytest.raises(EmosketchError, match="model.output"):
         ModelConfig(output="paint")
+
+
+def test_a_warp_generator_draws_above_its_networks_size():
+    """model.draw_size: the networks read the sketch shrunk to image_size, the head moves the full-size
+    sketch's own strokes (a 1 px stroke stays 1 px, it is not redrawn from the small copy) and paints at
+    full size; the same weights draw at either size."""
+    cfg = ModelConfig(**{**TINY.__dict__, "output": "warp", "warp_grid": 4})
+    big = ModelConfig(**{**cfg.__dict__, "draw_size": 64})
+    assert cfg.out_size == 32 and big.out_size == 64
+    nets = Networks(cfg, 3)
+    x = torch.ones(2, 1, 64, 64)
+    x[:, :, 20:44, 30] = -1  # a 1 px vertical stroke
+    s = nets.mapping(torch.randn(2, cfg.latent_dim), torch.tensor([0, 1]))
+    with torch.no_grad():
+        nets.generator.warp.style_flow.bias.fill_(0.5)  # a motion shared by every face
+        nets.generator.warp.paint[-1].bias.copy_(torch.tensor([-20.0, 0.0]))  # no paint
+        out, parts = nets.generator(x, s, parts=True)
+        small = nets.generator(F.interpolate(x, size=32, mode="area"), s)
+    assert out.shape == x.shape and parts["flow"].shape == (2, 2, 64, 64) and parts["mask"].shape == (2, 1, 64, 64)
+    ink = (out[0, 0] < 0).float()
+    assert 20 <= ink.sum() <= 30 and (ink.sum(1) <= 1).all()  # one moved 1 px stroke, not a 2 px copy
+    assert not torch.equal(ink, (x[0, 0] < 0).float())  # it moved
+    # the same motion as the small drawing, at twice its pixels
+    shrunk = F.interpolate(out, size=32, mode="area")
+    assert (shrunk - small).abs().mean() < 0.05
+    # the style encoder reads a full-size reference at its own size too
+    assert nets.style_encoder(x, torch.tensor([0, 1])).shape == (2, cfg.style_dim)
+    for bad in (48, 16, 2048):
+        with pytest.raises(EmosketchError, match="draw_size"):
+            ModelConfig(**{**cfg.__dict__, "draw_size": bad})
+    with pytest.raises(EmosketchError, match="needs model.output: warp"):
+        ModelConfig(**{**TINY.__dict__, "draw_size": 64})
+
+
+def test_lift_makes_a_checkpoint_that_draws_at_the_new_size(tmp_path):
+    from emosketch.gan.checkpoint import lift, load_checkpoint, save_checkpoint, slim
+    from emosketch.gan.sample import GanTranslator
+
+    cfg = ModelConfig(**{**TINY.__dict__, "output": "warp", "warp_grid": 4})
+    nets = Networks(cfg, 3)
+    state = {"config": {"model": cfg.__dict__}, "classes": ["neutral", "happy", "sad"], "image_size": 32,
+             "step": 1, "dataset": {"size": 32, "sketch": {"method": "xdog"}},
+             "ema": {k: v for k, v in nets.state_dict().items()}}
+    save_checkpoint(tmp_path / "g32.pt", slim(state))
+    lifted = lift(load_checkpoint(tmp_path / "g32.pt"), 64, note="lifted")
+    assert lifted["image_size"] == 64 and lifted["dataset"]["size"] == 64
+    assert lifted["config"]["model"]["draw_size"] == 64 and lifted["config"]["model"]["image_size"] == 32
+    save_checkpoint(tmp_path / "g64.pt", lifted)
+    tr = GanTranslator(tmp_path / "g64.pt", "cpu")
+    assert tr.size == 64
+    faces = np.full((2, 64, 64), 255, np.uint8)
+    faces[:, 20:44, 30] = 0
+    out = tr.translate(faces, np.array([1, 2]), np.array([0, 1]))
+    assert out.shape == (2, 64, 64)
+    # a file whose image_size is not the size its model draws is refused
+    bad = dict(lifted, image_size=32)
+    save_checkpoint(tmp_path / "bad.pt", bad)
+    with pytest.raises(EmosketchError, match="not the size its model draws"):
+        GanTranslator(tmp_path / "bad.pt", "cpu")
+    residual = dict(state, config={"model": {**cfg.__dict__, "output": "residual"}})
+    with pytest.raises(EmosketchError, match="only a warp generator"):
+        lift(residual, 64)
+
+
+def test_init_starts_g_f_and_e_from_a_generator_checkpoint(synthetic, tmp_path):
+    """init: fine-tuning starts from a checkpoint's EMA G, F and E (D fresh); another model or other
+    emotions are one line; training draws at the trained size only."""
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.checkpoint import save_checkpoint, slim
+    from emosketch.gan.train import INFERENCE, Trainer
+
+    ds = load(synthetic)
+    src = Trainer(tiny_cfg(), ds, tmp_path / "a", torch.device("cpu"))
+    src.train_step()
+    save_checkpoint(tmp_path / "g.pt", slim(src.state_dict()))
+    t = Trainer(tiny_cfg(init=str(tmp_path / "g.pt"), seed=5), ds, tmp_path / "b", torch.device("cpu"))
+    for name in INFERENCE:
+        ours, theirs = getattr(t.nets, name).state_dict(), src.ema[name].state_dict()
+        assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+        assert all(torch.equal(t.ema[name].state_dict()[k], theirs[k]) for k in theirs)
+    fresh = Trainer(tiny_cfg(seed=5), ds, tmp_path / "c", torch.device("cpu"))
+    a, b = fresh.nets.generator.state_dict(), t.nets.generator.state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # without init: other weights
+    t.train_step()  # and it trains on
+    wider = ModelConfig(**{**TINY.__dict__, "dim_in": 16})
+    with pytest.raises(EmosketchError, match="differs from this config's in dim_in"):
+        Trainer(tiny_cfg(model=wider, init=str(tmp_path / "g.pt")), ds, tmp_path / "d", torch.device("cpu"))
+    with pytest.raises(EmosketchError, match="train at model.image_size"):
+        tiny_cfg(model=ModelConfig(**{**TINY.__dict__, "output": "warp", "draw_size": 64}))
 
 
 def test_guide_classifier_pulls_g_and_stays_frozen(synthetic, trained, tmp_path):

@@ -38,3 +38,27 @@ def slim_checkpoint(src: str | Path, dst: str | Path, note: str | None = None) -
     state = slim(load_checkpoint(src), note)
     save_checkpoint(dst, state)
     return state
+
+
+def lift(state: dict, draw_size: int, note: str | None = None) -> dict:
+    """A warp generator's slim state made to draw at `draw_size`: the same weights, whose networks read
+    the sketch shrunk to their own size while the warp head moves the full-size sketch's strokes and
+    paints at full size (ModelConfig.draw_size). Photos are sketched at `draw_size` with the same face
+    crop and sketch settings (their line widths scale with the size)."""
+    from ..config import from_dict
+    from ..errors import EmosketchError
+    from .networks import ModelConfig
+
+    model = dict(state["config"]["model"])
+    if model.get("output") != "warp":
+        raise EmosketchError("only a warp generator can draw above its networks' size (model.output: warp)")
+    model["draw_size"] = draw_size
+    from_dict(ModelConfig, model, "model")  # the bounds, before anything is written
+    out = slim(state, note) if not state.get("slim") else dict(state)
+    if note:
+        out["note"] = note
+    out["config"] = {**state["config"], "model": model}
+    out["image_size"] = draw_size
+    if isinstance(out.get("dataset"), dict):
+        out["dataset"] = {**out["dataset"], "size": draw_size}
+    return out

@@ -34,6 +34,9 @@ class ModelConfig:
     # strokes along a smooth displacement field and paints new ones through a mask (WarpHead)
     warp_grid: int = 8  # warp: the displacement field's control grid (grid x grid), upsampled bilinearly
     max_shift: float = 0.15  # warp: the largest displacement, as a fraction of the image side
+    draw_size: int | None = None  # warp: the side G draws at (None: image_size). The networks read the
+    # sketch shrunk to image_size; the warp head moves the full-size sketch's own strokes and paints at
+    # full size, so a 64 px network redraws a 128 px sketch without enlarging its strokes
 
     def __post_init__(self) -> None:
         n = self.image_size
@@ -50,6 +53,18 @@ class ModelConfig:
             raise EmosketchError(f"model.output {self.output!r}: expected residual or warp")
         if not 2 <= self.warp_grid <= n or not 0 < self.max_shift <= 1:
             raise EmosketchError("model.warp_grid must be in [2, image_size] and model.max_shift in (0, 1]")
+        d = self.draw_size
+        if d is not None:
+            if not isinstance(d, int) or d < n or d > 1024 or d & (d - 1):
+                raise EmosketchError(f"model.draw_size {d!r}: must be a power of two from image_size ({n}) to 1024")
+            if self.output != "warp" and d != n:
+                raise EmosketchError("model.draw_size above image_size needs model.output: warp (a residual "
+                                     "is drawn at the networks' own size)")
+
+    @property
+    def out_size(self) -> int:
+        """The side of the sketches G takes and draws: draw_size, or image_size without one."""
+        return self.draw_size or self.image_size
 
     @property
     def downsamples(self) -> int:
@@ -180,13 +195,22 @@ class WarpHead(nn.Module):
         warped = F.grid_sample(x.float(), base + flow.permute(0, 2, 3, 1), mode="bilinear",
                                padding_mode="border", align_corners=False)
         mask_logit, ink = self.paint(h).float().chunk(2, dim=1)
+        if mask_logit.shape[-2:] != size:  # drawing above the networks' size: the paint is read at
+            mask_logit, ink = (F.interpolate(t, size=size, mode="bilinear", align_corners=False)  # theirs
+                               for t in (mask_logit, ink))
         mask = torch.sigmoid(mask_logit)
         return warped * (1 - mask) + torch.tanh(ink) * mask, flow, mask
+
+
+def shrink(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Sketches [B, C, S, S] at the networks' size: area-averaged when S is larger, as they are."""
+    return x if x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area")
 
 
 class Generator(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
+        self.size = cfg.image_size
         self.from_img = nn.Conv2d(1, cfg.dim_in, 3, 1, 1)
         widths = _widths(cfg)
         self.encode = nn.ModuleList(ResBlk(a, b, normalize=True, downsample=True) for a, b in widths)
@@ -206,8 +230,9 @@ class Generator(nn.Module):
 
     def forward(self, x: torch.Tensor, s: torch.Tensor, parts: bool = False):
         """The redrawn sketch; with `parts`, (image, {"flow", "mask"}) for the warp head's regularisers
-        (both None for the residual output)."""
-        h = self.from_img(x)
+        (both None for the residual output). A warp generator takes sketches larger than its networks'
+        image_size (model.draw_size): they read it shrunk, and the head draws at its full size."""
+        h = self.from_img(shrink(x, self.size))
         for block in self.encode:
             h = block(h)
         for block in self.decode:
@@ -267,11 +292,11 @@ class _Trunk(nn.Module):
 class StyleEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig, num_domains: int):
         super().__init__()
-        self.trunk = _Trunk(cfg)
+        self.trunk, self.size = _Trunk(cfg), cfg.image_size
         self.heads = nn.ModuleList(nn.Linear(self.trunk.out_dim, cfg.style_dim) for _ in range(num_domains))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        h = self.trunk(x)
+        h = self.trunk(shrink(x, self.size))
         out = torch.stack([head(h) for head in self.heads], dim=1)
         return out[torch.arange(len(y), device=y.device), y]
 

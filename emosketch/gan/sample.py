@@ -31,6 +31,9 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tupl
     checkpoints.require(state["config"], {"model": dict}, f"{path}:config")
     checkpoints.check_classes(state["classes"], path)
     model = from_dict(ModelConfig, state["config"]["model"], f"{path}:config.model")
+    if state["image_size"] != model.out_size:
+        raise EmosketchError(f"{path}: image_size {state['image_size']} is not the size its model draws "
+                             f"({model.out_size})")
     # The EMA holds G, F and E (checkpoints before 2026-12-02 also held an EMA of D, which sampling
     # never used); D keeps its fresh weights.
     weights = {name: {k.split(".", 1)[1]: v for k, v in state["ema"].items() if k.startswith(name + ".")}

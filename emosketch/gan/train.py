@@ -70,6 +70,8 @@ class TrainConfig:
     lambda_flow: float = 0.0  # model.output warp: the mean squared displacement, in pixels^2 (small moves
     # cost almost nothing, so G can leave the identity; large ones, which wreck a face, cost a lot)
     ema_beta: float = 0.999  # EMA of G, F and E (used for sampling)
+    init: str | None = None  # a generator checkpoint (a run's or a shipped slim one) whose EMA G, F and E
+    # start this run, to fine-tune it with other losses; D and the optimizers start fresh
     guidance: str = "both"  # both: latent and reference styles every step; alternate: one per step;
     # latent: mapping-network styles only (what sampling, interpolation and packs use)
     seed: int = 0
@@ -100,6 +102,9 @@ class TrainConfig:
             raise EmosketchError("lambda_cls > 0 needs model.classifier_head: true")
         if self.lambda_guide > 0 and not self.guide:
             raise EmosketchError("lambda_guide > 0 needs guide: a sketch classifier checkpoint")
+        if self.model.out_size != self.model.image_size:
+            raise EmosketchError("model.draw_size is for drawing above the trained size (gan.checkpoint.lift); "
+                                 "train at model.image_size")
 
     def lr_factor(self, step: int) -> float:
         """1 until lr_decay_start, then linear down to lr_final at the last step (step = steps - 1)."""
@@ -183,6 +188,8 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(cfg.seed + 1 + 1000 * rank)  # z codes and augmentation
         self.step = 0
         self.autocast = device.type == "cuda" and cfg.amp == "auto"
+        if cfg.init:
+            self._init_from(cfg.init)
         self.guides = ([self._load_guide(g) for g in [cfg.guide, *cfg.extra_guides]]
                        if cfg.guide and cfg.lambda_guide > 0 else [])
         if cfg.lambda_pair > 0:
@@ -190,6 +197,25 @@ class Trainer:
             if missing:
                 raise EmosketchError(f"lambda_pair: synthetic faces have no {', '.join(missing)}")
         self.pairs = np.random.default_rng(cfg.seed + 2 + 1000 * rank)  # synthetic pairs
+
+    def _init_from(self, path: str) -> None:
+        """G, F and E (and their EMA) from a generator checkpoint's EMA weights: the same emotions and
+        the same networks, or one line."""
+        from .sample import load_generator
+
+        loaded, state = load_generator(path, "cpu")
+        if state["classes"] != self.classes:
+            raise EmosketchError(f"init {path}: its emotions {state['classes']} are not the dataset's {self.classes}")
+        theirs = {k: v for k, v in state["config"]["model"].items() if k != "draw_size"}
+        ours = {k: v for k, v in asdict(self.cfg.model).items() if k != "draw_size"}
+        if theirs != ours:
+            diff = sorted(k for k in ours if theirs.get(k) != ours[k])
+            raise EmosketchError(f"init {path}: its model differs from this config's in {', '.join(diff)}")
+        with torch.no_grad():
+            for name in INFERENCE:
+                weights = getattr(loaded, name).state_dict()
+                getattr(self.nets, name).load_state_dict(weights)
+                self.ema[name].load_state_dict(weights)
 
     def _load_guide(self, path: str) -> tuple[torch.nn.Module, int]:
         """A frozen guide classifier and the side it reads."""
