@@ -11,6 +11,15 @@ and POST /api/render (a random emotion blend, so the frame cache rarely helps; s
 work is bounded in count (--requests per scenario) and in time (--timeout per request, --deadline
 per scenario). A request is lost when it gets no answer or an answer other than 200; the benchmark
 reports every loss and exits 1 if there was any.
+
+    python benchmarks/serve.py --out bench-out --memory --threads 1
+
+measures the server's memory bound instead (serve-memory.json), each row on a fresh server: 20
+sessions that each upload a 25 MP PNG (the demo photo scaled to 5000x5000, 8-bit RGB) with
+?face=1, one after another, so each session draws the upload's face; then a 25 MP 16-bit RGB PNG
+alone, and 6 of them at once. It reports the server's resting memory after a warm-up (VmRSS),
+its peak (VmHWM, the server process's own, not this one's), and its memory when the uploads are
+done.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,9 +76,10 @@ def start_server(port: int, threads: int | None) -> subprocess.Popen:
     raise SystemExit("the server did not answer within 120 s")
 
 
-def peak_rss_mb(pid: int) -> float:
+def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
+    """The process's peak resident memory (VmHWM), or its resident memory now (VmRSS), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -102,6 +113,21 @@ def client(port: int, n: int, seed: int, timeout: float, deadline: float, photo:
     conn.close()
 
 
+def shares(total: int, parts: int) -> list[int]:
+    """`total` requests dealt to `parts` clients as evenly as they go."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def run_together(workers: list[threading.Thread]) -> float:
+    """Start the threads at once and wait for them all; returns the seconds that took."""
+    t0 = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return time.perf_counter() - t0
+
+
 def scenario(clients: int, requests: int, timeout: float, deadline_s: float, threads: int | None) -> dict:
     port = free_port()
     proc = start_server(port, threads)
@@ -109,17 +135,10 @@ def scenario(clients: int, requests: int, timeout: float, deadline_s: float, thr
         photo = demo_photo().read_bytes()
         warm: list = []
         client(port, 4, 99, timeout, time.time() + 60, photo, warm)  # first calls load lazily: not timed
-        per = [requests // clients + (1 if i < requests % clients else 0) for i in range(clients)]
         results: list[list] = [[] for _ in range(clients)]
         deadline = time.time() + deadline_s
-        workers = [threading.Thread(target=client, args=(port, n, i, timeout, deadline, photo, results[i]))
-                   for i, n in enumerate(per)]
-        t0 = time.perf_counter()
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        wall = time.perf_counter() - t0
+        wall = run_together([threading.Thread(target=client, args=(port, n, i, timeout, deadline, photo, results[i]))
+                             for i, n in enumerate(shares(requests, clients))])
         peak = peak_rss_mb(proc.pid)
     finally:
         proc.terminate()
@@ -139,6 +158,92 @@ def scenario(clients: int, requests: int, timeout: float, deadline_s: float, thr
     return row
 
 
+def big_png(sixteen_bits: bool) -> bytes:
+    """The demo photo scaled to 5000x5000 (25 MP, the server's max_pixels) by repeating pixels, so the
+    PNG stays small (about 0.3 MB, 0.4 MB in 16 bits) while its face can still be found."""
+    big = cv2.resize(cv2.imread(str(demo_photo())), (5000, 5000), interpolation=cv2.INTER_NEAREST)
+    if sixteen_bits:
+        big = big.astype(np.uint16) * 257
+    ok, enc = cv2.imencode(".png", big, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    assert ok
+    return enc.tobytes()
+
+
+def upload(port: int, body: bytes, query: str, timeout: float, out: list) -> None:
+    """POST one image to /api/classify on a connection of its own, with no cookie: a new session."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    t0 = time.perf_counter()
+    try:
+        conn.request("POST", "/api/classify" + query, body=body, headers={"Content-Type": "image/png"})
+        r = conn.getresponse()
+        data = r.read()
+        ok = r.status == 200 and ("face=1" not in query or "face" in json.loads(data))
+        out.append(("upload", time.perf_counter() - t0, None if ok else f"HTTP {r.status}: {data[:120]!r}"))
+    except (OSError, http.client.HTTPException) as exc:
+        out.append(("upload", time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def memory_scenario(name: str, body: bytes, uploads: int, at_once: int, query: str, timeout: float,
+                    threads: int | None) -> dict:
+    """`uploads` uploads of `body`, `at_once` at a time, on a fresh server after a warm-up that loads
+    every model it uses (the demo photo classified, with ?face=1, and panel frames rendered)."""
+    port = free_port()
+    proc = start_server(port, threads)
+    try:
+        photo = demo_photo().read_bytes()
+        warm: list = []
+        client(port, 4, 99, timeout, time.time() + 120, photo, warm)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn.request("POST", "/api/classify?face=1", body=photo, headers={"Content-Type": "image/jpeg"})
+        conn.getresponse().read()
+        conn.close()
+        rest = peak_rss_mb(proc.pid, "VmRSS")
+        rest_peak = peak_rss_mb(proc.pid)
+        results: list[list] = [[] for _ in range(at_once)]
+
+        def worker(i: int, n: int) -> None:
+            for _ in range(n):
+                upload(port, body, query, timeout, results[i])
+
+        wall = run_together([threading.Thread(target=worker, args=(i, n)) for i, n in enumerate(shares(uploads, at_once))])
+        peak, end = peak_rss_mb(proc.pid), peak_rss_mb(proc.pid, "VmRSS")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    done = [r for rs in results for r in rs]
+    lost = [r[2] for r in done if r[2] is not None]
+    return {"scenario": name, "uploads": len(done), "at_once": at_once, "png_kb": round(len(body) / 1024, 1),
+            "lost": len(lost), "seconds": round(wall, 1), "rest_rss_mb": round(rest, 1),
+            "warm_up_peak_mb": round(rest_peak, 1), "peak_rss_mb": round(peak, 1),
+            "peak_over_rest_mb": round(peak - rest, 1), "end_rss_mb": round(end, 1),
+            "end_over_rest_mb": round(end - rest, 1), "losses": lost[:10]}
+
+
+def memory(args) -> int:
+    """The server's memory under the second probe's uploads (issue 34): serve-memory.json."""
+    png8, png16 = big_png(False), big_png(True)
+    plan = [("20 sessions, 25 MP 8-bit PNG, face=1", png8, 20, 1, "?face=1"),
+            ("1 x 25 MP 16-bit PNG", png16, 1, 1, ""),
+            ("6 x 25 MP 16-bit PNG at once", png16, 6, 6, "")]
+    rows = []
+    for name, body, n, at_once, query in plan:
+        print(f"{name} ...", flush=True)
+        rows.append(memory_scenario(name, body, n, at_once, query, args.timeout, args.threads))
+    print(table(rows, ["scenario", "uploads", "at_once", "png_kb", "lost", "seconds", "rest_rss_mb",
+                       "peak_rss_mb", "peak_over_rest_mb", "end_rss_mb", "end_over_rest_mb"]))
+    for r in rows:
+        for loss in r["losses"]:
+            print(f"  lost ({r['scenario']}): {loss}")
+    result = {"benchmark": "serve-memory", "cpu_count": os.cpu_count(), "load_average_before": os.getloadavg()[0],
+              "server_threads": args.threads or os.environ.get("OMP_NUM_THREADS") or "torch default", "rows": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "serve-memory.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out / 'serve-memory.json'}")
+    return 1 if any(r["lost"] for r in rows) else 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("bench-out"))
@@ -147,7 +252,10 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds before one request counts as lost")
     ap.add_argument("--deadline", type=float, default=300.0, help="seconds per scenario; later requests are not sent")
     ap.add_argument("--threads", type=int, default=None, help="the server's OMP_NUM_THREADS [default: inherited]")
+    ap.add_argument("--memory", action="store_true", help="measure the server's memory under 25 MP uploads instead")
     args = ap.parse_args()
+    if args.memory:
+        return memory(args)
     counts = [int(c) for c in args.clients.split(",")]
     if not counts or min(counts) < 1 or max(counts) > 64 or not 2 <= args.requests <= 10_000:
         raise SystemExit("--clients from 1 to 64 each, --requests from 2 to 10,000")
