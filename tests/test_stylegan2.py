@@ -4,11 +4,13 @@ round trip, the CLI, and the emotion morphs in the interpolate stack."""
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 import subprocess
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -176,7 +178,7 @@ def test_a_storage_whose_bytes_hide_a_pickle_payload_is_refused(tmp_path):
             return torch.storage._load_from_bytes, (hidden,)
 
     path = _write(tmp_path / "storage.pkl", {"G_ema": _Storage()})
-    with pytest.raises(EmosketchError, match="storage holds more than data"):
+    with pytest.raises(EmosketchError, match=r"storage holds more than data; refused \(Weights only load failed\. "):
         load_stylegan2(path)
     assert not sentinel.exists()
 
@@ -192,6 +194,279 @@ def test_files_that_are_not_snapshots_get_one_line(tmp_path, data, match):
     path.write_bytes(data)
     with pytest.raises(EmosketchError, match=match):
         load_stylegan2(path)
+
+
+# ---- the unpickler's allow-list: each global it resolves checks what it is given, in words ------------
+
+class _Call:
+    """Pickles as a call of `fn`, a global the unpickler resolves by its module and name, with `args`."""
+
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+_DROP = object()
+
+
+def _meta(**changes) -> dict:
+    """A persistent object's metadata as StyleGAN2-ADA stores it, with some entries changed or dropped."""
+    meta = {"type": "class", "version": 6, "module_src": "pass\n", "class_name": "Generator",
+            "state": {"_init_kwargs": {}}} | changes
+    return {k: v for k, v in meta.items() if v is not _DROP}
+
+
+def _refusal(path: Path) -> str:
+    with pytest.raises(EmosketchError) as exc:
+        read_snapshot(path)
+    text = str(exc.value)
+    assert text.startswith(f"{path}: ") and "\n" not in text
+    return text.removeprefix(f"{path}: ")
+
+
+NOT_A_NETWORK = "is not a StyleGAN2-ADA network class; refused"
+
+
+@pytest.mark.parametrize("meta, words", [
+    ([1, 2], "a persistent object's metadata is not a dict"),
+    (_meta(type="function"), "persistent object of type 'function': only 'class' objects are read"),
+    (_meta(type=_DROP), "persistent object of type None: only 'class' objects are read"),
+    (_meta(class_name=_DROP), "a persistent object has no class name"),
+    (_meta(class_name=7), "a persistent object has no class name"),
+    (_meta(class_name="Payload"), f"persistent class 'Payload' {NOT_A_NETWORK}"),
+    (_meta(class_name="SynthesisInput"),
+     f"persistent class 'SynthesisInput' {NOT_A_NETWORK} (a StyleGAN3 network? only StyleGAN2-ADA snapshots are read)"),
+    (_meta(class_name="SynthesisLayer3"),
+     f"persistent class 'SynthesisLayer3' {NOT_A_NETWORK} (a StyleGAN3 network? only StyleGAN2-ADA snapshots are read)"),
+    (_meta(state=None), "persistent object 'Generator' has no state dict or module source"),
+    (_meta(module_src=None), "persistent object 'Generator' has no state dict or module source"),
+    (_meta(module_src=b"pass"), "persistent object 'Generator' has no state dict or module source"),
+])
+def test_a_persistent_object_that_is_not_a_stylegan2_network_is_refused_in_words(tmp_path, persistence, meta, words):
+    """The persistent-object hook, each refusal: the audit's mutants of these words and conditions
+    (a module source that is not a string let through, the StyleGAN3 hint on every class) passed."""
+    path = _write(tmp_path / "g.pkl", {"G_ema": _Call(persistence._reconstruct_persistent_obj, meta)})
+    assert _refusal(path) == words
+
+
+def test_a_persistent_object_is_kept_as_an_inert_record(tmp_path, persistence):
+    from emosketch.gan.stylegan2.snapshot import Record
+
+    state = {"_init_kwargs": {"z_dim": 4}, "_modules": {}}
+    hook = persistence._reconstruct_persistent_obj
+    path = _write(tmp_path / "g.pkl", {"G_ema": _Call(hook, _meta(state=state, version=_DROP)),
+                                       "D": _Call(hook, _meta(class_name="Discriminator", version=3))})
+    snap = read_snapshot(path)
+    assert snap["G_ema"] == Record("Generator", 0, len("pass\n"), state)  # a missing version is 0
+    assert snap["D"] == Record("Discriminator", 3, len("pass\n"), snap["D"].state)
+
+
+def _saved(obj) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def _storage(t: torch.Tensor, device: str = "cpu") -> _Call:
+    """A tensor's storage as a snapshot pickles it: its bytes in torch's legacy format, loaded by
+    torch.storage._load_from_bytes; `device` is the device it says it was saved from."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # TypedStorage is deprecated, and is what snapshots hold
+        data = t.storage().__reduce__()[1][0]
+    tag = device.encode()
+    return _Call(torch.storage._load_from_bytes, data.replace(b"X\x03\0\0\0cpu", b"X" + bytes([len(tag), 0, 0, 0]) + tag))
+
+
+STORAGE = _storage(torch.zeros(4))
+
+
+@pytest.mark.filterwarnings("ignore:TypedStorage is deprecated")
+@pytest.mark.parametrize("g_ema, words", [
+    (_Call(torch.storage._load_from_bytes, "text"), "a tensor's storage is not stored as bytes"),
+    (_Call(torch.storage._load_from_bytes, _saved(torch.zeros(2))),
+     "a tensor's storage bytes hold a Tensor, not a typed storage"),
+    (_Call(torch._utils._rebuild_tensor_v2, "text", 0, (2,), (1,)), "a tensor is built from something that is not a storage"),
+    (_Call(torch._utils._rebuild_tensor_v2, STORAGE, 0, (2,), (1,), False, {"hook": 1}),
+     "a tensor carries backward hooks; refused"),
+    (_Call(torch._utils._rebuild_parameter, "text", True), "a parameter wraps something that is not a tensor"),
+    (_Call(torch._utils._rebuild_parameter, _Call(torch._utils._rebuild_tensor_v2, STORAGE, 0, (2,), (1,)), True,
+           {"hook": 1}), "a parameter carries backward hooks; refused"),
+    (_Call(np.dtype, 8), "a numpy dtype that is not named by a string; refused"),
+    (_Call(np.dtype, "O"), "a numpy object dtype; refused"),
+    (_Call(pickle.loads(pickle.dumps(np.float64(1.5)))  # the scalar global, as numpy pickles one
+           .__reduce__()[0], "f8", b"\0" * 8), "a numpy scalar that is not plain numbers; refused"),
+    (_Call(np.float64(1.5).__reduce__()[0], np.dtype("f8"), "text"), "a numpy scalar that is not plain numbers; refused"),
+])
+def test_each_global_of_the_allow_list_checks_what_it_is_given(tmp_path, g_ema, words):
+    """Tensors, parameters, storages and numpy values rebuilt from what a hostile file gives them:
+    anything but plain data is one line, before any of it is used."""
+    assert _refusal(_write(tmp_path / "g.pkl", {"G_ema": g_ema})) == words
+
+
+@pytest.mark.filterwarnings("ignore:TypedStorage is deprecated")
+def test_the_allow_list_rebuilds_plain_tensors_parameters_and_numpy_values(tmp_path, persistence):
+    """What the allowed globals give for sound input: a view of the storage at its offset, size and
+    stride, and numpy scalars and dtypes from their bytes."""
+    from emosketch.gan.stylegan2.snapshot import _rebuild_tensor
+
+    storage = _storage(torch.arange(6, dtype=torch.float64))
+    progress = {"tensor": _Call(torch._utils._rebuild_tensor_v2, storage, 1, (2, 2), (1, 2)),
+                "from_a_gpu": _Call(torch._utils._rebuild_tensor_v2, _storage(torch.ones(2), "cuda:0"), 0, (2,), (1,)),
+                "parameter": _Call(torch._utils._rebuild_parameter, _Call(torch._utils._rebuild_tensor_v2, storage, 0,
+                                                                          (3,), (2,)), True),
+                "scalar": np.float32(2.5), "dtype": np.dtype("<i2")}
+    hook = persistence._reconstruct_persistent_obj
+    snap = read_snapshot(_write(tmp_path / "g.pkl", {"G_ema": _Call(hook, _meta()), "progress": progress}))
+    p = snap["progress"]
+    assert torch.equal(p["tensor"], torch.tensor([[1.0, 3.0], [2.0, 4.0]], dtype=torch.float64))
+    assert p["from_a_gpu"].device.type == "cpu" and torch.equal(p["from_a_gpu"], torch.ones(2))
+    assert torch.equal(p["parameter"], torch.tensor([0.0, 2.0, 4.0]))
+    assert p["scalar"] == np.float32(2.5) and p["scalar"].dtype == np.float32 and p["dtype"] == np.dtype("<i2")
+    with pytest.raises(EmosketchError, match="^a tensor is built from a storage without a dtype$"):
+        _rebuild_tensor(torch.UntypedStorage(8), 0, (2,), (1,))
+
+
+def test_a_global_or_persistent_id_outside_the_allow_list_is_refused_in_words(tmp_path):
+    path = tmp_path / "g.pkl"
+    path.write_bytes(b"\x80\x02cos\nsystem\n)R.")
+    assert _refusal(path) == ("the pickle asks for the global os.system, which a StyleGAN2-ADA snapshot does not "
+                              "need; refused before anything ran")
+    path.write_bytes(b"\x80\x02P1\n.")
+    assert _refusal(path) == "the pickle uses persistent ids, which a StyleGAN2-ADA snapshot does not; refused"
+
+
+def test_a_snapshot_without_a_stylegan2_generator_is_refused_in_words(tmp_path, persistence):
+    hook = persistence._reconstruct_persistent_obj
+    assert _refusal(tmp_path / "absent.pkl") == "no such snapshot file"
+    (tmp_path / "empty.pkl").write_bytes(b"")
+    assert _refusal(tmp_path / "empty.pkl") == "not a readable network pickle (EOFError: Ran out of input)"
+    cases = [({"G_ema": 1}, "G_ema is not a StyleGAN2-ADA Generator"),
+             ({"G_ema": _Call(hook, _meta(class_name="Discriminator"))}, "G_ema is not a StyleGAN2-ADA Generator"),
+             ({"G_ema": _Call(hook, _meta()), "x": 1, "loss": 2}, "unexpected snapshot keys ['loss', 'x']")]
+    for snap, words in cases:
+        assert _refusal(_write(tmp_path / "g.pkl", snap)) == words
+
+
+def _nested(depth: int):
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("progress, refused", [
+    (list(range(9_999)), False), (list(range(10_000)), True),  # each list counts itself: 10,000 values at most
+    (_nested(16), False), (_nested(17), True),
+])
+def test_a_plain_entry_is_bounded_at_10000_values_and_16_deep(tmp_path, persistence, progress, refused):
+    path = _write(tmp_path / "g.pkl", {"G_ema": _Call(persistence._reconstruct_persistent_obj, _meta()),
+                                       "progress": progress})
+    if refused:
+        assert _refusal(path) == ("its 'progress' entry holds more than 10,000 values (with its shared parts written "
+                                  "out) or is nested deeper than 16; refused")
+    else:
+        assert read_snapshot(path)["progress"] == progress
+
+
+# ---- the generator's build checks: each refusal in words ---------------------------------------------
+
+CHECK_BASE = {"z_dim": 8, "c_dim": 0, "w_dim": 8, "img_resolution": 16, "img_channels": 1,
+              "mapping_kwargs": {"num_layers": 2}, "synthesis_kwargs": {"channel_base": 256}}
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ([1], "G_ema: its constructor arguments are not a mapping"),
+    (CHECK_BASE | {"foo": 1, "bar": 2}, "G_ema has constructor arguments this loader does not know: ['bar', 'foo']"),
+    ({k: v for k, v in CHECK_BASE.items() if k != "z_dim"}, "G_ema lacks constructor arguments ['z_dim']"),
+    (CHECK_BASE | {"z_dim": 0}, "G_ema z_dim = 0: expected a whole number from 1 to 4096"),
+    (CHECK_BASE | {"mapping_kwargs": [1]}, "G_ema mapping_kwargs is not a mapping"),
+    (CHECK_BASE | {"mapping_kwargs": {"foo": 1}}, "G_ema mapping_kwargs has keys this loader does not know: ['foo']"),
+    (CHECK_BASE | {"mapping_kwargs": {"num_layers": 0}},
+     "G_ema mapping_kwargs num_layers = 0: expected a whole number from 1 to 32"),
+    (CHECK_BASE | {"synthesis_kwargs": {"channel_base": None}},  # only a *_features size may be None
+     "G_ema synthesis_kwargs channel_base = None: expected a whole number from 1 to 262144"),
+    (CHECK_BASE | {"synthesis_kwargs": {"resample_filter": [1] * 17}},
+     "G_ema synthesis_kwargs.resample_filter = [1, 1, 1, 1, ...]: not a plain value"),
+    (CHECK_BASE | {"synthesis_kwargs": {"resample_filter": ["a"]}},
+     "G_ema synthesis_kwargs.resample_filter = ['a']: not a plain value"),
+    (CHECK_BASE | {"synthesis_kwargs": {"architecture": {"a": 1}}},
+     "G_ema synthesis_kwargs.architecture = {'a': 1}: not a plain value"),
+])
+def test_constructor_arguments_outside_what_the_generator_knows_are_refused_in_words(kwargs, words):
+    from emosketch.gan.stylegan2.snapshot import checked_kwargs
+
+    with pytest.raises(EmosketchError) as exc:
+        checked_kwargs(kwargs)
+    assert str(exc.value) == words
+    with pytest.raises(EmosketchError, match="^file.pt"):
+        checked_kwargs(kwargs, "file.pt")
+
+
+def test_constructor_arguments_within_bounds_come_back_as_plain_python():
+    from emosketch.gan.stylegan2.snapshot import Record, checked_kwargs, generator_kwargs
+
+    out = checked_kwargs(CHECK_BASE | {"mapping_kwargs": {"embed_features": None, "lr_multiplier": np.float32(0.5)},
+                                       "synthesis_kwargs": {"conv_clamp": np.int64(256), "resample_filter": [1] * 16}})
+    assert out["mapping_kwargs"] == {"embed_features": None, "lr_multiplier": 0.5}
+    assert type(out["mapping_kwargs"]["lr_multiplier"]) is float and type(out["synthesis_kwargs"]["conv_clamp"]) is int
+    args = tuple(CHECK_BASE.values())  # all 7, positionally, as a snapshot may store them
+    assert generator_kwargs(Record("Generator", 0, 0, {"_init_args": args})) == checked_kwargs(CHECK_BASE)
+    with pytest.raises(EmosketchError) as exc:
+        generator_kwargs(Record("Generator", 0, 0, {"_init_args": args + (1,)}))
+    assert str(exc.value) == "G_ema has 8 positional constructor arguments; a Generator takes at most 7"
+
+
+def _with(rec, path: tuple, class_name: str | None = None, **state):
+    """`rec` with the record at `path` (submodule names) given a class name or state entries."""
+    import dataclasses
+
+    if path:
+        children = rec.children()
+        children[path[0]] = _with(children[path[0]], path[1:], class_name, **state)
+        return dataclasses.replace(rec, state=rec.state | {"_modules": children})
+    return dataclasses.replace(rec, class_name=class_name or rec.class_name, state=rec.state | state)
+
+
+@needs_fixtures
+def test_a_stored_network_that_does_not_match_its_build_is_refused_in_words():
+    """uncond-rgb-32's G_ema, one stored submodule changed: its class, a plain attribute, a parameter's
+    type, shape or name, a submodule that is not a network. Each is named by its path."""
+    from emosketch.gan.stylegan2.snapshot import build_generator
+
+    g = read_snapshot(FIXTURES / "uncond-rgb-32.pkl")["G_ema"]
+    fc0 = g.children()["mapping"].children()["fc0"]
+    weight, bias = fc0.state["_parameters"]["weight"], fc0.state["_parameters"]["bias"]
+    mapping_children = g.children()["mapping"].children() | {"fc0": "text"}
+    cases = [
+        (_with(g, ("mapping",), "Discriminator"), "G_ema.mapping: stored as Discriminator, but this layout builds a MappingNetwork"),
+        (_with(g, ("mapping",), w_dim=129), "G_ema.mapping.w_dim: stored 129, but its constructor arguments give 128"),
+        (_with(g, ("mapping", "fc0"), _parameters={"weight": "text", "bias": bias}),
+         "G_ema.mapping.fc0.weight: stored str, expected (128, 128)"),
+        (_with(g, ("mapping", "fc0"), _parameters={"weight": torch.zeros(3), "bias": bias}),
+         "G_ema.mapping.fc0.weight: stored (3,), expected (128, 128)"),
+        (_with(g, ("mapping", "fc0"), _parameters={"weight": weight}),
+         "G_ema.mapping.fc0: stored parameters ['weight'] but expected ['bias', 'weight']"),
+        (_with(g, ("mapping",), _modules=mapping_children),
+         "G_ema.mapping.fc0: a submodule that is not a persistent network object"),
+    ]
+    for rec, words in cases:
+        with pytest.raises(EmosketchError) as exc:
+            build_generator(rec)
+        assert str(exc.value) == words
+    G = build_generator(g)
+    assert not any(p.requires_grad for p in G.parameters()) and not G.training
+
+
+def test_stored_and_built_plain_values_are_compared_as_values():
+    from emosketch.gan.stylegan2.snapshot import _same
+
+    assert _same([1, (2.0, 3)], (1, [2.0 + 1e-12, 3])) and not _same([1], [1, 2]) and not _same([1, 2], [1, 3])
+    assert not _same(1, [1]) and not _same([1], 1)
+    assert _same(1, 1.0 + 1e-12) and _same(1.0 + 1e-12, 1) and _same(0.0, 1e-9) and not _same(0.0, 1.5e-9)
+    assert _same(1e10, 1e10 + 5) and not _same(1e10, 1e10 + 20) and not _same(1.0, 1.5)
+    assert not _same(1.0, None) and not _same(None, 1.0) and _same(None, None) and _same("skip", "skip")
 
 
 # ---- emosketch's own format --------------------------------------------------------------------------

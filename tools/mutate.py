@@ -32,14 +32,21 @@ MODULES = {
     "checkpoints": ("emosketch/checkpoints.py", ["tests/test_weak_cases.py"]),
     # without the tests that start uvicorn in a thread: mutmut's in-process first run never ended with them
     "serve": ("emosketch/serve/app.py", ["tests/test_serve.py", "-k", "not slowloris and not live_server"]),
-    "unpickler": ("emosketch/gan/stylegan2/snapshot.py", ["tests/test_stylegan2.py", "tests/test_limits.py"]),
+    "unpickler": ("emosketch/gan/stylegan2/snapshot.py",
+                  ["tests/test_stylegan2.py", "tests/test_limits.py", "-k", "stylegan2 or snapshot or unpickler"]),
 }
 
 
 def run_module(name: str, max_children: int, log, seconds: float | None = None) -> dict:
     module, tests = MODULES[name]
     with tempfile.TemporaryDirectory(prefix=f"mutate-{name}-") as tmp:
-        work = Path(tmp)
+        work = Path(tmp) / ROOT.name
+        work.mkdir()
+        if (ROOT.parent / "shared").is_dir():
+            # tests find their fixtures (StyleGAN2 snapshots) at ../shared: from the copy, and from the
+            # mutants/ folder inside it where mutmut runs them
+            for place in (Path(tmp), work):
+                (place / "shared").symlink_to(ROOT.parent / "shared")
         for part in ("emosketch", "tests", "pyproject.toml", "ruff.toml"):
             src = ROOT / part
             if src.is_dir():
@@ -75,11 +82,19 @@ def run_module(name: str, max_children: int, log, seconds: float | None = None) 
             if key and ": survived" in line:
                 diffs.append(subprocess.run([mutmut, "show", key], cwd=work, capture_output=True, text=True).stdout)
         killed, survived = stats.get("killed", 0), stats.get("survived", 0)
+        meta = work / "mutants" / f"{module}.meta"
+        codes = json.loads(meta.read_text()).get("exit_code_by_key", {}) if meta.exists() else {}
+        untested: dict[str, int] = {}  # mutants that no guarding test reaches, per function
+        for key, code in codes.items():
+            if code == 33:  # mutmut's "no tests"
+                function = key.split(".")[-1].split("__mutmut_")[0].removeprefix("x_")
+                untested[function] = untested.get(function, 0) + 1
         result = {"module": module, "tests": tests, "killed": killed, "survived": survived,
                   "total": stats.get("total", 0), "timeout": stats.get("timeout", 0),
                   "no_tests": stats.get("no_tests", 0), "suspicious": stats.get("suspicious", 0),
                   "score": round(killed / (killed + survived), 3) if killed + survived else None,
-                  "seconds": round(time.monotonic() - started), "partial": partial, "survivors": diffs}
+                  "seconds": round(time.monotonic() - started), "partial": partial, "untested": untested,
+                  "survivors": diffs}
         if run.returncode not in (0, 1) and not stats:
             result["error"] = run.stdout[-2000:]
         score = "no mutant tested" if result["score"] is None else f"score {result['score']:.0%}"
