@@ -57,7 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import table  # noqa: E402
+from report import table, write_json  # noqa: E402
 
 EMOTIONS = ("neutral", "happy", "sad", "surprise", "fear", "anger")
 SHARED = ROOT.parent / "shared" / "data"
@@ -101,7 +101,7 @@ def _mixed_order(conditions: list[str], per_sheet: int, seed: int) -> list[int]:
 
 
 def write_study(tiles: list[tuple[np.ndarray, dict]], out: Path, per_sheet: int = 10, columns: int = 2,
-                scale: int = SCALE, seed: int = 0) -> dict:
+                scale: int = SCALE, seed: int = 0, brief: str = BRIEF) -> dict:
     """Shuffle tiles (picture, key entry with at least 'condition' and 'emotion') onto numbered sheets
     in out/sheets/ with the rater brief, and write the key to out/key.json (outside sheets/).
     Returns the key: {tile number: entry}."""
@@ -129,7 +129,7 @@ def write_study(tiles: list[tuple[np.ndarray, dict]], out: Path, per_sheet: int 
         cv2.imwrite(str(sheets_dir / f"sheet-{sheet_no:02d}.png"), sheet)
     (sheets_dir / "BRIEF.md").write_text(
         f"# Rater brief\n\nThere are {len(order)} tiles, numbered 1 to {len(order)}, on "
-        f"{-(-len(order) // per_sheet)} sheets.\n\n{BRIEF}")
+        f"{-(-len(order) // per_sheet)} sheets.\n\n{brief}")
     (out / "key.json").write_text(json.dumps(key, indent=1))
     return key
 
@@ -217,7 +217,12 @@ def pool(studies: list[tuple[Path, Path, list[Path]]], same: dict[str, str]) -> 
             for c, what in json.loads(cond_file.read_text()).items():
                 descriptions.setdefault(same.get(c, c), what)
         for f in files:
-            answers[tag + f.stem] = {tag + t: a for t, a in json.loads(f.read_text()).items()}
+            name = tag + f.stem
+            if name in answers:  # raters' files of one name in different folders (r1/answers.json, r2/...)
+                name = tag + f"{f.parent.name}/{f.stem}"
+            if name in answers:
+                raise ValueError(f"{f}: a second answer file named {name!r}; give each rater's file its own name")
+            answers[name] = {tag + t: a for t, a in json.loads(f.read_text()).items()}
     return key, answers, descriptions
 
 
@@ -242,8 +247,10 @@ def report(result: dict, descriptions: dict | None = None) -> str:
                           "agreement"]),
              "", "emotion read as intended, per intended emotion:",
              table(emo_rows, ["condition", *EMOTIONS]),
-             "", f"agreement over all tiles: {a.get('agreement', 0):.3f} of rater pairs give the same emotion; "
-                 f"Fleiss' kappa {a['kappa'] if a.get('kappa') is None else round(a['kappa'], 3)}"]
+             "", "agreement over all tiles: " + (
+                 "one rater, none to compare" if a.get("agreement") is None else
+                 f"{a['agreement']:.3f} of rater pairs give the same emotion; Fleiss' kappa "
+                 f"{a['kappa'] if a.get('kappa') is None else round(a['kappa'], 3)}")]
     return "\n".join(lines)
 
 
@@ -293,6 +300,8 @@ class Condition:
     intensity: float = 1.0  # of the expression (> 1 exaggerates)
     smooth: float = 0.0  # Gaussian blur (sigma, pixels) of the gray frame before the panel draws it
     close: int = 0  # morphological closing of the drawn strokes by a close x close square (joins broken strokes)
+    draw_size: int | None = None  # the shipped generator made to draw at this side (gan.checkpoint.lift);
+    # None: at its own size
 
 
 def conditions() -> dict[str, Condition]:
@@ -326,10 +335,27 @@ def conditions() -> dict[str, Condition]:
         "default-close": Condition("panel: the default, strokes closed by a 2x2 square", PANEL, close=2),
         "default-fill-x1.3": Condition("panel: the default with blue-noise tonal fills, intensity 1.3", Panel(
             head, replace(PANEL.dither, fill="bluenoise")), intensity=1.3),
+        "lift128-fit": Condition("panel: the generator drawing at 128 px (lift), the whole face in the panel's "
+                                 "height (shrunk 2x), as the default", PANEL, draw_size=128),
+        "lift128-band": Condition("panel: the generator drawing at 128 px (lift), the face band at 1:1 "
+                                  "(face framing, no stretch), as the default's dither",
+                                  Panel(replace(head, mode="face", max_stretch=1.0), PANEL.dither), draw_size=128),
         "real-sketch": Condition("real FER+ sketches (gray)"),
         "real-photo": Condition("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, light lit"),
         "real-photo-negative": Condition("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, dark lit"),
     }
+
+
+def lifted_renderer(checkpoint: Path, size: int):
+    """A Renderer of `checkpoint` made to draw at `size` (gan.checkpoint.lift)."""
+    import tempfile
+
+    from emosketch.gan.checkpoint import lift, load_checkpoint, save_checkpoint
+    from emosketch.interpolate.render import Renderer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        save_checkpoint(Path(tmp) / "lifted.pt", lift(load_checkpoint(checkpoint), size))
+        return Renderer(Path(tmp) / "lifted.pt", "cpu")
 
 
 STUDY = ("gray", "face-band", "default", "head-ink", "real-sketch", "real-photo")
@@ -353,23 +379,27 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
         raise SystemExit(f"unknown condition {unknown[0]!r}: expected some of {', '.join(known)}")
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "2"))))
     r = Renderer(default_generator(), "cpu")
-    codes = r.bank.codes(seed, 1.0)
+    renderers = {None: r}
+    for size in {known[c].draw_size for c in chosen} - {None}:
+        renderers[size] = lifted_renderer(default_generator(), size)
     emotions = [e for e in EMOTIONS if e in r.classes]
     tiles: list[tuple[np.ndarray, dict]] = []
     sources = [("sharp", p) for p in sharp_faces(sharp, seed)]
     neutral = ferplus_faces("neutral", fer, set(), seed)
     sources += [("fer", p) for p in neutral]
     for source, path in sources:
-        face = r.source(image=path)
+        faces = {size: rr.source(image=path) for size, rr in renderers.items()}
         drawn = {}
         for cond in chosen:
             if cond.startswith("real"):
                 continue
             c = known[cond]
-            k = c.intensity
-            if k not in drawn:
-                drawn[k] = r.render(face, r.bank.blend(np.array([pose(r.classes, e, k) for e in emotions]), codes))
-            frames = drawn[k]
+            k, rr = c.intensity, renderers[c.draw_size]
+            if (k, c.draw_size) not in drawn:
+                codes = rr.bank.codes(seed, 1.0)
+                drawn[k, c.draw_size] = rr.render(faces[c.draw_size], rr.bank.blend(
+                    np.array([pose(rr.classes, e, k) for e in emotions]), codes))
+            frames = drawn[k, c.draw_size]
             if c.smooth:
                 frames = np.stack([cv2.GaussianBlur(f, (0, 0), c.smooth) for f in frames])
             pics = frames if c.panel is None else draw(frames, c.panel, np.full(len(emotions), c.zoom))
@@ -398,15 +428,22 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
 
 # ---- the command line -----------------------------------------------------------------------------
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n".join(__doc__.split("\n")[2:7]))
+def study_cli(doc: str, examples: int, out: str, sharp: int, fer: int):
+    """The command line a blind study shares (this one, benchmarks/looks.py): its docstring's first
+    paragraph as the description, its `examples` lines after it as the epilog, and a `make` verb with
+    --out, --sharp and --fer. Returns (parser, make's parser, the verbs)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="\n".join(doc.split("\n")[2:2 + examples]))
     sub = ap.add_subparsers(dest="verb", required=True)
     mk = sub.add_parser("make", help="write the sheets, the brief and the key")
-    mk.add_argument("--out", default="bench-out/legibility")
-    mk.add_argument("--sharp", type=int, default=5, help="sharp portraits (the demo photo first)")
-    mk.add_argument("--fer", type=int, default=5, help="neutral FER+ faces")
+    mk.add_argument("--out", default=out)
+    mk.add_argument("--sharp", type=int, default=sharp, help="sharp portraits (the demo photo first)")
+    mk.add_argument("--fer", type=int, default=fer, help="neutral FER+ faces")
+    return ap, mk, sub
+
+
+def main() -> None:
+    ap, mk, sub = study_cli(__doc__, 5, "bench-out/legibility", 5, 5)
     mk.add_argument("--real", type=int, default=4, help="real FER+ faces per emotion for the baselines")
     mk.add_argument("--conditions", default=",".join(STUDY),
                     help="comma-separated condition ids (see conditions()); default: %(default)s")
@@ -440,10 +477,7 @@ def main() -> None:
     key, answers, descriptions = pool(studies, dict(a.split("=", 1) for a in args.same))
     result = score(key, answers)
     print(report(result, descriptions))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "legibility.json").write_text(json.dumps({"conditions_described": descriptions, **result}, indent=1))
-    print(f"\nwrote {out / 'legibility.json'}")
+    write_json(args.out, "legibility.json", {"conditions_described": descriptions, **result})
 
 
 if __name__ == "__main__":

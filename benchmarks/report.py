@@ -17,3 +17,14 @@ def table(rows: list[dict], cols: list[str]) -> str:
              "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     lines += ["| " + " | ".join(v.rjust(w) for v, w in zip(row, widths)) + " |" for row in cells]
     return "\n".join(lines)
+
+
+def write_json(out, name: str, data) -> None:
+    """`data` as indented JSON in the folder `out` (made if missing), and a line saying where."""
+    import json
+    from pathlib import Path
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / name).write_text(json.dumps(data, indent=1))
+    print(f"\nwrote {out / name}")

@@ -120,3 +120,44 @@ def test_studies_pool_with_their_own_raters_and_renamed_conditions(tmp_path):
     row = res["conditions"]["new-id"]
     assert row["ratings"] == 4 and row["emotion"] == pytest.approx(3 / 4)
     assert row["agreement"] == pytest.approx(1 / 2)  # pairs only within a study's own raters
+
+
+def test_raters_files_of_one_name_stay_apart(tmp_path):
+    """Raters who each wrote answers.json in their own folder are three raters, not one (the second
+    file used to replace the first), and one rater's score reports no agreement instead of failing."""
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps({"1": {"condition": "x", "emotion": "sad"}}))
+    files = []
+    for name, emotion in (("r1", "sad"), ("r2", "happy"), ("r3", "sad")):
+        (tmp_path / name).mkdir()
+        files.append(tmp_path / name / "answers.json")
+        files[-1].write_text(json.dumps({"1": {"face": 2, "emotion": emotion}}))
+    _, answers, _ = legibility.pool([(tmp_path, key, files)], {})
+    assert len(answers) == 3
+    res = legibility.score(json.loads(key.read_text()), answers)
+    assert res["conditions"]["x"]["emotion"] == pytest.approx(2 / 3)
+    _, one, _ = legibility.pool([(tmp_path, key, files[:1])], {})
+    assert "one rater, none to compare" in legibility.report(legibility.score(json.loads(key.read_text()), one))
+
+
+def test_the_looks_study_scores_words_per_look(tmp_path):
+    """benchmarks/looks.py: its own brief (words, not the six emotions) on sheets that keep the key
+    apart, and the share of each word per look."""
+    import looks
+
+    rng = np.random.default_rng(0)
+    tiles = [(rng.random((64, 128)) > 0.8, {"condition": look, "emotion": look, "source": "fer"})
+             for look in ("smirk", "happy") for _ in range(3)]
+    key = legibility.write_study(tiles, tmp_path / "s", per_sheet=3, scale=1, seed=0, brief=looks.BRIEF)
+    brief = (tmp_path / "s" / "sheets" / "BRIEF.md").read_text()
+    assert "confident" in brief and "smirk" not in brief and '"word"' in brief
+    smirks = [t for t, e in key.items() if e["condition"] == "smirk"]
+    answers = {"a": {t: {"word": "confident" if t in smirks else "happy"} for t in key},
+               "b": {t: {"word": "confident" if t == smirks[0] else "Happy"} for t in key}}
+    res = looks.score(key, answers)
+    assert res["looks"]["smirk"]["words"]["confident"] == pytest.approx(4 / 6)
+    assert res["looks"]["smirk"]["words"]["happy"] == pytest.approx(2 / 6)
+    assert res["looks"]["happy"]["words"]["happy"] == 1.0 and res["looks"]["happy"]["agreement"] == 1.0
+    assert res["looks"]["smirk"]["agreement"] == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="not in the key"):
+        looks.score(key, {"a": {"999": {"word": "sad"}}})
