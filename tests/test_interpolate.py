@@ -136,6 +136,38 @@ def test_unmatched_channels_are_reported_not_dropped():
     assert agent.level["fear"] > 0 and agent.weights()["neutral"] == 1.0
 
 
+def test_a_channel_shows_a_blend_or_the_first_look_the_model_can_draw():
+    six = ["neutral", "happy", "sad", "surprise", "fear", "anger"]
+    power = ["contempt", {"happy": 0.5, "anger": 0.5}]  # contempt where the model has it, else the blend
+    agent = Agent(AgentConfig(rise=0.0, emotions={**AgentConfig().emotions, "power": power}), six)
+    assert agent.report() == []  # every channel shows on the shipped model's six emotions
+    assert agent.shows["power"] == (("anger", 0.5), ("happy", 0.5))
+    agent.stimulate("power", 0.8)
+    w = agent.weights()
+    assert w["happy"] == pytest.approx(0.4) and w["anger"] == pytest.approx(0.4) and w["neutral"] == pytest.approx(0.2)
+    assert agent.emotion_levels()["anger 0.5 + happy 0.5"] == pytest.approx(0.8)
+    # a model with contempt shows it, the first option
+    eight = Agent(AgentConfig(rise=0.0, emotions={"power": power}), six + ["contempt"])
+    eight.stimulate("power", 1.0)
+    assert eight.shows["power"] == (("contempt", 1.0),) and eight.weights()["contempt"] == pytest.approx(1.0)
+    # a blend is normalised, and it shares the face with a plain emotion by level ** sharpness
+    mixed = Agent(AgentConfig(rise=0.0, emotions={"joy": "happy", "power": {"happy": 1, "anger": 3}}), six)
+    mixed.stimulate("joy", 0.4)
+    mixed.stimulate("power", 0.4)  # under the overthrow: the two looks share the face equally
+    w = mixed.weights()
+    assert w["happy"] == pytest.approx(0.2 + 0.05) and w["anger"] == pytest.approx(0.15)
+    assert w["neutral"] == pytest.approx(0.6) and sum(w.values()) == pytest.approx(1.0)
+    assert mixed.channel_for("happy") == "joy" and mixed.channel_for("anger") is None
+    lacking = Agent(AgentConfig(emotions={"power": power}), ["neutral", "happy", "sad"])
+    assert any("'power' maps to 'contempt or anger 0.5 + happy 0.5'" in line for line in lacking.report())
+    for bad, message in [({"power": {"happy": -1}}, "weight of 'happy' must be a positive number"),
+                         ({"power": {"happy": float("nan")}}, "positive number"),
+                         ({"power": []}, "an empty list"), ({"power": {}}, "expected an emotion, a blend"),
+                         ({"power": [3]}, "expected an emotion, a blend")]:
+        with pytest.raises(EmosketchError, match=message):
+            AgentConfig(emotions=bad)
+
+
 def test_script_runs_frame_by_frame_and_errors_name_the_stimulus():
     script = parse_script({"fps": 10, "duration": 3, "agent": {"rise": 0.0},
                            "stimuli": [{"t": 0.5, "channel": "joy", "amount": 0.9},

@@ -28,7 +28,10 @@ CHANNELS = ("fear", "mad", "joy", "love", "sad", "surprise", "power")
 # How aroused each channel's feeling is (0 calm .. 1 excited; after Russell's circumplex): the
 # script's zoom pushes in by zoom * arousal * level of the dominant channel.
 AROUSAL = {"fear": 0.8, "mad": 0.8, "joy": 0.5, "love": 0.3, "sad": 0.2, "surprise": 0.9, "power": 0.6}
-ZOOM_SECONDS = 0.6  # the zoom follows the arousal with this time constant: a slow push, a slow pull back
+ZOOM_SECONDS = 0.6
+# What the power channel shows on a model without contempt: a blend that blind raters read as
+# confident (benchmarks/looks.py; docs/panel-and-packs.md).
+POWER_LOOK = {"happy": 0.5, "anger": 0.5}  # the zoom follows the arousal with this time constant: a slow push, a slow pull back
 
 
 @dataclass
@@ -36,8 +39,11 @@ class AgentConfig:
     # seconds for a channel's level to halve with no new stimulus
     half_life: dict[str, float] = field(default_factory=lambda: {
         "fear": 3.0, "mad": 4.0, "joy": 3.0, "love": 6.0, "sad": 8.0, "surprise": 1.0, "power": 5.0})
-    # which model emotion each channel shows as (love reads as joy on a face; power as contempt)
-    emotions: dict[str, str] = field(default_factory=lambda: {
+    # what each channel shows as: a model emotion, a blend of them ({happy: 0.5, anger: 0.5}), or a list
+    # of those, the first the model can draw is used. Love reads as joy on a face. Power shows as
+    # contempt; the shipped model has none, and no blend of its six emotions that blind raters were
+    # shown read as confident (benchmarks/looks.py, docs/panel-and-packs.md), so there it does not show.
+    emotions: dict[str, str | dict | list] = field(default_factory=lambda: {
         "fear": "fear", "mad": "anger", "joy": "happy", "love": "happy", "sad": "sad",
         "surprise": "surprise", "power": "contempt"})
     rise: float = 0.15  # seconds for half of a stimulus to reach its channel (0: at once)
@@ -51,6 +57,8 @@ class AgentConfig:
         for name in list(self.half_life) + list(self.emotions):
             if name not in CHANNELS:
                 raise EmosketchError(f"agent: unknown channel {shown(name)} (channels: {', '.join(CHANNELS)})")
+        for name, value in self.emotions.items():
+            looks(value, f"agent.emotions.{name}")
         for name, h in self.half_life.items():
             if isinstance(h, bool) or not isinstance(h, (int, float)) or h <= 0:
                 raise EmosketchError(f"agent.half_life.{name}: must be a positive number of seconds, got {shown(h)}")
@@ -59,6 +67,36 @@ class AgentConfig:
             raise EmosketchError(f"agent.half_life: no half-life for {', '.join(missing)}")
         if self.rise < 0 or self.ceiling <= 0 or not 0 <= self.overthrow_keep <= 1 or self.sharpness <= 0:
             raise EmosketchError("agent: rise >= 0, ceiling > 0, 0 <= overthrow_keep <= 1 and sharpness > 0")
+
+
+def looks(value, where: str) -> list[tuple[tuple[str, float], ...]]:
+    """A channel's `emotions` entry -> the looks it may show, in order of preference. A look is a blend:
+    ((emotion, weight), ...) sorted by emotion, weights summing to 1 (a plain emotion is ((e, 1.0),))."""
+    options = value if isinstance(value, list) else [value]
+    if not options:
+        raise EmosketchError(f"{where}: an empty list; give an emotion, a blend or a list of them")
+    out = []
+    for option in options:
+        if isinstance(option, str):
+            out.append(((canonical(option), 1.0),))
+            continue
+        if not isinstance(option, dict) or not option:
+            raise EmosketchError(f"{where}: expected an emotion, a blend {{emotion: weight}} or a list of them, "
+                                 f"got {shown(option)}")
+        for e, w in option.items():
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 < w < float("inf"):
+                raise EmosketchError(f"{where}: the weight of {shown(e)} must be a positive number, got {shown(w)}")
+        total = float(sum(option.values()))
+        merged: dict[str, float] = {}
+        for e, w in option.items():
+            merged[canonical(str(e))] = merged.get(canonical(str(e)), 0.0) + w / total
+        out.append(tuple(sorted(merged.items())))
+    return out
+
+
+def look_name(look: tuple[tuple[str, float], ...]) -> str:
+    """'happy', or 'anger 0.5 + happy 0.5' for a blend."""
+    return look[0][0] if len(look) == 1 else " + ".join(f"{e} {w:g}" for e, w in look)
 
 
 class Agent:
@@ -70,11 +108,16 @@ class Agent:
         self.level = dict.fromkeys(CHANNELS, 0.0)
         self.pending = dict.fromkeys(CHANNELS, 0.0)
         self.time = 0.0
-        shown = {c: canonical(e) for c, e in self.config.emotions.items()}
-        known = set(self.classes) if self.classes else set(shown.values())
-        self.shows = {c: e for c, e in shown.items() if e in known}  # channel -> emotion it drives
-        # Reported, never silently dropped: channels whose emotion the model lacks, or that have none.
-        self.unmatched = {c: shown.get(c) for c in CHANNELS if c not in self.shows}
+        options = {c: looks(v, f"agent.emotions.{c}") for c, v in self.config.emotions.items()}
+        known = set(self.classes) if self.classes else {e for o in options.values() for look in o for e, _ in look}
+        self.shows = {}  # channel -> the look it drives: the first of its options the model can draw
+        for c, o in options.items():
+            look = next((look for look in o if all(e in known for e, _ in look)), None)
+            if look is not None:
+                self.shows[c] = look
+        # Reported, never silently dropped: channels whose emotions the model lacks, or that have none.
+        self.unmatched = {c: " or ".join(look_name(look) for look in options[c]) if c in options else None
+                          for c in CHANNELS if c not in self.shows}
         self.rest = canonical(self.config.rest) if self.config.rest else None
         if self.rest is not None and self.classes and self.rest not in self.classes:
             self.rest = None
@@ -87,7 +130,7 @@ class Agent:
     def channel_for(self, emotion: str) -> str | None:
         """The first channel that shows `emotion` (happy -> joy), or None (neutral has none)."""
         e = canonical(emotion)
-        return next((c for c in CHANNELS if self.shows.get(c) == e), None)
+        return next((c for c in CHANNELS if self.shows.get(c) == ((e, 1.0),)), None)
 
     def arousal(self) -> float:
         """The dominant channel's arousal x its level (capped at 1): 0 at rest, up to 0.9 for surprise."""
@@ -127,28 +170,34 @@ class Agent:
             self.level[c] *= 0.5 ** (dt / self.config.half_life[c])
         self.time += dt
 
+    def look_levels(self) -> dict[tuple, float]:
+        """How strongly each shown look is felt: the sum of the channels that show it, capped at 1."""
+        out: dict[tuple, float] = {}
+        for c, look in self.shows.items():
+            out[look] = out.get(look, 0.0) + self.level[c]
+        return {look: min(1.0, v) for look, v in out.items()}
+
     def emotion_levels(self) -> dict[str, float]:
-        """How strongly each shown emotion is felt: the sum of its channels, capped at 1."""
-        out: dict[str, float] = {}
-        for c, e in self.shows.items():
-            out[e] = out.get(e, 0.0) + self.level[c]
-        return {e: min(1.0, v) for e, v in out.items()}
+        """How strongly each shown look is felt, by its name (look_name)."""
+        return {look_name(look): v for look, v in self.look_levels().items()}
 
     def weights(self) -> dict[str, float]:
         """Emotion weights for this frame, summing to 1 over the model's classes.
 
-        The strongest emotion's level A sets how far the face is from rest: rest gets 1 - A, and
-        the emotions share A in proportion to level ** sharpness."""
-        levels = self.emotion_levels()
-        names = self.classes or sorted(set(self.shows.values()) | ({self.rest} if self.rest else set()))
+        The strongest look's level A sets how far the face is from rest: rest gets 1 - A, and the
+        looks share A in proportion to level ** sharpness; a blend passes its share on to its emotions."""
+        levels = self.look_levels()
+        names = self.classes or sorted({e for look in self.shows.values() for e, _ in look} |
+                                       ({self.rest} if self.rest else set()))
         w = dict.fromkeys(names, 0.0)
-        powered = {e: v ** self.config.sharpness for e, v in levels.items() if v > 0}
+        powered = {look: v ** self.config.sharpness for look, v in levels.items() if v > 0}
         total = sum(powered.values())
         strength = max(levels.values(), default=0.0)
-        if self.rest is None:  # no rest emotion: the emotions share everything
+        if self.rest is None:  # no rest emotion: the looks share everything
             strength = 1.0 if total > 0 else 0.0
-        for e, p in powered.items():
-            w[e] += strength * p / total
+        for look, p in powered.items():
+            for e, part in look:
+                w[e] += strength * p / total * part
         if self.rest is not None:
             w[self.rest] += 1.0 - strength
         elif total == 0:
