@@ -2,9 +2,10 @@
 
     python benchmarks/interpolate.py --out bench-out --checkpoint RUN/checkpoint.pt --data data/synthetic-64
 
-1. speed: frames/s of Renderer.render at 64 and 128 px on the CPU (the train-tiny-cpu widths,
-   random weights: speed does not depend on training), batched (32 frames per pass) against one
-   frame per pass, style codes included.
+1. speed: frames/s of Renderer.render on the CPU, batched (32 frames per pass) against one frame
+   per pass, style codes included, and G's and F's G FLOPs per frame (convolutions and matrix products): the train-tiny-cpu widths at
+   64 and 128 px (random weights: speed does not depend on training), and the shipped generator at
+   its own size and lifted to draw 128 px (BENCH_THREADS=1 for one core).
 2. smoothness, on a trained checkpoint: every ordered pair of emotions on several test faces,
    31 frames with linear easing. Per transition: the largest frame-to-frame change over the
    median (1.0 = evenly paced; a jump shows up as a large ratio), the path length (sum of the
@@ -61,11 +62,38 @@ def random_checkpoint(size: int, folder: Path) -> Path:
     return path
 
 
+def gflops_per_frame(r: Renderer) -> float:
+    """G's and F's floating-point operations for one frame (multiply-adds count 2), from torch's counter,
+    which counts convolutions and matrix products (not the warp's resampling or the norms)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    sketch = np.full((r.size, r.size), 255, np.uint8)
+    with FlopCounterMode(display=False) as counter:
+        r.render(Source(sketch, sketch, "bench"), r.bank.codes()[:1], batch=1)
+    return counter.get_total_flops() / 1e9
+
+
+def shipped_checkpoints(folder: Path) -> list[tuple[str, Path]]:
+    """The shipped generator as it is, and made to draw at 128 px (gan.checkpoint.lift)."""
+    from emosketch.gan.checkpoint import lift, load_checkpoint
+    from emosketch.models import default_generator
+
+    state = load_checkpoint(default_generator())
+    out = [(f"shipped, draws {state['image_size']} px", default_generator())]
+    if state["image_size"] < 128:
+        save_checkpoint(folder / "lift-128.pt", lift(state, 128))
+        out.append(("shipped, lifted to draw 128 px", folder / "lift-128.pt"))
+    return out
+
+
 def speed(frames: int = 96, repeats: int = 3) -> list[dict]:
+    """Frames/s of the tiny random model at 64 and 128 px, and of the shipped generator at the sizes it draws."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for size in (64, 128):
-            r = Renderer(random_checkpoint(size, Path(tmp)), "cpu", mean_samples=256)
+        models = [(f"tiny random, {size} px", random_checkpoint(size, Path(tmp))) for size in (64, 128)]
+        for name, ckpt in models + shipped_checkpoints(Path(tmp)):
+            r = Renderer(ckpt, "cpu", mean_samples=256)
+            size = r.size
             sketch = np.full((size, size), 255, np.uint8)
             sketch[size // 4:3 * size // 4, size // 2] = 0
             face = Source(sketch, sketch, "bench")
@@ -81,7 +109,7 @@ def speed(frames: int = 96, repeats: int = 3) -> list[dict]:
                         done += len(r.render(face, r.plan_codes(plan), batch=batch))
                     best = min(best, (time.perf_counter() - t0) / done)
                 result[label] = 1.0 / best
-            rows.append({"size": f"{size} px", "batched_fps": round(result["batched (32)"], 1),
+            rows.append({"model": name, "gflops_per_frame": round(gflops_per_frame(r), 3), "batched_fps": round(result["batched (32)"], 1),
                          "one_by_one_fps": round(result["one by one"], 1),
                          "speedup": round(result["batched (32)"] / result["one by one"], 2)})
     return rows
@@ -136,7 +164,7 @@ def main() -> None:
     if "speed" in parts:
         rows = speed()
         print(f"\nRendering frames/s on the CPU ({torch.get_num_threads()} threads), style codes included:\n")
-        print(table(rows, ["size", "batched_fps", "one_by_one_fps", "speedup"]))
+        print(table(rows, ["model", "gflops_per_frame", "batched_fps", "one_by_one_fps", "speedup"]))
         report["speed"] = rows
     if "smoothness" in parts:
         if args.checkpoint is None:

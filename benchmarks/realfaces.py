@@ -3,6 +3,7 @@
     python benchmarks/realfaces.py --out bench-out                                  # baselines only
     python benchmarks/realfaces.py --out bench-out --generator warp=runs/fer6-warp/checkpoint.pt
     python benchmarks/realfaces.py --out bench-out --reuse --generator a=A.pt --generator b=B.pt
+    python benchmarks/realfaces.py --out bench-out --size 128 --generator g128=runs/g128.pt   # judged at 128 px
 
 FER+ valid faces, as 64 px sketches in six emotions (neutral, happy, sad, surprise, fear, anger;
 disgust and contempt have 52 and 76 train faces and are left out), are each redrawn in every other
@@ -32,6 +33,7 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -59,13 +61,25 @@ JUDGES = {  # trained on real train sketches only; seed 1 is the guide's (config
 }
 
 
-def real_dataset(work: Path, reuse: bool) -> Path:
-    """FER+ train + valid as 64 px sketches of the six classes (prepare, 7 s on 2 cores)."""
-    data = work / "fer6-64"
+def real_dataset(work: Path, reuse: bool, size: int = 64) -> Path:
+    """FER+ train + valid as sketches of the six classes at `size` (prepare, 7 s on 2 cores at 64 px)."""
+    data = work / f"fer6-{size}"
     if not (reuse and (data / "meta.json").exists()):
         shutil.rmtree(data, ignore_errors=True)
-        prepare(f"ferplus:{FERPLUS}", data, PrepareConfig(size=64, classes=CLASSES), workers=2, progress=False,
+        prepare(f"ferplus:{FERPLUS}", data, PrepareConfig(size=size, classes=CLASSES), workers=2, progress=False,
                 log=lambda m: print("   ", m))
+    return data
+
+
+def heldout_dataset(name: str, source: Path, work: Path, reuse: bool, size: int) -> Path:
+    """Faces from another collection than FER+ (`source`, one folder per class), held out from every
+    judge and from the generators' FER+ training: the same face crop and sketch settings as the FER+
+    sketches, every face in the test split."""
+    data = work / f"{name}-{size}"
+    if not (reuse and (data / "meta.json").exists()):
+        shutil.rmtree(data, ignore_errors=True)
+        prepare(f"folder:{source}", data, PrepareConfig(size=size, classes=CLASSES, split_fractions=[0.0, 0.0, 1.0]),
+                workers=2, progress=False, log=lambda m: print("   ", m))
     return data
 
 
@@ -76,6 +90,7 @@ def train_judge(name: str, data: Path, work: Path, reuse: bool, cfg: ClassifierC
     source = load(data).meta["source"]["kind"]
     if source != "ferplus":
         raise SystemExit(f"{data}: a judge trains on real FER+ sketches only, not on {source}")
+    cfg = cfg or replace(JUDGES[name], image_size=load(data).images.shape[1])
     ckpt = work / f"judge-{name}.pt"
     if reuse and ckpt.exists():
         trained_on = torch.load(ckpt, map_location="cpu", weights_only=True)["dataset"]["path"]
@@ -84,7 +99,7 @@ def train_judge(name: str, data: Path, work: Path, reuse: bool, cfg: ClassifierC
     else:
         ckpt.unlink(missing_ok=True)
         start = time.perf_counter()
-        train_classifier(data, ckpt, cfg or JUDGES[name], device="cpu", progress=False,
+        train_classifier(data, ckpt, cfg, device="cpu", progress=False,
                          log=lambda m: print("   ", m))
         print(f"    judge {name}: {time.perf_counter() - start:.0f} s")
     return ckpt
@@ -144,7 +159,8 @@ class HogJudge(LinearJudge):
 
 
 class EigenJudge(LinearJudge):
-    """Judge D: "Fisherfaces"-style global appearance. Each sketch is blurred (sigma 2 px, so a stroke
+    """Judge D: "Fisherfaces"-style global appearance. Each sketch is blurred (sigma 2 px at 64 px, scaled
+    with the side, so a stroke
     moved by a pixel or two still overlaps itself), projected on the first 150 principal components
     of the train sketches, and read by the softmax regression. No convolution and no gradient
     histogram: it reads where the ink is, over the whole face."""
@@ -154,7 +170,8 @@ class EigenJudge(LinearJudge):
     def blurred(self, images: np.ndarray) -> torch.Tensor:
         import cv2
 
-        return torch.from_numpy(np.stack([cv2.GaussianBlur(img.astype(np.float32) / 255, (0, 0), 2.0).ravel()
+        sigma = 2.0 * images.shape[1] / 64
+        return torch.from_numpy(np.stack([cv2.GaussianBlur(img.astype(np.float32) / 255, (0, 0), sigma).ravel()
                                           for img in images]))
 
     def fit_features(self, images: np.ndarray) -> None:
@@ -168,11 +185,11 @@ class EigenJudge(LinearJudge):
         return ((self.blurred(images) - self.centre) @ self.basis).numpy().astype(np.float32)
 
 
-def linear_target_accuracy(judge: LinearJudge, tr, ds, faces: int) -> dict:
+def linear_target_accuracy(judge: LinearJudge, tr, ds, faces: int, split: str = "val") -> dict:
     """Target accuracy under a linear judge (C, D), on the same translations as evaluate_generator's (seed 0)."""
     from emosketch.evaluate.generator import translation_pairs
 
-    rows, images, _, pair_rows, targets, seeds = translation_pairs(ds, "val", faces, np.random.default_rng(0))
+    rows, images, _, pair_rows, targets, seeds = translation_pairs(ds, split, faces, np.random.default_rng(0))
     out = tr.translate(images[pair_rows], targets, seeds, rows[pair_rows])
     verdict = judge.predict((np.clip(out, 0, 1) * 255).round().astype(np.uint8))
     per = {c: float((verdict[targets == i] == i).mean()) for i, c in enumerate(ds.classes)}
@@ -247,46 +264,80 @@ def write_grid(path: Path, tr, faces: np.ndarray, n_classes: int, scale: int = 2
     cv2.imwrite(str(path), cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST))
 
 
+HIRES = ROOT.parent / "shared" / "data" / "hires"
+HELDOUT = {"jaffe": HIRES / "jaffe", "katstudz": HIRES / "katstudz"}  # sharp faces no judge or model saw
+
+
+def test_sets(work: Path, data: Path, reuse: bool, size: int) -> list[tuple[str, Path, str]]:
+    """(name, dataset, split): FER+ valid, then each held-out sharp collection that is present."""
+    sets = [("FER+ valid", data, "val")]
+    for name, source in HELDOUT.items():
+        if source.is_dir():
+            print(f"preparing held-out {name} sketches ...")
+            sets.append((f"{name} (held out)", heldout_dataset(name, source, work, reuse, size), "test"))
+        else:
+            print(f"(held-out {name} faces not found at {source}: left out)")
+    return sets
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default="bench-out", help="folder for realfaces.json and the work in realfaces/")
+    ap.add_argument("--out", default="bench-out", help="folder for realfaces[-SIZE].json and the work in realfaces[-SIZE]/")
     ap.add_argument("--generator", action="append", default=[], metavar="NAME=CHECKPOINT",
                     help="a generator checkpoint to judge (repeatable)")
-    ap.add_argument("--faces", type=int, default=400, help="FER+ valid faces, each redrawn in the 5 other emotions")
+    ap.add_argument("--size", type=int, default=64, choices=[64, 128],
+                    help="the side the faces are sketched and judged at; a generator of another size is "
+                         "resized to it")
+    ap.add_argument("--faces", type=int, default=400, help="faces of each test set, each redrawn in the 5 other emotions")
     ap.add_argument("--exaggerate", type=float, default=3.0, help="the warp baseline's exaggeration of mean motion")
-    ap.add_argument("--reuse", action="store_true", help="reuse the dataset and judges in OUT/realfaces")
+    ap.add_argument("--reuse", action="store_true", help="reuse the datasets and judges in OUT/realfaces[-SIZE]")
+    ap.add_argument("--cnn-judges", default="A,B",
+                    help="which CNN judges to train and use (judge B at 128 px takes about 25 min an epoch on one "
+                         "core)")
     args = ap.parse_args()
+    cnn = [j.strip() for j in args.cnn_judges.split(",") if j.strip()]
+    if not set(cnn) <= set(JUDGES):
+        raise SystemExit(f"--cnn-judges {args.cnn_judges!r}: expected some of {', '.join(JUDGES)}")
     if not (FERPLUS / "FER2013Train").is_dir():
         print(f"(real FER+ faces not found at {FERPLUS}: nothing to measure)")
         return
     out = Path(args.out)
-    work = out / "realfaces"
+    suffix = "" if args.size == 64 else f"-{args.size}"
+    work = out / f"realfaces{suffix}"
     work.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
-    print("preparing FER+ sketches ...")
-    data = real_dataset(work, args.reuse)
+    print(f"preparing FER+ sketches at {args.size} px ...")
+    data = real_dataset(work, args.reuse, args.size)
     ds = load(data)
     judges = {}
-    for name in JUDGES:
+    for name in cnn:
         print(f"training judge {name} ...")
         judges[name] = train_judge(name, data, work, args.reuse)
-    judge_rows = []
-    for name, ckpt in judges.items():
-        rep = evaluate_classifier(ckpt, data, work / f"report-judge-{name}", "val", device="cpu", force=True)
-        judge_rows.append({"judge": name, "config": f"width {JUDGES[name].width}, seed {JUDGES[name].seed}",
-                           "real_val_accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"], "n": rep["n"]})
     print("fitting judge C (HOG + softmax regression) ...")
     hog = HogJudge(ds)
-    val = ds.indices("val")
-    hog_real = float((hog.predict(np.asarray(ds.images[val])) == ds.labels[val]).mean())
-    judge_rows.append({"judge": "C", "config": "HOG (8 px cells, 9 bins) + softmax regression",
-                       "real_val_accuracy": hog_real, "macro_f1": None, "n": len(val)})
     print("fitting judge D (blurred pixels, 150 principal components + softmax regression) ...")
     eigen = EigenJudge(ds)
-    eigen_real = float((eigen.predict(np.asarray(ds.images[val])) == ds.labels[val]).mean())
-    judge_rows.append({"judge": "D", "config": "blur 2 px, PCA 150 + softmax regression",
-                       "real_val_accuracy": eigen_real, "macro_f1": None, "n": len(val)})
-    real_acc = {r["judge"]: r["real_val_accuracy"] for r in judge_rows}
+    configs = {"A": f"CNN width {JUDGES['A'].width}, seed {JUDGES['A'].seed}",
+               "B": f"CNN width {JUDGES['B'].width}, seed {JUDGES['B'].seed}",
+               "C": "HOG (8 cells a side, 9 bins) + softmax regression",
+               "D": "blur, PCA 150 + softmax regression"}
+    sets = test_sets(work, data, args.reuse, args.size)
+
+    judge_rows, real_acc = [], {}
+    for set_name, set_data, split in sets:
+        sds = load(set_data)
+        idx = sds.indices(split)
+        for name, ckpt in judges.items():
+            rep = evaluate_classifier(ckpt, set_data, work / f"report-judge-{name}-{slug(set_name)}", split,
+                                      device="cpu", force=True)
+            real_acc[set_name, name] = rep["accuracy"]
+            judge_rows.append({"test set": set_name, "judge": name, "config": configs[name],
+                               "real_accuracy": rep["accuracy"], "n": rep["n"]})
+        for name, judge in (("C", hog), ("D", eigen)):
+            acc = float((judge.predict(np.asarray(sds.images[idx])) == sds.labels[idx]).mean())
+            real_acc[set_name, name] = acc
+            judge_rows.append({"test set": set_name, "judge": name, "config": configs[name],
+                               "real_accuracy": acc, "n": len(idx)})
 
     translators = [("input untouched", InputTranslator(ds.classes), None),
                    (f"warp baseline (x{args.exaggerate:g})", WarpTranslator.fit(ds, args.exaggerate), None)]
@@ -299,45 +350,50 @@ def main() -> None:
         check_independent(judges, name, path)
         translators.append((name, GanTranslator(path, "cpu"), path))
 
-    rows, per_target = [], []
+    rows = []
     faces = grid_faces(ds)
     photo = photo_sketch(ds)
     for name, translator, path in translators:
         tr = Remembered(translator)
         write_grid(work / f"grid-{slug(name)}.png", tr, faces, len(ds.classes))
-        write_grid(work / f"photo-{slug(name)}.png", tr, photo, len(ds.classes), scale=4)
-        print(f"judging {name} ...")
-        row = {"translator": name, "checkpoint": path}
-        for j, ckpt in judges.items():
+        write_grid(work / f"photo-{slug(name)}.png", tr, photo, len(ds.classes), scale=4 * 64 // args.size)
+        for set_name, set_data, split in sets:
+            print(f"judging {name} on {set_name} ...")
+            sds = load(set_data)
+            row = {"translator": name, "test set": set_name, "checkpoint": path}
             start = time.perf_counter()
-            r = evaluate_generator(tr, data, ckpt, work / f"eval-{j}-{len(rows)}", name, split="val",
-                                   faces=args.faces, device="cpu", force=True)
-            row[f"target_acc_{j}"] = r["target_accuracy"]
-            row[f"ratio_{j}"] = r["target_accuracy"] / real_acc[j]
-            row[f"per_target_{j}"] = r["target_accuracy_per_class"]
-            row["cycle_l1"], row["edit_l1"], row["edit_pixels"] = r["cycle_l1"], r["edit_l1"], r["edit_pixels"]
-            row["translations"] = r["translations"]
+            for j, ckpt in judges.items():
+                r = evaluate_generator(tr, set_data, ckpt, work / f"eval-{j}-{slug(set_name)}-{len(rows)}", name,
+                                       split=split, faces=args.faces, device="cpu", force=True)
+                row[f"target_acc_{j}"] = r["target_accuracy"]
+                row[f"per_target_{j}"] = r["target_accuracy_per_class"]
+                row["cycle_l1"], row["edit_l1"], row["edit_pixels"] = r["cycle_l1"], r["edit_l1"], r["edit_pixels"]
+                row["faces"], row["translations"] = r["faces"], r["translations"]
+            for j, judge in (("C", hog), ("D", eigen)):
+                c = linear_target_accuracy(judge, tr, sds, args.faces, split)
+                row[f"target_acc_{j}"], row[f"per_target_{j}"] = c["accuracy"], c["per_target"]
+            for j in [*cnn, "C", "D"]:
+                row[f"ratio_{j}"] = row[f"target_acc_{j}"] / real_acc[set_name, j]
             row["seconds"] = round(time.perf_counter() - start, 1)
-        for j, judge, real in (("C", hog, hog_real), ("D", eigen, eigen_real)):
-            c = linear_target_accuracy(judge, tr, ds, args.faces)
-            row[f"target_acc_{j}"], row[f"ratio_{j}"], row[f"per_target_{j}"] = \
-                c["accuracy"], c["accuracy"] / real, c["per_target"]
-        rows.append(row)
-        per_target.append({"translator": name, **{c: row["per_target_A"][c] for c in ds.classes}})
+            rows.append(row)
 
-    print(f"\nJudges: sketch classifiers trained on FER+ train sketches only, read on the {judge_rows[0]['n']} "
-          "real FER+ valid sketches (6 classes, chance 0.167)")
-    print(table(judge_rows, ["judge", "config", "real_val_accuracy", "macro_f1"]))
-    print(f"\n{rows[0]['translations']} translations: {args.faces} FER+ valid faces x 5 other emotions. "
-          "ratio = target accuracy / the judge's accuracy on real sketches (goal >= 0.8)")
-    print(table(rows, ["translator", "target_acc_A", "ratio_A", "target_acc_B", "ratio_B", "target_acc_C", "ratio_C",
-                       "target_acc_D", "ratio_D", "cycle_l1", "edit_l1", "edit_pixels"]))
-    print("\nTarget accuracy per asked-for emotion (judge A)")
-    print(table(per_target, ["translator"] + ds.classes))
-    result = {"judges": judge_rows, "rows": rows, "faces": args.faces, "classes": ds.classes,
+    print(f"\nJudges at {args.size} px: trained or fitted on FER+ train sketches only, read on the real sketches "
+          "of each test set (6 classes, chance 0.167)")
+    print(table(judge_rows, ["test set", "judge", "config", "real_accuracy", "n"]))
+    print(f"\nEach test set's faces (at most {args.faces}) x 5 other emotions. ratio = target accuracy / the "
+          "judge's accuracy on that set's real sketches")
+    print(table(rows, ["translator", "test set", "translations",
+                       *[f"{k}_{j}" for j in [*cnn, "C", "D"] for k in ("target_acc", "ratio")],
+                       "cycle_l1", "edit_pixels"]))
+    for j in [*cnn, "C", "D"]:
+        print(f"\nTarget accuracy per asked-for emotion (judge {j})")
+        print(table([{"translator": r["translator"], "test set": r["test set"], **r[f"per_target_{j}"]} for r in rows],
+                    ["translator", "test set"] + ds.classes))
+    result = {"size": args.size, "judges": judge_rows, "rows": rows, "faces": args.faces, "classes": ds.classes,
               "exaggerate": args.exaggerate, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads()}
-    (out / "realfaces.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(f"\nwrote {out / 'realfaces.json'}")
+    path = out / f"realfaces{suffix}.json"
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":
