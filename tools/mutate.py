@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # name -> (module mutated, the tests that guard it)
 MODULES = {
-    "manifest": ("emosketch/export/manifest.py", ["tests/test_weak_cases.py", "tests/test_pack.py"]),
+    "manifest": ("emosketch/export/manifest.py", ["tests/test_weak_cases.py", "tests/test_pack.py", "tests/test_ctx.py"]),
     "checkpoints": ("emosketch/checkpoints.py", ["tests/test_weak_cases.py"]),
     # without the tests that start uvicorn in a thread: mutmut's in-process first run never ended with them
     "serve": ("emosketch/serve/app.py", ["tests/test_serve.py", "-k", "not slowloris and not live_server"]),
