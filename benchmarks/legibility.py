@@ -302,6 +302,8 @@ class Condition:
     close: int = 0  # morphological closing of the drawn strokes by a close x close square (joins broken strokes)
     draw_size: int | None = None  # the shipped generator made to draw at this side (gan.checkpoint.lift);
     # None: at its own size
+    sketch: tuple = ()  # real-sketch conditions: (key, value) pairs over the model's sketch settings
+    # (a bolder or cleaner line style); with a panel, the real sketch is shown through it
 
 
 def conditions() -> dict[str, Condition]:
@@ -341,6 +343,13 @@ def conditions() -> dict[str, Condition]:
                                   "(face framing, no stretch), as the default's dither",
                                   Panel(replace(head, mode="face", max_stretch=1.0), PANEL.dither), draw_size=128),
         "real-sketch": Condition("real FER+ sketches (gray)"),
+        "real-sketch-panel": Condition("real sketches through the default panel", PANEL),
+        "real-bold-panel": Condition("real sketches, bolder lines (xdog sigma 2.0, specks under 30 px at 128 px "
+                                     "dropped), through the default panel", PANEL,
+                                     sketch=(("sigma", 2.0), ("min_speck", 30))),
+        "real-bolder-panel": Condition("real sketches, bolder and cleaner (xdog sigma 2.6, specks under 80 px at "
+                                       "128 px dropped), through the default panel", PANEL,
+                                       sketch=(("sigma", 2.6), ("min_speck", 80))),
         "real-photo": Condition("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, light lit"),
         "real-photo-negative": Condition("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, dark lit"),
     }
@@ -361,7 +370,23 @@ def lifted_renderer(checkpoint: Path, size: int):
 STUDY = ("gray", "face-band", "default", "head-ink", "real-sketch", "real-photo")
 
 
-def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, ...] = STUDY) -> list:
+def labelled_sharp_faces(emotion: str, count: int, seed: int) -> list[Path]:
+    """`count` sharp faces labelled `emotion` (../shared/data/hires/katstudz), picked by seed."""
+    names = sorted((HIRES / "katstudz" / emotion).glob("*"))
+    rng = np.random.default_rng(seed)
+    return [Path(p) for p in rng.choice(names, min(count, len(names)), replace=False)] if names else []
+
+
+def real_sketch(gray: np.ndarray, settings: dict, size: int, overrides: tuple) -> np.ndarray:
+    """A real face's sketch through the model's face crop and sketch settings, with `overrides`."""
+    from emosketch.datasets.photo import model_input
+
+    data = {**settings, "sketch": {**(settings.get("sketch") or {}), **dict(overrides)}}
+    return model_input(gray, data, size, "sketch", "photo")[0]
+
+
+def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, ...] = STUDY,
+                real_sharp: int = 0) -> list:
     """Every tile of the study: (picture, key entry)."""
     import torch
 
@@ -414,15 +439,20 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
     data = r.state.get("dataset", {})
     photo_layout = Layout(PANEL_W, PANEL_H, "fit")
     for e in emotions:
-        for path in ferplus_faces(e, real, used, seed + 1):
+        faces = [("real", p) for p in ferplus_faces(e, real, used, seed + 1)] + \
+            [("real-sharp", p) for p in labelled_sharp_faces(e, real_sharp, seed + 1)]
+        for source, path in faces:
             gray = decode_file(path)
             crop, _ = model_input(gray, data, r.size, "face")
-            pics = {"real-sketch": r.source_from_gray(gray).sketch,
-                    "real-photo": draw(crop[None], Panel(photo_layout, Dither("floyd-steinberg", polarity="paper")))[0],
+            pics = {"real-photo": draw(crop[None], Panel(photo_layout, Dither("floyd-steinberg", polarity="paper")))[0],
                     "real-photo-negative": draw(crop[None], Panel(photo_layout, Dither("floyd-steinberg")))[0]}
             for cond in chosen:
+                c = known[cond]
+                if cond.startswith("real-sketch") or cond.startswith("real-bold"):
+                    sk = real_sketch(gray, data, r.size, c.sketch)
+                    pics[cond] = sk if c.panel is None else draw(sk[None], c.panel)[0]
                 if cond in pics:
-                    tiles.append((pics[cond], {"condition": cond, "source": "real", "face": path.name, "emotion": e}))
+                    tiles.append((pics[cond], {"condition": cond, "source": source, "face": path.name, "emotion": e}))
     return tiles
 
 
@@ -445,6 +475,8 @@ def study_cli(doc: str, examples: int, out: str, sharp: int, fer: int):
 def main() -> None:
     ap, mk, sub = study_cli(__doc__, 5, "bench-out/legibility", 5, 5)
     mk.add_argument("--real", type=int, default=4, help="real FER+ faces per emotion for the baselines")
+    mk.add_argument("--real-sharp", type=int, default=0,
+                    help="also this many labelled sharp faces (hires/katstudz) per emotion for the real conditions")
     mk.add_argument("--conditions", default=",".join(STUDY),
                     help="comma-separated condition ids (see conditions()); default: %(default)s")
     mk.add_argument("--per-sheet", type=int, default=10)
@@ -463,7 +495,7 @@ def main() -> None:
             print(f"skipped: the study's faces need {FERPLUS_VALID} and {HIRES}")
             return
         chosen = tuple(c.strip() for c in args.conditions.split(",") if c.strip())
-        tiles = study_tiles(args.sharp, args.fer, args.real, args.seed, chosen)
+        tiles = study_tiles(args.sharp, args.fer, args.real, args.seed, chosen, args.real_sharp)
         key = write_study(tiles, Path(args.out), args.per_sheet, seed=args.seed)
         known = conditions()
         (Path(args.out) / "conditions.json").write_text(json.dumps({c: known[c].what for c in chosen}, indent=1))

@@ -161,3 +161,19 @@ def test_the_looks_study_scores_words_per_look(tmp_path):
     assert res["looks"]["smirk"]["agreement"] == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="not in the key"):
         looks.score(key, {"a": {"999": {"word": "sad"}}})
+
+
+def test_a_real_sketch_condition_draws_in_its_own_line_style():
+    """real-bold-panel and real-bolder-panel override the model's sketch settings: bolder lines are
+    more ink than the model's own style, on the same face."""
+    from emosketch.datasets.synthetic import random_identity, render
+
+    rng = np.random.default_rng(0)
+    face = render(random_identity(rng), {"happy": 1.0}, 128)
+    face = cv2.GaussianBlur(face, (0, 0), 2.0)  # photo-like: soft edges for the sketch to find
+    settings = {"sketch": {"method": "xdog"}, "face_crop": {"detector": "none"}}
+    known = legibility.conditions()
+    inks = [(legibility.real_sketch(face, settings, 64, known[c].sketch) < 128).mean()
+            for c in ("real-sketch", "real-bold-panel", "real-bolder-panel")]
+    assert inks[0] < inks[1] < inks[2]
+    assert known["real-bold-panel"].panel is not None and known["real-sketch"].panel is None
