@@ -40,6 +40,7 @@ bench: demo
 	$(PY) benchmarks/panel.py --out $(BENCH_OUT)
 	$(PY) benchmarks/search.py --out $(BENCH_OUT)
 	$(PY) benchmarks/serve.py --out $(BENCH_OUT)
+	$(PY) benchmarks/serve.py --out $(BENCH_OUT) --memory --threads 1
 
 # Reproduces the shipped generator from the FER+ faces in FERPLUS (about 1 h 45 min on one CPU core: the
 # guides about 7 min, training 87 min).
