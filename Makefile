@@ -37,6 +37,9 @@ bench: demo
 	$(PY) benchmarks/interpolate.py --out $(BENCH_OUT) --checkpoint $(TRAIN_DEMO_OUT)/run/checkpoint.pt \
 		--data $(TRAIN_DEMO_OUT)/data/synthetic-64
 	$(PY) benchmarks/realfaces.py --out $(BENCH_OUT) --generator shipped=emosketch/models/generator-fer6-coarse-64.pt
+	$(VENV)/bin/emosketch slim emosketch/models/generator-fer6-coarse-64.pt --draw-size 128 --out $(BENCH_OUT)/g128.pt
+	$(PY) benchmarks/realfaces.py --out $(BENCH_OUT) --size 128 --cnn-judges A \
+		--generator shipped-64=emosketch/models/generator-fer6-coarse-64.pt --generator lift-128=$(BENCH_OUT)/g128.pt
 	$(PY) benchmarks/panel.py --out $(BENCH_OUT)
 	$(PY) benchmarks/search.py --out $(BENCH_OUT)
 	$(PY) benchmarks/serve.py --out $(BENCH_OUT)
