@@ -9,7 +9,7 @@ DEMO_OUT ?= demo-out
 TRAIN_DEMO_OUT ?= demo-train
 BENCH_OUT ?= bench-out
 
-.PHONY: install demo test test-all bench model lint clean browser micropython docs clang fuzz mutate
+.PHONY: install demo test test-all bench model gpu-data lint clean browser micropython docs clang fuzz mutate
 
 install: $(STAMP)
 
@@ -59,6 +59,14 @@ model: $(STAMP)
 		$$(test -f runs/fer6-coarse8k/checkpoint.pt && echo --resume)
 	$(VENV)/bin/emosketch slim runs/fer6-coarse8k/checkpoint.pt --out emosketch/models/generator-fer6-coarse-64.pt \
 		--note "make model: configs/train-ferplus-coarse-8k.yaml on FER+ train, six emotions, 64 px"
+
+# The carried data of the 128 px generator's GPU run (tools/gpu128.sh): FER+ train and valid as 128 px
+# sketches, bit-packed into .gpu/fer6-128.npz (17 MB; the device gets the tree, never ../shared). Then
+# on a lent GPU: run `BUDGET=300 bash tools/gpu128.sh` with .gpu carried (docs/model-card.md).
+gpu-data: $(STAMP)
+	test -f data/fer6-128/meta.json || $(VENV)/bin/emosketch prepare --source ferplus:$(FERPLUS) --size 128 \
+		--classes neutral,happy,sad,surprise,fear,anger --out data/fer6-128 -j 2
+	$(PY) tools/gpu128.py pack --data data/fer6-128 --out .gpu/fer6-128.npz
 
 # Debian's chromium for the browser tests (tests/test_browser.py); they skip without it.
 # Playwright drives this build; nothing downloads a browser.
