@@ -302,6 +302,7 @@ class Condition:
     close: int = 0  # morphological closing of the drawn strokes by a close x close square (joins broken strokes)
     draw_size: int | None = None  # the shipped generator made to draw at this side (gan.checkpoint.lift);
     # None: at its own size
+    paint: bool = True  # False: the generator's paint mask held shut, so its edit is the warp alone
     sketch: tuple = ()  # real-sketch conditions: (key, value) pairs over the model's sketch settings
     # (a bolder or cleaner line style); with a panel, the real sketch is shown through it
 
@@ -332,6 +333,9 @@ def conditions() -> dict[str, Condition]:
         "head-paper-clean-zoom": Condition("panel: as head-paper-clean, zoomed 1.15x", clean, 1.15),
         "default": Condition("panel: export.panel.PANEL, the default as it is now", PANEL),
         "default-x1.3": Condition("panel: the default, intensity 1.3", PANEL, intensity=1.3),
+        "default-x0.8": Condition("panel: the default, intensity 0.8 (smaller edits)", PANEL, intensity=0.8),
+        "default-warp-only": Condition("panel: the default, the generator's paint shut (its edit is the warp "
+                                       "alone: strokes move, none appear or go)", PANEL, paint=False),
         "default-fill": Condition("panel: the default with blue-noise tonal fills", Panel(head, replace(
             PANEL.dither, fill="bluenoise"))),
         "default-close": Condition("panel: the default, strokes closed by a 2x2 square", PANEL, close=2),
@@ -353,6 +357,22 @@ def conditions() -> dict[str, Condition]:
         "real-photo": Condition("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, light lit"),
         "real-photo-negative": Condition("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, dark lit"),
     }
+
+
+def shut_paint(renderer):
+    """`renderer` with its generator's paint mask held shut (a hook on the warp head's paint layer sets
+    the mask's logit to -30): the edit is the displacement field alone."""
+
+    def hook(_module, _inputs, out):
+        out = out.clone()
+        out[:, 0] = -30.0
+        return out
+
+    warp = renderer.nets.generator.warp
+    if warp is None:
+        raise SystemExit("default-warp-only needs a warp generator")
+    warp.paint.register_forward_hook(hook)
+    return renderer
 
 
 def lifted_renderer(checkpoint: Path, size: int):
@@ -407,6 +427,8 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
     renderers = {None: r}
     for size in {known[c].draw_size for c in chosen} - {None}:
         renderers[size] = lifted_renderer(default_generator(), size)
+    if any(not known[c].paint for c in chosen):
+        renderers["no paint"] = shut_paint(Renderer(default_generator(), "cpu"))
     emotions = [e for e in EMOTIONS if e in r.classes]
     tiles: list[tuple[np.ndarray, dict]] = []
     sources = [("sharp", p) for p in sharp_faces(sharp, seed)]
@@ -419,12 +441,13 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
             if cond.startswith("real"):
                 continue
             c = known[cond]
-            k, rr = c.intensity, renderers[c.draw_size]
-            if (k, c.draw_size) not in drawn:
+            which = c.draw_size if c.paint else "no paint"
+            k, rr = c.intensity, renderers[which]
+            if (k, which) not in drawn:
                 codes = rr.bank.codes(seed, 1.0)
-                drawn[k, c.draw_size] = rr.render(faces[c.draw_size], rr.bank.blend(
+                drawn[k, which] = rr.render(faces[which], rr.bank.blend(
                     np.array([pose(rr.classes, e, k) for e in emotions]), codes))
-            frames = drawn[k, c.draw_size]
+            frames = drawn[k, which]
             if c.smooth:
                 frames = np.stack([cv2.GaussianBlur(f, (0, 0), c.smooth) for f in frames])
             pics = frames if c.panel is None else draw(frames, c.panel, np.full(len(emotions), c.zoom))

@@ -177,3 +177,21 @@ def test_a_real_sketch_condition_draws_in_its_own_line_style():
             for c in ("real-sketch", "real-bold-panel", "real-bolder-panel")]
     assert inks[0] < inks[1] < inks[2]
     assert known["real-bold-panel"].panel is not None and known["real-sketch"].panel is None
+
+
+def test_warp_only_shuts_the_generators_paint():
+    """default-warp-only: the paint mask is held shut, so the edit is the displacement field alone."""
+    import torch
+
+    from emosketch.interpolate.render import Renderer
+    from emosketch.models import default_generator
+
+    r = legibility.shut_paint(Renderer(default_generator(), "cpu"))
+    x = torch.ones(2, 1, r.size, r.size)
+    x[:, :, 20:44, 30:32] = -1
+    s = r.bank.codes()[:2]
+    with torch.no_grad():
+        _, parts = r.nets.generator(x, s, parts=True)
+        fresh = Renderer(default_generator(), "cpu").nets.generator(x, s, parts=True)[1]
+    assert parts["mask"].max() < 1e-6 < fresh["mask"].max()
+    assert not legibility.conditions()["default-warp-only"].paint
