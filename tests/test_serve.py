@@ -394,3 +394,129 @@ def test_serve_caps_the_allocators_arenas_before_it_listens(monkeypatch):
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(("listen", kw["port"])))
     server.run(object(), "127.0.0.1", 8123, 5.0)
     assert calls == [("arenas", 2), ("listen", 8123)]
+
+
+# --- the limits at their edges: each test fails when a bound is removed, moved by one or loosened ------
+
+def test_a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_refused(client, engine):
+    engine.config = replace(engine.config, max_upload_bytes=4096)
+
+    def chunks(size):  # no Content-Length: counted as it arrives
+        yield from (bytes(min(1000, size - i)) for i in range(0, size, 1000))
+
+    for body in (bytes(4096), chunks(4096)):
+        r = client.post("/api/classify", content=body, headers={"content-type": "image/png"})
+        assert r.status_code == 400 and "not an image" in r.json()["error"], r.text
+    for body in (bytes(4097), chunks(4097)):
+        r = client.post("/api/classify", content=body, headers={"content-type": "image/png"})
+        assert r.status_code == 413 and r.json()["error"] == "the upload is larger than 4,096 bytes"
+    r = client.post("/api/classify", content=bytes(10), headers={"content-type": "image/png", "content-length": "1e3"})
+    assert r.status_code == 400 and "Content-Length" in r.json()["error"]
+
+
+def test_a_multipart_upload_may_carry_the_forms_overhead_but_its_file_may_not_pass_the_limit(client, engine):
+    from emosketch.serve.app import FORM_OVERHEAD
+
+    engine.config = replace(engine.config, max_upload_bytes=4096)
+    kind = "multipart/form-data; boundary=edge"
+
+    def form(file: bytes, size: int | None = None) -> bytes:
+        part = (b'--edge\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+                b"Content-Type: image/png\r\n\r\n" + file + b"\r\n--edge--\r\n")
+        return part if size is None else b" " * (size - len(part) - 2) + b"\r\n" + part  # a preamble pads it
+
+    for body in (form(bytes(4096)), form(bytes(10), 4096 + FORM_OVERHEAD)):
+        r = client.post("/api/classify", content=body, headers={"content-type": kind})
+        assert r.status_code == 400 and "not an image" in r.json()["error"], r.text
+    for body in (form(bytes(4097)), form(bytes(10), 4096 + FORM_OVERHEAD + 1)):
+        r = client.post("/api/classify", content=body, headers={"content-type": kind})
+        assert r.status_code == 413 and r.json()["error"] == "the upload is larger than 4,096 bytes", r.text
+
+
+def test_a_json_body_is_held_to_64_kib_and_to_a_json_object_of_small_numbers(client):
+    def post(body: bytes, kind="application/json"):
+        return client.post("/api/render", content=body, headers={"content-type": kind})
+
+    body = b'{"weights": {"happy": 1}}'
+    assert post(body + b" " * (64 * 1024 - len(body))).status_code == 200
+    r = post(body + b" " * (64 * 1024 + 1 - len(body)))
+    assert r.status_code == 413 and "65,536 bytes" in r.json()["error"]
+    assert post(body, "Application/JSON; charset=utf-8").status_code == 200
+    r = post(body, "text/plain")
+    assert r.status_code == 415 and "application/json" in r.json()["error"]
+    r = client.post("/api/agent/stimulate", content=b"", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and '"channel"' in r.json()["error"]  # an empty body is {}
+    for bad, words in ((b"[1]", "must be a JSON object"), (b"\xff{}", "not valid JSON"), (b"{", "not valid JSON"),
+                       (b'{"weights": {"happy": 1}, "zoom": Infinity}', "Infinity is not a number"),
+                       (b'{"weights": {"happy": 1}, "scale": 123456789012345678901}', "more than 20 digits"),
+                       (b'{"weights": {"happy": 1}, "scale": -123456789012345678901}', "more than 20 digits")):
+        r = post(bad)
+        assert r.status_code == 400 and words in r.json()["error"], (bad, r.text)
+    for twenty in (b"12345678901234567890", b"-12345678901234567890"):  # 20 digits are read, and bounded later
+        r = post(b'{"weights": {"happy": 1}, "scale": ' + twenty + b"}")
+        assert r.status_code == 400 and "from 1 to 8" in r.json()["error"], r.text
+
+
+def test_the_host_check_takes_ip_addresses_and_its_names_only():
+    from emosketch.serve.app import host_allowed
+
+    names = ("localhost", "Mirror.LAN")
+    for host in ("127.0.0.1", "127.0.0.1:8000", "[::1]", "[::1]:8000", " LocalHost ", "localhost.", "localhost:80",
+                 "mirror.lan", "MIRROR.LAN:8000", "10.0.0.7"):
+        assert host_allowed(host, names), host
+    for host in ("", "evil.example", "[::1]:", "[::1]:x", "[::1]8000", "[::1]]:80", "localhost:", "localhost:x",
+                 "localhost:80:80", "127.0.0.1:", "[evil]", "[evil]:80", "mirror.lan.evil", "localhost.evil"):
+        assert not host_allowed(host, names), host
+
+
+def test_a_request_without_a_host_header_reaches_the_app(engine):
+    import asyncio
+
+    app = create_app(engine=engine)
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/api/info", "raw_path": b"/api/info", "query_string": b"", "root_path": "",
+             "headers": [(b"accept", b"*/*")], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 200
+    sent.clear()
+    asyncio.run(app(scope | {"headers": [(b"host", b"evil.example")]}, receive, send))
+    assert sent[0]["status"] == 400
+
+
+def test_the_stream_cap_counts_streams_asked_for_and_gives_each_back(client, engine):
+    from emosketch.serve.engine import RequestError
+
+    engine.config = replace(engine.config, max_streams=2)
+    assert engine.streams == 0
+    engine.open_stream()
+    engine.open_stream()
+    with pytest.raises(RequestError, match="^2 streams are open already") as refused:
+        engine.open_stream()
+    assert refused.value.status == 429 and engine.streams == 2
+    r = client.get("/api/stream?frames=1")
+    assert r.status_code == 429 and "2 streams" in r.json()["error"]
+    engine.close_stream()
+    assert engine.streams == 1
+    with client.stream("GET", "/api/stream?frames=2&fps=30") as r:  # the one place left
+        assert r.status_code == 200 and engine.streams == 2
+        assert sum(line.startswith("data:") for line in r.iter_lines()) == 2
+    assert engine.streams == 1  # given back when it ended
+    engine.close_stream()
+    assert engine.streams == 0
+
+
+def test_the_pixel_limit_and_the_longest_side_are_the_configs(client, engine):
+    big = png(np.full((100, 100), 128, np.uint8))
+    engine.config = replace(engine.config, max_pixels=100 * 100 - 1)
+    r = client.post("/api/classify", content=big, headers={"content-type": "image/png"})
+    assert r.status_code == 413 and "too large" in r.json()["error"]
+    engine.config = replace(engine.config, max_pixels=100 * 100)
+    assert client.post("/api/classify", content=big, headers={"content-type": "image/png"}).status_code == 200

@@ -12,6 +12,7 @@ import base64
 import io
 import ipaddress
 import json
+import math
 from importlib import resources
 
 import numpy as np
@@ -122,7 +123,8 @@ def _json_constant(name: str) -> float:
 
 def _number(body: dict, key: str, default: float) -> float:
     v = body.get(key, default)
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+    # math, not numpy: np.isfinite fails (a 500) on a whole number past int64, 19 or 20 digits
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise RequestError(f'"{key}" must be a number, got {v!r}')
     return float(v)
 
