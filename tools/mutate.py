@@ -8,6 +8,7 @@ survived); a surviving mutant in guard code is a missing test, and its diff is p
     .venv/bin/python tools/mutate.py manifest checkpoints   # some of them
     .venv/bin/python tools/mutate.py --max-children 2 --out mutate-out
     .venv/bin/python tools/mutate.py serve --seconds 900    # stop after 15 min (see --seconds)
+    .venv/bin/python tools/mutate.py serve-limits --max-children 1   # only serve's guards (LIMITS)
 
 Not part of `make test`: a module takes minutes to tens of minutes.
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# name -> (module mutated, the tests that guard it)
+# name -> (module mutated, the tests that guard it); a name in LIMITS mutates only part of its modules
 MODULES = {
     "manifest": ("emosketch/export/manifest.py", ["tests/test_weak_cases.py", "tests/test_pack.py", "tests/test_ctx.py"]),
     "checkpoints": ("emosketch/checkpoints.py", ["tests/test_weak_cases.py"]),
@@ -34,7 +35,93 @@ MODULES = {
     "serve": ("emosketch/serve/app.py", ["tests/test_serve.py", "-k", "not slowloris and not live_server"]),
     "unpickler": ("emosketch/gan/stylegan2/snapshot.py",
                   ["tests/test_stylegan2.py", "tests/test_limits.py", "-k", "stylegan2 or snapshot or unpickler"]),
+    # serve's guards only (LIMITS below), app.py and engine.py: the whole of app.py is 1,081 mutants, ~2 hours
+    "serve-limits": ("emosketch/serve/app.py emosketch/serve/engine.py",
+                     ["tests/test_serve.py", "tests/test_limits.py", "-k",
+                      "(serve or session or streamed) and not slowloris and not live_server and not cannot_pass_the_cap"]),
 }
+
+# name -> {module: {function: None for all its mutants, or the words of the lines whose mutants count}}.
+# A function is named as in its module ("_body", "Engine.open_stream"); a nested function (create_app's
+# handlers) is mutated as part of its top-level one, so its lines are picked by words.
+LIMITS = {
+    "serve-limits": {
+        "emosketch/serve/app.py": {
+            "_body": None,  # the body size limit, declared and streamed
+            "_json": None, "_json_int": None, "_json_constant": None,  # what a JSON body may hold
+            "_form_file": ("limit",),  # a multipart upload's file under the upload limit
+            "create_app": ("max_upload_bytes", "FORM_OVERHEAD"),  # classify's limits on its body
+            "host_allowed": None,
+            "_HostCheck.__call__": ("scope[", "host =", "host_allowed(", "self.app("),  # not the refusal's wording
+            "_CountedStream.__call__": None,  # the stream cap's count given back
+        },
+        "emosketch/serve/engine.py": {
+            "Engine.new_session": None,  # the session cap
+            "Engine.open_stream": None, "Engine.close_stream": None,  # the stream cap (max_streams)
+            "_image_bytes": None,  # the pixel limit and the longest side, as the upload is decoded
+            "Engine.__init__": ("decode_slots",),  # uploads decoded at once
+        },
+    },
+}
+
+
+def limit_mutants(work: Path, name: str) -> list[str]:
+    """The mutmut names of LIMITS[name]'s mutants in the scratch copy `work`, as `mutmut run` takes them."""
+    import os
+    import re
+
+    # mutmut 3's own generator and names
+    from mutmut.mutation.file_mutation import mutate_file_contents
+    from mutmut.utils.format_utils import make_mutant_key
+
+    here = Path.cwd()
+    os.chdir(work)  # mutmut reads its config (setup.cfg) from the working directory
+    try:
+        names = []
+        for module, functions in LIMITS[name].items():
+            mutated = mutate_file_contents(module, (work / module).read_text())
+            bodies = _generated_functions(mutated.code)
+            prefix = module.removesuffix(".py").replace("/", ".")
+            for function, words in functions.items():
+                class_name, _, function_name = function.rpartition(".")
+                mangled = make_mutant_key(function_name, class_name or None)
+                mutants = [m for m in mutated.mutant_names if re.fullmatch(re.escape(mangled) + r"__mutmut_\d+", m)]
+                if not mutants:
+                    raise SystemExit(f"mutate: {name}: {module} has no mutants of {function}")
+                if words is not None:
+                    original = bodies[f"{mangled}__mutmut_orig"]
+                    mutants = [m for m in mutants if any(w in _changed_line(original, bodies[m]) for w in words)]
+                names += [f"{prefix}.{m}" for m in mutants]
+        return names
+    finally:
+        os.chdir(here)
+
+
+def _generated_functions(code: str) -> dict[str, list[str]]:
+    """Each function mutmut generated (the original as ...__mutmut_orig and each mutant): its lines."""
+    import re
+
+    bodies: dict[str, list[str]] = {}
+    lines: list[str] | None = None
+    indent = 0
+    for line in code.splitlines():
+        found = re.match(r"(\s*)(?:async )?def (x\S*?__mutmut_(?:orig|\d+))\(", line)
+        if found:
+            indent, lines = len(found.group(1)), bodies.setdefault(found.group(2), [])
+        elif lines is not None:
+            if line.strip() and len(line) - len(line.lstrip()) <= indent and line.lstrip()[0] not in ")]}":
+                lines = None
+            else:
+                lines.append(line)
+    return bodies
+
+
+def _changed_line(original: list[str], mutant: list[str]) -> str:
+    """The original line where a mutant first differs from it (a mutant changes one node)."""
+    for before, after in zip(original, mutant):
+        if before != after:
+            return before
+    return original[min(len(mutant), len(original) - 1)]
 
 
 def run_module(name: str, max_children: int, log, seconds: float | None = None) -> dict:
@@ -56,13 +143,16 @@ def run_module(name: str, max_children: int, log, seconds: float | None = None) 
         # mutmut reads [mutmut] from setup.cfg; pytest's settings come along with it
         config = (ROOT / "setup.cfg").read_text()
         config += ("\n[mutmut]\nsource_paths = emosketch\n"
-                   f"only_mutate = {module}\n"
+                   "only_mutate =\n" + "".join(f"    {m}\n" for m in module.split()) +
                    "pytest_add_cli_args_test_selection =\n" + "".join(f"    {t}\n" for t in tests) +
                    "pytest_add_cli_args = -p no:randomly -x -q\n")
         (work / "setup.cfg").write_text(config)
         mutmut = str(Path(sys.executable).parent / "mutmut")
         started = time.monotonic()
-        proc = subprocess.Popen([mutmut, "run", "--max-children", str(max_children)], cwd=work,
+        selected = limit_mutants(work, name) if name in LIMITS else []
+        if selected:
+            log(f"{name}: {len(selected)} mutants of its guards")
+        proc = subprocess.Popen([mutmut, "run", "--max-children", str(max_children), *selected], cwd=work,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             out, _ = proc.communicate(timeout=seconds)
@@ -81,9 +171,19 @@ def run_module(name: str, max_children: int, log, seconds: float | None = None) 
             key = line.split(":")[0].strip()
             if key and ": survived" in line:
                 diffs.append(subprocess.run([mutmut, "show", key], cwd=work, capture_output=True, text=True).stdout)
+        codes = {}
+        for part in module.split():
+            meta = work / "mutants" / f"{part}.meta"
+            codes |= json.loads(meta.read_text()).get("exit_code_by_key", {}) if meta.exists() else {}
+        if selected:  # the mutants left out are "not checked"; the counts are of those selected
+            from mutmut.stats import status_by_exit_code
+
+            codes = {key: codes.get(key) for key in selected}
+            status = [status_by_exit_code[code] for code in codes.values()]
+            stats = {"total": len(selected)} | {k: status.count(v) for k, v in (
+                ("killed", "killed"), ("survived", "survived"), ("timeout", "timeout"),
+                ("no_tests", "no tests"), ("suspicious", "suspicious"), ("not_checked", "not checked"))}
         killed, survived = stats.get("killed", 0), stats.get("survived", 0)
-        meta = work / "mutants" / f"{module}.meta"
-        codes = json.loads(meta.read_text()).get("exit_code_by_key", {}) if meta.exists() else {}
         untested: dict[str, int] = {}  # mutants that no guarding test reaches, per function
         for key, code in codes.items():
             if code == 33:  # mutmut's "no tests"
