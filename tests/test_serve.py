@@ -442,8 +442,9 @@ def test_a_json_body_is_held_to_64_kib_and_to_a_json_object_of_small_numbers(cli
     r = post(body + b" " * (64 * 1024 + 1 - len(body)))
     assert r.status_code == 413 and "65,536 bytes" in r.json()["error"]
     assert post(body, "Application/JSON; charset=utf-8").status_code == 200
-    r = post(body, "text/plain")
-    assert r.status_code == 415 and "application/json" in r.json()["error"]
+    for kind in ("text/plain", None):
+        r = client.post("/api/render", content=body, headers={"content-type": kind} if kind else {})
+        assert r.status_code == 415 and "application/json" in r.json()["error"], kind
     r = client.post("/api/agent/stimulate", content=b"", headers={"content-type": "application/json"})
     assert r.status_code == 400 and '"channel"' in r.json()["error"]  # an empty body is {}
     for bad, words in ((b"[1]", "must be a JSON object"), (b"\xff{}", "not valid JSON"), (b"{", "not valid JSON"),
@@ -464,7 +465,7 @@ def test_the_host_check_takes_ip_addresses_and_its_names_only():
     for host in ("127.0.0.1", "127.0.0.1:8000", "[::1]", "[::1]:8000", " LocalHost ", "localhost.", "localhost:80",
                  "mirror.lan", "MIRROR.LAN:8000", "10.0.0.7"):
         assert host_allowed(host, names), host
-    for host in ("", "evil.example", "[::1]:", "[::1]:x", "[::1]8000", "[::1]]:80", "localhost:", "localhost:x",
+    for host in ("", "evil.example", "[::1]:", "[::1]:x", "[::1]:x80", "[::1]8000", "[::1]]:80", "localhost:", "localhost:x",
                  "localhost:80:80", "127.0.0.1:", "[evil]", "[evil]:80", "mirror.lan.evil", "localhost.evil"):
         assert not host_allowed(host, names), host
 
@@ -513,10 +514,28 @@ def test_the_stream_cap_counts_streams_asked_for_and_gives_each_back(client, eng
     assert engine.streams == 0
 
 
-def test_the_pixel_limit_and_the_longest_side_are_the_configs(client, engine):
+def test_the_pixel_limit_is_the_configs(client, engine):
     big = png(np.full((100, 100), 128, np.uint8))
     engine.config = replace(engine.config, max_pixels=100 * 100 - 1)
     r = client.post("/api/classify", content=big, headers={"content-type": "image/png"})
     assert r.status_code == 413 and "too large" in r.json()["error"]
     engine.config = replace(engine.config, max_pixels=100 * 100)
     assert client.post("/api/classify", content=big, headers={"content-type": "image/png"}).status_code == 200
+
+
+def test_an_upload_is_decoded_under_the_configs_pixel_limit_and_longest_side():
+    from emosketch.serve.engine import RequestError, _image_bytes
+
+    data = png(np.full((100, 80), 128, np.uint8))
+    gray, back = _image_bytes(data, ServeConfig(max_side=64))
+    assert gray.shape == (64, 51) and back == 100 / 64
+    with pytest.raises(RequestError, match="too large") as refused:
+        _image_bytes(data, ServeConfig(max_pixels=100 * 80 - 1))
+    assert refused.value.status == 413
+
+
+def test_an_engine_decodes_at_most_its_decode_slots_at_once():
+    from emosketch.serve.engine import Engine
+
+    slots = Engine(ServeConfig(decode_slots=3)).decode_slots
+    assert [slots.acquire(blocking=False) for _ in range(4)] == [True, True, True, False]
