@@ -346,6 +346,8 @@ def conditions() -> dict[str, Condition]:
         "lift128-band": Condition("panel: the generator drawing at 128 px (lift), the face band at 1:1 "
                                   "(face framing, no stretch), as the default's dither",
                                   Panel(replace(head, mode="face", max_stretch=1.0), PANEL.dither), draw_size=128),
+        "input-panel": Condition("panel: the default drawing of the generator's input, the neutral face's own "
+                                 "sketch, unedited (one tile a face)", PANEL),
         "real-sketch": Condition("real FER+ sketches (gray)"),
         "real-sketch-panel": Condition("real sketches through the default panel", PANEL),
         "real-bold-panel": Condition("real sketches, bolder lines (xdog sigma 2.0, specks under 30 px at 128 px "
@@ -441,6 +443,10 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
             if cond.startswith("real"):
                 continue
             c = known[cond]
+            if cond.startswith("input"):  # the unedited sketch the generator starts from (a neutral face)
+                pic = draw(faces[None].sketch[None], c.panel)[0] if c.panel is not None else faces[None].sketch
+                tiles.append((pic, {"condition": cond, "source": source, "face": path.name, "emotion": "neutral"}))
+                continue
             which = c.draw_size if c.paint else "no paint"
             k, rr = c.intensity, renderers[which]
             if (k, which) not in drawn:
