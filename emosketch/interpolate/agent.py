@@ -28,10 +28,7 @@ CHANNELS = ("fear", "mad", "joy", "love", "sad", "surprise", "power")
 # How aroused each channel's feeling is (0 calm .. 1 excited; after Russell's circumplex): the
 # script's zoom pushes in by zoom * arousal * level of the dominant channel.
 AROUSAL = {"fear": 0.8, "mad": 0.8, "joy": 0.5, "love": 0.3, "sad": 0.2, "surprise": 0.9, "power": 0.6}
-ZOOM_SECONDS = 0.6
-# What the power channel shows on a model without contempt: a blend that blind raters read as
-# confident (benchmarks/looks.py; docs/panel-and-packs.md).
-POWER_LOOK = {"happy": 0.5, "anger": 0.5}  # the zoom follows the arousal with this time constant: a slow push, a slow pull back
+ZOOM_SECONDS = 0.6  # the zoom follows the arousal with this time constant: a slow push, a slow pull back
 
 
 @dataclass
