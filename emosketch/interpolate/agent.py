@@ -86,7 +86,8 @@ def looks(value, where: str) -> list[tuple[tuple[str, float], ...]]:
         total = float(sum(option.values()))
         merged: dict[str, float] = {}
         for e, w in option.items():
-            merged[canonical(str(e))] = merged.get(canonical(str(e)), 0.0) + w / total
+            name = canonical(str(e))
+            merged[name] = merged.get(name, 0.0) + w / total
         out.append(tuple(sorted(merged.items())))
     return out
 
