@@ -54,7 +54,7 @@ def lift(state: dict, draw_size: int, note: str | None = None) -> dict:
         raise EmosketchError("only a warp generator can draw above its networks' size (model.output: warp)")
     model["draw_size"] = draw_size
     from_dict(ModelConfig, model, "model")  # the bounds, before anything is written
-    out = slim(state, note) if not state.get("slim") else dict(state)
+    out = dict(state) if state.get("slim") else slim(state)
     if note:
         out["note"] = note
     out["config"] = {**state["config"], "model": model}
