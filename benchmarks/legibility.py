@@ -437,7 +437,11 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
     neutral = ferplus_faces("neutral", fer, set(), seed)
     sources += [("fer", p) for p in neutral]
     for source, path in sources:
-        faces = {size: rr.source(image=path) for size, rr in renderers.items()}
+        sketched, faces = {}, {}
+        for key, rr in renderers.items():  # once per size: the paint-shut renderer is the default's model
+            if rr.size not in sketched:
+                sketched[rr.size] = rr.source(image=path)
+            faces[key] = sketched[rr.size]
         drawn = {}
         for cond in chosen:
             if cond.startswith("real"):
@@ -468,9 +472,9 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
     data = r.state.get("dataset", {})
     photo_layout = Layout(PANEL_W, PANEL_H, "fit")
     for e in emotions:
-        faces = [("real", p) for p in ferplus_faces(e, real, used, seed + 1)] + \
+        labelled = [("real", p) for p in ferplus_faces(e, real, used, seed + 1)] + \
             [("real-sharp", p) for p in labelled_sharp_faces(e, real_sharp, seed + 1)]
-        for source, path in faces:
+        for source, path in labelled:
             gray = decode_file(path)
             crop, _ = model_input(gray, data, r.size, "face")
             pics = {"real-photo": draw(crop[None], Panel(photo_layout, Dither("floyd-steinberg", polarity="paper")))[0],
