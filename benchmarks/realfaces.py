@@ -61,26 +61,25 @@ JUDGES = {  # trained on real train sketches only; seed 1 is the guide's (config
 }
 
 
-def real_dataset(work: Path, reuse: bool, size: int = 64) -> Path:
-    """FER+ train + valid as sketches of the six classes at `size` (prepare, 7 s on 2 cores at 64 px)."""
-    data = work / f"fer6-{size}"
+def prepared(spec: str, data: Path, cfg, reuse: bool) -> Path:
+    """`prepare` of `spec` into `data` with `cfg`, or the dataset already there with --reuse."""
     if not (reuse and (data / "meta.json").exists()):
         shutil.rmtree(data, ignore_errors=True)
-        prepare(f"ferplus:{FERPLUS}", data, PrepareConfig(size=size, classes=CLASSES), workers=2, progress=False,
-                log=lambda m: print("   ", m))
+        prepare(spec, data, cfg, workers=2, progress=False, log=lambda m: print("   ", m))
     return data
+
+
+def real_dataset(work: Path, reuse: bool, size: int = 64) -> Path:
+    """FER+ train + valid as sketches of the six classes at `size` (prepare, 7 s on 2 cores at 64 px)."""
+    return prepared(f"ferplus:{FERPLUS}", work / f"fer6-{size}", PrepareConfig(size=size, classes=CLASSES), reuse)
 
 
 def heldout_dataset(name: str, source: Path, work: Path, reuse: bool, size: int) -> Path:
     """Faces from another collection than FER+ (`source`, one folder per class), held out from every
     judge and from the generators' FER+ training: the same face crop and sketch settings as the FER+
     sketches, every face in the test split."""
-    data = work / f"{name}-{size}"
-    if not (reuse and (data / "meta.json").exists()):
-        shutil.rmtree(data, ignore_errors=True)
-        prepare(f"folder:{source}", data, PrepareConfig(size=size, classes=CLASSES, split_fractions=[0.0, 0.0, 1.0]),
-                workers=2, progress=False, log=lambda m: print("   ", m))
-    return data
+    return prepared(f"folder:{source}", work / f"{name}-{size}",
+                    PrepareConfig(size=size, classes=CLASSES, split_fractions=[0.0, 0.0, 1.0]), reuse)
 
 
 def train_judge(name: str, data: Path, work: Path, reuse: bool, cfg: ClassifierConfig | None = None) -> Path:
