@@ -346,6 +346,12 @@ def conditions() -> dict[str, Condition]:
         "lift128-band": Condition("panel: the generator drawing at 128 px (lift), the face band at 1:1 "
                                   "(face framing, no stretch), as the default's dither",
                                   Panel(replace(head, mode="face", max_stretch=1.0), PANEL.dither), draw_size=128),
+        "oval": Condition("panel: the default, the drawing clipped to a head oval and the oval drawn (a closed "
+                          "outline; export.layout.head_oval)", Panel(replace(head, oval="outline"), PANEL.dither)),
+        "oval-clip": Condition("panel: the default, the drawing clipped to the head oval (no outline drawn)",
+                               Panel(replace(head, oval="clip"), PANEL.dither)),
+        "real-sketch-oval": Condition("real sketches through the default panel with the head oval (clipped, "
+                                      "outline drawn)", Panel(replace(head, oval="outline"), PANEL.dither)),
         "input-panel": Condition("panel: the default drawing of the generator's input, the neutral face's own "
                                  "sketch, unedited (one tile a face)", PANEL),
         "real-sketch": Condition("real FER+ sketches (gray)"),

@@ -74,3 +74,42 @@ def test_bad_layout_values():
         Layout(focus=(1.5, 0.5))
     with pytest.raises(EmosketchError, match="zoom"):
         Layout(zoom=0.0)
+
+
+@pytest.mark.parametrize("side", [48, 64, 128])
+def test_head_oval_clips_the_surroundings_and_closes_the_head(side):
+    import cv2
+
+    from emosketch.export.layout import head_oval
+
+    rng = np.random.default_rng(0)
+    frames = np.where(rng.random((3, side, side)) < 0.3, 0, 255).astype(np.uint8)  # ink everywhere
+    clipped = head_oval(frames, "clip")
+    corner = side // 16
+    assert (clipped[:, :corner, :corner] == 255).all() and (clipped[:, -corner:, -corner:] == 255).all()
+    centre = slice(side // 2 - 4, side // 2 + 4)
+    assert np.array_equal(clipped[:, centre, centre], frames[:, centre, centre])  # the face is left as it is
+    drawn = head_oval(np.full((2, side, side), 255, np.uint8), "outline")
+    assert np.array_equal(drawn[0], drawn[1])  # the same oval in every frame: it never flickers
+    ring = (drawn[0] == 0).astype(np.uint8)
+    assert ring.sum() > 2 * side  # a ring around the face, not a dot
+    # closed: paper inside the ring does not reach the frame's corner (4-connected)
+    count, labels = cv2.connectedComponents(1 - ring, connectivity=4)
+    assert labels[side // 2, side // 2] != labels[0, 0]
+    outlined = head_oval(frames, "outline")
+    assert (outlined <= clipped).all() and (outlined[:, :corner, :corner] == 255).all()
+    assert head_oval(frames, "none") is frames
+
+
+def test_oval_is_drawn_through_the_layout_and_checked():
+    from emosketch.export.layout import head_oval
+
+    frames = np.full((2, 64, 64), 255, np.uint8)
+    frames[:, :6, :] = 0  # hair along the top edge, outside the oval
+    layout = Layout(128, 64, "fit", oval="outline")
+    assert np.array_equal(apply_layout(frames, layout), apply_layout(head_oval(frames), Layout(128, 64, "fit")))
+    assert (apply_layout(frames, layout)[:, :3] == 255).all()
+    with pytest.raises(EmosketchError, match="oval 'square'"):
+        Layout(oval="square")
+    with pytest.raises(EmosketchError, match="oval 'square'"):
+        head_oval(frames, "square")
