@@ -44,8 +44,17 @@ class ClassifierConfig:
     # visible features (Santurkar et al. 2019), which is what a guide for a generator should pull along.
     adversarial_eps: float = 0.0
     adversarial_steps: int = 3  # PGD steps per batch (each costs one forward and backward pass)
+    # The network: cnn (EmotionCNN) or hog (HogNet: fixed, differentiable HOG features and a linear
+    # layer; a guide of another family than the CNNs, whose pull a HOG judge also feels)
+    arch: str = "cnn"
+    hog_cell: int = 6  # hog: the cells' side in pixels (at image_size)
+    hog_bins: int = 12  # hog: unsigned orientation bins
 
     def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise EmosketchError(f"classifier arch {self.arch!r}: expected one of {', '.join(ARCHS)}")
+        if self.arch == "hog" and not (2 <= self.hog_cell <= self.image_size // 2 and 4 <= self.hog_bins <= 36):
+            raise EmosketchError("classifier: hog_cell from 2 to image_size / 2 and hog_bins from 4 to 36")
         if self.input not in ("sketch", "face"):
             raise EmosketchError(f"classifier input {self.input!r}: expected sketch or face")
         if self.balance not in ("sampler", "loss", "none"):
@@ -78,6 +87,51 @@ class EmotionCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+class HogNet(nn.Module):
+    """Histograms of oriented gradients, differentiable, and a linear layer. Central-difference
+    gradients; each pixel's magnitude split between its two nearest of `bins` unsigned orientations;
+    summed over cell x cell cells; every 2x2 block of cells L2-normalised (the blocks overlap, as in
+    Dalal and Triggs); dropout; linear. Only the last layer learns, so what it reads is the shape of
+    the strokes, not pixels a CNN can be fooled by."""
+
+    def __init__(self, n_classes: int, image_size: int, cell: int = 6, bins: int = 12, dropout: float = 0.3):
+        super().__init__()
+        self.cell, self.bins = cell, bins
+        kx = torch.tensor([[[[-0.5, 0.0, 0.5]]]])
+        self.register_buffer("kx", kx, persistent=False)
+        self.register_buffer("ky", kx.transpose(2, 3).contiguous(), persistent=False)
+        cells = image_size // cell
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout),
+                                  nn.Linear(4 * bins * (cells - 1) ** 2, n_classes))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 1, S, S] in [-1, 1] -> block-normalised histograms [B, 4 * bins, cells - 1, cells - 1]."""
+        x = x.float()
+        gx = F.conv2d(F.pad(x, (1, 1, 0, 0), mode="replicate"), self.kx)
+        gy = F.conv2d(F.pad(x, (0, 0, 1, 1), mode="replicate"), self.ky)
+        mag = torch.sqrt(gx * gx + gy * gy + 1e-6) - 1e-3  # differentiable at 0, and 0 on flat paper
+        angle = torch.remainder(torch.atan2(gy, gx), torch.pi) / torch.pi * self.bins  # [0, bins)
+        centres = torch.arange(self.bins, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+        dist = torch.remainder(angle - centres + self.bins / 2, self.bins) - self.bins / 2
+        hist = F.avg_pool2d(mag * torch.clamp(1 - dist.abs(), min=0), self.cell)  # [B, bins, cells, cells]
+        blocks = torch.cat([hist[:, :, i:hist.shape[2] - 1 + i, j:hist.shape[3] - 1 + j]
+                            for i in (0, 1) for j in (0, 1)], 1)
+        return blocks / torch.sqrt((blocks * blocks).sum(1, keepdim=True) + 1e-4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+ARCHS = ("cnn", "hog")
+
+
+def build(cfg: ClassifierConfig, n_classes: int) -> nn.Module:
+    """The network `cfg` names."""
+    if cfg.arch == "hog":
+        return HogNet(n_classes, cfg.image_size, cfg.hog_cell, cfg.hog_bins, cfg.dropout)
+    return EmotionCNN(n_classes, cfg.width, cfg.dropout)
 
 
 def augment(x: torch.Tensor, faces: bool, generator: torch.Generator) -> torch.Tensor:
@@ -124,19 +178,19 @@ def load_checkpoint(path: str | Path) -> dict:
     return checkpoints.load_checkpoint(path, FORMAT_NAME, FORMAT_VERSION, noun="classifier checkpoint")
 
 
-def load_classifier(path: str | Path, device: torch.device | str = "cpu") -> tuple[EmotionCNN, dict]:
+def load_classifier(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
     """The trained classifier (best epoch, eval mode) and its checkpoint's plain values."""
     state = load_checkpoint(path)
     checkpoints.require(state, {"config": dict, "classes": list, "model": dict, "image_size": int}, path)
     checkpoints.check_classes(state["classes"], path)
     cfg = from_dict(ClassifierConfig, state["config"], f"{path}:config")
-    model = EmotionCNN(len(state["classes"]), cfg.width, cfg.dropout)
+    model = build(cfg, len(state["classes"]))
     checkpoints.load_weights(model, state["model"], path, "classifier")
     return model.to(device).eval(), state
 
 
 def load_sketch_classifier(path: str | Path, classes: list[str], device: torch.device | str = "cpu",
-                           role: str = "guide", whose: str = "the dataset's") -> tuple[EmotionCNN, dict]:
+                           role: str = "guide", whose: str = "the dataset's") -> tuple[nn.Module, dict]:
     """A sketch classifier that reads a generator's drawings (a training guide, the search's guide):
     load_classifier, refusing one of other classes than `classes` or one trained on face photos."""
     model, state = load_classifier(path, device)

@@ -29,6 +29,7 @@ from ..emotion_cnn import (  # noqa: F401
     ClassifierConfig,
     EmotionCNN,
     augment,
+    build,
     load_checkpoint,
     load_classifier,
     predict,
@@ -114,7 +115,7 @@ def train_classifier(data: str | Path, out: str | Path, cfg: ClassifierConfig | 
         val_x, val_y = train_x, train_y
 
     torch.manual_seed(cfg.seed)
-    model = EmotionCNN(len(classes), cfg.width, cfg.dropout).to(dev)
+    model = build(cfg, len(classes)).to(dev)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     per_epoch = cfg.samples_per_epoch or len(train_x)
     steps_per_epoch = max(1, per_epoch // cfg.batch_size)
