@@ -571,3 +571,22 @@ def test_synthetic_pairs_give_g_the_exact_answer(synthetic, tmp_path):
     assert any(np.abs(src[i].astype(int) - trg[i]).mean() > 1 for i in np.flatnonzero(~same))
     t = Trainer(tiny_cfg(lambda_pair=1.0, guidance="latent"), load(synthetic), tmp_path, torch.device("cpu"))
     assert "G/pair" in t.train_step()
+
+
+def test_bending_costs_stretch_not_motion(synthetic, tmp_path):
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.losses import bending
+    from emosketch.gan.train import Trainer
+
+    moved = torch.full((2, 2, 16, 16), 3.0)  # every pixel 3 px right and down: the face moved whole
+    assert float(bending(moved)) == 0.0
+    stretch = torch.zeros(1, 2, 16, 16)
+    stretch[:, 0] = torch.arange(16.0) * 0.5  # x displacement grows 0.5 px per px: strokes stretched 1.5x
+    assert float(bending(stretch)) == pytest.approx(0.25)
+    assert float(bending(2 * stretch)) == pytest.approx(1.0)
+    model = ModelConfig(**{**TINY.__dict__, "output": "warp"})
+    t = Trainer(tiny_cfg(model=model, lambda_bend=1.0), load(synthetic), tmp_path, torch.device("cpu"))
+    logs = t.train_step()
+    assert "G/bend" in logs and logs["G/bend"] >= 0
+    assert "G/bend" not in Trainer(tiny_cfg(model=model), load(synthetic), tmp_path / "b",
+                                   torch.device("cpu")).train_step()

@@ -91,6 +91,16 @@ def d_loss(nets, ctx: LossContext, b: Batch, kind: str, z: torch.Tensor,
     return loss, logs | {"D/real": loss_real.item(), "D/fake": loss_fake.item(), "D/r1": loss_r1.item()}, real
 
 
+def bending(shift: torch.Tensor) -> torch.Tensor:
+    """How much a displacement field [B, 2, H, W] (in pixels) bends the sketch rather than moves it:
+    the mean over pixels of the field's squared gradient (the sum of its four partial derivatives
+    squared, in pixels per pixel). A field that moves a feature as a whole costs nothing; one that
+    stretches or shears strokes, which thins and breaks them, costs by how much."""
+    dx = shift[..., :, 1:] - shift[..., :, :-1]
+    dy = shift[..., 1:, :] - shift[..., :-1, :]
+    return shift.shape[1] * (dx.pow(2).mean() + dy.pow(2).mean())
+
+
 def g_loss(nets, ctx: LossContext, b: Batch, kind: str, z: torch.Tensor, z2: torch.Tensor,
            made: tuple[torch.Tensor, torch.Tensor, dict]) -> tuple[torch.Tensor, dict[str, float]]:
     """G's loss for `made` = draw(nets, b, kind, z): adversarial, style reconstruction, diversity,
@@ -142,6 +152,10 @@ def g_loss(nets, ctx: LossContext, b: Batch, kind: str, z: torch.Tensor, z2: tor
         loss = loss + cfg.lambda_mask * loss_mask + cfg.lambda_flow * loss_flow
         logs[f"{tag}/mask"] = loss_mask.item()
         logs[f"{tag}/flow"] = loss_flow.item()
+        if cfg.lambda_bend > 0:
+            loss_bend = bending(shift)
+            loss = loss + cfg.lambda_bend * loss_bend
+            logs[f"{tag}/bend"] = loss_bend.item()
         logs[f"{tag}/shift"] = shift.detach().abs().mean().item()
     return loss, logs | {f"{tag}/adv": loss_adv.item(), f"{tag}/sty": loss_sty.item(), f"{tag}/ds": loss_ds.item(),
                          f"{tag}/cyc": loss_cyc.item()}

@@ -69,6 +69,8 @@ class TrainConfig:
     # and a target emotion), drawn beside every latent-guided G step: a per-emotion signal that needs no judge
     lambda_flow: float = 0.0  # model.output warp: the mean squared displacement, in pixels^2 (small moves
     # cost almost nothing, so G can leave the identity; large ones, which wreck a face, cost a lot)
+    lambda_bend: float = 0.0  # model.output warp: the displacement field's mean squared gradient (pixels per pixel):
+    # moving a feature whole is free, stretching or shearing its strokes (which thins and breaks them) costs
     ema_beta: float = 0.999  # EMA of G, F and E (used for sampling)
     init: str | None = None  # a generator checkpoint (a run's or a shipped slim one) whose EMA G, F and E
     # start this run, to fine-tune it with other losses; D and the optimizers start fresh
