@@ -2,6 +2,8 @@
 
     python benchmarks/legibility.py make --out bench-out/legibility            # sheets, key, brief
     python benchmarks/legibility.py make --out bench-out/legibility --sharp 5 --fer 5 --real 4
+    python benchmarks/legibility.py make --out bench-out/l2 --model ft=runs/ft/checkpoint.pt \\
+        --conditions gray,gray@ft,default,default@ft,real-sketch,real-photo     # another generator beside
     python benchmarks/legibility.py score --key bench-out/legibility/key.json \\
         bench-out/legibility/answers/*.json --out bench-out                      # the table and JSON
     python benchmarks/legibility.py score --study benchmarks/legibility-studies/round2 \\
@@ -413,9 +415,17 @@ def real_sketch(gray: np.ndarray, settings: dict, size: int, overrides: tuple) -
     return model_input(gray, data, size, "sketch", "photo")[0]
 
 
+def split_condition(cond: str) -> tuple[str, str | None]:
+    """'default@bend' -> ('default', 'bend'): a condition drawn by the generator given as --model bend=PATH;
+    'default' -> ('default', None), drawn by the shipped generator."""
+    base, _, model = cond.partition("@")
+    return base, model or None
+
+
 def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, ...] = STUDY,
-                real_sharp: int = 0) -> list:
-    """Every tile of the study: (picture, key entry)."""
+                real_sharp: int = 0, models: dict[str, str] | None = None) -> list:
+    """Every tile of the study: (picture, key entry). `models` names other generators (NAME -> checkpoint)
+    that conditions suffixed @NAME are drawn by."""
     import torch
 
     from emosketch.datasets.decode import decode_file
@@ -426,42 +436,52 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
     from emosketch.interpolate.timeline import pose
     from emosketch.models import default_generator
 
-    known = conditions()
-    unknown = [c for c in chosen if c not in known]
-    if unknown:
-        raise SystemExit(f"unknown condition {unknown[0]!r}: expected some of {', '.join(known)}")
+    known, models = conditions(), dict(models or {})
+    for cond in chosen:
+        base, model = split_condition(cond)
+        if base not in known:
+            raise SystemExit(f"unknown condition {base!r}: expected some of {', '.join(known)}")
+        if model is not None and (model not in models or base.startswith("real")):
+            raise SystemExit(f"condition {cond!r}: " + (f"no --model {model}=CHECKPOINT given" if model not in models
+                                                         else "real faces are not drawn by a generator"))
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "2"))))
-    r = Renderer(default_generator(), "cpu")
-    renderers = {None: r}
-    for size in {known[c].draw_size for c in chosen} - {None}:
-        renderers[size] = lifted_renderer(default_generator(), size)
-    if any(not known[c].paint for c in chosen):
-        renderers["no paint"] = shut_paint(Renderer(default_generator(), "cpu"))
+    checkpoints = {None: default_generator(), **models}
+    renderers = {}  # (model, draw size, paint) -> Renderer
+    for cond in chosen:
+        base, model = split_condition(cond)
+        c = known[base]
+        which = (model, c.draw_size, c.paint)
+        if which in renderers or base.startswith("real"):
+            continue
+        rr = lifted_renderer(checkpoints[model], c.draw_size) if c.draw_size else Renderer(checkpoints[model], "cpu")
+        renderers[which] = rr if c.paint else shut_paint(rr)
+    r = renderers.get((None, None, True)) or Renderer(default_generator(), "cpu")
     emotions = [e for e in EMOTIONS if e in r.classes]
     tiles: list[tuple[np.ndarray, dict]] = []
     sources = [("sharp", p) for p in sharp_faces(sharp, seed)]
     neutral = ferplus_faces("neutral", fer, set(), seed)
     sources += [("fer", p) for p in neutral]
     for source, path in sources:
-        sketched, faces = {}, {}
-        for key, rr in renderers.items():  # once per size: the paint-shut renderer is the default's model
-            if rr.size not in sketched:
-                sketched[rr.size] = rr.source(image=path)
-            faces[key] = sketched[rr.size]
+        sketched = {}  # a face is sketched once per size
         drawn = {}
         for cond in chosen:
-            if cond.startswith("real"):
+            base, model = split_condition(cond)
+            if base.startswith("real"):
                 continue
-            c = known[cond]
-            if cond.startswith("input"):  # the unedited sketch the generator starts from (a neutral face)
-                pic = draw(faces[None].sketch[None], c.panel)[0] if c.panel is not None else faces[None].sketch
+            c = known[base]
+            which = (model, c.draw_size, c.paint)
+            rr = renderers[which]
+            if rr.size not in sketched:
+                sketched[rr.size] = rr.source(image=path)
+            face = sketched[rr.size]
+            if base.startswith("input"):  # the unedited sketch the generator starts from (a neutral face)
+                pic = draw(face.sketch[None], c.panel)[0] if c.panel is not None else face.sketch
                 tiles.append((pic, {"condition": cond, "source": source, "face": path.name, "emotion": "neutral"}))
                 continue
-            which = c.draw_size if c.paint else "no paint"
-            k, rr = c.intensity, renderers[which]
+            k = c.intensity
             if (k, which) not in drawn:
                 codes = rr.bank.codes(seed, 1.0)
-                drawn[k, which] = rr.render(faces[which], rr.bank.blend(
+                drawn[k, which] = rr.render(face, rr.bank.blend(
                     np.array([pose(rr.classes, e, k) for e in emotions]), codes))
             frames = drawn[k, which]
             if c.smooth:
@@ -486,7 +506,7 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
             pics = {"real-photo": draw(crop[None], Panel(photo_layout, Dither("floyd-steinberg", polarity="paper")))[0],
                     "real-photo-negative": draw(crop[None], Panel(photo_layout, Dither("floyd-steinberg")))[0]}
             for cond in chosen:
-                c = known[cond]
+                c = known[split_condition(cond)[0]]
                 if cond.startswith("real-sketch") or cond.startswith("real-bold"):
                     sk = real_sketch(gray, data, r.size, c.sketch)
                     pics[cond] = sk if c.panel is None else draw(sk[None], c.panel)[0]
@@ -512,12 +532,14 @@ def study_cli(doc: str, examples: int, out: str, sharp: int, fer: int):
 
 
 def main() -> None:
-    ap, mk, sub = study_cli(__doc__, 5, "bench-out/legibility", 5, 5)
+    ap, mk, sub = study_cli(__doc__, 7, "bench-out/legibility", 5, 5)
     mk.add_argument("--real", type=int, default=4, help="real FER+ faces per emotion for the baselines")
     mk.add_argument("--real-sharp", type=int, default=0,
                     help="also this many labelled sharp faces (hires/katstudz) per emotion for the real conditions")
     mk.add_argument("--conditions", default=",".join(STUDY),
                     help="comma-separated condition ids (see conditions()); default: %(default)s")
+    mk.add_argument("--model", action="append", default=[], metavar="NAME=CHECKPOINT",
+                    help="another generator; conditions suffixed @NAME (e.g. default@NAME, gray@NAME) are drawn by it")
     mk.add_argument("--per-sheet", type=int, default=10)
     mk.add_argument("--seed", type=int, default=0)
     sc = sub.add_parser("score", help="score answer files against the key, or whole studies pooled")
@@ -534,10 +556,18 @@ def main() -> None:
             print(f"skipped: the study's faces need {FERPLUS_VALID} and {HIRES}")
             return
         chosen = tuple(c.strip() for c in args.conditions.split(",") if c.strip())
-        tiles = study_tiles(args.sharp, args.fer, args.real, args.seed, chosen, args.real_sharp)
+        bad = [m for m in args.model if "=" not in m]
+        if bad:
+            raise SystemExit(f"--model {bad[0]!r}: expected NAME=CHECKPOINT")
+        models = dict(m.split("=", 1) for m in args.model)
+        tiles = study_tiles(args.sharp, args.fer, args.real, args.seed, chosen, args.real_sharp, models)
         key = write_study(tiles, Path(args.out), args.per_sheet, seed=args.seed)
         known = conditions()
-        (Path(args.out) / "conditions.json").write_text(json.dumps({c: known[c].what for c in chosen}, indent=1))
+        described = {}
+        for c in chosen:
+            base, model = split_condition(c)
+            described[c] = known[base].what + (f" (drawn by the generator {models[model]})" if model else "")
+        (Path(args.out) / "conditions.json").write_text(json.dumps(described, indent=1))
         print(f"{len(key)} tiles on {len(list((Path(args.out) / 'sheets').glob('sheet-*.png')))} sheets in "
               f"{args.out}/sheets (give raters only that folder); key: {args.out}/key.json")
         return

@@ -195,3 +195,14 @@ def test_warp_only_shuts_the_generators_paint():
         fresh = Renderer(default_generator(), "cpu").nets.generator(x, s, parts=True)[1]
     assert parts["mask"].max() < 1e-6 < fresh["mask"].max()
     assert not legibility.conditions()["default-warp-only"].paint
+
+
+def test_conditions_name_the_generator_that_draws_them():
+    assert legibility.split_condition("default@bend") == ("default", "bend")
+    assert legibility.split_condition("gray") == ("gray", None)
+    with pytest.raises(SystemExit, match="no --model bend=CHECKPOINT"):
+        legibility.study_tiles(1, 0, 0, 0, ("default@bend",))
+    with pytest.raises(SystemExit, match="real faces are not drawn"):
+        legibility.study_tiles(1, 0, 0, 0, ("real-sketch@b",), models={"b": "b.pt"})
+    with pytest.raises(SystemExit, match="unknown condition 'nope'"):
+        legibility.study_tiles(1, 0, 0, 0, ("nope@b",), models={"b": "b.pt"})
