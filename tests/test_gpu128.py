@@ -63,13 +63,16 @@ def test_the_gpu_script_runs_end_to_end_on_a_cpu(binary_data, tmp_path):
     for name in ("tools", "configs", "emosketch"):
         (work / name).symlink_to(ROOT / name)
     env = {**os.environ, "SMOKE": "1", "BUDGET": "5", "PROBE": "2", "DEVICE": "cpu", "OUT": str(tmp_path / "out"),
-           "WORK": str(tmp_path / "w"), "PY": sys.executable, "OMP_NUM_THREADS": "2"}
+           "WORK": str(tmp_path / "w"), "PY": sys.executable, "OMP_NUM_THREADS": "2",
+           "EXTRA": "lambda_bend: 0.5"}
     r = subprocess.run(["bash", "tools/gpu128.sh"], cwd=work, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == ["generator-fer6-128.pt", "log.jsonl", "run.json", "samples.png"]
     run = json.loads((out / "run.json").read_text())
     assert run["steps"] == 10 and run["images_seen"] == 320 and run["hardware"] == "CPU"
+    assert run["extra"] == "lambda_bend: 0.5"
+    assert json.loads((tmp_path / "w" / "run" / "config.json").read_text())["lambda_bend"] == 0.5
     from emosketch.gan.sample import GanTranslator
 
     tr = GanTranslator(out / "generator-fer6-128.pt", "cpu")

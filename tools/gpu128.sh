@@ -6,6 +6,7 @@
 # the slim checkpoint (generator-fer6-128.pt), log.jsonl, the last sample grid, and run.json (steps,
 # images seen, seconds, hardware). Judge the checkpoint back here with benchmarks/realfaces.py --size 128.
 # SMOKE=1 shrinks the guides and the probe so that the whole script runs on a CPU in a few minutes.
+# EXTRA adds training keys to the config (e.g. EXTRA="lambda_bend: 0.5"; they are recorded in run.json).
 set -euo pipefail
 BUDGET=${BUDGET:-300}
 OUT=${OUT:-gpu-out}
@@ -27,6 +28,8 @@ for g in guide guide-coarse; do
 done
 sed -e "s|^guide: .*|guide: $W/guide.pt|" -e "s|^extra_guides: .*|extra_guides: [$W/guide-coarse.pt]|" \
   configs/train-ferplus-128.yaml > "$W/base.yaml"
+# EXTRA: more training keys for this run, one per line, not already in the config (e.g. EXTRA="lambda_bend: 0.5")
+if [ -n "${EXTRA:-}" ]; then printf '%s\n' "$EXTRA" >> "$W/base.yaml"; fi
 rm -rf "$W/probe"
 p0=$(date +%s.%N)
 $E train --config "$W/base.yaml" --data "$W/fer6-128" --out "$W/probe" --steps "$PROBE" --device "$DEVICE"
@@ -44,9 +47,9 @@ $E slim "$W/run/checkpoint.pt" --out "$OUT/generator-fer6-128.pt" --note "$NOTE"
 cp "$W/run/log.jsonl" "$OUT/log.jsonl"
 last=$(ls "$W/run/samples" | sort | tail -1); cp "$W/run/samples/$last" "$OUT/samples.png"
 $PY - "$OUT/run.json" <<PYEOF
-import json, sys
+import json, os, sys
 json.dump({"steps": $STEPS, "batch": 32, "images_seen": $STEPS * 32, "train_seconds": round($s1 - $s0, 1),
            "probe_steps": $PROBE, "probe_seconds": round($p1 - $p0, 1), "all_seconds": $(date +%s) - $t0,
-           "hardware": "$HW", "note": "$NOTE"}, open(sys.argv[1], "w"), indent=1)
+           "hardware": "$HW", "note": "$NOTE", "extra": os.environ.get("EXTRA", "")}, open(sys.argv[1], "w"), indent=1)
 PYEOF
 cat "$OUT/run.json"
