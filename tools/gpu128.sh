@@ -46,10 +46,12 @@ NOTE="configs/train-ferplus-128.yaml on FER+ train, six emotions, 128 px: $STEPS
 $E slim "$W/run/checkpoint.pt" --out "$OUT/generator-fer6-128.pt" --note "$NOTE"
 cp "$W/run/log.jsonl" "$OUT/log.jsonl"
 last=$(ls "$W/run/samples" | sort | tail -1); cp "$W/run/samples/$last" "$OUT/samples.png"
-$PY - "$OUT/run.json" <<PYEOF
+# The text (the device's name, the note, EXTRA) reaches Python through the environment, never as source.
+HW="$HW" NOTE="$NOTE" $PY - "$OUT/run.json" <<PYEOF
 import json, os, sys
 json.dump({"steps": $STEPS, "batch": 32, "images_seen": $STEPS * 32, "train_seconds": round($s1 - $s0, 1),
            "probe_steps": $PROBE, "probe_seconds": round($p1 - $p0, 1), "all_seconds": $(date +%s) - $t0,
-           "hardware": "$HW", "note": "$NOTE", "extra": os.environ.get("EXTRA", "")}, open(sys.argv[1], "w"), indent=1)
+           "hardware": os.environ["HW"], "note": os.environ["NOTE"], "extra": os.environ.get("EXTRA", "")},
+          open(sys.argv[1], "w"), indent=1)
 PYEOF
 cat "$OUT/run.json"
