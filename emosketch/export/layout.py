@@ -4,6 +4,7 @@ sequence or be given per frame."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 
@@ -66,6 +67,26 @@ class Layout:
                 raise EmosketchError(f"zoom {z}: must be between 0.05 and 20")
 
 
+@functools.lru_cache(maxsize=8)
+def _oval(h: int, w: int, how: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The head oval of an h x w frame: (what lies outside it, bool [h, w]; with how "outline", the oval
+    drawn dark on paper, uint8 [h, w], else None). Computed once per frame size, not per frame."""
+    cx, cy = OVAL_CENTRE[0] * w - 0.5, OVAL_CENTRE[1] * h - 0.5
+    ax, ay = OVAL_AXES[0] * w, OVAL_AXES[1] * h
+    yy, xx = np.mgrid[0:h, 0:w]
+    outside = ((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2 > 1
+    ring = None
+    if how == "outline":
+        ring = np.full((h, w), PAPER, np.uint8)
+        shift = 4  # cv2 draws at 1/16 pixel precision with shift 4
+        cv2.ellipse(ring, (round(cx * 16), round(cy * 16)), (round(ax * 16), round(ay * 16)), 0, 0, 360, 0,
+                    max(1, round(h / 64)), cv2.LINE_8, shift)
+    outside.flags.writeable = False  # shared by every caller through the cache
+    if ring is not None:
+        ring.flags.writeable = False
+    return outside, ring
+
+
 def head_oval(frames: np.ndarray, how: str = "outline") -> np.ndarray:
     """Face crops uint8 [T, H, W] with what lies outside the head oval (OVAL_CENTRE, OVAL_AXES) turned
     to paper, and with `how` "outline" the oval drawn dark around them, one pixel for every 64 of the
@@ -76,19 +97,10 @@ def head_oval(frames: np.ndarray, how: str = "outline") -> np.ndarray:
     if how == "none":
         return frames
     _, h, w = frames.shape
-    cx, cy = OVAL_CENTRE[0] * w - 0.5, OVAL_CENTRE[1] * h - 0.5
-    ax, ay = OVAL_AXES[0] * w, OVAL_AXES[1] * h
-    yy, xx = np.mgrid[0:h, 0:w]
-    outside = ((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2 > 1
+    outside, ring = _oval(h, w, how)
     out = frames.copy()
     out[:, outside] = PAPER
-    if how == "outline":
-        ring = np.full((h, w), PAPER, np.uint8)
-        shift = 4  # cv2 draws at 1/16 pixel precision with shift 4
-        cv2.ellipse(ring, (round(cx * 16), round(cy * 16)), (round(ax * 16), round(ay * 16)), 0, 0, 360, 0,
-                    max(1, round(h / 64)), cv2.LINE_8, shift)
-        out = np.minimum(out, ring[None])
-    return out
+    return out if ring is None else np.minimum(out, ring[None])
 
 
 def _window(layout: Layout, src_w: int, src_h: int, zoom: float) -> tuple[float, float, float, float]:
