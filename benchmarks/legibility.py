@@ -441,9 +441,10 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
         base, model = split_condition(cond)
         if base not in known:
             raise SystemExit(f"unknown condition {base!r}: expected some of {', '.join(known)}")
-        if model is not None and (model not in models or base.startswith("real")):
-            raise SystemExit(f"condition {cond!r}: " + (f"no --model {model}=CHECKPOINT given" if model not in models
-                                                         else "real faces are not drawn by a generator"))
+        if model is not None and model not in models:
+            raise SystemExit(f"condition {cond!r}: no --model {model}=CHECKPOINT given")
+        if model is not None and base.startswith("real"):
+            raise SystemExit(f"condition {cond!r}: real faces are not drawn by a generator")
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "2"))))
     checkpoints = {None: default_generator(), **models}
     renderers = {}  # (model, draw size, paint) -> Renderer
