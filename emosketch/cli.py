@@ -466,7 +466,10 @@ def train_cmd(config_path, data, out, resume, steps, device):
 @click.option("--draw-size", type=int, default=None,
               help="A warp generator: draw at this side (a power of two above its size). Its networks read "
                    "the sketch shrunk to their size; its strokes are moved and painted at this one.")
-def slim_cmd(checkpoint, out, note, draw_size):
+@click.option("--photo-margin", type=float, default=None,
+              help="Frame a photo's face box with this fraction a side when the model reads it (as its "
+                   "training faces were framed; prepare measures it for data cropped by the dataset's boxes).")
+def slim_cmd(checkpoint, out, note, draw_size, photo_margin):
     """Reduce a training checkpoint to a model to ship. A generator keeps the EMA weights of G, F
     and E, the config, classes and dataset settings (what sampling, interpolate, agent and pack
     need); a classifier keeps its best epoch's weights, config, classes and dataset settings.
@@ -478,9 +481,11 @@ def slim_cmd(checkpoint, out, note, draw_size):
       emosketch slim runs/tiny/checkpoint.pt --out tiny.pt --note "train-tiny-cpu, 2,400 steps"
       emosketch slim runs/fer6-coarse8k/checkpoint.pt --draw-size 128 --out g128.pt
       emosketch slim runs/fer6-face.pt --out emosketch/models/classifier-fer6-face-64.pt
+      emosketch slim runs/fer6/checkpoint.pt --photo-margin 0.1 --out g.pt
     """
     import torch
 
+    from .datasets.photo import with_photo_margin
     from .evaluate.classifier import FORMAT_NAME as CLASSIFIER_FORMAT
     from .evaluate.classifier import slim_classifier
     from .gan.checkpoint import lift, load_checkpoint, save_checkpoint, slim_checkpoint
@@ -492,16 +497,18 @@ def slim_cmd(checkpoint, out, note, draw_size):
     if kind == CLASSIFIER_FORMAT:
         if draw_size:
             raise click.UsageError("--draw-size is for generators; a classifier reads at its own size")
-        state = slim_classifier(checkpoint, out, note)
+        state = slim_classifier(checkpoint, out, note, photo_margin)
         params = sum(v.numel() for v in state["model"].values())
         click.echo(f"wrote {out}: classifier, epoch {state.get('epoch')}, {params:,} values, "
                    f"{out.stat().st_size / 1e6:.1f} MB")
         return
     if draw_size:
         state = lift(load_checkpoint(checkpoint), draw_size, note)
+        if photo_margin is not None:
+            state["dataset"] = with_photo_margin(state.get("dataset") or {}, photo_margin)
         save_checkpoint(out, state)
     else:
-        state = slim_checkpoint(checkpoint, out, note)
+        state = slim_checkpoint(checkpoint, out, note, photo_margin)
     params = sum(v.numel() for v in state["ema"].values())
     click.echo(f"wrote {out}: step {state['step']}, draws {state['image_size']} px, {params:,} parameters, {out.stat().st_size / 1e6:.1f} MB")
 

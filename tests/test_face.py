@@ -49,3 +49,34 @@ def test_haar_finds_real_faces():
     files = sorted((FERPLUS / "FER2013Train").glob("*.png"))[:60]
     found = [detect(cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)) for f in files]
     assert sum(b is not None for b in found) >= 10  # ~1/3 of 48 px FER faces
+
+
+def test_photo_margin_frames_photos_as_the_data_was():
+    cfg = FaceConfig(margin=0.2, photo_margin=0.05)
+    assert cfg.for_photos().margin == 0.05 and cfg.for_photos().photo_margin == 0.05
+    assert FaceConfig(margin=0.2).for_photos().margin == 0.2  # no measured framing: the data's own margin
+    with pytest.raises(EmosketchError, match="photo_margin"):
+        FaceConfig(photo_margin=-0.1)
+    from emosketch.datasets.photo import photo_configs
+
+    face_cfg, _ = photo_configs({"face_crop": {"margin": 0.2, "photo_margin": 0.0, "photo_margin_measured": {}}})
+    assert face_cfg.margin == 0.0
+
+
+def test_framing_margin_reads_how_close_crops_are():
+    from emosketch.datasets.decode import decode_file
+    from emosketch.datasets.face import framing_margin
+    from emosketch.models import demo_photo
+
+    photo = decode_file(demo_photo())
+    measured = []
+    for m in (0.0, 0.15, 0.3):
+        crop, how = crop_face(photo, 96, FaceConfig(margin=m))
+        assert how == "haar"
+        margin, found, tried = framing_margin(crop[None], min_found=1)
+        assert (found, tried) == (1, 1)
+        measured.append(margin)
+    assert measured[0] < measured[1] < measured[2] and measured[2] - measured[0] > 0.2
+    blank = np.full((5, 48, 48), 128, np.uint8)
+    assert framing_margin(blank) == (None, 0, 5)
+    assert framing_margin(np.zeros((0, 48, 48), np.uint8)) == (None, 0, 0)

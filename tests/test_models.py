@@ -108,6 +108,34 @@ def test_slim_keeps_the_ema_networks_and_draws_the_same(run, generator, tmp_path
     assert np.array_equal(full.translate(faces, targets, seeds), slim.translate(faces, targets, seeds))
 
 
+def test_slim_photo_margin_frames_photos_closer(run, tmp_path):
+    """slim --photo-margin: the same weights; a photo's face box gets that margin, so the face the model
+    redraws is the photo's Haar box with that margin, sketched; a margin outside 0..2 is refused with one
+    line."""
+    from emosketch.datasets.decode import decode_file
+    from emosketch.datasets.face import FaceConfig, crop_face
+    from emosketch.datasets.photo import photo_configs
+    from emosketch.datasets.sketch import sketch
+    from emosketch.interpolate.render import Renderer
+    from emosketch.models import default_generator, demo_photo
+
+    photo = decode_file(demo_photo())
+    drawn = []
+    for margin in (0.3, 0.0):
+        out = tmp_path / f"m{margin}.pt"
+        result = run("slim", default_generator(), "--photo-margin", margin, "--out", out)
+        assert result.exit_code == 0, result.output
+        assert torch.load(out, map_location="cpu", weights_only=True)["dataset"]["face_crop"]["photo_margin"] == margin
+        r = Renderer(out, "cpu")
+        face = r.source(image=demo_photo())
+        crop, how = crop_face(photo, r.size, FaceConfig(margin=margin))
+        assert how == "haar" and np.array_equal(face.sketch, sketch(crop, photo_configs(r.state["dataset"])[1]))
+        drawn.append(face.sketch)
+    assert not np.array_equal(*drawn)
+    bad = run("slim", default_generator(), "--photo-margin", 2.5, "--out", tmp_path / "bad.pt")
+    assert bad.exit_code != 0 and "photo_margin 2.5" in bad.output and not (tmp_path / "bad.pt").exists()
+
+
 def test_slim_draw_size_makes_the_shipped_model_draw_a_photo_at_128_px(run, tmp_path):
     """slim --draw-size: the same weights take and draw 128 px sketches (a photo is sketched at 128
     px), and the 128 px drawing shrunk to 64 px is close to the 64 px model's own drawing."""

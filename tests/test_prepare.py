@@ -222,3 +222,41 @@ def test_a_source_with_no_usable_face_is_an_error(tmp_path):
     with pytest.raises(EmosketchError, match="no usable face in 2 items \\(skipped: 2 not an image\\)"):
         prepare(f"folder:{tmp_path / 'f'}", tmp_path / "out", PrepareConfig(size=32), **quiet())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+def test_box_cropped_data_records_how_a_photo_should_be_framed(tmp_path):
+    """FER+-style data (every crop the dataset's own box) gets a measured photo margin; a photo crop at
+    its Haar box alone measures close, one with a wide margin measures wide; Haar-cropped data gets none."""
+    import csv
+
+    import cv2
+
+    from emosketch.datasets.decode import decode_file
+    from emosketch.datasets.face import FaceConfig, crop_face
+    from emosketch.models import demo_photo
+
+    make_ferplus(tmp_path / "fp")  # 6 faces: too few to measure (20 must be found)
+    meta = prepare(f"ferplus:{tmp_path / 'fp'}", tmp_path / "out", PrepareConfig(size=32), **quiet())
+    assert meta["face_crop"]["photo_margin"] is None and meta["face_crop"]["photo_margin_measured"]["tried"] == 6
+    photo = decode_file(demo_photo())
+    margins = {}
+    for margin in (0.0, 0.3):
+        root = tmp_path / f"photo{margin}"
+        rows = []
+        for split in ("FER2013Train", "FER2013Valid"):
+            (root / split).mkdir(parents=True)
+            rows = []
+            for i in range(16):  # the same face, shifted by a pixel or two
+                crop, _ = crop_face(np.roll(photo, (i % 3, i // 4), (0, 1)), 48, FaceConfig(margin=margin))
+                cv2.imwrite(str(root / split / f"f{i}.png"), crop)
+                rows.append([f"f{i}.png", "(0, 0, 48, 48)", 10, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+            with open(root / split / "label.csv", "w", newline="") as fh:
+                csv.writer(fh).writerows(rows)
+        meta = prepare(f"ferplus:{root}", tmp_path / f"out{margin}", PrepareConfig(size=48), **quiet())
+        assert meta["face_crop"]["used"] == {"box": 32} and meta["face_crop"]["photo_margin_measured"]["found"] >= 20
+        margins[margin] = meta["face_crop"]["photo_margin"]
+        assert load(tmp_path / f"out{margin}").meta["face_crop"]["photo_margin"] == margins[margin]
+    assert margins[0.0] < 0.15 < margins[0.3]
+    make_folder(tmp_path / "f")
+    meta = prepare(f"folder:{tmp_path / 'f'}", tmp_path / "fold", PrepareConfig(size=32), **quiet())
+    assert meta["face_crop"]["photo_margin"] is None and "photo_margin_measured" not in meta["face_crop"]

@@ -31,7 +31,7 @@ from ..emotions import EMOTIONS, canonical, canonical_list
 from ..errors import EmosketchError
 from ..progress import progress as progress_bar
 from .decode import MAX_PIXELS, MIN_SIDE, Skip, decode_file
-from .face import FaceConfig, crop_face
+from .face import FaceConfig, crop_face, framing_margin
 from .readers import SPLIT_NAMES, TEST, TRAIN, VAL, Index, Item, read_source
 from .sketch import SketchConfig, sketch
 from .synthetic import random_identity, render
@@ -411,11 +411,18 @@ def _assemble(partial: Path, chunk_dir: Path, n_chunks: int, index: Index, items
     crop_methods = Counter(note for note, good in zip(notes, ok) if good)
     counts = {name: {SPLIT_NAMES[sp]: int(((label_arr == ci) & (split_arr == sp)).sum()) for sp in (TRAIN, VAL, TEST)}
               for ci, name in enumerate(classes)}
+    face_crop = {**cfg.face.to_dict(), "used": dict(crop_methods)}
+    if cfg.face.photo_margin is None and cfg.keep_faces and n and crop_methods.get("box", 0) * 2 > n:
+        # Crops from the dataset's own boxes: measure how close they frame their faces, so that a photo's
+        # Haar box is framed alike when a model trained on them reads it (FaceConfig.photo_margin).
+        margin, found, tried = framing_margin(np.load(partial / "faces.npy", mmap_mode="r"), cfg.face.min_face)
+        face_crop["photo_margin"] = margin
+        face_crop["photo_margin_measured"] = {"found": found, "tried": tried}
     return {
         "format": FORMAT_NAME, "version": FORMAT_VERSION, "emosketch": __version__,
         "classes": classes, "size": cfg.size, "count": n, "counts": counts,
         "source": {"kind": index.kind, "path": index.path, "spec": source},
-        "face_crop": {**cfg.face.to_dict(), "used": dict(crop_methods)},
+        "face_crop": face_crop,
         "sketch": cfg.sketch.to_dict() if index.kind != "synthetic" else {"method": "synthetic render"},
         "config": json.loads(json.dumps(asdict(cfg), default=str)),
         "files": sorted(p.name for p in partial.iterdir() if p.suffix == ".npy"),

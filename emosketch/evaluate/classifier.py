@@ -81,13 +81,19 @@ SLIM_KEEP = ("emosketch", "config", "classes", "image_size", "input", "epoch", "
              "history", "dataset")
 
 
-def slim_classifier(src: str | Path, dst: str | Path, note: str | None = None) -> dict:
+def slim_classifier(src: str | Path, dst: str | Path, note: str | None = None,
+                    photo_margin: float | None = None) -> dict:
     """Write `src` reduced to what classifying needs (the best epoch's weights, config, classes and
-    dataset settings; no optimiser, last weights or random states, so it cannot resume) to `dst`."""
+    dataset settings; no optimiser, last weights or random states, so it cannot resume) to `dst`.
+    `photo_margin` sets how a photo's face box is framed (datasets.face.FaceConfig.photo_margin)."""
     state = load_checkpoint(src)
     out = {k: state[k] for k in SLIM_KEEP if k in state} | {"slim": True}
     if note:
         out["note"] = note
+    if photo_margin is not None:
+        from ..datasets.photo import with_photo_margin
+
+        out["dataset"] = with_photo_margin(out.get("dataset") or {}, photo_margin)
     checkpoints.save_checkpoint(dst, out, FORMAT_NAME, FORMAT_VERSION)
     return out
 

@@ -23,19 +23,25 @@ INFERENCE = ("generator", "mapping", "style_encoder")  # the networks that sampl
 KEEP = ("config", "classes", "image_size", "step", "dataset", "emosketch")
 
 
-def slim(state: dict, note: str | None = None) -> dict:
+def slim(state: dict, note: str | None = None, photo_margin: float | None = None) -> dict:
     """A training checkpoint's state reduced to what inference needs: the EMA copies of G, F and E in
-    fp32, the config, classes, image size, step and dataset settings. It cannot resume training."""
+    fp32, the config, classes, image size, step and dataset settings. It cannot resume training.
+    `photo_margin` sets how a photo's face box is framed (datasets.face.FaceConfig.photo_margin)."""
     ema = {k: v for k, v in state["ema"].items() if k.split(".", 1)[0] in INFERENCE}
     out = {k: state[k] for k in KEEP if k in state} | {"ema": ema, "slim": True}
     if note:
         out["note"] = note
+    if photo_margin is not None:
+        from ..datasets.photo import with_photo_margin
+
+        out["dataset"] = with_photo_margin(out.get("dataset") or {}, photo_margin)
     return out
 
 
-def slim_checkpoint(src: str | Path, dst: str | Path, note: str | None = None) -> dict:
+def slim_checkpoint(src: str | Path, dst: str | Path, note: str | None = None,
+                    photo_margin: float | None = None) -> dict:
     """Write `src`'s slim form to `dst` (atomically); returns it."""
-    state = slim(load_checkpoint(src), note)
+    state = slim(load_checkpoint(src), note, photo_margin)
     save_checkpoint(dst, state)
     return state
 
