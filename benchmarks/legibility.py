@@ -307,6 +307,8 @@ class Condition:
     paint: bool = True  # False: the generator's paint mask held shut, so its edit is the warp alone
     sketch: tuple = ()  # real-sketch conditions: (key, value) pairs over the model's sketch settings
     # (a bolder or cleaner line style); with a panel, the real sketch is shown through it
+    margin: float | None = None  # the margin around a photo's face box (a fraction of the box on each
+    # side) for the face the generator redraws; None: the checkpoint's own
 
 
 def conditions() -> dict[str, Condition]:
@@ -354,6 +356,11 @@ def conditions() -> dict[str, Condition]:
                                Panel(replace(head, oval="clip"), PANEL.dither)),
         "real-sketch-oval": Condition("real sketches through the default panel with the head oval (clipped, "
                                       "outline drawn)", Panel(replace(head, oval="outline"), PANEL.dither)),
+        "default-m10": Condition("panel: the default, photos framed closer (face box + 10% a side, as a FER+ "
+                                 "crop frames its face)", PANEL, margin=0.1),
+        "default-m0": Condition("panel: the default, photos framed to the face box alone (no margin)", PANEL,
+                                margin=0.0),
+        "gray-m10": Condition("the generator's gray 64 px sketch, photos framed with 10% a side", margin=0.1),
         "input-panel": Condition("panel: the default drawing of the generator's input, the neutral face's own "
                                  "sketch, unedited (one tile a face)", PANEL),
         "real-sketch": Condition("real FER+ sketches (gray)"),
@@ -367,6 +374,27 @@ def conditions() -> dict[str, Condition]:
         "real-photo": Condition("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, light lit"),
         "real-photo-negative": Condition("real FER+ photos, Floyd-Steinberg, 64 px 1:1 on the panel, dark lit"),
     }
+
+
+def framed_source(renderer, path: Path, margin: float | None):
+    """The face `renderer` redraws from the image at `path`; with `margin`, a photo is framed by its face
+    box plus that fraction a side instead of the checkpoint's own framing."""
+    if margin is None:
+        return renderer.source(image=path)
+    import copy
+
+    from emosketch.datasets.decode import decode_file
+    from emosketch.datasets.photo import model_input
+    from emosketch.datasets.sketch import SketchConfig
+    from emosketch.interpolate.render import Source
+    from emosketch.tensors import resize_batch
+
+    data = copy.deepcopy(renderer.state.get("dataset", {}))
+    crop = data.setdefault("face_crop", {})
+    crop["margin"] = crop["photo_margin"] = margin
+    gray = decode_file(path)
+    sketch, how = model_input(gray, data, int(data.get("size") or renderer.size), "sketch", "auto", SketchConfig())
+    return Source(resize_batch(sketch[None], renderer.size)[0], gray, how)
 
 
 def shut_paint(renderer):
@@ -463,7 +491,7 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
     neutral = ferplus_faces("neutral", fer, set(), seed)
     sources += [("fer", p) for p in neutral]
     for source, path in sources:
-        sketched = {}  # a face is sketched once per size
+        sketched = {}  # a face is sketched once per size and framing
         drawn = {}
         for cond in chosen:
             base, model = split_condition(cond)
@@ -472,19 +500,19 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
             c = known[base]
             which = (model, c.draw_size, c.paint)
             rr = renderers[which]
-            if rr.size not in sketched:
-                sketched[rr.size] = rr.source(image=path)
-            face = sketched[rr.size]
+            if (rr.size, c.margin) not in sketched:
+                sketched[rr.size, c.margin] = framed_source(rr, path, c.margin)
+            face = sketched[rr.size, c.margin]
             if base.startswith("input"):  # the unedited sketch the generator starts from (a neutral face)
                 pic = draw(face.sketch[None], c.panel)[0] if c.panel is not None else face.sketch
                 tiles.append((pic, {"condition": cond, "source": source, "face": path.name, "emotion": "neutral"}))
                 continue
             k = c.intensity
-            if (k, which) not in drawn:
+            if (k, which, c.margin) not in drawn:
                 codes = rr.bank.codes(seed, 1.0)
-                drawn[k, which] = rr.render(face, rr.bank.blend(
+                drawn[k, which, c.margin] = rr.render(face, rr.bank.blend(
                     np.array([pose(rr.classes, e, k) for e in emotions]), codes))
-            frames = drawn[k, which]
+            frames = drawn[k, which, c.margin]
             if c.smooth:
                 frames = np.stack([cv2.GaussianBlur(f, (0, 0), c.smooth) for f in frames])
             pics = frames if c.panel is None else draw(frames, c.panel, np.full(len(emotions), c.zoom))

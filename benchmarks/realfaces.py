@@ -74,12 +74,16 @@ def real_dataset(work: Path, reuse: bool, size: int = 64) -> Path:
     return prepared(f"ferplus:{FERPLUS}", work / f"fer6-{size}", PrepareConfig(size=size, classes=CLASSES), reuse)
 
 
-def heldout_dataset(name: str, source: Path, work: Path, reuse: bool, size: int) -> Path:
+def heldout_dataset(name: str, source: Path, work: Path, reuse: bool, size: int, margin: float | None = None) -> Path:
     """Faces from another collection than FER+ (`source`, one folder per class), held out from every
-    judge and from the generators' FER+ training: the same face crop and sketch settings as the FER+
-    sketches, every face in the test split."""
-    return prepared(f"folder:{source}", work / f"{name}-{size}",
-                    PrepareConfig(size=size, classes=CLASSES, split_fractions=[0.0, 0.0, 1.0]), reuse)
+    judge and from the generators' FER+ training: the same sketch settings as the FER+ sketches, every
+    face in the test split. Each face is cropped to its Haar box plus `margin` a side (None: prepare's
+    default)."""
+    cfg = PrepareConfig(size=size, classes=CLASSES, split_fractions=[0.0, 0.0, 1.0])
+    if margin is None:
+        return prepared(f"folder:{source}", work / f"{name}-{size}", cfg, reuse)
+    cfg = replace(cfg, face=replace(cfg.face, margin=margin))
+    return prepared(f"folder:{source}", work / f"{name}-{size}-m{round(margin * 100)}", cfg, reuse)
 
 
 def train_judge(name: str, data: Path, work: Path, reuse: bool, cfg: ClassifierConfig | None = None) -> Path:
@@ -267,13 +271,13 @@ HIRES = ROOT.parent / "shared" / "data" / "hires"
 HELDOUT = {"jaffe": HIRES / "jaffe", "katstudz": HIRES / "katstudz"}  # sharp faces no judge or model saw
 
 
-def test_sets(work: Path, data: Path, reuse: bool, size: int) -> list[tuple[str, Path, str]]:
+def test_sets(work: Path, data: Path, reuse: bool, size: int, margin: float | None = None) -> list[tuple[str, Path, str]]:
     """(name, dataset, split): FER+ valid, then each held-out sharp collection that is present."""
     sets = [("FER+ valid", data, "val")]
     for name, source in HELDOUT.items():
         if source.is_dir():
             print(f"preparing held-out {name} sketches ...")
-            sets.append((f"{name} (held out)", heldout_dataset(name, source, work, reuse, size), "test"))
+            sets.append((f"{name} (held out)", heldout_dataset(name, source, work, reuse, size, margin), "test"))
         else:
             print(f"(held-out {name} faces not found at {source}: left out)")
     return sets
@@ -289,6 +293,9 @@ def main() -> None:
                          "resized to it")
     ap.add_argument("--faces", type=int, default=400, help="faces of each test set, each redrawn in the 5 other emotions")
     ap.add_argument("--exaggerate", type=float, default=3.0, help="the warp baseline's exaggeration of mean motion")
+    ap.add_argument("--margin", type=float, default=None,
+                    help="frame the held-out sharp faces by their Haar box plus this fraction a side (default: "
+                         "prepare's); the figures go to realfaces[-SIZE]-mMARGIN.json")
     ap.add_argument("--reuse", action="store_true", help="reuse the datasets and judges in OUT/realfaces[-SIZE]")
     ap.add_argument("--cnn-judges", default="A,B",
                     help="which CNN judges to train and use (judge B at 128 px takes about 25 min an epoch on one "
@@ -320,7 +327,7 @@ def main() -> None:
                "B": f"CNN width {JUDGES['B'].width}, seed {JUDGES['B'].seed}",
                "C": "HOG (8 cells a side, 9 bins) + softmax regression",
                "D": "blur, PCA 150 + softmax regression"}
-    sets = test_sets(work, data, args.reuse, args.size)
+    sets = test_sets(work, data, args.reuse, args.size, args.margin)
 
     judge_rows, real_acc = [], {}
     for set_name, set_data, split in sets:
@@ -388,9 +395,9 @@ def main() -> None:
         print(f"\nTarget accuracy per asked-for emotion (judge {j})")
         print(table([{"translator": r["translator"], "test set": r["test set"], **r[f"per_target_{j}"]} for r in rows],
                     ["translator", "test set"] + ds.classes))
-    result = {"size": args.size, "judges": judge_rows, "rows": rows, "faces": args.faces, "classes": ds.classes,
+    result = {"size": args.size, "heldout_margin": args.margin, "judges": judge_rows, "rows": rows, "faces": args.faces, "classes": ds.classes,
               "exaggerate": args.exaggerate, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads()}
-    path = out / f"realfaces{suffix}.json"
+    path = out / f"realfaces{suffix}{'' if args.margin is None else f'-m{round(args.margin * 100)}'}.json"
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(f"\nwrote {path}")
 

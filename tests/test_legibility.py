@@ -206,3 +206,18 @@ def test_conditions_name_the_generator_that_draws_them():
         legibility.study_tiles(1, 0, 0, 0, ("real-sketch@b",), models={"b": "b.pt"})
     with pytest.raises(SystemExit, match="unknown condition 'nope'"):
         legibility.study_tiles(1, 0, 0, 0, ("nope@b",), models={"b": "b.pt"})
+
+
+def test_margin_conditions_frame_the_photo_closer():
+    """default-m10 / default-m0: the photo's face box gets that margin; None keeps the checkpoint's."""
+    from emosketch.interpolate.render import Renderer
+    from emosketch.models import default_generator, demo_photo
+
+    r = Renderer(default_generator(), "cpu")
+    known = legibility.conditions()
+    assert known["default-m10"].margin == 0.1 and known["default-m0"].margin == 0.0 and known["default"].margin is None
+    own = legibility.framed_source(r, demo_photo(), None)
+    assert np.array_equal(own.sketch, r.source(image=demo_photo()).sketch)
+    close = legibility.framed_source(r, demo_photo(), 0.0)
+    assert close.sketch.shape == own.sketch.shape and not np.array_equal(close.sketch, own.sketch)
+    assert "haar" in close.how
