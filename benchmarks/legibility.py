@@ -356,6 +356,8 @@ def conditions() -> dict[str, Condition]:
                                Panel(replace(head, oval="clip"), PANEL.dither)),
         "real-sketch-oval": Condition("real sketches through the default panel with the head oval (clipped, "
                                       "outline drawn)", Panel(replace(head, oval="outline"), PANEL.dither)),
+        "default-m20": Condition("panel: the default, photos framed by the face box + 20% a side (the framing "
+                                 "before 2026-12-04's round 14)", PANEL, margin=0.2),
         "default-m10": Condition("panel: the default, photos framed closer (face box + 10% a side, as a FER+ "
                                  "crop frames its face)", PANEL, margin=0.1),
         "default-m0": Condition("panel: the default, photos framed to the face box alone (no margin)", PANEL,
