@@ -309,6 +309,8 @@ class Condition:
     # (a bolder or cleaner line style); with a panel, the real sketch is shown through it
     margin: float | None = None  # the margin around a photo's face box (a fraction of the box on each
     # side) for the face the generator redraws; None: the checkpoint's own
+    anchor: bool = False  # every emotion's field taken relative to the neutral style's field on the same
+    # face (gan.networks.WarpHead flow_offset): neutral draws the face's own sketch, the others move from it
 
 
 def conditions() -> dict[str, Condition]:
@@ -362,6 +364,10 @@ def conditions() -> dict[str, Condition]:
                                  "crop frames its face)", PANEL, margin=0.1),
         "default-m0": Condition("panel: the default, photos framed to the face box alone (no margin)", PANEL,
                                 margin=0.0),
+        "anchored": Condition("panel: the default, each emotion's warp taken relative to the neutral style's "
+                              "warp on the same face (neutral is the face's own sketch)", PANEL, anchor=True),
+        "gray-anchored": Condition("the generator's gray 64 px sketch, each emotion's warp relative to neutral's",
+                                   anchor=True),
         "gray-m10": Condition("the generator's gray 64 px sketch, photos framed with 10% a side", margin=0.1),
         "input-panel": Condition("panel: the default drawing of the generator's input, the neutral face's own "
                                  "sketch, unedited (one tile a face)", PANEL),
@@ -397,6 +403,21 @@ def framed_source(renderer, path: Path, margin: float | None):
     gray = decode_file(path)
     sketch, how = model_input(gray, data, int(data.get("size") or renderer.size), "sketch", "auto", SketchConfig())
     return Source(resize_batch(sketch[None], renderer.size)[0], gray, how)
+
+
+def anchored_render(renderer, face, styles, rest) -> np.ndarray:
+    """G(face, s) for each style with the warp taken relative to the field of the `rest` style ([1, D],
+    neutral) on the same face: uint8 [T, S, S]."""
+    import torch
+
+    from emosketch.tensors import to_tensor, to_uint8
+
+    g = renderer.nets.generator
+    x = to_tensor(face.sketch[None], renderer.device)
+    with torch.no_grad():
+        rest_flow = g(x, rest.to(renderer.device), parts=True)[1]["flow"]
+        y = g(x.expand(len(styles), -1, -1, -1), styles.to(renderer.device), flow_offset=rest_flow)
+    return to_uint8(y[:, 0])
 
 
 def shut_paint(renderer):
@@ -510,11 +531,15 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
                 tiles.append((pic, {"condition": cond, "source": source, "face": path.name, "emotion": "neutral"}))
                 continue
             k = c.intensity
-            if (k, which, c.margin) not in drawn:
+            if (k, which, c.margin, c.anchor) not in drawn:
                 codes = rr.bank.codes(seed, 1.0)
-                drawn[k, which, c.margin] = rr.render(face, rr.bank.blend(
-                    np.array([pose(rr.classes, e, k) for e in emotions]), codes))
-            frames = drawn[k, which, c.margin]
+                styles = rr.bank.blend(np.array([pose(rr.classes, e, k) for e in emotions]), codes)
+                if c.anchor:
+                    rest = rr.bank.blend(np.array([pose(rr.classes, "neutral", 1.0)]), codes)
+                    drawn[k, which, c.margin, c.anchor] = anchored_render(rr, face, styles, rest)
+                else:
+                    drawn[k, which, c.margin, c.anchor] = rr.render(face, styles)
+            frames = drawn[k, which, c.margin, c.anchor]
             if c.smooth:
                 frames = np.stack([cv2.GaussianBlur(f, (0, 0), c.smooth) for f in frames])
             pics = frames if c.panel is None else draw(frames, c.panel, np.full(len(emotions), c.zoom))

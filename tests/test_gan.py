@@ -408,6 +408,30 @@ def test_warp_generator_starts_as_the_identity_and_moves_strokes():
         ModelConfig(output="paint")
 
 
+def test_flow_offset_moves_strokes_relative_to_another_field():
+    """flow_offset: the field applied is the style's less the offset, so an offset equal to the style's
+    own field leaves the strokes where they are; a residual generator refuses it."""
+    cfg = ModelConfig(**{**TINY.__dict__, "output": "warp", "warp_grid": 4})
+    nets = Networks(cfg, 3)
+    with torch.no_grad():
+        nets.generator.warp.style_flow.weight.normal_(0, 0.5)
+    x = torch.ones(2, 1, 32, 32)
+    x[:, :, 10:22, 15:17] = -1
+    s = nets.mapping(torch.randn(2, cfg.latent_dim), torch.tensor([0, 1]))
+    with torch.no_grad():
+        moved, parts = nets.generator(x, s, parts=True)
+        assert parts["flow"].abs().max() > 0.01 and (moved - x).abs().max() > 0.5
+        held, held_parts = nets.generator(x, s, parts=True, flow_offset=parts["flow"])
+        assert held_parts["flow"].abs().max() == 0
+        assert (held - x).abs().max() < 0.02  # only the nearly shut paint differs from the input
+        half = nets.generator(x, s, flow_offset=parts["flow"][:1] * 0.5, parts=True)[1]["flow"]
+        assert torch.allclose(half, parts["flow"] - parts["flow"][:1] * 0.5)
+    residual = Networks(TINY, 3)
+    with pytest.raises(EmosketchError, match="warp generator"):
+        residual.generator(x, residual.mapping(torch.randn(2, TINY.latent_dim), torch.tensor([0, 1])),
+                           flow_offset=torch.zeros(1, 2, 32, 32))
+
+
 def test_a_warp_generator_draws_above_its_networks_size():
     """model.draw_size: the networks read the sketch shrunk to image_size, the head moves the full-size
     sketch's own strokes (a 1 px stroke stays 1 px, it is not redrawn from the small copy) and paints at

@@ -221,3 +221,25 @@ def test_margin_conditions_frame_the_photo_closer():
     close = legibility.framed_source(r, demo_photo(), 0.0)
     assert close.sketch.shape == own.sketch.shape and not np.array_equal(close.sketch, own.sketch)
     assert "haar" in close.how
+
+
+def test_anchored_conditions_draw_neutral_as_the_face_itself():
+    """anchored: every emotion's warp is relative to the neutral style's on the same face, so neutral
+    draws the face's own sketch (the paint is nearly shut) and the other emotions still move it."""
+    from emosketch.interpolate.render import Renderer
+    from emosketch.interpolate.timeline import pose
+    from emosketch.models import default_generator, demo_photo
+
+    r = Renderer(default_generator(), "cpu")
+    face = r.source(image=demo_photo())
+    codes = r.bank.codes(0, 1.0)
+    styles = r.bank.blend(np.array([pose(r.classes, e, 1.0) for e in r.classes]), codes)
+    rest = r.bank.blend(np.array([pose(r.classes, "neutral", 1.0)]), codes)
+    frames = legibility.anchored_render(r, face, styles, rest)
+    plain = r.render(face, styles)
+    n = r.classes.index("neutral")
+    assert np.abs(frames[n].astype(int) - face.sketch).mean() < 1.0
+    assert np.abs(plain[n].astype(int) - face.sketch).mean() > 5 * np.abs(frames[n].astype(int) - face.sketch).mean()
+    others = [i for i in range(len(r.classes)) if i != n]
+    assert min(np.abs(frames[i].astype(int) - face.sketch).mean() for i in others) > 2.0
+    assert legibility.conditions()["anchored"].anchor and not legibility.conditions()["default"].anchor

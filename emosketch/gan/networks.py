@@ -184,12 +184,18 @@ class WarpHead(nn.Module):
         with torch.no_grad():
             self.paint[-1].bias.copy_(torch.tensor([-5.0, 0.0]))  # mask logit (sigmoid(-5) = 0.7%), ink
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(image, displacement [B, 2, H, W] in grid_sample's [-1, 1] units, mask [B, 1, H, W])."""
+    def forward(self, x: torch.Tensor, h: torch.Tensor, s: torch.Tensor,
+                flow_offset: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(image, displacement [B, 2, H, W] in grid_sample's [-1, 1] units, mask [B, 1, H, W]).
+        `flow_offset` ([1 or B, 2, H, W]) is taken from the field before it moves the strokes (the
+        field returned is the one applied): e.g. the field of the neutral style on the same face, so
+        that every emotion moves the face relative to its own neutral drawing."""
         size = x.shape[-2:]
         coarse = F.adaptive_avg_pool2d(self.flow(h).float(), self.grid)
         coarse = coarse + self.style_flow(s.float()).view(-1, 2, self.grid, self.grid)
         flow = 2 * self.max_shift * torch.tanh(F.interpolate(coarse, size=size, mode="bilinear", align_corners=False))
+        if flow_offset is not None:
+            flow = flow - flow_offset.to(flow.dtype)
         base = F.affine_grid(torch.eye(2, 3, device=x.device).expand(len(x), 2, 3), [len(x), 1, *size],
                              align_corners=False)
         warped = F.grid_sample(x.float(), base + flow.permute(0, 2, 3, 1), mode="bilinear",
@@ -228,7 +234,7 @@ class Generator(nn.Module):
             nn.init.zeros_(self.to_img[-1].weight)
             nn.init.zeros_(self.to_img[-1].bias)
 
-    def forward(self, x: torch.Tensor, s: torch.Tensor, parts: bool = False):
+    def forward(self, x: torch.Tensor, s: torch.Tensor, parts: bool = False, flow_offset: torch.Tensor | None = None):
         """The redrawn sketch; with `parts`, (image, {"flow", "mask"}) for the warp head's regularisers
         (both None for the residual output). A warp generator takes sketches larger than its networks'
         image_size (model.draw_size): they read it shrunk, and the head draws at its full size."""
@@ -238,9 +244,11 @@ class Generator(nn.Module):
         for block in self.decode:
             h = block(h, s)
         if self.warp is not None:
-            img, flow, mask = self.warp(x, h, s)
+            img, flow, mask = self.warp(x, h, s, flow_offset)
             img = img.to(x.dtype)
         else:
+            if flow_offset is not None:
+                raise EmosketchError("flow_offset needs a warp generator (model.output: warp)")
             img, flow, mask = torch.tanh(torch.atanh(x.clamp(-0.98, 0.98)) + self.to_img(h)), None, None
         return (img, {"flow": flow, "mask": mask}) if parts else img
 
