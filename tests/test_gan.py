@@ -72,7 +72,7 @@ def test_resume_gives_exactly_the_same_next_losses(synthetic, trained, tmp_path,
     if recipe != "residual":  # the real-faces recipe: its jitter and synthetic pairs are random draws too
         cfg = tiny_cfg(steps=6, checkpoint_every=100, lambda_mismatch=1.0, guidance="alternate",
                        model=ModelConfig(**{**TINY.__dict__, "output": "warp"}), guide=str(trained[0]),
-                       lambda_guide=1.0, lambda_pair=1.0, lambda_mask=1.0, lambda_flow=0.05)
+                       lambda_guide=1.0, lambda_pair=1.0, lambda_mask=1.0, lambda_flow=0.05, source_jitter=0.08)
     train(cfg, synthetic, tmp_path / "straight", **quiet)
     train(cfg, synthetic, tmp_path / "split", steps=3, **quiet)
     train(cfg, synthetic, tmp_path / "split", resume=True, **quiet)
@@ -430,6 +430,27 @@ def test_flow_offset_moves_strokes_relative_to_another_field():
     with pytest.raises(EmosketchError, match="warp generator"):
         residual.generator(x, residual.mapping(torch.randn(2, TINY.latent_dim), torch.tensor([0, 1])),
                            flow_offset=torch.zeros(1, 2, 32, 32))
+
+
+def test_source_jitter_moves_and_scales_the_sources_only(synthetic):
+    """source_jitter: each source is shifted and scaled at random (paper beyond its edges) from the
+    batches' saved generator; references stay as prepared; jitter 0 draws exactly as before."""
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.train import Batches
+
+    ds = load(synthetic)
+    plain, moved = Batches(ds, 32, 6, seed=4), Batches(ds, 32, 6, seed=4, jitter=0.15)
+    a, b = plain.draw(), moved.draw()
+    assert np.array_equal(a["y"], b["y"]) and np.array_equal(a["ref"], b["ref"])
+    assert b["x"].shape == a["x"].shape and b["x"].dtype == np.uint8
+    assert all(not np.array_equal(u, v) for u, v in zip(a["x"], b["x"]))
+    assert abs(int(b["x"].astype(int).sum()) - int(a["x"].astype(int).sum())) < 0.2 * a["x"].size * 255
+    again = Batches(ds, 32, 6, seed=4, jitter=0.15)
+    assert np.array_equal(again.draw()["x"], b["x"])
+    still = Batches(ds, 32, 6, seed=4, jitter=0.0)
+    assert np.array_equal(still.draw()["x"], a["x"])
+    with pytest.raises(EmosketchError, match="source_jitter"):
+        tiny_cfg(source_jitter=0.5)
 
 
 def test_a_warp_generator_draws_above_its_networks_size():

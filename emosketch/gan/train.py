@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -71,6 +72,9 @@ class TrainConfig:
     # cost almost nothing, so G can leave the identity; large ones, which wreck a face, cost a lot)
     lambda_bend: float = 0.0  # model.output warp: the displacement field's mean squared gradient (pixels per pixel):
     # moving a feature whole is free, stretching or shearing its strokes (which thins and breaks them) costs
+    source_jitter: float = 0.0  # each source face is shifted by up to this fraction of the side and scaled
+    # by up to 1 +- it (paper beyond its edges): a field fixed per emotion then misses the features, so G
+    # must read where they are (0: sources as prepared)
     ema_beta: float = 0.999  # EMA of G, F and E (used for sampling)
     init: str | None = None  # a generator checkpoint (a run's or a shipped slim one) whose EMA G, F and E
     # start this run, to fine-tune it with other losses; D and the optimizers start fresh
@@ -94,6 +98,8 @@ class TrainConfig:
         for key in ("lr", "lr_mapping"):  # `not a <= x` is True for NaN too
             if not 0 < getattr(self, key) <= 1:
                 raise EmosketchError(f"{key} {getattr(self, key)!r}: a learning rate in (0, 1]")
+        if not 0 <= self.source_jitter <= 0.3:
+            raise EmosketchError(f"source_jitter {self.source_jitter!r}: a fraction of the side from 0 to 0.3")
         if not 0 <= self.weight_decay <= 1 or not 0 <= self.ema_beta <= 1:
             raise EmosketchError("weight_decay and ema_beta must be in [0, 1]")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
@@ -125,8 +131,8 @@ class Batches:
     """Balanced draws of sources and references from the train split, from a seeded generator whose
     state is saved with the checkpoint."""
 
-    def __init__(self, ds: SketchDataset, size: int, batch: int, seed: int):
-        self.ds, self.size, self.batch = ds, size, batch
+    def __init__(self, ds: SketchDataset, size: int, batch: int, seed: int, jitter: float = 0.0):
+        self.ds, self.size, self.batch, self.jitter = ds, size, batch, jitter
         self.idx = ds.indices("train")
         if len(self.idx) == 0:
             raise EmosketchError(f"{ds.path}: the train split is empty")
@@ -144,8 +150,26 @@ class Batches:
         ref = self.rng.choice(len(self.idx), self.batch, p=self.p)
         y_trg = self.labels[ref]
         ref2 = np.array([self.rng.choice(self.by_class[c]) for c in y_trg])
-        return {"x": self._images(src), "y": self.labels[src], "ref": self._images(ref),
+        x = self._images(src)
+        if self.jitter > 0:
+            x = self._jittered(x)
+        return {"x": x, "y": self.labels[src], "ref": self._images(ref),
                 "ref2": self._images(ref2), "y_trg": y_trg}
+
+    def _jittered(self, images: np.ndarray) -> np.ndarray:
+        """Each image shifted by up to `jitter` of its side and scaled by 1 +- `jitter` about its centre,
+        paper beyond its edges (the draws come from the saved generator, so a resumed run repeats them)."""
+        n, side = len(images), images.shape[-1]
+        scale = 1 + self.rng.uniform(-self.jitter, self.jitter, n)
+        shift = self.rng.uniform(-self.jitter, self.jitter, (n, 2)) * side
+        out = np.empty_like(images)
+        c = (side - 1) / 2
+        for i in range(n):
+            m = np.array([[scale[i], 0, c - scale[i] * c + shift[i, 0]],
+                          [0, scale[i], c - scale[i] * c + shift[i, 1]]], np.float32)
+            out[i] = cv2.warpAffine(images[i], m, (side, side), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+        return out
 
     def state(self) -> str:
         return json.dumps(self.rng.bit_generator.state)
@@ -186,7 +210,7 @@ class Trainer:
         }
         self.base_lr = {k: o.param_groups[0]["lr"] for k, o in self.opt.items()}
         self.ada = AdaptiveAugment(cfg.ada, cfg.batch_size)
-        self.batches = Batches(ds, cfg.model.image_size, cfg.batch_size, cfg.seed + 1000 * rank)
+        self.batches = Batches(ds, cfg.model.image_size, cfg.batch_size, cfg.seed + 1000 * rank, cfg.source_jitter)
         self.gen = torch.Generator().manual_seed(cfg.seed + 1 + 1000 * rank)  # z codes and augmentation
         self.step = 0
         self.autocast = device.type == "cuda" and cfg.amp == "auto"
