@@ -389,20 +389,11 @@ def framed_source(renderer, path: Path, margin: float | None):
     box plus that fraction a side instead of the checkpoint's own framing."""
     if margin is None:
         return renderer.source(image=path)
-    import copy
-
     from emosketch.datasets.decode import decode_file
-    from emosketch.datasets.photo import model_input
-    from emosketch.datasets.sketch import SketchConfig
-    from emosketch.interpolate.render import Source
-    from emosketch.tensors import resize_batch
+    from emosketch.datasets.photo import with_photo_margin
 
-    data = copy.deepcopy(renderer.state.get("dataset", {}))
-    crop = data.setdefault("face_crop", {})
-    crop["margin"] = crop["photo_margin"] = margin
-    gray = decode_file(path)
-    sketch, how = model_input(gray, data, int(data.get("size") or renderer.size), "sketch", "auto", SketchConfig())
-    return Source(resize_batch(sketch[None], renderer.size)[0], gray, how)
+    return renderer.source_from_gray(decode_file(path), "auto",
+                                     with_photo_margin(renderer.state.get("dataset", {}), margin))
 
 
 def anchored_render(renderer, face, styles, rest) -> np.ndarray:

@@ -14,20 +14,23 @@ def photo_configs(settings: dict) -> tuple[FaceConfig, SketchConfig | None]:
     """The face crop a photo gets (the data's framing, FaceConfig.for_photos) and the sketch config
     stored in dataset settings; no sketch config when the data was drawn rather than sketched from
     photos (synthetic faces)."""
-    face = settings.get("face_crop") or {}
-    face_cfg = FaceConfig(**{k: v for k, v in face.items() if k in FaceConfig.__dataclass_fields__}).for_photos()
+    face_cfg = _face_config(settings.get("face_crop") or {}).for_photos()
     sk = settings.get("sketch") or {}
     sketch_cfg = SketchConfig(**{k: v for k, v in sk.items() if k in SketchConfig.__dataclass_fields__}) \
         if sk.get("method") in ("xdog", "pencil", "canny") else None
     return face_cfg, sketch_cfg
 
 
+def _face_config(face: dict) -> FaceConfig:
+    """A FaceConfig from stored face-crop settings (keys it does not know, such as `used`, are skipped)."""
+    return FaceConfig(**{k: v for k, v in face.items() if k in FaceConfig.__dataclass_fields__})
+
+
 def with_photo_margin(settings: dict, margin: float) -> dict:
     """Dataset settings (a checkpoint's `dataset`) in which a photo's face box gets `margin` a side
     (FaceConfig.photo_margin), for a model whose data was framed closer or wider than its settings say."""
-    face = dict(settings.get("face_crop") or {})
-    FaceConfig(**{k: v for k, v in face.items() if k in FaceConfig.__dataclass_fields__} | {"photo_margin": margin})
-    face["photo_margin"] = margin
+    face = {**(settings.get("face_crop") or {}), "photo_margin": margin}
+    _face_config(face)  # the bounds, before anything is written
     return {**settings, "face_crop": face}
 
 

@@ -67,14 +67,15 @@ class Renderer:
         how = f"dataset {data} test #{index} ({ds.classes[ds.labels[row]]})"
         return Source(resize_batch(sketch[None], self.size)[0], original, how)
 
-    def source_from_gray(self, gray: np.ndarray, kind: str = "auto") -> Source:
+    def source_from_gray(self, gray: np.ndarray, kind: str = "auto", settings: dict | None = None) -> Source:
         """A decoded gray image (photo or sketch) -> the face to redraw, through the checkpoint's own
-        face crop and sketch settings (prepare's defaults for a model that has none)."""
+        face crop and sketch settings (prepare's defaults for a model that has none), or `settings` given
+        in their place (e.g. datasets.photo.with_photo_margin of them)."""
         from ..datasets.photo import model_input
         from ..datasets.sketch import SketchConfig
         from ..tensors import resize_batch
 
-        data = self.state.get("dataset", {})
+        data = self.state.get("dataset", {}) if settings is None else settings
         sketch, how = model_input(gray, data, int(data.get("size") or self.size), "sketch", kind, SketchConfig())
         return Source(resize_batch(sketch[None], self.size)[0], gray, how)
 
