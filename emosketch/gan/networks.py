@@ -238,6 +238,8 @@ class Generator(nn.Module):
         """The redrawn sketch; with `parts`, (image, {"flow", "mask"}) for the warp head's regularisers
         (both None for the residual output). A warp generator takes sketches larger than its networks'
         image_size (model.draw_size): they read it shrunk, and the head draws at its full size."""
+        if flow_offset is not None and self.warp is None:
+            raise EmosketchError("flow_offset needs a warp generator (model.output: warp)")
         h = self.from_img(shrink(x, self.size))
         for block in self.encode:
             h = block(h)
@@ -247,8 +249,6 @@ class Generator(nn.Module):
             img, flow, mask = self.warp(x, h, s, flow_offset)
             img = img.to(x.dtype)
         else:
-            if flow_offset is not None:
-                raise EmosketchError("flow_offset needs a warp generator (model.output: warp)")
             img, flow, mask = torch.tanh(torch.atanh(x.clamp(-0.98, 0.98)) + self.to_img(h)), None, None
         return (img, {"flow": flow, "mask": mask}) if parts else img
 
