@@ -79,23 +79,25 @@ def fields(r: Renderer, faces: list[tuple[str, Source]]) -> np.ndarray:
     return np.stack(out)
 
 
+def face_share(f: np.ndarray) -> float:
+    """The share of fields' energy [faces, 2, S, S] that differs between the faces."""
+    energy = float((f ** 2).sum((1, 2, 3)).mean())
+    spread = float(((f - f.mean(0, keepdims=True)) ** 2).sum((1, 2, 3)).mean())
+    return spread / max(energy, 1e-12)
+
+
 def rows_for(name: str, f: np.ndarray, classes: list[str], kinds: list[str]) -> list[dict]:
     rows = []
     for e, emotion in enumerate(classes):
-        fe = f[:, e]  # [faces, 2, S, S]
+        fe = np.ascontiguousarray(f[:, e])  # [faces, 2, S, S]
         mag = np.sqrt((fe ** 2).sum(1))
-        mean_f = fe.mean(0, keepdims=True)
-        energy = float((fe ** 2).sum((1, 2, 3)).mean())
-        spread = float(((fe - mean_f) ** 2).sum((1, 2, 3)).mean())
         row = {"generator": name, "emotion": emotion, "shift_px": round(float(mag.mean()), 3),
-               "max_px": round(float(mag.max()), 2), "bend": round(float(bending(torch.from_numpy(np.ascontiguousarray(fe)))), 3),
-               "face_share": round(spread / max(energy, 1e-12), 3)}
+               "max_px": round(float(mag.max()), 2), "bend": round(float(bending(torch.from_numpy(fe))), 3),
+               "face_share": round(face_share(fe), 3)}
         for kind in ("fer", "sharp"):
             pick = [i for i, k in enumerate(kinds) if k == kind]
             if len(pick) > 1:
-                sub = fe[pick]
-                row[f"face_share_{kind}"] = round(float(((sub - sub.mean(0, keepdims=True)) ** 2).sum((1, 2, 3)).mean()
-                                                        / max(float((sub ** 2).sum((1, 2, 3)).mean()), 1e-12)), 3)
+                row[f"face_share_{kind}"] = round(face_share(fe[pick]), 3)
         rows.append(row)
     return rows
 
