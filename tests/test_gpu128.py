@@ -77,3 +77,13 @@ def test_the_gpu_script_runs_end_to_end_on_a_cpu(binary_data, tmp_path):
 
     tr = GanTranslator(out / "generator-fer6-128.pt", "cpu")
     assert tr.size == 128 and "128 px: 10 steps of batch 32" in tr.state["note"]
+
+
+@pytest.mark.parametrize("name,value", [("BUDGET", '1); import os; print('), ("PROBE", "4e1"), ("BUDGET", "0")])
+def test_the_gpu_script_takes_only_whole_numbers_where_python_reads_them(tmp_path, name, value):
+    """BUDGET and PROBE reach Python as numbers: anything else is refused with one line, before any work."""
+    env = {**os.environ, name: value, "OUT": str(tmp_path / "out"), "WORK": str(tmp_path / "work")}
+    r = subprocess.run(["bash", str(ROOT / "tools" / "gpu128.sh")], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and f"{name} must be a whole number" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

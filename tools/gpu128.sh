@@ -15,6 +15,10 @@ PY=${PY:-python3}
 W=${WORK:-/tmp/gpu128}
 DEVICE=${DEVICE:-auto}
 PROBE=${PROBE:-40}
+# BUDGET and PROBE become numbers in the Python below: whole numbers only, never text.
+for v in BUDGET PROBE; do
+  [[ "${!v}" =~ ^[1-9][0-9]{0,5}$ ]] || { echo "gpu128.sh: $v must be a whole number from 1 to 999999, not '${!v}'" >&2; exit 2; }
+done
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 E="$PY -m emosketch.cli"
 mkdir -p "$OUT" "$W"
