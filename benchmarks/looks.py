@@ -2,6 +2,7 @@
 
     python benchmarks/looks.py make --out bench-out/looks                 # sheets, brief, key
     python benchmarks/looks.py score --key bench-out/looks/key.json r1.json r2.json r3.json --out bench-out
+    python benchmarks/looks.py make --model runs/c7/checkpoint.pt --looks "power=contempt:1" --looks happy=happy:1
 
 The agent's "power" channel has no emotion of its own in the shipped model (it has no contempt),
 so it must show as a blend of the ones it has. This benchmark asks blind raters which word each
@@ -20,7 +21,7 @@ enlarged so that every screen pixel is a square of several pixels. Rate every ti
 on first impression (look for a few seconds; do not study it or compare it with other tiles):
 
 - word: the one word, from this list, that best fits how the face looks:
-  afraid, angry, confident, happy, neutral, sad, surprised.
+  afraid, angry, confident, happy, neutral, sad, smug, surprised.
   Answer "?" if you cannot tell (or see no face).
 
 Write one JSON object mapping each tile number to your answer, e.g.
@@ -53,7 +54,8 @@ from legibility import (  # noqa: E402
 )
 from report import table, write_json  # noqa: E402
 
-WORDS = ("afraid", "angry", "confident", "happy", "neutral", "sad", "surprised")
+WORDS = ("afraid", "angry", "confident", "happy", "neutral", "sad", "smug", "surprised")  # round 1's list
+# had no "smug" (the word for contempt); from round 2 on it has
 BRIEF = __doc__.split("RATER BRIEF (this, and the sheets, is all a rater sees)\n" + "-" * 56 + "\n")[1]
 LOOKS = {  # look -> weights over the model's emotions (emosketch.interpolate.timeline.pose)
     "happy": {"happy": 1.0},
@@ -66,8 +68,21 @@ LOOKS = {  # look -> weights over the model's emotions (emosketch.interpolate.ti
 }
 
 
-def look_tiles(sharp: int, fer: int, seed: int, looks: dict[str, dict] = LOOKS) -> list:
-    """Every tile: (panel pixels, key entry {condition: look, emotion: look, source, face})."""
+def parse_look(text: str) -> tuple[str, dict[str, float]]:
+    """'power=contempt:0.6,neutral:0.4' -> ('power', {'contempt': 0.6, 'neutral': 0.4}), or one line."""
+    name, sep, spec = text.partition("=")
+    try:
+        if not sep or not name.strip():
+            raise ValueError
+        weights = {e.strip(): float(w) for e, w in (part.split(":") for part in spec.split(","))}
+    except ValueError:
+        raise SystemExit(f"--looks {text!r:.80}: expected NAME=EMOTION:WEIGHT[,EMOTION:WEIGHT...]") from None
+    return name.strip(), weights
+
+
+def look_tiles(sharp: int, fer: int, seed: int, looks: dict[str, dict] = LOOKS, model: str | None = None) -> list:
+    """Every tile: (panel pixels, key entry {condition: look, emotion: look, source, face}); drawn by
+    `model` (a generator checkpoint), or by the shipped one."""
     import torch
 
     from emosketch.export.panel import PANEL, draw
@@ -76,7 +91,7 @@ def look_tiles(sharp: int, fer: int, seed: int, looks: dict[str, dict] = LOOKS) 
     from emosketch.models import default_generator
 
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "2"))))
-    r = Renderer(default_generator(), "cpu")
+    r = Renderer(model or default_generator(), "cpu")
     codes = r.bank.codes(seed, 1.0)
     weights = np.array([pose(r.classes, w, where=f"look {name}: ") for name, w in looks.items()])
     sources = [("sharp", p) for p in sharp_faces(sharp, seed)] + \
@@ -121,6 +136,9 @@ def main() -> None:
     ap, mk, sub = study_cli(__doc__, 2, "bench-out/looks", 4, 4)
     mk.add_argument("--seed", type=int, default=0)
     mk.add_argument("--per-sheet", type=int, default=10)
+    mk.add_argument("--model", help="the generator that draws every look (default: the shipped one)")
+    mk.add_argument("--looks", action="append", default=[], metavar="NAME=EMOTION:W[,EMOTION:W]",
+                    help="a look (repeat for each); default: LOOKS, the blends of round 1")
     sc = sub.add_parser("score", help="score answer files against the key")
     sc.add_argument("answers", nargs="+", help="one JSON answer file per rater")
     sc.add_argument("--key", required=True)
@@ -130,9 +148,10 @@ def main() -> None:
         if not FERPLUS_VALID.exists() or not HIRES.exists():
             print(f"skipped: the faces need {FERPLUS_VALID} and {HIRES}")
             return
-        key = write_study(look_tiles(args.sharp, args.fer, args.seed), Path(args.out), args.per_sheet,
-                          seed=args.seed, brief=BRIEF)
-        (Path(args.out) / "looks.json").write_text(json.dumps(LOOKS, indent=1))
+        looks = dict(parse_look(t) for t in args.looks) if args.looks else LOOKS
+        key = write_study(look_tiles(args.sharp, args.fer, args.seed, looks, args.model), Path(args.out),
+                          args.per_sheet, seed=args.seed, brief=BRIEF)
+        (Path(args.out) / "looks.json").write_text(json.dumps(looks, indent=1))
         print(f"{len(key)} tiles in {args.out}/sheets (give raters only that folder); key: {args.out}/key.json")
         return
     key, answers, _ = pool([(Path(args.key).parent, Path(args.key), [Path(a) for a in args.answers])], {})
@@ -141,7 +160,9 @@ def main() -> None:
              "agreement": r["agreement"]} for look, r in result["looks"].items()]
     print(f"raters: {len(result['raters'])}; the share of answers giving each word, per look")
     print(table(rows, ["look", "ratings", *WORDS, "?", "agreement"]))
-    write_json(args.out, "looks.json", {"looks_weights": LOOKS, **result})
+    weights = Path(args.key).parent / "looks.json"  # the study's own looks, written by make
+    write_json(args.out, "looks.json", {"looks_weights": json.loads(weights.read_text()) if weights.exists() else LOOKS,
+                                        **result})
 
 
 if __name__ == "__main__":

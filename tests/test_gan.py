@@ -542,6 +542,43 @@ def test_init_starts_g_f_and_e_from_a_generator_checkpoint(synthetic, tmp_path):
         tiny_cfg(model=ModelConfig(**{**TINY.__dict__, "output": "warp", "draw_size": 64}))
 
 
+def test_init_adds_an_emotion_whose_style_heads_start_from_a_named_one(synthetic, tmp_path):
+    """init_new_from: a checkpoint that lacks one of the dataset's emotions starts it from another's
+    style heads (F's and E's); the shared emotions keep theirs, by name; anything else is one line."""
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.checkpoint import save_checkpoint, slim
+    from emosketch.gan.train import Trainer
+
+    ds = load(synthetic)
+    src = Trainer(tiny_cfg(), ds, tmp_path / "a", torch.device("cpu"))
+    src.train_step()
+    state = slim(src.state_dict())
+    last = len(ds.classes) - 1  # the checkpoint lacks the dataset's last emotion
+    state["ema"] = {k: v for k, v in state["ema"].items()
+                    if not k.startswith((f"mapping.heads.{last}.", f"style_encoder.heads.{last}."))}
+    state["classes"] = ds.classes[:last]
+    save_checkpoint(tmp_path / "g6.pt", state)
+    with pytest.raises(EmosketchError, match="init_new_from"):
+        Trainer(tiny_cfg(init=str(tmp_path / "g6.pt")), ds, tmp_path / "b", torch.device("cpu"))
+    with pytest.raises(EmosketchError, match="must be one of its emotions"):
+        Trainer(tiny_cfg(init=str(tmp_path / "g6.pt"), init_new_from=ds.classes[last]), ds, tmp_path / "c",
+                torch.device("cpu"))
+    base = ds.classes.index("neutral")
+    t = Trainer(tiny_cfg(init=str(tmp_path / "g6.pt"), init_new_from="neutral", seed=5), ds, tmp_path / "d",
+                torch.device("cpu"))
+    for net in ("mapping", "style_encoder"):
+        ours, theirs = getattr(t.nets, net).heads, getattr(src.ema, net).heads
+        for i in range(last):
+            assert all(torch.equal(a, b) for a, b in zip(ours[i].parameters(), theirs[i].parameters()))
+        assert all(torch.equal(a, b) for a, b in zip(ours[last].parameters(), theirs[base].parameters()))
+        assert not all(torch.equal(a, b) for a, b in zip(ours[last].parameters(), theirs[last].parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(t.nets.generator.parameters(), src.ema.generator.parameters()))
+    z = torch.randn(2, TINY.latent_dim)
+    s_new = t.nets.mapping(z, torch.tensor([last, last]))
+    assert torch.allclose(s_new, t.nets.mapping(z, torch.tensor([base, base])))  # it starts as neutral
+    t.train_step()  # and trains on
+
+
 def test_guide_classifier_pulls_g_and_stays_frozen(synthetic, trained, tmp_path):
     from emosketch.datasets.dataset import load
     from emosketch.gan.train import Trainer

@@ -78,6 +78,8 @@ class TrainConfig:
     ema_beta: float = 0.999  # EMA of G, F and E (used for sampling)
     init: str | None = None  # a generator checkpoint (a run's or a shipped slim one) whose EMA G, F and E
     # start this run, to fine-tune it with other losses; D and the optimizers start fresh
+    init_new_from: str | None = None  # an emotion of init: the dataset may then have emotions init lacks,
+    # whose style heads (F's and E's) start as copies of this one's (e.g. neutral, to teach contempt)
     guidance: str = "both"  # both: latent and reference styles every step; alternate: one per step;
     # latent: mapping-network styles only (what sampling, interpolation and packs use)
     seed: int = 0
@@ -178,6 +180,15 @@ class Batches:
         self.rng.bit_generator.state = json.loads(state)
 
 
+def _heads_by_emotion(weights: dict, source: list[int]) -> dict:
+    """A state dict whose per-emotion heads ("heads.I.…") are renumbered: head i is the old head source[i]."""
+    out = {k: v for k, v in weights.items() if not k.startswith("heads.")}
+    for i, j in enumerate(source):
+        prefix = f"heads.{j}."
+        out |= {f"heads.{i}." + k[len(prefix):]: v.clone() for k, v in weights.items() if k.startswith(prefix)}
+    return out
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, ds: SketchDataset, out: Path, device: torch.device, rank: int = 0):
         self.cfg, self.ds, self.out, self.device, self.rank = cfg, ds, out, device, rank
@@ -230,16 +241,25 @@ class Trainer:
         from .sample import load_generator
 
         loaded, state = load_generator(path, "cpu")
-        if state["classes"] != self.classes:
-            raise EmosketchError(f"init {path}: its emotions {state['classes']} are not the dataset's {self.classes}")
+        theirs_classes, new_from = list(state["classes"]), self.cfg.init_new_from
+        if new_from is None and theirs_classes != self.classes:
+            raise EmosketchError(f"init {path}: its emotions {theirs_classes} are not the dataset's {self.classes}"
+                                 " (init_new_from: one of its emotions starts the dataset's new ones)")
+        if new_from is not None:
+            missing = [c for c in theirs_classes if c not in self.classes]
+            if new_from not in theirs_classes or missing:
+                raise EmosketchError(f"init {path}: init_new_from {new_from!r:.40} must be one of its emotions "
+                                     f"{theirs_classes}, and each of them one of the dataset's {self.classes}")
         theirs = {k: v for k, v in state["config"]["model"].items() if k != "draw_size"}
         ours = {k: v for k, v in asdict(self.cfg.model).items() if k != "draw_size"}
         if theirs != ours:
             diff = sorted(k for k in ours if theirs.get(k) != ours[k])
             raise EmosketchError(f"init {path}: its model differs from this config's in {', '.join(diff)}")
+        # the style heads (one per emotion, F's and E's) by emotion name: a new emotion's from init_new_from
+        source = [theirs_classes.index(c if c in theirs_classes else new_from) for c in self.classes]
         with torch.no_grad():
             for name in INFERENCE:
-                weights = getattr(loaded, name).state_dict()
+                weights = _heads_by_emotion(getattr(loaded, name).state_dict(), source)
                 getattr(self.nets, name).load_state_dict(weights)
                 self.ema[name].load_state_dict(weights)
 
