@@ -45,8 +45,8 @@ bench: demo
 	$(PY) benchmarks/serve.py --out $(BENCH_OUT)
 	$(PY) benchmarks/serve.py --out $(BENCH_OUT) --memory --threads 1
 
-# Reproduces the shipped generator from the FER+ faces in FERPLUS (about 1 h 45 min on one CPU core: the
-# guides about 7 min, training 87 min).
+# Reproduces the shipped generator from the FER+ faces in FERPLUS (about 2 h 50 min on one CPU core: the
+# guides about 7 min; training 87 min, then two fine-tunes of 38 and 36 min).
 FERPLUS ?= ../shared/data/ferplus
 model: $(STAMP)
 	test -f data/fer6-64/meta.json || $(VENV)/bin/emosketch prepare --source ferplus:$(FERPLUS) --size 64 \
@@ -57,8 +57,12 @@ model: $(STAMP)
 		--config configs/classifier-guide-coarse.yaml --out runs/fer6-guide-coarse.pt
 	$(VENV)/bin/emosketch train --config configs/train-ferplus-coarse-8k.yaml --data data/fer6-64 --out runs/fer6-coarse8k \
 		$$(test -f runs/fer6-coarse8k/checkpoint.pt && echo --resume)
-	$(VENV)/bin/emosketch slim runs/fer6-coarse8k/checkpoint.pt --out emosketch/models/generator-fer6-coarse-64.pt \
-		--note "make model: configs/train-ferplus-coarse-8k.yaml on FER+ train, six emotions, 64 px" --photo-margin 0.1
+	$(VENV)/bin/emosketch train --config configs/train-ferplus-jitter-ft.yaml --data data/fer6-64 --out runs/fer6-jitter-ft \
+		$$(test -f runs/fer6-jitter-ft/checkpoint.pt && echo --resume)
+	$(VENV)/bin/emosketch train --config configs/train-ferplus-jitterbend-ft.yaml --data data/fer6-64 --out runs/fer6-jitterbend-ft \
+		$$(test -f runs/fer6-jitterbend-ft/checkpoint.pt && echo --resume)
+	$(VENV)/bin/emosketch slim runs/fer6-jitterbend-ft/checkpoint.pt --out emosketch/models/generator-fer6-coarse-64.pt \
+		--note "make model: configs/train-ferplus-coarse-8k.yaml, then train-ferplus-jitter-ft.yaml and train-ferplus-jitterbend-ft.yaml, on FER+ train, six emotions, 64 px" --photo-margin 0.1
 
 # The carried data of the 128 px generator's GPU run (tools/gpu128.sh): FER+ train and valid as 128 px
 # sketches, bit-packed into .gpu/fer6-128.npz (17 MB; the device gets the tree, never ../shared). Then
