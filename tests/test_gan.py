@@ -88,6 +88,40 @@ def test_resume_gives_exactly_the_same_next_losses(synthetic, trained, tmp_path,
     assert {k.split(".")[0] for k in sa["ema"]} == {"generator", "mapping", "style_encoder"}
 
 
+def test_a_compact_checkpoint_resumes_with_the_same_step_weights_and_draws(synthetic, tmp_path):
+    """slim --resumable (gan.checkpoint.compact): every network and its EMA in bfloat16, no optimiser
+    moments, about a quarter of the size; a run resumes from it at its step with its weights (to
+    bfloat16), its RNG and batch draws, and fresh optimisers. A slim file cannot be compacted."""
+    from click.testing import CliRunner
+
+    from emosketch.cli import cli
+    from emosketch.gan.checkpoint import compact, slim
+
+    quiet = {"device": "cpu", "progress": False, "log": lambda m: None}
+    cfg = tiny_cfg(steps=5, checkpoint_every=100)
+    train(cfg, synthetic, tmp_path / "run", steps=3, **quiet)
+    full_path = tmp_path / "run" / "checkpoint.pt"
+    carry = tmp_path / "carry" / "checkpoint.pt"
+    carry.parent.mkdir()
+    res = CliRunner().invoke(cli, ["slim", str(full_path), "--resumable", "--out", str(carry)])
+    assert res.exit_code == 0, res.output
+    assert "resumable" in res.output
+    full, small = torch.load(full_path, weights_only=True), torch.load(carry, weights_only=True)
+    assert "optimizers" not in small and small["step"] == full["step"] == 3
+    assert carry.stat().st_size < 0.4 * full_path.stat().st_size
+    assert all(small["nets"][k].dtype == torch.bfloat16 for k in small["nets"] if full["nets"][k].is_floating_point())
+    assert small["rng"]["batches"] == full["rng"]["batches"] and torch.equal(small["rng"]["torch"], full["rng"]["torch"])
+    bad = CliRunner().invoke(cli, ["slim", str(full_path), "--resumable", "--note", "x", "--out", str(tmp_path / "x.pt")])
+    assert bad.exit_code != 0 and "--resumable keeps a run as it is" in bad.output
+    with pytest.raises(EmosketchError, match="slim checkpoint has no discriminator"):
+        compact(slim(full))
+    train(cfg, synthetic, tmp_path / "carry", resume=True, **quiet)
+    done = torch.load(carry, weights_only=True)
+    assert done["step"] == 5 and set(done["optimizers"]) == set(full["optimizers"])
+    steps = [json.loads(line)["step"] for line in (tmp_path / "carry" / "log.jsonl").read_text().splitlines()]
+    assert steps == [4, 5]  # it went on from step 3, not from the start
+
+
 def test_run_guards(synthetic, tmp_path):
     train(tiny_cfg(steps=1), synthetic, tmp_path / "run", device="cpu", progress=False, log=lambda m: None)
     with pytest.raises(EmosketchError, match="already holds a run"):

@@ -374,8 +374,9 @@ class Trainer:
         self.nets.load_state_dict(state["nets"])
         # checkpoints before 2026-12-02 also hold an EMA of D, which is dropped
         self.ema.load_state_dict({k: v for k, v in state["ema"].items() if k.split(".", 1)[0] in INFERENCE})
-        for k, o in self.opt.items():
-            o.load_state_dict(state["optimizers"][k])
+        if "optimizers" in state:  # a compact checkpoint (gan.checkpoint.compact) has none: they start afresh
+            for k, o in self.opt.items():
+                o.load_state_dict(state["optimizers"][k])
         self.ada.load_state(state["ada"])
         torch.set_rng_state(state["rng"]["torch"])
         self.gen.set_state(state["rng"]["gen"])
