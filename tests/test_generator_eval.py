@@ -38,6 +38,10 @@ def test_mismatched_classes_and_wrong_classifier(synthetic, trained, tmp_path):
     ds = load(synthetic)
     with pytest.raises(EmosketchError, match="classes differ"):
         evaluate_generator(InputTranslator(ds.classes[::-1]), synthetic, clf, tmp_path / "x", "x")
+    with pytest.raises(EmosketchError, match="classes differ"):  # an extra emotion first shifts the indices
+        evaluate_generator(InputTranslator(["extra", *ds.classes]), synthetic, clf, tmp_path / "y", "y")
+    more = evaluate_generator(InputTranslator([*ds.classes, "extra"]), synthetic, clf, tmp_path / "z", "z", faces=8)
+    assert more["translations"] == 8 * (len(ds.classes) - 1)  # judged on the data's emotions only
     with pytest.raises(EmosketchError, match="needs a synthetic dataset"):
         from datasets_fixtures import make_folder
 
