@@ -76,16 +76,27 @@ BRIEF = __doc__.split("RATER BRIEF (this, and the sheets, is all a rater sees)\n
 
 def tile_image(picture: np.ndarray, scale: int = SCALE) -> np.ndarray:
     """A tile as a rater sees it: panel pixels (bool, True = lit) as light on a dark screen, or a gray
-    sketch (uint8) on paper, centred on a panel-sized canvas; every pixel a scale x scale square."""
+    sketch (uint8) on paper, centred on a panel-sized canvas; every pixel a scale x scale square.
+    A gray sketch taller than the panel (a 128 px generator's) is shown at the size a 64 px one is:
+    resampled (area) to the panel's height, times scale, so that its finer pixels show."""
     if picture.dtype == bool:
         img = np.where(picture, 255, 0).astype(np.uint8)
-    else:
-        img = np.full((PANEL_H, PANEL_W), 255, np.uint8)
-        h, w = picture.shape
-        if h > PANEL_H or w > PANEL_W:
+        return np.repeat(np.repeat(img, scale, 0), scale, 1)
+    h, w = picture.shape
+    if h > PANEL_H:
+        side = PANEL_H * scale
+        fine = cv2.resize(picture, (round(w * side / h), side), interpolation=cv2.INTER_AREA)
+        if fine.shape[1] > PANEL_W * scale:
             raise ValueError(f"a gray tile of {w}x{h} does not fit the {PANEL_W}x{PANEL_H} panel")
-        y0, x0 = (PANEL_H - h) // 2, (PANEL_W - w) // 2
-        img[y0:y0 + h, x0:x0 + w] = picture
+        out = np.full((PANEL_H * scale, PANEL_W * scale), 255, np.uint8)
+        x0 = (out.shape[1] - fine.shape[1]) // 2
+        out[:, x0:x0 + fine.shape[1]] = fine
+        return out
+    if w > PANEL_W:
+        raise ValueError(f"a gray tile of {w}x{h} does not fit the {PANEL_W}x{PANEL_H} panel")
+    img = np.full((PANEL_H, PANEL_W), 255, np.uint8)
+    y0, x0 = (PANEL_H - h) // 2, (PANEL_W - w) // 2
+    img[y0:y0 + h, x0:x0 + w] = picture
     return np.repeat(np.repeat(img, scale, 0), scale, 1)
 
 
@@ -322,7 +333,7 @@ def conditions() -> dict[str, Condition]:
     head = PANEL.layout
     clean = Panel(head, replace(paper, min_stroke=4))
     return {
-        "gray": Condition("the generator's gray 64 px sketch"),
+        "gray": Condition("the generator's gray sketch (64 px; a 128 px model's shown at the same size)"),
         "face-band": Condition("panel: the brows-chin band stretched, thinned, 2 px pen (the default before)",
                                FACE_BAND),
         "head-ink": Condition("panel: the whole face 1:1, line art, strokes lit", Panel(head, ink)),
@@ -354,6 +365,9 @@ def conditions() -> dict[str, Condition]:
                                   Panel(replace(head, mode="face", max_stretch=1.0), PANEL.dither), draw_size=128),
         "oval": Condition("panel: the default, the drawing clipped to a head oval and the oval drawn (a closed "
                           "outline; export.layout.head_oval)", Panel(replace(head, oval="outline"), PANEL.dither)),
+        "ink-shrink": Condition("panel: the default, a drawing larger than the panel shrunk with its ink kept "
+                                "(export.layout shrink 'ink': strokes widened by the shrink factor first)",
+                                Panel(replace(head, shrink="ink"), PANEL.dither)),
         "oval-clip": Condition("panel: the default, the drawing clipped to the head oval (no outline drawn)",
                                Panel(replace(head, oval="clip"), PANEL.dither)),
         "real-sketch-oval": Condition("real sketches through the default panel with the head oval (clipped, "

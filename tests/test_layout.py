@@ -113,3 +113,18 @@ def test_oval_is_drawn_through_the_layout_and_checked():
         Layout(oval="square")
     with pytest.raises(EmosketchError, match="oval 'square'"):
         head_oval(frames, "square")
+
+
+def test_ink_shrink_keeps_a_thin_stroke_dark_where_area_fades_it():
+    frame = np.full((128, 128), 255, np.uint8)
+    frame[64, 10:118] = 0  # a 1 px line
+    area = apply_layout(frame[None], Layout(128, 64, "fit"))[0]
+    ink = apply_layout(frame[None], Layout(128, 64, "fit", shrink="ink"))[0]
+    assert area.min() >= 100  # averaged with paper: too light for the dither's strokes
+    assert (ink[31:34, 40:80].min(axis=0) == 0).all()  # whole and black
+    same = np.full((64, 64), 255, np.uint8)
+    same[32, 5:60] = 0
+    assert np.array_equal(apply_layout(same[None], Layout(128, 64, "fit", shrink="ink")),
+                          apply_layout(same[None], Layout(128, 64, "fit")))  # at 1:1 it changes nothing
+    with pytest.raises(EmosketchError, match="shrink"):
+        Layout(shrink="max")

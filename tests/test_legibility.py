@@ -53,6 +53,21 @@ def test_make_writes_mixed_numbered_sheets_and_keeps_the_key_apart(tmp_path):
     assert np.array_equal(shown, want)
 
 
+def test_a_128_px_gray_sketch_shows_at_the_size_of_a_64_px_one():
+    small = np.full((64, 64), 255, np.uint8)
+    small[20:22, 10:54] = 0
+    big = cv2.resize(small, (128, 128), interpolation=cv2.INTER_NEAREST)
+    big[0, 0] = 0  # one fine pixel more than the 64 px sketch has
+    a, b = legibility.tile_image(small, 3), legibility.tile_image(big, 3)
+    assert a.shape == b.shape == (64 * 3, 128 * 3)
+    rows_a = np.flatnonzero(a[:, 192] < 128)
+    rows_b = np.flatnonzero(b[:, 192] < 128)
+    assert abs(rows_a.mean() - rows_b.mean()) <= 1  # the same stroke lands at the same place
+    assert b[0, 96] < 255 and a[0, 96] == 255  # the fine pixel shows at the top-left corner of the face
+    with pytest.raises(ValueError, match="does not fit"):
+        legibility.tile_image(np.zeros((128, 300), np.uint8), 3)
+
+
 def test_score_counts_known_answers():
     key = {"1": {"condition": "x", "emotion": "happy", "source": "fer"},
            "2": {"condition": "x", "emotion": "sad", "source": "sharp"},
