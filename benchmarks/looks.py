@@ -21,7 +21,7 @@ enlarged so that every screen pixel is a square of several pixels. Rate every ti
 on first impression (look for a few seconds; do not study it or compare it with other tiles):
 
 - word: the one word, from this list, that best fits how the face looks:
-  afraid, angry, confident, happy, neutral, sad, smug, surprised.
+  afraid, angry, confident, happy, neutral, proud, sad, smug, surprised.
   Answer "?" if you cannot tell (or see no face).
 
 Write one JSON object mapping each tile number to your answer, e.g.
@@ -54,8 +54,9 @@ from legibility import (  # noqa: E402
 )
 from report import table, write_json  # noqa: E402
 
-WORDS = ("afraid", "angry", "confident", "happy", "neutral", "sad", "smug", "surprised")  # round 1's list
-# had no "smug" (the word for contempt); from round 2 on it has
+WORDS = ("afraid", "angry", "confident", "happy", "neutral", "proud", "sad", "smug", "surprised")  # round 1's
+# list had no "smug" (the word for contempt), rounds 1 and 2 no "proud" (the agent's power channel should
+# read as confident or proud); from round 3 on it has both
 BRIEF = __doc__.split("RATER BRIEF (this, and the sheets, is all a rater sees)\n" + "-" * 56 + "\n")[1]
 LOOKS = {  # look -> weights over the model's emotions (emosketch.interpolate.timeline.pose)
     "happy": {"happy": 1.0},

@@ -176,7 +176,7 @@ def test_the_looks_study_scores_words_per_look(tmp_path):
     assert res["looks"]["smirk"]["agreement"] == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="not in the key"):
         looks.score(key, {"a": {"999": {"word": "sad"}}})
-    assert "smug" in brief  # contempt's word, beside confident
+    assert "smug" in brief and "proud" in brief  # contempt's word, and power's beside confident
     assert looks.parse_look(" power = contempt:0.6, neutral:0.4") == ("power", {"contempt": 0.6, "neutral": 0.4})
     for bad in ("power", "=happy:1", "power=happy", "power=happy:x", "power=happy:1,"):
         with pytest.raises(SystemExit, match="expected NAME=EMOTION:WEIGHT"):
