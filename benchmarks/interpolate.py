@@ -1,11 +1,12 @@
 """Interpolation benchmark: how fast frames render, and how smooth transitions are.
 
     python benchmarks/interpolate.py --out bench-out --checkpoint RUN/checkpoint.pt --data data/synthetic-64
+    BENCH_THREADS=1 python benchmarks/interpolate.py --out bench-out --parts speed --generator g128=runs/fer6-128-cpu/checkpoint.pt
 
 1. speed: frames/s of Renderer.render on the CPU, batched (32 frames per pass) against one frame
    per pass, style codes included, and G's and F's G FLOPs per frame (convolutions and matrix products): the train-tiny-cpu widths at
    64 and 128 px (random weights: speed does not depend on training), and the shipped generator at
-   its own size and lifted to draw 128 px (BENCH_THREADS=1 for one core).
+   its own size and lifted to draw 128 px, and each --generator (BENCH_THREADS=1 for one core).
 2. smoothness, on a trained checkpoint: every ordered pair of emotions on several test faces,
    31 frames with linear easing. Per transition: the largest frame-to-frame change over the
    median (1.0 = evenly paced; a jump shows up as a large ratio), the path length (sum of the
@@ -86,12 +87,13 @@ def shipped_checkpoints(folder: Path) -> list[tuple[str, Path]]:
     return out
 
 
-def speed(frames: int = 96, repeats: int = 3) -> list[dict]:
-    """Frames/s of the tiny random model at 64 and 128 px, and of the shipped generator at the sizes it draws."""
+def speed(frames: int = 96, repeats: int = 3, others: list[tuple[str, Path]] = ()) -> list[dict]:
+    """Frames/s of the tiny random model at 64 and 128 px, of the shipped generator at the sizes it draws,
+    and of `others` (name, checkpoint)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         models = [(f"tiny random, {size} px", random_checkpoint(size, Path(tmp))) for size in (64, 128)]
-        for name, ckpt in models + shipped_checkpoints(Path(tmp)):
+        for name, ckpt in models + shipped_checkpoints(Path(tmp)) + list(others):
             r = Renderer(ckpt, "cpu", mean_samples=256)
             size = r.size
             sketch = np.full((size, size), 255, np.uint8)
@@ -157,12 +159,20 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT / "data" / "synthetic-64", help="Sketch dataset for test faces.")
     ap.add_argument("--faces", type=int, default=4)
     ap.add_argument("--parts", default="speed,smoothness")
+    ap.add_argument("--generator", action="append", default=[], metavar="NAME=CHECKPOINT",
+                    help="speed: another generator beside the shipped one (repeatable), e.g. a 128 px run")
     args = ap.parse_args()
+    others = []
+    for spec in args.generator:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not Path(path).is_file():
+            raise SystemExit(f"--generator {spec!r}: expected NAME=CHECKPOINT of a file that exists")
+        others.append((name, Path(path)))
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", torch.get_num_threads())))
     parts = set(args.parts.split(","))
     report: dict = {"threads": torch.get_num_threads()}
     if "speed" in parts:
-        rows = speed()
+        rows = speed(others=others)
         print(f"\nRendering frames/s on the CPU ({torch.get_num_threads()} threads), style codes included:\n")
         print(table(rows, ["model", "gflops_per_frame", "batched_fps", "one_by_one_fps", "speedup"]))
         report["speed"] = rows

@@ -20,6 +20,15 @@ sessions that each upload a 25 MP PNG (the demo photo scaled to 5000x5000, 8-bit
 alone, and 6 of them at once. It reports the server's resting memory after a warm-up (VmRSS),
 its peak (VmHWM, the server process's own, not this one's), and its memory when the uploads are
 done.
+
+    python benchmarks/serve.py --out bench-out --live --threads 1 --checkpoint g128=runs/fer6-128-cpu/checkpoint.pt
+
+measures the live panel instead (serve-live.json): how many frames per second the mirror draws for
+one browser, as its page asks for them (GET /api/frame back to back, the agent stimulated through a
+new channel every 2 s; the server reuses a frame it has drawn for the same blend), and then with
+every frame a blend never drawn before (POST /api/render, random blends: the worst case, as in a
+transition), with the shipped generator and each --checkpoint beside it, each on a fresh server.
+The mirror's live panel needs 12 frames/s.
 """
 
 from __future__ import annotations
@@ -55,12 +64,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, threads: int | None) -> subprocess.Popen:
+def start_server(port: int, threads: int | None, checkpoint: Path | None = None) -> subprocess.Popen:
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    proc = subprocess.Popen([sys.executable, "-m", "emosketch.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    extra = ["--checkpoint", str(checkpoint)] if checkpoint else []
+    proc = subprocess.Popen([sys.executable, "-m", "emosketch.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+                             *extra], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     started = time.time()
     while time.time() - started < 120:
         if proc.poll() is not None:
@@ -244,6 +254,92 @@ def memory(args) -> int:
     return 1 if any(r["lost"] for r in rows) else 0
 
 
+LIVE_CHANNELS = ("joy", "fear", "mad", "surprise", "sad")
+LIVE_FPS = 12.0  # what the mirror's live panel needs
+
+
+def live_scenario(name: str, checkpoint: Path | None, seconds: float, timeout: float, threads: int | None) -> dict:
+    """One browser's live panel on a fresh server: GET /api/frame back to back for `seconds`, the
+    agent stimulated through the next channel every 2 s (one session, its cookie kept)."""
+    port = free_port()
+    proc = start_server(port, threads, checkpoint)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    cookie: dict = {}
+
+    def call(method: str, path: str, body: bytes | None = None) -> bytes:
+        headers = {"Content-Type": "application/json"} if body else {}
+        conn.request(method, path, body=body, headers=headers | cookie)
+        r = conn.getresponse()
+        data = r.read()
+        if r.status != 200:
+            raise SystemExit(f"{name}: {method} {path} answered {r.status}: {data[:200]!r}")
+        if r.getheader("Set-Cookie"):
+            cookie["Cookie"] = r.getheader("Set-Cookie").split(";")[0]
+        return data
+
+    try:
+        info = json.loads(call("GET", "/api/info"))
+        for _ in range(3):  # the first frames load lazily: not timed
+            call("GET", "/api/frame")
+        lat, stimuli = [], 0
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            if time.perf_counter() - t0 >= 2.0 * stimuli:
+                body = json.dumps({"channel": LIVE_CHANNELS[stimuli % len(LIVE_CHANNELS)], "amount": 1.0}).encode()
+                call("POST", "/api/agent/stimulate", body)
+                stimuli += 1
+            t1 = time.perf_counter()
+            call("GET", "/api/frame")
+            lat.append(time.perf_counter() - t1)
+        wall = time.perf_counter() - t0
+        rng = np.random.default_rng(0)  # then every frame a blend never drawn before: no cache helps
+        new, t0 = [], time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            w = rng.dirichlet(np.ones(len(info["classes"])))
+            body = json.dumps({"weights": {e: float(v) + 1e-3 for e, v in zip(info["classes"], w)},
+                               "format": "ssd1306"}).encode()
+            t1 = time.perf_counter()
+            call("POST", "/api/render", body)
+            new.append(time.perf_counter() - t1)
+        new_wall = time.perf_counter() - t0
+    finally:
+        conn.close()
+        proc.terminate()
+        proc.wait(10)
+    ms, new_ms = np.array(lat) * 1000, np.array(new) * 1000
+    new_fps = len(new) / new_wall
+    return {"generator": name, "draws_px": info["image_size"], "live_frames": len(lat),
+            "live_frames_per_s": round(len(lat) / wall, 1), "live_p99_ms": round(float(np.percentile(ms, 99)), 1),
+            "new_frames": len(new), "new_frames_per_s": round(new_fps, 1),
+            "new_p50_ms": round(float(np.percentile(new_ms, 50)), 1), "new_p99_ms": round(float(np.percentile(new_ms, 99)), 1),
+            "meets_12_fps": bool(new_fps >= LIVE_FPS)}
+
+
+def live(args) -> int:
+    """The live panel's frames/s with the shipped generator and each --checkpoint: serve-live.json."""
+    plan = [("shipped", None)]
+    for spec in args.checkpoint:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not Path(path).is_file():
+            raise SystemExit(f"--checkpoint {spec!r}: expected NAME=PATH of a generator checkpoint that exists")
+        plan.append((name, Path(path)))
+    rows = []
+    for name, ckpt in plan:
+        print(f"{name}: the live panel for {args.seconds:g} s ...", flush=True)
+        rows.append(live_scenario(name, ckpt, args.seconds, args.timeout, args.threads))
+    print(table(rows, ["generator", "draws_px", "live_frames_per_s", "live_p99_ms", "new_frames_per_s", "new_p50_ms",
+                       "new_p99_ms", "meets_12_fps"]))
+    print(f"live: GET /api/frame as the page polls it, the agent stimulated every 2 s (cached frames reused); new: "
+          f"POST /api/render of a blend never drawn before, the worst case; meets_12_fps: new >= {LIVE_FPS:g}")
+    result = {"benchmark": "serve-live", "cpu_count": os.cpu_count(), "load_average_before": os.getloadavg()[0],
+              "server_threads": args.threads or os.environ.get("OMP_NUM_THREADS") or "torch default",
+              "needs_fps": LIVE_FPS, "rows": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "serve-live.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out / 'serve-live.json'}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("bench-out"))
@@ -253,9 +349,15 @@ def main() -> int:
     ap.add_argument("--deadline", type=float, default=300.0, help="seconds per scenario; later requests are not sent")
     ap.add_argument("--threads", type=int, default=None, help="the server's OMP_NUM_THREADS [default: inherited]")
     ap.add_argument("--memory", action="store_true", help="measure the server's memory under 25 MP uploads instead")
+    ap.add_argument("--live", action="store_true", help="measure the live panel's frames/s for one browser instead")
+    ap.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
+                    help="--live: another generator, measured beside the shipped one (repeatable)")
+    ap.add_argument("--seconds", type=float, default=10.0, help="--live: seconds of frames per generator")
     args = ap.parse_args()
     if args.memory:
         return memory(args)
+    if args.live:
+        return live(args)
     counts = [int(c) for c in args.clients.split(",")]
     if not counts or min(counts) < 1 or max(counts) > 64 or not 2 <= args.requests <= 10_000:
         raise SystemExit("--clients from 1 to 64 each, --requests from 2 to 10,000")

@@ -553,3 +553,19 @@ def test_an_engine_decodes_at_most_its_decode_slots_at_once():
 
     slots = Engine(ServeConfig(decode_slots=3)).decode_slots
     assert [slots.acquire(blocking=False) for _ in range(4)] == [True, True, True, False]
+
+
+def test_the_live_panel_benchmark_measures_a_real_server(tmp_path):
+    """benchmarks/serve.py --live: one browser's frames on a fresh server, cached and never drawn before."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import serve as bench
+
+    row = bench.live_scenario("shipped", None, 0.5, 60.0, 1)
+    assert row["draws_px"] == 64 and row["live_frames"] > 0 and row["new_frames"] > 0
+    assert row["new_p50_ms"] > 0 and row["meets_12_fps"] == (row["new_frames_per_s"] >= bench.LIVE_FPS)
+    with pytest.raises(SystemExit, match="NAME=PATH"):
+        bench.live(type("A", (), {"checkpoint": ["nothing-here"], "seconds": 0.1, "timeout": 1.0, "threads": 1,
+                                  "out": tmp_path})())
