@@ -25,7 +25,9 @@ Give a rater only the `sheets/` folder. A rater answers in one JSON file per rat
 `score` reads the key and the answer files and prints, per condition (and per face source and per
 emotion): face seen at once (face 2), face seen at all (face 1 or 2), emotion read as intended,
 "can't tell", the raters' count, and the agreement between raters (the share of rater pairs giving
-the same emotion to a tile, and Fleiss' kappa). Chance for the emotion is 1/6.
+the same emotion to a tile, and Fleiss' kappa). Chance for the emotion is 1/6. With --frontal the
+neutral FER+ faces are split by whether the photo path's face detector finds a frontal face in them
+(a face turned away or covered by a hand mostly has none).
 
 RATER BRIEF (this, and the sheets, is all a rater sees)
 --------------------------------------------------------
@@ -215,6 +217,32 @@ def score(key: dict, answers: dict[str, dict]) -> dict:
         result["conditions"][cond] = row
     result["all"] = _summary(key, raters, list(key))
     return result
+
+
+def frontal(path: Path) -> bool:
+    """Whether the face detector the photo path uses (datasets.face.detect, Haar, frontal) finds a face
+    in a FER+ face enlarged 4x (cubic): a face turned away or covered mostly has none."""
+    from emosketch.datasets.face import detect
+
+    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if gray is None:
+        raise SystemExit(f"{path}: cannot be read (the frontal split needs the study's FER+ faces)")
+    h, w = gray.shape
+    return detect(cv2.resize(gray, (4 * w, 4 * h), interpolation=cv2.INTER_CUBIC)) is not None
+
+
+def split_frontal(key: dict, folder: Path = FERPLUS_VALID) -> dict:
+    """The key with each neutral FER+ face's source ("fer") split by whether a frontal face is found in it."""
+    found: dict[str, bool] = {}
+    out = {}
+    for t, entry in key.items():
+        if entry.get("source") == "fer":
+            name = entry["face"]
+            if name not in found:
+                found[name] = frontal(folder / name)
+            entry = {**entry, "source": "fer, frontal face found" if found[name] else "fer, no frontal face found"}
+        out[t] = entry
+    return out
 
 
 def pool(studies: list[tuple[Path, Path, list[Path]]], same: dict[str, str]) -> tuple[dict, dict, dict]:
@@ -610,6 +638,9 @@ def main() -> None:
                     help="a study folder (key.json, conditions.json, answers/*.json); repeat to pool studies")
     sc.add_argument("--same", action="append", default=[], metavar="OLD=NEW",
                     help="pool condition OLD with NEW (the same drawing under another id in an older study)")
+    sc.add_argument("--frontal", action="store_true",
+                    help="split the neutral FER+ faces by whether the face detector finds a frontal face in them "
+                         "(needs ../shared/data/ferplus)")
     sc.add_argument("--out", default="bench-out")
     args = ap.parse_args()
     if args.verb == "make":
@@ -637,6 +668,8 @@ def main() -> None:
     studies = [(Path(args.key).parent, Path(args.key), [Path(p) for p in args.answers])] if args.key else \
         [(Path(d), Path(d) / "key.json", sorted((Path(d) / "answers").glob("*.json"))) for d in args.study]
     key, answers, descriptions = pool(studies, dict(a.split("=", 1) for a in args.same))
+    if args.frontal:
+        key = split_frontal(key)
     result = score(key, answers)
     print(report(result, descriptions))
     write_json(args.out, "legibility.json", {"conditions_described": descriptions, **result})

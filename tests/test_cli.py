@@ -193,3 +193,22 @@ def test_prepare_config_file_and_errors(run, tmp_path):
         result = run(*argv, *args)
         assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_a_photo_without_a_frontal_face_gets_a_note(run, tmp_path):
+    from emosketch.cli import face_note
+    from emosketch.models import demo_photo
+
+    rng = np.random.default_rng(0)
+    blank = cv2.GaussianBlur(rng.integers(0, 255, (160, 160), dtype=np.uint8), (0, 0), 6)  # no face in it
+    cv2.imwrite(str(tmp_path / "noface.png"), blank)
+    result = run("interpolate", "--input", tmp_path / "noface.png", "--from", "neutral", "--to", "happy",
+                 "--frames", 3, "--hold", 0, "--out", tmp_path / "a.npz")
+    assert result.exit_code == 0, result.output
+    assert "(whole" in result.output and result.output.count("note: no frontal face found") == 1
+    result = run("interpolate", "--input", demo_photo(), "--from", "neutral", "--to", "happy",
+                 "--frames", 3, "--hold", 0, "--out", tmp_path / "b.npz")
+    assert result.exit_code == 0, result.output
+    assert "no frontal face" not in result.output
+    assert face_note("photo -> sketch (haar)") is None and face_note("sketch as is") is None
+    assert "turned away" in face_note("photo -> sketch (whole; prepare's default sketch settings)")

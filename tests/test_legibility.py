@@ -263,3 +263,24 @@ def test_anchored_conditions_draw_neutral_as_the_face_itself():
     others = [i for i in range(len(r.classes)) if i != n]
     assert min(np.abs(frames[i].astype(int) - face.sketch).mean() for i in others) > 2.0
     assert legibility.conditions()["anchored"].anchor and not legibility.conditions()["default"].anchor
+
+
+def test_score_splits_fer_faces_by_a_frontal_face(tmp_path):
+    from emosketch.datasets.face import detect
+    from emosketch.models import demo_photo
+
+    gray = cv2.imread(str(demo_photo()), cv2.IMREAD_GRAYSCALE)
+    x, y, w, h = detect(gray)
+    cv2.imwrite(str(tmp_path / "face.png"), cv2.resize(gray[y:y + h, x:x + w], (48, 48), interpolation=cv2.INTER_AREA))
+    cv2.imwrite(str(tmp_path / "hand.png"), np.full((48, 48), 128, np.uint8))  # nothing a detector finds
+    key = {"1": {"condition": "c", "emotion": "happy", "source": "fer", "face": "face.png"},
+           "2": {"condition": "c", "emotion": "sad", "source": "fer", "face": "hand.png"},
+           "3": {"condition": "c", "emotion": "sad", "source": "sharp", "face": "astronaut.jpg"}}
+    split = legibility.split_frontal(key, tmp_path)
+    assert [split[t]["source"] for t in "123"] == ["fer, frontal face found", "fer, no frontal face found", "sharp"]
+    answers = {"r": {"1": {"face": 2, "emotion": "happy"}, "2": {"face": 0, "emotion": "?"},
+                     "3": {"face": 2, "emotion": "sad"}}}
+    per = legibility.score(split, answers)["conditions"]["c"]["per_source"]
+    assert per["fer, frontal face found"]["emotion"] == 1.0 and per["fer, no frontal face found"]["emotion"] == 0.0
+    with pytest.raises(SystemExit, match="cannot be read"):
+        legibility.split_frontal({"1": {**key["1"], "face": "gone.png"}}, tmp_path)

@@ -128,7 +128,8 @@ async function classify(blob, useFace, image) {
     method: "POST", body: blob, headers: { "Content-Type": blob.type || "image/jpeg" } });
   showResult(result, image);
   const moved = Object.entries(result.stimulated).map(([c, a]) => `${c} +${a.toFixed(2)}`).join(", ");
-  status(moved ? `${result.label}: stimulated ${moved}` : `${result.label}: the agent rests`);
+  const unseen = useFace && !result.box.found ? " (no frontal face found: the whole picture is drawn, and a face turned away or covered seldom reads on the panel)" : "";
+  status((moved ? `${result.label}: stimulated ${moved}` : `${result.label}: the agent rests`) + unseen);
   return result;
 }
 
