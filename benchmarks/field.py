@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from report import named_checkpoints  # noqa: E402
+
 from emosketch.gan.losses import bending  # noqa: E402
 from emosketch.interpolate.render import Renderer, Source  # noqa: E402
 from emosketch.interpolate.timeline import pose  # noqa: E402
@@ -113,12 +115,7 @@ def main() -> None:
     ap.add_argument("--sharp", type=int, default=8, help="sharp portraits (the demo photo first)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    models = [("shipped", default_generator())]
-    for spec in args.generator:
-        name, _, path = spec.partition("=")
-        if not path:
-            raise SystemExit(f"--generator {spec!r}: expected NAME=CHECKPOINT")
-        models.append((name, Path(path)))
+    models = [("shipped", default_generator()), *named_checkpoints(args.generator, "--generator")]
     rows = []
     for i, (name, ckpt) in enumerate(models):
         r = Renderer(ckpt, "cpu", mean_samples=256)

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import table  # noqa: E402
+from report import named_checkpoints, table  # noqa: E402
 
 from emosketch.config import load_config  # noqa: E402
 from emosketch.emotions import EMOTIONS  # noqa: E402
@@ -162,12 +162,7 @@ def main() -> None:
     ap.add_argument("--generator", action="append", default=[], metavar="NAME=CHECKPOINT",
                     help="speed: another generator beside the shipped one (repeatable), e.g. a 128 px run")
     args = ap.parse_args()
-    others = []
-    for spec in args.generator:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not Path(path).is_file():
-            raise SystemExit(f"--generator {spec!r}: expected NAME=CHECKPOINT of a file that exists")
-        others.append((name, Path(path)))
+    others = named_checkpoints(args.generator, "--generator")
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", torch.get_num_threads())))
     parts = set(args.parts.split(","))
     report: dict = {"threads": torch.get_num_threads()}

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import table  # noqa: E402
+from report import named_checkpoints, table  # noqa: E402
 
 from emosketch.datasets.dataset import load  # noqa: E402
 from emosketch.datasets.prepare import PrepareConfig, prepare  # noqa: E402
@@ -301,6 +301,7 @@ def main() -> None:
                     help="which CNN judges to train and use (judge B at 128 px takes about 25 min an epoch on one "
                          "core)")
     args = ap.parse_args()
+    generators = named_checkpoints(args.generator, "--generator")  # a bad one stops before any work
     cnn = [j.strip() for j in args.cnn_judges.split(",") if j.strip()]
     if not set(cnn) <= set(JUDGES):
         raise SystemExit(f"--cnn-judges {args.cnn_judges!r}: expected some of {', '.join(JUDGES)}")
@@ -349,12 +350,9 @@ def main() -> None:
                    (f"warp baseline (x{args.exaggerate:g})", WarpTranslator.fit(ds, args.exaggerate), None)]
     from emosketch.gan.sample import GanTranslator
 
-    for spec in args.generator:
-        name, _, path = spec.partition("=")
-        if not path:
-            raise SystemExit(f"--generator {spec!r}: expected NAME=CHECKPOINT")
+    for name, path in generators:
         check_independent(judges, name, path)
-        translators.append((name, GanTranslator(path, "cpu"), path))
+        translators.append((name, GanTranslator(path, "cpu"), str(path)))
 
     rows = []
     faces = grid_faces(ds)

@@ -1,6 +1,8 @@
-"""What every benchmark prints: a Markdown table of result rows."""
+"""What every benchmark shares: a Markdown table of result rows, its JSON, and NAME=CHECKPOINT options."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 def table(rows: list[dict], cols: list[str]) -> str:
@@ -22,9 +24,19 @@ def table(rows: list[dict], cols: list[str]) -> str:
 def write_json(out, name: str, data) -> None:
     """`data` as indented JSON in the folder `out` (made if missing), and a line saying where."""
     import json
-    from pathlib import Path
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / name).write_text(json.dumps(data, indent=1))
     print(f"\nwrote {out / name}")
+
+
+def named_checkpoints(specs: list[str], option: str) -> list[tuple[str, Path]]:
+    """Repeated NAME=CHECKPOINT options -> [(name, path)]; one line and exit for a bad one or a missing file."""
+    out = []
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not Path(path).is_file():
+            raise SystemExit(f"{option} {spec!r}: expected NAME=CHECKPOINT of a file that exists")
+        out.append((name, Path(path)))
+    return out

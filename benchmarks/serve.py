@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import table  # noqa: E402
+from report import named_checkpoints, table, write_json  # noqa: E402
 
 from emosketch.models import demo_photo  # noqa: E402
 
@@ -317,12 +317,7 @@ def live_scenario(name: str, checkpoint: Path | None, seconds: float, timeout: f
 
 def live(args) -> int:
     """The live panel's frames/s with the shipped generator and each --checkpoint: serve-live.json."""
-    plan = [("shipped", None)]
-    for spec in args.checkpoint:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not Path(path).is_file():
-            raise SystemExit(f"--checkpoint {spec!r}: expected NAME=PATH of a generator checkpoint that exists")
-        plan.append((name, Path(path)))
+    plan = [("shipped", None), *named_checkpoints(args.checkpoint, "--checkpoint")]
     rows = []
     for name, ckpt in plan:
         print(f"{name}: the live panel for {args.seconds:g} s ...", flush=True)
@@ -334,9 +329,7 @@ def live(args) -> int:
     result = {"benchmark": "serve-live", "cpu_count": os.cpu_count(), "load_average_before": os.getloadavg()[0],
               "server_threads": args.threads or os.environ.get("OMP_NUM_THREADS") or "torch default",
               "needs_fps": LIVE_FPS, "rows": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "serve-live.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {args.out / 'serve-live.json'}")
+    write_json(args.out, "serve-live.json", result)
     return 0
 
 
@@ -350,7 +343,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None, help="the server's OMP_NUM_THREADS [default: inherited]")
     ap.add_argument("--memory", action="store_true", help="measure the server's memory under 25 MP uploads instead")
     ap.add_argument("--live", action="store_true", help="measure the live panel's frames/s for one browser instead")
-    ap.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
+    ap.add_argument("--checkpoint", action="append", default=[], metavar="NAME=CHECKPOINT",
                     help="--live: another generator, measured beside the shipped one (repeatable)")
     ap.add_argument("--seconds", type=float, default=10.0, help="--live: seconds of frames per generator")
     args = ap.parse_args()

@@ -566,6 +566,6 @@ def test_the_live_panel_benchmark_measures_a_real_server(tmp_path):
     row = bench.live_scenario("shipped", None, 0.5, 60.0, 1)
     assert row["draws_px"] == 64 and row["live_frames"] > 0 and row["new_frames"] > 0
     assert row["new_p50_ms"] > 0 and row["meets_12_fps"] == (row["new_frames_per_s"] >= bench.LIVE_FPS)
-    with pytest.raises(SystemExit, match="NAME=PATH"):
+    with pytest.raises(SystemExit, match="NAME=CHECKPOINT"):
         bench.live(type("A", (), {"checkpoint": ["nothing-here"], "seconds": 0.1, "timeout": 1.0, "threads": 1,
                                   "out": tmp_path})())
