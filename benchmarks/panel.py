@@ -530,7 +530,7 @@ def main() -> None:
     start = time.perf_counter()
     rows_, images, _, pair_rows, targets, seeds = translation_pairs(ds, "val", args.faces, np.random.default_rng(0))
     sources = images[pair_rows]
-    tr = GanTranslator(checkpoint, "cpu")
+    tr = GanTranslator(checkpoint, "cpu", ink=False)  # the panel is drawn from the gray output, as the product does
     gen = (np.clip(tr.translate(sources, targets, seeds), 0, 1) * 255).round().astype(np.uint8)
     side = gen.shape[1]
     src_u8 = (np.clip(sources, 0, 1) * 255).round().astype(np.uint8) if sources.dtype != np.uint8 else sources

@@ -21,6 +21,11 @@ target-emotion accuracy under every judge, each judge's accuracy on the real val
 ratio of the two (the issue's goal: >= 0.8), a per-target table, the edit size and identity kept
 (cycle L1). Skipped, with a note, when ../shared/data/ferplus is absent.
 
+A generator is judged twice: on its sketches inked to pure ink and paper (emosketch.gan.sample.ink,
+what `emosketch sample` writes; the real sketches are binary too) and, in the row "NAME (gray)", on
+the network's gray output with its soft stroke edges. The HOG judge reads soft edges as another kind
+of picture: real FER+ sketches blurred by 0.7 px fall from 0.63 to 0.33 under it.
+
 --reuse keeps the judges and dataset a previous run left in OUT/realfaces.
 """
 
@@ -51,6 +56,7 @@ from emosketch.evaluate.classifier import ClassifierConfig, train_classifier  # 
 from emosketch.evaluate.generator import InputTranslator, evaluate_generator  # noqa: E402
 from emosketch.evaluate.report import evaluate_classifier  # noqa: E402
 from emosketch.evaluate.warp import WarpTranslator  # noqa: E402
+from emosketch.gan.sample import GanTranslator, ink  # noqa: E402
 
 FERPLUS = ROOT.parent / "shared" / "data" / "ferplus"
 CLASSES = ["neutral", "happy", "sad", "surprise", "fear", "anger"]
@@ -197,6 +203,19 @@ def linear_target_accuracy(judge: LinearJudge, tr, ds, faces: int, split: str = 
     verdict = judge.predict((np.clip(out, 0, 1) * 255).round().astype(np.uint8))
     per = {c: float((verdict[targets == i] == i).mean()) for i, c in enumerate(ds.classes)}
     return {"accuracy": float((verdict == targets).mean()), "per_target": per}
+
+
+class Inked:
+    """A translator's sketches inked (emosketch.gan.sample.ink), as `emosketch sample` writes them."""
+
+    def __init__(self, translator):
+        self.translator, self.classes = translator, translator.classes
+
+    def translate(self, images, targets, seeds, rows=None):
+        return ink(self.translator.translate(images, targets, seeds, rows=rows))
+
+    def along_path(self, images, start, end, t, seeds, rows=None):
+        return ink(self.translator.along_path(images, start, end, t, seeds, rows=rows))
 
 
 class Remembered:
@@ -348,11 +367,10 @@ def main() -> None:
 
     translators = [("input untouched", InputTranslator(ds.classes), None),
                    (f"warp baseline (x{args.exaggerate:g})", WarpTranslator.fit(ds, args.exaggerate), None)]
-    from emosketch.gan.sample import GanTranslator
-
     for name, path in generators:
         check_independent(judges, name, path)
-        translators.append((name, GanTranslator(path, "cpu"), str(path)))
+        gray = Remembered(GanTranslator(path, "cpu", ink=False))  # drawn once, judged inked and gray
+        translators += [(name, Inked(gray), str(path)), (f"{name} (gray)", gray, str(path))]
 
     rows = []
     faces = grid_faces(ds)

@@ -191,7 +191,7 @@ def part_quality(work: Path, run: Path | None) -> list[dict]:
     rows = []
     ds = load(data)
     for name, tr in (("input untouched", InputTranslator(ds.classes)),
-                     (f"emosketch ({run.name})", GanTranslator(run / "checkpoint.pt", "cpu")),
+                     (f"emosketch ({run.name})", GanTranslator(run / "checkpoint.pt", "cpu", ink=False)),
                      ("ground truth", OracleTranslator(ds))):
         r = evaluate_generator(tr, data, clf, work / f"quality-{name.split()[0]}", name, faces=64, device="cpu",
                                force=True)

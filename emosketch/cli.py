@@ -540,19 +540,22 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, resumable):
 @click.option("--as", "kind", type=click.Choice(["auto", "photo", "sketch"]), default="auto", show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-def sample_cmd(checkpoint, inputs, emotions, out, styles, seed, kind, device, force):
+@click.option("--gray", is_flag=True,
+              help="Write the network's gray output (soft stroke edges) instead of pure ink and paper.")
+def sample_cmd(checkpoint, inputs, emotions, out, styles, seed, kind, device, force, gray):
     """Redraw faces with chosen emotions.
 
     \b
     Examples:
       emosketch sample --checkpoint runs/tiny/checkpoint.pt --input face.png --emotions happy,sad --out samples
       emosketch sample --checkpoint runs/fer/checkpoint.pt --input photos/ --out samples --styles 3
+      emosketch sample --input face.jpg --out samples --gray      # the network's soft-edged strokes
     """
     from .gan.sample import sample
     checkpoint = _generator(checkpoint)
 
     wanted = [e.strip() for e in emotions.split(",") if e.strip()] if emotions else None
-    result = sample(checkpoint, list(inputs), wanted, out, styles, seed, kind, device, force)
+    result = sample(checkpoint, list(inputs), wanted, out, styles, seed, kind, device, force, gray)
     click.echo(f"wrote {out}: {len(result['written'])} rows x {len(result['emotions'])} emotions")
     for w in result["written"]:
         if w.get("input"):

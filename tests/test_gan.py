@@ -251,6 +251,14 @@ def test_cli_train_sample_and_evaluate(synthetic, trained, tmp_path):
     assert res.exit_code == 0, res.output
     row = cv2.imread(str(tmp_path / "s" / "face.png"), cv2.IMREAD_GRAYSCALE)
     assert row.shape == (32, 32 * 3) and (tmp_path / "s" / "face_anger.png").exists()
+    assert set(np.unique(row[:, 32:])) <= {0, 255}  # inked, like the training sketches
+    res = runner.invoke(cli, ["sample", "--checkpoint", str(ckpt), "--input", str(tmp_path / "face.png"), "--emotions",
+                              "happy", "--out", str(tmp_path / "sg"), "--gray"])
+    assert res.exit_code == 0, res.output
+    soft = cv2.imread(str(tmp_path / "sg" / "face_happy.png"), cv2.IMREAD_GRAYSCALE)
+    assert not set(np.unique(soft)) <= {0, 255}  # a 2-step model's output is anything but binary
+    inked = cv2.imread(str(tmp_path / "s" / "face_happy.png"), cv2.IMREAD_GRAYSCALE)
+    assert np.array_equal(inked, np.where(soft >= 127.5, 255, 0))  # the same drawing, thresholded at mid-gray
     res = runner.invoke(cli, ["sample", "--checkpoint", str(ckpt), "--input", str(tmp_path / "face.png"), "--emotions",
                               "boredom", "--out", str(tmp_path / "s2")])
     assert res.exit_code == 1 and "boredom" in res.output
@@ -264,6 +272,18 @@ def test_cli_train_sample_and_evaluate(synthetic, trained, tmp_path):
     bad.write_text("model: {image_size: 32, widht: 8}\n")
     res = runner.invoke(cli, ["train", "--config", str(bad), "--data", str(synthetic), "--out", str(tmp_path / "r2")])
     assert res.exit_code == 1 and "unknown key 'widht'" in res.output
+
+
+def test_ink_makes_pure_ink_and_paper_at_mid_gray():
+    import numpy as np
+
+    from emosketch.gan.sample import ink
+
+    x = np.array([[0.0, 0.2, 0.4999], [0.5, 0.7, 1.0]], np.float32)
+    out = ink(x)
+    assert out.dtype == np.float32 and out.shape == x.shape
+    assert out.tolist() == [[0, 0, 0], [1, 1, 1]]
+    assert ink(x, 0.1).tolist() == [[0, 1, 1], [1, 1, 1]]
 
 
 def test_sample_grid_rows_are_sources_by_emotions(synthetic, tmp_path):

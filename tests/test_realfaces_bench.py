@@ -73,3 +73,31 @@ def test_a_judge_that_is_the_generators_guide_is_refused(bench, trained, tmp_pat
     torch.save({"config": {"guide": str(other), "extra_guides": [str(clf)]}}, gen)
     with pytest.raises(SystemExit, match="judge A is g's guide"):
         bench.check_independent({"A": clf}, "g", gen)
+
+
+def test_inked_rows_judge_the_same_drawings_in_pure_ink_and_paper(bench):
+    """A generator is drawn once and judged twice: Inked thresholds the remembered gray output at
+    mid-gray, so its answers are binary and equal to the gray ones wherever those are already 0 or 1."""
+    import numpy as np
+
+    class Soft:
+        classes = ["neutral", "happy"]
+        calls = 0
+
+        def translate(self, images, targets, seeds, rows=None):
+            Soft.calls += 1
+            return np.clip(images.astype(np.float32) / 255 + 0.3 * targets[:, None, None], 0, 1)
+
+        def along_path(self, images, start, end, t, seeds, rows=None):
+            return self.translate(images, end, seeds)
+
+    gray = bench.Remembered(Soft())
+    inked = bench.Inked(gray)
+    faces = np.tile(np.linspace(0, 255, 16, dtype=np.float32).astype(np.uint8), (3, 16, 1))
+    targets, seeds = np.array([0, 1, 0]), np.zeros(3, np.int64)
+    soft = gray.translate(faces, targets, seeds)
+    out = inked.translate(faces, targets, seeds)
+    assert Soft.calls == 1  # the inked row reuses the gray row's drawings
+    assert set(np.unique(out)) <= {0.0, 1.0} and len(np.unique(soft)) > 2
+    assert np.array_equal(out, (soft >= 0.5).astype(np.float32))
+    assert set(np.unique(inked.along_path(faces, targets, targets, np.ones(3), seeds))) <= {0.0, 1.0}

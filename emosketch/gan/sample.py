@@ -77,14 +77,26 @@ class LoadedGenerator:
         return self.nets.generator(x, styles)
 
 
-class GanTranslator:
-    """A trained generator behind the evaluation protocol (emosketch.evaluate.generator.Translator)."""
+INK_LEVEL = 0.5  # gray in [0, 1]: darker is ink
 
-    def __init__(self, checkpoint: str | Path, device: str = "auto", batch: int = 64):
+
+def ink(sketches: np.ndarray, level: float = INK_LEVEL) -> np.ndarray:
+    """Pure ink and paper, as the training sketches are (datasets.sketch binarizes them): the network
+    draws their strokes with soft, anti-aliased edges, which it cannot help, and a judge fitted on real
+    sketches can read those edges as another kind of picture (benchmarks/realfaces.py measures both).
+    float [0, 1] in -> float32 0.0 / 1.0 out, same shape."""
+    return (np.asarray(sketches) >= level).astype(np.float32)
+
+
+class GanTranslator:
+    """A trained generator behind the evaluation protocol (emosketch.evaluate.generator.Translator).
+    Its sketches are inked (see ink()) unless ink=False asks for the network's own gray output."""
+
+    def __init__(self, checkpoint: str | Path, device: str = "auto", batch: int = 64, ink: bool = True):
         self.g = LoadedGenerator(checkpoint, device)
         self.device, self.nets, self.state = self.g.device, self.g.nets, self.g.state
         self.classes, self.size = self.g.classes, self.g.size
-        self.batch = batch
+        self.batch, self.ink = batch, ink
 
     @torch.no_grad()
     def _run(self, images: np.ndarray, styles) -> np.ndarray:
@@ -98,7 +110,7 @@ class GanTranslator:
         if side != self.size:  # back to the caller's size, for comparisons with its images
             res = np.stack([cv2.resize(r, (side, side), interpolation=cv2.INTER_AREA if side < self.size
                                        else cv2.INTER_LINEAR) for r in res])
-        return res.astype(np.float32)
+        return ink(res) if self.ink else res.astype(np.float32)
 
     def translate(self, images, targets, seeds, rows=None):
         dim = self.g.latent_dim
@@ -133,10 +145,11 @@ def _inputs(paths: list[Path]) -> list[Path]:
 
 def sample(checkpoint: str | Path, inputs: list[str | Path], emotions: list[str] | None, out: str | Path,
            styles: int = 1, seed: int = 0, kind: str = "auto", device: str = "auto",
-           force: bool = False) -> dict:
+           force: bool = False, gray: bool = False) -> dict:
     """For each input, a row [input sketch | each emotion (x styles)] saved as NAME.png, plus one PNG
-    per emotion. Returns what was written and what was skipped."""
-    tr = GanTranslator(checkpoint, device)
+    per emotion: inked sketches, or the network's gray output with `gray`. Returns what was written and
+    what was skipped."""
+    tr = GanTranslator(checkpoint, device, ink=not gray)
     wanted = tr.g.emotions(emotions)
     data = tr.state.get("dataset", {})
     written, skipped = [], []
