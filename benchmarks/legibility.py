@@ -8,6 +8,8 @@
         bench-out/legibility/answers/*.json --out bench-out                      # the table and JSON
     python benchmarks/legibility.py score --study benchmarks/legibility-studies/round2 \\
         --study benchmarks/legibility-studies/round3 --same head-paper-clean=default   # studies pooled
+    python benchmarks/legibility.py score --study .../round17 --study .../round20 \\
+        --same round17:default=before --same round17:default@jb=default         # renamed in one study only
 
 `make` redraws real faces with the shipped generator in six emotions and shows each result in every
 rendering under test (the panel drawings of emosketch.export.panel, at the panel's real pixels), beside
@@ -247,16 +249,21 @@ def split_frontal(key: dict, folder: Path = FERPLUS_VALID) -> dict:
 
 def pool(studies: list[tuple[Path, Path, list[Path]]], same: dict[str, str]) -> tuple[dict, dict, dict]:
     """Studies (folder, key file, answer files) as one: tiles and raters named by study where there is
-    more than one, conditions renamed by `same`. Returns (key, answers by rater, descriptions)."""
+    more than one, conditions renamed by `same`: {OLD: NEW} in every study, {"FOLDER:OLD": NEW} in the
+    study of that folder name only (which wins). Returns (key, answers by rater, descriptions)."""
     key, answers, descriptions = {}, {}, {}
     for folder, key_file, files in studies:
         tag = f"{folder.name}:" if len(studies) > 1 else ""
+
+        def renamed(c: str, folder=folder) -> str:
+            return same.get(f"{folder.name}:{c}", same.get(c, c))
+
         for t, entry in json.loads(key_file.read_text()).items():
-            key[tag + t] = {**entry, "condition": same.get(entry["condition"], entry["condition"])}
+            key[tag + t] = {**entry, "condition": renamed(entry["condition"])}
         cond_file = key_file.with_name("conditions.json")
         if cond_file.exists():
             for c, what in json.loads(cond_file.read_text()).items():
-                descriptions.setdefault(same.get(c, c), what)
+                descriptions.setdefault(renamed(c), what)
         for f in files:
             name = tag + f.stem
             if name in answers:  # raters' files of one name in different folders (r1/answers.json, r2/...)
@@ -637,7 +644,8 @@ def main() -> None:
     sc.add_argument("--study", action="append", default=[],
                     help="a study folder (key.json, conditions.json, answers/*.json); repeat to pool studies")
     sc.add_argument("--same", action="append", default=[], metavar="OLD=NEW",
-                    help="pool condition OLD with NEW (the same drawing under another id in an older study)")
+                    help="pool condition OLD with NEW (the same drawing under another id in an older study); "
+                         "FOLDER:OLD=NEW renames it in the study of that folder name only")
     sc.add_argument("--frontal", action="store_true",
                     help="split the neutral FER+ faces by whether the face detector finds a frontal face in them "
                          "(needs ../shared/data/ferplus)")

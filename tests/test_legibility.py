@@ -135,6 +135,11 @@ def test_studies_pool_with_their_own_raters_and_renamed_conditions(tmp_path):
     row = res["conditions"]["new-id"]
     assert row["ratings"] == 4 and row["emotion"] == pytest.approx(3 / 4)
     assert row["agreement"] == pytest.approx(1 / 2)  # pairs only within a study's own raters
+    # a rename scoped to one study's folder leaves the same id in the other studies alone, and wins there
+    key, _, _ = legibility.pool(studies, {"r2:new-id": "renamed", "new-id": "everywhere"})
+    assert key["r2:1"]["condition"] == "renamed" and key["r1:1"]["condition"] == "old-id"
+    key, _, _ = legibility.pool(studies, {"r1:old-id": "x", "old-id": "y"})
+    assert key["r1:1"]["condition"] == "x"
 
 
 def test_raters_files_of_one_name_stay_apart(tmp_path):

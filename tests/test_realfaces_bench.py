@@ -101,3 +101,13 @@ def test_inked_rows_judge_the_same_drawings_in_pure_ink_and_paper(bench):
     assert set(np.unique(out)) <= {0.0, 1.0} and len(np.unique(soft)) > 2
     assert np.array_equal(out, (soft >= 0.5).astype(np.float32))
     assert set(np.unique(inked.along_path(faces, targets, targets, np.ones(3), seeds))) <= {0.0, 1.0}
+
+
+def test_softened_sketches_are_the_same_drawing_with_anti_aliased_edges(bench):
+    import numpy as np
+
+    img = np.full((2, 32, 32), 255, np.uint8)
+    img[:, 10:22, 14:17] = 0  # a 3 px stroke
+    soft = bench.softened(img, 0.7)
+    assert soft.shape == img.shape and soft.dtype == np.uint8
+    assert len(np.unique(soft)) > 2 and np.array_equal(soft < 128, img < 128)  # the stroke stays where it was
