@@ -1,10 +1,10 @@
 """Remake the README's pictures of the shipped generator (run from the repository root):
 
-    python docs/pictures.py                     # needs data/fer6-64 (see `make model`) for the grid
+    python docs/pictures.py                     # needs data/fer6-128 (see `make gpu-data`) for the grid
 
 - docs/realfaces-grid.png: FER+ valid faces (two of each class, the first ones of the split) as
-  sketches, then redrawn in each emotion; generated sketches only, no photo. Skipped with a note when
-  data/fer6-64 is absent.
+  sketches, then redrawn in each emotion (inked, as `emosketch sample` writes them); generated
+  sketches only, no photo. Skipped with a note when data/fer6-SIZE (the generator's size) is absent.
 - docs/realfaces-photo.png: the demo photo's sketch, then the photo redrawn in each emotion.
 - docs/panel-framing.png: the demo photo redrawn in six emotions on a 128x64 panel, every panel pixel a
   2x2 square: the default drawing (export.panel.PANEL: the whole face 1:1, dark strokes on a lit
@@ -27,17 +27,19 @@ sys.path.insert(0, str(ROOT))
 
 from emosketch.datasets.dataset import load  # noqa: E402
 from emosketch.export.panel import FACE_BAND, PANEL, Panel, draw, framed  # noqa: E402
+from emosketch.gan.sample import ink  # noqa: E402
 from emosketch.interpolate.animate import open_renderer  # noqa: E402
 from emosketch.interpolate.timeline import pose  # noqa: E402
 from emosketch.models import default_generator, demo_photo  # noqa: E402
 
-DATA = ROOT / "data" / "fer6-64"
+DATA = ROOT / "data"  # fer6-SIZE inside, at the generator's size
 FERPLUS_VALID = ROOT.parent / "shared" / "data" / "ferplus" / "FER2013Valid"
 
 
 def row(r, face, scale: int) -> np.ndarray:
     codes = r.bank.blend(np.stack([pose(r.classes, e) for e in r.classes]), r.bank.codes(0, 1.0))
-    cells = [face.sketch] + list(r.render(face, codes))
+    cells = [face.sketch] + [(ink(f / 255.0) * 255).astype(np.uint8) for f in r.render(face, codes)]
+    scale = max(1, scale * 64 // r.size)  # a 128 px model's cells as large as a 64 px one's
     big = [cv2.resize(c, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST) for c in cells]
     return np.concatenate(big, axis=1)
 
@@ -76,10 +78,11 @@ def main() -> None:
         print("wrote docs/panel-faces.png")
     else:
         print(f"{FERPLUS_VALID} is absent: docs/panel-faces.png is not remade")
-    if not (DATA / "meta.json").exists():
-        print(f"{DATA} is absent: the grid is not remade (see `make model` for the prepare command)")
+    data = DATA / f"fer6-{r.size}"
+    if not (data / "meta.json").exists():
+        print(f"{data} is absent: the grid is not remade (see `make model` / `make gpu-data` for the prepare command)")
         return
-    ds = load(DATA)
+    ds = load(data)
     val = np.flatnonzero(ds.split == 1)
     rows = []
     for ci in range(len(ds.classes)):

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from emosketch.datasets.synthetic import random_identity, render
+from emosketch.models import default_generator
 
 CHROMIUM = os.environ.get("EMOSKETCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 try:
@@ -92,7 +94,8 @@ def test_uploading_a_face_changes_the_label_the_agent_plot_and_the_panel(browser
     page.wait_for_timeout(1500)
     assert canvas(page, "oled") != before["oled"]
     assert int(page.evaluate("document.body.dataset.sketches || 0")) >= 2  # the sketch beside the panel refreshes
-    assert page.evaluate("document.getElementById('sketch').naturalWidth") == 192
+    shipped = torch.load(default_generator(), weights_only=True)["image_size"]
+    assert page.evaluate("document.getElementById('sketch').naturalWidth") == 3 * shipped
     status = page.inner_text("#status")
     if "stimulated" in status:
         assert canvas(page, "plot") != before["plot"]

@@ -146,9 +146,11 @@ def test_slim_draw_size_makes_the_shipped_model_draw_a_photo_at_128_px(run, tmp_
     from emosketch.interpolate.render import Renderer
 
     out = tmp_path / "g128.pt"
-    result = run("slim", default_generator(), "--draw-size", 128, "--out", out)
+    from emosketch.models import generator_64
+
+    result = run("slim", generator_64(), "--draw-size", 128, "--out", out)
     assert result.exit_code == 0 and "draws 128 px" in result.output, result.output
-    r128, r64 = Renderer(out, "cpu"), Renderer(default_generator(), "cpu")
+    r128, r64 = Renderer(out, "cpu"), Renderer(generator_64(), "cpu")
     face = r128.source(image=demo_photo())
     assert r128.size == 128 and face.sketch.shape == (128, 128)
     codes = r128.bank.codes()
@@ -159,7 +161,7 @@ def test_slim_draw_size_makes_the_shipped_model_draw_a_photo_at_128_px(run, tmp_
     same = np.abs(shrunk - small).mean((1, 2)) / 255  # each emotion against the 64 px model's
     other = np.abs(shrunk - np.roll(small, 1, 0)).mean((1, 2)) / 255  # against another emotion's
     assert same.max() < 0.12 < other.min()  # the same edits, at twice the pixels (0.08 against 0.19+)
-    bad = run("slim", default_generator(), "--draw-size", 96, "--out", tmp_path / "bad.pt")
+    bad = run("slim", generator_64(), "--draw-size", 96, "--out", tmp_path / "bad.pt")
     assert bad.exit_code != 0 and "power of two" in bad.output and not (tmp_path / "bad.pt").exists()
 
 
@@ -189,7 +191,7 @@ def test_one_loaded_generator_behind_the_translator_and_the_renderer():
     from emosketch.models import default_generator
 
     g = LoadedGenerator(default_generator(), "cpu")
-    assert g.latent_dim == g.nets.mapping.shared[0].in_features and g.size == 64
+    assert g.latent_dim == g.nets.mapping.shared[0].in_features and g.size == 128
     assert g.emotions(None) == g.classes and g.emotions(["Joy", "angry"]) == ["happy", "anger"]
     with pytest.raises(EmotionNameError, match="not in the checkpoint's"):
         g.emotions(["happy", "boredom"])
@@ -197,8 +199,8 @@ def test_one_loaded_generator_behind_the_translator_and_the_renderer():
         g.emotions(["happy", "joy"])
     tr, r = GanTranslator(default_generator(), "cpu"), Renderer(default_generator(), "cpu")
     assert isinstance(tr.g, LoadedGenerator) and isinstance(r.g, LoadedGenerator)
-    x = np.full((1, 64, 64), 255, np.uint8)
-    x[0, 40:42, 20:44] = 0  # a mouth
+    x = np.full((1, 128, 128), 255, np.uint8)
+    x[0, 80:84, 40:88] = 0  # a mouth
     codes = r.bank.codes(0)[[1]]
     ours = r.render(type("S", (), {"sketch": x[0]})(), codes)[0]
     with torch.no_grad():

@@ -130,7 +130,7 @@ def test_render_gives_png_or_panel_bytes_in_every_pixel_format(client, engine):
     sketch = client.post("/api/render", json={"weights": {"happy": 1.0}, "format": "sketch", "scale": 2})
     assert sketch.status_code == 200 and sketch.headers["content-type"] == "image/png"
     gray = np.asarray(Image.open(io.BytesIO(sketch.content)))
-    assert gray.shape == (128, 128) and gray.dtype == np.uint8 and 0 < (gray < 128).mean() < 0.5
+    assert gray.shape == (2 * engine.renderer.size,) * 2 and gray.dtype == np.uint8 and 0 < (gray < 128).mean() < 0.5
     session = engine.session(client.cookies["emosketch_session"], create=False)
     expected = engine.sketch(session.face, np.eye(len(engine.classes))[engine.classes.index("happy")])
     assert np.array_equal(gray[::2, ::2], expected)  # the generator's own pixels, each a 2x2 block
@@ -564,7 +564,7 @@ def test_the_live_panel_benchmark_measures_a_real_server(tmp_path):
     import serve as bench
 
     row = bench.live_scenario("shipped", None, 0.5, 60.0, 1)
-    assert row["draws_px"] == 64 and row["live_frames"] > 0 and row["new_frames"] > 0
+    assert row["draws_px"] == 128 and row["live_frames"] > 0 and row["new_frames"] > 0
     assert row["new_p50_ms"] > 0 and row["meets_12_fps"] == (row["new_frames_per_s"] >= bench.LIVE_FPS)
     with pytest.raises(SystemExit, match="NAME=CHECKPOINT"):
         bench.live(type("A", (), {"checkpoint": ["nothing-here"], "seconds": 0.1, "timeout": 1.0, "threads": 1,
