@@ -680,6 +680,34 @@ def test_extra_guides_share_the_guide_loss(synthetic, trained, tmp_path):
                 load(synthetic), tmp_path, torch.device("cpu"))
 
 
+def test_guide_weights_scale_the_guide_term_by_target_emotion(synthetic, trained, tmp_path):
+    """guide_weights: the guide's cross-entropy of each image is multiplied by its target emotion's weight
+    (1 where not named); unknown emotions and weights outside 0..10 are one line."""
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.train import Trainer
+
+    clf, _ = trained
+    ds = load(synthetic)
+    model = ModelConfig(**{**TINY.__dict__, "output": "warp"})
+
+    def guide_log(weights):
+        cfg = tiny_cfg(model=model, guide=str(clf), lambda_guide=1.0, guidance="latent", guide_weights=weights)
+        return Trainer(cfg, ds, tmp_path, torch.device("cpu")).train_step()["G/guide"]
+
+    plain = guide_log({})
+    assert guide_log({c: 1.0 for c in ds.classes}) == pytest.approx(plain, rel=1e-6)
+    assert guide_log({c: 2.5 for c in ds.classes}) == pytest.approx(2.5 * plain, rel=1e-6)
+    assert guide_log({c: 0.0 for c in ds.classes}) == 0.0
+    one = guide_log({ds.classes[0]: 3.0})  # only the first emotion's images weigh more
+    assert plain <= one <= 3.0 * plain
+    with pytest.raises(EmosketchError, match="not among the dataset's emotions"):
+        Trainer(tiny_cfg(model=model, guide=str(clf), lambda_guide=1.0, guide_weights={"glee": 2.0}), ds,
+                tmp_path, torch.device("cpu"))
+    for bad in (-1.0, 11.0, float("nan"), True):
+        with pytest.raises(EmosketchError, match="a weight from 0 to 10"):
+            tiny_cfg(guide_weights={ds.classes[0]: bad})
+
+
 def test_guide_must_judge_the_same_classes_as_the_data(synthetic, trained, tmp_path):
     from emosketch.datasets.prepare import PrepareConfig, prepare
 

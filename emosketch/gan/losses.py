@@ -45,6 +45,7 @@ class LossContext:
     classes: list[str]
     to_device: Callable[[np.ndarray], torch.Tensor]
     step: int
+    guide_weight: torch.Tensor | None = None  # [classes] weights of the guide term by target emotion
 
 
 def r1_penalty(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -134,7 +135,10 @@ def g_loss(nets, ctx: LossContext, b: Batch, kind: str, z: torch.Tensor, z2: tor
         for guide, size in ctx.guides:
             view = seen if seen.shape[-1] == size else F.interpolate(
                 seen, size=size, mode="bilinear", align_corners=False, antialias=True)
-            loss_guide = loss_guide + F.cross_entropy(guide(view).float(), b.y_trg)
+            read = F.cross_entropy(guide(view).float(), b.y_trg, reduction="none")
+            if ctx.guide_weight is not None:
+                read = read * ctx.guide_weight[b.y_trg]
+            loss_guide = loss_guide + read.mean()
         loss_guide = loss_guide / len(ctx.guides)
         loss = loss + cfg.lambda_guide * loss_guide
         logs[f"{tag}/guide"] = loss_guide.item()

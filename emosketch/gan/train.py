@@ -65,6 +65,8 @@ class TrainConfig:
     lambda_guide: float = 0.0  # weight of that classification loss (needs guide)
     extra_guides: list[str] = field(default_factory=list)  # more frozen sketch classifiers (for example one
     # at 24 px, which reads only a face's coarse shape); the guide loss is the mean over all the guides
+    guide_weights: dict[str, float] = field(default_factory=dict)  # a weight per target emotion on the guide
+    # term (1 where not named), to push the emotions that read weakest harder: {neutral: 2.0, surprise: 2.0}
     lambda_mask: float = 0.0  # model.output warp: L1 on the paint mask, so strokes move rather than repaint
     lambda_pair: float = 0.0  # L1 to the exact answer on synthetic pairs (one procedural identity in a source
     # and a target emotion), drawn beside every latent-guided G step: a per-emotion signal that needs no judge
@@ -110,6 +112,9 @@ class TrainConfig:
             raise EmosketchError("lr_decay_start must be in [0, 1] and lr_final in (0, 1]")
         if self.lambda_cls > 0 and not self.model.classifier_head:
             raise EmosketchError("lambda_cls > 0 needs model.classifier_head: true")
+        for name, weight in self.guide_weights.items():
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 10:
+                raise EmosketchError(f"guide_weights.{name}: {weight!r:.40}: a weight from 0 to 10")
         if self.lambda_guide > 0 and not self.guide:
             raise EmosketchError("lambda_guide > 0 needs guide: a sketch classifier checkpoint")
         if self.model.out_size != self.model.image_size:
@@ -229,6 +234,12 @@ class Trainer:
             self._init_from(cfg.init)
         self.guides = ([self._load_guide(g) for g in [cfg.guide, *cfg.extra_guides]]
                        if cfg.guide and cfg.lambda_guide > 0 else [])
+        unknown = [name for name in cfg.guide_weights if name not in self.classes]
+        if unknown:
+            raise EmosketchError(f"guide_weights: {', '.join(map(repr, unknown))[:80]} not among the dataset's "
+                                 f"emotions {self.classes}")
+        self.guide_weight = (torch.tensor([float(cfg.guide_weights.get(c, 1.0)) for c in self.classes], device=device)
+                             if cfg.guide_weights else None)
         if cfg.lambda_pair > 0:
             missing = [c for c in self.classes if c not in EXPRESSIONS]
             if missing:
@@ -277,7 +288,7 @@ class Trainer:
 
     def context(self) -> LossContext:
         return LossContext(self.cfg, self.ada, self.gen, self.guides, self.pairs, self.classes, self._to_device,
-                           self.step)
+                           self.step, self.guide_weight)
 
     def d_step(self, b: Batch, kind: str, z: torch.Tensor, fake_img: torch.Tensor) -> dict[str, float]:
         """D's update on real sources and G's image of this kind (detached)."""
