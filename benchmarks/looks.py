@@ -3,6 +3,7 @@
     python benchmarks/looks.py make --out bench-out/looks                 # sheets, brief, key
     python benchmarks/looks.py score --key bench-out/looks/key.json r1.json r2.json r3.json --out bench-out
     python benchmarks/looks.py make --model runs/c7/checkpoint.pt --looks "power=contempt:1" --looks happy=happy:1
+    python benchmarks/looks.py make --looks smirk=neutral:1/happy:1 --looks neutral=neutral:1   # one-sided
 
 The agent's "power" channel has no emotion of its own in the shipped model (it has no contempt),
 so it must show as a blend of the ones it has. This benchmark asks blind raters which word each
@@ -69,16 +70,26 @@ LOOKS = {  # look -> weights over the model's emotions (emosketch.interpolate.ti
 }
 
 
-def parse_look(text: str) -> tuple[str, dict[str, float]]:
-    """'power=contempt:0.6,neutral:0.4' -> ('power', {'contempt': 0.6, 'neutral': 0.4}), or one line."""
+def parse_look(text: str) -> tuple[str, dict]:
+    """'power=contempt:0.6,neutral:0.4' -> ('power', {'contempt': 0.6, 'neutral': 0.4}); a one-sided look
+    'smirk=neutral:1/happy:1' (the face in the first pose, its lower right in the second:
+    emosketch.interpolate.render.one_sided) -> ('smirk', {'base': {'neutral': 1.0}, 'side': {'happy': 1.0}});
+    or one line."""
     name, sep, spec = text.partition("=")
     try:
-        if not sep or not name.strip():
+        if not sep or not name.strip() or spec.count("/") > 1:
             raise ValueError
-        weights = {e.strip(): float(w) for e, w in (part.split(":") for part in spec.split(","))}
+        poses = [{e.strip(): float(w) for e, w in (part.split(":") for part in half.split(","))}
+                 for half in spec.split("/")]
     except ValueError:
-        raise SystemExit(f"--looks {text!r:.80}: expected NAME=EMOTION:WEIGHT[,EMOTION:WEIGHT...]") from None
-    return name.strip(), weights
+        raise SystemExit(f"--looks {text!r:.80}: expected NAME=EMOTION:WEIGHT[,EMOTION:WEIGHT...]"
+                         "[/EMOTION:WEIGHT...] (after / the pose of the face's lower right)") from None
+    return name.strip(), (poses[0] if len(poses) == 1 else {"base": poses[0], "side": poses[1]})
+
+
+def look_poses(look: dict) -> tuple[dict, dict | None]:
+    """A look -> (its pose, the pose of its lower right or None)."""
+    return (look["base"], look["side"]) if "base" in look else (look, None)
 
 
 def look_tiles(sharp: int, fer: int, seed: int, looks: dict[str, dict] = LOOKS, model: str | None = None) -> list:
@@ -87,19 +98,26 @@ def look_tiles(sharp: int, fer: int, seed: int, looks: dict[str, dict] = LOOKS, 
     import torch
 
     from emosketch.export.panel import PANEL, draw
-    from emosketch.interpolate.render import Renderer
+    from emosketch.interpolate.render import Renderer, one_sided
     from emosketch.interpolate.timeline import pose
     from emosketch.models import default_generator
 
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "2"))))
     r = Renderer(model or default_generator(), "cpu")
     codes = r.bank.codes(seed, 1.0)
-    weights = np.array([pose(r.classes, w, where=f"look {name}: ") for name, w in looks.items()])
+    halves = [look_poses(w) for w in looks.values()]
+    weights = np.array([pose(r.classes, base, where=f"look {name}: ") for name, (base, _) in zip(looks, halves)])
+    sides = np.array([pose(r.classes, side or base, where=f"look {name}: ")
+                      for name, (base, side) in zip(looks, halves)])
     sources = [("sharp", p) for p in sharp_faces(sharp, seed)] + \
         [("fer", p) for p in ferplus_faces("neutral", fer, set(), seed)]
     tiles = []
     for source, path in sources:
-        pics = draw(r.render(r.source(image=path), r.bank.blend(weights, codes)), PANEL)
+        face = r.source(image=path)
+        frames = r.render(face, r.bank.blend(weights, codes))
+        if any(side is not None for _, side in halves):
+            frames = one_sided(frames, r.render(face, r.bank.blend(sides, codes)))
+        pics = draw(frames, PANEL)
         for name, pic in zip(looks, pics):
             tiles.append((pic, {"condition": name, "emotion": name, "source": source, "face": path.name}))
     return tiles

@@ -405,3 +405,24 @@ def test_pack_sequences_draw_every_emotion_at_the_pack_intensity():
     assert (np.abs(at[1.0].frames[happy].astype(int) - strong) > 64).mean() > 0.01
     with pytest.raises(EmosketchError, match="intensity"):
         sequences(r, face, ["neutral", "happy"], intensity=0)
+
+
+def test_one_sided_takes_the_lower_right_from_the_side_pose():
+    """one_sided: the drawing's lower right (the face's left mouth corner and cheek) comes from the side
+    frames, its left half and everything above the mouth from the frames; a soft seam between; the same
+    frames on both sides give the frames back exactly; stacks of other shapes are one line."""
+    from emosketch.interpolate.render import one_sided, side_mask
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (3, 64, 64), dtype=np.uint8)
+    b = rng.integers(0, 256, (3, 64, 64), dtype=np.uint8)
+    out = one_sided(a, b)
+    assert out.dtype == np.uint8 and out.shape == a.shape
+    assert np.array_equal(out[:, :, :28], a[:, :, :28])  # the drawing's left half: the base pose
+    assert np.array_equal(out[:, :30], a[:, :30])  # above the mouth (eyes, brows): the base pose
+    assert np.array_equal(out[:, 40:, 40:], b[:, 40:, 40:])  # the lower right: the side pose
+    assert np.array_equal(one_sided(a, a), a)
+    m = side_mask(64)
+    assert m.min() == 0 and m.max() == 1 and 0 < m[37, 32] < 1  # a soft seam through the mouth's middle
+    with pytest.raises(EmosketchError, match="one_sided"):
+        one_sided(a, b[:2])

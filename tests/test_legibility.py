@@ -183,7 +183,12 @@ def test_the_looks_study_scores_words_per_look(tmp_path):
         looks.score(key, {"a": {"999": {"word": "sad"}}})
     assert "smug" in brief and "proud" in brief  # contempt's word, and power's beside confident
     assert looks.parse_look(" power = contempt:0.6, neutral:0.4") == ("power", {"contempt": 0.6, "neutral": 0.4})
-    for bad in ("power", "=happy:1", "power=happy", "power=happy:x", "power=happy:1,"):
+    assert looks.parse_look("smirk=neutral:1/happy:0.6,neutral:0.4") == (
+        "smirk", {"base": {"neutral": 1.0}, "side": {"happy": 0.6, "neutral": 0.4}})
+    assert looks.look_poses({"happy": 1.0}) == ({"happy": 1.0}, None)
+    assert looks.look_poses({"base": {"neutral": 1.0}, "side": {"happy": 1.0}}) == ({"neutral": 1.0}, {"happy": 1.0})
+    for bad in ("power", "=happy:1", "power=happy", "power=happy:x", "power=happy:1,", "s=neutral:1/",
+                "s=neutral:1/happy:1/sad:1"):
         with pytest.raises(SystemExit, match="expected NAME=EMOTION:WEIGHT"):
             looks.parse_look(bad)
 

@@ -128,6 +128,33 @@ class Renderer:
         return np.concatenate(out) if out else np.zeros((0, self.size, self.size), np.uint8)
 
 
+# one_sided's mask, in fractions of the frame: the drawing's right (the face's left) from x_from to x_to
+# (a soft seam through the middle of the mouth), below y_from to y_to (under the eyes, above the mouth)
+SIDE_SEAM = (0.45, 0.55)
+SIDE_BELOW = (0.50, 0.58)
+
+
+def side_mask(size: int) -> np.ndarray:
+    """one_sided's weight of the side frames, float [size, size] in 0..1: 1 on the drawing's lower
+    right (the face's left cheek and mouth corner), 0 on its left and above the mouth, soft seams."""
+    c = (np.arange(size) + 0.5) / size
+    x = np.clip((c - SIDE_SEAM[0]) / (SIDE_SEAM[1] - SIDE_SEAM[0]), 0, 1)
+    y = np.clip((c - SIDE_BELOW[0]) / (SIDE_BELOW[1] - SIDE_BELOW[0]), 0, 1)
+    return y[:, None] * x[None, :]
+
+
+def one_sided(frames: np.ndarray, side: np.ndarray) -> np.ndarray:
+    """Frames uint8 [T, S, S] with the lower right of the face (side_mask) taken from `side` (the same
+    face drawn in another pose): one mouth corner and cheek move and the other stays, as in a smirk
+    (one lip corner raised, FACS AU14 on one side). The seam is a soft cross-fade."""
+    if frames.shape != side.shape or frames.ndim != 3 or frames.shape[1] != frames.shape[2]:
+        raise EmosketchError(f"one_sided: expected two [T, S, S] stacks of one shape, got {frames.shape} "
+                             f"and {side.shape}")
+    m = side_mask(frames.shape[1])
+    out = frames.astype(np.float32) * (1 - m) + side.astype(np.float32) * m
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
 def upscale(frames: np.ndarray, side: int) -> np.ndarray:
     """Frames to side x side for viewing (bicubic, clipped)."""
     if frames.shape[1] == side:
