@@ -124,7 +124,7 @@ def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: in
     trace = run_script(script, r.classes)
     for note in trace.notes:
         progress(f"  note: {note}")
-    agent_frames = r.render(face, r.weight_codes(trace.weights))
+    agent_frames = r.render_weights(face, trace.weights, trace.smirk)
     agent = Frames(agent_frames, script.fps, trace.marks())
     paths = write_outputs(agent, [out / "agent.mp4", out / "agent.gif"], original=face.original)
     written["agent video"], written["agent GIF"] = paths

@@ -128,9 +128,11 @@ def test_strong_stimulus_overthrows_the_dominant_emotion_weak_one_blends():
 
 
 def test_unmatched_channels_are_reported_not_dropped():
-    agent = Agent(AgentConfig(), ["neutral", "happy", "sad"])
+    agent = Agent(AgentConfig(emotions={**AgentConfig().emotions, "power": "contempt"}), ["neutral", "happy", "sad"])
     assert set(agent.unmatched) == {"fear", "mad", "surprise", "power"}
     assert any("'power' maps to 'contempt'" in line for line in agent.report())
+    sadness = Agent(AgentConfig(), ["neutral", "sad"])  # no happy: no smirk either
+    assert any("'power' maps to 'contempt or smirk'" in line for line in sadness.report())
     agent.stimulate("fear", 1.0)  # it still moves the state, which the plot shows
     agent.step(0.5)
     assert agent.level["fear"] > 0 and agent.weights()["neutral"] == 1.0
@@ -426,3 +428,56 @@ def test_one_sided_takes_the_lower_right_from_the_side_pose():
     assert m.min() == 0 and m.max() == 1 and 0 < m[37, 32] < 1  # a soft seam through the mouth's middle
     with pytest.raises(EmosketchError, match="one_sided"):
         one_sided(a, b[:2])
+
+
+def test_power_shows_as_a_smirk_on_a_model_without_contempt():
+    """The default power look: contempt where the model has it, else a smirk: the face at rest (its share
+    drawn as neutral) with one mouth corner smiling by that share (Agent.smirk); run_script carries it."""
+    six = ["neutral", "happy", "sad", "surprise", "fear", "anger"]
+    agent = Agent(AgentConfig(rise=0.0), six)
+    assert agent.report() == [] and agent.shows["power"] == (("smirk", 1.0),)
+    assert agent.smirk() == 0.0
+    agent.stimulate("power", 0.6)
+    w = agent.weights()
+    assert set(w) == set(six) and w["neutral"] == pytest.approx(1.0) and sum(w.values()) == pytest.approx(1.0)
+    assert agent.smirk() == pytest.approx(0.6)
+    agent.stimulate("joy", 0.3)  # a weak joy shares the face with the smirk by level ** sharpness
+    share = 0.6 * 0.36 / (0.36 + 0.09)
+    assert agent.smirk() == pytest.approx(share) and agent.weights()["happy"] == pytest.approx(0.6 - share)
+    assert Agent(AgentConfig(rise=0.0), six + ["contempt"]).shows["power"] == (("contempt", 1.0),)
+    script = parse_script({"fps": 10, "duration": 1.0, "stimuli": [{"t": 0.5, "channel": "power", "amount": 1.0}]})
+    trace = run_script(script, six)
+    assert trace.smirk is not None and trace.smirk[0] == 0 and trace.smirk[-1] > 0.5
+    assert "smirk" in trace.marks()[-1] and "smirk" not in trace.marks()[0]
+    assert run_script(parse_script([{"t": 0, "channel": "joy", "amount": 1.0}]), six).smirk is None
+
+
+def test_render_weights_draws_the_smirk_on_one_side_only(renderer, synthetic, monkeypatch):
+    """Renderer.render_weights: without a smirk, render(weight_codes); with one, the frame's lower right
+    is the face with that much neutral moved to happy, the rest the frame without it."""
+    import torch
+
+    from emosketch.interpolate.render import one_sided
+
+    r, src = renderer, renderer.source(data=synthetic, index=0)
+    w = np.zeros((2, len(r.classes)))
+    w[:, r.classes.index("neutral")] = 1.0
+    plain = r.render(src, r.weight_codes(w))
+    assert np.array_equal(r.render_weights(src, w), plain)
+    assert np.array_equal(r.render_weights(src, w, np.zeros(2)), plain)
+    calls = []
+
+    def spy(source, codes, batch=None):  # the base frames black, the smirking side white
+        calls.append(codes)
+        return np.full((len(codes), r.size, r.size), 255 if len(calls) > 1 else 0, np.uint8)
+
+    monkeypatch.setattr(r, "render", spy)
+    got = r.render_weights(src, w, np.array([0.0, 0.7]))
+    side = w[1:].copy()
+    side[0, r.classes.index("neutral")], side[0, r.classes.index("happy")] = 0.3, 0.7
+    assert len(calls) == 2 and torch.allclose(calls[1], r.weight_codes(side))
+    assert np.array_equal(got[0], np.zeros((r.size, r.size), np.uint8))
+    assert np.array_equal(got[1], one_sided(np.zeros((1, r.size, r.size), np.uint8),
+                                            np.full((1, r.size, r.size), 255, np.uint8))[0])
+    with pytest.raises(EmosketchError, match="smirk"):
+        r.render_weights(src, w, np.array([0.5, 1.5]))

@@ -25,6 +25,9 @@ from ..emotions import canonical
 from ..errors import EmosketchError, shown
 
 CHANNELS = ("fear", "mad", "joy", "love", "sad", "surprise", "power")
+# A look drawn by no emotion of its own: the face at rest with one mouth corner smiling
+# (emosketch.interpolate.render.one_sided), for a model with happy and neutral
+SMIRK = "smirk"
 # How aroused each channel's feeling is (0 calm .. 1 excited; after Russell's circumplex): the
 # script's zoom pushes in by zoom * arousal * level of the dominant channel.
 AROUSAL = {"fear": 0.8, "mad": 0.8, "joy": 0.5, "love": 0.3, "sad": 0.2, "surprise": 0.9, "power": 0.6}
@@ -36,13 +39,14 @@ class AgentConfig:
     # seconds for a channel's level to halve with no new stimulus
     half_life: dict[str, float] = field(default_factory=lambda: {
         "fear": 3.0, "mad": 4.0, "joy": 3.0, "love": 6.0, "sad": 8.0, "surprise": 1.0, "power": 5.0})
-    # what each channel shows as: a model emotion, a blend of them ({happy: 0.5, anger: 0.5}), or a list
-    # of those, the first the model can draw is used. Love reads as joy on a face. Power shows as
-    # contempt; the shipped model has none, and no blend of its six emotions that blind raters were
-    # shown read as confident (benchmarks/looks.py, docs/panel-and-packs.md), so there it does not show.
+    # what each channel shows as: a model emotion, a blend of them ({happy: 0.5, anger: 0.5}), "smirk", or
+    # a list of those, the first the model can draw is used. Love reads as joy on a face. Power shows as
+    # contempt; the shipped model has none, and no blend of its six emotions that blind raters were shown
+    # read as confident (benchmarks/looks.py, docs/panel-and-packs.md), so there it shows as a smirk: the
+    # face at rest with one mouth corner smiling (a one-sided smile, contempt's own sign).
     emotions: dict[str, str | dict | list] = field(default_factory=lambda: {
         "fear": "fear", "mad": "anger", "joy": "happy", "love": "happy", "sad": "sad",
-        "surprise": "surprise", "power": "contempt"})
+        "surprise": "surprise", "power": ["contempt", SMIRK]})
     rise: float = 0.15  # seconds for half of a stimulus to reach its channel (0: at once)
     ceiling: float = 1.5  # a channel's level is capped here
     overthrow: float = 0.5  # a stimulus at least this strong to another channel overthrows the dominant one
@@ -108,6 +112,8 @@ class Agent:
         self.time = 0.0
         options = {c: looks(v, f"agent.emotions.{c}") for c, v in self.config.emotions.items()}
         known = set(self.classes) if self.classes else {e for o in options.values() for look in o for e, _ in look}
+        if {"happy", "neutral"} <= known:
+            known.add(SMIRK)
         self.shows = {}  # channel -> the look it drives: the first of its options the model can draw
         for c, o in options.items():
             look = next((look for look in o if all(e in known for e, _ in look)), None)
@@ -183,9 +189,22 @@ class Agent:
         """Emotion weights for this frame, summing to 1 over the model's classes.
 
         The strongest look's level A sets how far the face is from rest: rest gets 1 - A, and the
-        looks share A in proportion to level ** sharpness; a blend passes its share on to its emotions."""
+        looks share A in proportion to level ** sharpness; a blend passes its share on to its emotions.
+        A smirk's share is drawn as neutral here, its one-sided smile by smirk()."""
+        w = self._shares()
+        side = w.pop(SMIRK, 0.0)
+        if side:
+            w["neutral"] = w.get("neutral", 0.0) + side
+        return w
+
+    def smirk(self) -> float:
+        """How far one mouth corner smiles this frame (0..1): the smirk's share of the face
+        (emosketch.interpolate.render.Renderer.render_weights draws it)."""
+        return self._shares().get(SMIRK, 0.0)
+
+    def _shares(self) -> dict[str, float]:
         levels = self.look_levels()
-        names = self.classes or sorted({e for look in self.shows.values() for e, _ in look} |
+        names = self.classes or sorted({e for look in self.shows.values() for e, _ in look if e != SMIRK} |
                                        ({self.rest} if self.rest else set()))
         w = dict.fromkeys(names, 0.0)
         powered = {look: v ** self.config.sharpness for look, v in levels.items() if v > 0}
@@ -195,7 +214,7 @@ class Agent:
             strength = 1.0 if total > 0 else 0.0
         for look, p in powered.items():
             for e, part in look:
-                w[e] += strength * p / total * part
+                w[e] = w.get(e, 0.0) + strength * p / total * part
         if self.rest is not None:
             w[self.rest] += 1.0 - strength
         elif total == 0:
@@ -285,13 +304,16 @@ class Trace:
     stimuli: list[Stimulus]
     notes: list[str]
     zoom: np.ndarray | None = None  # [T] per-frame zoom, when the script asks for one
+    smirk: np.ndarray | None = None  # [T] the one-sided smile (Agent.smirk), when a channel shows one
 
     def marks(self) -> list[dict]:
         zoom = self.zoom if self.zoom is not None else [None] * len(self.times)
+        side = self.smirk if self.smirk is not None else [0.0] * len(self.times)
         return [{"t": round(float(t), 4), "dominant": d,
                  "emotion": {c: round(float(v), 4) for c, v in zip(self.classes, w) if v > 1e-4},
+                 **({"smirk": round(float(k), 4)} if k > 1e-4 else {}),
                  **({"zoom": round(float(z), 4)} if z is not None else {})}
-                for t, w, d, z in zip(self.times, self.weights, self.dominant, zoom)]
+                for t, w, d, z, k in zip(self.times, self.weights, self.dominant, zoom, side)]
 
 
 def run_script(script: Script, classes: list[str]) -> Trace:
@@ -300,7 +322,7 @@ def run_script(script: Script, classes: list[str]) -> Trace:
     n = max(1, int(round(script.duration * script.fps)))
     dt = 1.0 / script.fps
     pending = list(script.stimuli)
-    times, levels, weights, dominant, arousal = [], [], [], [], []
+    times, levels, weights, dominant, arousal, smirk = [], [], [], [], [], []
     for i in range(n):
         now = i * dt
         while pending and pending[0].t <= now + 1e-9:
@@ -312,6 +334,7 @@ def run_script(script: Script, classes: list[str]) -> Trace:
         times.append(now)
         levels.append([agent.level[c] for c in CHANNELS])
         weights.append([w.get(c, 0.0) for c in classes])
+        smirk.append(agent.smirk())
         dominant.append(agent.dominant())
         arousal.append(agent.arousal())
     zoom = None
@@ -322,4 +345,4 @@ def run_script(script: Script, classes: list[str]) -> Trace:
             z = follow_zoom(z, script.zoom * v, dt)
             zoom[i] = 1.0 + z
     return Trace(np.array(times), np.array(levels), np.array(weights), list(classes), dominant,
-                 list(script.stimuli), agent.report(), zoom)
+                 list(script.stimuli), agent.report(), zoom, np.array(smirk) if any(smirk) else None)

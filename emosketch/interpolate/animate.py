@@ -159,7 +159,7 @@ def agent_video(checkpoint: str | Path, spec: AgentSpec, *, face: FaceSource, st
     r = open_renderer(checkpoint, device, batch)
     src = face.load(r, styles.seed)
     trace = run_script(scr, r.classes)
-    pixels = r.render(src, r.weight_codes(trace.weights, styles.seed, styles.psi))
+    pixels = r.render_weights(src, trace.weights, trace.smirk, styles.seed, styles.psi)
     written = write_outputs(Frames(pixels, scr.fps, trace.marks()), list(spec.outputs),
                             original=src.original if spec.side else None)
     if spec.plot is not None:

@@ -111,6 +111,28 @@ class Renderer:
         """The agent's blend sum_e w_e s_e for weights [T, C]: [T, D]."""
         return self.bank.blend(weights, self.bank.codes(seed, psi))
 
+    def render_weights(self, source: Source, weights: np.ndarray, smirk: np.ndarray | None = None, seed: int = 0,
+                       psi: float = 1.0, batch: int | None = None) -> np.ndarray:
+        """The agent's frames: G(source, weight_codes(weights)), uint8 [T, S, S]. Where smirk [T] (the
+        agent's one-sided smile, 0..1) is above 0, that much of the face's neutral weight is moved to
+        happy on its lower right (one_sided): one mouth corner smiles, the rest of the face does not."""
+        frames = self.render(source, self.weight_codes(weights, seed, psi), batch)
+        if smirk is None or not np.any(np.asarray(smirk) > 0):
+            return frames
+        smirk = np.asarray(smirk, np.float64)
+        if smirk.shape != (len(weights),) or not np.all((smirk >= 0) & (smirk <= 1)):
+            raise EmosketchError(f"smirk: expected {len(weights)} values from 0 to 1")
+        if "happy" not in self.classes or "neutral" not in self.classes:
+            raise EmosketchError(f"a smirk needs happy and neutral; this model has {', '.join(self.classes)}")
+        side = np.array(weights, np.float64)
+        move = np.minimum(smirk, side[:, self.classes.index("neutral")])
+        side[:, self.classes.index("neutral")] -= move
+        side[:, self.classes.index("happy")] += move
+        on = np.flatnonzero(move > 0)
+        drawn = self.render(source, self.weight_codes(side[on], seed, psi), batch)
+        frames[on] = one_sided(frames[on], drawn)
+        return frames
+
     # ---- drawing -------------------------------------------------------------------------------
 
     @torch.no_grad()

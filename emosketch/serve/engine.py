@@ -26,7 +26,7 @@ from ..errors import EmosketchError
 from ..export.layout import parse_geometry
 from ..export.panel import PANEL, Panel, draw, framed
 from ..export.pixels import FORMATS, pixel_format
-from ..interpolate.agent import CHANNELS, Agent, follow_zoom
+from ..interpolate.agent import CHANNELS, SMIRK, Agent, follow_zoom
 from ..interpolate.render import Renderer, Source
 
 
@@ -91,6 +91,7 @@ class Session:
         return {"time": round(self.agent.time, 3), "dominant": self.agent.dominant(),
                 "levels": {c: round(self.agent.level[c], 4) for c in CHANNELS},
                 "weights": {e: round(w, 4) for e, w in self.agent.weights().items()},
+                "smirk": round(self.agent.smirk(), 4),
                 "zoom": round(1.0 + self.zoom, 4), "face": self.face.how}
 
 
@@ -226,14 +227,21 @@ class Engine:
             session.advance(self.config.zoom)
             return session.state()
 
-    def weights_from(self, body: dict) -> np.ndarray:
-        """{"weights": {emotion: w}} or {"levels": {channel: level}} -> weights over the model's classes."""
+    def weights_from(self, body: dict) -> tuple[np.ndarray, float]:
+        """{"weights": {emotion: w}} or {"levels": {channel: level}} -> (weights over the model's classes,
+        the one-sided smile: "smirk" among the weights, 0 to 1, or the agent's at those levels)."""
         if "weights" in body:
             raw = body["weights"]
             if not isinstance(raw, dict) or not raw:
                 raise RequestError('"weights" must be a non-empty mapping of emotion names to numbers')
             w = np.zeros(len(self.classes))
+            smirk = 0.0
             for name, v in raw.items():
+                if name == SMIRK and {"happy", "neutral"} <= set(self.classes):
+                    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                        raise RequestError(f"smirk: a number from 0 to 1, got {v!r}")
+                    smirk = float(v)
+                    continue
                 if name not in self.classes:
                     raise RequestError(f"unknown emotion {name!r} (this model: {', '.join(self.classes)})")
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 2:
@@ -241,7 +249,7 @@ class Engine:
                 w[self.classes.index(name)] = float(v)
             if w.sum() <= 0:
                 raise RequestError("the weights sum to zero")
-            return w / max(1.0, w.sum())
+            return w / max(1.0, w.sum()), smirk
         if "levels" in body:
             raw = body["levels"]
             if not isinstance(raw, dict):
@@ -254,46 +262,48 @@ class Engine:
                     raise RequestError(f"level of {c}: a number from 0 to {agent.config.ceiling}, got {v!r}")
                 agent.level[c] = float(v)
             wd = agent.weights()
-            return np.array([wd.get(c, 0.0) for c in self.classes])
+            return np.array([wd.get(c, 0.0) for c in self.classes]), agent.smirk()
         raise RequestError('give "weights" ({emotion: weight}) or "levels" ({channel: level}), or "agent": true')
 
-    def sketch(self, face: Source, weights: np.ndarray) -> np.ndarray:
-        """The generator's redrawing of the face with the blended style: uint8 [S, S]."""
+    def sketch(self, face: Source, weights: np.ndarray, smirk: float = 0.0) -> np.ndarray:
+        """The generator's redrawing of the face with the blended style (and the one-sided smile
+        `smirk`): uint8 [S, S]."""
         with self.model_lock:
-            codes = self.renderer.weight_codes(weights[None])
-            return self.renderer.render(face, codes)[0]
+            return self.renderer.render_weights(face, weights[None], np.array([smirk]))[0]
 
-    def _now(self, session: Session, weights: np.ndarray | None, zoom: float | None):
-        """(weights, zoom, face, face_id, panel): the agent's state now, or the given weights and zoom."""
+    def _now(self, session: Session, pose: tuple[np.ndarray, float] | None, zoom: float | None):
+        """(weights, smirk, zoom, face, face_id, panel): the agent's state now, or the given pose
+        (weights_from's) and zoom."""
         with session.lock:
             session.advance(self.config.zoom)
-            if weights is None:
+            if pose is None:
                 wd = session.agent.weights()
-                weights = np.array([wd.get(c, 0.0) for c in self.classes])
+                pose = np.array([wd.get(c, 0.0) for c in self.classes]), session.agent.smirk()
             zoom = 1.0 + session.zoom if zoom is None else zoom
-            return weights, zoom, session.face, session.face_id, session.panel
+            return pose[0], pose[1], zoom, session.face, session.face_id, session.panel
 
-    def sketch_now(self, session: Session, weights: np.ndarray | None = None) -> np.ndarray:
-        """The generator's sketch (uint8 [S, S]) of the session's face: the agent's state now, or the weights."""
-        weights, _, face, _, _ = self._now(session, weights, None)
-        return self.sketch(face, weights)
+    def sketch_now(self, session: Session, pose: tuple[np.ndarray, float] | None = None) -> np.ndarray:
+        """The generator's sketch (uint8 [S, S]) of the session's face: the agent's state now, or the pose."""
+        weights, smirk, _, face, _, _ = self._now(session, pose, None)
+        return self.sketch(face, weights, smirk)
 
-    def bits(self, session: Session, weights: np.ndarray | None = None, zoom: float | None = None,
+    def bits(self, session: Session, pose: tuple[np.ndarray, float] | None = None, zoom: float | None = None,
              size: str = "128x64") -> np.ndarray:
         """The panel's pixels (bool [H, W], True = lit) for the session's face: the agent's state
-        now, or the given weights and zoom."""
-        weights, zoom, face, face_id, panel = self._now(session, weights, zoom)
+        now, or the given pose (weights_from's) and zoom."""
+        weights, smirk, zoom, face, face_id, panel = self._now(session, pose, zoom)
         w, h = parse_geometry(size)
         if w * h > 512 * 512:
             raise RequestError(f"size {size}: at most 512x512 pixels")
         panel = panel.sized(w, h)
-        key = (face_id, tuple(np.round(weights * 64).astype(int)), round(zoom, 2), w, h)
+        smirk = round(smirk * 64) / 64
+        key = (face_id, tuple(np.round(weights * 64).astype(int)), smirk, round(zoom, 2), w, h)
         with self.sessions_lock:
             hit = self.cache.get(key)
             if hit is not None:
                 self.cache.move_to_end(key)
                 return hit
-        frame = self.sketch(face, np.round(weights * 64) / 64)
+        frame = self.sketch(face, np.round(weights * 64) / 64, smirk)
         bits = draw(frame[None], panel, [round(zoom, 2)])[0]
         with self.sessions_lock:
             self.cache[key] = bits
