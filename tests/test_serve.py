@@ -138,6 +138,15 @@ def test_render_gives_png_or_panel_bytes_in_every_pixel_format(client, engine):
     assert len(tall.content) == 128 * 128 // 8
     state = client.post("/api/render", json={"levels": {"joy": 1.0}})  # an agent state in
     assert state.status_code == 200
+    # the power channel's smirk: among the weights, or from an agent's power level; the same pixels both ways
+    smirk = client.post("/api/render", json={"weights": {"neutral": 1.0, "smirk": 1.0}, "format": "sketch"})
+    powered = client.post("/api/render", json={"levels": {"power": 1.0}, "format": "sketch"})
+    neutral = engine.sketch(session.face, np.eye(len(engine.classes))[engine.classes.index("neutral")])
+    smirked = np.asarray(Image.open(io.BytesIO(smirk.content)))
+    assert smirk.status_code == 200 and smirk.content == powered.content and not np.array_equal(smirked, neutral)
+    assert np.array_equal(smirked[:, :engine.renderer.size // 3], neutral[:, :engine.renderer.size // 3])
+    r = client.post("/api/render", json={"weights": {"neutral": 1.0, "smirk": 1.5}})
+    assert r.status_code == 400 and "smirk: a number from 0 to 1" in r.json()["error"]
     for body, words in (({"weights": {"joy": 1}}, "unknown emotion"), ({"weights": {"happy": "x"}}, "weight of happy"),
                         ({"weights": {"happy": 0}}, "sum to zero"), ({"levels": {"happy": 1}}, "unknown channel"),
                         ({}, 'give "weights"'), ({"weights": {"happy": 1}, "format": "bmp"}, "pixel format"),
