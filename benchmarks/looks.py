@@ -107,16 +107,17 @@ def look_tiles(sharp: int, fer: int, seed: int, looks: dict[str, dict] = LOOKS, 
     codes = r.bank.codes(seed, 1.0)
     halves = [look_poses(w) for w in looks.values()]
     weights = np.array([pose(r.classes, base, where=f"look {name}: ") for name, (base, _) in zip(looks, halves)])
-    sides = np.array([pose(r.classes, side or base, where=f"look {name}: ")
-                      for name, (base, side) in zip(looks, halves)])
+    sided = [i for i, (_, side) in enumerate(halves) if side is not None]  # only these are drawn twice
+    names = list(looks)
+    sides = np.array([pose(r.classes, halves[i][1], where=f"look {names[i]}: ") for i in sided])
     sources = [("sharp", p) for p in sharp_faces(sharp, seed)] + \
         [("fer", p) for p in ferplus_faces("neutral", fer, set(), seed)]
     tiles = []
     for source, path in sources:
         face = r.source(image=path)
         frames = r.render(face, r.bank.blend(weights, codes))
-        if any(side is not None for _, side in halves):
-            frames = one_sided(frames, r.render(face, r.bank.blend(sides, codes)))
+        if sided:
+            frames[sided] = one_sided(frames[sided], r.render(face, r.bank.blend(sides, codes)))
         pics = draw(frames, PANEL)
         for name, pic in zip(looks, pics):
             tiles.append((pic, {"condition": name, "emotion": name, "source": source, "face": path.name}))

@@ -26,8 +26,13 @@ from ..errors import EmosketchError, shown
 
 CHANNELS = ("fear", "mad", "joy", "love", "sad", "surprise", "power")
 # A look drawn by no emotion of its own: the face at rest with one mouth corner smiling
-# (emosketch.interpolate.render.one_sided), for a model with happy and neutral
+# (emosketch.interpolate.render.one_sided), for a model with happy and neutral (can_smirk)
 SMIRK = "smirk"
+
+
+def can_smirk(classes) -> bool:
+    """Whether a model of these emotions can draw SMIRK: its rest (neutral) and the smile (happy)."""
+    return {"happy", "neutral"} <= set(classes)
 # How aroused each channel's feeling is (0 calm .. 1 excited; after Russell's circumplex): the
 # script's zoom pushes in by zoom * arousal * level of the dominant channel.
 AROUSAL = {"fear": 0.8, "mad": 0.8, "joy": 0.5, "love": 0.3, "sad": 0.2, "surprise": 0.9, "power": 0.6}
@@ -112,7 +117,7 @@ class Agent:
         self.time = 0.0
         options = {c: looks(v, f"agent.emotions.{c}") for c, v in self.config.emotions.items()}
         known = set(self.classes) if self.classes else {e for o in options.values() for look in o for e, _ in look}
-        if {"happy", "neutral"} <= known:
+        if can_smirk(known):
             known.add(SMIRK)
         self.shows = {}  # channel -> the look it drives: the first of its options the model can draw
         for c, o in options.items():
@@ -191,16 +196,20 @@ class Agent:
         The strongest look's level A sets how far the face is from rest: rest gets 1 - A, and the
         looks share A in proportion to level ** sharpness; a blend passes its share on to its emotions.
         A smirk's share is drawn as neutral here, its one-sided smile by smirk()."""
-        w = self._shares()
-        side = w.pop(SMIRK, 0.0)
-        if side:
-            w["neutral"] = w.get("neutral", 0.0) + side
-        return w
+        return self.pose()[0]
 
     def smirk(self) -> float:
         """How far one mouth corner smiles this frame (0..1): the smirk's share of the face
         (emosketch.interpolate.render.Renderer.render_weights draws it)."""
-        return self._shares().get(SMIRK, 0.0)
+        return self.pose()[1]
+
+    def pose(self) -> tuple[dict[str, float], float]:
+        """(weights(), smirk()) from one sharing out of the looks."""
+        w = self._shares()
+        side = w.pop(SMIRK, 0.0)
+        if side:
+            w["neutral"] = w.get("neutral", 0.0) + side
+        return w, side
 
     def _shares(self) -> dict[str, float]:
         levels = self.look_levels()
@@ -330,11 +339,11 @@ def run_script(script: Script, classes: list[str]) -> Trace:
             agent.stimulate(s.channel, s.amount)
         if i:
             agent.step(dt)
-        w = agent.weights()
+        w, side = agent.pose()
         times.append(now)
         levels.append([agent.level[c] for c in CHANNELS])
         weights.append([w.get(c, 0.0) for c in classes])
-        smirk.append(agent.smirk())
+        smirk.append(side)
         dominant.append(agent.dominant())
         arousal.append(agent.arousal())
     zoom = None

@@ -13,6 +13,7 @@ import torch
 from ..errors import EmosketchError
 from ..export.panel import PANEL, Panel, draw
 from ..frames import Frames, write_frames
+from .agent import can_smirk
 from .paths import StyleBank, lerp, slerp
 from .timeline import Plan
 
@@ -122,7 +123,7 @@ class Renderer:
         smirk = np.asarray(smirk, np.float64)
         if smirk.shape != (len(weights),) or not np.all((smirk >= 0) & (smirk <= 1)):
             raise EmosketchError(f"smirk: expected {len(weights)} values from 0 to 1")
-        if "happy" not in self.classes or "neutral" not in self.classes:
+        if not can_smirk(self.classes):
             raise EmosketchError(f"a smirk needs happy and neutral; this model has {', '.join(self.classes)}")
         side = np.array(weights, np.float64)
         move = np.minimum(smirk, side[:, self.classes.index("neutral")])

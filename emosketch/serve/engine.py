@@ -26,7 +26,7 @@ from ..errors import EmosketchError
 from ..export.layout import parse_geometry
 from ..export.panel import PANEL, Panel, draw, framed
 from ..export.pixels import FORMATS, pixel_format
-from ..interpolate.agent import CHANNELS, SMIRK, Agent, follow_zoom
+from ..interpolate.agent import CHANNELS, SMIRK, Agent, can_smirk, follow_zoom
 from ..interpolate.render import Renderer, Source
 
 
@@ -88,10 +88,11 @@ class Session:
             self.zoom = follow_zoom(self.zoom, zoom_amount * self.agent.arousal(), dt)
 
     def state(self) -> dict:
+        weights, smirk = self.agent.pose()
         return {"time": round(self.agent.time, 3), "dominant": self.agent.dominant(),
                 "levels": {c: round(self.agent.level[c], 4) for c in CHANNELS},
-                "weights": {e: round(w, 4) for e, w in self.agent.weights().items()},
-                "smirk": round(self.agent.smirk(), 4),
+                "weights": {e: round(w, 4) for e, w in weights.items()},
+                "smirk": round(smirk, 4),
                 "zoom": round(1.0 + self.zoom, 4), "face": self.face.how}
 
 
@@ -237,7 +238,7 @@ class Engine:
             w = np.zeros(len(self.classes))
             smirk = 0.0
             for name, v in raw.items():
-                if name == SMIRK and {"happy", "neutral"} <= set(self.classes):
+                if name == SMIRK and can_smirk(self.classes):
                     if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
                         raise RequestError(f"smirk: a number from 0 to 1, got {v!r}")
                     smirk = float(v)
@@ -261,8 +262,8 @@ class Engine:
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= agent.config.ceiling:
                     raise RequestError(f"level of {c}: a number from 0 to {agent.config.ceiling}, got {v!r}")
                 agent.level[c] = float(v)
-            wd = agent.weights()
-            return np.array([wd.get(c, 0.0) for c in self.classes]), agent.smirk()
+            wd, smirk = agent.pose()
+            return np.array([wd.get(c, 0.0) for c in self.classes]), smirk
         raise RequestError('give "weights" ({emotion: weight}) or "levels" ({channel: level}), or "agent": true')
 
     def sketch(self, face: Source, weights: np.ndarray, smirk: float = 0.0) -> np.ndarray:
@@ -277,8 +278,8 @@ class Engine:
         with session.lock:
             session.advance(self.config.zoom)
             if pose is None:
-                wd = session.agent.weights()
-                pose = np.array([wd.get(c, 0.0) for c in self.classes]), session.agent.smirk()
+                wd, smirk = session.agent.pose()
+                pose = np.array([wd.get(c, 0.0) for c in self.classes]), smirk
             zoom = 1.0 + session.zoom if zoom is None else zoom
             return pose[0], pose[1], zoom, session.face, session.face_id, session.panel
 
