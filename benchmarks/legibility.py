@@ -390,6 +390,9 @@ def conditions() -> dict[str, Condition]:
                                        "alone: strokes move, none appear or go)", PANEL, paint=False),
         "default-fill": Condition("panel: the default with blue-noise tonal fills", Panel(head, replace(
             PANEL.dither, fill="bluenoise"))),
+        "default-bold": Condition("panel: the default, bolder strokes (line art's stroke level 200, not 96: "
+                                  "every pixel darker than 200 of 255 is ink)", Panel(head, replace(
+                                      PANEL.dither, stroke_level=200))),
         "default-close": Condition("panel: the default, strokes closed by a 2x2 square", PANEL, close=2),
         "default-fill-x1.3": Condition("panel: the default with blue-noise tonal fills, intensity 1.3", Panel(
             head, replace(PANEL.dither, fill="bluenoise")), intensity=1.3),
