@@ -50,11 +50,14 @@ def cli() -> None:
 DITHERS = ("lineart", "threshold", "otsu", "floyd-steinberg", "atkinson", "bayer2", "bayer4", "bayer8", "bluenoise")
 FRAMINGS = ("auto", "brows-chin", "forehead-chin", "head", "brows-mouth", "eyes")
 FILLS = ("bluenoise", "bayer2", "bayer4", "bayer8", "none")  # export.dither.FILLS
+STROKE_LEVEL = 96  # export.dither.Dither.stroke_level (export's default)
+PANEL_STROKE_LEVEL = 96  # export.panel.PANEL.dither.stroke_level (pack's default, the panel's)
 TFT_PANELS = ("st7789-240x240", "st7789-135x240", "ili9341-320x240")  # export.tft.PANELS, checked by a test
 
 
-def _line_options(line: int, fill: str):
-    """--line / --fill / --pen-coding, with the command's defaults (pack's are the panel preset's)."""
+def _line_options(line: int, fill: str, stroke_level: int):
+    """--line / --fill / --stroke-level / --pen-coding, with the command's defaults (pack's are the panel
+    preset's)."""
     def decorate(fn):
         for opt in reversed([
             click.option("--line", type=click.IntRange(1, 2), default=line, show_default=True,
@@ -63,6 +66,9 @@ def _line_options(line: int, fill: str):
             click.option("--fill", type=click.Choice(FILLS), default=fill, show_default=True,
                          help="lineart: the mask that dithers tonal areas between stroke and paper (none: "
                               "strokes only, the cleanest face and the smallest pack)."),
+            click.option("--stroke-level", type=click.IntRange(0, 255), default=stroke_level, show_default=True,
+                         help="lineart: every pixel darker than this gray level (0 ink .. 255 paper) is a stroke; "
+                              "higher draws bolder, more continuous strokes."),
             click.option("--pen-coding/--no-pen-coding", default=True, show_default=True,
                          help="With --line 2: store the 1 px skeletons, which the players draw with a 2x2 pen "
                               "(about 15%% smaller); --no-pen-coding stores the lines as shown."),
@@ -103,7 +109,7 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
 @click.option("--level", default=128, show_default=True, help="Gray level for --dither threshold.")
 @click.option("--stable", is_flag=True, help="Temporal hysteresis, so still areas of an animation do not flicker.")
 @click.option("--thin", is_flag=True, help="Thin every stroke to one pixel (enlarged faces keep one clean line).")
-@_line_options(line=1, fill="bluenoise")
+@_line_options(line=1, fill="bluenoise", stroke_level=STROKE_LEVEL)
 @click.option("--polarity", type=click.Choice(["ink", "paper"]), default="ink", show_default=True,
               help="ink: dark strokes light the pixels; paper: the background does.")
 @click.option("--format", "pixel_format", default="ssd1306", show_default=True,
@@ -123,7 +129,7 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
 @click.option("--verify", is_flag=True, help="Decode the written pack and check it bit for bit.")
 @click.option("--force", is_flag=True, help="Replace PACK if it exists.")
 def export_cmd(frames, out, size, mode, framing, max_stretch, focus, zoom, zoom_to, dither_mode, level, stable,
-               thin, line, fill, pen_coding, polarity, pixel_format, codec, fps, max_bytes, name, panel, grid, verify, force) -> None:
+               thin, line, fill, stroke_level, pen_coding, polarity, pixel_format, codec, fps, max_bytes, name, panel, grid, verify, force) -> None:
     """Turn frames into a 1-bit bitmap pack for an SSD1306/SH1106 OLED.
 
     \b
@@ -148,7 +154,8 @@ def export_cmd(frames, out, size, mode, framing, max_stretch, focus, zoom, zoom_
         raise EmosketchError(f"--max-bytes {max_bytes}: must be a positive number of bytes")
     opts = ExportOptions(
         layout=Layout(width, height, mode, focus, zoom, zoom_to, framing=framing, max_stretch=max_stretch),
-        dither=Dither(mode=dither_mode, level=level, stable=stable, polarity=polarity, thin=thin, line=line, fill=fill),
+        dither=Dither(mode=dither_mode, level=level, stable=stable, polarity=polarity, thin=thin, line=line, fill=fill,
+                      stroke_level=stroke_level),
         pixel_format=pixel_format, codec=codec, max_bytes=max_bytes, name=name, pen_coding=pen_coding,
     )
     pack = export(list(frames), out, opts, fps=fps, force=force, verify=verify, panel=panel, grid=grid)
@@ -776,7 +783,7 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
 @click.option("--thin/--no-thin", default=False, show_default=True,
               help="Thin every stroke to one pixel (with --line 2, redrawn by a 2x2 pen: smaller packs, but "
                    "raters read the face less well).")
-@_line_options(line=2, fill="none")
+@_line_options(line=2, fill="none", stroke_level=PANEL_STROKE_LEVEL)
 @click.option("--polarity", type=click.Choice(["ink", "paper"]), default="paper", show_default=True,
               help="paper: the panel is lit and the strokes dark, as the sketch is drawn (raters read it best); "
                    "ink: the strokes light the pixels (a dark panel, less current).")
@@ -808,7 +815,8 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
 @click.option("--force", is_flag=True, help="Replace the pack folder if it exists.")
 @_style_options
 def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_frames, idle_frames, easing, fps,
-             mode, framing, zoom, focus, zoom_breath, intensity, dither_mode, thin, line, fill, pen_coding, polarity, min_stroke, stable,
+             mode, framing, zoom, focus, zoom_breath, intensity, dither_mode, thin, line, fill, stroke_level, pen_coding, polarity,
+             min_stroke, stable,
              size, pixel_format, max_bytes, codec, name,
              panel, frames_out, tft, ink, paper, shades, force, seed, psi, device, batch):
     """Make an OLED pack from a checkpoint and a face: an idle loop per emotion and a transition
@@ -850,7 +858,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     stable = dither_mode in MASK_MODES if stable is None else stable
     opts = ExportOptions(layout=Layout(width, height, mode, focus, zoom, framing=framing),
                          dither=Dither(dither_mode, thin=thin, stable=stable, line=line, fill=fill,
-                                       polarity=polarity, min_stroke=min_stroke),
+                                       polarity=polarity, min_stroke=min_stroke, stroke_level=stroke_level),
                          pixel_format=pixel_format, codec=codec, max_bytes=max_bytes,
                          name=name, pen_coding=pen_coding)
     wanted = tuple(e.strip() for e in emotions.split(",") if e.strip()) if emotions else None

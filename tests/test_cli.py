@@ -67,11 +67,13 @@ def test_export_line_fill_and_pen_coding(run, tmp_path, face_transition):
     write_frames(tmp_path / "a.npz", Frames(face_transition, 12))
     packs = {}
     for name, options in {"plain": [], "bare": ["--fill", "none"], "two": ["--thin", "--line", "2", "--fill", "none"],
-                          "two-flat": ["--thin", "--line", "2", "--fill", "none", "--no-pen-coding"]}.items():
+                          "two-flat": ["--thin", "--line", "2", "--fill", "none", "--no-pen-coding"],
+                          "bold": ["--fill", "none", "--stroke-level", "200"]}.items():
         result = run("export", tmp_path / "a.npz", "--out", tmp_path / name, "--mode", "face", "--verify", *options)
         assert result.exit_code == 0, result.output
         packs[name] = manifest.read(tmp_path / name)
-    (plain, m_plain), (bare, m_bare), (two, m_two), (flat, m_flat) = packs.values()
+    (plain, m_plain), (bare, m_bare), (two, m_two), (flat, m_flat), (bold, m_bold) = packs.values()
+    assert m_bold["settings"]["dither"]["stroke_level"] == 200 and bold.sum() > bare.sum()  # bolder strokes
     assert m_bare["settings"]["dither"]["fill"] == "none" and bare.sum() < plain.sum()
     assert m_two["pen"] == 2 and m_flat["pen"] == 1 and m_plain["pen"] == 1
     assert np.array_equal(two, flat) and narrow(two) is not None  # the same 2 px lines, stored two ways
@@ -79,6 +81,8 @@ def test_export_line_fill_and_pen_coding(run, tmp_path, face_transition):
     assert Dither(**m_two["settings"]["dither"]).line == 2
     bad = run("export", tmp_path / "a.npz", "--out", tmp_path / "x", "--line", "3")
     assert bad.exit_code != 0 and "--line" in bad.output and not (tmp_path / "x").exists()
+    bad = run("export", tmp_path / "a.npz", "--out", tmp_path / "x", "--stroke-level", "300")
+    assert bad.exit_code != 0 and "--stroke-level" in bad.output and not (tmp_path / "x").exists()
 
 
 def test_pack_defaults_to_the_panel_preset(run):
@@ -90,7 +94,7 @@ def test_pack_defaults_to_the_panel_preset(run):
     entries = {m.group(1): " ".join(m.group(2).split()) for m in re.finditer(r"^  (--\S+(?: / --\S+)?)(.*?)(?=^  -)", out, re.S | re.M)}
     for option, default in (("--mode", "fit"), ("--fill", "none"), ("--stable / --no-stable", "on for lineart"),
                             ("--thin / --no-thin", "no-thin"), ("--dither", "lineart"), ("--polarity", "paper"),
-                            ("--min-stroke", "4"), ("--intensity", "1.0")):
+                            ("--min-stroke", "4"), ("--intensity", "1.0"), ("--stroke-level", str(PANEL.dither.stroke_level))):
         assert re.search(rf"\[default: {default}[];, ]", entries[option]), (option, entries.get(option))
     d = PANEL.dither  # the CLI spells the panel drawing's defaults without importing it: they must agree
     assert (PANEL.layout.mode, d.mode, d.fill, d.stable, d.thin, d.polarity, d.min_stroke, PANEL.layout.zoom) == \
