@@ -476,10 +476,13 @@ def train_cmd(config_path, data, out, resume, steps, device):
 @click.option("--photo-margin", type=float, default=None,
               help="Frame a photo's face box with this fraction a side when the model reads it (as its "
                    "training faces were framed; prepare measures it for data cropped by the dataset's boxes).")
+@click.option("--mix", "mixes", multiple=True, metavar="EMOTION=EMOTION:W[,EMOTION:W]",
+              help="A generator: draw EMOTION as this blend of its style codes wherever it is asked for "
+                   "(repeatable; weights are normalised to sum to 1), e.g. fear=fear:0.7,surprise:0.3.")
 @click.option("--resumable", is_flag=True,
               help="A generator run: keep every network (bfloat16) and the run's state but not the optimisers' "
                    "moments, about a quarter of the size; put it in a run folder as checkpoint.pt to --resume.")
-def slim_cmd(checkpoint, out, note, draw_size, photo_margin, resumable):
+def slim_cmd(checkpoint, out, note, draw_size, photo_margin, mixes, resumable):
     """Reduce a training checkpoint to a model to ship. A generator keeps the EMA weights of G, F
     and E, the config, classes and dataset settings (what sampling, interpolate, agent and pack
     need); a classifier keeps its best epoch's weights, config, classes and dataset settings.
@@ -493,6 +496,7 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, resumable):
       emosketch slim runs/fer6-coarse8k/checkpoint.pt --draw-size 128 --out g128.pt
       emosketch slim runs/fer6-face.pt --out emosketch/models/classifier-fer6-face-64.pt
       emosketch slim runs/fer6/checkpoint.pt --photo-margin 0.1 --out g.pt
+      emosketch slim emosketch/models/generator-fer6-128.pt --mix fear=fear:0.7,surprise:0.3 --out g-fear.pt
       emosketch slim runs/fer6-128-cpu/checkpoint.pt --resumable --out carry/checkpoint.pt
     """
     import torch
@@ -500,23 +504,26 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, resumable):
     from .datasets.photo import with_photo_margin
     from .evaluate.classifier import FORMAT_NAME as CLASSIFIER_FORMAT
     from .evaluate.classifier import slim_classifier
-    from .gan.checkpoint import lift, load_checkpoint, save_checkpoint, slim_checkpoint
+    from .gan.checkpoint import lift, load_checkpoint, save_checkpoint, slim
+    from .gan.mixes import describe, mix_matrix, parse_mix
+
+    mixed = dict(parse_mix(m) for m in mixes)  # a bad --mix is one line before any work
 
     try:
         kind = torch.load(checkpoint, map_location="cpu", weights_only=True).get("format")
     except Exception:
         kind = None  # the generator loader names what is wrong with the file
     if kind == CLASSIFIER_FORMAT:
-        if draw_size:
-            raise click.UsageError("--draw-size is for generators; a classifier reads at its own size")
+        if draw_size or mixed:
+            raise click.UsageError("--draw-size and --mix are for generators; a classifier reads at its own size")
         state = slim_classifier(checkpoint, out, note, photo_margin)
         params = sum(v.numel() for v in state["model"].values())
         click.echo(f"wrote {out}: classifier, epoch {state.get('epoch')}, {params:,} values, "
                    f"{out.stat().st_size / 1e6:.1f} MB")
         return
     if resumable:
-        if draw_size or note or photo_margin is not None:
-            raise click.UsageError("--resumable keeps a run as it is: no --draw-size, --note or --photo-margin")
+        if draw_size or note or photo_margin is not None or mixed:
+            raise click.UsageError("--resumable keeps a run as it is: no --draw-size, --note, --photo-margin or --mix")
         from .gan.checkpoint import compact
 
         state = compact(load_checkpoint(checkpoint))
@@ -528,11 +535,15 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, resumable):
         state = lift(load_checkpoint(checkpoint), draw_size, note)
         if photo_margin is not None:
             state["dataset"] = with_photo_margin(state.get("dataset") or {}, photo_margin)
-        save_checkpoint(out, state)
     else:
-        state = slim_checkpoint(checkpoint, out, note, photo_margin)
+        state = slim(load_checkpoint(checkpoint), note, photo_margin)
+    if mixed:
+        state["mixes"] = {**(state.get("mixes") or {}), **mixed}
+        mix_matrix(state["mixes"], list(state.get("classes") or []), "--mix")  # the model's emotions, or one line
+    save_checkpoint(out, state)
     params = sum(v.numel() for v in state["ema"].values())
-    click.echo(f"wrote {out}: step {state['step']}, draws {state['image_size']} px, {params:,} parameters, {out.stat().st_size / 1e6:.1f} MB")
+    click.echo(f"wrote {out}: step {state['step']}, draws {state['image_size']} px, {params:,} parameters, {out.stat().st_size / 1e6:.1f} MB"
+               + (f"; draws {describe(state['mixes'])}" if state.get("mixes") else ""))
 
 
 @cli.command("sample")

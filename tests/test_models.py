@@ -206,3 +206,76 @@ def test_one_loaded_generator_behind_the_translator_and_the_renderer():
     with torch.no_grad():
         direct = g.redraw(torch.from_numpy(x[:, None].astype(np.float32) / 127.5 - 1), codes)
     assert np.abs(ours.astype(int) - ((direct[0, 0].clamp(-1, 1) + 1) * 127.5).round().numpy()).max() <= 1
+
+
+def test_slim_mix_draws_an_emotion_as_a_blend_everywhere(run, tmp_path):
+    """slim --mix fear=fear:0.7,surprise:0.3: the same weights; the mapping network gives fear's code as
+    that blend of fear's and surprise's for every latent (so sample, pack, the agent and the judges draw
+    the same), every other emotion's code as before; the file loads with weights_only, and slimming it
+    again keeps the mix. A mix of an emotion the model lacks, or not EMOTION=EMOTION:W, is one line."""
+    from emosketch.gan.networks import z_codes
+    from emosketch.gan.sample import load_generator
+    from emosketch.interpolate.render import Renderer
+
+    out = tmp_path / "mixed.pt"
+    result = run("slim", default_generator(), "--mix", "fear=fear:7,surprise:3", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "fear = 0.7 fear + 0.3 surprise" in result.output
+    assert torch.load(out, map_location="cpu", weights_only=True)["mixes"] == {"fear": {"fear": 0.7, "surprise": 0.3}}
+    plain, state = load_generator(default_generator())
+    mixed, _ = load_generator(out)
+    classes = state["classes"]
+    fear, surprise, happy = (classes.index(e) for e in ("fear", "surprise", "happy"))
+    z = z_codes(list(range(5)), plain.mapping.latent_dim)
+    with torch.no_grad():
+        code = {e: plain.mapping(z, torch.full((5,), e)) for e in (fear, surprise, happy)}
+        assert torch.allclose(mixed.mapping(z, torch.full((5,), fear)), 0.7 * code[fear] + 0.3 * code[surprise],
+                              atol=1e-5)
+        assert torch.equal(mixed.mapping(z, torch.full((5,), happy)), code[happy])
+    r_plain, r_mixed = Renderer(default_generator(), "cpu"), Renderer(out, "cpu")
+    assert torch.allclose(r_mixed.bank.means[fear], 0.7 * r_plain.bank.means[fear] + 0.3 * r_plain.bank.means[surprise],
+                          atol=1e-4)
+    again = tmp_path / "again.pt"
+    assert run("slim", out, "--out", again).exit_code == 0
+    assert torch.load(again, map_location="cpu", weights_only=True)["mixes"] == {"fear": {"fear": 0.7, "surprise": 0.3}}
+    for bad, says in (("fear=contempt:1", "'contempt' is not one of the model's emotions"),
+                      ("fear", "expected EMOTION=EMOTION:WEIGHT"), ("fear=fear:-1", "weight >= 0"),
+                      ("fear=fear:0", "sum to 0"), ("fear=fear:nan", "weight >= 0")):
+        result = run("slim", default_generator(), "--mix", bad, "--out", tmp_path / "bad.pt")
+        assert result.exit_code != 0 and says in result.output and not (tmp_path / "bad.pt").exists(), bad
+        assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_mix_in_a_file_is_checked_when_it_is_loaded(tmp_path):
+    from emosketch.errors import EmosketchError
+    from emosketch.gan.sample import load_generator
+
+    state = torch.load(default_generator(), map_location="cpu", weights_only=True)
+    for mixes, says in (({"fear": {"afraid!": 1.0}}, "not one of the model's emotions"),
+                        ({"fear": {"fear": -1.0}}, "numbers >= 0"), ({"fear": "surprise"}, "must map"),
+                        ([1, 2], "must map")):
+        torch.save(state | {"mixes": mixes}, tmp_path / "m.pt")
+        with pytest.raises(EmosketchError, match=says):
+            load_generator(tmp_path / "m.pt")
+
+
+def test_parse_mix_takes_any_text_to_a_blend_or_one_line():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from emosketch.errors import EmosketchError
+    from emosketch.gan.mixes import parse_mix
+
+    assert parse_mix(" Fear = fear:1, surprise:1 ") == ("fear", {"fear": 0.5, "surprise": 0.5})
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(max_size=80))
+    def check(text):
+        try:
+            name, weights = parse_mix(text)
+        except EmosketchError as exc:
+            assert "\n" not in str(exc) and len(str(exc)) < 200
+        else:
+            assert name and abs(sum(weights.values()) - 1) < 1e-9 and all(w >= 0 for w in weights.values())
+
+    check()

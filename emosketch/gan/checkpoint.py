@@ -20,7 +20,7 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 INFERENCE = ("generator", "mapping", "style_encoder")  # the networks that sampling and rendering use
-KEEP = ("config", "classes", "image_size", "step", "dataset", "emosketch")
+KEEP = ("config", "classes", "image_size", "step", "dataset", "emosketch", "mixes")
 
 
 def slim(state: dict, note: str | None = None, photo_margin: float | None = None) -> dict:
@@ -53,14 +53,6 @@ def compact(state: dict) -> dict:
         raise EmosketchError("a slim checkpoint has no discriminator or training state left to compact")
     out = {k: v for k, v in state.items() if k != "optimizers"}
     return out | {"nets": half(state["nets"]), "ema": half(state["ema"]), "compact": True}
-
-
-def slim_checkpoint(src: str | Path, dst: str | Path, note: str | None = None,
-                    photo_margin: float | None = None) -> dict:
-    """Write `src`'s slim form to `dst` (atomically); returns it."""
-    state = slim(load_checkpoint(src), note, photo_margin)
-    save_checkpoint(dst, state)
-    return state
 
 
 def lift(state: dict, draw_size: int, note: str | None = None) -> dict:

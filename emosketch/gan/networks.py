@@ -266,6 +266,9 @@ class MappingNetwork(nn.Module):
         self.heads = nn.ModuleList(
             nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, cfg.style_dim))
             for _ in range(num_domains))
+        # gan.mixes: [domains, domains], row c the codes emotion c is drawn with (None: each its own);
+        # set from a slim file's mixes when it is loaded, never saved with the weights
+        self.register_buffer("mix", None, persistent=False)
 
     @property
     def latent_dim(self) -> int:
@@ -275,6 +278,8 @@ class MappingNetwork(nn.Module):
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         h = self.shared(z)
         out = torch.stack([head(h) for head in self.heads], dim=1)  # [B, domains, style]
+        if self.mix is not None:
+            out = torch.einsum("cd,bds->bcs", self.mix.to(out.dtype), out)
         return out[torch.arange(len(y), device=y.device), y]
 
 

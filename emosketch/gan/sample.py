@@ -49,6 +49,10 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tupl
     nets = Networks(model, len(state["classes"]))
     for name in INFERENCE:
         checkpoints.load_weights(getattr(nets, name), weights[name], path, name)
+    if state.get("mixes"):
+        from .mixes import mix_matrix
+
+        nets.mapping.mix = mix_matrix(state["mixes"], state["classes"], f"{path}: mixes")
     return nets.to(device).eval(), state
 
 
