@@ -390,6 +390,8 @@ def conditions() -> dict[str, Condition]:
                                        "alone: strokes move, none appear or go)", PANEL, paint=False),
         "default-fill": Condition("panel: the default with blue-noise tonal fills", Panel(head, replace(
             PANEL.dither, fill="bluenoise"))),
+        "default-96": Condition("panel: the default before round 23, line art's stroke level 96 (thinner strokes)",
+                                Panel(head, replace(PANEL.dither, stroke_level=96))),
         "default-bold": Condition("panel: the default, bolder strokes (line art's stroke level 200, not 96: "
                                   "every pixel darker than 200 of 255 is ink)", Panel(head, replace(
                                       PANEL.dither, stroke_level=200))),

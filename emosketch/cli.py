@@ -51,7 +51,7 @@ DITHERS = ("lineart", "threshold", "otsu", "floyd-steinberg", "atkinson", "bayer
 FRAMINGS = ("auto", "brows-chin", "forehead-chin", "head", "brows-mouth", "eyes")
 FILLS = ("bluenoise", "bayer2", "bayer4", "bayer8", "none")  # export.dither.FILLS
 STROKE_LEVEL = 96  # export.dither.Dither.stroke_level (export's default)
-PANEL_STROKE_LEVEL = 96  # export.panel.PANEL.dither.stroke_level (pack's default, the panel's)
+PANEL_STROKE_LEVEL = 200  # export.panel.PANEL.dither.stroke_level (pack's default, the panel's)
 TFT_PANELS = ("st7789-240x240", "st7789-135x240", "ili9341-320x240")  # export.tft.PANELS, checked by a test
 
 
