@@ -1,11 +1,11 @@
 """Emotion mixes: a shipped generator may draw one of its emotions as a blend of its style codes.
 
-Blind raters read a model's fear as sad when its mouth turns down and its eyes stay as they are; the
-same fear blended with some surprise (wide eyes, raised brows) can read as afraid (benchmarks/looks.py).
-A mix, e.g. {"fear": {"fear": 0.7, "surprise": 0.3}}, is kept in the slim file (`emosketch slim --mix`)
-and applied inside the mapping network (MappingNetwork.mix), so every path that asks for that emotion
-(sample, pack, agent, the mirror, the judges) draws the same blend: s_fear(z) = 0.7 s_fear(z) +
-0.3 s_surprise(z). Training ignores it: it reads the file's weights."""
+Made to test whether a model's fear, which blind raters read as sad, reads as afraid with some of
+surprise's wide eyes and raised brows mixed in (benchmarks/looks.py round 5: it did not). A mix, e.g.
+{"fear": {"fear": 0.7, "surprise": 0.3}}, is kept in the slim file (`emosketch slim --mix`) and applied
+inside the mapping network (MappingNetwork.mix), so every path that asks for that emotion (sample,
+pack, agent, the mirror, the judges) draws the same blend: s_fear(z) = 0.7 s_fear(z) + 0.3 s_surprise(z).
+Training ignores it: it reads the file's weights."""
 
 from __future__ import annotations
 
@@ -14,20 +14,14 @@ import math
 import torch
 
 from ..emotions import canonical
-from ..errors import EmosketchError
-
-
-def _shown(text: str, limit: int = 60) -> str:
-    """Input text as an error message shows it: quoted, escaped, at most `limit` characters."""
-    shown = repr(text)
-    return shown if len(shown) <= limit else shown[:limit - 3] + "..."
+from ..errors import EmosketchError, shown
 
 
 def parse_mix(text: str) -> tuple[str, dict[str, float]]:
     """'fear=fear:0.7,surprise:0.3' -> ('fear', {'fear': 0.7, 'surprise': 0.3}), the weights summing to 1."""
     name, sep, parts = text.partition("=")
     if not sep or not name.strip() or not parts.strip():
-        raise EmosketchError(f"mix {_shown(text)}: expected EMOTION=EMOTION:WEIGHT[,EMOTION:WEIGHT], "
+        raise EmosketchError(f"mix {shown(text)}: expected EMOTION=EMOTION:WEIGHT[,EMOTION:WEIGHT], "
                              "e.g. fear=fear:0.7,surprise:0.3")
     weights: dict[str, float] = {}
     for part in parts.split(","):
@@ -37,7 +31,7 @@ def parse_mix(text: str) -> tuple[str, dict[str, float]]:
         except ValueError:
             w = float("nan")
         if not colon or not emo.strip() or not math.isfinite(w) or w < 0:
-            raise EmosketchError(f"mix {_shown(text)}: {_shown(part, 30)} is not EMOTION:WEIGHT with a weight >= 0")
+            raise EmosketchError(f"mix {shown(text)}: {shown(part, 30)} is not EMOTION:WEIGHT with a weight >= 0")
         key = canonical(emo.strip())
         weights[key] = weights.get(key, 0.0) + w
     return canonical(name.strip()), normalised(weights, text)
@@ -46,7 +40,7 @@ def parse_mix(text: str) -> tuple[str, dict[str, float]]:
 def normalised(weights: dict[str, float], where: str) -> dict[str, float]:
     total = sum(weights.values())
     if not total > 0:
-        raise EmosketchError(f"mix {_shown(where)}: its weights sum to {total:g}; give at least one above 0")
+        raise EmosketchError(f"mix {shown(where)}: its weights sum to {total:g}; give at least one above 0")
     return {k: v / total for k, v in weights.items()}
 
 
@@ -61,7 +55,7 @@ def mix_matrix(mixes: dict, classes: list[str], where: str = "mix") -> torch.Ten
             raise EmosketchError(f"{where}: mixes must map an emotion to {{emotion: weight}}")
         missing = [e for e in (name, *weights) if not isinstance(e, str) or e not in classes]
         if missing:
-            raise EmosketchError(f"{where}: {_shown(str(missing[0]), 40)} is not one of the model's emotions "
+            raise EmosketchError(f"{where}: {shown(str(missing[0]), 40)} is not one of the model's emotions "
                                  f"({', '.join(classes)})")
         if not all(isinstance(w, (int, float)) and math.isfinite(w) and w >= 0 for w in weights.values()):
             raise EmosketchError(f"{where}: {name}'s weights must be numbers >= 0")

@@ -33,6 +33,8 @@ SMIRK = "smirk"
 def can_smirk(classes) -> bool:
     """Whether a model of these emotions can draw SMIRK: its rest (neutral) and the smile (happy)."""
     return {"happy", "neutral"} <= set(classes)
+
+
 # How aroused each channel's feeling is (0 calm .. 1 excited; after Russell's circumplex): the
 # script's zoom pushes in by zoom * arousal * level of the dominant channel.
 AROUSAL = {"fear": 0.8, "mad": 0.8, "joy": 0.5, "love": 0.3, "sad": 0.2, "surprise": 0.9, "power": 0.6}
