@@ -754,3 +754,34 @@ def test_bending_costs_stretch_not_motion(synthetic, tmp_path):
     assert "G/bend" in logs and logs["G/bend"] >= 0
     assert "G/bend" not in Trainer(tiny_cfg(model=model), load(synthetic), tmp_path / "b",
                                    torch.device("cpu")).train_step()
+
+
+def test_pair_error_weighs_the_expressions_strokes_and_each_target(synthetic, tmp_path):
+    from emosketch.errors import EmosketchError
+    from emosketch.gan.losses import pair_error
+
+    source = -torch.ones(1, 1, 16, 16)  # all ink: the identity
+    target = source.clone()
+    target[..., 10:12, 4:12] = 1.0  # the expression: a stroke became paper
+    near = target.clone()
+    near[..., 10, 4:12] = -1.0  # G missed half of the changed stroke
+    far = target.clone()
+    far[..., 0, 4:12] = 1.0  # the same error on the unchanged identity
+    assert float(pair_error(near, target, source)) == pytest.approx(float(pair_error(far, target, source)))
+    assert float(pair_error(near, target, source, 4.0)) == pytest.approx(5 * float(pair_error(far, target, source, 4.0)))
+    two = torch.cat([near, far])
+    assert float(pair_error(two, torch.cat([target] * 2), torch.cat([source] * 2), 0.0, torch.tensor([3.0, 0.0]))) \
+        == pytest.approx(1.5 * float(pair_error(near, target, source)))
+    with pytest.raises(EmosketchError, match="pair_weights.sad"):
+        tiny_cfg(pair_weights={"sad": -1.0})
+    with pytest.raises(EmosketchError, match="pair_change_weight"):
+        tiny_cfg(pair_change_weight=1e9)
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.train import Trainer
+
+    with pytest.raises(EmosketchError, match="pair_weights: 'joy'"):
+        Trainer(tiny_cfg(lambda_pair=1.0, pair_weights={"joy": 2.0}), load(synthetic), tmp_path,
+                torch.device("cpu"))
+    t = Trainer(tiny_cfg(lambda_pair=1.0, pair_change_weight=4.0, pair_weights={"happy": 2.0}, guidance="latent"),
+                load(synthetic), tmp_path, torch.device("cpu"))
+    assert "G/pair" in t.train_step()

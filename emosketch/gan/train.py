@@ -70,6 +70,11 @@ class TrainConfig:
     lambda_mask: float = 0.0  # model.output warp: L1 on the paint mask, so strokes move rather than repaint
     lambda_pair: float = 0.0  # L1 to the exact answer on synthetic pairs (one procedural identity in a source
     # and a target emotion), drawn beside every latent-guided G step: a per-emotion signal that needs no judge
+    pair_change_weight: float = 0.0  # each pixel where a pair's target differs from its source (the
+    # expression's own strokes: mouth, brows, eyes; 2 px around them) counts 1 + this in the pair term, so the
+    # identity's unchanged outline does not drown the expression
+    pair_weights: dict[str, float] = field(default_factory=dict)  # a weight per target emotion on the pair
+    # term (1 where not named), like guide_weights
     lambda_flow: float = 0.0  # model.output warp: the mean squared displacement, in pixels^2 (small moves
     # cost almost nothing, so G can leave the identity; large ones, which wreck a face, cost a lot)
     lambda_bend: float = 0.0  # model.output warp: the displacement field's mean squared gradient (pixels per pixel):
@@ -112,9 +117,12 @@ class TrainConfig:
             raise EmosketchError("lr_decay_start must be in [0, 1] and lr_final in (0, 1]")
         if self.lambda_cls > 0 and not self.model.classifier_head:
             raise EmosketchError("lambda_cls > 0 needs model.classifier_head: true")
-        for name, weight in self.guide_weights.items():
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 10:
-                raise EmosketchError(f"guide_weights.{name}: {weight!r:.40}: a weight from 0 to 10")
+        for table in ("guide_weights", "pair_weights"):
+            for name, weight in getattr(self, table).items():
+                if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 10:
+                    raise EmosketchError(f"{table}.{name}: {weight!r:.40}: a weight from 0 to 10")
+        if not 0 <= self.pair_change_weight <= 100:
+            raise EmosketchError(f"pair_change_weight {self.pair_change_weight!r:.40}: a weight from 0 to 100")
         if self.lambda_guide > 0 and not self.guide:
             raise EmosketchError("lambda_guide > 0 needs guide: a sketch classifier checkpoint")
         if self.model.out_size != self.model.image_size:
@@ -234,17 +242,21 @@ class Trainer:
             self._init_from(cfg.init)
         self.guides = ([self._load_guide(g) for g in [cfg.guide, *cfg.extra_guides]]
                        if cfg.guide and cfg.lambda_guide > 0 else [])
-        unknown = [name for name in cfg.guide_weights if name not in self.classes]
-        if unknown:
-            raise EmosketchError(f"guide_weights: {', '.join(map(repr, unknown))[:80]} not among the dataset's "
-                                 f"emotions {self.classes}")
-        self.guide_weight = (torch.tensor([float(cfg.guide_weights.get(c, 1.0)) for c in self.classes], device=device)
-                             if cfg.guide_weights else None)
+        self.guide_weight, self.pair_weight = (self._per_emotion(table, getattr(cfg, table), device)
+                                               for table in ("guide_weights", "pair_weights"))
         if cfg.lambda_pair > 0:
             missing = [c for c in self.classes if c not in EXPRESSIONS]
             if missing:
                 raise EmosketchError(f"lambda_pair: synthetic faces have no {', '.join(missing)}")
         self.pairs = np.random.default_rng(cfg.seed + 2 + 1000 * rank)  # synthetic pairs
+
+    def _per_emotion(self, table: str, weights: dict[str, float], device: torch.device) -> torch.Tensor | None:
+        """A config's weights by target emotion -> [classes] (1 where not named), or None where none are named."""
+        unknown = [name for name in weights if name not in self.classes]
+        if unknown:
+            raise EmosketchError(f"{table}: {', '.join(map(repr, unknown))[:80]} not among the dataset's "
+                                 f"emotions {self.classes}")
+        return torch.tensor([float(weights.get(c, 1.0)) for c in self.classes], device=device) if weights else None
 
     def _init_from(self, path: str) -> None:
         """G, F and E (and their EMA) from a generator checkpoint's EMA weights: the same emotions and
@@ -288,7 +300,7 @@ class Trainer:
 
     def context(self) -> LossContext:
         return LossContext(self.cfg, self.ada, self.gen, self.guides, self.pairs, self.classes, self._to_device,
-                           self.step, self.guide_weight)
+                           self.step, self.guide_weight, self.pair_weight)
 
     def d_step(self, b: Batch, kind: str, z: torch.Tensor, fake_img: torch.Tensor) -> dict[str, float]:
         """D's update on real sources and G's image of this kind (detached)."""
