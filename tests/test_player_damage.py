@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import struct
 import subprocess
@@ -553,7 +554,12 @@ def fuzz(tmp_path, seconds: int) -> int:
         (seeds / kind).write_bytes(serialize(small_pack(kind)))
     found = tmp_path / "found"  # libFuzzer writes what it finds into the first folder
     found.mkdir()
-    run = subprocess.run([str(exe), f"-max_total_time={seconds}", "-timeout=20", "-rss_limit_mb=2048",
+    # libFuzzer reads its RSS as the peak (getrusage), and Linux carries a process's peak across fork and
+    # exec: the fuzzer starts at this test process's peak (over 2 GB after the GAN tests) and would stop at
+    # once with "out-of-memory". So its RSS budget is 2 GB above that peak; one allocation stays within 2 GB.
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    run = subprocess.run([str(exe), f"-max_total_time={seconds}", "-timeout=20", f"-rss_limit_mb={peak_mb + 2048}",
+                          "-malloc_limit_mb=2048",
                           "-max_len=16384", "-print_final_stats=1", f"-artifact_prefix={tmp_path}/", str(found),
                           str(seeds)], capture_output=True, text=True, timeout=seconds + 120)
     assert run.returncode == 0, run.stderr[-4000:]
