@@ -76,20 +76,25 @@ def parse_look(text: str) -> tuple[str, dict]:
     emosketch.interpolate.render.one_sided) -> ('smirk', {'base': {'neutral': 1.0}, 'side': {'happy': 1.0}});
     or one line."""
     name, sep, spec = text.partition("=")
+    region = "mouth" if "|" in spec else "side"
     try:
-        if not sep or not name.strip() or spec.count("/") > 1:
+        if not sep or not name.strip() or spec.count("/") + spec.count("|") > 1:
             raise ValueError
         poses = [{e.strip(): float(w) for e, w in (part.split(":") for part in half.split(","))}
-                 for half in spec.split("/")]
+                 for half in spec.replace("|", "/").split("/")]
     except ValueError:
         raise SystemExit(f"--looks {text!r:.80}: expected NAME=EMOTION:WEIGHT[,EMOTION:WEIGHT...]"
-                         "[/EMOTION:WEIGHT...] (after / the pose of the face's lower right)") from None
-    return name.strip(), (poses[0] if len(poses) == 1 else {"base": poses[0], "side": poses[1]})
+                         "[/EMOTION:WEIGHT...] (after / the pose of the face's lower right, after | the pose "
+                         "of the face below the nose)") from None
+    return name.strip(), (poses[0] if len(poses) == 1 else {"base": poses[0], region: poses[1]})
 
 
-def look_poses(look: dict) -> tuple[dict, dict | None]:
-    """A look -> (its pose, the pose of its lower right or None)."""
-    return (look["base"], look["side"]) if "base" in look else (look, None)
+def look_poses(look: dict) -> tuple[dict, dict | None, str | None]:
+    """A look -> (its pose, the pose of its lower right or below its nose or None, "side" or "mouth" or None)."""
+    if "base" not in look:
+        return look, None, None
+    region = "mouth" if "mouth" in look else "side"
+    return look["base"], look[region], region
 
 
 def look_tiles(sharp: int, fer: int, seed: int, looks: dict[str, dict] = LOOKS, model: str | None = None) -> list:
@@ -98,7 +103,7 @@ def look_tiles(sharp: int, fer: int, seed: int, looks: dict[str, dict] = LOOKS, 
     import torch
 
     from emosketch.export.panel import PANEL, draw
-    from emosketch.interpolate.render import Renderer, one_sided
+    from emosketch.interpolate.render import Renderer, one_sided, with_mouth
     from emosketch.interpolate.timeline import pose
     from emosketch.models import default_generator
 
@@ -106,8 +111,8 @@ def look_tiles(sharp: int, fer: int, seed: int, looks: dict[str, dict] = LOOKS, 
     r = Renderer(model or default_generator(), "cpu")
     codes = r.bank.codes(seed, 1.0)
     halves = [look_poses(w) for w in looks.values()]
-    weights = np.array([pose(r.classes, base, where=f"look {name}: ") for name, (base, _) in zip(looks, halves)])
-    sided = [i for i, (_, side) in enumerate(halves) if side is not None]  # only these are drawn twice
+    weights = np.array([pose(r.classes, base, where=f"look {name}: ") for name, (base, _, _) in zip(looks, halves)])
+    sided = [i for i, (_, side, _) in enumerate(halves) if side is not None]  # only these are drawn twice
     names = list(looks)
     sides = np.array([pose(r.classes, halves[i][1], where=f"look {names[i]}: ") for i in sided])
     sources = [("sharp", p) for p in sharp_faces(sharp, seed)] + \
@@ -117,7 +122,10 @@ def look_tiles(sharp: int, fer: int, seed: int, looks: dict[str, dict] = LOOKS, 
         face = r.source(image=path)
         frames = r.render(face, r.bank.blend(weights, codes))
         if sided:
-            frames[sided] = one_sided(frames[sided], r.render(face, r.bank.blend(sides, codes)))
+            other = r.render(face, r.bank.blend(sides, codes))
+            for j, i in enumerate(sided):
+                compose = with_mouth if halves[i][2] == "mouth" else one_sided
+                frames[i] = compose(frames[i][None], other[j][None])[0]
         pics = draw(frames, PANEL)
         for name, pic in zip(looks, pics):
             tiles.append((pic, {"condition": name, "emotion": name, "source": source, "face": path.name}))

@@ -409,6 +409,25 @@ def test_pack_sequences_draw_every_emotion_at_the_pack_intensity():
         sequences(r, face, ["neutral", "happy"], intensity=0)
 
 
+def test_with_mouth_takes_the_face_below_the_nose_from_the_other_pose():
+    """with_mouth: everything below the nose (mouth, jaw) comes from the other frames, the eyes and brows
+    from the frames, with a soft seam across the whole width; the same frames give them back exactly."""
+    from emosketch.interpolate.render import mouth_mask, with_mouth
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (2, 64, 64), dtype=np.uint8)
+    b = rng.integers(0, 256, (2, 64, 64), dtype=np.uint8)
+    out = with_mouth(a, b)
+    assert out.dtype == np.uint8 and out.shape == a.shape
+    assert np.array_equal(out[:, :37], a[:, :37])  # eyes, brows, nose: the base pose
+    assert np.array_equal(out[:, 43:], b[:, 43:])  # mouth and jaw, across the whole width: the other pose
+    assert np.array_equal(with_mouth(a, a), a)
+    m = mouth_mask(64)
+    assert (m == m[:, :1]).all() and 0 < m[40, 0] < 1  # the same in every column; soft at the seam
+    with pytest.raises(EmosketchError, match="with_mouth"):
+        with_mouth(a, b[:1])
+
+
 def test_one_sided_takes_the_lower_right_from_the_side_pose():
     """one_sided: the drawing's lower right (the face's left mouth corner and cheek) comes from the side
     frames, its left half and everything above the mouth from the frames; a soft seam between; the same

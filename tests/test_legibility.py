@@ -185,10 +185,14 @@ def test_the_looks_study_scores_words_per_look(tmp_path):
     assert looks.parse_look(" power = contempt:0.6, neutral:0.4") == ("power", {"contempt": 0.6, "neutral": 0.4})
     assert looks.parse_look("smirk=neutral:1/happy:0.6,neutral:0.4") == (
         "smirk", {"base": {"neutral": 1.0}, "side": {"happy": 0.6, "neutral": 0.4}})
-    assert looks.look_poses({"happy": 1.0}) == ({"happy": 1.0}, None)
-    assert looks.look_poses({"base": {"neutral": 1.0}, "side": {"happy": 1.0}}) == ({"neutral": 1.0}, {"happy": 1.0})
+    assert looks.parse_look("afraid=fear:1|surprise:1") == ("afraid", {"base": {"fear": 1.0}, "mouth": {"surprise": 1.0}})
+    assert looks.look_poses({"happy": 1.0}) == ({"happy": 1.0}, None, None)
+    assert looks.look_poses({"base": {"neutral": 1.0}, "side": {"happy": 1.0}}) == (
+        {"neutral": 1.0}, {"happy": 1.0}, "side")
+    assert looks.look_poses({"base": {"fear": 1.0}, "mouth": {"neutral": 1.0}}) == (
+        {"fear": 1.0}, {"neutral": 1.0}, "mouth")
     for bad in ("power", "=happy:1", "power=happy", "power=happy:x", "power=happy:1,", "s=neutral:1/",
-                "s=neutral:1/happy:1/sad:1"):
+                "s=neutral:1/happy:1/sad:1", "s=fear:1|", "s=fear:1|sad:1/happy:1"):
         with pytest.raises(SystemExit, match="expected NAME=EMOTION:WEIGHT"):
             looks.parse_look(bad)
 

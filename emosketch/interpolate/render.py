@@ -155,6 +155,8 @@ class Renderer:
 # (a soft seam through the middle of the mouth), below y_from to y_to (under the eyes, above the mouth)
 SIDE_SEAM = (0.45, 0.55)
 SIDE_BELOW = (0.50, 0.58)
+# with_mouth's mask: the face below y_from to y_to (under the nose's tip, above the mouth) from the other pose
+MOUTH_BELOW = (0.58, 0.66)
 
 
 def side_mask(size: int) -> np.ndarray:
@@ -166,16 +168,34 @@ def side_mask(size: int) -> np.ndarray:
     return y[:, None] * x[None, :]
 
 
+def mouth_mask(size: int) -> np.ndarray:
+    """with_mouth's weight of the other frames, float [size, size] in 0..1: 1 across the face below
+    the nose (the mouth and jaw), 0 above it (eyes and brows), a soft seam between."""
+    c = (np.arange(size) + 0.5) / size
+    y = np.clip((c - MOUTH_BELOW[0]) / (MOUTH_BELOW[1] - MOUTH_BELOW[0]), 0, 1)
+    return np.repeat(y[:, None], size, axis=1)
+
+
+def _regional(frames: np.ndarray, other: np.ndarray, mask: np.ndarray, what: str) -> np.ndarray:
+    if frames.shape != other.shape or frames.ndim != 3 or frames.shape[1] != frames.shape[2]:
+        raise EmosketchError(f"{what}: expected two [T, S, S] stacks of one shape, got {frames.shape} "
+                             f"and {other.shape}")
+    out = frames.astype(np.float32) * (1 - mask) + other.astype(np.float32) * mask
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
 def one_sided(frames: np.ndarray, side: np.ndarray) -> np.ndarray:
     """Frames uint8 [T, S, S] with the lower right of the face (side_mask) taken from `side` (the same
     face drawn in another pose): one mouth corner and cheek move and the other stays, as in a smirk
     (one lip corner raised, FACS AU14 on one side). The seam is a soft cross-fade."""
-    if frames.shape != side.shape or frames.ndim != 3 or frames.shape[1] != frames.shape[2]:
-        raise EmosketchError(f"one_sided: expected two [T, S, S] stacks of one shape, got {frames.shape} "
-                             f"and {side.shape}")
-    m = side_mask(frames.shape[1])
-    out = frames.astype(np.float32) * (1 - m) + side.astype(np.float32) * m
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return _regional(frames, side, side_mask(frames.shape[-1]), "one_sided")
+
+
+def with_mouth(frames: np.ndarray, mouth: np.ndarray) -> np.ndarray:
+    """Frames uint8 [T, S, S] with the face below the nose (mouth_mask) taken from `mouth` (the same
+    face drawn in another pose): the brows and eyes of one expression with the mouth of another, for
+    example fear's raised brows and wide eyes without its turned-down mouth. The seam is soft."""
+    return _regional(frames, mouth, mouth_mask(frames.shape[-1]), "with_mouth")
 
 
 def upscale(frames: np.ndarray, side: int) -> np.ndarray:
