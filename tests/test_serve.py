@@ -181,6 +181,15 @@ def test_each_browser_gets_its_own_agent(engine):
         assert r.status_code == 400
 
 
+def test_session_tokens_are_hex_so_a_command_line_takes_them(engine):
+    """A token is 32 hex digits (128 bits): one that began with "-" (1 in 64 url-safe tokens did) made
+    the Pi client's `--session TOKEN` read it as an option and stop."""
+    import re
+
+    tokens = [engine.new_session().token for _ in range(200)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", t) for t in tokens) and len(set(tokens)) == len(tokens)
+
+
 def test_the_agent_fades_and_the_face_follows(client, engine):
     client.post("/api/agent/stimulate", json={"channel": "surprise", "amount": 1.0})
     session = engine.session(client.cookies["emosketch_session"], create=False)

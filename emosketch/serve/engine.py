@@ -142,7 +142,7 @@ class Engine:
     # ---- sessions --------------------------------------------------------------------------------
 
     def new_session(self) -> Session:
-        token = secrets.token_urlsafe(16)
+        token = secrets.token_hex(16)  # 128 bits; hex, so that `--session TOKEN` never reads as an option
         s = Session(token, Agent(classes=self.classes), self.default_face, self.default_face_id,
                     self._panel(self.default_face))
         with self.sessions_lock:
