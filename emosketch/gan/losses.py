@@ -159,8 +159,9 @@ def g_loss(nets, ctx: LossContext, b: Batch, kind: str, z: torch.Tensor, z2: tor
     if cfg.lambda_pair > 0 and kind == "latent":
         src, _, trg, y_trg = random_pairs(ctx.pairs, ctx.classes, cfg.batch_size, cfg.model.image_size)
         y_trg = torch.from_numpy(y_trg).to(fake_img.device)
-        drawn = nets.generator(ctx.to_device(src), nets.mapping(z, y_trg))
-        loss_pair = pair_error(drawn, ctx.to_device(trg), ctx.to_device(src), cfg.pair_change_weight,
+        src = ctx.to_device(src)
+        drawn = nets.generator(src, nets.mapping(z, y_trg))
+        loss_pair = pair_error(drawn, ctx.to_device(trg), src, cfg.pair_change_weight,
                                None if ctx.pair_weight is None else ctx.pair_weight[y_trg])
         loss = loss + cfg.lambda_pair * loss_pair
         logs[f"{tag}/pair"] = loss_pair.item()

@@ -176,10 +176,12 @@ def mouth_mask(size: int) -> np.ndarray:
     return np.repeat(y[:, None], size, axis=1)
 
 
-def _regional(frames: np.ndarray, other: np.ndarray, mask: np.ndarray, what: str) -> np.ndarray:
+def _regional(frames: np.ndarray, other: np.ndarray, mask_of, what: str) -> np.ndarray:
+    """`frames` with `other` where mask_of(S) is 1, cross-faded where it is between; or one line."""
     if frames.shape != other.shape or frames.ndim != 3 or frames.shape[1] != frames.shape[2]:
         raise EmosketchError(f"{what}: expected two [T, S, S] stacks of one shape, got {frames.shape} "
                              f"and {other.shape}")
+    mask = mask_of(frames.shape[1])
     out = frames.astype(np.float32) * (1 - mask) + other.astype(np.float32) * mask
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
@@ -188,14 +190,14 @@ def one_sided(frames: np.ndarray, side: np.ndarray) -> np.ndarray:
     """Frames uint8 [T, S, S] with the lower right of the face (side_mask) taken from `side` (the same
     face drawn in another pose): one mouth corner and cheek move and the other stays, as in a smirk
     (one lip corner raised, FACS AU14 on one side). The seam is a soft cross-fade."""
-    return _regional(frames, side, side_mask(frames.shape[-1]), "one_sided")
+    return _regional(frames, side, side_mask, "one_sided")
 
 
 def with_mouth(frames: np.ndarray, mouth: np.ndarray) -> np.ndarray:
     """Frames uint8 [T, S, S] with the face below the nose (mouth_mask) taken from `mouth` (the same
     face drawn in another pose): the brows and eyes of one expression with the mouth of another, for
     example fear's raised brows and wide eyes without its turned-down mouth. The seam is soft."""
-    return _regional(frames, mouth, mouth_mask(frames.shape[-1]), "with_mouth")
+    return _regional(frames, mouth, mouth_mask, "with_mouth")
 
 
 def upscale(frames: np.ndarray, side: int) -> np.ndarray:
