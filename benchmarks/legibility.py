@@ -357,6 +357,12 @@ class Condition:
     # side) for the face the generator redraws; None: the checkpoint's own
     anchor: bool = False  # every emotion's field taken relative to the neutral style's field on the same
     # face (gan.networks.WarpHead flow_offset): neutral draws the face's own sketch, the others move from it
+    mix: tuple = ()  # (emotion, ((name, weight), ...)) pairs: that emotion drawn as this blend of the styles
+    # (interpolate.paths blend: the anchor plus each weight times the style's step from it)
+    only: tuple = ()  # draw only these emotions (a variant of one emotion's look); () draws all six
+
+
+FEAR_HAPPY4 = (("fear", (("fear", 1.0), ("happy", 0.4))),)
 
 
 def conditions() -> dict[str, Condition]:
@@ -425,6 +431,14 @@ def conditions() -> dict[str, Condition]:
         "gray-m10": Condition("the generator's gray 64 px sketch, photos framed with 10% a side", margin=0.1),
         "input-panel": Condition("panel: the default drawing of the generator's input, the neutral face's own "
                                  "sketch, unedited (one tile a face)", PANEL),
+        "fear-happy4": Condition("panel: the default, fear drawn as fear + 0.4 happy (its turned-down mouth "
+                                 "stretched wide open); fear tiles only", PANEL, mix=FEAR_HAPPY4, only=("fear",)),
+        "fear-happy6": Condition("panel: the default, fear drawn as fear + 0.6 happy; fear tiles only", PANEL,
+                                 mix=(("fear", (("fear", 1.0), ("happy", 0.6))),), only=("fear",)),
+        "fear-x1.2-happy6": Condition("panel: the default, fear drawn as 1.2 fear + 0.6 happy; fear tiles only",
+                                      PANEL, mix=(("fear", (("fear", 1.2), ("happy", 0.6))),), only=("fear",)),
+        "gray-fear-happy4": Condition("the generator's gray sketch, fear drawn as fear + 0.4 happy; fear tiles "
+                                      "only", mix=FEAR_HAPPY4, only=("fear",)),
         "real-sketch": Condition("real FER+ sketches (gray)"),
         "real-sketch-panel": Condition("real sketches through the default panel", PANEL),
         "real-bold-panel": Condition("real sketches, bolder lines (xdog sigma 2.0, specks under 30 px at 128 px "
@@ -576,24 +590,27 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
                 tiles.append((pic, {"condition": cond, "source": source, "face": path.name, "emotion": "neutral"}))
                 continue
             k = c.intensity
-            if (k, which, c.margin, c.anchor) not in drawn:
+            shown = [e for e in emotions if not c.only or e in c.only]
+            mixes = {e: dict(blend) for e, blend in c.mix}
+            how = (k, which, c.margin, c.anchor, c.mix, c.only)
+            if how not in drawn:
                 codes = rr.bank.codes(seed, 1.0)
-                styles = rr.bank.blend(np.array([pose(rr.classes, e, k) for e in emotions]), codes)
+                styles = rr.bank.blend(np.array([pose(rr.classes, mixes.get(e, e), k) for e in shown]), codes)
                 if c.anchor:
                     rest = rr.bank.blend(np.array([pose(rr.classes, "neutral", 1.0)]), codes)
-                    drawn[k, which, c.margin, c.anchor] = anchored_render(rr, face, styles, rest)
+                    drawn[how] = anchored_render(rr, face, styles, rest)
                 else:
-                    drawn[k, which, c.margin, c.anchor] = rr.render(face, styles)
-            frames = drawn[k, which, c.margin, c.anchor]
+                    drawn[how] = rr.render(face, styles)
+            frames = drawn[how]
             if c.smooth:
                 frames = np.stack([cv2.GaussianBlur(f, (0, 0), c.smooth) for f in frames])
-            pics = frames if c.panel is None else draw(frames, c.panel, np.full(len(emotions), c.zoom))
+            pics = frames if c.panel is None else draw(frames, c.panel, np.full(len(shown), c.zoom))
             if c.close:
                 lit_is_ink = c.panel.dither.polarity == "ink"
                 kernel = np.ones((c.close, c.close), np.uint8)
                 ink = [cv2.morphologyEx((p == lit_is_ink).view(np.uint8), cv2.MORPH_CLOSE, kernel) > 0 for p in pics]
                 pics = np.stack([i if lit_is_ink else ~i for i in ink])
-            for e, pic in zip(emotions, pics):
+            for e, pic in zip(shown, pics):
                 tiles.append((pic, {"condition": cond, "source": source, "face": path.name, "emotion": e}))
     used = {p.name for p in neutral}
     data = r.state.get("dataset", {})

@@ -298,3 +298,15 @@ def test_score_splits_fer_faces_by_a_frontal_face(tmp_path):
     assert per["fer, frontal face found"]["emotion"] == 1.0 and per["fer, no frontal face found"]["emotion"] == 0.0
     with pytest.raises(SystemExit, match="cannot be read"):
         legibility.split_frontal({"1": {**key["1"], "face": "gone.png"}}, tmp_path)
+
+
+def test_a_look_condition_draws_only_its_emotion_as_its_blend():
+    """fear-happy4: only fear tiles, drawn as the pose {fear: 1, happy: 0.4}; the default's fear differs."""
+    tiles = legibility.study_tiles(1, 0, 0, 0, ("default", "fear-happy4"))
+    by = {(t[1]["condition"], t[1]["emotion"]): t[0] for t in tiles}
+    assert sorted(e for c, e in by if c == "fear-happy4") == ["fear"]
+    assert len([1 for c, _ in by if c == "default"]) == 6
+    mixed, plain = by["fear-happy4", "fear"], by["default", "fear"]
+    assert mixed.shape == plain.shape == (64, 128) and mixed.dtype == bool
+    assert 0.005 < (mixed != plain).mean() < 0.2  # the same face, its mouth redrawn
+    assert legibility.conditions()["fear-happy4"].mix == (("fear", (("fear", 1.0), ("happy", 0.4))),)

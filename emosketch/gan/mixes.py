@@ -5,7 +5,10 @@ surprise's wide eyes and raised brows mixed in (benchmarks/looks.py round 5: it 
 {"fear": {"fear": 0.7, "surprise": 0.3}}, is kept in the slim file (`emosketch slim --mix`) and applied
 inside the mapping network (MappingNetwork.mix), so every path that asks for that emotion (sample,
 pack, agent, the mirror, the judges) draws the same blend: s_fear(z) = 0.7 s_fear(z) + 0.3 s_surprise(z).
-Training ignores it: it reads the file's weights."""
+A weight may be negative, a step away from that style, as long as the weights sum to more than 0: fear:1,
+happy:0.4, neutral:-0.4 is the style timelines reach with the pose {fear: 1, happy: 0.4} (neutral + each
+weight times the style's step from neutral), fear's wide eyes with its mouth stretched open by happy's
+pull. Training ignores it: it reads the file's weights."""
 
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from ..errors import EmosketchError, shown
 
 
 def parse_mix(text: str) -> tuple[str, dict[str, float]]:
-    """'fear=fear:0.7,surprise:0.3' -> ('fear', {'fear': 0.7, 'surprise': 0.3}), the weights summing to 1."""
+    """'fear=fear:0.7,surprise:0.3' -> ('fear', {'fear': 0.7, 'surprise': 0.3}), the weights summing to 1
+    (any may be negative if their sum is above 0)."""
     name, sep, parts = text.partition("=")
     if not sep or not name.strip() or not parts.strip():
         raise EmosketchError(f"mix {shown(text)}: expected EMOTION=EMOTION:WEIGHT[,EMOTION:WEIGHT], "
@@ -30,8 +34,8 @@ def parse_mix(text: str) -> tuple[str, dict[str, float]]:
             w = float(value)
         except ValueError:
             w = float("nan")
-        if not colon or not emo.strip() or not math.isfinite(w) or w < 0:
-            raise EmosketchError(f"mix {shown(text)}: {shown(part, 30)} is not EMOTION:WEIGHT with a weight >= 0")
+        if not colon or not emo.strip() or not math.isfinite(w):
+            raise EmosketchError(f"mix {shown(text)}: {shown(part, 30)} is not EMOTION:WEIGHT with a number")
         key = canonical(emo.strip())
         weights[key] = weights.get(key, 0.0) + w
     return canonical(name.strip()), normalised(weights, text)
@@ -57,8 +61,9 @@ def mix_matrix(mixes: dict, classes: list[str], where: str = "mix") -> torch.Ten
         if missing:
             raise EmosketchError(f"{where}: {shown(str(missing[0]), 40)} is not one of the model's emotions "
                                  f"({', '.join(classes)})")
-        if not all(isinstance(w, (int, float)) and math.isfinite(w) and w >= 0 for w in weights.values()):
-            raise EmosketchError(f"{where}: {name}'s weights must be numbers >= 0")
+        if not all(isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w)
+                   for w in weights.values()):
+            raise EmosketchError(f"{where}: {name}'s weights must be numbers")
         row = torch.zeros(len(classes))
         for emo, w in normalised({k: float(v) for k, v in weights.items()}, name).items():
             row[classes.index(emo)] = w
@@ -67,6 +72,9 @@ def mix_matrix(mixes: dict, classes: list[str], where: str = "mix") -> torch.Ten
 
 
 def describe(mixes: dict) -> str:
-    """'fear = 0.7 fear + 0.3 surprise; ...'"""
-    return "; ".join(f"{name} = " + " + ".join(f"{w:.2g} {e}" for e, w in weights.items())
-                     for name, weights in mixes.items())
+    """'fear = 0.7 fear + 0.3 surprise; ...' (a negative weight as '- 0.4 neutral')"""
+    def terms(weights):
+        text = " ".join(f"{'-' if w < 0 else '+'} {abs(w):.2g} {e}" for e, w in weights.items())
+        return text[2:] if text.startswith("+") else "-" + text[2:]
+
+    return "; ".join(f"{name} = {terms(weights)}" for name, weights in mixes.items())
