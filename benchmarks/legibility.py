@@ -316,7 +316,9 @@ def _ferplus_rows(folder: Path) -> list[tuple[str, np.ndarray]]:
 
 def ferplus_faces(emotion: str, count: int, skip: set[str], seed: int) -> list[Path]:
     """`count` FER+ valid faces that at least 7 of 10 annotators gave `emotion` (clear examples),
-    picked at random by seed."""
+    picked at random by seed; none asked for reads nothing (FER+ may be absent)."""
+    if count <= 0:
+        return []
     col = FERPLUS_VOTES[emotion]
     names = sorted(n for n, v in _ferplus_rows(FERPLUS_VALID) if v[col] >= 7 and n not in skip)
     rng = np.random.default_rng(seed)
