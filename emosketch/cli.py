@@ -478,7 +478,8 @@ def train_cmd(config_path, data, out, resume, steps, device):
                    "training faces were framed; prepare measures it for data cropped by the dataset's boxes).")
 @click.option("--mix", "mixes", multiple=True, metavar="EMOTION=EMOTION:W[,EMOTION:W]",
               help="A generator: draw EMOTION as this blend of its style codes wherever it is asked for "
-                   "(repeatable; weights are normalised to sum to 1; a negative one steps away from that style), "
+                   "(repeatable; weights are normalised to sum to 1, none over 4 after; a negative one steps away from "
+                   "that style), "
                    "e.g. fear=fear:0.7,surprise:0.3 or fear=fear:1,happy:0.4,neutral:-0.4.")
 @click.option("--resumable", is_flag=True,
               help="A generator run: keep every network (bfloat16) and the run's state but not the optimisers' "

@@ -5,10 +5,10 @@ surprise's wide eyes and raised brows mixed in (benchmarks/looks.py round 5: it 
 {"fear": {"fear": 0.7, "surprise": 0.3}}, is kept in the slim file (`emosketch slim --mix`) and applied
 inside the mapping network (MappingNetwork.mix), so every path that asks for that emotion (sample,
 pack, agent, the mirror, the judges) draws the same blend: s_fear(z) = 0.7 s_fear(z) + 0.3 s_surprise(z).
-A weight may be negative, a step away from that style, as long as the weights sum to more than 0: fear:1,
-happy:0.4, neutral:-0.4 is the style timelines reach with the pose {fear: 1, happy: 0.4} (neutral + each
-weight times the style's step from neutral), fear's wide eyes with its mouth stretched open by happy's
-pull. Training ignores it: it reads the file's weights."""
+A weight may be negative, a step away from that style, as long as the weights sum to more than 0 and
+none is over MAX_STEP times their sum: fear:1, happy:0.4, neutral:-0.4 is the style timelines reach with
+the pose {fear: 1, happy: 0.4} (neutral + each weight times the style's step from neutral), fear's wide
+eyes with its mouth stretched open by happy's pull. Training ignores it: it reads the file's weights."""
 
 from __future__ import annotations
 
@@ -41,11 +41,19 @@ def parse_mix(text: str) -> tuple[str, dict[str, float]]:
     return canonical(name.strip()), normalised(weights, text)
 
 
+MAX_STEP = 4.0  # the largest weight a mix may give a style once normalised: negative weights that nearly
+# cancel the others (fear:1,neutral:-0.99) would otherwise scale the codes a hundredfold
+
+
 def normalised(weights: dict[str, float], where: str) -> dict[str, float]:
     total = sum(weights.values())
     if not total > 0:
         raise EmosketchError(f"mix {shown(where)}: its weights sum to {total:g}; give at least one above 0")
-    return {k: v / total for k, v in weights.items()}
+    out = {k: v / total for k, v in weights.items()}
+    if max(abs(v) for v in out.values()) > MAX_STEP:
+        raise EmosketchError(f"mix {shown(where)}: a weight is over {MAX_STEP:g} times their sum; "
+                             "the negative ones cancel too much of the rest")
+    return out
 
 
 def mix_matrix(mixes: dict, classes: list[str], where: str = "mix") -> torch.Tensor:
