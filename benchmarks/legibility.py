@@ -416,6 +416,14 @@ def conditions() -> dict[str, Condition]:
         "ink-shrink": Condition("panel: the default, a drawing larger than the panel shrunk with its ink kept "
                                 "(export.layout shrink 'ink': strokes widened by the shrink factor first)",
                                 Panel(replace(head, shrink="ink"), PANEL.dither)),
+        "clean24": Condition("panel: the default, the drawing's ink specks of under 24 px at its own resolution "
+                             "dropped before it is shrunk", Panel(replace(head, source_speck=24), PANEL.dither)),
+        "clean48": Condition("panel: the default, the drawing's ink specks of under 48 px at its own resolution "
+                             "dropped before it is shrunk (export.layout source_speck: hair texture, stubble)",
+                             Panel(replace(head, source_speck=48), PANEL.dither)),
+        "ink-clean48": Condition("panel: as clean48, and shrunk with its ink kept (strokes widened by the shrink "
+                                 "factor first: bolder)", Panel(replace(head, source_speck=48, shrink="ink"),
+                                                                PANEL.dither)),
         "oval-clip": Condition("panel: the default, the drawing clipped to the head oval (no outline drawn)",
                                Panel(replace(head, oval="clip"), PANEL.dither)),
         "real-sketch-oval": Condition("real sketches through the default panel with the head oval (clipped, "

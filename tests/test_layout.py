@@ -128,3 +128,19 @@ def test_ink_shrink_keeps_a_thin_stroke_dark_where_area_fades_it():
                           apply_layout(same[None], Layout(128, 64, "fit")))  # at 1:1 it changes nothing
     with pytest.raises(EmosketchError, match="shrink"):
         Layout(shrink="max")
+
+
+def test_source_specks_go_before_the_shrink_and_strokes_stay():
+    frame = np.full((128, 128), 255, np.uint8)
+    frame[64, 10:118] = 0  # a stroke of 108 px
+    frame[20:22, 20:22] = 0  # a speck of 4 px, with a gray fringe
+    frame[19, 19:23] = 180
+    frame[100:104, 100:106] = 0  # a mark of 24 px
+    clean = apply_layout(frame[None], Layout(128, 64, "fit", source_speck=24))[0]
+    plain = apply_layout(frame[None], Layout(128, 64, "fit"))[0]
+    assert plain[10, 42] < 200 and (clean[8:12, 40:44] == 255).all()  # the speck and its fringe are paper
+    assert np.array_equal(clean[28:36], plain[28:36])  # the stroke is untouched
+    assert np.array_equal(clean[48:54], plain[48:54])  # so is the mark of 24 px, at the limit
+    assert np.array_equal(apply_layout(frame[None], Layout(128, 64, "fit", source_speck=0)), plain[None])
+    with pytest.raises(EmosketchError, match="source speck"):
+        Layout(source_speck=-1)

@@ -51,6 +51,9 @@ class Layout:
     shrink: str = "area"  # SHRINKS: where the frame is shrunk onto the screen, area averages it ("area"); "ink"
     # first widens every dark stroke by the shrink factor (a min filter), so that a 128 px drawing's thin
     # strokes stay whole and dark at 64 px instead of fading into gray the dither drops
+    source_speck: int = 0  # ink specks (darker than mid-gray, 8-connected) of fewer pixels than this at the frame's
+    # own resolution become paper before the frame is laid out: a 128 px drawing's clutter (hair texture,
+    # stubble) goes before the shrink merges it into marks of the panel's size; 0 keeps every speck
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -59,6 +62,8 @@ class Layout:
             raise EmosketchError(f"oval {self.oval!r}: expected one of {', '.join(OVALS)}")
         if self.shrink not in SHRINKS:
             raise EmosketchError(f"shrink {self.shrink!r}: expected one of {', '.join(SHRINKS)}")
+        if not 0 <= self.source_speck <= 256:
+            raise EmosketchError(f"source speck {self.source_speck}: from 0 (keep every speck) to 256 pixels")
         if self.framing != "auto" and self.framing not in FRAMINGS:
             raise EmosketchError(f"framing {self.framing!r}: expected auto or one of {', '.join(FRAMINGS)}")
         if not 1.0 <= self.max_stretch <= 8.0:
@@ -128,6 +133,23 @@ def _window(layout: Layout, src_w: int, src_h: int, zoom: float) -> tuple[float,
     cx = min(max(cx, ww / 2), src_w - ww / 2) if ww <= src_w else src_w / 2
     cy = min(max(cy, wh / 2), src_h - wh / 2) if wh <= src_h else src_h / 2
     return cx - ww / 2, cy - wh / 2, ww, wh
+
+
+def without_specks(frame: np.ndarray, min_pixels: int) -> np.ndarray:
+    """A gray frame with its ink specks (pixels darker than mid-gray, 8-connected pieces of fewer than
+    `min_pixels`) painted paper, with the gray fringe around them."""
+    ink = (frame < 128).view(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    small = stats[:, cv2.CC_STAT_AREA] < min_pixels
+    small[0] = False
+    if not small.any():
+        return frame
+    # a speck's anti-aliased fringe goes with it, unless it touches ink that stays
+    drop = cv2.dilate(small[labels].view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    drop &= ~(~small[labels] & ink.astype(bool))
+    out = frame.copy()
+    out[drop] = PAPER
+    return out
 
 
 def _keep_ink(frame: np.ndarray, rect: tuple[float, float, float, float], out_w: int, out_h: int) -> np.ndarray:
@@ -203,6 +225,8 @@ def apply_layout(frames: np.ndarray, layout: Layout, zooms=None) -> np.ndarray:
         if rect is None or z[i] != last:
             rect, last = _window(layout, src_w, src_h, float(z[i])), z[i]
         frame = frames[i] if layout.oval == "none" else head_oval(frames[i:i + 1], layout.oval)[0]
+        if layout.source_speck > 1:
+            frame = without_specks(frame, layout.source_speck)
         if layout.shrink == "ink":
             frame = _keep_ink(frame, rect, layout.width, layout.height)
         out[i] = draw(frame, rect, layout.width, layout.height)
