@@ -403,7 +403,9 @@ def test_pack_sequences_draw_every_emotion_at_the_pack_intensity():
     codes = r.bank.codes(0, 1.0)
     strong = r.render(face, r.bank.blend(pose(r.classes, "happy", 1.5)[None], codes))[0]
     happy = [i for i, m in enumerate(at[1.5].marks) if m["sequence"] == "idle_happy"][0]
-    assert np.array_equal(at[1.5].frames[happy], strong)  # a one-frame idle loop sits at the intensity itself
+    # a one-frame idle loop sits at the intensity itself (up to one gray level of float rounding: the pack
+    # renders its frames in a batch, this one alone)
+    assert np.abs(at[1.5].frames[happy].astype(int) - strong).max() <= 1
     assert (np.abs(at[1.0].frames[happy].astype(int) - strong) > 64).mean() > 0.01
     with pytest.raises(EmosketchError, match="intensity"):
         sequences(r, face, ["neutral", "happy"], intensity=0)
