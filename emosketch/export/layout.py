@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from ..errors import EmosketchError
+from .dither import despeckle
 from .framing import FRAMINGS, FaceBox, face_window, steady_box
 
 MODES = ("face", "fill", "fit", "stretch")
@@ -138,15 +139,13 @@ def _window(layout: Layout, src_w: int, src_h: int, zoom: float) -> tuple[float,
 def without_specks(frame: np.ndarray, min_pixels: int) -> np.ndarray:
     """A gray frame with its ink specks (pixels darker than mid-gray, 8-connected pieces of fewer than
     `min_pixels`) painted paper, with the gray fringe around them."""
-    ink = (frame < 128).view(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    small = stats[:, cv2.CC_STAT_AREA] < min_pixels
-    small[0] = False
-    if not small.any():
+    ink = frame < 128
+    kept = despeckle(ink[None], min_pixels)[0]
+    specks = ink & ~kept
+    if not specks.any():
         return frame
     # a speck's anti-aliased fringe goes with it, unless it touches ink that stays
-    drop = cv2.dilate(small[labels].view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    drop &= ~(~small[labels] & ink.astype(bool))
+    drop = (cv2.dilate(specks.view(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~kept
     out = frame.copy()
     out[drop] = PAPER
     return out
