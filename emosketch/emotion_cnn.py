@@ -49,6 +49,10 @@ class ClassifierConfig:
     arch: str = "cnn"
     hog_cell: int = 6  # hog: the cells' side in pixels (at image_size)
     hog_bins: int = 12  # hog: unsigned orientation bins
+    # Read only a part of the face: top, bottom, left, right as fractions of the image (for example
+    # [0.5, 1.0, 0.2, 0.8], the mouth). The network still takes the whole image at image_size, so every
+    # caller feeds it as any other classifier; it cuts the part out first (after augmentation, in training).
+    crop: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -63,6 +67,19 @@ class ClassifierConfig:
             raise EmosketchError("classifier: image_size from 16 to 1024, width from 4 to 256 and batch_size >= 2")
         if self.adversarial_eps < 0 or self.adversarial_steps < 1:
             raise EmosketchError("classifier: adversarial_eps >= 0 and adversarial_steps >= 1")
+        if self.crop is not None:
+            if self.arch != "cnn":
+                raise EmosketchError("classifier crop: only the cnn arch reads a part of the face")
+            ok = len(self.crop) == 4 and 0 <= self.crop[0] < self.crop[1] <= 1 and 0 <= self.crop[2] < self.crop[3] <= 1
+            if not ok or min(crop_box(self.image_size, self.crop)[1::2]) < 8:
+                raise EmosketchError(f"classifier crop {list(self.crop)}: expected [top, bottom, left, right], "
+                                     "fractions with top < bottom and left < right, at least 8 pixels each way")
+
+
+def crop_box(size: int, crop: tuple[float, ...]) -> tuple[int, int, int, int]:
+    """The pixel rows and columns (top, height, left, width) that fractions `crop` cut from a size x size image."""
+    top, left = round(crop[0] * size), round(crop[2] * size)
+    return top, round(crop[1] * size) - top, left, round(crop[3] * size) - left
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -76,8 +93,10 @@ class EmotionCNN(nn.Module):
     """A one-conv stem at full resolution, three conv blocks (2x conv3x3-BN-ReLU) pooled between,
     global average pool, dropout, linear. About 0.3M parameters at width 16."""
 
-    def __init__(self, n_classes: int, width: int = 16, dropout: float = 0.3):
+    def __init__(self, n_classes: int, width: int = 16, dropout: float = 0.3,
+                 crop: tuple[float, ...] | None = None):
         super().__init__()
+        self.crop = crop  # read only this part of the image (ClassifierConfig.crop)
         w = width
         self.features = nn.Sequential(
             nn.Conv2d(1, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True), nn.MaxPool2d(2),
@@ -86,6 +105,9 @@ class EmotionCNN(nn.Module):
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(8 * w, n_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.crop is not None:
+            top, h, left, w = crop_box(x.shape[-1], self.crop)
+            x = x[..., top:top + h, left:left + w]
         return self.head(self.features(x))
 
 
@@ -131,7 +153,7 @@ def build(cfg: ClassifierConfig, n_classes: int) -> nn.Module:
     """The network `cfg` names."""
     if cfg.arch == "hog":
         return HogNet(n_classes, cfg.image_size, cfg.hog_cell, cfg.hog_bins, cfg.dropout)
-    return EmotionCNN(n_classes, cfg.width, cfg.dropout)
+    return EmotionCNN(n_classes, cfg.width, cfg.dropout, cfg.crop)
 
 
 def augment(x: torch.Tensor, faces: bool, generator: torch.Generator) -> torch.Tensor:

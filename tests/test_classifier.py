@@ -199,3 +199,37 @@ def test_classifier_arch_is_checked():
         ClassifierConfig(arch="vit")
     with pytest.raises(EmosketchError, match="hog_cell"):
         ClassifierConfig(arch="hog", image_size=32, hog_cell=20)
+
+
+def test_crop_classifier_reads_only_its_part_trains_and_round_trips(synthetic, tmp_path):
+    from emosketch.emotion_cnn import EmotionCNN, build, crop_box, load_sketch_classifier
+
+    cfg = ClassifierConfig(image_size=32, width=4, crop=(0.5, 1.0, 0.25, 0.75))
+    assert crop_box(32, cfg.crop) == (16, 16, 8, 16)
+    net = build(cfg, 3).eval()
+    x = torch.zeros(2, 1, 32, 32)
+    outside = x.clone()
+    outside[:, :, :16] = 1  # the top half, and the sides of the bottom half, are not read
+    outside[:, :, :, :8] = -1
+    inside = x.clone()
+    inside[:, :, 20:28, 10:20] = 1
+    assert torch.equal(net(x), net(outside)) and not torch.allclose(net(x), net(inside))
+    x = inside.clone().requires_grad_()
+    net(x)[0, 1].backward()
+    assert float(x.grad[:, :, :16].abs().sum()) == 0 and float(x.grad[:, :, 16:].abs().sum()) > 0
+
+    train_cfg = ClassifierConfig(image_size=32, width=8, crop=(0.4, 1.0, 0.0, 1.0), epochs=3, samples_per_epoch=1280)
+    train_classifier(synthetic, tmp_path / "m.pt", train_cfg, device="cpu", progress=False, log=lambda m: None)
+    model, state = load_sketch_classifier(tmp_path / "m.pt", load(synthetic).classes)
+    assert isinstance(model, EmotionCNN) and model.crop == (0.4, 1.0, 0.0, 1.0)
+    assert tuple(state["config"]["crop"]) == (0.4, 1.0, 0.0, 1.0)
+    assert predict(model, load(synthetic).images[:8], 32).shape == (8, 8)
+
+
+@pytest.mark.parametrize("crop, why", [((0.5, 0.4, 0, 1), "top < bottom"), ((0, 1, 0), "top, bottom"),
+                                       ((0.9, 1.0, 0, 1), "at least 8 pixels"), ((0, 1.2, 0, 1), "fractions")])
+def test_crop_is_checked(crop, why):
+    with pytest.raises(EmosketchError, match=why):
+        ClassifierConfig(image_size=32, crop=crop)
+    with pytest.raises(EmosketchError, match="only the cnn"):
+        ClassifierConfig(arch="hog", image_size=32, hog_cell=4, crop=(0, 1, 0, 1))
