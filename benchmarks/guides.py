@@ -1,0 +1,93 @@
+"""Guides against a judge: does a generator draw an emotion, or only what its guides read?
+
+    python benchmarks/guides.py --out bench-out --data data/fer6-128 \\
+        --guide runs/fer6-128-guide.pt --guide runs/fer6-128-guide-fine.pt --guide runs/fer6-128-guide-mouth.pt \\
+        --judge bench-out/realfaces-128/judge-A.pt --generator shipped=emosketch/models/generator-fer6-128.pt
+
+FER+ valid faces of the dataset (--faces of them, drawn at random from those not already of the target
+emotion) are redrawn in each --emotions target by each --generator, inked as `emosketch sample` writes
+them. Each classifier reads the drawings: the guides a generator was trained against, and a judge that
+was never a guide (benchmarks/realfaces.py trains judge A into OUT/realfaces-SIZE/judge-A.pt). The table
+gives each reader's accuracy on the target and what it reads most often instead. Where the guides read
+a target far more often than the judge does, the generator has learned what those guides read rather
+than the expression: a stronger pull of the same guides will not help there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import named_checkpoints, table, write_json  # noqa: E402
+
+from emosketch.datasets.dataset import load  # noqa: E402
+from emosketch.evaluate.classifier import load_classifier, predict  # noqa: E402
+from emosketch.gan.sample import ink  # noqa: E402
+from emosketch.interpolate.animate import open_renderer  # noqa: E402
+from emosketch.interpolate.timeline import pose  # noqa: E402
+
+
+def drawings(renderer, images: np.ndarray, emotion: str) -> np.ndarray:
+    """Each gray sketch of `images` redrawn in `emotion` (style 0 at full intensity), inked, uint8."""
+    codes = renderer.bank.blend(np.stack([pose(renderer.classes, emotion)]), renderer.bank.codes(0, 1.0))
+    out = [renderer.render(renderer.source_from_gray(np.asarray(img), kind="sketch"), codes)[0] for img in images]
+    return (ink(np.stack(out) / 255.0) * 255).astype(np.uint8)
+
+
+def readings(readers: dict, images: np.ndarray, classes: list[str], target: str) -> list[dict]:
+    """Per reader: accuracy on `target` and the most frequent other reading."""
+    rows = []
+    for name, (model, size) in readers.items():
+        said = predict(model, images, size).argmax(1)
+        counts = np.bincount(said, minlength=len(classes))
+        counts[classes.index(target)] = -1
+        rows.append({"reader": name, "target": target, "accuracy": float((said == classes.index(target)).mean()),
+                     "most often instead": f"{classes[int(counts.argmax())]} ({int(counts.max())})"})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--data", default="data/fer6-128", help="a prepared sketch dataset at the generator's size")
+    ap.add_argument("--generator", action="append", required=True, help="NAME=CHECKPOINT (repeatable)")
+    ap.add_argument("--guide", action="append", default=[], help="a guide classifier (repeatable)")
+    ap.add_argument("--judge", action="append", default=[], help="a judge classifier, never a guide (repeatable)")
+    ap.add_argument("--emotions", default="surprise,fear")
+    ap.add_argument("--faces", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    if not (Path(args.data) / "meta.json").is_file():
+        raise SystemExit(f"--data {args.data}: no prepared dataset there (emosketch prepare --size 128 ...)")
+    for path in args.guide + args.judge:
+        if not Path(path).is_file():
+            raise SystemExit(f"{path}: no such classifier file")
+    ds = load(args.data)
+    readers = {}
+    for kind, paths in (("guide", args.guide), ("judge", args.judge)):
+        for path in paths:
+            model, state = load_classifier(path)
+            readers[f"{kind} {Path(path).stem}"] = (model, int(state["image_size"]))
+    val = np.flatnonzero(ds.split == 1)
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    for name, ckpt in named_checkpoints(args.generator, "--generator"):
+        renderer = open_renderer(str(ckpt), "cpu")
+        for emotion in args.emotions.split(","):
+            pool = val[ds.labels[val] != ds.classes.index(emotion)]
+            picks = np.sort(rng.choice(pool, min(args.faces, len(pool)), replace=False))
+            made = drawings(renderer, ds.images[picks], emotion)
+            rows += [{"generator": name, **r} for r in readings(readers, made, list(ds.classes), emotion)]
+    print(f"{args.faces} FER+ valid faces of {args.data} redrawn in each target, inked; each reader's accuracy on it")
+    print(table(rows, ["generator", "target", "reader", "accuracy", "most often instead"]))
+    write_json(args.out, "guides.json", {"faces": args.faces, "seed": args.seed, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
