@@ -138,6 +138,20 @@ def load_module(path, name=None):
     return module
 
 
+def benchmark_module(filename: str, name: str):
+    """A module of benchmarks/, loaded as `name` with benchmarks/ on the path while it loads and is used
+    (its `from report import ...`): a generator for a module-scoped fixture to yield from."""
+    import sys
+    from pathlib import Path
+
+    folder = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        yield load_module(Path(folder) / filename, name)
+    finally:
+        sys.path.remove(folder)
+
+
 @pytest.fixture(scope="session")
 def generator(synthetic, tmp_path_factory):
     """A generator checkpoint trained on `synthetic` for a few steps (32 px): its path."""

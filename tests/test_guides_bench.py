@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from conftest import load_module
+    from conftest import benchmark_module
 
-        yield load_module(ROOT / "benchmarks" / "guides.py", "guides_bench")
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    yield from benchmark_module("guides.py", "guides_bench")
 
 
 class Fixed(torch.nn.Module):

@@ -3,7 +3,6 @@ generator drew, and never the guide classifier a generator was trained against."
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from conftest import load_module
+    from conftest import benchmark_module
 
-        yield load_module(ROOT / "benchmarks" / "realfaces.py", "realfaces_bench")
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    yield from benchmark_module("realfaces.py", "realfaces_bench")
 
 
 @pytest.fixture(scope="module")
