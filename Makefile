@@ -45,8 +45,9 @@ bench: demo
 	$(PY) benchmarks/serve.py --out $(BENCH_OUT)
 	$(PY) benchmarks/serve.py --out $(BENCH_OUT) --memory --threads 1
 
-# Reproduces the shipped generator from the FER+ faces in FERPLUS (about 2 h 50 min on one CPU core: the
-# guides about 7 min; training 87 min, then two fine-tunes of 38 and 36 min).
+# Reproduces the 64 px generator (emosketch.models.generator_64()) from the FER+ faces in FERPLUS (about 2 h 50 min
+# on one CPU core: the guides about 7 min; training 87 min, then two fine-tunes of 38 and 36 min). The 128 px
+# default's chain of configs, guides and fine-tunes is in docs/model-card.md.
 FERPLUS ?= ../shared/data/ferplus
 model: $(STAMP)
 	test -f data/fer6-64/meta.json || $(VENV)/bin/emosketch prepare --source ferplus:$(FERPLUS) --size 64 \
