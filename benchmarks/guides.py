@@ -5,8 +5,8 @@
         --judge bench-out/realfaces-128/judge-A.pt --generator shipped=emosketch/models/generator-fer6-128.pt
 
 FER+ valid faces of the dataset (--faces of them, drawn at random from those not already of the target
-emotion) are redrawn in each --emotions target by each --generator, inked as `emosketch sample` writes
-them. Each classifier reads the drawings: the guides a generator was trained against, and a judge that
+emotion) are redrawn in each --emotions target by each --generator, inked, through the same translator
+(emosketch.gan.sample.GanTranslator: a latent code per face) that benchmarks/realfaces.py judges. Each classifier reads the drawings: the guides a generator was trained against, and a judge that
 was never a guide (benchmarks/realfaces.py trains judge A into OUT/realfaces-SIZE/judge-A.pt). The table
 gives each reader's accuracy on the target and what it reads most often instead. Where the guides read
 a target far more often than the judge does, the generator has learned what those guides read rather
@@ -28,16 +28,13 @@ from report import named_checkpoints, table, write_json  # noqa: E402
 
 from emosketch.datasets.dataset import load  # noqa: E402
 from emosketch.evaluate.classifier import load_classifier, predict  # noqa: E402
-from emosketch.gan.sample import ink  # noqa: E402
-from emosketch.interpolate.animate import open_renderer  # noqa: E402
-from emosketch.interpolate.timeline import pose  # noqa: E402
+from emosketch.gan.sample import GanTranslator  # noqa: E402
 
 
-def drawings(renderer, images: np.ndarray, emotion: str) -> np.ndarray:
-    """Each gray sketch of `images` redrawn in `emotion` (style 0 at full intensity), inked, uint8."""
-    codes = renderer.bank.blend(np.stack([pose(renderer.classes, emotion)]), renderer.bank.codes(0, 1.0))
-    out = [renderer.render(renderer.source_from_gray(np.asarray(img), kind="sketch"), codes)[0] for img in images]
-    return (ink(np.stack(out) / 255.0) * 255).astype(np.uint8)
+def drawings(translator, images: np.ndarray, emotion: str, seeds: np.ndarray) -> np.ndarray:
+    """Each sketch of `images` (uint8) redrawn in `emotion` with the latent code of its seed, inked, uint8."""
+    targets = np.full(len(images), translator.classes.index(emotion))
+    return (translator.translate(np.asarray(images), targets, seeds) * 255).astype(np.uint8)
 
 
 def readings(readers: dict, images: np.ndarray, classes: list[str], target: str) -> list[dict]:
@@ -78,11 +75,11 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     rows = []
     for name, ckpt in named_checkpoints(args.generator, "--generator"):
-        renderer = open_renderer(str(ckpt), "cpu")
+        translator = GanTranslator(ckpt, "cpu")
         for emotion in args.emotions.split(","):
             pool = val[ds.labels[val] != ds.classes.index(emotion)]
             picks = np.sort(rng.choice(pool, min(args.faces, len(pool)), replace=False))
-            made = drawings(renderer, ds.images[picks], emotion)
+            made = drawings(translator, ds.images[picks], emotion, rng.integers(0, 2**31, len(picks)))
             rows += [{"generator": name, **r} for r in readings(readers, made, list(ds.classes), emotion)]
     print(f"{args.faces} FER+ valid faces of {args.data} redrawn in each target, inked; each reader's accuracy on it")
     print(table(rows, ["generator", "target", "reader", "accuracy", "most often instead"]))

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +35,15 @@ def test_readings_count_the_target_and_the_most_frequent_other(bench):
     assert rows[0]["accuracy"] == 0.5 and rows[0]["most often instead"] == "a (3)"
 
 
-def test_drawings_are_inked_and_one_per_face(bench):
-    from emosketch.interpolate.animate import open_renderer
+def test_drawings_are_inked_one_per_face_and_follow_the_seeds(bench):
+    from emosketch.datasets.synthetic import random_identity, render
+    from emosketch.gan.sample import GanTranslator
     from emosketch.models import default_generator
 
-    r = open_renderer(default_generator(), "cpu")
-    faces = np.stack([np.full((r.size, r.size), 255, np.uint8)] * 2)
-    faces[:, r.size // 3:r.size // 3 + 4, r.size // 4:3 * r.size // 4] = 0
-    made = bench.drawings(r, faces, "surprise")
-    assert made.shape == (2, r.size, r.size) and made.dtype == np.uint8
+    tr = GanTranslator(default_generator(), "cpu")
+    faces = np.stack([render(random_identity(seed=s), "neutral", size=tr.size) for s in (3, 4)])
+    made = bench.drawings(tr, faces, "surprise", np.array([1, 2]))
+    assert made.shape == (2, tr.size, tr.size) and made.dtype == np.uint8
     assert set(np.unique(made)) <= {0, 255}
+    again = bench.drawings(tr, faces, "surprise", np.array([1, 2]))
+    assert np.array_equal(made, again) and not np.array_equal(made, bench.drawings(tr, faces, "happy", np.array([1, 2])))
