@@ -3,6 +3,9 @@
     python benchmarks/guides.py --out bench-out --data data/fer6-128 \\
         --guide runs/fer6-128-guide.pt --guide runs/fer6-128-guide-fine.pt --guide runs/fer6-128-guide-mouth.pt \\
         --judge bench-out/realfaces-128/judge-A.pt --generator shipped=emosketch/models/generator-fer6-128.pt
+    python benchmarks/guides.py --out bench-out --guide runs/fer6-128-guide-mouth.pt \
+        --judge bench-out/realfaces-128/judge-A.pt --generator shipped=emosketch/models/generator-fer6-128.pt \
+        --emotions surprise --parts
 
 FER+ valid faces of the dataset (--faces of them, drawn at random from those not already of the target
 emotion) are redrawn in each --emotions target by each --generator, inked, through the same translator
@@ -11,6 +14,12 @@ was never a guide (benchmarks/realfaces.py trains judge A into OUT/realfaces-SIZ
 gives each reader's accuracy on the target and what it reads most often instead. Where the guides read
 a target far more often than the judge does, the generator has learned what those guides read rather
 than the expression: a stronger pull of the same guides will not help there.
+
+With --parts, each reader also reads the drawings with all but one part of the face turned to paper: the
+upper face (brows and eyes: rows above --split of the side) alone, and the lower face (nose and mouth) alone.
+A reader that reads a target from one part and another emotion from the other shows which part of the
+drawing carries the wrong expression. Real sketches of the target (FER+ valid) are read the same way beside
+them, as the baseline of what each part alone should read.
 """
 
 from __future__ import annotations
@@ -49,6 +58,22 @@ def readings(readers: dict, images: np.ndarray, classes: list[str], target: str)
     return rows
 
 
+PARTS = ("whole", "upper face alone", "lower face alone")
+
+
+def part(images: np.ndarray, name: str, split: float) -> np.ndarray:
+    """`images` (uint8, paper 255) with all but one part of the face turned to paper (PARTS)."""
+    if name not in PARTS:
+        raise ValueError(f"part {name!r}: expected one of {', '.join(PARTS)}")
+    out = np.array(images, copy=True)
+    row = round(split * out.shape[1])
+    if name == "upper face alone":
+        out[:, row:] = 255
+    elif name == "lower face alone":
+        out[:, :row] = 255
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
@@ -59,7 +84,13 @@ def main() -> None:
     ap.add_argument("--emotions", default="surprise,fear")
     ap.add_argument("--faces", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--parts", action="store_true", help="also read the upper and the lower face alone, and real "
+                                                            "sketches of each target the same way")
+    ap.add_argument("--split", type=float, default=0.52, help="with --parts: the row, as a fraction of the side, "
+                                                              "between the upper and the lower face")
     args = ap.parse_args()
+    if not 0.2 <= args.split <= 0.8:
+        raise SystemExit(f"--split {args.split}: a fraction of the side from 0.2 to 0.8")
     if not (Path(args.data) / "meta.json").is_file():
         raise SystemExit(f"--data {args.data}: no prepared dataset there (emosketch prepare --size 128 ...)")
     for path in args.guide + args.judge:
@@ -74,16 +105,30 @@ def main() -> None:
     val = np.flatnonzero(ds.split == 1)
     rng = np.random.default_rng(args.seed)
     rows = []
+    parts = PARTS if args.parts else PARTS[:1]
+
+    def read(source: str, images: np.ndarray, emotion: str) -> None:
+        for which in parts:
+            rows.extend({"drawn by": source, "part": which, **r}
+                        for r in readings(readers, part(images, which, args.split), list(ds.classes), emotion))
+
     for name, ckpt in named_checkpoints(args.generator, "--generator"):
         translator = GanTranslator(ckpt, "cpu")
         for emotion in args.emotions.split(","):
             pool = val[ds.labels[val] != ds.classes.index(emotion)]
             picks = np.sort(rng.choice(pool, min(args.faces, len(pool)), replace=False))
             made = drawings(translator, ds.images[picks], emotion, rng.integers(0, 2**31, len(picks)))
-            rows += [{"generator": name, **r} for r in readings(readers, made, list(ds.classes), emotion)]
+            read(name, made, emotion)
+    if args.parts:
+        for emotion in args.emotions.split(","):
+            real = val[ds.labels[val] == ds.classes.index(emotion)]
+            read("real sketches", ds.images[np.sort(rng.choice(real, min(args.faces, len(real)), replace=False))],
+                 emotion)
     print(f"{args.faces} FER+ valid faces of {args.data} redrawn in each target, inked; each reader's accuracy on it")
-    print(table(rows, ["generator", "target", "reader", "accuracy", "most often instead"]))
-    write_json(args.out, "guides.json", {"faces": args.faces, "seed": args.seed, "rows": rows})
+    cols = ["drawn by", "target"] + (["part"] if args.parts else []) + ["reader", "accuracy", "most often instead"]
+    print(table(rows, cols))
+    write_json(args.out, "guides.json", {"faces": args.faces, "seed": args.seed,
+                                         "split": args.split if args.parts else None, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -47,3 +47,16 @@ def test_drawings_are_inked_one_per_face_and_follow_the_seeds(bench):
     assert set(np.unique(made)) <= {0, 255}
     again = bench.drawings(tr, faces, "surprise", np.array([1, 2]))
     assert np.array_equal(made, again) and not np.array_equal(made, bench.drawings(tr, faces, "happy", np.array([1, 2])))
+
+
+def test_parts_keep_one_part_of_the_face_and_turn_the_rest_to_paper(bench):
+    images = np.random.default_rng(0).integers(0, 255, (3, 20, 20)).astype(np.uint8)
+    before = images.copy()
+    assert np.array_equal(bench.part(images, "whole", 0.5), images)
+    upper, lower = bench.part(images, "upper face alone", 0.5), bench.part(images, "lower face alone", 0.5)
+    assert np.array_equal(upper[:, :10], images[:, :10]) and (upper[:, 10:] == 255).all()
+    assert np.array_equal(lower[:, 10:], images[:, 10:]) and (lower[:, :10] == 255).all()
+    assert (bench.part(images, "upper face alone", 0.3)[:, 6:] == 255).all()
+    assert np.array_equal(images, before)  # the input is left as it was
+    with pytest.raises(ValueError, match="part 'eyes'"):
+        bench.part(images, "eyes", 0.5)
