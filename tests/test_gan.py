@@ -756,6 +756,39 @@ def test_bending_costs_stretch_not_motion(synthetic, tmp_path):
                                    torch.device("cpu")).train_step()
 
 
+def test_mean_change_reads_the_real_class_means_and_costs_only_a_wrong_change(synthetic, tmp_path):
+    from emosketch.datasets.dataset import load
+    from emosketch.errors import EmosketchError
+    from emosketch.gan.losses import mean_change_error
+    from emosketch.gan.train import Trainer, class_means
+    from emosketch.tensors import resize_batch
+
+    ds = load(synthetic)
+    means = class_means(ds, 16, 4, chunk=5)  # chunks smaller than the split: the sums must still add up
+    assert means.shape == (len(ds.classes), 1, 4, 4)
+    idx = ds.indices("train")
+    for c in range(len(ds.classes)):
+        rows = idx[ds.labels[idx] == c]
+        want = resize_batch(ds.images[rows], 16).astype(np.float64).reshape(len(rows), 4, 4, 4, 4).mean((0, 2, 4))
+        assert np.allclose(means[c, 0].numpy(), want / 127.5 - 1, atol=1e-4)
+    source = torch.zeros(2, 1, 16, 16)
+    y, y_trg = torch.tensor([0, 1]), torch.tensor([1, 1])
+    right = source + torch.nn.functional.interpolate(means[y_trg] - means[y], size=16, mode="nearest")
+    assert float(mean_change_error(right, source, y, y_trg, means)) == pytest.approx(0.0, abs=1e-6)
+    # only the pooled ink counts: moving ink within a cell is free, taking ink away is not
+    shuffled = right.clone()
+    shuffled[..., :4, :4] = right[..., :4, :4].flip(-1)
+    assert float(mean_change_error(shuffled, source, y, y_trg, means)) == pytest.approx(0.0, abs=1e-6)
+    assert float(mean_change_error(right + 0.5, source, y, y_trg, means)) == pytest.approx(0.5)
+    model = ModelConfig(**{**TINY.__dict__, "output": "warp"})
+    t = Trainer(tiny_cfg(model=model, lambda_mean_change=2.0, mean_change_size=4), ds, tmp_path, torch.device("cpu"))
+    logs = t.train_step()
+    assert logs["G/mean_change"] > 0 and "G/mean_change" not in Trainer(
+        tiny_cfg(model=model), ds, tmp_path / "b", torch.device("cpu")).train_step()
+    with pytest.raises(EmosketchError, match="mean_change_size"):
+        tiny_cfg(lambda_mean_change=1.0, mean_change_size=1)
+
+
 def test_pair_error_weighs_the_expressions_strokes_and_each_target(synthetic, tmp_path):
     from emosketch.errors import EmosketchError
     from emosketch.gan.losses import pair_error

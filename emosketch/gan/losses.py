@@ -47,6 +47,16 @@ class LossContext:
     step: int
     guide_weight: torch.Tensor | None = None  # [classes] weights of the guide term by target emotion
     pair_weight: torch.Tensor | None = None  # [classes] weights of the synthetic-pair term by target emotion
+    class_means: torch.Tensor | None = None  # [classes, 1, cells, cells] mean real train sketch per emotion (pooled)
+
+
+def mean_change_error(fake: torch.Tensor, source: torch.Tensor, y: torch.Tensor, y_trg: torch.Tensor,
+                      class_means: torch.Tensor) -> torch.Tensor:
+    """L1 between how each drawing changes its source, pooled to the cells of `class_means`, and how the
+    mean real sketch of its target emotion differs from that of its source's emotion."""
+    cells = class_means.shape[-1]
+    change = F.adaptive_avg_pool2d(fake.float(), cells) - F.adaptive_avg_pool2d(source.float(), cells)
+    return (change - (class_means[y_trg] - class_means[y])).abs().mean()
 
 
 def r1_penalty(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -119,7 +129,7 @@ def pair_error(drawn: torch.Tensor, target: torch.Tensor, source: torch.Tensor, 
 def g_loss(nets, ctx: LossContext, b: Batch, kind: str, z: torch.Tensor, z2: torch.Tensor,
            made: tuple[torch.Tensor, torch.Tensor, dict]) -> tuple[torch.Tensor, dict[str, float]]:
     """G's loss for `made` = draw(nets, b, kind, z): adversarial, style reconstruction, diversity,
-    cycle, and the optional classification, guide, synthetic-pair, mask and flow terms."""
+    cycle, and the optional classification, guide, mean-change, synthetic-pair, mask and flow terms."""
     cfg = ctx.cfg
     s_trg, fake_img, parts = made
     fake, fake_cls = nets.discriminator(ctx.ada(fake_img, ctx.gen), b.y_trg)
@@ -156,6 +166,10 @@ def g_loss(nets, ctx: LossContext, b: Batch, kind: str, z: torch.Tensor, z2: tor
         loss_guide = loss_guide / len(ctx.guides)
         loss = loss + cfg.lambda_guide * loss_guide
         logs[f"{tag}/guide"] = loss_guide.item()
+    if ctx.class_means is not None:
+        loss_mean = mean_change_error(fake_img, b.x, b.y, b.y_trg, ctx.class_means)
+        loss = loss + cfg.lambda_mean_change * loss_mean
+        logs[f"{tag}/mean_change"] = loss_mean.item()
     if cfg.lambda_pair > 0 and kind == "latent":
         src, _, trg, y_trg = random_pairs(ctx.pairs, ctx.classes, cfg.batch_size, cfg.model.image_size)
         y_trg = torch.from_numpy(y_trg).to(fake_img.device)

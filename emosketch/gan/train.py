@@ -77,6 +77,12 @@ class TrainConfig:
     # term (1 where not named), like guide_weights
     lambda_flow: float = 0.0  # model.output warp: the mean squared displacement, in pixels^2 (small moves
     # cost almost nothing, so G can leave the identity; large ones, which wreck a face, cost a lot)
+    lambda_mean_change: float = 0.0  # L1 between how a drawing changes its source's ink, pooled to
+    # mean_change_size x mean_change_size cells, and how the mean real train sketch of the target emotion differs
+    # from the mean of the source's emotion there: the coarse layout of ink each emotion adds or takes away (an
+    # open mouth darker, eyes no darker than real faces of that emotion draw them), read from real sketches, no
+    # classifier in the loop
+    mean_change_size: int = 16
     lambda_bend: float = 0.0  # model.output warp: the displacement field's mean squared gradient (pixels per pixel):
     # moving a feature whole is free, stretching or shearing its strokes (which thins and breaks them) costs
     source_jitter: float = 0.0  # each source face is shifted by up to this fraction of the side and scaled
@@ -123,6 +129,8 @@ class TrainConfig:
                     raise EmosketchError(f"{table}.{name}: {weight!r:.40}: a weight from 0 to 10")
         if not 0 <= self.pair_change_weight <= 100:
             raise EmosketchError(f"pair_change_weight {self.pair_change_weight!r:.40}: a weight from 0 to 100")
+        if self.lambda_mean_change < 0 or not 2 <= self.mean_change_size <= 64:
+            raise EmosketchError("lambda_mean_change must be >= 0 and mean_change_size from 2 to 64 cells")
         if self.lambda_guide > 0 and not self.guide:
             raise EmosketchError("lambda_guide > 0 needs guide: a sketch classifier checkpoint")
         if self.model.out_size != self.model.image_size:
@@ -140,6 +148,23 @@ class TrainConfig:
     def ds_weight(self, step: int) -> float:
         total = self.ds_decay_steps or self.steps
         return self.lambda_ds * max(0.0, 1.0 - step / total)
+
+
+def class_means(ds: SketchDataset, size: int, cells: int, chunk: int = 512) -> torch.Tensor:
+    """The mean real train sketch of each emotion at `size`, pooled to cells x cells, in the networks' [-1, 1]:
+    [classes, 1, cells, cells]. Read `chunk` images at a time, so memory stays bounded."""
+    idx = ds.indices("train")
+    sums = torch.zeros(len(ds.classes), 1, cells, cells, dtype=torch.float64)
+    counts = np.bincount(ds.labels[idx], minlength=len(ds.classes))
+    if (counts == 0).any():
+        missing = [c for c, n in zip(ds.classes, counts) if n == 0]
+        raise EmosketchError(f"lambda_mean_change: no train sketch of {', '.join(missing)} in {ds.path}")
+    for start in range(0, len(idx), chunk):
+        rows = idx[start:start + chunk]
+        x = to_tensor(resize_batch(ds.images[rows], size), torch.device("cpu"))
+        pooled = torch.nn.functional.adaptive_avg_pool2d(x.float(), cells).double()
+        sums.index_add_(0, torch.from_numpy(ds.labels[rows].astype(np.int64)), pooled)
+    return (sums / torch.from_numpy(counts).double().view(-1, 1, 1, 1)).float()
 
 
 class Batches:
@@ -249,6 +274,8 @@ class Trainer:
             if missing:
                 raise EmosketchError(f"lambda_pair: synthetic faces have no {', '.join(missing)}")
         self.pairs = np.random.default_rng(cfg.seed + 2 + 1000 * rank)  # synthetic pairs
+        self.class_means = (class_means(ds, cfg.model.image_size, cfg.mean_change_size).to(device)
+                            if cfg.lambda_mean_change > 0 else None)
 
     def _per_emotion(self, table: str, weights: dict[str, float], device: torch.device) -> torch.Tensor | None:
         """A config's weights by target emotion -> [classes] (1 where not named), or None where none are named."""
@@ -300,7 +327,7 @@ class Trainer:
 
     def context(self) -> LossContext:
         return LossContext(self.cfg, self.ada, self.gen, self.guides, self.pairs, self.classes, self._to_device,
-                           self.step, self.guide_weight, self.pair_weight)
+                           self.step, self.guide_weight, self.pair_weight, self.class_means)
 
     def d_step(self, b: Batch, kind: str, z: torch.Tensor, fake_img: torch.Tensor) -> dict[str, float]:
         """D's update on real sources and G's image of this kind (detached)."""
