@@ -72,7 +72,8 @@ def test_resume_gives_exactly_the_same_next_losses(synthetic, trained, tmp_path,
     if recipe != "residual":  # the real-faces recipe: its jitter and synthetic pairs are random draws too
         cfg = tiny_cfg(steps=6, checkpoint_every=100, lambda_mismatch=1.0, guidance="alternate",
                        model=ModelConfig(**{**TINY.__dict__, "output": "warp"}), guide=str(trained[0]),
-                       lambda_guide=1.0, lambda_pair=1.0, lambda_mask=1.0, lambda_flow=0.05, source_jitter=0.08)
+                       lambda_guide=1.0, lambda_pair=1.0, lambda_mask=1.0, lambda_flow=0.05, source_jitter=0.08,
+                       lambda_mean_change=1.0, mean_change_size=4)  # its moving averages are state too
     train(cfg, synthetic, tmp_path / "straight", **quiet)
     train(cfg, synthetic, tmp_path / "split", steps=3, **quiet)
     train(cfg, synthetic, tmp_path / "split", resume=True, **quiet)
@@ -756,7 +757,7 @@ def test_bending_costs_stretch_not_motion(synthetic, tmp_path):
                                    torch.device("cpu")).train_step()
 
 
-def test_mean_change_reads_the_real_class_means_and_costs_only_a_wrong_change(synthetic, tmp_path):
+def test_mean_change_reads_the_real_class_means_and_costs_only_a_wrong_mean_change(synthetic, tmp_path):
     from emosketch.datasets.dataset import load
     from emosketch.errors import EmosketchError
     from emosketch.gan.losses import mean_change_error
@@ -771,22 +772,39 @@ def test_mean_change_reads_the_real_class_means_and_costs_only_a_wrong_change(sy
         rows = idx[ds.labels[idx] == c]
         want = resize_batch(ds.images[rows], 16).astype(np.float64).reshape(len(rows), 4, 4, 4, 4).mean((0, 2, 4))
         assert np.allclose(means[c, 0].numpy(), want / 127.5 - 1, atol=1e-4)
+
+    def error(fake, source, y, y_trg, running=None, beta=0.0):
+        running = torch.zeros_like(means) if running is None else running
+        return float(mean_change_error(fake, source, y, y_trg, means, running, beta))
+
     source = torch.zeros(2, 1, 16, 16)
     y, y_trg = torch.tensor([0, 1]), torch.tensor([1, 1])
     right = source + torch.nn.functional.interpolate(means[y_trg] - means[y], size=16, mode="nearest")
-    assert float(mean_change_error(right, source, y, y_trg, means)) == pytest.approx(0.0, abs=1e-6)
-    # only the pooled ink counts: moving ink within a cell is free, taking ink away is not
+    assert error(right, source, y, y_trg) == pytest.approx(0.0, abs=1e-6)
+    # a face's own change is free where the faces' mean is right: two faces of one target, one too dark, one too light
+    apart = right.clone()
+    apart[0, ..., :4, :4] -= 0.5
+    apart[1, ..., :4, :4] += 0.5
+    assert error(apart, source, y, y_trg) == pytest.approx(0.0, abs=1e-6)
+    # only the pooled ink counts: ink moved within a cell is free; the mean change wrong everywhere is not
     shuffled = right.clone()
     shuffled[..., :4, :4] = right[..., :4, :4].flip(-1)
-    assert float(mean_change_error(shuffled, source, y, y_trg, means)) == pytest.approx(0.0, abs=1e-6)
-    assert float(mean_change_error(right + 0.5, source, y, y_trg, means)) == pytest.approx(0.5)
+    assert error(shuffled, source, y, y_trg) == pytest.approx(0.0, abs=1e-6)
+    assert error(right + 0.5, source, y, y_trg) == pytest.approx(0.5)
+    # the moving average: half the batch's residual, half what was held, and the held value is updated
+    held = torch.zeros_like(means)
+    held[1] = 0.25
+    assert error(right + 0.5, source, y, y_trg, held, 0.5) == pytest.approx(0.375)
+    assert torch.allclose(held[1], torch.full_like(held[1], 0.375)) and not held[1].requires_grad
     model = ModelConfig(**{**TINY.__dict__, "output": "warp"})
     t = Trainer(tiny_cfg(model=model, lambda_mean_change=2.0, mean_change_size=4), ds, tmp_path, torch.device("cpu"))
     logs = t.train_step()
-    assert logs["G/mean_change"] > 0 and "G/mean_change" not in Trainer(
-        tiny_cfg(model=model), ds, tmp_path / "b", torch.device("cpu")).train_step()
-    with pytest.raises(EmosketchError, match="mean_change_size"):
-        tiny_cfg(lambda_mean_change=1.0, mean_change_size=1)
+    assert logs["G/mean_change"] > 0 and t.mean_residual.abs().sum() > 0
+    assert torch.equal(t.state_dict()["mean_residual"], t.mean_residual)
+    assert "G/mean_change" not in Trainer(tiny_cfg(model=model), ds, tmp_path / "b", torch.device("cpu")).train_step()
+    for bad in ({"mean_change_size": 1}, {"mean_change_decay": 1.0}):
+        with pytest.raises(EmosketchError, match="mean_change"):
+            tiny_cfg(lambda_mean_change=1.0, **bad)
 
 
 def test_pair_error_weighs_the_expressions_strokes_and_each_target(synthetic, tmp_path):

@@ -48,15 +48,27 @@ class LossContext:
     guide_weight: torch.Tensor | None = None  # [classes] weights of the guide term by target emotion
     pair_weight: torch.Tensor | None = None  # [classes] weights of the synthetic-pair term by target emotion
     class_means: torch.Tensor | None = None  # [classes, 1, cells, cells] mean real train sketch per emotion (pooled)
+    mean_residual: torch.Tensor | None = None  # [classes, 1, cells, cells] moving mean residual (mean_change_error)
 
 
 def mean_change_error(fake: torch.Tensor, source: torch.Tensor, y: torch.Tensor, y_trg: torch.Tensor,
-                      class_means: torch.Tensor) -> torch.Tensor:
-    """L1 between how each drawing changes its source, pooled to the cells of `class_means`, and how the
-    mean real sketch of its target emotion differs from that of its source's emotion."""
+                      class_means: torch.Tensor, running: torch.Tensor, beta: float) -> torch.Tensor:
+    """How far the mean change a generator makes for each target emotion is from the real one.
+
+    Each drawing's change of its source, pooled to the cells of `class_means`, less how the mean real sketch of
+    its target emotion differs from that of its source's emotion, is its residual. A single face's change is its
+    own (its mouth is where it is), so only the mean residual per target emotion should be zero: `running`
+    [classes, 1, cells, cells] holds its moving average (decay `beta`), updated in place with this batch, whose
+    part carries the gradient. Returns the L1 of the moving averages of the targets in this batch."""
     cells = class_means.shape[-1]
     change = F.adaptive_avg_pool2d(fake.float(), cells) - F.adaptive_avg_pool2d(source.float(), cells)
-    return (change - (class_means[y_trg] - class_means[y])).abs().mean()
+    residual = change - (class_means[y_trg] - class_means[y])
+    losses = []
+    for c in torch.unique(y_trg).tolist():
+        now = beta * running[c] + (1 - beta) * residual[y_trg == c].mean(0)
+        running[c] = now.detach()
+        losses.append(now.abs().mean())
+    return torch.stack(losses).mean()
 
 
 def r1_penalty(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -167,7 +179,8 @@ def g_loss(nets, ctx: LossContext, b: Batch, kind: str, z: torch.Tensor, z2: tor
         loss = loss + cfg.lambda_guide * loss_guide
         logs[f"{tag}/guide"] = loss_guide.item()
     if ctx.class_means is not None:
-        loss_mean = mean_change_error(fake_img, b.x, b.y, b.y_trg, ctx.class_means)
+        loss_mean = mean_change_error(fake_img, b.x, b.y, b.y_trg, ctx.class_means, ctx.mean_residual,
+                                      cfg.mean_change_decay)
         loss = loss + cfg.lambda_mean_change * loss_mean
         logs[f"{tag}/mean_change"] = loss_mean.item()
     if cfg.lambda_pair > 0 and kind == "latent":

@@ -77,12 +77,13 @@ class TrainConfig:
     # term (1 where not named), like guide_weights
     lambda_flow: float = 0.0  # model.output warp: the mean squared displacement, in pixels^2 (small moves
     # cost almost nothing, so G can leave the identity; large ones, which wreck a face, cost a lot)
-    lambda_mean_change: float = 0.0  # L1 between how a drawing changes its source's ink, pooled to
-    # mean_change_size x mean_change_size cells, and how the mean real train sketch of the target emotion differs
-    # from the mean of the source's emotion there: the coarse layout of ink each emotion adds or takes away (an
-    # open mouth darker, eyes no darker than real faces of that emotion draw them), read from real sketches, no
-    # classifier in the loop
+    lambda_mean_change: float = 0.0  # how far the mean change G makes for each target emotion (its drawings' ink
+    # less their sources', pooled to mean_change_size x mean_change_size cells) is from the real one (the mean real
+    # train sketch of the target emotion less that of the source's): the coarse layout of ink each emotion adds or
+    # takes away (an open mouth, eyes no darker than real faces of that emotion draw them), read from real
+    # sketches, no classifier in the loop. A moving average over batches (decay mean_change_decay), per target
     mean_change_size: int = 16
+    mean_change_decay: float = 0.8
     lambda_bend: float = 0.0  # model.output warp: the displacement field's mean squared gradient (pixels per pixel):
     # moving a feature whole is free, stretching or shearing its strokes (which thins and breaks them) costs
     source_jitter: float = 0.0  # each source face is shifted by up to this fraction of the side and scaled
@@ -129,8 +130,9 @@ class TrainConfig:
                     raise EmosketchError(f"{table}.{name}: {weight!r:.40}: a weight from 0 to 10")
         if not 0 <= self.pair_change_weight <= 100:
             raise EmosketchError(f"pair_change_weight {self.pair_change_weight!r:.40}: a weight from 0 to 100")
-        if self.lambda_mean_change < 0 or not 2 <= self.mean_change_size <= 64:
-            raise EmosketchError("lambda_mean_change must be >= 0 and mean_change_size from 2 to 64 cells")
+        if self.lambda_mean_change < 0 or not 2 <= self.mean_change_size <= 64 or not 0 <= self.mean_change_decay < 1:
+            raise EmosketchError("lambda_mean_change must be >= 0, mean_change_size from 2 to 64 cells and "
+                                 "mean_change_decay in [0, 1)")
         if self.lambda_guide > 0 and not self.guide:
             raise EmosketchError("lambda_guide > 0 needs guide: a sketch classifier checkpoint")
         if self.model.out_size != self.model.image_size:
@@ -276,6 +278,7 @@ class Trainer:
         self.pairs = np.random.default_rng(cfg.seed + 2 + 1000 * rank)  # synthetic pairs
         self.class_means = (class_means(ds, cfg.model.image_size, cfg.mean_change_size).to(device)
                             if cfg.lambda_mean_change > 0 else None)
+        self.mean_residual = torch.zeros_like(self.class_means) if self.class_means is not None else None
 
     def _per_emotion(self, table: str, weights: dict[str, float], device: torch.device) -> torch.Tensor | None:
         """A config's weights by target emotion -> [classes] (1 where not named), or None where none are named."""
@@ -327,7 +330,7 @@ class Trainer:
 
     def context(self) -> LossContext:
         return LossContext(self.cfg, self.ada, self.gen, self.guides, self.pairs, self.classes, self._to_device,
-                           self.step, self.guide_weight, self.pair_weight, self.class_means)
+                           self.step, self.guide_weight, self.pair_weight, self.class_means, self.mean_residual)
 
     def d_step(self, b: Batch, kind: str, z: torch.Tensor, fake_img: torch.Tensor) -> dict[str, float]:
         """D's update on real sources and G's image of this kind (detached)."""
@@ -416,7 +419,7 @@ class Trainer:
                         "sketch": self.ds.meta.get("sketch"), "face_crop": self.ds.meta.get("face_crop"),
                         "source": self.ds.meta.get("source")},
             "emosketch": __version__,
-        }
+        } | ({"mean_residual": self.mean_residual.cpu()} if self.mean_residual is not None else {})
 
     def load_state_dict(self, state: dict) -> None:
         if state["classes"] != self.classes:
@@ -434,6 +437,8 @@ class Trainer:
         if "pairs" in state["rng"]:  # checkpoints before synthetic pairs have none
             self.pairs.bit_generator.state = json.loads(state["rng"]["pairs"])
         self.step = int(state["step"])
+        if self.mean_residual is not None and "mean_residual" in state:
+            self.mean_residual.copy_(state["mean_residual"])
 
     # ---- samples -------------------------------------------------------------------------------
 
