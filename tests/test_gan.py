@@ -73,7 +73,8 @@ def test_resume_gives_exactly_the_same_next_losses(synthetic, trained, tmp_path,
         cfg = tiny_cfg(steps=6, checkpoint_every=100, lambda_mismatch=1.0, guidance="alternate",
                        model=ModelConfig(**{**TINY.__dict__, "output": "warp"}), guide=str(trained[0]),
                        lambda_guide=1.0, lambda_pair=1.0, lambda_mask=1.0, lambda_flow=0.05, source_jitter=0.08,
-                       lambda_mean_change=1.0, mean_change_size=4)  # its moving averages are state too
+                       lambda_mean_change=1.0, mean_change_size=4,  # its moving averages are state too
+                       guide_upper={"happy": 1.0})  # a second jitter draw a step
     train(cfg, synthetic, tmp_path / "straight", **quiet)
     train(cfg, synthetic, tmp_path / "split", steps=3, **quiet)
     train(cfg, synthetic, tmp_path / "split", resume=True, **quiet)
@@ -707,6 +708,50 @@ def test_guide_weights_scale_the_guide_term_by_target_emotion(synthetic, trained
     for bad in (-1.0, 11.0, float("nan"), True):
         with pytest.raises(EmosketchError, match="a weight from 0 to 10"):
             tiny_cfg(guide_weights={ds.classes[0]: bad})
+
+
+def test_guide_upper_reads_the_brows_and_eyes_alone(synthetic, trained, tmp_path):
+    """guide_upper: a second guide term, by target emotion (0 where not named), on the drawing with the rows below
+    guide_upper_split turned to paper: the lower face gets no pull from it, the upper face does."""
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.losses import guide_read, upper_face
+    from emosketch.gan.train import Trainer
+
+    clf, _ = trained
+    ds = load(synthetic)
+    model = ModelConfig(**{**TINY.__dict__, "output": "warp"})
+    x = torch.rand(3, 1, 16, 16) * 2 - 1
+    up = upper_face(x, 0.5)
+    assert torch.equal(up[..., :8, :], x[..., :8, :]) and bool((up[..., 8:, :] == 1).all())
+    t = Trainer(tiny_cfg(model=model, guide=str(clf), lambda_guide=1.0, guidance="latent",
+                         guide_upper={ds.classes[0]: 2.0}), ds, tmp_path, torch.device("cpu"))
+    assert t.guide_upper.tolist() == [2.0] + [0.0] * (len(ds.classes) - 1)
+    size = t.guides[0][1]
+    img = (torch.rand(4, 1, size, size) * 2 - 1).requires_grad_(True)
+    y = torch.arange(4) % len(ds.classes)
+    guide_read(t.guides, upper_face(img, 0.5), y, torch.ones(4)).backward()
+    assert img.grad[..., size // 2:, :].abs().sum() == 0 and img.grad[..., :size // 2, :].abs().sum() > 0
+    logs = t.train_step()
+    assert logs["G/guide_upper"] >= 0 and "G/guide" in logs
+
+    def upper_log(weights):
+        cfg = tiny_cfg(model=model, guide=str(clf), lambda_guide=1.0, guidance="latent", guide_upper=weights)
+        return Trainer(cfg, ds, tmp_path, torch.device("cpu")).train_step()["G/guide_upper"]
+
+    assert upper_log({c: 0.0 for c in ds.classes}) == 0.0
+    assert upper_log({c: 3.0 for c in ds.classes}) == pytest.approx(3.0 * upper_log({c: 1.0 for c in ds.classes}),
+                                                                     rel=1e-5)
+    assert "G/guide_upper" not in Trainer(tiny_cfg(model=model, guide=str(clf), lambda_guide=1.0, guidance="latent"),
+                                          ds, tmp_path, torch.device("cpu")).train_step()
+    with pytest.raises(EmosketchError, match="guide_upper needs guide"):
+        tiny_cfg(guide_upper={ds.classes[0]: 1.0})
+    with pytest.raises(EmosketchError, match="guide_upper_split"):
+        tiny_cfg(guide=str(clf), lambda_guide=1.0, guide_upper={ds.classes[0]: 1.0}, guide_upper_split=0.9)
+    with pytest.raises(EmosketchError, match="not among the dataset's emotions"):
+        Trainer(tiny_cfg(model=model, guide=str(clf), lambda_guide=1.0, guide_upper={"glee": 1.0}), ds, tmp_path,
+                torch.device("cpu"))
+    with pytest.raises(EmosketchError, match="a weight from 0 to 10"):
+        tiny_cfg(guide=str(clf), lambda_guide=1.0, guide_upper={ds.classes[0]: 11.0})
 
 
 def test_guide_must_judge_the_same_classes_as_the_data(synthetic, trained, tmp_path):

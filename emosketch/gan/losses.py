@@ -49,6 +49,7 @@ class LossContext:
     pair_weight: torch.Tensor | None = None  # [classes] weights of the synthetic-pair term by target emotion
     class_means: torch.Tensor | None = None  # [classes, 1, cells, cells] mean real train sketch per emotion (pooled)
     mean_residual: torch.Tensor | None = None  # [classes, 1, cells, cells] moving mean residual (mean_change_error)
+    guide_upper: torch.Tensor | None = None  # [classes] weights of the upper-face guide term by target emotion
 
 
 def mean_change_error(fake: torch.Tensor, source: torch.Tensor, y: torch.Tensor, y_trg: torch.Tensor,
@@ -69,6 +70,27 @@ def mean_change_error(fake: torch.Tensor, source: torch.Tensor, y: torch.Tensor,
         running[c] = now.detach()
         losses.append(now.abs().mean())
     return torch.stack(losses).mean()
+
+
+def upper_face(images: torch.Tensor, split: float) -> torch.Tensor:
+    """`images` [N, 1, S, S] in [-1, 1] with the rows from `split` of the side down turned to paper (1): the
+    brows and eyes alone, as benchmarks/guides.py --parts shows them to a reader."""
+    row = round(split * images.shape[-2])
+    keep = torch.ones_like(images[:1, :1, :, :1])
+    keep[..., row:, :] = 0
+    return images * keep + (1 - keep)
+
+
+def guide_read(guides: list, seen: torch.Tensor, y_trg: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """The mean over `guides` [(classifier, side)] of their cross-entropy on `seen` [N, 1, S, S] (resized to each
+    guide's side) against `y_trg`, each image's multiplied by `weight` [N] where given."""
+    total = torch.zeros((), device=seen.device)
+    for guide, size in guides:
+        view = seen if seen.shape[-1] == size else F.interpolate(
+            seen, size=size, mode="bilinear", align_corners=False, antialias=True)
+        read = F.cross_entropy(guide(view).float(), y_trg, reduction="none")
+        total = total + (read if weight is None else read * weight).mean()
+    return total / len(guides)
 
 
 def r1_penalty(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -166,18 +188,16 @@ def g_loss(nets, ctx: LossContext, b: Batch, kind: str, z: torch.Tensor, z2: tor
     if ctx.guides:
         # randomly jittered, so that G must change what a face shows rather than find pixels that
         # fool this one network at this one position
-        seen = jitter(fake_img.float(), False, ctx.gen)
-        loss_guide = torch.zeros((), device=fake_img.device)
-        for guide, size in ctx.guides:
-            view = seen if seen.shape[-1] == size else F.interpolate(
-                seen, size=size, mode="bilinear", align_corners=False, antialias=True)
-            read = F.cross_entropy(guide(view).float(), b.y_trg, reduction="none")
-            if ctx.guide_weight is not None:
-                read = read * ctx.guide_weight[b.y_trg]
-            loss_guide = loss_guide + read.mean()
-        loss_guide = loss_guide / len(ctx.guides)
+        loss_guide = guide_read(ctx.guides, jitter(fake_img.float(), False, ctx.gen), b.y_trg,
+                                None if ctx.guide_weight is None else ctx.guide_weight[b.y_trg])
         loss = loss + cfg.lambda_guide * loss_guide
         logs[f"{tag}/guide"] = loss_guide.item()
+        if ctx.guide_upper is not None:
+            weight = ctx.guide_upper[b.y_trg]
+            loss_upper = guide_read(ctx.guides, jitter(upper_face(fake_img.float(), cfg.guide_upper_split), False,
+                                                       ctx.gen), b.y_trg, weight)
+            loss = loss + cfg.lambda_guide * loss_upper
+            logs[f"{tag}/guide_upper"] = loss_upper.item()
     if ctx.class_means is not None:
         loss_mean = mean_change_error(fake_img, b.x, b.y, b.y_trg, ctx.class_means, ctx.mean_residual,
                                       cfg.mean_change_decay)

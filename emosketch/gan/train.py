@@ -67,6 +67,11 @@ class TrainConfig:
     # at 24 px, which reads only a face's coarse shape); the guide loss is the mean over all the guides
     guide_weights: dict[str, float] = field(default_factory=dict)  # a weight per target emotion on the guide
     # term (1 where not named), to push the emotions that read weakest harder: {neutral: 2.0, surprise: 2.0}
+    guide_upper: dict[str, float] = field(default_factory=dict)  # a second guide term by target emotion (0 where
+    # not named): each guide reads the drawing with the rows below guide_upper_split turned to paper, so the
+    # brows and eyes alone must read the target, as real sketches of it do (real surprise's upper face alone
+    # reads surprise to every reader; a drawing can satisfy the whole-face guides with its mouth alone)
+    guide_upper_split: float = 0.52  # the row, as a fraction of the side, between the upper and the lower face
     lambda_mask: float = 0.0  # model.output warp: L1 on the paint mask, so strokes move rather than repaint
     lambda_pair: float = 0.0  # L1 to the exact answer on synthetic pairs (one procedural identity in a source
     # and a target emotion), drawn beside every latent-guided G step: a per-emotion signal that needs no judge
@@ -124,7 +129,7 @@ class TrainConfig:
             raise EmosketchError("lr_decay_start must be in [0, 1] and lr_final in (0, 1]")
         if self.lambda_cls > 0 and not self.model.classifier_head:
             raise EmosketchError("lambda_cls > 0 needs model.classifier_head: true")
-        for table in ("guide_weights", "pair_weights"):
+        for table in ("guide_weights", "guide_upper", "pair_weights"):
             for name, weight in getattr(self, table).items():
                 if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 10:
                     raise EmosketchError(f"{table}.{name}: {weight!r:.40}: a weight from 0 to 10")
@@ -135,6 +140,11 @@ class TrainConfig:
                                  "mean_change_decay in [0, 1)")
         if self.lambda_guide > 0 and not self.guide:
             raise EmosketchError("lambda_guide > 0 needs guide: a sketch classifier checkpoint")
+        if self.guide_upper and not (self.guide and self.lambda_guide > 0):
+            raise EmosketchError("guide_upper needs guide and lambda_guide > 0: the guides read the upper face")
+        if not 0.2 <= self.guide_upper_split <= 0.8:
+            raise EmosketchError(f"guide_upper_split {self.guide_upper_split!r:.40}: a fraction of the side "
+                                 "from 0.2 to 0.8")
         if self.model.out_size != self.model.image_size:
             raise EmosketchError("model.draw_size is for drawing above the trained size (gan.checkpoint.lift); "
                                  "train at model.image_size")
@@ -271,6 +281,7 @@ class Trainer:
                        if cfg.guide and cfg.lambda_guide > 0 else [])
         self.guide_weight, self.pair_weight = (self._per_emotion(table, getattr(cfg, table), device)
                                                for table in ("guide_weights", "pair_weights"))
+        self.guide_upper = self._per_emotion("guide_upper", cfg.guide_upper, device, unnamed=0.0)
         if cfg.lambda_pair > 0:
             missing = [c for c in self.classes if c not in EXPRESSIONS]
             if missing:
@@ -280,13 +291,15 @@ class Trainer:
                             if cfg.lambda_mean_change > 0 else None)
         self.mean_residual = torch.zeros_like(self.class_means) if self.class_means is not None else None
 
-    def _per_emotion(self, table: str, weights: dict[str, float], device: torch.device) -> torch.Tensor | None:
-        """A config's weights by target emotion -> [classes] (1 where not named), or None where none are named."""
+    def _per_emotion(self, table: str, weights: dict[str, float], device: torch.device,
+                     unnamed: float = 1.0) -> torch.Tensor | None:
+        """A config's weights by target emotion -> [classes] (`unnamed` where not named), or None where none are
+        named."""
         unknown = [name for name in weights if name not in self.classes]
         if unknown:
             raise EmosketchError(f"{table}: {', '.join(map(repr, unknown))[:80]} not among the dataset's "
                                  f"emotions {self.classes}")
-        return torch.tensor([float(weights.get(c, 1.0)) for c in self.classes], device=device) if weights else None
+        return torch.tensor([float(weights.get(c, unnamed)) for c in self.classes], device=device) if weights else None
 
     def _init_from(self, path: str) -> None:
         """G, F and E (and their EMA) from a generator checkpoint's EMA weights: the same emotions and
@@ -330,7 +343,8 @@ class Trainer:
 
     def context(self) -> LossContext:
         return LossContext(self.cfg, self.ada, self.gen, self.guides, self.pairs, self.classes, self._to_device,
-                           self.step, self.guide_weight, self.pair_weight, self.class_means, self.mean_residual)
+                           self.step, self.guide_weight, self.pair_weight, self.class_means, self.mean_residual,
+                           self.guide_upper)
 
     def d_step(self, b: Batch, kind: str, z: torch.Tensor, fake_img: torch.Tensor) -> dict[str, float]:
         """D's update on real sources and G's image of this kind (detached)."""
