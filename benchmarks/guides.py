@@ -8,7 +8,8 @@
         --emotions surprise --parts
 
 FER+ valid faces of the dataset (--faces of them, drawn at random from those not already of the target
-emotion) are redrawn in each --emotions target by each --generator, inked, through the same translator
+emotion; the same faces and latent codes for every generator) are redrawn in each --emotions target by each
+--generator, inked, through the same translator
 (emosketch.gan.sample.GanTranslator: a latent code per face) that benchmarks/realfaces.py judges. Each classifier reads the drawings: the guides a generator was trained against, and a judge that
 was never a guide (benchmarks/realfaces.py trains judge A into OUT/realfaces-SIZE/judge-A.pt). The table
 gives each reader's accuracy on the target and what it reads most often instead. Where the guides read
@@ -44,6 +45,18 @@ def drawings(translator, images: np.ndarray, emotion: str, seeds: np.ndarray) ->
     """Each sketch of `images` (uint8) redrawn in `emotion` with the latent code of its seed, inked, uint8."""
     targets = np.full(len(images), translator.classes.index(emotion))
     return (translator.translate(np.asarray(images), targets, seeds) * 255).astype(np.uint8)
+
+
+def pick_faces(labels: np.ndarray, rows: np.ndarray, classes: list[str], emotions: list[str], faces: int,
+               rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per target emotion: `faces` of `rows` (sorted) whose label is another emotion, and a latent seed for each.
+    Drawn once, before any generator, so that every generator redraws the same faces with the same codes."""
+    draws = {}
+    for emotion in emotions:
+        pool = rows[labels[rows] != classes.index(emotion)]
+        picks = np.sort(rng.choice(pool, min(faces, len(pool)), replace=False))
+        draws[emotion] = (picks, rng.integers(0, 2**31, len(picks)))
+    return draws
 
 
 def readings(readers: dict, images: np.ndarray, classes: list[str], target: str) -> list[dict]:
@@ -112,13 +125,11 @@ def main() -> None:
             rows.extend({"drawn by": source, "part": which, **r}
                         for r in readings(readers, part(images, which, args.split), list(ds.classes), emotion))
 
+    draws = pick_faces(ds.labels, val, list(ds.classes), args.emotions.split(","), args.faces, rng)
     for name, ckpt in named_checkpoints(args.generator, "--generator"):
         translator = GanTranslator(ckpt, "cpu")
-        for emotion in args.emotions.split(","):
-            pool = val[ds.labels[val] != ds.classes.index(emotion)]
-            picks = np.sort(rng.choice(pool, min(args.faces, len(pool)), replace=False))
-            made = drawings(translator, ds.images[picks], emotion, rng.integers(0, 2**31, len(picks)))
-            read(name, made, emotion)
+        for emotion, (picks, seeds) in draws.items():
+            read(name, drawings(translator, ds.images[picks], emotion, seeds), emotion)
     if args.parts:
         for emotion in args.emotions.split(","):
             real = val[ds.labels[val] == ds.classes.index(emotion)]

@@ -60,3 +60,16 @@ def test_parts_keep_one_part_of_the_face_and_turn_the_rest_to_paper(bench):
     assert np.array_equal(images, before)  # the input is left as it was
     with pytest.raises(ValueError, match="part 'eyes'"):
         bench.part(images, "eyes", 0.5)
+
+
+def test_every_generator_gets_the_same_faces_of_another_emotion_and_codes(bench):
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    rows = np.arange(1, 10)  # row 0 is not among the faces to draw from
+    draws = bench.pick_faces(labels, rows, ["a", "b", "c"], ["a", "c"], 4, np.random.default_rng(5))
+    assert set(draws) == {"a", "c"}
+    for emotion, (picks, seeds) in draws.items():
+        assert len(picks) == len(seeds) == 4 and list(picks) == sorted(set(picks))
+        assert set(picks) <= set(rows) and not (labels[picks] == ["a", "b", "c"].index(emotion)).any()
+    again = bench.pick_faces(labels, rows, ["a", "b", "c"], ["a", "c"], 4, np.random.default_rng(5))
+    assert all(np.array_equal(draws[e][i], again[e][i]) for e in draws for i in (0, 1))
+    assert len(bench.pick_faces(labels, rows, ["a", "b", "c"], ["b"], 50, np.random.default_rng(0))["b"][0]) == 6
