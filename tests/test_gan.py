@@ -710,6 +710,31 @@ def test_guide_weights_scale_the_guide_term_by_target_emotion(synthetic, trained
             tiny_cfg(guide_weights={ds.classes[0]: bad})
 
 
+def test_adv_weights_scale_g_adversarial_term_by_target_emotion(synthetic, tmp_path):
+    """adv_weights: D's verdict on each drawing weighs by its target emotion (1 where not named)."""
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.losses import adv_loss
+    from emosketch.gan.train import Trainer
+
+    logits = torch.tensor([0.5, -1.0, 2.0])
+    assert adv_loss(logits, True, torch.ones(3)) == pytest.approx(float(adv_loss(logits, True)))
+    assert adv_loss(logits, True, torch.tensor([2.0, 0.0, 0.0])) == pytest.approx(
+        2 * float(F.softplus(-logits[0])) / 3)
+    ds = load(synthetic)
+
+    def adv_log(weights):
+        return Trainer(tiny_cfg(guidance="latent", adv_weights=weights), ds, tmp_path,
+                       torch.device("cpu")).train_step()["G/adv"]
+
+    plain = adv_log({})
+    assert adv_log({c: 3.0 for c in ds.classes}) == pytest.approx(3.0 * plain, rel=1e-5)
+    assert adv_log({c: 0.0 for c in ds.classes}) == 0.0
+    with pytest.raises(EmosketchError, match="not among the dataset's emotions"):
+        Trainer(tiny_cfg(adv_weights={"glee": 2.0}), ds, tmp_path, torch.device("cpu"))
+    with pytest.raises(EmosketchError, match="a weight from 0 to 10"):
+        tiny_cfg(adv_weights={ds.classes[0]: -1.0})
+
+
 def test_guide_upper_reads_the_brows_and_eyes_alone(synthetic, trained, tmp_path):
     """guide_upper: a second guide term, by target emotion (0 where not named), on the drawing with the rows below
     guide_upper_split turned to paper: the lower face gets no pull from it, the upper face does."""

@@ -50,6 +50,7 @@ class LossContext:
     class_means: torch.Tensor | None = None  # [classes, 1, cells, cells] mean real train sketch per emotion (pooled)
     mean_residual: torch.Tensor | None = None  # [classes, 1, cells, cells] moving mean residual (mean_change_error)
     guide_upper: torch.Tensor | None = None  # [classes] weights of the upper-face guide term by target emotion
+    adv_weight: torch.Tensor | None = None  # [classes] weights of G's adversarial term by target emotion
 
 
 def mean_change_error(fake: torch.Tensor, source: torch.Tensor, y: torch.Tensor, y_trg: torch.Tensor,
@@ -98,8 +99,10 @@ def r1_penalty(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return 0.5 * grad.pow(2).flatten(1).sum(1).mean()
 
 
-def adv_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
-    return F.softplus(-logits).mean() if real else F.softplus(logits).mean()
+def adv_loss(logits: torch.Tensor, real: bool, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """The non-saturating GAN loss of D's `logits` [N] for real (or fake) images, each weighed by `weight` [N]."""
+    loss = F.softplus(-logits) if real else F.softplus(logits)
+    return loss.mean() if weight is None else (loss * weight).mean()
 
 
 def draw(nets, b: Batch, kind: str, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
@@ -167,7 +170,7 @@ def g_loss(nets, ctx: LossContext, b: Batch, kind: str, z: torch.Tensor, z2: tor
     cfg = ctx.cfg
     s_trg, fake_img, parts = made
     fake, fake_cls = nets.discriminator(ctx.ada(fake_img, ctx.gen), b.y_trg)
-    loss_adv = adv_loss(fake, True)
+    loss_adv = adv_loss(fake, True, None if ctx.adv_weight is None else ctx.adv_weight[b.y_trg])
     loss_sty = (nets.style_encoder(fake_img, b.y_trg) - s_trg).abs().mean()
     ds_weight = cfg.ds_weight(ctx.step)
     loss_ds = torch.zeros((), device=fake_img.device)

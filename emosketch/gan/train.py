@@ -54,6 +54,9 @@ class TrainConfig:
     lr_final: float = 0.1  # ... to this fraction of their start at the last step
     lambda_r1: float = 1.0  # R1 gradient penalty on real images
     lambda_adv: float = 1.0  # G's adversarial loss (D's real/fake verdict on its images)
+    adv_weights: dict[str, float] = field(default_factory=dict)  # a weight per target emotion on G's adversarial
+    # term (1 where not named): D's head for that emotion, trained on real sketches of it, judges the detail of G's
+    # drawings of it at full size, where a fixed guide can be satisfied by coarse shape alone
     lambda_sty: float = 1.0  # style reconstruction
     lambda_ds: float = 1.0  # diversity-sensitive loss, decayed linearly to 0 over ds_decay_steps
     ds_decay_steps: int | None = None  # default: all the steps
@@ -129,7 +132,7 @@ class TrainConfig:
             raise EmosketchError("lr_decay_start must be in [0, 1] and lr_final in (0, 1]")
         if self.lambda_cls > 0 and not self.model.classifier_head:
             raise EmosketchError("lambda_cls > 0 needs model.classifier_head: true")
-        for table in ("guide_weights", "guide_upper", "pair_weights"):
+        for table in ("guide_weights", "guide_upper", "pair_weights", "adv_weights"):
             for name, weight in getattr(self, table).items():
                 if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 10:
                     raise EmosketchError(f"{table}.{name}: {weight!r:.40}: a weight from 0 to 10")
@@ -279,8 +282,9 @@ class Trainer:
             self._init_from(cfg.init)
         self.guides = ([self._load_guide(g) for g in [cfg.guide, *cfg.extra_guides]]
                        if cfg.guide and cfg.lambda_guide > 0 else [])
-        self.guide_weight, self.pair_weight = (self._per_emotion(table, getattr(cfg, table), device)
-                                               for table in ("guide_weights", "pair_weights"))
+        self.guide_weight, self.pair_weight, self.adv_weight = (
+            self._per_emotion(table, getattr(cfg, table), device) for table in ("guide_weights", "pair_weights",
+                                                                                "adv_weights"))
         self.guide_upper = self._per_emotion("guide_upper", cfg.guide_upper, device, unnamed=0.0)
         if cfg.lambda_pair > 0:
             missing = [c for c in self.classes if c not in EXPRESSIONS]
@@ -344,7 +348,7 @@ class Trainer:
     def context(self) -> LossContext:
         return LossContext(self.cfg, self.ada, self.gen, self.guides, self.pairs, self.classes, self._to_device,
                            self.step, self.guide_weight, self.pair_weight, self.class_means, self.mean_residual,
-                           self.guide_upper)
+                           self.guide_upper, self.adv_weight)
 
     def d_step(self, b: Batch, kind: str, z: torch.Tensor, fake_img: torch.Tensor) -> dict[str, float]:
         """D's update on real sources and G's image of this kind (detached)."""
