@@ -16,6 +16,9 @@ gives each reader's accuracy on the target and what it reads most often instead.
 a target far more often than the judge does, the generator has learned what those guides read rather
 than the expression: a stronger pull of the same guides will not help there.
 
+With --by-source, each reader's accuracy is also given by the emotion of the face each drawing started from
+(a drawing of surprise from an angry face must drop its furrowed brows).
+
 With --parts, each reader also reads the drawings with all but one part of the face turned to paper: the
 upper face (brows and eyes: rows above --split of the side) alone, and the lower face (nose and mouth) alone.
 A reader that reads a target from one part and another emotion from the other shows which part of the
@@ -59,6 +62,16 @@ def pick_faces(labels: np.ndarray, rows: np.ndarray, classes: list[str], emotion
     return draws
 
 
+def by_source(readers: dict, images: np.ndarray, sources: np.ndarray, classes: list[str], target: str) -> list[dict]:
+    """Per reader and per source emotion (`sources`: each drawing's source face's label): accuracy on `target`."""
+    rows = []
+    for name, (model, size) in readers.items():
+        said = predict(model, images, size).argmax(1) == classes.index(target)
+        rows += [{"reader": name, "target": target, "source": classes[c], "faces": int((sources == c).sum()),
+                  "accuracy": float(said[sources == c].mean())} for c in np.unique(sources)]
+    return rows
+
+
 def readings(readers: dict, images: np.ndarray, classes: list[str], target: str) -> list[dict]:
     """Per reader: accuracy on `target` and the most frequent other reading."""
     rows = []
@@ -99,6 +112,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--parts", action="store_true", help="also read the upper and the lower face alone, and real "
                                                             "sketches of each target the same way")
+    ap.add_argument("--by-source", action="store_true", help="also each reader's accuracy by the source face's "
+                                                                "emotion (what the drawing started from)")
     ap.add_argument("--split", type=float, default=0.52, help="with --parts: the row, as a fraction of the side, "
                                                               "between the upper and the lower face")
     args = ap.parse_args()
@@ -125,11 +140,16 @@ def main() -> None:
             rows.extend({"drawn by": source, "part": which, **r}
                         for r in readings(readers, part(images, which, args.split), list(ds.classes), emotion))
 
+    sourced = []
     draws = pick_faces(ds.labels, val, list(ds.classes), args.emotions.split(","), args.faces, rng)
     for name, ckpt in named_checkpoints(args.generator, "--generator"):
         translator = GanTranslator(ckpt, "cpu")
         for emotion, (picks, seeds) in draws.items():
-            read(name, drawings(translator, ds.images[picks], emotion, seeds), emotion)
+            made = drawings(translator, ds.images[picks], emotion, seeds)
+            read(name, made, emotion)
+            if args.by_source:
+                sourced += [{"drawn by": name, **r} for r in by_source(readers, made, ds.labels[picks],
+                                                                         list(ds.classes), emotion)]
     if args.parts:
         for emotion in args.emotions.split(","):
             real = val[ds.labels[val] == ds.classes.index(emotion)]
@@ -138,8 +158,12 @@ def main() -> None:
     print(f"{args.faces} FER+ valid faces of {args.data} redrawn in each target, inked; each reader's accuracy on it")
     cols = ["drawn by", "target"] + (["part"] if args.parts else []) + ["reader", "accuracy", "most often instead"]
     print(table(rows, cols))
+    if sourced:
+        print("\nby the source face's emotion")
+        print(table(sourced, ["drawn by", "target", "reader", "source", "faces", "accuracy"]))
     write_json(args.out, "guides.json", {"faces": args.faces, "seed": args.seed,
-                                         "split": args.split if args.parts else None, "rows": rows})
+                                         "split": args.split if args.parts else None, "rows": rows,
+                                         "by_source": sourced})
 
 
 if __name__ == "__main__":

@@ -73,3 +73,11 @@ def test_every_generator_gets_the_same_faces_of_another_emotion_and_codes(bench)
     again = bench.pick_faces(labels, rows, ["a", "b", "c"], ["a", "c"], 4, np.random.default_rng(5))
     assert all(np.array_equal(draws[e][i], again[e][i]) for e in draws for i in (0, 1))
     assert len(bench.pick_faces(labels, rows, ["a", "b", "c"], ["b"], 50, np.random.default_rng(0))["b"][0]) == 6
+
+
+def test_by_source_splits_each_readers_accuracy_by_the_source_emotion(bench):
+    images = np.concatenate([np.full((2, 16, 16), 0, np.uint8), np.full((3, 16, 16), 255, np.uint8)])
+    sources = np.array([1, 1, 0, 0, 1])  # the first two (read as c) and the last (read as a) started from b
+    rows = bench.by_source({"r": (Fixed(), 16)}, images, sources, ["a", "b", "c"], "c")
+    assert rows == [{"reader": "r", "target": "c", "source": "a", "faces": 2, "accuracy": 0.0},
+                    {"reader": "r", "target": "c", "source": "b", "faces": 3, "accuracy": pytest.approx(2 / 3)}]
