@@ -735,6 +735,31 @@ def test_adv_weights_scale_g_adversarial_term_by_target_emotion(synthetic, tmp_p
         tiny_cfg(adv_weights={ds.classes[0]: -1.0})
 
 
+def test_mask_weights_scale_the_paint_mask_term_by_target_emotion(synthetic, tmp_path):
+    """mask_weights: the warp head's mask term weighs each drawing by its target emotion (1 where not named)."""
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.train import Trainer
+
+    ds = load(synthetic)
+    model = ModelConfig(**{**TINY.__dict__, "output": "warp"})
+
+    def mask_log(weights, key="G/mask"):
+        return Trainer(tiny_cfg(model=model, guidance="latent", lambda_mask=1.0, mask_weights=weights), ds,
+                       tmp_path, torch.device("cpu")).train_step()[key]
+
+    plain = mask_log({})
+    assert plain > 0
+    assert mask_log({c: 0.0 for c in ds.classes}, "G/mask_open") == pytest.approx(plain, rel=1e-5)  # unweighted
+    assert mask_log({c: 3.0 for c in ds.classes}) == pytest.approx(3.0 * plain, rel=1e-5)
+    assert mask_log({c: 0.0 for c in ds.classes}) == 0.0
+    partial = mask_log({ds.classes[0]: 0.0})  # the same draws: only the drawings of the first emotion drop out
+    assert 0.0 <= partial <= plain
+    with pytest.raises(EmosketchError, match="not among the dataset's emotions"):
+        Trainer(tiny_cfg(model=model, mask_weights={"glee": 2.0}), ds, tmp_path, torch.device("cpu"))
+    with pytest.raises(EmosketchError, match="a weight from 0 to 10"):
+        tiny_cfg(mask_weights={ds.classes[0]: 11.0})
+
+
 def test_guide_upper_reads_the_brows_and_eyes_alone(synthetic, trained, tmp_path):
     """guide_upper: a second guide term, by target emotion (0 where not named), on the drawing with the rows below
     guide_upper_split turned to paper: the lower face gets no pull from it, the upper face does."""

@@ -51,6 +51,7 @@ class LossContext:
     mean_residual: torch.Tensor | None = None  # [classes, 1, cells, cells] moving mean residual (mean_change_error)
     guide_upper: torch.Tensor | None = None  # [classes] weights of the upper-face guide term by target emotion
     adv_weight: torch.Tensor | None = None  # [classes] weights of G's adversarial term by target emotion
+    mask_weight: torch.Tensor | None = None  # [classes] weights of the warp head's mask term by target emotion
 
 
 def mean_change_error(fake: torch.Tensor, source: torch.Tensor, y: torch.Tensor, y_trg: torch.Tensor,
@@ -216,11 +217,14 @@ def g_loss(nets, ctx: LossContext, b: Batch, kind: str, z: torch.Tensor, z2: tor
         loss = loss + cfg.lambda_pair * loss_pair
         logs[f"{tag}/pair"] = loss_pair.item()
     if parts["mask"] is not None:
-        loss_mask = parts["mask"].mean()
+        per_image = parts["mask"].flatten(1).mean(1)
+        loss_mask = (per_image if ctx.mask_weight is None else per_image * ctx.mask_weight[b.y_trg]).mean()
         shift = parts["flow"] * (cfg.model.image_size / 2)  # grid_sample units -> pixels
         loss_flow = shift.pow(2).mean()
         loss = loss + cfg.lambda_mask * loss_mask + cfg.lambda_flow * loss_flow
         logs[f"{tag}/mask"] = loss_mask.item()
+        if ctx.mask_weight is not None:  # how far the mask opens, whatever its weight
+            logs[f"{tag}/mask_open"] = per_image.mean().item()
         logs[f"{tag}/flow"] = loss_flow.item()
         if cfg.lambda_bend > 0:
             loss_bend = bending(shift)

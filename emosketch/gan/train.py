@@ -76,6 +76,9 @@ class TrainConfig:
     # reads surprise to every reader; a drawing can satisfy the whole-face guides with its mouth alone)
     guide_upper_split: float = 0.52  # the row, as a fraction of the side, between the upper and the lower face
     lambda_mask: float = 0.0  # model.output warp: L1 on the paint mask, so strokes move rather than repaint
+    mask_weights: dict[str, float] = field(default_factory=dict)  # a weight per target emotion on the mask term
+    # (1 where not named): a lower weight lets G paint over more of the source where moving strokes cannot draw
+    # the target (an angry face's furrows and cheek lines under surprise)
     lambda_pair: float = 0.0  # L1 to the exact answer on synthetic pairs (one procedural identity in a source
     # and a target emotion), drawn beside every latent-guided G step: a per-emotion signal that needs no judge
     pair_change_weight: float = 0.0  # each pixel where a pair's target differs from its source (the
@@ -132,7 +135,7 @@ class TrainConfig:
             raise EmosketchError("lr_decay_start must be in [0, 1] and lr_final in (0, 1]")
         if self.lambda_cls > 0 and not self.model.classifier_head:
             raise EmosketchError("lambda_cls > 0 needs model.classifier_head: true")
-        for table in ("guide_weights", "guide_upper", "pair_weights", "adv_weights"):
+        for table in ("guide_weights", "guide_upper", "pair_weights", "adv_weights", "mask_weights"):
             for name, weight in getattr(self, table).items():
                 if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 10:
                     raise EmosketchError(f"{table}.{name}: {weight!r:.40}: a weight from 0 to 10")
@@ -282,9 +285,9 @@ class Trainer:
             self._init_from(cfg.init)
         self.guides = ([self._load_guide(g) for g in [cfg.guide, *cfg.extra_guides]]
                        if cfg.guide and cfg.lambda_guide > 0 else [])
-        self.guide_weight, self.pair_weight, self.adv_weight = (
+        self.guide_weight, self.pair_weight, self.adv_weight, self.mask_weight = (
             self._per_emotion(table, getattr(cfg, table), device) for table in ("guide_weights", "pair_weights",
-                                                                                "adv_weights"))
+                                                                                "adv_weights", "mask_weights"))
         self.guide_upper = self._per_emotion("guide_upper", cfg.guide_upper, device, unnamed=0.0)
         if cfg.lambda_pair > 0:
             missing = [c for c in self.classes if c not in EXPRESSIONS]
@@ -348,7 +351,7 @@ class Trainer:
     def context(self) -> LossContext:
         return LossContext(self.cfg, self.ada, self.gen, self.guides, self.pairs, self.classes, self._to_device,
                            self.step, self.guide_weight, self.pair_weight, self.class_means, self.mean_residual,
-                           self.guide_upper, self.adv_weight)
+                           self.guide_upper, self.adv_weight, self.mask_weight)
 
     def d_step(self, b: Batch, kind: str, z: torch.Tensor, fake_img: torch.Tensor) -> dict[str, float]:
         """D's update on real sources and G's image of this kind (detached)."""
