@@ -598,6 +598,42 @@ def test_init_starts_g_f_and_e_from_a_generator_checkpoint(synthetic, tmp_path):
         tiny_cfg(model=ModelConfig(**{**TINY.__dict__, "output": "warp", "draw_size": 64}))
 
 
+def test_init_mask_shift_reopens_a_shut_paint_mask(synthetic, tmp_path):
+    """init_mask_shift: the paint mask's logit bias of the init (G and its EMA) is raised by the shift, so a mask
+    shut in the run before opens; all else is the init's. Without init or a warp head it is one line."""
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.checkpoint import save_checkpoint, slim
+    from emosketch.gan.train import Trainer
+
+    ds = load(synthetic)
+    model = ModelConfig(**{**TINY.__dict__, "output": "warp"})
+    src = Trainer(tiny_cfg(model=model), ds, tmp_path / "a", torch.device("cpu"))
+    with torch.no_grad():
+        src.ema["generator"].warp.paint[-1].bias[0] = -12.0  # a shut mask
+    save_checkpoint(tmp_path / "g.pt", slim(src.state_dict()))
+
+    def opened(shift):
+        t = Trainer(tiny_cfg(model=model, init=str(tmp_path / "g.pt"), init_mask_shift=shift), ds,
+                    tmp_path / f"b{shift}", torch.device("cpu"))
+        x = torch.rand(2, 1, TINY.image_size, TINY.image_size) * 2 - 1
+        s = t.nets.mapping(torch.randn(2, TINY.latent_dim), torch.tensor([0, 1]))
+        with torch.no_grad():
+            _, parts = t.ema["generator"](x, s, parts=True)
+            _, parts_g = t.nets.generator(x, s, parts=True)
+        biases = (t.nets.generator.warp.paint[-1].bias, t.ema["generator"].warp.paint[-1].bias)
+        return parts["mask"].mean().item(), parts_g["mask"].mean().item(), [b.detach().clone() for b in biases]
+
+    shut, shut_g, (b0, _) = opened(0.0)
+    open_, open_g, (b5, e5) = opened(5.0)
+    assert b5[0] == pytest.approx(b0[0].item() + 5.0) and e5[0] == pytest.approx(b0[0].item() + 5.0)
+    assert b5[1] == b0[1]  # the ink channel is the init's
+    assert open_ > 50 * shut and open_g > 50 * shut_g
+    for bad in ({"init_mask_shift": 5.0}, {"init_mask_shift": 5.0, "init": "g.pt"},
+                {"init_mask_shift": -1.0, "init": "g.pt", "model": model}):
+        with pytest.raises(EmosketchError, match="init_mask_shift"):
+            tiny_cfg(**bad)
+
+
 def test_init_adds_an_emotion_whose_style_heads_start_from_a_named_one(synthetic, tmp_path):
     """init_new_from: a checkpoint that lacks one of the dataset's emotions starts it from another's
     style heads (F's and E's); the shared emotions keep theirs, by name; anything else is one line."""

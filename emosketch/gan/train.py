@@ -103,6 +103,9 @@ class TrainConfig:
     ema_beta: float = 0.999  # EMA of G, F and E (used for sampling)
     init: str | None = None  # a generator checkpoint (a run's or a shipped slim one) whose EMA G, F and E
     # start this run, to fine-tune it with other losses; D and the optimizers start fresh
+    init_mask_shift: float = 0.0  # with init and model.output warp: added to the paint mask's logit bias, so that a
+    # mask that lambda_mask shut in the run before (sigmoid saturated: no gradient reaches it) opens enough to learn
+    # again (+5 takes a mask of 5e-5 to about 0.7%, which changes no inked pixel)
     init_new_from: str | None = None  # an emotion of init: the dataset may then have emotions init lacks,
     # whose style heads (F's and E's) start as copies of this one's (e.g. neutral, to teach contempt)
     guidance: str = "both"  # both: latent and reference styles every step; alternate: one per step;
@@ -133,6 +136,10 @@ class TrainConfig:
             raise EmosketchError(f"betas {self.betas!r:.60}: two numbers in [0, 1)")
         if not 0 <= self.lr_decay_start <= 1 or not 0 < self.lr_final <= 1:
             raise EmosketchError("lr_decay_start must be in [0, 1] and lr_final in (0, 1]")
+        if self.init_mask_shift and (not self.init or self.model.output != "warp"
+                                     or not 0 < self.init_mask_shift <= 20):
+            raise EmosketchError(f"init_mask_shift {self.init_mask_shift!r:.40}: a shift from 0 to 20, with init and "
+                                 "model.output: warp")
         if self.lambda_cls > 0 and not self.model.classifier_head:
             raise EmosketchError("lambda_cls > 0 needs model.classifier_head: true")
         for table in ("guide_weights", "guide_upper", "pair_weights", "adv_weights", "mask_weights"):
@@ -335,6 +342,9 @@ class Trainer:
                 weights = _heads_by_emotion(getattr(loaded, name).state_dict(), source)
                 getattr(self.nets, name).load_state_dict(weights)
                 self.ema[name].load_state_dict(weights)
+            if self.cfg.init_mask_shift:
+                for net in (self.nets.generator, self.ema["generator"]):
+                    net.warp.paint[-1].bias[0] += self.cfg.init_mask_shift
 
     def _load_guide(self, path: str) -> tuple[torch.nn.Module, int]:
         """A frozen guide classifier and the side it reads."""
