@@ -19,6 +19,9 @@ than the expression: a stronger pull of the same guides will not help there.
 With --by-source, each reader's accuracy is also given by the emotion of the face each drawing started from
 (a drawing of surprise from an angry face must drop its furrowed brows).
 
+With --psi below 1, each code is truncated toward its emotion's mean style (as pack's --psi): whether a more
+typical style of an emotion reads better than the codes sampling draws.
+
 With --parts, each reader also reads the drawings with all but one part of the face turned to paper: the
 upper face (brows and eyes: rows above --split of the side) alone, and the lower face (nose and mouth) alone.
 A reader that reads a target from one part and another emotion from the other shows which part of the
@@ -110,6 +113,8 @@ def main() -> None:
     ap.add_argument("--emotions", default="surprise,fear")
     ap.add_argument("--faces", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--psi", type=float, default=1.0, help="truncate each drawing's style code toward its emotion's "
+                                                           "mean style (1 = none, 0 = the mean), as pack's --psi")
     ap.add_argument("--parts", action="store_true", help="also read the upper and the lower face alone, and real "
                                                             "sketches of each target the same way")
     ap.add_argument("--by-source", action="store_true", help="also each reader's accuracy by the source face's "
@@ -117,6 +122,8 @@ def main() -> None:
     ap.add_argument("--split", type=float, default=0.52, help="with --parts: the row, as a fraction of the side, "
                                                               "between the upper and the lower face")
     args = ap.parse_args()
+    if not 0 <= args.psi <= 1:
+        raise SystemExit(f"--psi {args.psi}: a truncation from 0 (the mean style) to 1 (none)")
     if not 0.2 <= args.split <= 0.8:
         raise SystemExit(f"--split {args.split}: a fraction of the side from 0.2 to 0.8")
     if not (Path(args.data) / "meta.json").is_file():
@@ -143,7 +150,7 @@ def main() -> None:
     sourced = []
     draws = pick_faces(ds.labels, val, list(ds.classes), args.emotions.split(","), args.faces, rng)
     for name, ckpt in named_checkpoints(args.generator, "--generator"):
-        translator = GanTranslator(ckpt, "cpu")
+        translator = GanTranslator(ckpt, "cpu", psi=args.psi)
         for emotion, (picks, seeds) in draws.items():
             made = drawings(translator, ds.images[picks], emotion, seeds)
             read(name, made, emotion)

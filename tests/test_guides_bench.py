@@ -49,6 +49,24 @@ def test_drawings_are_inked_one_per_face_and_follow_the_seeds(bench):
     assert np.array_equal(made, again) and not np.array_equal(made, bench.drawings(tr, faces, "happy", np.array([1, 2])))
 
 
+def test_psi_truncates_each_code_toward_its_emotions_mean_style():
+    """GanTranslator(psi=...): psi 1 is the mapping's own code, 0 the emotion's mean style (StyleBank's), and
+    between them the straight line; benchmarks/guides.py --psi passes it on."""
+    from emosketch.gan.networks import z_codes
+    from emosketch.gan.sample import GanTranslator
+    from emosketch.interpolate.paths import StyleBank
+    from emosketch.models import default_generator
+
+    targets, seeds = torch.tensor([0, 3, 3]), np.array([1, 2, 7])
+    plain = GanTranslator(default_generator(), "cpu")
+    own = plain.nets.mapping(z_codes(seeds, plain.g.latent_dim), targets)
+    assert torch.equal(plain.codes(targets, seeds), own)
+    means = StyleBank(plain.nets.mapping, plain.classes).means[targets]
+    assert torch.allclose(GanTranslator(default_generator(), "cpu", psi=0.0).codes(targets, seeds), means)
+    half = GanTranslator(default_generator(), "cpu", psi=0.5).codes(targets, seeds)
+    assert torch.allclose(half, (own + means) / 2, atol=1e-6)
+
+
 def test_parts_keep_one_part_of_the_face_and_turn_the_rest_to_paper(bench):
     images = np.random.default_rng(0).integers(0, 255, (3, 20, 20)).astype(np.uint8)
     before = images.copy()

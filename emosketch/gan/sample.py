@@ -96,11 +96,28 @@ class GanTranslator:
     """A trained generator behind the evaluation protocol (emosketch.evaluate.generator.Translator).
     Its sketches are inked (see ink()) unless ink=False asks for the network's own gray output."""
 
-    def __init__(self, checkpoint: str | Path, device: str = "auto", batch: int = 64, ink: bool = True):
+    def __init__(self, checkpoint: str | Path, device: str = "auto", batch: int = 64, ink: bool = True,
+                 psi: float = 1.0):
         self.g = LoadedGenerator(checkpoint, device)
         self.device, self.nets, self.state = self.g.device, self.g.nets, self.g.state
         self.classes, self.size = self.g.classes, self.g.size
         self.batch, self.ink = batch, ink
+        self.psi = psi  # truncation toward each emotion's mean style, as pack's and interpolate's --psi
+        self._means = None
+
+    @torch.no_grad()
+    def codes(self, targets: torch.Tensor, seeds) -> torch.Tensor:
+        """The style code of each (target, seed): F(z_seed, target), truncated toward the target's mean style
+        by psi (1 keeps it, 0 gives the mean, interpolate.paths.StyleBank's rule)."""
+        s = self.nets.mapping(z_codes(seeds, self.g.latent_dim).to(self.device), targets)
+        if self.psi == 1:
+            return s
+        if self._means is None:
+            from ..interpolate.paths import StyleBank
+
+            self._means = StyleBank(self.nets.mapping, self.classes, self.device).means
+        m = self._means[targets]
+        return m + self.psi * (s - m)
 
     @torch.no_grad()
     def _run(self, images: np.ndarray, styles) -> np.ndarray:
@@ -117,9 +134,8 @@ class GanTranslator:
         return ink(res) if self.ink else res.astype(np.float32)
 
     def translate(self, images, targets, seeds, rows=None):
-        dim = self.g.latent_dim
         targets = torch.as_tensor(np.asarray(targets), dtype=torch.long, device=self.device)
-        return self._run(images, lambda a, b: self.nets.mapping(z_codes(seeds[a:b], dim).to(self.device), targets[a:b]))
+        return self._run(images, lambda a, b: self.codes(targets[a:b], seeds[a:b]))
 
     def along_path(self, images, start, end, t, seeds, rows=None):
         dim = self.g.latent_dim
