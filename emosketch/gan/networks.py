@@ -20,6 +20,15 @@ def z_codes(seeds, dim: int) -> torch.Tensor:
     return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
 
 
+@torch.no_grad()
+def mean_styles(mapping, classes: int, device: torch.device | str = "cpu", samples: int = 1000,
+                seed: int = 0) -> torch.Tensor:
+    """Each emotion's mean style: F(z, e) averaged over `samples` latents of one seeded draw, [classes, D]."""
+    z = torch.randn(samples, mapping.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    return torch.stack([mapping(z, torch.full((samples,), i, dtype=torch.long, device=z.device)).float().mean(0)
+                        for i in range(classes)])
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     image_size: int = 64  # side of the square sketches, a power of two >= 32

@@ -19,7 +19,7 @@ from ..errors import EmosketchError
 from ..frames import IMAGE_SUFFIXES
 from ..tensors import pick_device, resize_batch, to_tensor
 from .checkpoint import INFERENCE, load_checkpoint
-from .networks import ModelConfig, Networks, z_codes
+from .networks import ModelConfig, Networks, mean_styles, z_codes
 
 
 def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tuple[Networks, dict]:
@@ -108,14 +108,12 @@ class GanTranslator:
     @torch.no_grad()
     def codes(self, targets: torch.Tensor, seeds) -> torch.Tensor:
         """The style code of each (target, seed): F(z_seed, target), truncated toward the target's mean style
-        by psi (1 keeps it, 0 gives the mean, interpolate.paths.StyleBank's rule)."""
+        by psi (1 keeps it, 0 gives the mean; as interpolate.paths.StyleBank)."""
         s = self.nets.mapping(z_codes(seeds, self.g.latent_dim).to(self.device), targets)
         if self.psi == 1:
             return s
         if self._means is None:
-            from ..interpolate.paths import StyleBank
-
-            self._means = StyleBank(self.nets.mapping, self.classes, self.device).means
+            self._means = mean_styles(self.nets.mapping, len(self.classes), self.device)
         m = self._means[targets]
         return m + self.psi * (s - m)
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..errors import EmosketchError
-from ..gan.networks import z_codes
+from ..gan.networks import mean_styles, z_codes
 
 
 def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
@@ -49,12 +49,7 @@ class StyleBank:
         self.latent_dim = mapping.latent_dim
         # the latent of a seed: the mapping's own rule when it has one (StyleGAN2's generate.py)
         self.latents = getattr(mapping, "latents", None) or (lambda seeds: z_codes(seeds, self.latent_dim))
-        with torch.no_grad():
-            z = torch.randn(mean_samples, self.latent_dim, generator=torch.Generator().manual_seed(seed))
-            z = z.to(self.device)
-            self.means = torch.stack([
-                self.mapping(z, torch.full((mean_samples,), i, dtype=torch.long, device=self.device)).float().mean(0)
-                for i in range(len(self.classes))])  # [C, D]
+        self.means = mean_styles(mapping, len(self.classes), self.device, mean_samples, seed)  # [C, D]
 
     def index(self, emotion: str) -> int:
         from ..emotions import canonical
