@@ -31,9 +31,31 @@ def _expanded(node: yaml.Node, sizes: dict[int, int]) -> int:
     return sizes[id(node)]
 
 
+def _repeated_key(node: yaml.Node) -> yaml.Node | None:
+    """The first key written twice in one mapping of the document (YAML would keep the last silently)."""
+    seen, todo = set(), [node]
+    while todo:
+        n = todo.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if isinstance(n, yaml.MappingNode):
+            keys = set()
+            for k, v in n.value:
+                if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                    if k.value in keys:
+                        return k
+                    keys.add(k.value)
+                todo += [k, v]
+        elif isinstance(n, yaml.SequenceNode):
+            todo += n.value
+    return None
+
+
 def read_yaml(path: str | Path, what: str = "config") -> Any:
     """Any YAML document from a file, or an EmosketchError naming the file. Aliases that expand past
-    MAX_NODES values (a "billion laughs") are refused before the document is built."""
+    MAX_NODES values (a "billion laughs") are refused before the document is built, and so is a key
+    written twice in one mapping."""
     path = Path(path)
     try:
         loader = yaml.SafeLoader(path.read_text())
@@ -42,6 +64,10 @@ def read_yaml(path: str | Path, what: str = "config") -> Any:
             if node is not None and _expanded(node, {}) > MAX_NODES:
                 raise EmosketchError(f"{path}: its aliases (*name) expand to more than {MAX_NODES:,} values; "
                                      "write the values out")
+            twice = _repeated_key(node) if node is not None else None
+            if twice is not None:
+                raise EmosketchError(f"{path}: line {twice.start_mark.line + 1}: the key {shown(twice.value)} is "
+                                     "written twice in one mapping; keep one")
             return loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()

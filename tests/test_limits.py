@@ -335,6 +335,26 @@ def test_a_yaml_alias_bomb_under_a_known_key_is_refused_before_it_is_built(tmp_p
     assert read_yaml(small) == {"base": [0.5, 0.999], "betas": [0.5, 0.999]}
 
 
+def test_a_key_written_twice_is_refused_with_its_line(tmp_path):
+    """YAML keeps a repeated key's last value silently, so a config that sets `steps:` twice (or appends a key
+    it already has) trains with one of them unannounced: refused, naming the line, in any mapping of the file.
+    Merge keys (<<) and the same key in two mappings are still YAML."""
+    from emosketch.config import load_config, read_yaml
+    from emosketch.gan.train import TrainConfig
+
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("steps: 2\nlr: 0.001\nsteps: 3\n")
+    with pytest.raises(EmosketchError, match=r"line 3: the key 'steps' is written twice"):
+        load_config(TrainConfig, twice, {})
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("model:\n  image_size: 64\n  dim_in: 8\n  image_size: 32\n")
+    with pytest.raises(EmosketchError, match=r"line 4: the key 'image_size'"):
+        read_yaml(nested)
+    fine = tmp_path / "fine.yaml"
+    fine.write_text("base: &b {lr: 0.1}\nrun: {<<: *b, steps: 2}\nother: {steps: 3}\n")
+    assert read_yaml(fine) == {"base": {"lr": 0.1}, "run": {"lr": 0.1, "steps": 2}, "other": {"steps": 3}}
+
+
 def test_no_message_quotes_an_unbounded_value():
     """The same structure built in memory (shared lists, 9^9 values written out) names its key in one
     short line, at once."""
