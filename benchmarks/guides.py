@@ -19,6 +19,9 @@ than the expression: a stronger pull of the same guides will not help there.
 With --by-source, each reader's accuracy is also given by the emotion of the face each drawing started from
 (a drawing of surprise from an angry face must drop its furrowed brows).
 
+With --mask, each warp generator's paint mask on its drawings: its mean and largest value (0: the generator only
+moves the source's strokes and cannot erase one).
+
 With --psi below 1, each code is truncated toward its emotion's mean style (as pack's --psi): whether a more
 typical style of an emotion reads better than the codes sampling draws.
 
@@ -51,6 +54,28 @@ def drawings(translator, images: np.ndarray, emotion: str, seeds: np.ndarray) ->
     """Each sketch of `images` (uint8) redrawn in `emotion` with the latent code of its seed, inked, uint8."""
     targets = np.full(len(images), translator.classes.index(emotion))
     return (translator.translate(np.asarray(images), targets, seeds) * 255).astype(np.uint8)
+
+
+def paint_mask(translator, images: np.ndarray, emotion: str, seeds: np.ndarray) -> dict:
+    """How far a warp generator's paint mask opens on these drawings (0 shut: it only moves strokes): its mean, its
+    largest value, and the share of pixels above 0.1 and 0.5. None for a generator without a warp head."""
+    import torch
+
+    from emosketch.tensors import resize_batch, to_tensor
+
+    targets = torch.full((len(images),), translator.classes.index(emotion), dtype=torch.long)
+    masks = []
+    with torch.no_grad():
+        for a in range(0, len(images), translator.batch):
+            x = to_tensor(resize_batch(np.asarray(images[a:a + translator.batch]), translator.size), translator.device)
+            _, parts = translator.nets.generator(x, translator.codes(targets[a:a + len(x)], seeds[a:a + len(x)]),
+                                                 parts=True)
+            if parts["mask"] is None:
+                return None
+            masks.append(parts["mask"].float().cpu())
+    m = torch.cat(masks)
+    return {"mask mean": float(m.mean()), "mask max": float(m.max()), "above 0.1": float((m > 0.1).float().mean()),
+            "above 0.5": float((m > 0.5).float().mean())}
 
 
 def pick_faces(labels: np.ndarray, rows: np.ndarray, classes: list[str], emotions: list[str], faces: int,
@@ -119,6 +144,8 @@ def main() -> None:
                                                             "sketches of each target the same way")
     ap.add_argument("--by-source", action="store_true", help="also each reader's accuracy by the source face's "
                                                                 "emotion (what the drawing started from)")
+    ap.add_argument("--mask", action="store_true", help="also how far each warp generator's paint mask opens "
+                                                           "on its drawings of each target")
     ap.add_argument("--split", type=float, default=0.52, help="with --parts: the row, as a fraction of the side, "
                                                               "between the upper and the lower face")
     args = ap.parse_args()
@@ -147,13 +174,16 @@ def main() -> None:
             rows.extend({"drawn by": source, "part": which, **r}
                         for r in readings(readers, part(images, which, args.split), list(ds.classes), emotion))
 
-    sourced = []
+    sourced, masks = [], []
     draws = pick_faces(ds.labels, val, list(ds.classes), args.emotions.split(","), args.faces, rng)
     for name, ckpt in named_checkpoints(args.generator, "--generator"):
         translator = GanTranslator(ckpt, "cpu", psi=args.psi)
         for emotion, (picks, seeds) in draws.items():
             made = drawings(translator, ds.images[picks], emotion, seeds)
             read(name, made, emotion)
+            opened = paint_mask(translator, ds.images[picks], emotion, seeds) if args.mask else None
+            if opened is not None:
+                masks.append({"drawn by": name, "target": emotion, **opened})
             if args.by_source:
                 sourced += [{"drawn by": name, **r} for r in by_source(readers, made, ds.labels[picks],
                                                                          list(ds.classes), emotion)]
@@ -168,9 +198,12 @@ def main() -> None:
     if sourced:
         print("\nby the source face's emotion")
         print(table(sourced, ["drawn by", "target", "reader", "source", "faces", "accuracy"]))
+    if masks:
+        print("\nthe paint mask on these drawings (0: strokes only moved)")
+        print(table(masks, ["drawn by", "target", "mask mean", "mask max", "above 0.1", "above 0.5"]))
     write_json(args.out, "guides.json", {"faces": args.faces, "seed": args.seed,
                                          "split": args.split if args.parts else None, "rows": rows,
-                                         "by_source": sourced})
+                                         "by_source": sourced, "mask": masks})
 
 
 if __name__ == "__main__":

@@ -67,6 +67,29 @@ def test_psi_truncates_each_code_toward_its_emotions_mean_style():
     assert torch.allclose(half, (own + means) / 2, atol=1e-6)
 
 
+def test_paint_mask_reports_how_far_a_warp_generators_mask_opens(bench, tmp_path):
+    """--mask: the shipped generator's mask as it is, and the same weights with the mask's logits raised by 5 open
+    it further; the figures are shares in [0, 1]."""
+    from emosketch.datasets.synthetic import random_identity, render
+    from emosketch.gan.checkpoint import load_checkpoint, save_checkpoint
+    from emosketch.gan.sample import GanTranslator
+    from emosketch.models import default_generator
+
+    tr = GanTranslator(default_generator(), "cpu")
+    faces = np.stack([render(random_identity(seed=s), "neutral", size=tr.size) for s in (3, 4)])
+    shut = bench.paint_mask(tr, faces, "surprise", np.array([1, 2]))
+    assert set(shut) == {"mask mean", "mask max", "above 0.1", "above 0.5"}
+    assert all(0 <= v <= 1 for v in shut.values()) and shut["mask mean"] <= shut["mask max"]
+    state = load_checkpoint(default_generator())
+    ema = state["ema"]  # flat: "generator.warp.paint.N.bias", ...
+    last = max((k for k in ema if k.startswith("generator.warp.paint.") and k.endswith(".bias")),
+               key=lambda k: int(k.split(".")[3]))
+    ema[last][0] += 5.0  # the mask's logit (the ink's is [1])
+    save_checkpoint(tmp_path / "open.pt", state)
+    opened = bench.paint_mask(GanTranslator(tmp_path / "open.pt", "cpu"), faces, "surprise", np.array([1, 2]))
+    assert opened["mask mean"] > 20 * shut["mask mean"]
+
+
 def test_parts_keep_one_part_of_the_face_and_turn_the_rest_to_paper(bench):
     images = np.random.default_rng(0).integers(0, 255, (3, 20, 20)).astype(np.uint8)
     before = images.copy()
