@@ -56,24 +56,12 @@ def drawings(translator, images: np.ndarray, emotion: str, seeds: np.ndarray) ->
     return (translator.translate(np.asarray(images), targets, seeds) * 255).astype(np.uint8)
 
 
-def paint_mask(translator, images: np.ndarray, emotion: str, seeds: np.ndarray) -> dict:
+def paint_mask(translator, images: np.ndarray, emotion: str, seeds: np.ndarray) -> dict | None:
     """How far a warp generator's paint mask opens on these drawings (0 shut: it only moves strokes): its mean, its
     largest value, and the share of pixels above 0.1 and 0.5. None for a generator without a warp head."""
-    import torch
-
-    from emosketch.tensors import resize_batch, to_tensor
-
-    targets = torch.full((len(images),), translator.classes.index(emotion), dtype=torch.long)
-    masks = []
-    with torch.no_grad():
-        for a in range(0, len(images), translator.batch):
-            x = to_tensor(resize_batch(np.asarray(images[a:a + translator.batch]), translator.size), translator.device)
-            _, parts = translator.nets.generator(x, translator.codes(targets[a:a + len(x)], seeds[a:a + len(x)]),
-                                                 parts=True)
-            if parts["mask"] is None:
-                return None
-            masks.append(parts["mask"].float().cpu())
-    m = torch.cat(masks)
+    m = translator.paint_masks(images, np.full(len(images), translator.classes.index(emotion)), seeds)
+    if m is None:
+        return None
     return {"mask mean": float(m.mean()), "mask max": float(m.max()), "above 0.1": float((m > 0.1).float().mean()),
             "above 0.5": float((m > 0.5).float().mean())}
 

@@ -63,8 +63,14 @@ def test_psi_truncates_each_code_toward_its_emotions_mean_style():
     assert torch.equal(plain.codes(targets, seeds), own)
     means = StyleBank(plain.nets.mapping, plain.classes).means[targets]
     assert torch.allclose(GanTranslator(default_generator(), "cpu", psi=0.0).codes(targets, seeds), means)
-    half = GanTranslator(default_generator(), "cpu", psi=0.5).codes(targets, seeds)
+    half_tr = GanTranslator(default_generator(), "cpu", psi=0.5, ink=False)
+    half = half_tr.codes(targets, seeds)
     assert torch.allclose(half, (own + means) / 2, atol=1e-6)
+    faces = np.random.default_rng(0).integers(0, 256, (3, 32, 32), dtype=np.uint8)  # a path's ends are truncated
+    drawn = half_tr.translate(faces, targets, seeds)  # the same way, gray (not inked) so that small codes show
+    assert np.abs(half_tr.along_path(faces, [1, 1, 1], targets, [1.0, 1.0, 1.0], seeds) - drawn).max() < 1e-5
+    untruncated = GanTranslator(default_generator(), "cpu", ink=False).translate(faces, targets, seeds)
+    assert np.abs(untruncated - drawn).max() > 1e-4  # psi shows at this scale
 
 
 def test_paint_mask_reports_how_far_a_warp_generators_mask_opens(bench, tmp_path):

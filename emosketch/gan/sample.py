@@ -117,12 +117,18 @@ class GanTranslator:
         m = self._means[targets]
         return m + self.psi * (s - m)
 
+    def _batches(self, images: np.ndarray, styles):
+        """(sketches at the model's size on its device, their style codes) a batch at a time; styles(a, b) gives
+        the codes of images[a:b]."""
+        for s in range(0, len(images), self.batch):
+            x = to_tensor(resize_batch(np.asarray(images[s:s + self.batch]), self.size), self.device)
+            yield x, styles(s, s + len(x))
+
     @torch.no_grad()
     def _run(self, images: np.ndarray, styles) -> np.ndarray:
         out = []
-        for s in range(0, len(images), self.batch):
-            x = to_tensor(resize_batch(np.asarray(images[s:s + self.batch]), self.size), self.device)
-            y = self.g.redraw(x, styles(s, s + len(x)))
+        for x, codes in self._batches(images, styles):
+            y = self.g.redraw(x, codes)
             out.append(((y[:, 0].float().clamp(-1, 1) + 1) / 2).cpu().numpy())
         res = np.concatenate(out)
         side = np.asarray(images).shape[1]
@@ -135,15 +141,26 @@ class GanTranslator:
         targets = torch.as_tensor(np.asarray(targets), dtype=torch.long, device=self.device)
         return self._run(images, lambda a, b: self.codes(targets[a:b], seeds[a:b]))
 
+    @torch.no_grad()
+    def paint_masks(self, images, targets, seeds) -> torch.Tensor | None:
+        """The warp head's paint mask [N, 1, S, S] (0: the source's strokes only moved) of each drawing translate()
+        makes, or None for a generator without a warp head."""
+        targets = torch.as_tensor(np.asarray(targets), dtype=torch.long, device=self.device)
+        masks = []
+        for x, codes in self._batches(images, lambda a, b: self.codes(targets[a:b], seeds[a:b])):
+            mask = self.nets.generator(x, codes, parts=True)[1]["mask"]
+            if mask is None:
+                return None
+            masks.append(mask.float().cpu())
+        return torch.cat(masks)
+
     def along_path(self, images, start, end, t, seeds, rows=None):
-        dim = self.g.latent_dim
         start = torch.as_tensor(np.asarray(start), dtype=torch.long, device=self.device)
         end = torch.as_tensor(np.asarray(end), dtype=torch.long, device=self.device)
         tt = torch.as_tensor(np.asarray(t), dtype=torch.float32, device=self.device)
 
-        def styles(a, b):
-            z = z_codes(seeds[a:b], dim).to(self.device)
-            s0, s1 = self.nets.mapping(z, start[a:b]), self.nets.mapping(z, end[a:b])
+        def styles(a, b):  # both ends truncated by psi, as translate's codes
+            s0, s1 = self.codes(start[a:b], seeds[a:b]), self.codes(end[a:b], seeds[a:b])
             return s0 + (s1 - s0) * tt[a:b, None]
 
         return self._run(images, styles)
