@@ -53,6 +53,36 @@ def test_pack_and_unpack_give_back_the_dataset_exactly(binary_data, tmp_path):
     assert not (tmp_path / "g.npz").exists()
 
 
+CONFIG = """model:
+  image_size: 128
+steps: 100          # a comment
+lambda_mask: 1.0
+extra_guides: [a.pt,
+               b.pt]
+"""
+
+
+def test_extra_keys_replace_a_one_line_key_in_place_and_add_new_ones():
+    """EXTRA sets keys: one the config gives on one line is replaced where it stands (a repeated key would be
+    refused by the config reader), a new one is appended, and the result is the YAML meant."""
+    import yaml
+
+    out = gpu128.set_keys(CONFIG, "lambda_mask: 0.1\n\nlambda_bend: 0.5\nsteps: 7")
+    assert yaml.safe_load(out) == {"model": {"image_size": 128}, "steps": 7, "lambda_mask": 0.1,
+                                   "extra_guides": ["a.pt", "b.pt"], "lambda_bend": 0.5}
+    assert out.splitlines()[2:4] == ["steps: 7", "lambda_mask: 0.1"]
+    assert gpu128.set_keys(CONFIG, "") == CONFIG
+
+
+@pytest.mark.parametrize("extra", ["model: {image_size: 64}", "extra_guides: [c.pt]", "lambda_mask", "x:",
+                                   "  steps: 3", "not a key: 1", "steps 3"])
+def test_extra_keys_that_cannot_be_set_on_one_line_are_refused(extra):
+    """A key whose value spans lines, a line that is not 'key: value', an indented key: one readable line."""
+    with pytest.raises(SystemExit) as e:
+        gpu128.set_keys(CONFIG, extra)
+    assert str(e.value).startswith("EXTRA ") and "\n" not in str(e.value)
+
+
 @pytest.mark.slow
 def test_the_gpu_script_runs_end_to_end_on_a_cpu(binary_data, tmp_path):
     """SMOKE=1: tiny guides, a 2-step probe and a few steps of training at 128 px; the slim checkpoint
@@ -64,19 +94,21 @@ def test_the_gpu_script_runs_end_to_end_on_a_cpu(binary_data, tmp_path):
         (work / name).symlink_to(ROOT / name)
     env = {**os.environ, "SMOKE": "1", "BUDGET": "5", "PROBE": "2", "DEVICE": "cpu", "OUT": str(tmp_path / "out"),
            "WORK": str(tmp_path / "w"), "PY": sys.executable, "OMP_NUM_THREADS": "2",
-           "EXTRA": "lambda_bend: 0.5"}
+           "EXTRA": "lambda_bend: 0.5\nlambda_mask: 0.1"}
     r = subprocess.run(["bash", "tools/gpu128.sh"], cwd=work, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == ["generator-fer6-128.pt", "log.jsonl", "run.json", "samples.png"]
     run = json.loads((out / "run.json").read_text())
     assert run["steps"] == 10 and run["images_seen"] == 320 and run["hardware"] == "CPU"
-    assert run["extra"] == "lambda_bend: 0.5"
-    assert json.loads((tmp_path / "w" / "run" / "config.json").read_text())["lambda_bend"] == 0.5
+    assert run["extra"] == "lambda_bend: 0.5\nlambda_mask: 0.1"
+    trained = json.loads((tmp_path / "w" / "run" / "config.json").read_text())
+    assert trained["lambda_bend"] == 0.5 and trained["lambda_mask"] == 0.1  # added, and replaced in place
     from emosketch.gan.sample import GanTranslator
 
     tr = GanTranslator(out / "generator-fer6-128.pt", "cpu")
     assert tr.size == 128 and "128 px: 10 steps of batch 32" in tr.state["note"]
+    assert tr.state["note"].endswith("; set: lambda_bend: 0.5, lambda_mask: 0.1")
 
 
 @pytest.mark.parametrize("name,value", [("BUDGET", '1); import os; print('), ("PROBE", "4e1"), ("BUDGET", "0")])

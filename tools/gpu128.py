@@ -63,6 +63,29 @@ def unpack(packed: Path, out: Path) -> Path:
     return out
 
 
+def set_keys(config: str, extra: str) -> str:
+    """The config's text with EXTRA's top-level keys ("key: value", one a line) set: a key the config gives on one
+    line is replaced in place, a new one appended. A key whose value in the config spans lines (a mapping or a
+    list) is refused, since one line cannot replace it. Every line of EXTRA must be a key and a value."""
+    lines = config.splitlines()
+    for raw in extra.splitlines():
+        if not raw.strip():
+            continue
+        key, sep, value = raw.partition(":")
+        if not sep or not key.isidentifier() or not value.strip() or key != key.strip():
+            raise SystemExit(f"EXTRA line {raw!r:.60}: expected 'key: value', a training key at the top level")
+        at = [i for i, line in enumerate(lines) if line.startswith(key + ":")]
+        if not at:
+            lines.append(f"{key}:{value}")
+            continue
+        i = at[0]
+        rest = lines[i].split(":", 1)[1].split("#", 1)[0].strip()
+        if not rest or (i + 1 < len(lines) and lines[i + 1][:1] in (" ", "\t")):
+            raise SystemExit(f"EXTRA key {key}: its value in the config spans lines; set one-line keys only")
+        lines[i] = f"{key}:{value}"
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -74,7 +97,15 @@ def main() -> None:
     u = sub.add_parser("unpack", help="the carried .npz -> a dataset folder")
     u.add_argument("packed", type=Path)
     u.add_argument("--out", type=Path, required=True)
+    k = sub.add_parser("keys", help="a training config with the EXTRA environment variable's keys set")
+    k.add_argument("config", type=Path)
+    k.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
+    if args.verb == "keys":
+        import os
+
+        args.out.write_text(set_keys(args.config.read_text(), os.environ.get("EXTRA", "")))
+        return
     if args.verb == "pack":
         print(json.dumps(pack(args.data, args.out)))
     else:

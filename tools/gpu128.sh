@@ -6,7 +6,7 @@
 # the slim checkpoint (generator-fer6-128.pt), log.jsonl, the last sample grid, and run.json (steps,
 # images seen, seconds, hardware). Judge the checkpoint back here with benchmarks/realfaces.py --size 128.
 # SMOKE=1 shrinks the guides and the probe so that the whole script runs on a CPU in a few minutes.
-# EXTRA adds training keys to the config (e.g. EXTRA="lambda_bend: 0.5"; they are recorded in run.json).
+# EXTRA sets training keys of the config, replacing or adding (e.g. EXTRA="lambda_mask: 0.1"; recorded in run.json).
 # PHOTO_MARGIN (default 0.1, as the shipped 64 px model) is how a photo's face box is framed for the model.
 set -euo pipefail
 BUDGET=${BUDGET:-300}
@@ -33,8 +33,9 @@ for g in guide guide-coarse; do
 done
 sed -e "s|^guide: .*|guide: $W/guide.pt|" -e "s|^extra_guides: .*|extra_guides: [$W/guide-coarse.pt]|" \
   configs/train-ferplus-128.yaml > "$W/base.yaml"
-# EXTRA: more training keys for this run, one per line, not already in the config (e.g. EXTRA="lambda_bend: 0.5")
-if [ -n "${EXTRA:-}" ]; then printf '%s\n' "$EXTRA" >> "$W/base.yaml"; fi
+# EXTRA: training keys for this run, one a line: a one-line key of the config is replaced, a new one added
+# (e.g. EXTRA="lambda_mask: 0.1"); the text reaches Python through the environment, never as source
+EXTRA="${EXTRA:-}" $PY tools/gpu128.py keys "$W/base.yaml" --out "$W/base.yaml"
 rm -rf "$W/probe"
 p0=$(date +%s.%N)
 $E train --config "$W/base.yaml" --data "$W/fer6-128" --out "$W/probe" --steps "$PROBE" --device "$DEVICE"
@@ -47,7 +48,7 @@ s0=$(date +%s.%N)
 $E train --config "$W/train.yaml" --data "$W/fer6-128" --out "$W/run" --device "$DEVICE"
 s1=$(date +%s.%N)
 HW=$($PY -c "import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU')")
-NOTE="configs/train-ferplus-128.yaml on FER+ train, six emotions, 128 px: $STEPS steps of batch 32 ($((STEPS * 32)) source images), $($PY -c "print(round(($s1 - $s0) / 60, 1))") min on one $HW"
+NOTE="configs/train-ferplus-128.yaml on FER+ train, six emotions, 128 px: $STEPS steps of batch 32 ($((STEPS * 32)) source images), $($PY -c "print(round(($s1 - $s0) / 60, 1))") min on one $HW${EXTRA:+; set: ${EXTRA//$'\n'/, }}"
 $E slim "$W/run/checkpoint.pt" --out "$OUT/generator-fer6-128.pt" --note "$NOTE" --photo-margin "${PHOTO_MARGIN:-0.1}"
 cp "$W/run/log.jsonl" "$OUT/log.jsonl"
 last=$(ls "$W/run/samples" | sort | tail -1); cp "$W/run/samples/$last" "$OUT/samples.png"
