@@ -83,6 +83,14 @@ def test_extra_keys_that_cannot_be_set_on_one_line_are_refused(extra):
     assert str(e.value).startswith("EXTRA ") and "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("key", gpu128.RESERVED)
+def test_extra_keys_that_the_script_sets_itself_are_refused(key):
+    """steps (sized to BUDGET) and the guides (trained there) would be overwritten or point nowhere."""
+    assert "steps: 7" in gpu128.set_keys(CONFIG, "steps: 7")  # the function alone allows it
+    with pytest.raises(SystemExit, match=f"EXTRA key {key}: the script sets it"):
+        gpu128.set_keys(CONFIG, f"{key}: 1", gpu128.RESERVED)
+
+
 @pytest.mark.slow
 def test_the_gpu_script_runs_end_to_end_on_a_cpu(binary_data, tmp_path):
     """SMOKE=1: tiny guides, a 2-step probe and a few steps of training at 128 px; the slim checkpoint

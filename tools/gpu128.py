@@ -63,10 +63,14 @@ def unpack(packed: Path, out: Path) -> Path:
     return out
 
 
-def set_keys(config: str, extra: str) -> str:
+RESERVED = ("steps", "guide", "extra_guides")  # gpu128.sh sets these itself: steps from BUDGET, the guides it trains
+
+
+def set_keys(config: str, extra: str, reserved: tuple[str, ...] = ()) -> str:
     """The config's text with EXTRA's top-level keys ("key: value", one a line) set: a key the config gives on one
     line is replaced in place, a new one appended. A key whose value in the config spans lines (a mapping or a
-    list) is refused, since one line cannot replace it. Every line of EXTRA must be a key and a value."""
+    list) is refused, since one line cannot replace it, and so is a `reserved` key. Every line of EXTRA must be a
+    key and a value."""
     lines = config.splitlines()
     for raw in extra.splitlines():
         if not raw.strip():
@@ -74,6 +78,8 @@ def set_keys(config: str, extra: str) -> str:
         key, sep, value = raw.partition(":")
         if not sep or not key.isidentifier() or not value.strip() or key != key.strip():
             raise SystemExit(f"EXTRA line {raw!r:.60}: expected 'key: value', a training key at the top level")
+        if key in reserved:
+            raise SystemExit(f"EXTRA key {key}: the script sets it (steps from BUDGET, the guides it trains)")
         at = [i for i, line in enumerate(lines) if line.startswith(key + ":")]
         if not at:
             lines.append(f"{key}:{value}")
@@ -104,7 +110,7 @@ def main() -> None:
     if args.verb == "keys":
         import os
 
-        args.out.write_text(set_keys(args.config.read_text(), os.environ.get("EXTRA", "")))
+        args.out.write_text(set_keys(args.config.read_text(), os.environ.get("EXTRA", ""), RESERVED))
         return
     if args.verb == "pack":
         print(json.dumps(pack(args.data, args.out)))

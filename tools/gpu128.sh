@@ -22,6 +22,7 @@ done
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 E="$PY -m emosketch.cli"
 mkdir -p "$OUT" "$W"
+EXTRA="${EXTRA:-}" $PY tools/gpu128.py keys configs/train-ferplus-128.yaml --out "$W/extra-check.yaml"  # refused: now
 t0=$(date +%s)
 $PY tools/gpu128.py unpack .gpu/fer6-128.npz --out "$W/fer6-128"
 for g in guide guide-coarse; do
