@@ -76,15 +76,14 @@ def set_keys(config: str, extra: str, reserved: tuple[str, ...] = ()) -> str:
         if not raw.strip():
             continue
         key, sep, value = raw.partition(":")
-        if not sep or not key.isidentifier() or not value.strip() or key != key.strip():
+        if not sep or not key.isidentifier() or not value.strip():  # an identifier has no spaces: no indented key
             raise SystemExit(f"EXTRA line {raw!r:.60}: expected 'key: value', a training key at the top level")
         if key in reserved:
             raise SystemExit(f"EXTRA key {key}: the script sets it (steps from BUDGET, the guides it trains)")
-        at = [i for i, line in enumerate(lines) if line.startswith(key + ":")]
-        if not at:
+        i = next((i for i, line in enumerate(lines) if line.startswith(key + ":")), None)
+        if i is None:
             lines.append(f"{key}:{value}")
             continue
-        i = at[0]
         rest = lines[i].split(":", 1)[1].split("#", 1)[0].strip()
         if not rest or (i + 1 < len(lines) and lines[i + 1][:1] in (" ", "\t")):
             raise SystemExit(f"EXTRA key {key}: its value in the config spans lines; set one-line keys only")

@@ -22,7 +22,12 @@ done
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 E="$PY -m emosketch.cli"
 mkdir -p "$OUT" "$W"
-EXTRA="${EXTRA:-}" $PY tools/gpu128.py keys configs/train-ferplus-128.yaml --out "$W/extra-check.yaml"  # refused: now
+sed -e "s|^guide: .*|guide: $W/guide.pt|" -e "s|^extra_guides: .*|extra_guides: [$W/guide-coarse.pt]|" \
+  configs/train-ferplus-128.yaml > "$W/base.yaml"
+# EXTRA: training keys for this run, one a line: a one-line key of the config is replaced, a new one added
+# (e.g. EXTRA="lambda_mask: 0.1"); the text reaches Python through the environment, never as source. Made
+# first, so that a key it refuses stops the run before any work (the guides it names are trained below)
+EXTRA="${EXTRA:-}" $PY tools/gpu128.py keys "$W/base.yaml" --out "$W/base.yaml"
 t0=$(date +%s)
 $PY tools/gpu128.py unpack .gpu/fer6-128.npz --out "$W/fer6-128"
 for g in guide guide-coarse; do
@@ -32,11 +37,6 @@ for g in guide guide-coarse; do
   fi
   [ -f "$W/$g.pt" ] || $E classifier train --data "$W/fer6-128" --config $cfg --out "$W/$g.pt" --device "$DEVICE"
 done
-sed -e "s|^guide: .*|guide: $W/guide.pt|" -e "s|^extra_guides: .*|extra_guides: [$W/guide-coarse.pt]|" \
-  configs/train-ferplus-128.yaml > "$W/base.yaml"
-# EXTRA: training keys for this run, one a line: a one-line key of the config is replaced, a new one added
-# (e.g. EXTRA="lambda_mask: 0.1"); the text reaches Python through the environment, never as source
-EXTRA="${EXTRA:-}" $PY tools/gpu128.py keys "$W/base.yaml" --out "$W/base.yaml"
 rm -rf "$W/probe"
 p0=$(date +%s.%N)
 $E train --config "$W/base.yaml" --data "$W/fer6-128" --out "$W/probe" --steps "$PROBE" --device "$DEVICE"

@@ -137,17 +137,20 @@ class GanTranslator:
                                        else cv2.INTER_LINEAR) for r in res])
         return ink(res) if self.ink else res.astype(np.float32)
 
-    def translate(self, images, targets, seeds, rows=None):
+    def _target_codes(self, targets, seeds):
+        """styles(a, b) for _batches: the codes of each image's target emotion and seed, as translate() draws them."""
         targets = torch.as_tensor(np.asarray(targets), dtype=torch.long, device=self.device)
-        return self._run(images, lambda a, b: self.codes(targets[a:b], seeds[a:b]))
+        return lambda a, b: self.codes(targets[a:b], seeds[a:b])
+
+    def translate(self, images, targets, seeds, rows=None):
+        return self._run(images, self._target_codes(targets, seeds))
 
     @torch.no_grad()
     def paint_masks(self, images, targets, seeds) -> torch.Tensor | None:
         """The warp head's paint mask [N, 1, S, S] (0: the source's strokes only moved) of each drawing translate()
         makes, or None for a generator without a warp head."""
-        targets = torch.as_tensor(np.asarray(targets), dtype=torch.long, device=self.device)
         masks = []
-        for x, codes in self._batches(images, lambda a, b: self.codes(targets[a:b], seeds[a:b])):
+        for x, codes in self._batches(images, self._target_codes(targets, seeds)):
             mask = self.nets.generator(x, codes, parts=True)[1]["mask"]
             if mask is None:
                 return None
