@@ -404,7 +404,7 @@ def evaluate_cmd(classifier_path, data, out, generator_path, baseline, split, fa
       emosketch evaluate --checkpoint runs/tiny/checkpoint.pt --classifier clf.pt --data data/synthetic-64 --out reports/g
       emosketch evaluate --classifier clf.pt --data data/synthetic-64 --baseline input --out reports/input
       emosketch evaluate --classifier clf.pt --data data/synthetic-64 --baseline oracle --out reports/oracle
-      emosketch evaluate --classifier clf.pt --data data/fer6-64 --split val --baseline warp --out reports/warp
+      emosketch evaluate --classifier runs/fer6-guide.pt --data data/fer6-64 --split val --baseline warp --out reports/warp
 
     A classifier gets accuracy, macro-F1, per-class precision/recall/F1 and one-vs-rest ROC AUC,
     the confusion matrix and the expected calibration error. A generator gets target-emotion

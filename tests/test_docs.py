@@ -22,6 +22,7 @@ from emosketch.cli import cli
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 STYLEGAN2 = ROOT.parent / "shared" / "stylegan2"
+FER6 = ("neutral", "happy", "sad", "surprise", "fear", "anger")
 
 
 def build_site(root: Path, site: Path) -> subprocess.CompletedProcess:
@@ -174,7 +175,7 @@ def workspace(tmp_path_factory, synthetic, generator, trained, face_transition):
     from PIL import Image
 
     from emosketch.frames import Frames, write_frames
-    from emosketch.models import default_classifier, demo_photo
+    from emosketch.models import default_classifier, default_generator, demo_photo, generator_64
 
     base = tmp_path_factory.mktemp("docs-examples")
     ws = base / "main"
@@ -192,18 +193,31 @@ def workspace(tmp_path_factory, synthetic, generator, trained, face_transition):
             log=lambda m: None)  # the 64 px datasets the configs of 64 px models ask for
     for name in ("synthetic-128", "ferplus-128", "an5-128"):
         (ws / "data" / name).symlink_to(synthetic)
-    for name in ("synthetic-64", "fer6-64", "ferplus-64"):
+    for name in ("synthetic-64", "ferplus-64"):
         (ws / "data" / name).symlink_to(base / "synthetic-64")
+    prepare("synthetic", ws / "data" / "fer6-64", PrepareConfig(size=64, count=96, seed=3, classes=list(FER6)),
+            progress=False, log=lambda m: None)  # the six emotions of the 64 px model the fine-tunes start from
     (ws / "data" / "ferplus").symlink_to(base / "shared" / "data" / "ferplus", target_is_directory=True)
     (ws / "demo-train" / "run").mkdir(parents=True)  # what `make demo --train` leaves (the guides use it)
     shutil.copy(generator, ws / "demo-train" / "run" / "checkpoint.pt")
     (ws / "demo-train" / "data").mkdir()
     (ws / "demo-train" / "data" / "synthetic-64").symlink_to(synthetic)
-    for run in ("tiny", "fer", "fer6-coarse8k"):
+    for run in ("tiny", "fer", "fer6-128-cpu"):  # full training checkpoints (slim --resumable reads one)
         (ws / "runs" / run).mkdir(parents=True)
         shutil.copy(generator, ws / "runs" / run / "checkpoint.pt")
-    for name in ("clf.pt", "clf-sketch.pt", "runs/fer6-face.pt", "runs/fer6-guide.pt"):
+    for run in ("fer6-coarse8k", "fer6", "fer6-jitter-ft", "fer6-jitterbend-ft"):  # runs of the 64 px recipe: the
+        (ws / "runs" / run).mkdir(parents=True)  # fine-tunes' configs init from them, so their model must match
+        shutil.copy(generator_64(), ws / "runs" / run / "checkpoint.pt")
+    (ws / "emosketch" / "models").mkdir(parents=True)  # copies, never links: an example may write here
+    shutil.copy(default_generator(), ws / "emosketch" / "models" / "generator-fer6-128.pt")
+    for name in ("clf.pt", "clf-sketch.pt", "runs/fer6-face.pt"):
         shutil.copy(trained[0], ws / name)
+    from emosketch.evaluate.classifier import ClassifierConfig, train_classifier
+
+    guide = ClassifierConfig(image_size=32, width=8, epochs=1, samples_per_epoch=256)  # the six emotions' guides
+    train_classifier(ws / "data" / "fer6-64", ws / "runs" / "fer6-guide.pt", guide, device="cpu", progress=False,
+                     log=lambda m: None)
+    shutil.copy(ws / "runs" / "fer6-guide.pt", ws / "runs" / "fer6-guide-coarse.pt")
     shutil.copy(default_classifier(), ws / "clf-face.pt")
     frames = Frames(face_transition, 12.0)
     for name in ("happy.gif", "sad.gif", "transition.mp4", "t.npz", "many.npz", "frames.npz"):
@@ -255,12 +269,15 @@ def _inputs_for(ws: Path, args: list[str], where: Path) -> None:
             (where / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
     for out in outs:
         parent = (where / out).parent
-        if parent != where and not parent.exists() and not parent.is_symlink():
+        folder = where
+        for part in parent.relative_to(where).parts:  # an output inside a linked folder: make each folder real,
+            folder = folder / part  # so that nothing is written into the shared workspace
+            if folder.is_symlink():
+                target = folder.resolve()
+                folder.unlink()
+                shutil.copytree(target, folder, symlinks=True)
+        if parent != where and not parent.exists():
             parent.mkdir(parents=True)
-        elif parent.is_symlink():  # an output inside a linked folder: make the folder real
-            target = parent.resolve()
-            parent.unlink()
-            shutil.copytree(target, parent, symlinks=True)
         if (where / out).is_symlink() or (where / out).is_file():  # a stand-in of the same name as the output
             (where / out).unlink()
         elif (where / out).is_dir():

@@ -372,7 +372,7 @@ def test_no_message_quotes_an_unbounded_value():
         with pytest.raises(EmosketchError) as info:
             call()
         assert len(str(info.value)) < 300 and "\n" not in str(info.value)
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 10.0  # a hang guard, not a speed test: writing 9^9 values out takes minutes
 
 
 # --- 11, 12: StyleGAN2 snapshots and converted files: bounded plain entries and constructor arguments --
