@@ -416,6 +416,9 @@ def conditions() -> dict[str, Condition]:
         "ink-shrink": Condition("panel: the default, a drawing larger than the panel shrunk with its ink kept "
                                 "(export.layout shrink 'ink': strokes widened by the shrink factor first)",
                                 Panel(replace(head, shrink="ink"), PANEL.dither)),
+        "skeleton": Condition("panel: the default, the 128 px drawing shrunk with each stroke carried over as a "
+                              "continuous one-pixel line (export.layout shrink 'skeleton'; dark areas stay filled)",
+                              Panel(replace(head, shrink="skeleton"), PANEL.dither)),
         "clean24": Condition("panel: the default, the drawing's ink specks of under 24 px at its own resolution "
                              "dropped before it is shrunk", Panel(replace(head, source_speck=24), PANEL.dither)),
         "clean48": Condition("panel: the default, the drawing's ink specks of under 48 px at its own resolution "

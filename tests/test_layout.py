@@ -130,6 +130,26 @@ def test_ink_shrink_keeps_a_thin_stroke_dark_where_area_fades_it():
         Layout(shrink="max")
 
 
+def test_skeleton_shrink_keeps_a_stroke_one_continuous_line_and_a_dark_area_filled():
+    import cv2
+
+    frame = np.full((128, 128), 255, np.uint8)
+    cv2.line(frame, (10, 20), (110, 60), 0, 3)  # a 3 px stroke at a slant
+    cv2.circle(frame, (64, 100), 10, 0, -1)  # a dark area, an open mouth
+    out = apply_layout(frame[None], Layout(128, 64, "fit", shrink="skeleton"))[0]
+    area = apply_layout(frame[None], Layout(128, 64, "fit"))[0]
+    line = (out < 128)[:40]
+    count, _ = cv2.connectedComponents(line.view(np.uint8), connectivity=8)
+    assert count == 2  # paper and one unbroken line
+    assert line.sum(axis=0).max() <= 2  # one pixel wide (two where the slant steps)
+    assert line.sum() < (area < 200)[:40].sum()  # thinner than what area averaging inks
+    assert (out[47:53, 61:67] < 110).all()  # the disc stays filled
+    same = np.full((64, 64), 255, np.uint8)
+    same[32, 5:60] = 0
+    assert np.array_equal(apply_layout(same[None], Layout(128, 64, "fit", shrink="skeleton")),
+                          apply_layout(same[None], Layout(128, 64, "fit")))  # at 1:1 it changes nothing
+
+
 def test_source_specks_go_before_the_shrink_and_strokes_stay():
     frame = np.full((128, 128), 255, np.uint8)
     frame[64, 10:118] = 0  # a stroke of 108 px

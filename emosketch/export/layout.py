@@ -12,12 +12,13 @@ import cv2
 import numpy as np
 
 from ..errors import EmosketchError
-from .dither import despeckle
+from .dither import despeckle, thin
 from .framing import FRAMINGS, FaceBox, face_window, steady_box
 
 MODES = ("face", "fill", "fit", "stretch")
 OVALS = ("none", "clip", "outline")  # the head oval: none; clip the drawing to it; clip and draw it
-SHRINKS = ("area", "ink")  # how a frame larger than the screen is shrunk: area averaging; or ink kept first
+SHRINKS = ("area", "ink", "skeleton")  # how a frame larger than the screen is shrunk: area averaging; ink kept
+# first; or its strokes' one-pixel skeletons carried over (see _skeleton_shrink)
 PAPER = 255  # what letterbox bars and out-of-image areas are filled with
 # The head oval in a face crop (emosketch's crops put the detected face box, with a 0.2 margin, in the
 # middle): its centre and semi-axes as fractions of the frame's width and height.
@@ -51,7 +52,8 @@ class Layout:
     # the oval, a closed head outline (see head_oval)
     shrink: str = "area"  # SHRINKS: where the frame is shrunk onto the screen, area averages it ("area"); "ink"
     # first widens every dark stroke by the shrink factor (a min filter), so that a 128 px drawing's thin
-    # strokes stay whole and dark at 64 px instead of fading into gray the dither drops
+    # strokes stay whole and dark at 64 px instead of fading into gray the dither drops; "skeleton" carries each
+    # stroke over as a continuous one-pixel line (dark areas, such as an open mouth, stay filled)
     source_speck: int = 0  # ink specks (darker than mid-gray, 8-connected) of fewer pixels than this at the frame's
     # own resolution become paper before the frame is laid out: a 128 px drawing's clutter (hair texture,
     # stubble) goes before the shrink merges it into marks of the panel's size; 0 keeps every speck
@@ -162,6 +164,23 @@ def _keep_ink(frame: np.ndarray, rect: tuple[float, float, float, float], out_w:
     return cv2.erode(frame, np.ones((k, k), np.uint8), borderType=cv2.BORDER_REPLICATE)
 
 
+SKELETON_INK = 200  # _skeleton_shrink: darker than this is a stroke at the frame's own resolution (as PANEL's level)
+SKELETON_SOLID = 110  # and screen pixels whose area average is darker than this, 3x3 or more, stay a dark area
+
+
+def _skeleton_shrink(frame: np.ndarray, rect: tuple[float, float, float, float], out_w: int,
+                     out_h: int) -> np.ndarray:
+    """The frame shrunk onto out_w x out_h with its strokes kept as continuous one-pixel lines: every
+    screen pixel that a stroke's skeleton (at the frame's own resolution) passes through is ink (0), a dark
+    area of at least 3x3 screen pixels keeps its area average (an open mouth, pupils), the rest is paper."""
+    area = _render(frame, rect, out_w, out_h)
+    skeleton = thin((frame < SKELETON_INK)[None])[0]
+    hit = _render(np.where(skeleton, 0, PAPER).astype(np.uint8), rect, out_w, out_h) < PAPER
+    hit = thin(hit[None])[0]  # a slant's pixels fall in two rows of screen pixels: one again
+    solid = cv2.morphologyEx((area < SKELETON_SOLID).view(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+    return np.where(hit, 0, np.where(solid, area, PAPER)).astype(np.uint8)
+
+
 def _render_exact(frame: np.ndarray, rect: tuple[float, float, float, float], out_w: int, out_h: int) -> np.ndarray:
     """The rectangle mapped onto the screen at sub-pixel precision (face mode: a slow zoom moves
     smoothly instead of in whole source pixels); area averaging where it shrinks."""
@@ -228,5 +247,8 @@ def apply_layout(frames: np.ndarray, layout: Layout, zooms=None) -> np.ndarray:
             frame = without_specks(frame, layout.source_speck)
         if layout.shrink == "ink":
             frame = _keep_ink(frame, rect, layout.width, layout.height)
-        out[i] = draw(frame, rect, layout.width, layout.height)
+        if layout.shrink == "skeleton" and min(rect[2] / layout.width, rect[3] / layout.height) >= 1.5:
+            out[i] = _skeleton_shrink(frame, rect, layout.width, layout.height)
+        else:
+            out[i] = draw(frame, rect, layout.width, layout.height)
     return out
