@@ -18,7 +18,8 @@ from .framing import FRAMINGS, FaceBox, face_window, steady_box
 MODES = ("face", "fill", "fit", "stretch")
 OVALS = ("none", "clip", "outline")  # the head oval: none; clip the drawing to it; clip and draw it
 SHRINKS = ("area", "ink", "skeleton")  # how a frame larger than the screen is shrunk: area averaging; ink kept
-# first; or its strokes' one-pixel skeletons carried over (see _skeleton_shrink)
+# first; or its strokes' one-pixel skeletons carried over (see _skeleton_shrink; blind round 52 saw a face at once
+# 0.34 with it against the default's 0.73: on this panel a face needs the strokes' weight)
 PAPER = 255  # what letterbox bars and out-of-image areas are filled with
 # The head oval in a face crop (emosketch's crops put the detected face box, with a 0.2 margin, in the
 # middle): its centre and semi-axes as fractions of the frame's width and height.
