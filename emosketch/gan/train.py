@@ -97,6 +97,10 @@ class TrainConfig:
     mean_change_decay: float = 0.8
     lambda_bend: float = 0.0  # model.output warp: the displacement field's mean squared gradient (pixels per pixel):
     # moving a feature whole is free, stretching or shearing its strokes (which thins and breaks them) costs
+    draw_pairs: dict[str, float] = field(default_factory=dict)  # "source>target": how often G is given a face of
+    # that emotion to draw in that one, against 1 for every other pair (sources and targets are otherwise drawn
+    # balanced and apart, each pair 1/36 of six emotions' draws): {anger>surprise: 4.0} draws surprise from angry
+    # faces four times as often, the pair the judges read worst
     source_jitter: float = 0.0  # each source face is shifted by up to this fraction of the side and scaled
     # by up to 1 +- it (paper beyond its edges): a field fixed per emotion then misses the features, so G
     # must read where they are (0: sources as prepared)
@@ -142,10 +146,13 @@ class TrainConfig:
                                  "model.output: warp")
         if self.lambda_cls > 0 and not self.model.classifier_head:
             raise EmosketchError("lambda_cls > 0 needs model.classifier_head: true")
-        for table in ("guide_weights", "guide_upper", "pair_weights", "adv_weights", "mask_weights"):
+        for table in ("guide_weights", "guide_upper", "pair_weights", "adv_weights", "mask_weights", "draw_pairs"):
             for name, weight in getattr(self, table).items():
                 if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 10:
                     raise EmosketchError(f"{table}.{name}: {weight!r:.40}: a weight from 0 to 10")
+        for name in self.draw_pairs:
+            if not isinstance(name, str) or name.count(">") != 1:
+                raise EmosketchError(f"draw_pairs: {name!r:.40}: a source and a target emotion as source>target")
         if not 0 <= self.pair_change_weight <= 100:
             raise EmosketchError(f"pair_change_weight {self.pair_change_weight!r:.40}: a weight from 0 to 100")
         if self.lambda_mean_change < 0 or not 2 <= self.mean_change_size <= 64 or not 0 <= self.mean_change_decay < 1:
@@ -192,11 +199,30 @@ def class_means(ds: SketchDataset, size: int, cells: int, chunk: int = 512) -> t
     return (sums / torch.from_numpy(counts).double().view(-1, 1, 1, 1)).float()
 
 
+def pair_draws(weights: dict[str, float], classes: list[str], share: np.ndarray) -> np.ndarray:
+    """TrainConfig.draw_pairs -> the probability of each (source, target) pair of emotions, [C * C] row-major
+    (source major): the balanced draws' own (each emotion's share of the draws, `share`, for source and target
+    apart) times the named pairs' weights (1 for every other pair)."""
+    w = np.ones((len(classes), len(classes)))
+    for name, weight in weights.items():
+        source, target = (part.strip() for part in name.split(">"))
+        unknown = [e for e in (source, target) if e not in classes]
+        if unknown:
+            raise EmosketchError(f"draw_pairs.{name:.40}: {', '.join(map(repr, unknown))} not among the dataset's "
+                                 f"emotions {classes}")
+        w[classes.index(source), classes.index(target)] = float(weight)
+    joint = np.outer(share, share) * w
+    if joint.sum() <= 0:
+        raise EmosketchError("draw_pairs: every pair the data can give is weighted 0")
+    return (joint / joint.sum()).ravel()
+
+
 class Batches:
     """Balanced draws of sources and references from the train split, from a seeded generator whose
     state is saved with the checkpoint."""
 
-    def __init__(self, ds: SketchDataset, size: int, batch: int, seed: int, jitter: float = 0.0):
+    def __init__(self, ds: SketchDataset, size: int, batch: int, seed: int, jitter: float = 0.0,
+                 pairs: dict[str, float] | None = None):
         self.ds, self.size, self.batch, self.jitter = ds, size, batch, jitter
         self.idx = ds.indices("train")
         if len(self.idx) == 0:
@@ -206,13 +232,22 @@ class Batches:
         self.p = w / w.sum()
         self.by_class = [np.flatnonzero(self.labels == c) for c in range(len(ds.classes))]
         self.rng = np.random.default_rng(seed)
+        share = np.bincount(self.labels, weights=self.p, minlength=len(ds.classes))  # each emotion's share of draws
+        self.pairs = pair_draws(pairs, list(ds.classes), share) if pairs else None  # [C * C]; None: apart, as before
+
 
     def _images(self, rows: np.ndarray) -> np.ndarray:
         return resize_batch(self.ds.images[self.idx[rows]], self.size)
 
     def draw(self) -> dict[str, np.ndarray]:
-        src = self.rng.choice(len(self.idx), self.batch, p=self.p)
-        ref = self.rng.choice(len(self.idx), self.batch, p=self.p)
+        if self.pairs is None:
+            src = self.rng.choice(len(self.idx), self.batch, p=self.p)
+            ref = self.rng.choice(len(self.idx), self.batch, p=self.p)
+        else:  # a (source, target) pair of emotions first, then a face of each
+            cells = self.rng.choice(len(self.pairs), self.batch, p=self.pairs)
+            n = len(self.ds.classes)
+            src = np.array([self.rng.choice(self.by_class[c]) for c in cells // n])
+            ref = np.array([self.rng.choice(self.by_class[c]) for c in cells % n])
         y_trg = self.labels[ref]
         ref2 = np.array([self.rng.choice(self.by_class[c]) for c in y_trg])
         x = self._images(src)
@@ -284,7 +319,8 @@ class Trainer:
         }
         self.base_lr = {k: o.param_groups[0]["lr"] for k, o in self.opt.items()}
         self.ada = AdaptiveAugment(cfg.ada, cfg.batch_size)
-        self.batches = Batches(ds, cfg.model.image_size, cfg.batch_size, cfg.seed + 1000 * rank, cfg.source_jitter)
+        self.batches = Batches(ds, cfg.model.image_size, cfg.batch_size, cfg.seed + 1000 * rank, cfg.source_jitter,
+                               cfg.draw_pairs)
         self.gen = torch.Generator().manual_seed(cfg.seed + 1 + 1000 * rank)  # z codes and augmentation
         self.step = 0
         self.autocast = device.type == "cuda" and cfg.amp == "auto"
@@ -616,7 +652,7 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
     in_sync = None
     if world > 1:
         in_sync = _ranks_in_sync(trainer.nets)
-        torch.distributed.destroy_process_group()
+        _leave_process_group(trainer)
         if not in_sync:
             raise EmosketchError("the ranks' weights drifted apart: gradients were not averaged")
     if stopped:
@@ -639,6 +675,18 @@ def _truncate_log(path: Path, step: int) -> None:
             continue  # a line cut short by the kill
     with atomic_file(path) as tmp:
         tmp.write_text("".join(f"{line}\n" for line in kept))
+
+
+def _leave_process_group(trainer: Trainer) -> None:
+    """Drop the DDP wrappers, whose reducers hold the process group, wait for every rank, then leave it. A gloo
+    group destroyed while a wrapper still held it aborted one rank at exit now and then ("terminate called
+    without an active exception", exit -6) after a finished run."""
+    import gc
+
+    trainer.run = trainer.nets
+    gc.collect()
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
 
 
 def _ranks_in_sync(nets: Networks) -> bool:
