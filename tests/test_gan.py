@@ -509,6 +509,38 @@ def test_source_jitter_moves_and_scales_the_sources_only(synthetic):
         tiny_cfg(source_jitter=0.5)
 
 
+def test_draw_pairs_draws_a_named_source_and_target_pair_more_often(synthetic):
+    """draw_pairs {a>b: w}: G is given faces of emotion a to draw as b w times as often as any other pair;
+    the draws come from the batches' saved generator; no draw_pairs draws exactly as before."""
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.train import Batches
+
+    ds = load(synthetic)
+    classes = list(ds.classes)
+    a, b = classes[1], classes[2]
+    plain = Batches(ds, 32, 8, seed=4)
+    assert np.array_equal(plain.draw()["y"], Batches(ds, 32, 8, seed=4, pairs={}).draw()["y"])
+    weighted = Batches(ds, 32, 64, seed=4, pairs={f"{a}>{b}": 9.0})
+    hits, others = 0, 0
+    for _ in range(60):
+        d = weighted.draw()
+        y, t = d["y"], d["y_trg"]
+        hits += int(((y == 1) & (t == 2)).sum())
+        others += int(((y == 2) & (t == 1)).sum())
+    n = len(classes)
+    expected = 9 / (n * n - 1 + 9)  # 9 against 1 for each other pair, the emotions balanced
+    assert abs(hits / (60 * 64) - expected) < 0.03
+    assert abs(others / (60 * 64) - 1 / (n * n - 1 + 9)) < 0.02
+    again = Batches(ds, 32, 64, seed=4, pairs={f"{a}>{b}": 9.0})
+    assert np.array_equal(again.draw()["x"], Batches(ds, 32, 64, seed=4, pairs={f"{a}>{b}": 9.0}).draw()["x"])
+    with pytest.raises(EmosketchError, match="not among"):
+        Batches(ds, 32, 8, seed=4, pairs={f"{a}>nosuch": 2.0})
+    with pytest.raises(EmosketchError, match="source>target"):
+        tiny_cfg(draw_pairs={"anger": 2.0})
+    with pytest.raises(EmosketchError, match="from 0 to 10"):
+        tiny_cfg(draw_pairs={"anger>surprise": 11.0})
+
+
 def test_a_warp_generator_draws_above_its_networks_size():
     """model.draw_size: the networks read the sketch shrunk to image_size, the head moves the full-size
     sketch's own strokes (a 1 px stroke stays 1 px, it is not redrawn from the small copy) and paints at
