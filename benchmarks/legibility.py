@@ -403,6 +403,9 @@ def conditions() -> dict[str, Condition]:
         "default-bold": Condition("panel: the default, bolder strokes (line art's stroke level 200, not 96: "
                                   "every pixel darker than 200 of 255 is ink)", Panel(head, replace(
                                       PANEL.dither, stroke_level=200))),
+        "default-bold240": Condition("panel: the default, bolder still (line art's stroke level 240: every pixel "
+                                     "darker than 240 of 255 after the shrink is ink)", Panel(head, replace(
+                                         PANEL.dither, stroke_level=240))),
         "default-close": Condition("panel: the default, strokes closed by a 2x2 square", PANEL, close=2),
         "default-fill-x1.3": Condition("panel: the default with blue-noise tonal fills, intensity 1.3", Panel(
             head, replace(PANEL.dither, fill="bluenoise")), intensity=1.3),
