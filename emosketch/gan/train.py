@@ -235,7 +235,6 @@ class Batches:
         share = np.bincount(self.labels, weights=self.p, minlength=len(ds.classes))  # each emotion's share of draws
         self.pairs = pair_draws(pairs, list(ds.classes), share) if pairs else None  # [C * C]; None: apart, as before
 
-
     def _images(self, rows: np.ndarray) -> np.ndarray:
         return resize_batch(self.ds.images[self.idx[rows]], self.size)
 
