@@ -154,11 +154,16 @@ def without_specks(frame: np.ndarray, min_pixels: int) -> np.ndarray:
     return out
 
 
+def _shrink_factor(rect: tuple[float, float, float, float], out_w: int, out_h: int) -> float:
+    """How many times rect is shrunk onto out_w x out_h (the lesser of the two sides)."""
+    return min(rect[2] / out_w, rect[3] / out_h)
+
+
 def _keep_ink(frame: np.ndarray, rect: tuple[float, float, float, float], out_w: int, out_h: int) -> np.ndarray:
     """The frame with every dark stroke widened to the shrink factor of rect onto out_w x out_h (a
     min filter), so that area averaging keeps a thin stroke dark; the frame itself where it shrinks
     less than 1.5x."""
-    factor = min(rect[2] / out_w, rect[3] / out_h)
+    factor = _shrink_factor(rect, out_w, out_h)
     if factor < 1.5:
         return frame
     k = int(round(factor))
@@ -248,7 +253,7 @@ def apply_layout(frames: np.ndarray, layout: Layout, zooms=None) -> np.ndarray:
             frame = without_specks(frame, layout.source_speck)
         if layout.shrink == "ink":
             frame = _keep_ink(frame, rect, layout.width, layout.height)
-        if layout.shrink == "skeleton" and min(rect[2] / layout.width, rect[3] / layout.height) >= 1.5:
+        if layout.shrink == "skeleton" and _shrink_factor(rect, layout.width, layout.height) >= 1.5:
             out[i] = _skeleton_shrink(frame, rect, layout.width, layout.height)
         else:
             out[i] = draw(frame, rect, layout.width, layout.height)

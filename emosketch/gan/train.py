@@ -232,8 +232,10 @@ class Batches:
         self.p = w / w.sum()
         self.by_class = [np.flatnonzero(self.labels == c) for c in range(len(ds.classes))]
         self.rng = np.random.default_rng(seed)
-        share = np.bincount(self.labels, weights=self.p, minlength=len(ds.classes))  # each emotion's share of draws
-        self.pairs = pair_draws(pairs, list(ds.classes), share) if pairs else None  # [C * C]; None: apart, as before
+        self.pairs = None  # [C * C] the (source, target) pairs' probabilities; None: drawn apart, as before
+        if pairs:
+            share = np.bincount(self.labels, weights=self.p, minlength=len(ds.classes))  # each emotion's share
+            self.pairs = pair_draws(pairs, list(ds.classes), share)
 
     def _images(self, rows: np.ndarray) -> np.ndarray:
         return resize_batch(self.ds.images[self.idx[rows]], self.size)
