@@ -365,6 +365,8 @@ class Condition:
 
 
 FEAR_HAPPY4 = (("fear", (("fear", 1.0), ("happy", 0.4))),)
+NEUTRAL_HAPPY2 = (("neutral", (("neutral", 1.0), ("happy", 0.2))),)  # raters read plain neutral as sad 0.3 of the time
+FEAR_SURPRISE4 = (("fear", (("fear", 1.0), ("surprise", 0.4))),)  # and fear as sad 0.3: wider eyes, an open mouth
 
 
 def conditions() -> dict[str, Condition]:
@@ -455,6 +457,18 @@ def conditions() -> dict[str, Condition]:
                                       PANEL, mix=(("fear", (("fear", 1.2), ("happy", 0.6))),), only=("fear",)),
         "gray-fear-happy4": Condition("the generator's gray sketch, fear drawn as fear + 0.4 happy; fear tiles "
                                       "only", mix=FEAR_HAPPY4, only=("fear",)),
+        "gray-neutral-happy2": Condition("the generator's gray sketch, neutral drawn as neutral + 0.2 happy; neutral "
+                                         "tiles only", mix=NEUTRAL_HAPPY2, only=("neutral",)),
+        "gray-fear-surprise4": Condition("the generator's gray sketch, fear drawn as fear + 0.4 surprise; fear tiles "
+                                         "only", mix=FEAR_SURPRISE4, only=("fear",)),
+        "neutral-happy2": Condition("panel: the default, neutral drawn as neutral + 0.2 happy; neutral tiles only",
+                                    PANEL, mix=NEUTRAL_HAPPY2, only=("neutral",)),
+        "fear-surprise4": Condition("panel: the default, fear drawn as fear + 0.4 surprise; fear tiles only", PANEL,
+                                    mix=FEAR_SURPRISE4, only=("fear",)),
+        "gray-sigma18": Condition("the generator's gray sketch of photos sketched with bolder lines (xdog sigma 1.8 "
+                                  "px at 128 px, not 1.2)", sketch=(("sigma", 1.8),)),
+        "sigma18": Condition("panel: the default, photos sketched with bolder lines (xdog sigma 1.8 px at 128 px, "
+                             "not 1.2) before the generator redraws them", PANEL, sketch=(("sigma", 1.8),)),
         "real-sketch": Condition("real FER+ sketches (gray)"),
         "real-sketch-panel": Condition("real sketches through the default panel", PANEL),
         "real-bold-panel": Condition("real sketches, bolder lines (xdog sigma 2.0, specks under 30 px at 128 px "
@@ -468,16 +482,21 @@ def conditions() -> dict[str, Condition]:
     }
 
 
-def framed_source(renderer, path: Path, margin: float | None):
+def framed_source(renderer, path: Path, margin: float | None, sketch: tuple = ()):
     """The face `renderer` redraws from the image at `path`; with `margin`, a photo is framed by its face
-    box plus that fraction a side instead of the checkpoint's own framing."""
-    if margin is None:
+    box plus that fraction a side instead of the checkpoint's own framing; with `sketch`, (key, value) pairs
+    over the checkpoint's sketch settings, a photo is sketched with those instead."""
+    if margin is None and not sketch:
         return renderer.source(image=path)
     from emosketch.datasets.decode import decode_file
     from emosketch.datasets.photo import with_photo_margin
 
-    return renderer.source_from_gray(decode_file(path), "auto",
-                                     with_photo_margin(renderer.state.get("dataset", {}), margin))
+    settings = renderer.state.get("dataset", {})
+    if margin is not None:
+        settings = with_photo_margin(settings, margin)
+    if sketch:
+        settings = {**settings, "sketch": {**(settings.get("sketch") or {}), **dict(sketch)}}
+    return renderer.source_from_gray(decode_file(path), "auto", settings)
 
 
 def anchored_render(renderer, face, styles, rest) -> np.ndarray:
@@ -598,9 +617,9 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
             c = known[base]
             which = (model, c.draw_size, c.paint)
             rr = renderers[which]
-            if (rr.size, c.margin) not in sketched:
-                sketched[rr.size, c.margin] = framed_source(rr, path, c.margin)
-            face = sketched[rr.size, c.margin]
+            if (rr.size, c.margin, c.sketch) not in sketched:
+                sketched[rr.size, c.margin, c.sketch] = framed_source(rr, path, c.margin, c.sketch)
+            face = sketched[rr.size, c.margin, c.sketch]
             if base.startswith("input"):  # the unedited sketch the generator starts from (a neutral face)
                 pic = draw(face.sketch[None], c.panel)[0] if c.panel is not None else face.sketch
                 tiles.append((pic, {"condition": cond, "source": source, "face": path.name, "emotion": "neutral"}))
@@ -608,7 +627,7 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
             k = c.intensity
             shown = [e for e in emotions if not c.only or e in c.only]
             mixes = {e: dict(blend) for e, blend in c.mix}
-            how = (k, which, c.margin, c.anchor, c.mix, c.only)
+            how = (k, which, c.margin, c.sketch, c.anchor, c.mix, c.only)
             if how not in drawn:
                 codes = rr.bank.codes(seed, 1.0)
                 styles = rr.bank.blend(np.array([pose(rr.classes, mixes.get(e, e), k) for e in shown]), codes)

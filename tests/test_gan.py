@@ -666,6 +666,71 @@ def test_init_mask_shift_reopens_a_shut_paint_mask(synthetic, tmp_path):
             tiny_cfg(**bad)
 
 
+def test_style_mask_starts_as_the_plain_head_and_shifts_the_mask_by_style_code():
+    """model.style_mask: a zero-initialised linear map from the style code to the mask logit, so a new one draws
+    exactly what the same weights draw without it, and a nonzero map opens the mask for one code and not another.
+    On a residual generator, or as anything but a boolean, it is one line."""
+    warp = ModelConfig(**{**TINY.__dict__, "output": "warp"})
+    plain, gated = Networks(warp, 3).generator, Networks(ModelConfig(**{**warp.__dict__, "style_mask": True}), 3).generator
+    gated.load_state_dict(plain.state_dict() | {f"warp.style_mask.{k}": v
+                                                for k, v in gated.warp.style_mask.state_dict().items()})
+    x = torch.rand(2, 1, TINY.image_size, TINY.image_size) * 2 - 1
+    s = torch.randn(2, TINY.style_dim)
+    with torch.no_grad():
+        assert torch.equal(plain(x, s), gated(x, s))
+        gated.warp.style_mask.weight.zero_()
+        gated.warp.style_mask.weight[0, 0] = 6.0  # codes with a positive first entry open the mask
+        s = torch.zeros(2, TINY.style_dim)
+        s[0, 0], s[1, 0] = 1.0, -1.0
+        _, parts = gated(x, s, parts=True)
+        _, base = plain(x, s, parts=True)
+    opened, shut = parts["mask"][0].mean().item(), parts["mask"][1].mean().item()
+    assert opened > 20 * base["mask"][0].mean().item() and shut < base["mask"][1].mean().item()
+    for bad in ({"style_mask": True}, {"style_mask": 1, "output": "warp"}):
+        with pytest.raises(EmosketchError, match="style_mask"):
+            ModelConfig(**{**TINY.__dict__, **bad})
+
+
+def test_init_mask_open_opens_the_named_emotions_mask_alone(synthetic, tmp_path):
+    """init_mask_open: an init without model.style_mask gains the map, fitted so that the named emotion's codes
+    (latent and reference) shift the mask logit by its shift and the others' by about 0; the rest is the init's.
+    Without init or style_mask, with a bad shift or an unknown emotion, it is one line."""
+    from emosketch.datasets.dataset import load
+    from emosketch.gan.checkpoint import save_checkpoint, slim
+    from emosketch.gan.train import INFERENCE, Trainer
+
+    ds = load(synthetic)
+    model = ModelConfig(**{**TINY.__dict__, "output": "warp"})
+    src = Trainer(tiny_cfg(model=model), ds, tmp_path / "a", torch.device("cpu"))
+    src.train_step()
+    save_checkpoint(tmp_path / "g.pt", slim(src.state_dict()))
+    gated = ModelConfig(**{**model.__dict__, "style_mask": True})
+    name = ds.classes[1]
+    t = Trainer(tiny_cfg(model=gated, init=str(tmp_path / "g.pt"), init_mask_open={name: 6.0}), ds,
+                tmp_path / "b", torch.device("cpu"))
+    for net in INFERENCE:  # every weight init had is init's
+        theirs, ours = src.ema[net].state_dict(), t.ema[net].state_dict()
+        assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for i in range(len(ds.classes)):
+            s = t.ema["mapping"](torch.randn(32, TINY.latent_dim, generator=gen), torch.full((32,), i))
+            shift = t.ema["generator"].warp.style_mask(s).squeeze(1)
+            want = 6.0 if i == 1 else 0.0
+            assert abs(shift.mean() - want) < 0.3 and (shift - want).abs().max() < 1.0, (ds.classes[i], shift)
+        g_shift = t.nets.generator.warp.style_mask(s)
+        assert torch.allclose(g_shift, t.ema["generator"].warp.style_mask(s))
+    t.train_step()  # and it trains on
+    for bad, match in (({"init_mask_open": {name: 6.0}}, "init_mask_open needs"),
+                       ({"init_mask_open": {name: 6.0}, "init": "g.pt", "model": model}, "init_mask_open needs"),
+                       ({"init_mask_open": {name: 30.0}, "init": "g.pt", "model": gated}, "from 0 to 20")):
+        with pytest.raises(EmosketchError, match=match):
+            tiny_cfg(**bad)
+    with pytest.raises(EmosketchError, match="not among the dataset's emotions"):
+        Trainer(tiny_cfg(model=gated, init=str(tmp_path / "g.pt"), init_mask_open={"nosuch": 6.0}), ds,
+                tmp_path / "c", torch.device("cpu"))
+
+
 def test_init_adds_an_emotion_whose_style_heads_start_from_a_named_one(synthetic, tmp_path):
     """init_new_from: a checkpoint that lacks one of the dataset's emotions starts it from another's
     style heads (F's and E's); the shared emotions keep theirs, by name; anything else is one line."""

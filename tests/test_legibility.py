@@ -310,3 +310,22 @@ def test_a_look_condition_draws_only_its_emotion_as_its_blend():
     assert mixed.shape == plain.shape == (64, 128) and mixed.dtype == bool
     assert 0.005 < (mixed != plain).mean() < 0.2  # the same face, its mouth redrawn
     assert legibility.conditions()["fear-happy4"].mix == (("fear", (("fear", 1.0), ("happy", 0.4))),)
+
+
+def test_a_sketch_condition_redraws_the_photo_sketched_with_its_settings():
+    """sigma18: the photo is sketched with xdog sigma 1.8 (bolder lines) before the generator redraws it, so its
+    tiles differ from the default's (each condition's drawing is its own, not one cached for the other)."""
+    from emosketch.interpolate.render import Renderer
+    from emosketch.models import default_generator, demo_photo
+
+    r = Renderer(default_generator(), "cpu")
+    known = legibility.conditions()
+    assert known["sigma18"].sketch == (("sigma", 1.8),) and known["sigma18"].panel is known["default"].panel
+    own, bold = legibility.framed_source(r, demo_photo(), None), legibility.framed_source(r, demo_photo(), None,
+                                                                                        (("sigma", 1.8),))
+    assert (bold.sketch < 128).mean() > (own.sketch < 128).mean() + 0.02  # bolder lines: more ink
+    tiles = legibility.study_tiles(1, 0, 0, 0, ("default", "sigma18", "gray", "gray-sigma18"))
+    by = {(t[1]["condition"], t[1]["emotion"]): t[0] for t in tiles}
+    for e in ("neutral", "surprise"):
+        assert (by["sigma18", e] != by["default", e]).mean() > 0.01
+        assert np.abs(by["gray-sigma18", e].astype(int) - by["gray", e]).mean() > 1.0

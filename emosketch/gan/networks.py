@@ -46,9 +46,14 @@ class ModelConfig:
     draw_size: int | None = None  # warp: the side G draws at (None: image_size). The networks read the
     # sketch shrunk to image_size; the warp head moves the full-size sketch's own strokes and paints at
     # full size, so a 64 px network redraws a 128 px sketch without enlarging its strokes
+    style_mask: bool = False  # warp: the paint mask's logit also takes a linear map of the style code, so the mask
+    # can open for one emotion alone (each emotion's codes get their own shift; a blend of codes, a blend of shifts)
 
     def __post_init__(self) -> None:
         n = self.image_size
+        if self.style_mask is not False and (self.style_mask is not True or self.output != "warp"):
+            raise EmosketchError(f"model.style_mask {self.style_mask!r:.40}: true or false; true needs model.output: "
+                                 "warp")
         if n < 32 or n > 1024 or n & (n - 1):
             raise EmosketchError(f"model.image_size {n}: must be a power of two from 32 to 1024")
         # Bounds before anything is built: a hostile checkpoint config must not allocate gigabytes.
@@ -179,7 +184,7 @@ class WarpHead(nn.Module):
 
     At the start the field is zero and the mask nearly closed, so G begins as the identity."""
 
-    def __init__(self, dim: int, grid: int, max_shift: float, style_dim: int):
+    def __init__(self, dim: int, grid: int, max_shift: float, style_dim: int, style_mask: bool = False):
         super().__init__()
         self.grid, self.max_shift = grid, max_shift
         self.flow = nn.Sequential(InstanceNorm(dim, affine=True), nn.LeakyReLU(0.2), nn.Conv2d(dim, 2, 3, 1, 1))
@@ -192,6 +197,11 @@ class WarpHead(nn.Module):
         nn.init.zeros_(self.paint[-1].weight)
         with torch.no_grad():
             self.paint[-1].bias.copy_(torch.tensor([-5.0, 0.0]))  # mask logit (sigmoid(-5) = 0.7%), ink
+        self.style_mask = None  # a shift of the mask logit read from the style code alone (zero at the start)
+        if style_mask:
+            self.style_mask = nn.Linear(style_dim, 1)
+            nn.init.zeros_(self.style_mask.weight)
+            nn.init.zeros_(self.style_mask.bias)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor, s: torch.Tensor,
                 flow_offset: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -213,6 +223,8 @@ class WarpHead(nn.Module):
         if mask_logit.shape[-2:] != size:  # drawing above the networks' size: the paint is read at
             mask_logit, ink = (F.interpolate(t, size=size, mode="bilinear", align_corners=False)  # theirs
                                for t in (mask_logit, ink))
+        if self.style_mask is not None:
+            mask_logit = mask_logit + self.style_mask(s.float())[:, :, None, None]
         mask = torch.sigmoid(mask_logit)
         return warped * (1 - mask) + torch.tanh(ink) * mask, flow, mask
 
@@ -233,7 +245,8 @@ class Generator(nn.Module):
         self.encode.extend(ResBlk(bottom, bottom, normalize=True) for _ in range(cfg.bottleneck_blocks))
         self.decode = nn.ModuleList(AdainResBlk(bottom, bottom, cfg.style_dim) for _ in range(cfg.bottleneck_blocks))
         self.decode.extend(AdainResBlk(b, a, cfg.style_dim, upsample=True) for a, b in reversed(widths))
-        self.warp = WarpHead(cfg.dim_in, cfg.warp_grid, cfg.max_shift, cfg.style_dim) if cfg.output == "warp" else None
+        self.warp = WarpHead(cfg.dim_in, cfg.warp_grid, cfg.max_shift, cfg.style_dim,
+                                                  cfg.style_mask) if cfg.output == "warp" else None
         if self.warp is None:
             self.to_img = nn.Sequential(InstanceNorm(cfg.dim_in, affine=True), nn.LeakyReLU(0.2),
                                         nn.Conv2d(cfg.dim_in, 1, 1, 1, 0))

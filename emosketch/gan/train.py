@@ -110,6 +110,10 @@ class TrainConfig:
     init_mask_shift: float = 0.0  # with init and model.output warp: added to the paint mask's logit bias, so that a
     # mask that lambda_mask shut in the run before (sigmoid saturated: no gradient reaches it) opens enough to learn
     # again (+5 takes a mask of 5e-5 to about 0.7%, which changes no inked pixel)
+    init_mask_open: dict[str, float] = field(default_factory=dict)  # with init and model.style_mask: a shift of the
+    # paint mask's logit by target emotion ({surprise: 8.0}: surprise's mask opens as init_mask_shift would open
+    # every emotion's, the others' stay as init left them). The style-code map is fitted to it by least squares
+    # on init's style codes (its mapping network's and its style encoder's); an init without style_mask gains one
     init_new_from: str | None = None  # an emotion of init: the dataset may then have emotions init lacks,
     # whose style heads (F's and E's) start as copies of this one's (e.g. neutral, to teach contempt)
     guidance: str = "both"  # both: latent and reference styles every step; alternate: one per step;
@@ -144,6 +148,11 @@ class TrainConfig:
                                      or not 0 < self.init_mask_shift <= 20):
             raise EmosketchError(f"init_mask_shift {self.init_mask_shift!r:.40}: a shift from 0 to 20, with init and "
                                  "model.output: warp")
+        if self.init_mask_open and (not self.init or not self.model.style_mask):
+            raise EmosketchError("init_mask_open needs init and model.style_mask: true")
+        for name, shift in self.init_mask_open.items():
+            if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 <= shift <= 20:
+                raise EmosketchError(f"init_mask_open.{name}: {shift!r:.40}: a shift from 0 to 20")
         if self.lambda_cls > 0 and not self.model.classifier_head:
             raise EmosketchError("lambda_cls > 0 needs model.classifier_head: true")
         for table in ("guide_weights", "guide_upper", "pair_weights", "adv_weights", "mask_weights", "draw_pairs"):
@@ -367,8 +376,15 @@ class Trainer:
             if new_from not in theirs_classes or missing:
                 raise EmosketchError(f"init {path}: init_new_from {new_from!r:.40} must be one of its emotions "
                                      f"{theirs_classes}, and each of them one of the dataset's {self.classes}")
-        theirs = {k: v for k, v in state["config"]["model"].items() if k != "draw_size"}
+        from ..config import from_dict
+
+        # their model as built (a key its config lacks at its default, as load_generator builds it)
+        theirs = {k: v for k, v in asdict(from_dict(ModelConfig, state["config"]["model"], path)).items()
+                  if k != "draw_size"}
         ours = {k: v for k, v in asdict(self.cfg.model).items() if k != "draw_size"}
+        gains_mask = ours["style_mask"] and not theirs["style_mask"]  # a new style-mask map, zero: init's drawing
+        if gains_mask:
+            theirs["style_mask"] = True
         if theirs != ours:
             diff = sorted(k for k in ours if theirs.get(k) != ours[k])
             raise EmosketchError(f"init {path}: its model differs from this config's in {', '.join(diff)}")
@@ -377,11 +393,54 @@ class Trainer:
         with torch.no_grad():
             for name in INFERENCE:
                 weights = _heads_by_emotion(getattr(loaded, name).state_dict(), source)
+                if gains_mask and name == "generator":
+                    weights |= {f"warp.style_mask.{k}": v.clone()
+                                for k, v in self.nets.generator.warp.style_mask.state_dict().items()}
                 getattr(self.nets, name).load_state_dict(weights)
                 self.ema[name].load_state_dict(weights)
             if self.cfg.init_mask_shift:
                 for net in (self.nets.generator, self.ema["generator"]):
                     net.warp.paint[-1].bias[0] += self.cfg.init_mask_shift
+        if self.cfg.init_mask_open:
+            self._open_masks(self.cfg.init_mask_open)
+
+    def _open_masks(self, shifts: dict[str, float], codes_each: int = 256, faces_each: int = 64) -> None:
+        """Fit the style-mask map (G's and its EMA's) so that each emotion's style codes shift the paint mask's
+        logit by shifts[emotion] (0 where not named): least squares over init's codes, those of the mapping
+        network (latent codes) and of the style encoder (train faces), so both kinds of guidance see the shift."""
+        self._per_emotion("init_mask_open", shifts, torch.device("cpu"))  # names the dataset's emotions, or one line
+        rng = torch.Generator().manual_seed(self.cfg.seed + 7)
+        pick = np.random.default_rng(self.cfg.seed + 7)
+        codes, want = [], []
+        with torch.no_grad():
+            for i, emotion in enumerate(self.classes):
+                y = torch.full((codes_each,), i, dtype=torch.long)
+                z = torch.randn(codes_each, self.cfg.model.latent_dim, generator=rng)
+                s = [self.ema["mapping"](z.to(self.device), y.to(self.device))]
+                rows = self.batches.by_class[i]
+                rows = pick.choice(rows, min(faces_each, len(rows)), replace=False)
+                if len(rows):
+                    faces = self._to_device(self.batches._images(rows))
+                    s.append(self.ema["style_encoder"](faces, torch.full((len(rows),), i, device=self.device)))
+                s = torch.cat(s).float().cpu()
+                codes.append(s)
+                want.append(torch.full((len(s),), float(shifts.get(emotion, 0.0))))
+            x, t = torch.cat(codes), torch.cat(want)
+            x1 = torch.cat([x, torch.ones(len(x), 1)], 1)
+            ridge = 1e-3 * torch.eye(x1.shape[1])
+            w = torch.linalg.solve(x1.T @ x1 + ridge, x1.T @ t)
+            fitted = x1 @ w
+            for net in (self.nets.generator, self.ema["generator"]):
+                net.warp.style_mask.weight.copy_(w[:-1][None].to(self.device))
+                net.warp.style_mask.bias.copy_(w[-1:].to(self.device))
+        if self.rank == 0:
+            start = 0
+            for emotion, s in zip(self.classes, codes):
+                part = fitted[start:start + len(s)]
+                start += len(s)
+                print(f"init_mask_open: {emotion} mask logit shift {part.mean():+.2f} "
+                      f"(wanted {shifts.get(emotion, 0.0):+.2f}; codes from {part.min():+.2f} to {part.max():+.2f})",
+                      flush=True)
 
     def _load_guide(self, path: str) -> tuple[torch.nn.Module, int]:
         """A frozen guide classifier and the side it reads."""
