@@ -245,8 +245,8 @@ class Generator(nn.Module):
         self.encode.extend(ResBlk(bottom, bottom, normalize=True) for _ in range(cfg.bottleneck_blocks))
         self.decode = nn.ModuleList(AdainResBlk(bottom, bottom, cfg.style_dim) for _ in range(cfg.bottleneck_blocks))
         self.decode.extend(AdainResBlk(b, a, cfg.style_dim, upsample=True) for a, b in reversed(widths))
-        self.warp = WarpHead(cfg.dim_in, cfg.warp_grid, cfg.max_shift, cfg.style_dim,
-                                                  cfg.style_mask) if cfg.output == "warp" else None
+        self.warp = (WarpHead(cfg.dim_in, cfg.warp_grid, cfg.max_shift, cfg.style_dim, cfg.style_mask)
+                     if cfg.output == "warp" else None)
         if self.warp is None:
             self.to_img = nn.Sequential(InstanceNorm(cfg.dim_in, affine=True), nn.LeakyReLU(0.2),
                                         nn.Conv2d(cfg.dim_in, 1, 1, 1, 0))

@@ -298,8 +298,9 @@ def _heads_by_emotion(weights: dict, source: list[int]) -> dict:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, ds: SketchDataset, out: Path, device: torch.device, rank: int = 0):
-        self.cfg, self.ds, self.out, self.device, self.rank = cfg, ds, out, device, rank
+    def __init__(self, cfg: TrainConfig, ds: SketchDataset, out: Path, device: torch.device, rank: int = 0,
+                 log: Callable[[str], None] = print):
+        self.cfg, self.ds, self.out, self.device, self.rank, self.log = cfg, ds, out, device, rank, log
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
         self.classes = ds.classes
         # channels-last: the layout oneDNN's (and cuDNN's) convolutions and pooling want; on 2 CPU cores
@@ -408,39 +409,31 @@ class Trainer:
         """Fit the style-mask map (G's and its EMA's) so that each emotion's style codes shift the paint mask's
         logit by shifts[emotion] (0 where not named): least squares over init's codes, those of the mapping
         network (latent codes) and of the style encoder (train faces), so both kinds of guidance see the shift."""
-        self._per_emotion("init_mask_open", shifts, torch.device("cpu"))  # names the dataset's emotions, or one line
+        wanted = self._per_emotion("init_mask_open", shifts, torch.device("cpu"), unnamed=0.0)  # or one line
         rng = torch.Generator().manual_seed(self.cfg.seed + 7)
         pick = np.random.default_rng(self.cfg.seed + 7)
-        codes, want = [], []
+        codes = []
         with torch.no_grad():
-            for i, emotion in enumerate(self.classes):
+            for i, rows in enumerate(self.batches.by_class):
                 y = torch.full((codes_each,), i, dtype=torch.long)
                 z = torch.randn(codes_each, self.cfg.model.latent_dim, generator=rng)
                 s = [self.ema["mapping"](z.to(self.device), y.to(self.device))]
-                rows = self.batches.by_class[i]
                 rows = pick.choice(rows, min(faces_each, len(rows)), replace=False)
                 if len(rows):
                     faces = self._to_device(self.batches._images(rows))
                     s.append(self.ema["style_encoder"](faces, torch.full((len(rows),), i, device=self.device)))
-                s = torch.cat(s).float().cpu()
-                codes.append(s)
-                want.append(torch.full((len(s),), float(shifts.get(emotion, 0.0))))
-            x, t = torch.cat(codes), torch.cat(want)
-            x1 = torch.cat([x, torch.ones(len(x), 1)], 1)
-            ridge = 1e-3 * torch.eye(x1.shape[1])
-            w = torch.linalg.solve(x1.T @ x1 + ridge, x1.T @ t)
-            fitted = x1 @ w
+                codes.append(torch.cat(s).float().cpu())
+            counts = [len(c) for c in codes]
+            x1 = torch.cat([torch.cat(codes), torch.ones(sum(counts), 1)], 1)
+            t = wanted.repeat_interleave(torch.tensor(counts))
+            w = torch.linalg.solve(x1.T @ x1 + 1e-3 * torch.eye(x1.shape[1]), x1.T @ t)  # ridge least squares
             for net in (self.nets.generator, self.ema["generator"]):
                 net.warp.style_mask.weight.copy_(w[:-1][None].to(self.device))
                 net.warp.style_mask.bias.copy_(w[-1:].to(self.device))
         if self.rank == 0:
-            start = 0
-            for emotion, s in zip(self.classes, codes):
-                part = fitted[start:start + len(s)]
-                start += len(s)
-                print(f"init_mask_open: {emotion} mask logit shift {part.mean():+.2f} "
-                      f"(wanted {shifts.get(emotion, 0.0):+.2f}; codes from {part.min():+.2f} to {part.max():+.2f})",
-                      flush=True)
+            for emotion, want, part in zip(self.classes, wanted, torch.split(x1 @ w, counts)):
+                self.log(f"init_mask_open: {emotion} mask logit shift {part.mean():+.2f} (wanted {want:+.2f}; "
+                         f"codes from {part.min():+.2f} to {part.max():+.2f})")
 
     def _load_guide(self, path: str) -> tuple[torch.nn.Module, int]:
         """A frozen guide classifier and the side it reads."""
@@ -649,7 +642,7 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
             from ..config import from_dict
 
             cfg = from_dict(TrainConfig, state["config"], f"{ckpt_path}:config")
-    trainer = Trainer(cfg, ds, out, dev, rank)  # once, with the config the run goes on with
+    trainer = Trainer(cfg, ds, out, dev, rank, log)  # once, with the config the run goes on with
     if state is not None:
         trainer.load_state_dict(state)
         log(f"resuming {out} at step {trainer.step}")
