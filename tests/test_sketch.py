@@ -6,7 +6,16 @@ import cv2
 import numpy as np
 import pytest
 
-from emosketch.datasets.sketch import METHODS, SketchConfig, remove_specks, sketch, xdog
+from emosketch.datasets.sketch import (
+    METHODS,
+    SketchConfig,
+    dark_masses,
+    edge_tangents,
+    remove_specks,
+    sketch,
+    smooth_along_flow,
+    xdog,
+)
 from emosketch.errors import EmosketchError
 
 
@@ -56,3 +65,82 @@ def test_remove_specks_keeps_lines():
 def test_bad_config():
     with pytest.raises(EmosketchError, match="sketch method 'ink'"):
         SketchConfig(method="ink")
+
+
+def test_bad_flow():
+    with pytest.raises(EmosketchError, match="sketch flow -1"):
+        SketchConfig(flow=-1)
+    with pytest.raises(EmosketchError, match="sketch flow 20"):
+        SketchConfig(flow=20)
+
+
+def test_bad_spots():
+    with pytest.raises(EmosketchError, match="sketch spots 60"):
+        SketchConfig(spots=60)
+
+
+def test_spots_fill_the_darkest_masses_and_nothing_thin():
+    img = photo(128)  # the eyes (level 20) are the darkest; the disk (70) next; the background 170
+    img[100:103, 5:60] = 0  # a 3 px dark line: darkest of all, but thinner than a mass
+    mass = dark_masses(img, 1.5)
+    yy, xx = np.mgrid[:128, :128]
+    eyes = (np.hypot(yy - 54, xx - 48) < 3) | (np.hypot(yy - 54, xx - 80) < 3)
+    assert mass[eyes].all() and not mass[100:103, 5:60].any()  # blurred, the line is no longer darkest
+    plain, spotted = sketch(img), sketch(img, SketchConfig(spots=1.5))
+    assert (spotted[eyes] == 0).all() and not (plain[eyes] == 0).all()  # the eyes are solid, not outlined
+    assert np.array_equal(spotted[~mass], plain[~mass])  # elsewhere the lines are as they were
+    assert np.array_equal(sketch(img, SketchConfig(spots=0)), plain)
+
+
+def test_flow_off_is_plain_xdog():
+    img = photo(128)
+    assert np.array_equal(xdog(img, flow=0.0), xdog(img))
+    assert np.array_equal(sketch(img, SketchConfig(flow=0.0)), sketch(img))
+
+
+def test_edge_tangents_run_along_an_edge():
+    img = np.full((64, 64), 200, np.uint8)
+    img[:, 32:] = 60  # a vertical edge
+    tx, ty = edge_tangents(img, 2.0)
+    assert abs(ty[32, 31]) > 0.99 and abs(tx[32, 31]) < 0.1  # along the edge: vertical
+    img = img.T.copy()  # a horizontal edge
+    tx, ty = edge_tangents(img, 2.0)
+    assert abs(tx[31, 32]) > 0.99 and abs(ty[31, 32]) < 0.1
+
+
+def test_smoothing_along_the_flow_keeps_a_line_that_runs_with_it():
+    d = np.zeros((48, 48), np.float32)
+    d[:, 24] = 1.0  # a one-pixel vertical line
+    tx, ty = np.zeros_like(d), np.ones_like(d)  # the flow runs down the line
+    out = smooth_along_flow(d, tx, ty, 4.0)
+    assert np.allclose(out[8:40, 24], 1.0, atol=1e-5) and np.abs(out[:, 23]).max() < 1e-5
+    tx, ty = np.ones_like(d), np.zeros_like(d)  # across the line: spread sideways
+    out = smooth_along_flow(d, tx, ty, 4.0)
+    assert out[24, 24] < 0.2 and out[24, 26] > 0.05 and abs(out[24, 22] - out[24, 26]) < 1e-5
+
+
+def _dashes_and_specks(seed: int = 0) -> np.ndarray:
+    """A gray 'photo': a long dark curve broken into dashes (2 px gaps) and random dark specks elsewhere."""
+    rng = np.random.default_rng(seed)
+    img = np.full((128, 128), 180, np.uint8)
+    t = np.linspace(0.0, np.pi, 400)
+    xs, ys = (64 + 44 * np.cos(t)).astype(int), (40 + 60 * np.sin(t)).astype(int)
+    for i, (x, y) in enumerate(zip(xs, ys)):
+        if (i // 12) % 5 != 4:  # a dash of 4 steps in 5: gaps along the curve
+            cv2.circle(img, (int(x), int(y)), 1, 70, -1)
+    for _ in range(40):  # texture: isolated specks with no direction
+        x, y = rng.integers(30, 98, 2)
+        if abs(np.hypot((x - 64) / 44, (y - 40) / 60) - 1) > 0.25:
+            cv2.circle(img, (int(x), int(y)), 1, 110, -1)
+    return img
+
+
+def test_sketch_flow_joins_a_broken_line_and_drops_texture():
+    img = _dashes_and_specks()
+    plain = sketch(img, SketchConfig(clahe=0))
+    flowed = sketch(img, SketchConfig(clahe=0, flow=6.0))
+    count = lambda s: cv2.connectedComponents((s < 128).astype(np.uint8), connectivity=8)[0] - 1  # noqa: E731
+    assert count(flowed) < count(plain) / 2  # the dashes join; the specks average away
+    yy, xx = np.mgrid[:128, :128]
+    on_curve = np.abs(np.hypot((xx - 64) / 44, (yy - 40) / 60) - 1) < 0.06
+    assert (flowed[on_curve] == 0).mean() >= 0.8 * (plain[on_curve] == 0).mean()  # the line itself stays
