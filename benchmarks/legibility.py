@@ -314,13 +314,15 @@ def _ferplus_rows(folder: Path) -> list[tuple[str, np.ndarray]]:
     return rows
 
 
-def ferplus_faces(emotion: str, count: int, skip: set[str], seed: int) -> list[Path]:
+def ferplus_faces(emotion: str, count: int, skip: set[str], seed: int, among: set[str] | None = None) -> list[Path]:
     """`count` FER+ valid faces that at least 7 of 10 annotators gave `emotion` (clear examples),
-    picked at random by seed; none asked for reads nothing (FER+ may be absent)."""
+    picked at random by seed (only file names in `among`, when given); none asked for reads nothing
+    (FER+ may be absent)."""
     if count <= 0:
         return []
     col = FERPLUS_VOTES[emotion]
-    names = sorted(n for n, v in _ferplus_rows(FERPLUS_VALID) if v[col] >= 7 and n not in skip)
+    names = sorted(n for n, v in _ferplus_rows(FERPLUS_VALID)
+                   if v[col] >= 7 and n not in skip and (among is None or n in among))
     rng = np.random.default_rng(seed)
     return [FERPLUS_VALID / n for n in rng.choice(names, min(count, len(names)), replace=False)]
 
@@ -362,6 +364,7 @@ class Condition:
     mix: tuple = ()  # (emotion, ((name, weight), ...)) pairs: that emotion drawn as this blend of the styles
     # (interpolate.paths blend: the anchor plus each weight times the style's step from it)
     only: tuple = ()  # draw only these emotions (a variant of one emotion's look); () draws all six
+    face: tuple = ()  # (key, value) pairs over the model's face-crop settings for photos (e.g. upright)
 
 
 FEAR_HAPPY4 = (("fear", (("fear", 1.0), ("happy", 0.4))),)
@@ -469,6 +472,32 @@ def conditions() -> dict[str, Condition]:
                                   "px at 128 px, not 1.2)", sketch=(("sigma", 1.8),)),
         "sigma18": Condition("panel: the default, photos sketched with bolder lines (xdog sigma 1.8 px at 128 px, "
                              "not 1.2) before the generator redraws them", PANEL, sketch=(("sigma", 1.8),)),
+        "gray-flow6": Condition("the generator's gray sketch of photos sketched with the edge response smoothed "
+                                "along the edges' flow (sketch flow 6 px at 128 px: continuous lines, less texture)",
+                                sketch=(("flow", 6.0),)),
+        "flow6": Condition("panel: the default, photos sketched with the edge response smoothed along the edges' "
+                           "flow (sketch flow 6 px at 128 px) before the generator redraws them", PANEL,
+                           sketch=(("flow", 6.0),)),
+        "flow3": Condition("panel: the default, photos sketched with the edge response smoothed along the edges' "
+                           "flow (sketch flow 3 px at 128 px) before the generator redraws them", PANEL,
+                           sketch=(("flow", 3.0),)),
+        "spots10": Condition("panel: the default, photos sketched with their darkest 10% filled with ink (sketch "
+                             "spots 10: dark hair, brows, pupils as solid masses) before the generator redraws them",
+                             PANEL, sketch=(("spots", 10.0),)),
+        "spots15": Condition("panel: the default, photos sketched with their darkest 15% filled with ink (sketch "
+                             "spots 15) before the generator redraws them", PANEL, sketch=(("spots", 15.0),)),
+        "gray-spots15": Condition("the generator's gray sketch of photos sketched with their darkest 15% filled with "
+                                  "ink (sketch spots 15)", sketch=(("spots", 15.0),)),
+        "upright": Condition("panel: the default, a photo whose face the cascade misses looked for again in a "
+                             "border and turned up to 30 degrees, and cropped upright (face_crop upright; the "
+                             "default since round 76)", PANEL, face=(("upright", True),)),
+        "plain-crop": Condition("panel: the default, photos cropped without the upright search (the default until "
+                                "round 76: a face the cascade misses is drawn whole)", PANEL,
+                                face=(("upright", False),)),
+        "gray-plain-crop": Condition("the generator's gray sketch, photos cropped without the upright search",
+                                     face=(("upright", False),)),
+        "gray-upright": Condition("the generator's gray sketch, a face the cascade misses found in a border or "
+                                  "turned, and cropped upright (face_crop upright)", face=(("upright", True),)),
         "real-sketch": Condition("real FER+ sketches (gray)"),
         "real-sketch-panel": Condition("real sketches through the default panel", PANEL),
         "real-bold-panel": Condition("real sketches, bolder lines (xdog sigma 2.0, specks under 30 px at 128 px "
@@ -482,11 +511,12 @@ def conditions() -> dict[str, Condition]:
     }
 
 
-def framed_source(renderer, path: Path, margin: float | None, sketch: tuple = ()):
+def framed_source(renderer, path: Path, margin: float | None, sketch: tuple = (), face: tuple = ()):
     """The face `renderer` redraws from the image at `path`; with `margin`, a photo is framed by its face
-    box plus that fraction a side instead of the checkpoint's own framing; with `sketch`, (key, value) pairs
-    over the checkpoint's sketch settings, a photo is sketched with those instead."""
-    if margin is None and not sketch:
+    box plus that fraction a side instead of the checkpoint's own framing; with `sketch` or `face`, (key,
+    value) pairs over the checkpoint's sketch or face-crop settings, a photo is sketched or framed with
+    those instead."""
+    if margin is None and not sketch and not face:
         return renderer.source(image=path)
     from emosketch.datasets.decode import decode_file
     from emosketch.datasets.photo import with_photo_margin
@@ -496,6 +526,8 @@ def framed_source(renderer, path: Path, margin: float | None, sketch: tuple = ()
         settings = with_photo_margin(settings, margin)
     if sketch:
         settings = {**settings, "sketch": {**(settings.get("sketch") or {}), **dict(sketch)}}
+    if face:
+        settings = {**settings, "face_crop": {**(settings.get("face_crop") or {}), **dict(face)}}
     return renderer.source_from_gray(decode_file(path), "auto", settings)
 
 
@@ -556,7 +588,8 @@ def real_sketch(gray: np.ndarray, settings: dict, size: int, overrides: tuple) -
     """A real face's sketch through the model's face crop and sketch settings, with `overrides`."""
     from emosketch.datasets.photo import model_input
 
-    data = {**settings, "sketch": {**(settings.get("sketch") or {}), **dict(overrides)}}
+    data = {**settings, "sketch": {**(settings.get("sketch") or {}), **dict(overrides)},
+            "face_crop": {**(settings.get("face_crop") or {}), "upright": False}}  # framed as in every round
     return model_input(gray, data, size, "sketch", "photo")[0]
 
 
@@ -568,9 +601,10 @@ def split_condition(cond: str) -> tuple[str, str | None]:
 
 
 def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, ...] = STUDY,
-                real_sharp: int = 0, models: dict[str, str] | None = None) -> list:
+                real_sharp: int = 0, models: dict[str, str] | None = None, fer_among: set[str] | None = None) -> list:
     """Every tile of the study: (picture, key entry). `models` names other generators (NAME -> checkpoint)
-    that conditions suffixed @NAME are drawn by."""
+    that conditions suffixed @NAME are drawn by; `fer_among`, when given, the FER+ file names the neutral
+    FER+ faces are picked from (a study of the faces a condition changes)."""
     import torch
 
     from emosketch.datasets.decode import decode_file
@@ -605,7 +639,7 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
     emotions = [e for e in EMOTIONS if e in r.classes]
     tiles: list[tuple[np.ndarray, dict]] = []
     sources = [("sharp", p) for p in sharp_faces(sharp, seed)]
-    neutral = ferplus_faces("neutral", fer, set(), seed)
+    neutral = ferplus_faces("neutral", fer, set(), seed, fer_among)
     sources += [("fer", p) for p in neutral]
     for source, path in sources:
         sketched = {}  # a face is sketched once per size and framing
@@ -617,9 +651,9 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
             c = known[base]
             which = (model, c.draw_size, c.paint)
             rr = renderers[which]
-            if (rr.size, c.margin, c.sketch) not in sketched:
-                sketched[rr.size, c.margin, c.sketch] = framed_source(rr, path, c.margin, c.sketch)
-            face = sketched[rr.size, c.margin, c.sketch]
+            if (rr.size, c.margin, c.sketch, c.face) not in sketched:
+                sketched[rr.size, c.margin, c.sketch, c.face] = framed_source(rr, path, c.margin, c.sketch, c.face)
+            face = sketched[rr.size, c.margin, c.sketch, c.face]
             if base.startswith("input"):  # the unedited sketch the generator starts from (a neutral face)
                 pic = draw(face.sketch[None], c.panel)[0] if c.panel is not None else face.sketch
                 tiles.append((pic, {"condition": cond, "source": source, "face": path.name, "emotion": "neutral"}))
@@ -627,7 +661,7 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
             k = c.intensity
             shown = [e for e in emotions if not c.only or e in c.only]
             mixes = {e: dict(blend) for e, blend in c.mix}
-            how = (k, which, c.margin, c.sketch, c.anchor, c.mix, c.only)
+            how = (k, which, c.margin, c.sketch, c.face, c.anchor, c.mix, c.only)
             if how not in drawn:
                 codes = rr.bank.codes(seed, 1.0)
                 styles = rr.bank.blend(np.array([pose(rr.classes, mixes.get(e, e), k) for e in shown]), codes)
@@ -655,7 +689,8 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
             [("real-sharp", p) for p in labelled_sharp_faces(e, real_sharp, seed + 1)]
         for source, path in labelled:
             gray = decode_file(path)
-            crop, _ = model_input(gray, data, r.size, "face")
+            crop, _ = model_input(gray, {**data, "face_crop": {**(data.get("face_crop") or {}), "upright": False}},
+                                  r.size, "face")  # framed as in every round
             pics = {"real-photo": draw(crop[None], Panel(photo_layout, Dither("floyd-steinberg", polarity="paper")))[0],
                     "real-photo-negative": draw(crop[None], Panel(photo_layout, Dither("floyd-steinberg")))[0]}
             for cond in chosen:
@@ -693,6 +728,9 @@ def main() -> None:
                     help="comma-separated condition ids (see conditions()); default: %(default)s")
     mk.add_argument("--model", action="append", default=[], metavar="NAME=CHECKPOINT",
                     help="another generator; conditions suffixed @NAME (e.g. default@NAME, gray@NAME) are drawn by it")
+    mk.add_argument("--fer-among", metavar="FILE",
+                    help="pick the neutral FER+ faces only from the file names listed in FILE (one a line): a study "
+                         "of the faces a condition changes")
     mk.add_argument("--per-sheet", type=int, default=10)
     mk.add_argument("--seed", type=int, default=0)
     sc = sub.add_parser("score", help="score answer files against the key, or whole studies pooled")
@@ -717,7 +755,10 @@ def main() -> None:
         if bad:
             raise SystemExit(f"--model {bad[0]!r}: expected NAME=CHECKPOINT")
         models = dict(m.split("=", 1) for m in args.model)
-        tiles = study_tiles(args.sharp, args.fer, args.real, args.seed, chosen, args.real_sharp, models)
+        among = None
+        if args.fer_among:
+            among = {line.strip() for line in Path(args.fer_among).read_text().splitlines() if line.strip()}
+        tiles = study_tiles(args.sharp, args.fer, args.real, args.seed, chosen, args.real_sharp, models, among)
         key = write_study(tiles, Path(args.out), args.per_sheet, seed=args.seed)
         known = conditions()
         described = {}

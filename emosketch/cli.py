@@ -621,7 +621,12 @@ def _style_options(fn):
 
 
 def face_note(how: str) -> str | None:
-    """The note for a photo in which the face detector found no frontal face, else None."""
+    """The note for a photo whose face was found tilted and is drawn turned upright, or in which the face
+    detector found no frontal face; else None."""
+    if "turned" in how:
+        turn = how.split("turned ")[1].split(" deg")[0]
+        return (f"the face was found tilted and is drawn turned upright ({turn} degrees); a face cropped from "
+                "the photo by hand, level, frames it exactly")
     if "(whole" not in how:
         return None
     return ("no frontal face found in the photo, so the whole picture is drawn; a face turned away or partly "

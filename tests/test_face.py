@@ -8,7 +8,17 @@ import pytest
 from conftest import FERPLUS
 
 from emosketch.datasets.decode import Skip
-from emosketch.datasets.face import FaceConfig, cascade, crop_face, detect, square_around
+from emosketch.datasets.face import (
+    UPRIGHT_MIN_FACE,
+    FaceConfig,
+    cascade,
+    crop_face,
+    crop_face_at,
+    crop_turned,
+    detect,
+    find_upright,
+    square_around,
+)
 from emosketch.errors import EmosketchError
 
 
@@ -80,3 +90,90 @@ def test_framing_margin_reads_how_close_crops_are():
     blank = np.full((5, 48, 48), 128, np.uint8)
     assert framing_margin(blank) == (None, 0, 5)
     assert framing_margin(np.zeros((0, 48, 48), np.uint8)) == (None, 0, 0)
+
+
+def _demo(turn: float = 0.0) -> np.ndarray:
+    """The demo photo (a portrait that ships with emosketch), turned `turn` degrees counter-clockwise."""
+    from emosketch.datasets.decode import decode_file
+    from emosketch.models import demo_photo
+
+    gray = decode_file(demo_photo())
+    if turn:
+        h, w = gray.shape
+        gray = cv2.warpAffine(gray, cv2.getRotationMatrix2D((w / 2, h / 2), turn, 1.0), (w, h),
+                              borderMode=cv2.BORDER_REPLICATE)
+    return gray
+
+
+def test_crop_turned_turns_the_square_about_its_centre():
+    img = np.full((100, 100), 255, np.uint8)
+    img[48:52, 20:80] = 0  # a horizontal bar
+    tilted = cv2.warpAffine(img, cv2.getRotationMatrix2D((50, 50), 30, 1.0), (100, 100), borderValue=255)
+    back = crop_turned(tilted, 50, 50.0, 50.0, 100.0, -30)  # turned back, at half size
+    ys, xs = np.nonzero(back < 128)
+    assert ys.max() - ys.min() <= 4 and xs.max() - xs.min() >= 25  # horizontal again
+    assert abs(ys.mean() - 24.5) < 1.5 and abs(xs.mean() - 24.5) < 1.5  # about the same centre
+
+
+def _close_up(turn: float = 0.0, size: int = 96) -> np.ndarray:
+    """The demo photo's face box plus 20% a side (a close-up: the face fills most of it), turned `turn` degrees."""
+    x, y, w, h = detect(_demo())
+    d = w // 5
+    up = cv2.resize(_demo()[y - d:y + h + d, x - d:x + w + d], (size, size), interpolation=cv2.INTER_AREA)
+    if not turn:
+        return up
+    return cv2.warpAffine(up, cv2.getRotationMatrix2D((size / 2, size / 2), turn, 1.0), (size, size),
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+@pytest.mark.parametrize("turn", [-25, 25])
+def test_upright_finds_a_tilted_head_and_crops_it_upright(turn):
+    tilted = _close_up(turn)
+    assert detect(tilted) is None  # the plain cascade misses the tilted head
+    cx, cy, side, angle = find_upright(tilted)
+    assert np.sign(angle) == np.sign(-turn) and abs(angle + turn) <= 15  # turned back, within a step or so
+    assert 60 <= side <= 80 and abs(cx - 48) < 6 and abs(cy - 48) < 6
+    face, how, _ = crop_face_at(tilted, 64, FaceConfig(upright=True))
+    assert how.startswith("haar, upright (turned")
+    plain, plain_how = crop_face(_close_up(), 64, FaceConfig())
+    assert plain_how == "haar"
+    match = cv2.matchTemplate(face[8:56, 8:56], plain, cv2.TM_CCOEFF_NORMED).max()
+    assert match > 0.6  # the upright crop shows the face as the untilted close-up's crop does
+    assert crop_face(tilted, 64, FaceConfig())[1] == "whole"  # upright is off by default
+
+
+def test_upright_counts_only_a_face_that_fills_most_of_its_picture():
+    tilted = _demo(25)  # the whole portrait: the head is a fifth of its side
+    assert detect(tilted) is None
+    found = find_upright(tilted)
+    assert found is None or found[2] >= UPRIGHT_MIN_FACE * 256  # a box smaller than that is never taken
+    cx, cy, side, angle = find_upright(tilted, min_face=0.2)  # when smaller faces count: the head
+    assert 40 <= side <= 75 and angle < 0
+
+
+def test_upright_finds_a_face_that_fills_its_picture():
+    x, y, w, h = detect(_demo())
+    d = w // 10  # a crop inside the face box, at 48 px: tighter than a FER+ crop
+    tight = cv2.resize(_demo()[y + d:y + h - d, x + d:x + w - d], (48, 48), interpolation=cv2.INTER_AREA)
+    assert detect(tight) is None
+    face, how, square = crop_face_at(tight, 48, FaceConfig(upright=True, margin=0.1))
+    assert how == "haar, upright" and square[2] >= 40  # found in the border: nearly the whole picture
+    blank = np.full((64, 64), 200, np.uint8)
+    assert find_upright(blank) is None and crop_face(blank, 32, FaceConfig(upright=True))[1] == "whole"
+
+
+def test_photos_are_searched_upright_and_datasets_are_not():
+    from emosketch.cli import face_note
+    from emosketch.datasets.photo import model_input, photo_configs
+
+    assert FaceConfig().upright is None and FaceConfig().for_photos().upright is True
+    assert FaceConfig(upright=False).for_photos().upright is False  # settings may turn it off
+    assert photo_configs({})[0].upright is True
+    assert photo_configs({"face_crop": {"upright": False}})[0].upright is False
+    tilted = _close_up(-25)
+    assert crop_face(tilted, 64, FaceConfig())[1] == "whole"  # a dataset's crop (prepare) is unchanged
+    sketch, how = model_input(tilted, {"sketch": {"method": "xdog"}}, 64, "sketch", "photo")
+    assert "upright (turned +" in how and sketch.shape == (64, 64)  # a photo's is turned upright
+    note = face_note(how)
+    assert note.startswith("the face was found tilted and is drawn turned upright (+")
+    assert face_note("photo -> sketch (haar)") is None and "no frontal face" in face_note("photo -> sketch (whole)")

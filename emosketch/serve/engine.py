@@ -122,7 +122,10 @@ class Engine:
         if self.classifier_state["input"] != "face":
             raise EmosketchError(f"{config.classifier}: serve reads camera frames and photos, so its classifier "
                                  "must be trained on faces (emosketch classifier train --input face)")
-        self.face_cfg, _ = photo_configs(self.classifier_state.get("dataset", {}))
+        face_cfg, _ = photo_configs(self.classifier_state.get("dataset", {}))
+        # every camera frame is read: the classifier's crop skips the turned search (up to seven more cascade
+        # passes where no face is found); a face the page sends to be drawn gets it (Renderer.source_from_gray)
+        self.face_cfg = replace(face_cfg, upright=False)
         self.guide, guide_state = load_sketch_classifier(config.guide or default_sketch_classifier(), self.classes,
                                                          self.device, "the search's guide", "the generator's")
         self.guide_size = int(guide_state["image_size"])
