@@ -31,6 +31,7 @@ bench: demo
 	$(VENV)/bin/emosketch demo --train --out $(TRAIN_DEMO_OUT)
 	$(PY) benchmarks/export.py --out $(BENCH_OUT)
 	$(PY) benchmarks/prepare.py --out $(BENCH_OUT)
+	$(PY) benchmarks/facecrop.py --out $(BENCH_OUT)
 	$(PY) benchmarks/classifier.py --out $(BENCH_OUT)
 	$(PY) benchmarks/players.py --out $(BENCH_OUT)
 	$(PY) benchmarks/stylegan2.py --out $(BENCH_OUT)
