@@ -177,3 +177,11 @@ def test_photos_are_searched_upright_and_datasets_are_not():
     note = face_note(how)
     assert note.startswith("the face was found tilted and is drawn turned upright (+")
     assert face_note("photo -> sketch (haar)") is None and "no frontal face" in face_note("photo -> sketch (whole)")
+
+
+def test_upright_skips_strips_and_tiny_pictures_quickly():
+    rng = np.random.default_rng(0)
+    strip = rng.integers(0, 256, (10, 4000)).astype(np.uint8)  # enlarged for the search it would be 192 x 76,800
+    assert find_upright(strip) is None and crop_face(strip, 32, FaceConfig(upright=True))[1] == "whole"
+    tiny = rng.integers(0, 256, (5, 5)).astype(np.uint8)
+    assert crop_face(tiny, 32, FaceConfig(upright=True))[1] == "whole"

@@ -106,6 +106,7 @@ def framing_margin(faces: np.ndarray, min_face: float = 0.2, sample: int = 400,
 
 TURNS = (0, -10, 10, -20, 20, -30, 30)  # degrees, counter-clockwise: the turns find_upright tries, in order
 SEARCH_SIDE = 192  # find_upright looks at an image with its short side at this many pixels
+MAX_ASPECT = 3  # find_upright skips a picture more than this many times as long as it is wide (or wide as long)
 
 
 UPRIGHT_MIN_FACE = 0.6  # find_upright's smallest face, a share of the image's short side: it looks for a face
@@ -118,12 +119,15 @@ def find_upright(gray: np.ndarray, min_face: float = UPRIGHT_MIN_FACE,
     """A face the plain cascade misses: the image (its short side scaled to SEARCH_SIDE px) is set in a
     border of its median gray half its short side wide, so that a face filling the whole picture can be
     found, and turned by each angle of `turns` in order; only faces of at least `min_face` of the image's
-    short side count. A face found with no turn wins at once; else the angle is the mean of the angles
-    within 10 degrees of the one the cascade is surest of, weighted by how sure it is at each, and at
-    least two such angles must find it (a turned face found at one angle alone was as often a worse crop
-    as a better one in rounds 71-74). Returns the face's centre x, y and side in `gray`'s pixels and the
-    angle (degrees, counter-clockwise) that turns it upright; None when no face is found at any angle."""
+    short side count, and none in a picture more than MAX_ASPECT times as long as it is wide. A face found
+    with no turn wins at once; else the angle is the mean of the angles within 10 degrees of the one the
+    cascade is surest of, weighted by how sure it is at each, and at least two such angles must find it (a
+    turned face found at one angle alone was as often a worse crop as a better one in rounds 71-74).
+    Returns the face's centre x, y and side in `gray`'s pixels and the angle (degrees, counter-clockwise)
+    that turns it upright; None when no face is found at any angle."""
     h, w = gray.shape
+    if max(h, w) > MAX_ASPECT * min(h, w):
+        return None  # a strip: no face fills most of it, and its enlarged search image would be huge
     scale = SEARCH_SIDE / min(h, w)
     big = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))),
                      interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
