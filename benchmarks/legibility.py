@@ -365,6 +365,8 @@ class Condition:
     # (interpolate.paths blend: the anchor plus each weight times the style's step from it)
     only: tuple = ()  # draw only these emotions (a variant of one emotion's look); () draws all six
     face: tuple = ()  # (key, value) pairs over the model's face-crop settings for photos (e.g. upright)
+    gray_side: int | None = None  # the gray sketch shrunk (area) to this side first: the gray a panel of that
+    # many rows could show, at the panel's own pixels
 
 
 FEAR_HAPPY4 = (("fear", (("fear", 1.0), ("happy", 0.4))),)
@@ -498,6 +500,8 @@ def conditions() -> dict[str, Condition]:
                                      face=(("upright", False),)),
         "gray-upright": Condition("the generator's gray sketch, a face the cascade misses found in a border or "
                                   "turned, and cropped upright (face_crop upright)", face=(("upright", True),)),
+        "gray64": Condition("the generator's gray sketch shrunk to 64 px (area), shown at the panel's pixels: the "
+                            "gray the panel's 64 rows could show, without the 1-bit step", gray_side=64),
         "real-sketch": Condition("real FER+ sketches (gray)"),
         "real-sketch-panel": Condition("real sketches through the default panel", PANEL),
         "real-bold-panel": Condition("real sketches, bolder lines (xdog sigma 2.0, specks under 30 px at 128 px "
@@ -673,6 +677,9 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
             frames = drawn[how]
             if c.smooth:
                 frames = np.stack([cv2.GaussianBlur(f, (0, 0), c.smooth) for f in frames])
+            if c.gray_side and c.panel is None:
+                frames = np.stack([cv2.resize(f, (c.gray_side, c.gray_side), interpolation=cv2.INTER_AREA)
+                                   for f in frames])
             pics = frames if c.panel is None else draw(frames, c.panel, np.full(len(shown), c.zoom))
             if c.close:
                 lit_is_ink = c.panel.dither.polarity == "ink"

@@ -329,3 +329,31 @@ def test_a_sketch_condition_redraws_the_photo_sketched_with_its_settings():
     for e in ("neutral", "surprise"):
         assert (by["sigma18", e] != by["default", e]).mean() > 0.01
         assert np.abs(by["gray-sigma18", e].astype(int) - by["gray", e]).mean() > 1.0
+
+
+def test_face_and_gray_side_conditions_draw_their_own_tiles():
+    """plain-crop frames a photo without the upright search (a tilted close-up is drawn whole, the default turns
+    it upright); gray64 shows the gray sketch shrunk to the panel's 64 rows."""
+    import cv2
+
+    from emosketch.datasets.decode import decode_file
+    from emosketch.datasets.face import detect
+    from emosketch.interpolate.render import Renderer
+    from emosketch.models import default_generator, demo_photo
+
+    known = legibility.conditions()
+    assert known["plain-crop"].face == (("upright", False),) and known["upright"].face == (("upright", True),)
+    gray = decode_file(demo_photo())
+    x, y, w, h = detect(gray)
+    close = cv2.resize(gray[y - w // 5:y + h + w // 5, x - w // 5:x + w + w // 5], (96, 96))
+    tilted = cv2.warpAffine(close, cv2.getRotationMatrix2D((48, 48), 25, 1.0), (96, 96), borderMode=cv2.BORDER_REPLICATE)
+    r = Renderer(default_generator(), "cpu")
+    settings = r.state.get("dataset", {})
+    assert "turned" in r.source_from_gray(tilted, "photo", settings).how
+    plain = {**settings, "face_crop": {**settings.get("face_crop", {}), "upright": False}}
+    assert "(whole" in r.source_from_gray(tilted, "photo", plain).how
+    tiles = legibility.study_tiles(1, 0, 0, 0, ("gray", "gray64"))
+    by = {(t[1]["condition"], t[1]["emotion"]): t[0] for t in tiles}
+    assert by["gray64", "happy"].shape == (64, 64) and by["gray", "happy"].shape == (128, 128)
+    small = cv2.resize(by["gray", "happy"], (64, 64), interpolation=cv2.INTER_AREA)
+    assert np.abs(small.astype(int) - by["gray64", "happy"]).max() <= 1
