@@ -492,7 +492,7 @@ def conditions() -> dict[str, Condition]:
                                   "ink (sketch spots 15)", sketch=(("spots", 15.0),)),
         "upright": Condition("panel: the default, a photo whose face the cascade misses looked for again in a "
                              "border and turned up to 30 degrees, and cropped upright (face_crop upright; the "
-                             "default since round 76)", PANEL, face=(("upright", True),)),
+                             "default from round 77 on)", PANEL, face=(("upright", True),)),
         "plain-crop": Condition("panel: the default, photos cropped without the upright search (the default until "
                                 "round 76: a face the cascade misses is drawn whole)", PANEL,
                                 face=(("upright", False),)),
