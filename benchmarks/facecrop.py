@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from report import table, write_json  # noqa: E402
 
 FERPLUS_VALID = ROOT.parent / "shared" / "data" / "ferplus" / "FER2013Valid"
-HIRES = ROOT.parent / "shared" / "data" / "hires"
 
 
 def kind(how: str) -> str:
@@ -78,28 +77,22 @@ def compare(name: str, pictures: list[np.ndarray], photo_cfg) -> list[dict]:
 
 
 def sharp_pictures() -> list[np.ndarray]:
+    """The demo photo and the blind study's pool of sharp portraits (legibility.sharp_pool)."""
+    from legibility import sharp_pool
+
     from emosketch.datasets.decode import decode_file
     from emosketch.models import demo_photo
 
-    paths = [Path(demo_photo())]
-    if HIRES.is_dir():
-        posers = {}
-        for p in sorted((HIRES / "jaffe" / "neutral").glob("*")):
-            posers.setdefault(p.name.split(".")[0], p)
-        paths += list(posers.values())
-        paths += sorted((HIRES / "katstudz" / "neutral").glob("*"))[:20]
-        paths += sorted((HIRES / "mux" / "neutral").glob("*"))[:20]
-    return [decode_file(p) for p in paths]
+    return [decode_file(p) for p in [Path(demo_photo()), *sharp_pool()]]
 
 
 def fer_pictures(count: int) -> list[np.ndarray]:
-    """Up to `count` clearly neutral FER+ validation faces, evenly spaced in file order."""
-    import csv
+    """Up to `count` clearly neutral FER+ validation faces (at least 7 of 10 votes), evenly spaced in file order."""
+    from legibility import FERPLUS_VOTES, _ferplus_rows
 
     if not (FERPLUS_VALID / "label.csv").exists():
         return []
-    with open(FERPLUS_VALID / "label.csv", newline="") as f:
-        names = sorted(r[0] for r in csv.reader(f) if int(r[2]) >= 7)
+    names = sorted(n for n, votes in _ferplus_rows(FERPLUS_VALID) if votes[FERPLUS_VOTES["neutral"]] >= 7)
     picks = names[::max(1, len(names) // count)][:count]
     return [cv2.imread(str(FERPLUS_VALID / n), cv2.IMREAD_GRAYSCALE) for n in picks]
 

@@ -327,18 +327,21 @@ def ferplus_faces(emotion: str, count: int, skip: set[str], seed: int, among: se
     return [FERPLUS_VALID / n for n in rng.choice(names, min(count, len(names)), replace=False)]
 
 
+def sharp_pool() -> list[Path]:
+    """The neutral sharp portraits the study draws from (../shared/data/hires): one per JAFFE poser, the
+    first 20 of katstudz and of mux; none where the data is absent."""
+    posers = {}
+    for p in sorted((HIRES / "jaffe" / "neutral").glob("*")):
+        posers.setdefault(p.name.split(".")[0], p)
+    return [*posers.values(), *sorted((HIRES / "katstudz" / "neutral").glob("*"))[:20],
+            *sorted((HIRES / "mux" / "neutral").glob("*"))[:20]]
+
+
 def sharp_faces(count: int, seed: int) -> list[Path]:
-    """The demo photo and neutral sharp portraits from ../shared/data/hires (one per JAFFE poser)."""
+    """The demo photo and `count` - 1 portraits of sharp_pool, picked by seed."""
     from emosketch.models import demo_photo
 
-    pool = []
-    jaffe = sorted((HIRES / "jaffe" / "neutral").glob("*"))
-    posers = {}
-    for p in jaffe:
-        posers.setdefault(p.name.split(".")[0], p)
-    pool += list(posers.values())
-    pool += sorted((HIRES / "katstudz" / "neutral").glob("*"))[:20]
-    pool += sorted((HIRES / "mux" / "neutral").glob("*"))[:20]
+    pool = sharp_pool()
     rng = np.random.default_rng(seed)
     picks = [Path(p) for p in rng.choice(pool, min(count - 1, len(pool)), replace=False)] if count > 1 else []
     return [demo_photo(), *picks][:count]
@@ -369,6 +372,8 @@ class Condition:
     # many rows could show, at the panel's own pixels
 
 
+PLAIN_CROP = (("upright", False),)  # photos cropped without the upright search: plain-crop, and the real
+# baselines, which are framed as in every round
 FEAR_HAPPY4 = (("fear", (("fear", 1.0), ("happy", 0.4))),)
 NEUTRAL_HAPPY2 = (("neutral", (("neutral", 1.0), ("happy", 0.2))),)  # raters read plain neutral as sad 0.3 of the time
 FEAR_SURPRISE4 = (("fear", (("fear", 1.0), ("surprise", 0.4))),)  # and fear as sad 0.3: wider eyes, an open mouth
@@ -495,9 +500,9 @@ def conditions() -> dict[str, Condition]:
                              "default from round 77 on)", PANEL, face=(("upright", True),)),
         "plain-crop": Condition("panel: the default, photos cropped without the upright search (the default until "
                                 "round 76: a face the cascade misses is drawn whole)", PANEL,
-                                face=(("upright", False),)),
+                                face=PLAIN_CROP),
         "gray-plain-crop": Condition("the generator's gray sketch, photos cropped without the upright search",
-                                     face=(("upright", False),)),
+                                     face=PLAIN_CROP),
         "gray-upright": Condition("the generator's gray sketch, a face the cascade misses found in a border or "
                                   "turned, and cropped upright (face_crop upright)", face=(("upright", True),)),
         "gray64": Condition("the generator's gray sketch shrunk to 64 px (area), shown at the panel's pixels: the "
@@ -515,6 +520,11 @@ def conditions() -> dict[str, Condition]:
     }
 
 
+def overridden(settings: dict, part: str, pairs) -> dict:
+    """A checkpoint's dataset settings with (key, value) `pairs` over one of its parts ("sketch", "face_crop")."""
+    return {**settings, part: {**(settings.get(part) or {}), **dict(pairs)}}
+
+
 def framed_source(renderer, path: Path, margin: float | None, sketch: tuple = (), face: tuple = ()):
     """The face `renderer` redraws from the image at `path`; with `margin`, a photo is framed by its face
     box plus that fraction a side instead of the checkpoint's own framing; with `sketch` or `face`, (key,
@@ -529,9 +539,9 @@ def framed_source(renderer, path: Path, margin: float | None, sketch: tuple = ()
     if margin is not None:
         settings = with_photo_margin(settings, margin)
     if sketch:
-        settings = {**settings, "sketch": {**(settings.get("sketch") or {}), **dict(sketch)}}
+        settings = overridden(settings, "sketch", sketch)
     if face:
-        settings = {**settings, "face_crop": {**(settings.get("face_crop") or {}), **dict(face)}}
+        settings = overridden(settings, "face_crop", face)
     return renderer.source_from_gray(decode_file(path), "auto", settings)
 
 
@@ -592,8 +602,7 @@ def real_sketch(gray: np.ndarray, settings: dict, size: int, overrides: tuple) -
     """A real face's sketch through the model's face crop and sketch settings, with `overrides`."""
     from emosketch.datasets.photo import model_input
 
-    data = {**settings, "sketch": {**(settings.get("sketch") or {}), **dict(overrides)},
-            "face_crop": {**(settings.get("face_crop") or {}), "upright": False}}  # framed as in every round
+    data = overridden(overridden(settings, "sketch", overrides), "face_crop", PLAIN_CROP)
     return model_input(gray, data, size, "sketch", "photo")[0]
 
 
@@ -696,8 +705,7 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
             [("real-sharp", p) for p in labelled_sharp_faces(e, real_sharp, seed + 1)]
         for source, path in labelled:
             gray = decode_file(path)
-            crop, _ = model_input(gray, {**data, "face_crop": {**(data.get("face_crop") or {}), "upright": False}},
-                                  r.size, "face")  # framed as in every round
+            crop, _ = model_input(gray, overridden(data, "face_crop", PLAIN_CROP), r.size, "face")
             pics = {"real-photo": draw(crop[None], Panel(photo_layout, Dither("floyd-steinberg", polarity="paper")))[0],
                     "real-photo-negative": draw(crop[None], Panel(photo_layout, Dither("floyd-steinberg")))[0]}
             for cond in chosen:

@@ -144,11 +144,11 @@ def find_upright(gray: np.ndarray, min_face: float = UPRIGHT_MIN_FACE,
                                                         minSize=(side, side), outputRejectLevels=True)
         if len(faces) == 0:
             continue
-        i = int(np.argmax(np.ravel(weights)))
+        weights = np.ravel(weights)
+        i = int(np.argmax(weights))
         x, y, fw, fh = faces[i]
         cx, cy = cv2.invertAffineTransform(turn) @ np.array([x + fw / 2, y + fh / 2, 1.0])  # back to unturned
-        found.append((float(np.ravel(weights)[i]), angle,
-                      ((cx - pad) / scale, (cy - pad) / scale, max(fw, fh) / scale)))
+        found.append((float(weights[i]), angle, ((cx - pad) / scale, (cy - pad) / scale, max(fw, fh) / scale)))
         if angle == 0:
             break
     if not found:
