@@ -29,7 +29,9 @@ emotion): face seen at once (face 2), face seen at all (face 1 or 2), emotion re
 "can't tell", the raters' count, and the agreement between raters (the share of rater pairs giving
 the same emotion to a tile, and Fleiss' kappa). Chance for the emotion is 1/6. With --frontal the
 neutral FER+ faces are split by whether the photo path's face detector finds a frontal face in them
-(a face turned away or covered by a hand mostly has none).
+(a face turned away or covered by a hand mostly has none). With --readable gray every drawn face is
+split by whether its own gray sketch was seen at once in at least half its ratings: what each
+rendering keeps on the faces whose drawing reads at all, and what it shows of the rest.
 
 RATER BRIEF (this, and the sheets, is all a rater sees)
 --------------------------------------------------------
@@ -243,6 +245,28 @@ def split_frontal(key: dict, folder: Path = FERPLUS_VALID) -> dict:
             if name not in found:
                 found[name] = frontal(folder / name)
             entry = {**entry, "source": "fer, frontal face found" if found[name] else "fer, no frontal face found"}
+        out[t] = entry
+    return out
+
+
+def split_readable(key: dict, answers: dict[str, dict], cond: str) -> dict:
+    """The key with each drawn face's source split by whether its tiles of condition `cond` (in the same
+    study) were seen as a face at once in at least half their ratings: what the other conditions read on
+    faces whose own `cond` drawing reads, and on the rest. Faces without `cond` tiles keep their source."""
+    raters = [_read_answers(a, name) for name, a in answers.items()]
+    seen: dict[tuple, list[bool]] = {}
+    for t, entry in key.items():
+        if entry["condition"] == cond:
+            face = (t.rpartition(":")[0], entry.get("source", ""), entry["face"])
+            seen.setdefault(face, []).extend(r[t][0] == 2 for r in raters if t in r)
+    if not seen:
+        raise SystemExit(f"--readable {cond}: no tile of that condition in the key")
+    out = {}
+    for t, entry in key.items():
+        votes = seen.get((t.rpartition(":")[0], entry.get("source", ""), entry["face"]))
+        if votes:
+            reads = "read" if sum(votes) >= len(votes) / 2 else "not read"
+            entry = {**entry, "source": f"{entry.get('source', '')}, {cond} {reads} at once"}
         out[t] = entry
     return out
 
@@ -505,6 +529,9 @@ def conditions() -> dict[str, Condition]:
                                      face=PLAIN_CROP),
         "gray-upright": Condition("the generator's gray sketch, a face the cascade misses found in a border or "
                                   "turned, and cropped upright (face_crop upright)", face=(("upright", True),)),
+        "gaps10": Condition("panel: the default, where strokes crowd the lighter pixels between them kept paper "
+                            "(line art's gap margin 10: ink only where darker than its 5x5 mean plus 10 levels)",
+                            Panel(PANEL.layout, replace(PANEL.dither, gap_margin=10))),
         "gray64": Condition("the generator's gray sketch shrunk to 64 px (area), shown at the panel's pixels: the "
                             "gray the panel's 64 rows could show, without the 1-bit step", gray_side=64),
         "real-sketch": Condition("real FER+ sketches (gray)"),
@@ -759,6 +786,9 @@ def main() -> None:
     sc.add_argument("--frontal", action="store_true",
                     help="split the neutral FER+ faces by whether the face detector finds a frontal face in them "
                          "(needs ../shared/data/ferplus)")
+    sc.add_argument("--readable", metavar="CONDITION",
+                    help="split the drawn faces by whether their CONDITION tiles (e.g. gray) were seen as a face at "
+                         "once in at least half their ratings: each condition on the faces whose own drawing reads")
     sc.add_argument("--out", default="bench-out")
     args = ap.parse_args()
     if args.verb == "make":
@@ -791,6 +821,8 @@ def main() -> None:
     key, answers, descriptions = pool(studies, dict(a.split("=", 1) for a in args.same))
     if args.frontal:
         key = split_frontal(key)
+    if args.readable:
+        key = split_readable(key, answers, args.readable)
     result = score(key, answers)
     print(report(result, descriptions))
     write_json(args.out, "legibility.json", {"conditions_described": descriptions, **result})

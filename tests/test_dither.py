@@ -68,6 +68,22 @@ def test_lineart_without_fills_draws_the_strokes_and_no_tone(stable):
         Dither("lineart", fill="dots")
 
 
+@pytest.mark.parametrize("stable", [False, True])
+def test_a_gap_margin_keeps_the_light_gap_between_crowded_strokes(stable):
+    gray = np.full((1, 32, 64), 255, np.uint8)
+    gray[0, 10, 8:40] = 90  # two strokes two rows apart, and the light gray between them that a shrink left
+    gray[0, 11, 8:40] = 190
+    gray[0, 12, 8:40] = 90
+    gray[0, 24, 8:40] = 150  # a lone thin stroke
+    bold = Dither("lineart", fill="none", stroke_level=200, stable=stable)
+    plain, gapped = dither(gray, bold), dither(gray, Dither(**{**bold.__dict__, "gap_margin": 10}))
+    assert plain[0, 10:13, 12:36].all()  # level 200 merges the pair into one band
+    assert gapped[0, 10, 12:36].all() and gapped[0, 12, 12:36].all() and not gapped[0, 11, 12:36].any()
+    assert gapped[0, 24, 8:40].all()  # a lone stroke stays whole
+    with pytest.raises(EmosketchError, match="gap margin"):
+        Dither("lineart", gap_margin=300)
+
+
 def test_stable_flips_far_fewer_pixels_than_error_diffusion_on_a_slow_fade():
     base = ramp(32, 64)[0].astype(int)
     fade = np.stack([np.clip(base + k, 0, 255) for k in range(0, 24, 2)]).astype(np.uint8)

@@ -300,6 +300,31 @@ def test_score_splits_fer_faces_by_a_frontal_face(tmp_path):
         legibility.split_frontal({"1": {**key["1"], "face": "gone.png"}}, tmp_path)
 
 
+def test_score_splits_faces_by_whether_their_own_drawing_reads():
+    key = {"r1:1": {"condition": "gray", "emotion": "happy", "source": "fer", "face": "a.png"},
+           "r1:2": {"condition": "panel", "emotion": "happy", "source": "fer", "face": "a.png"},
+           "r1:3": {"condition": "gray", "emotion": "sad", "source": "fer", "face": "b.png"},
+           "r1:4": {"condition": "panel", "emotion": "sad", "source": "fer", "face": "b.png"},
+           "r2:1": {"condition": "panel", "emotion": "sad", "source": "fer", "face": "b.png"},  # another study
+           "r1:5": {"condition": "real", "emotion": "sad", "source": "real", "face": "c.png"}}
+    answers = {"x": {"r1:1": {"face": 2, "emotion": "happy"}, "r1:2": {"face": 2, "emotion": "happy"},
+                     "r1:3": {"face": 1, "emotion": "?"}, "r1:4": {"face": 0, "emotion": "?"}},
+               "y": {"r1:1": {"face": 1, "emotion": "happy"}, "r1:3": {"face": 2, "emotion": "sad"},
+                     "r1:4": {"face": 2, "emotion": "sad"}}}
+    split = legibility.split_readable(key, answers, "gray")
+    assert split["r1:2"]["source"] == "fer, gray read at once"  # 1 of 2 ratings: half reads
+    assert split["r1:4"]["source"] == "fer, gray read at once"  # 1 of 2
+    answers["y"]["r1:3"] = {"face": 1, "emotion": "sad"}
+    split = legibility.split_readable(key, answers, "gray")
+    assert split["r1:4"]["source"] == "fer, gray not read at once"
+    assert split["r2:1"]["source"] == "fer" and split["r1:5"]["source"] == "real"
+    per = legibility.score(split, answers)["conditions"]["panel"]["per_source"]
+    assert per["fer, gray read at once"]["face_at_once"] == 1.0
+    assert per["fer, gray not read at once"]["face_at_once"] == 0.5
+    with pytest.raises(SystemExit, match="no tile of that condition"):
+        legibility.split_readable(key, answers, "grey")
+
+
 def test_a_look_condition_draws_only_its_emotion_as_its_blend():
     """fear-happy4: only fear tiles, drawn as the pose {fear: 1, happy: 0.4}; the default's fear differs."""
     tiles = legibility.study_tiles(1, 0, 0, 0, ("default", "fear-happy4"))

@@ -36,6 +36,8 @@ class Dither:
     thin: bool = False  # thin every stroke to one pixel after dithering (enlarged faces: no doubled lines); with stable, a still stroke keeps its skeleton
     line: int = 1  # with thin: the width in pixels the one-pixel skeleton is redrawn at (1 or 2)
     min_stroke: int = 0  # ink specks of fewer pixels than this (8-connected) are dropped: clutter, not features
+    gap_margin: int | None = None  # lineart: ink only where a pixel is darker than its 5x5 mean plus this many
+    # levels, so that where strokes crowd (an eye, hair) the lighter pixels between them stay paper; None: off
 
     def __post_init__(self) -> None:
         if self.line not in (1, 2):
@@ -50,6 +52,8 @@ class Dither:
             raise EmosketchError(
                 f"--stable needs a screen-fixed mask ({', '.join(MASK_MODES)}); "
                 f"{self.mode} diffuses error differently in every frame")
+        if self.gap_margin is not None and not -64 <= self.gap_margin <= 255:
+            raise EmosketchError(f"gap margin {self.gap_margin}: from -64 to 255 gray levels")
         if not 0 <= self.min_stroke <= 64:
             raise EmosketchError(f"min stroke {self.min_stroke}: from 0 (keep every speck) to 64 pixels")
         for name in ("level", "stroke_level", "paper_level"):
@@ -239,13 +243,18 @@ def _dither_chunk(gray: np.ndarray, d: Dither, prev: np.ndarray | None) -> tuple
         # The hysteresis covers the strokes too: how far a pixel is past any of the three tests (dark,
         # darker than around it, under its fill threshold), in gray levels; > 0 is ink.
         g = gray.astype(np.float32)
-        score = np.maximum(np.maximum(d.stroke_level - g, _contrast(gray) - d.stroke_contrast), fill_thresholds - g)
+        contrast = _contrast(gray)
+        score = np.maximum(np.maximum(d.stroke_level - g, contrast - d.stroke_contrast), fill_thresholds - g)
+        if d.gap_margin is not None:  # and under its neighbourhood's mean plus the margin
+            score = np.minimum(score, contrast + d.gap_margin)
         ink = _hysteresis(-score, np.zeros((h, w), np.float32), d.hysteresis, prev)
         ink &= gray < d.paper_level
         return ink, ink[-1]
     masked = _masked(gray, fill_thresholds, d, prev)
     ink = masked | _strokes(gray, d)
     ink &= gray < d.paper_level
+    if d.gap_margin is not None:
+        ink &= _contrast(gray) > -d.gap_margin
     return ink, masked[-1]
 
 
