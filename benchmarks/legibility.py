@@ -31,7 +31,9 @@ the same emotion to a tile, and Fleiss' kappa). Chance for the emotion is 1/6. W
 neutral FER+ faces are split by whether the photo path's face detector finds a frontal face in them
 (a face turned away or covered by a hand mostly has none). With --readable gray every drawn face is
 split by whether its own gray sketch was seen at once in at least half its ratings: what each
-rendering keeps on the faces whose drawing reads at all, and what it shows of the rest.
+rendering keeps on the faces whose drawing reads at all, and what it shows of the rest. With
+--twins default=default-twin (a study made with both) the very same tiles, shown twice in different
+places, tell how far a tile's reading depends on where it is shown, against the raters' own spread.
 
 RATER BRIEF (this, and the sheets, is all a rater sees)
 --------------------------------------------------------
@@ -271,6 +273,43 @@ def split_readable(key: dict, answers: dict[str, dict], cond: str) -> dict:
     return out
 
 
+def twin_agreement(key: dict, answers: dict[str, dict], cond: str, twin: str) -> dict:
+    """How far one tile's reading depends on where it is shown: `twin` draws the very tiles of `cond`, shown
+    elsewhere on the sheets. Each pair (same study, face and emotion) is read by each half of the raters
+    (their first half by name against the second): the mean absolute difference in the share who saw a face at
+    once, between the two halves on one tile (the raters' own spread) and between one half on the tile and the
+    other half on its twin (the spread and where it was shown). Equal figures: the place does not matter."""
+    raters = {name: _read_answers(a, name) for name, a in answers.items()}
+    pairs: dict[tuple, dict[str, str]] = {}
+    for t, entry in key.items():
+        if entry["condition"] in (cond, twin):
+            who = (t.rpartition(":")[0], entry.get("source", ""), entry["face"], entry["emotion"])
+            pairs.setdefault(who, {})[entry["condition"]] = t
+    same, cross, twins = [], [], []
+    for p in pairs.values():
+        if len(p) != 2:
+            continue
+        a, b = p[cond], p[twin]
+        study = a.rpartition(":")[0]
+        names = sorted(n for n in raters if n.rpartition(":")[0] == study and a in raters[n] and b in raters[n])
+        if len(names) < 2:
+            continue
+        first, second = names[:len(names) // 2], names[len(names) // 2:]
+
+        def seen(tile: str, group: list[str]) -> float:
+            return sum(raters[n][tile][0] == 2 for n in group) / len(group)
+
+        same += [abs(seen(a, first) - seen(a, second)), abs(seen(b, first) - seen(b, second))]
+        cross += [abs(seen(a, first) - seen(b, second)), abs(seen(b, first) - seen(a, second))]
+        twins.append((seen(a, names), seen(b, names)))
+    if not twins:
+        raise SystemExit(f"--twins {cond}={twin}: no tile of {cond} has a twin in {twin}")
+    return {"pairs": len(twins), "at_once": float(np.mean([x for x, _ in twins])),
+            "at_once_twin": float(np.mean([y for _, y in twins])),
+            "halves_same_tile": float(np.mean(same)), "halves_tile_and_twin": float(np.mean(cross)),
+            "all_raters_tile_and_twin": float(np.mean([abs(x - y) for x, y in twins]))}
+
+
 def pool(studies: list[tuple[Path, Path, list[Path]]], same: dict[str, str]) -> tuple[dict, dict, dict]:
     """Studies (folder, key file, answer files) as one: tiles and raters named by study where there is
     more than one, conditions renamed by `same`: {OLD: NEW} in every study, {"FOLDER:OLD": NEW} in the
@@ -481,6 +520,10 @@ def conditions() -> dict[str, Condition]:
         "gray-anchored": Condition("the generator's gray 64 px sketch, each emotion's warp relative to neutral's",
                                    anchor=True),
         "gray-m10": Condition("the generator's gray 64 px sketch, photos framed with 10% a side", margin=0.1),
+        "default-twin": Condition("panel: the default again, the very tiles of `default` shown a second time elsewhere "
+                                  "on the sheets (how far raters agree with themselves on one tile)", PANEL),
+        "input-gray": Condition("the generator's input in gray, the neutral face's own sketch, unedited (one tile a "
+                                "face; a 128 px sketch shown at the size of a 64 px one)"),
         "input-panel": Condition("panel: the default drawing of the generator's input, the neutral face's own "
                                  "sketch, unedited (one tile a face)", PANEL),
         "fear-happy4": Condition("panel: the default, fear drawn as fear + 0.4 happy (its turned-down mouth "
@@ -789,6 +832,9 @@ def main() -> None:
     sc.add_argument("--readable", metavar="CONDITION",
                     help="split the drawn faces by whether their CONDITION tiles (e.g. gray) were seen as a face at "
                          "once in at least half their ratings: each condition on the faces whose own drawing reads")
+    sc.add_argument("--twins", metavar="COND=TWIN",
+                    help="TWIN draws the very tiles of COND, shown elsewhere on the sheets: how far a tile's reading "
+                         "(face at once) depends on where it is shown, against the raters' own spread")
     sc.add_argument("--out", default="bench-out")
     args = ap.parse_args()
     if args.verb == "make":
@@ -825,6 +871,14 @@ def main() -> None:
         key = split_readable(key, answers, args.readable)
     result = score(key, answers)
     print(report(result, descriptions))
+    if args.twins:
+        cond, _, twin = args.twins.partition("=")
+        result["twins"] = twin_agreement(key, answers, cond, twin)
+        tw = result["twins"]
+        print(f"\n{cond} and its twin {twin} ({tw['pairs']} pairs): seen at once {tw['at_once']:.3f} and "
+              f"{tw['at_once_twin']:.3f}; mean difference in the share at once, half the raters against the other "
+              f"half: {tw['halves_same_tile']:.3f} on one tile, {tw['halves_tile_and_twin']:.3f} on a tile and its "
+              f"twin; all raters, a tile against its twin: {tw['all_raters_tile_and_twin']:.3f}")
     write_json(args.out, "legibility.json", {"conditions_described": descriptions, **result})
 
 

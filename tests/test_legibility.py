@@ -325,6 +325,25 @@ def test_score_splits_faces_by_whether_their_own_drawing_reads():
         legibility.split_readable(key, answers, "grey")
 
 
+def test_twins_tell_the_place_a_tile_is_shown_from_the_raters_own_spread():
+    key = {"r1:1": {"condition": "d", "emotion": "happy", "source": "fer", "face": "a.png"},
+           "r1:2": {"condition": "d2", "emotion": "happy", "source": "fer", "face": "a.png"},
+           "r1:3": {"condition": "d", "emotion": "sad", "source": "fer", "face": "a.png"},
+           "r1:4": {"condition": "d2", "emotion": "sad", "source": "fer", "face": "a.png"},
+           "r1:5": {"condition": "d", "emotion": "fear", "source": "fer", "face": "a.png"}}  # no twin
+    seen = {"r1:1": 2, "r1:2": 0, "r1:3": 1, "r1:4": 1, "r1:5": 2}  # happy read at once only where first shown
+    answers = {f"r1:rater-{k}": {t: {"face": f, "emotion": "?"} for t, f in seen.items()} for k in range(4)}
+    tw = legibility.twin_agreement(key, answers, "d", "d2")
+    assert tw["pairs"] == 2 and tw["at_once"] == 0.5 and tw["at_once_twin"] == 0.0
+    assert tw["halves_same_tile"] == 0.0 and tw["halves_tile_and_twin"] == 0.5
+    assert tw["all_raters_tile_and_twin"] == 0.5
+    answers["r1:rater-0"]["r1:2"] = {"face": 2, "emotion": "?"}  # one rater sees the twin at once too
+    tw = legibility.twin_agreement(key, answers, "d", "d2")
+    assert tw["halves_same_tile"] == pytest.approx(0.125) and tw["at_once_twin"] == pytest.approx(0.125)
+    with pytest.raises(SystemExit, match="no tile of d has a twin"):
+        legibility.twin_agreement(key, answers, "d", "gray")
+
+
 def test_a_look_condition_draws_only_its_emotion_as_its_blend():
     """fear-happy4: only fear tiles, drawn as the pose {fear: 1, happy: 0.4}; the default's fear differs."""
     tiles = legibility.study_tiles(1, 0, 0, 0, ("default", "fear-happy4"))
@@ -382,3 +401,10 @@ def test_face_and_gray_side_conditions_draw_their_own_tiles():
     assert by["gray64", "happy"].shape == (64, 64) and by["gray", "happy"].shape == (128, 128)
     small = cv2.resize(by["gray", "happy"], (64, 64), interpolation=cv2.INTER_AREA)
     assert np.abs(small.astype(int) - by["gray64", "happy"]).max() <= 1
+    inputs = legibility.study_tiles(1, 0, 0, 0, ("input-gray", "input-panel"))  # the face's own sketch, one tile each
+    assert [(t[1]["condition"], t[1]["emotion"]) for t in inputs] == [("input-gray", "neutral"), ("input-panel", "neutral")]
+    assert inputs[0][0].dtype == np.uint8 and inputs[0][0].shape == (128, 128)
+    assert inputs[1][0].dtype == bool and inputs[1][0].shape == (64, 128)
+    twins = legibility.study_tiles(1, 0, 0, 0, ("default", "default-twin"))  # the same tiles a second time
+    by = {(t[1]["condition"], t[1]["emotion"]): t[0] for t in twins}
+    assert len(by) == 12 and all(np.array_equal(by["default", e], by["default-twin", e]) for e in legibility.EMOTIONS)
