@@ -88,6 +88,21 @@ def test_classify_reads_a_photo_finds_its_face_and_stimulates_the_agent(client, 
     assert r.json()["stimulated"] == {}
 
 
+def test_a_camera_frame_with_no_face_found_leaves_the_drawn_face(client, engine):
+    client.post("/api/classify?face=1", content=photo(), headers={"content-type": "image/jpeg"})
+    session = engine.session(client.cookies["emosketch_session"], create=False)
+    drawn = session.face_id
+    blank = png(np.full((240, 320, 3), 120, np.uint8))  # a frame with nobody in it
+    out = client.post("/api/classify?face=1&found=1", content=blank, headers={"content-type": "image/png"}).json()
+    assert "face" not in out and "the face drawn before stays" in out["face_kept"] and not out["box"]["found"]
+    assert session.face_id == drawn
+    out = client.post("/api/classify?face=1&found=1", content=photo(), headers={"content-type": "image/jpeg"}).json()
+    assert out["face"].startswith("photo -> sketch") and "face_kept" not in out and session.face_id != drawn
+    drawn = session.face_id
+    out = client.post("/api/classify?face=1", content=blank, headers={"content-type": "image/png"}).json()
+    assert "(whole" in out["face"] and session.face_id != drawn  # an upload is drawn whatever it shows
+
+
 def test_bad_uploads_get_a_json_4xx_and_the_server_goes_on(client, engine):
     cases = [
         (b"", "image/png", 400, "empty"),

@@ -173,7 +173,8 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
             raise RequestError(f"send the image itself as the body, with an image Content-Type "
                                f"({', '.join(IMAGE_TYPES)}), or as a multipart form's file; got {kind or 'none'}", 415)
         s = session_of(request)
-        result = await run_in_threadpool(engine.classify, s, data, _flag(request, "stimulate"), _flag(request, "face"))
+        result = await run_in_threadpool(engine.classify, s, data, _flag(request, "stimulate"), _flag(request, "face"),
+                                         _flag(request, "found"))
         return answer(JSONResponse(result), s)
 
     async def render(request: Request) -> Response:

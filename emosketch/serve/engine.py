@@ -169,9 +169,13 @@ class Engine:
 
     # ---- the models --------------------------------------------------------------------------------
 
-    def classify(self, session: Session, data: bytes, stimulate: bool = False, use_face: bool = False) -> dict:
+    def classify(self, session: Session, data: bytes, stimulate: bool = False, use_face: bool = False,
+                 only_found: bool = False) -> dict:
         """An uploaded image -> emotion probabilities and the face box; optionally the top emotion
-        stimulates the session's agent, and the face becomes the one it draws."""
+        stimulates the session's agent, and the face becomes the one it draws. With `only_found`, a picture
+        in which no face is found (its drawing is the whole picture, which people seldom see as a face on the
+        panel) leaves the face drawn before in place: a camera frame with its face turned away or out of view
+        does not replace a face that reads."""
         from ..emotion_cnn import predict
 
         with self.decode_slots:
@@ -193,6 +197,10 @@ class Engine:
             with self.model_lock:
                 new_face = self.renderer.source_from_gray(gray, "auto")
             new_face = replace(new_face, original=new_face.sketch)  # a session keeps no upload, only its sketch
+            if only_found and "(whole" in new_face.how:
+                new_face = None
+                result["face_kept"] = ("no face found in this picture, so the face drawn before stays (the whole "
+                                       "picture seldom reads as a face on the panel)")
         with session.lock:
             session.advance(self.config.zoom)
             if stimulate:

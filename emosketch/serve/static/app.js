@@ -123,12 +123,16 @@ function showResult(result, image) {
   document.body.dataset.classified = String(Number(document.body.dataset.classified || 0) + 1);
 }
 
-async function classify(blob, useFace, image) {
-  const result = await api(`/api/classify?stimulate=1${useFace ? "&face=1" : ""}`, {
+// useFace: the picture's face becomes the one drawn; onlyFound (camera frames): only where a face is found in it
+async function classify(blob, useFace, image, onlyFound = false) {
+  const flags = useFace ? `&face=1${onlyFound ? "&found=1" : ""}` : "";
+  const result = await api(`/api/classify?stimulate=1${flags}`, {
     method: "POST", body: blob, headers: { "Content-Type": blob.type || "image/jpeg" } });
   showResult(result, image);
   const moved = Object.entries(result.stimulated).map(([c, a]) => `${c} +${a.toFixed(2)}`).join(", ");
-  const unseen = useFace && !result.box.found ? " (no frontal face found: the whole picture is drawn, and a face turned away or covered seldom reads on the panel)" : "";
+  let unseen = "";
+  if (result.face_kept) unseen = " (no face found in this frame: the face drawn before stays)";
+  else if (useFace && !result.box.found) unseen = " (no frontal face found: the whole picture is drawn, and a face turned away or covered seldom reads on the panel)";
   status((moved ? `${result.label}: stimulated ${moved}` : `${result.label}: the agent rests`) + unseen);
   return result;
 }
@@ -157,8 +161,8 @@ async function cameraTick() {
     grab.getContext("2d").drawImage(video, 0, 0);
     const blob = await new Promise((resolve) => grab.toBlob(resolve, "image/jpeg", 0.85));
     const useFace = state.firstCameraFrame || $("camera-face").checked;
-    await classify(blob, useFace, grab);
-    state.firstCameraFrame = false;
+    const result = await classify(blob, useFace, grab, true);
+    if (result.face) state.firstCameraFrame = false;  // until a frame shows a face, the next ones are tried
   } catch (err) {
     status(`camera frame: ${err.message}`, true);
   } finally {
