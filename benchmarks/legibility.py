@@ -520,6 +520,10 @@ def conditions() -> dict[str, Condition]:
         "gray-anchored": Condition("the generator's gray 64 px sketch, each emotion's warp relative to neutral's",
                                    anchor=True),
         "gray-m10": Condition("the generator's gray 64 px sketch, photos framed with 10% a side", margin=0.1),
+        "fear-x1.4": Condition("panel: the default, fear drawn at 1.4 times its strength (the other emotions as they "
+                               "are); fear tiles only", PANEL, mix=(("fear", (("fear", 1.4),)),), only=("fear",)),
+        "fear-x1.8": Condition("panel: the default, fear drawn at 1.8 times its strength; fear tiles only", PANEL,
+                               mix=(("fear", (("fear", 1.8),)),), only=("fear",)),
         "default-twin": Condition("panel: the default again, the very tiles of `default` shown a second time elsewhere "
                                   "on the sheets (how far raters agree with themselves on one tile)", PANEL),
         "input-gray": Condition("the generator's input in gray, the neutral face's own sketch, unedited (one tile a "
