@@ -129,9 +129,16 @@ def test_the_fake_camera_is_read_and_drives_the_face(browser, live_server):
     page.wait_for_function("Number(document.body.dataset.classified || 0) >= 2", timeout=30000)
     assert page.inner_text("#label") in ("neutral", "happy", "sad", "surprise", "fear", "anger")
     assert page.inner_text("#camera") == "Stop camera"
-    page.wait_for_timeout(1000)
-    assert canvas(page, "oled") != before  # the camera's first frame became the face
+    # the live picture shows while the camera is on (a hidden one is paused: its frames came out black)
+    assert page.evaluate("!document.getElementById('video').hidden")
+    grab = page.evaluate("""() => { const v = document.getElementById('video'); const c = document.createElement('canvas');
+        c.width = v.videoWidth; c.height = v.videoHeight; c.getContext('2d').drawImage(v, 0, 0);
+        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data).filter((_, i) => i % 4 == 0); }""")
+    assert np.mean(grab) > 100  # the synthetic faces are drawn on light paper, not a black frame
+    # the first frame in which a face is found became the face, and its reading moved the agent
+    page.wait_for_function(f"document.getElementById('oled').toDataURL() !== {before!r}", timeout=30000)
     page.click("#camera")
+    assert page.evaluate("document.getElementById('video').hidden")
     assert errors == []
     context.close()
 

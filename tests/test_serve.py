@@ -93,14 +93,18 @@ def test_a_camera_frame_with_no_face_found_leaves_the_drawn_face(client, engine)
     session = engine.session(client.cookies["emosketch_session"], create=False)
     drawn = session.face_id
     blank = png(np.full((240, 320, 3), 120, np.uint8))  # a frame with nobody in it
-    out = client.post("/api/classify?face=1&found=1", content=blank, headers={"content-type": "image/png"}).json()
+    out = client.post("/api/classify?stimulate=1&face=1&found=1", content=blank,
+                      headers={"content-type": "image/png"}).json()
     assert "face" not in out and "the face drawn before stays" in out["face_kept"] and not out["box"]["found"]
     assert session.face_id == drawn
+    assert out["stimulated"] == {} and "stimulates nothing" in out["not_stimulated"]  # nor does it move the agent
     out = client.post("/api/classify?face=1&found=1", content=photo(), headers={"content-type": "image/jpeg"}).json()
     assert out["face"].startswith("photo -> sketch") and "face_kept" not in out and session.face_id != drawn
     drawn = session.face_id
     out = client.post("/api/classify?face=1", content=blank, headers={"content-type": "image/png"}).json()
     assert "(whole" in out["face"] and session.face_id != drawn  # an upload is drawn whatever it shows
+    out = client.post("/api/classify?stimulate=1", content=blank, headers={"content-type": "image/png"}).json()
+    assert "not_stimulated" not in out  # and read whatever it shows
 
 
 def test_bad_uploads_get_a_json_4xx_and_the_server_goes_on(client, engine):

@@ -172,10 +172,11 @@ class Engine:
     def classify(self, session: Session, data: bytes, stimulate: bool = False, use_face: bool = False,
                  only_found: bool = False) -> dict:
         """An uploaded image -> emotion probabilities and the face box; optionally the top emotion
-        stimulates the session's agent, and the face becomes the one it draws. With `only_found`, a picture
-        in which no face is found (its drawing is the whole picture, which people seldom see as a face on the
-        panel) leaves the face drawn before in place: a camera frame with its face turned away or out of view
-        does not replace a face that reads."""
+        stimulates the session's agent, and the face becomes the one it draws. With `only_found` (camera
+        frames), a picture in which the classifier finds no face does not stimulate the agent (its reading is
+        of the whole picture), and one in which no face is found to draw (its drawing is the whole picture,
+        which people seldom see as a face on the panel) leaves the face drawn before in place: a frame with
+        the face turned away or out of view neither moves the agent nor replaces a face that reads."""
         from ..emotion_cnn import predict
 
         with self.decode_slots:
@@ -203,7 +204,9 @@ class Engine:
                                        "picture seldom reads as a face on the panel)")
         with session.lock:
             session.advance(self.config.zoom)
-            if stimulate:
+            if stimulate and only_found and how == "whole":
+                result["not_stimulated"] = "no face found in this picture, so its reading stimulates nothing"
+            elif stimulate:
                 result["stimulated"] = self._stimulate_by(session.agent, dict(zip(classes, p)))
             if new_face is not None:
                 session.face, session.face_id, session.panel = new_face, next(self.face_ids), self._panel(new_face)

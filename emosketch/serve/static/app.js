@@ -131,7 +131,7 @@ async function classify(blob, useFace, image, onlyFound = false) {
   showResult(result, image);
   const moved = Object.entries(result.stimulated).map(([c, a]) => `${c} +${a.toFixed(2)}`).join(", ");
   let unseen = "";
-  if (result.face_kept) unseen = " (no face found in this frame: the face drawn before stays)";
+  if (result.face_kept || result.not_stimulated) unseen = " (no face found in this frame: the agent and the face drawn stay as they were)";
   else if (useFace && !result.box.found) unseen = " (no frontal face found: the whole picture is drawn, and a face turned away or covered seldom reads on the panel)";
   status((moved ? `${result.label}: stimulated ${moved}` : `${result.label}: the agent rests`) + unseen);
   return result;
@@ -175,6 +175,7 @@ async function toggleCamera() {
   if (state.camera) {
     state.camera.getTracks().forEach((t) => t.stop());
     clearInterval(state.cameraTimer);
+    $("video").hidden = true;
     state.camera = null;
     button.textContent = "Start camera";
     return;
@@ -185,7 +186,10 @@ async function toggleCamera() {
     status(`no camera: ${err.message}`, true);
     return;
   }
+  // the live picture is shown while the camera is on: a hidden muted video is paused by the browser, and
+  // every frame grabbed from it would be its first (black) one
   $("video").srcObject = state.camera;
+  $("video").hidden = false;
   state.firstCameraFrame = true;
   state.cameraTimer = setInterval(cameraTick, 700);
   button.textContent = "Stop camera";
