@@ -125,6 +125,8 @@ def test_uploading_a_face_changes_the_label_the_agent_plot_and_the_panel(browser
 def test_the_fake_camera_is_read_and_drives_the_face(browser, live_server):
     context, page, errors = open_page(browser, live_server)
     before = canvas(page, "oled")
+    sent = []
+    page.on("request", lambda r: sent.append(r.url) if "/api/classify" in r.url else None)
     page.click("#camera")
     page.wait_for_function("Number(document.body.dataset.classified || 0) >= 2", timeout=30000)
     assert page.inner_text("#label") in ("neutral", "happy", "sad", "surprise", "fear", "anger")
@@ -137,6 +139,9 @@ def test_the_fake_camera_is_read_and_drives_the_face(browser, live_server):
     assert np.mean(grab) > 100  # the synthetic faces are drawn on light paper, not a black frame
     # the first frame in which a face is found became the face, and its reading moved the agent
     page.wait_for_function(f"document.getElementById('oled').toDataURL() !== {before!r}", timeout=30000)
+    page.wait_for_function("Number(document.body.dataset.classified || 0) >= 3", timeout=30000)
+    # every camera frame asks for a face (found=1): one without stimulates nothing; later frames are not drawn
+    assert len(sent) >= 3 and all("found=1" in u for u in sent) and "face=1" in sent[0] and "face=1" not in sent[-1]
     page.click("#camera")
     assert page.evaluate("document.getElementById('video').hidden")
     assert errors == []

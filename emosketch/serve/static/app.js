@@ -123,9 +123,10 @@ function showResult(result, image) {
   document.body.dataset.classified = String(Number(document.body.dataset.classified || 0) + 1);
 }
 
-// useFace: the picture's face becomes the one drawn; onlyFound (camera frames): only where a face is found in it
+// useFace: the picture's face becomes the one drawn; onlyFound (camera frames): a picture in which no face is
+// found neither stimulates the agent nor becomes the face
 async function classify(blob, useFace, image, onlyFound = false) {
-  const flags = useFace ? `&face=1${onlyFound ? "&found=1" : ""}` : "";
+  const flags = `${useFace ? "&face=1" : ""}${onlyFound ? "&found=1" : ""}`;
   const result = await api(`/api/classify?stimulate=1${flags}`, {
     method: "POST", body: blob, headers: { "Content-Type": blob.type || "image/jpeg" } });
   showResult(result, image);
