@@ -31,7 +31,8 @@ the same emotion to a tile, and Fleiss' kappa). Chance for the emotion is 1/6. W
 neutral FER+ faces are split by whether the photo path's face detector finds a frontal face in them
 (a face turned away or covered by a hand mostly has none). With --readable gray every drawn face is
 split by whether its own gray sketch was seen at once in at least half its ratings: what each
-rendering keeps on the faces whose drawing reads at all, and what it shows of the rest. With
+rendering keeps on the faces whose drawing reads at all, and what it shows of the rest; --per-face
+prints each drawn face's share seen at once in every condition. With
 --twins default=default-twin (a study made with both) the very same tiles, shown twice in different
 places, tell how far a tile's reading depends on where it is shown, against the raters' own spread.
 
@@ -308,6 +309,19 @@ def twin_agreement(key: dict, answers: dict[str, dict], cond: str, twin: str) ->
             "at_once_twin": float(np.mean([y for _, y in twins])),
             "halves_same_tile": float(np.mean(same)), "halves_tile_and_twin": float(np.mean(cross)),
             "all_raters_tile_and_twin": float(np.mean([abs(x - y) for x, y in twins]))}
+
+
+def per_face(key: dict, answers: dict[str, dict]) -> list[dict]:
+    """Each drawn face (study, source, file) with the share of its ratings that saw a face at once, per
+    condition: where a face is lost, and whether every drawing of it loses it alike."""
+    raters = [_read_answers(a, name) for name, a in answers.items()]
+    faces: dict[tuple, dict[str, list[bool]]] = {}
+    for t, entry in key.items():
+        who = (t.rpartition(":")[0], entry.get("source", ""), entry["face"])
+        faces.setdefault(who, {}).setdefault(entry["condition"], []).extend(r[t][0] == 2 for r in raters if t in r)
+    return [{"study": study, "source": source, "face": face,
+             **{c: sum(v) / len(v) for c, v in sorted(conds.items()) if v}}
+            for (study, source, face), conds in sorted(faces.items())]
 
 
 def pool(studies: list[tuple[Path, Path, list[Path]]], same: dict[str, str]) -> tuple[dict, dict, dict]:
@@ -839,6 +853,8 @@ def main() -> None:
     sc.add_argument("--twins", metavar="COND=TWIN",
                     help="TWIN draws the very tiles of COND, shown elsewhere on the sheets: how far a tile's reading "
                          "(face at once) depends on where it is shown, against the raters' own spread")
+    sc.add_argument("--per-face", action="store_true",
+                    help="also print each drawn face's share seen at once per condition")
     sc.add_argument("--out", default="bench-out")
     args = ap.parse_args()
     if args.verb == "make":
@@ -875,6 +891,12 @@ def main() -> None:
         key = split_readable(key, answers, args.readable)
     result = score(key, answers)
     print(report(result, descriptions))
+    if args.per_face:
+        faces = [f for f in per_face(key, answers) if not f["source"].startswith("real")]
+        conds = sorted({c for f in faces for c in f} - {"study", "source", "face"})
+        result["per_face"] = faces
+        print("\nface seen at once, per drawn face and condition:")
+        print(table(faces, ["study", "source", "face", *conds]))
     if args.twins:
         cond, _, twin = args.twins.partition("=")
         result["twins"] = twin_agreement(key, answers, cond, twin)

@@ -323,6 +323,11 @@ def test_score_splits_faces_by_whether_their_own_drawing_reads():
     assert per["fer, gray not read at once"]["face_at_once"] == 0.5
     with pytest.raises(SystemExit, match="no tile of that condition"):
         legibility.split_readable(key, answers, "grey")
+    faces = legibility.per_face(key, answers)  # each face's share seen at once, per condition, per study
+    assert faces[0] == {"study": "r1", "source": "fer", "face": "a.png", "gray": 0.5, "panel": 1.0}
+    assert faces[1] == {"study": "r1", "source": "fer", "face": "b.png", "gray": 0.0, "panel": 0.5}
+    assert faces[2]["study"] == "r1" and faces[2]["face"] == "c.png" and faces[3]["study"] == "r2"
+    assert "panel" not in faces[3]  # r2:1 has no rating: no share
 
 
 def test_twins_tell_the_place_a_tile_is_shown_from_the_raters_own_spread():
