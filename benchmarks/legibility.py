@@ -252,21 +252,31 @@ def split_frontal(key: dict, folder: Path = FERPLUS_VALID) -> dict:
     return out
 
 
+def _face_of(tile: str, entry: dict) -> tuple[str, str, str]:
+    """A key entry's drawn face: (study, source, file); its study is the tile's prefix in a pooled key."""
+    return tile.rpartition(":")[0], entry.get("source", ""), entry["face"]
+
+
+def _seen_at_once(key: dict, answers: dict[str, dict]) -> dict[tuple, dict[str, list[bool]]]:
+    """Per drawn face (_face_of), per condition: every rating of its tiles, True where it saw a face at once."""
+    raters = [_read_answers(a, name) for name, a in answers.items()]
+    faces: dict[tuple, dict[str, list[bool]]] = {}
+    for t, entry in key.items():
+        faces.setdefault(_face_of(t, entry), {}).setdefault(entry["condition"], []).extend(
+            r[t][0] == 2 for r in raters if t in r)
+    return faces
+
+
 def split_readable(key: dict, answers: dict[str, dict], cond: str) -> dict:
     """The key with each drawn face's source split by whether its tiles of condition `cond` (in the same
     study) were seen as a face at once in at least half their ratings: what the other conditions read on
     faces whose own `cond` drawing reads, and on the rest. Faces without `cond` tiles keep their source."""
-    raters = [_read_answers(a, name) for name, a in answers.items()]
-    seen: dict[tuple, list[bool]] = {}
-    for t, entry in key.items():
-        if entry["condition"] == cond:
-            face = (t.rpartition(":")[0], entry.get("source", ""), entry["face"])
-            seen.setdefault(face, []).extend(r[t][0] == 2 for r in raters if t in r)
+    seen = {who: conds[cond] for who, conds in _seen_at_once(key, answers).items() if conds.get(cond)}
     if not seen:
         raise SystemExit(f"--readable {cond}: no tile of that condition in the key")
     out = {}
     for t, entry in key.items():
-        votes = seen.get((t.rpartition(":")[0], entry.get("source", ""), entry["face"]))
+        votes = seen.get(_face_of(t, entry))
         if votes:
             reads = "read" if sum(votes) >= len(votes) / 2 else "not read"
             entry = {**entry, "source": f"{entry.get('source', '')}, {cond} {reads} at once"}
@@ -284,8 +294,7 @@ def twin_agreement(key: dict, answers: dict[str, dict], cond: str, twin: str) ->
     pairs: dict[tuple, dict[str, str]] = {}
     for t, entry in key.items():
         if entry["condition"] in (cond, twin):
-            who = (t.rpartition(":")[0], entry.get("source", ""), entry["face"], entry["emotion"])
-            pairs.setdefault(who, {})[entry["condition"]] = t
+            pairs.setdefault((*_face_of(t, entry), entry["emotion"]), {})[entry["condition"]] = t
     same, cross, twins = [], [], []
     for p in pairs.values():
         if len(p) != 2:
@@ -314,14 +323,9 @@ def twin_agreement(key: dict, answers: dict[str, dict], cond: str, twin: str) ->
 def per_face(key: dict, answers: dict[str, dict]) -> list[dict]:
     """Each drawn face (study, source, file) with the share of its ratings that saw a face at once, per
     condition: where a face is lost, and whether every drawing of it loses it alike."""
-    raters = [_read_answers(a, name) for name, a in answers.items()]
-    faces: dict[tuple, dict[str, list[bool]]] = {}
-    for t, entry in key.items():
-        who = (t.rpartition(":")[0], entry.get("source", ""), entry["face"])
-        faces.setdefault(who, {}).setdefault(entry["condition"], []).extend(r[t][0] == 2 for r in raters if t in r)
     return [{"study": study, "source": source, "face": face,
              **{c: sum(v) / len(v) for c, v in sorted(conds.items()) if v}}
-            for (study, source, face), conds in sorted(faces.items())]
+            for (study, source, face), conds in sorted(_seen_at_once(key, answers).items())]
 
 
 def pool(studies: list[tuple[Path, Path, list[Path]]], same: dict[str, str]) -> tuple[dict, dict, dict]:
