@@ -627,7 +627,9 @@ def face_note(how: str) -> str | None:
         turn = how.split("turned ")[1].split(" deg")[0]
         return (f"the face was found tilted and is drawn turned upright ({turn} degrees); a face cropped from "
                 "the photo by hand, level, frames it exactly")
-    if "(whole" not in how:
+    from .datasets.photo import drawn_whole
+
+    if not drawn_whole(how):
         return None
     return ("no frontal face found in the photo, so the whole picture is drawn; a face turned away or partly "
             "covered seldom reads on the panel (blind raters saw a face at once in 0.25 of such FER+ faces' panels "

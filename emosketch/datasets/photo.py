@@ -51,6 +51,12 @@ def looks_like_sketch(gray: np.ndarray) -> bool:
     return near_extremes > 0.75 and (gray > 215).mean() > 0.5
 
 
+def drawn_whole(how: str) -> bool:
+    """Whether a photo's model input, as model_input describes it (`how`), is the whole picture: no face was
+    found in it (and people seldom see a face in its drawing on the panel)."""
+    return "(whole" in how
+
+
 def model_input(gray: np.ndarray, settings: dict, size: int, reads: str = "sketch", kind: str = "auto",
                 fallback: SketchConfig | None = None) -> tuple[np.ndarray, str]:
     """A decoded gray image -> what a model reads: its face crop (`reads` "face") or the sketch of it

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..datasets.decode import Skip, decode_bytes, image_size
 from ..datasets.face import crop_face_at
-from ..datasets.photo import photo_configs
+from ..datasets.photo import drawn_whole, photo_configs
 from ..errors import EmosketchError
 from ..export.layout import parse_geometry
 from ..export.panel import PANEL, Panel, draw, framed
@@ -198,7 +198,7 @@ class Engine:
             with self.model_lock:
                 new_face = self.renderer.source_from_gray(gray, "auto")
             new_face = replace(new_face, original=new_face.sketch)  # a session keeps no upload, only its sketch
-            if only_found and "(whole" in new_face.how:
+            if only_found and drawn_whole(new_face.how):
                 new_face = None
                 result["face_kept"] = ("no face found in this picture, so the face drawn before stays (the whole "
                                        "picture seldom reads as a face on the panel)")
