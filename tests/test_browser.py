@@ -138,7 +138,8 @@ def test_the_fake_camera_is_read_and_drives_the_face(browser, live_server):
         return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data).filter((_, i) => i % 4 == 0); }""")
     assert np.mean(grab) > 100  # the synthetic faces are drawn on light paper, not a black frame
     # the first frame in which a face is found became the face, and its reading moved the agent
-    page.wait_for_function(f"document.getElementById('oled').toDataURL() !== {before!r}", timeout=30000)
+    page.wait_for_function("before => document.getElementById('oled').toDataURL() !== before", arg=before,
+                           timeout=30000)
     page.wait_for_function("Number(document.body.dataset.classified || 0) >= 3", timeout=30000)
     # every camera frame asks for a face (found=1): one without stimulates nothing; later frames are not drawn
     assert len(sent) >= 3 and all("found=1" in u for u in sent) and "face=1" in sent[0] and "face=1" not in sent[-1]
