@@ -252,6 +252,22 @@ def split_frontal(key: dict, folder: Path = FERPLUS_VALID) -> dict:
     return out
 
 
+def split_collections(key: dict, pool_paths: list[Path] | None = None) -> dict:
+    """The key with each sharp portrait's source ("sharp") split by the collection it comes from: the demo photo,
+    or the folder of ../shared/data/hires it is in (jaffe: studio portraits, frontal and evenly lit; katstudz; mux:
+    news and web photos). A face in none of them stays "sharp"."""
+    from emosketch.models import demo_photo
+
+    where = {Path(p).name: Path(p).parent.parent.name for p in (sharp_pool() if pool_paths is None else pool_paths)}
+    where[demo_photo().name] = "the demo photo"
+    out = {}
+    for t, entry in key.items():
+        if entry.get("source") == "sharp" and entry["face"] in where:
+            entry = {**entry, "source": f"sharp, {where[entry['face']]}"}
+        out[t] = entry
+    return out
+
+
 def _face_of(tile: str, entry: dict) -> tuple[str, str, str]:
     """A key entry's drawn face: (study, source, file); its study is the tile's prefix in a pooled key."""
     return tile.rpartition(":")[0], entry.get("source", ""), entry["face"]
@@ -577,6 +593,15 @@ def conditions() -> dict[str, Condition]:
         "flow3": Condition("panel: the default, photos sketched with the edge response smoothed along the edges' "
                            "flow (sketch flow 3 px at 128 px) before the generator redraws them", PANEL,
                            sketch=(("flow", 3.0),)),
+        "zoom1.25": Condition("panel: the default zoomed 1.25x (the middle of the 128 px drawing, 102 px, on the "
+                              "panel's 64 rows)", PANEL, 1.25),
+        "zoom1.5": Condition("panel: the default zoomed 1.5x (the middle of the 128 px drawing, 85 px, on the "
+                             "panel's 64 rows)", PANEL, 1.5),
+        "detail48": Condition("panel: the default, photos brought to 48 px of detail before they are sketched (sketch "
+                              "detail 48: shrunk by area and enlarged back, as FER+'s 48 px faces are for training)",
+                              PANEL, sketch=(("detail", 48),)),
+        "gray-detail48": Condition("the generator's gray sketch, photos brought to 48 px of detail before they are "
+                                   "sketched (sketch detail 48)", sketch=(("detail", 48),)),
         "spots10": Condition("panel: the default, photos sketched with their darkest 10% filled with ink (sketch "
                              "spots 10: dark hair, brows, pupils as solid masses) before the generator redraws them",
                              PANEL, sketch=(("spots", 10.0),)),
@@ -851,6 +876,9 @@ def main() -> None:
     sc.add_argument("--frontal", action="store_true",
                     help="split the neutral FER+ faces by whether the face detector finds a frontal face in them "
                          "(needs ../shared/data/ferplus)")
+    sc.add_argument("--collections", action="store_true",
+                    help="split the sharp portraits by collection: the demo photo, hires/jaffe (studio portraits), "
+                         "hires/katstudz, hires/mux (news and web photos); needs ../shared/data/hires")
     sc.add_argument("--readable", metavar="CONDITION",
                     help="split the drawn faces by whether their CONDITION tiles (e.g. gray) were seen as a face at "
                          "once in at least half their ratings: each condition on the faces whose own drawing reads")
@@ -891,6 +919,8 @@ def main() -> None:
     key, answers, descriptions = pool(studies, dict(a.split("=", 1) for a in args.same))
     if args.frontal:
         key = split_frontal(key)
+    if args.collections:
+        key = split_collections(key)
     if args.readable:
         key = split_readable(key, answers, args.readable)
     result = score(key, answers)

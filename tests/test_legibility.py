@@ -413,3 +413,29 @@ def test_face_and_gray_side_conditions_draw_their_own_tiles():
     twins = legibility.study_tiles(1, 0, 0, 0, ("default", "default-twin"))  # the same tiles a second time
     by = {(t[1]["condition"], t[1]["emotion"]): t[0] for t in twins}
     assert len(by) == 12 and all(np.array_equal(by["default", e], by["default-twin", e]) for e in legibility.EMOTIONS)
+
+
+def test_score_splits_sharp_portraits_by_collection(tmp_path):
+    pool = [tmp_path / "jaffe" / "neutral" / "KA.NE.png", tmp_path / "mux" / "neutral" / "Someone_0001.jpg"]
+    key = {"1": {"condition": "panel", "emotion": "happy", "source": "sharp", "face": "KA.NE.png"},
+           "2": {"condition": "panel", "emotion": "happy", "source": "sharp", "face": "Someone_0001.jpg"},
+           "3": {"condition": "panel", "emotion": "happy", "source": "sharp", "face": "astronaut.jpg"},
+           "4": {"condition": "panel", "emotion": "happy", "source": "sharp", "face": "elsewhere.jpg"},
+           "5": {"condition": "panel", "emotion": "happy", "source": "fer", "face": "KA.NE.png"}}
+    split = legibility.split_collections(key, pool)
+    assert [split[t]["source"] for t in "12345"] == [
+        "sharp, jaffe", "sharp, mux", "sharp, the demo photo", "sharp", "fer"]
+    answers = {"x": {"1": {"face": 2, "emotion": "happy"}, "2": {"face": 0, "emotion": "?"},
+                     "3": {"face": 1, "emotion": "happy"}, "4": {"face": 2, "emotion": "sad"},
+                     "5": {"face": 2, "emotion": "happy"}}}
+    per = legibility.score(split, answers)["conditions"]["panel"]["per_source"]
+    assert per["sharp, jaffe"]["face_at_once"] == 1.0 and per["sharp, mux"]["face_at_once"] == 0.0
+    assert per["sharp, the demo photo"]["emotion"] == 1.0 and per["sharp"]["emotion"] == 0.0
+
+
+def test_a_zoomed_condition_shows_the_middle_of_the_drawing_larger():
+    known = legibility.conditions()
+    assert known["default"].zoom == 1.0 and known["zoom1.25"].zoom == 1.25 and known["zoom1.5"].zoom == 1.5
+    assert known["zoom1.5"].panel == known["default"].panel
+    assert dict(known["detail48"].sketch) == {"detail": 48} and known["detail48"].panel == known["default"].panel
+    assert known["gray-detail48"].panel is None

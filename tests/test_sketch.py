@@ -144,3 +144,25 @@ def test_sketch_flow_joins_a_broken_line_and_drops_texture():
     yy, xx = np.mgrid[:128, :128]
     on_curve = np.abs(np.hypot((xx - 64) / 44, (yy - 40) / 60) - 1) < 0.06
     assert (flowed[on_curve] == 0).mean() >= 0.8 * (plain[on_curve] == 0).mean()  # the line itself stays
+
+
+def test_bad_detail():
+    for bad in (-1, 8, 2000):
+        with pytest.raises(EmosketchError, match=f"sketch detail {bad}"):
+            SketchConfig(detail=bad)
+
+
+def test_detail_drops_texture_finer_than_it_and_keeps_the_face():
+    img = photo(128)
+    yy, xx = np.mgrid[:128, :128]
+    cheek = (np.hypot(yy - 85, xx - 64) < 12)
+    img[cheek & (yy % 5 < 2)] = 20  # fine stripes (a 5 px period): texture finer than 48 px of detail
+    plain, coarse = sketch(img, SketchConfig(clahe=0)), sketch(img, SketchConfig(clahe=0, detail=48))
+    assert (plain[cheek] == 0).mean() > 0.2  # every stripe drawn
+    assert (coarse[cheek] == 0).mean() < 0.5 * (plain[cheek] == 0).mean()
+    eyes = (np.hypot(yy - 54, xx - 48) < 9) | (np.hypot(yy - 54, xx - 80) < 9)
+    assert (coarse[eyes] == 0).sum() > 0.5 * (plain[eyes] == 0).sum()  # the eyes are still drawn
+    ring = (np.abs(np.hypot(yy - 64, xx - 64) - 40) < 4)
+    assert (coarse[ring] == 0).sum() > 0.5 * (plain[ring] == 0).sum()  # and the face's outline
+    assert np.array_equal(sketch(img, SketchConfig(detail=0)), sketch(img))
+    assert np.array_equal(sketch(img, SketchConfig(detail=128)), sketch(img))  # no finer than the face: as is
