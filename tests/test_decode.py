@@ -39,6 +39,32 @@ def test_sixteen_bit_keeps_its_range():
     assert out[0, 0] == 0 and out[-1, -1] == 255
 
 
+def test_tiffs_in_big_endian_16_bit_and_in_lab_decode_to_gray():
+    """Both gave the mirror a 500: Pillow's getextrema refuses I;16B, and LAB has no conversion to gray."""
+    arr = np.full((20, 20), 65535, ">u2")
+    arr[:10] = 1000
+    img = Image.frombytes("I;16B", (20, 20), arr.tobytes())
+    out = decode_bytes(encode(img, "TIFF"))
+    assert out[0, 0] == round(1000 * 255 / 65535) and out[-1, -1] == 255
+    lab = Image.merge("LAB", [Image.new("L", (20, 20), 30), Image.new("L", (20, 20), 128), Image.new("L", (20, 20), 128)])
+    assert decode_bytes(encode(lab, "TIFF")).max() == 30  # its lightness band
+    from emosketch.datasets.decode import to_gray
+
+    hsv = Image.new("RGB", (20, 20), (10, 200, 90)).convert("HSV")
+    assert to_gray(hsv).shape == (20, 20)
+
+
+def test_a_mode_pillow_cannot_turn_gray_is_a_skip(monkeypatch):
+    from emosketch.datasets.decode import to_gray
+
+    def refuse(self, mode=None, *a, **kw):
+        raise ValueError(f"conversion from {self.mode} to {mode} not supported")
+
+    monkeypatch.setattr(Image.Image, "convert", refuse)
+    with pytest.raises(Skip, match="unsupported image mode: RGB"):
+        to_gray(Image.new("RGB", (20, 20)))
+
+
 def test_exif_orientation_is_applied():
     img = Image.new("L", (40, 20), 255)
     exif = Image.Exif()

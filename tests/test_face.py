@@ -54,6 +54,26 @@ def test_cascade_ships_with_opencv():
     assert not cascade().empty()
 
 
+def test_threads_finding_faces_at_once_each_find_what_one_finds_alone():
+    """The mirror crops uploads in a thread pool: one CascadeClassifier shared by threads fails in OpenCV
+    (an assertion in getScaleData, or a wrong box), so each thread has its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from emosketch.models import demo_photo
+
+    gray = cv2.imread(str(demo_photo()), cv2.IMREAD_GRAYSCALE)
+    pictures = [cv2.resize(gray, (s, s)) for s in (96, 160, 256, 400)] + [np.full((300, 300), 128, np.uint8)]
+    alone = [detect(p) for p in pictures]
+    assert alone[-1] is None and sum(b is not None for b in alone) >= 3
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda i: detect(pictures[i % len(pictures)]), range(400)))
+    assert together == [alone[i % len(pictures)] for i in range(400)]
+    mine = cascade()
+    with ThreadPoolExecutor(1) as pool:
+        theirs = pool.submit(cascade).result()
+    assert mine is cascade() and theirs is not mine  # loaded once per thread
+
+
 @pytest.mark.skipif(not (FERPLUS / "FER2013Train").is_dir(), reason=f"real FER+ faces not found at {FERPLUS}")
 def test_haar_finds_real_faces():
     files = sorted((FERPLUS / "FER2013Train").glob("*.png"))[:60]

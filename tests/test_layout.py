@@ -15,7 +15,8 @@ def square_with_dot() -> np.ndarray:
     return img
 
 
-@pytest.mark.parametrize("text, size", [("128x64", (128, 64)), ("96X16", (96, 16)), (" 72 x 40 ", (72, 40))])
+@pytest.mark.parametrize("text, size", [("128x64", (128, 64)), ("96X16", (96, 16)), (" 72 x 40 ", (72, 40)),
+                                        ("0004096x00064", (4096, 64))])
 def test_parse_geometry(text, size):
     assert parse_geometry(text) == size
 
@@ -23,6 +24,12 @@ def test_parse_geometry(text, size):
 @pytest.mark.parametrize("text", ["128", "x64", "0x64", "128x-1", "axb"])
 def test_bad_geometry(text):
     with pytest.raises(EmosketchError, match="size"):
+        parse_geometry(text)
+
+
+@pytest.mark.parametrize("text", ["4097x64", "10000x64", "9" * 5000 + "x1", "1x" + "9" * 5000])
+def test_a_size_past_4096_is_refused_however_many_digits(text):
+    with pytest.raises(EmosketchError, match="must be 1..4096"):  # 4,300 digits and more: no ValueError from int()
         parse_geometry(text)
 
 

@@ -142,6 +142,9 @@ def test_render_gives_png_or_panel_bytes_in_every_pixel_format(client, engine):
         f = pixel_format(name)
         assert len(raw.content) == f.frame_bytes(128, 64)
         assert np.array_equal(f.unpack(np.frombuffer(raw.content, np.uint8), 128, 64)[0], lit), name
+    for asked in (" gfx ", "\tGFX", "gfx\n", "\u2003gfx"):  # the header names the format, not what was asked
+        raw = client.post("/api/render", json={"weights": {"happy": 1.0}, "format": asked})
+        assert raw.status_code == 200 and raw.headers["x-pixel-format"] == "gfx", asked
     sad = np.asarray(Image.open(io.BytesIO(client.post("/api/render", json={"weights": {"sad": 1.0}}).content))) > 0
     assert (sad != lit).mean() > 0.01  # another emotion, another face
     big = client.post("/api/render", json={"weights": {"happy": 1.0}, "scale": 4})
@@ -255,6 +258,31 @@ def test_pack_zips_a_verified_pack_of_the_sessions_face(client):
                      ("../../etc,happy", "unknown emotion")):
         r = client.get(f"/api/pack?emotions={q}")
         assert r.status_code == 400 and words in r.json()["error"], q
+
+
+def test_packs_built_at_once_are_capped_and_share_the_model_a_batch_at_a_time(client, engine, monkeypatch):
+    """Three packs asked for at once held the model for 30 s each and made a camera frame wait 96 s: one
+    pack is built at a time (more get 429), and it holds the model a batch of frames at a time."""
+    from emosketch.errors import EmosketchError
+
+    calls = []
+    real = type(engine.renderer).render
+
+    def render(self, source, codes, batch=None):
+        calls.append((len(codes), engine.model_lock.locked()))
+        return real(self, source, codes, batch)
+
+    monkeypatch.setattr(type(engine.renderer), "render", render)
+    r = client.get("/api/pack?emotions=neutral,happy")
+    assert r.status_code == 200
+    assert len(calls) >= 3 and all(n <= 16 and held for n, held in calls)  # 44 frames: each batch holds it alone
+    engine.packs = engine.config.max_packs  # as if one were being built now
+    r = client.get("/api/pack?emotions=neutral,happy")
+    assert r.status_code == 429 and "being built already" in r.json()["error"]
+    engine.packs = 0
+    assert client.get("/api/pack?emotions=neutral,sad").status_code == 200 and engine.packs == 0
+    with pytest.raises(EmosketchError, match="max_packs"):
+        ServeConfig(max_packs=0)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -468,6 +496,40 @@ def test_a_multipart_upload_may_carry_the_forms_overhead_but_its_file_may_not_pa
     for body in (form(bytes(4097)), form(bytes(10), 4096 + FORM_OVERHEAD + 1)):
         r = client.post("/api/classify", content=body, headers={"content-type": kind})
         assert r.status_code == 413 and r.json()["error"] == "the upload is larger than 4,096 bytes", r.text
+
+
+def test_a_form_the_parser_would_be_slow_on_is_refused_before_it_is_parsed(client, monkeypatch):
+    """Many tiny parts, a long Content-Type or long part headers made the email parser take tens of seconds
+    (900,000 empty parts: 90 s, every other request waiting): each is refused before it is parsed, and the
+    parsing itself runs off the event loop. A form at the bounds still reads."""
+    import email.parser
+
+    from emosketch.serve import app as serve_app
+
+    kind = "multipart/form-data; boundary=B"
+    part = b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\nxyz\r\n'
+    empty = b'--B\r\nContent-Disposition: form-data; name="n"\r\n\r\n\r\n'
+
+    def post(body: bytes, content_type: str = kind):
+        return client.post("/api/classify", content=body, headers={"content-type": content_type})
+
+    parsed = []
+    real = email.parser.BytesParser.parsebytes
+    monkeypatch.setattr(email.parser.BytesParser, "parsebytes", lambda self, b: parsed.append(1) or real(self, b))
+    r = post(part + empty * (serve_app.FORM_PARTS - 1) + b"--B--\r\n")  # 16 parts: read
+    assert r.status_code == 400 and "not an image" in r.json()["error"] and parsed == [1], r.text
+    r = post(part + empty * serve_app.FORM_PARTS + b"--B--\r\n")  # 17: refused unparsed
+    assert r.status_code == 400 and "more than 16 parts" in r.json()["error"]
+    r = post(b"--B\r\n\r\n\r\n" * 100_000 + b"--B--\r\n")
+    assert r.status_code == 400 and "more than 16 parts" in r.json()["error"]
+    long_header = b'--B\r\nContent-Disposition: form-data; name="file"; x="' + b"a" * 9000 + b'"\r\n\r\nxyz\r\n--B--\r\n'
+    r = post(long_header)
+    assert r.status_code == 400 and "headers longer than 8,192 bytes" in r.json()["error"]
+    r = post(part + b"--B--\r\n", kind + "; a=b" * 300)
+    assert r.status_code == 400 and "longer than 1,024 characters" in r.json()["error"]
+    r = post(part + b"--B--\r\n", "multipart/form-data")
+    assert r.status_code == 400 and "no boundary" in r.json()["error"]
+    assert parsed == [1]  # none of the refused forms reached the parser
 
 
 def test_a_json_body_is_held_to_64_kib_and_to_a_json_object_of_small_numbers(client):

@@ -109,16 +109,29 @@ def image_size(data: bytes) -> tuple[int, int]:
         raise Skip("corrupt image", str(exc)[:80]) from None
 
 
+def _largest(img: Image.Image) -> float:
+    """The largest pixel value of a one-band image, CHUNK_PIXELS at a time (Pillow's getextrema refuses
+    some 16-bit modes, such as big-endian I;16B)."""
+    w, h = img.size
+    rows = max(1, CHUNK_PIXELS // max(1, w))
+    return max(float(np.asarray(img.crop((0, y, w, min(h, y + rows)))).max()) for y in range(0, h, rows))
+
+
 def to_gray(img: Image.Image) -> np.ndarray:
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        return _scaled(img, 255.0 / (65535.0 if img.getextrema()[1] > 255 else 255.0))
+        return _scaled(img, 255.0 / (65535.0 if _largest(img) > 255 else 255.0))
     if img.mode == "F":
-        return _scaled(img, 255.0 if img.getextrema()[1] <= 1.0 else 1.0)
+        return _scaled(img, 255.0 if _largest(img) <= 1.0 else 1.0)
     if img.mode in ("P", "PA", "LA", "RGBA", "La", "RGBa") or "transparency" in img.info:
         img = img.convert("RGBA")
         paper = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(paper, img)
-    return np.asarray(img.convert("L"), dtype=np.uint8).copy()
+    if img.mode == "LAB":  # Pillow has no conversion of it to gray: its lightness band is one
+        return np.asarray(img.getchannel("L"), dtype=np.uint8).copy()
+    try:
+        return np.asarray(img.convert("L"), dtype=np.uint8).copy()
+    except ValueError as exc:  # a mode Pillow cannot turn gray
+        raise Skip("unsupported image mode", f"{img.mode}: {exc}"[:80]) from None
 
 
 def decode_file(path: str | Path, min_side: int = MIN_SIDE, max_pixels: int = MAX_PIXELS) -> np.ndarray:

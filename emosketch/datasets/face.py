@@ -7,6 +7,7 @@ tilted head); the crop is then turned so that the face stands upright."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, replace
 
 import cv2
@@ -53,21 +54,24 @@ class FaceConfig:
         return asdict(self)
 
 
-_CASCADE: cv2.CascadeClassifier | None = None
+_CASCADES = threading.local()  # one cascade per thread: a CascadeClassifier is not safe to share across threads
 
 
 def cascade() -> cv2.CascadeClassifier:
-    """The frontal-face Haar cascade shipped inside opencv-python(-headless) 4.x (loaded once per process)."""
-    global _CASCADE
-    if _CASCADE is None:
+    """The frontal-face Haar cascade shipped inside opencv-python(-headless) 4.x, loaded once per thread:
+    OpenCV's detectMultiScale keeps scratch state in the classifier, so two threads sharing one fail (the
+    mirror's uploads run in a thread pool)."""
+    found = getattr(_CASCADES, "cascade", None)
+    if found is None:
         path = getattr(getattr(cv2, "data", None), "haarcascades", None)
         if path is None or not hasattr(cv2, "CascadeClassifier"):
             raise EmosketchError("this OpenCV has no Haar cascades (OpenCV 5 wheels dropped them): "
                                  "install opencv-python-headless>=4.8,<5")
-        _CASCADE = cv2.CascadeClassifier(path + "haarcascade_frontalface_default.xml")
-        if _CASCADE.empty():
+        found = cv2.CascadeClassifier(path + "haarcascade_frontalface_default.xml")
+        if found.empty():
             raise EmosketchError(f"cannot load {path}haarcascade_frontalface_default.xml")
-    return _CASCADE
+        _CASCADES.cascade = found
+    return found
 
 
 def detect(gray: np.ndarray, min_face: float = 0.2) -> tuple[int, int, int, int] | None:

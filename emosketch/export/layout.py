@@ -32,6 +32,8 @@ def parse_geometry(text: str) -> tuple[int, int]:
     m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
     if not m:
         raise EmosketchError(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 128x64")
+    if max(len(m.group(1).lstrip("0")), len(m.group(2).lstrip("0"))) > 4:  # int() of 4,300+ digits raises
+        raise EmosketchError(f"size {text[:40]!r}: width and height must be 1..4096")
     w, h = int(m.group(1)), int(m.group(2))
     if not (1 <= w <= 4096 and 1 <= h <= 4096):
         raise EmosketchError(f"size {text!r}: width and height must be 1..4096")

@@ -13,6 +13,7 @@ import io
 import ipaddress
 import json
 import math
+import re
 from importlib import resources
 
 import numpy as np
@@ -23,10 +24,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..errors import EmosketchError
+from ..export.pixels import pixel_format
 from .engine import Engine, RequestError, ServeConfig
 
 COOKIE = "emosketch_session"
 FORM_OVERHEAD = 16 * 1024  # a multipart body may pass the upload limit by this much (boundaries, headers)
+FORM_PARTS = 16  # a multipart form of more parts is refused before it is parsed
+FORM_PART_HEADERS = 8 * 1024  # and one whose part has longer headers
 JSON_INT_DIGITS = 20  # longer whole numbers in a JSON body are refused as it is parsed
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif", "image/tiff")
 STATIC = {  # URL -> (file in emosketch/serve/static, content type)
@@ -86,12 +90,33 @@ async def _json(request: Request) -> dict:
     return body
 
 
+def _form_parts_fit(content_type: str, body: bytes) -> None:
+    """Refuses a form the email parser would be slow on, before it is parsed: a long Content-Type, more
+    than FORM_PARTS parts (a body of 900,000 empty parts took the parser 90 s), or a part's headers
+    longer than FORM_PART_HEADERS bytes."""
+    if len(content_type) > 1024:
+        raise RequestError("the Content-Type header is longer than 1,024 characters")
+    m = re.search(r'boundary="?([^";]{1,70})"?', content_type, re.IGNORECASE)
+    if not m:
+        raise RequestError("the multipart form could not be read (no boundary)")
+    delimiter = b"--" + m.group(1).strip().encode("latin-1")
+    parts = body.split(delimiter, FORM_PARTS + 2)
+    if len(parts) > FORM_PARTS + 2:
+        raise RequestError(f"the multipart form has more than {FORM_PARTS} parts")
+    for part in parts[1:]:
+        head = part[:FORM_PART_HEADERS + 4]
+        if len(part) > FORM_PART_HEADERS and b"\r\n\r\n" not in head and b"\n\n" not in head \
+                and not part.startswith(b"--"):
+            raise RequestError(f"a part of the multipart form has headers longer than {FORM_PART_HEADERS:,} bytes")
+
+
 def _form_file(content_type: str, body: bytes, limit: int) -> bytes:
     """The uploaded file of a multipart/form-data body: the part named "file", or else the only
     part that carries a file name. It is held to the same byte limit as a raw upload."""
     from email.parser import BytesParser
     from email.policy import HTTP
 
+    _form_parts_fit(content_type, body)
     try:
         message = BytesParser(policy=HTTP).parsebytes(
             b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
@@ -166,7 +191,8 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind == "multipart/form-data":  # curl -F file=@face.jpg, an HTML form
             limit = engine.config.max_upload_bytes
-            data = _form_file(request.headers["content-type"], await _body(request, limit + FORM_OVERHEAD, limit), limit)
+            body = await _body(request, limit + FORM_OVERHEAD, limit)
+            data = await run_in_threadpool(_form_file, request.headers["content-type"], body, limit)
         elif kind in IMAGE_TYPES:
             data = await _body(request, engine.config.max_upload_bytes)
         else:
@@ -195,9 +221,10 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
         if fmt == "png":
             return answer(Response(_png(np.where(bits, 255, 0).astype(np.uint8), scale), media_type="image/png"), s)
         data = engine.encode(bits, fmt)
+        name = pixel_format(fmt).name  # the format's own name: "gfx " or an alias would break or blur the header
         return answer(Response(data, media_type="application/octet-stream",
                                headers={"X-Panel-Width": str(bits.shape[1]), "X-Panel-Height": str(bits.shape[0]),
-                                        "X-Pixel-Format": fmt}), s)
+                                        "X-Pixel-Format": name}), s)
 
     async def agent(request: Request) -> Response:
         s = session_of(request)

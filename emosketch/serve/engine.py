@@ -50,6 +50,7 @@ class ServeConfig:
     decode_slots: int = 2  # uploads decoded at once; more wait (each holds up to max_pixels x 4 bytes)
     max_sessions: int = 256  # the least recently used session is forgotten beyond this
     max_streams: int = 16  # concurrent frame streams; more get 429
+    max_packs: int = 1  # packs built at once (each renders a few hundred frames); more get 429
     zoom: float = 0.25  # push-in at full arousal of the agent's dominant channel
     stimulus: float = 0.8  # how strongly a classified emotion stimulates its channel (x its probability)
     cache_frames: int = 2048  # rendered panel frames kept, keyed by face, weights and zoom
@@ -58,9 +59,9 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         if (self.max_upload_bytes < 1024 or self.max_pixels < 64 * 64 or self.max_sessions < 1 or self.max_streams < 1
-                or self.max_side < 64 or self.decode_slots < 1):
+                or self.max_side < 64 or self.decode_slots < 1 or self.max_packs < 1):
             raise EmosketchError("serve: max_upload_bytes >= 1024, max_pixels >= 4096, max_side >= 64, "
-                                 "max_sessions, max_streams and decode_slots >= 1")
+                                 "max_sessions, max_streams, max_packs and decode_slots >= 1")
         if not 0 < self.request_seconds <= 3600:
             raise EmosketchError("serve: request_seconds in (0, 3600]")
         if not 0 <= self.zoom <= 2 or not 0 < self.stimulus <= 1.5:
@@ -135,6 +136,7 @@ class Engine:
         self.cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self.face_ids = itertools.count(1)  # a fresh id per face; next() on a count is atomic across threads
         self.decode_slots = threading.BoundedSemaphore(config.decode_slots)
+        self.packs = 0  # packs being built now
         self.streams = 0
         self.streams_lock = threading.Lock()
         from ..models import demo_photo
@@ -380,22 +382,38 @@ class Engine:
                 "bits": bits}
 
     def pack_zip(self, session: Session, emotions: list[str]) -> bytes:
-        """A verified OLED pack of the session's face in `emotions`, zipped."""
-        import io
-        import tempfile
-        import zipfile
-
-        from ..interpolate.pack import emotion_pack, sequences
+        """A verified OLED pack of the session's face in `emotions`, zipped; max_packs are built at once."""
+        from ..interpolate.pack import sequences
 
         unknown = [e for e in emotions if e not in self.classes]
         if unknown:
             raise RequestError(f"unknown emotion {unknown[0]!r} (this model: {', '.join(self.classes)})")
         if len(set(emotions)) != len(emotions) or len(emotions) < 2:
             raise RequestError("a pack needs at least two different emotions")
-        with session.lock:
-            face = session.face
-        with self.model_lock:
-            frames = sequences(self.renderer, face, emotions)
+        with self.streams_lock:
+            if self.packs >= self.config.max_packs:
+                raise RequestError(f"{self.config.max_packs} pack(s) are being built already; ask again when one is "
+                                   "done", 429)
+            self.packs += 1
+        try:
+            with session.lock:
+                face = session.face
+            # the model is held a batch of frames at a time, not for the whole pack: the camera's frames
+            # are read between batches
+            frames = sequences(_Batched(self.renderer, self.model_lock), face, emotions)
+            return self._zipped(frames, face)
+        finally:
+            with self.streams_lock:
+                self.packs -= 1
+
+    @staticmethod
+    def _zipped(frames, face: Source) -> bytes:
+        import io
+        import tempfile
+        import zipfile
+
+        from ..interpolate.pack import emotion_pack
+
         with tempfile.TemporaryDirectory(prefix="emosketch-pack-") as tmp:
             folder = Path(tmp) / "emosketch_pack"
             emotion_pack(frames, folder, face=face)
@@ -411,3 +429,37 @@ class Engine:
                 "classifier_classes": self.classifier_state["classes"], "image_size": self.renderer.size,
                 "panel": {"width": PANEL.width, "height": PANEL.height},
                 "limits": {"max_upload_bytes": self.config.max_upload_bytes, "max_pixels": self.config.max_pixels}}
+
+
+class _Batched:
+    """A Renderer for a long job that shares the model: every call that runs a network (the style bank's
+    codes and blends, each batch of frames) holds `lock` for that call alone, so other requests run between."""
+
+    def __init__(self, renderer, lock: threading.Lock, batch: int = 16):
+        self._renderer, self._lock, self._batch = renderer, lock, batch
+        self.classes, self.size = renderer.classes, renderer.size
+        self.bank = _Locked(renderer.bank, lock)
+
+    def render(self, source: Source, codes) -> np.ndarray:
+        out = []
+        for s in range(0, len(codes), self._batch):
+            with self._lock:
+                out.append(self._renderer.render(source, codes[s:s + self._batch]))
+        return np.concatenate(out) if out else self._renderer.render(source, codes)
+
+
+class _Locked:
+    """An object whose method calls each hold `lock`."""
+
+    def __init__(self, target, lock: threading.Lock):
+        self._target, self._lock = target, lock
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._target, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            with self._lock:
+                return attr(*args, **kwargs)
+        return call
