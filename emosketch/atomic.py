@@ -79,7 +79,7 @@ def _fsync_tree(folder: Path) -> None:
 
 def _no_space(target: Path, exc: OSError) -> EmosketchError:
     return EmosketchError(f"{target}: no space left on device while writing it ({exc.filename or target}); "
-                          "nothing was replaced")
+                          f"{target.name} was left as it was")
 
 
 def publish_dir(folder: Path, target: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 from pathlib import Path
@@ -10,6 +11,44 @@ import click
 
 from . import __version__
 from .errors import EmosketchError
+
+
+class Finite(click.FloatRange):
+    """A number in a range that is also finite: click's FloatRange lets nan through (it compares False)."""
+
+    name = "finite float"
+
+    def convert(self, value, param, ctx):
+        v = super().convert(value, param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return v
+
+
+SEED = click.IntRange(0, 2**32 - 1)  # a latent seed: numpy's and torch's generators take 32 bits
+MAX_FRAMES = 20_000  # frames of one animation (interpolate.timeline.MAX_FRAMES): 330 MB at 128 px
+FPS = Finite(0, 240, min_open=True)
+PSI = Finite(-2.0, 2.0)  # truncation: 1 none, 0 the mean; beyond +-2 only noise
+BATCH = click.IntRange(1, 4096)
+
+
+def _pt_path(ctx, param, value):
+    """A checkpoint output: a .pt file, so that no photo or folder is overwritten by a typo."""
+    if value is not None and value.suffix.lower() != ".pt":
+        raise click.BadParameter(f"{value}: name a .pt file (a checkpoint), e.g. model.pt", ctx, param)
+    return value
+
+
+def _frames_paths(ctx, param, value):
+    """Animation outputs: each a kind write_frames writes, checked before anything is drawn."""
+    from .frames import check_output
+
+    for path in value or ():
+        try:
+            check_output(path)
+        except EmosketchError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
+    return value
 
 
 class Group(click.Group):
@@ -120,7 +159,7 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
                    "the context codec (emosketch pack's default), is about half the size or less on line art, its "
                    "2 KB model included, and an AVR (Uno) decodes a full-screen page-format frame in about 40 ms.")
 @click.option("--fps", type=float, default=None, help="Frame rate for inputs that carry none (default 12), or an override.")
-@click.option("--max-bytes", type=int, default=None,
+@click.option("--max-bytes", type=click.IntRange(1, None), default=None,
               help="Flash budget (e.g. 28000 for an Arduino Uno): choose the codec, then drop frames evenly.")
 @click.option("--name", default="pack", show_default=True,
               help="Identifier for the C header and MicroPython module (NAME.h, NAME_pack), as the Arduino examples include it.")
@@ -204,7 +243,7 @@ def _pairs(_ctx, _param, value: str | None) -> dict[str, str]:
 @click.option("--face-miss", type=click.Choice(["keep", "skip"]), default=None,
               help="When no face is found: keep the whole image, or skip it [default: keep].")
 @click.option("--count", type=int, default=None, help="Faces to render for --source synthetic [default: 8000].")
-@click.option("--seed", type=int, default=None, help="Seed for synthetic faces and for splits [default: 0].")
+@click.option("--seed", type=SEED, default=None, help="Seed for synthetic faces and for splits [default: 0].")
 @click.option("--soft-labels", is_flag=True, default=None, help="Also write soft_labels.npy from FER+ votes.")
 @click.option("--workers", "-j", type=int, default=1, show_default=True, help="Parallel worker processes.")
 @click.option("--force", is_flag=True, help="Replace DIR if it exists.")
@@ -249,7 +288,7 @@ def dataset_group() -> None:
 @dataset_group.command("info")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--grid", type=click.Path(path_type=Path), default=None, help="Write a sample grid PNG (faces beside sketches).")
-@click.option("--per-class", default=6, show_default=True, help="Samples per class in the grid.")
+@click.option("--per-class", default=6, show_default=True, type=click.IntRange(1, 100), help="Samples per class in the grid.")
 @click.option("--sketches-only", is_flag=True, help="Leave the face photos out of the grid.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def dataset_info_cmd(path, grid, per_class, sketches_only, as_json) -> None:
@@ -264,6 +303,8 @@ def dataset_info_cmd(path, grid, per_class, sketches_only, as_json) -> None:
 
     from .datasets.dataset import info, load, sample_grid
 
+    if grid and grid.suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"):
+        raise EmosketchError(f"--grid {grid}: name a picture, e.g. grid.png (.png, .jpg, .bmp, .webp or .tif)")
     ds = load(path)
     summary = info(ds)
     if grid:
@@ -302,7 +343,8 @@ def classifier_group() -> None:
 
 @classifier_group.command("train")
 @click.option("--data", required=True, type=click.Path(path_type=Path), help="Sketch dataset (from prepare).")
-@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Checkpoint to write (.pt).")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), callback=_pt_path,
+              help="Checkpoint to write (.pt).")
 @click.option("--input", "input_kind", type=click.Choice(["sketch", "face"]), default=None,
               help="Train on the sketches or on the face crops [default: sketch].")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
@@ -375,8 +417,11 @@ def classify_cmd(checkpoint, images, kind, as_json, device):
             else:
                 others = ", ".join(f"{t['label']} {t['p']:.2f}" for t in r["top"][1:])
                 click.echo(f"{r['file'].ljust(width)}  {r['label']:<10} {r['confidence']:.2f}   ({others})")
-    if all("error" in r for r in results):
+    failed = sum("error" in r for r in results)
+    if failed == len(results):
         raise EmosketchError("no image could be classified")
+    if failed:  # the others' readings are printed; the exit status says not every input was read
+        raise EmosketchError(f"{failed} of {len(results)} images could not be classified (skipped above)")
 
 
 @cli.command("evaluate")
@@ -468,7 +513,8 @@ def train_cmd(config_path, data, out, resume, steps, device):
 
 @cli.command("slim")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Slim checkpoint to write (.pt).")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), callback=_pt_path,
+              help="Slim checkpoint to write (.pt).")
 @click.option("--note", default=None, help="A line of text kept in the file (how it was made).")
 @click.option("--draw-size", type=int, default=None,
               help="A warp generator: draw at this side (a power of two above its size). Its networks read "
@@ -542,6 +588,9 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, mixes, resumable):
     if mixed:
         state["mixes"] = {**(state.get("mixes") or {}), **mixed}
         mix_matrix(state["mixes"], list(state.get("classes") or []), "--mix")  # the model's emotions, or one line
+    from .gan.sample import networks_from_state
+
+    networks_from_state(state, checkpoint)  # what sample, pack and serve will build from it: a damaged file stops here
     save_checkpoint(out, state)
     params = sum(v.numel() for v in state["ema"].values())
     click.echo(f"wrote {out}: step {state['step']}, draws {state['image_size']} px, {params:,} parameters, {out.stat().st_size / 1e6:.1f} MB"
@@ -555,8 +604,8 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, mixes, resumable):
               help="Image or folder (repeatable). Photos get the face crop and sketch of the training data.")
 @click.option("--emotions", default=None, help="Comma-separated emotions [default: all of the checkpoint's].")
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Folder for the PNGs.")
-@click.option("--styles", default=1, show_default=True, help="Latent codes per emotion.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--styles", default=1, show_default=True, type=click.IntRange(1, 64), help="Latent codes per emotion.")
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--as", "kind", type=click.Choice(["auto", "photo", "sketch"]), default="auto", show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
@@ -610,11 +659,12 @@ def _face_options(fn):
 
 def _style_options(fn):
     for opt in reversed([
-        click.option("--seed", default=0, show_default=True, help="Latent seed: which variant of each emotion's style."),
-        click.option("--psi", default=1.0, show_default=True,
+        click.option("--seed", default=0, show_default=True, type=SEED,
+                     help="Latent seed: which variant of each emotion's style."),
+        click.option("--psi", default=1.0, show_default=True, type=PSI,
                      help="Truncation toward each emotion's mean style (0 = the mean, 1 = none)."),
         click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto."),
-        click.option("--batch", default=32, show_default=True, help="Frames per forward pass."),
+        click.option("--batch", default=32, show_default=True, type=BATCH, help="Frames per forward pass."),
     ]):
         fn = opt(fn)
     return fn
@@ -659,19 +709,22 @@ def _echo_results(res) -> None:
               help="YAML timeline (see configs/timeline-demo.yaml).")
 @click.option("--from", "start", default=None, help="Start emotion (without --timeline).")
 @click.option("--to", "end", default=None, help="End emotion (without --timeline).")
-@click.option("--frames", default=31, show_default=True, help="Frames of the move, both ends included.")
-@click.option("--hold", default=6, show_default=True, help="Frames to hold the end emotion.")
+@click.option("--frames", default=31, show_default=True, type=click.IntRange(2, MAX_FRAMES),
+              help="Frames of the move, both ends included.")
+@click.option("--hold", default=6, show_default=True, type=click.IntRange(0, MAX_FRAMES), help="Frames to hold the end emotion.")
 @click.option("--ease", "easing", type=click.Choice(["linear", "cosine", "smoothstep", "sigmoid"]),
               default="sigmoid", show_default=True)
-@click.option("--intensity", default=1.0, show_default=True, help="Strength of both emotions (>1 exaggerates).")
-@click.option("--fps", type=float, default=None, help="Frame rate [default: the timeline's, else 12].")
+@click.option("--intensity", default=1.0, show_default=True, type=Finite(0.0, 3.0),
+              help="Strength of both emotions (>1 exaggerates).")
+@click.option("--fps", type=FPS, default=None, help="Frame rate [default: the timeline's, else 12].")
 @click.option("--mode", type=click.Choice(["lerp", "slerp"]), default="lerp", show_default=True,
               help="How style codes are interpolated.")
 @click.option("--space", type=click.Choice(["style", "z"]), default="style", show_default=True,
               help="style: move between style codes at one latent; z: also slerp the latent to --seed-to.")
-@click.option("--seed-to", type=int, default=None, help="End latent seed for --space z.")
+@click.option("--seed-to", type=SEED, default=None, help="End latent seed for --space z.")
 @click.option("--side-by-side", "side", is_flag=True, help="GIF/MP4 show source | sketch | OLED preview.")
 @click.option("--out", "-o", "outputs", multiple=True, required=True, type=click.Path(path_type=Path),
+              callback=_frames_paths,
               help="Output (repeatable): .gif, .mp4, .npz (frames for `emosketch export`) or a folder of PNGs.")
 @_style_options
 def interpolate_cmd(checkpoint, image, data, index, kind, timeline, start, end, frames, hold, easing, intensity,
@@ -700,7 +753,7 @@ def interpolate_cmd(checkpoint, image, data, index, kind, timeline, start, end, 
 @_face_options
 @click.option("--script", required=True, type=click.Path(path_type=Path),
               help="YAML stimulus script (see configs/agent-demo.yaml).")
-@click.option("--out", "-o", "outputs", multiple=True, type=click.Path(path_type=Path),
+@click.option("--out", "-o", "outputs", multiple=True, type=click.Path(path_type=Path), callback=_frames_paths,
               help="Output (repeatable): .gif, .mp4, .npz or a folder of PNGs.")
 @click.option("--plot", type=click.Path(path_type=Path), default=None,
               help="PNG of the channels over time with the frames beneath.")
@@ -737,12 +790,13 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
 @click.option("--target", required=True, help="The emotion to reach, e.g. happy.")
 @click.option("--start", default="neutral", show_default=True, help="The emotion the path starts from.")
 @click.option("--out", "-o", "outputs", multiple=True, required=True, type=click.Path(path_type=Path),
+              callback=_frames_paths,
               help="Output (repeatable): .gif, .mp4, .npz or a folder of PNGs.")
 @click.option("--steps", default=20, show_default=True, type=click.IntRange(0, 1000), help="Gradient steps at most.")
 @click.option("--lr", default=0.1, show_default=True, type=click.FloatRange(1e-4, 1.0), help="Step size on the style code.")
 @click.option("--stop-at", default=0.9, show_default=True, type=click.FloatRange(0.01, 1.0),
               help="Stop once the guide reads the target this surely.")
-@click.option("--seed", default=0, show_default=True, help="Latent seed of the codes.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Latent seed of the codes.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, outputs, steps, lr, stop_at, seed, device):
     """Make it smile: search the generator's style space for the code that makes this face read as
@@ -779,11 +833,12 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
 @_face_options
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Pack folder to write.")
 @click.option("--emotions", default=None, help="Comma-separated emotions [default: all of the checkpoint's].")
-@click.option("--transition-frames", default=10, show_default=True, help="Frames per transition.")
-@click.option("--idle-frames", default=12, show_default=True, help="Frames per idle loop.")
+@click.option("--transition-frames", default=10, show_default=True, type=click.IntRange(2, 600),
+              help="Frames per transition.")
+@click.option("--idle-frames", default=12, show_default=True, type=click.IntRange(1, 600), help="Frames per idle loop.")
 @click.option("--ease", "easing", type=click.Choice(["linear", "cosine", "smoothstep", "sigmoid"]),
               default="cosine", show_default=True)
-@click.option("--fps", default=12.0, show_default=True)
+@click.option("--fps", default=12.0, show_default=True, type=FPS)
 @click.option("--mode", type=click.Choice(["face", "fill", "fit", "stretch"]), default="fit", show_default=True,
               help="fit: the whole face at its own pixels, never stretched (a 64 px face 1:1 on 128x64), which "
                    "blind raters read best; face: a band of the face stretched across the panel (with --thin, "
@@ -815,7 +870,7 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
                    "which it needs].")
 @click.option("--size", default="128x64", show_default=True, help="Display WIDTHxHEIGHT.")
 @click.option("--format", "pixel_format", default="ssd1306", show_default=True, help="ssd1306, sh1106, sh1107 (128x128), gfx or xbm.")
-@click.option("--max-bytes", type=int, default=None, help="Flash budget: drop frames evenly to fit.")
+@click.option("--max-bytes", type=click.IntRange(1, None), default=None, help="Flash budget: drop frames evenly to fit.")
 @click.option("--codec", type=click.Choice(["auto", "raw", "rle", "delta", "ctx"]), default=None,
               help="Frame compression [default: ctx, the context codec, where its 8x8 blocks tile the frame, "
                    "else auto]. ctx: 12.1:1 on a full-screen face, about 40 ms a frame on an Uno. auto: the "
@@ -825,7 +880,8 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
               help="Identifier for the C header and MicroPython module (NAME.h, NAME_pack; NAME_tft.h with --tft), "
                    "as the Arduino examples include it.")
 @click.option("--panel", default="white", show_default=True, help="Preview colour.")
-@click.option("--frames-out", type=click.Path(path_type=Path), default=None, help="Also keep the gray frames (.npz/.gif).")
+@click.option("--frames-out", type=click.Path(path_type=Path), default=None, callback=lambda c, p, v: v and
+              _frames_paths(c, p, (v,))[0], help="Also keep the gray frames (.npz/.gif).")
 @click.option("--tft", default=None, type=click.Choice(TFT_PANELS),
               help="A colour TFT pack (RGB565, span-coded) for this panel instead of an OLED pack.")
 @click.option("--ink", default="black", show_default=True,
@@ -1002,7 +1058,7 @@ def stylegan2_info(model):
 @_MODEL
 @click.option("--seeds", default="0-7", show_default=True, help="Seeds, e.g. 0-7,10 (z as the official generate.py draws it).")
 @click.option("--class", "cls", default=None, help="Class of a conditional model: a number, or a name it was converted with.")
-@click.option("--psi", default=1.0, show_default=True, help="Truncation: 1 = none, 0.7 = typical, 0 = the mean face.")
+@click.option("--psi", default=1.0, show_default=True, type=PSI, help="Truncation: 1 = none, 0.7 = typical, 0 = the mean face.")
 @click.option("--cutoff", type=int, default=None, help="Truncate only the first this many ws.")
 @click.option("--noise", type=click.Choice(["const", "random", "none"]), default="const", show_default=True)
 @click.option("--sketch", is_flag=True, help="Also write sketch/seedNNNN.png: face crop and sketch as --settings were made.")
@@ -1011,7 +1067,7 @@ def stylegan2_info(model):
                    "[default: the shipped generator's].")
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Folder to write.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-@click.option("--batch", type=int, default=None,
+@click.option("--batch", type=BATCH, default=None,
               help="Images per forward pass [default: 32 on a GPU; on the CPU about 64k pixels a pass].")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 def stylegan2_generate(model, seeds, cls, psi, cutoff, noise, sketch, settings, out, force, batch, device):
@@ -1033,7 +1089,8 @@ def stylegan2_generate(model, seeds, cls, psi, cutoff, noise, sketch, settings, 
 @click.option("--classes", default=None, help="Names of a conditional model's classes, comma-separated, in order.")
 @click.option("--draws", type=click.Choice(["photo", "sketch"]), default="photo", show_default=True,
               help="What its images are: photos are sketched for the panel, sketches are used as they are.")
-@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="File to write (.pt).")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), callback=_pt_path,
+              help="File to write (.pt).")
 def stylegan2_convert(model, classes, draws, out):
     """Write emosketch's own file: weights and plain values, loaded with weights_only from then on.
 
@@ -1052,10 +1109,13 @@ def stylegan2_convert(model, classes, draws, out):
 @_MODEL
 @click.option("--classifier", required=True, type=click.Path(path_type=Path),
               help="Face classifier (`emosketch classifier train`), ideally --input face, trained on real faces.")
-@click.option("--samples", default=2000, show_default=True, help="Faces to sample and classify.")
-@click.option("--psi", default=1.0, show_default=True, help="Truncation of the sampled faces.")
-@click.option("--strength", default=2.5, show_default=True, help="Step along each direction, in standard deviations of w.")
-@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Converted model with the directions (.pt).")
+@click.option("--samples", default=2000, show_default=True, type=click.IntRange(20, 100_000),
+              help="Faces to sample and classify.")
+@click.option("--psi", default=1.0, show_default=True, type=PSI, help="Truncation of the sampled faces.")
+@click.option("--strength", default=2.5, show_default=True, type=Finite(-10.0, 10.0),
+              help="Step along each direction, in standard deviations of w.")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), callback=_pt_path,
+              help="Converted model with the directions (.pt).")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 def stylegan2_directions(model, classifier, samples, psi, strength, out, device):
     """Find emotion directions in W for an unconditional model (InterFaceGAN: a linear model of the
@@ -1083,7 +1143,15 @@ def stylegan2_directions(model, classifier, samples, psi, strength, out, device)
     click.echo(f"wrote {out}")
 
 
+def _terminated(signum, frame) -> None:
+    """SIGTERM (kill, a closing terminal, a container stopping) unwinds like Ctrl-C: every output being
+    written drops its temporary files and lock on the way out."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
     cli.main(prog_name="emosketch")
 
 

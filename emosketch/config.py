@@ -75,6 +75,8 @@ def read_yaml(path: str | Path, what: str = "config") -> Any:
         raise EmosketchError(f"{path}: no such {what} file") from None
     except RecursionError:
         raise EmosketchError(f"{path}: nested too deeply") from None
+    except UnicodeDecodeError:
+        raise EmosketchError(f"{path}: not UTF-8 text (a YAML {what} file is)") from None
     except yaml.YAMLError as exc:
         raise EmosketchError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
 

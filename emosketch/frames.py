@@ -4,6 +4,7 @@ a folder of images, an animated GIF, an MP4 or an .npz (frames, fps, marks as JS
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from .errors import EmosketchError
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 GIF_SUFFIXES = {".gif"}
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm"}
+WRITE_VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv"}  # the bundled ffmpeg writes these (no .webm encoder)
+FRAME_FILE = re.compile(r"frame\d{5,}\.png")  # the files of a folder of frames that write_frames writes
 DEFAULT_FPS = 12.0
 # The image formats emosketch reads (PIL's names; PPM covers PGM and PBM), by the bytes they start with:
 # every decoder (PIL's and OpenCV's) sees only these, so an EPS never reaches Ghostscript.
@@ -27,6 +30,8 @@ IMAGE_FORMATS = {"PNG": (b"\x89PNG\r\n\x1a\n",), "JPEG": (b"\xff\xd8\xff",), "GI
 READS = "PNG, JPEG, GIF, BMP, WebP, TIFF and PGM/PPM"
 MAX_FRAMES = 20_000  # a GIF whose frame times expand to more is refused, as is one of more pixels
 MAX_FRAME_PIXELS = 512 * 1024 * 1024
+MAX_IMAGE_PIXELS = 50_000_000  # a still image of more is refused before it is decoded (datasets.decode's bound)
+MAX_NPZ_BYTES = MAX_FRAME_PIXELS + 64 * 1024 * 1024  # an .npz of frames, unpacked: its frames and marks
 
 
 @dataclass
@@ -84,6 +89,21 @@ def image_format(data: bytes) -> str | None:
     return None
 
 
+def header_size(data: bytes, path: Path | str = "image") -> tuple[int, int]:
+    """(width, height) that an image's header claims, read without decoding its pixels."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.size
+    except Image.DecompressionBombError:  # Pillow refuses to open one past twice its own pixel limit
+        raise EmosketchError(f"{path}: image too large: decompression bomb") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise EmosketchError(f"{path}: not a readable image ({str(exc)[:80]})") from None
+
+
 def read_image(path: Path) -> np.ndarray:
     """Read one still image as uint8 gray, or raise EmosketchError naming the file."""
     try:
@@ -94,6 +114,9 @@ def read_image(path: Path) -> np.ndarray:
         raise EmosketchError(f"{path}: file is empty")
     if image_format(data[:16].tobytes()) is None:
         raise EmosketchError(f"{path}: not a readable image (emosketch reads {READS})")
+    w, h = header_size(data.tobytes(), path)  # before anything is decoded: a 150 KB PNG can claim 30000x30000
+    if w * h > MAX_IMAGE_PIXELS:
+        raise EmosketchError(f"{path}: {w}x{h} is more than {MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?)")
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise EmosketchError(f"{path}: not a readable image")
@@ -184,13 +207,19 @@ def _read_npz(path: Path, fps: float | None) -> Frames:
         with np.load(path, allow_pickle=False) as data:
             if "frames" not in data:
                 raise EmosketchError(f"{path}: .npz has no 'frames' array")
+            size = sum(i.file_size for i in data.zip.infolist())  # what it unpacks to, before it is unpacked
+            if size > MAX_NPZ_BYTES:
+                raise EmosketchError(f"{path}: it unpacks to {size:,} bytes, more than {MAX_NPZ_BYTES:,}")
             frames = np.asarray(data["frames"])
             file_fps = float(data["fps"]) if "fps" in data else DEFAULT_FPS
+            if not (math.isfinite(file_fps) and file_fps > 0):
+                raise EmosketchError(f"{path}: its fps {file_fps} is not a positive number")
             marks = json.loads(str(data["marks"])) if "marks" in data else []
     except EmosketchError:
         raise
     except Exception as exc:
-        raise EmosketchError(f"{path}: not a readable frames .npz ({exc})") from exc
+        why = "not an .npz archive" if "pickle" in str(exc) else str(exc)  # numpy's hint to unpickle is no advice
+        raise EmosketchError(f"{path}: not a readable frames .npz ({why})") from exc
     if frames.ndim == 2:
         frames = frames[None]
     if frames.ndim != 3 or frames.dtype != np.uint8:
@@ -245,6 +274,14 @@ def split_sequences(frames: Frames, default_name: str) -> list[tuple[str, Frames
     return out
 
 
+def check_output(path: str | Path) -> None:
+    """Refuse an output write_frames cannot write, before any work is done."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in {".npz", "", *GIF_SUFFIXES, *WRITE_VIDEO_SUFFIXES}:
+        raise EmosketchError(f"{path}: cannot write frames as {suffix!r} (use .npz, .gif, "
+                             f"{', '.join(sorted(WRITE_VIDEO_SUFFIXES))} or a folder)")
+
+
 def write_frames(path: str | Path, frames: Frames) -> Path:
     """Write frames atomically as .npz, .gif, a video, or (no suffix) a folder of PNGs."""
     import imageio.v3 as iio
@@ -261,7 +298,7 @@ def write_frames(path: str | Path, frames: Frames) -> Path:
             # The comment lets _read_gif undo the merging of identical frames that GIF writers do.
             iio.imwrite(tmp, frames.frames, extension=".gif", duration=1000.0 / frames.fps, loop=0,
                         comment=f"emosketch fps={frames.fps:g}")
-    elif suffix in VIDEO_SUFFIXES:
+    elif suffix in WRITE_VIDEO_SUFFIXES:
         with atomic_file(path) as tmp:
             h, w = frames.frames.shape[1:]
             # H.264 in yuv420p needs even sizes; pad with paper rather than scaling the pixels.
@@ -269,9 +306,17 @@ def write_frames(path: str | Path, frames: Frames) -> Path:
             iio.imwrite(tmp, np.repeat(pad[..., None], 3, axis=-1), extension=suffix,
                         plugin="FFMPEG", fps=frames.fps, macro_block_size=1)
     elif suffix == "":
+        if path.is_dir():  # a folder of frames from an earlier run is replaced, nothing else
+            from .atomic import MARKER
+
+            other = next((p.name for p in path.iterdir() if p.name != MARKER and not FRAME_FILE.fullmatch(p.name)), None)
+            if other is not None:
+                raise EmosketchError(f"{path}: holds {other}, not only frames written here before; choose another "
+                                     "output or remove it")
         with atomic_dir(path, overwrite=True) as tmp:
             for i, frame in enumerate(frames.frames):
                 cv2.imwrite(str(tmp / f"frame{i:05d}.png"), frame)
     else:
-        raise EmosketchError(f"{path}: cannot write frames as {suffix!r} (use .npz, .gif, .mp4 or a folder)")
+        raise EmosketchError(f"{path}: cannot write frames as {suffix!r} (use .npz, .gif, "
+                             f"{', '.join(sorted(WRITE_VIDEO_SUFFIXES))} or a folder)")
     return path

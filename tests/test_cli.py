@@ -136,6 +136,114 @@ def test_errors_are_one_line_and_leave_nothing(run, tmp_path, setup, inputs, opt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # no pack, no temporary folder
 
 
+def _bomb_png(folder, name="bomb.png", side=30000):
+    """A PNG of a few hundred bytes whose header claims side x side pixels (one IDAT of nothing)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    (folder / name).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
+                                + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+def _npz_bomb(folder, name="bomb.npz"):
+    """An .npz of a few MB whose frames unpack to 700 MB (zeros compress 1000:1)."""
+    import zipfile
+
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((700, 1000, 1000), np.uint8))
+    with zipfile.ZipFile(folder / name, "w", zipfile.ZIP_DEFLATED) as z, z.open("frames.npy", "w", force_zip64=True) as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        block = bytes(1_000_000)
+        for _ in range(700):
+            f.write(block)
+
+
+@pytest.mark.parametrize("setup, inputs, message", [
+    (_bomb_png, ["bomb.png"], "bomb.png: image too large"),  # was a traceback, or 1.8 GB for a 30000x30000 1-bit PNG
+    (lambda d: _bomb_png(d, side=8000), ["bomb.png"], "more than 50,000,000 pixels"),
+    (_npz_bomb, ["bomb.npz"], "it unpacks to 700,000,128 bytes"),  # was 3 GB of memory for a 2.9 MB file
+    (lambda d: (d / "t.npz").write_text("hello"), ["t.npz"], "not a readable frames .npz (not an .npz archive)"),
+    (lambda d: np.savez(d / "f.npz", frames=np.zeros((2, 8, 8), np.uint8), fps=np.float64("nan")), ["f.npz"],
+     "fps nan is not a positive number"),
+])
+def test_inputs_that_claim_more_than_they_hold_are_refused_before_they_are_unpacked(run, tmp_path, setup, inputs,
+                                                                                     message):
+    src = tmp_path / "in"
+    src.mkdir()
+    setup(src)
+    result = run("export", *[src / name for name in inputs], "--out", tmp_path / "pack")
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(lines) == 1 and message in lines[0], result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["interpolate", "--from", "neutral", "--to", "happy", "--frames", "1000000000", "--out", "x.npz"], "--frames"),
+    (["interpolate", "--from", "neutral", "--to", "happy", "--hold", "-10", "--out", "x.npz"], "--hold"),
+    (["interpolate", "--from", "neutral", "--to", "happy", "--fps", "nan", "--out", "x.npz"], "not a finite number"),
+    (["interpolate", "--from", "neutral", "--to", "happy", "--fps", "0", "--out", "x.npz"], "--fps"),
+    (["interpolate", "--from", "neutral", "--to", "happy", "--intensity", "nan", "--out", "x.npz"], "not a finite"),
+    (["interpolate", "--from", "neutral", "--to", "happy", "--psi", "inf", "--out", "x.npz"], "--psi"),
+    (["interpolate", "--from", "neutral", "--to", "happy", "--batch", "0", "--out", "x.npz"], "--batch"),
+    (["interpolate", "--from", "neutral", "--to", "happy", "--seed", "99999999999999999999", "--out", "x.npz"], "--seed"),
+    (["interpolate", "--from", "neutral", "--to", "happy", "--out", "t.webm"], "cannot write frames as '.webm'"),
+    (["interpolate", "--from", "neutral", "--to", "happy", "--out", "t.npz", "--out", "t.m4v"], "'.m4v'"),
+    (["pack", "--transition-frames", "1000000000", "--out", "p"], "--transition-frames"),
+    (["pack", "--fps", "0", "--out", "p"], "--fps"),
+    (["pack", "--max-bytes", "-5", "--out", "p"], "--max-bytes"),
+    (["pack", "--frames-out", "f.webm", "--out", "p"], "'.webm'"),
+    (["sample", "--input", "x.png", "--styles", "0", "--out", "s"], "--styles"),
+    (["slim", "in.pt", "--out", "photo.png"], "name a .pt file"),
+    (["stylegan2", "convert", "--model", "m.pkl", "--out", "face.png"], "name a .pt file"),
+    (["stylegan2", "generate", "--model", "m.pkl", "--psi", "nan", "--out", "g"], "not a finite number"),
+    (["stylegan2", "directions", "--model", "m.pt", "--classifier", "c.pt", "--samples", "1000000000",
+      "--out", "d.pt"], "--samples"),
+    (["stylegan2", "directions", "--model", "m.pt", "--classifier", "c.pt", "--strength", "nan", "--out", "d.pt"],
+     "not a finite number"),
+    (["dataset", "info", "ds", "--per-class", "-5"], "--per-class"),
+])
+def test_numbers_and_outputs_out_of_bounds_are_refused_before_any_work(run, tmp_path, monkeypatch, args, message):
+    """Each was a traceback, a NaN drawing written with exit 0, or memory without bound (22 GB for --frames
+    1000000000): now one line and exit 2 as the options are read, before a model or a file is opened."""
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_grid_must_be_a_picture_and_a_timeline_must_be_text(run, tmp_path):
+    from emosketch.config import read_yaml
+    from emosketch.errors import EmosketchError
+
+    result = run("dataset", "info", tmp_path / "ds", "--grid", tmp_path / "g.txt")
+    assert result.exit_code == 1 and "--grid" in result.output and "name a picture" in result.output
+    (tmp_path / "t.yaml").write_bytes(b"fps: 12\n\xff\xfe timeline: []\n")
+    with pytest.raises(EmosketchError, match="not UTF-8 text"):
+        read_yaml(tmp_path / "t.yaml", "timeline")
+
+
+def test_sigterm_unwinds_like_ctrl_c(monkeypatch):
+    """SIGTERM left an output's .lock and .tmp- folder behind; main() now turns it into SystemExit, which runs
+    every with-block's cleanup on the way out."""
+    import signal
+
+    from emosketch import cli as cli_module
+
+    with pytest.raises(SystemExit) as exc:
+        cli_module._terminated(signal.SIGTERM, None)
+    assert exc.value.code == 128 + signal.SIGTERM
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(cli_module.cli, "main", lambda **kw: signal.getsignal(signal.SIGTERM))
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        cli_module.main()
+        assert signal.getsignal(signal.SIGTERM) is cli_module._terminated
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def test_existing_output_needs_force(run, tmp_path, face_transition):
     cv2.imwrite(str(tmp_path / "f.png"), face_transition[0])
     assert run("export", tmp_path / "f.png", "--out", tmp_path / "p").exit_code == 0

@@ -109,3 +109,27 @@ def test_gif_with_held_frames_reads_back_frame_for_frame(tmp_path):
     back = read_frames(write_frames(tmp_path / "held.gif", frames))
     assert len(back) == 6 and back.fps == pytest.approx(12.0)
     assert np.array_equal(back.frames[:, 0, 0], [255, 255, 255, 0, 0, 255])
+
+
+def test_a_folder_of_frames_replaces_only_frames_written_before(tmp_path, frames):
+    """interpolate --out DIR replaced any folder emosketch had written (a sample's rows, a pack): only a
+    folder of frames is replaced now; every other output kind is refused before any is written."""
+    from emosketch.atomic import MARKER
+    from emosketch.frames import check_output
+
+    out = tmp_path / "seq"
+    write_frames(out, frames)
+    write_frames(out, Frames(frames.frames[:2], frames.fps))  # an earlier run's frames: replaced
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "frame00000.png", "frame00001.png"]
+    (out / "row.png").write_bytes(b"keep me")
+    with pytest.raises(EmosketchError, match="holds row.png, not only frames"):
+        write_frames(out, frames)
+    assert (out / "row.png").read_bytes() == b"keep me"
+    for bad in ("t.webm", "t.m4v", "t.txt"):
+        with pytest.raises(EmosketchError, match="cannot write frames as"):
+            check_output(tmp_path / bad)
+        with pytest.raises(EmosketchError, match="cannot write frames as"):
+            write_frames(tmp_path / bad, frames)
+    for good in ("t.npz", "t.gif", "t.mp4", "t.mkv", "folder"):
+        check_output(tmp_path / good)
+    assert not (tmp_path / "t.webm").exists()

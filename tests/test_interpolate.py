@@ -85,7 +85,7 @@ def test_timeline_frames_ends_loops_and_blends():
     ([{"emotion": "neutral"}, {"repeat": 0, "steps": []}], "entry 2: repeat must be a whole number"),
     ([{"emotion": "neutral", "to": "happy"}], "entry 1: give emotion"),
     ("neutral", "expected a list of steps"),
-    ({"fps": 0, "timeline": [{"emotion": "sad"}]}, "fps must be a positive number"),
+    ({"fps": 0, "timeline": [{"emotion": "sad"}]}, "fps must be a number above 0"),
 ])
 def test_timeline_errors_name_the_entry_and_key(timeline, message):
     with pytest.raises(EmosketchError, match=message):
@@ -502,3 +502,41 @@ def test_render_weights_draws_the_smirk_on_one_side_only(renderer, synthetic, mo
                                             np.full((1, r.size, r.size), 255, np.uint8))[0])
     with pytest.raises(EmosketchError, match="smirk"):
         r.render_weights(src, w, np.array([0.5, 1.5]))
+
+
+def test_a_timeline_is_bounded_and_finite():
+    """A timeline of {to: happy, over: 100000000} or fps 1e9 took 24 GB before it failed; a NaN weight drew
+    blank frames with exit 0."""
+    from emosketch.interpolate.timeline import MAX_FRAMES
+
+    classes = ["neutral", "happy", "sad"]
+    with pytest.raises(EmosketchError, match=f"runs past {MAX_FRAMES:,} frames"):
+        parse_timeline([{"emotion": "neutral"}, {"to": "happy", "over": 100_000_000}], classes)
+    with pytest.raises(EmosketchError, match="fps must be a number above 0 and at most 240"):
+        parse_timeline({"fps": 1e9, "timeline": [{"emotion": "neutral", "hold": 1}]}, classes)
+    for bad in ({"hold": float("nan")}, {"hold": float("inf")}, {"to": {"happy": 1.0, "sad": float("nan")}}):
+        with pytest.raises(EmosketchError, match="must be a number"):
+            parse_timeline([{"emotion": "neutral"}, bad], classes)
+    assert len(parse_timeline([{"emotion": "neutral", "hold": (MAX_FRAMES - 1) / 12}], classes, 12).t) == MAX_FRAMES - 1
+    with pytest.raises(EmosketchError, match="20,000 frames at most"):
+        transition(classes, "neutral", "happy", 31, hold=MAX_FRAMES)
+    with pytest.raises(EmosketchError, match="finite intensity"):
+        transition(classes, "neutral", "happy", 31, fps=float("nan"))
+
+
+def test_the_cli_and_the_library_agree_on_the_frame_bound():
+    from emosketch import cli
+    from emosketch.frames import MAX_FRAMES as READ_MAX
+    from emosketch.interpolate.timeline import MAX_FRAMES
+
+    assert cli.MAX_FRAMES == MAX_FRAMES == READ_MAX
+
+
+def test_a_seed_past_what_a_generator_takes_is_one_line():
+    from emosketch.gan.networks import z_codes
+
+    assert z_codes([0, 2**63 - 1], 4).shape == (2, 4)
+    with pytest.raises(EmosketchError, match="seed 9223372036854775808"):
+        z_codes([2**63], 4)
+    with pytest.raises(EmosketchError, match="seed -1"):
+        z_codes([-1], 4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -110,6 +111,29 @@ def test_slim_keeps_the_ema_networks_and_draws_the_same(run, generator, tmp_path
     targets, seeds = np.array([0, 1, 2]), np.array([4, 5, 6])
     full, slim = GanTranslator(generator, "cpu"), GanTranslator(out, "cpu")
     assert np.array_equal(full.translate(faces, targets, seeds), slim.translate(faces, targets, seeds))
+
+
+def test_slim_refuses_a_damaged_checkpoint_that_sample_would_refuse(run, generator, tmp_path):
+    """slim wrote a "model to ship" with exit 0 from checkpoints with NaN weights, or dataset settings of the
+    wrong type, that sample then refused: it builds the networks first, as sample does."""
+    state = torch.load(generator, map_location="cpu", weights_only=True)
+    name = next(k for k, v in state["ema"].items() if v.is_floating_point())
+    nan = {**state, "ema": {**state["ema"], name: torch.full_like(state["ema"][name], float("nan"))}}
+    torch.save(nan, tmp_path / "nan.pt")
+    torch.save({**state, "dataset": {**(state.get("dataset") or {}), "sketch": "xdog"}}, tmp_path / "settings.pt")
+    for bad, words in (("nan.pt", "NaN or infinite"), ("settings.pt", "dataset settings are damaged")):
+        result = run("slim", tmp_path / bad, "--out", tmp_path / "out.pt")
+        assert result.exit_code == 1 and words in result.output, result.output
+        assert not (tmp_path / "out.pt").exists()
+
+
+def test_sample_refuses_two_inputs_that_would_write_one_file(run, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        cv2.imwrite(str(tmp_path / folder / "face.png"), np.full((64, 64), 255, np.uint8))
+    result = run("sample", "--input", tmp_path / "a" / "face.png", "--input", tmp_path / "b", "--out", tmp_path / "s")
+    assert result.exit_code == 1 and "would both be written as face.png" in result.output
+    assert not (tmp_path / "s").exists()
 
 
 def test_slim_photo_margin_frames_photos_closer(run, tmp_path):

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..frames import READS, image_format
+from ..frames import MAX_IMAGE_PIXELS, READS, image_format
 
 MIN_SIDE = 16  # smaller images cannot hold a usable face
-MAX_PIXELS = 50_000_000  # larger images are refused before decoding (decompression-bomb guard)
+MAX_PIXELS = MAX_IMAGE_PIXELS  # larger images are refused before decoding (decompression-bomb guard)
 CHUNK_PIXELS = 1 << 20  # 16-bit and float images are scaled to 8 bits this many pixels at a time
 
 
@@ -105,6 +105,8 @@ def image_size(data: bytes) -> tuple[int, int]:
     try:
         with Image.open(io.BytesIO(data), formats=[fmt]) as img:
             return img.size
+    except Image.DecompressionBombError:  # Pillow refuses to open one past twice its own pixel limit
+        raise Skip("image too large", "decompression bomb") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise Skip("corrupt image", str(exc)[:80]) from None
 

@@ -14,10 +14,15 @@ def photo_configs(settings: dict) -> tuple[FaceConfig, SketchConfig | None]:
     """The face crop a photo gets (the data's framing, FaceConfig.for_photos) and the sketch config
     stored in dataset settings; no sketch config when the data was drawn rather than sketched from
     photos (synthetic faces)."""
-    face_cfg = _face_config(settings.get("face_crop") or {}).for_photos()
-    sk = settings.get("sketch") or {}
-    sketch_cfg = SketchConfig(**{k: v for k, v in sk.items() if k in SketchConfig.__dataclass_fields__}) \
-        if sk.get("method") in ("xdog", "pencil", "canny") else None
+    if not isinstance(settings, dict) or not all(isinstance(settings.get(k) or {}, dict) for k in ("face_crop", "sketch")):
+        raise EmosketchError("the checkpoint's dataset settings are damaged (face_crop and sketch must be mappings)")
+    try:
+        face_cfg = _face_config(settings.get("face_crop") or {}).for_photos()
+        sk = settings.get("sketch") or {}
+        sketch_cfg = SketchConfig(**{k: v for k, v in sk.items() if k in SketchConfig.__dataclass_fields__}) \
+            if sk.get("method") in ("xdog", "pencil", "canny") else None
+    except TypeError as exc:  # a setting of the wrong type: a damaged checkpoint
+        raise EmosketchError(f"the checkpoint's dataset settings are damaged ({exc})") from None
     return face_cfg, sketch_cfg
 
 

@@ -17,6 +17,9 @@ from ..errors import EmosketchError
 
 def z_codes(seeds, dim: int) -> torch.Tensor:
     """One standard-normal latent per seed for F, the same on every machine and device: [len(seeds), dim]."""
+    bad = [s for s in seeds if not 0 <= int(s) < 2**63]
+    if bad:
+        raise EmosketchError(f"seed {bad[0]}: a whole number from 0 to 2^63 - 1")
     return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
 
 

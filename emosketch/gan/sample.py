@@ -24,9 +24,17 @@ from .networks import ModelConfig, Networks, mean_styles, z_codes
 
 def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tuple[Networks, dict]:
     """The EMA networks of a checkpoint (eval mode) and its plain values."""
-    from ..config import from_dict
-
     state = load_checkpoint(path)
+    return networks_from_state(state, path, device), state
+
+
+def networks_from_state(state: dict, path: str | Path, device: torch.device | str = "cpu") -> Networks:
+    """A generator checkpoint's EMA networks (eval mode), every part of it checked first: its config,
+    classes, weight shapes and values, and its dataset settings (what a photo is read with); `path`
+    names it in errors."""
+    from ..config import from_dict
+    from ..datasets.photo import photo_configs
+
     checkpoints.require(state, {"config": dict, "classes": list, "ema": dict, "image_size": int}, path)
     checkpoints.require(state["config"], {"model": dict}, f"{path}:config")
     checkpoints.check_classes(state["classes"], path)
@@ -53,7 +61,11 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> tupl
         from .mixes import mix_matrix
 
         nets.mapping.mix = mix_matrix(state["mixes"], state["classes"], f"{path}: mixes")
-    return nets.to(device).eval(), state
+    try:
+        photo_configs(state.get("dataset") or {})
+    except EmosketchError as exc:
+        raise EmosketchError(f"{path}: {exc}") from None
+    return nets.to(device).eval()
 
 
 class LoadedGenerator:
@@ -191,8 +203,15 @@ def sample(checkpoint: str | Path, inputs: list[str | Path], emotions: list[str]
     wanted = tr.g.emotions(emotions)
     data = tr.state.get("dataset", {})
     written, skipped = [], []
+    files = _inputs([Path(p) for p in inputs])
+    stems: dict[str, Path] = {}
+    for path in files:  # each input's files are named by its stem: two of one stem would overwrite each other
+        if path.stem in stems and stems[path.stem] != path:
+            raise EmosketchError(f"{stems[path.stem]} and {path} would both be written as {path.stem}.png; "
+                                 "rename one, or sample them into two folders")
+        stems[path.stem] = path
     with atomic_dir(out, overwrite=force) as tmp:
-        for path in _inputs([Path(p) for p in inputs]):
+        for path in files:
             try:
                 sketch, how = model_input(decode_file(path), data, int(data.get("size") or tr.size), "sketch", kind,
                                           SketchConfig())

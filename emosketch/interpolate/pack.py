@@ -4,6 +4,7 @@ ordered pair of emotions, named so the device players' state machine finds them 
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from ..export.pack import Pack, panel_codec
 from ..export.panel import PANEL
 from ..frames import Frames
 from .render import Renderer, Source
-from .timeline import pose
+from .timeline import MAX_FPS, MAX_FRAMES, pose
 
 ZOOM_BREATH = 0.04  # idle loops breathe by +-4% in zoom by default
 # The emotions' strength in packs. Blind raters read the panel as well at 1.0 as at 1.3 over three
@@ -45,6 +46,12 @@ def sequences(renderer: Renderer, source: Source, emotions: list[str], transitio
         raise EmosketchError(f"intensity {intensity}: must be above 0 and at most 3")
     if transition_frames < 2 or idle_frames < 1:
         raise EmosketchError("transition frames must be >= 2 and idle frames >= 1")
+    total = len(emotions) * idle_frames + len(emotions) * (len(emotions) - 1) * transition_frames
+    if total > MAX_FRAMES:
+        raise EmosketchError(f"the pack would hold {total:,} frames, more than {MAX_FRAMES:,}: fewer emotions, or "
+                             "fewer frames per transition or idle loop")
+    if not (math.isfinite(fps) and 0 < fps <= MAX_FPS and math.isfinite(psi) and math.isfinite(breath)):
+        raise EmosketchError(f"fps above 0 and at most {MAX_FPS}, a finite psi and breath; got {fps}, {psi}, {breath}")
     classes = renderer.classes
     codes = renderer.bank.codes(seed, psi)
     poses, marks = [], []

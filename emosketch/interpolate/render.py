@@ -237,6 +237,10 @@ def write_outputs(frames: Frames, outputs: list[str | Path], view_side: int = 25
                   original: np.ndarray | None = None) -> list[Path]:
     """Write frames to each output: .npz keeps the model's pixels (for `emosketch export`);
     GIF, video and folders get a viewing size, or the side-by-side layout when `original` is given."""
+    from ..frames import check_output
+
+    for out in outputs:  # every output's kind before any is written
+        check_output(out)
     written = []
     view = None
     for out in outputs:

@@ -18,6 +18,7 @@ and an eased position t between them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from ..emotions import canonical
 from ..errors import EmosketchError, shown
 
 DEFAULT_EASE = "cosine"
+MAX_FRAMES = 20_000  # frames of one animation (27 min at 12 fps; 330 MB at 128 px): a bound on memory
+MAX_FPS = 240
 KEYS = {"emotion", "to", "over", "ease", "hold", "intensity", "repeat", "steps", "zoom"}
 
 
@@ -43,7 +46,7 @@ def pose(classes: list[str], emotion: str | dict, intensity: float = 1.0, where:
         c = canonical(str(name))
         if c not in classes:
             raise EmosketchError(f"{where}emotion {shown(name)} is not one of the model's: {', '.join(classes)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise EmosketchError(f"{where}weight of {shown(name)} must be a number, got {shown(value)}")
         w[classes.index(c)] += float(value)
     return w * float(intensity)
@@ -94,7 +97,11 @@ class _Builder:
         self.zoomed = False  # whether any step set a zoom
 
     def frames(self, seconds: float) -> int:
-        return max(1, int(round(seconds * self.fps)))
+        n = max(1, int(round(seconds * self.fps)))
+        if len(self.t) + n > MAX_FRAMES:
+            raise EmosketchError(f"the timeline runs past {MAX_FRAMES:,} frames ({MAX_FRAMES / self.fps:,.0f} s at "
+                                 f"{self.fps:g} fps): make it shorter or lower its fps")
+        return n
 
     def hold(self, seconds: float, label: str, where: str) -> None:
         if self.current is None:
@@ -132,7 +139,7 @@ class _Builder:
 
 def _number(entry: dict, key: str, where: str, minimum: float = 0.0) -> float:
     value = entry[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum:
         raise EmosketchError(f"{where}{key} must be a number >= {minimum:g}, got {shown(value)}")
     return float(value)
 
@@ -213,8 +220,8 @@ def parse_timeline(data: Any, classes: list[str], fps: float | None = None, wher
     else:
         file_fps, loops, steps = 12.0, 1, data
     fps = fps if fps is not None else file_fps
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0:
-        raise EmosketchError(f"{where}: fps must be a positive number, got {shown(fps)}")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= MAX_FPS:
+        raise EmosketchError(f"{where}: fps must be a number above 0 and at most {MAX_FPS}, got {shown(fps)}")
     if isinstance(loops, bool) or not isinstance(loops, int) or loops < 1:
         raise EmosketchError(f"{where}: loop must be a whole number >= 1, got {shown(loops)}")
     builder = _Builder(classes, float(fps))
@@ -232,6 +239,11 @@ def transition(classes: list[str], start: str, end: str, frames: int, easing: st
     """start -> end over `frames` frames (the first shows start, the last end), then `hold` frames."""
     if frames < 2:
         raise EmosketchError(f"a transition needs at least 2 frames, got {frames}")
+    if hold < 0 or frames + hold > MAX_FRAMES:
+        raise EmosketchError(f"a transition of {frames} frames and a hold of {hold}: the hold is >= 0 and the two "
+                             f"{MAX_FRAMES:,} frames at most")
+    if not (math.isfinite(fps) and 0 < fps <= MAX_FPS) or not math.isfinite(intensity):
+        raise EmosketchError(f"fps above 0 and at most {MAX_FPS}, and a finite intensity; got {fps} and {intensity}")
     a, b = pose(classes, start, intensity), pose(classes, end, intensity)
     t = ease(easing, np.linspace(0.0, 1.0, frames))
     t = np.concatenate([t, np.ones(hold)])

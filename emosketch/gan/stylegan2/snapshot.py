@@ -163,8 +163,8 @@ def read_snapshot(path: str | Path) -> dict:
     except EmosketchError as exc:
         raise EmosketchError(f"{path}: {exc}") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, RuntimeError) as exc:
-        raise EmosketchError(f"{path}: not a readable network pickle ({type(exc).__name__}: {exc})") from None
+            KeyError, RuntimeError, MemoryError, OverflowError) as exc:  # a length of 2^62 bytes: MemoryError
+        raise EmosketchError(f"{path}: not a readable network pickle ({type(exc).__name__}: {exc})"[:300]) from None
     if not isinstance(data, dict) or "G_ema" not in data:
         raise EmosketchError(f"{path}: not a StyleGAN2-ADA snapshot (no G_ema in it)")
     extra = set(data) - SNAPSHOT_KEYS
