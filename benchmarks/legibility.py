@@ -434,10 +434,15 @@ def sharp_pool() -> list[Path]:
             *sorted((HIRES / "mux" / "neutral").glob("*"))[:20]]
 
 
-def sharp_faces(count: int, seed: int) -> list[Path]:
-    """The demo photo and `count` - 1 portraits of sharp_pool, picked by seed."""
+def sharp_faces(count: int, seed: int, among: set[str] | None = None) -> list[Path]:
+    """The demo photo and `count` - 1 portraits of sharp_pool, picked by seed; with `among`, `count` portraits
+    of those whose file names it lists (the demo photo only if it is listed)."""
     from emosketch.models import demo_photo
 
+    if among is not None:
+        pool = [p for p in [demo_photo(), *sharp_pool()] if Path(p).name in among]
+        rng = np.random.default_rng(seed)
+        return [Path(p) for p in rng.choice(pool, min(count, len(pool)), replace=False)] if count > 0 and pool else []
     pool = sharp_pool()
     rng = np.random.default_rng(seed)
     picks = [Path(p) for p in rng.choice(pool, min(count - 1, len(pool)), replace=False)] if count > 1 else []
@@ -593,6 +598,15 @@ def conditions() -> dict[str, Condition]:
         "flow3": Condition("panel: the default, photos sketched with the edge response smoothed along the edges' "
                            "flow (sketch flow 3 px at 128 px) before the generator redraws them", PANEL,
                            sketch=(("flow", 3.0),)),
+        "ink0": Condition("panel: the default with photos sketched with no ink floor (sketch min_ink 0: the default "
+                          "until round 100)", PANEL, sketch=(("min_ink", 0.0),)),
+        "gray-ink0": Condition("the generator's gray sketch, photos sketched with no ink floor (sketch min_ink 0: the "
+                               "default until round 100)", sketch=(("min_ink", 0.0),)),
+        "ink14": Condition("panel: the default, photos sketched with at least 14% ink (sketch min_ink 0.14: a pale, "
+                           "low-contrast face's XDoG threshold lowered until its fainter edges are drawn)", PANEL,
+                           sketch=(("min_ink", 0.14),)),
+        "gray-ink14": Condition("the generator's gray sketch, photos sketched with at least 14% ink (sketch min_ink "
+                                "0.14)", sketch=(("min_ink", 0.14),)),
         "zoom1.25": Condition("panel: the default zoomed 1.25x (the middle of the 128 px drawing, 102 px, on the "
                               "panel's 64 rows)", PANEL, 1.25),
         "zoom1.5": Condition("panel: the default zoomed 1.5x (the middle of the 128 px drawing, 85 px, on the "
@@ -719,7 +733,8 @@ def real_sketch(gray: np.ndarray, settings: dict, size: int, overrides: tuple) -
     """A real face's sketch through the model's face crop and sketch settings, with `overrides`."""
     from emosketch.datasets.photo import model_input
 
-    data = overridden(overridden(settings, "sketch", overrides), "face_crop", PLAIN_CROP)
+    # as the training data were sketched (no photo ink floor), unless an override says otherwise
+    data = overridden(overridden(settings, "sketch", (("min_ink", 0.0), *overrides)), "face_crop", PLAIN_CROP)
     return model_input(gray, data, size, "sketch", "photo")[0]
 
 
@@ -731,7 +746,8 @@ def split_condition(cond: str) -> tuple[str, str | None]:
 
 
 def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, ...] = STUDY,
-                real_sharp: int = 0, models: dict[str, str] | None = None, fer_among: set[str] | None = None) -> list:
+                real_sharp: int = 0, models: dict[str, str] | None = None, fer_among: set[str] | None = None,
+                sharp_among: set[str] | None = None) -> list:
     """Every tile of the study: (picture, key entry). `models` names other generators (NAME -> checkpoint)
     that conditions suffixed @NAME are drawn by; `fer_among`, when given, the FER+ file names the neutral
     FER+ faces are picked from (a study of the faces a condition changes)."""
@@ -768,7 +784,7 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
     r = renderers.get((None, None, True)) or Renderer(default_generator(), "cpu")
     emotions = [e for e in EMOTIONS if e in r.classes]
     tiles: list[tuple[np.ndarray, dict]] = []
-    sources = [("sharp", p) for p in sharp_faces(sharp, seed)]
+    sources = [("sharp", p) for p in sharp_faces(sharp, seed, sharp_among)]
     neutral = ferplus_faces("neutral", fer, set(), seed, fer_among)
     sources += [("fer", p) for p in neutral]
     for source, path in sources:
@@ -863,6 +879,8 @@ def main() -> None:
     mk.add_argument("--fer-among", metavar="FILE",
                     help="pick the neutral FER+ faces only from the file names listed in FILE (one a line): a study "
                          "of the faces a condition changes")
+    mk.add_argument("--sharp-among", metavar="FILE",
+                    help="pick the sharp portraits only from the file names listed in FILE (one a line)")
     mk.add_argument("--per-sheet", type=int, default=10)
     mk.add_argument("--seed", type=int, default=0)
     sc = sub.add_parser("score", help="score answer files against the key, or whole studies pooled")
@@ -898,10 +916,11 @@ def main() -> None:
         if bad:
             raise SystemExit(f"--model {bad[0]!r}: expected NAME=CHECKPOINT")
         models = dict(m.split("=", 1) for m in args.model)
-        among = None
-        if args.fer_among:
-            among = {line.strip() for line in Path(args.fer_among).read_text().splitlines() if line.strip()}
-        tiles = study_tiles(args.sharp, args.fer, args.real, args.seed, chosen, args.real_sharp, models, among)
+        def listed(file):
+            return {line.strip() for line in Path(file).read_text().splitlines() if line.strip()} if file else None
+
+        tiles = study_tiles(args.sharp, args.fer, args.real, args.seed, chosen, args.real_sharp, models,
+                            listed(args.fer_among), listed(args.sharp_among))
         key = write_study(tiles, Path(args.out), args.per_sheet, seed=args.seed)
         known = conditions()
         described = {}

@@ -205,3 +205,22 @@ def test_upright_skips_strips_and_tiny_pictures_quickly():
     assert find_upright(strip) is None and crop_face(strip, 32, FaceConfig(upright=True))[1] == "whole"
     tiny = rng.integers(0, 256, (5, 5)).astype(np.uint8)
     assert crop_face(tiny, 32, FaceConfig(upright=True))[1] == "whole"
+
+
+def test_a_photos_sketch_gets_an_ink_floor_that_its_settings_may_name():
+    """A pale photo's sketch kept only its eyes, and people saw no face in it (blind rounds 97-100): a photo's
+    XDoG sketch holds at least PHOTO_MIN_INK of ink, unless the model's settings name their own floor."""
+    from emosketch.datasets.photo import PHOTO_MIN_INK, model_input, photo_configs
+    from emosketch.models import demo_photo
+
+    assert photo_configs({"sketch": {"method": "xdog"}})[1].min_ink == PHOTO_MIN_INK
+    assert photo_configs({"sketch": {"method": "xdog", "min_ink": 0.0}})[1].min_ink == 0.0
+    assert photo_configs({"sketch": {"method": "canny"}})[1].min_ink == 0.0
+    gray = cv2.imread(str(demo_photo()), cv2.IMREAD_GRAYSCALE)
+    pale = (gray.astype(np.float32) * 0.15 + 210).astype(np.uint8)  # the demo photo washed out
+    floored, _ = model_input(pale, {"sketch": {"method": "xdog"}}, 128, "sketch", "photo")
+    plain, _ = model_input(pale, {"sketch": {"method": "xdog", "min_ink": 0.0}}, 128, "sketch", "photo")
+    assert (plain < 128).mean() < 0.08 and (floored < 128).mean() > (plain < 128).mean() + 0.03
+    own, _ = model_input(gray, {"sketch": {"method": "xdog"}}, 128, "sketch", "photo")  # inked enough already
+    assert np.array_equal(own, model_input(gray, {"sketch": {"method": "xdog", "min_ink": 0.0}}, 128, "sketch",
+                                           "photo")[0])

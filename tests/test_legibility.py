@@ -439,3 +439,35 @@ def test_a_zoomed_condition_shows_the_middle_of_the_drawing_larger():
     assert known["zoom1.5"].panel == known["default"].panel
     assert dict(known["detail48"].sketch) == {"detail": 48} and known["detail48"].panel == known["default"].panel
     assert known["gray-detail48"].panel is None
+
+
+def test_real_sketches_are_drawn_as_the_data_were_and_ink_conditions_name_their_floor():
+    """The real baselines stay the training data's sketches (no photo ink floor); ink0 remakes `default` as it
+    drew until round 100, ink14 as it draws now."""
+    from emosketch.datasets.photo import PHOTO_MIN_INK, model_input
+    from emosketch.models import demo_photo
+
+    known = legibility.conditions()
+    assert dict(known["ink0"].sketch) == {"min_ink": 0.0} and dict(known["ink14"].sketch) == {"min_ink": PHOTO_MIN_INK}
+    assert known["ink0"].panel == known["default"].panel and known["gray-ink0"].panel is None
+    gray = cv2.imread(str(demo_photo()), cv2.IMREAD_GRAYSCALE)
+    pale = (gray.astype(np.float32) * 0.15 + 210).astype(np.uint8)
+    data = {"sketch": {"method": "xdog"}, "face_crop": {}}
+    real = legibility.real_sketch(pale, data, 64, ())
+    plain = model_input(pale, {**data, "sketch": {"method": "xdog", "min_ink": 0.0},
+                               "face_crop": {"upright": False}}, 64, "sketch", "photo")[0]
+    assert np.array_equal(real, plain)
+    assert (legibility.real_sketch(pale, data, 64, (("min_ink", 0.14),)) < 128).mean() > (real < 128).mean()
+
+
+def test_sharp_among_picks_only_the_listed_portraits():
+    from emosketch.models import demo_photo
+
+    assert legibility.sharp_faces(3, 0, {demo_photo().name}) == [demo_photo()]  # the only one listed
+    assert legibility.sharp_faces(3, 0, {"nobody.jpg"}) == []
+    assert legibility.sharp_faces(2, 0)[0] == demo_photo()  # without a list: the demo photo first
+    pool = legibility.sharp_pool()
+    if pool:
+        names = {p.name for p in pool[:4]}
+        picked = legibility.sharp_faces(3, 5, names)
+        assert len(picked) == 3 and {p.name for p in picked} <= names and demo_photo() not in picked

@@ -166,3 +166,17 @@ def test_detail_drops_texture_finer_than_it_and_keeps_the_face():
     assert (coarse[ring] == 0).sum() > 0.5 * (plain[ring] == 0).sum()  # and the face's outline
     assert np.array_equal(sketch(img, SketchConfig(detail=0)), sketch(img))
     assert np.array_equal(sketch(img, SketchConfig(detail=128)), sketch(img))  # no finer than the face: as is
+
+
+def test_min_ink_draws_a_pale_faces_fainter_edges_and_leaves_an_inked_one():
+    pale = (photo(128).astype(np.float32) * 0.08 + 200).astype(np.uint8)  # the same face at 8% of its contrast
+    plain = sketch(pale, SketchConfig(clahe=0))
+    floored = sketch(pale, SketchConfig(clahe=0, min_ink=0.08))
+    assert (plain < 128).mean() < 0.04 and (floored < 128).mean() > (plain < 128).mean() + 0.02
+    yy, xx = np.mgrid[:128, :128]
+    ring = np.abs(np.hypot(yy - 64, xx - 64) - 40) < 4
+    assert (floored[ring] == 0).sum() > (plain[ring] == 0).sum()  # the outline is among what it gains
+    bold = photo(128)
+    assert np.array_equal(sketch(bold, SketchConfig(clahe=0, min_ink=0.01)), sketch(bold, SketchConfig(clahe=0)))
+    with pytest.raises(EmosketchError, match="min_ink 0.6"):
+        SketchConfig(min_ink=0.6)

@@ -3,17 +3,24 @@ was prepared with (meta.json's `face_crop` and `sketch`, which checkpoints copy 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..errors import EmosketchError
 from .face import FaceConfig, crop_face
 from .sketch import SketchConfig, sketch
 
+# A photo's XDoG sketch holds at least this share of ink (SketchConfig.min_ink; the lower quartile of the FER+
+# training sketches), unless the settings name their own: a pale or low-contrast photo's sketch otherwise keeps
+# only its darkest features (the eyes), and people do not see a face in it (blind rounds 97-100).
+PHOTO_MIN_INK = 0.14
+
 
 def photo_configs(settings: dict) -> tuple[FaceConfig, SketchConfig | None]:
     """The face crop a photo gets (the data's framing, FaceConfig.for_photos) and the sketch config
-    stored in dataset settings; no sketch config when the data was drawn rather than sketched from
-    photos (synthetic faces)."""
+    stored in dataset settings, with a floor on its ink (PHOTO_MIN_INK) where they set none; no sketch
+    config when the data was drawn rather than sketched from photos (synthetic faces)."""
     if not isinstance(settings, dict) or not all(isinstance(settings.get(k) or {}, dict) for k in ("face_crop", "sketch")):
         raise EmosketchError("the checkpoint's dataset settings are damaged (face_crop and sketch must be mappings)")
     try:
@@ -23,6 +30,8 @@ def photo_configs(settings: dict) -> tuple[FaceConfig, SketchConfig | None]:
             if sk.get("method") in ("xdog", "pencil", "canny") else None
     except TypeError as exc:  # a setting of the wrong type: a damaged checkpoint
         raise EmosketchError(f"the checkpoint's dataset settings are damaged ({exc})") from None
+    if sketch_cfg is not None and sketch_cfg.method == "xdog" and "min_ink" not in sk:
+        sketch_cfg = replace(sketch_cfg, min_ink=PHOTO_MIN_INK)
     return face_cfg, sketch_cfg
 
 
