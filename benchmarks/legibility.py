@@ -602,6 +602,11 @@ def conditions() -> dict[str, Condition]:
                           "until round 100)", PANEL, sketch=(("min_ink", 0.0),)),
         "gray-ink0": Condition("the generator's gray sketch, photos sketched with no ink floor (sketch min_ink 0: the "
                                "default until round 100)", sketch=(("min_ink", 0.0),)),
+        "inkmax17": Condition("panel: the default, photos sketched with at most 17% ink (sketch max_ink 0.17, the "
+                              "training sketches' upper quartile: a textured face's faintest strokes, hair or stubble, "
+                              "left out)", PANEL, sketch=(("max_ink", 0.17),)),
+        "gray-inkmax17": Condition("the generator's gray sketch, photos sketched with at most 17% ink (sketch max_ink "
+                                   "0.17)", sketch=(("max_ink", 0.17),)),
         "ink14": Condition("panel: the default, photos sketched with at least 14% ink (sketch min_ink 0.14: a pale, "
                            "low-contrast face's XDoG threshold lowered until its fainter edges are drawn)", PANEL,
                            sketch=(("min_ink", 0.14),)),

@@ -180,3 +180,20 @@ def test_min_ink_draws_a_pale_faces_fainter_edges_and_leaves_an_inked_one():
     assert np.array_equal(sketch(bold, SketchConfig(clahe=0, min_ink=0.01)), sketch(bold, SketchConfig(clahe=0)))
     with pytest.raises(EmosketchError, match="min_ink 0.6"):
         SketchConfig(min_ink=0.6)
+
+
+def test_max_ink_leaves_out_a_busy_faces_faintest_texture():
+    rng = np.random.default_rng(0)
+    busy = np.clip(photo(128).astype(np.float32) + rng.normal(0, 25, (128, 128)), 0, 255).astype(np.uint8)
+    plain = sketch(busy, SketchConfig(clahe=0, min_speck=0))
+    capped = sketch(busy, SketchConfig(clahe=0, min_speck=0, max_ink=0.05))
+    assert (plain < 128).mean() > 0.06 and (capped < 128).mean() < (plain < 128).mean() - 0.02
+    assert not ((capped < 128) & (plain >= 128)).any()  # it only takes ink away
+    yy, xx = np.mgrid[:128, :128]
+    ring = np.abs(np.hypot(yy - 64, xx - 64) - 40) < 3  # the face's outline, its strongest edge
+    kept_ring = (capped[ring] == 0).sum() / (plain[ring] == 0).sum()
+    kept_rest = (capped[~ring] == 0).sum() / (plain[~ring] == 0).sum()
+    assert kept_ring > 1.5 * kept_rest  # the strongest edges stay, the noise's strokes go first
+    assert np.array_equal(sketch(photo(128), SketchConfig(clahe=0, max_ink=0.9)), sketch(photo(128), SketchConfig(clahe=0)))
+    with pytest.raises(EmosketchError, match="max_ink 0.1"):
+        SketchConfig(min_ink=0.2, max_ink=0.1)

@@ -45,6 +45,8 @@ class SketchConfig:
     # masses of under 3x3 px at 128 px dropped (0 = off: lines only)
     min_ink: float = 0.0  # xdog: where the face's sketch would hold less ink than this share of its pixels, its
     # threshold is lowered until it holds this much (a pale, low-contrast face gets its fainter edges); 0 = off
+    max_ink: float = 0.0  # xdog: where the sketch would hold more ink than this share, its threshold is raised until
+    # it holds this much (the faintest texture, hair or stubble, left out); 0 = off
     detail: int = 0  # the face brought to this many pixels of detail first: shrunk to detail x detail by area and
     # enlarged back (bicubic), as a 48 px FER face is enlarged to the model's size; 0 = off: the face as it is
 
@@ -59,6 +61,8 @@ class SketchConfig:
             raise EmosketchError(f"sketch spots {self.spots}: from 0 (off) to 50 percent of the face")
         if not 0 <= self.min_ink <= 0.5:
             raise EmosketchError(f"sketch min_ink {self.min_ink}: from 0 (off) to 0.5 of the face")
+        if not 0 <= self.max_ink <= 1 or (self.max_ink and self.max_ink < self.min_ink):
+            raise EmosketchError(f"sketch max_ink {self.max_ink}: 0 (off), or from min_ink to 1")
         if self.detail != 0 and not 16 <= self.detail <= 1024:
             raise EmosketchError(f"sketch detail {self.detail}: 0 (off) or from 16 to 1024 px")
 
@@ -107,18 +111,21 @@ def smooth_along_flow(d: np.ndarray, tx: np.ndarray, ty: np.ndarray, sigma: floa
 
 
 def xdog(gray: np.ndarray, sigma: float = 1.2, k: float = 1.6, tau: float = 0.98, epsilon: float = -0.01,
-         phi: float = 200.0, flow: float = 0.0, min_ink: float = 0.0) -> np.ndarray:
+         phi: float = 200.0, flow: float = 0.0, min_ink: float = 0.0, max_ink: float = 0.0) -> np.ndarray:
     """eXtended Difference of Gaussians: D = G_sigma*I - tau * G_{k sigma}*I on [0, 1] gray, then the
     soft step T(u) = 1 if u >= epsilon else 1 + tanh(phi (u - epsilon)). `sigma` is in pixels. With
     `flow` (px), D is first averaged along the edges' own direction (smooth_along_flow), read from the
     structure tensor smoothed over 2 sigma px (at least 1.5). With `min_ink`, a picture whose pixels
-    below epsilon are fewer than that share gets epsilon at that share (its fainter edges drawn)."""
+    below epsilon are fewer than that share gets epsilon at that share (its fainter edges drawn); with `max_ink`,
+    one with more gets it likewise (its faintest texture left out)."""
     img = gray.astype(np.float32) / 255.0
     d = _blur(img, sigma) - tau * _blur(img, sigma * k)
     if flow > 0:
         d = smooth_along_flow(d, *edge_tangents(gray, max(1.5, 2.0 * sigma)), flow)
     if min_ink > 0 and (d < epsilon).mean() < min_ink:  # too little ink: the threshold at that share of pixels
         epsilon = float(np.quantile(d, min_ink))
+    elif max_ink > 0 and (d < epsilon).mean() > max_ink:  # too much: likewise
+        epsilon = float(np.quantile(d, max_ink))
     out = np.where(d >= epsilon, 1.0, 1.0 + np.tanh(phi * (d - epsilon)))
     return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
@@ -176,7 +183,8 @@ def sketch(face: np.ndarray, cfg: SketchConfig = SketchConfig()) -> np.ndarray:
         tiles = max(1, min(8, face.shape[0] // 16))
         gray = cv2.createCLAHE(clipLimit=cfg.clahe, tileGridSize=(tiles, tiles)).apply(face)
     if cfg.method == "xdog":
-        out = xdog(gray, cfg.sigma * scale, cfg.k, cfg.tau, cfg.epsilon, cfg.phi, cfg.flow * scale, cfg.min_ink)
+        out = xdog(gray, cfg.sigma * scale, cfg.k, cfg.tau, cfg.epsilon, cfg.phi, cfg.flow * scale, cfg.min_ink,
+                   cfg.max_ink)
     elif cfg.method == "pencil":
         out = pencil(gray, cfg.pencil_blur * scale)
     else:
