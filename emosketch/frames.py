@@ -192,11 +192,20 @@ def _read_gif(path: Path, fps: float | None) -> Frames:
 def _read_video(path: Path, fps: float | None) -> Frames:
     import imageio.v3 as iio
 
+    grays, pixels = [], 0
     try:
         meta = iio.immeta(path, plugin="FFMPEG")
-        grays = [to_gray(frame[:, :, ::-1]) for frame in iio.imiter(path, plugin="FFMPEG")]
-    except Exception as exc:
-        raise EmosketchError(f"{path}: not a readable video ({exc})") from exc
+        for frame in iio.imiter(path, plugin="FFMPEG"):
+            pixels += frame.shape[0] * frame.shape[1]
+            if len(grays) >= MAX_FRAMES or pixels > MAX_FRAME_PIXELS:
+                raise EmosketchError(f"{path}: more than {MAX_FRAMES:,} frames or {MAX_FRAME_PIXELS:,} pixels in all; "
+                                     "cut the video shorter or smaller")
+            grays.append(to_gray(frame[:, :, ::-1]))
+    except EmosketchError:
+        raise
+    except Exception as exc:  # ffmpeg's whole report (its build banner too) is in the message: its first line
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise EmosketchError(f"{path}: not a readable video ({first[:160]})") from exc
     if not grays:
         raise EmosketchError(f"{path}: video has no frames")
     return Frames(np.stack(grays), fps or float(meta.get("fps") or DEFAULT_FPS))

@@ -73,7 +73,17 @@ def test_bad_files_name_the_file(tmp_path, name, content, message):
     path.write_bytes(content)
     with pytest.raises(EmosketchError, match=message) as err:
         read_frames(path)
-    assert str(path) in str(err.value)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)  # one line: no ffmpeg banner
+
+
+def test_a_video_is_read_only_up_to_the_frame_bound(tmp_path, monkeypatch, frames):
+    from emosketch import frames as frames_module
+
+    write_frames(tmp_path / "v.mp4", frames)
+    assert len(read_frames(tmp_path / "v.mp4")) == len(frames)
+    monkeypatch.setattr(frames_module, "MAX_FRAMES", len(frames) - 1)
+    with pytest.raises(EmosketchError, match="cut the video shorter or smaller"):
+        read_frames(tmp_path / "v.mp4")
 
 
 def test_missing_empty_and_mismatched_inputs(tmp_path):

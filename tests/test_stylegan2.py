@@ -526,6 +526,16 @@ def test_classes_and_seeds_are_checked():
     for bad in ("3-1", "x", "-5"):
         with pytest.raises(EmosketchError, match="seeds"):
             parse_seeds(bad)
+    with pytest.raises(EmosketchError, match="seed 0 is given twice"):  # it said "wrote 3 images" and wrote one
+        parse_seeds("0,0,0")
+    with pytest.raises(EmosketchError, match="seed 2 is given twice"):
+        parse_seeds("0-3,2")
+    with pytest.raises(EmosketchError, match="more than 100,000 images"):  # counted before 4 GB of list is built
+        parse_seeds("0-100000000")
+    for names in (["a", "a"], ["a", " "]):
+        with pytest.raises(EmosketchError, match="each one given once, none empty"):
+            StyleGAN2(z_dim=8, c_dim=2, w_dim=8, img_resolution=8, img_channels=1, mapping_kwargs={"num_layers": 1},
+                      synthesis_kwargs={"channel_base": 64, "channel_max": 8}, class_names=names)
 
 
 # ---- the CLI and the interpolate stack -------------------------------------------------------------

@@ -38,6 +38,9 @@ class StyleGAN2(Generator):
         self.class_names = list(class_names) if class_names else None
         if self.class_names is not None and len(self.class_names) != self.c_dim:
             raise EmosketchError(f"{len(self.class_names)} class names for a model with c_dim {self.c_dim}")
+        if self.class_names is not None and (len(set(self.class_names)) != len(self.class_names)
+                                             or not all(str(c).strip() for c in self.class_names)):
+            raise EmosketchError(f"class names {self.class_names}: each one given once, none empty")
         if draws not in DRAWS:
             raise EmosketchError(f"draws {draws!r}: expected photo or sketch")
         self.draws = draws

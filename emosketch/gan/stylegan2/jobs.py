@@ -28,6 +28,8 @@ def parse_seeds(text: str) -> list[int]:
                 lo, hi = int(a), int(b)
                 if hi < lo:
                     raise ValueError
+                if hi - lo >= 100_000 or len(seeds) + hi - lo >= 100_000:  # counted before the list is built
+                    raise EmosketchError(f"seeds {text!r}: more than 100,000 images; split the job")
                 seeds.extend(range(lo, hi + 1))
             else:
                 seeds.append(int(part))
@@ -37,6 +39,11 @@ def parse_seeds(text: str) -> list[int]:
         raise EmosketchError(f"seeds {text!r}: each seed must be in 0 .. 2**32-1")
     if len(seeds) > 100_000:
         raise EmosketchError(f"seeds {text!r}: {len(seeds)} images; split the job (at most 100,000)")
+    seen: set[int] = set()
+    for s in seeds:  # one image a seed: seedNNNN.png would be written twice
+        if s in seen:
+            raise EmosketchError(f"seeds {text!r}: seed {s} is given twice")
+        seen.add(s)
     return seeds
 
 
