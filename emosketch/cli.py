@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sys
 from pathlib import Path
@@ -62,6 +63,18 @@ class Group(click.Group):
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(f"{where}{exc.strerror or exc}") from None
+        except (click.exceptions.Exit, click.exceptions.Abort):  # click's own way out (both RuntimeErrors)
+            raise
+        except MemoryError:
+            raise click.ClickException("out of memory: a smaller job (fewer frames, a smaller size or batch) fits") \
+                from None
+        except (ArithmeticError, ValueError, TypeError, LookupError, AttributeError, RuntimeError) as exc:
+            # a bad value that no check caught yet: still one line, and EMOSKETCH_DEBUG=1 shows where it came from
+            if os.environ.get("EMOSKETCH_DEBUG"):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise click.ClickException(f"unexpected {type(exc).__name__}: {first} (a value out of range? "
+                                       "EMOSKETCH_DEBUG=1 shows where)") from None
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

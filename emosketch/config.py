@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -121,6 +122,8 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
     if kind in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise EmosketchError(f"{where}: expected a number, got {shown(value)}")
+        if not math.isfinite(value):  # every number of a config sizes or steers work: nan and inf never do
+            raise EmosketchError(f"{where}: expected a finite number, got {shown(value)}")
         if kind is int and float(value) != int(value):
             raise EmosketchError(f"{where}: expected a whole number, got {shown(value)}")
         return kind(value)

@@ -324,3 +324,33 @@ def test_a_photo_without_a_frontal_face_gets_a_note(run, tmp_path):
     assert "no frontal face" not in result.output
     assert face_note("photo -> sketch (haar)") is None and face_note("sketch as is") is None
     assert "turned away" in face_note("photo -> sketch (whole; prepare's default sketch settings)")
+
+
+def test_a_config_number_must_be_finite(run, tmp_path):
+    (tmp_path / "c.yaml").write_text("lr: .nan\n")
+    result = run("classifier", "train", "--data", tmp_path / "ds", "--config", tmp_path / "c.yaml", "--out",
+                 tmp_path / "c.pt")
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(lines) == 1 and "lr: expected a finite number, got nan" in lines[0]
+
+
+def test_an_error_no_check_caught_is_still_one_line(run, tmp_path, monkeypatch):
+    """A second audit found about twenty values (agent durations of 3000 s, train's checkpoint_every 0, a NaN
+    in a prepare option) that ended in a traceback: the CLI shows any such error as one line, exit 1, and
+    EMOSKETCH_DEBUG=1 lets it through with its traceback."""
+    import emosketch.datasets.dataset as dataset
+
+    def broken(path):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(dataset, "load", broken)
+    result = run("dataset", "info", tmp_path)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(lines) == 1 and "unexpected ZeroDivisionError: float division by zero" \
+        in lines[0] and "Traceback" not in result.output
+    monkeypatch.setattr(dataset, "load", lambda path: (_ for _ in ()).throw(MemoryError()))
+    result = run("dataset", "info", tmp_path)
+    assert result.exit_code == 1 and "out of memory" in result.output
+    monkeypatch.setenv("EMOSKETCH_DEBUG", "1")
+    monkeypatch.setattr(dataset, "load", broken)
+    assert isinstance(run("dataset", "info", tmp_path).exception, ZeroDivisionError)
