@@ -77,6 +77,8 @@ def _training(out: Path, data: Path, steps: int | None, progress: Callable[[str]
 def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: int | None = STEPS,
              count: int = FACES, train: bool = False) -> dict[str, Path]:
     """Run the demo in `out` (with `train`: run, finish or reuse its training); returns what was written."""
+    from .atomic import MARKER, owned
+    from .errors import EmosketchError
     from .export import ExportOptions
     from .export.pack import panel_codec
     from .export.panel import PANEL
@@ -87,7 +89,13 @@ def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: in
     from .interpolate.timeline import load_timeline
 
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise EmosketchError(f"{out}: is a file, not a folder; choose another --out")
+    if out.is_dir() and not (owned(out) or owned(out / "pack")):  # a demo's folder from before the marker has its pack
+        raise EmosketchError(f"{out}: holds files emosketch did not write (no {MARKER} marker), which the demo would "
+                             "overwrite; choose another --out or empty it")
     out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).touch()
     started = time.time()
     if train:
         data = _dataset(out, count, progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -354,3 +355,34 @@ def test_an_error_no_check_caught_is_still_one_line(run, tmp_path, monkeypatch):
     monkeypatch.setenv("EMOSKETCH_DEBUG", "1")
     monkeypatch.setattr(dataset, "load", broken)
     assert isinstance(run("dataset", "info", tmp_path).exception, ZeroDivisionError)
+
+
+def test_the_demo_never_overwrites_a_folder_of_someone_elses_files(run, tmp_path):
+    """demo --out u replaced u/face.png and u/transitions.gif, a user's own files, with exit 0."""
+    user = tmp_path / "u"
+    user.mkdir()
+    (user / "face.png").write_text("mine")
+    result = run("demo", "--out", user)
+    assert result.exit_code == 1 and "holds files emosketch did not write" in result.output
+    assert (user / "face.png").read_text() == "mine"
+    (tmp_path / "f").write_text("a file")
+    assert "is a file" in run("demo", "--out", tmp_path / "f").output
+
+
+@pytest.mark.parametrize("config, values, words", [
+    ("classifier", {"epochs": 0}, "epochs and patience >= 1"),
+    ("classifier", {"lr": -1.0}, "lr in (0, 1]"),
+    ("classifier", {"label_smoothing": 5.0}, "label_smoothing"),
+    ("classifier", {"batch_size": 100_000_000}, "batch_size"),
+    ("train", {"checkpoint_every": 0}, "checkpoint_every"),
+    ("train", {"log_every": 0}, "log_every"),
+])
+def test_training_configs_refuse_values_that_would_crash_or_claim_a_file_never_written(config, values, words):
+    """classifier train --epochs 0 printed "wrote clf.pt" and wrote nothing; checkpoint_every 0 was a
+    ZeroDivisionError after the run folder was made."""
+    from emosketch.emotion_cnn import ClassifierConfig
+    from emosketch.errors import EmosketchError
+    from emosketch.gan.train import TrainConfig
+
+    with pytest.raises(EmosketchError, match=re.escape(words)):
+        (ClassifierConfig if config == "classifier" else TrainConfig)(**values)

@@ -540,3 +540,14 @@ def test_a_seed_past_what_a_generator_takes_is_one_line():
         z_codes([2**63], 4)
     with pytest.raises(EmosketchError, match="seed -1"):
         z_codes([-1], 4)
+
+
+def test_an_agent_left_alone_for_an_hour_rests_rather_than_dividing_by_zero():
+    """A level decayed to 1e-300 is above 0 but its power underflows to 0: a 3,000 s script of one stimulus
+    was a ZeroDivisionError."""
+    agent = Agent(classes=["neutral", "happy", "sad", "surprise", "fear", "anger"])
+    agent.stimulate("joy", 0.8)
+    for _ in range(3000):
+        agent.step(1.0)
+    w = agent.weights()
+    assert w["neutral"] == pytest.approx(1.0) and sum(w.values()) == pytest.approx(1.0)

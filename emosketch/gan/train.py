@@ -133,6 +133,8 @@ class TrainConfig:
             raise EmosketchError(f"amp {self.amp!r}: expected auto or off")
         if not 2 <= self.batch_size <= MAX_BATCH or self.steps < 1:
             raise EmosketchError(f"batch_size must be from 2 to {MAX_BATCH} and steps >= 1")
+        if min(self.log_every, self.sample_every, self.checkpoint_every) < 1:  # each is a step count to divide by
+            raise EmosketchError("log_every, sample_every and checkpoint_every must be >= 1")
         for key in ("lr", "lr_mapping"):  # `not a <= x` is True for NaN too
             if not 0 < getattr(self, key) <= 1:
                 raise EmosketchError(f"{key} {getattr(self, key)!r}: a learning rate in (0, 1]")

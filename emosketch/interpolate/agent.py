@@ -219,6 +219,7 @@ class Agent:
                                        ({self.rest} if self.rest else set()))
         w = dict.fromkeys(names, 0.0)
         powered = {look: v ** self.config.sharpness for look, v in levels.items() if v > 0}
+        powered = {look: p for look, p in powered.items() if p > 0}  # a level decayed so far its power underflows
         total = sum(powered.values())
         strength = max(levels.values(), default=0.0)
         if self.rest is None:  # no rest emotion: the looks share everything
