@@ -58,10 +58,10 @@ class ClassifierConfig:
         if self.arch not in ARCHS:
             raise EmosketchError(f"classifier arch {self.arch!r}: expected one of {', '.join(ARCHS)}")
         if not (self.epochs >= 1 and 1 <= self.batch_size <= 4096 and 0 < self.lr <= 1 and self.patience >= 1
-                and 0 <= self.label_smoothing < 1 and 0 <= self.weight_decay <= 1 and 1 <= self.width <= 512
+                and 0 <= self.label_smoothing < 1 and 0 <= self.weight_decay <= 1
                 and (self.max_minutes is None or self.max_minutes > 0)):
             raise EmosketchError("classifier: epochs and patience >= 1, batch_size 1 to 4096, lr in (0, 1], "
-                                 "label_smoothing in [0, 1), weight_decay in [0, 1], width 1 to 512, max_minutes > 0")
+                                 "label_smoothing in [0, 1), weight_decay in [0, 1], max_minutes > 0")
         if self.arch == "hog" and not (2 <= self.hog_cell <= self.image_size // 2 and 4 <= self.hog_bins <= 36):
             raise EmosketchError("classifier: hog_cell from 2 to image_size / 2 and hog_bins from 4 to 36")
         if self.input not in ("sketch", "face"):
