@@ -28,7 +28,8 @@ IMAGE_FORMATS = {"PNG": (b"\x89PNG\r\n\x1a\n",), "JPEG": (b"\xff\xd8\xff",), "GI
                  "BMP": (b"BM",), "WEBP": (b"RIFF",), "TIFF": (b"II*\x00", b"MM\x00*"),
                  "PPM": (b"P1", b"P2", b"P3", b"P4", b"P5", b"P6")}
 READS = "PNG, JPEG, GIF, BMP, WebP, TIFF and PGM/PPM"
-MAX_FRAMES = 20_000  # a GIF whose frame times expand to more is refused, as is one of more pixels
+MAX_FRAMES = 20_000  # frames of one animation (a GIF, a video, a timeline or a pack) at most; a GIF of more pixels
+# in all is refused too
 MAX_FRAME_PIXELS = 512 * 1024 * 1024
 MAX_IMAGE_PIXELS = 50_000_000  # a still image of more is refused before it is decoded (datasets.decode's bound)
 MAX_NPZ_BYTES = MAX_FRAME_PIXELS + 64 * 1024 * 1024  # an .npz of frames, unpacked: its frames and marks
@@ -296,6 +297,7 @@ def write_frames(path: str | Path, frames: Frames) -> Path:
     import imageio.v3 as iio
 
     path = Path(path)
+    check_output(path)
     suffix = path.suffix.lower()
     if suffix == ".npz":
         with atomic_file(path) as tmp:
@@ -325,7 +327,4 @@ def write_frames(path: str | Path, frames: Frames) -> Path:
         with atomic_dir(path, overwrite=True) as tmp:
             for i, frame in enumerate(frames.frames):
                 cv2.imwrite(str(tmp / f"frame{i:05d}.png"), frame)
-    else:
-        raise EmosketchError(f"{path}: cannot write frames as {suffix!r} (use .npz, .gif, "
-                             f"{', '.join(sorted(WRITE_VIDEO_SUFFIXES))} or a folder)")
     return path

@@ -29,9 +29,9 @@ from ..config import read_yaml
 from ..easing import EASINGS, ease
 from ..emotions import canonical
 from ..errors import EmosketchError, shown
+from ..frames import MAX_FRAMES  # one animation at most: 27 min at 12 fps, 330 MB at 128 px
 
 DEFAULT_EASE = "cosine"
-MAX_FRAMES = 20_000  # frames of one animation (27 min at 12 fps; 330 MB at 128 px): a bound on memory
 MAX_FPS = 240
 KEYS = {"emotion", "to", "over", "ease", "hold", "intensity", "repeat", "steps", "zoom"}
 
