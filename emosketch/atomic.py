@@ -45,9 +45,27 @@ def owned(folder: Path) -> bool:
     return False
 
 
+def check_place(target: str | os.PathLike) -> None:
+    """Refuse an output whose folder cannot be made, before any work is done: a file (or a link to nowhere)
+    where one of its folders goes, or a nearest existing folder emosketch may not write into."""
+    target = Path(target)
+    for parent in target.parents:
+        if parent.is_symlink() and not parent.exists():
+            raise EmosketchError(f"{target}: {parent} is a symbolic link to {os.readlink(parent)}, which does not "
+                                 "exist; choose another path")
+        if not parent.exists():
+            continue
+        if not parent.is_dir():
+            raise EmosketchError(f"{target}: {parent} is a file, not a folder; choose another path")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise EmosketchError(f"{target}: cannot write into {parent} (permission denied); choose another path")
+        return
+
+
 def check_target(target: Path, overwrite: bool) -> None:
     """Refuse a folder output before any work is done: one that exists (unless overwrite), a regular
     file where the folder goes, a link to nowhere, or a folder emosketch did not write."""
+    check_place(target)
     if target.is_symlink() and not target.exists():
         raise EmosketchError(f"{target}: is a symbolic link to {os.readlink(target)}, which does not exist; "
                              "remove the link or choose another --out")
@@ -130,6 +148,7 @@ def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `target` (same suffix); it replaces `target` on success, after
     the file is fsynced (and the folder after the rename)."""
     target = Path(target)
+    check_place(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_dir():
         raise EmosketchError(f"{target}: is a folder, not a file; choose another path")

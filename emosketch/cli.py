@@ -258,7 +258,8 @@ def _pairs(_ctx, _param, value: str | None) -> dict[str, str]:
 @click.option("--count", type=int, default=None, help="Faces to render for --source synthetic [default: 8000].")
 @click.option("--seed", type=SEED, default=None, help="Seed for synthetic faces and for splits [default: 0].")
 @click.option("--soft-labels", is_flag=True, default=None, help="Also write soft_labels.npy from FER+ votes.")
-@click.option("--workers", "-j", type=int, default=1, show_default=True, help="Parallel worker processes.")
+@click.option("--workers", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Parallel worker processes (1 to 64).")
 @click.option("--force", is_flag=True, help="Replace DIR if it exists.")
 def prepare_cmd(source, out, config_path, size, classes, mapping, sketch_method, face_miss, count, seed,
                 soft_labels, workers, force) -> None:
@@ -281,7 +282,7 @@ def prepare_cmd(source, out, config_path, size, classes, mapping, sketch_method,
         "size": size, "classes": classes, "count": count, "seed": seed, "soft_labels": soft_labels,
         "mapping": mapping, "sketch": {"method": sketch_method} if sketch_method else None,
         "face": {"miss": face_miss} if face_miss else None})
-    meta = prepare(source, out, cfg, workers=max(1, workers), force=force, log=click.echo)
+    meta = prepare(source, out, cfg, workers=workers, force=force, log=click.echo)
     click.echo(f"wrote {out}: {meta['count']} sketches of {cfg.size}x{cfg.size} in {len(meta['classes'])} "
                f"classes ({', '.join(meta['classes'])}) in {meta['seconds']:.1f} s")
     if meta["skipped_by_reason"]:
@@ -448,7 +449,8 @@ def classify_cmd(checkpoint, images, kind, as_json, device):
               help="Judge a baseline generator: the untouched input, the synthetic ground truth, or the "
                    "input warped along each emotion's mean motion (fitted on the data's train split).")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
-@click.option("--faces", default=64, show_default=True, help="Test faces for a generator (each to every other emotion).")
+@click.option("--faces", default=64, show_default=True, type=click.IntRange(1, 100_000),
+              help="Test faces for a generator (each to every other emotion).")
 @click.option("--lpips-trunk", type=click.Path(path_type=Path), default=None,
               help="AlexNet weights for LPIPS (alexnet-owt-7be5be79.pth); without them distances are L1.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
@@ -498,7 +500,8 @@ def evaluate_cmd(classifier_path, data, out, generator_path, baseline, split, fa
 @click.option("--data", required=True, type=click.Path(path_type=Path), help="Sketch dataset (from prepare).")
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Run folder.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
-@click.option("--steps", type=int, default=None, help="Stop at this step (the schedule follows the config's steps).")
+@click.option("--steps", type=click.IntRange(1, 100_000_000), default=None,
+              help="Stop at this step (the schedule follows the config's steps).")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 def train_cmd(config_path, data, out, resume, steps, device):
     """Train the emotion-conditioned sketch generator.

@@ -84,8 +84,9 @@ def read_yaml(path: str | Path, what: str = "config") -> Any:
 
 def load_yaml(path: str | Path) -> dict:
     data = read_yaml(path)
-    if data is None:
-        return {}
+    if data is None or data == {}:  # a config file that sets nothing is a mistake, not a wish for every default
+        raise EmosketchError(f"{path}: the config sets nothing; give at least one key (configs/ has examples), "
+                             "or leave --config out for the defaults")
     if not isinstance(data, dict):
         raise EmosketchError(f"{path}: a config must be a mapping of keys to values")
     return data

@@ -13,7 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .atomic import atomic_dir, atomic_file
+from .atomic import atomic_dir, atomic_file, check_place
 from .errors import EmosketchError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
@@ -90,19 +90,29 @@ def image_format(data: bytes) -> str | None:
     return None
 
 
-def header_size(data: bytes, path: Path | str = "image") -> tuple[int, int]:
-    """(width, height) that an image's header claims, read without decoding its pixels."""
+class HeaderError(EmosketchError):
+    """An image header that cannot be read (bomb: Pillow's decompression-bomb refusal); `detail` says why."""
+
+    def __init__(self, path, bomb: bool, detail: str):
+        self.bomb, self.detail = bomb, detail
+        super().__init__(f"{path}: image too large: decompression bomb" if bomb else
+                         f"{path}: not a readable image ({detail})")
+
+
+def header_size(data: bytes, path: Path | str = "image", formats: tuple[str, ...] | None = None) -> tuple[int, int]:
+    """(width, height) that an image's header claims, read without decoding its pixels; `formats` (Pillow's
+    names) limits the decoders tried. Raises HeaderError."""
     import io
 
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=list(formats) if formats else None) as img:
             return img.size
     except Image.DecompressionBombError:  # Pillow refuses to open one past twice its own pixel limit
-        raise EmosketchError(f"{path}: image too large: decompression bomb") from None
+        raise HeaderError(path, True, "decompression bomb") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise EmosketchError(f"{path}: not a readable image ({str(exc)[:80]})") from None
+        raise HeaderError(path, False, str(exc)[:80]) from None
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -286,10 +296,16 @@ def split_sequences(frames: Frames, default_name: str) -> list[tuple[str, Frames
 
 def check_output(path: str | Path) -> None:
     """Refuse an output write_frames cannot write, before any work is done."""
-    suffix = Path(path).suffix.lower()
+    path = Path(path)
+    suffix = path.suffix.lower()
     if suffix not in {".npz", "", *GIF_SUFFIXES, *WRITE_VIDEO_SUFFIXES}:
         raise EmosketchError(f"{path}: cannot write frames as {suffix!r} (use .npz, .gif, "
                              f"{', '.join(sorted(WRITE_VIDEO_SUFFIXES))} or a folder)")
+    check_place(path)  # every output of a command is checked before the first is drawn or written
+    if suffix and path.is_dir():
+        raise EmosketchError(f"{path}: is a folder, not a file; choose another path")
+    if not suffix and path.exists() and not path.is_dir():
+        raise EmosketchError(f"{path}: is a file, not a folder of frames; choose another path")
 
 
 def write_frames(path: str | Path, frames: Frames) -> Path:

@@ -204,6 +204,9 @@ def test_inputs_that_claim_more_than_they_hold_are_refused_before_they_are_unpac
     (["stylegan2", "directions", "--model", "m.pt", "--classifier", "c.pt", "--strength", "nan", "--out", "d.pt"],
      "not a finite number"),
     (["dataset", "info", "ds", "--per-class", "-5"], "--per-class"),
+    (["evaluate", "--classifier", "c.pt", "--data", "ds", "--checkpoint", "g.pt", "--faces", "0", "--out", "r"],
+     "--faces"),
+    (["prepare", "--source", "synthetic", "--workers", "100000", "--out", "ds"], "--workers"),
 ])
 def test_numbers_and_outputs_out_of_bounds_are_refused_before_any_work(run, tmp_path, monkeypatch, args, message):
     """Each was a traceback, a NaN drawing written with exit 0, or memory without bound (22 GB for --frames
@@ -299,7 +302,8 @@ def test_prepare_config_file_and_errors(run, tmp_path):
     (tmp_path / "bad.yaml").write_text("size: 32\nface: {margn: 0.3}\n")
     for args, message in [(["--config", tmp_path / "bad.yaml"], "unknown key 'margn'"),
                           (["--source", "imagenet:x"], "KIND must be one of"),
-                          (["--map", "angry"], "expected FROM=TO")]:
+                          (["--map", "angry"], "expected FROM=TO"),
+                          (["-j", "0"], "0 is not in the range 1<=x<=64")]:
         argv = ["prepare", "--source", "synthetic", "--out", tmp_path / "x"]
         if "--source" in args:
             argv = ["prepare", "--out", tmp_path / "x"]

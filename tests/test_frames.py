@@ -143,3 +143,40 @@ def test_a_folder_of_frames_replaces_only_frames_written_before(tmp_path, frames
     for good in ("t.npz", "t.gif", "t.mp4", "t.mkv", "folder"):
         check_output(tmp_path / good)
     assert not (tmp_path / "t.webm").exists()
+
+
+def test_an_output_whose_folder_cannot_be_made_is_refused_before_work(tmp_path, frames):
+    """Each was an OS error ("File exists", or a write denied) after the first output was written: now one
+    line naming what is in the way, and the command draws nothing."""
+    import os
+
+    from emosketch.atomic import check_place
+    from emosketch.frames import check_output
+
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "nowhere").symlink_to(tmp_path / "gone")
+    for out, words in ((tmp_path / "afile" / "x.gif", "afile is a file, not a folder"),
+                       (tmp_path / "afile" / "deep" / "frames", "afile is a file, not a folder"),
+                       (tmp_path / "nowhere" / "x.npz", "is a symbolic link to"),
+                       (tmp_path / "afile", "is a file, not a folder of frames")):
+        with pytest.raises(EmosketchError, match=words):
+            check_output(out)
+    (tmp_path / "dir.gif").mkdir()
+    with pytest.raises(EmosketchError, match="is a folder, not a file"):
+        check_output(tmp_path / "dir.gif")
+    with pytest.raises(EmosketchError, match="afile is a file"):
+        write_frames(tmp_path / "afile" / "a.npz", frames)
+    if os.geteuid() != 0:  # root may write anywhere
+        (tmp_path / "locked").mkdir(mode=0o500)
+        with pytest.raises(EmosketchError, match="cannot write into .*locked .permission denied"):
+            check_place(tmp_path / "locked" / "sub" / "x.gif")
+    check_place(tmp_path / "new" / "deeper" / "x.gif")  # folders still to make are fine
+    from click.testing import CliRunner
+
+    from emosketch.cli import cli
+
+    result = CliRunner().invoke(cli, ["interpolate", "--from", "neutral", "--to", "happy", "--frames", "2", "--hold",
+                                      "0", "--out", str(tmp_path / "first.gif"), "--out",
+                                      str(tmp_path / "afile" / "second.gif")])
+    assert result.exit_code == 2 and "afile is a file, not a folder" in result.output
+    assert not (tmp_path / "first.gif").exists()  # the good first output is not written either

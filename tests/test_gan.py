@@ -130,6 +130,12 @@ def test_run_guards(synthetic, tmp_path):
         train(tiny_cfg(steps=1), synthetic, tmp_path / "run", device="cpu", progress=False, log=lambda m: None)
     with pytest.raises(EmosketchError, match="nothing to resume"):
         train(tiny_cfg(steps=1), synthetic, tmp_path / "empty", resume=True, device="cpu", progress=False)
+    with pytest.raises(EmosketchError, match="steps 0: stop at step 1 or later"):
+        train(tiny_cfg(steps=1), synthetic, tmp_path / "zero", steps=0, device="cpu", progress=False)
+    assert not (tmp_path / "zero").exists()
+    (tmp_path / "run" / "checkpoint.pt").unlink()  # as a run killed before its first checkpoint leaves it
+    with pytest.raises(EmosketchError, match="stopped before its first checkpoint, so there is nothing to resume"):
+        train(tiny_cfg(steps=1), synthetic, tmp_path / "run", device="cpu", progress=False, log=lambda m: None)
     (tmp_path / "x.pt").write_bytes(b"junk")
     with pytest.raises(EmosketchError, match="not a readable .*checkpoint"):
         load_checkpoint(tmp_path / "x.pt")

@@ -186,6 +186,11 @@ def test_script_runs_frame_by_frame_and_errors_name_the_stimulus():
          "half_life.joy"),
         ({"stimuli": [], "fps": 12}, "non-empty list"),
         ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "speed": 2}, "unknown key 'speed'"),
+        ({"stimuli": [{"t": 1, "channel": "joy", "amount": float("nan")}]}, "amount must be a number"),
+        ({"stimuli": [{"t": float("inf"), "channel": "joy", "amount": 1}]}, "t must be a number"),
+        ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "fps": 1e9}, "fps must be a number above 0 and at most"),
+        ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "duration": float("inf")}, "duration must be"),
+        ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "duration": 1e7}, "frames, more than 20,000"),
     ]:
         with pytest.raises(EmosketchError, match=message):
             parse_script(data, "s.yaml")

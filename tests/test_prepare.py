@@ -88,6 +88,12 @@ def test_class_selection_renaming_and_merging(tmp_path):
     assert meta["skipped_by_reason"]["class not selected"] == 3  # sad x2 (one broken), neutral
     with pytest.raises(EmosketchError, match="class\\(es\\) fear not in"):
         prepare(f"affectnet96:{tmp_path / 'a96'}", tmp_path / "o2", PrepareConfig(classes=["fear"]), **quiet())
+    with pytest.raises(EmosketchError, match="--map contemt=...: no item of .* is labelled or voted 'contemt'"):
+        prepare(f"affectnet96:{tmp_path / 'a96'}", tmp_path / "o3", PrepareConfig(mapping={"contemt": "anger"}),
+                **quiet())
+    with pytest.raises(EmosketchError, match="both sides must be class names"):
+        prepare(f"affectnet96:{tmp_path / 'a96'}", tmp_path / "o4", PrepareConfig(mapping={"contempt": 3}), **quiet())
+    assert not (tmp_path / "o3").exists() and not (tmp_path / "o4").exists()
 
 
 def test_synthetic_splits_hold_out_whole_identities(tmp_path):
@@ -175,6 +181,13 @@ def test_info_grid_and_load_errors(tmp_path):
     assert grid.ndim == 2 and grid.shape[0] == 8 * (96 + 4)
     with pytest.raises(EmosketchError, match="not a sketch dataset"):
         load(tmp_path)
+    labels = (tmp_path / "out" / "labels.npy").read_bytes()
+    for damage, words in ((b"0\n1\n2\n", "labels.npy is not a NumPy .npy array file"), (b"", "labels.npy is empty"),
+                          (labels[:len(labels) // 2], "labels.npy: ")):
+        (tmp_path / "out" / "labels.npy").write_bytes(damage)
+        with pytest.raises(EmosketchError, match=f"damaged dataset \\({words}") as caught:
+            load(tmp_path / "out")
+        assert "pickle" not in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_balanced_sampling_draws_classes_equally():

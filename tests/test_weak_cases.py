@@ -164,6 +164,17 @@ def test_a_train_config_it_cannot_run_is_one_line_and_leaves_no_run_folder(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]  # no run folder, no lock file
 
 
+@pytest.mark.parametrize("text", ["", "# every line a comment\n", "{}\n"])
+def test_a_config_file_that_sets_nothing_is_refused_not_run_on_every_default(tmp_path, tiny_data, text):
+    """An empty train config started a 20,000-step run on the defaults without a word."""
+    (tmp_path / "c.yaml").write_text(text)
+    one_line_error(["train", "--config", str(tmp_path / "c.yaml"), "--data", str(tiny_data),
+                    "--out", str(tmp_path / "run"), "--device", "cpu"], "the config sets nothing")
+    one_line_error(["prepare", "--source", "synthetic", "--config", str(tmp_path / "c.yaml"),
+                    "--out", str(tmp_path / "ds")], "the config sets nothing")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
 # --- the Python reference decoder ----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,23 @@ class SketchDataset:
         return np.flatnonzero(self.split == code)
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def _array(file: Path, mmap_mode: str | None = None) -> np.ndarray:
+    """One array file of a dataset, or one line on what is wrong with it: numpy takes any file that is not
+    .npy or .npz for pickled data, so a text or truncated file is named for what it is first."""
+    try:
+        with open(file, "rb") as fh:
+            head = fh.read(len(NPY_MAGIC))
+        if head != NPY_MAGIC:
+            what = "empty" if not head else "not a NumPy .npy array file"
+            raise EmosketchError(f"{file.parent}: damaged dataset ({file.name} is {what}; run prepare again)")
+        return np.load(file, mmap_mode=mmap_mode, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise EmosketchError(f"{file.parent}: damaged dataset ({file.name}: {exc})") from None
+
+
 def load(path: str | Path) -> SketchDataset:
     path = Path(path)
     meta_path = path / "meta.json"
@@ -55,13 +72,10 @@ def load(path: str | Path) -> SketchDataset:
     if meta.get("format") != FORMAT_NAME or meta.get("version") != FORMAT_VERSION:
         raise EmosketchError(f"{path}: dataset format {meta.get('format')} v{meta.get('version')} is not "
                              f"{FORMAT_NAME} v{FORMAT_VERSION}")
-    try:
-        images = np.load(path / "images.npy", mmap_mode="r", allow_pickle=False)
-        labels = np.load(path / "labels.npy", allow_pickle=False)
-        split = np.load(path / "split.npy", allow_pickle=False)
-        faces = np.load(path / "faces.npy", mmap_mode="r", allow_pickle=False) if (path / "faces.npy").exists() else None
-    except (OSError, ValueError) as exc:
-        raise EmosketchError(f"{path}: damaged dataset ({exc})") from None
+    images = _array(path / "images.npy", "r")
+    labels = _array(path / "labels.npy")
+    split = _array(path / "split.npy")
+    faces = _array(path / "faces.npy", "r") if (path / "faces.npy").exists() else None
     classes = meta.get("classes")
     check_classes(classes, meta_path)
     for name, arr, ndim in (("images", images, 3), ("faces", faces, 3), ("labels", labels, 1), ("split", split, 1)):

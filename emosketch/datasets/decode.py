@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..frames import MAX_IMAGE_PIXELS, READS, image_format
+from ..frames import MAX_IMAGE_PIXELS, READS, HeaderError, header_size, image_format
 
 MIN_SIDE = 16  # smaller images cannot hold a usable face
 MAX_PIXELS = MAX_IMAGE_PIXELS  # larger images are refused before decoding (decompression-bomb guard)
@@ -101,14 +101,10 @@ def _scaled(img: Image.Image, factor: float) -> np.ndarray:
 
 def image_size(data: bytes) -> tuple[int, int]:
     """(width, height) from an image's header, without decoding it; IMAGE_FORMATS only."""
-    fmt = _readable_format(data)
     try:
-        with Image.open(io.BytesIO(data), formats=[fmt]) as img:
-            return img.size
-    except Image.DecompressionBombError:  # Pillow refuses to open one past twice its own pixel limit
-        raise Skip("image too large", "decompression bomb") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise Skip("corrupt image", str(exc)[:80]) from None
+        return header_size(data, formats=(_readable_format(data),))
+    except HeaderError as exc:
+        raise Skip("image too large" if exc.bomb else "corrupt image", exc.detail) from None
 
 
 def _largest(img: Image.Image) -> float:

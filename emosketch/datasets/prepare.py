@@ -28,7 +28,7 @@ import numpy as np
 from .. import __version__
 from ..atomic import MARKER, atomic_file, check_target, output_lock, publish_dir
 from ..emotions import EMOTIONS, canonical, canonical_list
-from ..errors import EmosketchError
+from ..errors import EmosketchError, shown
 from ..progress import progress as progress_bar
 from .decode import MAX_PIXELS, MIN_SIDE, Skip, decode_file
 from .face import FaceConfig, crop_face, framing_margin
@@ -67,10 +67,27 @@ class PrepareConfig:
 
 # ---- labels and splits ---------------------------------------------------------------------------
 
+def class_mapping(raw: dict) -> dict[str, str]:
+    """The --map (or config `mapping`) pairs, canonical: FROM -> TO class names, both non-empty text."""
+    if not isinstance(raw, dict):
+        raise EmosketchError(f"mapping: expected FROM: TO pairs, e.g. {{angry: anger}}, got {shown(raw)}")
+    out = {}
+    for k, v in raw.items():
+        if not isinstance(k, str) or not isinstance(v, str) or not k.strip() or not v.strip():
+            raise EmosketchError(f"mapping {shown(k)}: {shown(v)}: both sides must be class names, e.g. contempt=disgust")
+        out[canonical(k)] = canonical(v)
+    return out
+
+
 def resolve_classes(index: Index, cfg: PrepareConfig) -> tuple[list[str], list[int], list[int]]:
     """Map and select classes. Returns (classes, label per kept item, indices of kept items);
     items of unselected classes are added to index.skipped."""
-    mapping = {canonical(k): canonical(v) for k, v in cfg.mapping.items()}
+    mapping = class_mapping(cfg.mapping)
+    labelled = {item.label for item in index.items} | {n for item in index.items for n in (item.votes or {})}
+    unused = [k for k in mapping if k not in labelled]
+    if unused:  # a misspelt FROM would otherwise merge nothing, silently
+        raise EmosketchError(f"--map {unused[0]}=...: no item of {index.path} is labelled or voted "
+                             f"{unused[0]!r} (its labels: {', '.join(sorted(labelled)) or 'none'})")
     mapped = [mapping.get(item.label, item.label) for item in index.items]
     present = set(mapped)
     if cfg.classes:
@@ -394,7 +411,7 @@ def _assemble(partial: Path, chunk_dir: Path, n_chunks: int, index: Index, items
     kept_items = [item for item, good in zip(items, ok) if good]
     if cfg.soft_labels and all(item.votes is not None for item in kept_items):
         # Votes follow the same renames and merges as the labels; votes for other classes drop out.
-        mapping = {canonical(k): canonical(v) for k, v in cfg.mapping.items()}
+        mapping = class_mapping(cfg.mapping)
         position = {c: i for i, c in enumerate(classes)}
         soft = np.zeros((len(kept_items), len(classes)), np.float32)
         for row, item in enumerate(kept_items):

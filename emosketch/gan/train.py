@@ -611,6 +611,8 @@ def train(cfg: TrainConfig, data: str | Path, out: str | Path, resume: bool = Fa
     `steps` stops this call early at that step (the schedule still follows cfg.steps). The run folder
     is locked while it trains (by rank 0 under torchrun): a second run into it refuses."""
     out = Path(out)
+    if steps is not None and (isinstance(steps, bool) or steps < 1):  # step 0 would leave a run with no checkpoint
+        raise EmosketchError(f"steps {steps}: stop at step 1 or later")
     lock = output_lock(out) if int(os.environ.get("RANK", "0")) == 0 else contextlib.nullcontext()
     with lock:
         return _train(cfg, data, out, resume, device, steps, progress, log)
@@ -625,6 +627,9 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
         raise EmosketchError(f"{out}: is a file, not a run folder; choose another --out")
     rank, world, dev = _distributed(device)
     if rank == 0 and out.exists() and any(out.iterdir()) and not resume:
+        if not ckpt_path.exists() and (out / "config.json").exists():
+            raise EmosketchError(f"{out}: holds a run stopped before its first checkpoint, so there is nothing to "
+                                 "resume; remove the folder to start again, or choose another --out")
         raise EmosketchError(f"{out}: already holds a run (pass --resume to continue it)")
     if rank == 0:  # what a killed save left behind (the run folder is locked, so no one is writing it)
         for name in ("checkpoint.pt", "checkpoint-nonfinite.pt"):
@@ -637,7 +642,8 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
     state = None
     if resume:
         if not ckpt_path.exists():
-            raise EmosketchError(f"{ckpt_path}: nothing to resume")
+            raise EmosketchError(f"{ckpt_path}: nothing to resume (the run saved no checkpoint); remove {out} to "
+                                 "start again, or choose another --out")
         state = load_checkpoint(ckpt_path)
         if state["config"] != json.loads(json.dumps(asdict(cfg))):
             log("note: the config differs from the checkpoint's; continuing with the checkpoint's")

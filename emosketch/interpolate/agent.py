@@ -14,6 +14,7 @@ its level (through the same rise), so the new emotion takes over at once instead
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ import numpy as np
 from ..config import from_dict, read_yaml
 from ..emotions import canonical
 from ..errors import EmosketchError, shown
+from ..frames import MAX_FRAMES
+from .timeline import MAX_FPS
 
 CHANNELS = ("fear", "mad", "joy", "love", "sad", "surprise", "power")
 # A look drawn by no emotion of its own: the face at rest with one mouth corner smiling
@@ -282,18 +285,21 @@ def parse_script(data: Any, where: str = "script") -> Script:
                 raise EmosketchError(f"{at}: missing key {shown(key)}")
         for key in ("t", "amount"):
             v = entry[key]
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or (key == "t" and v < 0):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or (key == "t" and v < 0):
                 raise EmosketchError(f"{at}: {key} must be a number{' >= 0' if key == 't' else ''}, got {shown(v)}")
         if entry["channel"] not in CHANNELS:
             raise EmosketchError(f"{at}: unknown channel {shown(entry['channel'])} (channels: {', '.join(CHANNELS)})")
         stimuli.append(Stimulus(float(entry["t"]), str(entry["channel"]), float(entry["amount"])))
     stimuli.sort(key=lambda s: s.t)
     fps = data.get("fps", 12.0)
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0:
-        raise EmosketchError(f"{where}: fps must be a positive number, got {shown(fps)}")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= MAX_FPS:
+        raise EmosketchError(f"{where}: fps must be a number above 0 and at most {MAX_FPS}, got {shown(fps)}")
     duration = data.get("duration", stimuli[-1].t + 4.0)
-    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration <= 0:
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 < duration < math.inf:
         raise EmosketchError(f"{where}: duration must be a positive number of seconds, got {shown(duration)}")
+    if round(duration * fps) > MAX_FRAMES:
+        raise EmosketchError(f"{where}: {duration:g} s at {fps:g} fps is {round(duration * fps):,} frames, more than "
+                             f"{MAX_FRAMES:,}: a shorter duration or a lower fps")
     zoom = data.get("zoom", 0.0)
     if isinstance(zoom, bool) or not isinstance(zoom, (int, float)) or not 0 <= zoom <= 2:
         raise EmosketchError(f"{where}: zoom must be a number from 0 (none) to 2, got {shown(zoom)}")
