@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from .atomic import atomic_file
-from .emotions import canonical
+from .emotions import canonical, class_name_ok
 from .errors import EmosketchError, shown
 
 MAX_CLASS_NAME = 40  # characters of a class name read from a file
@@ -96,10 +96,11 @@ def check_classes(classes, where: str | Path) -> None:
     # The agent, packs and the API match emotions by their canonical names: a class spelled "Happy ",
     # "angry" or "joy\n" would be a class no channel ever shows, an emotion silently dropped.
     for c in classes:
-        if len(c) > MAX_CLASS_NAME or not c.isprintable() or canonical(c) != c:
+        if len(c) > MAX_CLASS_NAME or not c.isprintable() or canonical(c) != c or not class_name_ok(c):
             raise EmosketchError(f"{where}: its class {c!r:.50} is not an emotion name as emosketch writes them "
-                                 f"(lower case, no spaces around, at most {MAX_CLASS_NAME} printable characters, "
+                                 f"(lower-case letters and digits from a letter, at most {MAX_CLASS_NAME}, not 'seq', "
                                  f"the canonical spelling: {canonical(c)!r:.50}); the file is damaged or hostile")
+
 
 
 def _check_finite(weights: Mapping, where: str | Path, what: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from .errors import EmosketchError
@@ -65,3 +66,10 @@ def pick_emotions(names: Iterable[str] | None, classes: list[str]) -> list[str]:
     if len(set(wanted)) != len(wanted):
         raise EmotionNameError("an emotion is listed twice")
     return wanted
+
+
+def class_name_ok(name: str) -> bool:
+    """A class a pack's state machine can show: its idle loop idle_<name> and transitions <a>_to_<b> are told
+    apart by letters and digits alone ('a.b' or 'very_happy' would silently drop out), and 'seq' names a
+    plain sequence."""
+    return re.fullmatch(r"[a-z][a-z0-9]*", name) is not None and name != "seq"

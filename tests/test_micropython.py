@@ -13,17 +13,24 @@ from conftest import FakeDisplay, fake_framebuf, load_module, make_pack
 from emosketch.export import manifest, write_pack
 
 
+def written_module(pack, tmp_path, monkeypatch):
+    """The pack written to tmp_path/p and its generated module imported, with the player module it imports
+    (which sleeps no time)."""
+    write_pack(pack, tmp_path / "p")
+    monkeypatch.syspath_prepend(str(tmp_path / "p"))
+    monkeypatch.delitem(sys.modules, "emosketch_player", raising=False)
+    module = load_module(tmp_path / "p" / f"{pack.name}.py")
+    player_module = sys.modules["emosketch_player"]
+    monkeypatch.setattr(player_module, "sleep_ms", lambda ms: None)
+    return module, player_module
+
+
 @pytest.mark.parametrize("codec", ["auto", "delta", "ctx", "auto pen", "ctx pen"])
 def test_module_plays_the_decoded_frames(tmp_path, face_transition, any_format, monkeypatch, codec):
     monkeypatch.setitem(sys.modules, "framebuf", fake_framebuf())
     monkeypatch.setitem(sys.modules, "machine", types.ModuleType("machine"))
     pack = make_pack(face_transition, any_format, codec)
-    write_pack(pack, tmp_path / "p")
-    monkeypatch.syspath_prepend(str(tmp_path / "p"))
-    monkeypatch.delitem(sys.modules, "emosketch_player", raising=False)
-    module = load_module(tmp_path / "p" / "face_pack.py")
-    player_module = sys.modules["emosketch_player"]
-    monkeypatch.setattr(player_module, "sleep_ms", lambda ms: None)
+    module, player_module = written_module(pack, tmp_path, monkeypatch)
     bits, m = manifest.read(tmp_path / "p")
     display = FakeDisplay()
     player = player_module.Player(module.pack(), display)
@@ -34,3 +41,23 @@ def test_module_plays_the_decoded_frames(tmp_path, face_transition, any_format, 
     assert {x for _, x, _, _ in display.shown} == {-pack.fmt.column_offset}
     assert {f for *_, f in display.shown} == {getattr(sys.modules["framebuf"], pack.fmt.micropython)}
     assert module.pack().sequences[1][2] == 125  # 8 fps
+
+
+def test_the_modules_own_names_play(tmp_path, monkeypatch):
+    """SEQUENCES and EMOTIONS held the names as given, index.bin their ASCII form (at most 255 bytes), so
+    player.play(module.SEQUENCES[i]), as the module's docstring shows, failed for any other name."""
+    from emosketch.export import ExportOptions, Layout, build_pack
+    from emosketch.frames import Frames
+
+    monkeypatch.setitem(sys.modules, "framebuf", fake_framebuf())
+    frames = Frames(np.full((2, 64, 128), 255, np.uint8), 10.0)
+    long = "happy_" + "x" * 300  # a plain sequence named past 255 bytes
+    names = ["idle_fröhlich", "idle_happy", "café_to_happy", long]
+    pack = build_pack([(n, "test", frames) for n in names], ExportOptions(layout=Layout(128, 64, "fit"), name="uni"))
+    module, player_module = written_module(pack, tmp_path, monkeypatch)
+    player = player_module.Player(module.pack(), FakeDisplay())
+    assert len(module.SEQUENCES) == 4 and module.SEQUENCES[0] == "idle_fr?hlich"
+    for name in module.SEQUENCES:
+        player.play(name, loops=1)
+    for emotion in module.EMOTIONS:
+        player.request(emotion)

@@ -580,3 +580,25 @@ def test_libfuzzer_finds_nothing_in_the_c_decoder_in_10_minutes(tmp_path, capsys
     with capsys.disabled():
         print(f"\nlibFuzzer: {execs} executions of the C player in {seconds} s, nothing found")
     assert execs > 0
+
+
+def test_the_micropython_player_refuses_a_context_flag_on_rows_that_are_not_whole_blocks(tmp_path, monkeypatch):
+    """A gfx pack 20 rows high with its context-model flag and a frame's codec set to context-coded: the decoder
+    indexed past the last row (IndexError, which the player does not catch); now the frame is corrupt, as the
+    C player has it."""
+    from conftest import fake_framebuf, load_module
+
+    pack = state_machine_pack(codec="rle", size=48, panel=(64, 20), pixel_format="gfx")
+    folder = tmp_path / "pack"
+    write_pack(pack, folder)
+    idx = bytearray(index.render(pack))
+    idx[index.HEADER.size - 1] |= 1  # the flags byte: a context model follows the tables
+    idx[index.HEADER.size + 4 * (len(pack.payloads) + 1)] = 3  # frame 0: a context-coded key frame
+    idx += bytes(2056)
+    monkeypatch.setitem(sys.modules, "framebuf", fake_framebuf())
+    player = load_module(folder / "emosketch_player.py")
+    with open(folder / "frames.bin", "rb") as frames:
+        mp_pack = player.Pack(index=bytes(idx), frames=frames)
+        buf = bytearray(mp_pack.frame_bytes)
+        with pytest.raises(ValueError, match="corrupt frame 0"):
+            mp_pack.decode(0, buf)

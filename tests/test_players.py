@@ -267,6 +267,20 @@ def test_c_player_decodes_a_full_screen_panel_pack(tmp_path, face_transition, fm
     assert_c_decodes(pack, tmp_path)
 
 
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+def test_c_player_decodes_context_coded_frames_of_32_kb_and_more(tmp_path):
+    """A key frame's buffer was cleared up to (int16_t)frame_bytes: from 32,768 bytes on, not at all, so
+    every later key frame decoded over old pixels and was refused as corrupt."""
+    frames = np.full((3, 2048, 128), 255, np.uint8)
+    for k in range(3):
+        frames[k, 100 + 600 * k:700 + 600 * k, 20:100] = 0
+    seqs = [("one", "test", Frames(frames[:2], 10.0)), ("two", "test", Frames(frames[2:], 10.0))]
+    pack = build_pack(seqs, ExportOptions(layout=Layout(128, 2048, "stretch"), name="pack", pixel_format="gfx",
+                                          codec="ctx", dither=Dither("threshold")))
+    assert pack.frame_bytes == 32768
+    assert_c_decodes(pack, tmp_path)
+
+
 def assert_c_decodes(pack, tmp_path):
     """The C player (under ASan/UBSan) decodes every frame of `pack` as the reference decoder does."""
     folder = tmp_path / "pack"

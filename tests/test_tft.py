@@ -237,3 +237,17 @@ def test_pack_tft_from_a_photo(tmp_path):
     r = CliRunner().invoke(cli, ["pack", "--input", str(demo_photo()), "--tft", "st7789-240x240", "--ink", "nope",
                                  "--out", str(tmp_path / "x")])
     assert r.exit_code != 0 and "colour 'nope'" in r.output and not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("name, seqs, words", [
+    ("emosketch", ["idle_happy"], "reserved for the player's files"),  # its header would be emosketch_tft.h
+    ("es", ["idle_happy"], "reserved"),  # es_tft_pack is the player's type
+    ("pack", ["idle_count", "idle_happy"], "would define PACK_EMOTION_COUNT twice"),
+])
+def test_a_tft_pack_name_that_would_break_its_header_is_refused_before_work(name, seqs, words):
+    """Each compiled to errors or lost the pack's header (a name 'emosketch' overwrote it with the player's)
+    while the command said 'verified'; OLED packs were already checked this way."""
+    frames = Frames(np.full((2, 64, 64), 255, np.uint8), 10.0)
+    with pytest.raises(EmosketchError, match=words):
+        build_tft_pack([(s, "test", frames) for s in seqs], TftOptions(panel="st7789-135x240", name=name))
+    assert TftOptions().name == "pack"

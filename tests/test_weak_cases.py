@@ -209,6 +209,8 @@ def written_pack(tmp_path_factory):
     (lambda m: m.update(display=[128, 64]), "lacks its pixel_format or display"),
     (lambda m: m["frames"][2].update(size=10 ** 6), "frame 2 is outside frames.bin"),
     (lambda m: m["frames"][2].update(codec="zip"), "frame 2 is outside frames.bin or has an unknown codec"),
+    (lambda m: m["frames"][1].update(codec={"a": 1}), "frame 1 is outside frames.bin or has an unknown codec"),
+    (lambda m: m["frames"][1].update(codec=["rle"]), "frame 1 is outside frames.bin or has an unknown codec"),
     (lambda m: m.update(version=99), "pack version 99 is not supported (this emosketch reads version"),
     (lambda m: m.update(ctx_model="zz"), "manifest.json has an unreadable ctx_model"),
     (lambda m: m.update(ctx_model="00ff"), "ctx_model has 2 bytes, expected"),
@@ -373,7 +375,10 @@ def test_check_classes_names_each_kind_of_bad_list():
                            (["happy", ""], "must be non-empty strings (got '')"),
                            (["happy", 3], "must be non-empty strings (got 3)"),
                            (["sad", "happy", "sad", "happy", "fear"], "its classes name happy, sad more than once"),
-                           (["a" * 41], "at most 40 printable characters")):
+                           (["a" * 41], "at most 40, not 'seq'"),
+                           (["happy", "a.b"], "class 'a.b' is not an emotion name"),  # no pack could show these
+                           (["very_happy"], "lower-case letters and digits from a letter"),
+                           (["seq"], "class 'seq' is not"), (["3d"], "class '3d' is not")):
         with pytest.raises(EmosketchError, match=re.escape("c.pt: its class")) as info:
             check_classes(classes, "c.pt")
         assert words in str(info.value), str(info.value)
@@ -410,3 +415,32 @@ def test_check_shapes_and_load_weights_name_what_does_not_fit():
     with pytest.raises(EmosketchError, match=re.escape("c.pt: its G weights do not fit the model its config describes "
                                                        "(size mismatch for 1.weight")):
         load_weights(torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 4)), weights, "c.pt", "G")
+
+
+def test_a_pack_past_what_its_tables_count_is_refused_before_work():
+    """index.bin counts frames and sequences in 16 bits and emotions in 8: past them, struct.pack failed as the
+    tables were written, or the C header put 256u into a uint8_t."""
+    from emosketch.export.pack import check_counts
+
+    check_counts(65535, ["idle_happy", "happy_to_sad"])
+    for frames, names, words in ((65536, ["idle_happy"], "make 65,536, 1 and 1"),
+                                 (10, ["s"] * 65536, "make 10, 65,536 and 1"),
+                                 (300, [f"idle_e{i}" for i in range(256)], "300, 256 and 256")):
+        with pytest.raises(EmosketchError, match="at most 65,535 frames, 65,535 sequences and 255 emotions") as info:
+            check_counts(frames, names)
+        assert words in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["os", "sys", "gc", "json"])
+def test_a_pack_named_like_a_module_python_imports_is_refused(tmp_path, name):
+    """NAME.py beside the player would shadow that module for whatever imports it there."""
+    one_line_error(["export", str(_white_png(tmp_path)), "--name", name, "--out", str(tmp_path / "p")],
+                   "is a module Python imports")
+    assert not (tmp_path / "p").exists()
+
+
+def _white_png(folder):
+    import cv2
+
+    cv2.imwrite(str(folder / "w.png"), np.full((64, 128), 255, np.uint8))
+    return folder / "w.png"

@@ -13,6 +13,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import time
 import zipfile
@@ -27,7 +28,7 @@ import numpy as np
 
 from .. import __version__
 from ..atomic import MARKER, atomic_file, check_target, output_lock, publish_dir
-from ..emotions import EMOTIONS, canonical, canonical_list
+from ..emotions import EMOTIONS, canonical, canonical_list, class_name_ok
 from ..errors import EmosketchError, shown
 from ..progress import progress as progress_bar
 from .decode import MAX_PIXELS, MIN_SIDE, Skip, decode_file
@@ -103,6 +104,11 @@ def resolve_classes(index: Index, cfg: PrepareConfig) -> tuple[list[str], list[i
         classes = [e for e in EMOTIONS if e in present] + sorted(present - set(EMOTIONS))
     if not classes:
         raise EmosketchError(f"{index.path}: no labelled items to prepare")
+    for c in classes:  # a checkpoint with such a class is refused: say so before the work
+        if not class_name_ok(c):
+            plain = re.sub(r"[^a-z0-9]", "", c) or "other"
+            raise EmosketchError(f"class {c!r:.50}: a class name is lower-case letters and digits from a letter, and "
+                                 f"not 'seq', so that a pack can show it; rename it, e.g. --map {c:.40}={plain:.40}")
     position = {c: i for i, c in enumerate(classes)}
     labels, kept = [], []
     for i, (item, name) in enumerate(zip(index.items, mapped)):

@@ -106,7 +106,11 @@ def _rows(values: list[int], per_line: int, fmt: str) -> str:
 # player, the generated NAME.py and the examples import (tests/test_limits.py checks this against their
 # imports), and MicroPython's boot.py and main.py: NAME.py beside the player must not shadow any of them.
 RESERVED_NAMES = {"es", "emosketch_player", "io", "framebuf", "machine", "micropython", "ssd1306", "time",
-                  "struct", "array", "boot", "main"}
+                  "struct", "array", "boot", "main",
+                  # modules a board's or a computer's Python imports by these names: NAME.py would shadow them
+                  "os", "sys", "gc", "json", "re", "math", "random", "select", "socket", "network", "uos", "utime",
+                  "ustruct", "uarray", "uio", "ujson", "errno", "binascii", "collections", "asyncio", "uasyncio",
+                  "builtins", "neopixel", "sh1106", "code", "types", "string", "copy", "typing"}
 
 
 def symbols(pack: Pack) -> list[str]:
@@ -127,8 +131,9 @@ def check(pack: Pack) -> None:
     """Refuse, before anything is written, a pack whose name is the player's or whose header would
     define one symbol twice (a sequence named 'count' makes <NAME>_EMOTION_COUNT, for one)."""
     if pack.name in RESERVED_NAMES or pack.name.startswith("es_"):
-        raise EmosketchError(f"pack name {pack.name!r} is reserved for the player's files and symbols "
-                             "(es, es_*, emosketch_player, and the modules the player imports); choose another --name")
+        raise EmosketchError(f"pack name {pack.name!r} is reserved for the player's files and symbols (es, es_*, "
+                             "emosketch_player) or is a module Python imports (the player's own, os, sys, json, ...) "
+                             "that NAME.py would shadow; choose another --name")
     seen: dict[str, int] = {}
     for sym in symbols(pack):
         seen[sym] = seen.get(sym, 0) + 1

@@ -42,12 +42,17 @@ def render(pack: Pack) -> bytes:
     for s in pack.sequences:
         out += struct.pack("<3H", s.first, s.count, max(1, round(1000 / s.fps)))
     for name in [s.name for s in pack.sequences] + table["names"]:
-        raw = name.encode("ascii", "replace")[:255]
+        raw = stored_name(name).encode("ascii")
         out += bytes([len(raw)]) + raw
     out += struct.pack(f"<{n_emo}h", *table["idle"])
     out += struct.pack(f"<{n_emo * n_emo}h", *[v for row in table["transitions"] for v in row])
     out += pack.model
     return bytes(out)
+
+
+def stored_name(name: str) -> str:
+    """A name as index.bin holds it, and so as a player matches it: ASCII (others become ?), 255 at most."""
+    return name.encode("ascii", "replace")[:255].decode("ascii")
 
 
 def write(pack: Pack, folder: Path) -> Path:

@@ -56,7 +56,8 @@ def load(folder: str | Path) -> tuple[dict, list[tuple[int, bytes]]]:
     payloads = []
     for i, entry in enumerate(_list(manifest, "frames", folder)):
         start, size = _count(entry, "offset", f"frame {i}", folder), _count(entry, "size", f"frame {i}", folder)
-        if start + size > len(data) or entry.get("codec") not in CODEC_IDS:
+        codec = entry.get("codec")
+        if start + size > len(data) or not isinstance(codec, str) or codec not in CODEC_IDS:
             raise EmosketchError(f"{folder}: frame {i} is outside frames.bin or has an unknown codec")
         payloads.append((CODEC_IDS[entry["codec"]], data[start:start + size]))
     return manifest, payloads

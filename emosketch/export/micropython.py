@@ -64,8 +64,9 @@ def render(pack: Pack) -> str:
         name=pack.name, frames=len(pack.payloads), nseq=len(pack.sequences), w=pack.width, h=pack.height,
         fmt=pack.fmt.name, codec=pack.codec, version=__version__,
         first_emotion=f", {pack.name}.EMOTIONS[0]" if emotions else "",
-        sequences="".join(f"    {py_literal(s.name)},\n" for s in pack.sequences).rstrip("\n"),
-        emotions="".join(f"    {py_literal(e)},\n" for e in emotions).rstrip("\n"),
+        # the names as index.bin holds them, which are what the player's play() and request() match
+        sequences="".join(f"    {py_literal(index.stored_name(s.name))},\n" for s in pack.sequences).rstrip("\n"),
+        emotions="".join(f"    {py_literal(index.stored_name(e))},\n" for e in emotions).rstrip("\n"),
         index=_bytes_lines(index.render(pack)), data=_bytes_lines(pack.data),
     )
 

@@ -32,10 +32,8 @@ unsigned void volatile while bool true false""".split())
 def identifier(name: str) -> str:
     """A valid C and Python identifier made from any sequence name."""
     ident = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower() or "seq"
-    if ident[0].isdigit():
-        ident = "seq_" + ident
-    if ident in C_KEYWORDS or keyword.iskeyword(ident):
-        ident += "_"
+    if ident[0].isdigit() or ident in C_KEYWORDS or keyword.iskeyword(ident):
+        ident = "seq_" + ident  # a prefix, not a trailing _: INT__H would be a name C++ reserves
     return ident
 
 
@@ -296,6 +294,15 @@ def check_geometry(opts: ExportOptions) -> None:
                              f"does not fit a pack (at most {MAX_FRAME_BYTES:,} bytes a frame)")
 
 
+def check_counts(frames: int, names: list[str]) -> None:
+    """What index.bin and the C header count in 16 bits (frames, sequences) and 8 (emotions), refused
+    before any work rather than failing as the tables are written."""
+    emotions = len(emotion_table(names)["names"])
+    if frames > 65535 or len(names) > 65535 or emotions > 255:
+        raise EmosketchError(f"a pack holds at most 65,535 frames, 65,535 sequences and 255 emotions; these inputs "
+                             f"make {frames:,}, {len(names):,} and {emotions:,}: split them over several packs")
+
+
 def build_pack(inputs: list[tuple[str, str, Frames]], opts: ExportOptions) -> Pack:
     """[(sequence name, source, Frames)] -> Pack, fitted to opts.max_bytes when it is set."""
     if not inputs:
@@ -314,6 +321,7 @@ def build_pack(inputs: list[tuple[str, str, Frames]], opts: ExportOptions) -> Pa
             raise EmosketchError(f"{source}: sequence name {name!r} becomes {ident!r}, the same as "
                                  f"the sequence from {seen[ident]}; rename one of them")
         seen[ident] = source
+    check_counts(sum(len(f) for _, _, f in inputs), [n for n, _, _ in inputs])
     opts = replace(opts, layout=_steady_layout(opts.layout, [f for _, _, f in inputs]))
     grays = [apply_layout(f.frames, opts.layout, _zooms(f)) for _, _, f in inputs]
     bits = dither_sequences([n for n, _, _ in inputs], grays, opts.dither)

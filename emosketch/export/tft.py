@@ -170,7 +170,7 @@ class TftOptions:
     shades: int = 2  # levels from paper to ink: 2 = hard lines (six emotions at 240x240: 1.7 MB); 4 = antialiased (4.2 MB)
     layout_mode: str = "fit"  # as export.panel.PANEL: the whole face, never stretched (see Layout); face, fill, stretch
     framing: str = "auto"
-    name: str = "emosketch"
+    name: str = "pack"  # as the CLI's --name; "emosketch" would be the player's own emosketch_tft.h
 
     def size(self) -> tuple[int, int]:
         if self.panel not in PANELS:
@@ -223,11 +223,40 @@ class TftPack:
         }
 
 
+def symbols(name: str, idents: list[str], emotions: list[str]) -> list[str]:
+    """Every name a TFT pack's header defines, in the order it defines them."""
+    upper = name.upper()
+    out = [f"{upper}_{m}" for m in ("TFT_H", "WIDTH", "HEIGHT", "PAPER", "FRAME_COUNT", "SEQUENCE_COUNT")]
+    out += [f"{upper}_SEQ_{i.upper()}" for i in idents] + [f"{upper}_EMOTION_COUNT"]
+    out += [f"{upper}_EMOTION_{identifier(e).upper()}" for e in emotions] or [f"{upper}_EMOTION_NONE"]
+    return out + [f"{name}_tft_{t}" for t in ("idle", "transitions", "sequence_names", "data", "offsets",
+                                               "sequences", "pack")]
+
+
+def check_names(name: str, names: list[str]) -> None:
+    """Refuse, before any work, a TFT pack whose header would be the player's (emosketch_tft.h), use the
+    player's es_ names, or define one symbol twice (an emotion named 'count' makes <NAME>_EMOTION_COUNT)."""
+    from .c_header import RESERVED_NAMES
+
+    ident = identifier(name)
+    if ident in RESERVED_NAMES | {"emosketch"} or ident.startswith("es_"):
+        raise EmosketchError(f"pack name {name!r} is reserved for the player's files and symbols (emosketch, es, "
+                             "es_*); choose another --name")
+    seen: dict[str, int] = {}
+    for sym in symbols(ident, [identifier(n) for n in names], emotion_table(names)["names"]):
+        seen[sym] = seen.get(sym, 0) + 1
+    twice = [sym for sym, n in seen.items() if n > 1]
+    if twice:
+        raise EmosketchError(f"pack {ident!r}: the C header would define {', '.join(twice)} twice; rename the "
+                             "sequence or emotion that makes it")
+
+
 def build_tft_pack(inputs: list[tuple[str, str, Frames]], opts: TftOptions, box=None) -> TftPack:
     """[(sequence name, source, Frames)] -> a TFT pack: the face laid out on the panel, shaded, and
     span-coded frame by frame. `box`: where the face is (framing.FaceBox; default: found in the frames)."""
     if not inputs:
         raise EmosketchError("no input frames given")
+    check_names(opts.name, [n for n, _, _ in inputs])
     w, h = opts.size()
     table = shade_table(parse_colour(opts.ink), parse_colour(opts.paper), opts.shades)
     layout = Layout(w, h, opts.layout_mode, framing=opts.framing, box=box if opts.layout_mode == "face" else None)
@@ -344,6 +373,7 @@ def _rows(values: list[int], per_line: int, fmt: str) -> str:
 
 
 def c_header(pack: TftPack) -> str:
+    check_names(pack.options.name, pack.names)
     name = identifier(pack.options.name)
     upper = name.upper()
     emo = emotion_table(pack.names)

@@ -104,6 +104,7 @@ static int decode_ctx(const es_pack *pack, uint32_t pos, uint32_t end, uint8_t *
     es_grid g;
     es_rc rc;
     uint32_t up = 0;  /* the flags of the block row above, one bit per block column */
+    uint32_t k;
     int16_t br, bc, r, c;
     uint8_t i;
     const uint8_t *model = pack->model;
@@ -113,7 +114,7 @@ static int decode_ctx(const es_pack *pack, uint32_t pos, uint32_t end, uint8_t *
     g.rows = (int16_t)(pack->vertical ? (pack->frame_bytes / pack->stride) * 8u : pack->frame_bytes / pack->stride);
     g.cols = (int16_t)(pack->vertical ? pack->stride : pack->stride * 8u);
     if ((g.rows & 7) || ((g.cols + 7) >> 3) > 32) return 0;
-    if (key) for (r = 0; r < (int16_t)pack->frame_bytes; r++) buf[r] = 0;
+    if (key) for (k = 0; k < pack->frame_bytes; k++) buf[k] = 0;  /* frame_bytes may pass int16_t */
     rc.p = pack->data;
     rc.at = pos;
     rc.end = end;

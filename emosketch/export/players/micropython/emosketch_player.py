@@ -242,13 +242,18 @@ class Pack:
         model = self.model
         if model is None:
             raise ValueError("a context-coded frame, but index.bin has no context model")
+        if self.pixel_format == 0:  # pages: whole 8-row blocks, a block 8 columns wide
+            stride, rows, blocks = self.ram_width, 8, (self.ram_width + 7) // 8
+        else:
+            stride = (self.width + 7) // 8
+            rows, blocks = self.frame_bytes // stride, stride
+        if rows % 8 or blocks > 32:  # not whole 8x8 blocks, as the C player refuses it: no encoder wrote it
+            return False
         if key:
             for j in range(len(buf)):
                 buf[j] = 0
         if self.pixel_format == 0:
             return self._ctx_pages(data, buf, 1024 if key else 0)
-        stride = (self.width + 7) // 8
-        rows = self.frame_bytes // stride
         cols = stride * 8
         w = cols + 4
         if self._cells is None:  # 10 rows of the bit grid with a margin of 2 zeros, allocated once
