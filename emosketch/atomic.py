@@ -95,6 +95,13 @@ def _fsync_tree(folder: Path) -> None:
         _fsync(Path(root))
 
 
+def _named(exc: OSError, tmp: Path, target: Path) -> OSError | EmosketchError:
+    """An error writing the hidden temporary path, told by the output the user named; any other as it is."""
+    if str(tmp) in str(exc.filename or "") or str(tmp) in str(exc):
+        return EmosketchError(f"{target}: cannot write it ({exc.strerror or exc.__class__.__name__})")
+    return exc
+
+
 def _no_space(target: Path, exc: OSError) -> EmosketchError:
     return EmosketchError(f"{target}: no space left on device while writing it ({exc.filename or target}); "
                           f"{target.name} was left as it was")
@@ -137,7 +144,7 @@ def atomic_dir(target: str | os.PathLike, overwrite: bool = False, marker: bool 
             shutil.rmtree(tmp, ignore_errors=True)
             if exc.errno == errno.ENOSPC:
                 raise _no_space(target, exc) from None
-            raise
+            raise _named(exc, tmp, target) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -152,7 +159,10 @@ def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_dir():
         raise EmosketchError(f"{target}: is a folder, not a file; choose another path")
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.tmp-", suffix=target.suffix, dir=target.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{target.stem}.tmp-", suffix=target.suffix, dir=target.parent)
+    except OSError as exc:
+        raise EmosketchError(f"{target}: cannot write it there ({exc.strerror or exc})") from None
     os.close(fd)
     tmp = Path(name)
     try:
@@ -165,7 +175,7 @@ def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
         if exc.errno == errno.ENOSPC:
             raise _no_space(target, exc) from None
-        raise
+        raise _named(exc, tmp, target) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

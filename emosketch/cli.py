@@ -130,6 +130,39 @@ def _line_options(line: int, fill: str, stroke_level: int):
     return decorate
 
 
+def _given(ctx: click.Context, *names: str) -> list[str]:
+    """The options among `names` (parameter names) that the user gave, as they are spelled on the command line."""
+    from click.core import ParameterSource
+
+    spelled = {p.name: p.opts[0] for p in ctx.command.params}
+    return [spelled[n] for n in names if ctx.get_parameter_source(n) in (ParameterSource.COMMANDLINE,
+                                                                          ParameterSource.ENVIRONMENT)]
+
+
+def _names(ctx, param, value: str | None) -> tuple[str, ...] | None:
+    """A comma-separated list of names, or None when the option is left out; given, it must name one."""
+    if value is None:
+        return None
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    if not names:
+        raise click.BadParameter(f"{value!r} names none; give e.g. happy,sad, or leave the option out for all",
+                                 ctx, param)
+    return names
+
+
+def _pack_name(ctx, param, value: str) -> str:
+    """--name: the identifier the C header and the MicroPython module are named by; one that must be rewritten to
+    be one is said so, since the Arduino example has to include it by that name."""
+    from .export.pack import identifier
+
+    if not value.strip() or len(value) > 64:
+        raise click.BadParameter(f"{value!r:.80}: give a name of 1 to 64 characters, e.g. face", ctx, param)
+    if identifier(value) != value:
+        click.echo(f"note: --name {value!r} is written as {identifier(value)!r} (lower-case letters, digits and _, "
+                   "from a letter, and no C or Python keyword)")
+    return value
+
+
 def _focus(_ctx, _param, value: str) -> tuple[float, float]:
     try:
         x, y = (float(v) for v in value.split(","))
@@ -149,12 +182,12 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
               default="auto", show_default=True,
               help="--mode face: the band of the face that fills the screen (auto: brows-chin on 128x64 and "
                    "squarer, brows-mouth on 128x32, eyes on 96x16).")
-@click.option("--max-stretch", default=3.0, show_default=True,
+@click.option("--max-stretch", default=3.0, show_default=True, type=Finite(),
               help="--mode face: how much wider than tall (or taller than wide) the face may be stretched.")
 @click.option("--focus", default="0.5,0.5", show_default=True, callback=_focus,
               help="Point of the picture kept in view, as X,Y fractions of its width and height.")
-@click.option("--zoom", default=1.0, show_default=True, help="Zoom factor over the mode's natural scale.")
-@click.option("--zoom-to", type=float, default=None, help="Ramp the zoom from --zoom to this over each sequence.")
+@click.option("--zoom", default=1.0, show_default=True, type=Finite(), help="Zoom factor over the mode's natural scale.")
+@click.option("--zoom-to", type=Finite(), default=None, help="Ramp the zoom from --zoom to this over each sequence.")
 @click.option("--dither", "dither_mode", default="lineart", show_default=True,
               type=click.Choice(DITHERS),
               help="1-bit conversion. lineart thresholds strokes and dithers only tonal fills.")
@@ -174,7 +207,7 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
 @click.option("--fps", type=float, default=None, help="Frame rate for inputs that carry none (default 12), or an override.")
 @click.option("--max-bytes", type=click.IntRange(1, None), default=None,
               help="Flash budget (e.g. 28000 for an Arduino Uno): choose the codec, then drop frames evenly.")
-@click.option("--name", default="pack", show_default=True,
+@click.option("--name", default="pack", show_default=True, callback=lambda c, p, v: _pack_name(c, p, v),
               help="Identifier for the C header and MicroPython module (NAME.h, NAME_pack), as the Arduino examples include it.")
 @click.option("--panel", default="white", show_default=True, help="Preview colour: white, blue, yellow, green, yellow-blue or #RRGGBB.")
 @click.option("--grid", is_flag=True, help="Draw a pixel grid in the GIF preview.")
@@ -201,6 +234,8 @@ def export_cmd(frames, out, size, mode, framing, max_stretch, focus, zoom, zoom_
     """
     from .export import Dither, ExportOptions, Layout, export, parse_geometry
 
+    if not thin and _given(click.get_current_context(), "line"):
+        raise click.UsageError("--line is the pen --thin redraws its one-pixel strokes with; add --thin")
     width, height = parse_geometry(size)
     if max_bytes is not None and max_bytes <= 0:
         raise EmosketchError(f"--max-bytes {max_bytes}: must be a positive number of bytes")
@@ -365,7 +400,7 @@ def classifier_group() -> None:
               help="YAML with ClassifierConfig keys (image_size, width, epochs, lr, balance, ...).")
 @click.option("--epochs", type=int, default=None, help="At most this many epochs [default: 30].")
 @click.option("--image-size", type=int, default=None, help="Network input size [default: 64].")
-@click.option("--max-minutes", type=float, default=None, help="Stop after this much training time.")
+@click.option("--max-minutes", type=Finite(0, None, min_open=True), default=None, help="Stop after this much training time.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists (without --resume).")
@@ -532,10 +567,10 @@ def train_cmd(config_path, data, out, resume, steps, device):
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), callback=_pt_path,
               help="Slim checkpoint to write (.pt).")
 @click.option("--note", default=None, help="A line of text kept in the file (how it was made).")
-@click.option("--draw-size", type=int, default=None,
+@click.option("--draw-size", type=click.IntRange(1, 4096), default=None,
               help="A warp generator: draw at this side (a power of two above its size). Its networks read "
                    "the sketch shrunk to their size; its strokes are moved and painted at this one.")
-@click.option("--photo-margin", type=float, default=None,
+@click.option("--photo-margin", type=Finite(), default=None,
               help="Frame a photo's face box with this fraction a side when the model reads it (as its "
                    "training faces were framed; prepare measures it for data cropped by the dataset's boxes).")
 @click.option("--mix", "mixes", multiple=True, metavar="EMOTION=EMOTION:W[,EMOTION:W]",
@@ -571,7 +606,11 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, mixes, resumable):
     from .gan.checkpoint import lift, load_checkpoint, save_checkpoint, slim
     from .gan.mixes import describe, mix_matrix, parse_mix
 
-    mixed = dict(parse_mix(m) for m in mixes)  # a bad --mix is one line before any work
+    parsed = [parse_mix(m) for m in mixes]  # a bad --mix is one line before any work
+    mixed = dict(parsed)
+    if len(mixed) < len(parsed):
+        twice = sorted({e for e, _ in parsed if [x for x, _ in parsed].count(e) > 1})
+        raise click.UsageError(f"--mix gives {', '.join(twice)} more than once; give each emotion one blend")
 
     try:
         kind = torch.load(checkpoint, map_location="cpu", weights_only=True).get("format")
@@ -618,7 +657,8 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, mixes, resumable):
               help="Generator checkpoint [default: the shipped model, emosketch.models.default_generator()].")
 @click.option("--input", "inputs", required=True, multiple=True, type=click.Path(path_type=Path),
               help="Image or folder (repeatable). Photos get the face crop and sketch of the training data.")
-@click.option("--emotions", default=None, help="Comma-separated emotions [default: all of the checkpoint's].")
+@click.option("--emotions", default=None, callback=lambda c, p, v: _names(c, p, v),
+              help="Comma-separated emotions [default: all of the checkpoint's].")
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Folder for the PNGs.")
 @click.option("--styles", default=1, show_default=True, type=click.IntRange(1, 64), help="Latent codes per emotion.")
 @click.option("--seed", default=0, show_default=True, type=SEED)
@@ -639,14 +679,17 @@ def sample_cmd(checkpoint, inputs, emotions, out, styles, seed, kind, device, fo
     from .gan.sample import sample
     checkpoint = _generator(checkpoint)
 
-    wanted = [e.strip() for e in emotions.split(",") if e.strip()] if emotions else None
-    result = sample(checkpoint, list(inputs), wanted, out, styles, seed, kind, device, force, gray)
+    result = sample(checkpoint, list(inputs), list(emotions) if emotions else None, out, styles, seed, kind, device,
+                    force, gray)
     click.echo(f"wrote {out}: {len(result['written'])} rows x {len(result['emotions'])} emotions")
     for w in result["written"]:
         if w.get("input"):
             click.echo(f"  {w['file']}: {w['input']}")
     for s in result["skipped"]:
         click.echo(f"  skipped {s['file']}: {s['error']}")
+    if result["skipped"]:  # the others are written; the exit status says not every input was, as classify's
+        raise EmosketchError(f"{len(result['skipped'])} of {len(result['skipped']) + len(result['written'])} inputs "
+                             "could not be redrawn (skipped above)")
 
 
 def _generator(checkpoint: Path | None) -> Path:
@@ -809,8 +852,8 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
               callback=_frames_paths,
               help="Output (repeatable): .gif, .mp4, .npz or a folder of PNGs.")
 @click.option("--steps", default=20, show_default=True, type=click.IntRange(0, 1000), help="Gradient steps at most.")
-@click.option("--lr", default=0.1, show_default=True, type=click.FloatRange(1e-4, 1.0), help="Step size on the style code.")
-@click.option("--stop-at", default=0.9, show_default=True, type=click.FloatRange(0.01, 1.0),
+@click.option("--lr", default=0.1, show_default=True, type=Finite(1e-4, 1.0), help="Step size on the style code.")
+@click.option("--stop-at", default=0.9, show_default=True, type=Finite(0.01, 1.0),
               help="Stop once the guide reads the target this surely.")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Latent seed of the codes.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
@@ -848,7 +891,8 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
               help="Generator checkpoint [default: the shipped model, emosketch.models.default_generator()].")
 @_face_options
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Pack folder to write.")
-@click.option("--emotions", default=None, help="Comma-separated emotions [default: all of the checkpoint's].")
+@click.option("--emotions", default=None, callback=lambda c, p, v: _names(c, p, v),
+              help="Comma-separated emotions [default: all of the checkpoint's].")
 @click.option("--transition-frames", default=10, show_default=True, type=click.IntRange(2, 600),
               help="Frames per transition.")
 @click.option("--idle-frames", default=12, show_default=True, type=click.IntRange(1, 600), help="Frames per idle loop.")
@@ -862,12 +906,12 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
 @click.option("--framing", type=click.Choice(FRAMINGS),
               default="auto", show_default=True,
               help="--mode face: the band of the face that fills the panel (auto: by the panel's shape).")
-@click.option("--zoom", default=1.0, show_default=True, help="Zoom over the mode's natural scale (>1 pushes in).")
+@click.option("--zoom", default=1.0, show_default=True, type=Finite(), help="Zoom over the mode's natural scale (>1 pushes in).")
 @click.option("--focus", default="0.5,0.5", show_default=True, callback=_focus,
               help="fill/fit/stretch: the point kept in view, as X,Y fractions.")
-@click.option("--zoom-breath", default=0.04, show_default=True,  # interpolate.pack.ZOOM_BREATH
+@click.option("--zoom-breath", default=0.04, show_default=True, type=Finite(),  # interpolate.pack.ZOOM_BREATH
               help="Idle loops breathe in zoom by +-this fraction as well as in intensity (0 = off).")
-@click.option("--intensity", default=1.0, show_default=True, type=click.FloatRange(0.1, 3.0),  # interpolate.pack.INTENSITY
+@click.option("--intensity", default=1.0, show_default=True, type=Finite(0.1, 3.0),  # interpolate.pack.INTENSITY
               help="Every emotion's strength (1 = as the model draws it; > 1 exaggerates: at 1.3 blind raters "
                    "read fear and surprise better, anger and happy worse, and the whole as well).")
 @click.option("--dither", "dither_mode", default="lineart", show_default=True,
@@ -892,7 +936,7 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
                    "else auto]. ctx: 12.1:1 on a full-screen face, about 40 ms a frame on an Uno. auto: the "
                    "smallest byte codec per frame, 4.8:1, about 7 ms on an Uno, and a C player 2.5 KB "
                    "smaller (ES_WITHOUT_CTX). See `emosketch export --help`.")
-@click.option("--name", default="pack", show_default=True,
+@click.option("--name", default="pack", show_default=True, callback=lambda c, p, v: _pack_name(c, p, v),
               help="Identifier for the C header and MicroPython module (NAME.h, NAME_pack; NAME_tft.h with --tft), "
                    "as the Arduino examples include it.")
 @click.option("--panel", default="white", show_default=True, help="Preview colour.")
@@ -935,10 +979,23 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     from .export.pack import panel_codec
     from .export.tft import TftOptions, parse_colour
     from .interpolate.animate import FaceSource, PackSpec, Styles, face_pack
+    ctx = click.get_current_context()
+    if tft is not None:  # each pack has its own drawing: an option of the other kind would be ignored
+        oled = _given(ctx, "dither_mode", "thin", "line", "fill", "stroke_level", "pen_coding", "polarity", "min_stroke",
+                      "stable", "size", "pixel_format", "max_bytes", "codec", "panel", "zoom", "focus")
+        if oled:
+            raise click.UsageError(f"{', '.join(oled)}: for OLED packs, not with --tft (a TFT pack is drawn in "
+                                   "--ink and --paper at the panel's size, with its own codec and no byte budget)")
+    elif not thin and _given(ctx, "line"):
+        raise click.UsageError("--line is the pen --thin redraws its one-pixel strokes with; add --thin")
+    elif _given(ctx, "ink", "paper", "shades"):
+        raise click.UsageError(f"{', '.join(_given(ctx, 'ink', 'paper', 'shades'))}: for TFT packs; give --tft "
+                               "PANEL too (an OLED pack is 1-bit: see --polarity)")
     checkpoint = _generator(checkpoint)
     tft_opts = None
     if tft is not None:
-        parse_colour(ink), parse_colour(paper)  # a bad colour is one line before any work
+        if parse_colour(ink) == parse_colour(paper):  # a bad colour is one line before any work
+            raise click.UsageError(f"--ink {ink} and --paper {paper} are one colour: the face would not show")
         tft_opts = TftOptions(panel=tft, ink=ink, paper=paper, shades=shades, layout_mode=mode, framing=framing,
                               name=name)
 
@@ -954,8 +1011,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
                                        polarity=polarity, min_stroke=min_stroke, stroke_level=stroke_level),
                          pixel_format=pixel_format, codec=codec, max_bytes=max_bytes,
                          name=name, pen_coding=pen_coding)
-    wanted = tuple(e.strip() for e in emotions.split(",") if e.strip()) if emotions else None
-    spec = PackSpec(out, wanted, transition_frames, idle_frames, easing, fps, opts, force, panel, frames_out,
+    spec = PackSpec(out, emotions, transition_frames, idle_frames, easing, fps, opts, force, panel, frames_out,
                     zoom_breath, intensity, tft_opts)
     res = face_pack(checkpoint, spec, face=FaceSource(image, data, index, kind), styles=Styles(seed, psi),
                     device=device, batch=batch)
@@ -1007,7 +1063,7 @@ def demo_cmd(out: Path, train: bool, steps: int | None, count: int) -> None:
 @click.option("--classifier", default=None, type=click.Path(path_type=Path),
               help="Face classifier [default: the shipped one, emosketch.models.default_classifier()].")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--max-upload-mb", default=8.0, show_default=True, type=click.FloatRange(0.01, 200),
+@click.option("--max-upload-mb", default=8.0, show_default=True, type=Finite(0.01, 200),
               help="Largest image upload, in MB.")
 def serve_cmd(host, port, checkpoint, classifier, device, max_upload_mb):
     """The emotion mirror: a local web page and JSON API. A camera or a photo is read by the face

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -53,13 +54,26 @@ def _repeated_key(node: yaml.Node) -> yaml.Node | None:
     return None
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1's safe loader, reading 1e9 and 2E-3 as numbers as YAML 1.2 does (1.1 wants 1.0e9, and made
+    `hold: 1e9` the text '1e9')."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float",
+                              re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+MAX_YAML_BYTES = 16 * 1024 * 1024  # a config, a timeline or an agent script is a few KB
+
+
 def read_yaml(path: str | Path, what: str = "config") -> Any:
     """Any YAML document from a file, or an EmosketchError naming the file. Aliases that expand past
     MAX_NODES values (a "billion laughs") are refused before the document is built, and so is a key
     written twice in one mapping."""
     path = Path(path)
     try:
-        loader = yaml.SafeLoader(path.read_text())
+        from .frames import read_regular
+
+        # a FIFO or a device is refused, not waited on or read for ever
+        loader = _Loader(read_regular(path, MAX_YAML_BYTES).decode("utf-8"))
         try:
             node = loader.get_single_node()
             if node is not None and _expanded(node, {}) > MAX_NODES:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ MAX_FRAMES = 20_000  # frames of one animation (a GIF, a video, a timeline or a 
 # in all is refused too
 MAX_FRAME_PIXELS = 512 * 1024 * 1024
 MAX_IMAGE_PIXELS = 50_000_000  # a still image of more is refused before it is decoded (datasets.decode's bound)
+MAX_FILE_BYTES = 512 * 1024 * 1024  # a still image file of more is not read (50 M pixels of 16-bit RGB: 300 MB)
 MAX_NPZ_BYTES = MAX_FRAME_PIXELS + 64 * 1024 * 1024  # an .npz of frames, unpacked: its frames and marks
 
 
@@ -115,12 +117,43 @@ def header_size(data: bytes, path: Path | str = "image", formats: tuple[str, ...
         raise HeaderError(path, False, str(exc)[:80]) from None
 
 
+class ReadError(EmosketchError):
+    """A file read_regular will not or cannot read; `reason` says which in a few words."""
+
+    def __init__(self, path, reason: str, detail: str = ""):
+        self.reason = reason
+        super().__init__(f"{path}: {reason}{f' ({detail})' if detail else ''}")
+
+
+def read_regular(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """A regular file's bytes, at most `limit` of them. A pipe, socket or device is refused before it is read
+    (opened without blocking: a FIFO with no writer would wait for ever, /dev/zero never ends). Raises
+    FileNotFoundError for a missing file, ReadError for the rest."""
+    import os
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ReadError(path, "cannot read", exc.strerror or str(exc)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ReadError(path, "not a regular file", "a pipe, socket, device or folder is not read as an image")
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ReadError(path, "file too large", f"more than {limit // (1024 * 1024)} MB")
+    return data
+
+
 def read_image(path: Path) -> np.ndarray:
     """Read one still image as uint8 gray, or raise EmosketchError naming the file."""
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError as exc:
-        raise EmosketchError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        data = np.frombuffer(read_regular(path), dtype=np.uint8)
+    except FileNotFoundError:
+        raise EmosketchError(f"{path}: no such file") from None
     if data.size == 0:
         raise EmosketchError(f"{path}: file is empty")
     if image_format(data[:16].tobytes()) is None:
@@ -238,7 +271,9 @@ def _read_npz(path: Path, fps: float | None) -> Frames:
     except EmosketchError:
         raise
     except Exception as exc:
-        why = "not an .npz archive" if "pickle" in str(exc) else str(exc)  # numpy's hint to unpickle is no advice
+        # numpy's hint to unpickle is no advice: a zip with a pickled (object) array, or no zip at all
+        why = "an array of Python objects, not of numbers" if "pickle" in str(exc) and zipfile.is_zipfile(path) else \
+            "not an .npz archive" if "pickle" in str(exc) else str(exc)
         raise EmosketchError(f"{path}: not a readable frames .npz ({why})") from exc
     if frames.ndim == 2:
         frames = frames[None]

@@ -207,6 +207,16 @@ def test_inputs_that_claim_more_than_they_hold_are_refused_before_they_are_unpac
     (["evaluate", "--classifier", "c.pt", "--data", "ds", "--checkpoint", "g.pt", "--faces", "0", "--out", "r"],
      "--faces"),
     (["prepare", "--source", "synthetic", "--workers", "100000", "--out", "ds"], "--workers"),
+    (["slim", "in.pt", "--draw-size", "0", "--out", "g.pt"], "--draw-size"),  # it had meant "none", silently
+    (["slim", "in.pt", "--mix", "fear=fear:1", "--mix", "fear=sad:1", "--out", "g.pt"], "gives fear more than once"),
+    (["sample", "--input", "x.png", "--emotions", ",", "--out", "s"], "names none"),
+    (["pack", "--emotions", " , ", "--out", "p"], "names none"),
+    (["export", "x.png", "--line", "2", "--out", "p"], "add --thin"),  # it had been ignored without --thin
+    (["pack", "--line", "1", "--out", "p"], "add --thin"),
+    (["export", "x.png", "--name", " ", "--out", "p"], "give a name of 1 to 64 characters"),
+    (["export", "x.png", "--name", "n" * 300, "--out", "p"], "give a name of 1 to 64 characters"),
+    (["search", "--target", "happy", "--input", "x.png", "--lr", "nan", "--out", "s.gif"], "not a finite number"),
+    (["export", "x.png", "--zoom-to", "nan", "--out", "p"], "not a finite number"),
 ])
 def test_numbers_and_outputs_out_of_bounds_are_refused_before_any_work(run, tmp_path, monkeypatch, args, message):
     """Each was a traceback, a NaN drawing written with exit 0, or memory without bound (22 GB for --frames

@@ -180,3 +180,18 @@ def test_an_output_whose_folder_cannot_be_made_is_refused_before_work(tmp_path, 
                                       str(tmp_path / "afile" / "second.gif")])
     assert result.exit_code == 2 and "afile is a file, not a folder" in result.output
     assert not (tmp_path / "first.gif").exists()  # the good first output is not written either
+
+
+def test_a_failed_write_names_the_output_not_its_hidden_temporary_file(tmp_path, monkeypatch):
+    import os
+
+    from emosketch.atomic import atomic_file
+
+    def denied(src, dst):
+        raise PermissionError(13, "Permission denied", str(src))
+
+    monkeypatch.setattr(os, "replace", denied)
+    with pytest.raises(EmosketchError, match="out.gif: cannot write it .Permission denied") as info:
+        with atomic_file(tmp_path / "out.gif") as tmp:
+            tmp.write_bytes(b"x")
+    assert ".tmp-" not in str(info.value) and sorted(p.name for p in tmp_path.iterdir()) == []

@@ -270,6 +270,14 @@ def test_cli_train_sample_and_evaluate(synthetic, trained, tmp_path):
     res = runner.invoke(cli, ["sample", "--checkpoint", str(ckpt), "--input", str(tmp_path / "face.png"), "--emotions",
                               "boredom", "--out", str(tmp_path / "s2")])
     assert res.exit_code == 1 and "boredom" in res.output
+    res = runner.invoke(cli, ["sample", "--checkpoint", str(ckpt), "--input", str(tmp_path / "face.png"), "--emotions",
+                              ",", "--out", str(tmp_path / "s3")])
+    assert res.exit_code == 2 and "names none" in res.output  # not every emotion, silently
+    (tmp_path / "junk.png").write_bytes(b"not a picture")
+    res = runner.invoke(cli, ["sample", "--checkpoint", str(ckpt), "--input", str(tmp_path / "face.png"), "--input",
+                              str(tmp_path / "junk.png"), "--emotions", "happy", "--out", str(tmp_path / "s4")])
+    assert res.exit_code == 1 and "1 of 2 inputs could not be redrawn" in res.output  # as classify: exit 1
+    assert (tmp_path / "s4" / "face_happy.png").exists() and "skipped" in res.output
     clf, _ = trained
     res = runner.invoke(cli, ["evaluate", "--checkpoint", str(ckpt), "--classifier", str(clf), "--data", str(synthetic),
                               "--faces", "8", "--out", str(tmp_path / "rep")])

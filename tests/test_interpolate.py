@@ -522,6 +522,11 @@ def test_a_timeline_is_bounded_and_finite():
     for bad in ({"hold": float("nan")}, {"hold": float("inf")}, {"to": {"happy": 1.0, "sad": float("nan")}}):
         with pytest.raises(EmosketchError, match="must be a number"):
             parse_timeline([{"emotion": "neutral"}, bad], classes)
+    for bad, words in (({"to": "happy", "intensity": 50}, "intensity must be at most 3"),  # the face all ink
+                       ({"to": {"happy": 0, "sad": 0}}, "a blend needs a weight other than 0"),
+                       ({"to": {"happy": 1e9}}, "from -4 to 4")):
+        with pytest.raises(EmosketchError, match=words):
+            parse_timeline([{"emotion": "neutral"}, bad], classes)
     assert len(parse_timeline([{"emotion": "neutral", "hold": (MAX_FRAMES - 1) / 12}], classes, 12).t) == MAX_FRAMES - 1
     with pytest.raises(EmosketchError, match="20,000 frames at most"):
         transition(classes, "neutral", "happy", 31, hold=MAX_FRAMES)

@@ -294,7 +294,7 @@ def test_the_reserved_names_cover_every_module_the_micropython_files_import():
     assert player | module | examples <= RESERVED_NAMES | {"emosketch_player"}
 
 
-@pytest.mark.parametrize("name", ["array", "boot", "main"])  # "struct" becomes struct_, a C keyword
+@pytest.mark.parametrize("name", ["array", "boot", "main"])  # "struct" becomes seq_struct, a C keyword
 def test_a_pack_named_like_a_module_the_player_imports_is_refused(tmp_path, name):
     from test_hostile import tiny_pack
 
@@ -539,3 +539,29 @@ def test_a_streamed_body_past_the_limit_is_refused_while_it_is_read(serve_engine
             assert r.status_code == 413
     finally:
         serve_engine.config = ServeConfig()
+
+
+def test_a_device_a_fifo_or_a_folder_is_never_read_as_an_image(tmp_path):
+    """`classify model.pt /dev/zero` grew to 23 GB before the kernel killed it, and a FIFO hung the command:
+    a still image is read only from a regular file, opened without blocking, and only up to a bound."""
+    import os
+
+    from emosketch.datasets.decode import Skip, decode_file
+    from emosketch.frames import ReadError, read_image, read_regular
+
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "dir.png").mkdir()
+    devices = [p for p in ("/dev/zero", "/dev/urandom") if os.path.exists(p)]
+    for path in [tmp_path / "pipe.png", tmp_path / "dir.png", *devices]:
+        with pytest.raises(ReadError, match="not a regular file"):
+            read_regular(path)
+        with pytest.raises(EmosketchError, match="not a regular file"):
+            read_image(Path(path))
+        with pytest.raises(Skip):
+            decode_file(path)
+    (tmp_path / "big.png").write_bytes(b"\x89PNG" + bytes(2000))
+    with pytest.raises(ReadError, match="file too large"):
+        read_regular(tmp_path / "big.png", limit=1000)
+    assert len(read_regular(tmp_path / "big.png", limit=2004)) == 2004
+    with pytest.raises(FileNotFoundError):
+        read_regular(tmp_path / "none.png")

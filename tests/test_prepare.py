@@ -188,6 +188,11 @@ def test_info_grid_and_load_errors(tmp_path):
         with pytest.raises(EmosketchError, match=f"damaged dataset \\({words}") as caught:
             load(tmp_path / "out")
         assert "pickle" not in str(caught.value) and "\n" not in str(caught.value)
+    (tmp_path / "out" / "labels.npy").write_bytes(labels)
+    meta = json.loads((tmp_path / "out" / "meta.json").read_text())
+    (tmp_path / "out" / "meta.json").write_text(json.dumps({**meta, "count": 65}))
+    with pytest.raises(EmosketchError, match="meta.json says count 65, but images.npy holds 64"):
+        load(tmp_path / "out")
 
 
 def test_balanced_sampling_draws_classes_equally():

@@ -237,6 +237,12 @@ def test_pack_tft_from_a_photo(tmp_path):
     r = CliRunner().invoke(cli, ["pack", "--input", str(demo_photo()), "--tft", "st7789-240x240", "--ink", "nope",
                                  "--out", str(tmp_path / "x")])
     assert r.exit_code != 0 and "colour 'nope'" in r.output and not (tmp_path / "x").exists()
+    for options, words in ((["--tft", "st7789-240x240", "--max-bytes", "100"], "--max-bytes: for OLED packs"),
+                           (["--tft", "st7789-240x240", "--size", "128x32", "--codec", "rle"], "--size, --codec: for OLED"),
+                           (["--shades", "4"], "--shades: for TFT packs; give --tft"),
+                           (["--tft", "st7789-240x240", "--ink", "white", "--paper", "#fff"], "are one colour")):
+        r = CliRunner().invoke(cli, ["pack", "--input", str(demo_photo()), *options, "--out", str(tmp_path / "x")])
+        assert r.exit_code == 2 and words in r.output and not (tmp_path / "x").exists(), r.output  # before any work
 
 
 @pytest.mark.parametrize("name, seqs, words", [

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ..checkpoints import check_classes
-from ..errors import EmosketchError
+from ..errors import EmosketchError, shown
 from ..text import put_text
 from .prepare import FORMAT_NAME, FORMAT_VERSION
 from .readers import SPLIT_NAMES
@@ -89,6 +89,10 @@ def load(path: str | Path) -> SketchDataset:
                                  f"{'uint8' if ndim == 3 else 'integers'}")
     if not (len(images) == len(labels) == len(split)) or (faces is not None and len(faces) != len(images)):
         raise EmosketchError(f"{path}: images, labels and split have different lengths")
+    for key, held in (("count", len(images)), ("size", images.shape[1] if len(images) else meta.get("size"))):
+        if key in meta and meta[key] != held:  # arrays swapped in from another dataset, or meta.json edited
+            raise EmosketchError(f"{path}: meta.json says {key} {shown(meta[key])}, but images.npy holds {held}; "
+                                 "the dataset is damaged: run prepare again")
     if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
         raise EmosketchError(f"{path}: labels.npy holds {int(labels.min())}..{int(labels.max())}, outside the "
                              f"{len(classes)} classes of meta.json")

@@ -15,7 +15,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..frames import MAX_IMAGE_PIXELS, READS, HeaderError, header_size, image_format
+from ..frames import (
+    MAX_IMAGE_PIXELS,
+    READS,
+    HeaderError,
+    ReadError,
+    header_size,
+    image_format,
+    read_regular,
+)
 
 MIN_SIDE = 16  # smaller images cannot hold a usable face
 MAX_PIXELS = MAX_IMAGE_PIXELS  # larger images are refused before decoding (decompression-bomb guard)
@@ -134,9 +142,9 @@ def to_gray(img: Image.Image) -> np.ndarray:
 
 def decode_file(path: str | Path, min_side: int = MIN_SIDE, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     try:
-        data = Path(path).read_bytes()
+        data = read_regular(path)
     except FileNotFoundError:
         raise Skip("missing file") from None
-    except OSError as exc:
-        raise Skip("unreadable file", exc.strerror or str(exc)) from None
+    except ReadError as exc:
+        raise Skip("unreadable file", str(exc).split(": ", 1)[-1]) from None
     return decode_bytes(data, min_side, max_pixels)

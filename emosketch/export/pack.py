@@ -365,8 +365,8 @@ def fit_budget(opts: ExportOptions, fmt: PixelFormat, names: list[tuple[str, str
     if smallest.flash_bytes > budget:
         raise EmosketchError(f"--max-bytes {budget}: even one frame per sequence needs "
                              f"{smallest.flash_bytes} bytes ({len(names)} sequences); fewer sequences fit "
-                             "(pack --emotions with fewer emotions), or a smaller drawing (the face band: "
-                             "--mode face --thin)")
+                             "(fewer inputs, or with `pack`, --emotions with fewer emotions), or a smaller drawing "
+                             "(the face band: --mode face --thin)")
     best, lo, hi = smallest, 0.0, 1.0
     for _ in range(14):
         mid = (lo + hi) / 2

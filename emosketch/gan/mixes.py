@@ -34,8 +34,9 @@ def parse_mix(text: str) -> tuple[str, dict[str, float]]:
             w = float(value)
         except ValueError:
             w = float("nan")
-        if not colon or not emo.strip() or not math.isfinite(w):
-            raise EmosketchError(f"mix {shown(text)}: {shown(part, 30)} is not EMOTION:WEIGHT with a number")
+        if not colon or not emo.strip() or not math.isfinite(w) or abs(w) > 1e6:
+            raise EmosketchError(f"mix {shown(text)}: {shown(part, 30)} is not EMOTION:WEIGHT with a number "
+                                 "(of at most a million either way)")
         key = canonical(emo.strip())
         weights[key] = weights.get(key, 0.0) + w
     return canonical(name.strip()), normalised(weights, text)

@@ -59,13 +59,15 @@ class Renderer:
 
         ds = load(data)
         rows = ds.indices("test")
+        split = "test" if len(rows) else "all"  # a dataset with no test split: its faces, named as such
         rows = rows if len(rows) else np.arange(len(ds))
         if not 0 <= index < len(rows):
-            raise EmosketchError(f"{data}: index {index} is outside its {len(rows)} test faces")
+            raise EmosketchError(f"{data}: index {index} is outside its {len(rows)} "
+                                 f"{'test faces' if split == 'test' else 'faces (it has no test split)'}")
         row = int(rows[index])
         sketch = np.asarray(ds.images[row])
         original = np.asarray(ds.faces[row]) if ds.faces is not None else sketch
-        how = f"dataset {data} test #{index} ({ds.classes[ds.labels[row]]})"
+        how = f"dataset {data} {'test ' if split == 'test' else ''}#{index} ({ds.classes[ds.labels[row]]})"
         return Source(resize_batch(sketch[None], self.size)[0], original, how)
 
     def source_from_gray(self, gray: np.ndarray, kind: str = "auto", settings: dict | None = None) -> Source:

@@ -33,6 +33,7 @@ from ..frames import MAX_FRAMES  # one animation at most: 27 min at 12 fps, 330 
 
 DEFAULT_EASE = "cosine"
 MAX_FPS = 240
+MAX_INTENSITY = 3.0  # an emotion's strength at most, as the CLI's --intensity: past it the face turns to ink
 KEYS = {"emotion", "to", "over", "ease", "hold", "intensity", "repeat", "steps", "zoom"}
 
 
@@ -46,9 +47,11 @@ def pose(classes: list[str], emotion: str | dict, intensity: float = 1.0, where:
         c = canonical(str(name))
         if c not in classes:
             raise EmosketchError(f"{where}emotion {shown(name)} is not one of the model's: {', '.join(classes)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise EmosketchError(f"{where}weight of {shown(name)} must be a number, got {shown(value)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not -4 <= value <= 4:
+            raise EmosketchError(f"{where}weight of {shown(name)} must be a number from -4 to 4, got {shown(value)}")
         w[classes.index(c)] += float(value)
+    if not w.any():  # no emotion at all: the style code of nothing the model was taught
+        raise EmosketchError(f"{where}a blend needs a weight other than 0, got {shown(emotion)}")
     return w * float(intensity)
 
 
@@ -177,6 +180,8 @@ def _entries(builder: _Builder, entries: Any, where: str) -> None:
         if "emotion" in entry and "to" in entry:
             raise EmosketchError(f"{at}give emotion (a cut) or to (a move), not both")
         intensity = _number(entry, "intensity", at) if "intensity" in entry else 1.0
+        if intensity > MAX_INTENSITY:
+            raise EmosketchError(f"{at}intensity must be at most {MAX_INTENSITY:g} (as --intensity), got {intensity:g}")
         easing = entry.get("ease", DEFAULT_EASE)
         if easing not in EASINGS:
             raise EmosketchError(f"{at}ease {shown(easing)}: expected one of {', '.join(EASINGS)}")
