@@ -305,7 +305,7 @@ def prepare_cmd(source, out, config_path, size, classes, mapping, sketch_method,
       emosketch prepare --source synthetic --count 4000 --size 64 --out data/synthetic-64
       emosketch prepare --source ferplus:../shared/data/ferplus --size 128 --out data/ferplus-128 -j 2
       emosketch prepare --source affectnet:/data/AffectNet --classes happy,sad,anger,fear,disgust --out data/an5
-      emosketch prepare --source fer2013:fer2013.csv --map contempt=disgust --out data/fer2013
+      emosketch prepare --source fer2013:fer2013.csv --map disgust=anger --out data/fer2013   # FER2013 has few disgust faces
       emosketch prepare --source folder:photos/ --face-miss skip --sketch pencil --out data/mine
 
     A killed run resumes when the same command is run again; the dataset appears only when complete.

@@ -66,15 +66,15 @@ def make_affectnet96(root: Path) -> dict:
 
 def make_fer2013(path: Path) -> dict:
     lines = ["emotion,pixels,Usage"]
-    usage = ["Training", "Training", "PublicTest", "PrivateTest", "Training"]
-    for i, code in enumerate([3, 4, 0, 6, 5]):  # happy, sad, anger, neutral, surprise
+    usage = ["Training", "Training", "PublicTest", "PrivateTest", "Training", "Training"]
+    for i, code in enumerate([3, 4, 0, 6, 5, 1]):  # happy, sad, anger, neutral, surprise, disgust
         emotion = ["anger", "disgust", "fear", "happy", "sad", "surprise", "neutral"][code]
         pixels = cv2.resize(face(i, emotion), (48, 48), interpolation=cv2.INTER_AREA)
         lines.append(f"{code},{' '.join(map(str, pixels.ravel()))},{usage[i]}")
     lines.append("3,1 2 3,Training")  # too few pixels
     lines.append("x,1 2 3,Training")  # bad label
     path.write_text("\n".join(lines) + "\n")
-    return {"kept": 5, "skipped": {"corrupt image": 1, "bad label": 1}}
+    return {"kept": 6, "skipped": {"corrupt image": 1, "bad label": 1}}
 
 
 def make_ferplus(root: Path) -> dict:

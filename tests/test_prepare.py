@@ -53,8 +53,12 @@ def test_labels_and_splits_follow_the_source(tmp_path):
     make_fer2013(tmp_path / "fer.csv")
     prepare(f"fer2013:{tmp_path / 'fer.csv'}", tmp_path / "out", PrepareConfig(size=32), **quiet())
     ds = load(tmp_path / "out")
-    assert [ds.classes[i] for i in ds.labels] == ["happy", "sad", "anger", "neutral", "surprise"]
-    assert ds.split.tolist() == [0, 0, 1, 2, 0]  # Training, Training, PublicTest, PrivateTest, Training
+    assert [ds.classes[i] for i in ds.labels] == ["happy", "sad", "anger", "neutral", "surprise", "disgust"]
+    assert ds.split.tolist() == [0, 0, 1, 2, 0, 0]  # Training, Training, PublicTest, PrivateTest, Training x2
+    prepare(f"fer2013:{tmp_path / 'fer.csv'}", tmp_path / "merged", PrepareConfig(size=32, mapping={"disgust": "anger"}),
+            **quiet())
+    merged = load(tmp_path / "merged")
+    assert [merged.classes[i] for i in merged.labels] == ["happy", "sad", "anger", "neutral", "surprise", "anger"]
 
 
 def test_affectnet_uses_boxes_and_keeps_train_val(tmp_path):

@@ -498,11 +498,12 @@ def test_a_multipart_upload_may_carry_the_forms_overhead_but_its_file_may_not_pa
         assert r.status_code == 413 and r.json()["error"] == "the upload is larger than 4,096 bytes", r.text
 
 
-def test_a_form_the_parser_would_be_slow_on_is_refused_before_it_is_parsed(client, monkeypatch):
+def test_a_form_is_split_one_level_deep_into_at_most_16_parts(client):
     """Many tiny parts, a long Content-Type or long part headers made the email parser take tens of seconds
-    (900,000 empty parts: 90 s, every other request waiting): each is refused before it is parsed, and the
-    parsing itself runs off the event loop. A form at the bounds still reads."""
-    import email.parser
+    (900,000 empty parts: 90 s); a nested multipart part of a million parts took it 103 s past the count, and a
+    boundary read from another parameter (xboundary=) let 20,000 parts through it. The form is now split by the
+    server itself, one level deep: each of these is refused in one line, and a form at the bounds still reads."""
+    import time
 
     from emosketch.serve import app as serve_app
 
@@ -513,23 +514,33 @@ def test_a_form_the_parser_would_be_slow_on_is_refused_before_it_is_parsed(clien
     def post(body: bytes, content_type: str = kind):
         return client.post("/api/classify", content=body, headers={"content-type": content_type})
 
-    parsed = []
-    real = email.parser.BytesParser.parsebytes
-    monkeypatch.setattr(email.parser.BytesParser, "parsebytes", lambda self, b: parsed.append(1) or real(self, b))
-    r = post(part + empty * (serve_app.FORM_PARTS - 1) + b"--B--\r\n")  # 16 parts: read
-    assert r.status_code == 400 and "not an image" in r.json()["error"] and parsed == [1], r.text
-    r = post(part + empty * serve_app.FORM_PARTS + b"--B--\r\n")  # 17: refused unparsed
+    r = post(part + empty * (serve_app.FORM_PARTS - 1) + b"--B--\r\n")  # 16 parts: read, and its file is no image
+    assert r.status_code == 400 and "not an image" in r.json()["error"], r.text
+    r = post(part + empty * serve_app.FORM_PARTS + b"--B--\r\n")  # 17: refused
     assert r.status_code == 400 and "more than 16 parts" in r.json()["error"]
     r = post(b"--B\r\n\r\n\r\n" * 100_000 + b"--B--\r\n")
     assert r.status_code == 400 and "more than 16 parts" in r.json()["error"]
+    many = empty.replace(b"B", b"out") * 20_000 + b"--out--\r\n"
+    for confusing in ("multipart/form-data; xboundary=zz; boundary=out", 'multipart/form-data; charset="boundary=zz"; '
+                                                                         "boundary=out"):
+        r = post(many, confusing)
+        assert r.status_code == 400 and "more than 16 parts" in r.json()["error"], r.text
+    inner = b"--I\r\n\r\n\r\n" * 200_000 + b"--I--\r\n"
+    nested = (b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+              b"Content-Type: multipart/mixed; boundary=I\r\n\r\n" + inner + b"\r\n--B--\r\n")
+    start = time.monotonic()
+    r = post(nested)
+    assert r.status_code == 400 and "is a form or message itself" in r.json()["error"]
+    assert time.monotonic() - start < 10  # not parsed: the nested parts are never walked
     long_header = b'--B\r\nContent-Disposition: form-data; name="file"; x="' + b"a" * 9000 + b'"\r\n\r\nxyz\r\n--B--\r\n'
     r = post(long_header)
-    assert r.status_code == 400 and "headers longer than 8,192 bytes" in r.json()["error"]
+    assert r.status_code == 400 and "no end to its headers within 8,192 bytes" in r.json()["error"]
     r = post(part + b"--B--\r\n", kind + "; a=b" * 300)
     assert r.status_code == 400 and "longer than 1,024 characters" in r.json()["error"]
     r = post(part + b"--B--\r\n", "multipart/form-data")
     assert r.status_code == 400 and "no boundary" in r.json()["error"]
-    assert parsed == [1]  # none of the refused forms reached the parser
+    r = post(b"preamble\r\n" + part + b"--B--\r\nepilogue --B\r\n")  # a preamble and an epilogue are ignored
+    assert r.status_code == 400 and "not an image" in r.json()["error"], r.text
 
 
 def test_a_json_body_is_held_to_64_kib_and_to_a_json_object_of_small_numbers(client):
@@ -668,3 +679,86 @@ def test_the_live_panel_benchmark_measures_a_real_server(tmp_path):
     with pytest.raises(SystemExit, match="NAME=CHECKPOINT"):
         bench.live(type("A", (), {"checkpoint": ["nothing-here"], "seconds": 0.1, "timeout": 1.0, "threads": 1,
                                   "out": tmp_path})())
+
+
+# --- a third audit of the mirror (2026-12-07) -------------------------------------------------------------
+
+def test_a_session_token_in_the_url_never_becomes_the_browsers_cookie(client, engine):
+    """/?session=T answered with Set-Cookie: T, so a link with someone else's token put the visitor's camera and
+    face into that session (session fixation). The device's ?session= still reads its session."""
+    theirs = engine.new_session()
+    client.cookies.clear()
+    r = client.get(f"/?session={theirs.token}")
+    assert r.status_code == 200 and "emosketch_session" not in r.headers.get("set-cookie", "")
+    r = client.get(f"/api/info?session={theirs.token}")
+    assert r.json()["session"] == theirs.token and "set-cookie" not in r.headers
+    client.cookies.clear()
+    assert client.get("/api/info").headers["set-cookie"].startswith("emosketch_session=")  # a visitor's own
+
+
+@pytest.mark.parametrize("headers", [{"sec-fetch-site": "cross-site"}, {"sec-fetch-site": "same-site"},
+                                     {"origin": "https://evil.example"}, {"origin": "http://localhost:9"}])
+def test_the_api_refuses_what_a_page_of_another_site_sends(client, headers):
+    """A page elsewhere could not read the answers, but could keep the one pack slot busy with <img> tags
+    (a pack is 9.5 s of CPU) or fill the sessions' room: the API refuses such requests before any work."""
+    r = client.get("/api/pack", headers=headers)
+    assert r.status_code == 403 and "not a page of another site" in r.json()["error"]
+    assert client.get("/", headers=headers).status_code == 200  # the page itself may be linked to
+    for same in ({"sec-fetch-site": "same-origin"}, {"origin": "http://localhost"}, {}):
+        assert client.get("/api/info", headers=same).status_code == 200
+
+
+def test_a_flood_without_a_session_forgets_its_own_sessions_first(engine):
+    engine.config = replace(engine.config, max_sessions=8)
+    mine = engine.new_session()
+    assert engine.session(mine.token) is mine  # it came back: in use
+    for _ in range(50):  # requests that never come back (no cookie): one new session each
+        engine.new_session()
+    assert engine.session(mine.token, create=False) is mine and len(engine.sessions) == 8
+
+
+def test_searches_and_each_sessions_streams_are_capped(client, engine):
+    """Eight searches at once held a camera frame 8.6 s, and one client could hold all 16 stream slots."""
+    engine.searches = engine.config.max_searches  # as while one runs
+    try:
+        r = client.post("/api/search", json={"target": "happy", "steps": 1})
+        assert r.status_code == 429 and "search(es) are running already" in r.json()["error"]
+    finally:
+        engine.searches = 0
+    engine.config = replace(engine.config, session_streams=1)
+    s = engine.session(client.get("/api/info").json()["session"])
+    engine.open_stream(s)
+    try:
+        r = client.get("/api/stream?frames=1")
+        assert r.status_code == 429 and "this session has 1 streams open" in r.json()["error"]
+    finally:
+        engine.close_stream(s)
+    assert s.streams == 0 and engine.streams == 0
+
+
+def test_the_frame_cache_is_held_to_its_bytes(client, engine):
+    engine.config = replace(engine.config, cache_bytes=300_000)
+    for k in range(4):  # 512x512 panels, 262 KB each
+        r = client.post("/api/render", json={"weights": {"happy": 0.1 + 0.2 * k}, "size": "512x512"})
+        assert r.status_code == 200, r.text
+    assert engine.cache_bytes <= 300_000 and engine.cache_bytes == sum(b.nbytes for b in engine.cache.values())
+
+
+def test_a_jpeg_of_thousands_of_scans_is_refused_before_it_is_decoded(client):
+    """889 KB of one scan repeated 20,000 times took the decoder 42 s (every upload waiting for a slot)."""
+    import time
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((64, 64), 128, np.uint8)).save(buf, "JPEG", progressive=True)
+    good = buf.getvalue()
+    assert client.post("/api/classify", content=good, headers={"content-type": "image/jpeg"}).status_code == 200
+    sos = good.index(b"\xff\xda")
+    hostile = good[:sos] + good[sos:-2] * 200 + b"\xff\xd9"  # its scans, 200 times over
+    start = time.monotonic()
+    r = client.post("/api/classify", content=hostile, headers={"content-type": "image/jpeg"})
+    assert r.status_code == 400 and "scans" in r.json()["error"] and time.monotonic() - start < 5
+
+
+def test_an_error_quotes_at_most_a_few_hundred_characters_of_what_was_sent(client):
+    r = client.get("/api/frame", params={"format": "x" * 60_000})
+    assert r.status_code == 400 and len(r.json()["error"]) < 500

@@ -17,11 +17,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..frames import (
     MAX_IMAGE_PIXELS,
+    MAX_JPEG_SCANS,
     READS,
     HeaderError,
     ReadError,
     header_size,
     image_format,
+    jpeg_scans,
     read_regular,
 )
 
@@ -47,6 +49,8 @@ def decode_bytes(data: bytes, min_side: int = MIN_SIDE, max_pixels: int = MAX_PI
     if not data:
         raise Skip("empty file")
     fmt = _readable_format(data)
+    if fmt == "JPEG" and jpeg_scans(data) > MAX_JPEG_SCANS:  # each scan is a pass over the whole picture
+        raise Skip("corrupt image", f"a JPEG of {jpeg_scans(data):,} scans, at most {MAX_JPEG_SCANS}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

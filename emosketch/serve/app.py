@@ -13,7 +13,6 @@ import io
 import ipaddress
 import json
 import math
-import re
 from importlib import resources
 
 import numpy as np
@@ -44,6 +43,11 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+
+def _bounded(message: str, limit: int = 400) -> str:
+    """A message that quotes what a client sent, cut to `limit` characters: a 60 KB format came back whole."""
+    return message if len(message) <= limit else message[:limit] + " [...]"
 
 
 def _error(message: str, status: int) -> JSONResponse:
@@ -90,46 +94,60 @@ async def _json(request: Request) -> dict:
     return body
 
 
-def _form_parts_fit(content_type: str, body: bytes) -> None:
-    """Refuses a form the email parser would be slow on, before it is parsed: a long Content-Type, more
-    than FORM_PARTS parts (a body of 900,000 empty parts took the parser 90 s), or a part's headers
-    longer than FORM_PART_HEADERS bytes."""
-    if len(content_type) > 1024:
-        raise RequestError("the Content-Type header is longer than 1,024 characters")
-    m = re.search(r'boundary="?([^";]{1,70})"?', content_type, re.IGNORECASE)
-    if not m:
-        raise RequestError("the multipart form could not be read (no boundary)")
-    delimiter = b"--" + m.group(1).strip().encode("latin-1")
-    parts = body.split(delimiter, FORM_PARTS + 2)
-    if len(parts) > FORM_PARTS + 2:
-        raise RequestError(f"the multipart form has more than {FORM_PARTS} parts")
-    for part in parts[1:]:
-        head = part[:FORM_PART_HEADERS + 4]
-        if len(part) > FORM_PART_HEADERS and b"\r\n\r\n" not in head and b"\n\n" not in head \
-                and not part.startswith(b"--"):
-            raise RequestError(f"a part of the multipart form has headers longer than {FORM_PART_HEADERS:,} bytes")
+def _param(header: str, value: str, name: str) -> str | None:
+    """One parameter of a header value (Content-Type's boundary, Content-Disposition's name), read as the
+    email package reads it: `xboundary=zz; boundary=out` has the boundary out, not zz."""
+    from email.message import Message
+
+    m = Message()
+    m[header] = value
+    v = m.get_param(name, header=header)
+    return v if isinstance(v, str) else None
 
 
 def _form_file(content_type: str, body: bytes, limit: int) -> bytes:
-    """The uploaded file of a multipart/form-data body: the part named "file", or else the only
-    part that carries a file name. It is held to the same byte limit as a raw upload."""
-    from email.parser import BytesParser
-    from email.policy import HTTP
-
-    _form_parts_fit(content_type, body)
-    try:
-        message = BytesParser(policy=HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
-        parts = message.get_payload() if message.is_multipart() else []
-    except (RecursionError, ValueError, UnicodeError, LookupError):
-        parts = None
-    if not isinstance(parts, list):
-        raise RequestError("the multipart form could not be read")
-    files = [p for p in parts if p.get_param("name", header="content-disposition") == "file"]
-    files = files or [p for p in parts if p.get_filename() is not None]
+    """The uploaded file of a multipart/form-data body: the part named "file", or else the only part that
+    carries a file name; held to the same byte limit as a raw upload. The form is split here, one level
+    deep and into at most FORM_PARTS parts, each with at most FORM_PART_HEADERS bytes of headers: the email
+    parser had recursed into a nested multipart part of a million parts (103 s), and a boundary found in
+    another parameter had let 20,000 parts through the count."""
+    if len(content_type) > 1024:
+        raise RequestError("the Content-Type header is longer than 1,024 characters")
+    boundary = _param("content-type", content_type, "boundary")
+    if not boundary or len(boundary) > 70:
+        raise RequestError("the multipart form could not be read (no boundary of 1 to 70 characters)")
+    delimiter = b"\r\n--" + boundary.encode("latin-1", "replace")
+    parts = []
+    for piece in (b"\r\n" + body).split(delimiter, FORM_PARTS + 2)[1:]:  # [0]: the preamble
+        if piece.startswith(b"--"):  # the closing delimiter: what follows is the epilogue
+            break
+        if len(parts) == FORM_PARTS:
+            raise RequestError(f"the multipart form has more than {FORM_PARTS} parts")
+        head, sep, content = piece.partition(b"\r\n\r\n")
+        if not sep or len(head) > FORM_PART_HEADERS:
+            raise RequestError(f"a part of the multipart form has no end to its headers within "
+                               f"{FORM_PART_HEADERS:,} bytes")
+        fields = {}
+        for line in head.decode("latin-1").split("\r\n")[1:]:  # the first is the rest of the delimiter line
+            key, colon, value = line.partition(":")
+            if colon:
+                fields[key.strip().lower()] = value.strip()
+        kind = fields.get("content-type", "").split(";")[0].strip().lower()
+        if kind.startswith(("multipart/", "message/")):
+            raise RequestError("a part of the multipart form is a form or message itself; send the image as it is")
+        disposition = fields.get("content-disposition", "")
+        parts.append((_param("content-disposition", disposition, "name") if disposition else None,
+                      _param("content-disposition", disposition, "filename") if disposition else None,
+                      fields.get("content-transfer-encoding", "").lower(), content))
+    files = [p for p in parts if p[0] == "file"] or [p for p in parts if p[1] is not None]
     if len(files) != 1:
         raise RequestError('send one image in the form, as the field "file" (curl -F file=@face.jpg)')
-    data = files[0].get_payload(decode=True) or b""
+    _, _, encoding, data = files[0]
+    if encoding == "base64":
+        try:
+            data = base64.b64decode(data, validate=False)
+        except ValueError:
+            raise RequestError("the form's file is not valid base64") from None
     if len(data) > limit:
         raise RequestError(f"the upload is larger than {limit:,} bytes", 413)
     return data
@@ -172,8 +190,11 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
         token = request.query_params.get("session") or request.cookies.get(COOKIE)
         return engine.session(token)
 
-    def answer(response: Response, session) -> Response:
-        response.set_cookie(COOKIE, session.token, httponly=True, samesite="strict")
+    def answer(response: Response, session, request: Request | None = None) -> Response:
+        # a ?session= token (the device's) never becomes the browser's cookie: a link with someone else's
+        # token would put the visitor's camera into that session (session fixation)
+        if request is None or "session" not in request.query_params:
+            response.set_cookie(COOKIE, session.token, httponly=True, samesite="strict")
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
         return response
@@ -181,11 +202,11 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
     async def page(request: Request) -> Response:
         body, kind = pages[request.url.path]
         s = session_of(request)
-        return answer(Response(body, media_type=kind, headers={"Cache-Control": "no-cache"}), s)
+        return answer(Response(body, media_type=kind, headers={"Cache-Control": "no-cache"}), s, request)
 
     async def info(request: Request) -> Response:
         s = session_of(request)
-        return answer(JSONResponse(engine.info() | {"session": s.token}), s)
+        return answer(JSONResponse(engine.info() | {"session": s.token}), s, request)
 
     async def classify(request: Request) -> Response:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -201,7 +222,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
         s = session_of(request)
         result = await run_in_threadpool(engine.classify, s, data, _flag(request, "stimulate"), _flag(request, "face"),
                                          _flag(request, "found"))
-        return answer(JSONResponse(result), s)
+        return answer(JSONResponse(result), s, request)
 
     async def render(request: Request) -> Response:
         body = await _json(request)
@@ -216,19 +237,20 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
         scale = _whole(body, "scale", 1, 1, 8)
         if fmt == "sketch":  # the generator's own sketch, before the panel's layout and 1 bit
             sketch = await run_in_threadpool(engine.sketch_now, s, weights)
-            return answer(Response(_png(sketch, scale), media_type="image/png"), s)
+            return answer(Response(_png(sketch, scale), media_type="image/png"), s, request)
         bits = await run_in_threadpool(engine.bits, s, weights, zoom, size)
         if fmt == "png":
-            return answer(Response(_png(np.where(bits, 255, 0).astype(np.uint8), scale), media_type="image/png"), s)
+            png = _png(np.where(bits, 255, 0).astype(np.uint8), scale)
+            return answer(Response(png, media_type="image/png"), s, request)
         data = engine.encode(bits, fmt)
         name = pixel_format(fmt).name  # the format's own name: "gfx " or an alias would break or blur the header
         return answer(Response(data, media_type="application/octet-stream",
                                headers={"X-Panel-Width": str(bits.shape[1]), "X-Panel-Height": str(bits.shape[0]),
-                                        "X-Pixel-Format": name}), s)
+                                        "X-Pixel-Format": name}), s, request)
 
     async def agent(request: Request) -> Response:
         s = session_of(request)
-        return answer(JSONResponse(engine.agent_state(s)), s)
+        return answer(JSONResponse(engine.agent_state(s)), s, request)
 
     async def stimulate(request: Request) -> Response:
         body = await _json(request)
@@ -236,12 +258,12 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
         channel = body.get("channel")
         if not isinstance(channel, str):
             raise RequestError('"channel" must be a channel name')
-        return answer(JSONResponse(engine.stimulate(s, channel, _number(body, "amount", 0.8))), s)
+        return answer(JSONResponse(engine.stimulate(s, channel, _number(body, "amount", 0.8))), s, request)
 
     async def frame(request: Request) -> Response:
         s = session_of(request)
         data, _, _ = await run_in_threadpool(engine.frame, s, request.query_params.get("format", "ssd1306"))
-        return answer(Response(data, media_type="application/octet-stream"), s)
+        return answer(Response(data, media_type="application/octet-stream"), s, request)
 
     async def smile(request: Request) -> Response:
         """Make it smile: POST {"target": "happy", "steps": 20} -> the search's path as panel frames."""
@@ -259,7 +281,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
         bits = out.pop("bits")
         out |= {"format": fmt, "width": int(bits.shape[2]), "height": int(bits.shape[1]),
                 "frames": [base64.b64encode(engine.encode(b, fmt)).decode("ascii") for b in bits]}
-        return answer(JSONResponse(out), s)
+        return answer(JSONResponse(out), s, request)
 
     async def pack(request: Request) -> Response:
         s = session_of(request)
@@ -269,7 +291,8 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
             raise RequestError("more emotions than the model has")
         data = await run_in_threadpool(engine.pack_zip, s, emotions)
         return answer(Response(data, media_type="application/zip",
-                               headers={"Content-Disposition": 'attachment; filename="emosketch-pack.zip"'}), s)
+                               headers={"Content-Disposition": 'attachment; filename="emosketch-pack.zip"'}), s,
+                      request)
 
     async def stream(request: Request) -> Response:
         """Server-sent events: one panel frame per event, at `fps`, for `frames` events (0 = until
@@ -284,7 +307,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
             raise RequestError("fps must be a number and frames a whole number") from None
         if not 0.5 <= fps <= 30 or count < 0:
             raise RequestError("fps from 0.5 to 30, frames >= 0")
-        engine.open_stream()  # counted now: streams asked for at once cannot all pass the cap
+        engine.open_stream(s)  # counted now: streams asked for at once cannot all pass the caps
 
         async def events():
             n = 0
@@ -301,17 +324,17 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
                 next_at += 1.0 / fps
                 await asyncio.sleep(max(0.0, next_at - loop.time()))
 
-        return answer(_CountedStream(engine, events(), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}), s)
+        return answer(_CountedStream(engine, s, events(), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}), s, request)
 
     def guarded(handler):
         async def run(request: Request) -> Response:
             try:
                 return await handler(request)
             except RequestError as exc:
-                return _error(str(exc), exc.status)
+                return _error(_bounded(str(exc)), exc.status)
             except EmosketchError as exc:
-                return _error(str(exc), 400)
+                return _error(_bounded(str(exc)), 400)
             except Exception as exc:  # never takes the server down; the message says what failed
                 return _error(f"internal error: {type(exc).__name__}: {str(exc)[:200]}", 500)
         return run
@@ -356,6 +379,18 @@ def host_allowed(host: str, names: tuple[str, ...]) -> bool:
         return name.rstrip(".") in {n.lower() for n in names}
 
 
+def cross_site(headers: dict[bytes, bytes], host: bytes) -> bool:
+    """Whether a browser sent the request for a page of another site: its Sec-Fetch-Site says so, or its
+    Origin names another host. (A program such as curl or the device script sends neither.) Such a page
+    could not read the answers, but could spend the one pack slot or the sessions' room."""
+    if headers.get(b"sec-fetch-site", b"").strip().lower() in (b"cross-site", b"same-site"):
+        return True
+    origin = headers.get(b"origin")
+    if origin is None:
+        return False
+    return origin.strip().lower().split(b"://", 1)[-1].rstrip(b"/") != host.strip().lower()
+
+
 class _HostCheck:
     """Answers a request whose Host names another server with a 400, before the app sees it: a page
     on a rebound DNS name cannot use the API, and no redirect is built from a foreign Host."""
@@ -365,10 +400,15 @@ class _HostCheck:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
-            host = dict(scope["headers"]).get(b"host")
+            headers = dict(scope["headers"])
+            host = headers.get(b"host")
             if host is not None and not host_allowed(host.decode("latin-1"), self.engine.config.hosts):
                 names = ", ".join(self.engine.config.hosts)
                 await _error(f"this server answers to IP addresses and {names} only (Host header)", 400)(
+                    scope, receive, send)
+                return
+            if scope["path"].startswith("/api/") and cross_site(headers, host or b""):
+                await _error("the API answers this server's own page and programs, not a page of another site", 403)(
                     scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -378,15 +418,15 @@ class _CountedStream(StreamingResponse):
     """Gives its stream back to the engine's count when it ends, even if it never started (the client
     went before the first event, when a generator's own finally would never run)."""
 
-    def __init__(self, engine: Engine, content, **kw):
+    def __init__(self, engine: Engine, session, content, **kw):
         super().__init__(content, **kw)
-        self.engine = engine
+        self.engine, self.session = engine, session
 
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self.engine.close_stream()
+            self.engine.close_stream(self.session)
 
 
 def _png(img: np.ndarray, scale: int) -> bytes:

@@ -9,6 +9,7 @@ browser (its agent, its face, its zoom).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import secrets
 import threading
@@ -51,17 +52,22 @@ class ServeConfig:
     max_sessions: int = 256  # the least recently used session is forgotten beyond this
     max_streams: int = 16  # concurrent frame streams; more get 429
     max_packs: int = 1  # packs built at once (each renders a few hundred frames); more get 429
+    max_searches: int = 1  # "make it smile" searches at once (each holds the models about a second); more get 429
+    session_streams: int = 4  # streams one session may hold open at once; more get 429
     zoom: float = 0.25  # push-in at full arousal of the agent's dominant channel
     stimulus: float = 0.8  # how strongly a classified emotion stimulates its channel (x its probability)
     cache_frames: int = 2048  # rendered panel frames kept, keyed by face, weights and zoom
+    cache_bytes: int = 64 * 1024 * 1024  # and at most this many bytes of them (a 512x512 frame is 262 KB)
     hosts: tuple[str, ...] = ("localhost",)  # Host names served besides IP addresses (a DNS-rebinding guard)
     request_seconds: float = 30.0  # a request's headers and body must arrive within this (slowloris guard)
 
     def __post_init__(self) -> None:
         if (self.max_upload_bytes < 1024 or self.max_pixels < 64 * 64 or self.max_sessions < 1 or self.max_streams < 1
-                or self.max_side < 64 or self.decode_slots < 1 or self.max_packs < 1):
+                or self.max_side < 64 or self.decode_slots < 1 or self.max_packs < 1 or self.max_searches < 1
+                or self.session_streams < 1):
             raise EmosketchError("serve: max_upload_bytes >= 1024, max_pixels >= 4096, max_side >= 64, "
-                                 "max_sessions, max_streams, max_packs and decode_slots >= 1")
+                                 "max_sessions, max_streams, max_packs, max_searches, session_streams and "
+                                 "decode_slots >= 1")
         if not 0 < self.request_seconds <= 3600:
             raise EmosketchError("serve: request_seconds in (0, 3600]")
         if not 0 <= self.zoom <= 2 or not 0 < self.stimulus <= 1.5:
@@ -76,6 +82,8 @@ class Session:
     face_id: int  # a new number for every face, so cached frames of an old face are never shown
     panel: Panel  # the panel drawing, framed on this face
     zoom: float = 0.0  # the lagged push-in (1 + zoom is the panel's zoom)
+    uses: int = 0  # requests that came back with this session's token: a session no one came back to goes first
+    streams: int = 0  # its streams open now
     clock: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -134,9 +142,11 @@ class Engine:
         self.sessions: OrderedDict[str, Session] = OrderedDict()
         self.sessions_lock = threading.Lock()
         self.cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self.cache_bytes = 0  # of the frames in the cache
         self.face_ids = itertools.count(1)  # a fresh id per face; next() on a count is atomic across threads
         self.decode_slots = threading.BoundedSemaphore(config.decode_slots)
         self.packs = 0  # packs being built now
+        self.searches = 0  # searches running now
         self.streams = 0
         self.streams_lock = threading.Lock()
         from ..models import demo_photo
@@ -153,7 +163,11 @@ class Engine:
         with self.sessions_lock:
             self.sessions[token] = s
             while len(self.sessions) > self.config.max_sessions:
-                self.sessions.popitem(last=False)
+                # the least recently used session that no request came back to, else the least recently used:
+                # a flood of requests without a session (a page of another site cannot send the cookie) forgets
+                # its own sessions, not those of the people using the mirror
+                unused = next((k for k, v in self.sessions.items() if v.uses == 0 and k != token), None)
+                self.sessions.pop(unused) if unused is not None else self.sessions.popitem(last=False)
         return s
 
     def session(self, token: str | None, create: bool = True) -> Session | None:
@@ -162,6 +176,7 @@ class Engine:
             s = self.sessions.get(token) if token else None
             if s is not None:
                 self.sessions.move_to_end(token)
+                s.uses += 1
                 return s
         return self.new_session() if create else None
 
@@ -323,9 +338,11 @@ class Engine:
         frame = self.sketch(face, np.round(weights * 64) / 64, smirk)
         bits = draw(frame[None], panel, [round(zoom, 2)])[0]
         with self.sessions_lock:
-            self.cache[key] = bits
-            while len(self.cache) > self.config.cache_frames:
-                self.cache.popitem(last=False)
+            if key not in self.cache:
+                self.cache[key] = bits
+                self.cache_bytes += bits.nbytes
+            while len(self.cache) > self.config.cache_frames or self.cache_bytes > self.config.cache_bytes:
+                self.cache_bytes -= self.cache.popitem(last=False)[1].nbytes
         return bits
 
     def frame(self, session: Session, fmt: str) -> tuple[bytes, np.ndarray, dict]:
@@ -335,20 +352,30 @@ class Engine:
             state = session.state()
         return self.encode(bits, fmt), bits, state
 
-    def open_stream(self) -> None:
-        """Count a stream when it is asked for, not when it starts: the cap holds for requests at once."""
+    def open_stream(self, session: Session | None = None) -> None:
+        """Count a stream when it is asked for, not when it starts: the caps (all streams, and each session's)
+        hold for requests at once."""
         with self.streams_lock:
             if self.streams >= self.config.max_streams:
                 raise RequestError(f"{self.config.max_streams} streams are open already; close one first", 429)
+            if session is not None and session.streams >= self.config.session_streams:
+                raise RequestError(f"this session has {self.config.session_streams} streams open already; close "
+                                   "one first", 429)
             self.streams += 1
+            if session is not None:
+                session.streams += 1
 
-    def close_stream(self) -> None:
+    def close_stream(self, session: Session | None = None) -> None:
         with self.streams_lock:
             self.streams -= 1
+            if session is not None:
+                session.streams -= 1
 
     @staticmethod
     def encode(bits: np.ndarray, fmt: str) -> bytes:
         """Panel pixels in one of the exporter's pixel formats."""
+        if len(fmt) > 32:  # a message quotes what it was given: not 60 KB of it
+            raise RequestError(f"pixel format {fmt[:32]!r}...: not a format (ssd1306, sh1106, sh1107, gfx, xbm)")
         try:
             f = pixel_format(fmt)
         except EmosketchError as exc:
@@ -372,7 +399,8 @@ class Engine:
             wd = session.agent.weights()
             face, panel = session.face, session.panel
         start = np.array([[wd.get(c, 0.0) for c in self.classes]])
-        with self.model_lock:
+        # a search holds the models about a second: eight at once held a camera frame 8.6 s
+        with self._slot("searches", self.config.max_searches, "search(es) are running already"), self.model_lock:
             res = search(self.renderer, self.guide, self.guide_size, face.sketch[None], [target],
                          SearchConfig(steps=steps), start=start)
         bits = draw(res.frames[:, 0], panel)
@@ -390,21 +418,26 @@ class Engine:
             raise RequestError(f"unknown emotion {unknown[0]!r} (this model: {', '.join(self.classes)})")
         if len(set(emotions)) != len(emotions) or len(emotions) < 2:
             raise RequestError("a pack needs at least two different emotions")
-        with self.streams_lock:
-            if self.packs >= self.config.max_packs:
-                raise RequestError(f"{self.config.max_packs} pack(s) are being built already; ask again when one is "
-                                   "done", 429)
-            self.packs += 1
-        try:
+        with self._slot("packs", self.config.max_packs, "pack(s) are being built already"):
             with session.lock:
                 face = session.face
             # the model is held a batch of frames at a time, not for the whole pack: the camera's frames
             # are read between batches
             frames = sequences(_Batched(self.renderer, self.model_lock), face, emotions)
             return self._zipped(frames, face)
+
+    @contextlib.contextmanager
+    def _slot(self, counter: str, limit: int, busy: str):
+        """One of `limit` places for a long job (the count in attribute `counter`), or a 429 saying `busy`."""
+        with self.streams_lock:
+            if getattr(self, counter) >= limit:
+                raise RequestError(f"{limit} {busy}; ask again when one is done", 429)
+            setattr(self, counter, getattr(self, counter) + 1)
+        try:
+            yield
         finally:
             with self.streams_lock:
-                self.packs -= 1
+                setattr(self, counter, getattr(self, counter) - 1)
 
     @staticmethod
     def _zipped(frames, face: Source) -> bytes:
