@@ -163,6 +163,16 @@ def _pack_name(ctx, param, value: str) -> str:
     return value
 
 
+def _panel_note(fmt: str, width: int, height: int) -> None:
+    """A note when a page-layout pack is larger than the controller its format is named after shows: the layout
+    serves other page controllers too, so the pack is written, but an SSD1306 itself would wrap it."""
+    from .export.pixels import pixel_format
+
+    if pixel_format(fmt).name == "ssd1306" and (width > 128 or height > 64):
+        click.echo(f"note: an SSD1306 shows at most 128x64; these {width}x{height} frames in its page layout are for "
+                   "a larger page-layout panel")
+
+
 def _focus(_ctx, _param, value: str) -> tuple[float, float]:
     try:
         x, y = (float(v) for v in value.split(","))
@@ -237,6 +247,7 @@ def export_cmd(frames, out, size, mode, framing, max_stretch, focus, zoom, zoom_
     if not thin and _given(click.get_current_context(), "line"):
         raise click.UsageError("--line is the pen --thin redraws its one-pixel strokes with; add --thin")
     width, height = parse_geometry(size)
+    _panel_note(pixel_format, width, height)
     if max_bytes is not None and max_bytes <= 0:
         raise EmosketchError(f"--max-bytes {max_bytes}: must be a positive number of bytes")
     opts = ExportOptions(
@@ -1000,6 +1011,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
                               name=name)
 
     width, height = parse_geometry(size)
+    _panel_note(pixel_format, width, height)
     if codec is None:
         codec = panel_codec(pixel_format, width, height) if tft is None else "auto"  # a TFT pack has its own codec
         if codec != "ctx" and tft is None:

@@ -400,3 +400,11 @@ def test_training_configs_refuse_values_that_would_crash_or_claim_a_file_never_w
 
     with pytest.raises(EmosketchError, match=re.escape(words)):
         (ClassifierConfig if config == "classifier" else TrainConfig)(**values)
+
+
+def test_a_page_layout_pack_larger_than_an_ssd1306_says_so(run, tmp_path):
+    cv2.imwrite(str(tmp_path / "w.png"), np.full((64, 128), 255, np.uint8))
+    big = run("export", tmp_path / "w.png", "--size", "256x64", "--out", tmp_path / "p")
+    assert big.exit_code == 0 and "note: an SSD1306 shows at most 128x64" in big.output
+    small = run("export", tmp_path / "w.png", "--size", "128x32", "--out", tmp_path / "q")
+    assert small.exit_code == 0 and "SSD1306 shows" not in small.output
