@@ -472,6 +472,8 @@ class Condition:
     face: tuple = ()  # (key, value) pairs over the model's face-crop settings for photos (e.g. upright)
     gray_side: int | None = None  # the gray sketch shrunk (area) to this side first: the gray a panel of that
     # many rows could show, at the panel's own pixels
+    widen: float = 1.0  # the drawing stretched this much wider before the panel lays it out (the issue allows
+    # up to about 1.15x): a wider face, its features on more of the panel's columns
 
 
 PLAIN_CROP = (("upright", False),)  # photos cropped without the upright search: plain-crop, and the real
@@ -607,6 +609,8 @@ def conditions() -> dict[str, Condition]:
                               "left out)", PANEL, sketch=(("max_ink", 0.17),)),
         "gray-inkmax17": Condition("the generator's gray sketch, photos sketched with at most 17% ink (sketch max_ink "
                                    "0.17)", sketch=(("max_ink", 0.17),)),
+        "wide1.15": Condition("panel: the default, the drawing 1.15x wider (the stretch the issue allows): the face "
+                              "on 15% more of the panel's columns", PANEL, widen=1.15),
         "ink14": Condition("panel: the default, photos sketched with at least 14% ink (sketch min_ink 0.14: a pale, "
                            "low-contrast face's XDoG threshold lowered until its fainter edges are drawn)", PANEL,
                            sketch=(("min_ink", 0.14),)),
@@ -824,6 +828,10 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
             frames = drawn[how]
             if c.smooth:
                 frames = np.stack([cv2.GaussianBlur(f, (0, 0), c.smooth) for f in frames])
+            if c.widen != 1.0:
+                frames = np.stack([cv2.resize(f, (round(f.shape[1] * c.widen), f.shape[0]),
+                                              interpolation=cv2.INTER_AREA if c.widen < 1 else cv2.INTER_LINEAR)
+                                   for f in frames])
             if c.gray_side and c.panel is None:
                 frames = np.stack([cv2.resize(f, (c.gray_side, c.gray_side), interpolation=cv2.INTER_AREA)
                                    for f in frames])
