@@ -611,6 +611,13 @@ def conditions() -> dict[str, Condition]:
                                    "0.17)", sketch=(("max_ink", 0.17),)),
         "wide1.15": Condition("panel: the default, the drawing 1.15x wider (the stretch the issue allows): the face "
                               "on 15% more of the panel's columns", PANEL, widen=1.15),
+        "relight": Condition("panel: the default, photos with one side lit and the other in shadow evened out before "
+                             "they are sketched (sketch relight 1: the face over its 12 px blur, as far as its halves' "
+                             "light differs by 25 to 50% of its mean)", PANEL, sketch=(("relight", 1.0),)),
+        "gray-relight": Condition("the generator's gray sketch, photos with uneven light evened out before they are "
+                                  "sketched (sketch relight 1)", sketch=(("relight", 1.0),)),
+        "input-gray-relight": Condition("the generator's input in gray, the face's own sketch after relight 1, "
+                                        "unedited (one tile a face)", sketch=(("relight", 1.0),)),
         "ink14": Condition("panel: the default, photos sketched with at least 14% ink (sketch min_ink 0.14: a pale, "
                            "low-contrast face's XDoG threshold lowered until its fainter edges are drawn)", PANEL,
                            sketch=(("min_ink", 0.14),)),

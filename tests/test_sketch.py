@@ -197,3 +197,22 @@ def test_max_ink_leaves_out_a_busy_faces_faintest_texture():
     assert np.array_equal(sketch(photo(128), SketchConfig(clahe=0, max_ink=0.9)), sketch(photo(128), SketchConfig(clahe=0)))
     with pytest.raises(EmosketchError, match="max_ink 0.1"):
         SketchConfig(min_ink=0.2, max_ink=0.1)
+
+
+def test_relight_evens_out_a_half_shadowed_face_and_leaves_an_evenly_lit_one():
+    from emosketch.datasets.sketch import even_light, uneven_light
+
+    face = photo(128)
+    shade = np.ones((128, 128), np.float32)
+    shade[:, 64:] = 0.25  # the right half in deep shadow, its edge soft
+    shadowed = (face.astype(np.float32) * cv2.GaussianBlur(shade, (0, 0), 3)).astype(np.uint8)
+    assert uneven_light(face)[0] < 0.25 < 0.5 < uneven_light(shadowed)[0]
+    assert np.array_equal(even_light(face, 1.0), face)  # evenly lit: untouched
+    assert np.array_equal(sketch(face, SketchConfig(relight=1.0)), sketch(face, SketchConfig()))
+    plain = sketch(shadowed, SketchConfig())
+    lit = sketch(shadowed, SketchConfig(relight=1.0))
+    eye = (slice(46, 63), slice(72, 89))  # the eye in the shadow
+    assert (plain[eye] == 0).sum() < 10 < 50 < (lit[eye] == 0).sum()  # drawn as the eye in the light is
+    for bad in (-0.1, 1.5):
+        with pytest.raises(EmosketchError, match="relight"):
+            SketchConfig(relight=bad)

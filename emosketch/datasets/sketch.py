@@ -49,6 +49,9 @@ class SketchConfig:
     # it holds this much (the faintest texture, hair or stubble, left out); 0 = off
     detail: int = 0  # the face brought to this many pixels of detail first: shrunk to detail x detail by area and
     # enlarged back (bicubic), as a 48 px FER face is enlarged to the model's size; 0 = off: the face as it is
+    relight: float = 0.0  # where one side of the face is lit and the other in shadow, divide out the light (the face
+    # over its 12 px blur at 128 px, a self-quotient image), this much at most: 0 = off; the share used grows from
+    # 0 where the two halves' light differs by 25% of its mean to `relight` at 50% (an evenly lit face is untouched)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -65,6 +68,8 @@ class SketchConfig:
             raise EmosketchError(f"sketch max_ink {self.max_ink}: 0 (off), or from min_ink to 1")
         if self.detail != 0 and not 16 <= self.detail <= 1024:
             raise EmosketchError(f"sketch detail {self.detail}: 0 (off) or from 16 to 1024 px")
+        if not 0 <= self.relight <= 1:
+            raise EmosketchError(f"sketch relight {self.relight}: from 0 (off) to 1")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -170,6 +175,31 @@ def dark_masses(face: np.ndarray, percent: float) -> np.ndarray:
     return cv2.morphologyEx(mass, cv2.MORPH_OPEN, np.ones((side, side), np.uint8)) > 0
 
 
+UNEVEN = (0.25, 0.5)  # the halves' light differing by this share of its mean: relight starts, and is full
+
+
+def uneven_light(face: np.ndarray) -> tuple[float, np.ndarray]:
+    """How unevenly a face crop is lit (the difference of its left and right halves' light, over the middle 60%
+    of the crop, as a share of the mean light there) and the light itself (the crop blurred by 12 px at 128 px)."""
+    light = cv2.GaussianBlur(face.astype(np.float32) + 1, (0, 0), 12 * face.shape[0] / REFERENCE_SIZE)
+    h, w = face.shape
+    mid = light[int(0.2 * h):int(0.8 * h), int(0.2 * w):int(0.8 * w)]
+    half = mid.shape[1] // 2
+    return float(abs(mid[:, :half].mean() - mid[:, half:].mean()) / mid.mean()), light
+
+
+def even_light(face: np.ndarray, strength: float) -> np.ndarray:
+    """The face with its light divided out (a self-quotient image at the face's own mean brightness), blended in
+    as far as the face is unevenly lit (UNEVEN) and at most `strength`: a face half in shadow gets the features
+    in the shadow drawn as those in the light are. (A hard shadow edge across flat background can leave a line.)"""
+    uneven, light = uneven_light(face)
+    share = strength * float(np.clip((uneven - UNEVEN[0]) / (UNEVEN[1] - UNEVEN[0]), 0, 1))
+    if share <= 0:
+        return face
+    flat = (face.astype(np.float32) + 1) / light * light.mean()
+    return np.clip((1 - share) * face + share * flat, 0, 255).astype(np.uint8)
+
+
 def sketch(face: np.ndarray, cfg: SketchConfig = SketchConfig()) -> np.ndarray:
     """Draw a square uint8 gray face crop as a line sketch of the same size."""
     if face.ndim != 2 or face.dtype != np.uint8:
@@ -178,6 +208,8 @@ def sketch(face: np.ndarray, cfg: SketchConfig = SketchConfig()) -> np.ndarray:
     if 0 < cfg.detail < min(face.shape):
         small = cv2.resize(face, (cfg.detail, cfg.detail), interpolation=cv2.INTER_AREA)
         face = cv2.resize(small, (face.shape[1], face.shape[0]), interpolation=cv2.INTER_CUBIC)
+    if cfg.relight > 0:
+        face = even_light(face, cfg.relight)
     gray = face
     if cfg.clahe > 0:
         tiles = max(1, min(8, face.shape[0] // 16))
