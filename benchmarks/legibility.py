@@ -474,6 +474,8 @@ class Condition:
     # many rows could show, at the panel's own pixels
     widen: float = 1.0  # the drawing stretched this much wider before the panel lays it out (the issue allows
     # up to about 1.15x): a wider face, its features on more of the panel's columns
+    vignette: float = 0.0  # the drawing's corners made paper before the panel lays it out: ink outside an ellipse
+    # this many times the one inscribed in the square drawing goes (0 = off)
 
 
 PLAIN_CROP = (("upright", False),)  # photos cropped without the upright search: plain-crop, and the real
@@ -481,6 +483,16 @@ PLAIN_CROP = (("upright", False),)  # photos cropped without the upright search:
 FEAR_HAPPY4 = (("fear", (("fear", 1.0), ("happy", 0.4))),)
 NEUTRAL_HAPPY2 = (("neutral", (("neutral", 1.0), ("happy", 0.2))),)  # raters read plain neutral as sad 0.3 of the time
 FEAR_SURPRISE4 = (("fear", (("fear", 1.0), ("surprise", 0.4))),)  # and fear as sad 0.3: wider eyes, an open mouth
+
+
+def vignetted(frame: np.ndarray, size: float) -> np.ndarray:
+    """A square drawing with paper outside an ellipse `size` times the inscribed one (its corners: a portrait's
+    collar, a flag, the hair at the crop's edges), the edge feathered over 4% of the side."""
+    h, w = frame.shape
+    yy, xx = np.mgrid[:h, :w]
+    r = np.hypot((xx + 0.5 - w / 2) / (w / 2), (yy + 0.5 - h / 2) / (h / 2)) / size
+    keep = np.clip((1.04 - r) / 0.08, 0, 1)
+    return (255 - (255 - frame.astype(np.float32)) * keep).astype(np.uint8)
 
 
 def conditions() -> dict[str, Condition]:
@@ -618,6 +630,11 @@ def conditions() -> dict[str, Condition]:
                                   "sketched (sketch relight 1)", sketch=(("relight", 1.0),)),
         "input-gray-relight": Condition("the generator's input in gray, the face's own sketch after relight 1, "
                                         "unedited (one tile a face)", sketch=(("relight", 1.0),)),
+        "vignette1.1": Condition("panel: the default, the drawing's corners made paper first (ink outside an ellipse "
+                                 "1.1 times the one inscribed in the square drawing goes: a collar, a flag, stray hair)",
+                                 PANEL, vignette=1.1),
+        "vignette1.0": Condition("panel: the default, ink outside the ellipse inscribed in the square drawing made "
+                                 "paper first", PANEL, vignette=1.0),
         "ink14": Condition("panel: the default, photos sketched with at least 14% ink (sketch min_ink 0.14: a pale, "
                            "low-contrast face's XDoG threshold lowered until its fainter edges are drawn)", PANEL,
                            sketch=(("min_ink", 0.14),)),
@@ -835,6 +852,8 @@ def study_tiles(sharp: int, fer: int, real: int, seed: int, chosen: tuple[str, .
             frames = drawn[how]
             if c.smooth:
                 frames = np.stack([cv2.GaussianBlur(f, (0, 0), c.smooth) for f in frames])
+            if c.vignette:
+                frames = np.stack([vignetted(f, c.vignette) for f in frames])
             if c.widen != 1.0:
                 frames = np.stack([cv2.resize(f, (round(f.shape[1] * c.widen), f.shape[0]),
                                               interpolation=cv2.INTER_AREA if c.widen < 1 else cv2.INTER_LINEAR)

@@ -471,3 +471,11 @@ def test_sharp_among_picks_only_the_listed_portraits():
         names = {p.name for p in pool[:4]}
         picked = legibility.sharp_faces(3, 5, names)
         assert len(picked) == 3 and {p.name for p in picked} <= names and demo_photo() not in picked
+
+
+def test_a_vignette_clears_the_corners_and_keeps_the_middle():
+    ink = np.zeros((128, 128), np.uint8)  # all ink
+    out = legibility.vignetted(ink, 1.0)
+    assert out[0, 0] == out[0, -1] == out[-1, 0] == out[-1, -1] == 255  # the corners: paper
+    assert (out[32:96, 32:96] == 0).all() and out[64, 0] < 200 and out[0, 64] < 200  # ink where it touches a side
+    assert (legibility.vignetted(ink, 1.5) == 0).all()  # an ellipse past the corners clears nothing
