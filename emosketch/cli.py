@@ -166,9 +166,11 @@ def _pack_name(ctx, param, value: str) -> str:
 def _panel_note(fmt: str, width: int, height: int) -> None:
     """A note when a page-layout pack is larger than the controller its format is named after shows: the layout
     serves other page controllers too, so the pack is written, but an SSD1306 itself would wrap it."""
+    from .export.pack import MAX_FRAME_BYTES
     from .export.pixels import pixel_format
 
-    if pixel_format(fmt).name == "ssd1306" and (width > 128 or height > 64):
+    f = pixel_format(fmt)  # a size no pack holds is refused later, in one line with no note before it
+    if f.name == "ssd1306" and (width > 128 or height > 64) and f.frame_bytes(width, height) <= MAX_FRAME_BYTES:
         click.echo(f"note: an SSD1306 shows at most 128x64; these {width}x{height} frames in its page layout are for "
                    "a larger page-layout panel")
 
