@@ -63,13 +63,13 @@ class Group(click.Group):
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(f"{where}{exc.strerror or exc}") from None
-        except (click.exceptions.Exit, click.exceptions.Abort):  # click's own way out (both RuntimeErrors)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):  # click's own
             raise
         except MemoryError:
             raise click.ClickException("out of memory: a smaller job (fewer frames, a smaller size or batch) fits") \
                 from None
-        except (ArithmeticError, ValueError, TypeError, LookupError, AttributeError, RuntimeError) as exc:
-            # a bad value that no check caught yet: still one line, and EMOSKETCH_DEBUG=1 shows where it came from
+        except Exception as exc:  # noqa: BLE001 -- any error no check caught yet (a csv.Error, a ValueError...):
+            # still one line, and EMOSKETCH_DEBUG=1 shows where it came from
             if os.environ.get("EMOSKETCH_DEBUG"):
                 raise
             first = (str(exc).strip().splitlines() or [""])[0][:200]

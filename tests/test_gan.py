@@ -133,6 +133,10 @@ def test_run_guards(synthetic, tmp_path):
     with pytest.raises(EmosketchError, match="steps 0: stop at step 1 or later"):
         train(tiny_cfg(steps=1), synthetic, tmp_path / "zero", steps=0, device="cpu", progress=False)
     assert not (tmp_path / "zero").exists()
+    notes = []
+    train(tiny_cfg(steps=1), synthetic, tmp_path / "run", resume=True, steps=5, device="cpu", progress=False,
+          log=notes.append)  # a finished run, asked to go past its schedule, says why it does not
+    assert any("past the run's last step, 1" in n for n in notes) and any("at step 1 already" in n for n in notes)
     (tmp_path / "run" / "checkpoint.pt").unlink()  # as a run killed before its first checkpoint leaves it
     with pytest.raises(EmosketchError, match="stopped before its first checkpoint, so there is nothing to resume"):
         train(tiny_cfg(steps=1), synthetic, tmp_path / "run", device="cpu", progress=False, log=lambda m: None)

@@ -191,6 +191,8 @@ def test_script_runs_frame_by_frame_and_errors_name_the_stimulus():
         ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "fps": 1e9}, "fps must be a number above 0 and at most"),
         ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "duration": float("inf")}, "duration must be"),
         ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "duration": 1e7}, "frames, more than 20,000"),
+        ({"stimuli": [{"t": 1, "channel": "joy", "amount": 5}]}, "amount must be from -1.5 to 1.5"),
+        ({"stimuli": [{"t": 12, "channel": "joy", "amount": 1}], "duration": 10}, "at 12 s is at or after the end"),
     ]:
         with pytest.raises(EmosketchError, match=message):
             parse_script(data, "s.yaml")
@@ -561,3 +563,15 @@ def test_an_agent_left_alone_for_an_hour_rests_rather_than_dividing_by_zero():
         agent.step(1.0)
     w = agent.weights()
     assert w["neutral"] == pytest.approx(1.0) and sum(w.values()) == pytest.approx(1.0)
+
+
+def test_a_scripts_channel_settings_change_those_channels_and_keep_the_others():
+    """`agent: {emotions: {joy: surprise}}` had replaced the whole table: every other channel lost its emotion
+    and the face showed nothing for them."""
+    from emosketch.interpolate.agent import AgentConfig
+
+    script = parse_script({"agent": {"emotions": {"joy": "surprise"}, "half_life": {"sad": 9.0}},
+                           "stimuli": [{"t": 0, "channel": "sad", "amount": 1}]})
+    defaults = AgentConfig()
+    assert script.agent.emotions == {**defaults.emotions, "joy": "surprise"}
+    assert script.agent.half_life == {**defaults.half_life, "sad": 9.0}

@@ -282,3 +282,28 @@ def test_box_cropped_data_records_how_a_photo_should_be_framed(tmp_path):
     make_folder(tmp_path / "f")
     meta = prepare(f"folder:{tmp_path / 'f'}", tmp_path / "fold", PrepareConfig(size=32), **quiet())
     assert meta["face_crop"]["photo_margin"] is None and "photo_margin_measured" not in meta["face_crop"]
+
+
+def test_a_csv_field_past_the_csv_modules_limit_is_one_line(tmp_path):
+    """A label file with a field of 200,000 characters was a traceback (_csv.Error)."""
+    from datasets_fixtures import make_ferplus
+
+    make_ferplus(tmp_path / "fp")
+    label = tmp_path / "fp" / "FER2013Train" / "label.csv"
+    label.write_text(label.read_text() + "x" * 200_000 + ",1\n")
+    with pytest.raises(EmosketchError, match=r"label.csv: line \d+: not a readable CSV row"):
+        prepare(f"ferplus:{tmp_path / 'fp'}", tmp_path / "out", PrepareConfig(size=32), **quiet())
+
+
+def test_a_partial_folder_is_never_emptied_of_files_prepare_did_not_write_and_a_damaged_plan_restarts(tmp_path):
+    partial = tmp_path / ".out.partial"
+    partial.mkdir()
+    (partial / "mine.txt").write_text("a user's notes")
+    with pytest.raises(EmosketchError, match="holds mine.txt, which prepare did not write"):
+        prepare("synthetic", tmp_path / "out", PrepareConfig(size=32, count=16), **quiet())
+    assert (partial / "mine.txt").read_text() == "a user's notes"
+    (partial / "mine.txt").unlink()
+    (partial / "plan.json").write_text("{bad")  # a plan cut short by a kill
+    messages = []
+    prepare("synthetic", tmp_path / "out", PrepareConfig(size=32, count=16), progress=False, log=messages.append)
+    assert any("plan is damaged" in m for m in messages) and load(tmp_path / "out").images.shape[0] == 16

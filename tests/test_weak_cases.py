@@ -148,6 +148,9 @@ def tiny_data(tmp_path_factory):
     ("lr_mapping: .inf", r"lr_mapping: expected a finite number, got inf"),
     ("betas: [0.5, 1.5]", r"betas \[0.5, 1.5\]: two numbers in \[0, 1\)"),
     ("batch_size: 100000000", "batch_size must be from 2 to 4096"),
+    ("ema_beta: 1.0", r"ema_beta in \[0, 1\)"),  # the averaged generator would never move
+    ("seed: -5", "seed -5: a whole number from 0"),
+    ("ada: {target: 5}", r"ada: target in \(0, 1\)"),  # p would only ever fall
     ("model: {image_size: 1024}", "model.image_size 1024 is larger than the dataset's 32 px sketches"),
 ])
 def test_a_train_config_it_cannot_run_is_one_line_and_leaves_no_run_folder(tmp_path, tiny_data, monkeypatch, yaml,

@@ -325,13 +325,17 @@ def _prepare(source: str, out: Path, cfg: PrepareConfig, workers: int, force: bo
     chunk_dir = partial / "chunks"
     plan = partial / "plan.json"
     if partial.exists():
-        same = plan.exists() and json.loads(plan.read_text()).get("fingerprint") == fingerprint
-        if not same:
-            log(f"note: {partial} is from a run with other inputs or settings; starting afresh")
+        foreign = next((p.name for p in partial.iterdir() if not _ours(p.name)), None)
+        if foreign is not None:  # never delete what prepare did not write
+            raise EmosketchError(f"{partial}: holds {foreign}, which prepare did not write; move it away (prepare keeps "
+                                 "its unfinished work in that folder)")
+        if _plan_fingerprint(plan) != fingerprint:
+            log(f"note: {partial} is from a run with other inputs or settings (or its plan is damaged); starting afresh")
             shutil.rmtree(partial)
     chunk_dir.mkdir(parents=True, exist_ok=True)
     if not plan.exists():
-        plan.write_text(json.dumps({"fingerprint": fingerprint, "source": source, "items": len(items)}))
+        with atomic_file(plan) as tmp:  # a run killed while writing it leaves the old plan or none, never half of one
+            tmp.write_text(json.dumps({"fingerprint": fingerprint, "source": source, "items": len(items)}))
     n_chunks = -(-len(items) // cfg.chunk)
     damaged = _drop_damaged_chunks(chunk_dir, n_chunks, cfg)
     if damaged:
@@ -361,6 +365,20 @@ def _prepare(source: str, out: Path, cfg: PrepareConfig, workers: int, force: bo
     (partial / MARKER).write_text("written by emosketch\n")
     publish_dir(partial, out)  # the resumable partial folder becomes the dataset, atomically
     return meta
+
+
+def _ours(name: str) -> bool:
+    """Whether a name in the .partial folder is one prepare writes there (or a temporary file of one)."""
+    return name in ("plan.json", "chunks", "meta.json", MARKER) or name.endswith(".npy") or name.startswith(".plan.tmp-")
+
+
+def _plan_fingerprint(plan: Path) -> str | None:
+    """The fingerprint a resumable run's plan.json holds, or None when it is missing or damaged."""
+    try:
+        data = json.loads(plan.read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("fingerprint") if isinstance(data, dict) else None
 
 
 def _check_assembled(partial: Path, count: int, cfg: PrepareConfig) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..emotions import EMOTIONS, canonical
-from ..errors import EmosketchError
+from ..errors import EmosketchError, shown
 
 KINDS = ("affectnet", "affectnet96", "fer2013", "ferplus", "folder", "synthetic")
 TRAIN, VAL, TEST = 0, 1, 2
@@ -78,12 +79,25 @@ def read_text(path: Path) -> str:
                              "save it as UTF-8") from None
 
 
-def _csv_rows(path: Path, required: tuple[str, ...]) -> csv.DictReader:
+def _csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[dict]:
     reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
-    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    try:
+        fields = reader.fieldnames or []
+    except csv.Error as exc:
+        raise EmosketchError(f"{path}: line 1: not a CSV header ({exc})") from None
+    missing = [c for c in required if c not in fields]
     if missing:
-        raise EmosketchError(f"{path}: missing column(s) {', '.join(missing)} (has {reader.fieldnames})")
-    return reader
+        raise EmosketchError(f"{path}: missing column(s) {', '.join(missing)} (has {shown(fields)})")
+    return _checked(reader, path)
+
+
+def _checked(rows, path: Path) -> Iterator:
+    """A csv reader's rows, its errors (a field past the csv module's 131,072 characters, a NUL) as one line
+    naming the file and the line."""
+    try:
+        yield from rows
+    except csv.Error as exc:
+        raise EmosketchError(f"{path}: line {rows.line_num}: not a readable CSV row ({exc})") from None
 
 
 def read_affectnet(root: Path) -> Index:
@@ -104,7 +118,7 @@ def read_affectnet(root: Path) -> Index:
             key = row["subDirectory_filePath"] or f"{path.name}:{row_no}"
             try:
                 code = int(float(row["expression"]))
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # OverflowError: inf
                 index.skipped.append((key, "bad label"))
                 continue
             if code in AFFECTNET_CODES:
@@ -148,7 +162,10 @@ def read_fer2013(path: Path) -> Index:
         raise EmosketchError(f"{path}: no such FER2013 CSV")
     index = Index("fer2013", str(path))
     with open(path, "rb") as fh:
-        header = fh.readline().decode("utf-8-sig").strip().split(",")
+        try:
+            header = fh.readline(64 * 1024).decode("utf-8-sig").strip().split(",")
+        except UnicodeDecodeError:
+            raise EmosketchError(f"{path}: not UTF-8 text (its header line); save it as UTF-8") from None
         cols = {name.strip().lower(): i for i, name in enumerate(header)}
         if not {"emotion", "pixels"} <= set(cols):
             raise EmosketchError(f"{path}: not a FER2013 CSV (header {header}, expected emotion,pixels,Usage)")
@@ -193,7 +210,8 @@ def ferplus_label(votes: list[float]) -> tuple[str | None, str]:
 
 
 def _ferplus_folder(folder: Path, split: int | None, index: Index, prefix: str) -> None:
-    for row in csv.reader(io.StringIO(read_text(folder / "label.csv"))):
+    reader = csv.reader(io.StringIO(read_text(folder / "label.csv")))
+    for row in _checked(reader, folder / "label.csv"):
         if not row:
             continue
         key = f"{prefix}{row[0]}"

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..errors import EmosketchError
+
 
 @dataclass(frozen=True)
 class AdaConfig:
@@ -31,6 +33,11 @@ class AdaConfig:
     brightness_std: float = 0.2  # standard deviation of the brightness shift on [-1, 1]
     contrast_std: float = 0.5  # log2 standard deviation of the contrast factor
     cutout: float = 0.5  # side of the cut-out square, as a fraction of the size
+
+    def __post_init__(self) -> None:
+        # r_t is a mean of signs, in [0, 1]: a target outside (0, 1) would drive p to 0 or 1 whatever D does
+        if not 0 < self.target < 1 or self.interval < 1 or not self.speed_kimg > 0 or not 0 <= self.p_init <= 1:
+            raise EmosketchError("ada: target in (0, 1), interval >= 1, speed_kimg > 0 and p_init in [0, 1]")
 
 
 class AdaptiveAugment:

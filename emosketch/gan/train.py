@@ -140,8 +140,10 @@ class TrainConfig:
                 raise EmosketchError(f"{key} {getattr(self, key)!r}: a learning rate in (0, 1]")
         if not 0 <= self.source_jitter <= 0.3:
             raise EmosketchError(f"source_jitter {self.source_jitter!r}: a fraction of the side from 0 to 0.3")
-        if not 0 <= self.weight_decay <= 1 or not 0 <= self.ema_beta <= 1:
-            raise EmosketchError("weight_decay and ema_beta must be in [0, 1]")
+        if not 0 <= self.weight_decay <= 1 or not 0 <= self.ema_beta < 1:  # at 1 the averaged G never moves
+            raise EmosketchError("weight_decay must be in [0, 1] and ema_beta in [0, 1)")
+        if isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
+            raise EmosketchError(f"seed {self.seed!r:.40}: a whole number from 0 to 2^32 - 1")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise EmosketchError(f"betas {self.betas!r:.60}: two numbers in [0, 1)")
         if not 0 <= self.lr_decay_start <= 1 or not 0 < self.lr_final <= 1:
@@ -669,6 +671,10 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
         except ImportError:
             log("note: tensorboard is not installed; logging to log.jsonl only")
     end = min(cfg.steps, steps) if steps is not None else cfg.steps
+    if steps is not None and steps > cfg.steps:  # the schedule (learning-rate decay, ADA) ends at the config's steps
+        log(f"note: --steps {steps} is past the run's last step, {cfg.steps} (its config's steps); it stops there")
+    if trainer.step >= end:
+        log(f"note: the run is at step {trainer.step} already, not before step {end}: nothing to train")
     logs: dict[str, float] = {}
     window: dict[str, tuple[float, int]] = {}  # per key: sum and count since the last log record
     started, images = time.time(), 0

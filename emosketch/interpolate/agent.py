@@ -27,6 +27,8 @@ from ..errors import EmosketchError, shown
 from ..frames import MAX_FRAMES
 from .timeline import MAX_FPS
 
+MAX_AMOUNT = 1.5  # a stimulus's amount either way, as serve's /api/agent/stimulate takes it
+
 CHANNELS = ("fear", "mad", "joy", "love", "sad", "surprise", "power")
 # A look drawn by no emotion of its own: the face at rest with one mouth corner smiling
 # (emosketch.interpolate.render.one_sided), for a model with happy and neutral (can_smirk)
@@ -268,7 +270,12 @@ def parse_script(data: Any, where: str = "script") -> Script:
     unknown = sorted(set(data) - {"fps", "duration", "agent", "stimuli", "zoom"})
     if unknown:
         raise EmosketchError(f"{where}: unknown key {shown(unknown[0])} (known keys: agent, duration, fps, stimuli, zoom)")
-    agent = from_dict(AgentConfig, data.get("agent") or {}, f"{where}: agent")
+    settings = data.get("agent") or {}
+    if isinstance(settings, dict):  # a channel the script names changes that channel; the others keep their defaults
+        defaults = AgentConfig()
+        settings = {**settings, **{k: {**getattr(defaults, k), **settings[k]} for k in ("emotions", "half_life")
+                                   if isinstance(settings.get(k), dict)}}
+    agent = from_dict(AgentConfig, settings, f"{where}: agent")
     stimuli = []
     raw = data.get("stimuli")
     if not isinstance(raw, list) or not raw:
@@ -289,6 +296,9 @@ def parse_script(data: Any, where: str = "script") -> Script:
                 raise EmosketchError(f"{at}: {key} must be a number{' >= 0' if key == 't' else ''}, got {shown(v)}")
         if entry["channel"] not in CHANNELS:
             raise EmosketchError(f"{at}: unknown channel {shown(entry['channel'])} (channels: {', '.join(CHANNELS)})")
+        if not -MAX_AMOUNT <= entry["amount"] <= MAX_AMOUNT:
+            raise EmosketchError(f"{at}: amount must be from -{MAX_AMOUNT:g} to {MAX_AMOUNT:g} (as the mirror's "
+                                 f"stimulate), got {shown(entry['amount'])}")
         stimuli.append(Stimulus(float(entry["t"]), str(entry["channel"]), float(entry["amount"])))
     stimuli.sort(key=lambda s: s.t)
     fps = data.get("fps", 12.0)
@@ -297,6 +307,10 @@ def parse_script(data: Any, where: str = "script") -> Script:
     duration = data.get("duration", stimuli[-1].t + 4.0)
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 < duration < math.inf:
         raise EmosketchError(f"{where}: duration must be a positive number of seconds, got {shown(duration)}")
+    late = [s for s in stimuli if s.t >= duration]
+    if late:
+        raise EmosketchError(f"{where}: a stimulus at {late[0].t:g} s is at or after the end, {duration:g} s: it would "
+                             "never show; lengthen duration or move it")
     if round(duration * fps) > MAX_FRAMES:
         raise EmosketchError(f"{where}: {duration:g} s at {fps:g} fps is {round(duration * fps):,} frames, more than "
                              f"{MAX_FRAMES:,}: a shorter duration or a lower fps")
