@@ -55,6 +55,10 @@ def test_resume_continues_the_run(synthetic, tmp_path):
                                log=messages.append)
     assert any("resuming" in m and "after epoch 2" in m for m in messages)
     assert [h["epoch"] for h in summary["history"]] == [1, 2, 3, 4]
+    messages = []  # asked for fewer epochs than it has: nothing trained, and said so (it had reported 5 epochs)
+    again = train_classifier(synthetic, tmp_path / "c.pt", cfg, device="cpu", resume=True, progress=False,
+                             log=messages.append)
+    assert again["epochs"] == 4 and any("has trained 4 epoch(s) already" in m for m in messages)
 
 
 def test_bad_checkpoints(tmp_path):

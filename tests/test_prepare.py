@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 from conftest import FERPLUS
@@ -307,3 +308,29 @@ def test_a_partial_folder_is_never_emptied_of_files_prepare_did_not_write_and_a_
     messages = []
     prepare("synthetic", tmp_path / "out", PrepareConfig(size=32, count=16), progress=False, log=messages.append)
     assert any("plan is damaged" in m for m in messages) and load(tmp_path / "out").images.shape[0] == 16
+
+
+def test_a_class_whose_every_item_was_skipped_is_named(tmp_path):
+    for name, ok in (("happy", True), ("sad", False)):
+        (tmp_path / "src" / name).mkdir(parents=True)
+        for i in range(3):
+            path = tmp_path / "src" / name / f"{i}.png"
+            if ok:
+                cv2.imwrite(str(path), (np.random.default_rng(i).random((48, 48)) * 255).astype(np.uint8))
+            else:
+                path.write_text("not a picture")
+    messages = []
+    meta = prepare(f"folder:{tmp_path / 'src'}", tmp_path / "out", PrepareConfig(size=32), progress=False,
+                   log=messages.append)
+    assert meta["classes"] == ["happy", "sad"] and sum(meta["counts"]["sad"].values()) == 0
+    assert any("class(es) sad kept no usable face" in m for m in messages)
+
+
+def test_what_lies_beside_train_val_test_folders_is_counted_as_skipped(tmp_path):
+    img = (np.random.default_rng(0).random((48, 48)) * 255).astype(np.uint8)
+    for folder in ("train/happy", "val/happy", "sad"):
+        (tmp_path / "src" / folder).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "src" / folder / "a.png"), img)
+    (tmp_path / "src" / "notes.txt").write_text("x")
+    meta = prepare(f"folder:{tmp_path / 'src'}", tmp_path / "out", PrepareConfig(size=32), **quiet())
+    assert meta["skipped_by_reason"]["beside the train/val/test folders"] == 2 and meta["classes"] == ["happy"]

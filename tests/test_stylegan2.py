@@ -558,6 +558,10 @@ def test_cli_info_generate_convert_and_morph(tmp_path):
 
     res = runner.invoke(cli, ["stylegan2", "generate", "--model", pkl, "--seeds", "0-1", "--out", str(tmp_path / "g2")])
     assert res.exit_code == 1 and "give a class" in res.output
+    for cutoff in ("-3", "0", "1000"):  # no w, or past the model's: it had truncated nothing or everything silently
+        res = runner.invoke(cli, ["stylegan2", "generate", "--model", pkl, "--seeds", "0", "--class", "1", "--cutoff",
+                                  cutoff, "--out", str(tmp_path / "gc")])
+        assert res.exit_code == 1 and "--cutoff" in res.output and "ws" in res.output and not (tmp_path / "gc").exists()
 
     names = "neutral,happy,sad,surprise,fear,disgust,anger,contempt"
     res = runner.invoke(cli, ["stylegan2", "convert", "--model", pkl, "--classes", names, "--out", str(tmp_path / "c.pt")])

@@ -358,6 +358,10 @@ def _prepare(source: str, out: Path, cfg: PrepareConfig, workers: int, force: bo
         reasons = ", ".join(f"{n} {r}" for r, n in list(meta["skipped_by_reason"].items())[:4])
         raise EmosketchError(f"{index.path}: no usable face in {len(items)} items (skipped: {reasons})")
     _check_assembled(partial, meta["count"], cfg)
+    empty = [c for c in classes if not sum(meta["counts"][c].values())]
+    if empty:  # kept, so that labels keep their numbers, but a model would learn nothing of them
+        log(f"note: class(es) {', '.join(empty)} kept no usable face (every item skipped, see below); leave them "
+            "out with --classes, or fix their files")
     meta["seconds"] = round(time.time() - started, 2)
     (partial / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     shutil.rmtree(chunk_dir)

@@ -258,6 +258,10 @@ def read_folder(root: Path) -> Index:
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     split_dirs = [(d, FOLDER_SPLITS[d.name.lower()]) for d in subdirs if d.name.lower() in FOLDER_SPLITS]
     groups = split_dirs if split_dirs else [(root, None)]
+    if split_dirs:  # with train/val/test folders, what lies beside them is not read: counted, never silently dropped
+        for p in sorted(root.iterdir()):
+            if not p.name.startswith(".") and p.name.lower() not in FOLDER_SPLITS:
+                index.skipped.append((p.name, "beside the train/val/test folders"))
     for base, split in groups:
         for class_dir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
             label = canonical(class_dir.name)

@@ -156,7 +156,10 @@ def train_classifier(data: str | Path, out: str | Path, cfg: ClassifierConfig | 
         return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, total_steps)))))
 
     started = time.time()
-    epoch = start_epoch
+    if start_epoch >= cfg.epochs:
+        log(f"note: {out} has trained {start_epoch} epoch(s) already, as many as the {cfg.epochs} asked for or more: "
+            "nothing to train")
+    epoch = start_epoch - 1  # the last epoch trained: epoch + 1 of them, start_epoch when none is trained here
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
         if cfg.balance == "sampler":

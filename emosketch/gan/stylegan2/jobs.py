@@ -141,6 +141,9 @@ def generate(model: str | Path, seeds: list[int], out: str | Path, cls=None, psi
     if batch is not None and batch < 1:
         raise EmosketchError(f"batch {batch}: expected at least 1")
     G = open_stylegan2(model, pick_device(device))
+    ws = G.mapping.num_ws or 1
+    if cutoff is not None and not 1 <= cutoff <= ws:  # outside it, the truncation reaches no w or every one
+        raise EmosketchError(f"--cutoff {cutoff}: from 1 to this model's {ws} ws (leave it out to truncate every w)")
     sk = sketch_settings(settings) if sketch else None
     with atomic_dir(out, overwrite=force) as tmp:
         bar = progress(len(seeds), "generate", "img", enabled=show_progress)
