@@ -26,6 +26,19 @@ class Finite(click.FloatRange):
         return v
 
 
+class _FiniteFloat(click.types.FloatParamType):
+    """Any finite number (click's float takes nan and inf); Finite(lo, hi) when there are bounds to show."""
+
+    name = "finite float"
+
+    def convert(self, value, param, ctx):
+        v = super().convert(value, param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return v
+
+
+FINITE = _FiniteFloat()
 SEED = click.IntRange(0, 2**32 - 1)  # a latent seed: numpy's and torch's generators take 32 bits
 MAX_FRAMES = 20_000  # frames of one animation (interpolate.timeline.MAX_FRAMES): 330 MB at 128 px
 FPS = Finite(0, 240, min_open=True)
@@ -85,11 +98,11 @@ def cli() -> None:
     \b
     Examples:
       emosketch demo --out demo-out
+      emosketch pack --input me.jpg --out me-pack           # a photo -> an OLED pack, by the shipped model
       emosketch prepare --source ferplus:data/ferplus --size 128 --out data/ferplus-128 -j 2
       emosketch train --config configs/train-tiny-cpu.yaml --data data/synthetic-64 --out runs/tiny
       emosketch interpolate --checkpoint runs/tiny/checkpoint.pt --input face.png --from neutral --to happy --out t.gif
       emosketch agent --checkpoint runs/tiny/checkpoint.pt --input face.png --script configs/agent-demo.yaml --out a.mp4
-      emosketch pack --checkpoint runs/tiny/checkpoint.pt --input face.png --out face-pack
       emosketch dataset info data/ferplus-128 --grid grid.png
       emosketch export happy.gif sad.gif --out pack --verify
       emosketch export frames.npz --out uno-pack --max-bytes 28000
@@ -123,7 +136,7 @@ def _line_options(line: int, fill: str, stroke_level: int):
                               "higher draws bolder, more continuous strokes."),
             click.option("--pen-coding/--no-pen-coding", default=True, show_default=True,
                          help="With --line 2: store the 1 px skeletons, which the players draw with a 2x2 pen "
-                              "(about 15%% smaller); --no-pen-coding stores the lines as shown."),
+                              "(about 15% smaller); --no-pen-coding stores the lines as shown."),
         ]):
             fn = opt(fn)
         return fn
@@ -194,12 +207,12 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
               default="auto", show_default=True,
               help="--mode face: the band of the face that fills the screen (auto: brows-chin on 128x64 and "
                    "squarer, brows-mouth on 128x32, eyes on 96x16).")
-@click.option("--max-stretch", default=3.0, show_default=True, type=Finite(),
+@click.option("--max-stretch", default=3.0, show_default=True, type=FINITE,
               help="--mode face: how much wider than tall (or taller than wide) the face may be stretched.")
 @click.option("--focus", default="0.5,0.5", show_default=True, callback=_focus,
               help="Point of the picture kept in view, as X,Y fractions of its width and height.")
-@click.option("--zoom", default=1.0, show_default=True, type=Finite(), help="Zoom factor over the mode's natural scale.")
-@click.option("--zoom-to", type=Finite(), default=None, help="Ramp the zoom from --zoom to this over each sequence.")
+@click.option("--zoom", default=1.0, show_default=True, type=FINITE, help="Zoom factor over the mode's natural scale.")
+@click.option("--zoom-to", type=FINITE, default=None, help="Ramp the zoom from --zoom to this over each sequence.")
 @click.option("--dither", "dither_mode", default="lineart", show_default=True,
               type=click.Choice(DITHERS),
               help="1-bit conversion. lineart thresholds strokes and dithers only tonal fills.")
@@ -583,7 +596,7 @@ def train_cmd(config_path, data, out, resume, steps, device):
 @click.option("--draw-size", type=click.IntRange(1, 4096), default=None,
               help="A warp generator: draw at this side (a power of two above its size). Its networks read "
                    "the sketch shrunk to their size; its strokes are moved and painted at this one.")
-@click.option("--photo-margin", type=Finite(), default=None,
+@click.option("--photo-margin", type=FINITE, default=None,
               help="Frame a photo's face box with this fraction a side when the model reads it (as its "
                    "training faces were framed; prepare measures it for data cropped by the dataset's boxes).")
 @click.option("--mix", "mixes", multiple=True, metavar="EMOTION=EMOTION:W[,EMOTION:W]",
@@ -745,6 +758,9 @@ def _style_options(fn):
 def face_note(how: str) -> str | None:
     """The note for a photo whose face was found tilted and is drawn turned upright, or in which the face
     detector found no frontal face; else None."""
+    if "(read as a drawing)" in how:
+        return ("the picture looks like a line drawing, so it is redrawn as it is, with no face found in it; if it "
+                "is a photo, give --as photo")
     if "turned" in how:
         turn = how.split("turned ")[1].split(" deg")[0]
         return (f"the face was found tilted and is drawn turned upright ({turn} degrees); a face cropped from "
@@ -919,10 +935,10 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
 @click.option("--framing", type=click.Choice(FRAMINGS),
               default="auto", show_default=True,
               help="--mode face: the band of the face that fills the panel (auto: by the panel's shape).")
-@click.option("--zoom", default=1.0, show_default=True, type=Finite(), help="Zoom over the mode's natural scale (>1 pushes in).")
+@click.option("--zoom", default=1.0, show_default=True, type=FINITE, help="Zoom over the mode's natural scale (>1 pushes in).")
 @click.option("--focus", default="0.5,0.5", show_default=True, callback=_focus,
               help="fill/fit/stretch: the point kept in view, as X,Y fractions.")
-@click.option("--zoom-breath", default=0.04, show_default=True, type=Finite(),  # interpolate.pack.ZOOM_BREATH
+@click.option("--zoom-breath", default=0.04, show_default=True, type=FINITE,  # interpolate.pack.ZOOM_BREATH
               help="Idle loops breathe in zoom by +-this fraction as well as in intensity (0 = off).")
 @click.option("--intensity", default=1.0, show_default=True, type=Finite(0.1, 3.0),  # interpolate.pack.INTENSITY
               help="Every emotion's strength (1 = as the model draws it; > 1 exaggerates: at 1.3 blind raters "
@@ -969,11 +985,12 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
              min_stroke, stable,
              size, pixel_format, max_bytes, codec, name,
              panel, frames_out, tft, ink, paper, shades, force, seed, psi, device, batch):
-    """Make an OLED pack from a checkpoint and a face: an idle loop per emotion and a transition
+    """Make an OLED pack from a face (with the shipped model, or --checkpoint): an idle loop per emotion and a transition
     for every ordered pair, ready for the C, Arduino and MicroPython players.
 
     \b
     Examples:
+      emosketch pack --input me.jpg --out me-pack     # the shipped model: no training, no data
       emosketch pack --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --out face-pack
       emosketch pack --checkpoint runs/fer/checkpoint.pt --input me.jpg --emotions neutral,happy,sad,surprise --out me-pack --max-bytes 28000
       emosketch pack --input me.jpg --out dark --polarity ink     # strokes lit on a dark panel
@@ -1030,7 +1047,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     res = face_pack(checkpoint, spec, face=FaceSource(image, data, index, kind), styles=Styles(seed, psi),
                     device=device, batch=batch)
     click.echo(f"wrote {res.pack}: {res.idle_loops} idle loops and {res.transitions} transitions, "
-               f"{res.frames} frames, {res.bytes} bytes ({res.raw_bytes / max(1, res.bytes):.1f}:1), "
+               f"{res.frames} frames, {res.bytes} bytes of frame data ({res.raw_bytes / max(1, res.bytes):.1f}:1), "
                f"verified {'pixel' if tft else 'bit'} for {'pixel' if tft else 'bit'}")
     _echo_results(res)
 

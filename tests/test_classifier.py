@@ -91,7 +91,7 @@ def test_cli_train_classify_evaluate(synthetic, trained, tmp_path):
     assert res.exit_code == 1 and "1 of 2 images could not be classified" in res.stderr, res.output  # one was junk
     out = json.loads(res.stdout)
     assert out[0]["label"] in ds.classes and 0 < out[0]["confidence"] <= 1 and len(out[0]["top"]) == 3
-    assert out[0]["input"] == "sketch as is" and out[1]["error"].startswith("not an image")
+    assert out[0]["input"] == "sketch as is (read as a drawing)" and out[1]["error"].startswith("not an image")
     assert runner.invoke(cli, ["classify", str(path), str(tmp_path / "face.png")]).exit_code == 0  # every one read
     res = runner.invoke(cli, ["evaluate", "--classifier", str(path), "--data", str(synthetic), "--out",
                               str(tmp_path / "rep")])

@@ -338,6 +338,7 @@ def test_a_photo_without_a_frontal_face_gets_a_note(run, tmp_path):
     assert result.exit_code == 0, result.output
     assert "no frontal face" not in result.output
     assert face_note("photo -> sketch (haar)") is None and face_note("sketch as is") is None
+    assert "give --as photo" in face_note("sketch as is (read as a drawing)")  # a chart or a drawing, guessed
     assert "turned away" in face_note("photo -> sketch (whole; prepare's default sketch settings)")
 
 

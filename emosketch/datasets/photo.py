@@ -81,14 +81,15 @@ def model_input(gray: np.ndarray, settings: dict, size: int, reads: str = "sketc
     face_cfg, sketch_cfg = photo_configs(settings)
     defaults = sketch_cfg is None and fallback is not None
     sketch_cfg = sketch_cfg or fallback
-    if kind == "auto":
+    guessed = kind == "auto"
+    if guessed:
         kind = "sketch" if looks_like_sketch(gray) else "photo"
     if kind == "sketch":
         if reads == "face":
             raise EmosketchError("this classifier reads face photos, not sketches")
         side = min(gray.shape)
         y0, x0 = (gray.shape[0] - side) // 2, (gray.shape[1] - side) // 2
-        return gray[y0:y0 + side, x0:x0 + side], "sketch as is"
+        return gray[y0:y0 + side, x0:x0 + side], "sketch as is" + (" (read as a drawing)" if guessed else "")
     face, how = crop_face(gray, size, face_cfg)
     if reads == "face":
         return face, f"face ({how})"

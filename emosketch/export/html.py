@@ -106,7 +106,7 @@ function pen(m, px) {  // the stored skeleton drawn with the 2x2 pen: lit where 
 """
 
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>emosketch pack {title}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{title}: an emosketch pack</title>
 <style>
 body {{ background:#111; color:#ddd; font:14px system-ui, sans-serif; margin:24px; }}
 canvas {{ background:#000; image-rendering:pixelated; border:10px solid #222; border-radius:6px; }}

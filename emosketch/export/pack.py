@@ -377,7 +377,7 @@ def fit_budget(opts: ExportOptions, fmt: PixelFormat, names: list[tuple[str, str
             hi = mid
     dropped = sum(originals) - len(best.payloads)
     notes.append(f"dropped {dropped} of {sum(originals)} frames evenly to fit {budget} bytes "
-                 f"(pack is {best.flash_bytes} bytes)")
+                 f"(the pack takes {best.flash_bytes} bytes of flash with its tables)")
     for s in best.sequences:
         if s.count < s.original_count:
             notes.append(f"{s.name}: kept {s.count} of {s.original_count} frames, fps {s.fps:.2f}")
