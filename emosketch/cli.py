@@ -14,20 +14,8 @@ from . import __version__
 from .errors import EmosketchError
 
 
-class Finite(click.FloatRange):
-    """A number in a range that is also finite: click's FloatRange lets nan through (it compares False)."""
-
-    name = "finite float"
-
-    def convert(self, value, param, ctx):
-        v = super().convert(value, param, ctx)
-        if not math.isfinite(v):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        return v
-
-
 class _FiniteFloat(click.types.FloatParamType):
-    """Any finite number (click's float takes nan and inf); Finite(lo, hi) when there are bounds to show."""
+    """Any finite number: click's float takes nan and inf (and its FloatRange lets nan through: it compares False)."""
 
     name = "finite float"
 
@@ -36,6 +24,10 @@ class _FiniteFloat(click.types.FloatParamType):
         if not math.isfinite(v):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return v
+
+
+class Finite(_FiniteFloat, click.FloatRange):
+    """A finite number in a range, the range shown in --help (FINITE when there is none to show)."""
 
 
 FINITE = _FiniteFloat()
