@@ -102,7 +102,6 @@ def check_classes(classes, where: str | Path) -> None:
                                  f"the canonical spelling: {canonical(c)!r:.50}); the file is damaged or hostile")
 
 
-
 def _check_finite(weights: Mapping, where: str | Path, what: str) -> None:
     """NaN or infinite weights draw a blank (or garbage) face that every later check passes."""
     for k, v in weights.items():

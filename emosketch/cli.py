@@ -144,6 +144,12 @@ def _given(ctx: click.Context, *names: str) -> list[str]:
                                                                           ParameterSource.ENVIRONMENT)]
 
 
+def _line_needs_thin(ctx: click.Context, thin: bool) -> None:
+    """--line is the pen --thin redraws its skeletons with: given without --thin it would draw nothing."""
+    if not thin and _given(ctx, "line"):
+        raise click.UsageError("--line is the pen --thin redraws its one-pixel strokes with; add --thin")
+
+
 def _names(ctx, param, value: str | None) -> tuple[str, ...] | None:
     """A comma-separated list of names, or None when the option is left out; given, it must name one."""
     if value is None:
@@ -224,7 +230,7 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
 @click.option("--fps", type=float, default=None, help="Frame rate for inputs that carry none (default 12), or an override.")
 @click.option("--max-bytes", type=click.IntRange(1, None), default=None,
               help="Flash budget (e.g. 28000 for an Arduino Uno): choose the codec, then drop frames evenly.")
-@click.option("--name", default="pack", show_default=True, callback=lambda c, p, v: _pack_name(c, p, v),
+@click.option("--name", default="pack", show_default=True, callback=_pack_name,
               help="Identifier for the C header and MicroPython module (NAME.h, NAME_pack), as the Arduino examples include it.")
 @click.option("--panel", default="white", show_default=True, help="Preview colour: white, blue, yellow, green, yellow-blue or #RRGGBB.")
 @click.option("--grid", is_flag=True, help="Draw a pixel grid in the GIF preview.")
@@ -251,8 +257,7 @@ def export_cmd(frames, out, size, mode, framing, max_stretch, focus, zoom, zoom_
     """
     from .export import Dither, ExportOptions, Layout, export, parse_geometry
 
-    if not thin and _given(click.get_current_context(), "line"):
-        raise click.UsageError("--line is the pen --thin redraws its one-pixel strokes with; add --thin")
+    _line_needs_thin(click.get_current_context(), thin)
     width, height = parse_geometry(size)
     _panel_note(pixel_format, width, height)
     if max_bytes is not None and max_bytes <= 0:
@@ -675,7 +680,7 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, mixes, resumable):
               help="Generator checkpoint [default: the shipped model, emosketch.models.default_generator()].")
 @click.option("--input", "inputs", required=True, multiple=True, type=click.Path(path_type=Path),
               help="Image or folder (repeatable). Photos get the face crop and sketch of the training data.")
-@click.option("--emotions", default=None, callback=lambda c, p, v: _names(c, p, v),
+@click.option("--emotions", default=None, callback=_names,
               help="Comma-separated emotions [default: all of the checkpoint's].")
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Folder for the PNGs.")
 @click.option("--styles", default=1, show_default=True, type=click.IntRange(1, 64), help="Latent codes per emotion.")
@@ -912,7 +917,7 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
               help="Generator checkpoint [default: the shipped model, emosketch.models.default_generator()].")
 @_face_options
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Pack folder to write.")
-@click.option("--emotions", default=None, callback=lambda c, p, v: _names(c, p, v),
+@click.option("--emotions", default=None, callback=_names,
               help="Comma-separated emotions [default: all of the checkpoint's].")
 @click.option("--transition-frames", default=10, show_default=True, type=click.IntRange(2, 600),
               help="Frames per transition.")
@@ -957,7 +962,7 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
                    "else auto]. ctx: 12.1:1 on a full-screen face, about 40 ms a frame on an Uno. auto: the "
                    "smallest byte codec per frame, 4.8:1, about 7 ms on an Uno, and a C player 2.5 KB "
                    "smaller (ES_WITHOUT_CTX). See `emosketch export --help`.")
-@click.option("--name", default="pack", show_default=True, callback=lambda c, p, v: _pack_name(c, p, v),
+@click.option("--name", default="pack", show_default=True, callback=_pack_name,
               help="Identifier for the C header and MicroPython module (NAME.h, NAME_pack; NAME_tft.h with --tft), "
                    "as the Arduino examples include it.")
 @click.option("--panel", default="white", show_default=True, help="Preview colour.")
@@ -1008,11 +1013,12 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
         if oled:
             raise click.UsageError(f"{', '.join(oled)}: for OLED packs, not with --tft (a TFT pack is drawn in "
                                    "--ink and --paper at the panel's size, with its own codec and no byte budget)")
-    elif not thin and _given(ctx, "line"):
-        raise click.UsageError("--line is the pen --thin redraws its one-pixel strokes with; add --thin")
-    elif _given(ctx, "ink", "paper", "shades"):
-        raise click.UsageError(f"{', '.join(_given(ctx, 'ink', 'paper', 'shades'))}: for TFT packs; give --tft "
-                               "PANEL too (an OLED pack is 1-bit: see --polarity)")
+    else:
+        _line_needs_thin(ctx, thin)
+        tft_only = _given(ctx, "ink", "paper", "shades")
+        if tft_only:
+            raise click.UsageError(f"{', '.join(tft_only)}: for TFT packs; give --tft PANEL too (an OLED pack is "
+                                   "1-bit: see --polarity)")
     checkpoint = _generator(checkpoint)
     tft_opts = None
     if tft is not None:

@@ -130,8 +130,13 @@ class ReadError(EmosketchError):
     """A file read_regular will not or cannot read; `reason` says which in a few words."""
 
     def __init__(self, path, reason: str, detail: str = ""):
-        self.reason = reason
-        super().__init__(f"{path}: {reason}{f' ({detail})' if detail else ''}")
+        self.reason, self.detail = reason, detail
+        super().__init__(f"{path}: {self.why}")
+
+    @property
+    def why(self) -> str:
+        """The reason and its detail, without the path."""
+        return f"{self.reason}{f' ({self.detail})' if self.detail else ''}"
 
 
 def read_regular(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
@@ -149,7 +154,7 @@ def read_regular(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
         raise ReadError(path, "cannot read", exc.strerror or str(exc)) from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise ReadError(path, "not a regular file", "a pipe, socket, device or folder is not read as an image")
+        raise ReadError(path, "not a regular file", "a pipe, socket, device or folder is not read")
     with os.fdopen(fd, "rb") as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
@@ -160,21 +165,22 @@ def read_regular(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
 def read_image(path: Path) -> np.ndarray:
     """Read one still image as uint8 gray, or raise EmosketchError naming the file."""
     try:
-        data = np.frombuffer(read_regular(path), dtype=np.uint8)
+        raw = read_regular(path)
     except FileNotFoundError:
         raise EmosketchError(f"{path}: no such file") from None
-    if data.size == 0:
+    if not raw:
         raise EmosketchError(f"{path}: file is empty")
-    kind = image_format(data[:16].tobytes())
+    kind = image_format(raw[:16])
     if kind is None:
         raise EmosketchError(f"{path}: not a readable image (emosketch reads {READS})")
-    if kind == "JPEG" and jpeg_scans(data.tobytes()) > MAX_JPEG_SCANS:
-        raise EmosketchError(f"{path}: a JPEG of {jpeg_scans(data.tobytes()):,} scans (at most {MAX_JPEG_SCANS}: "
-                             "each is a pass over the picture)")
-    w, h = header_size(data.tobytes(), path)  # before anything is decoded: a 150 KB PNG can claim 30000x30000
+    scans = jpeg_scans(raw) if kind == "JPEG" else 0
+    if scans > MAX_JPEG_SCANS:
+        raise EmosketchError(f"{path}: a JPEG of {scans:,} scans (at most {MAX_JPEG_SCANS}: each is a pass over "
+                             "the picture)")
+    w, h = header_size(raw, path)  # before anything is decoded: a 150 KB PNG can claim 30000x30000
     if w * h > MAX_IMAGE_PIXELS:
         raise EmosketchError(f"{path}: {w}x{h} is more than {MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?)")
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise EmosketchError(f"{path}: not a readable image")
     return to_gray(image)  # OpenCV decodes colour as BGR(A), the order to_gray expects

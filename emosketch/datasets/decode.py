@@ -49,8 +49,9 @@ def decode_bytes(data: bytes, min_side: int = MIN_SIDE, max_pixels: int = MAX_PI
     if not data:
         raise Skip("empty file")
     fmt = _readable_format(data)
-    if fmt == "JPEG" and jpeg_scans(data) > MAX_JPEG_SCANS:  # each scan is a pass over the whole picture
-        raise Skip("corrupt image", f"a JPEG of {jpeg_scans(data):,} scans, at most {MAX_JPEG_SCANS}")
+    scans = jpeg_scans(data) if fmt == "JPEG" else 0
+    if scans > MAX_JPEG_SCANS:  # each scan is a pass over the whole picture
+        raise Skip("corrupt image", f"a JPEG of {scans:,} scans, at most {MAX_JPEG_SCANS}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -150,5 +151,5 @@ def decode_file(path: str | Path, min_side: int = MIN_SIDE, max_pixels: int = MA
     except FileNotFoundError:
         raise Skip("missing file") from None
     except ReadError as exc:
-        raise Skip("unreadable file", str(exc).split(": ", 1)[-1]) from None
+        raise Skip("unreadable file", exc.why) from None
     return decode_bytes(data, min_side, max_pixels)

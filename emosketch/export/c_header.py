@@ -127,6 +127,14 @@ def symbols(pack: Pack) -> list[str]:
     return out
 
 
+def repeated(names: list[str]) -> list[str]:
+    """The names a header would define more than once, in the order they first appear."""
+    seen: dict[str, int] = {}
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+    return [name for name, n in seen.items() if n > 1]
+
+
 def check(pack: Pack) -> None:
     """Refuse, before anything is written, a pack whose name is the player's or whose header would
     define one symbol twice (a sequence named 'count' makes <NAME>_EMOTION_COUNT, for one)."""
@@ -134,10 +142,7 @@ def check(pack: Pack) -> None:
         raise EmosketchError(f"pack name {pack.name!r} is reserved for the player's files and symbols (es, es_*, "
                              "emosketch_player) or is a module Python imports (the player's own, os, sys, json, ...) "
                              "that NAME.py would shadow; choose another --name")
-    seen: dict[str, int] = {}
-    for sym in symbols(pack):
-        seen[sym] = seen.get(sym, 0) + 1
-    twice = [sym for sym, n in seen.items() if n > 1]
+    twice = repeated(symbols(pack))
     if twice:
         raise EmosketchError(f"pack {pack.name!r}: the C header would define {', '.join(twice)} twice; "
                              "rename the sequence or emotion that makes it")

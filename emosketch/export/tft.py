@@ -236,16 +236,13 @@ def symbols(name: str, idents: list[str], emotions: list[str]) -> list[str]:
 def check_names(name: str, names: list[str]) -> None:
     """Refuse, before any work, a TFT pack whose header would be the player's (emosketch_tft.h), use the
     player's es_ names, or define one symbol twice (an emotion named 'count' makes <NAME>_EMOTION_COUNT)."""
-    from .c_header import RESERVED_NAMES
+    from .c_header import RESERVED_NAMES, repeated
 
     ident = identifier(name)
     if ident in RESERVED_NAMES | {"emosketch"} or ident.startswith("es_"):
         raise EmosketchError(f"pack name {name!r} is reserved for the player's files and symbols (emosketch, es, "
                              "es_*); choose another --name")
-    seen: dict[str, int] = {}
-    for sym in symbols(ident, [identifier(n) for n in names], emotion_table(names)["names"]):
-        seen[sym] = seen.get(sym, 0) + 1
-    twice = [sym for sym, n in seen.items() if n > 1]
+    twice = repeated(symbols(ident, [identifier(n) for n in names], emotion_table(names)["names"]))
     if twice:
         raise EmosketchError(f"pack {ident!r}: the C header would define {', '.join(twice)} twice; rename the "
                              "sequence or emotion that makes it")

@@ -27,7 +27,7 @@ from ..errors import EmosketchError, shown
 from ..frames import MAX_FRAMES
 from .timeline import MAX_FPS
 
-MAX_AMOUNT = 1.5  # a stimulus's amount either way, as serve's /api/agent/stimulate takes it
+MAX_AMOUNT = 1.5  # a stimulus's amount either way, in a script and in serve's /api/agent/stimulate
 
 CHANNELS = ("fear", "mad", "joy", "love", "sad", "surprise", "power")
 # A look drawn by no emotion of its own: the face at rest with one mouth corner smiling

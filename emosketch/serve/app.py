@@ -190,10 +190,10 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
         token = request.query_params.get("session") or request.cookies.get(COOKIE)
         return engine.session(token)
 
-    def answer(response: Response, session, request: Request | None = None) -> Response:
+    def answer(response: Response, session, request: Request) -> Response:
         # a ?session= token (the device's) never becomes the browser's cookie: a link with someone else's
         # token would put the visitor's camera into that session (session fixation)
-        if request is None or "session" not in request.query_params:
+        if "session" not in request.query_params:
             response.set_cookie(COOKIE, session.token, httponly=True, samesite="strict")
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
