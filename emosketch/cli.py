@@ -827,7 +827,7 @@ def interpolate_cmd(checkpoint, image, data, index, kind, timeline, start, end, 
     spec = TransitionSpec(tuple(outputs), timeline, start, end, frames, hold, easing, fps, mode, space, seed_to,
                           intensity, side)
     res = transition_video(_generator(checkpoint), spec, face=FaceSource(image, data, index, kind),
-                           styles=Styles(seed, psi), device=device, batch=batch)
+                           styles=Styles(seed, psi), device=device, batch=batch, show_progress=True)
     click.echo(f"{res.frames} frames at {res.fps:g} fps from {res.face}")
     _echo_results(res)
 
@@ -859,7 +859,8 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
     from .interpolate.animate import AgentSpec, FaceSource, Styles, agent_video
 
     res = agent_video(_generator(checkpoint), AgentSpec(script, tuple(outputs), plot, side),
-                      face=FaceSource(image, data, index, kind), styles=Styles(seed, psi), device=device, batch=batch)
+                      face=FaceSource(image, data, index, kind), styles=Styles(seed, psi), device=device, batch=batch,
+                      show_progress=True)
     click.echo(f"{res.frames} frames at {res.fps:g} fps from {res.face}: {res.stimuli} stimuli, "
                f"{res.dominant_changes} changes of the dominant channel")
     _echo_results(res)
@@ -1043,7 +1044,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     spec = PackSpec(out, emotions, transition_frames, idle_frames, easing, fps, opts, force, panel, frames_out,
                     zoom_breath, intensity, tft_opts)
     res = face_pack(checkpoint, spec, face=FaceSource(image, data, index, kind), styles=Styles(seed, psi),
-                    device=device, batch=batch)
+                    device=device, batch=batch, show_progress=True)
     click.echo(f"wrote {res.pack}: {res.idle_loops} idle loops and {res.transitions} transitions, "
                f"{res.frames} frames, {res.bytes} bytes of frame data ({res.raw_bytes / max(1, res.bytes):.1f}:1), "
                f"verified {'pixel' if tft else 'bit'} for {'pixel' if tft else 'bit'}")

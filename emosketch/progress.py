@@ -13,8 +13,9 @@ class LogProgress:
     ETA 46m12s, G=0.31'. The first line comes after `every` seconds, the last on close."""
 
     def __init__(self, total: int | None, desc: str, unit: str, initial: int = 0, every: float = 30.0,
-                 stream: TextIO | None = None, clock=time.monotonic):
-        self.total, self.desc, self.unit, self.every = total, desc, unit, every
+                 stream: TextIO | None = None, clock=time.monotonic, final: bool = True):
+        self.total, self.desc, self.unit, self.every, self.final = total, desc, unit, every, final
+        self.lines = 0
         self.n = self.start_n = initial
         self.stream = stream if stream is not None else sys.stderr
         self.clock = clock
@@ -45,20 +46,29 @@ class LogProgress:
 
     def write(self) -> None:
         self.last = self.clock()
+        self.lines += 1
         print(self.line(), file=self.stream, flush=True)
 
     def close(self) -> None:
-        if self.n != self.start_n:
+        """The last line; with final=False only after a line before it (a short job stays quiet)."""
+        if self.n != self.start_n and (self.final or self.lines):
             self.write()
 
 
 def progress(total: int | None, desc: str, unit: str, initial: int = 0, enabled: bool = True, leave: bool = True):
     """A progress bar for `total` units: tqdm when stderr is a terminal, LogProgress when it is not,
-    and a silent one when enabled is False."""
+    and a silent one when enabled is False. With leave=False the bar goes when it closes, and off a
+    terminal a job shorter than LogProgress's 30 seconds writes nothing."""
     from tqdm import tqdm
 
     if not enabled:
         return tqdm(total=total, initial=initial, disable=True)
     if sys.stderr.isatty():
         return tqdm(total=total, initial=initial, desc=desc, unit=unit, leave=leave)
-    return LogProgress(total, desc, unit, initial)
+    return LogProgress(total, desc, unit, initial, final=leave)
+
+
+def stage(message: str, enabled: bool = True) -> None:
+    """A short job's next step, said on a terminal's stderr (a log gets its bars' lines alone)."""
+    if enabled and sys.stderr.isatty():
+        print(message, file=sys.stderr, flush=True)

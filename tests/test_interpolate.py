@@ -340,6 +340,66 @@ def test_interpolate_agent_and_pack_commands(generator, synthetic, tmp_path):
         assert len(r.output.strip().splitlines()) == 1
 
 
+def test_long_jobs_count_every_frame_drawn_on_a_progress_bar(generator, synthetic, tmp_path, monkeypatch):
+    """pack, interpolate and agent show a bar over the frames the generator draws: it reaches its
+    total exactly (an agent's smirk frames are drawn twice, and counted twice) and is closed."""
+    import emosketch.progress as prog
+    from emosketch.interpolate import animate as job
+    from emosketch.interpolate.animate import AgentSpec, FaceSource, PackSpec, TransitionSpec
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total, desc, enabled):
+            self.total, self.desc, self.enabled, self.n, self.closed = total, desc, enabled, 0, False
+            bars.append(self)
+
+        def update(self, n=1):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(prog, "progress", lambda total, desc, unit, enabled, **kw: Bar(total, desc, enabled))
+    face = FaceSource(data=synthetic, index=1)
+    job.face_pack(generator, PackSpec(tmp_path / "p", ("neutral", "happy", "sad"), transition_frames=2,
+                                      idle_frames=2), face=face, device="cpu", batch=4, show_progress=True)
+    job.transition_video(generator, TransitionSpec((str(tmp_path / "t.npz"),), start="neutral", end="happy", frames=5),
+                     face=face, device="cpu", batch=4, show_progress=True)
+    (tmp_path / "s.yaml").write_text("fps: 5\nduration: 2\nagent: {emotions: {power: smirk}}\n"
+                                     "stimuli:\n  - {t: 0.2, channel: power, amount: 0.9}\n")
+    job.agent_video(generator, AgentSpec(tmp_path / "s.yaml", (str(tmp_path / "a.npz"),)), face=face,
+                    device="cpu", batch=4, show_progress=True)
+    assert [b.total for b in bars][:2] == [3 * 2 + 6 * 2, len(read_frames(tmp_path / "t.npz"))]
+    assert bars[2].total > len(read_frames(tmp_path / "a.npz"))  # the smirk's frames, drawn twice
+    assert all(b.n == b.total and b.closed and b.desc == "drawing" and b.enabled for b in bars)
+    bars.clear()
+    job.face_pack(generator, PackSpec(tmp_path / "q", ("neutral", "happy"), transition_frames=2, idle_frames=2),
+                  face=face, device="cpu")
+    assert [b.enabled for b in bars] == [False]  # a library call shows no bar unless asked
+
+
+def test_a_short_job_off_a_terminal_writes_no_progress_lines():
+    import io
+
+    from emosketch.progress import LogProgress
+
+    now, stream = [0.0], io.StringIO()
+    bar = LogProgress(372, "drawing", "frame", stream=stream, clock=lambda: now[0], final=False)
+    for _ in range(12):
+        now[0] += 1.5
+        bar.update(31)
+    bar.close()
+    assert stream.getvalue() == ""  # 18 s: under the first line's 30 s, and no closing line for it
+    bar = LogProgress(372, "drawing", "frame", stream=stream, clock=lambda: now[0], final=False)
+    for _ in range(12):
+        now[0] += 3.0
+        bar.update(31)
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and lines[-1].startswith("drawing: 372/372 frame (100%)")
+
+
 def test_every_idle_loop_moves_and_pack_takes_the_face_framing(generator, synthetic, tmp_path):
     from click.testing import CliRunner
 

@@ -3,6 +3,7 @@ and a face in, videos, frame files, plots and OLED packs out."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from ..emotions import canonical, pick_emotions
 from ..errors import EmosketchError
 from ..export import ExportOptions
 from ..frames import Frames
+from ..progress import stage
 from .agent import load_script, run_script
 from .pack import INTENSITY, ZOOM_BREATH, emotion_pack, sequences
 from .plot import write_agent_plot
@@ -30,6 +32,20 @@ def open_renderer(checkpoint: str | Path, device: str = "auto", batch: int = 32)
 
         return StyleGanRenderer(checkpoint, device, batch)
     return Renderer(checkpoint, device, batch)
+
+
+@contextmanager
+def drawing(r: Renderer, total: int, show: bool):
+    """A progress bar over the `total` frames `r` draws inside the block (none when show is False)."""
+    from ..progress import progress
+
+    bar = progress(total, "drawing", "frame", enabled=show, leave=False)
+    r.drawn = bar.update
+    try:
+        yield
+    finally:
+        r.drawn = None
+        bar.close()
 
 
 @dataclass(frozen=True)
@@ -128,7 +144,7 @@ class PackResult:
 
 
 def transition_video(checkpoint: str | Path, spec: TransitionSpec, *, face: FaceSource, styles: Styles = Styles(),
-                     device: str = "auto", batch: int = 32) -> VideoResult:
+                     device: str = "auto", batch: int = 32, show_progress: bool = False) -> VideoResult:
     """Frames along a timeline file, or from one emotion to another, written to every output."""
     if not spec.outputs:
         raise EmosketchError("give at least one output (.gif, .mp4, .npz or a folder)")
@@ -144,14 +160,15 @@ def transition_video(checkpoint: str | Path, spec: TransitionSpec, *, face: Face
         plan = transition(r.classes, canonical(spec.start), canonical(spec.end), spec.frames, spec.easing,
                           spec.fps or 12.0, spec.hold, spec.intensity)
     codes = r.plan_codes(plan, styles.seed, styles.psi, spec.mode, spec.space, spec.seed_to)
-    pixels = r.render(src, codes)
+    with drawing(r, len(codes), show_progress):
+        pixels = r.render(src, codes)
     written = write_outputs(Frames(pixels, plan.fps, plan.marks()), list(spec.outputs),
                             original=src.original if spec.side else None)
     return VideoResult(len(pixels), plan.fps, [str(p) for p in written], src.how, classes=list(r.classes))
 
 
 def agent_video(checkpoint: str | Path, spec: AgentSpec, *, face: FaceSource, styles: Styles = Styles(),
-                device: str = "auto", batch: int = 32) -> VideoResult:
+                device: str = "auto", batch: int = 32, show_progress: bool = False) -> VideoResult:
     """An agent's stimulus script played through the generator: frames, and a plot of the channels."""
     if not spec.outputs and spec.plot is None:
         raise EmosketchError("give at least one output (.gif, .mp4, .npz, a folder) or --plot")
@@ -159,7 +176,9 @@ def agent_video(checkpoint: str | Path, spec: AgentSpec, *, face: FaceSource, st
     r = open_renderer(checkpoint, device, batch)
     src = face.load(r, styles.seed)
     trace = run_script(scr, r.classes)
-    pixels = r.render_weights(src, trace.weights, trace.smirk, styles.seed, styles.psi)
+    smirks = 0 if trace.smirk is None else int(np.count_nonzero(np.asarray(trace.smirk) > 0))  # drawn twice
+    with drawing(r, len(trace.weights) + smirks, show_progress):
+        pixels = r.render_weights(src, trace.weights, trace.smirk, styles.seed, styles.psi)
     written = write_outputs(Frames(pixels, scr.fps, trace.marks()), list(spec.outputs),
                             original=src.original if spec.side else None)
     if spec.plot is not None:
@@ -170,16 +189,18 @@ def agent_video(checkpoint: str | Path, spec: AgentSpec, *, face: FaceSource, st
 
 
 def face_pack(checkpoint: str | Path, spec: PackSpec, *, face: FaceSource, styles: Styles = Styles(),
-              device: str = "auto", batch: int = 32) -> PackResult:
+              device: str = "auto", batch: int = 32, show_progress: bool = False) -> PackResult:
     """An OLED pack: an idle loop per emotion and a transition for every ordered pair; with spec.tft
     (export.tft.TftOptions), a colour TFT pack of the same sequences instead."""
     r = open_renderer(checkpoint, device, batch)
     wanted = pick_emotions(list(spec.emotions) if spec.emotions else None, r.classes)
     src = face.load(r, styles.seed)
-    frames = sequences(r, src, wanted, spec.transition_frames, spec.idle_frames, spec.easing, spec.fps, styles.seed,
-                       styles.psi, zoom_breath=spec.zoom_breath, intensity=spec.intensity)
-    written = [str(p) for p in write_outputs(frames, [spec.frames_out])] if spec.frames_out is not None else []
     n = len(wanted)
+    with drawing(r, n * spec.idle_frames + n * (n - 1) * spec.transition_frames, show_progress):
+        frames = sequences(r, src, wanted, spec.transition_frames, spec.idle_frames, spec.easing, spec.fps,
+                           styles.seed, styles.psi, zoom_breath=spec.zoom_breath, intensity=spec.intensity)
+    stage(f"packing {len(frames)} frames: drawn for the panel, coded, written and verified", show_progress)
+    written = [str(p) for p in write_outputs(frames, [spec.frames_out])] if spec.frames_out is not None else []
     if spec.tft is not None:
         from ..export.framing import steady_box
         from ..export.tft import build_tft_pack, write_tft_pack

@@ -36,6 +36,7 @@ class Renderer:
         self.classes, self.size = self.g.classes, self.g.size
         self.batch = batch
         self.bank = StyleBank(self.nets.mapping, self.classes, self.device, mean_samples)
+        self.drawn = None  # called with the count of each batch of frames drawn (a progress bar's update)
 
     # ---- the face to redraw ------------------------------------------------------------------
 
@@ -150,6 +151,8 @@ class Renderer:
             c = codes[s:s + n].to(self.device)
             y = self.g.redraw(x1.expand(len(c), -1, -1, -1), c)
             out.append(to_uint8(y[:, 0]))
+            if self.drawn is not None:
+                self.drawn(len(c))
         return np.concatenate(out) if out else np.zeros((0, self.size, self.size), np.uint8)
 
 

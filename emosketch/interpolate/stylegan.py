@@ -80,6 +80,7 @@ class StyleGanRenderer(Renderer):
         self.settings, self.size, _ = sketch_settings(settings)
         self.batch, self.noise = batch, noise
         self.box = None
+        self.drawn = None  # called with the count of each batch of frames drawn (a progress bar's update)
         self.bank = StyleBank(EmotionMapping(self.G, self.classes), self.classes, self.device, mean_samples)
         self.name = Path(model).name
 
@@ -116,7 +117,11 @@ class StyleGanRenderer(Renderer):
         from ..gan.stylegan2.jobs import auto_batch, to_gray, to_pixels
 
         n = min(batch or self.batch, auto_batch(self.G))
-        out = [self._frames(to_gray(to_pixels(self._images(codes[s:s + n])))) for s in range(0, len(codes), n)]
+        out = []
+        for s in range(0, len(codes), n):
+            out.append(self._frames(to_gray(to_pixels(self._images(codes[s:s + n])))))
+            if self.drawn is not None:
+                self.drawn(len(out[-1]))
         return np.concatenate(out) if out else np.zeros((0, self.size, self.size), np.uint8)
 
 
