@@ -107,32 +107,37 @@ def cli() -> None:
 DITHERS = ("lineart", "threshold", "otsu", "floyd-steinberg", "atkinson", "bayer2", "bayer4", "bayer8", "bluenoise")
 FRAMINGS = ("auto", "brows-chin", "forehead-chin", "head", "brows-mouth", "eyes")
 FILLS = ("bluenoise", "bayer2", "bayer4", "bayer8", "none")  # export.dither.FILLS
-STROKE_LEVEL = 96  # export.dither.Dither.stroke_level (export's default)
-PANEL_STROKE_LEVEL = 200  # export.panel.PANEL.dither.stroke_level (pack's default, the panel's)
+PANEL_STROKE_LEVEL = 200  # export.panel.PANEL.dither.stroke_level (pack's and export's default, the panel's)
 TFT_PANELS = ("st7789-240x240", "st7789-135x240", "ili9341-320x240")  # export.tft.PANELS, checked by a test
 
 
-def _line_options(line: int, fill: str, stroke_level: int):
-    """--line / --fill / --stroke-level / --pen-coding, with the command's defaults (pack's are the panel
-    preset's)."""
-    def decorate(fn):
-        for opt in reversed([
-            click.option("--line", type=click.IntRange(1, 2), default=line, show_default=True,
-                         help="With --thin: redraw the one-pixel skeleton this many pixels wide (2: an even "
-                              "2 px line, which reads best on the panel; 1 packs smaller)."),
-            click.option("--fill", type=click.Choice(FILLS), default=fill, show_default=True,
-                         help="lineart: the mask that dithers tonal areas between stroke and paper (none: "
-                              "strokes only, the cleanest face and the smallest pack)."),
-            click.option("--stroke-level", type=click.IntRange(0, 255), default=stroke_level, show_default=True,
-                         help="lineart: every pixel darker than this gray level (0 ink .. 255 paper) is a stroke; "
-                              "higher draws bolder, more continuous strokes."),
-            click.option("--pen-coding/--no-pen-coding", default=True, show_default=True,
-                         help="With --line 2: store the 1 px skeletons, which the players draw with a 2x2 pen "
-                              "(about 15% smaller); --no-pen-coding stores the lines as shown."),
-        ]):
-            fn = opt(fn)
-        return fn
-    return decorate
+def _panel_drawing_options(fn):
+    """--line / --fill / --stroke-level / --pen-coding / --polarity / --min-stroke / --stable, whose defaults
+    are the panel drawing's (export.panel.PANEL): pack and export draw alike unless told otherwise."""
+    for opt in reversed([
+        click.option("--line", type=click.IntRange(1, 2), default=2, show_default=True,
+                     help="With --thin: redraw the one-pixel skeleton this many pixels wide (2: an even "
+                          "2 px line, which reads best on the panel; 1 packs smaller)."),
+        click.option("--fill", type=click.Choice(FILLS), default="none", show_default=True,
+                     help="lineart: the mask that dithers tonal areas between stroke and paper (none: "
+                          "strokes only, the cleanest face and the smallest pack)."),
+        click.option("--stroke-level", type=click.IntRange(0, 255), default=PANEL_STROKE_LEVEL, show_default=True,
+                     help="lineart: every pixel darker than this gray level (0 ink .. 255 paper) is a stroke; "
+                          "higher draws bolder, more continuous strokes."),
+        click.option("--pen-coding/--no-pen-coding", default=True, show_default=True,
+                     help="With --line 2: store the 1 px skeletons, which the players draw with a 2x2 pen "
+                          "(about 15% smaller); --no-pen-coding stores the lines as shown."),
+        click.option("--polarity", type=click.Choice(["ink", "paper"]), default="paper", show_default=True,
+                     help="paper: the panel is lit and the strokes dark, as the sketch is drawn (raters read it "
+                          "best); ink: the strokes light the pixels (a dark panel, less current)."),
+        click.option("--min-stroke", default=4, show_default=True, type=click.IntRange(0, 64),
+                     help="Drop ink specks of fewer pixels than this (0 keeps every speck)."),
+        click.option("--stable/--no-stable", default=None,
+                     help="Temporal hysteresis against flicker [default: on for lineart and the mask dithers, "
+                          "which it needs]."),
+    ]):
+        fn = opt(fn)
+    return fn
 
 
 def _given(ctx: click.Context, *names: str) -> list[str]:
@@ -186,6 +191,20 @@ def _panel_note(fmt: str, width: int, height: int) -> None:
                    "a larger page-layout panel")
 
 
+def _codec_or_panels(codec: str | None, pixel_format: str, width: int, height: int) -> str:
+    """--codec, or where it is not given the panel's (ctx where its 8x8 blocks tile the frame), said so when
+    that is not ctx."""
+    from .export.pack import panel_codec
+
+    if codec is not None:
+        return codec
+    codec = panel_codec(pixel_format, width, height)
+    if codec != "ctx":
+        click.echo(f"note: the context codec needs whole 8x8 blocks of a {width}x{height} {pixel_format} frame; "
+                   f"using --codec {codec}")
+    return codec
+
+
 def _focus(_ctx, _param, value: str) -> tuple[float, float]:
     try:
         x, y = (float(v) for v in value.split(","))
@@ -198,9 +217,10 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
 @click.argument("frames", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Pack folder to write.")
 @click.option("--size", default="128x64", show_default=True, help="Display WIDTHxHEIGHT (128x32, 64x48, 72x40, 96x16, ...).")
-@click.option("--mode", type=click.Choice(["face", "fill", "fit", "stretch"]), default="fill", show_default=True,
-              help="face: the face fills the screen (found in the frames); fill: crop so the picture covers "
-                   "the screen; fit: letterbox; stretch: ignore aspect.")
+@click.option("--mode", type=click.Choice(["face", "fill", "fit", "stretch"]), default="fit", show_default=True,
+              help="fit: the whole picture in the screen, never stretched (the panel drawing of emosketch pack, "
+                   "which blind raters read best); face: the face fills the screen (found in the frames); fill: "
+                   "crop so the picture covers the screen; stretch: ignore aspect.")
 @click.option("--framing", type=click.Choice(FRAMINGS),
               default="auto", show_default=True,
               help="--mode face: the band of the face that fills the screen (auto: brows-chin on 128x64 and "
@@ -215,18 +235,16 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
               type=click.Choice(DITHERS),
               help="1-bit conversion. lineart thresholds strokes and dithers only tonal fills.")
 @click.option("--level", default=128, show_default=True, help="Gray level for --dither threshold.")
-@click.option("--stable", is_flag=True, help="Temporal hysteresis, so still areas of an animation do not flicker.")
 @click.option("--thin", is_flag=True, help="Thin every stroke to one pixel (enlarged faces keep one clean line).")
-@_line_options(line=1, fill="bluenoise", stroke_level=STROKE_LEVEL)
-@click.option("--polarity", type=click.Choice(["ink", "paper"]), default="ink", show_default=True,
-              help="ink: dark strokes light the pixels; paper: the background does.")
+@_panel_drawing_options
 @click.option("--format", "pixel_format", default="ssd1306", show_default=True,
               help="Pixel format: ssd1306 (pages, MONO_VLSB), sh1106, sh1107 (128x128 pages), gfx (Adafruit drawBitmap, MONO_HLSB), "
                    "xbm (u8g2 drawXBMP, MONO_HMSB).")
-@click.option("--codec", type=click.Choice(["auto", "raw", "rle", "delta", "ctx"]), default="auto", show_default=True,
-              help="Frame compression. auto keeps the smallest byte codec per frame (the least decode work). ctx, "
-                   "the context codec (emosketch pack's default), is about half the size or less on line art, its "
-                   "2 KB model included, and an AVR (Uno) decodes a full-screen page-format frame in about 40 ms.")
+@click.option("--codec", type=click.Choice(["auto", "raw", "rle", "delta", "ctx"]), default=None,
+              help="Frame compression [default: ctx where its 8x8 blocks tile the frame, else auto]. ctx, the "
+                   "context codec, is about half the size or less on line art, its 2 KB model included, and an AVR "
+                   "(Uno) decodes a full-screen page-format frame in about 40 ms. auto keeps the smallest byte codec "
+                   "per frame (the least decode work).")
 @click.option("--fps", type=float, default=None, help="Frame rate for inputs that carry none (default 12), or an override.")
 @click.option("--max-bytes", type=click.IntRange(1, None), default=None,
               help="Flash budget (e.g. 28000 for an Arduino Uno): choose the codec, then drop frames evenly.")
@@ -237,7 +255,8 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
 @click.option("--verify", is_flag=True, help="Decode the written pack and check it bit for bit.")
 @click.option("--force", is_flag=True, help="Replace PACK if it exists.")
 def export_cmd(frames, out, size, mode, framing, max_stretch, focus, zoom, zoom_to, dither_mode, level, stable,
-               thin, line, fill, stroke_level, pen_coding, polarity, pixel_format, codec, fps, max_bytes, name, panel, grid, verify, force) -> None:
+               thin, line, fill, stroke_level, pen_coding, polarity, min_stroke, pixel_format, codec, fps, max_bytes, name,
+               panel, grid, verify, force) -> None:
     """Turn frames into a 1-bit bitmap pack for an SSD1306/SH1106 OLED.
 
     \b
@@ -246,26 +265,31 @@ def export_cmd(frames, out, size, mode, framing, max_stretch, focus, zoom, zoom_
       emosketch export happy.gif sad.gif --out pack --verify
       emosketch export frames/ --out pack --size 128x32 --mode fit --dither bayer4 --stable
       emosketch export transition.mp4 --out uno --max-bytes 28000 --format gfx
-      emosketch export face.png --out zoom --zoom 1 --zoom-to 2 --focus 0.5,0.4
+      emosketch export happy.gif --out zoom --zoom 1 --zoom-to 2 --focus 0.5,0.4
       emosketch export t.npz --out full --mode face --framing brows-chin --thin
       emosketch export t.npz --out panel --mode face --thin --line 2 --fill none --stable --codec ctx
 
     FRAMES are images, folders of images (one sequence each, in natural order), animated GIFs,
     videos or .npz frame files; each becomes a named sequence. PACK gets manifest.json,
     frames.bin, NAME.h (C/Arduino), NAME.py (MicroPython), preview.gif, contact_sheet.png and
-    index.html (plays in a browser).
+    index.html (plays in a browser). The defaults draw as emosketch pack does (the whole picture
+    in the panel's height, bold dark strokes on a lit panel, stable), so the gray frames of
+    `pack --frames-out` or the demo export to the panel the pack shows.
     """
     from .export import Dither, ExportOptions, Layout, export, parse_geometry
+    from .export.dither import MASK_MODES
 
     _line_needs_thin(click.get_current_context(), thin)
     width, height = parse_geometry(size)
     _panel_note(pixel_format, width, height)
+    stable = dither_mode in MASK_MODES if stable is None else stable
+    codec = _codec_or_panels(codec, pixel_format, width, height)
     if max_bytes is not None and max_bytes <= 0:
         raise EmosketchError(f"--max-bytes {max_bytes}: must be a positive number of bytes")
     opts = ExportOptions(
         layout=Layout(width, height, mode, focus, zoom, zoom_to, framing=framing, max_stretch=max_stretch),
         dither=Dither(mode=dither_mode, level=level, stable=stable, polarity=polarity, thin=thin, line=line, fill=fill,
-                      stroke_level=stroke_level),
+                      stroke_level=stroke_level, min_stroke=min_stroke),
         pixel_format=pixel_format, codec=codec, max_bytes=max_bytes, name=name, pen_coding=pen_coding,
     )
     pack = export(list(frames), out, opts, fps=fps, force=force, verify=verify, panel=panel, grid=grid)
@@ -277,7 +301,8 @@ def _summary(pack, out: Path, verified: bool) -> None:
     counts: dict[str, int] = {}
     for f in m["frames"]:
         counts[f["codec"]] = counts.get(f["codec"], 0) + 1
-    click.echo(f"wrote {out}: {len(pack.payloads)} frames in {len(pack.sequences)} sequences, "
+    n = len(pack.sequences)
+    click.echo(f"wrote {out}: {len(pack.payloads)} frames in {n} sequence{'s' if n != 1 else ''}, "
                f"{pack.width}x{pack.height} {pack.fmt.name}")
     click.echo(f"  {m['total_bytes']} bytes of frames ({m['raw_bytes'] / max(1, m['total_bytes']):.1f}:1 "
                f"vs raw; codecs {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}); "
@@ -927,8 +952,8 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
               default="cosine", show_default=True)
 @click.option("--fps", default=12.0, show_default=True, type=FPS)
 @click.option("--mode", type=click.Choice(["face", "fill", "fit", "stretch"]), default="fit", show_default=True,
-              help="fit: the whole face at its own pixels, never stretched (a 64 px face 1:1 on 128x64), which "
-                   "blind raters read best; face: a band of the face stretched across the panel (with --thin, "
+              help="fit: the whole face in the panel's height, never stretched (a 64 px drawing 1:1, the shipped "
+                   "128 px one shrunk by area to 64 rows), which blind raters read best; face: a band of the face stretched across the panel (with --thin, "
                    "the smallest packs).")
 @click.option("--framing", type=click.Choice(FRAMINGS),
               default="auto", show_default=True,
@@ -946,22 +971,14 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
 @click.option("--thin/--no-thin", default=False, show_default=True,
               help="Thin every stroke to one pixel (with --line 2, redrawn by a 2x2 pen: smaller packs, but "
                    "raters read the face less well).")
-@_line_options(line=2, fill="none", stroke_level=PANEL_STROKE_LEVEL)
-@click.option("--polarity", type=click.Choice(["ink", "paper"]), default="paper", show_default=True,
-              help="paper: the panel is lit and the strokes dark, as the sketch is drawn (raters read it best); "
-                   "ink: the strokes light the pixels (a dark panel, less current).")
-@click.option("--min-stroke", default=4, show_default=True, type=click.IntRange(0, 64),
-              help="Drop ink specks of fewer pixels than this (0 keeps every speck).")
-@click.option("--stable/--no-stable", default=None,
-              help="Temporal hysteresis against flicker [default: on for lineart and the mask dithers, "
-                   "which it needs].")
+@_panel_drawing_options
 @click.option("--size", default="128x64", show_default=True, help="Display WIDTHxHEIGHT.")
 @click.option("--format", "pixel_format", default="ssd1306", show_default=True, help="ssd1306, sh1106, sh1107 (128x128), gfx or xbm.")
 @click.option("--max-bytes", type=click.IntRange(1, None), default=None, help="Flash budget: drop frames evenly to fit.")
 @click.option("--codec", type=click.Choice(["auto", "raw", "rle", "delta", "ctx"]), default=None,
               help="Frame compression [default: ctx, the context codec, where its 8x8 blocks tile the frame, "
-                   "else auto]. ctx: 12.1:1 on a full-screen face, about 40 ms a frame on an Uno. auto: the "
-                   "smallest byte codec per frame, 4.8:1, about 7 ms on an Uno, and a C player 2.5 KB "
+                   "else auto]. ctx: the demo photo's six-emotion pack 7.2:1, about 40 ms a frame on an Uno. auto: "
+                   "the smallest byte codec per frame, 3.3:1, about 7 ms on an Uno, and a C player 2.5 KB "
                    "smaller (ES_WITHOUT_CTX). See `emosketch export --help`.")
 @click.option("--name", default="pack", show_default=True, callback=_pack_name,
               help="Identifier for the C header and MicroPython module (NAME.h, NAME_pack; NAME_tft.h with --tft), "
@@ -1004,7 +1021,6 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     """
     from .export import Dither, ExportOptions, Layout, parse_geometry
     from .export.dither import MASK_MODES
-    from .export.pack import panel_codec
     from .export.tft import TftOptions, parse_colour
     from .interpolate.animate import FaceSource, PackSpec, Styles, face_pack
     ctx = click.get_current_context()
@@ -1030,11 +1046,8 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
 
     width, height = parse_geometry(size)
     _panel_note(pixel_format, width, height)
-    if codec is None:
-        codec = panel_codec(pixel_format, width, height) if tft is None else "auto"  # a TFT pack has its own codec
-        if codec != "ctx" and tft is None:
-            click.echo(f"note: the context codec needs whole 8x8 blocks of a {width}x{height} {pixel_format} "
-                       f"frame; using --codec {codec}")
+    codec = "auto" if tft is not None else _codec_or_panels(codec, pixel_format, width, height)  # a TFT pack
+    # has its own codec
     stable = dither_mode in MASK_MODES if stable is None else stable
     opts = ExportOptions(layout=Layout(width, height, mode, focus, zoom, framing=framing),
                          dither=Dither(dither_mode, thin=thin, stable=stable, line=line, fill=fill,
@@ -1111,8 +1124,9 @@ def serve_cmd(host, port, checkpoint, classifier, device, max_upload_mb):
     """
     from .serve.app import create_app
     from .serve.engine import ServeConfig
-    from .serve.server import run
+    from .serve.server import listen, run
 
+    sock = listen(host, port)  # a port in use is one line here, before the models load
     cfg = ServeConfig(checkpoint=str(checkpoint) if checkpoint else None,
                       classifier=str(classifier) if classifier else None, device=device,
                       max_upload_bytes=int(max_upload_mb * 1024 * 1024),
@@ -1122,7 +1136,7 @@ def serve_cmd(host, port, checkpoint, classifier, device, max_upload_mb):
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"listening on {host}: anyone on your network can use this page and the API")
     click.echo(f"open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")
-    run(app, host, port, cfg.request_seconds)
+    run(app, sock, cfg.request_seconds)
 
 
 @cli.group("stylegan2")

@@ -65,6 +65,44 @@ def test_a_mode_pillow_cannot_turn_gray_is_a_skip(monkeypatch):
         to_gray(Image.new("RGB", (20, 20)))
 
 
+def _tiff_with_strip_offsets_of_type(kind: int) -> bytes:
+    """A 16x16 gray TIFF whose StripOffsets tag has TIFF type `kind` (4 LONG is right; 5 RATIONAL and
+    11 FLOAT are damage that Pillow meets with a TypeError)."""
+    side, entries = 16, []
+    ifd = 8
+    extra = ifd + 2 + 12 * 9 + 4  # where the rational's 8 bytes go
+    pixels = extra + 8
+    for tag, typ, value in ((256, 3, side), (257, 3, side), (258, 3, 8), (259, 3, 1), (262, 3, 1), (273, kind, None),
+                            (277, 3, 1), (278, 3, side), (279, 4, side * side)):
+        if tag == 273:
+            entries.append(struct.pack("<HHII", tag, typ, 1, extra) if typ == 5 else
+                           struct.pack("<HHIf", tag, typ, 1, float(pixels)) if typ == 11 else
+                           struct.pack("<HHII", tag, typ, 1, pixels))
+        else:
+            entries.append(struct.pack("<HHIHH", tag, typ, 1, value, 0) if typ == 3 else
+                           struct.pack("<HHII", tag, typ, 1, value))
+    head = b"II*\x00" + struct.pack("<IH", ifd, len(entries)) + b"".join(entries) + bytes(4)
+    return head + struct.pack("<II", pixels, 1) + bytes(range(256))
+
+
+@pytest.mark.parametrize("kind", [5, 11])
+def test_a_header_field_of_the_wrong_type_is_a_corrupt_image_not_a_crash(kind):
+    """The mirror answered such a TIFF with 500 (TypeError); it is a Skip, as any damage is."""
+    assert decode_bytes(_tiff_with_strip_offsets_of_type(4)).shape == (16, 16)  # the same file, undamaged
+    with pytest.raises(Skip, match="corrupt image"):
+        decode_bytes(_tiff_with_strip_offsets_of_type(kind))
+
+
+def test_a_float_image_of_nan_decodes_without_a_warning():
+    import warnings
+
+    img = Image.fromarray(np.full((20, 20), np.nan, np.float32), "F")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gray = decode_bytes(encode(img, "TIFF"))
+    assert gray.shape == (20, 20) and gray.dtype == np.uint8
+
+
 def test_exif_orientation_is_applied():
     img = Image.new("L", (40, 20), 255)
     exif = Image.Exif()

@@ -340,6 +340,26 @@ def test_interpolate_agent_and_pack_commands(generator, synthetic, tmp_path):
         assert len(r.output.strip().splitlines()) == 1
 
 
+def test_export_of_a_packs_frames_draws_the_pack_bit_for_bit(generator, synthetic, tmp_path):
+    """export's defaults are the panel drawing's: the gray frames a pack keeps (--frames-out) export to
+    the very pack it shows, sequences, zoom breath and stable dither included."""
+    from click.testing import CliRunner
+
+    from emosketch.cli import cli
+    from emosketch.export import manifest
+
+    r = CliRunner().invoke(cli, ["pack", "--checkpoint", str(generator), "--data", str(synthetic), "--emotions",
+                                 "happy,sad", "--transition-frames", "3", "--idle-frames", "4", "--out",
+                                 str(tmp_path / "p"), "--frames-out", str(tmp_path / "f.npz"), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["export", str(tmp_path / "f.npz"), "--out", str(tmp_path / "e"), "--verify"])
+    assert r.exit_code == 0, r.output
+    (packed, m_pack), (exported, m_export) = manifest.read(tmp_path / "p"), manifest.read(tmp_path / "e")
+    assert np.array_equal(packed, exported) and packed.any() and not packed.all()
+    assert m_export["settings"] == m_pack["settings"] and m_export["codec"] == m_pack["codec"] == "ctx"
+    assert [s["name"] for s in m_export["sequences"]] == [s["name"] for s in m_pack["sequences"]]
+
+
 def test_long_jobs_count_every_frame_drawn_on_a_progress_bar(generator, synthetic, tmp_path, monkeypatch):
     """pack, interpolate and agent show a bar over the frames the generator draws: it reaches its
     total exactly (an agent's smirk frames are drawn twice, and counted twice) and is closed."""

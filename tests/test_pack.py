@@ -61,6 +61,33 @@ def test_max_bytes_only_codec_when_that_is_enough(face_transition):
     assert [s.count for s in fitted.sequences] == [12, 12]
 
 
+def test_max_bytes_notes_stay_short_and_say_when_the_face_no_longer_moves(face_transition):
+    """Many shortened sequences are one note, not one each; a budget that leaves one frame a sequence
+    says the face will not move."""
+    seqs = [(f"s{i}", "test", Frames(np.roll(face_transition, i, axis=2), 12.0)) for i in range(12)]
+    opts = ExportOptions(layout=Layout(128, 64), codec="auto")
+    full = build_pack(seqs, opts).flash_bytes
+    one = build_pack([(n, s, Frames(f.frames[:1], 12.0)) for n, s, f in seqs], opts).flash_bytes
+    half = build_pack(seqs, ExportOptions(layout=Layout(128, 64), codec="auto", max_bytes=(full + one) // 2))
+    assert len(half.notes) == 2 and half.notes[0].startswith("dropped ")
+    assert half.notes[1].startswith("12 of 12 sequences shortened, each to ") and "fps" in half.notes[1]
+    assert 1 < min(s.count for s in half.sequences) < 12
+    still = build_pack(seqs, ExportOptions(layout=Layout(128, 64), codec="auto", max_bytes=one))
+    assert all(s.count == 1 for s in still.sequences) and still.flash_bytes <= one
+    assert any(n.startswith("every sequence keeps one frame: the face changes emotion but does not move")
+               for n in still.notes)
+    few = make_pack(face_transition, codec="raw", max_bytes=2500)  # two sequences: one note each, as before
+    assert sum(": kept " in n for n in few.notes) == 2
+
+
+def test_a_zoom_ramp_on_a_still_picture_says_it_has_nothing_to_ramp_over(face_transition):
+    opts = ExportOptions(layout=Layout(128, 64, "fit", zoom=1.0, zoom_to=2.0))
+    still = build_pack([("face", "face.png", Frames(face_transition[:1], 12.0))], opts)
+    assert still.notes == ["--zoom-to ramps the zoom over a sequence's frames; face has one frame, drawn at zoom 1"]
+    moving = build_pack([("face", "face.gif", Frames(face_transition, 12.0))], opts)
+    assert moving.notes == [] and not np.array_equal(moving.bits[0], moving.bits[-1])
+
+
 def test_max_bytes_too_small_is_a_clear_error(face_transition):
     with pytest.raises(EmosketchError, match="even one frame per sequence needs .* fewer sequences fit"):
         make_pack(face_transition, max_bytes=100)

@@ -249,8 +249,9 @@ def test_pack_zips_a_verified_pack_of_the_sessions_face(client):
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     z = zipfile.ZipFile(io.BytesIO(r.content))
     names = set(z.namelist())
-    assert {"emosketch_pack/manifest.json", "emosketch_pack/frames.bin", "emosketch_pack/emosketch_pack.h",
+    assert {"emosketch_pack/manifest.json", "emosketch_pack/frames.bin", "emosketch_pack/pack.h",
             "emosketch_pack/index.html"} <= names
+    assert b"pack_pack" in z.read("emosketch_pack/pack.h")  # the names the Arduino examples include and use
     manifest = json.loads(z.read("emosketch_pack/manifest.json"))
     assert {s["name"] for s in manifest["sequences"]} == {"idle_neutral", "idle_happy", "neutral_to_happy",
                                                          "happy_to_neutral"}
@@ -456,9 +457,94 @@ def test_serve_caps_the_allocators_arenas_before_it_listens(monkeypatch):
         assert server.limit_arenas(2) is True  # glibc takes it
     real = server.limit_arenas
     monkeypatch.setattr(server, "limit_arenas", lambda count=2: calls.append(("arenas", count)) or real(count))
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(("listen", kw["port"])))
-    server.run(object(), "127.0.0.1", 8123, 5.0)
-    assert calls == [("arenas", 2), ("listen", 8123)]
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets: calls.append(("serve", len(sockets))))
+    sock = server.listen("127.0.0.1", 0)
+    try:
+        server.run(object(), sock, 5.0)
+    finally:
+        sock.close()
+    assert calls == [("arenas", 2), ("serve", 1)]
+
+
+def test_a_stop_cuts_off_open_streams_within_seconds(engine):
+    """Ctrl-C (should_exit) while a device's stream is open: the server stops within SHUTDOWN_SECONDS
+    and a little, not when the device hangs up (it waited for ever)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from emosketch.serve import server as srv
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(srv.config(create_app(engine=engine), 5.0))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.05)
+    device = socket.create_connection(sock.getsockname())
+    device.sendall(b"GET /api/stream?fps=2 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    device.settimeout(10)
+    assert device.recv(100).startswith(b"HTTP/1.1 200")  # streaming, and never hanging up
+    start = time.monotonic()
+    server.should_exit = True
+    thread.join(8)
+    assert not thread.is_alive() and time.monotonic() - start < 8
+    device.close()
+
+
+def test_one_client_address_cannot_take_every_stream(client, engine):
+    """A client that sends no cookie is a new session each time; the cap by address still holds it, and
+    each stream given back frees its place."""
+    from emosketch.serve.engine import RequestError
+
+    engine.config = replace(engine.config, address_streams=2, session_streams=4, max_streams=16)
+    for _ in range(2):
+        engine.open_stream(engine.session(None), "10.0.0.7")
+    with pytest.raises(RequestError, match="^10.0.0.7 has 2 streams open already") as refused:
+        engine.open_stream(engine.session(None), "10.0.0.7")
+    assert refused.value.status == 429 and engine.streams == 2
+    engine.open_stream(engine.session(None), "10.0.0.8")  # another address is not held up
+    engine.close_stream(None, "10.0.0.7")
+    engine.open_stream(engine.session(None), "10.0.0.7")
+    for address in ("10.0.0.7", "10.0.0.7", "10.0.0.8"):
+        engine.close_stream(None, address)
+    assert engine.streams == 0 and engine.address_streams == {}
+    r = client.get("/api/stream?frames=1")  # through the app: the client's own address is counted, and given back
+    assert r.status_code == 200 and engine.address_streams == {}
+
+
+def test_error_answers_carry_the_security_headers(client):
+    r = client.post("/api/agent/stimulate", json={"channel": "<script>alert(1)</script>"})
+    assert r.status_code == 400 and r.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert client.get("/no/such/page").headers["x-content-type-options"] == "nosniff"
+
+
+def test_serve_says_in_one_line_when_it_cannot_listen_and_never_prints_the_page_address():
+    """A port in use, or a host that is not there, is one line and exit 1 before the models load;
+    before, 'open http://...' was printed for another program's page and uvicorn failed after it."""
+    import socket
+
+    from click.testing import CliRunner
+
+    from emosketch.cli import cli
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        for args, words in ((["--port", str(port)], f"cannot listen on 127.0.0.1:{port}: another program is using it"),
+                            (["--host", "nosuchhost.invalid"], "--host nosuchhost.invalid: no such address")):
+            r = CliRunner().invoke(cli, ["serve", *args])
+            assert r.exit_code == 1 and words in r.output, r.output
+            assert "open http" not in r.output and "loading the models" not in r.output
+            assert len(r.output.strip().splitlines()) == 1
+    finally:
+        taken.close()
 
 
 # --- the limits at their edges: each test fails when a bound is removed, moved by one or loosened ------

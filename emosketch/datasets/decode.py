@@ -70,6 +70,9 @@ def decode_bytes(data: bytes, min_side: int = MIN_SIDE, max_pixels: int = MAX_PI
         raise Skip("image too large", "decompression bomb") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise Skip("corrupt image", str(exc)[:80]) from None
+    except Exception as exc:  # a damaged header's field of the wrong type (a TIFF offset given as a fraction:
+        # TypeError) is a corrupt image too, never a crash of the command or a 500 from the mirror
+        raise Skip("corrupt image", f"{type(exc).__name__}: {exc}"[:80]) from None
     try:
         img = ImageOps.exif_transpose(img)
     except Exception:  # a broken EXIF block is not worth losing the picture for
@@ -108,7 +111,7 @@ def _scaled(img: Image.Image, factor: float) -> np.ndarray:
     rows = max(1, CHUNK_PIXELS // max(1, w))
     for y in range(0, h, rows):
         chunk = np.asarray(img.crop((0, y, w, min(h, y + rows))), dtype=np.float64)
-        out[y:y + rows] = np.clip(chunk * factor + 0.5, 0, 255)
+        out[y:y + rows] = np.clip(np.nan_to_num(chunk * factor + 0.5, nan=0.0), 0, 255)  # NaN: black, not a warning
     return out
 
 

@@ -329,9 +329,14 @@ def build_pack(inputs: list[tuple[str, str, Frames]], opts: ExportOptions) -> Pa
     fpss = [float(f.fps) for _, _, f in inputs]
     originals = [len(b) for b in bits]
     pack = _assemble(opts, fmt, names, bits, [list(range(n)) for n in originals], originals, fpss, opts.codec)
-    if opts.max_bytes is None or pack.flash_bytes <= opts.max_bytes:
-        return pack
-    return fit_budget(opts, fmt, names, bits, fpss, pack)
+    if opts.max_bytes is not None and pack.flash_bytes > opts.max_bytes:
+        pack = fit_budget(opts, fmt, names, bits, fpss, pack)
+    still = [n for n, _, f in inputs if len(f) == 1]
+    if opts.layout.zoom_to is not None and still:  # a ramp needs frames to ramp over
+        pack.notes = [f"--zoom-to ramps the zoom over a sequence's frames; {', '.join(still[:3])}"
+                      f"{' and others' if len(still) > 3 else ''} {'has' if len(still) == 1 else 'have'} one frame, "
+                      f"drawn at zoom {opts.layout.zoom:g}", *pack.notes]
+    return pack
 
 
 def _even(n: int, keep: int) -> list[int]:
@@ -364,7 +369,7 @@ def fit_budget(opts: ExportOptions, fmt: PixelFormat, names: list[tuple[str, str
     smallest = attempt(0.0)
     if smallest.flash_bytes > budget:
         raise EmosketchError(f"--max-bytes {budget}: even one frame per sequence needs "
-                             f"{smallest.flash_bytes} bytes ({len(names)} sequences); fewer sequences fit "
+                             f"{smallest.flash_bytes} bytes ({len(names)} sequence{'s' if len(names) != 1 else ''}); fewer sequences fit "
                              "(fewer inputs, or with `pack`, --emotions with fewer emotions), or a smaller drawing "
                              "(the face band: --mode face --thin)")
     best, lo, hi = smallest, 0.0, 1.0
@@ -378,8 +383,20 @@ def fit_budget(opts: ExportOptions, fmt: PixelFormat, names: list[tuple[str, str
     dropped = sum(originals) - len(best.payloads)
     notes.append(f"dropped {dropped} of {sum(originals)} frames evenly to fit {budget} bytes "
                  f"(the pack takes {best.flash_bytes} bytes of flash with its tables)")
-    for s in best.sequences:
-        if s.count < s.original_count:
-            notes.append(f"{s.name}: kept {s.count} of {s.original_count} frames, fps {s.fps:.2f}")
+    cut = [s for s in best.sequences if s.count < s.original_count]
+    if all(s.count == 1 for s in best.sequences):
+        notes.append("every sequence keeps one frame: the face changes emotion but does not move; fewer sequences "
+                     "(with `pack`, fewer --emotions) keep it moving")
+    elif len(cut) > 8:  # one line for many, not one a sequence
+        notes.append(f"{len(cut)} of {len(best.sequences)} sequences shortened, each to {_span([s.count for s in cut])} "
+                     f"of its frames (fps {_span([s.fps for s in cut], '.2f')})")
+    else:
+        notes += [f"{s.name}: kept {s.count} of {s.original_count} frames, fps {s.fps:.2f}" for s in cut]
     best.notes = notes
     return best
+
+
+def _span(values: list, fmt: str = "") -> str:
+    """'3' or '3-7': the range of some counts or rates, for a note."""
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    return lo if lo == hi else f"{lo}-{hi}"

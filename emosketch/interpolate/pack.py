@@ -82,7 +82,7 @@ def emotion_pack(frames: Frames, out: str | Path, opts: ExportOptions | None = N
 
     opts = opts or ExportOptions(layout=PANEL.layout, dither=PANEL.dither,
                                  codec=panel_codec("ssd1306", PANEL.width, PANEL.height),
-                                 name=Path(out).name or "emosketch")
+                                 name="pack")  # pack.h and pack_pack, as `emosketch pack` and the Arduino examples
     if face is not None:
         opts = replace(opts, layout=with_face(opts.layout, face.sketch[None]))
     pack = build_pack([(name, "generator", part) for name, part in split_sequences(frames, "frames")], opts)

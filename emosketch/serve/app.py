@@ -12,6 +12,7 @@ import base64
 import io
 import ipaddress
 import json
+import logging
 import math
 from importlib import resources
 
@@ -51,7 +52,7 @@ def _bounded(message: str, limit: int = 400) -> str:
 
 
 def _error(message: str, status: int) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+    return JSONResponse({"error": message}, status_code=status, headers=SECURITY_HEADERS)  # as every answer
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -237,10 +238,11 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
         scale = _whole(body, "scale", 1, 1, 8)
         if fmt == "sketch":  # the generator's own sketch, before the panel's layout and 1 bit
             sketch = await run_in_threadpool(engine.sketch_now, s, weights)
-            return answer(Response(_png(sketch, scale), media_type="image/png"), s, request)
+            png = await run_in_threadpool(_png, sketch, scale)  # a 4096 px PNG's encode holds no one else up
+            return answer(Response(png, media_type="image/png"), s, request)
         bits = await run_in_threadpool(engine.bits, s, weights, zoom, size)
         if fmt == "png":
-            png = _png(np.where(bits, 255, 0).astype(np.uint8), scale)
+            png = await run_in_threadpool(_png, np.where(bits, 255, 0).astype(np.uint8), scale)
             return answer(Response(png, media_type="image/png"), s, request)
         data = engine.encode(bits, fmt)
         name = pixel_format(fmt).name  # the format's own name: "gfx " or an alias would break or blur the header
@@ -307,7 +309,8 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
             raise RequestError("fps must be a number and frames a whole number") from None
         if not 0.5 <= fps <= 30 or count < 0:
             raise RequestError("fps from 0.5 to 30, frames >= 0")
-        engine.open_stream(s)  # counted now: streams asked for at once cannot all pass the caps
+        address = request.client.host if request.client else None
+        engine.open_stream(s, address)  # counted now: streams asked for at once cannot all pass the caps
 
         async def events():
             n = 0
@@ -324,7 +327,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
                 next_at += 1.0 / fps
                 await asyncio.sleep(max(0.0, next_at - loop.time()))
 
-        return answer(_CountedStream(engine, s, events(), media_type="text/event-stream",
+        return answer(_CountedStream(engine, s, address, events(), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}), s, request)
 
     def guarded(handler):
@@ -335,7 +338,8 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
                 return _error(_bounded(str(exc)), exc.status)
             except EmosketchError as exc:
                 return _error(_bounded(str(exc)), 400)
-            except Exception as exc:  # never takes the server down; the message says what failed
+            except Exception as exc:  # never takes the server down; the message says what failed, the log where
+                logging.getLogger("emosketch.serve").exception("%s %s", request.method, request.url.path)
                 return _error(f"internal error: {type(exc).__name__}: {str(exc)[:200]}", 500)
         return run
 
@@ -418,15 +422,15 @@ class _CountedStream(StreamingResponse):
     """Gives its stream back to the engine's count when it ends, even if it never started (the client
     went before the first event, when a generator's own finally would never run)."""
 
-    def __init__(self, engine: Engine, session, content, **kw):
+    def __init__(self, engine: Engine, session, address: str | None, content, **kw):
         super().__init__(content, **kw)
-        self.engine, self.session = engine, session
+        self.engine, self.session, self.address = engine, session, address
 
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self.engine.close_stream(self.session)
+            self.engine.close_stream(self.session, self.address)
 
 
 def _png(img: np.ndarray, scale: int) -> bytes:

@@ -54,6 +54,8 @@ class ServeConfig:
     max_packs: int = 1  # packs built at once (each renders a few hundred frames); more get 429
     max_searches: int = 1  # "make it smile" searches at once (each holds the models about a second); more get 429
     session_streams: int = 4  # streams one session may hold open at once; more get 429
+    address_streams: int = 8  # streams one client address may hold open at once (a client that sends no cookie
+    # is a new session each time, so the session cap alone let one program take every stream); more get 429
     zoom: float = 0.25  # push-in at full arousal of the agent's dominant channel
     stimulus: float = 0.8  # how strongly a classified emotion stimulates its channel (x its probability)
     cache_frames: int = 2048  # rendered panel frames kept, keyed by face, weights and zoom
@@ -64,10 +66,10 @@ class ServeConfig:
     def __post_init__(self) -> None:
         if (self.max_upload_bytes < 1024 or self.max_pixels < 64 * 64 or self.max_sessions < 1 or self.max_streams < 1
                 or self.max_side < 64 or self.decode_slots < 1 or self.max_packs < 1 or self.max_searches < 1
-                or self.session_streams < 1):
+                or self.session_streams < 1 or self.address_streams < 1):
             raise EmosketchError("serve: max_upload_bytes >= 1024, max_pixels >= 4096, max_side >= 64, "
-                                 "max_sessions, max_streams, max_packs, max_searches, session_streams and "
-                                 "decode_slots >= 1")
+                                 "max_sessions, max_streams, max_packs, max_searches, session_streams, "
+                                 "address_streams and decode_slots >= 1")
         if not 0 < self.request_seconds <= 3600:
             raise EmosketchError("serve: request_seconds in (0, 3600]")
         if not 0 <= self.zoom <= 2 or not 0 < self.stimulus <= 1.5:
@@ -148,6 +150,7 @@ class Engine:
         self.packs = 0  # packs being built now
         self.searches = 0  # searches running now
         self.streams = 0
+        self.address_streams: dict[str, int] = {}  # open streams by client address
         self.streams_lock = threading.Lock()
         from ..models import demo_photo
 
@@ -352,24 +355,33 @@ class Engine:
             state = session.state()
         return self.encode(bits, fmt), bits, state
 
-    def open_stream(self, session: Session | None = None) -> None:
-        """Count a stream when it is asked for, not when it starts: the caps (all streams, and each session's)
-        hold for requests at once."""
+    def open_stream(self, session: Session | None = None, address: str | None = None) -> None:
+        """Count a stream when it is asked for, not when it starts: the caps (all streams, each session's and
+        each client address's) hold for requests at once."""
         with self.streams_lock:
             if self.streams >= self.config.max_streams:
                 raise RequestError(f"{self.config.max_streams} streams are open already; close one first", 429)
             if session is not None and session.streams >= self.config.session_streams:
                 raise RequestError(f"this session has {self.config.session_streams} streams open already; close "
                                    "one first", 429)
+            if address is not None and self.address_streams.get(address, 0) >= self.config.address_streams:
+                raise RequestError(f"{address} has {self.config.address_streams} streams open already; close one "
+                                   "first", 429)
             self.streams += 1
             if session is not None:
                 session.streams += 1
+            if address is not None:
+                self.address_streams[address] = self.address_streams.get(address, 0) + 1
 
-    def close_stream(self, session: Session | None = None) -> None:
+    def close_stream(self, session: Session | None = None, address: str | None = None) -> None:
         with self.streams_lock:
             self.streams -= 1
             if session is not None:
                 session.streams -= 1
+            if address is not None:
+                left = self.address_streams.pop(address) - 1
+                if left:
+                    self.address_streams[address] = left
 
     @staticmethod
     def encode(bits: np.ndarray, fmt: str) -> bytes:

@@ -60,9 +60,51 @@ def limit_arenas(count: int = 2) -> bool:
     return bool(mallopt(m_arena_max, count))
 
 
-def run(app, host: str, port: int, request_seconds: float) -> None:
-    """Serve `app` on host:port until Ctrl-C, with the allocator's arenas capped (limit_arenas)."""
+def listen(host: str, port: int):
+    """A socket listening on host:port, opened before the models load and before the page's address is
+    printed, so a port in use or a host that is not there is one line and an exit, never an 'open' that
+    points at another program's page."""
+    import errno
+    import socket
+
+    from ..errors import EmosketchError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0,
+                                                             socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise EmosketchError(f"--host {host}: no such address on this machine ({exc})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart reuses a port left in TIME_WAIT
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        why = {errno.EADDRINUSE: "another program is using it; stop that one, or give another --port",
+               errno.EACCES: "ports under 1024 need root; give --port 8000 or above",
+               errno.EADDRNOTAVAIL: "that address is not this machine's; give --host 0.0.0.0 or 127.0.0.1"}
+        raise EmosketchError(f"cannot listen on {host}:{port}: {why.get(exc.errno, exc.strerror or exc)}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+SHUTDOWN_SECONDS = 3.0  # after Ctrl-C, open streams (a device that never hangs up) are cut off after this
+
+
+def config(app, request_seconds: float):
+    """uvicorn's settings for the mirror: the deadline protocol, warnings only, and a shutdown that
+    waits SHUTDOWN_SECONDS for open responses, not for ever (a stream never ends by itself)."""
+    import uvicorn
+
+    return uvicorn.Config(app, log_level="warning", http=deadline_protocol(request_seconds),
+                          timeout_graceful_shutdown=SHUTDOWN_SECONDS)
+
+
+def run(app, sock, request_seconds: float) -> None:
+    """Serve `app` on the listening socket `sock` (listen) until Ctrl-C, with the allocator's arenas
+    capped (limit_arenas)."""
     import uvicorn
 
     limit_arenas()
-    uvicorn.run(app, host=host, port=port, log_level="warning", http=deadline_protocol(request_seconds))
+    uvicorn.Server(config(app, request_seconds)).run(sockets=[sock])
