@@ -231,6 +231,9 @@ def frontal(path: Path) -> bool:
     in a FER+ face enlarged 4x (cubic): a face turned away or covered mostly has none."""
     from emosketch.datasets.face import detect
 
+    if not path.is_file():  # before OpenCV, which would warn first
+        raise SystemExit(f"{path}: not here; --frontal reads the study's FER+ faces (../shared/data/ferplus beside "
+                         "the project) to find which have a frontal face: score without --frontal where they are absent")
     gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if gray is None:
         raise SystemExit(f"{path}: cannot be read (the frontal split needs the study's FER+ faces)")

@@ -69,7 +69,7 @@ def check_target(target: Path, overwrite: bool) -> None:
     if target.is_symlink() and not target.exists():
         raise EmosketchError(f"{target}: is a symbolic link to {os.readlink(target)}, which does not exist; "
                              "remove the link or choose another --out")
-    if not target.exists():
+    if not target.exists() or _empty_dir(target):  # an empty folder made for the output holds nothing to lose
         return
     if not overwrite:
         raise EmosketchError(f"{target}: already exists (pass --force to replace it)")
@@ -78,6 +78,11 @@ def check_target(target: Path, overwrite: bool) -> None:
     if not owned(target):
         raise EmosketchError(f"{target}: was not written by emosketch (no {MARKER} marker); --force replaces only "
                              "emosketch's own outputs, so move it away or choose another --out")
+
+
+def _empty_dir(path: Path) -> bool:
+    """A real folder (not a link) with nothing in it."""
+    return path.is_dir() and not path.is_symlink() and next(os.scandir(path), None) is None
 
 
 def _fsync(path: Path) -> None:
@@ -113,6 +118,8 @@ def publish_dir(folder: Path, target: Path) -> None:
     _publish_mode(folder, 0o777)
     _fsync_tree(folder)
     if target.exists():
+        if not owned(target) and not _empty_dir(target):  # filled by someone else since check_target: keep it
+            raise EmosketchError(f"{target}: files appeared in it while it was written; it was left as it was")
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
         os.replace(target, old / "previous")
         os.replace(folder, target)
@@ -214,9 +221,13 @@ def output_lock(target: str | os.PathLike) -> Iterator[Path]:
     same output refuses at once with an error that names the live one. The kernel drops the lock
     when its holder dies, so a killed run never leaves a stale lock behind."""
     path = lock_path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:  # the user named the output, not its hidden lock file
+            raise EmosketchError(f"{target}: cannot write there ({exc.strerror or exc.__class__.__name__}); "
+                                 "choose another path") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

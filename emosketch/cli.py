@@ -46,14 +46,31 @@ def _pt_path(ctx, param, value):
 
 
 def _frames_paths(ctx, param, value):
-    """Animation outputs: each a kind write_frames writes, checked before anything is drawn."""
+    """Animation outputs: each a kind write_frames writes, each named once, checked before anything is drawn."""
     from .frames import check_output
 
+    seen = set()
     for path in value or ():
         try:
             check_output(path)
         except EmosketchError as exc:
             raise click.BadParameter(str(exc), ctx, param) from None
+        if Path(path).resolve() in seen:
+            raise click.BadParameter(f"{path} is named twice; each output is written once", ctx, param)
+        seen.add(Path(path).resolve())
+    return value
+
+
+def _png_out(ctx, param, value: Path) -> Path:
+    """A PNG output (a plot): named .png, in a place that can be written."""
+    from .atomic import check_place
+
+    if value.suffix.lower() != ".png":
+        raise click.BadParameter(f"{value}: a plot is a PNG; name it .png, e.g. plot.png", ctx, param)
+    try:
+        check_place(value)
+    except EmosketchError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
     return value
 
 
@@ -150,9 +167,14 @@ def _given(ctx: click.Context, *names: str) -> list[str]:
 
 
 def _line_needs_thin(ctx: click.Context, thin: bool) -> None:
-    """--line is the pen --thin redraws its skeletons with: given without --thin it would draw nothing."""
+    """Options that only act with another: --line is the pen --thin redraws its skeletons with, and
+    --framing and --max-stretch choose the band of --mode face; given without it, each would do nothing."""
     if not thin and _given(ctx, "line"):
         raise click.UsageError("--line is the pen --thin redraws its one-pixel strokes with; add --thin")
+    band = _given(ctx, "framing", "max_stretch")
+    if band and ctx.params.get("mode") != "face":
+        raise click.UsageError(f"{', '.join(band)}: the band of the face that --mode face stretches across the panel; "
+                               f"add --mode face (--mode {ctx.params.get('mode')} draws the whole picture)")
 
 
 def _names(ctx, param, value: str | None) -> tuple[str, ...] | None:
@@ -194,12 +216,14 @@ def _panel_note(fmt: str, width: int, height: int) -> None:
 def _codec_or_panels(codec: str | None, pixel_format: str, width: int, height: int) -> str:
     """--codec, or where it is not given the panel's (ctx where its 8x8 blocks tile the frame), said so when
     that is not ctx."""
-    from .export.pack import panel_codec
+    from .export.pack import MAX_FRAME_BYTES, panel_codec
+    from .export.pixels import pixel_format as format_of
 
     if codec is not None:
         return codec
     codec = panel_codec(pixel_format, width, height)
-    if codec != "ctx":
+    if codec != "ctx" and format_of(pixel_format).frame_bytes(width, height) <= MAX_FRAME_BYTES:  # a size no pack
+        # holds is refused later, in one line with no note before it
         click.echo(f"note: the context codec needs whole 8x8 blocks of a {width}x{height} {pixel_format} frame; "
                    f"using --codec {codec}")
     return codec
@@ -484,26 +508,33 @@ def classifier_train_cmd(data, out, input_kind, config_path, epochs, image_size,
 
 
 @cli.command("classify")
-@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("checkpoint", type=click.Path(path_type=Path), metavar="MODEL")
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--as", "kind", type=click.Choice(["auto", "photo", "sketch"]), default="auto", show_default=True,
               help="Treat inputs as photos (face crop + sketch first) or sketches; auto decides per image.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 def classify_cmd(checkpoint, images, kind, as_json, device):
-    """Tell the emotion of each image: label and confidence.
+    """Tell the emotion of each image: label and confidence. MODEL is a classifier checkpoint, or
+    `shipped`: the shipped face classifier reads photos and the shipped sketch classifier drawings.
 
     \b
     Examples:
+      emosketch classify shipped face.jpg drawing.png     # no training: the shipped classifiers
       emosketch classify clf.pt face.jpg
       emosketch classify clf.pt photos/*.jpg --json
       emosketch classify clf.pt drawing.png --as sketch
     """
     import json
 
+    from .datasets.photo import drawn_whole
     from .evaluate.classify import classify_files
+    from .models import default_classifier, default_sketch_classifier
 
-    results = classify_files(checkpoint, list(images), kind, device=device)
+    model = checkpoint
+    if str(checkpoint) == "shipped" and not checkpoint.exists():
+        model = [default_classifier(), default_sketch_classifier()]
+    results = classify_files(model, list(images), kind, device=device)
     if as_json:
         click.echo(json.dumps(results, indent=1))
     else:
@@ -513,7 +544,8 @@ def classify_cmd(checkpoint, images, kind, as_json, device):
                 click.echo(f"{r['file'].ljust(width)}  skipped: {r['error']}")
             else:
                 others = ", ".join(f"{t['label']} {t['p']:.2f}" for t in r["top"][1:])
-                click.echo(f"{r['file'].ljust(width)}  {r['label']:<10} {r['confidence']:.2f}   ({others})")
+                whole = "   note: no face found, the whole picture read" if drawn_whole(r["input"]) else ""
+                click.echo(f"{r['file'].ljust(width)}  {r['label']:<10} {r['confidence']:.2f}   ({others}){whole}")
     failed = sum("error" in r for r in results)
     if failed == len(results):
         raise EmosketchError("no image could be classified")
@@ -865,7 +897,7 @@ def interpolate_cmd(checkpoint, image, data, index, kind, timeline, start, end, 
               help="YAML stimulus script (see configs/agent-demo.yaml).")
 @click.option("--out", "-o", "outputs", multiple=True, type=click.Path(path_type=Path), callback=_frames_paths,
               help="Output (repeatable): .gif, .mp4, .npz or a folder of PNGs.")
-@click.option("--plot", type=click.Path(path_type=Path), default=None,
+@click.option("--plot", type=click.Path(path_type=Path), default=None, callback=lambda c, p, v: v and _png_out(c, p, v),
               help="PNG of the channels over time with the frames beneath.")
 @click.option("--side-by-side", "side", is_flag=True, help="GIF/MP4 show source | sketch | OLED preview.")
 @_style_options
@@ -1059,9 +1091,14 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     res = face_pack(checkpoint, spec, face=FaceSource(image, data, index, kind), styles=Styles(seed, psi),
                     device=device, batch=batch, show_progress=True)
     click.echo(f"wrote {res.pack}: {res.idle_loops} idle loops and {res.transitions} transitions, "
-               f"{res.frames} frames, {res.bytes} bytes of frame data ({res.raw_bytes / max(1, res.bytes):.1f}:1), "
+               f"{res.frames} frames, {res.bytes} bytes ({_bytes_split(res)}{res.raw_bytes / max(1, res.bytes):.1f}:1), "
                f"verified {'pixel' if tft else 'bit'} for {'pixel' if tft else 'bit'}")
     _echo_results(res)
+
+
+def _bytes_split(res) -> str:
+    """'frames 51156 + context model 2056; ' where a pack carries the model (pack.h's frame bytes are the first)."""
+    return f"frames {res.bytes - res.model_bytes} + context model {res.model_bytes}; " if res.model_bytes else ""
 
 
 @cli.command("demo")

@@ -152,9 +152,12 @@ def read_regular(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
         raise
     except OSError as exc:
         raise ReadError(path, "cannot read", exc.strerror or str(exc)) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
         os.close(fd)
-        raise ReadError(path, "not a regular file", "a pipe, socket, device or folder is not read")
+        if stat.S_ISDIR(mode):
+            raise ReadError(path, "a folder, not a file", "name one file in it")
+        raise ReadError(path, "not a regular file", "a pipe, socket or device is not read")
     with os.fdopen(fd, "rb") as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:

@@ -238,3 +238,24 @@ def test_crop_is_checked(crop, why):
         ClassifierConfig(image_size=32, crop=crop)
     with pytest.raises(EmosketchError, match="only the cnn"):
         ClassifierConfig(arch="hog", image_size=32, hog_cell=4, crop=(0, 1, 0, 1))
+
+
+def test_classify_shipped_reads_photos_with_the_face_classifier_and_drawings_with_the_sketch_one(tmp_path):
+    """No training needed: `classify shipped` sends each image to the shipped classifier that reads its kind,
+    and says when no face was found in a photo (a picture of noise was read as an emotion, silently)."""
+    from emosketch.models import default_classifier, default_sketch_classifier, demo_photo
+
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(tmp_path / "noise.png"), rng.integers(0, 256, (160, 160)).astype(np.uint8))
+    drawing = np.full((96, 96), 255, np.uint8)
+    cv2.ellipse(drawing, (48, 48), (30, 40), 0, 0, 360, 0, 2)
+    cv2.imwrite(str(tmp_path / "drawing.png"), drawing)
+    files = [str(demo_photo()), str(tmp_path / "noise.png"), str(tmp_path / "drawing.png")]
+    res = CliRunner().invoke(cli, ["classify", "shipped", *files, "--json"])
+    assert res.exit_code == 0, res.output
+    photo, noise, sketch = json.loads(res.stdout)
+    assert photo["model"] == noise["model"] == str(default_classifier())
+    assert sketch["model"] == str(default_sketch_classifier()) and sketch["input"].startswith("sketch as is")
+    assert photo["label"] == "happy"  # the astronaut smiles
+    table = CliRunner().invoke(cli, ["classify", "shipped", *files]).output.splitlines()
+    assert "no face found" in table[1] and "no face found" not in table[0] + table[2]

@@ -213,6 +213,10 @@ def test_inputs_that_claim_more_than_they_hold_are_refused_before_they_are_unpac
     (["pack", "--emotions", " , ", "--out", "p"], "names none"),
     (["export", "x.png", "--line", "2", "--out", "p"], "add --thin"),  # it had been ignored without --thin
     (["pack", "--line", "1", "--out", "p"], "add --thin"),
+    (["pack", "--framing", "eyes", "--out", "p"], "add --mode face"),  # ignored without it, with exit 0
+    (["export", "x.png", "--max-stretch", "1.5", "--mode", "fill", "--out", "p"], "add --mode face"),
+    (["agent", "--script", "s.yaml", "--plot", "p.gif"], "name it .png"),
+    (["agent", "--script", "s.yaml", "--out", "a.gif", "--out", "a.gif"], "is named twice"),
     (["export", "x.png", "--name", " ", "--out", "p"], "give a name of 1 to 64 characters"),
     (["export", "x.png", "--name", "n" * 300, "--out", "p"], "give a name of 1 to 64 characters"),
     (["search", "--target", "happy", "--input", "x.png", "--lr", "nan", "--out", "s.gif"], "not a finite number"),

@@ -290,6 +290,25 @@ def test_a_second_run_into_a_locked_output_refuses_and_names_the_first(tmp_path)
     assert not lock_path(tmp_path / "out").exists()
 
 
+def test_an_output_that_cannot_be_written_is_named_not_its_lock_file(tmp_path, monkeypatch):
+    """A folder the kernel refuses (sysfs, a read-only mount: root passes os.access there) is one line about
+    the output the user named; it had named the hidden .NAME.lock file."""
+    import emosketch.atomic as atomic
+
+    real = os.open
+
+    def refuse(path, *a, **kw):
+        if str(path).endswith(".lock"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(atomic.os, "open", refuse)
+    with pytest.raises(EmosketchError) as refused:
+        with output_lock(tmp_path / "pk"):
+            pass
+    assert str(refused.value) == f"{tmp_path / 'pk'}: cannot write there (Permission denied); choose another path"
+
+
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     ready, release = ctx.Event(), ctx.Event()

@@ -228,6 +228,11 @@ def test_batched_rendering_equals_one_by_one(renderer, synthetic):
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
     z = renderer.plan_codes(plan, space="z", seed_to=5)
     assert z.shape == codes.shape and torch.isfinite(z).all()
+    # each setting that would be ignored is refused: z space with no other seed, a seed_to in style space
+    for space, seed_to, words in (("z", None, "--space z moves the latent"), ("z", 0, "another seed"),
+                                  ("style", 5, "--seed-to moves the latent")):
+        with pytest.raises(EmosketchError, match=words):
+            renderer.plan_codes(plan, space=space, seed_to=seed_to)
 
 
 def test_videos_read_back_with_their_frame_count_and_fps(renderer, synthetic, tmp_path):
@@ -314,6 +319,8 @@ def test_interpolate_agent_and_pack_commands(generator, synthetic, tmp_path):
     from emosketch.export.panel import PANEL
     assert m["settings"]["dither"] == asdict(PANEL.dither)  # the CLI's defaults are the panel drawing's
     assert m["codec"] == "ctx" and {f["codec"] for f in m["frames"]} == {"ctx-key", "ctx"}  # the panel default
+    # the count pack prints is the manifest's total, told apart as pack.h's frame bytes and the codec's model
+    assert f"{m['total_bytes']} bytes (frames {m['frame_data_bytes']} + context model {m['model_bytes']}; " in r.output
     for args, codec, note in [(["--codec", "auto"], "auto", False), (["--size", "90x30", "--format", "gfx"], "auto", True)]:
         r = run("pack", "--checkpoint", generator, "--data", synthetic, "--emotions", "happy,sad", *args,
                 "--transition-frames", 3, "--idle-frames", 2, "--out", tmp_path / f"p{codec}{note}", "--device", "cpu")
@@ -338,6 +345,28 @@ def test_interpolate_agent_and_pack_commands(generator, synthetic, tmp_path):
         r = run(*args)
         assert r.exit_code == 1 and message in r.output and "Traceback" not in r.output, r.output
         assert len(r.output.strip().splitlines()) == 1
+
+
+def test_outputs_that_would_overwrite_each_other_are_refused_before_any_work(generator, synthetic, tmp_path):
+    """agent --plot over its own --out GIF had written a PNG into agent.gif with exit 0; an --out named twice
+    wrote one file twice."""
+    from click.testing import CliRunner
+
+    from emosketch.cli import cli
+    from emosketch.interpolate.animate import AgentSpec, FaceSource, agent_video
+
+    (tmp_path / "s.yaml").write_text("fps: 5\nduration: 1\nstimuli:\n  - {t: 0.2, channel: joy, amount: 0.9}\n")
+    base = ["agent", "--checkpoint", str(generator), "--data", str(synthetic), "--script", str(tmp_path / "s.yaml")]
+    for extra, words in (
+            (["--out", str(tmp_path / "a.gif"), "--plot", str(tmp_path / "a.gif")], "a plot is a PNG"),
+            (["--plot", str(tmp_path / "a.txt")], "name it .png"),
+            (["--out", str(tmp_path / "a.gif"), "--out", str(tmp_path / "x" / ".." / "a.gif")], "is named twice")):
+        r = CliRunner().invoke(cli, base + extra)
+        assert r.exit_code == 2 and words in r.output, r.output
+    assert not list(tmp_path.glob("a.*")) and not (tmp_path / "x").exists()
+    with pytest.raises(EmosketchError, match="both the plot and an output"):
+        agent_video(generator, AgentSpec(tmp_path / "s.yaml", (str(tmp_path / "p.png"),), tmp_path / "p.png"),
+                    face=FaceSource(data=synthetic, index=0), device="cpu")
 
 
 def test_export_of_a_packs_frames_draws_the_pack_bit_for_bit(generator, synthetic, tmp_path):

@@ -479,3 +479,10 @@ def test_a_vignette_clears_the_corners_and_keeps_the_middle():
     assert out[0, 0] == out[0, -1] == out[-1, 0] == out[-1, -1] == 255  # the corners: paper
     assert (out[32:96, 32:96] == 0).all() and out[64, 0] < 200 and out[0, 64] < 200  # ink where it touches a side
     assert (legibility.vignetted(ink, 1.5) == 0).all()  # an ellipse past the corners clears nothing
+
+
+def test_the_frontal_split_without_the_fer_faces_says_what_it_needs(tmp_path):
+    key = {"1": {"condition": "default", "emotion": "sad", "source": "fer", "face": "fer0000001.png"}}
+    with pytest.raises(SystemExit, match="not here; --frontal reads the study's FER\\+ faces"):
+        legibility.split_frontal(key, tmp_path)
+    assert legibility.split_frontal({"2": {**key["1"], "source": "sharp"}}, tmp_path)["2"]["source"] == "sharp"

@@ -105,6 +105,25 @@ def test_identifiers_are_valid_in_c_and_python(name, ident):
     assert identifier(name) == ident
 
 
+def test_an_empty_folder_made_for_the_pack_is_used_and_one_filled_meanwhile_is_kept(tmp_path, face_transition):
+    """mkdir me-pack, then pack into it: nothing to lose, so no --force (and --force had refused it as not
+    emosketch's). A folder that something fills while the pack is written is left as it is."""
+    from emosketch.atomic import publish_dir
+
+    pack = make_pack(face_transition)
+    (tmp_path / "p").mkdir()
+    write_pack(pack, tmp_path / "p")
+    assert (tmp_path / "p" / "manifest.json").exists()
+    (tmp_path / "q").mkdir()
+    (tmp_path / "new").mkdir()
+    (tmp_path / "q" / "mine.txt").write_text("keep me")  # arrived after the check
+    with pytest.raises(EmosketchError, match="files appeared in it while it was written"):
+        publish_dir(tmp_path / "new", tmp_path / "q")
+    assert (tmp_path / "q" / "mine.txt").read_text() == "keep me"
+    with pytest.raises(EmosketchError, match="already exists"):
+        write_pack(pack, tmp_path / "q")
+
+
 def test_existing_pack_is_kept_unless_forced_and_failures_leave_nothing(tmp_path, face_transition, monkeypatch):
     pack = make_pack(face_transition)
     out = tmp_path / "p"

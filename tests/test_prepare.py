@@ -184,8 +184,13 @@ def test_info_grid_and_load_errors(tmp_path):
     assert summary["totals"]["total"] == 64 and summary["counts"]["happy"]["total"] == 8
     grid = sample_grid(ds, per_class=3)
     assert grid.ndim == 2 and grid.shape[0] == 8 * (96 + 4)
-    with pytest.raises(EmosketchError, match="not a sketch dataset"):
+    with pytest.raises(EmosketchError, match="not a sketch dataset") as caught:
         load(tmp_path)
+    assert f"--source folder:{tmp_path} --out data/{tmp_path.name}" in str(caught.value)  # never --out the photos
+    (tmp_path / "me.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(EmosketchError, match="a file, not a sketch dataset folder") as caught:
+        load(tmp_path / "me.jpg")
+    assert "--out" not in str(caught.value)
     labels = (tmp_path / "out" / "labels.npy").read_bytes()
     for damage, words in ((b"0\n1\n2\n", "labels.npy is not a NumPy .npy array file"), (b"", "labels.npy is empty"),
                           (labels[:len(labels) // 2], "labels.npy: ")):

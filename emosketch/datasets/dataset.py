@@ -61,8 +61,12 @@ def load(path: str | Path) -> SketchDataset:
         if not path.exists():
             raise EmosketchError(f"{path}: no such dataset folder; make one with emosketch prepare "
                                  f"--source KIND:PATH --out {path}")
-        hint = hint or f"; make one with emosketch prepare --source KIND:PATH --out {path}"
-        raise EmosketchError(f"{path}: not a sketch dataset (no meta.json){hint}")
+        if path.is_dir():  # a folder of pictures, most likely: it is prepare's source, not its output
+            hint = hint or (f"; if it holds face pictures, make a dataset of them with emosketch prepare --source "
+                            f"folder:{path} --out data/{path.resolve().name or 'faces'}")
+            raise EmosketchError(f"{path}: not a sketch dataset (no meta.json){hint}")
+        raise EmosketchError(f"{path}: a file, not a sketch dataset folder (emosketch prepare writes those; "
+                             "a picture is read with --input)")
     try:
         meta = json.loads(meta_path.read_text())
     except ValueError as exc:

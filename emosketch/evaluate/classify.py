@@ -21,26 +21,38 @@ def prepare_image(gray: np.ndarray, state: dict, kind: str = "auto",
     return model_input(gray, data, int(data.get("size") or state["image_size"]), state["input"], kind, fallback)
 
 
-def classify_files(checkpoint: str | Path, paths: list[str | Path], kind: str = "auto", top: int = 3,
+def classify_files(checkpoint: str | Path | list, paths: list[str | Path], kind: str = "auto", top: int = 3,
                    device: str = "auto") -> list[dict]:
-    """One result per path: label, confidence and the top classes, or the reason it was skipped."""
+    """One result per path: label, confidence and the top classes (with "model", the classifier that read
+    it), or the reason it was skipped. `checkpoint` may be a list: each image goes to the first classifier that
+    reads its kind (the shipped face classifier takes photos, the sketch classifier drawings)."""
     dev = pick_device(device)
-    model, state = load_classifier(checkpoint, dev)
-    classes = state["classes"]
-    results, images, slots = [], [], []
+    checkpoints = list(checkpoint) if isinstance(checkpoint, (list, tuple)) else [checkpoint]
+    loaded = [load_classifier(c, dev) for c in checkpoints]
+    results: list[dict] = []
+    queued: list[list[tuple[int, np.ndarray]]] = [[] for _ in loaded]
     for path in paths:
         try:
-            image, how = prepare_image(decode_file(path), state, kind)
-        except (Skip, EmosketchError) as exc:  # one bad file is reported, never stops the batch
+            gray = decode_file(path)
+        except Skip as exc:  # one bad file is reported, never stops the batch
             results.append({"file": str(path), "error": str(exc)})
             continue
-        results.append({"file": str(path), "input": how})
-        images.append(image)
-        slots.append(len(results) - 1)
-    if images:
-        size = state["image_size"]
-        probs = np.concatenate([predict(model, np.asarray(img)[None], size, device=dev) for img in images])
-        for slot, p in zip(slots, probs):
+        refused = None
+        for i, (_, state) in enumerate(loaded):
+            try:
+                image, how = prepare_image(gray, state, kind)
+            except (Skip, EmosketchError) as exc:
+                refused = refused or exc  # the first classifier's reason, when none reads it
+                continue
+            results.append({"file": str(path), "input": how, "model": str(checkpoints[i])})
+            queued[i].append((len(results) - 1, image))
+            break
+        else:
+            results.append({"file": str(path), "error": str(refused)})
+    for (model, state), items in zip(loaded, queued):
+        classes, size = state["classes"], state["image_size"]
+        for slot, image in items:
+            p = predict(model, np.asarray(image)[None], size, device=dev)[0]
             order = np.argsort(-p)[:top]
             results[slot] |= {"label": classes[order[0]], "confidence": float(p[order[0]]),
                               "top": [{"label": classes[i], "p": float(p[i])} for i in order]}

@@ -141,6 +141,7 @@ class PackResult:
     face: str
     notes: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
+    model_bytes: int = 0  # of `bytes`, the context codec's model (0 for the byte codecs and TFT packs)
 
 
 def transition_video(checkpoint: str | Path, spec: TransitionSpec, *, face: FaceSource, styles: Styles = Styles(),
@@ -172,6 +173,8 @@ def agent_video(checkpoint: str | Path, spec: AgentSpec, *, face: FaceSource, st
     """An agent's stimulus script played through the generator: frames, and a plot of the channels."""
     if not spec.outputs and spec.plot is None:
         raise EmosketchError("give at least one output (.gif, .mp4, .npz, a folder) or --plot")
+    if spec.plot is not None and Path(spec.plot).resolve() in {Path(p).resolve() for p in spec.outputs}:
+        raise EmosketchError(f"{spec.plot} is both the plot and an output; the plot would be written over it")
     scr = load_script(spec.script)
     r = open_renderer(checkpoint, device, batch)
     src = face.load(r, styles.seed)
@@ -214,7 +217,7 @@ def face_pack(checkpoint: str | Path, spec: PackSpec, *, face: FaceSource, style
     pack, folder = emotion_pack(frames, spec.out, spec.opts, spec.force, spec.panel, src)
     m = pack.manifest()
     return PackResult(str(folder), wanted, n, n * (n - 1), len(pack.payloads), m["total_bytes"], m["raw_bytes"],
-                      src.how, list(pack.notes), written)
+                      src.how, list(pack.notes), written, m.get("model_bytes", 0))
 
 
 def crossfade(first: np.ndarray, last: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -97,6 +97,11 @@ class Renderer:
             raise EmosketchError(f"the plan's emotions {plan.classes} are not the model's {self.classes}")
         if mode not in ("lerp", "slerp"):
             raise EmosketchError(f"mode {mode!r}: expected lerp or slerp")
+        if space == "style" and seed_to is not None:
+            raise EmosketchError("--seed-to moves the latent, which only --space z does; give --space z too")
+        if space == "z" and (seed_to is None or seed_to == seed):
+            raise EmosketchError(f"--space z moves the latent from --seed {seed} to --seed-to, another seed; "
+                                 "without one it draws as --space style")
         if space == "style":
             codes = self.bank.codes(seed, psi)
             a, b = self.bank.blend(plan.a, codes), self.bank.blend(plan.b, codes)
@@ -104,7 +109,7 @@ class Renderer:
             return lerp(a, b, t) if mode == "lerp" else slerp(a, b, t)
         if space != "z":
             raise EmosketchError(f"space {space!r}: expected style or z")
-        z0, z1 = self.bank.latents([seed, seed if seed_to is None else seed_to])
+        z0, z1 = self.bank.latents([seed, seed_to])
         u = torch.linspace(0.0, 1.0, len(plan)) if len(plan) > 1 else torch.zeros(1)
         z = slerp(z0[None].expand(len(u), -1), z1[None].expand(len(u), -1), u)
         per_class = torch.stack([self.bank.z_path(e, z, psi) for e in self.classes], 1)  # [T, C, D]
