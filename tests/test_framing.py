@@ -233,9 +233,9 @@ def test_an_sh1107_pack_fills_its_128x128_panel_and_decodes_bit_for_bit(tmp_path
 
 def test_the_cli_offers_exactly_the_exporter_s_dithers_fills_and_framings():
     from emosketch import cli
-    from emosketch.export.dither import FILLS, MODES, Dither
+    from emosketch.export.dither import FILLS, MODES
     from emosketch.export.panel import PANEL
 
     assert cli.DITHERS == MODES and cli.FILLS == FILLS
-    assert cli.STROKE_LEVEL == Dither.stroke_level and cli.PANEL_STROKE_LEVEL == PANEL.dither.stroke_level
+    assert cli.PANEL_STROKE_LEVEL == PANEL.dither.stroke_level
     assert cli.FRAMINGS == ("auto", *FRAMINGS)

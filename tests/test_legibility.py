@@ -296,8 +296,8 @@ def test_score_splits_fer_faces_by_a_frontal_face(tmp_path):
                      "3": {"face": 2, "emotion": "sad"}}}
     per = legibility.score(split, answers)["conditions"]["c"]["per_source"]
     assert per["fer, frontal face found"]["emotion"] == 1.0 and per["fer, no frontal face found"]["emotion"] == 0.0
-    with pytest.raises(SystemExit, match="cannot be read"):
-        legibility.split_frontal({"1": {**key["1"], "face": "gone.png"}}, tmp_path)
+    with pytest.raises(SystemExit, match="gone.png: not here; --frontal reads the study's FER\\+ faces"):
+        legibility.split_frontal({"1": {**key["1"], "face": "gone.png"}}, tmp_path)  # before OpenCV's own warning
 
 
 def test_score_splits_faces_by_whether_their_own_drawing_reads():
@@ -480,9 +480,3 @@ def test_a_vignette_clears_the_corners_and_keeps_the_middle():
     assert (out[32:96, 32:96] == 0).all() and out[64, 0] < 200 and out[0, 64] < 200  # ink where it touches a side
     assert (legibility.vignetted(ink, 1.5) == 0).all()  # an ellipse past the corners clears nothing
 
-
-def test_the_frontal_split_without_the_fer_faces_says_what_it_needs(tmp_path):
-    key = {"1": {"condition": "default", "emotion": "sad", "source": "fer", "face": "fer0000001.png"}}
-    with pytest.raises(SystemExit, match="not here; --frontal reads the study's FER\\+ faces"):
-        legibility.split_frontal(key, tmp_path)
-    assert legibility.split_frontal({"2": {**key["1"], "source": "sharp"}}, tmp_path)["2"]["source"] == "sharp"
