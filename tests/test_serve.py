@@ -516,6 +516,15 @@ def test_one_client_address_cannot_take_every_stream(client, engine):
     assert r.status_code == 200 and engine.address_streams == {}
 
 
+def test_head_requests_do_no_work_in_the_api(client, engine, monkeypatch):
+    built = []
+    monkeypatch.setattr(engine, "pack_zip", lambda *a: built.append(a) or b"")
+    r = client.head("/api/pack?emotions=neutral,happy")
+    assert r.status_code == 405 and built == []  # HEAD had built a whole pack (11.7 s) and held the slot
+    assert client.head("/api/stream").status_code == 405 and engine.streams == 0
+    assert client.head("/").status_code == 200  # the page itself answers HEAD
+
+
 def test_error_answers_carry_the_security_headers(client):
     r = client.post("/api/agent/stimulate", json={"channel": "<script>alert(1)</script>"})
     assert r.status_code == 400 and r.headers["x-content-type-options"] == "nosniff"

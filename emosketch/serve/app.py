@@ -332,6 +332,8 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
 
     def guarded(handler):
         async def run(request: Request) -> Response:
+            if request.method == "HEAD" and request.url.path.startswith("/api/"):  # HEAD /api/pack built a whole
+                return _error("HEAD is not served by the API; ask with GET", 405)  # pack, and held its one slot
             try:
                 return await handler(request)
             except RequestError as exc:
