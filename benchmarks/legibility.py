@@ -633,6 +633,11 @@ def conditions() -> dict[str, Condition]:
                                   "sketched (sketch relight 1)", sketch=(("relight", 1.0),)),
         "input-gray-relight": Condition("the generator's input in gray, the face's own sketch after relight 1, "
                                         "unedited (one tile a face)", sketch=(("relight", 1.0),)),
+        "tone110": Condition("panel: the default, a dark photo's face lifted to mid-gray before it is sketched (sketch "
+                             "tone 110: a gamma brings the median of the face's middle up to 110 where it is darker)",
+                             PANEL, sketch=(("tone", 110),)),
+        "gray-tone110": Condition("the generator's gray sketch, a dark photo's face lifted to mid-gray before it is "
+                                  "sketched (sketch tone 110)", sketch=(("tone", 110),)),
         "vignette1.1": Condition("panel: the default, the drawing's corners made paper first (ink outside an ellipse "
                                  "1.1 times the one inscribed in the square drawing goes: a collar, a flag, stray hair)",
                                  PANEL, vignette=1.1),

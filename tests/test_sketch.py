@@ -216,3 +216,22 @@ def test_relight_evens_out_a_half_shadowed_face_and_leaves_an_evenly_lit_one():
     for bad in (-0.1, 1.5):
         with pytest.raises(EmosketchError, match="relight"):
             SketchConfig(relight=bad)
+
+
+def test_tone_lifts_a_dark_face_to_mid_gray_and_leaves_a_light_one():
+    from emosketch.datasets.sketch import lift_tone
+
+    face = photo(128)
+    dark = (face.astype(np.float32) * 0.3).astype(np.uint8)  # the same face in dim light
+    middle = (slice(26, 102), slice(26, 102))
+    lifted = lift_tone(dark, 110)
+    assert np.median(dark[middle]) < 60 and abs(float(np.median(lifted[middle])) - 110) <= 3
+    order = np.argsort(dark.ravel(), kind="stable")
+    assert (np.diff(lifted.ravel()[order].astype(int)) >= 0).all()  # a darker pixel never ends up lighter
+    light = np.clip(face.astype(np.int16) + 60, 0, 255).astype(np.uint8)
+    assert np.median(light[middle]) >= 110 and np.array_equal(lift_tone(light, 110), light)  # untouched
+    assert np.array_equal(sketch(light, SketchConfig(tone=110)), sketch(light, SketchConfig()))
+    assert (sketch(dark, SketchConfig(tone=110)) != sketch(dark, SketchConfig())).any()
+    for bad in (-1, 255):
+        with pytest.raises(EmosketchError, match="tone"):
+            SketchConfig(tone=bad)

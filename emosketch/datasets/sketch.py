@@ -53,7 +53,13 @@ class SketchConfig:
     # over its 12 px blur at 128 px, a self-quotient image), this much at most: 0 = off; the share used grows from
     # 0 where the two halves' light differs by 25% of its mean to `relight` at 50% (an evenly lit face is untouched)
 
+    tone: int = 0  # where the middle of the face crop is darker than this gray level (its median, 0..255), a gamma
+    # brings that median up to it before the sketch, so a dark face's eyes and mouth get the contrast a mid-toned
+    # face has; 0 = off (a face as light as this, or lighter, is untouched)
+
     def __post_init__(self) -> None:
+        if not 0 <= self.tone <= 254:
+            raise EmosketchError(f"sketch tone {self.tone}: from 0 (off) to 254, a gray level")
         if self.method not in METHODS:
             raise EmosketchError(f"sketch method {self.method!r}: expected one of {', '.join(METHODS)}")
         if self.sigma <= 0 or self.k <= 1 or self.pencil_blur <= 0:
@@ -200,6 +206,18 @@ def even_light(face: np.ndarray, strength: float) -> np.ndarray:
     return np.clip((1 - share) * face + share * flat, 0, 255).astype(np.uint8)
 
 
+def lift_tone(face: np.ndarray, target: int) -> np.ndarray:
+    """The face with a gamma that brings the median of its middle 60% up to `target` where it is darker (a dark
+    face, or one in dim light); a face as light or lighter is returned as it is."""
+    h, w = face.shape
+    median = float(np.median(face[int(0.2 * h):int(0.8 * h), int(0.2 * w):int(0.8 * w)]))
+    if median >= target:
+        return face
+    gamma = np.log(target / 255.0) / np.log(max(median, 1.0) / 255.0)
+    table = np.clip(255.0 * (np.arange(256) / 255.0) ** gamma + 0.5, 0, 255).astype(np.uint8)
+    return table[face]
+
+
 def sketch(face: np.ndarray, cfg: SketchConfig = SketchConfig()) -> np.ndarray:
     """Draw a square uint8 gray face crop as a line sketch of the same size."""
     if face.ndim != 2 or face.dtype != np.uint8:
@@ -210,6 +228,8 @@ def sketch(face: np.ndarray, cfg: SketchConfig = SketchConfig()) -> np.ndarray:
         face = cv2.resize(small, (face.shape[1], face.shape[0]), interpolation=cv2.INTER_CUBIC)
     if cfg.relight > 0:
         face = even_light(face, cfg.relight)
+    if cfg.tone > 0:
+        face = lift_tone(face, cfg.tone)
     gray = face
     if cfg.clahe > 0:
         tiles = max(1, min(8, face.shape[0] // 16))
