@@ -390,8 +390,11 @@ def prepare_cmd(source, out, config_path, size, classes, mapping, sketch_method,
         "mapping": mapping, "sketch": {"method": sketch_method} if sketch_method else None,
         "face": {"miss": face_miss} if face_miss else None})
     meta = prepare(source, out, cfg, workers=workers, force=force, log=click.echo)
-    click.echo(f"wrote {out}: {meta['count']} sketches of {cfg.size}x{cfg.size} in {len(meta['classes'])} "
-               f"classes ({', '.join(meta['classes'])}) in {meta['seconds']:.1f} s")
+    n = len(meta["classes"])
+    click.echo(f"wrote {out}: {meta['count']} sketches of {cfg.size}x{cfg.size} in {n} class{'es' if n != 1 else ''} "
+               f"({', '.join(meta['classes'])}) in {meta['seconds']:.1f} s")
+    if n < 2:
+        click.echo("note: training needs two classes or more; this one-class dataset can be sampled from, not trained on")
     if meta["skipped_by_reason"]:
         click.echo("  skipped: " + ", ".join(f"{n} {r}" for r, n in meta["skipped_by_reason"].items()))
 
@@ -661,7 +664,8 @@ def train_cmd(config_path, data, out, resume, steps, device):
 @click.option("--resumable", is_flag=True,
               help="A generator run: keep every network (bfloat16) and the run's state but not the optimisers' "
                    "moments, about a quarter of the size; put it in a run folder as checkpoint.pt to --resume.")
-def slim_cmd(checkpoint, out, note, draw_size, photo_margin, mixes, resumable):
+@click.option("--force", is_flag=True, help="Replace OUT if it exists (never the checkpoint being read).")
+def slim_cmd(checkpoint, out, note, draw_size, photo_margin, mixes, resumable, force):
     """Reduce a training checkpoint to a model to ship. A generator keeps the EMA weights of G, F
     and E, the config, classes and dataset settings (what sampling, interpolate, agent and pack
     need); a classifier keeps its best epoch's weights, config, classes and dataset settings.
@@ -686,6 +690,11 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, mixes, resumable):
     from .gan.checkpoint import lift, load_checkpoint, save_checkpoint, slim
     from .gan.mixes import describe, mix_matrix, parse_mix
 
+    if out.exists() or out.is_symlink():  # a run's checkpoint written over by its slim copy could not resume
+        if checkpoint.exists() and out.resolve() == checkpoint.resolve():
+            raise click.UsageError(f"--out {out} is the checkpoint being read; write the slim model elsewhere")
+        if not force:
+            raise EmosketchError(f"{out}: already exists (pass --force to replace it)")
     parsed = [parse_mix(m) for m in mixes]  # a bad --mix is one line before any work
     mixed = dict(parsed)
     if len(mixed) < len(parsed):

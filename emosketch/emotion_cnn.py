@@ -57,19 +57,25 @@ class ClassifierConfig:
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise EmosketchError(f"classifier arch {self.arch!r}: expected one of {', '.join(ARCHS)}")
-        if not (self.epochs >= 1 and 1 <= self.batch_size <= 4096 and 0 < self.lr <= 1 and self.patience >= 1
-                and 0 <= self.label_smoothing < 1 and 0 <= self.weight_decay <= 1
-                and (self.max_minutes is None or self.max_minutes > 0)):
-            raise EmosketchError("classifier: epochs and patience >= 1, batch_size 1 to 4096, lr in (0, 1], "
-                                 "label_smoothing in [0, 1), weight_decay in [0, 1], max_minutes > 0")
+        for key, ok, want in (  # each bound names the value that breaks it
+                ("epochs", self.epochs >= 1, "at least 1"), ("patience", self.patience >= 1, "at least 1"),
+                ("batch_size", 2 <= self.batch_size <= 4096, "from 2 to 4096"),
+                ("lr", 0 < self.lr <= 1, "above 0, at most 1"),
+                ("label_smoothing", 0 <= self.label_smoothing < 1, "from 0 to below 1"),
+                ("weight_decay", 0 <= self.weight_decay <= 1, "from 0 to 1"),
+                ("max_minutes", self.max_minutes is None or self.max_minutes > 0, "above 0"),
+                ("samples_per_epoch", self.samples_per_epoch is None or self.samples_per_epoch >= 1, "at least 1")):
+            if not ok:
+                raise EmosketchError(f"classifier {key} {getattr(self, key)!r:.40}: {want}")
         if self.arch == "hog" and not (2 <= self.hog_cell <= self.image_size // 2 and 4 <= self.hog_bins <= 36):
             raise EmosketchError("classifier: hog_cell from 2 to image_size / 2 and hog_bins from 4 to 36")
         if self.input not in ("sketch", "face"):
             raise EmosketchError(f"classifier input {self.input!r}: expected sketch or face")
         if self.balance not in ("sampler", "loss", "none"):
             raise EmosketchError(f"classifier balance {self.balance!r}: expected sampler, loss or none")
-        if not 16 <= self.image_size <= 1024 or not 4 <= self.width <= 256 or self.batch_size < 2:
-            raise EmosketchError("classifier: image_size from 16 to 1024, width from 4 to 256 and batch_size >= 2")
+        if not 16 <= self.image_size <= 1024 or not 4 <= self.width <= 256:
+            raise EmosketchError(f"classifier image_size {self.image_size!r:.20} (16 to 1024) and width "
+                                 f"{self.width!r:.20} (4 to 256)")
         if self.adversarial_eps < 0 or self.adversarial_steps < 1:
             raise EmosketchError("classifier: adversarial_eps >= 0 and adversarial_steps >= 1")
         if self.crop is not None:

@@ -113,6 +113,24 @@ def test_slim_keeps_the_ema_networks_and_draws_the_same(run, generator, tmp_path
     assert np.array_equal(full.translate(faces, targets, seeds), slim.translate(faces, targets, seeds))
 
 
+def test_slim_never_writes_over_its_checkpoint_and_replaces_a_file_only_with_force(run, generator, tmp_path):
+    """slim --out over the run's own checkpoint had left a run that could not resume (exit 0); over any other
+    file it replaced it silently, while every other command asks for --force."""
+    import shutil
+
+    run_ckpt = tmp_path / "checkpoint.pt"
+    shutil.copy(generator, run_ckpt)
+    before = run_ckpt.read_bytes()
+    result = run("slim", run_ckpt, "--out", run_ckpt, "--force")
+    assert result.exit_code == 2 and "is the checkpoint being read" in result.output
+    assert run_ckpt.read_bytes() == before
+    out = tmp_path / "slim.pt"
+    out.write_bytes(b"mine")
+    result = run("slim", run_ckpt, "--out", out)
+    assert result.exit_code == 1 and "already exists (pass --force" in result.output and out.read_bytes() == b"mine"
+    assert run("slim", run_ckpt, "--out", out, "--force").exit_code == 0 and out.stat().st_size > 4
+
+
 def test_slim_refuses_a_damaged_checkpoint_that_sample_would_refuse(run, generator, tmp_path):
     """slim wrote a "model to ship" with exit 0 from checkpoints with NaN weights, or dataset settings of the
     wrong type, that sample then refused: it builds the networks first, as sample does."""

@@ -339,3 +339,42 @@ def test_what_lies_beside_train_val_test_folders_is_counted_as_skipped(tmp_path)
     (tmp_path / "src" / "notes.txt").write_text("x")
     meta = prepare(f"folder:{tmp_path / 'src'}", tmp_path / "out", PrepareConfig(size=32), **quiet())
     assert meta["skipped_by_reason"]["beside the train/val/test folders"] == 2 and meta["classes"] == ["happy"]
+
+
+
+def test_a_min_side_below_one_is_refused():
+    """min_side -5 had kept 1-pixel images the docs say are skipped."""
+    with pytest.raises(EmosketchError, match="min_side -5: from 1 to 4096"):
+        PrepareConfig(min_side=-5)
+
+
+def test_training_refuses_a_dataset_of_one_class_before_any_work(tmp_path):
+    """A one-class dataset (prepare --classes happy) had met NaN losses at train's step 1 and scored 1.000 as a
+    classifier; both now refuse it in one line and write nothing."""
+    from emosketch.evaluate.classifier import ClassifierConfig, train_classifier
+    from emosketch.gan.train import TrainConfig, train
+
+    (tmp_path / "src" / "happy").mkdir(parents=True)
+    for i in range(4):
+        cv2.imwrite(str(tmp_path / "src" / "happy" / f"{i}.png"),
+                    (np.random.default_rng(i).random((48, 48)) * 255).astype(np.uint8))
+    prepare(f"folder:{tmp_path / 'src'}", tmp_path / "ds", PrepareConfig(size=32), progress=False, log=lambda m: None)
+    with pytest.raises(EmosketchError, match="one class \\(happy\\); training needs two classes"):
+        train(TrainConfig(steps=2, batch_size=2), tmp_path / "ds", tmp_path / "run", device="cpu", progress=False,
+              log=lambda m: None)
+    with pytest.raises(EmosketchError, match="one class \\(happy\\)"):
+        train_classifier(tmp_path / "ds", tmp_path / "c.pt", ClassifierConfig(epochs=1), device="cpu", progress=False,
+                         log=lambda m: None)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "c.pt").exists()
+
+
+def test_a_fer2013_row_with_a_usage_it_does_not_know_is_skipped_and_counted(tmp_path):
+    """A row whose Usage was "Bogus" went into the train split unreported."""
+    from emosketch.datasets.readers import read_fer2013
+
+    pixels = " ".join(["128"] * 48 * 48)
+    (tmp_path / "fer.csv").write_text("emotion,pixels,Usage\n"
+                                      f"3,{pixels},Training\n4,{pixels},Bogus\n0,{pixels},\n")
+    index = read_fer2013(tmp_path / "fer.csv")
+    assert [(i.label, i.split) for i in index.items] == [("happy", 0), ("anger", None)]  # an empty one is assigned
+    assert index.skipped == [("fer.csv:3", "unknown Usage 'Bogus'")]

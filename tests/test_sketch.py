@@ -235,3 +235,15 @@ def test_tone_lifts_a_dark_face_to_mid_gray_and_leaves_a_light_one():
     for bad in (-1, 255):
         with pytest.raises(EmosketchError, match="tone"):
             SketchConfig(tone=bad)
+
+
+@pytest.mark.parametrize("values, words", [
+    ({"phi": -200}, "phi -200"), ({"tau": 50}, "tau 50"), ({"epsilon": 3}, "epsilon 3"), ({"clahe": -2}, "clahe -2"),
+    ({"min_speck": -10}, "min_speck -10"), ({"canny_low": 500, "canny_high": -3}, "canny_low 500"),
+    ({"canny_low": 120, "canny_high": 110}, "low < high"),
+])
+def test_sketch_settings_that_draw_every_face_blank_are_refused(values, words):
+    """phi -200 or tau 50 had drawn every face of a prepared dataset as blank paper, with exit 0."""
+    assert (sketch(photo(128), SketchConfig()) == 0).any()  # the defaults draw ink
+    with pytest.raises(EmosketchError, match=words):
+        SketchConfig(**values)

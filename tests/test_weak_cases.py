@@ -147,8 +147,10 @@ def tiny_data(tmp_path_factory):
     ("lr: -1", r"lr -1.0: a learning rate in \(0, 1\]"),
     ("lr_mapping: .inf", r"lr_mapping: expected a finite number, got inf"),
     ("betas: [0.5, 1.5]", r"betas \[0.5, 1.5\]: two numbers in \[0, 1\)"),
-    ("batch_size: 100000000", "batch_size must be from 2 to 4096"),
-    ("ema_beta: 1.0", r"ema_beta in \[0, 1\)"),  # the averaged generator would never move
+    ("batch_size: 100000000", "batch_size 100000000: from 2 to 4096"),
+    ("batch_size: -8", "batch_size -8: from 2 to 4096"),
+    ("ema_beta: 1.0", "ema_beta 1.0: from 0 to below 1"),  # the averaged generator would never move
+    ("lambda_cyc: -3", "lambda_cyc -3.0: a loss weight from 0 to 10000"),  # rewarded the opposite, with exit 0
     ("seed: -5", "seed -5: a whole number from 0"),
     ("ada: {target: 5}", r"ada: target in \(0, 1\)"),  # p would only ever fall
     ("model: {image_size: 1024}", "model.image_size 1024 is larger than the dataset's 32 px sketches"),

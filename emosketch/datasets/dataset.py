@@ -141,3 +141,11 @@ def sample_grid(ds: SketchDataset, per_class: int = 6, seed: int = 0, show_faces
                     np.asarray(img), (tile, tile), interpolation=cv2.INTER_AREA)
         rows.append(row)
     return np.concatenate(rows) if rows else np.full((tile, tile), 255, np.uint8)
+
+
+def check_trainable(ds: SketchDataset, path: str | Path) -> None:
+    """Refuse a dataset a model cannot learn from: fewer than two classes (a generator met NaN losses at step 1,
+    and a classifier scored 1.000 on one class)."""
+    if len(ds.classes) < 2:
+        raise EmosketchError(f"{path}: one class ({', '.join(ds.classes) or 'none'}); training needs two classes or "
+                             "more (prepare with more --classes)")

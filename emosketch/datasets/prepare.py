@@ -64,6 +64,9 @@ class PrepareConfig:
             raise EmosketchError(f"split_fractions {self.split_fractions}: three fractions that sum to 1")
         if self.chunk < 1:
             raise EmosketchError("chunk must be at least 1")
+        if not 1 <= self.min_side <= 4096 or self.max_pixels < 1:
+            raise EmosketchError(f"min_side {self.min_side}: from 1 to 4096 pixels; max_pixels {self.max_pixels}: "
+                                 "at least 1")
 
 
 # ---- labels and splits ---------------------------------------------------------------------------

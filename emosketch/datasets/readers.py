@@ -190,7 +190,11 @@ def read_fer2013(path: Path) -> Index:
                 continue
             split = None
             if "usage" in cols:
-                split = FER2013_USAGE.get(fields[cols["usage"]].strip().lower() if len(fields) > cols["usage"] else "")
+                usage = fields[cols["usage"]].strip() if len(fields) > cols["usage"] else ""
+                split = FER2013_USAGE.get(usage.lower())
+                if split is None and usage:  # a split it does not know (an empty one is assigned, as with no column)
+                    index.skipped.append((key, f"unknown Usage {usage[:20]!r}"))
+                    continue
             index.items.append(Item(key, label, split, ("fer2013", str(path), offset)))
     return index
 

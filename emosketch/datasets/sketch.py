@@ -64,6 +64,19 @@ class SketchConfig:
             raise EmosketchError(f"sketch method {self.method!r}: expected one of {', '.join(METHODS)}")
         if self.sigma <= 0 or self.k <= 1 or self.pencil_blur <= 0:
             raise EmosketchError("sketch: sigma and pencil_blur must be > 0 and k > 1")
+        # values that draw every face as blank paper (or pure noise) with exit 0: one line instead
+        if not 0 < self.tau <= 2:
+            raise EmosketchError(f"sketch tau {self.tau}: from above 0 to 2 (0.98 draws the training sketches)")
+        if not 0 < self.phi <= 10000:
+            raise EmosketchError(f"sketch phi {self.phi}: from above 0 to 10000 (the soft step's sharpness)")
+        if not -1 <= self.epsilon <= 1:
+            raise EmosketchError(f"sketch epsilon {self.epsilon}: from -1 to 1 (the soft step's threshold)")
+        if not 0 <= self.clahe <= 40 or self.min_speck < 0:
+            raise EmosketchError(f"sketch clahe {self.clahe} (0 off, up to 40) and min_speck {self.min_speck} "
+                                 "(pixels, >= 0)")
+        if not 0 <= self.canny_low < self.canny_high <= 255:
+            raise EmosketchError(f"sketch canny_low {self.canny_low} and canny_high {self.canny_high}: "
+                                 "0 <= low < high <= 255")
         if not 0 <= self.flow <= 16:
             raise EmosketchError(f"sketch flow {self.flow}: from 0 (off) to 16 px")
         if not 0 <= self.spots <= 50:

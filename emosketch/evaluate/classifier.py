@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import __version__, checkpoints
-from ..datasets.dataset import SketchDataset, load
+from ..datasets.dataset import SketchDataset, check_trainable, load
 from ..datasets.sampler import balanced_indices, class_weights
 from ..emotion_cnn import (  # noqa: F401
     FORMAT_NAME,
@@ -111,6 +111,7 @@ def train_classifier(data: str | Path, out: str | Path, cfg: ClassifierConfig | 
     out = Path(out)
     dev = pick_device(device)
     ds = load(data)
+    check_trainable(ds, data)
     classes = ds.classes
     train_x, train_y = load_split(ds, "train", cfg)
     val_x, val_y = load_split(ds, "val", cfg)

@@ -25,7 +25,7 @@ import torch
 
 from .. import __version__
 from ..atomic import atomic_file, output_lock, remove_stale
-from ..datasets.dataset import SketchDataset, load
+from ..datasets.dataset import SketchDataset, check_trainable, load
 from ..datasets.sampler import class_weights
 from ..datasets.synthetic import EXPRESSIONS
 from ..emotion_cnn import load_sketch_classifier
@@ -131,8 +131,10 @@ class TrainConfig:
             raise EmosketchError(f"guidance {self.guidance!r}: expected both, alternate or latent")
         if self.amp not in ("auto", "off"):
             raise EmosketchError(f"amp {self.amp!r}: expected auto or off")
-        if not 2 <= self.batch_size <= MAX_BATCH or self.steps < 1:
-            raise EmosketchError(f"batch_size must be from 2 to {MAX_BATCH} and steps >= 1")
+        if not 2 <= self.batch_size <= MAX_BATCH:
+            raise EmosketchError(f"batch_size {self.batch_size!r:.40}: from 2 to {MAX_BATCH}")
+        if self.steps < 1:
+            raise EmosketchError(f"steps {self.steps!r:.40}: at least 1")
         if min(self.log_every, self.sample_every, self.checkpoint_every) < 1:  # each is a step count to divide by
             raise EmosketchError("log_every, sample_every and checkpoint_every must be >= 1")
         for key in ("lr", "lr_mapping"):  # `not a <= x` is True for NaN too
@@ -140,8 +142,10 @@ class TrainConfig:
                 raise EmosketchError(f"{key} {getattr(self, key)!r}: a learning rate in (0, 1]")
         if not 0 <= self.source_jitter <= 0.3:
             raise EmosketchError(f"source_jitter {self.source_jitter!r}: a fraction of the side from 0 to 0.3")
-        if not 0 <= self.weight_decay <= 1 or not 0 <= self.ema_beta < 1:  # at 1 the averaged G never moves
-            raise EmosketchError("weight_decay must be in [0, 1] and ema_beta in [0, 1)")
+        if not 0 <= self.weight_decay <= 1:
+            raise EmosketchError(f"weight_decay {self.weight_decay!r:.40}: from 0 to 1")
+        if not 0 <= self.ema_beta < 1:  # at 1 the averaged G never moves
+            raise EmosketchError(f"ema_beta {self.ema_beta!r:.40}: from 0 to below 1")
         if isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
             raise EmosketchError(f"seed {self.seed!r:.40}: a whole number from 0 to 2^32 - 1")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
@@ -157,6 +161,10 @@ class TrainConfig:
         for name, shift in self.init_mask_open.items():
             if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 <= shift <= 20:
                 raise EmosketchError(f"init_mask_open.{name}: {shift!r:.40}: a shift from 0 to 20")
+        for key in [k for k in type(self).__dataclass_fields__ if k.startswith("lambda_")]:
+            value = getattr(self, key)  # a negative weight turns its loss into a reward for the opposite
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1e4:
+                raise EmosketchError(f"{key} {value!r:.40}: a loss weight from 0 to 10000")
         if self.lambda_cls > 0 and not self.model.classifier_head:
             raise EmosketchError("lambda_cls > 0 needs model.classifier_head: true")
         for table in ("guide_weights", "guide_upper", "pair_weights", "adv_weights", "mask_weights", "draw_pairs"):
@@ -637,6 +645,7 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
         for name in ("checkpoint.pt", "checkpoint-nonfinite.pt"):
             remove_stale(out / name)
     ds = load(data)
+    check_trainable(ds, data)
     side = int(ds.images.shape[1]) if len(ds) else int(ds.meta.get("size") or 0)
     if side and cfg.model.image_size > side:  # before any network is built or anything written
         raise EmosketchError(f"model.image_size {cfg.model.image_size} is larger than the dataset's {side} px "
