@@ -494,7 +494,7 @@ def test_hostile_classifier_checkpoints_are_one_line(trained, tmp_path):
 
     path, _ = trained
     for edit, words in [(lambda s: s.update(classes=None), "'classes' is a NoneType"),
-                        (lambda s: s["config"].update(width=10**5), "width from 4 to 256"),
+                        (lambda s: s["config"].update(width=10**5), r"width 100000 \(4 to 256\)"),
                         (lambda s: s["model"].pop(next(iter(s["model"]))), "do not fit")]:
         state = torch.load(path, weights_only=True)
         edit(state)
