@@ -87,6 +87,10 @@ class Group(click.Group):
             raise click.ClickException(f"{where}{exc.strerror or exc}") from None
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):  # click's own
             raise
+        except KeyboardInterrupt:  # Ctrl-C (click alone says "Aborted!" and exits 1): what happened, and exit 130
+            click.echo("interrupted: every output is written whole or not at all, so nothing half-written was left; "
+                       "run the command again (prepare resumes where it stopped)", err=True)
+            raise click.exceptions.Exit(130) from None
         except MemoryError:
             raise click.ClickException("out of memory: a smaller job (fewer frames, a smaller size or batch) fits") \
                 from None
@@ -345,6 +349,9 @@ def _pairs(_ctx, _param, value: str | None) -> dict[str, str]:
         src, sep, dst = part.partition("=")
         if not sep or not src.strip() or not dst.strip():
             raise click.BadParameter(f"{part!r}: expected FROM=TO, e.g. angry=anger,contempt=disgust")
+        if src.strip() in out:  # the first would be dropped silently (YAML refuses a key given twice too)
+            raise click.BadParameter(f"{src.strip()!r} is mapped twice ({src.strip()}={out[src.strip()]} and "
+                                     f"{part.strip()}); give each FROM once")
         out[src.strip()] = dst.strip()
     return out
 

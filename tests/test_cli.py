@@ -214,6 +214,8 @@ def test_inputs_that_claim_more_than_they_hold_are_refused_before_they_are_unpac
     (["export", "x.png", "--line", "2", "--out", "p"], "add --thin"),  # it had been ignored without --thin
     (["pack", "--line", "1", "--out", "p"], "add --thin"),
     (["pack", "--framing", "eyes", "--out", "p"], "add --mode face"),  # ignored without it, with exit 0
+    (["prepare", "--source", "synthetic", "--map", "contempt=disgust,contempt=anger", "--out", "ds"],
+     "'contempt' is mapped twice"),  # the first had been dropped silently
     (["export", "x.png", "--max-stretch", "1.5", "--mode", "fill", "--out", "p"], "add --mode face"),
     (["agent", "--script", "s.yaml", "--plot", "p.gif"], "name it .png"),
     (["agent", "--script", "s.yaml", "--out", "a.gif", "--out", "a.gif"], "is named twice"),
@@ -414,3 +416,13 @@ def test_a_page_layout_pack_larger_than_an_ssd1306_says_so(run, tmp_path):
     assert big.exit_code == 0 and "note: an SSD1306 shows at most 128x64" in big.output
     small = run("export", tmp_path / "w.png", "--size", "128x32", "--out", tmp_path / "q")
     assert small.exit_code == 0 and "SSD1306 shows" not in small.output
+
+
+def test_ctrl_c_says_what_was_left_and_exits_130(run, monkeypatch):
+    """Outside train's own loop, Ctrl-C had printed click's bare "Aborted!" and exited 1."""
+    import emosketch.datasets.dataset as dataset
+
+    monkeypatch.setattr(dataset, "load", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    result = run("dataset", "info", "anything")
+    assert result.exit_code == 130 and "interrupted: every output is written whole or not at all" in result.output
+    assert "Aborted" not in result.output and "Traceback" not in result.output

@@ -378,3 +378,14 @@ def test_a_fer2013_row_with_a_usage_it_does_not_know_is_skipped_and_counted(tmp_
     index = read_fer2013(tmp_path / "fer.csv")
     assert [(i.label, i.split) for i in index.items] == [("happy", 0), ("anger", None)]  # an empty one is assigned
     assert index.skipped == [("fer.csv:3", "unknown Usage 'Bogus'")]
+
+
+def test_a_link_to_nothing_in_a_folder_source_is_counted_as_skipped(tmp_path):
+    from emosketch.datasets.readers import read_folder
+
+    for name in ("happy", "sad"):
+        (tmp_path / name).mkdir()
+        cv2.imwrite(str(tmp_path / name / "0.png"), np.full((48, 48), 128, np.uint8))
+    (tmp_path / "sad" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    index = read_folder(tmp_path)
+    assert len(index.items) == 2 and index.skipped == [("sad/gone.png", "missing file (a link to nothing)")]

@@ -269,8 +269,11 @@ def read_folder(root: Path) -> Index:
     for base, split in groups:
         for class_dir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
             label = canonical(class_dir.name)
-            for f in sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
-                index.items.append(Item(str(f.relative_to(root)), label, split, ("file", str(f))))
+            for f in sorted(p for p in class_dir.rglob("*") if not p.name.startswith(".")):
+                if f.is_file():
+                    index.items.append(Item(str(f.relative_to(root)), label, split, ("file", str(f))))
+                elif f.is_symlink() and not f.exists():  # counted, as a missing file is
+                    index.skipped.append((str(f.relative_to(root)), "missing file (a link to nothing)"))
     if not index.items and not index.skipped:
         raise EmosketchError(f"{root}: no class folders with files (expected {root}/<class>/<image>)")
     return index
