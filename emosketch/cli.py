@@ -170,7 +170,7 @@ def _given(ctx: click.Context, *names: str) -> list[str]:
                                                                           ParameterSource.ENVIRONMENT)]
 
 
-def _line_needs_thin(ctx: click.Context, thin: bool) -> None:
+def _check_companions(ctx: click.Context, thin: bool) -> None:
     """Options that only act with another: --line is the pen --thin redraws its skeletons with, and
     --framing and --max-stretch choose the band of --mode face; given without it, each would do nothing."""
     if not thin and _given(ctx, "line"):
@@ -205,32 +205,24 @@ def _pack_name(ctx, param, value: str) -> str:
     return value
 
 
-def _panel_note(fmt: str, width: int, height: int) -> None:
-    """A note when a page-layout pack is larger than the controller its format is named after shows: the layout
-    serves other page controllers too, so the pack is written, but an SSD1306 itself would wrap it."""
-    from .export.pack import MAX_FRAME_BYTES
+def _panel_codec(codec: str | None, fmt: str, width: int, height: int) -> str:
+    """--codec, or where it is not given the panel's (ctx where its 8x8 blocks tile the frame, said so when it
+    is not); and a note when a page-layout pack is larger than the controller its format is named after shows
+    (the layout serves other page controllers too, so the pack is written, but an SSD1306 itself would wrap it).
+    A size no pack holds gets no note: it is refused later, in one line."""
+    from .export.pack import MAX_FRAME_BYTES, panel_codec
     from .export.pixels import pixel_format
 
-    f = pixel_format(fmt)  # a size no pack holds is refused later, in one line with no note before it
-    if f.name == "ssd1306" and (width > 128 or height > 64) and f.frame_bytes(width, height) <= MAX_FRAME_BYTES:
-        click.echo(f"note: an SSD1306 shows at most 128x64; these {width}x{height} frames in its page layout are for "
-                   "a larger page-layout panel")
-
-
-def _codec_or_panels(codec: str | None, pixel_format: str, width: int, height: int) -> str:
-    """--codec, or where it is not given the panel's (ctx where its 8x8 blocks tile the frame), said so when
-    that is not ctx."""
-    from .export.pack import MAX_FRAME_BYTES, panel_codec
-    from .export.pixels import pixel_format as format_of
-
-    if codec is not None:
-        return codec
-    codec = panel_codec(pixel_format, width, height)
-    if codec != "ctx" and format_of(pixel_format).frame_bytes(width, height) <= MAX_FRAME_BYTES:  # a size no pack
-        # holds is refused later, in one line with no note before it
-        click.echo(f"note: the context codec needs whole 8x8 blocks of a {width}x{height} {pixel_format} frame; "
-                   f"using --codec {codec}")
-    return codec
+    f = pixel_format(fmt)
+    chosen = codec or panel_codec(fmt, width, height)
+    if f.frame_bytes(width, height) <= MAX_FRAME_BYTES:
+        if f.name == "ssd1306" and (width > 128 or height > 64):
+            click.echo(f"note: an SSD1306 shows at most 128x64; these {width}x{height} frames in its page layout are "
+                       "for a larger page-layout panel")
+        if codec is None and chosen != "ctx":
+            click.echo(f"note: the context codec needs whole 8x8 blocks of a {width}x{height} {fmt} frame; "
+                       f"using --codec {chosen}")
+    return chosen
 
 
 def _focus(_ctx, _param, value: str) -> tuple[float, float]:
@@ -307,11 +299,10 @@ def export_cmd(frames, out, size, mode, framing, max_stretch, focus, zoom, zoom_
     from .export import Dither, ExportOptions, Layout, export, parse_geometry
     from .export.dither import MASK_MODES
 
-    _line_needs_thin(click.get_current_context(), thin)
+    _check_companions(click.get_current_context(), thin)
     width, height = parse_geometry(size)
-    _panel_note(pixel_format, width, height)
+    codec = _panel_codec(codec, pixel_format, width, height)
     stable = dither_mode in MASK_MODES if stable is None else stable
-    codec = _codec_or_panels(codec, pixel_format, width, height)
     if max_bytes is not None and max_bytes <= 0:
         raise EmosketchError(f"--max-bytes {max_bytes}: must be a positive number of bytes")
     opts = ExportOptions(
@@ -1079,7 +1070,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
             raise click.UsageError(f"{', '.join(oled)}: for OLED packs, not with --tft (a TFT pack is drawn in "
                                    "--ink and --paper at the panel's size, with its own codec and no byte budget)")
     else:
-        _line_needs_thin(ctx, thin)
+        _check_companions(ctx, thin)
         tft_only = _given(ctx, "ink", "paper", "shades")
         if tft_only:
             raise click.UsageError(f"{', '.join(tft_only)}: for TFT packs; give --tft PANEL too (an OLED pack is "
@@ -1093,9 +1084,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
                               name=name)
 
     width, height = parse_geometry(size)
-    _panel_note(pixel_format, width, height)
-    codec = "auto" if tft is not None else _codec_or_panels(codec, pixel_format, width, height)  # a TFT pack
-    # has its own codec
+    codec = "auto" if tft is not None else _panel_codec(codec, pixel_format, width, height)  # TFT: its own codec
     stable = dither_mode in MASK_MODES if stable is None else stable
     opts = ExportOptions(layout=Layout(width, height, mode, focus, zoom, framing=framing),
                          dither=Dither(dither_mode, thin=thin, stable=stable, line=line, fill=fill,

@@ -197,12 +197,17 @@ def dark_masses(face: np.ndarray, percent: float) -> np.ndarray:
 UNEVEN = (0.25, 0.5)  # the halves' light differing by this share of its mean: relight starts, and is full
 
 
+def _middle(image: np.ndarray) -> np.ndarray:
+    """The middle 60% of a face crop each way: the face itself, without the crop's edges."""
+    h, w = image.shape
+    return image[int(0.2 * h):int(0.8 * h), int(0.2 * w):int(0.8 * w)]
+
+
 def uneven_light(face: np.ndarray) -> tuple[float, np.ndarray]:
     """How unevenly a face crop is lit (the difference of its left and right halves' light, over the middle 60%
     of the crop, as a share of the mean light there) and the light itself (the crop blurred by 12 px at 128 px)."""
     light = cv2.GaussianBlur(face.astype(np.float32) + 1, (0, 0), 12 * face.shape[0] / REFERENCE_SIZE)
-    h, w = face.shape
-    mid = light[int(0.2 * h):int(0.8 * h), int(0.2 * w):int(0.8 * w)]
+    mid = _middle(light)
     half = mid.shape[1] // 2
     return float(abs(mid[:, :half].mean() - mid[:, half:].mean()) / mid.mean()), light
 
@@ -222,8 +227,7 @@ def even_light(face: np.ndarray, strength: float) -> np.ndarray:
 def lift_tone(face: np.ndarray, target: int) -> np.ndarray:
     """The face with a gamma that brings the median of its middle 60% up to `target` where it is darker (a dark
     face, or one in dim light); a face as light or lighter is returned as it is."""
-    h, w = face.shape
-    median = float(np.median(face[int(0.2 * h):int(0.8 * h), int(0.2 * w):int(0.8 * w)]))
+    median = float(np.median(_middle(face)))
     if median >= target:
         return face
     gamma = np.log(target / 255.0) / np.log(max(median, 1.0) / 255.0)

@@ -16,7 +16,7 @@ from ..export import ExportOptions
 from ..frames import Frames
 from ..progress import stage
 from .agent import load_script, run_script
-from .pack import INTENSITY, ZOOM_BREATH, emotion_pack, sequences
+from .pack import INTENSITY, ZOOM_BREATH, emotion_pack, pack_frames, sequences
 from .plot import write_agent_plot
 from .render import Renderer, Source, write_outputs
 from .timeline import load_timeline, transition
@@ -179,8 +179,8 @@ def agent_video(checkpoint: str | Path, spec: AgentSpec, *, face: FaceSource, st
     r = open_renderer(checkpoint, device, batch)
     src = face.load(r, styles.seed)
     trace = run_script(scr, r.classes)
-    smirks = 0 if trace.smirk is None else int(np.count_nonzero(np.asarray(trace.smirk) > 0))  # drawn twice
-    with drawing(r, len(trace.weights) + smirks, show_progress):
+    sided = r.smirk_sides(trace.weights, trace.smirk)  # a smirking frame is drawn twice
+    with drawing(r, len(trace.weights) + (0 if sided is None else len(sided[1])), show_progress):
         pixels = r.render_weights(src, trace.weights, trace.smirk, styles.seed, styles.psi)
     written = write_outputs(Frames(pixels, scr.fps, trace.marks()), list(spec.outputs),
                             original=src.original if spec.side else None)
@@ -199,7 +199,7 @@ def face_pack(checkpoint: str | Path, spec: PackSpec, *, face: FaceSource, style
     wanted = pick_emotions(list(spec.emotions) if spec.emotions else None, r.classes)
     src = face.load(r, styles.seed)
     n = len(wanted)
-    with drawing(r, n * spec.idle_frames + n * (n - 1) * spec.transition_frames, show_progress):
+    with drawing(r, pack_frames(n, spec.transition_frames, spec.idle_frames), show_progress):
         frames = sequences(r, src, wanted, spec.transition_frames, spec.idle_frames, spec.easing, spec.fps,
                            styles.seed, styles.psi, zoom_breath=spec.zoom_breath, intensity=spec.intensity)
     stage(f"packing {len(frames)} frames: drawn for the panel, coded, written and verified", show_progress)

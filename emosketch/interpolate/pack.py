@@ -27,6 +27,11 @@ ZOOM_BREATH = 0.04  # idle loops breathe by +-4% in zoom by default
 INTENSITY = 1.0
 
 
+def pack_frames(emotions: int, transition_frames: int, idle_frames: int) -> int:
+    """The frames of a pack of `emotions`: an idle loop each and a transition for every ordered pair."""
+    return emotions * idle_frames + emotions * (emotions - 1) * transition_frames
+
+
 def sequences(renderer: Renderer, source: Source, emotions: list[str], transition_frames: int = 10,
               idle_frames: int = 12, easing: str = "cosine", fps: float = 12.0, seed: int = 0,
               psi: float = 1.0, breath: float = 0.12, zoom_breath: float = ZOOM_BREATH,
@@ -46,7 +51,7 @@ def sequences(renderer: Renderer, source: Source, emotions: list[str], transitio
         raise EmosketchError(f"intensity {intensity}: must be above 0 and at most 3")
     if transition_frames < 2 or idle_frames < 1:
         raise EmosketchError("transition frames must be >= 2 and idle frames >= 1")
-    total = len(emotions) * idle_frames + len(emotions) * (len(emotions) - 1) * transition_frames
+    total = pack_frames(len(emotions), transition_frames, idle_frames)
     if total > MAX_FRAMES:
         raise EmosketchError(f"the pack would hold {total:,} frames, more than {MAX_FRAMES:,}: fewer emotions, or "
                              "fewer frames per transition or idle loop")

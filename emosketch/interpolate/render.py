@@ -28,6 +28,8 @@ class Source:
 class Renderer:
     """A checkpoint's EMA generator and mapping network, ready to draw frames for style codes."""
 
+    drawn = None  # called with the count of each batch of frames drawn (a progress bar's update), when set
+
     def __init__(self, checkpoint: str | Path, device: str = "auto", batch: int = 32, mean_samples: int = 1000):
         from ..gan.sample import LoadedGenerator
 
@@ -36,7 +38,6 @@ class Renderer:
         self.classes, self.size = self.g.classes, self.g.size
         self.batch = batch
         self.bank = StyleBank(self.nets.mapping, self.classes, self.device, mean_samples)
-        self.drawn = None  # called with the count of each batch of frames drawn (a progress bar's update)
 
     # ---- the face to redraw ------------------------------------------------------------------
 
@@ -120,14 +121,11 @@ class Renderer:
         """The agent's blend sum_e w_e s_e for weights [T, C]: [T, D]."""
         return self.bank.blend(weights, self.bank.codes(seed, psi))
 
-    def render_weights(self, source: Source, weights: np.ndarray, smirk: np.ndarray | None = None, seed: int = 0,
-                       psi: float = 1.0, batch: int | None = None) -> np.ndarray:
-        """The agent's frames: G(source, weight_codes(weights)), uint8 [T, S, S]. Where smirk [T] (the
-        agent's one-sided smile, 0..1) is above 0, that much of the face's neutral weight is moved to
-        happy on its lower right (one_sided): one mouth corner smiles, the rest of the face does not."""
-        frames = self.render(source, self.weight_codes(weights, seed, psi), batch)
+    def smirk_sides(self, weights: np.ndarray, smirk: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """For render_weights: the weights [T, C] of the smiling side (that much of the face's neutral weight
+        moved to happy) and the frames [K] drawn twice for it, or None when no frame smirks."""
         if smirk is None or not np.any(np.asarray(smirk) > 0):
-            return frames
+            return None
         smirk = np.asarray(smirk, np.float64)
         if smirk.shape != (len(weights),) or not np.all((smirk >= 0) & (smirk <= 1)):
             raise EmosketchError(f"smirk: expected {len(weights)} values from 0 to 1")
@@ -137,7 +135,18 @@ class Renderer:
         move = np.minimum(smirk, side[:, self.classes.index("neutral")])
         side[:, self.classes.index("neutral")] -= move
         side[:, self.classes.index("happy")] += move
-        on = np.flatnonzero(move > 0)
+        return side, np.flatnonzero(move > 0)
+
+    def render_weights(self, source: Source, weights: np.ndarray, smirk: np.ndarray | None = None, seed: int = 0,
+                       psi: float = 1.0, batch: int | None = None) -> np.ndarray:
+        """The agent's frames: G(source, weight_codes(weights)), uint8 [T, S, S]. Where smirk [T] (the
+        agent's one-sided smile, 0..1) is above 0, that much of the face's neutral weight is moved to
+        happy on its lower right (one_sided): one mouth corner smiles, the rest of the face does not."""
+        frames = self.render(source, self.weight_codes(weights, seed, psi), batch)
+        sided = self.smirk_sides(weights, smirk)
+        if sided is None:
+            return frames
+        side, on = sided
         drawn = self.render(source, self.weight_codes(side[on], seed, psi), batch)
         frames[on] = one_sided(frames[on], drawn)
         return frames

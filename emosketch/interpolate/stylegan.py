@@ -80,7 +80,6 @@ class StyleGanRenderer(Renderer):
         self.settings, self.size, _ = sketch_settings(settings)
         self.batch, self.noise = batch, noise
         self.box = None
-        self.drawn = None  # called with the count of each batch of frames drawn (a progress bar's update)
         self.bank = StyleBank(EmotionMapping(self.G, self.classes), self.classes, self.device, mean_samples)
         self.name = Path(model).name
 
