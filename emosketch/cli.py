@@ -1303,7 +1303,9 @@ def stylegan2_directions(model, classifier, samples, psi, strength, out, device)
 
 def _terminated(signum, frame) -> None:
     """SIGTERM (kill, a closing terminal, a container stopping) unwinds like Ctrl-C: every output being
-    written drops its temporary files and lock on the way out."""
+    written drops its temporary files and lock on the way out, after one line that says so."""
+    click.echo(f"stopped by {signal.Signals(signum).name}: every output is written whole or not at all, so nothing "
+               "half-written was left; run the command again (prepare resumes where it stopped)", err=True)
     raise SystemExit(128 + signum)
 
 

@@ -244,9 +244,9 @@ def test_a_grid_must_be_a_picture_and_a_timeline_must_be_text(run, tmp_path):
         read_yaml(tmp_path / "t.yaml", "timeline")
 
 
-def test_sigterm_unwinds_like_ctrl_c(monkeypatch):
+def test_sigterm_unwinds_like_ctrl_c(monkeypatch, capsys):
     """SIGTERM left an output's .lock and .tmp- folder behind; main() now turns it into SystemExit, which runs
-    every with-block's cleanup on the way out."""
+    every with-block's cleanup on the way out. It says so in one line (a killed prepare said nothing)."""
     import signal
 
     from emosketch import cli as cli_module
@@ -254,6 +254,8 @@ def test_sigterm_unwinds_like_ctrl_c(monkeypatch):
     with pytest.raises(SystemExit) as exc:
         cli_module._terminated(signal.SIGTERM, None)
     assert exc.value.code == 128 + signal.SIGTERM
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("stopped by SIGTERM:") and "prepare resumes" in err
     before = signal.getsignal(signal.SIGTERM)
     monkeypatch.setattr(cli_module.cli, "main", lambda **kw: signal.getsignal(signal.SIGTERM))
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -137,6 +138,16 @@ def test_run_guards(synthetic, tmp_path):
     train(tiny_cfg(steps=1), synthetic, tmp_path / "run", resume=True, steps=5, device="cpu", progress=False,
           log=notes.append)  # a finished run, asked to go past its schedule, says why it does not
     assert any("past the run's last step, 1" in n for n in notes) and any("at step 1 already" in n for n in notes)
+    assert not any("it goes on with" in n for n in notes)
+    moved, other = tmp_path / "moved", tmp_path / "other"  # the same data elsewhere, and data sketched otherwise
+    shutil.copytree(synthetic, moved)
+    shutil.copytree(synthetic, other)
+    meta = json.loads((other / "meta.json").read_text())
+    (other / "meta.json").write_text(json.dumps(meta | {"sketch": {"method": "canny"}}))
+    for data, said in ((moved, False), (other, True)):
+        notes.clear()
+        train(tiny_cfg(steps=1), data, tmp_path / "run", resume=True, device="cpu", progress=False, log=notes.append)
+        assert any("it goes on with" in n and "sketch settings differ" in n for n in notes) == said, notes
     (tmp_path / "run" / "checkpoint.pt").unlink()  # as a run killed before its first checkpoint leaves it
     with pytest.raises(EmosketchError, match="stopped before its first checkpoint, so there is nothing to resume"):
         train(tiny_cfg(steps=1), synthetic, tmp_path / "run", device="cpu", progress=False, log=lambda m: None)

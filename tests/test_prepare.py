@@ -21,6 +21,7 @@ from emosketch.datasets.dataset import info, load, sample_grid
 from emosketch.datasets.prepare import PrepareConfig, prepare
 from emosketch.datasets.readers import read_ferplus
 from emosketch.datasets.sampler import balanced_indices, balanced_sampler
+from emosketch.datasets.sketch import SketchConfig
 from emosketch.errors import EmosketchError
 
 LAYOUTS = {"affectnet": make_affectnet, "affectnet96": make_affectnet96, "fer2013": make_fer2013,
@@ -109,6 +110,22 @@ def test_synthetic_splits_hold_out_whole_identities(tmp_path):
     train, test = set(ident[ds.split == 0]), set(ident[ds.split == 2])
     assert train and test and not (train & test)
     assert np.bincount(ds.labels).tolist() == [20] * 8
+
+
+def test_options_a_source_cannot_use_are_refused_or_noted(tmp_path):
+    """--soft-labels on a source without votes wrote no soft_labels.npy and said nothing; sketch settings
+    for synthetic faces (drawn as line drawings already) were dropped silently."""
+    make_folder(tmp_path / "f")
+    with pytest.raises(EmosketchError, match="only a ferplus source has; this folder source has none"):
+        prepare(f"folder:{tmp_path / 'f'}", tmp_path / "soft", PrepareConfig(size=32, soft_labels=True), **quiet())
+    assert not (tmp_path / "soft").exists() and not (tmp_path / ".soft.partial").exists()
+    messages: list[str] = []
+    cfg = PrepareConfig(size=32, count=16, sketch=SketchConfig(method="canny"))
+    prepare("synthetic", tmp_path / "syn", cfg, progress=False, log=messages.append)
+    assert any("sketch settings are not used" in m for m in messages)
+    messages.clear()
+    prepare("synthetic", tmp_path / "syn2", PrepareConfig(size=32, count=16), progress=False, log=messages.append)
+    assert not any("sketch settings" in m for m in messages)
 
 
 def test_same_inputs_give_the_same_bytes_with_any_workers(tmp_path):

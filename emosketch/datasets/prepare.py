@@ -319,6 +319,11 @@ def _prepare(source: str, out: Path, cfg: PrepareConfig, workers: int, force: bo
     check_target(out, force)
     started = time.time()
     index = read_source(source, cfg.count, cfg.seed)
+    if cfg.soft_labels and not any(item.votes is not None for item in index.items):
+        raise EmosketchError(f"soft labels are made from annotators' votes, which only a ferplus source has; this "
+                             f"{index.kind} source has none (leave --soft-labels out)")
+    if index.kind == "synthetic" and cfg.sketch != SketchConfig():
+        log("note: synthetic faces are drawn as line drawings already; the sketch settings are not used")
     classes, labels, kept = resolve_classes(index, cfg)
     items = [index.items[i] for i in kept]
     splits = assign_splits(items, labels, list(cfg.split_fractions), cfg.seed)

@@ -547,11 +547,15 @@ class Trainer:
             "ada": self.ada.state(),
             "rng": {"torch": torch.get_rng_state(), "gen": self.gen.get_state(), "batches": self.batches.state(),
                     "pairs": json.dumps(self.pairs.bit_generator.state)},
-            "dataset": {"path": str(self.ds.path), "size": int(self.ds.images.shape[1]),
-                        "sketch": self.ds.meta.get("sketch"), "face_crop": self.ds.meta.get("face_crop"),
-                        "source": self.ds.meta.get("source")},
+            "dataset": self.state_dict_dataset(),
             "emosketch": __version__,
         } | ({"mean_residual": self.mean_residual.cpu()} if self.mean_residual is not None else {})
+
+    def state_dict_dataset(self) -> dict:
+        """What a checkpoint records of the data it was trained on."""
+        return {"path": str(self.ds.path), "size": int(self.ds.images.shape[1]),
+                "sketch": self.ds.meta.get("sketch"), "face_crop": self.ds.meta.get("face_crop"),
+                "source": self.ds.meta.get("source")}
 
     def load_state_dict(self, state: dict) -> None:
         if state["classes"] != self.classes:
@@ -628,6 +632,15 @@ def train(cfg: TrainConfig, data: str | Path, out: str | Path, resume: bool = Fa
         return _train(cfg, data, out, resume, device, steps, progress, log)
 
 
+def _other_data(old: dict | None, now: dict) -> list[str]:
+    """What differs between the data a checkpoint was trained on and the data a resumed run reads: its
+    source, its sketch settings, its size, its face crops (a moved dataset folder alone is the same data)."""
+    if not old:  # checkpoints before the data was recorded
+        return []
+    named = {"source": "sources", "sketch": "sketch settings", "size": "sizes", "face_crop": "face crops"}
+    return [name for key, name in named.items() if key in old and old[key] != now.get(key)]
+
+
 def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: str, steps: int | None,
            progress: bool, log: Callable[[str], None]) -> dict:
     import cv2
@@ -665,6 +678,10 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
     if state is not None:
         trainer.load_state_dict(state)
         log(f"resuming {out} at step {trainer.step}")
+        other = _other_data(state.get("dataset"), trainer.state_dict_dataset())
+        if other:
+            log(f"note: the run was trained on {state['dataset'].get('path')}; it goes on with {data}, whose "
+                f"{' and '.join(other)} differ")
         if rank == 0:
             _truncate_log(out / "log.jsonl", trainer.step)
     lead = rank == 0  # only rank 0 writes logs, samples and checkpoints
