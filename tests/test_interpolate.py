@@ -635,9 +635,13 @@ def test_a_timeline_is_bounded_and_finite():
             parse_timeline([{"emotion": "neutral"}, bad], classes)
     for bad, words in (({"to": "happy", "intensity": 50}, "intensity must be at most 3"),  # the face all ink
                        ({"to": {"happy": 0, "sad": 0}}, "a blend needs a weight other than 0"),
-                       ({"to": {"happy": 1e9}}, "from -4 to 4")):
+                       ({"to": {"happy": 1e9}}, "from -4 to 4"),
+                       ({"to": {"happy": 2, "sad": 1.5}}, "add up to its strength.* is 3.5; at most 3"),
+                       ({"to": {"happy": 1, "sad": -1}, "intensity": 2}, "at intensity 2 is 4; at most 3")):
         with pytest.raises(EmosketchError, match=words):
             parse_timeline([{"emotion": "neutral"}, bad], classes)
+    assert parse_timeline([{"emotion": "neutral"}, {"to": {"happy": 1.5, "sad": 1.5}}], classes).b[-1].tolist() == \
+        [0.0, 1.5, 1.5]  # weights add up; at 3 the bound itself is allowed
     assert len(parse_timeline([{"emotion": "neutral", "hold": (MAX_FRAMES - 1) / 12}], classes, 12).t) == MAX_FRAMES - 1
     with pytest.raises(EmosketchError, match="20,000 frames at most"):
         transition(classes, "neutral", "happy", 31, hold=MAX_FRAMES)

@@ -63,8 +63,8 @@ def sequences(renderer: Renderer, source: Source, emotions: list[str], transitio
     if not 0.0 <= zoom_breath <= 0.5:
         raise EmosketchError(f"zoom breath {zoom_breath}: must be between 0 and 0.5")
     wave = np.sin(2 * np.pi * np.arange(idle_frames) / idle_frames)
-    for e in emotions:
-        poses += [pose(classes, e, k) for k in intensity * (1.0 + breath * wave)]
+    for e in emotions:  # the breath swells the face's strength a little past --intensity's bound, by design
+        poses += [pose(classes, e) * k for k in intensity * (1.0 + breath * wave)]
         marks += [{"sequence": f"idle_{e}", "emotion": {e: 1.0}, **({"zoom": round(1.0 + zoom_breath * w, 4)}
                                                                    if zoom_breath else {})} for w in wave]
     t = ease(easing, np.arange(1, transition_frames + 1) / transition_frames)

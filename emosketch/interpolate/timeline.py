@@ -7,7 +7,7 @@
       - {to: happy, over: 0.8, ease: sigmoid}  # move to happy in 0.8 s
       - {hold: 2.0}
       - {to: sad, over: 1.0, intensity: 1.3, hold: 0.5}   # exaggerated sadness, then hold
-      - {to: {happy: 0.5, surprise: 0.5}, over: 0.6}       # a blend
+      - {to: {happy: 0.5, surprise: 0.5}, over: 0.6}       # a blend (weights add up: 1 is the usual strength)
       - {repeat: 3, steps: [{to: anger, over: 0.3}, {to: neutral, over: 0.3}]}
       - {to: surprise, over: 1.0, zoom: 1.5}   # push in while surprise rises (zoom eases with the move)
       - {to: neutral, over: 1.5, zoom: 1.0}    # and pull back at rest
@@ -52,6 +52,14 @@ def pose(classes: list[str], emotion: str | dict, intensity: float = 1.0, where:
         w[classes.index(c)] += float(value)
     if not w.any():  # no emotion at all: the style code of nothing the model was taught
         raise EmosketchError(f"{where}a blend needs a weight other than 0, got {shown(emotion)}")
+    # The weights add up (the face draws sum w_e s_e): {happy: 1, surprise: 1} is both at full strength, twice
+    # the strength of {happy: 0.5, surprise: 0.5}. Their total is an intensity, bounded as one.
+    strength = float(np.abs(w).sum()) * float(intensity)
+    if strength > MAX_INTENSITY + 1e-9:
+        raise EmosketchError(f"{where}a blend's weights add up to its strength, and {shown(emotion)}"
+                             f"{f' at intensity {float(intensity):g}' if intensity != 1 else ''} is {strength:g}; "
+                             f"at most {MAX_INTENSITY:g} (as --intensity: past it the face turns to ink). Weights that "
+                             "add up to 1 blend the emotions at the face's usual strength")
     return w * float(intensity)
 
 
