@@ -69,6 +69,10 @@ def check_target(target: Path, overwrite: bool) -> None:
     if target.is_symlink() and not target.exists():
         raise EmosketchError(f"{target}: is a symbolic link to {os.readlink(target)}, which does not exist; "
                              "remove the link or choose another --out")
+    here = Path.cwd().resolve()
+    if target.exists() and (target.resolve() == here or target.resolve() in here.parents):
+        raise EmosketchError(f"{str(target) or '.'}: is the folder you are in, or holds it; an output folder is "
+                             "written whole beside it and then replaces it, so name a new folder, e.g. --out pack")
     if not target.exists() or _empty_dir(target):  # an empty folder made for the output holds nothing to lose
         return
     if not overwrite:
@@ -78,6 +82,18 @@ def check_target(target: Path, overwrite: bool) -> None:
     if not owned(target):
         raise EmosketchError(f"{target}: was not written by emosketch (no {MARKER} marker); --force replaces only "
                              "emosketch's own outputs, so move it away or choose another --out")
+
+
+def check_outside(target: Path, inputs) -> None:
+    """Refuse an input inside an output folder that exists: replacing the folder would delete the input."""
+    if not target.exists():
+        return
+    where = target.resolve()
+    for item in inputs:
+        path = Path(item).resolve()
+        if path == where or where in path.parents:
+            raise EmosketchError(f"{item}: is inside --out {target}, which is replaced whole; move it out first, "
+                                 "or write elsewhere")
 
 
 def _empty_dir(path: Path) -> bool:

@@ -41,12 +41,31 @@ def load_checkpoint(path: str | Path, format_name: str, version: int, noun: str 
     except Exception as exc:
         raise EmosketchError(f"{path}: not a readable {noun}: {describe_unreadable(path, exc)}") from None
     if not isinstance(state, dict) or state.get("format") != format_name:
-        got = state.get("format") if isinstance(state, dict) else type(state).__name__
+        if not isinstance(state, dict):
+            got = f"a {type(state).__name__}"
+        elif state.get("format"):
+            got = f"an {shown(state['format'])} file"
+        else:
+            keys = [shown(k, 24) for k in list(state)[:4]]
+            got = (f"a torch.save dict that no emosketch command wrote; keys {', '.join(keys) or 'none'}"
+                   f"{', ...' if len(state) > 4 else ''}")
         raise EmosketchError(f"{path}: not an {format_name} checkpoint (it is {got})")
     if state.get("version") != version:
         raise EmosketchError(f"{path}: {format_name} version {state.get('version')} is not supported "
                              f"(this emosketch reads version {version})")
     return state
+
+
+def stored_format(path: str | Path) -> str | None:
+    """The format a checkpoint file names, or None for any file that is not one (quietly: torch warns about the
+    pickle protocol of files it then refuses)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 -- the loader that reads it for real names what is wrong
+        return None
+    return state.get("format") if isinstance(state, dict) else None
 
 
 def describe_unreadable(path: Path, exc: BaseException) -> str:
@@ -61,7 +80,8 @@ def describe_unreadable(path: Path, exc: BaseException) -> str:
     if size == 0:
         return "it is an empty file (0 bytes)"
     if head[:1] == b"\x80":
-        return "it is a bare pickle, not a PyTorch checkpoint (emosketch reads only torch.save files of tensors and plain values)"
+        return ("it is a bare pickle, not a PyTorch checkpoint (emosketch reads only torch.save files of tensors and "
+                "plain values; a StyleGAN2-ADA snapshot converts with `emosketch stylegan2 convert`)")
     if "GLOBAL" in message:
         named = [line.strip() for line in message.splitlines() if "GLOBAL" in line]
         return f"it holds objects that would run code on load, which weights_only refuses ({named[0][:100]})"

@@ -171,10 +171,23 @@ def _given(ctx: click.Context, *names: str) -> list[str]:
 
 
 def _check_companions(ctx: click.Context, thin: bool) -> None:
-    """Options that only act with another: --line is the pen --thin redraws its skeletons with, and
-    --framing and --max-stretch choose the band of --mode face; given without it, each would do nothing."""
+    """Options that only act with another: --line is the pen --thin redraws its skeletons with, --pen-coding
+    stores the strokes of --line 2, --level is --dither threshold's, --fill and --stroke-level are --dither
+    lineart's, and --framing and --max-stretch choose the band of --mode face; given without it, each would
+    do nothing."""
     if not thin and _given(ctx, "line"):
         raise click.UsageError("--line is the pen --thin redraws its one-pixel strokes with; add --thin")
+    if (ctx.params.get("line") != 2 or not thin) and _given(ctx, "pen_coding"):
+        raise click.UsageError("--pen-coding/--no-pen-coding: how the strokes of --thin --line 2 are stored; add "
+                               "--thin --line 2, or leave it out")
+    dither = ctx.params.get("dither_mode")
+    if dither != "threshold" and _given(ctx, "level"):
+        raise click.UsageError(f"--level is the gray level of --dither threshold; add --dither threshold (--dither "
+                               f"{dither} sets its own), or leave it out")
+    lineart = _given(ctx, "fill", "stroke_level")
+    if dither != "lineart" and lineart:
+        raise click.UsageError(f"{', '.join(lineart)}: for --dither lineart (the default); --dither {dither} "
+                               "would ignore it")
     band = _given(ctx, "framing", "max_stretch")
     if band and ctx.params.get("mode") != "face":
         raise click.UsageError(f"{', '.join(band)}: the band of the face that --mode face stretches across the panel; "
@@ -267,7 +280,8 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
                    "per frame (the least decode work).")
 @click.option("--fps", type=float, default=None, help="Frame rate for inputs that carry none (default 12), or an override.")
 @click.option("--max-bytes", type=click.IntRange(1, None), default=None,
-              help="Flash budget (e.g. 28000 for an Arduino Uno): choose the codec, then drop frames evenly.")
+              help="Flash budget (e.g. 28000 for an Arduino Uno): the smallest codec (byte codecs, or ctx where "
+                   "it is the codec: whichever keeps more frames), then drop frames evenly.")
 @click.option("--name", default="pack", show_default=True, callback=_pack_name,
               help="Identifier for the C header and MicroPython module (NAME.h, NAME_pack), as the Arduino examples include it.")
 @click.option("--panel", default="white", show_default=True, help="Preview colour: white, blue, yellow, green, yellow-blue or #RRGGBB.")
@@ -301,6 +315,7 @@ def export_cmd(frames, out, size, mode, framing, max_stretch, focus, zoom, zoom_
 
     _check_companions(click.get_current_context(), thin)
     width, height = parse_geometry(size)
+    named_codec = codec is not None
     codec = _panel_codec(codec, pixel_format, width, height)
     stable = dither_mode in MASK_MODES if stable is None else stable
     if max_bytes is not None and max_bytes <= 0:
@@ -310,6 +325,7 @@ def export_cmd(frames, out, size, mode, framing, max_stretch, focus, zoom, zoom_
         dither=Dither(mode=dither_mode, level=level, stable=stable, polarity=polarity, thin=thin, line=line, fill=fill,
                       stroke_level=stroke_level, min_stroke=min_stroke),
         pixel_format=pixel_format, codec=codec, max_bytes=max_bytes, name=name, pen_coding=pen_coding,
+        keep_codec=named_codec,
     )
     pack = export(list(frames), out, opts, fps=fps, force=force, verify=verify, panel=panel, grid=grid)
     _summary(pack, out, verify)
@@ -321,7 +337,7 @@ def _summary(pack, out: Path, verified: bool) -> None:
     for f in m["frames"]:
         counts[f["codec"]] = counts.get(f["codec"], 0) + 1
     n = len(pack.sequences)
-    click.echo(f"wrote {out}: {len(pack.payloads)} frames in {n} sequence{'s' if n != 1 else ''}, "
+    click.echo(f"wrote {out}: {len(pack.payloads)} frame{'s' if len(pack.payloads) != 1 else ''} in {n} sequence{'s' if n != 1 else ''}, "
                f"{pack.width}x{pack.height} {pack.fmt.name}")
     click.echo(f"  {m['total_bytes']} bytes of frames ({m['raw_bytes'] / max(1, m['total_bytes']):.1f}:1 "
                f"vs raw; codecs {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}); "
@@ -680,8 +696,7 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, mixes, resumable, f
       emosketch slim emosketch/models/generator-fer6-128.pt --mix fear=fear:0.7,surprise:0.3 --out g-fear.pt
       emosketch slim runs/fer6-128-cpu/checkpoint.pt --resumable --out carry/checkpoint.pt
     """
-    import torch
-
+    from .checkpoints import stored_format
     from .datasets.photo import with_photo_margin
     from .evaluate.classifier import FORMAT_NAME as CLASSIFIER_FORMAT
     from .evaluate.classifier import slim_classifier
@@ -699,10 +714,7 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, mixes, resumable, f
         twice = sorted({e for e, _ in parsed if [x for x, _ in parsed].count(e) > 1})
         raise click.UsageError(f"--mix gives {', '.join(twice)} more than once; give each emotion one blend")
 
-    try:
-        kind = torch.load(checkpoint, map_location="cpu", weights_only=True).get("format")
-    except Exception:
-        kind = None  # the generator loader names what is wrong with the file
+    kind = stored_format(checkpoint)  # None: the generator loader names what is wrong with the file
     if kind == CLASSIFIER_FORMAT:
         if draw_size or mixed:
             raise click.UsageError("--draw-size and --mix are for generators; a classifier reads at its own size")
@@ -763,9 +775,11 @@ def sample_cmd(checkpoint, inputs, emotions, out, styles, seed, kind, device, fo
       emosketch sample --checkpoint runs/fer/checkpoint.pt --input photos/ --out samples --styles 3
       emosketch sample --input face.jpg --out samples --gray      # the network's soft-edged strokes
     """
+    from .atomic import check_outside
     from .gan.sample import sample
-    checkpoint = _generator(checkpoint)
 
+    check_outside(out, inputs)
+    checkpoint = _generator(checkpoint)
     result = sample(checkpoint, list(inputs), list(emotions) if emotions else None, out, styles, seed, kind, device,
                     force, gray)
     click.echo(f"wrote {out}: {len(result['written'])} rows x {len(result['emotions'])} emotions")
@@ -1075,6 +1089,9 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
         if tft_only:
             raise click.UsageError(f"{', '.join(tft_only)}: for TFT packs; give --tft PANEL too (an OLED pack is "
                                    "1-bit: see --polarity)")
+    from .atomic import check_outside
+
+    check_outside(out, [p for p in (image, data) if p is not None])
     checkpoint = _generator(checkpoint)
     tft_opts = None
     if tft is not None:
@@ -1084,13 +1101,14 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
                               name=name)
 
     width, height = parse_geometry(size)
+    named_codec = codec is not None
     codec = "auto" if tft is not None else _panel_codec(codec, pixel_format, width, height)  # TFT: its own codec
     stable = dither_mode in MASK_MODES if stable is None else stable
     opts = ExportOptions(layout=Layout(width, height, mode, focus, zoom, framing=framing),
                          dither=Dither(dither_mode, thin=thin, stable=stable, line=line, fill=fill,
                                        polarity=polarity, min_stroke=min_stroke, stroke_level=stroke_level),
                          pixel_format=pixel_format, codec=codec, max_bytes=max_bytes,
-                         name=name, pen_coding=pen_coding)
+                         name=name, pen_coding=pen_coding, keep_codec=named_codec)
     spec = PackSpec(out, emotions, transition_frames, idle_frames, easing, fps, opts, force, panel, frames_out,
                     zoom_breath, intensity, tft_opts)
     res = face_pack(checkpoint, spec, face=FaceSource(image, data, index, kind), styles=Styles(seed, psi),
@@ -1238,6 +1256,8 @@ def stylegan2_generate(model, seeds, cls, psi, cutoff, noise, sketch, settings, 
     """
     from .gan.stylegan2.jobs import generate, parse_seeds
 
+    if settings is not None and not sketch:
+        raise click.UsageError("--settings chooses how --sketch sketches the images; add --sketch, or leave it out")
     res = generate(model, parse_seeds(seeds), out, cls, psi, cutoff, noise, sketch, settings, batch, device, force)
     click.echo(f"wrote {res['seeds']} images ({res['resolution']} px, {res['channels']} channel(s)) to {res['out']}")
 
@@ -1245,21 +1265,25 @@ def stylegan2_generate(model, seeds, cls, psi, cutoff, noise, sketch, settings, 
 @stylegan2_group.command("convert")
 @_MODEL
 @click.option("--classes", default=None, help="Names of a conditional model's classes, comma-separated, in order.")
-@click.option("--draws", type=click.Choice(["photo", "sketch"]), default="photo", show_default=True,
-              help="What its images are: photos are sketched for the panel, sketches are used as they are.")
+@click.option("--draws", type=click.Choice(["photo", "sketch"]), default=None,
+              help="What its images are: photos are sketched for the panel, sketches are used as they are "
+                   "[default: photo, or a converted file's own].")
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), callback=_pt_path,
               help="File to write (.pt).")
-def stylegan2_convert(model, classes, draws, out):
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+def stylegan2_convert(model, classes, draws, out, force):
     """Write emosketch's own file: weights and plain values, loaded with weights_only from then on.
+    A converted file converts again, to name its classes or say what it draws.
 
     \b
-    Example:
+    Examples:
       emosketch stylegan2 convert --model cond.pkl --classes neutral,happy,sad,surprise,fear,disgust,anger,contempt --out cond.pt
+      emosketch stylegan2 convert --model cond.pt --draws sketch --out cond-sketch.pt
     """
     from .gan.stylegan2.jobs import convert
 
-    names = [c.strip() for c in classes.split(",")] if classes else None
-    res = convert(model, out, names, draws)
+    names = [c.strip() for c in classes.split(",")] if classes is not None else None
+    res = convert(model, out, names, draws, force)
     click.echo(f"wrote {res['out']} ({res['bytes']:,} bytes, {res['parameters']:,} parameters)")
 
 
@@ -1310,6 +1334,9 @@ def _terminated(signum, frame) -> None:
 
 
 def main() -> None:
+    # OpenCV's own warnings (a truncated PNG: "[ WARN:0@0.079] global grfmt_png.cpp ...") would be a second line
+    # before emosketch's one; read at cv2's import, which every command makes later
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminated)
     cli.main(prog_name="emosketch")

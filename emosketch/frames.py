@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .atomic import atomic_dir, atomic_file, check_place
-from .errors import EmosketchError
+from .errors import EmosketchError, shown
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 GIF_SUFFIXES = {".gif"}
@@ -301,6 +301,9 @@ def _read_npz(path: Path, fps: float | None) -> Frames:
         frames = frames[None]
     if frames.ndim != 3 or frames.dtype != np.uint8:
         raise EmosketchError(f"{path}: 'frames' must be uint8 [T, H, W], got {frames.dtype} {frames.shape}")
+    if not isinstance(marks, list) or not all(isinstance(m, dict) for m in marks):
+        raise EmosketchError(f"{path}: 'marks' must be a JSON list of objects, one a frame (e.g. "
+                             '[{"sequence": "happy"}]), got ' + shown(marks, 60))
     if marks and len(marks) != len(frames):
         raise EmosketchError(f"{path}: {len(marks)} marks for {len(frames)} frames")
     return Frames(frames, fps or file_fps, marks)

@@ -214,6 +214,12 @@ def test_inputs_that_claim_more_than_they_hold_are_refused_before_they_are_unpac
     (["export", "x.png", "--line", "2", "--out", "p"], "add --thin"),  # it had been ignored without --thin
     (["pack", "--line", "1", "--out", "p"], "add --thin"),
     (["pack", "--framing", "eyes", "--out", "p"], "add --mode face"),  # ignored without it, with exit 0
+    (["export", "x.png", "--level", "10", "--out", "p"], "add --dither threshold"),  # each ignored, exit 0
+    (["export", "x.png", "--dither", "floyd-steinberg", "--stroke-level", "10", "--out", "p"], "for --dither lineart"),
+    (["pack", "--dither", "bayer4", "--fill", "bayer4", "--out", "p"], "for --dither lineart"),
+    (["export", "x.png", "--no-pen-coding", "--out", "p"], "add --thin --line 2"),
+    (["stylegan2", "generate", "--model", "m.pkl", "--settings", "ds", "--out", "g"], "add --sketch"),
+    (["pack", "--thin", "--line", "1", "--pen-coding", "--out", "p"], "add --thin --line 2"),
     (["prepare", "--source", "synthetic", "--map", "contempt=disgust,contempt=anger", "--out", "ds"],
      "'contempt' is mapped twice"),  # the first had been dropped silently
     (["export", "x.png", "--max-stretch", "1.5", "--mode", "fill", "--out", "p"], "add --mode face"),
@@ -272,6 +278,27 @@ def test_existing_output_needs_force(run, tmp_path, face_transition):
     again = run("export", tmp_path / "f.png", "--out", tmp_path / "p")
     assert again.exit_code == 1 and "--force" in again.output
     assert run("export", tmp_path / "f.png", "--out", tmp_path / "p", "--force").exit_code == 0
+
+
+def test_an_output_never_replaces_its_input_or_the_folder_you_are_in(run, tmp_path, face_transition, monkeypatch):
+    """export --force replaced an input inside --out; --out . (or "") inside a pack failed with "Device or
+    resource busy" and left an empty ..old- folder in it."""
+    cv2.imwrite(str(tmp_path / "f.png"), face_transition[0])
+    assert run("export", tmp_path / "f.png", "--out", tmp_path / "p").exit_code == 0
+    inner = tmp_path / "p" / "preview.gif"
+    before = inner.read_bytes()
+    res = run("export", inner, "--out", tmp_path / "p", "--force")
+    assert res.exit_code == 1 and "is inside --out" in res.output and inner.read_bytes() == before
+    res = run("sample", "--input", tmp_path / "p" / "contact_sheet.png", "--out", tmp_path / "p", "--force")
+    assert res.exit_code == 1 and "is inside --out" in res.output
+    res = run("pack", "--input", tmp_path / "p" / "contact_sheet.png", "--out", tmp_path / "p", "--force")
+    assert res.exit_code == 1 and "is inside --out" in res.output
+    monkeypatch.chdir(tmp_path / "p")
+    listing = sorted(p.name for p in (tmp_path / "p").iterdir())
+    for out in (".", "", str(tmp_path)):
+        res = run("export", tmp_path / "f.png", "--out", out, "--force")
+        assert res.exit_code == 1 and "is the folder you are in, or holds it" in res.output, res.output
+        assert sorted(p.name for p in (tmp_path / "p").iterdir()) == listing
 
 
 def test_demo_trains_renders_and_packs_then_reuses_its_run(run, tmp_path):

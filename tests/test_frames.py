@@ -76,6 +76,14 @@ def test_bad_files_name_the_file(tmp_path, name, content, message):
     assert str(path) in str(err.value) and "\n" not in str(err.value)  # one line: no ffmpeg banner
 
 
+@pytest.mark.parametrize("marks", ["[1, 2]", '{"sequence": "a"}', '"happy"', '[{"sequence": "a"}, 3]'])
+def test_npz_marks_that_are_not_objects_are_one_line(tmp_path, marks):
+    """marks [1, 2] reached an internal TypeError ("argument of type 'int' is not iterable")."""
+    np.savez(tmp_path / "m.npz", frames=np.zeros((2, 8, 8), np.uint8), fps=np.array(12.0), marks=np.array(marks))
+    with pytest.raises(EmosketchError, match="'marks' must be a JSON list of objects"):
+        read_frames(tmp_path / "m.npz")
+
+
 def test_a_video_is_read_only_up_to_the_frame_bound(tmp_path, monkeypatch, frames):
     from emosketch import frames as frames_module
 

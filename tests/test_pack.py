@@ -88,6 +88,27 @@ def test_a_zoom_ramp_on_a_still_picture_says_it_has_nothing_to_ramp_over(face_tr
     assert moving.notes == [] and not np.array_equal(moving.bits[0], moving.bits[-1])
 
 
+def test_a_budget_or_a_codec_left_to_emosketch_takes_the_smaller_of_ctx_and_the_byte_codecs(face_transition):
+    """The context codec's 2 KB model outweighs its gain on a few frames: --max-bytes dropped 4 of 6 frames in
+    ctx where auto fitted all 6, and a one-frame 8x8 export took 2 KB where auto took 17 bytes."""
+    seqs = [("face", "f.gif", Frames(face_transition[:6], 12.0))]
+    ctx_pack = build_pack(seqs, ExportOptions(layout=Layout(128, 64), codec="ctx"))
+    auto_pack = build_pack(seqs, ExportOptions(layout=Layout(128, 64), codec="auto"))
+    assert auto_pack.flash_bytes < ctx_pack.flash_bytes
+    budget = (auto_pack.flash_bytes + ctx_pack.flash_bytes) // 2
+    fitted = build_pack(seqs, ExportOptions(layout=Layout(128, 64), codec="ctx", max_bytes=budget))
+    assert len(fitted.payloads) == 6 and fitted.codec == "auto" and fitted.flash_bytes == auto_pack.flash_bytes
+    assert fitted.notes == [f"codec ctx gives {ctx_pack.flash_bytes} bytes, over {budget}; switched to auto"]
+    chosen = build_pack(seqs, ExportOptions(layout=Layout(128, 64), codec="ctx", keep_codec=False))
+    assert chosen.codec == "auto" and chosen.flash_bytes == auto_pack.flash_bytes
+    assert chosen.notes[0].startswith("the context codec's ") and "outweighs what it saves on 6 frames" in chosen.notes[0]
+    kept = build_pack(seqs, ExportOptions(layout=Layout(128, 64), codec="ctx"))  # named: kept
+    assert kept.codec == "ctx" and kept.notes == []
+    many = [(f"s{i}", "t", Frames(np.roll(face_transition, i, axis=2), 12.0)) for i in range(8)]
+    big = build_pack(many, ExportOptions(layout=Layout(128, 64), codec="ctx", keep_codec=False))
+    assert big.codec == "ctx" and big.notes == []  # where ctx is smaller, it stays
+
+
 def test_max_bytes_too_small_is_a_clear_error(face_transition):
     with pytest.raises(EmosketchError, match="even one frame per sequence needs .* fewer sequences fit"):
         make_pack(face_transition, max_bytes=100)

@@ -521,6 +521,8 @@ def test_classes_and_seeds_are_checked():
         G.labels("happy", 1)
     with pytest.raises(EmosketchError, match="outside 0-1"):
         G.labels(5, 1)
+    with pytest.raises(EmosketchError, match="class -1 is outside 0-1"):  # it said the classes have no names
+        G.labels("-1", 1)
     assert G.labels("1", 2).tolist() == [[0, 1], [0, 1]]
     assert parse_seeds("0-3,7") == [0, 1, 2, 3, 7]
     for bad in ("3-1", "x", "-5"):
@@ -566,6 +568,29 @@ def test_cli_info_generate_convert_and_morph(tmp_path):
     names = "neutral,happy,sad,surprise,fear,disgust,anger,contempt"
     res = runner.invoke(cli, ["stylegan2", "convert", "--model", pkl, "--classes", names, "--out", str(tmp_path / "c.pt")])
     assert res.exit_code == 0, res.output
+    before = (tmp_path / "c.pt").read_bytes()
+    res = runner.invoke(cli, ["stylegan2", "convert", "--model", pkl, "--out", str(tmp_path / "c.pt")])
+    assert res.exit_code == 1 and "already exists (pass --force" in res.output  # it replaced the named model
+    assert (tmp_path / "c.pt").read_bytes() == before
+    res = runner.invoke(cli, ["stylegan2", "convert", "--model", str(tmp_path / "c.pt"), "--out", str(tmp_path / "c.pt"),
+                              "--force"])
+    assert res.exit_code == 1 and "is the model being read" in res.output
+    res = runner.invoke(cli, ["stylegan2", "convert", "--model", pkl, "--classes", ",,,", "--out", str(tmp_path / "e.pt")])
+    assert res.exit_code == 1 and "none empty" in res.output and not (tmp_path / "e.pt").exists()
+    # a converted file converts again (it was read as a pickle: "persistent IDs ... must be ASCII strings"),
+    # keeping its class names and what it draws unless told otherwise
+    res = runner.invoke(cli, ["stylegan2", "convert", "--model", str(tmp_path / "c.pt"), "--draws", "sketch",
+                              "--out", str(tmp_path / "s.pt")])
+    assert res.exit_code == 0, res.output
+    again = StyleGAN2.load(tmp_path / "s.pt")
+    assert again.draws == "sketch" and again.class_names == names.split(",")
+    res = runner.invoke(cli, ["stylegan2", "convert", "--model", str(tmp_path / "s.pt"), "--classes", "a,b,c,d,e,f,g,h",
+                              "--out", str(tmp_path / "s.pt"), "--force"])
+    assert res.exit_code == 1 and "is the model being read" in res.output
+    res = runner.invoke(cli, ["stylegan2", "convert", "--model", str(tmp_path / "s.pt"), "--classes", "a,b,c,d,e,f,g,h",
+                              "--out", str(tmp_path / "r.pt")])
+    assert res.exit_code == 0 and StyleGAN2.load(tmp_path / "r.pt").class_names == list("abcdefgh")
+    assert StyleGAN2.load(tmp_path / "r.pt").draws == "sketch"
     res = runner.invoke(cli, ["stylegan2", "generate", "--model", str(tmp_path / "c.pt"), "--seeds", "2",
                               "--class", "happy", "--sketch", "--out", str(tmp_path / "g3")])
     assert res.exit_code == 0, res.output

@@ -348,12 +348,15 @@ def test_load_checkpoint_refuses_code_other_formats_and_versions_in_words(tmp_pa
     torch.save(_RunsCode(), tmp_path / "code.pt")
     cases = [
         ("code.pt", "x", 1, r"code.pt: not a readable thing: it holds objects that would run code on load"),
-        ("ok.pt", "y", 1, r"ok.pt: not an y checkpoint \(it is x\)"),
+        ("ok.pt", "y", 1, r"ok.pt: not an y checkpoint \(it is an 'x' file\)"),
         ("ok.pt", "x", 2, r"ok.pt: x version 1 is not supported \(this emosketch reads version 2\)"),
         ("none.pt", "x", 1, r"none.pt: no such thing"),
     ]
     torch.save([1, 2], tmp_path / "list.pt")
-    cases.append(("list.pt", "x", 1, r"list.pt: not an x checkpoint \(it is list\)"))
+    cases.append(("list.pt", "x", 1, r"list.pt: not an x checkpoint \(it is a list\)"))
+    torch.save({"a": 1}, tmp_path / "plain.pt")  # it said "(it is None)"
+    cases.append(("plain.pt", "x", 1, r"not an x checkpoint \(it is a torch.save dict that no emosketch command "
+                                      r"wrote; keys 'a'\)"))
     for name, fmt, version, words in cases:
         with pytest.raises(EmosketchError, match=words):
             load_checkpoint(tmp_path / name, fmt, version, "thing")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..atomic import check_target
+from ..atomic import check_outside, check_target
 from ..frames import read_frames, split_sequences
 from .dither import Dither
 from .layout import Layout, parse_geometry
@@ -30,6 +30,7 @@ def export(inputs: list[str | Path], out: str | Path, opts: ExportOptions, fps: 
         check_fps(fps, "--fps")
     check_geometry(opts)
     check_target(Path(out), force)  # before the inputs are read
+    check_outside(Path(out), inputs)
     sequences = []
     for item in inputs:
         path = Path(item)

@@ -159,6 +159,7 @@ class ExportOptions:
     name: str = "emosketch"  # identifier prefix for the C header and MicroPython module
     pen_coding: bool = True  # with a 2 px line (Dither.line): store its skeleton, drawn by the player's pen
     classes: tuple[str, ...] | None = None  # emotion classes the pack covers (default: from the names)
+    keep_codec: bool = True  # False (a codec the user did not name): a smaller pack in the byte codecs replaces ctx's
 
 
 def _classes_from_names(names: list[str]) -> list[str]:
@@ -331,6 +332,13 @@ def build_pack(inputs: list[tuple[str, str, Frames]], opts: ExportOptions) -> Pa
     pack = _assemble(opts, fmt, names, bits, [list(range(n)) for n in originals], originals, fpss, opts.codec)
     if opts.max_bytes is not None and pack.flash_bytes > opts.max_bytes:
         pack = fit_budget(opts, fmt, names, bits, fpss, pack)
+    elif opts.codec == "ctx" and not opts.keep_codec:  # a few small frames: the context model can outweigh its gain
+        plain = _assemble(opts, fmt, names, bits, [list(range(n)) for n in originals], originals, fpss, "auto")
+        if plain.flash_bytes < pack.flash_bytes:
+            plain.notes = [f"the context codec's {len(pack.model)}-byte model outweighs what it saves on "
+                           f"{len(plain.payloads)} frame{'s' if len(plain.payloads) != 1 else ''}: codec auto, "
+                           f"{plain.flash_bytes} bytes of flash against {pack.flash_bytes}"]
+            pack = plain
     still = [n for n, _, f in inputs if len(f) == 1]
     if opts.layout.zoom_to is not None and still:  # a ramp needs frames to ramp over
         pack.notes = [f"--zoom-to ramps the zoom over a sequence's frames; {', '.join(still[:3])}"
@@ -348,39 +356,28 @@ def _even(n: int, keep: int) -> list[int]:
 
 def fit_budget(opts: ExportOptions, fmt: PixelFormat, names: list[tuple[str, str]],
                bits: list[np.ndarray], fpss: list[float], pack: Pack) -> Pack:
-    """Fit a pack into opts.max_bytes: first the smallest codec per frame, then drop frames evenly."""
+    """Fit a pack into opts.max_bytes: first the smallest codec (the byte codecs' smallest per frame, or the
+    context codec's where it was asked for: whichever keeps more frames), then drop frames evenly."""
     budget = opts.max_bytes
     assert budget is not None
-    notes = []
     originals = [len(b) for b in bits]
-    full = [list(range(n)) for n in originals]
-    codec = "ctx" if opts.codec == "ctx" else "auto"  # the smallest: ctx when asked for, else the byte codecs
-    if opts.codec != codec:
-        notes.append(f"codec {opts.codec} gives {pack.flash_bytes} bytes, over {budget}; switched to auto")
-        pack = _assemble(opts, fmt, names, bits, full, originals, fpss, codec)
-    if pack.flash_bytes <= budget:
-        pack.notes = notes
-        return pack
-
-    def attempt(fraction: float) -> Pack:
-        kept = [_even(n, max(1, int(round(n * fraction)))) for n in originals]
-        return _assemble(opts, fmt, names, [b[k] for b, k in zip(bits, kept)], kept, originals, fpss, codec)
-
-    smallest = attempt(0.0)
-    if smallest.flash_bytes > budget:
+    fits = {c: _fit(opts, fmt, names, bits, fpss, c, budget) for c in (("ctx", "auto") if opts.codec == "ctx"
+                                                                       else ("auto",))}
+    fitting = {c: best for c, (best, _) in fits.items() if best is not None}
+    if not fitting:
+        need = min(smallest for _, smallest in fits.values())
         raise EmosketchError(f"--max-bytes {budget}: even one frame per sequence needs "
-                             f"{smallest.flash_bytes} bytes ({len(names)} sequence{'s' if len(names) != 1 else ''}); fewer sequences fit "
+                             f"{need} bytes ({len(names)} sequence{'s' if len(names) != 1 else ''}); fewer sequences fit "
                              "(fewer inputs, or with `pack`, --emotions with fewer emotions), or a smaller drawing "
                              "(the face band: --mode face --thin)")
-    best, lo, hi = smallest, 0.0, 1.0
-    for _ in range(14):
-        mid = (lo + hi) / 2
-        trial = attempt(mid)
-        if trial.flash_bytes <= budget:
-            best, lo = trial, mid
-        else:
-            hi = mid
+    codec, best = max(fitting.items(), key=lambda kv: (len(kv[1].payloads), -kv[1].flash_bytes))
+    notes = []
+    if codec != opts.codec:
+        notes.append(f"codec {opts.codec} gives {pack.flash_bytes} bytes, over {budget}; switched to {codec}")
     dropped = sum(originals) - len(best.payloads)
+    if not dropped:
+        best.notes = notes
+        return best
     notes.append(f"dropped {dropped} of {sum(originals)} frames evenly to fit {budget} bytes "
                  f"(the pack takes {best.flash_bytes} bytes of flash with its tables)")
     cut = [s for s in best.sequences if s.count < s.original_count]
@@ -394,6 +391,33 @@ def fit_budget(opts: ExportOptions, fmt: PixelFormat, names: list[tuple[str, str
         notes += [f"{s.name}: kept {s.count} of {s.original_count} frames, fps {s.fps:.2f}" for s in cut]
     best.notes = notes
     return best
+
+
+def _fit(opts: ExportOptions, fmt: PixelFormat, names: list[tuple[str, str]], bits: list[np.ndarray],
+         fpss: list[float], codec: str, budget: int) -> tuple[Pack | None, int]:
+    """The pack in `codec` with the most frames, kept evenly, that fits `budget` (None when even one frame a
+    sequence does not), and the bytes that one frame a sequence takes."""
+    originals = [len(b) for b in bits]
+
+    def attempt(fraction: float) -> Pack:
+        kept = [_even(n, max(1, int(round(n * fraction)))) for n in originals]
+        return _assemble(opts, fmt, names, [b[k] for b, k in zip(bits, kept)], kept, originals, fpss, codec)
+
+    whole = attempt(1.0)
+    if whole.flash_bytes <= budget:
+        return whole, whole.flash_bytes
+    smallest = attempt(0.0)
+    if smallest.flash_bytes > budget:
+        return None, smallest.flash_bytes
+    best, lo, hi = smallest, 0.0, 1.0
+    for _ in range(14):
+        mid = (lo + hi) / 2
+        trial = attempt(mid)
+        if trial.flash_bytes <= budget:
+            best, lo = trial, mid
+        else:
+            hi = mid
+    return best, smallest.flash_bytes
 
 
 def _span(values: list, fmt: str = "") -> str:

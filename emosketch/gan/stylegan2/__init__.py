@@ -35,17 +35,24 @@ class StyleGAN2(Generator):
     def __init__(self, *args, class_names: list[str] | None = None, draws: str = "photo",
                  directions: dict | None = None, source: str = "", **kwargs):
         super().__init__(*args, **kwargs)
-        self.class_names = list(class_names) if class_names else None
-        if self.class_names is not None and len(self.class_names) != self.c_dim:
-            raise EmosketchError(f"{len(self.class_names)} class names for a model with c_dim {self.c_dim}")
-        if self.class_names is not None and (len(set(self.class_names)) != len(self.class_names)
-                                             or not all(str(c).strip() for c in self.class_names)):
-            raise EmosketchError(f"class names {self.class_names}: each one given once, none empty")
+        self.class_names = self.checked_names(class_names)
         if draws not in DRAWS:
             raise EmosketchError(f"draws {draws!r}: expected photo or sketch")
         self.draws = draws
         self.directions = directions  # {"classes", "vectors" [C, w_dim], "strength", "scores", ...}
         self.source = source
+
+    def checked_names(self, class_names: list[str] | None) -> list[str] | None:
+        """Class names for this model's classes: one each, none empty, none twice."""
+        if not class_names:
+            return None
+        names = list(class_names)
+        if not all(str(c).strip() for c in names) or len(set(names)) != len(names):
+            raise EmosketchError(f"class names {names}: each one given once, none empty")
+        if len(names) != self.c_dim:
+            raise EmosketchError(f"{len(names)} class names for a model with c_dim {self.c_dim}"
+                                 f"{' (an unconditional model has no classes)' if self.c_dim == 0 else ''}")
+        return names
 
     # ---- inputs ---------------------------------------------------------------------------------
 
@@ -64,7 +71,7 @@ class StyleGAN2(Generator):
         return c
 
     def class_index(self, cls: int | str) -> int:
-        if isinstance(cls, str) and not cls.isdigit():
+        if isinstance(cls, str) and not cls.strip().lstrip("+-").isdigit():  # "-1" is a number out of range
             if not self.class_names:
                 raise EmosketchError(f"class {cls!r}: this model's classes have no names; give a number "
                                      f"0-{self.c_dim - 1}, or name them with `emosketch stylegan2 convert --classes`")

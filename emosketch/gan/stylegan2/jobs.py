@@ -170,10 +170,24 @@ def generate(model: str | Path, seeds: list[int], out: str | Path, cls=None, psi
 
 
 def convert(pickle_path: str | Path, out: str | Path, class_names: list[str] | None = None,
-            draws: str = "photo") -> dict:
-    """A snapshot pickle -> emosketch's own file (weights and plain values, safe to load)."""
-    G = load_stylegan2(pickle_path, class_names=class_names)
-    G.draws = draws
+            draws: str | None = None, force: bool = False) -> dict:
+    """A snapshot pickle, or a file convert wrote (to rename its classes or say what it draws) -> emosketch's
+    own file (weights and plain values, safe to load). draws None keeps a converted file's (a pickle: photo)."""
+    source, path = Path(pickle_path), Path(out)
+    if path.exists() and source.exists() and path.resolve() == source.resolve():
+        raise EmosketchError(f"--out {out} is the model being read; write the converted file elsewhere")
+    if path.exists() and not force:
+        raise EmosketchError(f"{out}: already exists (pass --force to replace it)")
+    if not source.is_file():
+        raise EmosketchError(f"{source}: no such file")
+    if is_pickle(source):
+        G = load_stylegan2(source, class_names=class_names)
+    else:
+        G = StyleGAN2.load(source)
+        if class_names:
+            G.class_names = G.checked_names(class_names)
+    if draws is not None:
+        G.draws = draws
     path = G.save(out)
     back = StyleGAN2.load(path)  # what was written reads back, exactly
     for (k, a), b in zip(G.state_dict().items(), back.state_dict().values()):
