@@ -33,9 +33,19 @@ class Finite(_FiniteFloat, click.FloatRange):
 FINITE = _FiniteFloat()
 SEED = click.IntRange(0, 2**32 - 1)  # a latent seed: numpy's and torch's generators take 32 bits
 MAX_FRAMES = 20_000  # frames of one animation (interpolate.timeline.MAX_FRAMES): 330 MB at 128 px
-FPS = Finite(0, 240, min_open=True)
+FPS = Finite(0.02, 240)  # interpolate.timeline.MIN_FPS, MAX_FPS: the slowest a pack plays, the fastest drawn
 PSI = Finite(-2.0, 2.0)  # truncation: 1 none, 0 the mean; beyond +-2 only noise
 BATCH = click.IntRange(1, 4096)
+
+
+def _not_inputs(outputs, inputs) -> None:
+    """An output file that is one of the command's inputs (the photo, a script, the checkpoint) would replace
+    it; and a file output inside the folder a pack goes to would be left in the way of it."""
+    read = {Path(p).resolve(): p for p in inputs if p is not None and Path(p).exists()}
+    for out in outputs:
+        if out is not None and Path(out).exists() and Path(out).resolve() in read:
+            raise click.UsageError(f"{out} is this command's input {read[Path(out).resolve()]}; write the output "
+                                   "elsewhere")
 
 
 def _pt_path(ctx, param, value):
@@ -74,6 +84,9 @@ def _png_out(ctx, param, value: Path) -> Path:
     return value
 
 
+OUT_OF_MEMORY = "out of memory: a smaller job (fewer frames, a smaller size or --batch) fits"
+
+
 class Group(click.Group):
     """Shows library errors and OS errors (missing files, a full disk) as one line, exit code 1."""
 
@@ -92,12 +105,14 @@ class Group(click.Group):
                        "run the command again (prepare resumes where it stopped)", err=True)
             raise click.exceptions.Exit(130) from None
         except MemoryError:
-            raise click.ClickException("out of memory: a smaller job (fewer frames, a smaller size or batch) fits") \
-                from None
+            raise click.ClickException(OUT_OF_MEMORY) from None
         except Exception as exc:  # noqa: BLE001 -- any error no check caught yet (a csv.Error, a ValueError...):
             # still one line, and EMOSKETCH_DEBUG=1 shows where it came from
             if os.environ.get("EMOSKETCH_DEBUG"):
                 raise
+            if isinstance(exc, RuntimeError) and any(w in str(exc) for w in ("can't allocate memory", "out of memory",
+                                                                           "DefaultCPUAllocator")):
+                raise click.ClickException(OUT_OF_MEMORY) from None  # torch's allocators raise RuntimeError
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             raise click.ClickException(f"unexpected {type(exc).__name__}: {first} (a value out of range? "
                                        "EMOSKETCH_DEBUG=1 shows where)") from None
@@ -902,6 +917,7 @@ def interpolate_cmd(checkpoint, image, data, index, kind, timeline, start, end, 
     """
     from .interpolate.animate import FaceSource, Styles, TransitionSpec, transition_video
 
+    _not_inputs(outputs, [image, timeline, checkpoint])
     spec = TransitionSpec(tuple(outputs), timeline, start, end, frames, hold, easing, fps, mode, space, seed_to,
                           intensity, side)
     res = transition_video(_generator(checkpoint), spec, face=FaceSource(image, data, index, kind),
@@ -936,6 +952,7 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
     """
     from .interpolate.animate import AgentSpec, FaceSource, Styles, agent_video
 
+    _not_inputs([*outputs, plot], [image, script, checkpoint])
     res = agent_video(_generator(checkpoint), AgentSpec(script, tuple(outputs), plot, side),
                       face=FaceSource(image, data, index, kind), styles=Styles(seed, psi), device=device, batch=batch,
                       show_progress=True)
@@ -980,6 +997,7 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
 
     if image is None and data is None:
         raise EmosketchError("give the face: --input IMAGE (or --data DATASET --index N)")
+    _not_inputs(outputs, [image, checkpoint, classifier])
     run = search_video(_generator(checkpoint), classifier or default_sketch_classifier(), target, list(outputs),
                        face=FaceSource(image, data, index, kind), start=start,
                        config=SearchConfig(steps=steps, lr=lr, stop_at=stop_at, seed=seed), device=device)
@@ -1074,7 +1092,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     """
     from .export import Dither, ExportOptions, Layout, parse_geometry
     from .export.dither import MASK_MODES
-    from .export.tft import TftOptions, parse_colour
+    from .export.tft import TftOptions, parse_colour, rgb565
     from .interpolate.animate import FaceSource, PackSpec, Styles, face_pack
     ctx = click.get_current_context()
     if tft is not None:  # each pack has its own drawing: an option of the other kind would be ignored
@@ -1092,11 +1110,17 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     from .atomic import check_outside
 
     check_outside(out, [p for p in (image, data) if p is not None])
+    _not_inputs([frames_out], [image, checkpoint])
+    if frames_out is not None and Path(out).resolve() in Path(frames_out).resolve().parents:
+        raise click.UsageError(f"--frames-out {frames_out} is inside --out {out}, the pack's folder, which is written "
+                               "whole; keep the frames beside it")
     checkpoint = _generator(checkpoint)
     tft_opts = None
     if tft is not None:
-        if parse_colour(ink) == parse_colour(paper):  # a bad colour is one line before any work
-            raise click.UsageError(f"--ink {ink} and --paper {paper} are one colour: the face would not show")
+        if rgb565(parse_colour(ink)) == rgb565(parse_colour(paper)):  # as the panel shows them; a bad colour is
+            # one line before any work
+            raise click.UsageError(f"--ink {ink} and --paper {paper} are one colour on the panel (RGB565): the face "
+                                   "would not show")
         tft_opts = TftOptions(panel=tft, ink=ink, paper=paper, shades=shades, layout_mode=mode, framing=framing,
                               name=name)
 

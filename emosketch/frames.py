@@ -368,8 +368,17 @@ def check_output(path: str | Path) -> None:
         raise EmosketchError(f"{path}: is a file, not a folder of frames; choose another path")
 
 
+GIF_MAX_FPS = 50  # a GIF's delays are hundredths of a second, and browsers play a delay under 2 of them at 10 fps
+
+
+def gif_step(fps: float) -> int:
+    """Every how many frames a GIF keeps at `fps`, so that it plays at its real speed (at most 50 fps)."""
+    return max(1, math.ceil(fps / GIF_MAX_FPS - 1e-9))
+
+
 def write_frames(path: str | Path, frames: Frames) -> Path:
-    """Write frames atomically as .npz, .gif, a video, or (no suffix) a folder of PNGs."""
+    """Write frames atomically as .npz, .gif, a video, or (no suffix) a folder of PNGs. A GIF keeps every
+    frame up to 50 fps; faster, every gif_step-th frame, so that it still plays at the frames' speed."""
     import imageio.v3 as iio
 
     path = Path(path)
@@ -381,10 +390,11 @@ def write_frames(path: str | Path, frames: Frames) -> Path:
                 np.savez_compressed(fh, frames=frames.frames, fps=np.float64(frames.fps),
                                     marks=np.array(json.dumps(frames.marks)))
     elif suffix in GIF_SUFFIXES:
+        step = gif_step(frames.fps)  # past 50 fps every step-th frame, each held for the step it stands for
         with atomic_file(path) as tmp:
             # The comment lets _read_gif undo the merging of identical frames that GIF writers do.
-            iio.imwrite(tmp, frames.frames, extension=".gif", duration=1000.0 / frames.fps, loop=0,
-                        comment=f"emosketch fps={frames.fps:g}")
+            iio.imwrite(tmp, frames.frames[::step], extension=".gif", duration=1000.0 * step / frames.fps, loop=0,
+                        comment=f"emosketch fps={frames.fps / step:g}")
     elif suffix in WRITE_VIDEO_SUFFIXES:
         with atomic_file(path) as tmp:
             h, w = frames.frames.shape[1:]

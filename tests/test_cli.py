@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 from emosketch import __version__
 from emosketch.cli import cli
@@ -301,6 +302,43 @@ def test_an_output_never_replaces_its_input_or_the_folder_you_are_in(run, tmp_pa
         assert sorted(p.name for p in (tmp_path / "p").iterdir()) == listing
 
 
+def test_a_file_output_never_replaces_an_input_and_frames_out_waits_for_the_pack(run, tmp_path):
+    """interpolate, agent and pack --frames-out replaced the photo they read; a pack refused for its budget left
+    its --frames-out behind, and --frames-out inside --out made the pack's own folder 'already exist'."""
+    import shutil
+
+    from emosketch.models import demo_photo
+
+    shutil.copy(demo_photo(), tmp_path / "me.gif")
+    before = (tmp_path / "me.gif").read_bytes()
+    script = ROOT / "configs" / "agent-demo.yaml"
+    for args in (("interpolate", "--input", tmp_path / "me.gif", "--from", "neutral", "--to", "happy",
+                  "--out", tmp_path / "me.gif"),
+                 ("agent", "--input", tmp_path / "me.gif", "--script", script, "--out", tmp_path / "me.gif"),
+                 ("pack", "--input", tmp_path / "me.gif", "--frames-out", tmp_path / "me.gif", "--out", tmp_path / "p")):
+        res = run(*args)
+        assert res.exit_code == 2 and "is this command's input" in res.output, res.output
+    assert (tmp_path / "me.gif").read_bytes() == before
+    res = run("pack", "--input", demo_photo(), "--out", tmp_path / "q", "--frames-out", tmp_path / "q" / "f.npz")
+    assert res.exit_code == 2 and "is inside --out" in res.output and not (tmp_path / "q").exists()
+    res = run("pack", "--input", demo_photo(), "--emotions", "neutral,happy", "--out", tmp_path / "r",
+              "--frames-out", tmp_path / "f.npz", "--max-bytes", "100")
+    assert res.exit_code == 1 and "--max-bytes 100" in res.output
+    assert not (tmp_path / "f.npz").exists() and not (tmp_path / "r").exists()
+
+
+def test_a_picture_of_one_flat_tone_is_refused_in_one_line(run, tmp_path):
+    """A white picture made an empty pack, "verified", with exit 0 (called a line drawing); a black one rows
+    of white PNGs with no note."""
+    cv2.imwrite(str(tmp_path / "white.png"), np.full((64, 64), 255, np.uint8))
+    res = run("pack", "--input", tmp_path / "white.png", "--emotions", "neutral,happy", "--out", tmp_path / "p")
+    assert res.exit_code == 1 and "white.png: the picture is one flat tone (every pixel 255)" in res.output
+    assert not (tmp_path / "p").exists()
+    cv2.imwrite(str(tmp_path / "black.png"), np.zeros((64, 64), np.uint8))
+    res = run("sample", "--input", tmp_path / "black.png", "--out", tmp_path / "s")
+    assert res.exit_code == 1 and "one flat tone (every pixel 0)" in res.output and not (tmp_path / "s").exists()
+
+
 def test_demo_trains_renders_and_packs_then_reuses_its_run(run, tmp_path):
     # The full demo trains for about 10 minutes; two steps on 160 faces exercise the same path.
     out = tmp_path / "demo"
@@ -402,6 +440,11 @@ def test_an_error_no_check_caught_is_still_one_line(run, tmp_path, monkeypatch):
     monkeypatch.setattr(dataset, "load", lambda path: (_ for _ in ()).throw(MemoryError()))
     result = run("dataset", "info", tmp_path)
     assert result.exit_code == 1 and "out of memory" in result.output
+    alloc = RuntimeError("[enforce fail at alloc_cpu.cpp:127] data. DefaultCPUAllocator: can't allocate memory: "
+                         "you tried to allocate 4294967296 bytes. Error code 12 (Cannot allocate memory)")
+    monkeypatch.setattr(dataset, "load", lambda path: (_ for _ in ()).throw(alloc))  # torch's, from --batch 4096
+    result = run("dataset", "info", tmp_path)
+    assert result.exit_code == 1 and "out of memory: a smaller job" in result.output and "enforce" not in result.output
     monkeypatch.setenv("EMOSKETCH_DEBUG", "1")
     monkeypatch.setattr(dataset, "load", broken)
     assert isinstance(run("dataset", "info", tmp_path).exception, ZeroDivisionError)

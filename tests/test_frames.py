@@ -84,6 +84,22 @@ def test_npz_marks_that_are_not_objects_are_one_line(tmp_path, marks):
         read_frames(tmp_path / "m.npz")
 
 
+def test_a_gif_past_50_fps_keeps_its_speed_with_fewer_frames(tmp_path, face_transition):
+    """A GIF's delays are hundredths of a second and browsers play one under 2 at 10 fps: 200 fps had
+    stored a 0 ms delay and 60 fps 10 ms. Past 50 fps every k-th frame is kept, held k frames."""
+    from emosketch.frames import gif_step
+
+    assert [gif_step(f) for f in (12, 50, 60, 120, 240)] == [1, 1, 2, 3, 5]
+    frames = Frames(np.repeat(face_transition, 5, axis=0)[:60], 120.0)
+    write_frames(tmp_path / "fast.gif", frames)
+    back = read_frames(tmp_path / "fast.gif")
+    assert back.fps == 40.0 and len(back) == 20  # one second, as written
+    from PIL import Image
+
+    with Image.open(tmp_path / "fast.gif") as im:
+        assert im.info["duration"] >= 20
+
+
 def test_a_video_is_read_only_up_to_the_frame_bound(tmp_path, monkeypatch, frames):
     from emosketch import frames as frames_module
 

@@ -188,11 +188,18 @@ def test_script_runs_frame_by_frame_and_errors_name_the_stimulus():
         ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "speed": 2}, "unknown key 'speed'"),
         ({"stimuli": [{"t": 1, "channel": "joy", "amount": float("nan")}]}, "amount must be a number"),
         ({"stimuli": [{"t": float("inf"), "channel": "joy", "amount": 1}]}, "t must be a number"),
-        ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "fps": 1e9}, "fps must be a number above 0 and at most"),
+        ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "fps": 1e9}, "fps must be a number from 0.02 to"),
         ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "duration": float("inf")}, "duration must be"),
         ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "duration": 1e7}, "frames, more than 20,000"),
         ({"stimuli": [{"t": 1, "channel": "joy", "amount": 5}]}, "amount must be from -1.5 to 1.5"),
         ({"stimuli": [{"t": 12, "channel": "joy", "amount": 1}], "duration": 10}, "at 12 s is at or after the end"),
+        # the file and the value were missing ("agent: rise >= 0, ceiling > 0, ...")
+        ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "agent": {"rise": -1}},
+         r"^s\.yaml: agent\.rise must be >= 0, got -1(\.0)?$"),
+        ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "agent": {"overthrow_keep": 2}},
+         r"^s\.yaml: agent\.overthrow_keep must be from 0 to 1, got 2(\.0)?$"),
+        ({"stimuli": [{"t": 1, "channel": "joy", "amount": 1}], "agent": {"emotions": {"glee": "happy"}}},
+         r"^s\.yaml: agent: unknown channel 'glee'"),
     ]:
         with pytest.raises(EmosketchError, match=message):
             parse_script(data, "s.yaml")
@@ -628,7 +635,7 @@ def test_a_timeline_is_bounded_and_finite():
     classes = ["neutral", "happy", "sad"]
     with pytest.raises(EmosketchError, match=f"runs past {MAX_FRAMES:,} frames"):
         parse_timeline([{"emotion": "neutral"}, {"to": "happy", "over": 100_000_000}], classes)
-    with pytest.raises(EmosketchError, match="fps must be a number above 0 and at most 240"):
+    with pytest.raises(EmosketchError, match="fps must be a number from 0.02 to 240"):
         parse_timeline({"fps": 1e9, "timeline": [{"emotion": "neutral", "hold": 1}]}, classes)
     for bad in ({"hold": float("nan")}, {"hold": float("inf")}, {"to": {"happy": 1.0, "sad": float("nan")}}):
         with pytest.raises(EmosketchError, match="must be a number"):

@@ -171,3 +171,15 @@ def test_source_specks_go_before_the_shrink_and_strokes_stay():
     assert np.array_equal(apply_layout(frame[None], Layout(128, 64, "fit", source_speck=0)), plain[None])
     with pytest.raises(EmosketchError, match="source speck"):
         Layout(source_speck=-1)
+
+
+def test_per_frame_zooms_are_held_within_the_zoom_range():
+    """pack --zoom 20 (in its documented range) failed with "per-frame zooms: expected 12 values between 0.05
+    and 20": its idle loops' breath took the zoom past 20. The zoom now stops at the range's ends."""
+    from emosketch.export.layout import frame_zooms
+
+    assert frame_zooms(Layout(128, 64, zoom=20.0), 3, [0.9, 1.0, 1.1]).tolist() == [18.0, 20.0, 20.0]
+    assert frame_zooms(Layout(128, 64, zoom=0.05), 2, [0.9, 1.1]).tolist() == [0.05, 0.05 * 1.1]
+    for bad in ([float("nan"), 1.0], [1.0], [0.0, 1.0]):
+        with pytest.raises(EmosketchError, match="per-frame zooms: expected 2 finite values above 0"):
+            frame_zooms(Layout(128, 64), 2, bad)

@@ -12,6 +12,7 @@ import torch
 from click.testing import CliRunner
 
 from emosketch.cli import cli
+from emosketch.frames import Frames, write_frames
 from emosketch.models import default_generator, demo_photo
 
 
@@ -152,6 +153,24 @@ def test_sample_refuses_two_inputs_that_would_write_one_file(run, tmp_path):
     result = run("sample", "--input", tmp_path / "a" / "face.png", "--input", tmp_path / "b", "--out", tmp_path / "s")
     assert result.exit_code == 1 and "would both be written as face.png" in result.output
     assert not (tmp_path / "s").exists()
+    # a row's name and another input's cell: face_happy.png was face's happy cell and face_happy's row (13 files)
+    cv2.imwrite(str(tmp_path / "a" / "face_happy.png"), np.full((64, 64), 255, np.uint8))
+    result = run("sample", "--input", tmp_path / "a", "--out", tmp_path / "s")
+    assert result.exit_code == 1 and "would both be written as face_happy.png" in result.output
+    # the same file named twice is drawn once; a folder's GIFs are read (they had been skipped unsaid)
+    (tmp_path / "a" / "face_happy.png").unlink()
+    frame = cv2.imread(str(demo_photo()), cv2.IMREAD_GRAYSCALE)
+    (tmp_path / "c").mkdir()
+    write_frames(tmp_path / "c" / "moving.gif", Frames(np.stack([frame, frame]), 12.0))
+    result = run("sample", "--input", tmp_path / "a" / "face.png", "--input", tmp_path / "a" / ".." / "a" / "face.png",
+                 "--input", tmp_path / "c", "--emotions", "happy", "--out", tmp_path / "s")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "s").glob("*.png")) == ["face.png", "face_happy.png", "moving.png",
+                                                                      "moving_happy.png"]
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    result = run("sample", "--input", tmp_path / "empty", "--out", tmp_path / "e")
+    assert result.exit_code == 1 and "empty: folder holds no pictures (.bmp, .gif" in result.output
 
 
 def test_slim_photo_margin_frames_photos_closer(run, tmp_path):

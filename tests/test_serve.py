@@ -92,7 +92,8 @@ def test_a_camera_frame_with_no_face_found_leaves_the_drawn_face(client, engine)
     client.post("/api/classify?face=1", content=photo(), headers={"content-type": "image/jpeg"})
     session = engine.session(client.cookies["emosketch_session"], create=False)
     drawn = session.face_id
-    blank = png(np.full((240, 320, 3), 120, np.uint8))  # a frame with nobody in it
+    wall = np.repeat(np.linspace(90, 160, 320).astype(np.uint8)[None, :, None], 240, 0).repeat(3, 2)
+    blank = png(wall)  # a frame with nobody in it
     out = client.post("/api/classify?stimulate=1&face=1&found=1", content=blank,
                       headers={"content-type": "image/png"}).json()
     assert "face" not in out and "the face drawn before stays" in out["face_kept"] and not out["box"]["found"]
@@ -105,6 +106,10 @@ def test_a_camera_frame_with_no_face_found_leaves_the_drawn_face(client, engine)
     assert "(whole" in out["face"] and session.face_id != drawn  # an upload is drawn whatever it shows
     out = client.post("/api/classify?stimulate=1", content=blank, headers={"content-type": "image/png"}).json()
     assert "not_stimulated" not in out  # and read whatever it shows
+    drawn = session.face_id
+    dark = png(np.zeros((240, 320, 3), np.uint8))  # a camera starting up: one flat tone, nothing to draw
+    out = client.post("/api/classify?face=1", content=dark, headers={"content-type": "image/png"}).json()
+    assert "face" not in out and "one flat tone" in out["face_kept"] and session.face_id == drawn
 
 
 def test_bad_uploads_get_a_json_4xx_and_the_server_goes_on(client, engine):

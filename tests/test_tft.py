@@ -240,7 +240,10 @@ def test_pack_tft_from_a_photo(tmp_path):
     for options, words in ((["--tft", "st7789-240x240", "--max-bytes", "100"], "--max-bytes: for OLED packs"),
                            (["--tft", "st7789-240x240", "--size", "128x32", "--codec", "rle"], "--size, --codec: for OLED"),
                            (["--shades", "4"], "--shades: for TFT packs; give --tft"),
-                           (["--tft", "st7789-240x240", "--ink", "white", "--paper", "#fff"], "are one colour")):
+                           (["--tft", "st7789-240x240", "--ink", "white", "--paper", "#fff"], "are one colour"),
+                           # two colours in 24 bits, one in the panel's 16 (a blank pack, "verified", exit 0)
+                           (["--tft", "st7789-240x240", "--ink", "#000000", "--paper", "#060306"], "one colour on the "
+                            "panel (RGB565)")):
         r = CliRunner().invoke(cli, ["pack", "--input", str(demo_photo()), *options, "--out", str(tmp_path / "x")])
         assert r.exit_code == 2 and words in r.output and not (tmp_path / "x").exists(), r.output  # before any work
 

@@ -77,7 +77,10 @@ def model_input(gray: np.ndarray, settings: dict, size: int, reads: str = "sketc
     ("sketch"), through the dataset `settings` it was trained on, at `size`. `kind` says whether the
     image is a photo or already a sketch (auto: guess). `fallback` sketches photos for a model whose
     data has no sketch settings (synthetic drawings); without it such a model refuses photos.
-    Returns (image, how it was made)."""
+    Returns (image, how it was made). A picture of one flat tone holds no face or drawing: refused."""
+    if gray.size and int(gray.min()) == int(gray.max()):  # a blank pack "verified", or rows of white PNGs, exit 0
+        raise EmosketchError(f"the picture is one flat tone (every pixel {int(gray.min())}): there is no face or "
+                             "drawing in it to redraw")
     face_cfg, sketch_cfg = photo_configs(settings)
     defaults = sketch_cfg is None and fallback is not None
     sketch_cfg = sketch_cfg or fallback

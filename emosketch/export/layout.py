@@ -225,12 +225,12 @@ def with_face(layout: Layout, frames: np.ndarray) -> Layout:
 
 def frame_zooms(layout: Layout, count: int, zooms=None) -> np.ndarray:
     """Each frame's zoom: `zooms` (one per frame, e.g. from the frames' marks) times the layout's
-    zoom, or the layout's zoom ramp."""
+    zoom, held within 0.05 to 20 (pack --zoom 20 and its idle loops' breath), or the layout's zoom ramp."""
     if zooms is not None:
         z = np.asarray(zooms, np.float64) * layout.zoom
-        if z.shape != (count,) or not np.all((z >= 0.05) & (z <= 20.0)):
-            raise EmosketchError(f"per-frame zooms: expected {count} values between 0.05 and 20")
-        return z
+        if z.shape != (count,) or not np.all(np.isfinite(z) & (z > 0)):
+            raise EmosketchError(f"per-frame zooms: expected {count} finite values above 0")
+        return np.clip(z, 0.05, 20.0)
     if layout.zoom_to is None or count < 2:
         return np.full(count, layout.zoom)
     return np.linspace(layout.zoom, layout.zoom_to, count)

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from ..errors import EmosketchError
+from ..frames import gif_step
 from ..text import put_text
 from .pack import Pack
 
@@ -70,11 +71,13 @@ PREVIEW_FRAMES = 360  # at most this many frames in preview.gif (30 s at 12 fps)
 def preview_sample(pack: Pack, most: int = PREVIEW_FRAMES) -> tuple[list[int], list[float]]:
     """The frames preview.gif shows and each one's duration in ms: every frame of a pack of up to
     `most` frames; of a longer one every k-th frame of each sequence, each held for the k frames it
-    stands for, so the preview keeps the pack's timing and every sequence."""
-    k = max(1, -(-len(pack.bits) // most))
+    stands for, so the preview keeps the pack's timing and every sequence (and past 50 fps, which a GIF cannot
+    play, every gif_step-th frame)."""
+    every = max(1, -(-len(pack.bits) // most))
     frames, durations = [], []
     for s in pack.sequences:
         ms = 1000.0 / s.fps
+        k = max(every, gif_step(s.fps))  # past 50 fps a GIF would play at 10 fps: fewer frames, held longer
         for i in range(0, s.count, k):
             frames.append(s.first + i)
             durations.append(ms * min(k, s.count - i))

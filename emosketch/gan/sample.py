@@ -181,13 +181,20 @@ class GanTranslator:
         return self._run(images, styles)
 
 
+READ_SUFFIXES = IMAGE_SUFFIXES | {".gif"}  # a GIF is read as its first frame, as when it is named alone
+
+
 def _inputs(paths: list[Path]) -> list[Path]:
-    files = []
+    """The pictures to redraw: each file named, and the pictures in each folder named; each file once."""
+    files, seen = [], set()
     for p in paths:
-        if p.is_dir():
-            files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        else:
-            files.append(p)
+        found = sorted(f for f in p.iterdir() if f.suffix.lower() in READ_SUFFIXES) if p.is_dir() else [p]
+        if p.is_dir() and not found:
+            raise EmosketchError(f"{p}: folder holds no pictures ({', '.join(sorted(READ_SUFFIXES))})")
+        for f in found:
+            if f.resolve() not in seen:  # the same file named twice (a/x.png and a/../a/x.png) is drawn once
+                seen.add(f.resolve())
+                files.append(f)
     if not files:
         raise EmosketchError("no input images found")
     return files
@@ -204,12 +211,14 @@ def sample(checkpoint: str | Path, inputs: list[str | Path], emotions: list[str]
     data = tr.state.get("dataset", {})
     written, skipped = [], []
     files = _inputs([Path(p) for p in inputs])
-    stems: dict[str, Path] = {}
-    for path in files:  # each input's files are named by its stem: two of one stem would overwrite each other
-        if path.stem in stems and stems[path.stem] != path:
-            raise EmosketchError(f"{stems[path.stem]} and {path} would both be written as {path.stem}.png; "
-                                 "rename one, or sample them into two folders")
-        stems[path.stem] = path
+    names: dict[str, Path] = {}
+    for path in files:  # each input's row and cells are named by its stem: no two may share a name
+        for name in [f"{path.stem}.png"] + [f"{path.stem}_{e}{'' if styles == 1 else f'_{k}'}.png"
+                                            for e in wanted for k in range(styles)]:
+            if name in names and names[name] != path:
+                raise EmosketchError(f"{names[name]} and {path} would both be written as {name}; rename one, or "
+                                     "sample them into two folders")
+            names[name] = path
     with atomic_dir(out, overwrite=force) as tmp:
         for path in files:
             try:

@@ -25,7 +25,7 @@ from ..config import from_dict, read_yaml
 from ..emotions import canonical
 from ..errors import EmosketchError, shown
 from ..frames import MAX_FRAMES
-from .timeline import MAX_FPS
+from .timeline import MAX_FPS, MIN_FPS
 
 MAX_AMOUNT = 1.5  # a stimulus's amount either way, in a script and in serve's /api/agent/stimulate
 
@@ -78,8 +78,11 @@ class AgentConfig:
         missing = [c for c in CHANNELS if c not in self.half_life]
         if missing:
             raise EmosketchError(f"agent.half_life: no half-life for {', '.join(missing)}")
-        if self.rise < 0 or self.ceiling <= 0 or not 0 <= self.overthrow_keep <= 1 or self.sharpness <= 0:
-            raise EmosketchError("agent: rise >= 0, ceiling > 0, 0 <= overthrow_keep <= 1 and sharpness > 0")
+        for name, ok, rule in (("rise", self.rise >= 0, ">= 0"), ("ceiling", self.ceiling > 0, "> 0"),
+                               ("overthrow_keep", 0 <= self.overthrow_keep <= 1, "from 0 to 1"),
+                               ("sharpness", self.sharpness > 0, "> 0")):
+            if not ok:
+                raise EmosketchError(f"agent.{name} must be {rule}, got {shown(getattr(self, name))}")
 
 
 def looks(value, where: str) -> list[tuple[tuple[str, float], ...]]:
@@ -275,7 +278,10 @@ def parse_script(data: Any, where: str = "script") -> Script:
         defaults = AgentConfig()
         settings = {**settings, **{k: {**getattr(defaults, k), **settings[k]} for k in ("emotions", "half_life")
                                    if isinstance(settings.get(k), dict)}}
-    agent = from_dict(AgentConfig, settings, f"{where}: agent")
+    try:
+        agent = from_dict(AgentConfig, settings, f"{where}: agent")
+    except EmosketchError as exc:  # the settings' own checks name the setting; the file is named here
+        raise EmosketchError(str(exc) if str(exc).startswith(where) else f"{where}: {exc}") from None
     stimuli = []
     raw = data.get("stimuli")
     if not isinstance(raw, list) or not raw:
@@ -302,8 +308,8 @@ def parse_script(data: Any, where: str = "script") -> Script:
         stimuli.append(Stimulus(float(entry["t"]), str(entry["channel"]), float(entry["amount"])))
     stimuli.sort(key=lambda s: s.t)
     fps = data.get("fps", 12.0)
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= MAX_FPS:
-        raise EmosketchError(f"{where}: fps must be a number above 0 and at most {MAX_FPS}, got {shown(fps)}")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not MIN_FPS <= fps <= MAX_FPS:
+        raise EmosketchError(f"{where}: fps must be a number from {MIN_FPS:g} to {MAX_FPS}, got {shown(fps)}")
     duration = data.get("duration", stimuli[-1].t + 4.0)
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 < duration < math.inf:
         raise EmosketchError(f"{where}: duration must be a positive number of seconds, got {shown(duration)}")

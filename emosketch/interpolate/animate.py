@@ -203,7 +203,6 @@ def face_pack(checkpoint: str | Path, spec: PackSpec, *, face: FaceSource, style
         frames = sequences(r, src, wanted, spec.transition_frames, spec.idle_frames, spec.easing, spec.fps,
                            styles.seed, styles.psi, zoom_breath=spec.zoom_breath, intensity=spec.intensity)
     stage(f"packing {len(frames)} frames: drawn for the panel, coded, written and verified", show_progress)
-    written = [str(p) for p in write_outputs(frames, [spec.frames_out])] if spec.frames_out is not None else []
     if spec.tft is not None:
         from ..export.framing import steady_box
         from ..export.tft import build_tft_pack, write_tft_pack
@@ -212,12 +211,19 @@ def face_pack(checkpoint: str | Path, spec: PackSpec, *, face: FaceSource, style
         tpack = build_tft_pack([(name, "generator", part) for name, part in split_sequences(frames, "frames")],
                                spec.tft, box=steady_box(src.sketch[None]))
         folder = write_tft_pack(tpack, spec.out, force=spec.force)
+        written = _frames_out(frames, spec)
         return PackResult(str(folder), wanted, n, n * (n - 1), len(tpack.payloads), len(tpack.data), tpack.raw_bytes,
                           src.how, written=written)
     pack, folder = emotion_pack(frames, spec.out, spec.opts, spec.force, spec.panel, src)
+    written = _frames_out(frames, spec)
     m = pack.manifest()
     return PackResult(str(folder), wanted, n, n * (n - 1), len(pack.payloads), m["total_bytes"], m["raw_bytes"],
                       src.how, list(pack.notes), written, m.get("model_bytes", 0))
+
+
+def _frames_out(frames: Frames, spec: PackSpec) -> list[str]:
+    """--frames-out, written once the pack is (a pack refused for its budget left the frames behind)."""
+    return [str(p) for p in write_outputs(frames, [spec.frames_out])] if spec.frames_out is not None else []
 
 
 def crossfade(first: np.ndarray, last: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -56,7 +56,10 @@ class Renderer:
                 gray = decode_file(Path(image))
             except Skip as exc:
                 raise EmosketchError(f"{image}: {exc}") from None
-            return self.source_from_gray(gray, kind)
+            try:
+                return self.source_from_gray(gray, kind)
+            except EmosketchError as exc:  # what is wrong with the picture, named by its file
+                raise EmosketchError(f"{image}: {exc}") from None
         from ..datasets.dataset import load
 
         ds = load(data)

@@ -215,10 +215,14 @@ class Engine:
                   "stimulated": {}}
         new_face = None
         if use_face:
-            with self.model_lock:
-                new_face = self.renderer.source_from_gray(gray, "auto")
-            new_face = replace(new_face, original=new_face.sketch)  # a session keeps no upload, only its sketch
-            if only_found and drawn_whole(new_face.how):
+            try:
+                with self.model_lock:
+                    new_face = self.renderer.source_from_gray(gray, "auto")
+            except EmosketchError as exc:  # a blank frame (a camera starting up): nothing to draw, the face stays
+                result["face_kept"] = f"{exc}; the face drawn before stays"
+            if new_face is not None:
+                new_face = replace(new_face, original=new_face.sketch)  # a session keeps no upload, only its sketch
+            if new_face is not None and only_found and drawn_whole(new_face.how):
                 new_face = None
                 result["face_kept"] = ("no face found in this picture, so the face drawn before stays (the whole "
                                        "picture seldom reads as a face on the panel)")
