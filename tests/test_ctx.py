@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emosketch.errors import EmosketchError
-from emosketch.export import codec, ctx, manifest, write_pack
+from emosketch.export import ExportOptions, Layout, build_pack, codec, ctx, manifest, write_pack
 from emosketch.export.pixels import pixel_format
+from emosketch.frames import Frames
 
 
 def _decode_bits(payload: bytes, probs: list[int]) -> list[int]:
@@ -123,11 +124,15 @@ def test_ctx_halves_line_art_and_auto_stays_with_the_byte_codecs(face_transition
     assert auto.model == b"" and {cid for cid, _ in auto.payloads} <= {codec.RAW, codec.RLE, codec.DELTA}
 
 
-def test_a_budget_keeps_the_context_codec(face_transition):
-    full = make_pack(face_transition, codec="ctx")
-    fitted = make_pack(face_transition, codec="ctx", max_bytes=full.flash_bytes - 300)
-    assert fitted.model and fitted.flash_bytes <= full.flash_bytes - 300 and len(fitted.payloads) < 24
+def test_a_budget_keeps_the_context_codec_where_it_keeps_more_frames(face_transition):
+    seqs = [(f"s{i}", "t", Frames(np.roll(face_transition, i, axis=2), 12.0)) for i in range(8)]
+    full = build_pack(seqs, ExportOptions(layout=Layout(128, 64), codec="ctx"))
+    fitted = build_pack(seqs, ExportOptions(layout=Layout(128, 64), codec="ctx", max_bytes=full.flash_bytes - 300))
+    assert fitted.model and fitted.flash_bytes <= full.flash_bytes - 300 and len(fitted.payloads) < 8 * 12
     assert not any("switched" in n for n in fitted.notes)
+    few = make_pack(face_transition, codec="ctx")  # 24 frames: the byte codecs keep more of them under the budget
+    small = make_pack(face_transition, codec="ctx", max_bytes=few.flash_bytes - 300)
+    assert not small.model and any("switched to auto" in n for n in small.notes)
 
 
 def test_pack_counts_the_model_and_round_trips(tmp_path, face_transition):

@@ -149,7 +149,7 @@ def test_slim_refuses_a_damaged_checkpoint_that_sample_would_refuse(run, generat
 def test_sample_refuses_two_inputs_that_would_write_one_file(run, tmp_path):
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
-        cv2.imwrite(str(tmp_path / folder / "face.png"), np.full((64, 64), 255, np.uint8))
+        cv2.imwrite(str(tmp_path / folder / "face.png"), np.tile(np.arange(0, 256, 4, dtype=np.uint8), (64, 1)))
     result = run("sample", "--input", tmp_path / "a" / "face.png", "--input", tmp_path / "b", "--out", tmp_path / "s")
     assert result.exit_code == 1 and "would both be written as face.png" in result.output
     assert not (tmp_path / "s").exists()
