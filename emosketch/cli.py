@@ -369,8 +369,8 @@ def _pairs(_ctx, _param, value: str | None) -> dict[str, str]:
         if not part.strip():
             continue
         src, sep, dst = part.partition("=")
-        if not sep or not src.strip() or not dst.strip():
-            raise click.BadParameter(f"{part!r}: expected FROM=TO, e.g. angry=anger,contempt=disgust")
+        if not sep or not src.strip() or not dst.strip() or "=" in dst:
+            raise click.BadParameter(f"{part!r}: expected FROM=TO, one = a pair, e.g. angry=anger,contempt=disgust")
         if src.strip() in out:  # the first would be dropped silently (YAML refuses a key given twice too)
             raise click.BadParameter(f"{src.strip()!r} is mapped twice ({src.strip()}={out[src.strip()]} and "
                                      f"{part.strip()}); give each FROM once")

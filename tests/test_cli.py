@@ -386,6 +386,7 @@ def test_prepare_config_file_and_errors(run, tmp_path):
     for args, message in [(["--config", tmp_path / "bad.yaml"], "unknown key 'margn'"),
                           (["--source", "imagenet:x"], "KIND must be one of"),
                           (["--map", "angry"], "expected FROM=TO"),
+                          (["--map", "happy=sad=x"], "one = a pair"),
                           (["-j", "0"], "0 is not in the range 1<=x<=64")]:
         argv = ["prepare", "--source", "synthetic", "--out", tmp_path / "x"]
         if "--source" in args:

@@ -128,6 +128,18 @@ def test_options_a_source_cannot_use_are_refused_or_noted(tmp_path):
     assert not any("sketch settings" in m for m in messages)
 
 
+@pytest.mark.parametrize("folder, advice", [("very.happy", "--map very.happy=veryhappy"),
+                                            ("2face", "--map 2face=face"),  # not from a digit
+                                            ("Sad Face", "--map sad face=sadface"),
+                                            ("sad=x", "as sadx (its name holds '=' or ','")])  # it advised --map sad=x=sadx
+def test_a_class_name_no_pack_can_show_gets_advice_that_works(tmp_path, folder, advice):
+    make_folder(tmp_path / "f")
+    (tmp_path / "f" / "happy").rename(tmp_path / "f" / folder)
+    with pytest.raises(EmosketchError, match="a class name is lower-case letters") as info:
+        prepare(f"folder:{tmp_path / 'f'}", tmp_path / "out", PrepareConfig(size=32), **quiet())
+    assert advice in str(info.value), str(info.value)
+
+
 def test_same_inputs_give_the_same_bytes_with_any_workers(tmp_path):
     make_folder(tmp_path / "f")
     for name, workers in (("a", 1), ("b", 1), ("c", 2)):

@@ -109,9 +109,13 @@ def resolve_classes(index: Index, cfg: PrepareConfig) -> tuple[list[str], list[i
         raise EmosketchError(f"{index.path}: no labelled items to prepare")
     for c in classes:  # a checkpoint with such a class is refused: say so before the work
         if not class_name_ok(c):
-            plain = re.sub(r"[^a-z0-9]", "", c) or "other"
+            plain = re.sub(r"^[0-9]+", "", re.sub(r"[^a-z0-9]", "", c.lower()))
+            plain = plain if plain and plain != "seq" else "other"
+            how = (f"e.g. --map {c:.40}={plain:.40}" if not set(c) & set("=,") else  # --map cannot name it
+                   f"e.g. as {plain:.40} (its name holds '=' or ',', which --map cannot name; a --config YAML's "
+                   "mapping can)")
             raise EmosketchError(f"class {c!r:.50}: a class name is lower-case letters and digits from a letter, and "
-                                 f"not 'seq', so that a pack can show it; rename it, e.g. --map {c:.40}={plain:.40}")
+                                 f"not 'seq', so that a pack can show it; rename it, {how}")
     position = {c: i for i, c in enumerate(classes)}
     labels, kept = [], []
     for i, (item, name) in enumerate(zip(index.items, mapped)):
