@@ -817,6 +817,26 @@ def test_a_flood_without_a_session_forgets_its_own_sessions_first(engine):
     assert engine.session(mine.token, create=False) is mine and len(engine.sessions) == 8
 
 
+def test_one_address_that_comes_back_to_its_sessions_cannot_push_out_everyone_elses(engine):
+    """A program on the LAN that reused its own tokens (each session used, so none went first) filled every
+    slot and forgot the mirror's users; now an address past its share forgets its own least recently used."""
+    engine.config = replace(engine.config, max_sessions=8, address_sessions=3)
+    mine = engine.session(None, address="10.0.0.2")
+    assert engine.session(mine.token) is mine and mine.address == "10.0.0.2"
+    theirs = []
+    for _ in range(50):
+        s = engine.session(None, address="10.0.0.9")
+        assert engine.session(s.token, address="10.0.0.9") is s  # it comes back: in use
+        theirs.append(s)
+    assert engine.session(mine.token, create=False) is mine
+    kept = [k for k, v in engine.sessions.items() if v.address == "10.0.0.9"]
+    assert kept == [s.token for s in theirs[-3:]]  # its newest three; everyone else's untouched
+    from emosketch.errors import EmosketchError
+
+    with pytest.raises(EmosketchError, match="address_sessions"):
+        replace(engine.config, address_sessions=0)
+
+
 def test_searches_and_each_sessions_streams_are_capped(client, engine):
     """Eight searches at once held a camera frame 8.6 s, and one client could hold all 16 stream slots."""
     engine.searches = engine.config.max_searches  # as while one runs

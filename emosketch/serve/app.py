@@ -189,7 +189,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
 
     def session_of(request: Request):
         token = request.query_params.get("session") or request.cookies.get(COOKIE)
-        return engine.session(token)
+        return engine.session(token, address=request.client.host if request.client else None)
 
     def answer(response: Response, session, request: Request) -> Response:
         # a ?session= token (the device's) never becomes the browser's cookie: a link with someone else's

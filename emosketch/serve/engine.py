@@ -56,6 +56,8 @@ class ServeConfig:
     session_streams: int = 4  # streams one session may hold open at once; more get 429
     address_streams: int = 8  # streams one client address may hold open at once (a client that sends no cookie
     # is a new session each time, so the session cap alone let one program take every stream); more get 429
+    address_sessions: int = 32  # sessions one client address may hold; past it, that address's own least recently
+    # used one is forgotten (one program that came back to its sessions had pushed everyone else's out)
     zoom: float = 0.25  # push-in at full arousal of the agent's dominant channel
     stimulus: float = 0.8  # how strongly a classified emotion stimulates its channel (x its probability)
     cache_frames: int = 2048  # rendered panel frames kept, keyed by face, weights and zoom
@@ -66,10 +68,10 @@ class ServeConfig:
     def __post_init__(self) -> None:
         if (self.max_upload_bytes < 1024 or self.max_pixels < 64 * 64 or self.max_sessions < 1 or self.max_streams < 1
                 or self.max_side < 64 or self.decode_slots < 1 or self.max_packs < 1 or self.max_searches < 1
-                or self.session_streams < 1 or self.address_streams < 1):
+                or self.session_streams < 1 or self.address_streams < 1 or self.address_sessions < 1):
             raise EmosketchError("serve: max_upload_bytes >= 1024, max_pixels >= 4096, max_side >= 64, "
                                  "max_sessions, max_streams, max_packs, max_searches, session_streams, "
-                                 "address_streams and decode_slots >= 1")
+                                 "address_streams, address_sessions and decode_slots >= 1")
         if not 0 < self.request_seconds <= 3600:
             raise EmosketchError("serve: request_seconds in (0, 3600]")
         if not 0 <= self.zoom <= 2 or not 0 < self.stimulus <= 1.5:
@@ -85,6 +87,7 @@ class Session:
     panel: Panel  # the panel drawing, framed on this face
     zoom: float = 0.0  # the lagged push-in (1 + zoom is the panel's zoom)
     uses: int = 0  # requests that came back with this session's token: a session no one came back to goes first
+    address: str | None = None  # the client address that began it
     streams: int = 0  # its streams open now
     clock: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -159,12 +162,16 @@ class Engine:
 
     # ---- sessions --------------------------------------------------------------------------------
 
-    def new_session(self) -> Session:
+    def new_session(self, address: str | None = None) -> Session:
         token = secrets.token_hex(16)  # 128 bits; hex, so that `--session TOKEN` never reads as an option
         s = Session(token, Agent(classes=self.classes), self.default_face, self.default_face_id,
-                    self._panel(self.default_face))
+                    self._panel(self.default_face), address=address)
         with self.sessions_lock:
             self.sessions[token] = s
+            if address is not None:  # one address's sessions past its share: its own least recently used goes
+                own = [k for k, v in self.sessions.items() if v.address == address]
+                if len(own) > self.config.address_sessions:
+                    self.sessions.pop(own[0])
             while len(self.sessions) > self.config.max_sessions:
                 # the least recently used session that no request came back to, else the least recently used:
                 # a flood of requests without a session (a page of another site cannot send the cookie) forgets
@@ -173,15 +180,16 @@ class Engine:
                 self.sessions.pop(unused) if unused is not None else self.sessions.popitem(last=False)
         return s
 
-    def session(self, token: str | None, create: bool = True) -> Session | None:
-        """The session of a token, refreshed as recently used; a new one for an unknown token."""
+    def session(self, token: str | None, create: bool = True, address: str | None = None) -> Session | None:
+        """The session of a token, refreshed as recently used; a new one (begun by `address`) for an unknown
+        token."""
         with self.sessions_lock:
             s = self.sessions.get(token) if token else None
             if s is not None:
                 self.sessions.move_to_end(token)
                 s.uses += 1
                 return s
-        return self.new_session() if create else None
+        return self.new_session(address) if create else None
 
     @staticmethod
     def _panel(face: Source) -> Panel:
