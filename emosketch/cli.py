@@ -102,7 +102,8 @@ class Group(click.Group):
             raise
         except KeyboardInterrupt:  # Ctrl-C (click alone says "Aborted!" and exits 1): what happened, and exit 130
             click.echo("interrupted: every output is written whole or not at all, so nothing half-written was left; "
-                       "run the command again (prepare resumes where it stopped)", err=True)
+                       "run the command again (prepare resumes where it stopped; classifier train goes on with "
+                       "--resume)", err=True)
             raise click.exceptions.Exit(130) from None
         except MemoryError:
             raise click.ClickException(OUT_OF_MEMORY) from None
@@ -1353,7 +1354,8 @@ def _terminated(signum, frame) -> None:
     """SIGTERM (kill, a closing terminal, a container stopping) unwinds like Ctrl-C: every output being
     written drops its temporary files and lock on the way out, after one line that says so."""
     click.echo(f"stopped by {signal.Signals(signum).name}: every output is written whole or not at all, so nothing "
-               "half-written was left; run the command again (prepare resumes where it stopped)", err=True)
+               "half-written was left; run the command again (prepare resumes where it stopped; classifier train "
+               "goes on with --resume)", err=True)
     raise SystemExit(128 + signum)
 
 

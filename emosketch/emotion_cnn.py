@@ -64,7 +64,9 @@ class ClassifierConfig:
                 ("label_smoothing", 0 <= self.label_smoothing < 1, "from 0 to below 1"),
                 ("weight_decay", 0 <= self.weight_decay <= 1, "from 0 to 1"),
                 ("max_minutes", self.max_minutes is None or self.max_minutes > 0, "above 0"),
-                ("samples_per_epoch", self.samples_per_epoch is None or self.samples_per_epoch >= 1, "at least 1")):
+                ("samples_per_epoch", self.samples_per_epoch is None or 1 <= self.samples_per_epoch <= 10_000_000,
+                 "from 1 to 10,000,000"),  # 1e11 had run out of memory building the epoch's draws
+                ("dropout", 0 <= self.dropout < 1, "from 0 to below 1")):
             if not ok:
                 raise EmosketchError(f"classifier {key} {getattr(self, key)!r:.40}: {want}")
         if self.arch == "hog" and not (2 <= self.hog_cell <= self.image_size // 2 and 4 <= self.hog_bins <= 36):

@@ -259,3 +259,13 @@ def test_classify_shipped_reads_photos_with_the_face_classifier_and_drawings_wit
     assert photo["label"] == "happy"  # the astronaut smiles
     table = CliRunner().invoke(cli, ["classify", "shipped", *files]).output.splitlines()
     assert "no face found" in table[1] and "no face found" not in table[0] + table[2]
+
+
+def test_dropout_and_samples_per_epoch_are_bounded():
+    """dropout 1.5 was torch's ValueError ("unexpected ..."); samples_per_epoch 1e11 ran out of memory."""
+    from emosketch.emotion_cnn import ClassifierConfig
+
+    for key, value, words in (("dropout", 1.5, "from 0 to below 1"), ("dropout", -1.0, "from 0 to below 1"),
+                              ("samples_per_epoch", 10**11, "from 1 to 10,000,000")):
+        with pytest.raises(EmosketchError, match=f"classifier {key} .*{words}"):
+            ClassifierConfig(**{key: value})

@@ -139,6 +139,12 @@ def test_run_guards(synthetic, tmp_path):
           log=notes.append)  # a finished run, asked to go past its schedule, says why it does not
     assert any("past the run's last step, 1" in n for n in notes) and any("at step 1 already" in n for n in notes)
     assert not any("it goes on with" in n for n in notes)
+    notes.clear()  # a run resumed with no config (the default one) takes its own, with no size refusal or note
+    train(TrainConfig(), synthetic, tmp_path / "run", resume=True, device="cpu", progress=False, log=notes.append)
+    assert not any("config differs" in n for n in notes), notes
+    train(tiny_cfg(steps=1, lr=0.5), synthetic, tmp_path / "run", resume=True, device="cpu", progress=False,
+          log=notes.append)
+    assert any("config differs from the checkpoint's (lr)" in n for n in notes), notes
     moved, other = tmp_path / "moved", tmp_path / "other"  # the same data elsewhere, and data sketched otherwise
     shutil.copytree(synthetic, moved)
     shutil.copytree(synthetic, other)
@@ -1093,3 +1099,13 @@ def test_pair_error_weighs_the_expressions_strokes_and_each_target(synthetic, tm
     t = Trainer(tiny_cfg(lambda_pair=1.0, pair_change_weight=4.0, pair_weights={"happy": 2.0}, guidance="latent"),
                 load(synthetic), tmp_path, torch.device("cpu"))
     assert "G/pair" in t.train_step()
+
+
+def test_augmentation_and_diversity_settings_are_bounded_before_any_step():
+    """ada translate 1e30 ran to NaN losses at step 1 and left a run that could not resume; cutout -5 and
+    ds_decay_steps -3 (a diversity reward growing without end) were accepted."""
+    for key, value in (("translate", 1e30), ("cutout", -5), ("scale_std", float("nan")), ("cutout", 50)):
+        with pytest.raises(EmosketchError, match=f"ada.{key} "):
+            AdaConfig(**{key: value})
+    with pytest.raises(EmosketchError, match="ds_decay_steps -3: at least 1"):
+        TrainConfig(ds_decay_steps=-3)

@@ -140,6 +140,47 @@ def test_a_class_name_no_pack_can_show_gets_advice_that_works(tmp_path, folder, 
     assert advice in str(info.value), str(info.value)
 
 
+def test_label_lists_cannot_name_files_outside_the_dataset_and_a_nan_box_is_no_box(tmp_path):
+    """A FER+ label.csv row of /etc/hostname or ../../etc/passwd made prepare open that file; a face box of NaN
+    dropped a usable face as "error: ValueError"."""
+    import csv
+
+    make_ferplus(tmp_path / "fp")
+    (tmp_path / "secret.png").write_bytes((tmp_path / "fp" / "FER2013Train" / "fer0.png").read_bytes())
+    happy = [2, 8, 0, 0, 0, 0, 0, 0, 0, 0]
+    with open(tmp_path / "fp" / "FER2013Train" / "label.csv", "a", newline="") as fh:
+        csv.writer(fh).writerows([[str(tmp_path / "secret.png"), "(0, 0, 48, 48)", *happy],
+                                  ["../../secret.png", "(0, 0, 48, 48)", *happy],
+                                  ["fer0.png", "(nan, 0, 48, 48)", *happy]])
+    index = read_ferplus(tmp_path / "fp")
+    outside = [k for k, why in index.skipped if why == "names a file outside the dataset folder"]
+    assert len(outside) == 2 and not any("secret" in item.ref[1] for item in index.items)
+    nan_row = [item for item in index.items if item.key == "FER2013Train/fer0.png"]
+    assert len(nan_row) == 2 and nan_row[-1].box is None  # kept, its face found in the image
+
+
+def test_a_test_fraction_of_0_makes_no_test_split():
+    """split_fractions [0.9, 0.1, 0.0] put 8 of 200 faces in the test split: rounding's leftover went to test."""
+    from emosketch.datasets.readers import Item
+
+    items = [Item(f"k{i}", "happy", None, ("file", "x")) for i in range(37)]
+    splits = prep.assign_splits(items, [0] * 37, [0.9, 0.1, 0.0], seed=0)
+    assert splits.count(prep.TEST) == 0 and splits.count(prep.VAL) == 4 and splits.count(prep.TRAIN) == 33
+
+
+def test_an_edited_meta_json_is_one_line_or_read_as_far_as_it_goes(tmp_path):
+    """dataset info on a meta.json without its source, or with a source or skipped list of the wrong type, was
+    "unexpected TypeError: 'NoneType' object is not subscriptable"."""
+    prepare("synthetic", tmp_path / "ds", PrepareConfig(size=32, count=16), **quiet())
+    meta = json.loads((tmp_path / "ds" / "meta.json").read_text())
+    (tmp_path / "ds" / "meta.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "source"}))
+    assert info(load(tmp_path / "ds"))["source"]["kind"] == "unknown"
+    for key, value in (("source", "x"), ("skipped_by_reason", [1])):
+        (tmp_path / "ds" / "meta.json").write_text(json.dumps(meta | {key: value}))
+        with pytest.raises(EmosketchError, match=f"its {key} is .*, not an object; the dataset is damaged"):
+            load(tmp_path / "ds")
+
+
 def test_same_inputs_give_the_same_bytes_with_any_workers(tmp_path):
     make_folder(tmp_path / "f")
     for name, workers in (("a", 1), ("b", 1), ("c", 2)):

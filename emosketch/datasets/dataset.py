@@ -82,6 +82,10 @@ def load(path: str | Path) -> SketchDataset:
     faces = _array(path / "faces.npy", "r") if (path / "faces.npy").exists() else None
     classes = meta.get("classes")
     check_classes(classes, meta_path)
+    for key, kind in (("source", dict), ("skipped_by_reason", dict), ("sketch", dict), ("face_crop", dict)):
+        if key in meta and not isinstance(meta[key], kind):  # an edited meta.json: one line, not a TypeError later
+            raise EmosketchError(f"{meta_path}: its {key} is {shown(meta[key], 40)}, not an object; the dataset is "
+                                 "damaged: run prepare again")
     for name, arr, ndim in (("images", images, 3), ("faces", faces, 3), ("labels", labels, 1), ("split", split, 1)):
         if arr is None:
             continue
@@ -116,7 +120,7 @@ def info(ds: SketchDataset) -> dict:
     totals = {s: int((ds.split == k).sum()) for k, s in enumerate(SPLIT_NAMES)} | {"total": len(ds)}
     return {"path": str(ds.path), "size": int(ds.images.shape[1]) if len(ds) else ds.meta.get("size"),
             "classes": ds.classes, "counts": counts, "totals": totals,
-            "source": ds.meta.get("source"), "sketch": ds.meta.get("sketch"),
+            "source": ds.meta.get("source") or {"kind": "unknown", "path": "not recorded"}, "sketch": ds.meta.get("sketch"),
             "face_crop": ds.meta.get("face_crop"), "skipped_by_reason": ds.meta.get("skipped_by_reason", {})}
 
 

@@ -148,6 +148,8 @@ def assign_splits(items: list[Item], labels: list[int], fractions: list[float], 
         n = len(unit_list)
         n_train = int(round(fractions[0] * n))
         n_val = int(round(fractions[1] * n))
+        if fractions[2] <= 0:  # no test split asked for: what rounding leaves goes to train, not to test
+            n_train = n - n_val
         for rank, j in enumerate(order):
             split = TRAIN if rank < n_train else VAL if rank < n_train + n_val else TEST
             for i in units[unit_list[j]]:

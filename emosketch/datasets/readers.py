@@ -129,11 +129,29 @@ def read_affectnet(root: Path) -> Index:
                 continue
             try:
                 box = tuple(float(row[c]) for c in ("face_x", "face_y", "face_width", "face_height"))
-                box = box if box[2] > 0 and box[3] > 0 else None
+                box = box if all(map(math.isfinite, box)) and box[2] > 0 and box[3] > 0 else None
             except (TypeError, ValueError):
                 box = None
-            index.items.append(Item(key, EMOTIONS[code], split, ("file", str(images / row["subDirectory_filePath"])), box))
+            file = _within(images, row["subDirectory_filePath"])
+            if file is None:
+                index.skipped.append((key, OUTSIDE))
+                continue
+            index.items.append(Item(key, EMOTIONS[code], split, ("file", str(file)), box))
     return index
+
+
+OUTSIDE = "names a file outside the dataset folder"
+
+
+def _within(folder: Path, name: str | None) -> Path | None:
+    """A file a label list names, inside `folder`; None for an absolute name, or one that climbs out of it
+    with '..' (a list could otherwise make prepare open any file on the machine)."""
+    if not name:
+        return None
+    rel = Path(name.replace("\\", "/"))
+    if rel.is_absolute() or ".." in rel.parts or rel.drive:
+        return None
+    return folder / rel
 
 
 def read_affectnet96(root: Path) -> Index:
@@ -149,7 +167,11 @@ def read_affectnet96(root: Path) -> Index:
         except (ValueError, TypeError, AttributeError):
             index.skipped.append((key, "bad label"))
             continue
-        index.items.append(Item(key, label, None, ("file", str(root / row["pth"]))))
+        file = _within(root, row["pth"])
+        if file is None:
+            index.skipped.append((key, OUTSIDE))
+            continue
+        index.items.append(Item(key, label, None, ("file", str(file))))
     return index
 
 
@@ -232,10 +254,14 @@ def _ferplus_folder(folder: Path, split: int | None, index: Index, prefix: str) 
             continue
         try:
             box = tuple(float(v) for v in row[1].strip("() ").split(","))
-            box = box if len(box) == 4 and box[2] > 0 and box[3] > 0 else None
-        except ValueError:
-            box = None
-        index.items.append(Item(key, label, split, ("file", str(folder / row[0])), box,
+            box = box if len(box) == 4 and all(map(math.isfinite, box)) and box[2] > 0 and box[3] > 0 else None
+        except (ValueError, IndexError):
+            box = None  # no usable box: the face is found in the image, as when a list gives none
+        file = _within(folder, row[0])
+        if file is None:
+            index.skipped.append((key, OUTSIDE))
+            continue
+        index.items.append(Item(key, label, split, ("file", str(file)), box,
                                 votes=dict(zip(FERPLUS_VOTES[:8], votes[:8]))))
 
 

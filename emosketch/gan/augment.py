@@ -38,6 +38,11 @@ class AdaConfig:
         # r_t is a mean of signs, in [0, 1]: a target outside (0, 1) would drive p to 0 or 1 whatever D does
         if not 0 < self.target < 1 or self.interval < 1 or not self.speed_kimg > 0 or not 0 <= self.p_init <= 1:
             raise EmosketchError("ada: target in (0, 1), interval >= 1, speed_kimg > 0 and p_init in [0, 1]")
+        for key, top in (("translate", 0.5), ("scale_std", 1.0), ("rotate_max", 1.0), ("stretch_std", 1.0),
+                         ("brightness_std", 1.0), ("contrast_std", 1.0), ("cutout", 1.0)):
+            value = getattr(self, key)  # past these the augmented images are noise and the losses NaN at step 1
+            if not 0 <= value <= top:
+                raise EmosketchError(f"ada.{key} {value!r:.40}: from 0 to {top:g}")
 
 
 class AdaptiveAugment:

@@ -135,6 +135,8 @@ class TrainConfig:
             raise EmosketchError(f"batch_size {self.batch_size!r:.40}: from 2 to {MAX_BATCH}")
         if self.steps < 1:
             raise EmosketchError(f"steps {self.steps!r:.40}: at least 1")
+        if self.ds_decay_steps is not None and self.ds_decay_steps < 1:  # below 0 the diversity reward grew
+            raise EmosketchError(f"ds_decay_steps {self.ds_decay_steps!r:.40}: at least 1 (leave it out for all the steps)")
         if min(self.log_every, self.sample_every, self.checkpoint_every) < 1:  # each is a step count to divide by
             raise EmosketchError("log_every, sample_every and checkpoint_every must be >= 1")
         for key in ("lr", "lr_mapping"):  # `not a <= x` is True for NaN too
@@ -632,6 +634,18 @@ def train(cfg: TrainConfig, data: str | Path, out: str | Path, resume: bool = Fa
         return _train(cfg, data, out, resume, device, steps, progress, log)
 
 
+def _differing(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """The keys (dotted) whose values differ between two plain config dicts."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += _differing(x, y, f"{prefix}{key}.")
+        elif x != y:
+            out.append(f"{prefix}{key}")
+    return out
+
+
 def _other_data(old: dict | None, now: dict) -> list[str]:
     """What differs between the data a checkpoint was trained on and the data a resumed run reads: its
     source, its sketch settings, its size, its face crops (a moved dataset folder alone is the same data)."""
@@ -659,21 +673,26 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
             remove_stale(out / name)
     ds = load(data)
     check_trainable(ds, data)
-    side = int(ds.images.shape[1]) if len(ds) else int(ds.meta.get("size") or 0)
-    if side and cfg.model.image_size > side:  # before any network is built or anything written
-        raise EmosketchError(f"model.image_size {cfg.model.image_size} is larger than the dataset's {side} px "
-                             f"sketches ({data}); prepare it at --size {cfg.model.image_size} or train smaller")
     state = None
-    if resume:
+    if resume:  # the checkpoint's config is the run's, so it is read before the size check
         if not ckpt_path.exists():
             raise EmosketchError(f"{ckpt_path}: nothing to resume (the run saved no checkpoint); remove {out} to "
                                  "start again, or choose another --out")
         state = load_checkpoint(ckpt_path)
-        if state["config"] != json.loads(json.dumps(asdict(cfg))):
-            log("note: the config differs from the checkpoint's; continuing with the checkpoint's")
+        given = json.loads(json.dumps(asdict(cfg)))
+        if state["config"] != given and given != json.loads(json.dumps(asdict(TrainConfig()))):
+            differ = _differing(state["config"], given)
+            log(f"note: the config differs from the checkpoint's ({', '.join(differ[:6])}"
+                f"{', ...' if len(differ) > 6 else ''}); continuing with the checkpoint's (a run keeps its "
+                "config; a fine-tune with other settings is a new run whose config names it as init:)")
+        if state["config"] != given:
             from ..config import from_dict
 
             cfg = from_dict(TrainConfig, state["config"], f"{ckpt_path}:config")
+    side = int(ds.images.shape[1]) if len(ds) else int(ds.meta.get("size") or 0)
+    if side and cfg.model.image_size > side:  # before any network is built or anything written
+        raise EmosketchError(f"model.image_size {cfg.model.image_size} is larger than the dataset's {side} px "
+                             f"sketches ({data}); prepare it at --size {cfg.model.image_size} or train smaller")
     trainer = Trainer(cfg, ds, out, dev, rank, log)  # once, with the config the run goes on with
     if state is not None:
         trainer.load_state_dict(state)
