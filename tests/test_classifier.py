@@ -269,3 +269,15 @@ def test_dropout_and_samples_per_epoch_are_bounded():
                               ("samples_per_epoch", 10**11, "from 1 to 10,000,000")):
         with pytest.raises(EmosketchError, match=f"classifier {key} .*{words}"):
             ClassifierConfig(**{key: value})
+
+
+def test_a_model_with_no_sketch_settings_points_a_guessed_photo_to_as_sketch():
+    """A small synthetic drawing taken for a photo by --as auto was refused with no way out named."""
+    from emosketch.datasets.photo import model_input
+
+    photo = np.tile(np.linspace(40, 220, 48).astype(np.uint8), (48, 1))  # smooth tones: read as a photo
+    with pytest.raises(EmosketchError, match=r"give it line drawings \(if this is one, read as a photo, pass --as"):
+        model_input(photo, {}, 32, "sketch", "auto")
+    with pytest.raises(EmosketchError) as info:
+        model_input(photo, {}, 32, "sketch", "photo")
+    assert "--as sketch" not in str(info.value)  # named a photo by the user: no such advice

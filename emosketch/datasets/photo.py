@@ -98,8 +98,10 @@ def model_input(gray: np.ndarray, settings: dict, size: int, reads: str = "sketc
         return face, f"face ({how})"
     if sketch_cfg is None:
         raise EmosketchError("this classifier was trained on synthetic drawings and has no sketch settings "
-                             "for photos; give it line drawings, or train one on a dataset prepared from photos "
-                             "(emosketch prepare, then emosketch classifier train)")
+                             "for photos; give it line drawings" + (" (if this is one, read as a photo, pass --as "
+                                                                    "sketch)" if guessed else "") +
+                             ", or train one on a dataset prepared from photos (emosketch prepare, then emosketch "
+                             "classifier train)")
     if defaults:
         return sketch(face, sketch_cfg), f"photo -> sketch ({how}; prepare's default sketch settings, as the " \
                                          "model was trained on synthetic drawings that have none)"
