@@ -505,7 +505,7 @@ def classifier_group() -> None:
               help="YAML with ClassifierConfig keys (image_size, width, epochs, lr, balance, ...).")
 @click.option("--epochs", type=int, default=None, help="At most this many epochs [default: 30].")
 @click.option("--image-size", type=int, default=None, help="Network input size [default: 64].")
-@click.option("--max-minutes", type=Finite(0, None, min_open=True), default=None, help="Stop after this much training time.")
+@click.option("--max-minutes", type=Finite(0, None, min_open=True), default=None, help="Stop after this much training time (checked after each epoch).")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists (without --resume).")
@@ -1081,7 +1081,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
       emosketch pack --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --out face-pack
       emosketch pack --checkpoint runs/fer/checkpoint.pt --input me.jpg --emotions neutral,happy,sad,surprise --out me-pack --max-bytes 28000
       emosketch pack --input me.jpg --out dark --polarity ink     # strokes lit on a dark panel
-      emosketch pack --input me.jpg --out small --mode face --thin --polarity ink --min-stroke 0  # the face band: the smallest packs
+      emosketch pack --input me.jpg --out band --mode face --thin --polarity ink --min-stroke 0 --stroke-level 96  # the face band
       emosketch pack --input me.jpg --out strip --mode face --thin --polarity ink --size 128x32 --framing eyes
       emosketch pack --input me.jpg --out bytes --codec auto       # byte codecs: the least decode work
       emosketch pack --input me.jpg --out thin --mode face --thin --line 1 --fill bluenoise --no-stable --polarity ink
