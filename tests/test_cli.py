@@ -466,7 +466,7 @@ def test_the_demo_never_overwrites_a_folder_of_someone_elses_files(run, tmp_path
 @pytest.mark.parametrize("config, values, words", [
     ("classifier", {"epochs": 0}, "classifier epochs 0: at least 1"),
     ("classifier", {"lr": -1.0}, "classifier lr -1.0: above 0, at most 1"),
-    ("classifier", {"samples_per_epoch": -5}, "classifier samples_per_epoch -5: at least 1"),  # was one batch
+    ("classifier", {"samples_per_epoch": -5}, "classifier samples_per_epoch -5: from 1 to 10,000,000"),  # was one batch
     ("classifier", {"label_smoothing": 5.0}, "label_smoothing"),
     ("classifier", {"batch_size": 100_000_000}, "batch_size"),
     ("train", {"checkpoint_every": 0}, "checkpoint_every"),
