@@ -210,7 +210,7 @@ def workspace(tmp_path_factory, synthetic, generator, trained, face_transition):
         shutil.copy(generator_64(), ws / "runs" / run / "checkpoint.pt")
     (ws / "emosketch" / "models").mkdir(parents=True)  # copies, never links: an example may write here
     shutil.copy(default_generator(), ws / "emosketch" / "models" / "generator-fer6-128.pt")
-    for name in ("clf.pt", "clf-sketch.pt", "runs/fer6-face.pt"):
+    for name in ("clf.pt", "clf-sketch.pt", "clf-synthetic.pt", "runs/fer6-face.pt"):
         shutil.copy(trained[0], ws / name)
     from emosketch.evaluate.classifier import ClassifierConfig, train_classifier
 
