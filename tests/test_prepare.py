@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -179,6 +180,27 @@ def test_an_edited_meta_json_is_one_line_or_read_as_far_as_it_goes(tmp_path):
         (tmp_path / "ds" / "meta.json").write_text(json.dumps(meta | {key: value}))
         with pytest.raises(EmosketchError, match=f"its {key} is .*, not an object; the dataset is damaged"):
             load(tmp_path / "ds")
+
+
+def test_a_folder_source_counts_what_it_does_not_read():
+    """A FIFO and a link to /dev/zero in a class folder, and a class folder holding only an empty folder, were
+    dropped unsaid."""
+    import os
+    import tempfile
+
+    from emosketch.datasets.readers import read_folder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        make_folder(root / "f")
+        os.mkfifo(root / "f" / "happy" / "pipe.png")
+        (root / "f" / "happy" / "zero.png").symlink_to("/dev/zero")
+        (root / "f" / "neutral" / "sub").mkdir(parents=True)
+        index = read_folder(root / "f")
+        why = dict(index.skipped)
+        assert why["happy/pipe.png"] == why["happy/zero.png"] == "not a regular file"
+        assert why["neutral/"] == "a class folder with no files"
+        assert not any("pipe" in item.key or "zero" in item.key for item in index.items)
 
 
 def test_same_inputs_give_the_same_bytes_with_any_workers(tmp_path):

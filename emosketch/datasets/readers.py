@@ -295,12 +295,20 @@ def read_folder(root: Path) -> Index:
     for base, split in groups:
         for class_dir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
             label = canonical(class_dir.name)
+            found = 0
             for f in sorted(p for p in class_dir.rglob("*") if not p.name.startswith(".")):
                 if f.is_file():
                     index.items.append(Item(str(f.relative_to(root)), label, split, ("file", str(f))))
+                    found += 1
                 elif f.is_symlink() and not f.exists():  # counted, as a missing file is
                     index.skipped.append((str(f.relative_to(root)), "missing file (a link to nothing)"))
-    if not index.items and not index.skipped:
+                    found += 1
+                elif not f.is_dir():  # a FIFO, a socket, a device (or a link to one): counted, never opened
+                    index.skipped.append((str(f.relative_to(root)), "not a regular file"))
+                    found += 1
+            if not found:  # the class would vanish from the dataset unsaid
+                index.skipped.append((f"{class_dir.relative_to(root)}/", "a class folder with no files"))
+    if not index.items and all(why == "a class folder with no files" for _, why in index.skipped):
         raise EmosketchError(f"{root}: no class folders with files (expected {root}/<class>/<image>)")
     return index
 
