@@ -39,8 +39,8 @@ BATCH = click.IntRange(1, 4096)
 
 
 def _not_inputs(outputs, inputs) -> None:
-    """An output file that is one of the command's inputs (the photo, a script, the checkpoint) would replace
-    it; and a file output inside the folder a pack goes to would be left in the way of it."""
+    """Refuse an output file that is one of the command's inputs (the photo, a script, the checkpoint): writing it
+    would replace the input."""
     read = {Path(p).resolve(): p for p in inputs if p is not None and Path(p).exists()}
     for out in outputs:
         if out is not None and Path(out).exists() and Path(out).resolve() in read:
@@ -85,6 +85,8 @@ def _png_out(ctx, param, value: Path) -> Path:
 
 
 OUT_OF_MEMORY = "out of memory: a smaller job (fewer frames, a smaller size or --batch) fits"
+STOPPED = ("every output is written whole or not at all, so nothing half-written was left; run the command again "
+           "(prepare resumes where it stopped; classifier train goes on with --resume)")  # Ctrl-C or SIGTERM
 
 
 class Group(click.Group):
@@ -101,9 +103,7 @@ class Group(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):  # click's own
             raise
         except KeyboardInterrupt:  # Ctrl-C (click alone says "Aborted!" and exits 1): what happened, and exit 130
-            click.echo("interrupted: every output is written whole or not at all, so nothing half-written was left; "
-                       "run the command again (prepare resumes where it stopped; classifier train goes on with "
-                       "--resume)", err=True)
+            click.echo(f"interrupted: {STOPPED}", err=True)
             raise click.exceptions.Exit(130) from None
         except MemoryError:
             raise click.ClickException(OUT_OF_MEMORY) from None
@@ -1353,9 +1353,7 @@ def stylegan2_directions(model, classifier, samples, psi, strength, out, device)
 def _terminated(signum, frame) -> None:
     """SIGTERM (kill, a closing terminal, a container stopping) unwinds like Ctrl-C: every output being
     written drops its temporary files and lock on the way out, after one line that says so."""
-    click.echo(f"stopped by {signal.Signals(signum).name}: every output is written whole or not at all, so nothing "
-               "half-written was left; run the command again (prepare resumes where it stopped; classifier train "
-               "goes on with --resume)", err=True)
+    click.echo(f"stopped by {signal.Signals(signum).name}: {STOPPED}", err=True)
     raise SystemExit(128 + signum)
 
 

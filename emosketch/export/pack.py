@@ -361,8 +361,8 @@ def fit_budget(opts: ExportOptions, fmt: PixelFormat, names: list[tuple[str, str
     budget = opts.max_bytes
     assert budget is not None
     originals = [len(b) for b in bits]
-    fits = {c: _fit(opts, fmt, names, bits, fpss, c, budget) for c in (("ctx", "auto") if opts.codec == "ctx"
-                                                                       else ("auto",))}
+    fits = {c: _fit(opts, fmt, names, bits, fpss, c, budget, pack if c == opts.codec else None)
+            for c in (("ctx", "auto") if opts.codec == "ctx" else ("auto",))}
     fitting = {c: best for c, (best, _) in fits.items() if best is not None}
     if not fitting:
         need = min(smallest for _, smallest in fits.values())
@@ -394,16 +394,17 @@ def fit_budget(opts: ExportOptions, fmt: PixelFormat, names: list[tuple[str, str
 
 
 def _fit(opts: ExportOptions, fmt: PixelFormat, names: list[tuple[str, str]], bits: list[np.ndarray],
-         fpss: list[float], codec: str, budget: int) -> tuple[Pack | None, int]:
+         fpss: list[float], codec: str, budget: int, whole: Pack | None = None) -> tuple[Pack | None, int]:
     """The pack in `codec` with the most frames, kept evenly, that fits `budget` (None when even one frame a
-    sequence does not), and the bytes that one frame a sequence takes."""
+    sequence does not), and the bytes that one frame a sequence takes. `whole`: every frame in `codec`, when
+    the caller has it already (encoding is the costly part)."""
     originals = [len(b) for b in bits]
 
     def attempt(fraction: float) -> Pack:
         kept = [_even(n, max(1, int(round(n * fraction)))) for n in originals]
         return _assemble(opts, fmt, names, [b[k] for b, k in zip(bits, kept)], kept, originals, fpss, codec)
 
-    whole = attempt(1.0)
+    whole = whole if whole is not None else attempt(1.0)
     if whole.flash_bytes <= budget:
         return whole, whole.flash_bytes
     smallest = attempt(0.0)

@@ -16,7 +16,7 @@ from ..datasets.photo import model_input
 from ..datasets.sketch import SketchConfig
 from ..emotions import pick_emotions
 from ..errors import EmosketchError
-from ..frames import IMAGE_SUFFIXES
+from ..frames import GIF_SUFFIXES, IMAGE_SUFFIXES
 from ..tensors import pick_device, resize_batch, to_tensor
 from .checkpoint import INFERENCE, load_checkpoint
 from .networks import ModelConfig, Networks, mean_styles, z_codes
@@ -181,7 +181,12 @@ class GanTranslator:
         return self._run(images, styles)
 
 
-READ_SUFFIXES = IMAGE_SUFFIXES | {".gif"}  # a GIF is read as its first frame, as when it is named alone
+READ_SUFFIXES = IMAGE_SUFFIXES | GIF_SUFFIXES  # a GIF is read as its first frame, as when it is named alone
+
+
+def _cell_name(stem: str, emotion: str, k: int, styles: int) -> str:
+    """The file of one redrawing: NAME_EMOTION.png, with the style's number when there are several."""
+    return f"{stem}_{emotion}{'' if styles == 1 else f'_{k}'}.png"
 
 
 def _inputs(paths: list[Path]) -> list[Path]:
@@ -213,8 +218,8 @@ def sample(checkpoint: str | Path, inputs: list[str | Path], emotions: list[str]
     files = _inputs([Path(p) for p in inputs])
     names: dict[str, Path] = {}
     for path in files:  # each input's row and cells are named by its stem: no two may share a name
-        for name in [f"{path.stem}.png"] + [f"{path.stem}_{e}{'' if styles == 1 else f'_{k}'}.png"
-                                            for e in wanted for k in range(styles)]:
+        for name in [f"{path.stem}.png"] + [_cell_name(path.stem, e, k, styles) for e in wanted
+                                            for k in range(styles)]:
             if name in names and names[name] != path:
                 raise EmosketchError(f"{names[name]} and {path} would both be written as {name}; rename one, or "
                                      "sample them into two folders")
@@ -234,7 +239,7 @@ def sample(checkpoint: str | Path, inputs: list[str | Path], emotions: list[str]
                     y = tr.translate(src, np.array([tr.classes.index(e)]), np.array([seed + k]))[0]
                     img = (y * 255).round().astype(np.uint8)
                     cells.append(img)
-                    cv2.imwrite(str(tmp / f"{path.stem}_{e}{'' if styles == 1 else f'_{k}'}.png"), img)
+                    cv2.imwrite(str(tmp / _cell_name(path.stem, e, k, styles)), img)
             cv2.imwrite(str(tmp / f"{path.stem}.png"), np.concatenate(cells, axis=1))
             written.append({"file": str(path), "input": how, "row": f"{path.stem}.png"})
         if not written:

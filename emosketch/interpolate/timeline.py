@@ -29,10 +29,11 @@ from ..config import read_yaml
 from ..easing import EASINGS, ease
 from ..emotions import canonical
 from ..errors import EmosketchError, shown
+from ..export.pack import MIN_FPS
 from ..frames import MAX_FRAMES  # one animation at most: 27 min at 12 fps, 330 MB at 128 px
 
 DEFAULT_EASE = "cosine"
-MIN_FPS, MAX_FPS = 0.02, 240  # the slowest a pack plays (export.pack.MIN_FPS); the fastest drawn
+MAX_FPS = 240  # the fastest drawn; the slowest is the slowest a pack plays (MIN_FPS)
 MAX_INTENSITY = 3.0  # an emotion's strength at most, as the CLI's --intensity: past it the face turns to ink
 KEYS = {"emotion", "to", "over", "ease", "hold", "intensity", "repeat", "steps", "zoom"}
 

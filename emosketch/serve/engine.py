@@ -228,12 +228,12 @@ class Engine:
                     new_face = self.renderer.source_from_gray(gray, "auto")
             except EmosketchError as exc:  # a blank frame (a camera starting up): nothing to draw, the face stays
                 result["face_kept"] = f"{exc}; the face drawn before stays"
-            if new_face is not None:
+            else:
                 new_face = replace(new_face, original=new_face.sketch)  # a session keeps no upload, only its sketch
-            if new_face is not None and only_found and drawn_whole(new_face.how):
-                new_face = None
-                result["face_kept"] = ("no face found in this picture, so the face drawn before stays (the whole "
-                                       "picture seldom reads as a face on the panel)")
+                if only_found and drawn_whole(new_face.how):
+                    new_face = None
+                    result["face_kept"] = ("no face found in this picture, so the face drawn before stays (the whole "
+                                           "picture seldom reads as a face on the panel)")
         with session.lock:
             session.advance(self.config.zoom)
             if stimulate and only_found and how == "whole":

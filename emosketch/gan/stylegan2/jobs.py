@@ -14,7 +14,7 @@ from ...atomic import atomic_dir
 from ...errors import EmosketchError
 from ...frames import to_gray as frame_gray
 from ...tensors import to_uint8
-from . import StyleGAN2, from_snapshot, is_pickle, load_stylegan2, open_stylegan2
+from . import StyleGAN2, from_snapshot, is_pickle, open_stylegan2
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -178,14 +178,9 @@ def convert(pickle_path: str | Path, out: str | Path, class_names: list[str] | N
         raise EmosketchError(f"--out {out} is the model being read; write the converted file elsewhere")
     if path.exists() and not force:
         raise EmosketchError(f"{out}: already exists (pass --force to replace it)")
-    if not source.is_file():
-        raise EmosketchError(f"{source}: no such file")
-    if is_pickle(source):
-        G = load_stylegan2(source, class_names=class_names)
-    else:
-        G = StyleGAN2.load(source)
-        if class_names:
-            G.class_names = G.checked_names(class_names)
+    G = open_stylegan2(source)
+    if class_names:
+        G.class_names = G.checked_names(class_names)
     if draws is not None:
         G.draws = draws
     path = G.save(out)
