@@ -719,11 +719,9 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, mixes, resumable, f
     from .gan.checkpoint import lift, load_checkpoint, save_checkpoint, slim
     from .gan.mixes import describe, mix_matrix, parse_mix
 
-    if out.exists() or out.is_symlink():  # a run's checkpoint written over by its slim copy could not resume
-        if checkpoint.exists() and out.resolve() == checkpoint.resolve():
-            raise click.UsageError(f"--out {out} is the checkpoint being read; write the slim model elsewhere")
-        if not force:
-            raise EmosketchError(f"{out}: already exists (pass --force to replace it)")
+    _not_inputs([out], [checkpoint])  # a run's checkpoint written over by its slim copy could not resume
+    if (out.exists() or out.is_symlink()) and not force:
+        raise EmosketchError(f"{out}: already exists (pass --force to replace it)")
     parsed = [parse_mix(m) for m in mixes]  # a bad --mix is one line before any work
     mixed = dict(parsed)
     if len(mixed) < len(parsed):

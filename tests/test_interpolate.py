@@ -658,8 +658,10 @@ def test_a_timeline_is_bounded_and_finite():
     assert len(parse_timeline([{"emotion": "neutral", "hold": (MAX_FRAMES - 1) / 12}], classes, 12).t) == MAX_FRAMES - 1
     with pytest.raises(EmosketchError, match="20,000 frames at most"):
         transition(classes, "neutral", "happy", 31, hold=MAX_FRAMES)
-    with pytest.raises(EmosketchError, match="finite intensity"):
+    with pytest.raises(EmosketchError, match="fps must be a number from 0.02 to 240, got nan"):
         transition(classes, "neutral", "happy", 31, fps=float("nan"))
+    with pytest.raises(EmosketchError, match="intensity must be a finite number"):
+        transition(classes, "neutral", "happy", 31, intensity=float("inf"))
 
 
 def test_the_cli_and_the_library_agree_on_the_frame_bound():
@@ -668,6 +670,19 @@ def test_the_cli_and_the_library_agree_on_the_frame_bound():
     from emosketch.interpolate.timeline import MAX_FRAMES
 
     assert cli.MAX_FRAMES == MAX_FRAMES == READ_MAX
+
+
+def test_every_frame_rate_check_is_one_range():
+    from emosketch import cli
+    from emosketch.export.pack import MIN_FPS
+    from emosketch.interpolate.timeline import MAX_FPS, check_draw_fps
+
+    assert (cli.FPS.min, cli.FPS.max) == (MIN_FPS, MAX_FPS)
+    for good in (MIN_FPS, 12, MAX_FPS):
+        check_draw_fps(good)
+    for bad in (MIN_FPS / 2, MAX_FPS + 1, float("nan"), True, "12", None):
+        with pytest.raises(EmosketchError, match="in.yaml: fps must be a number from 0.02 to 240"):
+            check_draw_fps(bad, "in.yaml")
 
 
 def test_a_seed_past_what_a_generator_takes_is_one_line():

@@ -123,7 +123,7 @@ def test_slim_never_writes_over_its_checkpoint_and_replaces_a_file_only_with_for
     shutil.copy(generator, run_ckpt)
     before = run_ckpt.read_bytes()
     result = run("slim", run_ckpt, "--out", run_ckpt, "--force")
-    assert result.exit_code == 2 and "is the checkpoint being read" in result.output
+    assert result.exit_code == 2 and "is this command's input" in result.output
     assert run_ckpt.read_bytes() == before
     out = tmp_path / "slim.pt"
     out.write_bytes(b"mine")

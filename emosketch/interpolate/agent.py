@@ -25,7 +25,7 @@ from ..config import from_dict, read_yaml
 from ..emotions import canonical
 from ..errors import EmosketchError, shown
 from ..frames import MAX_FRAMES
-from .timeline import MAX_FPS, MIN_FPS
+from .timeline import check_draw_fps
 
 MAX_AMOUNT = 1.5  # a stimulus's amount either way, in a script and in serve's /api/agent/stimulate
 
@@ -308,8 +308,7 @@ def parse_script(data: Any, where: str = "script") -> Script:
         stimuli.append(Stimulus(float(entry["t"]), str(entry["channel"]), float(entry["amount"])))
     stimuli.sort(key=lambda s: s.t)
     fps = data.get("fps", 12.0)
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not MIN_FPS <= fps <= MAX_FPS:
-        raise EmosketchError(f"{where}: fps must be a number from {MIN_FPS:g} to {MAX_FPS}, got {shown(fps)}")
+    check_draw_fps(fps, where)
     duration = data.get("duration", stimuli[-1].t + 4.0)
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 < duration < math.inf:
         raise EmosketchError(f"{where}: duration must be a positive number of seconds, got {shown(duration)}")

@@ -18,7 +18,7 @@ from ..export.pack import Pack, panel_codec
 from ..export.panel import PANEL
 from ..frames import Frames
 from .render import Renderer, Source
-from .timeline import MAX_FPS, MAX_FRAMES, MIN_FPS, pose
+from .timeline import MAX_FRAMES, check_draw_fps, pose
 
 ZOOM_BREATH = 0.04  # idle loops breathe by +-4% in zoom by default
 # The emotions' strength in packs. Blind raters read the panel as well at 1.0 as at 1.3 over three
@@ -55,8 +55,9 @@ def sequences(renderer: Renderer, source: Source, emotions: list[str], transitio
     if total > MAX_FRAMES:
         raise EmosketchError(f"the pack would hold {total:,} frames, more than {MAX_FRAMES:,}: fewer emotions, or "
                              "fewer frames per transition or idle loop")
-    if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS and math.isfinite(psi) and math.isfinite(breath)):
-        raise EmosketchError(f"fps from {MIN_FPS:g} to {MAX_FPS}, a finite psi and breath; got {fps}, {psi}, {breath}")
+    check_draw_fps(fps)
+    if not (math.isfinite(psi) and math.isfinite(breath)):
+        raise EmosketchError(f"psi and breath must be finite numbers, got {psi} and {breath}")
     classes = renderer.classes
     codes = renderer.bank.codes(seed, psi)
     poses, marks = [], []

@@ -34,6 +34,14 @@ from ..frames import MAX_FRAMES  # one animation at most: 27 min at 12 fps, 330 
 
 DEFAULT_EASE = "cosine"
 MAX_FPS = 240  # the fastest drawn; the slowest is the slowest a pack plays (MIN_FPS)
+
+
+def check_draw_fps(fps: object, where: str = "") -> None:
+    """Refuse a frame rate that is not a number from MIN_FPS to MAX_FPS (NaN, a bool or a string from a
+    settings file included); `where` names the file it came from."""
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not MIN_FPS <= fps <= MAX_FPS:
+        raise EmosketchError(f"{where + ': ' if where else ''}fps must be a number from {MIN_FPS:g} to {MAX_FPS}, "
+                             f"got {shown(fps)}")
 MAX_INTENSITY = 3.0  # an emotion's strength at most, as the CLI's --intensity: past it the face turns to ink
 KEYS = {"emotion", "to", "over", "ease", "hold", "intensity", "repeat", "steps", "zoom"}
 
@@ -234,8 +242,7 @@ def parse_timeline(data: Any, classes: list[str], fps: float | None = None, wher
     else:
         file_fps, loops, steps = 12.0, 1, data
     fps = fps if fps is not None else file_fps
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not MIN_FPS <= fps <= MAX_FPS:
-        raise EmosketchError(f"{where}: fps must be a number from {MIN_FPS:g} to {MAX_FPS}, got {shown(fps)}")
+    check_draw_fps(fps, where)
     if isinstance(loops, bool) or not isinstance(loops, int) or loops < 1:
         raise EmosketchError(f"{where}: loop must be a whole number >= 1, got {shown(loops)}")
     builder = _Builder(classes, float(fps))
@@ -256,8 +263,9 @@ def transition(classes: list[str], start: str, end: str, frames: int, easing: st
     if hold < 0 or frames + hold > MAX_FRAMES:
         raise EmosketchError(f"a transition of {frames} frames and a hold of {hold}: the hold is >= 0 and the two "
                              f"{MAX_FRAMES:,} frames at most")
-    if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS) or not math.isfinite(intensity):
-        raise EmosketchError(f"fps from {MIN_FPS:g} to {MAX_FPS}, and a finite intensity; got {fps} and {intensity}")
+    check_draw_fps(fps)
+    if not math.isfinite(intensity):
+        raise EmosketchError(f"intensity must be a finite number, got {intensity}")
     a, b = pose(classes, start, intensity), pose(classes, end, intensity)
     t = ease(easing, np.linspace(0.0, 1.0, frames))
     t = np.concatenate([t, np.ones(hold)])
