@@ -80,6 +80,23 @@ def test_sketch_detector():
     assert not looks_like_sketch(photo)
 
 
+def test_a_small_drawing_is_read_as_one_and_a_small_photo_is_not():
+    """Synthetic faces of 24 and 32 px are mostly their strokes' soft edges, and were read as photos (then
+    cropped and sketched again) by `--as auto`."""
+    import cv2
+
+    from emosketch.datasets.synthetic import random_identity, render
+
+    for size in (24, 32):
+        for seed, emotion in enumerate(["neutral", "happy", "sad", "anger", "fear", "surprise"]):
+            assert looks_like_sketch(render(random_identity(seed), emotion, size=size)), (size, emotion)
+    y, x = np.mgrid[:128, :128]  # a lit face on a pale ground: smooth mid-tones, paper at the corners only
+    photo = np.clip(250 - 120 * np.exp(-((x - 64) ** 2 + (y - 64) ** 2) / 1800.0), 0, 255).astype(np.uint8)
+    photo[50:54, 44:56] = photo[50:54, 72:84] = 30
+    for size in (24, 32, 128):
+        assert not looks_like_sketch(cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)), size
+
+
 def test_cli_train_classify_evaluate(synthetic, trained, tmp_path):
     path, _ = trained
     runner = CliRunner()
