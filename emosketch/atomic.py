@@ -5,14 +5,26 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import EmosketchError
+
+
+def _hidden(name: str) -> str:
+    """The part of an output's name that its hidden lock and temporary names carry: the name itself, or for a
+    name near the 255-byte limit, its start and a hash (".NAME.lock" would not fit)."""
+    if len(name.encode()) <= 200:
+        return name
+    import hashlib
+
+    return name.encode()[:120].decode(errors="ignore") + "-" + hashlib.sha1(name.encode(errors="surrogateescape")).hexdigest()[:16]
 
 
 def _umask() -> int:
@@ -27,6 +39,17 @@ def _publish_mode(path: Path, mode: int) -> None:
 
 
 MARKER = ".emosketch"  # in every folder emosketch writes: --force replaces only folders that hold it
+# What a pack's or dataset's writer puts in a folder it stamps (manifest.json, meta.json): the files --force may
+# replace in such a folder written before markers listed their files
+STAMPED_FILES = re.compile(r"(manifest|meta)\.json|(frames|index)\.bin|index\.html|preview\.gif|contact_sheet\.png"
+                           r"|[A-Za-z_]\w*\.(h|py|npy)|emosketch_\w+\.c|(adafruit_gfx|tft_espi)(/\w+\.ino)?")
+
+
+def mark(folder: Path) -> None:
+    """Write MARKER into a folder emosketch has written, listing every entry in it, so that a later --force
+    replaces the folder only while it holds nothing else."""
+    entries = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.name != MARKER)
+    (folder / MARKER).write_text(json.dumps({"written_by": "emosketch", "entries": entries}) + "\n")
 
 
 def owned(folder: Path) -> bool:
@@ -36,6 +59,10 @@ def owned(folder: Path) -> bool:
         return False
     if (folder / MARKER).exists() or not any(folder.iterdir()):
         return True
+    return _stamped(folder)
+
+
+def _stamped(folder: Path) -> bool:
     for stamp in ("meta.json", "manifest.json"):
         try:
             if str(json.loads((folder / stamp).read_text()).get("format", "")).startswith("emosketch"):
@@ -43,6 +70,26 @@ def owned(folder: Path) -> bool:
         except (OSError, ValueError, AttributeError):
             pass
     return False
+
+
+def foreign(folder: Path) -> list[str]:
+    """The entries of an emosketch output folder that emosketch did not write there: those its marker does not
+    list, or in a stamped folder with no marker, those no pack or dataset writer makes. [] for a folder whose
+    marker lists nothing (written before markers listed their entries)."""
+    found = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.name != MARKER)
+    try:
+        listed = json.loads((folder / MARKER).read_text(errors="replace"))["entries"]
+    except FileNotFoundError:
+        return [f for f in found if not STAMPED_FILES.fullmatch(f)] if _stamped(folder) else []
+    except (OSError, ValueError, TypeError, KeyError):
+        return []  # a marker from before the listing: the folder as a whole is emosketch's
+    known = set(listed) if isinstance(listed, list) else set(found)
+    return [f for f in found if f not in known]
+
+
+def _foreign_error(target: Path, extra: list[str], what: str) -> EmosketchError:
+    shown = ", ".join(extra[:3]) + (f" and {len(extra) - 3:,} more" if len(extra) > 3 else "")
+    return EmosketchError(f"{target}: holds {shown}, which emosketch did not write there; {what}")
 
 
 def check_place(target: str | os.PathLike) -> None:
@@ -58,8 +105,16 @@ def check_place(target: str | os.PathLike) -> None:
         if not parent.is_dir():
             raise EmosketchError(f"{target}: {parent} is a file, not a folder; choose another path")
         if not os.access(parent, os.W_OK | os.X_OK):
-            raise EmosketchError(f"{target}: cannot write into {parent} (permission denied); choose another path")
+            raise EmosketchError(f"{target}: cannot write into {parent} ({_why_not(parent)}); choose another path")
         return
+
+
+def _why_not(folder: Path) -> str:
+    """Why a folder cannot be written: on a read-only file system, or not this user's to write."""
+    try:
+        return "a read-only file system" if os.statvfs(folder).f_flag & os.ST_RDONLY else "permission denied"
+    except OSError:
+        return "permission denied"
 
 
 def check_target(target: Path, overwrite: bool) -> None:
@@ -82,6 +137,10 @@ def check_target(target: Path, overwrite: bool) -> None:
     if not owned(target):
         raise EmosketchError(f"{target}: was not written by emosketch (no {MARKER} marker); --force replaces only "
                              "emosketch's own outputs, so move it away or choose another --out")
+    extra = foreign(target)
+    if extra:
+        raise _foreign_error(target, extra, "--force replaces the folder whole, so move them out first or choose "
+                                            "another --out")
 
 
 def check_outside(target: Path, inputs) -> None:
@@ -116,16 +175,19 @@ def _fsync_tree(folder: Path) -> None:
         _fsync(Path(root))
 
 
+WRITE_ERRORS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "over the disk quota",
+                errno.EFBIG: "larger than this process may write (ulimit -f)", errno.EROFS: "a read-only file system"}
+
+
 def _named(exc: OSError, tmp: Path, target: Path) -> OSError | EmosketchError:
-    """An error writing the hidden temporary path, told by the output the user named; any other as it is."""
+    """An error writing the output, told by the output the user named (a full disk, a read-only one, or any
+    error on the hidden temporary path); any other (reading an input) as it is."""
+    if exc.errno in WRITE_ERRORS:
+        return EmosketchError(f"{target}: {WRITE_ERRORS[exc.errno]} while writing it; {target.name or target} was "
+                              "left as it was")
     if str(tmp) in str(exc.filename or "") or str(tmp) in str(exc):
         return EmosketchError(f"{target}: cannot write it ({exc.strerror or exc.__class__.__name__})")
     return exc
-
-
-def _no_space(target: Path, exc: OSError) -> EmosketchError:
-    return EmosketchError(f"{target}: no space left on device while writing it ({exc.filename or target}); "
-                          f"{target.name} was left as it was")
 
 
 def publish_dir(folder: Path, target: Path) -> None:
@@ -134,9 +196,9 @@ def publish_dir(folder: Path, target: Path) -> None:
     _publish_mode(folder, 0o777)
     _fsync_tree(folder)
     if target.exists():
-        if not owned(target) and not _empty_dir(target):  # filled by someone else since check_target: keep it
+        if not _empty_dir(target) and (not owned(target) or foreign(target)):  # filled since check_target: keep it
             raise EmosketchError(f"{target}: files appeared in it while it was written; it was left as it was")
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        old = Path(tempfile.mkdtemp(prefix=f".{_hidden(target.name)}.old-", dir=target.parent))
         os.replace(target, old / "previous")
         os.replace(folder, target)
         shutil.rmtree(old, ignore_errors=True)
@@ -146,27 +208,24 @@ def publish_dir(folder: Path, target: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(target: str | os.PathLike, overwrite: bool = False, marker: bool = True) -> Iterator[Path]:
+def atomic_dir(target: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a fresh temporary folder beside `target`; rename it to `target` when the block succeeds.
 
     The target is locked for the block (output_lock), checked before any work (check_target), and
-    the new folder is fsynced and marked as emosketch's before the rename (marker=False for outputs
-    that stamp themselves, such as a pack's manifest.json). On any exception the
-    temporary folder is removed and an existing `target` is left untouched.
+    the new folder is fsynced and marked as emosketch's (mark: the marker lists what it holds) before
+    the rename. On any exception the temporary folder is removed and an existing `target` is left
+    untouched.
     """
     target = Path(target)
     check_target(target, overwrite)
     with output_lock(target):
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{_hidden(target.name)}.tmp-", dir=target.parent))
         try:
             yield tmp
-            if marker:
-                (tmp / MARKER).write_text("written by emosketch\n")
+            mark(tmp)
             publish_dir(tmp, target)
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
-            if exc.errno == errno.ENOSPC:
-                raise _no_space(target, exc) from None
             raise _named(exc, tmp, target) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -176,32 +235,33 @@ def atomic_dir(target: str | os.PathLike, overwrite: bool = False, marker: bool 
 @contextlib.contextmanager
 def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `target` (same suffix); it replaces `target` on success, after
-    the file is fsynced (and the folder after the rename)."""
+    the file is fsynced (and the folder after the rename). The target is locked for the block (a second
+    writer refuses at once), and what a killed writer of it left is removed first."""
     target = Path(target)
     check_place(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_dir():
         raise EmosketchError(f"{target}: is a folder, not a file; choose another path")
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{target.stem}.tmp-", suffix=target.suffix, dir=target.parent)
-    except OSError as exc:
-        raise EmosketchError(f"{target}: cannot write it there ({exc.strerror or exc})") from None
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        _publish_mode(tmp, 0o666)
-        _fsync(tmp)
-        os.replace(tmp, target)
-        _fsync(target.parent)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise _no_space(target, exc) from None
-        raise _named(exc, tmp, target) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with output_lock(target):
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{_hidden(target.stem)}.tmp-", suffix=target.suffix,
+                                        dir=target.parent)
+        except OSError as exc:
+            raise EmosketchError(f"{target}: cannot write it there ({exc.strerror or exc})") from None
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            yield tmp
+            _publish_mode(tmp, 0o666)
+            _fsync(tmp)
+            os.replace(tmp, target)
+            _fsync(target.parent)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _named(exc, tmp, target) from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def remove_stale(target: str | os.PathLike) -> int:
@@ -211,9 +271,10 @@ def remove_stale(target: str | os.PathLike) -> int:
     target = Path(target)
     if not target.parent.is_dir():
         return 0
-    patterns = [f".{target.name}.tmp-*", f".{target.name}.old-*"]
+    name, stem, suffix = (glob.escape(x) for x in (_hidden(target.name), _hidden(target.stem), target.suffix))
+    patterns = [f".{name}.tmp-*", f".{name}.old-*"]  # escaped: an output named a[1].gif removes only its own
     if target.suffix:
-        patterns.append(f".{target.stem}.tmp-*{target.suffix}")
+        patterns.append(f".{stem}.tmp-*{suffix}")
     removed = 0
     for pattern in patterns:
         for stale in target.parent.glob(pattern):
@@ -227,7 +288,7 @@ def remove_stale(target: str | os.PathLike) -> int:
 
 def lock_path(target: str | os.PathLike) -> Path:
     target = Path(target)
-    return target.parent / f".{target.name}.lock"
+    return target.parent / f".{_hidden(target.name)}.lock"
 
 
 @contextlib.contextmanager

@@ -115,6 +115,10 @@ class Group(click.Group):
                                                                            "DefaultCPUAllocator")):
                 raise click.ClickException(OUT_OF_MEMORY) from None  # torch's allocators raise RuntimeError
             first = (str(exc).strip().splitlines() or [""])[0][:200]
+            if isinstance(exc, ImportError):  # torch under a memory limit: "failed to map segment from shared object"
+                hint = ("not enough address space to map it: raise the memory limit (ulimit -v)"
+                        if "map" in str(exc) else "reinstall emosketch (make install)")
+                raise click.ClickException(f"cannot load {exc.name or 'a library'} ({first}); {hint}") from None
             raise click.ClickException(f"unexpected {type(exc).__name__}: {first} (a value out of range? "
                                        "EMOSKETCH_DEBUG=1 shows where)") from None
 
@@ -462,13 +466,11 @@ def dataset_info_cmd(path, grid, per_class, sketches_only, as_json) -> None:
     ds = load(path)
     summary = info(ds)
     if grid:
-        import cv2
-
         from .atomic import atomic_file
+        from .frames import write_image
 
         with atomic_file(grid) as tmp:
-            if not cv2.imwrite(str(tmp), sample_grid(ds, per_class, show_faces=not sketches_only)):
-                raise EmosketchError(f"{grid}: cannot write a PNG there")
+            write_image(tmp, sample_grid(ds, per_class, show_faces=not sketches_only))
         summary["grid"] = str(grid)
     if as_json:
         click.echo(json.dumps(summary, indent=1))

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .errors import EmosketchError
-from .frames import Frames
+from .frames import Frames, write_image
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -74,11 +74,47 @@ def _training(out: Path, data: Path, steps: int | None, progress: Callable[[str]
     return ckpt
 
 
+# What the demo writes in its folder (with train, its data and run too): the only entries --out may hold
+WRITTEN = ("face.png", "transitions.gif", "transitions.npz", "agent.mp4", "agent.gif", "agent.png", "pack", "data",
+           "run")
+
+
+def check_demo_folder(out: Path) -> None:
+    """Refuse a demo folder that is a file, or that holds an entry the demo did not write (or holds no marker):
+    the demo writes into it file by file and would replace a user's face.png or agent.png."""
+    from .atomic import MARKER
+
+    if out.exists() and not out.is_dir():
+        raise EmosketchError(f"{out}: is a file, not a folder; choose another --out")
+    if not out.is_dir():
+        return
+    entries = [e.name for e in out.iterdir()]
+    other = sorted(n for n in entries if n not in (*WRITTEN, MARKER)  # nor a killed writer's hidden leftovers
+                   and not (n.startswith(".") and (n.endswith(".lock") or ".tmp-" in n or ".old-" in n)))
+    if other:
+        shown = ", ".join(other[:3]) + (f" and {len(other) - 3:,} more" if len(other) > 3 else "")
+        raise EmosketchError(f"{out}: holds {shown}, which the demo did not write; choose another --out or move "
+                             "them out")
+    if entries and MARKER not in entries:
+        raise EmosketchError(f"{out}: holds files emosketch did not write (no {MARKER} marker), which the demo would "
+                             "overwrite; choose another --out or empty it")
+
+
 def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: int | None = STEPS,
              count: int = FACES, train: bool = False) -> dict[str, Path]:
-    """Run the demo in `out` (with `train`: run, finish or reuse its training); returns what was written."""
-    from .atomic import MARKER, owned
-    from .errors import EmosketchError
+    """Run the demo in `out` (with `train`: run, finish or reuse its training); returns what was written. The
+    folder is locked for the run: a second demo into it refuses at once."""
+    from .atomic import output_lock
+
+    out = Path(out)
+    check_demo_folder(out)
+    with output_lock(out):
+        return _run_demo(out, progress, steps, count, train)
+
+
+def _run_demo(out: Path, progress: Callable[[str], None], steps: int | None, count: int,
+              train: bool) -> dict[str, Path]:
+    from .atomic import MARKER
     from .export import ExportOptions
     from .export.pack import panel_codec
     from .export.panel import PANEL
@@ -88,12 +124,7 @@ def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: in
     from .interpolate.render import Renderer, write_outputs
     from .interpolate.timeline import load_timeline
 
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise EmosketchError(f"{out}: is a file, not a folder; choose another --out")
-    if out.is_dir() and not (owned(out) or owned(out / "pack")):  # a demo's folder from before the marker has its pack
-        raise EmosketchError(f"{out}: holds files emosketch did not write (no {MARKER} marker), which the demo would "
-                             "overwrite; choose another --out or empty it")
+    check_demo_folder(out)  # again under the lock: filled since the first look
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).touch()
     started = time.time()
@@ -116,9 +147,8 @@ def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: in
         face = r.source(image=demo_photo())
         progress(f"[2/5] face: {demo_photo()} (NASA's portrait of Eileen Collins, public domain): {face.how}")
     written: dict[str, Path] = {"face sketch": out / "face.png"}
-    import cv2
 
-    cv2.imwrite(str(out / "face.png"), face.sketch)
+    write_image(out / "face.png", face.sketch)
 
     progress("[3/5] transitions: configs/timeline-demo.yaml")
     plan = load_timeline(_config("timeline-demo.yaml"), r.classes)

@@ -368,12 +368,37 @@ def check_output(path: str | Path) -> None:
         raise EmosketchError(f"{path}: is a file, not a folder of frames; choose another path")
 
 
+def write_image(path: str | Path, image: np.ndarray) -> None:
+    """cv2.imwrite that cannot fail quietly: the image is encoded in memory (by its suffix, PNG when it has
+    none) and written by Python, so a full disk or a file-size limit raises OSError. cv2.imwrite only returns
+    False, and its callers had published empty or cut-off PNGs with exit 0."""
+    path = Path(path)
+    ok, data = cv2.imencode(path.suffix or ".png", image)
+    if not ok:
+        raise EmosketchError(f"{path}: cannot encode an image of shape {image.shape} as {path.suffix or '.png'}")
+    path.write_bytes(data.tobytes())
+
+
 GIF_MAX_FPS = 50  # a GIF's delays are hundredths of a second, and browsers play a delay under 2 of them at 10 fps
 
 
 def gif_step(fps: float) -> int:
     """Every how many frames a GIF keeps at `fps`, so that it plays at its real speed (at most 50 fps)."""
     return max(1, math.ceil(fps / GIF_MAX_FPS - 1e-9))
+
+
+def _check_video(tmp: Path, path: Path, seconds: float) -> None:
+    """ffmpeg's failure to write (a full disk, a file-size limit) never reaches imageio: read the video back
+    and refuse one that does not open or is cut short."""
+    import imageio.v3 as iio
+
+    try:
+        duration = float(iio.immeta(tmp, plugin="FFMPEG").get("duration") or seconds)
+    except Exception:  # noqa: BLE001 -- whatever the reader raises on a cut-off file, the video is not whole
+        duration = -1.0
+    if duration < 0 or duration < seconds - 0.5:
+        raise EmosketchError(f"{path}: the video encoder could not write it whole (a full disk, or a file-size "
+                             f"limit?); {path.name} was left as it was")
 
 
 def write_frames(path: str | Path, frames: Frames) -> Path:
@@ -391,10 +416,13 @@ def write_frames(path: str | Path, frames: Frames) -> Path:
                                     marks=np.array(json.dumps(frames.marks)))
     elif suffix in GIF_SUFFIXES:
         step = gif_step(frames.fps)  # past 50 fps every step-th frame, each held for the step it stands for
+        # Encoded in memory and written by Python: the writer's own file, failing on a full disk, had printed a
+        # traceback from its finaliser after the error. The comment lets _read_gif undo the merging of
+        # identical frames that GIF writers do.
+        data = iio.imwrite("<bytes>", frames.frames[::step], extension=".gif", duration=1000.0 * step / frames.fps,
+                           loop=0, comment=f"emosketch fps={frames.fps / step:g}")
         with atomic_file(path) as tmp:
-            # The comment lets _read_gif undo the merging of identical frames that GIF writers do.
-            iio.imwrite(tmp, frames.frames[::step], extension=".gif", duration=1000.0 * step / frames.fps, loop=0,
-                        comment=f"emosketch fps={frames.fps / step:g}")
+            tmp.write_bytes(data)
     elif suffix in WRITE_VIDEO_SUFFIXES:
         with atomic_file(path) as tmp:
             h, w = frames.frames.shape[1:]
@@ -402,6 +430,7 @@ def write_frames(path: str | Path, frames: Frames) -> Path:
             pad = np.pad(frames.frames, ((0, 0), (0, h % 2), (0, w % 2)), constant_values=255)
             iio.imwrite(tmp, np.repeat(pad[..., None], 3, axis=-1), extension=suffix,
                         plugin="FFMPEG", fps=frames.fps, macro_block_size=1)
+            _check_video(tmp, path, len(frames.frames) / frames.fps)
     elif suffix == "":
         if path.is_dir():  # a folder of frames from an earlier run is replaced, nothing else
             from .atomic import MARKER
@@ -412,5 +441,5 @@ def write_frames(path: str | Path, frames: Frames) -> Path:
                                      "output or remove it")
         with atomic_dir(path, overwrite=True) as tmp:
             for i, frame in enumerate(frames.frames):
-                cv2.imwrite(str(tmp / f"frame{i:05d}.png"), frame)
+                write_image(tmp / f"frame{i:05d}.png", frame)
     return path

@@ -46,7 +46,7 @@ def test_export_every_kind_of_input(run, tmp_path, face_transition):
     assert [s["frame_count"] for s in m["sequences"]] == [12, 12, 3, 1, 6, 6]
     assert m["display"] == {"width": 128, "height": 32, "controller": "gfx"}
     names = {p.name for p in (tmp_path / "pack").iterdir()}
-    assert names == {"manifest.json", "frames.bin", "index.bin", "pack.h", "pack.py", "preview.gif",
+    assert names == {".emosketch", "manifest.json", "frames.bin", "index.bin", "pack.h", "pack.py", "preview.gif",
                      "contact_sheet.png", "index.html", "emosketch_player.h", "emosketch_player.c",
                      "emosketch_player.py"}
 

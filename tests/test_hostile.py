@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -653,6 +654,141 @@ def test_force_replaces_only_emosketchs_own_folders(tmp_path):
     prepare("synthetic", tmp_path / "d", PrepareConfig(size=32, count=8), progress=False, log=lambda m: None)
     prepare("synthetic", tmp_path / "d", PrepareConfig(size=32, count=16), force=True, progress=False,
             log=lambda m: None)
+
+
+def test_force_keeps_a_users_files_inside_an_emosketch_folder(tmp_path):
+    """pack --force, sample --force and export --force had deleted a file the user put in the output folder (an
+    Arduino sketch beside the pack's files, notes): the marker lists what emosketch wrote, and only that goes."""
+    import json
+
+    from emosketch.atomic import MARKER
+
+    write_pack(tiny_pack(["a"]), tmp_path / "pack")
+    listed = json.loads((tmp_path / "pack" / MARKER).read_text())["entries"]
+    assert "manifest.json" in listed and "frames.bin" in listed
+    (tmp_path / "pack" / "my_sketch.ino").write_text("void loop() {}")
+    with pytest.raises(EmosketchError, match=r"pack: holds my_sketch\.ino, which emosketch did not write"):
+        write_pack(tiny_pack(["b"]), tmp_path / "pack", force=True)
+    assert (tmp_path / "pack" / "my_sketch.ino").read_text() == "void loop() {}"
+    (tmp_path / "pack" / "my_sketch.ino").unlink()
+    write_pack(tiny_pack(["b"]), tmp_path / "pack", force=True)  # nothing of the user's: replaced
+    # a folder stamped by a copied manifest.json, with no marker: the user's sketch folder
+    proj = tmp_path / "myproj"
+    proj.mkdir()
+    for name in ("manifest.json", "frames.bin", "index.bin"):
+        (proj / name).write_bytes((tmp_path / "pack" / name).read_bytes())
+    (proj / "myproj.ino").write_text("void setup() {}")
+    with pytest.raises(EmosketchError, match=r"holds myproj\.ino, which emosketch did not write"):
+        write_pack(tiny_pack(["c"]), proj, force=True)
+    assert (proj / "myproj.ino").exists()
+    (proj / "myproj.ino").unlink()
+    write_pack(tiny_pack(["c"]), proj, force=True)  # an older pack folder with no marker is still replaced
+    # a marker from before the listing: the folder is emosketch's whole
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / MARKER).write_text("written by emosketch\n")
+    (old / "frame00000.png").write_bytes(b"x")
+    write_pack(tiny_pack(["a"]), old, force=True)
+
+
+def test_the_demo_refuses_a_folder_holding_what_it_did_not_write(tmp_path):
+    """A folder holding a pack/ (copied from a demo) counted as a demo's: its face.png was replaced."""
+    from emosketch.atomic import MARKER
+    from emosketch.demo import check_demo_folder
+
+    proj = tmp_path / "proj"
+    (proj / "pack").mkdir(parents=True)
+    (proj / "pack" / MARKER).write_text("written by emosketch\n")
+    (proj / "face.png").write_text("MY PHOTO")
+    with pytest.raises(EmosketchError, match="no .emosketch marker"):
+        check_demo_folder(proj)
+    (proj / MARKER).write_text("")
+    (proj / "notes.txt").write_text("mine")
+    with pytest.raises(EmosketchError, match=r"holds notes\.txt, which the demo did not write"):
+        check_demo_folder(proj)
+    (proj / "notes.txt").unlink()
+    (proj / ".agent.tmp-dead.gif").write_bytes(b"")  # a killed writer's leftover is not the user's
+    check_demo_folder(proj)
+
+
+def test_a_write_that_fails_quietly_in_a_library_is_an_error(tmp_path, monkeypatch):
+    """cv2.imwrite returns False on a full disk, and ffmpeg's failure never reached imageio: a folder of empty
+    frames and a cut-off video were published with exit 0, replacing the good ones."""
+    import errno
+
+    from emosketch import frames as fr
+
+    good = fr.Frames(np.full((4, 16, 32), 255, np.uint8), 12.0)
+    good.frames[:, 4:8, 4:20] = 0
+    fr.write_frames(tmp_path / "dir", good)
+    fr.write_frames(tmp_path / "v.mp4", good)
+    before = (tmp_path / "v.mp4").read_bytes()
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(EmosketchError, match="dir: no space left on device while writing it; dir was left as it was"):
+        fr.write_frames(tmp_path / "dir", good)
+    monkeypatch.undo()
+    assert sorted(p.name for p in (tmp_path / "dir").iterdir() if p.suffix) == [f"frame0000{i}.png" for i in range(4)]
+    import imageio.v3 as iio
+
+    def cut(path, *a, **k):  # ffmpeg dies part way: a file too short to open
+        Path(path).write_bytes(before[:len(before) // 2])
+
+    monkeypatch.setattr(iio, "imwrite", cut)
+    with pytest.raises(EmosketchError, match="v.mp4: the video encoder could not write it whole"):
+        fr.write_frames(tmp_path / "v.mp4", good)
+    monkeypatch.undo()
+    assert (tmp_path / "v.mp4").read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_write_errors_name_the_output_and_what_went_wrong(tmp_path):
+    import errno
+
+    from emosketch.atomic import atomic_dir, atomic_file
+
+    for code, words in ((errno.EFBIG, r"larger than this process may write \(ulimit -f\)"),
+                        (errno.EROFS, "a read-only file system"), (errno.ENOSPC, "no space left on device")):
+        with pytest.raises(EmosketchError, match=rf"out\.bin: {words} while writing it") as info:
+            with atomic_file(tmp_path / "out.bin"):  # e.g. copying a player file from the package
+                raise OSError(code, os.strerror(code), "/usr/lib/python3/site-packages/emosketch/player.c")
+        assert "site-packages" not in str(info.value)
+        with pytest.raises(EmosketchError, match=rf"d: {words}"):
+            with atomic_dir(tmp_path / "d"):
+                raise OSError(code, os.strerror(code))
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_single_file_output_is_locked_and_its_stale_temporaries_go(tmp_path):
+    """A killed GIF writer's .k.tmp-*.gif stayed for good, and two writers of one file never refused."""
+    from emosketch.atomic import atomic_file, output_lock
+
+    (tmp_path / ".k.tmp-dead.gif").write_bytes(b"half")
+    (tmp_path / ".other.tmp-keep.gif").write_bytes(b"not k's")
+    with atomic_file(tmp_path / "k.gif") as tmp:
+        tmp.write_bytes(b"GIF89a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.tmp-keep.gif", "k.gif"]
+    with output_lock(tmp_path / "k.gif"):
+        with pytest.raises(EmosketchError, match="another emosketch run"):
+            with atomic_file(tmp_path / "k.gif"):
+                pass
+
+
+def test_an_output_name_near_the_limit_gets_hidden_names_that_fit(tmp_path):
+    """A 250-byte --out is a legal name, but .NAME.lock and .NAME.tmp-* were not: 'File name too long'."""
+    from emosketch.atomic import atomic_dir, atomic_file
+
+    name = "y" * 250
+    with atomic_file(tmp_path / f"{name}.gif") as tmp:
+        tmp.write_bytes(b"x")
+    with atomic_dir(tmp_path / name) as tmp:
+        (tmp / "a").write_text("a")
+    with atomic_dir(tmp_path / name, overwrite=True) as tmp:
+        (tmp / "b").write_text("b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, f"{name}.gif"])
 
 
 def test_train_on_a_folder_that_is_not_a_dataset_says_to_prepare(tmp_path):

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from .. import __version__
-from ..atomic import MARKER, atomic_file, check_target, output_lock, publish_dir
+from ..atomic import MARKER, atomic_file, check_target, mark, output_lock, publish_dir
 from ..emotions import EMOTIONS, canonical, canonical_list, class_name_ok
 from ..errors import EmosketchError, shown
 from ..progress import progress as progress_bar
@@ -380,14 +380,15 @@ def _prepare(source: str, out: Path, cfg: PrepareConfig, workers: int, force: bo
     (partial / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     shutil.rmtree(chunk_dir)
     plan.unlink()
-    (partial / MARKER).write_text("written by emosketch\n")
+    mark(partial)
     publish_dir(partial, out)  # the resumable partial folder becomes the dataset, atomically
     return meta
 
 
 def _ours(name: str) -> bool:
     """Whether a name in the .partial folder is one prepare writes there (or a temporary file of one)."""
-    return name in ("plan.json", "chunks", "meta.json", MARKER) or name.endswith(".npy") or name.startswith(".plan.tmp-")
+    return (name in ("plan.json", "chunks", "meta.json", MARKER, ".plan.json.lock") or name.endswith(".npy")
+            or name.startswith(".plan.tmp-"))
 
 
 def _plan_fingerprint(plan: Path) -> str | None:

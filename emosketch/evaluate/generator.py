@@ -24,6 +24,7 @@ from ..atomic import atomic_dir
 from ..datasets.dataset import SketchDataset, load
 from ..datasets.synthetic import random_identity, render
 from ..errors import EmosketchError
+from ..frames import write_image
 from .classifier import load_classifier, pick_device, predict
 from .heatmap import confusion_heatmap
 from .metrics import classification_report, l1, perceptual_path_length, stroke_iou
@@ -189,9 +190,8 @@ def evaluate_generator(translator: Translator, data: str | Path, classifier: str
     with atomic_dir(out, overwrite=force) as tmp:
         (tmp / "report.json").write_text(json.dumps(report, indent=1) + "\n")
         (tmp / "report.md").write_text(generator_markdown(report))
-        import cv2
 
-        cv2.imwrite(str(tmp / "confusion.png"), confusion_heatmap(
+        write_image(tmp / "confusion.png", confusion_heatmap(
             report["confusion_matrix"], ds.classes, f"{name}: asked-for emotion vs classifier verdict"))
     return report
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
-
 from ..atomic import atomic_dir
 from ..datasets.dataset import load
 from ..errors import EmosketchError
+from ..frames import write_image
 from .classifier import dataset_images, load_classifier, pick_device, predict
 from .heatmap import confusion_heatmap
 from .metrics import classification_report
@@ -46,7 +45,7 @@ def evaluate_classifier(checkpoint: str | Path, data: str | Path, out: str | Pat
     with atomic_dir(out, overwrite=force) as tmp:
         (tmp / "report.json").write_text(json.dumps(rep, indent=1) + "\n")
         (tmp / "report.md").write_text(classifier_markdown(rep, title))
-        cv2.imwrite(str(tmp / "confusion.png"), confusion_heatmap(rep["confusion_matrix"], ds.classes, title))
+        write_image(tmp / "confusion.png", confusion_heatmap(rep["confusion_matrix"], ds.classes, title))
     return rep
 
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from ..errors import EmosketchError
-from ..frames import gif_step
+from ..frames import gif_step, write_image
 from ..text import put_text
 from .pack import Pack
 
@@ -136,5 +136,5 @@ def contact_sheet(pack: Pack, panel: str = "white", per_row: int = 8, scale: int
 def write(pack: Pack, folder: Path, panel: str = "white", grid: bool = False, scale: int = 4) -> list[Path]:
     gif = write_gif(pack, folder / "preview.gif", panel, scale, grid)
     sheet = folder / "contact_sheet.png"
-    cv2.imwrite(str(sheet), cv2.cvtColor(contact_sheet(pack, panel), cv2.COLOR_RGB2BGR))
+    write_image(sheet, cv2.cvtColor(contact_sheet(pack, panel), cv2.COLOR_RGB2BGR))
     return [gif, sheet]

@@ -403,7 +403,7 @@ def write_tft_pack(pack: TftPack, out: str | Path, force: bool = False) -> Path:
     from .players import TFT_EXAMPLES, TFT_PLAYER
 
     name = identifier(pack.options.name)
-    with atomic_dir(out, overwrite=force, marker=False) as tmp:
+    with atomic_dir(out, overwrite=force) as tmp:
         (tmp / "frames.bin").write_bytes(pack.data)
         (tmp / "manifest.json").write_text(json.dumps(pack.manifest(), indent=1) + "\n")
         (tmp / f"{name}_tft.h").write_text(c_header(pack))

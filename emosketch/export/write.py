@@ -22,7 +22,7 @@ def write_pack(pack: Pack, out: str | Path, force: bool = False, verify: bool = 
     with pack.bits before the folder is renamed into place; a mismatch leaves nothing behind.
     """
     c_header.check(pack)
-    with atomic_dir(out, overwrite=force, marker=False) as tmp:  # manifest.json marks it
+    with atomic_dir(out, overwrite=force) as tmp:
         manifest.write(pack, tmp)
         index.write(pack, tmp)
         c_header.write(pack, tmp)

@@ -16,7 +16,7 @@ from ..datasets.photo import model_input
 from ..datasets.sketch import SketchConfig
 from ..emotions import pick_emotions
 from ..errors import EmosketchError
-from ..frames import GIF_SUFFIXES, IMAGE_SUFFIXES
+from ..frames import GIF_SUFFIXES, IMAGE_SUFFIXES, write_image
 from ..tensors import pick_device, resize_batch, to_tensor
 from .checkpoint import INFERENCE, load_checkpoint
 from .networks import ModelConfig, Networks, mean_styles, z_codes
@@ -239,8 +239,8 @@ def sample(checkpoint: str | Path, inputs: list[str | Path], emotions: list[str]
                     y = tr.translate(src, np.array([tr.classes.index(e)]), np.array([seed + k]))[0]
                     img = (y * 255).round().astype(np.uint8)
                     cells.append(img)
-                    cv2.imwrite(str(tmp / _cell_name(path.stem, e, k, styles)), img)
-            cv2.imwrite(str(tmp / f"{path.stem}.png"), np.concatenate(cells, axis=1))
+                    write_image(tmp / _cell_name(path.stem, e, k, styles), img)
+            write_image(tmp / f"{path.stem}.png", np.concatenate(cells, axis=1))
             written.append({"file": str(path), "input": how, "row": f"{path.stem}.png"})
         if not written:
             raise EmosketchError("no input could be used: " + "; ".join(f"{s['file']}: {s['error']}" for s in skipped))

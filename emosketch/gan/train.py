@@ -30,6 +30,7 @@ from ..datasets.sampler import class_weights
 from ..datasets.synthetic import EXPRESSIONS
 from ..emotion_cnn import load_sketch_classifier
 from ..errors import EmosketchError
+from ..frames import write_image
 from ..progress import progress as progress_bar
 from ..tensors import pick_device, resize_batch, to_tensor, to_uint8
 from .augment import AdaConfig, AdaptiveAugment
@@ -657,7 +658,6 @@ def _other_data(old: dict | None, now: dict) -> list[str]:
 
 def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: str, steps: int | None,
            progress: bool, log: Callable[[str], None]) -> dict:
-    import cv2
 
     ckpt_path = out / "checkpoint.pt"
     if out.exists() and not out.is_dir():
@@ -752,7 +752,7 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
             bar.set_postfix(D=f"{means.get('D/real', 0) + means.get('D/fake', 0):.2f}", G=f"{means.get('G/adv', 0):.2f}",
                             p=f"{trainer.ada.p:.2f}", ips=f"{rate:.1f}")
             if lead and (trainer.step % cfg.sample_every == 0 or trainer.step == end):
-                cv2.imwrite(str(out / "samples" / f"step{trainer.step:07d}.png"), trainer.sample_grid())
+                write_image(out / "samples" / f"step{trainer.step:07d}.png", trainer.sample_grid())
             if lead and (trainer.step % cfg.checkpoint_every == 0 or trainer.step == end or stop.signal is not None):
                 save_checkpoint(ckpt_path, trainer.state_dict())
             if stop.signal is not None:

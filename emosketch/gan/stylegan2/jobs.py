@@ -13,6 +13,7 @@ import torch
 from ...atomic import atomic_dir
 from ...errors import EmosketchError
 from ...frames import to_gray as frame_gray
+from ...frames import write_image
 from ...tensors import to_uint8
 from . import StyleGAN2, from_snapshot, is_pickle, open_stylegan2
 
@@ -123,8 +124,7 @@ def sketches(gray: np.ndarray, settings: dict, size: int) -> tuple[np.ndarray, l
 
 def _write_png(path: Path, pixels: np.ndarray) -> None:
     img = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
-    if not cv2.imwrite(str(path), img):
-        raise EmosketchError(f"{path}: could not write the PNG")
+    write_image(path, img)
 
 
 def generate(model: str | Path, seeds: list[int], out: str | Path, cls=None, psi: float = 1.0,
