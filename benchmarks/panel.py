@@ -455,6 +455,14 @@ def tft_figures(checkpoint: str) -> list[dict]:
     return rows
 
 
+def tft_table(checkpoint: str) -> list[dict]:
+    tft = tft_figures(checkpoint)
+    print("\nThe same pack on colour TFTs (RGB565; ratio = raw / packed): the 16-bit span codec vs the byte codec")
+    print(table(tft, ["panel", "shades", "frames", "span_bytes", "span_ratio", "byte_codec_bytes",
+                      "byte_codec_ratio", "kb_per_frame"]))
+    return tft
+
+
 def still_flicker(checkpoint: str, steps: int = 30) -> list[dict]:
     """Dither flicker on a still full-screen face: the demo photo's generated neutral face, whose tone
     fades by 2 gray levels a frame (export.py's flicker test, on the new framing). Nothing moves, so
@@ -503,7 +511,8 @@ def main() -> None:
     ap.add_argument("--reading-only", action="store_true",
                     help="only the judges' reading table (the panel as shown, and the information kept)")
     ap.add_argument("--packs-only", action="store_true",
-                    help="only the demo photo's pack and still-face flicker tables (no FER+ faces or judges needed)")
+                    help="only the demo photo's packs (OLED and TFT) and still-face flicker tables (no FER+ "
+                         "faces or judges needed)")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
     out = Path(args.out)
@@ -512,7 +521,7 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         result = {"checkpoint": checkpoint, "packs": pack_table(checkpoint), "face_packs": face_pack_table(checkpoint),
-                  "flicker_still": still_table(checkpoint),
+                  "tft": tft_table(checkpoint), "flicker_still": still_table(checkpoint),
                   "seconds": round(time.perf_counter() - start, 1), "cores": os.cpu_count()}
         (out / "panel-packs.json").write_text(json.dumps(result, indent=1) + "\n")
         print(f"\nwrote {out / 'panel-packs.json'}")
@@ -585,11 +594,7 @@ def main() -> None:
     print(table(exag, ["intensity"] + [f"{k}_{j}" for j in judges for k in ("sketch", "panel")] + ["edit_pixels"]))
     packs = [] if args.no_packs else pack_table(checkpoint)
     face_packs = [] if args.no_packs else face_pack_table(checkpoint)
-    tft = [] if args.no_packs else tft_figures(checkpoint)
-    if tft:
-        print("\nThe same pack on colour TFTs (RGB565; ratio = raw / packed): the 16-bit span codec vs the byte codec")
-        print(table(tft, ["panel", "shades", "frames", "span_bytes", "span_ratio", "byte_codec_bytes",
-                          "byte_codec_ratio", "kb_per_frame"]))
+    tft = [] if args.no_packs else tft_table(checkpoint)
     flicker = still_table(checkpoint)
     result = {"flicker_still": flicker, "checkpoint": checkpoint, "faces": args.faces, "translations": int(len(targets)), "rows": rows,
               "upscalers": ups, "transitions": hist, "exaggeration": exag, "packs": packs,

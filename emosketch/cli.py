@@ -132,7 +132,7 @@ def cli() -> None:
     Examples:
       emosketch demo --out demo-out
       emosketch pack --input me.jpg --out me-pack           # a photo -> an OLED pack, by the shipped model
-      emosketch prepare --source ferplus:data/ferplus --size 128 --out data/ferplus-128 -j 2
+      emosketch prepare --source ferplus:../shared/data/ferplus --size 128 --out data/ferplus-128 -j 2
       emosketch train --config configs/train-tiny-cpu.yaml --data data/synthetic-64 --out runs/tiny
       emosketch interpolate --checkpoint runs/tiny/checkpoint.pt --input face.png --from neutral --to happy --out t.gif
       emosketch agent --checkpoint runs/tiny/checkpoint.pt --input face.png --script configs/agent-demo.yaml --out a.mp4
@@ -556,7 +556,7 @@ def classify_cmd(checkpoint, images, kind, as_json, device):
     \b
     Examples:
       emosketch classify shipped face.jpg drawing.png     # no training: the shipped classifiers
-      emosketch classify clf.pt face.jpg
+      emosketch classify clf.pt face.jpg                  # clf.pt trained on FER+ (a synthetic one reads drawings only)
       emosketch classify clf.pt photos/*.jpg --json
       emosketch classify clf.pt drawing.png --as sketch
     """
@@ -1163,9 +1163,9 @@ def demo_cmd(out: Path, train: bool, steps: int | None, count: int) -> None:
 
     \b
     Examples:
-      emosketch demo --out demo-out                         # the shipped model: well under a minute
+      emosketch demo --out demo-out                         # the shipped model: under a minute on 2 cores
       emosketch demo --train --out train-demo               # train on synthetic faces: about 10 minutes on 2 cores
-      emosketch demo --train --out quick-demo --steps 200   # a rough generator in about 2 minutes
+      emosketch demo --train --out quick-demo --steps 200   # a rough generator in about 3 minutes
 
     The face is NASA's public-domain portrait of astronaut Eileen Collins, which ships with
     emosketch. With --train the first run draws 4,000 synthetic faces and trains
@@ -1190,10 +1190,14 @@ def demo_cmd(out: Path, train: bool, steps: int | None, count: int) -> None:
               help="Generator checkpoint [default: the shipped model, emosketch.models.default_generator()].")
 @click.option("--classifier", default=None, type=click.Path(path_type=Path),
               help="Face classifier [default: the shipped one, emosketch.models.default_classifier()].")
+@click.option("--guide", default=None, type=click.Path(path_type=Path),
+              help="Sketch classifier that \"make it smile\" (/api/search) climbs, reading the generator's classes "
+                   "[default: the shipped one, for the six FER+ emotions; another generator's classes turn the "
+                   "search off, with a note, unless given here].")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--max-upload-mb", default=8.0, show_default=True, type=Finite(0.01, 200),
               help="Largest image upload, in MB.")
-def serve_cmd(host, port, checkpoint, classifier, device, max_upload_mb):
+def serve_cmd(host, port, checkpoint, classifier, guide, device, max_upload_mb):
     """The emotion mirror: a local web page and JSON API. A camera or a photo is read by the face
     classifier, the emotion stimulates your agent, and your sketch face reacts on a simulated OLED.
 
@@ -1213,11 +1217,14 @@ def serve_cmd(host, port, checkpoint, classifier, device, max_upload_mb):
 
     sock = listen(host, port)  # a port in use is one line here, before the models load
     cfg = ServeConfig(checkpoint=str(checkpoint) if checkpoint else None,
-                      classifier=str(classifier) if classifier else None, device=device,
+                      classifier=str(classifier) if classifier else None, guide=str(guide) if guide else None,
+                      device=device,
                       max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                       hosts=tuple(dict.fromkeys(("localhost", host))))  # IP addresses always pass
     click.echo("loading the models ...")
     app = create_app(cfg)
+    for note in app.state.engine.notes:
+        click.echo(f"note: {note}")
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"listening on {host}: anyone on your network can use this page and the API")
     click.echo(f"open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")

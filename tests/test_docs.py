@@ -350,3 +350,16 @@ def test_the_benchmark_commands_name_options_the_benchmarks_take():
         source = (ROOT / "benchmarks" / f"{name}.py").read_text()
         for option in re.findall(r"(--[\w-]+)", options):
             assert f'"{option}"' in source, f"benchmarks/{name}.py has no {option}"
+
+
+@pytest.mark.skipif(not STYLEGAN2.exists(), reason="the StyleGAN2 test pickles (shared/stylegan2) are absent")
+@pytest.mark.parametrize("pickle", ["uncond-rgb-32.pkl", "cond-gray-64.pkl"])
+def test_the_python_api_stylegan2_example_runs_on_either_kind_of_model(pickle, tmp_path, monkeypatch):
+    """Its G.labels(3, 2) had raised on the unconditional snapshot that the CLI's examples name the same way."""
+    text = (DOCS / "python-api.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "load_stylegan2" in b)
+    shutil.copy(STYLEGAN2 / pickle, tmp_path / "network-snapshot-000400.pkl")
+    monkeypatch.chdir(tmp_path)
+    names: dict = {}
+    exec(compile(block, "python-api.md", "exec"), names)  # noqa: S102 -- the guide's own example
+    assert names["ws"].shape[0] == 2 and names["img"].shape[0] == 2 and (tmp_path / "model.pt").exists()

@@ -882,3 +882,22 @@ def test_a_jpeg_of_thousands_of_scans_is_refused_before_it_is_decoded(client):
 def test_an_error_quotes_at_most_a_few_hundred_characters_of_what_was_sent(client):
     r = client.get("/api/frame", params={"format": "x" * 60_000})
     assert r.status_code == 400 and len(r.json()["error"]) < 500
+
+
+def test_a_generator_of_other_classes_serves_with_the_search_off_unless_given_a_guide(generator, trained):
+    """serve --checkpoint runs/tiny/checkpoint.pt (the demo's eight synthetic classes) had refused to start: the
+    shipped guide reads six."""
+    from emosketch.errors import EmosketchError
+    from emosketch.serve.engine import Engine, RequestError
+
+    engine = Engine(ServeConfig(checkpoint=str(generator), device="cpu"))
+    assert engine.info()["search"] is False
+    assert len(engine.notes) == 1 and "/api/search) is off" in engine.notes[0] and "--guide" in engine.notes[0]
+    with pytest.raises(RequestError, match="the search is off") as info:
+        engine.search(engine.session(None), engine.classes[0])
+    assert info.value.status == 409
+    clf, _ = trained  # a sketch classifier of the same eight classes: the search is on
+    engine = Engine(ServeConfig(checkpoint=str(generator), guide=str(clf), device="cpu"))
+    assert engine.info()["search"] is True and engine.notes == []
+    with pytest.raises(EmosketchError, match="the search's guide"):  # a guide given by name must fit
+        Engine(ServeConfig(guide=str(clf), device="cpu"))

@@ -140,9 +140,18 @@ class Engine:
         # every camera frame is read: the classifier's crop skips the turned search (up to seven more cascade
         # passes where no face is found); a face the page sends to be drawn gets it (Renderer.source_from_gray)
         self.face_cfg = replace(face_cfg, upright=False)
-        self.guide, guide_state = load_sketch_classifier(config.guide or default_sketch_classifier(), self.classes,
-                                                         self.device, "the search's guide", "the generator's")
-        self.guide_size = int(guide_state["image_size"])
+        self.notes: list[str] = []  # what the operator is told at start (the CLI prints them)
+        try:
+            self.guide, guide_state = load_sketch_classifier(config.guide or default_sketch_classifier(),
+                                                             self.classes, self.device, "the search's guide",
+                                                             "the generator's")
+            self.guide_size = int(guide_state["image_size"])
+        except EmosketchError as exc:  # the shipped guide reads the six FER+ emotions; a model of others gets no search
+            if config.guide:
+                raise
+            self.guide, self.guide_size = None, 0
+            self.notes.append(f"\"make it smile\" (/api/search) is off: {exc}; give --guide, a sketch classifier "
+                              "trained on this generator's classes (emosketch classifier train --input sketch)")
         self.model_lock = threading.Lock()
         self.sessions: OrderedDict[str, Session] = OrderedDict()
         self.sessions_lock = threading.Lock()
@@ -412,6 +421,9 @@ class Engine:
         `target` on this session's face, as panel frames (bool [T, H, W]) and readings."""
         from ..interpolate.search import SearchConfig, search
 
+        if self.guide is None:
+            raise RequestError("the search is off on this mirror: its generator's classes are not the shipped "
+                               "guide's, and no --guide was given when it started", 409)
         if target not in self.classes:
             raise RequestError(f"unknown emotion {target!r} (this model: {', '.join(self.classes)})")
         if not 0 <= steps <= 60:
@@ -482,7 +494,7 @@ class Engine:
     def info(self) -> dict:
         return {"classes": self.classes, "channels": list(CHANNELS), "formats": list(FORMATS),
                 "classifier_classes": self.classifier_state["classes"], "image_size": self.renderer.size,
-                "panel": {"width": PANEL.width, "height": PANEL.height},
+                "panel": {"width": PANEL.width, "height": PANEL.height}, "search": self.guide is not None,
                 "limits": {"max_upload_bytes": self.config.max_upload_bytes, "max_pixels": self.config.max_pixels}}
 
 

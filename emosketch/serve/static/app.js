@@ -316,6 +316,10 @@ async function start() {
   $("camera").addEventListener("click", toggleCamera);
   $("download").addEventListener("click", downloadPack);
   $("smile").addEventListener("click", makeItSmile);
+  if (!state.info.search) {  // the generator's classes are not the guide's: the server says so at start
+    $("smile").disabled = true;
+    $("smile-result").textContent = "off: this mirror's generator has no guide (serve --guide)";
+  }
   const source = new EventSource("/api/stream?format=gfx&fps=12");
   source.onmessage = onFrame;
   source.onerror = () => status("the frame stream dropped; reconnecting ...", true);
