@@ -87,6 +87,8 @@ def _png_out(ctx, param, value: Path) -> Path:
 OUT_OF_MEMORY = "out of memory: a smaller job (fewer frames, a smaller size or --batch) fits"
 STOPPED = ("every output is written whole or not at all, so nothing half-written was left; run the command again "
            "(prepare resumes where it stopped; classifier train goes on with --resume)")  # Ctrl-C or SIGTERM
+SERVE_STOPPED = "the mirror stopped; it writes no files, and its sessions lived in memory only"
+_stop = {"message": STOPPED}  # what Ctrl-C and SIGTERM say: serve sets its own
 
 
 class Group(click.Group):
@@ -103,7 +105,7 @@ class Group(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):  # click's own
             raise
         except KeyboardInterrupt:  # Ctrl-C (click alone says "Aborted!" and exits 1): what happened, and exit 130
-            click.echo(f"interrupted: {STOPPED}", err=True)
+            click.echo(f"interrupted: {_stop['message']}", err=True)
             raise click.exceptions.Exit(130) from None
         except MemoryError:
             raise click.ClickException(OUT_OF_MEMORY) from None
@@ -1228,6 +1230,7 @@ def serve_cmd(host, port, checkpoint, classifier, guide, device, max_upload_mb):
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"listening on {host}: anyone on your network can use this page and the API")
     click.echo(f"open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")
+    _stop["message"] = SERVE_STOPPED
     run(app, sock, cfg.request_seconds)
 
 
@@ -1360,7 +1363,7 @@ def stylegan2_directions(model, classifier, samples, psi, strength, out, device)
 def _terminated(signum, frame) -> None:
     """SIGTERM (kill, a closing terminal, a container stopping) unwinds like Ctrl-C: every output being
     written drops its temporary files and lock on the way out, after one line that says so."""
-    click.echo(f"stopped by {signal.Signals(signum).name}: {STOPPED}", err=True)
+    click.echo(f"stopped by {signal.Signals(signum).name}: {_stop['message']}", err=True)
     raise SystemExit(128 + signum)
 
 

@@ -18,6 +18,7 @@ from PIL import Image
 pytest.importorskip("starlette")
 from starlette.testclient import TestClient  # noqa: E402
 
+from emosketch.errors import EmosketchError  # noqa: E402
 from emosketch.export.pixels import pixel_format  # noqa: E402
 from emosketch.models import demo_photo  # noqa: E402
 from emosketch.serve.app import create_app  # noqa: E402
@@ -110,6 +111,12 @@ def test_a_camera_frame_with_no_face_found_leaves_the_drawn_face(client, engine)
     dark = png(np.zeros((240, 320, 3), np.uint8))  # a camera starting up: one flat tone, nothing to draw
     out = client.post("/api/classify?face=1", content=dark, headers={"content-type": "image/png"}).json()
     assert "face" not in out and "one flat tone" in out["face_kept"] and session.face_id == drawn
+    pale = np.full((256, 256), 255, np.uint8)
+    pale[100, 100] = 0  # a washed-out frame: read as a drawing, and it had drawn (and packed) a blank face
+    for query in ("face=1&found=1", "face=1"):
+        out = client.post(f"/api/classify?{query}", content=png(pale), headers={"content-type": "image/png"}).json()
+        assert "face" not in out and out["face_kept"] and session.face_id == drawn, query
+    assert "nearly blank (1 dark pixel(s) of 65,536)" in out["face_kept"]
 
 
 def test_bad_uploads_get_a_json_4xx_and_the_server_goes_on(client, engine):
@@ -751,11 +758,13 @@ def test_an_upload_is_decoded_under_the_configs_pixel_limit_and_longest_side():
     from emosketch.serve.engine import RequestError, _image_bytes
 
     data = png(np.full((100, 80), 128, np.uint8))
-    gray, back = _image_bytes(data, ServeConfig(max_side=64))
-    assert gray.shape == (64, 51) and back == 100 / 64
-    with pytest.raises(RequestError, match="too large") as refused:
+    gray, back, size = _image_bytes(data, ServeConfig(max_side=64))
+    assert gray.shape == (64, 51) and back == 100 / 64 and size == (80, 100)  # the upload's own size, not 80 from 51
+    with pytest.raises(RequestError, match=r"too large: 80x100, 0\.0 megapixels; at most 0\.007999: shrink it") as refused:
         _image_bytes(data, ServeConfig(max_pixels=100 * 80 - 1))
     assert refused.value.status == 413
+    with pytest.raises(RequestError, match="too small: 16x2000, shrunk to 2x223 as it was read \\(at most 222 px a side\\)"):
+        _image_bytes(png(np.full((2000, 16), 128, np.uint8)), ServeConfig(max_side=222))
 
 
 def test_an_engine_decodes_at_most_its_decode_slots_at_once():
@@ -887,7 +896,6 @@ def test_an_error_quotes_at_most_a_few_hundred_characters_of_what_was_sent(clien
 def test_a_generator_of_other_classes_serves_with_the_search_off_unless_given_a_guide(generator, trained):
     """serve --checkpoint runs/tiny/checkpoint.pt (the demo's eight synthetic classes) had refused to start: the
     shipped guide reads six."""
-    from emosketch.errors import EmosketchError
     from emosketch.serve.engine import Engine, RequestError
 
     engine = Engine(ServeConfig(checkpoint=str(generator), device="cpu"))
@@ -901,3 +909,63 @@ def test_a_generator_of_other_classes_serves_with_the_search_off_unless_given_a_
     assert engine.info()["search"] is True and engine.notes == []
     with pytest.raises(EmosketchError, match="the search's guide"):  # a guide given by name must fit
         Engine(ServeConfig(guide=str(clf), device="cpu"))
+
+
+def test_uploads_held_at_once_are_capped(client, engine):
+    """Each upload's body was read and held while it waited for a decode slot: 128 clients at once held 1.5 GB."""
+    engine.config = replace(engine.config, max_uploads=1)
+    engine.uploads = 1  # one upload being read now
+    try:
+        r = client.post("/api/classify", content=photo(), headers={"content-type": "image/jpeg"})
+        assert r.status_code == 429 and "1 uploads are being read already" in r.json()["error"]
+    finally:
+        engine.uploads = 0
+    assert client.post("/api/classify", content=photo(), headers={"content-type": "image/jpeg"}).status_code == 200
+    assert engine.uploads == 0  # given back
+    with pytest.raises(EmosketchError, match="max_uploads >= 1"):
+        ServeConfig(max_uploads=0)
+
+
+def test_an_internal_error_answers_its_kind_only_and_a_hang_up_is_not_one(client, engine, monkeypatch, caplog):
+    """A 500 had quoted the exception's text (a temporary folder's path on the server); a client that hung up
+    mid-body had been logged as an internal failure with a traceback."""
+    from starlette.requests import ClientDisconnect
+
+    def broken(*a, **k):
+        raise FileNotFoundError(2, "No such file or directory", "/srv/secret/emosketch-pack-x")
+
+    monkeypatch.setattr(engine, "classify", broken)
+    r = client.post("/api/classify", content=photo(), headers={"content-type": "image/jpeg"})
+    assert r.status_code == 500 and r.json()["error"] == ("internal error (FileNotFoundError); the server's log has "
+                                                          "the details")
+    assert "/srv/secret" in caplog.text  # the log keeps what the answer leaves out
+
+    def gone(*a, **k):
+        raise ClientDisconnect()
+
+    caplog.clear()
+    monkeypatch.setattr(engine, "classify", gone)
+    r = client.post("/api/classify", content=photo(), headers={"content-type": "image/jpeg"})
+    assert r.status_code == 400 and caplog.text == ""
+
+
+def test_a_number_out_of_range_is_quoted_as_sent(client):
+    for sent, shown_as in (("12345678901234567890", "12345678901234567890"), ("1e300", "1e+300")):
+        r = client.post("/api/search", content=f'{{"target": "happy", "steps": {sent}}}',
+                        headers={"content-type": "application/json"})
+        assert r.status_code == 400 and r.json()["error"] == f'"steps": a whole number from 0 to 60, got {shown_as}'
+
+
+def test_ctrl_c_ends_open_streams_at_once(client, engine):
+    """A stream at 0.5 fps had held the shutdown for its SHUTDOWN_SECONDS, then was cut off with a traceback."""
+    import threading
+    import time
+
+    threading.Timer(0.5, engine.stopping.set).start()
+    started = time.monotonic()
+    try:
+        with client.stream("GET", "/api/stream?fps=0.5&frames=2&format=ssd1306") as r:
+            events = [line for line in r.iter_lines() if line.startswith("data:")]
+    finally:
+        engine.stopping.clear()
+    assert len(events) == 1 and time.monotonic() - started < 1.5  # the next frame was 2 s away

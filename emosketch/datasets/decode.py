@@ -54,11 +54,14 @@ def decode_bytes(data: bytes, min_side: int = MIN_SIDE, max_pixels: int = MAX_PI
         raise Skip("corrupt image", f"a JPEG of {scans:,} scans, at most {MAX_JPEG_SCANS}")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's "Corrupt EXIF data" and the like, once per picture read (a
+            # server's console had 605 of them for 960 uploads); what spoils a picture raises instead
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=[fmt])
             w, h = img.size
             if w * h > max_pixels:
-                raise Skip("image too large", f"{w}x{h}")
+                raise Skip("image too large", f"{w}x{h}, {w * h / 1e6:.1f} megapixels; at most {max_pixels / 1e6:g}: "
+                                              "shrink it first")
             if max_side and max(w, h) > max_side:
                 img.draft(img.mode, (max_side, max_side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
             img.load()
@@ -74,16 +77,21 @@ def decode_bytes(data: bytes, min_side: int = MIN_SIDE, max_pixels: int = MAX_PI
         # TypeError) is a corrupt image too, never a crash of the command or a 500 from the mirror
         raise Skip("corrupt image", f"{type(exc).__name__}: {exc}"[:80]) from None
     try:
-        img = ImageOps.exif_transpose(img)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Corrupt EXIF data": the turn is then left out, as below
+            img = ImageOps.exif_transpose(img)
     except Exception:  # a broken EXIF block is not worth losing the picture for
         pass
+    shape = img.size  # as sent (after the EXIF turn): what a message quotes
     if max_side and max(img.size) >= 2 * max_side:
         try:  # whole-pixel boxes first, so the conversions below run on the small image
             img = img.reduce(max(img.size) // max_side)
         except ValueError:  # 16-bit gray has no reduce: to_gray scales it in chunks
             pass
     if min(img.size) < min_side:
-        raise Skip("image too small", f"{img.size[0]}x{img.size[1]}")
+        raise Skip("image too small", f"{shape[0]}x{shape[1]}" + (f", shrunk to {img.size[0]}x{img.size[1]} as it was "
+                                                                  f"read (at most {max_side} px a side)"
+                                                                  if img.size != shape else ""))
     gray = to_gray(img)
     del img
     if max_side and max(gray.shape) > max_side:

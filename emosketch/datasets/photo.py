@@ -59,6 +59,7 @@ def photo_to_sketch(gray: np.ndarray, settings: dict, size: int,
     return sketch(face, sketch_cfg or SketchConfig()), how
 
 
+MIN_DRAWN = 0.002  # a drawing darker than 192 on fewer of its pixels is blank paper (FER+ sketches: 4% or more)
 SMALL_DRAWING = 48  # a drawing's short side under which its antialiased edges may outnumber its paper and ink
 
 
@@ -104,6 +105,10 @@ def model_input(gray: np.ndarray, settings: dict, size: int, reads: str = "sketc
     if kind == "sketch":
         if reads == "face":
             raise EmosketchError("this classifier reads face photos, not sketches")
+        strokes = int((gray < 192).sum())
+        if strokes < MIN_DRAWN * gray.size:  # a white picture with a speck drew a blank face and packed it
+            raise EmosketchError(f"the picture is nearly blank ({strokes} dark pixel(s) of {gray.size:,}): there is "
+                                 "no drawing in it to redraw")
         side = min(gray.shape)
         y0, x0 = (gray.shape[0] - side) // 2, (gray.shape[1] - side) // 2
         return gray[y0:y0 + side, x0:x0 + side], "sketch as is" + (" (read as a drawing)" if guessed else "")

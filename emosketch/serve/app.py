@@ -19,11 +19,11 @@ from importlib import resources
 import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..errors import EmosketchError
+from ..errors import EmosketchError, shown
 from ..export.pixels import pixel_format
 from .engine import Engine, RequestError, ServeConfig
 
@@ -169,7 +169,7 @@ def _number(body: dict, key: str, default: float) -> float:
     v = body.get(key, default)
     # math, not numpy: np.isfinite fails (a 500) on a whole number past int64, 19 or 20 digits
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise RequestError(f'"{key}" must be a number, got {v!r}')
+        raise RequestError(f'"{key}" must be a number, got {shown(v, 24)}')
     return float(v)
 
 
@@ -177,7 +177,7 @@ def _whole(body: dict, key: str, default: int, low: int, high: int) -> int:
     """A whole number from low to high: 1.9 is refused, not rounded down."""
     v = _number(body, key, default)
     if v != int(v) or not low <= v <= high:
-        raise RequestError(f'"{key}": a whole number from {low} to {high}, got {body.get(key, default)!r}')
+        raise RequestError(f'"{key}": a whole number from {low} to {high}, got {shown(body.get(key, default), 24)}')
     return int(v)
 
 
@@ -211,18 +211,21 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
 
     async def classify(request: Request) -> Response:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind == "multipart/form-data":  # curl -F file=@face.jpg, an HTML form
-            limit = engine.config.max_upload_bytes
-            body = await _body(request, limit + FORM_OVERHEAD, limit)
-            data = await run_in_threadpool(_form_file, request.headers["content-type"], body, limit)
-        elif kind in IMAGE_TYPES:
-            data = await _body(request, engine.config.max_upload_bytes)
-        else:
+        if kind not in IMAGE_TYPES and kind != "multipart/form-data":
             raise RequestError(f"send the image itself as the body, with an image Content-Type "
                                f"({', '.join(IMAGE_TYPES)}), or as a multipart form's file; got {kind or 'none'}", 415)
-        s = session_of(request)
-        result = await run_in_threadpool(engine.classify, s, data, _flag(request, "stimulate"), _flag(request, "face"),
-                                         _flag(request, "found"))
+        # the body is held until it is decoded: max_uploads of them at once, so memory stays bounded
+        with engine.slot("uploads", engine.config.max_uploads, "uploads are being read already"):
+            if kind == "multipart/form-data":  # curl -F file=@face.jpg, an HTML form
+                limit = engine.config.max_upload_bytes
+                body = await _body(request, limit + FORM_OVERHEAD, limit)
+                data = await run_in_threadpool(_form_file, request.headers["content-type"], body, limit)
+                del body
+            else:
+                data = await _body(request, engine.config.max_upload_bytes)
+            s = session_of(request)
+            result = await run_in_threadpool(engine.classify, s, data, _flag(request, "stimulate"),
+                                             _flag(request, "face"), _flag(request, "found"))
         return answer(JSONResponse(result), s, request)
 
     async def render(request: Request) -> Response:
@@ -274,9 +277,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
         target = body.get("target", "happy")
         if not isinstance(target, str):
             raise RequestError('"target" must be an emotion name')
-        steps = _number(body, "steps", 20)
-        if steps != int(steps):
-            raise RequestError('"steps" must be a whole number')
+        steps = _whole(body, "steps", 20, 0, 60)  # checked here: a 20-digit number came back changed in the message
         fmt = str(body.get("format", "gfx"))
         engine.encode(np.zeros((64, 128), bool), fmt)  # a bad format is refused before the search runs
         out = await run_in_threadpool(engine.search, s, target, int(steps))
@@ -316,7 +317,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
             n = 0
             loop = asyncio.get_running_loop()
             next_at = loop.time()
-            while count == 0 or n < count:
+            while (count == 0 or n < count) and not engine.stopping.is_set():
                 if await request.is_disconnected():
                     break
                 data, bits, state = await run_in_threadpool(engine.frame, s, fmt)
@@ -325,7 +326,8 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
                 yield f"data: {json.dumps(event)}\n\n"
                 n += 1
                 next_at += 1.0 / fps
-                await asyncio.sleep(max(0.0, next_at - loop.time()))
+                while not engine.stopping.is_set() and loop.time() < next_at:  # a slow stream still ends at once
+                    await asyncio.sleep(min(0.1, next_at - loop.time()))
 
         return answer(_CountedStream(engine, s, address, events(), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}), s, request)
@@ -340,9 +342,12 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
                 return _error(_bounded(str(exc)), exc.status)
             except EmosketchError as exc:
                 return _error(_bounded(str(exc)), 400)
-            except Exception as exc:  # never takes the server down; the message says what failed, the log where
+            except ClientDisconnect:  # the client hung up mid-body (or the slow-client deadline cut it): no one
+                return Response(status_code=400)  # to answer, and nothing went wrong here to log
+            except Exception as exc:  # never takes the server down; the log says what failed and where, the answer
+                # only that it did (an exception's text can hold the server's paths)
                 logging.getLogger("emosketch.serve").exception("%s %s", request.method, request.url.path)
-                return _error(f"internal error: {type(exc).__name__}: {str(exc)[:200]}", 500)
+                return _error(f"internal error ({type(exc).__name__}); the server's log has the details", 500)
         return run
 
     routes = [Route(url, guarded(page)) for url in STATIC] + [

@@ -49,6 +49,8 @@ class ServeConfig:
     max_pixels: int = 25_000_000  # larger decoded images get 413 (decompression-bomb guard)
     max_side: int = 2048  # an upload is shrunk to this longest side as it is decoded, before the face is found
     decode_slots: int = 2  # uploads decoded at once; more wait (each holds up to max_pixels x 4 bytes)
+    max_uploads: int = 8  # uploads read and held at once (each up to max_upload_bytes); more get 429 (128 clients
+    # at once had each held its 8 MB body while waiting for a decode slot: 1.5 GB above resting)
     max_sessions: int = 256  # the least recently used session is forgotten beyond this
     max_streams: int = 16  # concurrent frame streams; more get 429
     max_packs: int = 1  # packs built at once (each renders a few hundred frames); more get 429
@@ -68,10 +70,11 @@ class ServeConfig:
     def __post_init__(self) -> None:
         if (self.max_upload_bytes < 1024 or self.max_pixels < 64 * 64 or self.max_sessions < 1 or self.max_streams < 1
                 or self.max_side < 64 or self.decode_slots < 1 or self.max_packs < 1 or self.max_searches < 1
-                or self.session_streams < 1 or self.address_streams < 1 or self.address_sessions < 1):
+                or self.session_streams < 1 or self.address_streams < 1 or self.address_sessions < 1
+                or self.max_uploads < 1):
             raise EmosketchError("serve: max_upload_bytes >= 1024, max_pixels >= 4096, max_side >= 64, "
                                  "max_sessions, max_streams, max_packs, max_searches, session_streams, "
-                                 "address_streams, address_sessions and decode_slots >= 1")
+                                 "address_streams, address_sessions, decode_slots and max_uploads >= 1")
         if not 0 < self.request_seconds <= 3600:
             raise EmosketchError("serve: request_seconds in (0, 3600]")
         if not 0 <= self.zoom <= 2 or not 0 < self.stimulus <= 1.5:
@@ -110,11 +113,13 @@ class Session:
                 "zoom": round(1.0 + self.zoom, 4), "face": self.face.how}
 
 
-def _image_bytes(data: bytes, config: ServeConfig) -> tuple[np.ndarray, float]:
-    """The upload as gray, at most config.max_side a side, and the factor back to the upload's pixels."""
+def _image_bytes(data: bytes, config: ServeConfig) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """The upload as gray, at most config.max_side a side; the factor back to the upload's pixels; and the
+    upload's own (width, height), turned as its EXIF turns it."""
     try:
         gray = decode_bytes(data, max_pixels=config.max_pixels, max_side=config.max_side)
-        return gray, max(image_size(data)) / max(gray.shape)  # a turn per EXIF keeps the longest side
+        long, short = sorted(image_size(data), reverse=True)  # a turn per EXIF keeps the longest side
+        return gray, long / max(gray.shape), (long, short) if gray.shape[1] >= gray.shape[0] else (short, long)
     except Skip as exc:
         status = 413 if exc.reason == "image too large" else 422 if exc.reason in ("image too small",) else 400
         raise RequestError(f"the image could not be used: {exc}", status) from None
@@ -160,6 +165,8 @@ class Engine:
         self.face_ids = itertools.count(1)  # a fresh id per face; next() on a count is atomic across threads
         self.decode_slots = threading.BoundedSemaphore(config.decode_slots)
         self.packs = 0  # packs being built now
+        self.uploads = 0  # upload bodies being read or held now
+        self.stopping = threading.Event()  # set at Ctrl-C: open streams end
         self.searches = 0  # searches running now
         self.streams = 0
         self.address_streams: dict[str, int] = {}  # open streams by client address
@@ -217,7 +224,7 @@ class Engine:
         from ..emotion_cnn import predict
 
         with self.decode_slots:
-            gray, up = _image_bytes(data, self.config)
+            gray, up, (width, height) = _image_bytes(data, self.config)
         size = int(self.classifier_state["image_size"])
         face, how, box = crop_face_at(gray, size, self.face_cfg)
         x, y, side = (round(v * up) for v in box[:3])
@@ -228,7 +235,7 @@ class Engine:
         result = {"label": classes[order[0]], "confidence": round(float(p[order[0]]), 4),
                   "probabilities": {c: round(float(v), 4) for c, v in zip(classes, p)},
                   "box": {"x": x, "y": y, "width": side, "height": side, "found": how != "whole"},
-                  "image": {"width": round(gray.shape[1] * up), "height": round(gray.shape[0] * up)},
+                  "image": {"width": width, "height": height},
                   "stimulated": {}}
         new_face = None
         if use_face:
@@ -239,7 +246,7 @@ class Engine:
                 result["face_kept"] = f"{exc}; the face drawn before stays"
             else:
                 new_face = replace(new_face, original=new_face.sketch)  # a session keeps no upload, only its sketch
-                if only_found and drawn_whole(new_face.how):
+                if only_found and (drawn_whole(new_face.how) or how == "whole"):  # a pale frame read as a drawing
                     new_face = None
                     result["face_kept"] = ("no face found in this picture, so the face drawn before stays (the whole "
                                            "picture seldom reads as a face on the panel)")
@@ -434,7 +441,7 @@ class Engine:
             face, panel = session.face, session.panel
         start = np.array([[wd.get(c, 0.0) for c in self.classes]])
         # a search holds the models about a second: eight at once held a camera frame 8.6 s
-        with self._slot("searches", self.config.max_searches, "search(es) are running already"), self.model_lock:
+        with self.slot("searches", self.config.max_searches, "search(es) are running already"), self.model_lock:
             res = search(self.renderer, self.guide, self.guide_size, face.sketch[None], [target],
                          SearchConfig(steps=steps), start=start)
         bits = draw(res.frames[:, 0], panel)
@@ -452,7 +459,7 @@ class Engine:
             raise RequestError(f"unknown emotion {unknown[0]!r} (this model: {', '.join(self.classes)})")
         if len(set(emotions)) != len(emotions) or len(emotions) < 2:
             raise RequestError("a pack needs at least two different emotions")
-        with self._slot("packs", self.config.max_packs, "pack(s) are being built already"):
+        with self.slot("packs", self.config.max_packs, "pack(s) are being built already"):
             with session.lock:
                 face = session.face
             # the model is held a batch of frames at a time, not for the whole pack: the camera's frames
@@ -461,7 +468,7 @@ class Engine:
             return self._zipped(frames, face)
 
     @contextlib.contextmanager
-    def _slot(self, counter: str, limit: int, busy: str):
+    def slot(self, counter: str, limit: int, busy: str):
         """One of `limit` places for a long job (the count in attribute `counter`), or a 429 saying `busy`."""
         with self.streams_lock:
             if getattr(self, counter) >= limit:

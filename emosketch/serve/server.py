@@ -103,8 +103,17 @@ def config(app, request_seconds: float):
 
 def run(app, sock, request_seconds: float) -> None:
     """Serve `app` on the listening socket `sock` (listen) until Ctrl-C, with the allocator's arenas
-    capped (limit_arenas)."""
+    capped (limit_arenas). At Ctrl-C the engine's open streams are told to end (Engine.stopping), so the
+    shutdown does not wait SHUTDOWN_SECONDS for them and then cut them off with a traceback."""
     import uvicorn
 
+    engine = getattr(getattr(app, "state", None), "engine", None)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            if engine is not None:
+                engine.stopping.set()
+            super().handle_exit(sig, frame)
+
     limit_arenas()
-    uvicorn.Server(config(app, request_seconds)).run(sockets=[sock])
+    Server(config(app, request_seconds)).run(sockets=[sock])
