@@ -432,8 +432,10 @@ def face_pack_table(checkpoint: str, count: int = PACK_FACES) -> list[dict]:
 def tft_figures(checkpoint: str) -> list[dict]:
     """The demo photo's six-emotion pack on each colour TFT: the span codec on 16-bit pixels beside
     the OLED packs' byte codec (XOR delta + byte RLE, keyframes RLE) on the same RGB565 frames."""
+    from emosketch.export import ExportOptions, build_pack
     from emosketch.export import codec as byte_codec
     from emosketch.export.framing import steady_box
+    from emosketch.export.pack import panel_codec
     from emosketch.export.tft import PANELS, TftOptions, build_tft_pack
     from emosketch.frames import split_sequences
     from emosketch.interpolate.animate import open_renderer
@@ -448,10 +450,20 @@ def tft_figures(checkpoint: str) -> list[dict]:
             pack = build_tft_pack(parts, TftOptions(panel=panel, shades=shades), box=steady_box(face.sketch[None]))
             raw = pack.words.reshape(len(pack.words), -1).astype("<u2").view(np.uint8)
             byte_coded = sum(len(p) for _, p in byte_codec.encode_frames(raw, "auto", set(pack.firsts)))
-            rows.append({"panel": panel, "shades": shades, "frames": len(pack.payloads),
-                         "span_bytes": len(pack.data), "span_ratio": pack.raw_bytes / len(pack.data),
-                         "byte_codec_bytes": byte_coded, "byte_codec_ratio": pack.raw_bytes / byte_coded,
-                         "kb_per_frame": len(pack.data) / len(pack.payloads) / 1024})
+            row = {"panel": panel, "shades": shades, "frames": len(pack.payloads),
+                   "span_bytes": len(pack.data), "span_ratio": pack.raw_bytes / len(pack.data),
+                   "byte_codec_bytes": byte_coded, "byte_codec_ratio": pack.raw_bytes / byte_coded,
+                   "kb_per_frame": len(pack.data) / len(pack.payloads) / 1024}
+            if shades == 2:  # the panel drawing at the TFT's size as a 1-bit gfx pack (pack --size WxH --format gfx),
+                # drawn by the adafruit_st7789 example with drawBitmap; raw stays the RGB565 frames' bytes
+                w, h = PANELS[panel]
+                layout = with_face(replace(PANEL.layout, width=w, height=h), face.sketch[None])  # as face_pack
+                opts = ExportOptions(layout=layout, dither=PANEL.dither, pixel_format="gfx",
+                                     codec=panel_codec("gfx", w, h))
+                one_bit = build_pack(parts, opts).manifest()["total_bytes"]
+                row |= {"one_bit_bytes": one_bit, "one_bit_ratio": pack.raw_bytes / one_bit,
+                        "one_bit_vs_span": len(pack.data) / one_bit}
+            rows.append(row)
     return rows
 
 
@@ -459,7 +471,9 @@ def tft_table(checkpoint: str) -> list[dict]:
     tft = tft_figures(checkpoint)
     print("\nThe same pack on colour TFTs (RGB565; ratio = raw / packed): the 16-bit span codec vs the byte codec")
     print(table(tft, ["panel", "shades", "frames", "span_bytes", "span_ratio", "byte_codec_bytes",
-                      "byte_codec_ratio", "kb_per_frame"]))
+                      "byte_codec_ratio", "kb_per_frame", "one_bit_bytes", "one_bit_ratio", "one_bit_vs_span"]))
+    print("one_bit: the panel drawing at the TFT's size as a 1-bit gfx pack (pack --size WxH --format gfx, the "
+          "context codec), drawn by the adafruit_st7789 example; its ratio against the same raw RGB565 bytes")
     return tft
 
 

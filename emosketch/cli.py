@@ -1144,6 +1144,13 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
                f"{res.frames} frames, {res.bytes} bytes ({_bytes_split(res)}{res.raw_bytes / max(1, res.bytes):.1f}:1), "
                f"verified {'pixel' if tft else 'bit'} for {'pixel' if tft else 'bit'}")
     _echo_results(res)
+    if tft is not None and shades == 2:
+        from .export.tft import PANELS
+
+        w, h = PANELS[tft]
+        click.echo(f"note: two shades are one bit a pixel: `--size {w}x{h} --format gfx` (without --tft) makes the "
+                   "panel drawing at this size as a 1-bit pack, which the adafruit_st7789 example draws with "
+                   "drawBitmap; the demo photo's six emotions at 240x240 take 337 KB so, against 3.0 MB here")
 
 
 def _bytes_split(res) -> str:

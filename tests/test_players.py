@@ -169,7 +169,8 @@ def test_c_player_matches_the_python_player(mp, pack_dir, tmp_path, flags):
 @pytest.mark.parametrize("fmt, panel, codec", [("ssd1306", (128, 64), "ctx"), ("sh1106", (128, 64), "ctx"),
                                                ("gfx", (128, 64), "ctx"), ("xbm", (128, 64), "ctx"),
                                                ("ssd1306", (72, 36), "auto"), ("gfx", (90, 30), "auto"),
-                                               ("xbm", (90, 30), "delta")])
+                                               ("xbm", (90, 30), "delta"),
+                                               ("gfx", (240, 240), "ctx")])  # a colour TFT's drawBitmap buffer
 def test_both_players_draw_a_two_pixel_line_pack_with_the_pen(tmp_path, monkeypatch, fmt, panel, codec):
     """Any pixel format, and panels whose last page or row byte is part padding."""
     pen_dir = tmp_path / "pen"
@@ -333,6 +334,14 @@ extern SerialStub Serial;
 struct Adafruit_SSD1306 { Adafruit_SSD1306(int, int, TwoWire *, int); bool begin(int, int);
   uint8_t *getBuffer(); void display(); };
 """,
+    "SPI.h": "#pragma once\n",
+    "Adafruit_ST7789.h": """#pragma once
+#include <Arduino.h>
+#define ST77XX_WHITE 0xFFFF
+#define ST77XX_BLACK 0x0000
+struct Adafruit_ST7789 { Adafruit_ST7789(int8_t, int8_t, int8_t); void init(uint16_t, uint16_t);
+  void fillScreen(uint16_t); void drawBitmap(int16_t, int16_t, uint8_t *, int16_t, int16_t, uint16_t, uint16_t); };
+""",
     "Adafruit_SH110X.h": """#pragma once
 #include <Wire.h>
 struct Adafruit_SH1107 { Adafruit_SH1107(int, int, TwoWire *); bool begin(int, bool);
@@ -356,8 +365,22 @@ def test_arduino_examples_compile_against_the_library_apis(pack_dir, tmp_path, e
     for name, text in ARDUINO_STUBS.items():
         (stubs / name).write_text(text)
     sketch = ARDUINO_EXAMPLES / example / f"{example}.ino"
-    subprocess.run(["g++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-x", "c++", f"-I{stubs}",
-                    f"-I{pack_dir}", "-include", "Arduino.h", str(sketch)], check=True, capture_output=True, text=True)
+
+    def compile_with(folder):
+        return subprocess.run(["g++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-x", "c++",
+                               f"-I{stubs}", f"-I{folder}", "-include", "Arduino.h", str(sketch)],
+                              capture_output=True, text=True)
+
+    if example == "adafruit_st7789":  # a TFT drawn with drawBitmap: a gfx pack at the panel's size
+        gfx = tmp_path / "gfx"
+        write_pack(state_machine_pack(pixel_format="gfx", panel=(240, 240)), gfx)
+        assert "#define PACK_FORMAT_GFX 1u" in (gfx / "pack.h").read_text()
+        assert compile_with(gfx).returncode == 0, compile_with(gfx).stderr
+        refused = compile_with(pack_dir)  # an ssd1306 pack is refused when it is compiled, by name
+        assert refused.returncode != 0 and "make the pack with --format gfx" in refused.stderr
+        return
+    done = compile_with(pack_dir)
+    assert done.returncode == 0, done.stderr
 
 
 CROSS = {"avr-gcc": ["-mmcu=atmega328p"], "arm-none-eabi-gcc": ["-mcpu=cortex-m0plus", "-mthumb"]}

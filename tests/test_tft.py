@@ -232,6 +232,7 @@ def test_pack_tft_from_a_photo(tmp_path):
                                  "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert "verified pixel for pixel" in r.output
+    assert "`--size 320x240 --format gfx` (without --tft)" in r.output  # two shades: the 1-bit pack's way
     words = decode_tft_pack(out)
     assert words.shape == (2 * 2 + 2 * 3, 240, 320)
     r = CliRunner().invoke(cli, ["pack", "--input", str(demo_photo()), "--tft", "st7789-240x240", "--ink", "nope",

@@ -39,6 +39,7 @@ TEMPLATE = """\
 #define {upper}_EMOTION_COUNT {nemo}u
 #define {upper}_FPS {fps}u
 #define {upper}_PEN {pen}u /* 2: 2 px lines, stored as 1 px skeletons and drawn by es_decode_frame */
+#define {upper}_FORMAT_{format_upper} 1u /* the pixel format: an example checks it with #ifdef */
 
 /* Sequence indices into {name}_sequences. */
 enum {{
@@ -117,7 +118,7 @@ def symbols(pack: Pack) -> list[str]:
     """Every name the header defines, in the order it defines them."""
     name, upper = pack.name, pack.name.upper()
     macros = ["H", "UNUSED", "WIDTH", "HEIGHT", "RAM_COLUMNS", "COLUMN_OFFSET", "FRAME_BYTES", "FRAME_COUNT",
-              "SEQUENCE_COUNT", "EMOTION_COUNT", "FPS", "PEN", "WITH_NAMES"]
+              "SEQUENCE_COUNT", "EMOTION_COUNT", "FPS", "PEN", f"FORMAT_{pack.fmt.name.upper()}", "WITH_NAMES"]
     out = [f"{upper}_{m}" for m in macros]
     out += [f"{upper}_SEQ_{s.ident.upper()}" for s in pack.sequences]
     emotions = pack.emotions["names"]
@@ -184,7 +185,7 @@ def render(pack: Pack) -> str:
         ctx_check=("\n#ifndef ES_WITH_CTX\n#error \"this pack uses the context codec: remove ES_WITHOUT_CTX from "
                    "emosketch_player.h, or make the pack with --codec auto\"\n#endif\n") if pack.model else "",
         stride=pack.fmt.stride(pack.width), vertical=int(pack.fmt.vertical),
-        pen=pack.pen, msb_first=int(not pack.fmt.vertical and not pack.fmt.lsb_first),
+        pen=pack.pen, format_upper=pack.fmt.name.upper(), msb_first=int(not pack.fmt.vertical and not pack.fmt.lsb_first),
     )
 
 
