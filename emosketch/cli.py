@@ -1061,12 +1061,14 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
 @click.option("--frames-out", type=click.Path(path_type=Path), default=None, callback=lambda c, p, v: v and
               _frames_paths(c, p, (v,))[0], help="Also keep the gray frames (.npz/.gif).")
 @click.option("--tft", default=None, type=click.Choice(TFT_PANELS),
-              help="A colour TFT pack (RGB565, span-coded) for this panel instead of an OLED pack.")
+              help="A colour TFT pack (RGB565, span-coded) for this panel instead of an OLED pack. In two colours "
+                   "a 1-bit pack at the panel's size is several times smaller: --size 240x240 --format gfx, played "
+                   "by the adafruit_st7789 example.")
 @click.option("--ink", default="black", show_default=True,
               help="--tft: the strokes' colour (#RRGGBB or a name; dark strokes on light paper read best).")
 @click.option("--paper", default="white", show_default=True, help="--tft: the background colour.")
 @click.option("--shades", default=2, show_default=True, type=click.IntRange(2, 16),
-              help="--tft: levels from paper to ink (2: hard lines; 4: antialiased strokes, 2.4x the bytes).")
+              help="--tft: levels from paper to ink (2: hard lines; 4: antialiased strokes, 2.2x the bytes).")
 @click.option("--force", is_flag=True, help="Replace the pack folder if it exists.")
 @_style_options
 def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_frames, idle_frames, easing, fps,

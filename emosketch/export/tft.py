@@ -167,7 +167,7 @@ class TftOptions:
     panel: str = "st7789-240x240"  # see PANELS
     ink: str = "#000000"  # dark strokes on a light panel, as the panel drawing (export.panel.PANEL) reads best
     paper: str = "#ffffff"
-    shades: int = 2  # levels from paper to ink: 2 = hard lines (six emotions at 240x240: 1.7 MB); 4 = antialiased (4.2 MB)
+    shades: int = 2  # levels from paper to ink: 2 = hard lines (six emotions at 240x240: 3.0 MB); 4 = antialiased (6.8 MB)
     layout_mode: str = "fit"  # as export.panel.PANEL: the whole face, never stretched (see Layout); face, fill, stretch
     framing: str = "auto"
     name: str = "pack"  # as the CLI's --name; "emosketch" would be the player's own emosketch_tft.h
