@@ -20,11 +20,12 @@ from .errors import EmosketchError
 def _hidden(name: str) -> str:
     """The part of an output's name that its hidden lock and temporary names carry: the name itself, or for a
     name near the 255-byte limit, its start and a hash (".NAME.lock" would not fit)."""
-    if len(name.encode()) <= 200:
+    raw = os.fsencode(name)  # a name from argv may hold bytes that are not UTF-8 (surrogate-escaped)
+    if len(raw) <= 200:
         return name
     import hashlib
 
-    return name.encode()[:120].decode(errors="ignore") + "-" + hashlib.sha1(name.encode(errors="surrogateescape")).hexdigest()[:16]
+    return os.fsdecode(raw[:120]) + "-" + hashlib.sha1(raw).hexdigest()[:16]
 
 
 def _umask() -> int:
@@ -45,11 +46,14 @@ STAMPED_FILES = re.compile(r"(manifest|meta)\.json|(frames|index)\.bin|index\.ht
                            r"|[A-Za-z_]\w*\.(h|py|npy)|emosketch_\w+\.c|(adafruit_gfx|tft_espi)(/\w+\.ino)?")
 
 
-def mark(folder: Path) -> None:
-    """Write MARKER into a folder emosketch has written, listing every entry in it, so that a later --force
-    replaces the folder only while it holds nothing else."""
-    entries = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.name != MARKER)
-    (folder / MARKER).write_text(json.dumps({"written_by": "emosketch", "entries": entries}) + "\n")
+def mark(folder: Path, entries: list[str] | None = None) -> None:
+    """Write MARKER into a folder emosketch has written, listing every entry in it (or `entries`, where an entry
+    that ends in "/" is a folder emosketch owns whole), so that a later --force replaces the folder only while
+    it holds nothing else."""
+    if entries is None:
+        entries = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.name != MARKER)
+    (folder / MARKER).write_text(json.dumps({"written_by": "emosketch", "entries": entries},
+                                            ensure_ascii=False) + "\n", errors="surrogateescape")
 
 
 def owned(folder: Path) -> bool:
@@ -78,13 +82,16 @@ def foreign(folder: Path) -> list[str]:
     marker lists nothing (written before markers listed their entries)."""
     found = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.name != MARKER)
     try:
-        listed = json.loads((folder / MARKER).read_text(errors="replace"))["entries"]
+        listed = json.loads((folder / MARKER).read_text(errors="surrogateescape"))["entries"]
     except FileNotFoundError:
         return [f for f in found if not STAMPED_FILES.fullmatch(f)] if _stamped(folder) else []
     except (OSError, ValueError, TypeError, KeyError):
         return []  # a marker from before the listing: the folder as a whole is emosketch's
-    known = set(listed) if isinstance(listed, list) else set(found)
-    return [f for f in found if f not in known]
+    if not isinstance(listed, list):
+        return []
+    known = {str(e) for e in listed}
+    whole = tuple(e for e in known if e.endswith("/"))  # folders emosketch owns with all they hold
+    return [f for f in found if f not in known and f + "/" not in known and not f.startswith(whole)]
 
 
 def _foreign_error(target: Path, extra: list[str], what: str) -> EmosketchError:

@@ -114,7 +114,7 @@ def run_demo(out: str | Path, progress: Callable[[str], None] = print, steps: in
 
 def _run_demo(out: Path, progress: Callable[[str], None], steps: int | None, count: int,
               train: bool) -> dict[str, Path]:
-    from .atomic import MARKER
+    from .atomic import mark
     from .export import ExportOptions
     from .export.pack import panel_codec
     from .export.panel import PANEL
@@ -126,7 +126,9 @@ def _run_demo(out: Path, progress: Callable[[str], None], steps: int | None, cou
 
     check_demo_folder(out)  # again under the lock: filled since the first look
     out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).touch()
+    # what the demo may write, listed before it writes: --force of another command replaces the folder only
+    # while it holds nothing else (an empty marker had let it delete a user's notes beside the demo's files)
+    mark(out, [name + "/" if "." not in name else name for name in WRITTEN])
     started = time.time()
     if train:
         data = _dataset(out, count, progress)

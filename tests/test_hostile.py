@@ -777,6 +777,36 @@ def test_a_single_file_output_is_locked_and_its_stale_temporaries_go(tmp_path):
                 pass
 
 
+def test_an_output_whose_name_is_not_utf8_is_written(tmp_path):
+    """A name from argv with a byte that is not UTF-8 (surrogate-escaped) had failed in the hidden names."""
+    from emosketch.atomic import atomic_dir, atomic_file
+
+    name = os.fsdecode(b"out\xff")
+    with atomic_file(tmp_path / f"{name}.gif") as tmp:
+        tmp.write_bytes(b"x")
+    with atomic_dir(tmp_path / name) as tmp:
+        (tmp / os.fsdecode(b"f\xfe.png")).write_bytes(b"y")
+    with atomic_dir(tmp_path / name, overwrite=True) as tmp:  # its marker lists the odd name, read back
+        (tmp / "g.png").write_bytes(b"z")
+    assert sorted(os.listdir(os.fsencode(tmp_path))) == [b"out\xff", b"out\xff.gif"]
+
+
+def test_force_over_a_demo_folder_keeps_the_users_files(tmp_path):
+    """The demo's marker was empty, so export --force over a demo folder deleted a user's notes beside it."""
+    from emosketch.atomic import check_target, mark
+    from emosketch.demo import WRITTEN
+
+    demo = tmp_path / "demo"
+    (demo / "run").mkdir(parents=True)
+    mark(demo, [name + "/" if "." not in name else name for name in WRITTEN])  # as the demo marks its folder
+    (demo / "face.png").write_bytes(b"png")
+    (demo / "run" / "checkpoint.pt").write_bytes(b"pt")  # inside a folder the demo owns whole
+    check_target(demo, True)
+    (demo / "my-notes.txt").write_text("mine")
+    with pytest.raises(EmosketchError, match=r"holds my-notes\.txt, which emosketch did not write"):
+        check_target(demo, True)
+
+
 def test_an_output_name_near_the_limit_gets_hidden_names_that_fit(tmp_path):
     """A 250-byte --out is a legal name, but .NAME.lock and .NAME.tmp-* were not: 'File name too long'."""
     from emosketch.atomic import atomic_dir, atomic_file

@@ -117,6 +117,13 @@ def test_a_camera_frame_with_no_face_found_leaves_the_drawn_face(client, engine)
         out = client.post(f"/api/classify?{query}", content=png(pale), headers={"content-type": "image/png"}).json()
         assert "face" not in out and out["face_kept"] and session.face_id == drawn, query
     assert "nearly blank (1 dark pixel(s) of 65,536)" in out["face_kept"]
+    import cv2
+
+    from emosketch.datasets.photo import model_input
+
+    big = np.full((4000, 4000), 255, np.uint8)  # a thin-line drawing at any size is a drawing
+    cv2.ellipse(big, (2000, 2000), (1200, 1600), 0, 0, 360, 0, 1)
+    assert model_input(big, {}, 64, kind="sketch")[0].shape == (4000, 4000)
 
 
 def test_bad_uploads_get_a_json_4xx_and_the_server_goes_on(client, engine):
@@ -921,8 +928,16 @@ def test_uploads_held_at_once_are_capped(client, engine):
     finally:
         engine.uploads = 0
     assert client.post("/api/classify", content=photo(), headers={"content-type": "image/jpeg"}).status_code == 200
-    assert engine.uploads == 0  # given back
-    with pytest.raises(EmosketchError, match="max_uploads >= 1"):
+    assert engine.uploads == 0 and engine.address_uploads == {}  # given back
+    # one client's slow uploads cannot take every place: the others' camera frames go on
+    engine.config = replace(engine.config, max_uploads=8, address_uploads=2)
+    with engine.upload_slot("10.0.0.9"), engine.upload_slot("10.0.0.9"):
+        with pytest.raises(EmosketchError, match="this address is sending 2 uploads already"):
+            with engine.upload_slot("10.0.0.9"):
+                pass
+        assert client.post("/api/classify", content=photo(), headers={"content-type": "image/jpeg"}).status_code == 200
+    assert engine.uploads == 0 and engine.address_uploads == {}
+    with pytest.raises(EmosketchError, match="max_uploads and address_uploads >= 1"):
         ServeConfig(max_uploads=0)
 
 

@@ -59,7 +59,7 @@ def photo_to_sketch(gray: np.ndarray, settings: dict, size: int,
     return sketch(face, sketch_cfg or SketchConfig()), how
 
 
-MIN_DRAWN = 0.002  # a drawing darker than 192 on fewer of its pixels is blank paper (FER+ sketches: 4% or more)
+MIN_DRAWN = 16  # a drawing darker than 192 on fewer pixels is blank paper, at any size (a FER+ sketch shrunk to 48 px has 130 or more)
 SMALL_DRAWING = 48  # a drawing's short side under which its antialiased edges may outnumber its paper and ink
 
 
@@ -106,7 +106,7 @@ def model_input(gray: np.ndarray, settings: dict, size: int, reads: str = "sketc
         if reads == "face":
             raise EmosketchError("this classifier reads face photos, not sketches")
         strokes = int((gray < 192).sum())
-        if strokes < MIN_DRAWN * gray.size:  # a white picture with a speck drew a blank face and packed it
+        if strokes < MIN_DRAWN:  # a white picture with a speck drew a blank face and packed it
             raise EmosketchError(f"the picture is nearly blank ({strokes} dark pixel(s) of {gray.size:,}): there is "
                                  "no drawing in it to redraw")
         side = min(gray.shape)

@@ -215,7 +215,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
             raise RequestError(f"send the image itself as the body, with an image Content-Type "
                                f"({', '.join(IMAGE_TYPES)}), or as a multipart form's file; got {kind or 'none'}", 415)
         # the body is held until it is decoded: max_uploads of them at once, so memory stays bounded
-        with engine.slot("uploads", engine.config.max_uploads, "uploads are being read already"):
+        with engine.upload_slot(request.client.host if request.client else None):
             if kind == "multipart/form-data":  # curl -F file=@face.jpg, an HTML form
                 limit = engine.config.max_upload_bytes
                 body = await _body(request, limit + FORM_OVERHEAD, limit)

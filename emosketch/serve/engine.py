@@ -51,6 +51,7 @@ class ServeConfig:
     decode_slots: int = 2  # uploads decoded at once; more wait (each holds up to max_pixels x 4 bytes)
     max_uploads: int = 8  # uploads read and held at once (each up to max_upload_bytes); more get 429 (128 clients
     # at once had each held its 8 MB body while waiting for a decode slot: 1.5 GB above resting)
+    address_uploads: int = 2  # of them from one client address (one client's slow uploads would hold them all)
     max_sessions: int = 256  # the least recently used session is forgotten beyond this
     max_streams: int = 16  # concurrent frame streams; more get 429
     max_packs: int = 1  # packs built at once (each renders a few hundred frames); more get 429
@@ -71,10 +72,10 @@ class ServeConfig:
         if (self.max_upload_bytes < 1024 or self.max_pixels < 64 * 64 or self.max_sessions < 1 or self.max_streams < 1
                 or self.max_side < 64 or self.decode_slots < 1 or self.max_packs < 1 or self.max_searches < 1
                 or self.session_streams < 1 or self.address_streams < 1 or self.address_sessions < 1
-                or self.max_uploads < 1):
+                or self.max_uploads < 1 or self.address_uploads < 1):
             raise EmosketchError("serve: max_upload_bytes >= 1024, max_pixels >= 4096, max_side >= 64, "
                                  "max_sessions, max_streams, max_packs, max_searches, session_streams, "
-                                 "address_streams, address_sessions, decode_slots and max_uploads >= 1")
+                                 "address_streams, address_sessions, decode_slots, max_uploads and address_uploads >= 1")
         if not 0 < self.request_seconds <= 3600:
             raise EmosketchError("serve: request_seconds in (0, 3600]")
         if not 0 <= self.zoom <= 2 or not 0 < self.stimulus <= 1.5:
@@ -166,6 +167,7 @@ class Engine:
         self.decode_slots = threading.BoundedSemaphore(config.decode_slots)
         self.packs = 0  # packs being built now
         self.uploads = 0  # upload bodies being read or held now
+        self.address_uploads: dict[str, int] = {}  # of them by client address
         self.stopping = threading.Event()  # set at Ctrl-C: open streams end
         self.searches = 0  # searches running now
         self.streams = 0
@@ -479,6 +481,30 @@ class Engine:
         finally:
             with self.streams_lock:
                 setattr(self, counter, getattr(self, counter) - 1)
+
+    @contextlib.contextmanager
+    def upload_slot(self, address: str | None):
+        """One of max_uploads places to read and hold an upload, at most address_uploads of them one client
+        address's; else a 429."""
+        with self.streams_lock:
+            if self.uploads >= self.config.max_uploads:
+                raise RequestError(f"{self.config.max_uploads} uploads are being read already; ask again when one is "
+                                   "done", 429)
+            if address is not None and self.address_uploads.get(address, 0) >= self.config.address_uploads:
+                raise RequestError(f"this address is sending {self.config.address_uploads} uploads already; send "
+                                   "the next when one is answered", 429)
+            self.uploads += 1
+            if address is not None:
+                self.address_uploads[address] = self.address_uploads.get(address, 0) + 1
+        try:
+            yield
+        finally:
+            with self.streams_lock:
+                self.uploads -= 1
+                if address is not None:
+                    self.address_uploads[address] -= 1
+                    if not self.address_uploads[address]:
+                        del self.address_uploads[address]
 
     @staticmethod
     def _zipped(frames, face: Source) -> bytes:
