@@ -920,14 +920,22 @@ def test_a_generator_of_other_classes_serves_with_the_search_off_unless_given_a_
 
 def test_uploads_held_at_once_are_capped(client, engine):
     """Each upload's body was read and held while it waited for a decode slot: 128 clients at once held 1.5 GB."""
-    engine.config = replace(engine.config, max_uploads=1)
+    import threading
+    import time
+
+    engine.config = replace(engine.config, max_uploads=1, upload_wait_seconds=0.3)
     engine.uploads = 1  # one upload being read now
     try:
+        started = time.monotonic()
         r = client.post("/api/classify", content=photo(), headers={"content-type": "image/jpeg"})
         assert r.status_code == 429 and "1 uploads are being read already" in r.json()["error"]
+        assert time.monotonic() - started >= 0.3  # it waited for a place first, its body unread
+        threading.Timer(0.2, lambda: setattr(engine, "uploads", 0)).start()  # the other upload is answered
+        engine.config = replace(engine.config, upload_wait_seconds=5.0)
+        r = client.post("/api/classify", content=photo(), headers={"content-type": "image/jpeg"})
+        assert r.status_code == 200  # and one that waits gets the place when it is free
     finally:
         engine.uploads = 0
-    assert client.post("/api/classify", content=photo(), headers={"content-type": "image/jpeg"}).status_code == 200
     assert engine.uploads == 0 and engine.address_uploads == {}  # given back
     # one client's slow uploads cannot take every place: the others' camera frames go on
     engine.config = replace(engine.config, max_uploads=8, address_uploads=2)
@@ -939,6 +947,8 @@ def test_uploads_held_at_once_are_capped(client, engine):
     assert engine.uploads == 0 and engine.address_uploads == {}
     with pytest.raises(EmosketchError, match="max_uploads and address_uploads >= 1"):
         ServeConfig(max_uploads=0)
+    with pytest.raises(EmosketchError, match="upload_wait_seconds from 0 to 3600"):
+        ServeConfig(upload_wait_seconds=-1)
 
 
 def test_an_internal_error_answers_its_kind_only_and_a_hang_up_is_not_one(client, engine, monkeypatch, caplog):

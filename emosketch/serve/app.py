@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import ipaddress
 import json
@@ -209,13 +210,28 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
         s = session_of(request)
         return answer(JSONResponse(engine.info() | {"session": s.token}), s, request)
 
+    @contextlib.asynccontextmanager
+    async def upload_place(address: str | None):
+        """A place to read and hold an upload (Engine.take_upload), waited for with the body still unread, so
+        that uploads past the caps hold a connection, not their bytes; a 429 after upload_wait_seconds."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + engine.config.upload_wait_seconds
+        while (why := engine.take_upload(address)) is not None:
+            if loop.time() >= until:
+                raise RequestError(f"{why}; send the next when one is answered", 429)
+            await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            engine.give_upload(address)
+
     async def classify(request: Request) -> Response:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind not in IMAGE_TYPES and kind != "multipart/form-data":
             raise RequestError(f"send the image itself as the body, with an image Content-Type "
                                f"({', '.join(IMAGE_TYPES)}), or as a multipart form's file; got {kind or 'none'}", 415)
         # the body is held until it is decoded: max_uploads of them at once, so memory stays bounded
-        with engine.upload_slot(request.client.host if request.client else None):
+        async with upload_place(request.client.host if request.client else None):
             if kind == "multipart/form-data":  # curl -F file=@face.jpg, an HTML form
                 limit = engine.config.max_upload_bytes
                 body = await _body(request, limit + FORM_OVERHEAD, limit)

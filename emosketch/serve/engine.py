@@ -52,6 +52,7 @@ class ServeConfig:
     max_uploads: int = 8  # uploads read and held at once (each up to max_upload_bytes); more get 429 (128 clients
     # at once had each held its 8 MB body while waiting for a decode slot: 1.5 GB above resting)
     address_uploads: int = 2  # of them from one client address (one client's slow uploads would hold them all)
+    upload_wait_seconds: float = 10.0  # an upload past those caps waits this long for a place, unread, then gets 429
     max_sessions: int = 256  # the least recently used session is forgotten beyond this
     max_streams: int = 16  # concurrent frame streams; more get 429
     max_packs: int = 1  # packs built at once (each renders a few hundred frames); more get 429
@@ -76,6 +77,8 @@ class ServeConfig:
             raise EmosketchError("serve: max_upload_bytes >= 1024, max_pixels >= 4096, max_side >= 64, "
                                  "max_sessions, max_streams, max_packs, max_searches, session_streams, "
                                  "address_streams, address_sessions, decode_slots, max_uploads and address_uploads >= 1")
+        if not 0 <= self.upload_wait_seconds <= 3600:
+            raise EmosketchError("serve: upload_wait_seconds from 0 to 3600")
         if not 0 < self.request_seconds <= 3600:
             raise EmosketchError("serve: request_seconds in (0, 3600]")
         if not 0 <= self.zoom <= 2 or not 0 < self.stimulus <= 1.5:
@@ -482,29 +485,37 @@ class Engine:
             with self.streams_lock:
                 setattr(self, counter, getattr(self, counter) - 1)
 
-    @contextlib.contextmanager
-    def upload_slot(self, address: str | None):
-        """One of max_uploads places to read and hold an upload, at most address_uploads of them one client
-        address's; else a 429."""
+    def take_upload(self, address: str | None) -> str | None:
+        """Take one of max_uploads places to read and hold an upload, at most address_uploads of them one client
+        address's: None when taken, else why not (give it back with give_upload)."""
         with self.streams_lock:
             if self.uploads >= self.config.max_uploads:
-                raise RequestError(f"{self.config.max_uploads} uploads are being read already; ask again when one is "
-                                   "done", 429)
+                return f"{self.config.max_uploads} uploads are being read already"
             if address is not None and self.address_uploads.get(address, 0) >= self.config.address_uploads:
-                raise RequestError(f"this address is sending {self.config.address_uploads} uploads already; send "
-                                   "the next when one is answered", 429)
+                return f"this address is sending {self.config.address_uploads} uploads already"
             self.uploads += 1
             if address is not None:
                 self.address_uploads[address] = self.address_uploads.get(address, 0) + 1
+            return None
+
+    def give_upload(self, address: str | None) -> None:
+        with self.streams_lock:
+            self.uploads -= 1
+            if address is not None:
+                self.address_uploads[address] -= 1
+                if not self.address_uploads[address]:
+                    del self.address_uploads[address]
+
+    @contextlib.contextmanager
+    def upload_slot(self, address: str | None):
+        """An upload place for the block, or a 429 saying why there is none now."""
+        why = self.take_upload(address)
+        if why is not None:
+            raise RequestError(f"{why}; send the next when one is answered", 429)
         try:
             yield
         finally:
-            with self.streams_lock:
-                self.uploads -= 1
-                if address is not None:
-                    self.address_uploads[address] -= 1
-                    if not self.address_uploads[address]:
-                        del self.address_uploads[address]
+            self.give_upload(address)
 
     @staticmethod
     def _zipped(frames, face: Source) -> bytes:
