@@ -94,9 +94,9 @@ def foreign(folder: Path) -> list[str]:
     return [f for f in found if f not in known and f + "/" not in known and not f.startswith(whole)]
 
 
-def _foreign_error(target: Path, extra: list[str], what: str) -> EmosketchError:
-    shown = ", ".join(extra[:3]) + (f" and {len(extra) - 3:,} more" if len(extra) > 3 else "")
-    return EmosketchError(f"{target}: holds {shown}, which emosketch did not write there; {what}")
+def some(names: list[str], shown: int = 3) -> str:
+    """The first few of `names` for a message: "a, b, c and 12 more"."""
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown:,} more" if len(names) > shown else "")
 
 
 def check_place(target: str | os.PathLike) -> None:
@@ -146,8 +146,8 @@ def check_target(target: Path, overwrite: bool) -> None:
                              "emosketch's own outputs, so move it away or choose another --out")
     extra = foreign(target)
     if extra:
-        raise _foreign_error(target, extra, "--force replaces the folder whole, so move them out first or choose "
-                                            "another --out")
+        raise EmosketchError(f"{target}: holds {some(extra)}, which emosketch did not write there; --force replaces "
+                             "the folder whole, so move them out first or choose another --out")
 
 
 def check_outside(target: Path, inputs) -> None:

@@ -1152,7 +1152,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
         w, h = PANELS[tft]
         click.echo(f"note: two shades are one bit a pixel: `--size {w}x{h} --format gfx` (without --tft) makes the "
                    "panel drawing at this size as a 1-bit pack, which the adafruit_st7789 example draws with "
-                   "drawBitmap; the demo photo's six emotions at 240x240 take 337 KB so, against 3.0 MB here")
+                   "drawBitmap (the demo photo's six emotions at 240x240: 337 KB so, 3.0 MB as a 2-shade TFT pack)")
 
 
 def _bytes_split(res) -> str:

@@ -74,27 +74,28 @@ def _training(out: Path, data: Path, steps: int | None, progress: Callable[[str]
     return ckpt
 
 
-# What the demo writes in its folder (with train, its data and run too): the only entries --out may hold
-WRITTEN = ("face.png", "transitions.gif", "transitions.npz", "agent.mp4", "agent.gif", "agent.png", "pack", "data",
-           "run")
+# What the demo writes in its folder (with train, its data and run too), its folders marked "/" (it owns them
+# whole): the only entries --out may hold, and its marker's listing
+WRITTEN = ("face.png", "transitions.gif", "transitions.npz", "agent.mp4", "agent.gif", "agent.png", "pack/", "data/",
+           "run/")
 
 
 def check_demo_folder(out: Path) -> None:
     """Refuse a demo folder that is a file, or that holds an entry the demo did not write (or holds no marker):
     the demo writes into it file by file and would replace a user's face.png or agent.png."""
-    from .atomic import MARKER
+    from .atomic import MARKER, some
 
     if out.exists() and not out.is_dir():
         raise EmosketchError(f"{out}: is a file, not a folder; choose another --out")
     if not out.is_dir():
         return
     entries = [e.name for e in out.iterdir()]
-    other = sorted(n for n in entries if n not in (*WRITTEN, MARKER)  # nor a killed writer's hidden leftovers
+    ours = {w.rstrip("/") for w in WRITTEN} | {MARKER}
+    other = sorted(n for n in entries if n not in ours  # nor a killed writer's hidden leftovers
                    and not (n.startswith(".") and (n.endswith(".lock") or ".tmp-" in n or ".old-" in n)))
     if other:
-        shown = ", ".join(other[:3]) + (f" and {len(other) - 3:,} more" if len(other) > 3 else "")
-        raise EmosketchError(f"{out}: holds {shown}, which the demo did not write; choose another --out or move "
-                             "them out")
+        raise EmosketchError(f"{out}: holds {some(other)}, which the demo did not write; choose another --out or "
+                             "move them out")
     if entries and MARKER not in entries:
         raise EmosketchError(f"{out}: holds files emosketch did not write (no {MARKER} marker), which the demo would "
                              "overwrite; choose another --out or empty it")
@@ -128,7 +129,7 @@ def _run_demo(out: Path, progress: Callable[[str], None], steps: int | None, cou
     out.mkdir(parents=True, exist_ok=True)
     # what the demo may write, listed before it writes: --force of another command replaces the folder only
     # while it holds nothing else (an empty marker had let it delete a user's notes beside the demo's files)
-    mark(out, [name + "/" if "." not in name else name for name in WRITTEN])
+    mark(out, list(WRITTEN))
     started = time.time()
     if train:
         data = _dataset(out, count, progress)

@@ -395,8 +395,8 @@ def _check_video(tmp: Path, path: Path, seconds: float) -> None:
     try:
         duration = float(iio.immeta(tmp, plugin="FFMPEG").get("duration") or seconds)
     except Exception:  # noqa: BLE001 -- whatever the reader raises on a cut-off file, the video is not whole
-        duration = -1.0
-    if duration < 0 or duration < seconds - 0.5:
+        duration = -1.0  # below any length the check below allows
+    if duration < seconds - 0.5:
         raise EmosketchError(f"{path}: the video encoder could not write it whole (a full disk, or a file-size "
                              f"limit?); {path.name} was left as it was")
 

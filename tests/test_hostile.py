@@ -798,7 +798,7 @@ def test_force_over_a_demo_folder_keeps_the_users_files(tmp_path):
 
     demo = tmp_path / "demo"
     (demo / "run").mkdir(parents=True)
-    mark(demo, [name + "/" if "." not in name else name for name in WRITTEN])  # as the demo marks its folder
+    mark(demo, list(WRITTEN))  # as the demo marks its folder
     (demo / "face.png").write_bytes(b"png")
     (demo / "run" / "checkpoint.pt").write_bytes(b"pt")  # inside a folder the demo owns whole
     check_target(demo, True)

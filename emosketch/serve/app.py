@@ -296,7 +296,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
         steps = _whole(body, "steps", 20, 0, 60)  # checked here: a 20-digit number came back changed in the message
         fmt = str(body.get("format", "gfx"))
         engine.encode(np.zeros((64, 128), bool), fmt)  # a bad format is refused before the search runs
-        out = await run_in_threadpool(engine.search, s, target, int(steps))
+        out = await run_in_threadpool(engine.search, s, target, steps)
         bits = out.pop("bits")
         out |= {"format": fmt, "width": int(bits.shape[2]), "height": int(bits.shape[1]),
                 "frames": [base64.b64encode(engine.encode(b, fmt)).decode("ascii") for b in bits]}

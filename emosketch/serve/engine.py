@@ -446,7 +446,7 @@ class Engine:
             face, panel = session.face, session.panel
         start = np.array([[wd.get(c, 0.0) for c in self.classes]])
         # a search holds the models about a second: eight at once held a camera frame 8.6 s
-        with self.slot("searches", self.config.max_searches, "search(es) are running already"), self.model_lock:
+        with self._slot("searches", self.config.max_searches, "search(es) are running already"), self.model_lock:
             res = search(self.renderer, self.guide, self.guide_size, face.sketch[None], [target],
                          SearchConfig(steps=steps), start=start)
         bits = draw(res.frames[:, 0], panel)
@@ -464,7 +464,7 @@ class Engine:
             raise RequestError(f"unknown emotion {unknown[0]!r} (this model: {', '.join(self.classes)})")
         if len(set(emotions)) != len(emotions) or len(emotions) < 2:
             raise RequestError("a pack needs at least two different emotions")
-        with self.slot("packs", self.config.max_packs, "pack(s) are being built already"):
+        with self._slot("packs", self.config.max_packs, "pack(s) are being built already"):
             with session.lock:
                 face = session.face
             # the model is held a batch of frames at a time, not for the whole pack: the camera's frames
@@ -473,7 +473,7 @@ class Engine:
             return self._zipped(frames, face)
 
     @contextlib.contextmanager
-    def slot(self, counter: str, limit: int, busy: str):
+    def _slot(self, counter: str, limit: int, busy: str):
         """One of `limit` places for a long job (the count in attribute `counter`), or a 429 saying `busy`."""
         with self.streams_lock:
             if getattr(self, counter) >= limit:
@@ -505,17 +505,6 @@ class Engine:
                 self.address_uploads[address] -= 1
                 if not self.address_uploads[address]:
                     del self.address_uploads[address]
-
-    @contextlib.contextmanager
-    def upload_slot(self, address: str | None):
-        """An upload place for the block, or a 429 saying why there is none now."""
-        why = self.take_upload(address)
-        if why is not None:
-            raise RequestError(f"{why}; send the next when one is answered", 429)
-        try:
-            yield
-        finally:
-            self.give_upload(address)
 
     @staticmethod
     def _zipped(frames, face: Source) -> bytes:
