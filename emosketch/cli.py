@@ -1377,6 +1377,9 @@ def _terminated(signum, frame) -> None:
 
 
 def main() -> None:
+    from .terminal import guard_streams
+
+    guard_streams()  # nothing from a name or a request reaches the terminal as a control sequence
     # OpenCV's own warnings (a truncated PNG: "[ WARN:0@0.079] global grfmt_png.cpp ...") would be a second line
     # before emosketch's one; read at cv2's import, which every command makes later
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")

@@ -7,6 +7,8 @@ import sys
 import time
 from typing import TextIO
 
+from .terminal import raw
+
 
 class LogProgress:
     """tqdm's update / set_postfix / close, written as lines: 'train: 120/4000 step (3%), 1.4 step/s,
@@ -63,8 +65,8 @@ def progress(total: int | None, desc: str, unit: str, initial: int = 0, enabled:
 
     if not enabled:
         return tqdm(total=total, initial=initial, disable=True)
-    if sys.stderr.isatty():
-        return tqdm(total=total, initial=initial, desc=desc, unit=unit, leave=leave)
+    if sys.stderr.isatty():  # the bar's carriage returns are its own: it writes under the terminal guard
+        return tqdm(total=total, initial=initial, desc=desc, unit=unit, leave=leave, file=raw(sys.stderr))
     return LogProgress(total, desc, unit, initial, final=leave)
 
 

@@ -93,11 +93,12 @@ SHUTDOWN_SECONDS = 3.0  # after Ctrl-C, open streams (a device that never hangs 
 
 
 def config(app, request_seconds: float):
-    """uvicorn's settings for the mirror: the deadline protocol, warnings only, and a shutdown that
+    """uvicorn's settings for the mirror: the deadline protocol, warnings only (uncoloured: the
+    terminal guard would show a colour code as text), and a shutdown that
     waits SHUTDOWN_SECONDS for open responses, not for ever (a stream never ends by itself)."""
     import uvicorn
 
-    return uvicorn.Config(app, log_level="warning", http=deadline_protocol(request_seconds),
+    return uvicorn.Config(app, log_level="warning", use_colors=False, http=deadline_protocol(request_seconds),
                           timeout_graceful_shutdown=SHUTDOWN_SECONDS)
 
 
