@@ -78,7 +78,8 @@ def _stamped(folder: Path) -> bool:
 
 def foreign(folder: Path) -> list[str]:
     """The entries of an emosketch output folder that emosketch did not write there: those its marker does not
-    list, or in a stamped folder with no marker, those no pack or dataset writer makes. [] for a folder whose
+    list (in a folder it lists as owned whole that holds a marker of its own, those that marker does not list),
+    or in a stamped folder with no marker, those no pack or dataset writer makes. [] for a folder whose
     marker lists nothing (written before markers listed their entries)."""
     found = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.name != MARKER)
     try:
@@ -91,7 +92,11 @@ def foreign(folder: Path) -> list[str]:
         return []
     known = {str(e) for e in listed}
     whole = tuple(e for e in known if e.endswith("/"))  # folders emosketch owns with all they hold
-    return [f for f in found if f not in known and f + "/" not in known and not f.startswith(whole)]
+    inner = []  # but one that holds a marker of its own (the demo's pack/) is read by its own listing
+    for w in whole:
+        if (folder / w / MARKER).is_file():
+            inner += [w + f for f in foreign(folder / w)]
+    return sorted(inner + [f for f in found if f not in known and f + "/" not in known and not f.startswith(whole)])
 
 
 def some(names: list[str], shown: int = 3) -> str:

@@ -807,6 +807,28 @@ def test_force_over_a_demo_folder_keeps_the_users_files(tmp_path):
         check_target(demo, True)
 
 
+def test_force_over_a_demo_folder_keeps_a_users_file_inside_its_pack(tmp_path):
+    """The demo owns pack/ whole, so a user's sketch put inside the demo's pack went with another command's
+    --force; a folder owned whole that holds a marker of its own is read by that marker's listing."""
+    from emosketch.atomic import check_target, foreign, mark
+    from emosketch.demo import WRITTEN
+
+    demo = tmp_path / "demo"
+    (demo / "pack").mkdir(parents=True)
+    mark(demo, list(WRITTEN))
+    (demo / "pack" / "pack.h").write_text("// pack")
+    (demo / "pack" / "frames.bin").write_bytes(b"f")
+    mark(demo / "pack")  # as a pack's writer marks its folder: what it wrote
+    (demo / "run").mkdir()
+    (demo / "run" / "anything.pt").write_bytes(b"pt")  # run/ has no marker: owned whole
+    assert foreign(demo) == []
+    check_target(demo, True)
+    (demo / "pack" / "face.ino").write_text("void setup() {}")
+    assert foreign(demo) == ["pack/face.ino"]
+    with pytest.raises(EmosketchError, match=r"holds pack/face\.ino, which emosketch did not write"):
+        check_target(demo, True)
+
+
 def test_an_output_name_near_the_limit_gets_hidden_names_that_fit(tmp_path):
     """A 250-byte --out is a legal name, but .NAME.lock and .NAME.tmp-* were not: 'File name too long'."""
     from emosketch.atomic import atomic_dir, atomic_file
