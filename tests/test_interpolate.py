@@ -116,6 +116,23 @@ def test_agent_half_life_rise_and_rest():
     assert 0 < levels[0] < levels[1] < levels[2] and levels[0] < 0.5
 
 
+def test_agent_refuses_a_time_step_or_classes_that_would_go_wrong_quietly():
+    """A NaN step made every level NaN (the face an even blend); a string of classes became one-letter emotions; a
+    rest the model lacks was dropped with no word."""
+    agent = Agent(AgentConfig(rise=0.0), CLASSES)
+    agent.stimulate("joy", 1.0)
+    for dt in (float("nan"), float("inf"), -1.0, "0.1", None):
+        with pytest.raises(EmosketchError, match="dt is a finite number of seconds"):
+            agent.step(dt)
+    agent.step(np.float32(0.1))  # a numpy number is a number
+    assert agent.dominant() == "joy" and np.isfinite(list(agent.level.values())).all()
+    with pytest.raises(EmosketchError, match="classes is a list of emotion names"):
+        Agent(AgentConfig(), "happy")
+    odd = Agent(AgentConfig(rest="bogus"), CLASSES)
+    assert any("rest 'bogus' is not an emotion of the model" in line for line in odd.report())
+    assert not any(line.startswith("rest") for line in Agent(AgentConfig(), CLASSES).report())
+
+
 def test_strong_stimulus_overthrows_the_dominant_emotion_weak_one_blends():
     agent = Agent(AgentConfig(rise=0.0), CLASSES)
     agent.stimulate("joy", 1.0)
@@ -660,8 +677,46 @@ def test_a_timeline_is_bounded_and_finite():
         transition(classes, "neutral", "happy", 31, hold=MAX_FRAMES)
     with pytest.raises(EmosketchError, match="fps must be a number from 0.02 to 240, got nan"):
         transition(classes, "neutral", "happy", 31, fps=float("nan"))
-    with pytest.raises(EmosketchError, match="intensity must be a finite number"):
-        transition(classes, "neutral", "happy", 31, intensity=float("inf"))
+    for bad in (float("inf"), float("nan"), 0, -2, 3.5):  # 0 drew every frame as no emotion, -2 an anti-happy face
+        with pytest.raises(EmosketchError, match="intensity must be a number above 0 and at most 3"):
+            transition(classes, "neutral", "happy", 31, intensity=bad)
+    for frames, hold in ((5.5, 0), (31, 2.5), ("31", 0), (31, True)):
+        with pytest.raises(EmosketchError, match="is a whole number of frames"):
+            transition(classes, "neutral", "happy", frames, hold=hold)
+    with pytest.raises(EmosketchError, match=f"runs past {MAX_FRAMES:,} frames"):
+        parse_timeline([{"emotion": "neutral", "hold": 1e308}], classes)  # had been an OverflowError
+
+
+def test_a_timeline_that_draws_nothing_still_ends_at_once():
+    """loop: 1000000000 over no steps ran for minutes, nested repeats of nothing for hours, and a YAML alias
+    that holds itself ended in a RecursionError: steps visited are bounded, and so is nesting."""
+    import time
+
+    import yaml
+
+    from emosketch.interpolate.timeline import MAX_NESTING, MAX_STEPS
+
+    classes = ["neutral", "happy", "sad"]
+    started = time.monotonic()
+    for timeline in ({"loop": 1_000_000_000, "timeline": []},
+                     [{"emotion": "happy"}, {"repeat": 100_000, "steps": [{"repeat": 100_000, "steps": []}]}],
+                     [{"repeat": 1_000_000_000, "steps": [{"emotion": "happy"}, {"emotion": "sad"}, {"repeat": 1, "steps": []}]}]):
+        with pytest.raises(EmosketchError, match=f"visits more than {MAX_STEPS:,} steps"):
+            parse_timeline(timeline, classes)
+    assert time.monotonic() - started < 60  # each stops after MAX_STEPS visits (about a second), not hours
+    itself = yaml.safe_load("timeline: &t [{emotion: happy, hold: 1}, {repeat: 1, steps: *t}]")
+    with pytest.raises(EmosketchError, match=f"nested more than {MAX_NESTING} deep"):
+        parse_timeline(itself, classes)
+    deep: list = [{"emotion": "happy", "hold": 0.1}]
+    for _ in range(5000):
+        deep = [{"repeat": 1, "steps": deep}]
+    with pytest.raises(EmosketchError, match="nested more than"):
+        parse_timeline(deep, classes)
+    with pytest.raises(EmosketchError, match=r"ease \[1\]: expected one of"):
+        parse_timeline([{"emotion": "neutral"}, {"to": "happy", "ease": [1]}], classes)
+    nested = [{"emotion": "neutral"}] + [{"repeat": 2, "steps": [{"to": "happy", "over": 0.1},
+                                                                {"to": "neutral", "over": 0.1}]}]
+    assert len(parse_timeline(nested, classes, 10).t) == 1 + 2 * 2  # real repeats still play
 
 
 def test_the_cli_and_the_library_agree_on_the_frame_bound():

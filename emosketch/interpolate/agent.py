@@ -15,6 +15,7 @@ its level (through the same rise), so the new emotion takes over at once instead
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,8 @@ class Agent:
 
     def __init__(self, config: AgentConfig | None = None, classes: list[str] | None = None):
         self.config = config or AgentConfig()
+        if isinstance(classes, str):  # list("happy") would be five one-letter emotions
+            raise EmosketchError(f"agent: classes is a list of emotion names, got the string {shown(classes)}")
         self.classes = list(classes) if classes else []
         self.level = dict.fromkeys(CHANNELS, 0.0)
         self.pending = dict.fromkeys(CHANNELS, 0.0)
@@ -138,13 +141,18 @@ class Agent:
         self.unmatched = {c: " or ".join(look_name(look) for look in options[c]) if c in options else None
                           for c in CHANNELS if c not in self.shows}
         self.rest = canonical(self.config.rest) if self.config.rest else None
+        self.rest_missing = None  # a rest emotion the model lacks: reported, the face at rest is then a blend
         if self.rest is not None and self.classes and self.rest not in self.classes:
-            self.rest = None
+            self.rest_missing, self.rest = self.rest, None
 
     def report(self) -> list[str]:
         """One line per channel the face cannot show."""
-        return [f"channel {c!r} maps to {e!r}, which the model does not have: it will not show" if e
-                else f"channel {c!r} maps to no emotion: it will not show" for c, e in self.unmatched.items()]
+        lines = [f"channel {c!r} maps to {e!r}, which the model does not have: it will not show" if e
+                 else f"channel {c!r} maps to no emotion: it will not show" for c, e in self.unmatched.items()]
+        if self.rest_missing is not None:
+            lines.append(f"rest {self.rest_missing!r} is not an emotion of the model ({', '.join(self.classes)}): "
+                         "at rest the face is an even blend of them")
+        return lines
 
     def channel_for(self, emotion: str) -> str | None:
         """The first channel that shows `emotion` (happy -> joy), or None (neutral has none)."""
@@ -181,8 +189,8 @@ class Agent:
 
     def step(self, dt: float) -> None:
         """Advance time by dt seconds: pending stimuli flow in, then every channel decays."""
-        if dt < 0:
-            raise EmosketchError(f"time cannot go back (dt = {dt})")
+        if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not math.isfinite(dt) or dt < 0:
+            raise EmosketchError(f"dt is a finite number of seconds >= 0 (time cannot go back), got {shown(dt)}")
         if self.config.rise > 0:
             self._flow(1.0 - 0.5 ** (dt / self.config.rise))
         for c in CHANNELS:

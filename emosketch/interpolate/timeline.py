@@ -42,6 +42,9 @@ def check_draw_fps(fps: object, where: str = "") -> None:
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not MIN_FPS <= fps <= MAX_FPS:
         raise EmosketchError(f"{where + ': ' if where else ''}fps must be a number from {MIN_FPS:g} to {MAX_FPS}, "
                              f"got {shown(fps)}")
+MAX_STEPS = 10 * MAX_FRAMES  # steps a timeline visits at most, its repeats and loop multiplied out: a step
+# may add no frame (a cut, a loop of nothing), so the frame bound alone let `loop: 1000000000` run for minutes
+MAX_NESTING = 32  # repeats inside repeats at most (a YAML alias that holds itself would nest for ever)
 MAX_INTENSITY = 3.0  # an emotion's strength at most, as the CLI's --intensity: past it the face turns to ink
 KEYS = {"emotion", "to", "over", "ease", "hold", "intensity", "repeat", "steps", "zoom"}
 
@@ -115,13 +118,20 @@ class _Builder:
         self.zoom = 1.0  # the zoom now
         self.zooms: list[float] = []
         self.zoomed = False  # whether any step set a zoom
+        self.visited = 0  # steps visited, repeats multiplied out
+
+    def visit(self, where: str) -> None:
+        self.visited += 1
+        if self.visited > MAX_STEPS:
+            raise EmosketchError(f"{where}the timeline visits more than {MAX_STEPS:,} steps (its repeats and loop "
+                                 "multiplied): give fewer repeats")
 
     def frames(self, seconds: float) -> int:
-        n = max(1, int(round(seconds * self.fps)))
-        if len(self.t) + n > MAX_FRAMES:
+        n = max(1.0, seconds * self.fps)  # compared as a float: a hold of 1e308 s is past the bound, not an overflow
+        if len(self.t) + round(min(n, 2.0 * MAX_FRAMES)) > MAX_FRAMES:
             raise EmosketchError(f"the timeline runs past {MAX_FRAMES:,} frames ({MAX_FRAMES / self.fps:,.0f} s at "
                                  f"{self.fps:g} fps): make it shorter or lower its fps")
-        return n
+        return max(1, round(n))
 
     def hold(self, seconds: float, label: str, where: str) -> None:
         if self.current is None:
@@ -173,11 +183,15 @@ def _label(target: Any) -> str:
     return shown(target)
 
 
-def _entries(builder: _Builder, entries: Any, where: str) -> None:
+def _entries(builder: _Builder, entries: Any, where: str, depth: int = 0) -> None:
     if not isinstance(entries, list):
         raise EmosketchError(f"{where}expected a list of steps, got {shown(entries)}")
+    if depth > MAX_NESTING:
+        raise EmosketchError(f"{where}loops nested more than {MAX_NESTING} deep (a YAML alias that holds itself?)")
+    builder.visit(where)  # a list of no steps, repeated, still costs a visit
     for i, entry in enumerate(entries):
         at = f"{where}entry {i + 1}: "
+        builder.visit(at)
         if not isinstance(entry, dict):
             raise EmosketchError(f"{at}expected a mapping such as {{to: happy, over: 1.0}}, got {shown(entry)}")
         if not entry:
@@ -192,7 +206,7 @@ def _entries(builder: _Builder, entries: Any, where: str) -> None:
             if isinstance(times, bool) or not isinstance(times, int) or times < 1:
                 raise EmosketchError(f"{at}repeat must be a whole number >= 1, got {shown(times)}")
             for _ in range(times):
-                _entries(builder, entry["steps"], f"{at}(in steps) ")
+                _entries(builder, entry["steps"], f"{at}(in steps) ", depth + 1)
             continue
         if "emotion" in entry and "to" in entry:
             raise EmosketchError(f"{at}give emotion (a cut) or to (a move), not both")
@@ -200,7 +214,7 @@ def _entries(builder: _Builder, entries: Any, where: str) -> None:
         if intensity > MAX_INTENSITY:
             raise EmosketchError(f"{at}intensity must be at most {MAX_INTENSITY:g} (as --intensity), got {intensity:g}")
         easing = entry.get("ease", DEFAULT_EASE)
-        if easing not in EASINGS:
+        if not isinstance(easing, str) or easing not in EASINGS:
             raise EmosketchError(f"{at}ease {shown(easing)}: expected one of {', '.join(EASINGS)}")
         if "ease" in entry and "to" not in entry:
             raise EmosketchError(f"{at}ease applies to a move (to: ...)")
@@ -258,14 +272,17 @@ def load_timeline(path: str | Path, classes: list[str], fps: float | None = None
 def transition(classes: list[str], start: str, end: str, frames: int, easing: str = DEFAULT_EASE,
                fps: float = 12.0, hold: int = 0, intensity: float = 1.0) -> Plan:
     """start -> end over `frames` frames (the first shows start, the last end), then `hold` frames."""
+    for name, value in (("frames", frames), ("hold", hold)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise EmosketchError(f"a transition's {name} is a whole number of frames, got {shown(value)}")
     if frames < 2:
         raise EmosketchError(f"a transition needs at least 2 frames, got {frames}")
     if hold < 0 or frames + hold > MAX_FRAMES:
         raise EmosketchError(f"a transition of {frames} frames and a hold of {hold}: the hold is >= 0 and the two "
                              f"{MAX_FRAMES:,} frames at most")
     check_draw_fps(fps)
-    if not math.isfinite(intensity):
-        raise EmosketchError(f"intensity must be a finite number, got {intensity}")
+    if isinstance(intensity, bool) or not isinstance(intensity, (int, float)) or not 0 < intensity <= MAX_INTENSITY:
+        raise EmosketchError(f"intensity must be a number above 0 and at most {MAX_INTENSITY:g}, got {shown(intensity)}")
     a, b = pose(classes, start, intensity), pose(classes, end, intensity)
     t = ease(easing, np.linspace(0.0, 1.0, frames))
     t = np.concatenate([t, np.ones(hold)])
