@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ IMAGE_FORMATS = {"PNG": (b"\x89PNG\r\n\x1a\n",), "JPEG": (b"\xff\xd8\xff",), "GI
                  "BMP": (b"BM",), "WEBP": (b"RIFF",), "TIFF": (b"II*\x00", b"MM\x00*"),
                  "PPM": (b"P1", b"P2", b"P3", b"P4", b"P5", b"P6")}
 READS = "PNG, JPEG, GIF, BMP, WebP, TIFF and PGM/PPM"
+MIN_FPS, MAX_FPS = 0.02, 1000.0  # frames a second: a pack's frame period is a 16-bit count of milliseconds, at least 1
 MAX_FRAMES = 20_000  # frames of one animation (a GIF, a video, a timeline or a pack) at most; a GIF of more pixels
 # in all is refused too
 MAX_FRAME_PIXELS = 512 * 1024 * 1024
@@ -46,10 +48,29 @@ class Frames:
     marks: list[dict[str, Any]] = field(default_factory=list)  # per frame, e.g. {"sequence": "happy"}
 
     def __post_init__(self) -> None:
-        if self.frames.ndim != 3 or self.frames.dtype != np.uint8:
-            raise ValueError(f"frames must be uint8 [T, H, W], got {self.frames.dtype} {self.frames.shape}")
-        if self.marks and len(self.marks) != len(self.frames):
-            raise ValueError(f"{len(self.marks)} marks for {len(self.frames)} frames")
+        self.check()
+
+    def check(self) -> None:
+        """Refuse what write_frames would write and read_frames refuse, or what would fail deep inside an encoder:
+        frames that are not uint8 [T, H, W] with T, H and W at least 1, a frame rate that is not a number from
+        MIN_FPS to MAX_FPS, marks that are not one JSON object a frame. Run again by write_frames, since a
+        Frames can be changed after it is made."""
+        f = self.frames
+        if not isinstance(f, np.ndarray) or f.ndim != 3 or f.dtype != np.uint8 or 0 in f.shape:
+            what = f"{f.dtype} {f.shape}" if isinstance(f, np.ndarray) else type(f).__name__
+            raise EmosketchError(f"frames must be uint8 [T, H, W] with T, H and W at least 1, got {what}")
+        fps = self.fps
+        if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not MIN_FPS <= fps <= MAX_FPS:
+            raise EmosketchError(f"fps must be a number from {MIN_FPS:g} to {MAX_FPS:g}, got {shown(fps)}")
+        if not isinstance(self.marks, list) or not all(isinstance(m, dict) for m in self.marks):
+            raise EmosketchError(f"marks must be a list of dicts, one a frame (e.g. [{{'sequence': 'happy'}}]), got "
+                                 f"{shown(self.marks)}")
+        if self.marks and len(self.marks) != len(f):
+            raise EmosketchError(f"{len(self.marks)} marks for {len(f)} frames")
+        try:
+            json.dumps(self.marks)
+        except (TypeError, ValueError) as exc:  # a numpy number, a set, a loop: an .npz could not hold them
+            raise EmosketchError(f"marks must hold JSON values (numbers, strings, lists, dicts): {exc}") from None
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -239,11 +260,14 @@ def _read_gif(path: Path, fps: float | None) -> Frames:
         raise EmosketchError(f"{path}: not a readable GIF ({exc})") from exc
     if not frames:
         raise EmosketchError(f"{path}: GIF has no frames")
-    noted = re.search(rb"fps=([0-9.]+)", comment if isinstance(comment, bytes) else str(comment).encode())
+    noted = re.search(rb"fps=([0-9]{1,12}(?:\.[0-9]{1,12})?)(?![0-9.])",
+                      comment if isinstance(comment, bytes) else str(comment).encode())
     positive = [d for d in durations if d > 0]
-    base = 1000.0 / float(noted.group(1)) if noted else (min(positive) if positive else 1000.0 / DEFAULT_FPS)
-    if not base > 0:  # an fps=0 note
-        raise EmosketchError(f"{path}: its comment notes fps={noted.group(1).decode()}, not a frame rate")
+    noted_fps = float(noted.group(1)) if noted else None
+    if noted_fps is not None and not MIN_FPS <= noted_fps <= MAX_FPS:  # an fps=0 note, or 1e-10
+        raise EmosketchError(f"{path}: its comment notes fps={noted.group(1).decode()}, not a frame rate from "
+                             f"{MIN_FPS:g} to {MAX_FPS:g}")
+    base = 1000.0 / noted_fps if noted_fps else (min(positive) if positive else 1000.0 / DEFAULT_FPS)
     # Bounded before anything is repeated: a 10 ms frame beside a 655 s one would make 65,535 copies.
     repeats = [max(1, round(d / base)) if d > 0 else 1 for d in durations]
     total = sum(repeats)
@@ -301,6 +325,10 @@ def _read_npz(path: Path, fps: float | None) -> Frames:
         frames = frames[None]
     if frames.ndim != 3 or frames.dtype != np.uint8:
         raise EmosketchError(f"{path}: 'frames' must be uint8 [T, H, W], got {frames.dtype} {frames.shape}")
+    if len(frames) == 0:
+        raise EmosketchError(f"{path}: holds no frames")
+    if 0 in frames.shape:
+        raise EmosketchError(f"{path}: its frames are {frames.shape[2]}x{frames.shape[1]}, with no pixels")
     if not isinstance(marks, list) or not all(isinstance(m, dict) for m in marks):
         raise EmosketchError(f"{path}: 'marks' must be a JSON list of objects, one a frame (e.g. "
                              '[{"sequence": "happy"}]), got ' + shown(marks, 60))
@@ -315,23 +343,23 @@ def read_frames(path: str | Path, fps: float | None = None) -> Frames:
     `fps` overrides what the file says (still images and folders have no rate of their own).
     """
     path = Path(path)
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not MIN_FPS <= fps <= MAX_FPS):
+        raise EmosketchError(f"fps must be a number from {MIN_FPS:g} to {MAX_FPS:g}, got {shown(fps)}")
     if not path.exists():
         raise EmosketchError(f"{path}: no such file or folder")
     _regular(path)
     suffix = path.suffix.lower()
-    if path.is_dir():
-        frames = _read_folder(path, fps)
-    elif suffix in GIF_SUFFIXES:
-        frames = _read_gif(path, fps)
-    elif suffix in VIDEO_SUFFIXES:
-        frames = _read_video(path, fps)
-    elif suffix == ".npz":
-        frames = _read_npz(path, fps)
-    elif suffix in IMAGE_SUFFIXES:
-        frames = Frames(read_image(path)[None], fps or DEFAULT_FPS)
-    else:
+    readers = {**dict.fromkeys(GIF_SUFFIXES, _read_gif), ".npz": _read_npz, **dict.fromkeys(VIDEO_SUFFIXES, _read_video)}
+    reader = _read_folder if path.is_dir() else readers.get(suffix)
+    if reader is None and suffix not in IMAGE_SUFFIXES:
         raise EmosketchError(f"{path}: unknown kind of input (expected an image, a folder, .gif, "
                              f"{'/'.join(sorted(VIDEO_SUFFIXES))} or .npz)")
+    try:
+        frames = reader(path, fps) if reader else Frames(read_image(path)[None], fps or DEFAULT_FPS)
+    except EmosketchError as exc:  # what Frames refuses (a video's own rate of 5,000 fps) names the file too
+        if str(exc).startswith(f"{path}:"):
+            raise
+        raise EmosketchError(f"{path}: {exc}") from None
     if len(frames) == 0:
         raise EmosketchError(f"{path}: holds no frames")
     return frames
@@ -408,6 +436,9 @@ def write_frames(path: str | Path, frames: Frames) -> Path:
 
     path = Path(path)
     check_output(path)
+    if not isinstance(frames, Frames):
+        raise EmosketchError(f"{path}: write_frames takes a Frames (Frames(array, fps)), got {type(frames).__name__}")
+    frames.check()  # again: a Frames may have been changed since it was made
     suffix = path.suffix.lower()
     if suffix == ".npz":
         with atomic_file(path) as tmp:

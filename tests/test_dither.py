@@ -131,3 +131,20 @@ def test_dithering_in_chunks_gives_the_frames_of_one_pass(mode, stable, monkeypa
     monkeypatch.setattr(module, "CHUNK", 5)  # 23 frames: chunks of 5, 5, 5, 5 and 3
     monkeypatch.setattr(module, "DIFFUSE_CHUNK", 5)
     assert np.array_equal(dither(fade, d), whole)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"stable": "no"}, "stable 'no': expected True or False"), ({"thin": 1}, "thin 1"),
+    ({"mode": "threshold", "stable": True, "hysteresis": 10**9}, "hysteresis"),  # froze the animation
+    ({"hysteresis": -50}, "hysteresis"), ({"stroke_contrast": -10**9}, "stroke contrast"),  # every pixel ink
+    ({"hysteresis": float("nan")}, "whole number"), ({"level": 2.5}, "whole number"), ({"min_stroke": 3.5}, "whole number"),
+    ({"gap_margin": 1.5}, "whole number")])
+def test_a_dither_that_would_draw_wrong_quietly_is_refused(kwargs, words):
+    with pytest.raises(EmosketchError, match=words):
+        Dither(**kwargs)
+
+
+def test_a_dither_keeps_what_is_legal():
+    assert Dither(hysteresis=0, stroke_contrast=0).hysteresis == 0
+    assert Dither(level=np.int64(100), stable=np.bool_(True)).level == 100
+    assert Dither(gap_margin=None).gap_margin is None and Dither(gap_margin=-64).gap_margin == -64

@@ -219,3 +219,50 @@ def test_a_failed_write_names_the_output_not_its_hidden_temporary_file(tmp_path,
         with atomic_file(tmp_path / "out.gif") as tmp:
             tmp.write_bytes(b"x")
     assert ".tmp-" not in str(info.value) and sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_frames_that_could_not_be_read_back_are_refused_when_made_and_written(tmp_path):
+    """Frames took an fps of 0, NaN or '12', no frames and marks that were not dicts; write_frames then published an
+    .npz that read_frames refused (replacing a good one), or failed deep inside an encoder."""
+    ok = np.zeros((2, 4, 4), np.uint8)
+    for bad in (np.zeros((0, 4, 4), np.uint8), np.zeros((2, 0, 4), np.uint8), ok.astype(np.float32), [[[0]]]):
+        with pytest.raises(EmosketchError, match=r"uint8 \[T, H, W\] with T, H and W at least 1"):
+            Frames(bad)
+    for fps in (0, -5, float("nan"), float("inf"), "12", True, 1e-10, 5000):
+        with pytest.raises(EmosketchError, match="fps must be a number from 0.02 to 1000"):
+            Frames(ok, fps)
+    for marks, words in (("ab", "marks must be a list of dicts"), (["a", "b"], "marks must be a list of dicts"),
+                         ([{}], "1 marks for 2 frames"), ([{"z": np.float32(1)}, {}], "marks must hold JSON values")):
+        with pytest.raises(EmosketchError, match=words):
+            Frames(ok, 12, marks)
+    assert Frames(ok, np.float32(12.5)).fps == 12.5  # a numpy number is a number
+    good = tmp_path / "good.npz"
+    f = Frames(ok, 12)
+    write_frames(good, f)
+    before = good.read_bytes()
+    f.frames = np.zeros((2, 4), np.float32)  # changed after it was made
+    with pytest.raises(EmosketchError, match="uint8"):
+        write_frames(good, f)
+    assert good.read_bytes() == before  # the good file stays
+    with pytest.raises(EmosketchError, match="takes a Frames"):
+        write_frames(tmp_path / "x.npz", ok)
+    for fps in (0, -1, float("nan"), "x"):  # an override of 0 had been dropped without a word
+        with pytest.raises(EmosketchError, match="fps must be a number"):
+            read_frames(good, fps=fps)
+
+
+@pytest.mark.parametrize("comment, words", [(b"emosketch fps=1.2.3", None), (b"emosketch fps=0.0000000001", "not a frame rate"),
+                                            (b"emosketch fps=" + b"9" * 400, None)])
+def test_a_gif_comment_with_an_odd_frame_rate_is_one_line_naming_the_file(tmp_path, comment, words):
+    from PIL import Image
+
+    path = tmp_path / "odd.gif"
+    frames = [Image.fromarray(np.full((4, 4), v, np.uint8)) for v in (0, 255)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, comment=comment)
+    if words is None:  # not read as a rate: the frame times say it
+        got = read_frames(path)
+        assert got.fps == pytest.approx(10) and len(got) == 2
+    else:
+        with pytest.raises(EmosketchError, match=f"odd.gif: .*{words}") as exc:
+            read_frames(path)
+        assert len(str(exc.value)) < 200

@@ -628,6 +628,18 @@ def test_lift_makes_a_checkpoint_that_draws_at_the_new_size(tmp_path):
     faces[:, 20:44, 30] = 0
     out = tr.translate(faces, np.array([1, 2]), np.array([0, 1]))
     assert out.shape == (2, 64, 64)
+    # what had been drawn wrong without an error: -1 as the last class, one target broadcast over two faces, a
+    # float picture drawn black, a NaN position on the path
+    for images, targets, words in ((faces, [-1, 1], "class indices from 0 to 2"), (faces, [1], "one a picture"),
+                                   (faces / 255.0, [1, 2], "uint8"), (faces[0], [1], "uint8"),
+                                   (faces, [1.0, 2.0], "class indices")):
+        with pytest.raises(EmosketchError, match=words):
+            tr.translate(images, np.array(targets), np.arange(len(targets)))
+    with pytest.raises(EmosketchError, match="t: one a picture"):
+        tr.along_path(faces, [0, 0], [1, 1], [float("nan"), 0.5], [0, 1])
+    assert tr.along_path(faces, [0, 0], [1, 2], [0.0, 0.5], [0, 1]).shape == (2, 64, 64)
+    with pytest.raises(EmosketchError, match="batch must be"):
+        GanTranslator(tmp_path / "g64.pt", "cpu", batch=0)
     # a file whose image_size is not the size its model draws is refused
     bad = dict(lifted, image_size=32)
     save_checkpoint(tmp_path / "bad.pt", bad)

@@ -771,3 +771,45 @@ def test_a_scripts_channel_settings_change_those_channels_and_keep_the_others():
     defaults = AgentConfig()
     assert script.agent.emotions == {**defaults.emotions, "joy": "surprise"}
     assert script.agent.half_life == {**defaults.half_life, "sad": 9.0}
+
+
+def test_the_renderer_refuses_counts_codes_and_faces_that_draw_nothing_or_black(renderer, generator):
+    """batch -1 had returned no frames, NaN codes (mean_samples 0, a NaN psi) all-black frames, and a 10 px or
+    float sketch was drawn as it was; each without an error."""
+    from emosketch.interpolate.render import Renderer, Source
+
+    for batch, mean_samples in ((-1, 64), (0, 64), (2.5, 64), (8, 0), (8, -5)):
+        with pytest.raises(EmosketchError, match="must be a whole number from 1"):
+            Renderer(generator, "cpu", batch=batch, mean_samples=mean_samples)
+    s = renderer.size
+    face = Source(np.full((s, s), 255, np.uint8), np.full((s, s), 255, np.uint8), "paper")
+    codes = renderer.bank.codes(0)
+    dim = codes.shape[1]
+    assert renderer.render(face, codes[:2]).shape == (2, s, s)
+    for bad in (torch.full((2, dim), float("nan")), torch.zeros(3, dim + 1), torch.zeros(dim), codes[:2].double().numpy(),
+                torch.zeros(2, dim, dtype=torch.long)):
+        with pytest.raises(EmosketchError, match="style codes"):
+            renderer.render(face, bad)
+    for sketch in (np.zeros((10, 10), np.uint8), np.zeros((s, s)), None):
+        with pytest.raises(EmosketchError, match=r"the face must be a Source"):
+            renderer.render(Source(sketch, None, "x"), codes[:1])
+    with pytest.raises(EmosketchError, match="batch must be"):
+        renderer.render(face, codes[:1], batch=-1)
+
+
+def test_a_face_from_an_array_of_any_kind_of_picture(renderer):
+    """A BGR array (cv2.imread's) had failed with 'too many values to unpack', a float [0, 1] one in an OpenCV
+    assertion, and kind='cartoon' was read as a photo."""
+    import cv2
+
+    from emosketch.datasets.synthetic import random_identity, render
+
+    gray = render(random_identity(seed=3), "happy", 1.0, 96)
+    from_gray = renderer.source(image=gray)
+    for picture in (cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), gray.astype(np.float32) / 255.0, gray[..., None]):
+        assert np.array_equal(renderer.source_from_gray(picture).sketch, from_gray.sketch)
+    for bad in (np.zeros((0, 0), np.uint8), np.zeros((8, 8, 2), np.uint8), np.zeros(8, np.uint8), "face.png"):
+        with pytest.raises(EmosketchError, match="the picture must be an image array"):
+            renderer.source_from_gray(bad)
+    with pytest.raises(EmosketchError, match="kind 'cartoon': expected one of auto, photo, sketch"):
+        renderer.source(image=gray, kind="cartoon")

@@ -183,3 +183,31 @@ def test_per_frame_zooms_are_held_within_the_zoom_range():
     for bad in ([float("nan"), 1.0], [1.0], [0.0, 1.0]):
         with pytest.raises(EmosketchError, match="per-frame zooms: expected 2 finite values above 0"):
             frame_zooms(Layout(128, 64), 2, bad)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"width": 0}, "panel size 0x64"), ({"width": -8}, "panel size -8x64"), ({"width": 128.5}, "whole numbers"),
+    ({"width": "128"}, "whole numbers"), ({"width": True}, "whole numbers"),
+    ({"width": 100_000, "height": 100_000}, "at most 1,048,576 pixels"),  # panel.draw had tried to take 9.3 GiB
+    ({"focus": (0.2,)}, "a pair"), ({"focus": (0.2, 0.3, 0.9)}, "a pair"), ({"focus": 0.5}, "a pair"),
+    ({"focus": (float("nan"), 0.5)}, "fraction"), ({"zoom": None}, "zoom None"), ({"zoom": "2"}, "zoom '2'"),
+    ({"zoom": float("nan")}, "zoom nan"), ({"max_stretch": "2"}, "max stretch"),
+    ({"box": {"x": 1}}, "expected eye_y, mouth_y and cx"), ({"box": (0, 0, 10, 10)}, "a FaceBox")])
+def test_a_layout_that_would_fail_deep_inside_is_refused_when_made(kwargs, words):
+    """These had been accepted, then failed inside apply_layout (ZeroDivisionError, IndexError, 'tuple' object
+    has no attribute 'd') after the inputs were read, or asked numpy for gigabytes."""
+    with pytest.raises(EmosketchError, match=words):
+        Layout(**kwargs)
+
+
+def test_a_layout_keeps_what_is_legal():
+    from emosketch.export.framing import FaceBox
+    from emosketch.export.panel import PANEL
+
+    assert Layout(np.int64(96), 16, focus=[0.5, 0.4]).focus == (0.5, 0.4)  # a manifest's list, numpy sides
+    assert Layout(4096, 64).width == 4096 and Layout(1024, 1024).height == 1024
+    assert Layout(box={"eye_y": 20.0, "mouth_y": 40.0, "cx": 32.0}).box == FaceBox(20.0, 40.0, 32.0)
+    with pytest.raises(EmosketchError, match="panel size 100000x100000"):
+        PANEL.sized(100_000, 100_000)
+    with pytest.raises(EmosketchError, match="panel size 0x0"):
+        PANEL.sized(0, 0)

@@ -224,3 +224,28 @@ def check_seams(pack):
         loop = at[f"idle_{e}"]
         steps = (loop[1:] != loop[:-1]).sum(axis=(1, 2))
         assert (loop[-1] != loop[0]).sum() <= steps.max(), e
+
+
+def test_export_refuses_options_that_would_write_a_wrong_pack(tmp_path):
+    """classes='happy' had written ["h", "a", "p", "p", "y"] to the manifest, a string of inputs was read one
+    character at a time ("i: no such file or folder"), and max_bytes='28000' failed only after the work."""
+    from emosketch.export import export
+    from emosketch.frames import Frames, write_frames
+
+    src = tmp_path / "in_happy.npz"
+    write_frames(src, Frames(np.full((2, 16, 16), 255, np.uint8), 12))
+    for kwargs, words in (({"classes": "happy"}, "classes must be a list"), ({"classes": ("joy", "happy")}, "twice"),
+                          ({"classes": ["", "sad"]}, "classes must be a list"), ({"max_bytes": "28000"}, "max_bytes"),
+                          ({"max_bytes": 0}, "max_bytes"), ({"name": 5}, "name must be a string"),
+                          ({"layout": "head"}, "a Layout and a Dither")):
+        with pytest.raises(EmosketchError, match=words):
+            ExportOptions(**kwargs)
+    with pytest.raises(EmosketchError, match="inputs is a list of files or folders"):
+        export(str(src), tmp_path / "pk", ExportOptions())
+    with pytest.raises(EmosketchError, match="opts must be an ExportOptions"):
+        export([src], tmp_path / "pk", None)
+    with pytest.raises(EmosketchError, match="a pack plays from 0.02 to 1000"):
+        export([src], tmp_path / "pk", ExportOptions(), fps="12")
+    assert not (tmp_path / "pk").exists()
+    pack = export([src], tmp_path / "pk", ExportOptions(layout=Layout(16, 16), classes=["Joy", "frustration"]))
+    assert pack.manifest()["classes"] == ["happy", "frustration"]

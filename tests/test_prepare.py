@@ -481,3 +481,17 @@ def test_a_link_to_nothing_in_a_folder_source_is_counted_as_skipped(tmp_path):
     (tmp_path / "sad" / "gone.png").symlink_to(tmp_path / "nowhere.png")
     index = read_folder(tmp_path)
     assert len(index.items) == 2 and index.skipped == [("sad/gone.png", "missing file (a link to nothing)")]
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"count": 10**12}, "count 1,000,000,000,000: synthetic faces from 1 to 2,000,000"),  # 7 TiB asked of numpy
+    ({"count": 0}, "count 0"), ({"size": 32.5}, "size must be a whole number"), ({"chunk": 2.5}, "chunk must be"),
+    ({"size": "64"}, "size must be a whole number"), ({"split_fractions": [float("nan"), 0.5, 0.5]}, "split_fractions"),
+    ({"split_fractions": "abc"}, "split_fractions"), ({"seed": None}, "seed must be")])
+def test_a_prepare_config_is_checked_before_the_job_starts(kwargs, words, tmp_path):
+    """count=10**8 had listed 40 GB of faces before drawing one; size 32.5 failed after .partial was made."""
+    with pytest.raises(EmosketchError, match=words):
+        PrepareConfig(**kwargs)
+    with pytest.raises(EmosketchError, match="cfg must be a PrepareConfig"):
+        prepare("synthetic", tmp_path / "ds", {"size": 32}, progress=False)
+    assert not (tmp_path / "ds").exists() and not list(tmp_path.iterdir())

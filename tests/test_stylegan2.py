@@ -534,6 +534,33 @@ def test_classes_and_seeds_are_checked():
         parse_seeds("0-3,2")
     with pytest.raises(EmosketchError, match="more than 100,000 images"):  # counted before 4 GB of list is built
         parse_seeds("0-100000000")
+
+
+def test_mapping_latents_and_labels_refuse_what_fails_deep_inside_or_guesses():
+    """z of the wrong width had failed in a matrix product, c of None on a conditional model with 'NoneType' has no
+    attribute 'to', G.latents('01') drew seeds 0 and 1, and G.labels(2.7, 1) class 2."""
+    G = StyleGAN2(z_dim=8, c_dim=2, w_dim=8, img_resolution=8, img_channels=1, mapping_kwargs={"num_layers": 1},
+                  synthesis_kwargs={"channel_base": 64, "channel_max": 8})
+    z, c = G.latents([0, 1]), G.labels(1, 2)
+    assert G.mapping(z, c).shape[:2] == (2, G.num_ws)
+    for zz, cc, words in ((z, None, "c must be a tensor"), (torch.zeros(2, 7), c, "z must be a tensor"),
+                          (z[0], c, "z must be a tensor"), (z.numpy(), c, "z must be a tensor"),
+                          (z, G.labels(1, 3), "z has 2 rows and c 3")):
+        with pytest.raises(EmosketchError, match=words):
+            G.mapping(zz, cc)
+    with pytest.raises(EmosketchError, match="truncation_psi must be a finite number"):
+        G.mapping(z, c, truncation_psi=float("nan"))
+    for seeds in ("01", 3, [], [1.5], [-1], [2**32]):
+        with pytest.raises(EmosketchError, match="seeds must be a list of whole numbers"):
+            G.latents(seeds)
+    for cls, n, words in ((2.7, 1, "a whole number or a name"), (1, -1, "n must be"), (1, 0, "n must be")):
+        with pytest.raises(EmosketchError, match=words):
+            G.labels(cls, n)
+    U = StyleGAN2(z_dim=8, c_dim=0, w_dim=8, img_resolution=8, img_channels=1, mapping_kwargs={"num_layers": 1},
+                  synthesis_kwargs={"channel_base": 64, "channel_max": 8})
+    assert U.mapping(z, None).shape[0] == 2 and U.mapping(z, U.labels(None, 2)).shape[0] == 2
+    with pytest.raises(EmosketchError, match=r"c must be a tensor \[N, 0\]"):  # had been ignored
+        U.mapping(z, torch.ones(2, 3))
     for names in (["a", "a"], ["a", " "]):
         with pytest.raises(EmosketchError, match="each one given once, none empty"):
             StyleGAN2(z_dim=8, c_dim=2, w_dim=8, img_resolution=8, img_channels=1, mapping_kwargs={"num_layers": 1},

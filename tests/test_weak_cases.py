@@ -42,7 +42,10 @@ def test_a_frame_rate_inside_a_file_is_checked_too(tmp_path):
     from emosketch.export import ExportOptions, build_pack
     from emosketch.frames import Frames
 
-    frames = Frames(np.full((2, 64, 128), 255, np.uint8), fps=0.001)
+    with pytest.raises(EmosketchError, match="fps must be a number from 0.02 to 1000, got 0.001"):
+        Frames(np.full((2, 64, 128), 255, np.uint8), fps=0.001)
+    frames = Frames(np.full((2, 64, 128), 255, np.uint8), fps=12)
+    frames.fps = 0.001  # changed after it was made
     with pytest.raises(EmosketchError, match="frame rate 0.001: a pack plays from 0.02"):
         build_pack([("s", "f.npz", frames)], ExportOptions())
 
@@ -52,7 +55,9 @@ def test_export_refuses_a_frame_too_large_for_the_pack_before_any_work(tmp_path,
 
     monkeypatch.setattr(export, "read_frames", lambda *a: (_ for _ in ()).throw(AssertionError("read")))
     one_line_error(["export", str(face), "--out", str(tmp_path / "p"), "--size", "4096x4096"],
-                   r"size 4096x4096: a ssd1306 frame of 2,097,152 bytes does not fit a pack \(at most 65,535")
+                   r"panel size 4096x4096: width and height are whole numbers from 1 to 4096, at most 1,048,576 pixels")
+    one_line_error(["export", str(face), "--out", str(tmp_path / "p"), "--size", "1024x1024"],
+                   r"size 1024x1024: a ssd1306 frame of 131,072 bytes does not fit a pack \(at most 65,535")
     one_line_error(["export", str(face), "--out", str(tmp_path / "p"), "--size", "1024x512"], "65,536 bytes")
     assert not (tmp_path / "p").exists()
 

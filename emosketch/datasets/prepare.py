@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import re
@@ -41,6 +42,9 @@ FORMAT_NAME = "emosketch-sketch-dataset"
 FORMAT_VERSION = 1
 
 
+MAX_COUNT = 2_000_000  # synthetic faces at most (2 M sketches of 128 px are 33 GB)
+
+
 @dataclass(frozen=True)
 class PrepareConfig:
     size: int = 128  # side of the square face and sketch, in pixels
@@ -58,10 +62,19 @@ class PrepareConfig:
     chunk: int = 256  # items per resumable unit of work
 
     def __post_init__(self) -> None:
+        for name in ("size", "seed", "count", "chunk", "min_side", "max_pixels"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):  # 32.5 failed after the job began
+                raise EmosketchError(f"{name} must be a whole number, got {shown(value)}")
         if not 16 <= self.size <= 1024:
             raise EmosketchError(f"size {self.size}: must be between 16 and 1024 pixels")
-        if len(self.split_fractions) != 3 or abs(sum(self.split_fractions) - 1) > 1e-6 or min(self.split_fractions) < 0:
-            raise EmosketchError(f"split_fractions {self.split_fractions}: three fractions that sum to 1")
+        if not 1 <= self.count <= MAX_COUNT:  # each face is listed before any is drawn: 10**8 had needed 40 GB
+            raise EmosketchError(f"count {self.count:,}: synthetic faces from 1 to {MAX_COUNT:,}")
+        fractions = self.split_fractions
+        if not isinstance(fractions, (list, tuple)) or len(fractions) != 3 or not all(
+                isinstance(f, (int, float)) and not isinstance(f, bool) and math.isfinite(f) and f >= 0
+                for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+            raise EmosketchError(f"split_fractions {shown(fractions)}: three fractions that sum to 1")
         if self.chunk < 1:
             raise EmosketchError("chunk must be at least 1")
         if not 1 <= self.min_side <= 4096 or self.max_pixels < 1:
@@ -315,6 +328,8 @@ def prepare(source: str, out: str | Path, cfg: PrepareConfig = PrepareConfig(), 
             force: bool = False, progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Convert `source` ('KIND:PATH' or 'synthetic') into a Sketch dataset at `out`; returns meta.
     The output is locked for the whole run: a second prepare into the same `out` refuses."""
+    if not isinstance(cfg, PrepareConfig):
+        raise EmosketchError(f"cfg must be a PrepareConfig (PrepareConfig(size=64, ...)), got {type(cfg).__name__}")
     out = Path(out)
     with output_lock(out):
         return _prepare(source, out, cfg, workers, force, progress, log)

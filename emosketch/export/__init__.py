@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..atomic import check_outside, check_target
+from ..errors import EmosketchError, shown
 from ..frames import read_frames, split_sequences
 from .dither import Dither
 from .layout import Layout, parse_geometry
@@ -26,6 +27,10 @@ def export(inputs: list[str | Path], out: str | Path, opts: ExportOptions, fps: 
     Each input becomes a sequence named after its file; an .npz whose marks name sequences
     becomes one sequence per name.
     """
+    if isinstance(inputs, (str, bytes, Path)):  # a string had been read one character at a time
+        raise EmosketchError(f"inputs is a list of files or folders, e.g. [{shown(str(inputs))}]; got one path")
+    if not isinstance(opts, ExportOptions):
+        raise EmosketchError(f"opts must be an ExportOptions, got {type(opts).__name__}")
     if fps is not None:
         check_fps(fps, "--fps")
     check_geometry(opts)

@@ -40,6 +40,19 @@ class Dither:
     # levels, so that where strokes crowd (an eye, hair) the lighter pixels between them stay paper; None: off
 
     def __post_init__(self) -> None:
+        for name in ("stable", "thin"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):  # stable="no" had been truthy: on
+                raise EmosketchError(f"{name} {getattr(self, name)!r}: expected True or False")
+        for name in ("level", "hysteresis", "stroke_level", "stroke_contrast", "paper_level", "min_stroke",
+                     "gap_margin"):
+            value = getattr(self, name)
+            if not (value is None and name == "gap_margin") and (
+                    isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+                raise EmosketchError(f"{name} {value!r}: expected a whole number of gray levels or pixels")
+        if not 0 <= self.hysteresis <= 128:  # 10**9 froze the animation on its first frame
+            raise EmosketchError(f"hysteresis {self.hysteresis}: from 0 to 128 gray levels")
+        if not 0 <= self.stroke_contrast <= 255:  # -10**9 made every pixel ink
+            raise EmosketchError(f"stroke contrast {self.stroke_contrast}: from 0 to 255 gray levels")
         if self.line not in (1, 2):
             raise EmosketchError(f"line width {self.line}: expected 1 or 2 pixels")
         if self.mode not in MODES:

@@ -5,17 +5,19 @@ sequence or be given per frame."""
 from __future__ import annotations
 
 import functools
+import numbers
 import re
 from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
-from ..errors import EmosketchError
+from ..errors import EmosketchError, shown
 from .dither import despeckle, thin
 from .framing import FRAMINGS, FaceBox, face_window, steady_box
 
 MODES = ("face", "fill", "fit", "stretch")
+MAX_SIDE, MAX_PIXELS = 4096, 1 << 20  # a panel's side and area at most (a pack's frame holds at most 524,280 pixels)
 OVALS = ("none", "clip", "outline")  # the head oval: none; clip the drawing to it; clip and draw it
 SHRINKS = ("area", "ink", "skeleton")  # how a frame larger than the screen is shrunk: area averaging; ink kept
 # first; or its strokes' one-pixel skeletons carried over (see _skeleton_shrink; blind round 52 saw a face at once
@@ -62,6 +64,11 @@ class Layout:
     # stubble) goes before the shrink merges it into marks of the panel's size; 0 keeps every speck
 
     def __post_init__(self) -> None:
+        sides = (self.width, self.height)
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in sides) \
+                or self.width * self.height > MAX_PIXELS:
+            raise EmosketchError(f"panel size {shown(self.width)}x{shown(self.height)}: width and height are whole numbers "
+                                 f"from 1 to {MAX_SIDE}, at most {MAX_PIXELS:,} pixels in all")
         if self.mode not in MODES:
             raise EmosketchError(f"layout mode {self.mode!r}: expected one of {', '.join(MODES)}")
         if self.oval not in OVALS:
@@ -72,16 +79,30 @@ class Layout:
             raise EmosketchError(f"source speck {self.source_speck}: from 0 (keep every speck) to 256 pixels")
         if self.framing != "auto" and self.framing not in FRAMINGS:
             raise EmosketchError(f"framing {self.framing!r}: expected auto or one of {', '.join(FRAMINGS)}")
-        if not 1.0 <= self.max_stretch <= 8.0:
+        if not (_real(self.max_stretch) and 1.0 <= self.max_stretch <= 8.0):
             raise EmosketchError(f"max stretch {self.max_stretch}: must be between 1 and 8")
+        if not isinstance(self.focus, (tuple, list)) or len(self.focus) != 2 or not all(_real(f) for f in self.focus):
+            raise EmosketchError(f"focus {shown(self.focus)}: a pair (x, y) of fractions of the width and height")
         object.__setattr__(self, "focus", tuple(self.focus))  # a manifest reads it back as a list
         if isinstance(self.box, dict):  # read back from a manifest
-            object.__setattr__(self, "box", FaceBox(**self.box))
+            try:
+                object.__setattr__(self, "box", FaceBox(**self.box))
+            except TypeError:
+                raise EmosketchError(f"box {shown(self.box)}: expected eye_y, mouth_y and cx") from None
+        if self.box is not None and not isinstance(self.box, FaceBox):
+            raise EmosketchError(f"box {shown(self.box)}: a FaceBox(eye_y, mouth_y, cx), or None to find the face")
         if not all(0.0 <= f <= 1.0 for f in self.focus):
             raise EmosketchError(f"focus {self.focus}: each coordinate must be a fraction in [0, 1]")
         for z in (self.zoom, self.zoom_to):
-            if z is not None and not (0.05 <= z <= 20.0):
-                raise EmosketchError(f"zoom {z}: must be between 0.05 and 20")
+            if z is not None and not (_real(z) and 0.05 <= z <= 20.0):
+                raise EmosketchError(f"zoom {shown(z)}: must be a number between 0.05 and 20")
+        if not _real(self.zoom):
+            raise EmosketchError("zoom None: must be a number between 0.05 and 20 (zoom_to is the one that may be None)")
+
+
+def _real(value) -> bool:
+    """A real number (numpy's included), not a bool, a string or None."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @functools.lru_cache(maxsize=8)

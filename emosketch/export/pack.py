@@ -14,8 +14,8 @@ import numpy as np
 
 from .. import __version__
 from ..emotions import EMOTIONS, canonical
-from ..errors import EmosketchError
-from ..frames import Frames
+from ..errors import EmosketchError, shown
+from ..frames import MAX_FPS, MIN_FPS, Frames
 from . import codec as codecs
 from . import ctx
 from .dither import Dither, narrow, to_bits
@@ -161,6 +161,24 @@ class ExportOptions:
     classes: tuple[str, ...] | None = None  # emotion classes the pack covers (default: from the names)
     keep_codec: bool = True  # False (a codec the user did not name): a smaller pack in the byte codecs replaces ctx's
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.layout, Layout) or not isinstance(self.dither, Dither):
+            raise EmosketchError(f"layout and dither must be a Layout and a Dither, got {type(self.layout).__name__} "
+                                 f"and {type(self.dither).__name__}")
+        if not isinstance(self.name, str):
+            raise EmosketchError(f"name must be a string (the pack's identifier prefix), got {shown(self.name)}")
+        if self.max_bytes is not None and (isinstance(self.max_bytes, bool) or not isinstance(
+                self.max_bytes, (int, np.integer)) or self.max_bytes < 1):
+            raise EmosketchError(f"max_bytes must be a whole number of bytes (or None), got {shown(self.max_bytes)}")
+        if self.classes is not None:  # a string had been read one letter at a time: classes ["h", "a", "p", ...]
+            if isinstance(self.classes, str) or not isinstance(self.classes, (list, tuple)) or not all(
+                    isinstance(c, str) and c.strip() for c in self.classes) or len(self.classes) > 255:
+                raise EmosketchError(f"classes must be a list of up to 255 emotion names, got {shown(self.classes)}")
+            names = tuple(canonical(c) for c in self.classes)
+            if len(set(names)) != len(names):
+                raise EmosketchError(f"classes name an emotion twice: {shown(self.classes)}")
+            object.__setattr__(self, "classes", names)
+
 
 def _classes_from_names(names: list[str]) -> list[str]:
     found = set()
@@ -276,11 +294,12 @@ def dither_sequences(names: list[str], grays: list[np.ndarray], d: Dither) -> li
 
 
 MAX_FRAME_BYTES = 0xFFFF  # the pack header's frame size is a 16-bit field
-MIN_FPS, MAX_FPS = 0.02, 1000.0  # a sequence's frame period is a 16-bit count of milliseconds, at least 1
 
 
 def check_fps(fps: float, what: str) -> None:
     """Refuse a frame rate that a pack cannot hold (or NaN, infinity, zero, negative)."""
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)):  # '12' had been a TypeError
+        raise EmosketchError(f"{what} {shown(fps)}: a pack plays from {MIN_FPS:g} to {MAX_FPS:g} frames per second")
     if not MIN_FPS <= fps <= MAX_FPS:  # False for NaN as well
         raise EmosketchError(f"{what} {fps:g}: a pack plays from {MIN_FPS:g} to {MAX_FPS:g} frames per second")
 

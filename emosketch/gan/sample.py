@@ -3,6 +3,7 @@ in chosen emotions, and the Translator that `emosketch evaluate --checkpoint` ju
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -15,7 +16,7 @@ from ..datasets.decode import Skip, decode_file
 from ..datasets.photo import model_input
 from ..datasets.sketch import SketchConfig
 from ..emotions import pick_emotions
-from ..errors import EmosketchError
+from ..errors import EmosketchError, shown
 from ..frames import GIF_SUFFIXES, IMAGE_SUFFIXES, write_image
 from ..tensors import pick_device, resize_batch, to_tensor
 from .checkpoint import INFERENCE, load_checkpoint
@@ -110,6 +111,10 @@ class GanTranslator:
 
     def __init__(self, checkpoint: str | Path, device: str = "auto", batch: int = 64, ink: bool = True,
                  psi: float = 1.0):
+        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or not 1 <= batch <= 4096:
+            raise EmosketchError(f"batch must be a whole number from 1 to 4,096, got {shown(batch)}")
+        if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not math.isfinite(psi):
+            raise EmosketchError(f"psi must be a finite number, got {shown(psi)}")
         self.g = LoadedGenerator(checkpoint, device)
         self.device, self.nets, self.state = self.g.device, self.g.nets, self.g.state
         self.classes, self.size = self.g.classes, self.g.size
@@ -149,18 +154,38 @@ class GanTranslator:
                                        else cv2.INTER_LINEAR) for r in res])
         return ink(res) if self.ink else res.astype(np.float32)
 
+    def _check(self, images, seeds, **classes) -> None:
+        """Refuse what would be drawn wrong without an error: images that are not uint8 [N, S, S] sketches (a float
+        one came out black), a class index outside the model's (-1 had wrapped round to the last), and counts of
+        targets or seeds that are not one an image (1 target for 2 images had been broadcast)."""
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.ndim != 3 or not len(images) or images.shape[1] != images.shape[2]:
+            raise EmosketchError(f"images must be uint8 [N, S, S] sketches (255 = paper), N at least 1; got "
+                                 f"{images.dtype} {images.shape}")
+        for name, values in (("seeds", seeds), *classes.items()):
+            v = np.asarray(values)
+            if v.shape != (len(images),):
+                raise EmosketchError(f"{name}: one a picture ({len(images)}), got shape {v.shape}")
+        for name, values in classes.items():
+            v = np.asarray(values)
+            if v.dtype.kind not in "iu" or v.min() < 0 or v.max() >= len(self.classes):
+                raise EmosketchError(f"{name}: class indices from 0 to {len(self.classes) - 1} ({', '.join(self.classes)}), "
+                                     f"got {shown(v.tolist())}")
+
     def _target_codes(self, targets, seeds):
         """styles(a, b) for _batches: the codes of each image's target emotion and seed, as translate() draws them."""
         targets = torch.as_tensor(np.asarray(targets), dtype=torch.long, device=self.device)
         return lambda a, b: self.codes(targets[a:b], seeds[a:b])
 
     def translate(self, images, targets, seeds, rows=None):
+        self._check(images, seeds, targets=targets)
         return self._run(images, self._target_codes(targets, seeds))
 
     @torch.no_grad()
     def paint_masks(self, images, targets, seeds) -> torch.Tensor | None:
         """The warp head's paint mask [N, 1, S, S] (0: the source's strokes only moved) of each drawing translate()
         makes, or None for a generator without a warp head."""
+        self._check(images, seeds, targets=targets)
         masks = []
         for x, codes in self._batches(images, self._target_codes(targets, seeds)):
             mask = self.nets.generator(x, codes, parts=True)[1]["mask"]
@@ -170,6 +195,10 @@ class GanTranslator:
         return torch.cat(masks)
 
     def along_path(self, images, start, end, t, seeds, rows=None):
+        self._check(images, seeds, start=start, end=end)
+        tv = np.asarray(t, np.float64)
+        if tv.shape != (len(images),) or not np.all((tv >= 0) & (tv <= 1)):  # False for NaN: NaN drew black
+            raise EmosketchError(f"t: one a picture ({len(images)}), each from 0 to 1; got {shown(np.asarray(t).tolist())}")
         start = torch.as_tensor(np.asarray(start), dtype=torch.long, device=self.device)
         end = torch.as_tensor(np.asarray(end), dtype=torch.long, device=self.device)
         tt = torch.as_tensor(np.asarray(t), dtype=torch.float32, device=self.device)

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import EmosketchError
+from ..errors import EmosketchError, shown
 from ..export.panel import PANEL, Panel, draw
-from ..frames import Frames, write_frames
+from ..frames import Frames, to_gray, write_frames
 from .agent import can_smirk
 from .paths import StyleBank, lerp, slerp
 from .timeline import Plan
@@ -25,6 +25,38 @@ class Source:
     how: str  # e.g. "photo -> sketch (haar)", "sketch as is", "dataset data/x #12 (happy)"
 
 
+KINDS = ("auto", "photo", "sketch")  # what a face image is: told apart by its look (auto), or said
+MAX_BATCH = 4096  # codes drawn per forward pass at most
+MAX_MEAN_SAMPLES = 1_000_000  # latents averaged for each emotion's mean style at most
+
+
+def check_counts(batch: object, mean_samples: object) -> None:
+    """Refuse a batch or a mean-samples count that is not a whole number from 1 up (batch -1 had drawn no frame
+    at all, mean_samples 0 NaN codes and black frames), both without an error."""
+    for name, value, most in (("batch", batch, MAX_BATCH), ("mean_samples", mean_samples, MAX_MEAN_SAMPLES)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= most:
+            raise EmosketchError(f"{name} must be a whole number from 1 to {most:,}, got {shown(value)}")
+
+
+def check_codes(codes: object, dim: int) -> None:
+    """Refuse style codes that are not a finite float tensor [N, dim]: NaN codes drew black frames."""
+    if not isinstance(codes, torch.Tensor) or codes.ndim != 2 or codes.shape[1] != dim or not codes.is_floating_point():
+        what = f"{codes.dtype} {tuple(codes.shape)}" if isinstance(codes, torch.Tensor) else type(codes).__name__
+        raise EmosketchError(f"style codes must be a float tensor [N, {dim}] (Renderer.plan_codes, weight_codes or "
+                             f"bank.blend make them), got {what}")
+    if not torch.isfinite(codes).all():
+        raise EmosketchError("style codes hold NaN or infinite values (a NaN psi or weight?)")
+
+
+def check_source(source: object, size: int) -> None:
+    """Refuse a face that is not a Source whose sketch is uint8 [size, size]."""
+    sketch = getattr(source, "sketch", None)
+    if not isinstance(sketch, np.ndarray) or sketch.dtype != np.uint8 or sketch.shape != (size, size):
+        what = f"{sketch.dtype} {sketch.shape}" if isinstance(sketch, np.ndarray) else type(source).__name__
+        raise EmosketchError(f"the face must be a Source (Renderer.source makes one) whose sketch is uint8 "
+                             f"[{size}, {size}], got {what}")
+
+
 class Renderer:
     """A checkpoint's EMA generator and mapping network, ready to draw frames for style codes."""
 
@@ -33,6 +65,7 @@ class Renderer:
     def __init__(self, checkpoint: str | Path, device: str = "auto", batch: int = 32, mean_samples: int = 1000):
         from ..gan.sample import LoadedGenerator
 
+        check_counts(batch, mean_samples)
         self.g = LoadedGenerator(checkpoint, device)
         self.device, self.nets, self.state = self.g.device, self.g.nets, self.g.state
         self.classes, self.size = self.g.classes, self.g.size
@@ -49,6 +82,10 @@ class Renderer:
 
         if (image is None) == (data is None):
             raise EmosketchError("give a face image or a dataset (and an index), one of the two")
+        if kind not in KINDS:  # 'cartoon' had been read as a photo
+            raise EmosketchError(f"kind {shown(kind)}: expected one of {', '.join(KINDS)}")
+        if isinstance(image, np.ndarray):  # a picture already decoded
+            return self.source_from_gray(image, kind)
         if image is not None:
             from ..datasets.decode import Skip, decode_file
 
@@ -83,6 +120,11 @@ class Renderer:
         from ..datasets.sketch import SketchConfig
         from ..tensors import resize_batch
 
+        if not isinstance(gray, np.ndarray) or gray.size == 0 or gray.ndim not in (2, 3) or (
+                gray.ndim == 3 and gray.shape[2] not in (1, 3, 4)):
+            what = f"{gray.dtype} {gray.shape}" if isinstance(gray, np.ndarray) else type(gray).__name__
+            raise EmosketchError(f"the picture must be an image array [H, W] or [H, W, 3 or 4] (OpenCV's BGR), got {what}")
+        gray = to_gray(gray)  # a colour, 16-bit or float [0, 1] picture too: a BGR one had failed to unpack
         data = self.state.get("dataset", {}) if settings is None else settings
         sketch, how = model_input(gray, data, int(data.get("size") or self.size), "sketch", kind, SketchConfig())
         return Source(resize_batch(sketch[None], self.size)[0], gray, how)
@@ -162,6 +204,9 @@ class Renderer:
         from ..tensors import to_tensor, to_uint8
 
         n = batch or self.batch
+        check_counts(n, 1)
+        check_source(source, self.size)
+        check_codes(codes, self.bank.means.shape[1])
         x1 = to_tensor(source.sketch[None], self.device)
         out = []
         for s in range(0, len(codes), n):

@@ -20,7 +20,7 @@ import torch
 from ..emotions import canonical
 from ..errors import EmosketchError
 from .paths import StyleBank
-from .render import Renderer, Source
+from .render import Renderer, Source, check_codes, check_counts
 
 
 class EmotionMapping:
@@ -74,6 +74,7 @@ class StyleGanRenderer(Renderer):
         from ..gan.stylegan2.jobs import sketch_settings
         from ..tensors import pick_device
 
+        check_counts(batch, mean_samples)
         self.device = pick_device(device)
         self.G = open_stylegan2(model, self.device)
         self.classes = emotion_classes(self.G)
@@ -116,6 +117,8 @@ class StyleGanRenderer(Renderer):
         from ..gan.stylegan2.jobs import auto_batch, to_gray, to_pixels
 
         n = min(batch or self.batch, auto_batch(self.G))
+        check_counts(n, 1)
+        check_codes(codes, self.bank.means.shape[1])
         out = []
         for s in range(0, len(codes), n):
             out.append(self._frames(to_gray(to_pixels(self._images(codes[s:s + n])))))

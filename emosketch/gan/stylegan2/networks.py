@@ -222,8 +222,26 @@ class MappingNetwork(nn.Module):
         if num_ws is not None and w_avg_beta is not None:
             self.register_buffer("w_avg", torch.zeros([w_dim]))
 
+    def _check_inputs(self, z, c, psi) -> None:
+        """Refuse z and c that would fail deep in a matrix product ("mat1 and mat2 shapes cannot be multiplied") or
+        in torch.cat: z [N, z_dim], c [N, c_dim] (None or [N, 0] for an unconditional model), a finite psi."""
+        n = None
+        for name, x, dim in (("z", z, self.z_dim), ("c", c, self.c_dim)):
+            if dim == 0 and (x is None or (isinstance(x, torch.Tensor) and x.ndim == 2 and x.shape[1] == 0)):
+                continue
+            if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != dim:
+                what = f"{tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+                hint = " (G.labels(class, n) makes it)" if name == "c" else " (G.latents(seeds) makes it)"
+                raise EmosketchError(f"{name} must be a tensor [N, {dim}]{hint}, got {what}")
+            if n is not None and len(x) != n:
+                raise EmosketchError(f"z has {n} rows and c {len(x)}: one class row a latent")
+            n = len(x)
+        if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not math.isfinite(psi):
+            raise EmosketchError(f"truncation_psi must be a finite number, got {psi!r}")
+
     def forward(self, z: torch.Tensor | None, c: torch.Tensor | None, truncation_psi: float = 1.0,
                 truncation_cutoff: int | None = None) -> torch.Tensor:
+        self._check_inputs(z, c, truncation_psi)
         x = None
         if self.z_dim > 0:
             x = normalize_2nd_moment(z.to(torch.float32))
