@@ -129,7 +129,8 @@ def test_the_fake_camera_is_read_and_drives_the_face(browser, live_server):
     page.on("request", lambda r: sent.append(r.url) if "/api/classify" in r.url else None)
     page.click("#camera")
     page.wait_for_function("Number(document.body.dataset.classified || 0) >= 2", timeout=30000)
-    assert page.inner_text("#label") in ("neutral", "happy", "sad", "surprise", "fear", "anger")
+    # a frame with no face found shows no reading (its bold label had looked like one)
+    assert page.inner_text("#label") in ("neutral", "happy", "sad", "surprise", "fear", "anger", "no face in view")
     assert page.inner_text("#camera") == "Stop camera"
     # the live picture shows while the camera is on (a hidden one is paused: its frames came out black)
     assert page.evaluate("!document.getElementById('video').hidden")
@@ -166,4 +167,83 @@ def test_make_it_smile_and_the_pack_download_from_the_page(browser, live_server)
     with zipfile.ZipFile(download.path()) as z:
         assert "emosketch_pack/manifest.json" in z.namelist()
     assert errors == []
+    context.close()
+
+
+def test_the_page_keeps_the_face_and_its_controls_in_step_with_the_user(browser, live_server, tmp_path):
+    """From an audit of the page as a user meets it: a photo with no face had replaced the face drawn; a double
+    click on Start camera opened two cameras, one of which Stop left running; an empty pack choice built all six
+    emotions; the upload could not be reached by keyboard; a failed upload left the last reading on show."""
+    from PIL import Image
+
+    context, page, errors = open_page(browser, live_server)
+    # a photo in which no face is found keeps the face drawn until the user asks for the whole picture
+    plain = tmp_path / "noface.png"
+    Image.fromarray(np.tile(np.linspace(0, 255, 256, dtype=np.uint8), (256, 1))).save(plain)
+    before = page.evaluate("document.body.dataset.classified || '0'")
+    page.set_input_files("#upload", str(plain))
+    page.wait_for_function(f"(document.body.dataset.classified || '0') !== '{before}'", timeout=20000)
+    assert "no face found in noface.png" in page.inner_text("#status")
+    assert page.inner_text("#label") == "no face in view"
+    assert page.is_visible("#use-anyway")
+    page.click("#use-anyway")
+    page.wait_for_function("document.getElementById('status').textContent.includes('the whole picture is drawn')",
+                           timeout=20000)
+    assert page.evaluate("document.getElementById('use-anyway').hidden")
+    # a failed upload clears the reading before it
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a picture")
+    page.set_input_files("#upload", str(bad))
+    page.wait_for_selector("#status.error", timeout=10000)
+    assert page.inner_text("#label") == "–" and page.locator("#probs li").count() == 0
+    # an empty file says so
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    page.set_input_files("#upload", str(empty))
+    page.wait_for_function("document.getElementById('status').textContent.includes('empty.png is empty')")
+    # one camera, however fast the button is pressed, and Stop stops it
+    page.evaluate("""() => { window.cameras = 0; const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+        navigator.mediaDevices.getUserMedia = async (c) => { window.cameras += 1;
+          await new Promise((r) => setTimeout(r, 600)); const s = await real(c); window.lastStream = s; return s; }; }""")
+    page.evaluate("() => { document.getElementById('camera').click(); document.getElementById('camera').click(); }")
+    page.wait_for_function("document.getElementById('camera').textContent === 'Stop camera'", timeout=10000)
+    assert page.evaluate("window.cameras") == 1
+    page.click("#camera")
+    assert page.evaluate("window.lastStream.getTracks().every((t) => t.readyState === 'ended')")
+    # a pack needs two emotions, said on the page with nothing sent
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/pack" in r.url else None)
+    for box in page.query_selector_all("#pack-emotions input"):
+        box.uncheck()
+    page.click("#download")
+    assert "tick at least two emotions" in page.inner_text("#status") and asked == []
+    # the upload is reachable by keyboard and named for a screen reader
+    page.focus("#upload")
+    assert page.evaluate("document.activeElement.id") == "upload"
+    assert page.get_by_label("Upload a photo").count() == 1
+    assert page.get_by_role("button", name="stimulate joy").count() == 1
+    assert page.get_by_role("img", name="the 128x64 OLED").count() == 1
+    assert errors == []
+    context.close()
+
+
+def test_a_page_refused_a_stream_retries_and_plays_once_a_place_frees(browser, live_server):
+    """A fifth tab of one session (four streams a session) had shown a black panel for ever: the stream's 429 ends
+    EventSource's retries. The page now says so and tries again every 3 s."""
+    context = browser.new_context(bypass_csp=True)
+    pages = []
+    for _ in range(4):
+        page = context.new_page()
+        page.goto(live_server + "/")
+        page.wait_for_function("Number(document.body.dataset.frames || 0) >= 2", timeout=15000)
+        pages.append(page)
+    fifth = context.new_page()
+    fifth.goto(live_server + "/")
+    fifth.wait_for_selector("body[data-ready='1']", timeout=15000)
+    fifth.wait_for_function("document.getElementById('status').textContent.startsWith('lost the frame stream')",
+                            timeout=15000)
+    assert fifth.evaluate("Number(document.body.dataset.frames || 0)") == 0
+    pages[0].close()
+    fifth.wait_for_function("Number(document.body.dataset.frames || 0) >= 3", timeout=20000)
+    assert fifth.inner_text("#status") == "connected again"
     context.close()

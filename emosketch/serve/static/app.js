@@ -6,7 +6,8 @@ const COLOURS = { fear: "#b48cff", mad: "#ff5a5a", joy: "#ffd24c", love: "#ff8cc
                   surprise: "#7dff8a", power: "#ff9a3c" };
 const HISTORY_SECONDS = 20;
 const state = { info: null, history: [], frames: 0, camera: null, cameraTimer: null, sending: false,
-                firstCameraFrame: true, playing: false };
+                firstCameraFrame: true, playing: false, source: null, sketchTimer: null, lost: false };
+const MAX_SIDE = 2048;  // a photo is shrunk to this side here, as the server would shrink it (serve's max_side)
 
 const $ = (id) => document.getElementById(id);
 
@@ -21,7 +22,9 @@ async function api(path, options = {}) {
   const kind = response.headers.get("content-type") || "";
   if (!response.ok) {
     const body = kind.includes("json") ? await response.json() : { error: await response.text() };
-    throw new Error(body.error || response.statusText);
+    const error = new Error(body.error || response.statusText);
+    error.status = response.status;
+    throw error;
   }
   return kind.includes("json") ? response.json() : response.blob();
 }
@@ -88,9 +91,18 @@ function onFrame(message) {
 
 // ---- reading a face ----------------------------------------------------------------------------
 
+function clearResult() {  // after a picture that could not be read: nothing of the one before stays on show
+  $("label").textContent = "–";
+  $("confidence").textContent = "";
+  $("probs").replaceChildren();
+  const canvas = $("photo");
+  canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+}
+
 function showResult(result, image) {
-  $("label").textContent = result.label;
-  $("confidence").textContent = `(${Math.round(result.confidence * 100)}%)`;
+  const unseen = result.face_kept || result.not_stimulated;  // no face found: what it read is not a reading
+  $("label").textContent = unseen ? "no face in view" : result.label;
+  $("confidence").textContent = unseen ? "" : `(${Math.round(result.confidence * 100)}%)`;
   const list = $("probs");
   list.replaceChildren();
   for (const [name, p] of Object.entries(result.probabilities)) {
@@ -131,21 +143,66 @@ async function classify(blob, useFace, image, onlyFound = false) {
     method: "POST", body: blob, headers: { "Content-Type": blob.type || "image/jpeg" } });
   showResult(result, image);
   const moved = Object.entries(result.stimulated).map(([c, a]) => `${c} +${a.toFixed(2)}`).join(", ");
-  let unseen = "";
-  if (result.face_kept || result.not_stimulated) unseen = " (no face found in this frame: the agent and the face drawn stay as they were)";
-  else if (useFace && !result.box.found) unseen = " (no frontal face found: the whole picture is drawn, and a face turned away or covered seldom reads on the panel)";
-  status((moved ? `${result.label}: stimulated ${moved}` : `${result.label}: the agent rests`) + unseen);
+  if (result.face_kept || result.not_stimulated) {
+    status("no face found in this picture: the agent and the face drawn stay as they were");
+  } else {
+    const whole = useFace && !result.box.found ?
+      " (no frontal face found: the whole picture is drawn, and a face turned away or covered seldom reads on the panel)" : "";
+    status((moved ? `${result.label}: stimulated ${moved}` : `${result.label}: the agent rests`) + whole);
+  }
   return result;
+}
+
+// Shrink a picture past the server's limits (a phone's photo of 9 MB, 36 megapixels) on the page, which has
+// it decoded already, rather than have it refused
+async function sendable(file, image) {
+  const limits = state.info.limits;
+  const scale = Math.min(1, MAX_SIDE / Math.max(image.width, image.height),
+                         Math.sqrt(limits.max_pixels / (image.width * image.height)));
+  if (file.size <= limits.max_upload_bytes && scale >= 1) return file;
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.floor(image.width * scale));
+  canvas.height = Math.max(1, Math.floor(image.height * scale));
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#fff";  // a transparent picture is read laid on white, as the server lays it
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.drawImage(image, 0, 0, canvas.width, canvas.height);
+  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
 }
 
 async function onUpload(input) {
   const file = input.files[0];
   if (!file) return;
+  $("use-anyway").hidden = true;
+  if (!file.size) {
+    clearResult();
+    status(`${file.name} is empty`, true);
+    input.value = "";
+    return;
+  }
   status(`reading ${file.name} ...`);
+  if (state.camera) stopCamera("camera paused while the photo is read");  // its next frame would replace the photo
   try {
-    const image = await createImageBitmap(file);
-    await classify(file, true, image);
+    let image;
+    try {
+      image = await createImageBitmap(file);
+    } catch {
+      throw new Error("this browser cannot open it as a picture (use a PNG, JPEG, WebP, BMP or GIF)");
+    }
+    const body = await sendable(file, image);
+    // found=1: a photo in which no face is found leaves the face drawn before, unless the user asks for it
+    const result = await classify(body, true, image, true);
+    if (result.face_kept) {
+      status(`no face found in ${file.name}: the face drawn before stays; "Draw it anyway" draws the whole picture`);
+      const anyway = $("use-anyway");
+      anyway.hidden = false;
+      anyway.onclick = async () => {
+        anyway.hidden = true;
+        try { await classify(body, true, image, false); } catch (err) { status(err.message, true); }
+      };
+    }
   } catch (err) {
+    clearResult();
     status(`could not use ${file.name}: ${err.message}`, true);
   }
   input.value = "";
@@ -171,22 +228,35 @@ async function cameraTick() {
   }
 }
 
+function stopCamera(why) {
+  if (state.camera) state.camera.getTracks().forEach((t) => t.stop());
+  clearInterval(state.cameraTimer);
+  state.cameraTimer = null;
+  state.camera = null;
+  $("video").hidden = true;
+  $("camera").textContent = "Start camera";
+  if (why) status(why);
+}
+
 async function toggleCamera() {
   const button = $("camera");
   if (state.camera) {
-    state.camera.getTracks().forEach((t) => t.stop());
-    clearInterval(state.cameraTimer);
-    $("video").hidden = true;
-    state.camera = null;
-    button.textContent = "Start camera";
+    stopCamera("camera off");
     return;
   }
+  button.disabled = true;  // a second click while the browser asks would open a second camera no button stops
   try {
     state.camera = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
   } catch (err) {
-    status(`no camera: ${err.message}`, true);
+    const hint = err.name === "NotAllowedError" ? " (allow the camera in the address bar, or upload a photo)" :
+      err.name === "NotFoundError" ? " (no camera was found; upload a photo instead)" : "";
+    status(`no camera: ${err.message}${hint}`, true);
     return;
+  } finally {
+    button.disabled = false;
   }
+  // unplugged, or taken by another app: say so, rather than send the last frame again every 0.7 s
+  state.camera.getTracks().forEach((t) => t.addEventListener("ended", () => stopCamera("the camera stopped")));
   // the live picture is shown while the camera is on: a hidden muted video is paused by the browser, and
   // every frame grabbed from it would be its first (black) one
   $("video").srcObject = state.camera;
@@ -209,7 +279,7 @@ async function refreshSketch() {
     if (old.startsWith("blob:")) URL.revokeObjectURL(old);
     document.body.dataset.sketches = String(Number(document.body.dataset.sketches || 0) + 1);
   } catch (err) {
-    status(`sketch: ${err.message}`, true);
+    if (!state.lost) status(`sketch: ${err.message}`, true);
   }
 }
 
@@ -235,6 +305,8 @@ function drawCurve(p, climbFrom) {
 
 async function makeItSmile() {
   const target = $("smile-target").value;
+  const button = $("smile");
+  button.disabled = true;  // until its path has played: a second search would play over it
   $("smile-result").textContent = "searching ...";
   try {
     const out = await api("/api/search", { method: "POST", headers: { "Content-Type": "application/json" },
@@ -252,7 +324,10 @@ async function makeItSmile() {
     document.body.dataset.searched = out.reached ? "reached" : "not-reached";
   } catch (err) {
     state.playing = false;
-    $("smile-result").textContent = err.message;
+    $("smile-result").textContent = err.status === 429 ? "another search is running; try again in a moment" :
+      err.message;
+  } finally {
+    button.disabled = false;
   }
 }
 
@@ -260,7 +335,13 @@ async function makeItSmile() {
 
 async function downloadPack() {
   const chosen = [...document.querySelectorAll("#pack-emotions input:checked")].map((el) => el.value);
-  status(`building a pack of ${chosen.join(", ")} ...`);
+  if (chosen.length < 2) {  // an empty list would ask for every emotion
+    status("tick at least two emotions for the pack", true);
+    return;
+  }
+  const button = $("download");
+  button.disabled = true;
+  status(`building a pack of ${chosen.join(", ")} (about 20 s) ...`);
   try {
     const blob = await api(`/api/pack?emotions=${encodeURIComponent(chosen.join(","))}`);
     const link = document.createElement("a");
@@ -272,6 +353,8 @@ async function downloadPack() {
     document.body.dataset.pack = String(blob.size);
   } catch (err) {
     status(`pack: ${err.message}`, true);
+  } finally {
+    button.disabled = false;
   }
 }
 
@@ -282,6 +365,7 @@ async function start() {
     const button = document.createElement("button");
     button.type = "button";
     button.textContent = channel;
+    button.setAttribute("aria-label", `stimulate ${channel}`);
     button.dataset.channel = channel;
     button.addEventListener("click", async () => {
       try {
@@ -310,8 +394,7 @@ async function start() {
     label.append(box, document.createTextNode(` ${emotion} `));
     emotions.append(label);
   }
-  $("device-url").textContent =
-    `${location.origin}/api/stream?session=${encodeURIComponent(state.info.session)}&format=ssd1306`;
+  showDeviceUrl();
   $("upload").addEventListener("change", (e) => onUpload(e.target));
   $("camera").addEventListener("click", toggleCamera);
   $("download").addEventListener("click", downloadPack);
@@ -320,13 +403,49 @@ async function start() {
     $("smile").disabled = true;
     $("smile-result").textContent = "off: this mirror's generator has no guide (serve --guide)";
   }
-  const source = new EventSource("/api/stream?format=gfx&fps=12");
-  source.onmessage = onFrame;
-  source.onerror = () => status("the frame stream dropped; reconnecting ...", true);
-  refreshSketch();
-  setInterval(refreshSketch, 500);
+  connect();
   drawPlot();
   document.body.dataset.ready = "1";
+}
+
+function showDeviceUrl() {
+  $("device-url").textContent =
+    `${location.origin}/api/stream?session=${encodeURIComponent(state.info.session)}&format=ssd1306`;
+}
+
+// The frame stream and the sketch beside it. When the stream fails (the server stopped, or refused it: a fifth
+// tab of one session), both stop and /api/info is asked every 3 s; once it answers, its one answer sets the
+// session cookie, and only then are the stream and the sketch opened again. Reopened at once, each would have
+// come back with a session of its own, and the buttons would have moved a face the page no longer showed.
+function connect() {
+  const source = new EventSource("/api/stream?format=gfx&fps=12");
+  state.source = source;
+  source.onmessage = onFrame;
+  source.onopen = () => {
+    if (state.lost) status("connected again");
+    state.lost = false;
+  };
+  source.onerror = () => {
+    source.close();
+    clearInterval(state.sketchTimer);
+    state.lost = true;
+    status("lost the frame stream (the mirror stopped, or this face is open in too many tabs); retrying ...", true);
+    setTimeout(reconnect, 3000);
+  };
+  refreshSketch();
+  clearInterval(state.sketchTimer);
+  state.sketchTimer = setInterval(refreshSketch, 500);
+}
+
+async function reconnect() {
+  try {
+    state.info = await api("/api/info");
+  } catch {
+    setTimeout(reconnect, 3000);
+    return;
+  }
+  showDeviceUrl();
+  connect();
 }
 
 window.addEventListener("DOMContentLoaded", () => { start().catch((err) => status(err.message, true)); });
