@@ -91,7 +91,8 @@ def decode_bytes(data: bytes, min_side: int = MIN_SIDE, max_pixels: int = MAX_PI
     if min(img.size) < min_side:
         raise Skip("image too small", f"{shape[0]}x{shape[1]}" + (f", shrunk to {img.size[0]}x{img.size[1]} as it was "
                                                                   f"read (at most {max_side} px a side)"
-                                                                  if img.size != shape else ""))
+                                                                  if img.size != shape else "")
+                   + f"; at least {min_side} px a side")
     gray = to_gray(img)
     del img
     if max_side and max(gray.shape) > max_side:

@@ -203,7 +203,7 @@ async function onUpload(input) {
     }
   } catch (err) {
     clearResult();
-    status(`could not use ${file.name}: ${err.message}`, true);
+    status(`${file.name}: ${err.message}`, true);
   }
   input.value = "";
 }
