@@ -140,7 +140,7 @@ def cli() -> None:
       emosketch agent --checkpoint runs/tiny/checkpoint.pt --input face.png --script configs/agent-demo.yaml --out a.mp4
       emosketch dataset info data/ferplus-128 --grid grid.png
       emosketch export happy.gif sad.gif --out pack --verify
-      emosketch export frames.npz --out uno-pack --max-bytes 28000
+      emosketch export frames.npz --out uno-pack --max-bytes 12300   # an Uno's flash, beside its player
       emosketch stylegan2 generate --model network-snapshot-000400.pkl --seeds 0-7 --out gen
     """
 
@@ -302,7 +302,7 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
                    "per frame (the least decode work).")
 @click.option("--fps", type=float, default=None, help="Frame rate for inputs that carry none (default 12), or an override.")
 @click.option("--max-bytes", type=click.IntRange(1, None), default=None,
-              help="Flash budget (e.g. 28000 for an Arduino Uno): the smallest codec (byte codecs, or ctx where "
+              help="Flash budget (e.g. 12300 for an Arduino Uno: what its player and display library leave; see docs/on-the-device.md): the smallest codec (byte codecs, or ctx where "
                    "it is the codec: whichever keeps more frames), then drop frames evenly.")
 @click.option("--name", default="pack", show_default=True, callback=_pack_name,
               help="Identifier for the C header and MicroPython module (NAME.h, NAME_pack), as the Arduino examples include it.")
@@ -320,7 +320,7 @@ def export_cmd(frames, out, size, mode, framing, max_stretch, focus, zoom, zoom_
       emosketch export face.png --out pack
       emosketch export happy.gif sad.gif --out pack --verify
       emosketch export frames/ --out pack --size 128x32 --mode fit --dither bayer4 --stable
-      emosketch export transition.mp4 --out uno --max-bytes 28000 --format gfx
+      emosketch export transition.mp4 --out uno --max-bytes 12300 --format gfx
       emosketch export happy.gif --out zoom --zoom 1 --zoom-to 2 --focus 0.5,0.4
       emosketch export t.npz --out full --mode face --framing brows-chin --thin
       emosketch export t.npz --out panel --mode face --thin --line 2 --fill none --stable --codec ctx
@@ -1052,7 +1052,7 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
 @click.option("--codec", type=click.Choice(["auto", "raw", "rle", "delta", "ctx"]), default=None,
               help="Frame compression [default: ctx, the context codec, where its 8x8 blocks tile the frame, "
                    "else auto]. ctx: the demo photo's six-emotion pack 7.2:1, about 40 ms a frame on an Uno. auto: "
-                   "the smallest byte codec per frame, 3.3:1, about 7 ms on an Uno, and a C player 2.5 KB "
+                   "the smallest byte codec per frame, 3.3:1, under 1 ms a frame on an Uno, and a C player 2.5 KB "
                    "smaller (ES_WITHOUT_CTX). See `emosketch export --help`.")
 @click.option("--name", default="pack", show_default=True, callback=_pack_name,
               help="Identifier for the C header and MicroPython module (NAME.h, NAME_pack; NAME_tft.h with --tft), "
@@ -1083,7 +1083,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     Examples:
       emosketch pack --input me.jpg --out me-pack     # the shipped model: no training, no data
       emosketch pack --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --out face-pack
-      emosketch pack --checkpoint runs/fer/checkpoint.pt --input me.jpg --emotions neutral,happy,sad,surprise --out me-pack --max-bytes 28000
+      emosketch pack --checkpoint runs/fer/checkpoint.pt --input me.jpg --emotions neutral,happy,sad --out me-pack --max-bytes 12300
       emosketch pack --input me.jpg --out dark --polarity ink     # strokes lit on a dark panel
       emosketch pack --input me.jpg --out band --mode face --thin --polarity ink --min-stroke 0 --stroke-level 96  # the face band
       emosketch pack --input me.jpg --out strip --mode face --thin --polarity ink --size 128x32 --framing eyes

@@ -413,6 +413,21 @@ def test_export_of_a_packs_frames_draws_the_pack_bit_for_bit(generator, syntheti
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(cli, ["export", str(tmp_path / "f.npz"), "--out", str(tmp_path / "e"), "--verify"])
     assert r.exit_code == 0, r.output
+    # the pack's folder exists now: the same command again is refused before anything is drawn (it had drawn
+    # every frame first, 10-30 s)
+    import emosketch.interpolate.animate as animate
+
+    def drawn(*a, **k):
+        raise AssertionError("drew before refusing")
+
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(animate, "open_renderer", drawn)
+    try:
+        again = CliRunner().invoke(cli, ["pack", "--checkpoint", str(generator), "--data", str(synthetic), "--emotions",
+                                         "happy,sad", "--out", str(tmp_path / "p"), "--device", "cpu"])
+    finally:
+        monkey.undo()
+    assert again.exit_code == 1 and "already exists (pass --force" in again.output
     (packed, m_pack), (exported, m_export) = manifest.read(tmp_path / "p"), manifest.read(tmp_path / "e")
     assert np.array_equal(packed, exported) and packed.any() and not packed.all()
     assert m_export["settings"] == m_pack["settings"] and m_export["codec"] == m_pack["codec"]  # the smaller alike
@@ -680,6 +695,8 @@ def test_a_timeline_is_bounded_and_finite():
     for bad in (float("inf"), float("nan"), 0, -2, 3.5):  # 0 drew every frame as no emotion, -2 an anti-happy face
         with pytest.raises(EmosketchError, match="intensity must be a number above 0 and at most 3"):
             transition(classes, "neutral", "happy", 31, intensity=bad)
+    with pytest.raises(EmosketchError, match="classes is a list of the model's emotion names"):
+        transition("neutral,happy", "neutral", "happy", 31)
     for frames, hold in ((5.5, 0), (31, 2.5), ("31", 0), (31, True)):
         with pytest.raises(EmosketchError, match="is a whole number of frames"):
             transition(classes, "neutral", "happy", frames, hold=hold)

@@ -69,3 +69,17 @@ def test_despeckle_drops_small_specks_only():
     assert np.array_equal(to_bits(gray, d), out)
     with pytest.raises(EmosketchError, match="min stroke"):
         Dither(min_stroke=100)
+
+
+def test_draw_refuses_what_it_cannot_draw():
+    """A bool frame had failed inside OpenCV, a float one was drawn as near-black ink, and a panel named as a
+    string had no attribute 'layout'."""
+    from emosketch.export.panel import PANEL, draw
+
+    ok = np.full((1, 64, 64), 255, np.uint8)
+    assert draw(ok, PANEL).shape == (1, 64, 128)
+    for bad in (ok.astype(bool), ok / 255.0, ok[0], np.zeros((0, 64, 64), np.uint8), [[[255]]]):
+        with pytest.raises(EmosketchError, match=r"frames must be uint8 \[T, H, W\]"):
+            draw(bad, PANEL)
+    with pytest.raises(EmosketchError, match="panel must be a Panel"):
+        draw(ok, "head")

@@ -667,3 +667,15 @@ def test_directions_find_what_the_reader_scores_and_moving_along_them_raises_it(
     assert happy["top_after"] > happy["top_before"] + 0.2
     assert sad["top_after"] > sad["top_before"] + 0.2
     assert d["vectors"].shape == (3, 16)
+
+
+def test_an_unknown_device_is_one_line(tmp_path):
+    G = StyleGAN2(z_dim=8, c_dim=0, w_dim=8, img_resolution=8, img_channels=1, mapping_kwargs={"num_layers": 1},
+                  synthesis_kwargs={"channel_base": 64, "channel_max": 8})
+    G.save(tmp_path / "g.pt")
+    with pytest.raises(EmosketchError, match="--device 'tpu': not a device"):
+        open_stylegan2(tmp_path / "g.pt", "tpu")
+    assert open_stylegan2(tmp_path / "g.pt", "cpu").z_dim == 8
+    with pytest.raises(EmosketchError, match="class names are a list"):
+        StyleGAN2(z_dim=8, c_dim=8, w_dim=8, img_resolution=8, img_channels=1, mapping_kwargs={"num_layers": 1},
+                  synthesis_kwargs={"channel_base": 64, "channel_max": 8}, class_names="abcdefgh")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import EmosketchError
+from ..errors import EmosketchError, shown
 from .dither import Dither, to_bits
 from .layout import Layout, apply_layout, with_face
 
@@ -74,6 +74,11 @@ def preset(name: str) -> Panel:
 def draw(frames: np.ndarray, panel: Panel = PANEL, zooms=None) -> np.ndarray:
     """Gray frames uint8 [T, H, W] (255 = paper) -> what the panel shows: bool [T, height, width],
     True = a lit pixel. `zooms`, one per frame, animate the zoom (layout.frame_zooms)."""
+    if not isinstance(panel, Panel) or not isinstance(panel.layout, Layout) or not isinstance(panel.dither, Dither):
+        raise EmosketchError(f"panel must be a Panel(Layout, Dither), e.g. PANEL, got {shown(panel)}")
+    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 3 or 0 in frames.shape:
+        what = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__
+        raise EmosketchError(f"frames must be uint8 [T, H, W] (255 = paper) with T, H and W at least 1, got {what}")
     return to_bits(apply_layout(frames, panel.layout, zooms), panel.dither)
 
 

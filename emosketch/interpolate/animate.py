@@ -195,6 +195,9 @@ def face_pack(checkpoint: str | Path, spec: PackSpec, *, face: FaceSource, style
               device: str = "auto", batch: int = 32, show_progress: bool = False) -> PackResult:
     """An OLED pack: an idle loop per emotion and a transition for every ordered pair; with spec.tft
     (export.tft.TftOptions), a colour TFT pack of the same sequences instead."""
+    from ..atomic import check_target
+
+    check_target(Path(spec.out), spec.force)  # before the drawing: an --out that exists had cost 10-30 s first
     r = open_renderer(checkpoint, device, batch)
     wanted = pick_emotions(list(spec.emotions) if spec.emotions else None, r.classes)
     src = face.load(r, styles.seed)

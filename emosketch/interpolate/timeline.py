@@ -51,6 +51,8 @@ KEYS = {"emotion", "to", "over", "ease", "hold", "intensity", "repeat", "steps",
 
 def pose(classes: list[str], emotion: str | dict, intensity: float = 1.0, where: str = "") -> np.ndarray:
     """An emotion (or a mapping emotion -> weight) as a weight vector over `classes`, times intensity."""
+    if isinstance(classes, str):  # 'neutral,happy' would be searched as a string: 'sad' is not in it, 'app' is
+        raise EmosketchError(f"classes is a list of the model's emotion names, got the string {shown(classes)}")
     w = np.zeros(len(classes))
     items = {emotion: 1.0} if isinstance(emotion, str) else emotion
     if not isinstance(items, dict) or not items:

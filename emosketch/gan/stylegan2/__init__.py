@@ -46,6 +46,8 @@ class StyleGAN2(Generator):
         """Class names for this model's classes: one each, none empty, none twice."""
         if not class_names:
             return None
+        if isinstance(class_names, str):  # 'abcdefgh' had been eight one-letter classes
+            raise EmosketchError(f"class names are a list, one a class, got the string {class_names!r}")
         names = list(class_names)
         if not all(str(c).strip() for c in names) or len(set(names)) != len(names):
             raise EmosketchError(f"class names {names}: each one given once, none empty")
@@ -157,7 +159,15 @@ def load_stylegan2(path: str | Path, device: torch.device | str = "cpu",
                    class_names: list[str] | None = None) -> StyleGAN2:
     """A network-snapshot pickle's G_ema as a StyleGAN2 module (eval mode, no gradients), built
     without executing anything from the file."""
+    device = _device(device)
     return from_snapshot(read_snapshot(path), Path(path).name, device, class_names)
+
+
+def _device(device: torch.device | str) -> torch.device:
+    """A device named as the commands name it ('tpu' is one line, not torch's list of every device type)."""
+    from ...tensors import pick_device
+
+    return device if isinstance(device, torch.device) else pick_device(str(device))
 
 
 def from_snapshot(snap: dict, name: str, device: torch.device | str = "cpu",
@@ -178,6 +188,7 @@ def open_stylegan2(path: str | Path, device: torch.device | str = "cpu") -> Styl
     path = Path(path)
     if not path.is_file():
         raise EmosketchError(f"{path}: no such file")
+    device = _device(device)
     return load_stylegan2(path, device) if is_pickle(path) else StyleGAN2.load(path, device)
 
 

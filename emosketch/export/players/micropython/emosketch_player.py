@@ -1,4 +1,5 @@
-"""emosketch pack player for MicroPython (also runs under CPython).
+"""emosketch pack player for MicroPython (also runs under CPython, given a module named framebuf with
+MicroPython's FrameBuffer: pixel, fill, fill_rect and blit over a bytearray, as the tests' fake_framebuf).
 
 Copy this file, frames.bin and index.bin of a pack to the board, then:
 

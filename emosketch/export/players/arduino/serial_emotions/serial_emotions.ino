@@ -1,7 +1,8 @@
 // emosketch: change the face's emotion from the serial monitor (115200 baud).
 //
-// Send the first letter of an emotion (n neutral, h happy, s sad, a anger, ...) or its number
-// (0-9): the face plays the transition to it, then its idle loop. '?' lists the emotions.
+// Send an emotion's number (0-9) or its first letter (n neutral, h happy, s sad, a anger, ...; a letter
+// two emotions share picks the first, so surprise is its number): the face plays the transition to it,
+// then its idle loop. '?' lists the emotions with their numbers ("0 neutral, 1 happy, 2 sad, ...").
 // Wiring and setup as in the adafruit_ssd1306 example (SSD1306 on I2C at 0x3C).
 #include <Wire.h>
 #include <Adafruit_GFX.h>
@@ -26,9 +27,16 @@ static int emotionForLetter(char letter) {
 }
 
 static void listEmotions() {
-  Serial.print(F("emotions: "));
+  Serial.print(F("emotions: 0 "));
+  int index = 0;
   for (unsigned i = 0; i < sizeof(pack_emotion_names) - 1; i++) {
-    Serial.print((char)ES_READ8((const uint8_t *)&pack_emotion_names[i]));
+    char c = (char)ES_READ8((const uint8_t *)&pack_emotion_names[i]);
+    Serial.print(c);
+    if (c == ',') {
+      Serial.print(' ');
+      Serial.print(++index);
+      Serial.print(' ');
+    }
   }
   Serial.println();
 }
