@@ -830,3 +830,34 @@ def test_a_face_from_an_array_of_any_kind_of_picture(renderer):
             renderer.source_from_gray(bad)
     with pytest.raises(EmosketchError, match="kind 'cartoon': expected one of auto, photo, sketch"):
         renderer.source(image=gray, kind="cartoon")
+
+
+def test_the_agent_asks_a_pack_for_one_emotion_at_a_time():
+    """A pack's players show one emotion at a time: requested() is the one to ask for. A strong stimulus that
+    overthrows another goes straight to its emotion (argmax of the weights had passed through neutral)."""
+    emotions = ["neutral", "happy", "sad", "anger"]
+    agent = Agent(AgentConfig(), classes=emotions)
+    asked = [agent.requested(emotions)]
+    agent.stimulate("joy", 0.8)
+    for _ in range(3):
+        agent.step(0.1)
+        asked.append(agent.requested(emotions))
+    agent.stimulate("mad", 0.9)  # overthrows joy
+    for _ in range(3):
+        asked.append(agent.requested(emotions))
+        agent.step(0.1)
+    assert asked[0] == "neutral" and asked[1:4] == ["happy"] * 3 and asked[4:] == ["anger"] * 3
+    for _ in range(300):
+        agent.step(0.5)
+    assert agent.requested(emotions) == "neutral"  # faded back to rest
+    small = ["neutral", "happy"]  # a pack without the emotion: the rest
+    other = Agent(AgentConfig(), classes=small)
+    other.stimulate("mad", 1.0)
+    other.step(0.2)
+    assert other.requested(small) == "neutral"
+    weak = Agent(AgentConfig(), classes=small)
+    weak.stimulate("joy", 0.1)
+    weak.step(0.5)
+    assert weak.requested(small) == "neutral" and weak.requested(small, threshold=0.01) == "happy"
+    with pytest.raises(EmosketchError, match="the pack's list of emotion names"):
+        agent.requested("happy")
