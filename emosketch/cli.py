@@ -1146,6 +1146,11 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
                f"{res.frames} frames, {res.bytes} bytes ({_bytes_split(res)}{res.raw_bytes / max(1, res.bytes):.1f}:1), "
                f"verified {'pixel' if tft else 'bit'} for {'pixel' if tft else 'bit'}")
     _echo_results(res)
+    if tft is None:  # where a pip-installed user finds the examples: inside the package
+        examples = Path(__file__).resolve().parent / "export" / "players" / "arduino"
+        click.echo(f"  next: copy {name}.h, emosketch_player.c and emosketch_player.h into a sketch folder with an "
+                   f"example from {examples} (or emosketch_player.py, frames.bin and index.bin to a MicroPython board); "
+                   "see docs/on-the-device.md")
     if tft is not None and shades == 2:
         from .export.tft import PANELS
 

@@ -411,6 +411,11 @@ def test_export_of_a_packs_frames_draws_the_pack_bit_for_bit(generator, syntheti
                                  "happy,sad", "--transition-frames", "3", "--idle-frames", "4", "--out",
                                  str(tmp_path / "p"), "--frames-out", str(tmp_path / "f.npz"), "--device", "cpu"])
     assert r.exit_code == 0, r.output
+    import re
+    from pathlib import Path
+
+    examples = re.search(r"next: copy pack\.h, .* with an example from (\S+) \(", r.output)  # a pip user's way there
+    assert examples and (Path(examples.group(1)) / "serial_emotions" / "serial_emotions.ino").exists()
     r = CliRunner().invoke(cli, ["export", str(tmp_path / "f.npz"), "--out", str(tmp_path / "e"), "--verify"])
     assert r.exit_code == 0, r.output
     # the pack's folder exists now: the same command again is refused before anything is drawn (it had drawn
