@@ -37,7 +37,7 @@ TEMPLATE = """\
 #define {upper}_FRAME_COUNT {frames}u
 #define {upper}_SEQUENCE_COUNT {nseq}u
 #define {upper}_EMOTION_COUNT {nemo}u
-#define {upper}_FPS {fps}u
+#define {upper}_FPS {fps}u /* as drawn; --max-bytes may slow a sequence: its own ms per frame is in {name}_sequences */
 #define {upper}_PEN {pen}u /* 2: 2 px lines, stored as 1 px skeletons and drawn by es_decode_frame */
 #define {upper}_FORMAT_{format_upper} 1u /* the pixel format: an example checks it with #ifdef */
 
