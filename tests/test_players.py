@@ -15,7 +15,7 @@ from conftest import fake_framebuf, load_module
 
 from emosketch.datasets.synthetic import expression, random_identity, render_expression
 from emosketch.export import Dither, ExportOptions, Layout, build_pack, manifest, write_pack
-from emosketch.export.players import ARDUINO_EXAMPLES, C_PLAYER
+from emosketch.export.players import ARDUINO_EXAMPLES, C_PLAYER, HOST_PLAYER
 from emosketch.frames import Frames
 
 EMOTIONS = ("neutral", "happy", "sad")
@@ -420,3 +420,50 @@ def test_a_context_coded_pack_asks_for_the_codec_when_it_is_left_out(tmp_path, f
     subprocess.run(cmd, check=True, capture_output=True, text=True)  # the codec is in by default
     run = subprocess.run(cmd + ["-DES_WITHOUT_CTX"], capture_output=True, text=True)
     assert run.returncode != 0 and "remove ES_WITHOUT_CTX" in run.stderr
+
+
+def _read_pbm(path) -> np.ndarray:
+    data = path.read_bytes()
+    magic, size, rest = data.split(b"\n", 2)
+    w, h = map(int, size.split())
+    assert magic == b"P4"
+    bits = np.unpackbits(np.frombuffer(rest, np.uint8).reshape(h, -1), axis=1)[:, :w]
+    return bits == 0  # PBM 1 is black: the unlit pixels
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+@pytest.mark.parametrize("pixel_format, panel", [("ssd1306", (128, 64)), ("sh1106", (128, 64)), ("gfx", (100, 40)),
+                                                 ("xbm", (72, 40)), ("sh1107", (128, 128))])
+def test_the_host_player_writes_what_the_pack_holds(tmp_path, pixel_format, panel):
+    """players/host/play_frames.c plays a pack with the C player on a computer and writes each frame as a PBM: the
+    frames, in the order the state machine plays them, are the pack's own, bit for bit, in every pixel format."""
+    from emosketch.export import manifest
+
+    pack = tmp_path / "pack"
+    write_pack(state_machine_pack(pixel_format=pixel_format, panel=panel), pack)
+    exe = tmp_path / "play"
+    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", f"-I{pack}", str(HOST_PLAYER),
+                    str(pack / "emosketch_player.c"), "-o", str(exe)], check=True, capture_output=True, text=True)
+    (tmp_path / "frames").mkdir()
+    run = subprocess.run([str(exe), str(tmp_path / "frames"), "happy", "2"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    decoded, m = manifest.read(pack)
+    seqs = {s["name"]: s for s in m["sequences"]}
+    played = [line.split() for line in run.stdout.splitlines()]
+    names = [name for _, name, _ in played]
+    expected_order = []
+    for name in ("idle_neutral", "neutral_to_happy", "idle_happy", "happy_to_sad", "idle_sad"):
+        if name in seqs:  # a pair with no transition cuts straight to the loop
+            expected_order += [name] * seqs[name]["frame_count"]
+    assert names == expected_order
+    pictures = sorted((tmp_path / "frames").iterdir())
+    assert len(pictures) == len(played)
+    at = {name: seqs[name]["first_frame"] for name in seqs}
+    seen: dict[str, int] = {}
+    for picture, (_, name, ms) in zip(pictures, played):
+        k = seen.get(name, 0)
+        seen[name] = k + 1
+        assert np.array_equal(_read_pbm(picture), decoded[at[name] + k]), (picture.name, name, k)
+        assert int(ms) == round(1000 / seqs[name]["fps"])
+    bad = subprocess.run([str(exe), str(tmp_path / "frames"), "joyful"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "joyful: not an emotion of this pack (neutral,happy,sad" in bad.stderr

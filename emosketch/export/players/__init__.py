@@ -1,5 +1,6 @@
 """The device players shipped with every pack: a C99 player (emosketch_player.h/.c) and a
-MicroPython player (emosketch_player.py), plus Arduino examples; for colour TFT packs, the span
+MicroPython player (emosketch_player.py), plus Arduino examples and a program that plays a pack on a computer
+(host/play_frames.c); for colour TFT packs, the span
 player core (tft/emosketch_tft.h/.c) and its TFT_eSPI and Adafruit_GFX examples."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ HERE = Path(__file__).resolve().parent
 C_PLAYER = (HERE / "c" / "emosketch_player.h", HERE / "c" / "emosketch_player.c")
 MICROPYTHON_PLAYER = HERE / "micropython" / "emosketch_player.py"
 ARDUINO_EXAMPLES = HERE / "arduino"
+HOST_PLAYER = HERE / "host" / "play_frames.c"  # plays a pack on a computer with the C player and writes PBM frames
 TFT_PLAYER = (HERE / "tft" / "emosketch_tft.h", HERE / "tft" / "emosketch_tft.c")  # colour TFT packs
 TFT_EXAMPLES = HERE / "tft" / "arduino"
 
