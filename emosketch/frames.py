@@ -446,6 +446,9 @@ def write_frames(path: str | Path, frames: Frames) -> Path:
                 np.savez_compressed(fh, frames=frames.frames, fps=np.float64(frames.fps),
                                     marks=np.array(json.dumps(frames.marks)))
     elif suffix in GIF_SUFFIXES:
+        if max(frames.frames.shape[1:]) > 65535:  # a GIF's sides are 16-bit: PIL's OverflowError named neither
+            raise EmosketchError(f"{path}: a GIF is at most 65,535 pixels a side; these frames are "
+                                 f"{frames.frames.shape[2]}x{frames.frames.shape[1]}")
         step = gif_step(frames.fps)  # past 50 fps every step-th frame, each held for the step it stands for
         # Encoded in memory and written by Python: the writer's own file, failing on a full disk, had printed a
         # traceback from its finaliser after the error. The comment lets _read_gif undo the merging of

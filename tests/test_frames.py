@@ -246,6 +246,9 @@ def test_frames_that_could_not_be_read_back_are_refused_when_made_and_written(tm
     assert good.read_bytes() == before  # the good file stays
     with pytest.raises(EmosketchError, match="takes a Frames"):
         write_frames(tmp_path / "x.npz", ok)
+    with pytest.raises(EmosketchError, match="a GIF is at most 65,535 pixels a side"):
+        write_frames(tmp_path / "wide.gif", Frames(np.zeros((1, 1, 70000), np.uint8)))
+    assert not (tmp_path / "wide.gif").exists()
     for fps in (0, -1, float("nan"), "x"):  # an override of 0 had been dropped without a word
         with pytest.raises(EmosketchError, match="fps must be a number"):
             read_frames(good, fps=fps)
