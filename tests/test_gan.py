@@ -254,6 +254,8 @@ def test_two_process_torchrun_on_gloo(synthetic, tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     # both ranks: a world of 2, identical weights after 3 steps on different batches
     assert [(tmp_path / f"rank{r}").read_text() for r in (0, 1)] == ["2 True 3", "2 True 3"]
+    # rank 0 says the processes found each other, and what batch_size means under torchrun
+    assert run.stdout.count("distributed: 2 processes (gloo, on CPUs); batch_size 4 is each process's, 8 a step") == 1
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 3
 
 

@@ -227,8 +227,10 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
         return real(items, c)
 
     monkeypatch.setattr(prep, "process_chunk", dies_on_third)
-    with pytest.raises(EmosketchError, match="interrupted; 4 chunks left"):
-        prepare("synthetic", tmp_path / "out", cfg, **quiet())
+    said = []
+    with pytest.raises(KeyboardInterrupt):  # a stop, not an error: the CLI says "interrupted" and exits 130
+        prepare("synthetic", tmp_path / "out", cfg, progress=False, log=said.append)
+    assert any("stopped with 4 of 6 chunks left" in m and "run the same command again" in m for m in said)
     assert not (tmp_path / "out").exists() and (tmp_path / ".out.partial").exists()
     monkeypatch.setattr(prep, "process_chunk", real)
     messages = []
@@ -244,7 +246,7 @@ def test_partial_from_other_settings_is_restarted(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(prep, "process_chunk", boom)
-    with pytest.raises(EmosketchError):
+    with pytest.raises(KeyboardInterrupt):
         prepare("synthetic", tmp_path / "out", PrepareConfig(size=32, count=16), **quiet())
     monkeypatch.undo()
     messages = []
@@ -495,3 +497,23 @@ def test_a_prepare_config_is_checked_before_the_job_starts(kwargs, words, tmp_pa
     with pytest.raises(EmosketchError, match="cfg must be a PrepareConfig"):
         prepare("synthetic", tmp_path / "ds", {"size": 32}, progress=False)
     assert not (tmp_path / "ds").exists() and not list(tmp_path.iterdir())
+
+
+def test_a_source_with_no_test_split_says_to_evaluate_on_val(tmp_path):
+    """FER+ as it is often shared has no FER2013Test: prepare wrote a dataset with an empty test split and said
+    nothing, and evaluate's default --split test then failed after its LPIPS note."""
+    from datasets_fixtures import make_ferplus
+
+    make_ferplus(tmp_path / "fer")
+    said = []
+    prepare(f"ferplus:{tmp_path / 'fer'}", tmp_path / "ds", PrepareConfig(size=32), progress=False, log=said.append)
+    assert any("no face is in the test split" in m and "--split val" in m for m in said)
+    from emosketch.evaluate.report import judge_translator
+
+    notes = []  # evaluate says so before its LPIPS note and before any model is read
+    with pytest.raises(EmosketchError, match=r"the test split is empty \(try --split val\)"):
+        judge_translator(None, "x", tmp_path / "ds", tmp_path / "no-classifier.pt", tmp_path / "rep", log=notes.append)
+    assert notes == []
+    said.clear()
+    prepare("synthetic", tmp_path / "syn", PrepareConfig(size=32, count=40), progress=False, log=said.append)
+    assert not any("test split" in m for m in said)  # a source with a test split is quiet

@@ -376,9 +376,10 @@ def _prepare(source: str, out: Path, cfg: PrepareConfig, workers: int, force: bo
     bar = progress_bar(len(items), "prepare", "face", initial=done_items, enabled=progress)
     try:
         _run_chunks(items, cfg, chunk_dir, todo, workers, bar.update)
-    except KeyboardInterrupt:
-        raise EmosketchError(f"interrupted; {len(_chunks_todo(chunk_dir, n_chunks))} chunks left. "
-                             "Run the same command again to resume") from None
+    except KeyboardInterrupt:  # a stop asked for, not an error: said, and passed on (the CLI exits 130)
+        log(f"stopped with {len(_chunks_todo(chunk_dir, n_chunks))} of {n_chunks} chunks left in {partial}; run the "
+            "same command again to resume")
+        raise
     finally:
         bar.close()
     meta = _assemble(partial, chunk_dir, n_chunks, index, items, labels, splits, classes, cfg, source)
@@ -387,6 +388,9 @@ def _prepare(source: str, out: Path, cfg: PrepareConfig, workers: int, force: bo
         reasons = ", ".join(f"{n} {r}" for r, n in list(meta["skipped_by_reason"].items())[:4])
         raise EmosketchError(f"{index.path}: no usable face in {len(items)} items (skipped: {reasons})")
     _check_assembled(partial, meta["count"], cfg)
+    if not any(meta["counts"][c]["test"] for c in classes) and any(meta["counts"][c]["val"] for c in classes):
+        log("note: no face is in the test split (the source has none: FER+ without FER2013Test, say); evaluate "
+            "with --split val")
     empty = [c for c in classes if not sum(meta["counts"][c].values())]
     if empty:  # kept, so that labels keep their numbers, but a model would learn nothing of them
         log(f"note: class(es) {', '.join(empty)} kept no usable face (every item skipped, see below); leave them "

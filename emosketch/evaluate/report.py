@@ -68,9 +68,12 @@ def judge_translator(translator, name: str, data: str | Path, classifier: str | 
                      device: str = "auto", force: bool = False, log=print) -> dict:
     """`emosketch evaluate` for a generator or a baseline: the translator judged by `classifier` on
     the split, with LPIPS when its trunk is on this machine (L1 distances and a note when not)."""
+    from ..datasets.dataset import load
     from .generator import evaluate_generator
     from .perceptual import find_trunk, lpips_model, missing_trunk_message
 
+    if len(load(data).indices(split)) == 0:  # before the LPIPS note and any model is read
+        raise EmosketchError(f"{data}: the {split} split is empty (try --split val)")
     lpips, note = None, None
     if find_trunk(lpips_trunk) is not None:
         lpips = lpips_model(lpips_trunk)

@@ -704,6 +704,9 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
         if rank == 0:
             _truncate_log(out / "log.jsonl", trainer.step)
     lead = rank == 0  # only rank 0 writes logs, samples and checkpoints
+    if world > 1 and lead:  # the only sign that torchrun's processes found each other
+        log(f"distributed: {world} processes ({'nccl, one GPU each' if dev.type == 'cuda' else 'gloo, on CPUs'}); "
+            f"batch_size {cfg.batch_size} is each process's, {cfg.batch_size * world} a step in all")
     if lead:
         (out / "samples").mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
