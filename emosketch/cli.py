@@ -792,6 +792,9 @@ def sample_cmd(checkpoint, inputs, emotions, out, styles, seed, kind, device, fo
       emosketch sample --checkpoint runs/tiny/checkpoint.pt --input face.png --emotions happy,sad --out samples
       emosketch sample --checkpoint runs/fer/checkpoint.pt --input photos/ --out samples --styles 3
       emosketch sample --input face.jpg --out samples --gray      # the network's soft-edged strokes
+
+    For each picture NAME: NAME_EMOTION.png (NAME_EMOTION_K.png with --styles), and NAME.png, the input
+    sketch and each drawing side by side, each column named above it.
     """
     from .atomic import check_outside
     from .gan.sample import sample

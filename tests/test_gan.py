@@ -280,9 +280,9 @@ def test_cli_train_sample_and_evaluate(synthetic, trained, tmp_path):
     res = runner.invoke(cli, ["sample", "--checkpoint", str(ckpt), "--input", str(tmp_path / "face.png"), "--emotions",
                               "happy,Angry", "--out", str(tmp_path / "s")])
     assert res.exit_code == 0, res.output
-    row = cv2.imread(str(tmp_path / "s" / "face.png"), cv2.IMREAD_GRAYSCALE)
-    assert row.shape == (32, 32 * 3) and (tmp_path / "s" / "face_anger.png").exists()
-    assert set(np.unique(row[:, 32:])) <= {0, 255}  # inked, like the training sketches
+    row = cv2.imread(str(tmp_path / "s" / "face.png"), cv2.IMREAD_GRAYSCALE)  # the input, then each emotion, named
+    assert row.shape == (12 + 32, 32 * 3) and (row[:12] < 128).any() and (tmp_path / "s" / "face_anger.png").exists()
+    assert set(np.unique(row[12:, 32:])) <= {0, 255}  # inked, like the training sketches (under the labels)
     res = runner.invoke(cli, ["sample", "--checkpoint", str(ckpt), "--input", str(tmp_path / "face.png"), "--emotions",
                               "happy", "--out", str(tmp_path / "sg"), "--gray"])
     assert res.exit_code == 0, res.output
@@ -341,6 +341,14 @@ def test_sample_grid_rows_are_sources_by_emotions(synthetic, tmp_path):
     sources = resize_batch(ds.images[rows], 32)
     for i in range(3):  # the first column is each source itself (through [-1, 1] and back)
         assert np.abs(grid[i * 32:(i + 1) * 32, :32].astype(int) - sources[i]).max() <= 1
+    # the PNG a run writes names each column above it: the source, then each emotion
+    from emosketch.text import labelled_columns
+
+    shown = labelled_columns(grid, 32, ["source", *ds.classes])
+    head = shown.shape[0] - grid.shape[0]
+    assert head >= 12 and np.array_equal(shown[head:], grid)
+    for col in range(1 + len(ds.classes)):  # some ink in every column's label, none across its edges
+        assert (shown[:head, col * 32:(col + 1) * 32] < 128).any()
 
 
 def test_classification_loss_needs_the_head_and_trains_it(synthetic, tmp_path):

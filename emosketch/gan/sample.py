@@ -19,6 +19,7 @@ from ..emotions import pick_emotions
 from ..errors import EmosketchError, shown
 from ..frames import GIF_SUFFIXES, IMAGE_SUFFIXES, write_image
 from ..tensors import pick_device, resize_batch, to_tensor
+from ..text import labelled_columns
 from .checkpoint import INFERENCE, load_checkpoint
 from .networks import ModelConfig, Networks, mean_styles, z_codes
 
@@ -262,14 +263,15 @@ def sample(checkpoint: str | Path, inputs: list[str | Path], emotions: list[str]
                 skipped.append({"file": str(path), "error": str(exc)})
                 continue
             src = resize_batch(sketch[None], tr.size)
-            cells = [src[0]]
+            cells, labels = [src[0]], ["input"]
             for e in wanted:
                 for k in range(styles):
+                    labels.append(e if styles == 1 else f"{e} {k}")
                     y = tr.translate(src, np.array([tr.classes.index(e)]), np.array([seed + k]))[0]
                     img = (y * 255).round().astype(np.uint8)
                     cells.append(img)
                     write_image(tmp / _cell_name(path.stem, e, k, styles), img)
-            write_image(tmp / f"{path.stem}.png", np.concatenate(cells, axis=1))
+            write_image(tmp / f"{path.stem}.png", labelled_columns(np.concatenate(cells, axis=1), tr.size, labels))
             written.append({"file": str(path), "input": how, "row": f"{path.stem}.png"})
         if not written:
             raise EmosketchError("no input could be used: " + "; ".join(f"{s['file']}: {s['error']}" for s in skipped))

@@ -33,6 +33,7 @@ from ..errors import EmosketchError
 from ..frames import write_image
 from ..progress import progress as progress_bar
 from ..tensors import pick_device, resize_batch, to_tensor, to_uint8
+from ..text import labelled_columns
 from .augment import AdaConfig, AdaptiveAugment
 from .checkpoint import INFERENCE, load_checkpoint, save_checkpoint
 from .losses import Batch, LossContext, d_loss, draw, g_loss
@@ -755,7 +756,9 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
             bar.set_postfix(D=f"{means.get('D/real', 0) + means.get('D/fake', 0):.2f}", G=f"{means.get('G/adv', 0):.2f}",
                             p=f"{trainer.ada.p:.2f}", ips=f"{rate:.1f}")
             if lead and (trainer.step % cfg.sample_every == 0 or trainer.step == end):
-                write_image(out / "samples" / f"step{trainer.step:07d}.png", trainer.sample_grid())
+                write_image(out / "samples" / f"step{trainer.step:07d}.png",
+                            labelled_columns(trainer.sample_grid(), cfg.model.image_size,
+                                             ["source", *trainer.classes]))
             if lead and (trainer.step % cfg.checkpoint_every == 0 or trainer.step == end or stop.signal is not None):
                 save_checkpoint(ckpt_path, trainer.state_dict())
             if stop.signal is not None:
