@@ -100,3 +100,20 @@ def test_warp_baseline_needs_neutral(synthetic):
 
     with pytest.raises(EmosketchError, match="neutral"):
         WarpTranslator(["happy", "sad"], np.zeros((2, 8, 8, 2), np.float32))
+
+
+def test_a_generator_of_another_size_than_the_data_is_said(synthetic, trained, tmp_path):
+    """A 128 px generator judged on 64 px data ran without a word; it runs, and now says how it was compared."""
+    from emosketch.evaluate.report import judge_translator
+
+    clf, _ = trained
+    ds = load(synthetic)
+    plain = InputTranslator(ds.classes)
+    said = []
+    plain.size = 2 * int(ds.images.shape[1])  # as a generator drawing at twice the data's size says
+    judge_translator(plain, "input", synthetic, clf, tmp_path / "r", faces=4, log=said.append)
+    assert any(f"draws at {plain.size} px and" in m and "scaled to" in m for m in said)
+    said.clear()
+    plain.size = int(ds.images.shape[1])
+    judge_translator(plain, "input", synthetic, clf, tmp_path / "r2", faces=4, log=said.append)
+    assert not any("draws at" in m for m in said)

@@ -72,8 +72,13 @@ def judge_translator(translator, name: str, data: str | Path, classifier: str | 
     from .generator import evaluate_generator
     from .perceptual import find_trunk, lpips_model, missing_trunk_message
 
-    if len(load(data).indices(split)) == 0:  # before the LPIPS note and any model is read
+    ds = load(data)
+    if len(ds.indices(split)) == 0:  # before the LPIPS note and any model is read
         raise EmosketchError(f"{data}: the {split} split is empty (try --split val)")
+    side, drawn = int(ds.images.shape[1]), getattr(translator, "size", None)
+    if drawn and drawn != side:  # it runs, but it is not the comparison a reader may think it is
+        log(f"note: the generator draws at {drawn} px and {data} holds {side} px sketches: each is scaled to "
+            f"{drawn} px for it and its drawing back to {side} px for the judge")
     lpips, note = None, None
     if find_trunk(lpips_trunk) is not None:
         lpips = lpips_model(lpips_trunk)
