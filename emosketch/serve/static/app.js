@@ -125,6 +125,8 @@ function showResult(result, image) {
     const dx = (canvas.width - image.width * s) / 2, dy = (canvas.height - image.height * s) / 2;
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.fillStyle = "#fff";  // a transparent picture on white, as the server reads it
+    ctx.fillRect(dx, dy, image.width * s, image.height * s);
     ctx.drawImage(image, dx, dy, image.width * s, image.height * s);
     if (result.box.found) {
       ctx.strokeStyle = "#4cc3ff";
