@@ -117,3 +117,5 @@ def test_a_generator_of_another_size_than_the_data_is_said(synthetic, trained, t
     plain.size = int(ds.images.shape[1])
     judge_translator(plain, "input", synthetic, clf, tmp_path / "r2", faces=4, log=said.append)
     assert not any("draws at" in m for m in said)
+    # on ink-and-paper drawings the two edit figures are one, and the report says why they are equal
+    assert "(one figure: every pixel is ink or paper)" in (tmp_path / "r2" / "report.md").read_text()

@@ -205,7 +205,7 @@ def generator_markdown(r: dict) -> str:
              f"| target-emotion macro-F1 | {r['target_macro_f1']:.3f} |",
              f"| identity: cycle L1 (to target and back) | {r['cycle_l1']:.4f} |",
              f"| edit: mean change, and share of pixels changed by over half | {r['edit_l1']:.4f}, "
-             f"{r['edit_pixels']:.4f} |"]
+             f"{r['edit_pixels']:.4f}{' (one figure: every pixel is ink or paper)' if r['edit_l1'] == r['edit_pixels'] else ''} |"]
     if r["cycle_lpips"] is not None:
         lines.append(f"| identity: cycle LPIPS | {r['cycle_lpips']:.4f} |")
     lines += [f"| diversity across latent codes | {r['diversity']:.4f} |",
