@@ -898,7 +898,7 @@ def _echo_results(res) -> None:
 @click.option("--hold", default=6, show_default=True, type=click.IntRange(0, MAX_FRAMES), help="Frames to hold the end emotion.")
 @click.option("--ease", "easing", type=click.Choice(["linear", "cosine", "smoothstep", "sigmoid"]),
               default="sigmoid", show_default=True)
-@click.option("--intensity", default=1.0, show_default=True, type=Finite(0.0, 3.0),
+@click.option("--intensity", default=1.0, show_default=True, type=Finite(0.1, 3.0),  # 0 would draw no emotion
               help="Strength of both emotions (>1 exaggerates).")
 @click.option("--fps", type=FPS, default=None, help="Frame rate [default: the timeline's, else 12].")
 @click.option("--mode", type=click.Choice(["lerp", "slerp"]), default="lerp", show_default=True,
@@ -1150,10 +1150,11 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
                f"verified {'pixel' if tft else 'bit'} for {'pixel' if tft else 'bit'}")
     _echo_results(res)
     if tft is None:  # where a pip-installed user finds the examples: inside the package
-        examples = Path(__file__).resolve().parent / "export" / "players" / "arduino"
+        from .export.players import ARDUINO_EXAMPLES, HOST_PLAYER
+
         click.echo(f"  next: copy {name}.h, emosketch_player.c and emosketch_player.h into a sketch folder with an "
-                   f"example from {examples} (or emosketch_player.py, frames.bin and index.bin to a MicroPython board); "
-                   "see docs/on-the-device.md")
+                   f"example from {ARDUINO_EXAMPLES} (or emosketch_player.py, frames.bin and index.bin to a MicroPython "
+                   f"board); {HOST_PLAYER} plays the pack on this computer first; see docs/on-the-device.md")
     if tft is not None and shades == 2:
         from .export.tft import PANELS
 

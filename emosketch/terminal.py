@@ -39,7 +39,7 @@ def safe(text: str, keep: str = "") -> str:
 
 class Guarded:
     """A text stream whose write() passes its text through safe(text, KEPT); the rest (isatty, fileno,
-    encoding, flush, buffer) is the wrapped stream's. `raw` is the stream itself, for a progress bar whose
+    encoding, flush) is the wrapped stream's, but its binary buffer, which would let a write pass by. `raw` is the stream itself, for a progress bar whose
     carriage returns are its own."""
 
     def __init__(self, stream):
@@ -56,6 +56,8 @@ class Guarded:
             self.write(line)
 
     def __getattr__(self, name: str):
+        if name == "buffer":  # click writes to a stream's buffer when its encoding is ASCII: that would pass by
+            raise AttributeError(name)
         return getattr(self.raw, name)
 
 
@@ -64,6 +66,10 @@ def guard_streams() -> None:
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if stream is not None and not isinstance(stream, Guarded):
+            try:  # an ASCII terminal gets \u escapes for other letters, not a UnicodeEncodeError
+                stream.reconfigure(errors="backslashreplace")
+            except (AttributeError, ValueError, OSError):
+                pass
             setattr(sys, name, Guarded(stream))
 
 

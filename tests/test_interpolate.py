@@ -700,6 +700,8 @@ def test_a_timeline_is_bounded_and_finite():
     for bad in (float("inf"), float("nan"), 0, -2, 3.5):  # 0 drew every frame as no emotion, -2 an anti-happy face
         with pytest.raises(EmosketchError, match="intensity must be a number above 0 and at most 3"):
             transition(classes, "neutral", "happy", 31, intensity=bad)
+    with pytest.raises(EmosketchError, match="intensity must be above 0"):  # a step of intensity 0: no emotion
+        parse_timeline([{"emotion": "neutral", "intensity": 0}, {"to": "happy", "intensity": 0}], classes)
     with pytest.raises(EmosketchError, match="classes is a list of the model's emotion names"):
         transition("neutral,happy", "neutral", "happy", 31)
     for frames, hold in ((5.5, 0), (31, 2.5), ("31", 0), (31, True)):
@@ -860,6 +862,9 @@ def test_the_agent_asks_a_pack_for_one_emotion_at_a_time():
     other.stimulate("mad", 1.0)
     other.step(0.2)
     assert other.requested(small) == "neutral"
+    other.stimulate("joy", 0.4)  # too weak to overthrow anger, but the pack can show it: it gives the face
+    other.step(0.3)
+    assert other.dominant() == "mad" and other.requested(small) == "happy"
     weak = Agent(AgentConfig(), classes=small)
     weak.stimulate("joy", 0.1)
     weak.step(0.5)

@@ -188,7 +188,8 @@ def test_per_frame_zooms_are_held_within_the_zoom_range():
 @pytest.mark.parametrize("kwargs, words", [
     ({"width": 0}, "panel size 0x64"), ({"width": -8}, "panel size -8x64"), ({"width": 128.5}, "whole numbers"),
     ({"width": "128"}, "whole numbers"), ({"width": True}, "whole numbers"),
-    ({"width": 100_000, "height": 100_000}, "at most 1,048,576 pixels"),  # panel.draw had tried to take 9.3 GiB
+    ({"width": 4096, "height": 4096}, "more than the 1,048,576 a panel may have"),  # each side legal, too many pixels
+    ({"width": 100_000, "height": 100_000}, "whole numbers from 1 to 4096"),  # panel.draw had tried to take 9.3 GiB
     ({"focus": (0.2,)}, "a pair"), ({"focus": (0.2, 0.3, 0.9)}, "a pair"), ({"focus": 0.5}, "a pair"),
     ({"focus": (float("nan"), 0.5)}, "fraction"), ({"zoom": None}, "zoom None"), ({"zoom": "2"}, "zoom '2'"),
     ({"zoom": float("nan")}, "zoom nan"), ({"max_stretch": "2"}, "max stretch"),

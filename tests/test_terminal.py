@@ -112,6 +112,21 @@ def test_command_line_error_names_a_hostile_path_escaped(tmp_path):
     assert "no\\x1b]0;owned\\x07such\\x0dX\\u202e: no such dataset folder" in err
 
 
+@pytest.mark.parametrize("encoding", ["ascii", "utf-8"])
+def test_an_ascii_terminal_is_guarded_too(tmp_path, encoding):
+    """With an ASCII stdout click wrote to the stream's binary buffer, past the guard (found in review)."""
+    name = "no\x1b]0;owned\x07such-é"
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    run = subprocess.run([sys.executable, "-c", ENTRY, "dataset", "info", name], capture_output=True, cwd=tmp_path,
+                         env=env)
+    assert run.returncode == 1 and b"\x1b" not in run.stderr and b"\x07" not in run.stderr
+    assert b"no\\x1b]0;owned\\x07such-" in run.stderr
+    code = ("import click; from emosketch.terminal import guard_streams; guard_streams(); "
+            "click.echo('A\\x1b]0;pwned\\x07B caf\\u00e9')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env).stdout
+    assert b"\x1b" not in out and out.startswith(b"A\\x1b]0;pwned\\x07B caf")
+
+
 def test_on_a_terminal_nothing_is_stripped_but_escapes_are_shown(tmp_path):
     """On a terminal click writes ANSI sequences as they are; the guard still shows them as text."""
     pid, fd = pty.fork()

@@ -55,7 +55,7 @@ def test_export_refuses_a_frame_too_large_for_the_pack_before_any_work(tmp_path,
 
     monkeypatch.setattr(export, "read_frames", lambda *a: (_ for _ in ()).throw(AssertionError("read")))
     one_line_error(["export", str(face), "--out", str(tmp_path / "p"), "--size", "4096x4096"],
-                   r"panel size 4096x4096: width and height are whole numbers from 1 to 4096, at most 1,048,576 pixels")
+                   r"panel size 4096x4096: 16,777,216 pixels, more than the 1,048,576 a panel may have")
     one_line_error(["export", str(face), "--out", str(tmp_path / "p"), "--size", "1024x1024"],
                    r"size 1024x1024: a ssd1306 frame of 131,072 bytes does not fit a pack \(at most 65,535")
     one_line_error(["export", str(face), "--out", str(tmp_path / "p"), "--size", "1024x512"], "65,536 bytes")

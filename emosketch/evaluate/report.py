@@ -74,7 +74,9 @@ def judge_translator(translator, name: str, data: str | Path, classifier: str | 
 
     ds = load(data)
     if len(ds.indices(split)) == 0:  # before the LPIPS note and any model is read
-        raise EmosketchError(f"{data}: the {split} split is empty (try --split val)")
+        others = [s for s in ("test", "val", "train") if s != split and len(ds.indices(s))]
+        hint = f" (try --split {others[0]})" if others else ""
+        raise EmosketchError(f"{data}: the {split} split is empty{hint}")
     side, drawn = int(ds.images.shape[1]), getattr(translator, "size", None)
     if drawn and drawn != side:  # it runs, but it is not the comparison a reader may think it is
         log(f"note: the generator draws at {drawn} px and {data} holds {side} px sketches: each is scaled to "

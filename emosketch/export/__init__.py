@@ -1,7 +1,7 @@
 """Export: frames to 1-bit bitmap packs an SSD1306 (or SH1106) OLED can play.
 
     from emosketch.export import ExportOptions, export
-    pack = export(["happy.gif", "sad.gif"], "pack/", ExportOptions(max_bytes=28000), verify=True)
+    pack = export(["happy.gif", "sad.gif"], "pack/", ExportOptions(max_bytes=12300), verify=True)
 """
 
 from __future__ import annotations

@@ -65,10 +65,12 @@ class Layout:
 
     def __post_init__(self) -> None:
         sides = (self.width, self.height)
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in sides) \
-                or self.width * self.height > MAX_PIXELS:
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in sides):
             raise EmosketchError(f"panel size {shown(self.width)}x{shown(self.height)}: width and height are whole numbers "
-                                 f"from 1 to {MAX_SIDE}, at most {MAX_PIXELS:,} pixels in all")
+                                 f"from 1 to {MAX_SIDE}")
+        if self.width * self.height > MAX_PIXELS:
+            raise EmosketchError(f"panel size {self.width}x{self.height}: {self.width * self.height:,} pixels, more than "
+                                 f"the {MAX_PIXELS:,} a panel may have")
         if self.mode not in MODES:
             raise EmosketchError(f"layout mode {self.mode!r}: expected one of {', '.join(MODES)}")
         if self.oval not in OVALS:

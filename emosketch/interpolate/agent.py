@@ -210,19 +210,22 @@ class Agent:
 
     def requested(self, emotions: list[str], threshold: float = 0.3) -> str:
         """The emotion a pack's player should be asked to show now (the C and MicroPython players play one emotion
-        at a time, not a blend): the dominant channel's emotion while its level is at least `threshold` and the
-        pack has it, else the rest emotion (or the pack's first). The dominant channel counts a stimulus still
-        rising in, so a strong one that overthrows another goes straight to its own emotion, not through the rest.
-        A channel drawn as a blend asks for its heaviest emotion the pack has; a smirk for the rest."""
+        at a time, not a blend): the emotion of the most felt channel whose emotion the pack has, while that channel
+        is felt at least `threshold`, else the rest emotion (or the pack's first). A channel's felt level counts a
+        stimulus still rising in, so a strong one that overthrows another goes straight to its own emotion, not
+        through the rest. A channel drawn as a blend asks for its heaviest emotion the pack has; a smirk for none."""
         if isinstance(emotions, str) or not emotions:
             raise EmosketchError(f"emotions is the pack's list of emotion names, got {shown(emotions)}")
         names = [canonical(str(e)) for e in emotions]
         rest = self.rest if self.rest in names else names[0]
-        channel = self.dominant()
-        if channel is None or channel not in self.shows or self.level[channel] + self.pending[channel] < threshold:
-            return rest
-        held = [(w, e) for e, w in self.shows[channel] if e in names]
-        return max(held)[1] if held else rest
+        felt = sorted(((self.level[c] + self.pending[c], c) for c in self.shows), reverse=True)
+        for amount, channel in felt:  # the dominant first; one the pack cannot show gives way to the next
+            held = [(w, e) for e, w in self.shows[channel] if e in names]
+            if amount < threshold:
+                break
+            if held:
+                return max(held)[1]
+        return rest
 
     def weights(self) -> dict[str, float]:
         """Emotion weights for this frame, summing to 1 over the model's classes.

@@ -213,6 +213,8 @@ def _entries(builder: _Builder, entries: Any, where: str, depth: int = 0) -> Non
         if "emotion" in entry and "to" in entry:
             raise EmosketchError(f"{at}give emotion (a cut) or to (a move), not both")
         intensity = _number(entry, "intensity", at) if "intensity" in entry else 1.0
+        if intensity == 0:  # every weight times 0: no emotion at all
+            raise EmosketchError(f"{at}intensity must be above 0 (0 draws no emotion), got 0")
         if intensity > MAX_INTENSITY:
             raise EmosketchError(f"{at}intensity must be at most {MAX_INTENSITY:g} (as --intensity), got {intensity:g}")
         easing = entry.get("ease", DEFAULT_EASE)

@@ -6,7 +6,7 @@ const COLOURS = { fear: "#b48cff", mad: "#ff5a5a", joy: "#ffd24c", love: "#ff8cc
                   surprise: "#7dff8a", power: "#ff9a3c" };
 const HISTORY_SECONDS = 20;
 const state = { info: null, history: [], frames: 0, camera: null, cameraTimer: null, sending: false,
-                firstCameraFrame: true, playing: false, source: null, sketchTimer: null, lost: false };
+                firstCameraFrame: true, playing: false, source: null, sketchTimer: null, lost: false, tick: null };
 const MAX_SIDE = 2048;  // a photo is shrunk to this side here, as the server would shrink it (serve's max_side)
 
 const $ = (id) => document.getElementById(id);
@@ -169,7 +169,9 @@ async function sendable(file, image) {
   ctx.fillStyle = "#fff";  // a transparent picture is read laid on white, as the server lays it
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   ctx.drawImage(image, 0, 0, canvas.width, canvas.height);
-  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+  return new Promise((resolve, reject) => canvas.toBlob(
+    (blob) => (blob ? resolve(blob) : reject(new Error("the browser could not shrink it; try a smaller photo"))),
+    "image/jpeg", 0.9));
 }
 
 async function onUpload(input) {
@@ -183,7 +185,8 @@ async function onUpload(input) {
     return;
   }
   status(`reading ${file.name} ...`);
-  if (state.camera) stopCamera("camera paused while the photo is read");  // its next frame would replace the photo
+  if (state.camera) stopCamera("camera off while the photo is read");  // its next frame would replace the photo
+  if (state.tick) await state.tick;  // a frame already sent is answered first, so the photo's face comes last
   try {
     let image;
     try {
@@ -210,10 +213,15 @@ async function onUpload(input) {
   input.value = "";
 }
 
-async function cameraTick() {
+function cameraTick() {
+  if (state.sending || state.lost || !$("video").videoWidth) return;  // lost: the session is being found again
+  state.tick = readCameraFrame();
+}
+
+async function readCameraFrame() {
   const video = $("video");
-  if (state.sending || !video.videoWidth) return;
   state.sending = true;
+  $("use-anyway").hidden = true;  // the camera's face now: a photo's offer is gone
   try {
     const grab = document.createElement("canvas");
     grab.width = video.videoWidth;
@@ -227,6 +235,7 @@ async function cameraTick() {
     status(`camera frame: ${err.message}`, true);
   } finally {
     state.sending = false;
+    state.tick = null;
   }
 }
 
@@ -370,6 +379,10 @@ async function start() {
     button.setAttribute("aria-label", `stimulate ${channel}`);
     button.dataset.channel = channel;
     button.addEventListener("click", async () => {
+      if (state.lost) {  // its answer could set a session the page is not showing
+        status("not connected to the mirror; retrying ...", true);
+        return;
+      }
       try {
         await api("/api/agent/stimulate", { method: "POST", headers: { "Content-Type": "application/json" },
                                              body: JSON.stringify({ channel, amount: 0.8 }) });

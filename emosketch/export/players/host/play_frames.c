@@ -9,7 +9,8 @@
  * Each argument after the folder is an emotion, by name or number (pack.h's PACK_EMOTION_* order),
  * requested when the one before has played its transition and one idle loop; with none, every emotion
  * in turn. The folder must exist; it gets frame-00000.pbm, frame-00001.pbm, ... and the list of what
- * played on standard output (one line a frame: its number, sequence and milliseconds). */
+ * played on standard output (one line a frame: its number, sequence and milliseconds). It includes pack.h and
+ * its pack_* names, what `pack` writes unless given --name. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
