@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ import cv2
 import numpy as np
 
 from .atomic import atomic_dir, atomic_file, check_place
-from .errors import EmosketchError, shown
+from .errors import EmosketchError, is_real, shown
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 GIF_SUFFIXES = {".gif"}
@@ -39,6 +38,12 @@ MAX_FILE_BYTES = 512 * 1024 * 1024  # a still image file of more is not read (50
 MAX_NPZ_BYTES = MAX_FRAME_PIXELS + 64 * 1024 * 1024  # an .npz of frames, unpacked: its frames and marks
 
 
+def _check_fps(fps: object) -> None:
+    """Refuse a frame rate that is not a number from MIN_FPS to MAX_FPS (NaN, a bool or a string included)."""
+    if not is_real(fps) or not MIN_FPS <= fps <= MAX_FPS:
+        raise EmosketchError(f"fps must be a number from {MIN_FPS:g} to {MAX_FPS:g}, got {shown(fps)}")
+
+
 @dataclass
 class Frames:
     """A run of grayscale frames; 255 = paper, 0 = ink, as sketches are."""
@@ -59,9 +64,7 @@ class Frames:
         if not isinstance(f, np.ndarray) or f.ndim != 3 or f.dtype != np.uint8 or 0 in f.shape:
             what = f"{f.dtype} {f.shape}" if isinstance(f, np.ndarray) else type(f).__name__
             raise EmosketchError(f"frames must be uint8 [T, H, W] with T, H and W at least 1, got {what}")
-        fps = self.fps
-        if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not MIN_FPS <= fps <= MAX_FPS:
-            raise EmosketchError(f"fps must be a number from {MIN_FPS:g} to {MAX_FPS:g}, got {shown(fps)}")
+        _check_fps(self.fps)
         if not isinstance(self.marks, list) or not all(isinstance(m, dict) for m in self.marks):
             raise EmosketchError(f"marks must be a list of dicts, one a frame (e.g. [{{'sequence': 'happy'}}]), got "
                                  f"{shown(self.marks)}")
@@ -343,8 +346,8 @@ def read_frames(path: str | Path, fps: float | None = None) -> Frames:
     `fps` overrides what the file says (still images and folders have no rate of their own).
     """
     path = Path(path)
-    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not MIN_FPS <= fps <= MAX_FPS):
-        raise EmosketchError(f"fps must be a number from {MIN_FPS:g} to {MAX_FPS:g}, got {shown(fps)}")
+    if fps is not None:
+        _check_fps(fps)
     if not path.exists():
         raise EmosketchError(f"{path}: no such file or folder")
     _regular(path)

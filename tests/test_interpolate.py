@@ -399,7 +399,7 @@ def test_outputs_that_would_overwrite_each_other_are_refused_before_any_work(gen
                     face=FaceSource(data=synthetic, index=0), device="cpu")
 
 
-def test_export_of_a_packs_frames_draws_the_pack_bit_for_bit(generator, synthetic, tmp_path):
+def test_export_of_a_packs_frames_draws_the_pack_bit_for_bit(generator, synthetic, tmp_path, monkeypatch):
     """export's defaults are the panel drawing's: the gray frames a pack keeps (--frames-out) export to
     the very pack it shows, sequences, zoom breath and stable dither included."""
     from click.testing import CliRunner
@@ -425,13 +425,9 @@ def test_export_of_a_packs_frames_draws_the_pack_bit_for_bit(generator, syntheti
     def drawn(*a, **k):
         raise AssertionError("drew before refusing")
 
-    monkey = pytest.MonkeyPatch()
-    monkey.setattr(animate, "open_renderer", drawn)
-    try:
-        again = CliRunner().invoke(cli, ["pack", "--checkpoint", str(generator), "--data", str(synthetic), "--emotions",
-                                         "happy,sad", "--out", str(tmp_path / "p"), "--device", "cpu"])
-    finally:
-        monkey.undo()
+    monkeypatch.setattr(animate, "open_renderer", drawn)
+    again = CliRunner().invoke(cli, ["pack", "--checkpoint", str(generator), "--data", str(synthetic), "--emotions",
+                                     "happy,sad", "--out", str(tmp_path / "p"), "--device", "cpu"])
     assert again.exit_code == 1 and "already exists (pass --force" in again.output
     (packed, m_pack), (exported, m_export) = manifest.read(tmp_path / "p"), manifest.read(tmp_path / "e")
     assert np.array_equal(packed, exported) and packed.any() and not packed.all()

@@ -30,7 +30,7 @@ import numpy as np
 from .. import __version__
 from ..atomic import MARKER, atomic_file, check_target, mark, output_lock, publish_dir
 from ..emotions import EMOTIONS, canonical, canonical_list, class_name_ok
-from ..errors import EmosketchError, shown
+from ..errors import EmosketchError, is_whole, shown
 from ..progress import progress as progress_bar
 from .decode import MAX_PIXELS, MIN_SIDE, Skip, decode_file
 from .face import FaceConfig, crop_face, framing_margin
@@ -64,7 +64,7 @@ class PrepareConfig:
     def __post_init__(self) -> None:
         for name in ("size", "seed", "count", "chunk", "min_side", "max_pixels"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):  # 32.5 failed after the job began
+            if not is_whole(value):  # 32.5 failed after the job began
                 raise EmosketchError(f"{name} must be a whole number, got {shown(value)}")
         if not 16 <= self.size <= 1024:
             raise EmosketchError(f"size {self.size}: must be between 16 and 1024 pixels")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..errors import EmosketchError
+from ..errors import EmosketchError, is_whole
 
 MODES = ("lineart", "threshold", "otsu", "floyd-steinberg", "atkinson",
          "bayer2", "bayer4", "bayer8", "bluenoise")
@@ -46,8 +46,7 @@ class Dither:
         for name in ("level", "hysteresis", "stroke_level", "stroke_contrast", "paper_level", "min_stroke",
                      "gap_margin"):
             value = getattr(self, name)
-            if not (value is None and name == "gap_margin") and (
-                    isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+            if not (value is None and name == "gap_margin") and not is_whole(value):
                 raise EmosketchError(f"{name} {value!r}: expected a whole number of gray levels or pixels")
         if not 0 <= self.hysteresis <= 128:  # 10**9 froze the animation on its first frame
             raise EmosketchError(f"hysteresis {self.hysteresis}: from 0 to 128 gray levels")

@@ -5,14 +5,13 @@ sequence or be given per frame."""
 from __future__ import annotations
 
 import functools
-import numbers
 import re
 from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
-from ..errors import EmosketchError, shown
+from ..errors import EmosketchError, is_real, is_whole, shown
 from .dither import despeckle, thin
 from .framing import FRAMINGS, FaceBox, face_window, steady_box
 
@@ -65,7 +64,7 @@ class Layout:
 
     def __post_init__(self) -> None:
         sides = (self.width, self.height)
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in sides):
+        if not all(is_whole(v) and 1 <= v <= MAX_SIDE for v in sides):
             raise EmosketchError(f"panel size {shown(self.width)}x{shown(self.height)}: width and height are whole numbers "
                                  f"from 1 to {MAX_SIDE}")
         if self.width * self.height > MAX_PIXELS:
@@ -81,9 +80,9 @@ class Layout:
             raise EmosketchError(f"source speck {self.source_speck}: from 0 (keep every speck) to 256 pixels")
         if self.framing != "auto" and self.framing not in FRAMINGS:
             raise EmosketchError(f"framing {self.framing!r}: expected auto or one of {', '.join(FRAMINGS)}")
-        if not (_real(self.max_stretch) and 1.0 <= self.max_stretch <= 8.0):
+        if not (is_real(self.max_stretch) and 1.0 <= self.max_stretch <= 8.0):
             raise EmosketchError(f"max stretch {self.max_stretch}: must be between 1 and 8")
-        if not isinstance(self.focus, (tuple, list)) or len(self.focus) != 2 or not all(_real(f) for f in self.focus):
+        if not isinstance(self.focus, (tuple, list)) or len(self.focus) != 2 or not all(is_real(f) for f in self.focus):
             raise EmosketchError(f"focus {shown(self.focus)}: a pair (x, y) of fractions of the width and height")
         object.__setattr__(self, "focus", tuple(self.focus))  # a manifest reads it back as a list
         if isinstance(self.box, dict):  # read back from a manifest
@@ -96,15 +95,10 @@ class Layout:
         if not all(0.0 <= f <= 1.0 for f in self.focus):
             raise EmosketchError(f"focus {self.focus}: each coordinate must be a fraction in [0, 1]")
         for z in (self.zoom, self.zoom_to):
-            if z is not None and not (_real(z) and 0.05 <= z <= 20.0):
+            if z is not None and not (is_real(z) and 0.05 <= z <= 20.0):
                 raise EmosketchError(f"zoom {shown(z)}: must be a number between 0.05 and 20")
-        if not _real(self.zoom):
+        if not is_real(self.zoom):
             raise EmosketchError("zoom None: must be a number between 0.05 and 20 (zoom_to is the one that may be None)")
-
-
-def _real(value) -> bool:
-    """A real number (numpy's included), not a bool, a string or None."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @functools.lru_cache(maxsize=8)

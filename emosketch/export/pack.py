@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import __version__
 from ..emotions import EMOTIONS, canonical
-from ..errors import EmosketchError, shown
+from ..errors import EmosketchError, is_whole, shown
 from ..frames import MAX_FPS, MIN_FPS, Frames
 from . import codec as codecs
 from . import ctx
@@ -167,8 +167,7 @@ class ExportOptions:
                                  f"and {type(self.dither).__name__}")
         if not isinstance(self.name, str):
             raise EmosketchError(f"name must be a string (the pack's identifier prefix), got {shown(self.name)}")
-        if self.max_bytes is not None and (isinstance(self.max_bytes, bool) or not isinstance(
-                self.max_bytes, (int, np.integer)) or self.max_bytes < 1):
+        if self.max_bytes is not None and (not is_whole(self.max_bytes) or self.max_bytes < 1):
             raise EmosketchError(f"max_bytes must be a whole number of bytes (or None), got {shown(self.max_bytes)}")
         if self.classes is not None:  # a string had been read one letter at a time: classes ["h", "a", "p", ...]
             if isinstance(self.classes, str) or not isinstance(self.classes, (list, tuple)) or not all(

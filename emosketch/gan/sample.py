@@ -16,7 +16,7 @@ from ..datasets.decode import Skip, decode_file
 from ..datasets.photo import model_input
 from ..datasets.sketch import SketchConfig
 from ..emotions import pick_emotions
-from ..errors import EmosketchError, shown
+from ..errors import EmosketchError, is_whole, shown
 from ..frames import GIF_SUFFIXES, IMAGE_SUFFIXES, write_image
 from ..tensors import pick_device, resize_batch, to_tensor
 from ..text import labelled_columns
@@ -112,7 +112,7 @@ class GanTranslator:
 
     def __init__(self, checkpoint: str | Path, device: str = "auto", batch: int = 64, ink: bool = True,
                  psi: float = 1.0):
-        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or not 1 <= batch <= 4096:
+        if not is_whole(batch) or not 1 <= batch <= 4096:
             raise EmosketchError(f"batch must be a whole number from 1 to 4,096, got {shown(batch)}")
         if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not math.isfinite(psi):
             raise EmosketchError(f"psi must be a finite number, got {shown(psi)}")

@@ -15,7 +15,6 @@ its level (through the same rise), so the new emotion takes over at once instead
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import numpy as np
 
 from ..config import from_dict, read_yaml
 from ..emotions import canonical
-from ..errors import EmosketchError, shown
+from ..errors import EmosketchError, is_real, shown
 from ..frames import MAX_FRAMES
 from .timeline import check_draw_fps
 
@@ -189,7 +188,7 @@ class Agent:
 
     def step(self, dt: float) -> None:
         """Advance time by dt seconds: pending stimuli flow in, then every channel decays."""
-        if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not math.isfinite(dt) or dt < 0:
+        if not is_real(dt) or not math.isfinite(dt) or dt < 0:
             raise EmosketchError(f"dt is a finite number of seconds >= 0 (time cannot go back), got {shown(dt)}")
         if self.config.rise > 0:
             self._flow(1.0 - 0.5 ** (dt / self.config.rise))
@@ -220,9 +219,9 @@ class Agent:
         rest = self.rest if self.rest in names else names[0]
         felt = sorted(((self.level[c] + self.pending[c], c) for c in self.shows), reverse=True)
         for amount, channel in felt:  # the dominant first; one the pack cannot show gives way to the next
-            held = [(w, e) for e, w in self.shows[channel] if e in names]
             if amount < threshold:
                 break
+            held = [(w, e) for e, w in self.shows[channel] if e in names]
             if held:
                 return max(held)[1]
         return rest

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import EmosketchError, shown
+from ..errors import EmosketchError, is_whole, shown
 from ..export.panel import PANEL, Panel, draw
 from ..frames import Frames, to_gray, write_frames
 from .agent import can_smirk
@@ -34,7 +34,7 @@ def check_counts(batch: object, mean_samples: object) -> None:
     """Refuse a batch or a mean-samples count that is not a whole number from 1 up (batch -1 had drawn no frame
     at all, mean_samples 0 NaN codes and black frames), both without an error."""
     for name, value, most in (("batch", batch, MAX_BATCH), ("mean_samples", mean_samples, MAX_MEAN_SAMPLES)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= most:
+        if not is_whole(value) or not 1 <= value <= most:
             raise EmosketchError(f"{name} must be a whole number from 1 to {most:,}, got {shown(value)}")
 
 

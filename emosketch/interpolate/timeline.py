@@ -28,7 +28,7 @@ import numpy as np
 from ..config import read_yaml
 from ..easing import EASINGS, ease
 from ..emotions import canonical
-from ..errors import EmosketchError, shown
+from ..errors import EmosketchError, is_whole, shown
 from ..export.pack import MIN_FPS
 from ..frames import MAX_FRAMES  # one animation at most: 27 min at 12 fps, 330 MB at 128 px
 
@@ -277,7 +277,7 @@ def transition(classes: list[str], start: str, end: str, frames: int, easing: st
                fps: float = 12.0, hold: int = 0, intensity: float = 1.0) -> Plan:
     """start -> end over `frames` frames (the first shows start, the last end), then `hold` frames."""
     for name, value in (("frames", frames), ("hold", hold)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if not is_whole(value):
             raise EmosketchError(f"a transition's {name} is a whole number of frames, got {shown(value)}")
     if frames < 2:
         raise EmosketchError(f"a transition needs at least 2 frames, got {frames}")

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ...checkpoints import check_shapes, load_checkpoint, save_checkpoint
-from ...errors import EmosketchError
+from ...errors import EmosketchError, is_whole
 from .networks import Generator
 from .snapshot import MAX_PLAIN, _values, build_generator, checked_kwargs, read_snapshot
 
@@ -60,7 +60,7 @@ class StyleGAN2(Generator):
 
     def labels(self, cls: int | str | None, n: int) -> torch.Tensor:
         """One-hot class rows [n, c_dim] for a class index or name (an empty [n, 0] when unconditional)."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        if not is_whole(n) or n < 1:
             raise EmosketchError(f"n must be a whole number of rows from 1 up, got {n!r}")
         if isinstance(cls, (bool, float)):  # 2.7 had been read as class 2
             raise EmosketchError(f"class {cls!r}: a whole number or a name")
@@ -99,7 +99,7 @@ class StyleGAN2(Generator):
     def latents(self, seeds) -> torch.Tensor:
         """z for each seed, as the official generate.py draws it: RandomState(seed).randn(z_dim)."""
         if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or not len(seeds) or not all(
-                isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 0 <= s < 2**32 for s in seeds):
+                is_whole(s) and 0 <= s < 2**32 for s in seeds):
             raise EmosketchError(f"seeds must be a list of whole numbers from 0 to 2**32 - 1, at least one; got "
                                  f"{str(seeds)[:60]!r}")  # '01' had been seeds 0 and 1
         return torch.from_numpy(np.stack([np.random.RandomState(int(s)).randn(self.z_dim) for s in seeds])).float()

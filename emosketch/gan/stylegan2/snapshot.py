@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...errors import EmosketchError, shown
+from ...errors import EmosketchError, is_whole, shown
 from . import networks
 
 # The classes the generator is built from, and the others a snapshot may hold (the discriminator
@@ -256,7 +256,7 @@ BOUNDS = {"z_dim": (1, 4096), "c_dim": (0, 4096), "w_dim": (1, 4096), "img_resol
 
 def _whole(name: str, value, where: str) -> int:
     low, high = BOUNDS[name]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+    if not is_whole(value) or not low <= value <= high:
         raise EmosketchError(f"{where} {name} = {shown(value)}: expected a whole number from {low} to {high}")
     return int(value)
 
