@@ -5,6 +5,7 @@ uploaded, and a fake camera plays a .y4m file made from synthetic faces."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -105,6 +106,13 @@ def test_uploading_a_face_changes_the_label_the_agent_plot_and_the_panel(browser
     page.wait_for_function("document.getElementById('dominant').textContent === 'surprise'", timeout=10000)
     page.wait_for_timeout(800)
     assert canvas(page, "plot") != plot
+    # the plot has words too: each channel's level now, the strongest (the one stimulated) first
+    page.wait_for_function("document.getElementById('plot').getAttribute('aria-label')"
+                           ".startsWith(\"the agent's channels over the last 20 seconds; now surprise \")",
+                           timeout=5000)  # words follow the plot within a second
+    said = page.get_attribute("#plot", "aria-label")
+    channels = page.evaluate("Array.from(document.querySelectorAll('button[data-channel]'), b => b.dataset.channel)")
+    assert sorted(part.split()[0] for part in said.split("now ")[1].split(", ")) == sorted(channels)
     # a bad file is one line on the page, and the page goes on
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not a picture")
@@ -158,6 +166,10 @@ def test_make_it_smile_and_the_pack_download_from_the_page(browser, live_server)
     page.wait_for_selector("body[data-searched]", timeout=60000)
     assert page.inner_text("#smile-result").split(":")[0] in ("reached", "not reached")
     assert canvas(page, "smile-plot") != curve
+    # the curve has words for a screen reader: its start, its own code's reading and its end, as the CLI prints
+    said = page.get_attribute("#smile-plot", "aria-label")
+    assert said.startswith("the target's probability along the search: ") and "at the end" in said, said
+    assert re.search(r"with its own code, [01]\.\d\d at the end \(\d+ frames\)$", said), said
     with page.expect_download(timeout=60000) as info:
         page.click("#download")
     download = info.value

@@ -6,7 +6,8 @@ const COLOURS = { fear: "#b48cff", mad: "#ff5a5a", joy: "#ffd24c", love: "#ff8cc
                   surprise: "#7dff8a", power: "#ff9a3c" };
 const HISTORY_SECONDS = 20;
 const state = { info: null, history: [], frames: 0, camera: null, cameraTimer: null, sending: false,
-                firstCameraFrame: true, playing: false, source: null, sketchTimer: null, lost: false, tick: null };
+                firstCameraFrame: true, playing: false, source: null, sketchTimer: null, lost: false, tick: null,
+                plotSaid: -Infinity };
 const MAX_SIDE = 2048;  // a photo is shrunk to this side here, as the server would shrink it (serve's max_side)
 
 const $ = (id) => document.getElementById(id);
@@ -74,6 +75,16 @@ function drawPlot() {
     });
     ctx.stroke();
   }
+  if (now - state.plotSaid >= 1 || now < state.plotSaid) {  // its words, for a screen reader: once a second at most
+    canvas.setAttribute("aria-label", plotText(state.history[state.history.length - 1].levels, state.info.channels));
+    state.plotSaid = now;
+  }
+}
+
+function plotText(levels, channels) {  // the plot's text alternative: each channel's level now, strongest first
+  const shown = channels.filter((c) => Number.isFinite(levels[c])).sort((a, b) => levels[b] - levels[a]);
+  const now = shown.map((c) => `${c} ${levels[c].toFixed(2)}`).join(", ");
+  return `the agent's channels over the last ${HISTORY_SECONDS} seconds; now ${now || "none"}`;
 }
 
 function onFrame(message) {
@@ -312,6 +323,12 @@ function drawCurve(p, climbFrom) {
     if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
   });
   ctx.stroke();
+  canvas.setAttribute("aria-label", curveText(p, climbFrom));
+}
+
+function curveText(p, climbFrom) {  // the search curve's text alternative, in the words `emosketch search` prints
+  return `the target's probability along the search: ${p[0].toFixed(2)} at the start, ` +
+    `${p[climbFrom].toFixed(2)} with its own code, ${p[p.length - 1].toFixed(2)} at the end (${p.length} frames)`;
 }
 
 async function makeItSmile() {
