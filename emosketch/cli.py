@@ -12,6 +12,7 @@ import click
 
 from . import __version__
 from .errors import EmosketchError
+from .terminal import safe
 
 
 class _FiniteFloat(click.types.FloatParamType):
@@ -98,11 +99,14 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except EmosketchError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(safe(exc)) from None  # one line, even where a path holds a line break
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
-            raise click.ClickException(f"{where}{exc.strerror or exc}") from None
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):  # click's own
+            raise click.ClickException(safe(f"{where}{exc.strerror or exc}")) from None
+        except click.exceptions.ClickException as exc:  # click's own (a bad --out named in a usage error)
+            exc.message = safe(exc.message)
+            raise
+        except (click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:  # Ctrl-C (click alone says "Aborted!" and exits 1): what happened, and exit 130
             click.echo(f"interrupted: {_stop['message']}", err=True)
@@ -359,7 +363,7 @@ def _summary(pack, out: Path, verified: bool) -> None:
     for f in m["frames"]:
         counts[f["codec"]] = counts.get(f["codec"], 0) + 1
     n = len(pack.sequences)
-    click.echo(f"wrote {out}: {len(pack.payloads)} frame{'s' if len(pack.payloads) != 1 else ''} in {n} sequence{'s' if n != 1 else ''}, "
+    click.echo(f"wrote {safe(out)}: {len(pack.payloads)} frame{'s' if len(pack.payloads) != 1 else ''} in {n} sequence{'s' if n != 1 else ''}, "
                f"{pack.width}x{pack.height} {pack.fmt.name}")
     click.echo(f"  {m['total_bytes']} bytes of frames ({m['raw_bytes'] / max(1, m['total_bytes']):.1f}:1 "
                f"vs raw; codecs {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}); "
@@ -427,7 +431,7 @@ def prepare_cmd(source, out, config_path, size, classes, mapping, sketch_method,
         "face": {"miss": face_miss} if face_miss else None})
     meta = prepare(source, out, cfg, workers=workers, force=force, log=click.echo)
     n = len(meta["classes"])
-    click.echo(f"wrote {out}: {meta['count']} sketches of {cfg.size}x{cfg.size} in {n} class{'es' if n != 1 else ''} "
+    click.echo(f"wrote {safe(out)}: {meta['count']} sketches of {cfg.size}x{cfg.size} in {n} class{'es' if n != 1 else ''} "
                f"({', '.join(meta['classes'])}) in {meta['seconds']:.1f} s")
     if n < 2:
         click.echo("note: training needs two classes or more; this one-class dataset can be sampled from, not trained on")
@@ -540,7 +544,7 @@ def classifier_train_cmd(data, out, input_kind, config_path, epochs, image_size,
     else:
         cfg = load_config(ClassifierConfig, config_path, options)
     summary = train_classifier(data, out, cfg, device=device, resume=resume, log=click.echo)
-    click.echo(f"wrote {out}: best validation macro-F1 {summary['best_val_macro_f1']:.3f} after "
+    click.echo(f"wrote {safe(out)}: best validation macro-F1 {summary['best_val_macro_f1']:.3f} after "
                f"{summary['epochs']} epochs, {summary['seconds']:.0f} s")
 
 
@@ -629,7 +633,7 @@ def evaluate_cmd(classifier_path, data, out, generator_path, baseline, split, fa
         from .evaluate.report import evaluate_classifier
 
         rep = evaluate_classifier(classifier_path, data, out, split, device=device, force=force)
-        click.echo(f"wrote {out}: accuracy {rep['accuracy']:.3f}, macro-F1 {rep['macro_f1']:.3f}, "
+        click.echo(f"wrote {safe(out)}: accuracy {rep['accuracy']:.3f}, macro-F1 {rep['macro_f1']:.3f}, "
                    f"ECE {rep['ece']:.3f} on {rep['n']} {split} images")
         return
     from .evaluate.report import baseline_translator, judge_translator
@@ -642,7 +646,7 @@ def evaluate_cmd(classifier_path, data, out, generator_path, baseline, split, fa
         translator, name = baseline_translator(baseline, data), baseline
     rep = judge_translator(translator, name, data, classifier_path, out, split, faces, lpips_trunk, device, force,
                            log=click.echo)
-    click.echo(f"wrote {out}: target-emotion accuracy {rep['target_accuracy']:.3f}, cycle L1 "
+    click.echo(f"wrote {safe(out)}: target-emotion accuracy {rep['target_accuracy']:.3f}, cycle L1 "
                f"{rep['cycle_l1']:.4f}, diversity {rep['diversity']:.4f}, PPL {rep['ppl']['ppl']:.1f}")
 
 
@@ -738,7 +742,7 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, mixes, resumable, f
             raise click.UsageError("--draw-size and --mix are for generators; a classifier reads at its own size")
         state = slim_classifier(checkpoint, out, note, photo_margin)
         params = sum(v.numel() for v in state["model"].values())
-        click.echo(f"wrote {out}: classifier, epoch {state.get('epoch')}, {params:,} values, "
+        click.echo(f"wrote {safe(out)}: classifier, epoch {state.get('epoch')}, {params:,} values, "
                    f"{out.stat().st_size / 1e6:.1f} MB")
         return
     if resumable:
@@ -748,7 +752,7 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, mixes, resumable, f
 
         state = compact(load_checkpoint(checkpoint))
         save_checkpoint(out, state)
-        click.echo(f"wrote {out}: step {state['step']}, resumable (bfloat16, no optimiser moments), "
+        click.echo(f"wrote {safe(out)}: step {state['step']}, resumable (bfloat16, no optimiser moments), "
                    f"{out.stat().st_size / 1e6:.1f} MB")
         return
     if draw_size:
@@ -765,7 +769,7 @@ def slim_cmd(checkpoint, out, note, draw_size, photo_margin, mixes, resumable, f
     networks_from_state(state, checkpoint)  # what sample, pack and serve will build from it: a damaged file stops here
     save_checkpoint(out, state)
     params = sum(v.numel() for v in state["ema"].values())
-    click.echo(f"wrote {out}: step {state['step']}, draws {state['image_size']} px, {params:,} parameters, {out.stat().st_size / 1e6:.1f} MB"
+    click.echo(f"wrote {safe(out)}: step {state['step']}, draws {state['image_size']} px, {params:,} parameters, {out.stat().st_size / 1e6:.1f} MB"
                + (f"; draws {describe(state['mixes'])}" if state.get("mixes") else ""))
 
 
@@ -803,7 +807,7 @@ def sample_cmd(checkpoint, inputs, emotions, out, styles, seed, kind, device, fo
     checkpoint = _generator(checkpoint)
     result = sample(checkpoint, list(inputs), list(emotions) if emotions else None, out, styles, seed, kind, device,
                     force, gray)
-    click.echo(f"wrote {out}: {len(result['written'])} rows x {len(result['emotions'])} emotions")
+    click.echo(f"wrote {safe(out)}: {len(result['written'])} rows x {len(result['emotions'])} emotions")
     for w in result["written"]:
         if w.get("input"):
             click.echo(f"  {w['file']}: {w['input']}")
@@ -882,7 +886,7 @@ def _echo_results(res) -> None:
     for note in res.notes:
         click.echo(f"  note: {note}")
     for path in res.written:
-        click.echo(f"  wrote {path}")
+        click.echo(f"  wrote {safe(path)}")
 
 
 @cli.command("interpolate")
@@ -1012,7 +1016,7 @@ def search_cmd(checkpoint, classifier, image, data, index, kind, target, start, 
                f"own code, {p[-1]:.2f} at the end ({len(p)} frames); the guide's top emotion is {run.top}: "
                + ("reached" if run.reached else "not reached"))
     for path in run.written:
-        click.echo(f"  wrote {path}")
+        click.echo(f"  wrote {safe(path)}")
 
 
 @cli.command("pack")
@@ -1145,7 +1149,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
                     zoom_breath, intensity, tft_opts)
     res = face_pack(checkpoint, spec, face=FaceSource(image, data, index, kind), styles=Styles(seed, psi),
                     device=device, batch=batch, show_progress=True)
-    click.echo(f"wrote {res.pack}: {res.idle_loops} idle loops and {res.transitions} transitions, "
+    click.echo(f"wrote {safe(res.pack)}: {res.idle_loops} idle loops and {res.transitions} transitions, "
                f"{res.frames} frames, {res.bytes} bytes ({_bytes_split(res)}{res.raw_bytes / max(1, res.bytes):.1f}:1), "
                f"verified {'pixel' if tft else 'bit'} for {'pixel' if tft else 'bit'}")
     _echo_results(res)
@@ -1312,7 +1316,7 @@ def stylegan2_generate(model, seeds, cls, psi, cutoff, noise, sketch, settings, 
     if settings is not None and not sketch:
         raise click.UsageError("--settings chooses how --sketch sketches the images; add --sketch, or leave it out")
     res = generate(model, parse_seeds(seeds), out, cls, psi, cutoff, noise, sketch, settings, batch, device, force)
-    click.echo(f"wrote {res['seeds']} images ({res['resolution']} px, {res['channels']} channel(s)) to {res['out']}")
+    click.echo(f"wrote {res['seeds']} images ({res['resolution']} px, {res['channels']} channel(s)) to {safe(res['out'])}")
 
 
 @stylegan2_group.command("convert")
@@ -1337,7 +1341,7 @@ def stylegan2_convert(model, classes, draws, out, force):
 
     names = [c.strip() for c in classes.split(",")] if classes is not None else None
     res = convert(model, out, names, draws, force)
-    click.echo(f"wrote {res['out']} ({res['bytes']:,} bytes, {res['parameters']:,} parameters)")
+    click.echo(f"wrote {safe(res['out'])} ({res['bytes']:,} bytes, {res['parameters']:,} parameters)")
 
 
 @stylegan2_group.command("directions")
@@ -1375,7 +1379,7 @@ def stylegan2_directions(model, classifier, samples, psi, strength, out, device)
         auc = "n/a" if s["auc"] is None else f"{s['auc']:.2f}"
         click.echo(f"  {e:9s} held-out r {r}, AUC {auc}; moved faces read as {e}: "
                    f"{100 * s['top_before']:.0f}% -> {100 * s['top_after']:.0f}% (p {s['p_before']:.2f} -> {s['p_after']:.2f})")
-    click.echo(f"wrote {out}")
+    click.echo(f"wrote {safe(out)}")
 
 
 def _terminated(signum, frame) -> None:

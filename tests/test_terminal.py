@@ -148,3 +148,22 @@ def test_on_a_terminal_nothing_is_stripped_but_escapes_are_shown(tmp_path):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 1
     assert b"\x1b" not in seen and b"x\\x1b[31mred\\x1b[0m: no such dataset folder" in seen
+
+
+def test_a_path_holding_a_line_break_stays_on_its_line(tmp_path):
+    """A line break is kept in what the command line writes (its messages have lines), but not inside a name: the
+    'wrote' line and an error naming such a path are each one line."""
+    from emosketch.models import default_sketch_classifier
+
+    out = tmp_path / "two\nlines.pt"
+    run = subprocess.run([sys.executable, "-c", ENTRY, "slim", str(default_sketch_classifier()), "--out", str(out)],
+                         capture_output=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    wrote = run.stdout.decode().splitlines()
+    assert len(wrote) == 1 and wrote[0].startswith(f"wrote {tmp_path}/two\\x0alines.pt: classifier"), wrote
+    assert out.exists()  # the file itself has the name it was given
+    run = subprocess.run([sys.executable, "-c", ENTRY, "dataset", "info", "no\nsuch"], capture_output=True,
+                         cwd=tmp_path)
+    assert run.returncode == 1
+    lines = run.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: no\\x0asuch: no such dataset folder"), lines
