@@ -4,6 +4,7 @@ the synthetic ground truth."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -119,3 +120,41 @@ def test_a_generator_of_another_size_than_the_data_is_said(synthetic, trained, t
     assert not any("draws at" in m for m in said)
     # on ink-and-paper drawings the two edit figures are one, and the report says why they are equal
     assert "(one figure: every pixel is ink or paper)" in (tmp_path / "r2" / "report.md").read_text()
+
+
+def test_a_judge_that_is_one_of_the_generators_guides_is_said_to_flatter(synthetic, trained, tmp_path, monkeypatch):
+    """The generator's own guide (found by its weights, under any name) or the shipped sketch classifier, a guide
+    by recipe, judges it kindly: evaluate says so, in its log and its report; another judge gets no such note."""
+    import shutil
+
+    import torch
+
+    from emosketch.evaluate.report import fingerprint, judge_translator
+    from emosketch.models import default_sketch_classifier
+
+    clf, _ = trained
+    ds = load(synthetic)
+    monkeypatch.chdir(tmp_path)
+    Path("runs").mkdir()
+    shutil.copyfile(clf, "runs/guide.pt")  # where the training run found its guide; the judge is a copy of it
+    plain = InputTranslator(ds.classes)
+    plain.state = {"config": {"guide": "runs/missing-guide.pt", "extra_guides": ["runs/guide.pt"]}}
+    said = []
+    rep = judge_translator(plain, "input", synthetic, clf, tmp_path / "r", faces=4, log=said.append)
+    assert any("one of the guides this generator was trained to satisfy (runs/guide.pt)" in m for m in said), said
+    assert "flatters" in rep["judge_note"] and "flatters" in (tmp_path / "r" / "report.md").read_text()
+    # another network of the same shape is not the guide
+    other = torch.load(clf, weights_only=True)
+    other["model"] = {k: v + 1 if v.is_floating_point() else v for k, v in other["model"].items()}
+    torch.save(other, "other.pt")
+    assert fingerprint(other) != fingerprint(torch.load(clf, weights_only=True))
+    said.clear()
+    rep = judge_translator(plain, "input", synthetic, "other.pt", tmp_path / "r2", faces=4, log=said.append)
+    assert rep["judge_note"] is None and not any("flatters" in m for m in said)
+    assert "flatters" not in (tmp_path / "r2" / "report.md").read_text()
+    # a generator trained with a guide, judged by the shipped sketch classifier: a guide by its recipe
+    from emosketch.evaluate.report import judge_note
+
+    assert "shipped sketch classifier" in judge_note(plain, default_sketch_classifier())
+    assert judge_note(InputTranslator(ds.classes), default_sketch_classifier()) is None  # trained with no guide
+    assert judge_note(InputTranslator(ds.classes), clf) is None

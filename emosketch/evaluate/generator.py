@@ -126,7 +126,7 @@ def translation_pairs(ds: SketchDataset, split: str, faces: int, rng: np.random.
 def evaluate_generator(translator: Translator, data: str | Path, classifier: str | Path, out: str | Path,
                        name: str, lpips=None, split: str = "test", faces: int = 64, ppl_samples: int = 128,
                        eps: float = 1e-4, seed: int = 0, device: str = "auto", force: bool = False,
-                       lpips_note: str | None = None) -> dict:
+                       lpips_note: str | None = None, judge_note: str | None = None) -> dict:
     """Judge `translator` on `faces` faces of the dataset split; write report.json, report.md and
     confusion.png (target emotion vs the classifier's verdict) to `out`."""
     dev = pick_device(device)
@@ -178,6 +178,7 @@ def evaluate_generator(translator: Translator, data: str | Path, classifier: str
         "ppl": ppl | {"eps": eps},
         "confusion_matrix": verdict["confusion_matrix"],
         "lpips_note": lpips_note,
+        "judge_note": judge_note,  # why the judge flatters this generator (one of its guides), when it does
     }
     ident = ds.path / "identity.npy"
     if ident.exists():  # synthetic: compare with the ground-truth render
@@ -214,6 +215,8 @@ def generator_markdown(r: dict) -> str:
         g = r["ground_truth"]
         lines += [f"| L1 to the ground-truth render (input untouched: {g['input_l1']:.4f}) | {g['l1']:.4f} |",
                   f"| stroke IoU with the ground truth (input untouched: {g['input_stroke_iou']:.3f}) | {g['stroke_iou']:.3f} |"]
+    if r.get("judge_note"):
+        lines += ["", f"Note: {r['judge_note']}."]
     if r.get("lpips_note"):
         lines += ["", f"Note: {r['lpips_note']}"]
     lines += ["", "Target-emotion accuracy per asked-for class: " +

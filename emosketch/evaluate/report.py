@@ -63,6 +63,49 @@ def baseline_translator(name: str, data: str | Path):
     return makers[name]()
 
 
+def fingerprint(state: dict) -> str:
+    """A classifier checkpoint's weights as one hash: two files of the same network hash alike."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for key in sorted(state.get("model") or {}):
+        h.update(key.encode())
+        h.update(state["model"][key].detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def judge_note(translator, classifier: str | Path) -> str | None:
+    """Why the judge's verdict on this generator flatters it, if it does: the judge is one of the guides the
+    generator was trained against (its config names them; those on this machine are compared by weights), or,
+    for a generator trained with a guide (the shipped ones), the shipped sketch classifier, a guide by the
+    same recipe."""
+    import torch
+
+    from ..models import default_sketch_classifier
+
+    advice = ("so its verdict flatters the generator; judge with a classifier trained on real sketches that no "
+              "generator learned from (emosketch classifier train)")
+    config = (getattr(translator, "state", None) or {}).get("config") or {}
+    guides = [config.get("guide")] + list(config.get("extra_guides") or [])
+    guides = [Path(g) for g in guides if isinstance(g, str) and g and Path(g).is_file()]
+    def weights(path):
+        try:
+            return fingerprint(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception:  # noqa: BLE001 -- unreadable: a judge load_classifier refuses in words later, a guide gone
+            return None
+
+    mine = weights(classifier) if guides else None
+    if mine is not None:
+        for guide in guides:
+            if weights(guide) == mine:
+                return f"the judge is one of the guides this generator was trained to satisfy ({guide}), {advice}"
+    shipped = default_sketch_classifier()
+    if config.get("guide") and Path(classifier).resolve() == shipped.resolve():
+        return (f"the judge is the shipped sketch classifier ({shipped.name}), the search's guide, trained by the "
+                f"recipe of this generator's guide (configs/classifier-guide.yaml), {advice}")
+    return None
+
+
 def judge_translator(translator, name: str, data: str | Path, classifier: str | Path, out: str | Path,
                      split: str = "test", faces: int | None = None, lpips_trunk: str | None = None,
                      device: str = "auto", force: bool = False, log=print) -> dict:
@@ -81,6 +124,9 @@ def judge_translator(translator, name: str, data: str | Path, classifier: str | 
     if drawn and drawn != side:  # it runs, but it is not the comparison a reader may think it is
         log(f"note: the generator draws at {drawn} px and {data} holds {side} px sketches: each is scaled to "
             f"{drawn} px for it and its drawing back to {side} px for the judge")
+    flattered = judge_note(translator, classifier)
+    if flattered:
+        log(f"note: {flattered}")
     lpips, note = None, None
     if find_trunk(lpips_trunk) is not None:
         lpips = lpips_model(lpips_trunk)
@@ -88,4 +134,4 @@ def judge_translator(translator, name: str, data: str | Path, classifier: str | 
         note = "LPIPS skipped, distances are L1. " + missing_trunk_message()
         log(f"note: {note}")
     return evaluate_generator(translator, data, classifier, out, name, lpips=lpips, split=split, faces=faces,
-                              device=device, force=force, lpips_note=note)
+                              device=device, force=force, lpips_note=note, judge_note=flattered)
