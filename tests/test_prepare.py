@@ -470,8 +470,8 @@ def test_a_fer2013_row_with_a_usage_it_does_not_know_is_skipped_and_counted(tmp_
     (tmp_path / "fer.csv").write_text("emotion,pixels,Usage\n"
                                       f"3,{pixels},Training\n4,{pixels},Bogus\n0,{pixels},\n")
     index = read_fer2013(tmp_path / "fer.csv")
-    assert [(i.label, i.split) for i in index.items] == [("happy", 0), ("anger", None)]  # an empty one is assigned
-    assert index.skipped == [("fer.csv:3", "unknown Usage 'Bogus'")]
+    assert [(i.label, i.split) for i in index.items] == [("happy", 0)]
+    assert index.skipped == [("fer.csv:3", "unknown Usage 'Bogus'"), ("fer.csv:4", "no Usage")]
 
 
 def test_a_link_to_nothing_in_a_folder_source_is_counted_as_skipped(tmp_path):
@@ -517,3 +517,51 @@ def test_a_source_with_no_test_split_says_to_evaluate_on_val(tmp_path):
     said.clear()
     prepare("synthetic", tmp_path / "syn", PrepareConfig(size=32, count=40), progress=False, log=said.append)
     assert not any("test split" in m for m in said)  # a source with a test split is quiet
+
+
+def test_a_fer2013_csv_is_read_as_any_csv_reader_reads_it(tmp_path):
+    """A CSV written with every field quoted (Python's csv.QUOTE_ALL, a spreadsheet's export) could not be read:
+    its header was refused as the very header expected, quoted rows were 'corrupt', and a label written 3.0 (pandas,
+    for a column that held a NaN) was a bad label. It now reads byte for byte as the plain file does."""
+    import csv as csvlib
+
+    rng = np.random.default_rng(0)
+    rows = [(code, " ".join(map(str, rng.integers(0, 256, 48 * 48))), usage)
+            for code, usage in [(3, "Training"), (4, "PublicTest"), (0, "PrivateTest"), (6, "Training")]]
+    with open(tmp_path / "plain.csv", "w", newline="") as f:
+        w = csvlib.writer(f)
+        w.writerow(["emotion", "pixels", "Usage"])
+        w.writerows(rows)
+    with open(tmp_path / "quoted.csv", "w", newline="", encoding="utf-8-sig") as f:  # a BOM too
+        w = csvlib.writer(f, quoting=csvlib.QUOTE_ALL, lineterminator="\r\n")
+        w.writerow(["emotion", "pixels", "Usage"])
+        w.writerows([(f"{code}.0", px, usage) for code, px, usage in rows])
+    for name in ("plain", "quoted"):
+        prepare(f"fer2013:{tmp_path / name}.csv", tmp_path / f"ds-{name}", PrepareConfig(size=32), progress=False,
+                log=lambda m: None)
+    plain, quoted = load(tmp_path / "ds-plain"), load(tmp_path / "ds-quoted")
+    assert len(plain) == 4 and plain.classes == quoted.classes
+    assert np.array_equal(plain.images, quoted.images) and np.array_equal(plain.labels, quoted.labels)
+    assert list(plain.split) == list(quoted.split) == [0, 1, 2, 0]
+    # a file with no header names what it found in a line, not its 2,304 pixel values
+    (tmp_path / "bare.csv").write_text("\n".join(",".join(map(str, r)) for r in rows) + "\n")
+    with pytest.raises(EmosketchError) as info:
+        prepare(f"fer2013:{tmp_path / 'bare.csv'}", tmp_path / "ds-bare", PrepareConfig(size=32), progress=False)
+    assert "not a FER2013 CSV" in str(info.value) and len(str(info.value)) < 300
+    # when nothing is left, the error says why
+    (tmp_path / "bad.csv").write_text("emotion,pixels,Usage\n" + "".join(f"9,{r[1]},Training\n" for r in rows))
+    with pytest.raises(EmosketchError, match="no labelled items to prepare \\(skipped: 4 bad label\\)"):
+        prepare(f"fer2013:{tmp_path / 'bad.csv'}", tmp_path / "ds-bad", PrepareConfig(size=32), progress=False)
+
+
+def test_a_fer2013_row_names_why_its_pixels_are_not_a_face(tmp_path):
+    from emosketch.datasets.decode import Skip
+    from emosketch.datasets.prepare import _fer2013_pixels
+
+    cases = {"2303": " ".join(["1"] * 2303), "300": " ".join(["300"] * 2304), "x": "1 2 x 4", "": ""}
+    for words, pixels in zip(["2303 pixel values", "from 300 to 300", "not whole numbers", "no pixel string"],
+                             cases.values()):
+        (tmp_path / "f.csv").write_text(f"emotion,pixels,Usage\n3,{pixels},Training\n")
+        with pytest.raises(Skip) as info:
+            _fer2013_pixels(str(tmp_path / "f.csv"), len("emotion,pixels,Usage\n"), 1, 8)
+        assert words in str(info.value.args), info.value.args

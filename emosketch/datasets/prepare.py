@@ -34,7 +34,7 @@ from ..errors import EmosketchError, is_whole, shown
 from ..progress import progress as progress_bar
 from .decode import MAX_PIXELS, MIN_SIDE, Skip, decode_file
 from .face import FaceConfig, crop_face, framing_margin
-from .readers import SPLIT_NAMES, TEST, TRAIN, VAL, Index, Item, read_source
+from .readers import SPLIT_NAMES, TEST, TRAIN, VAL, Index, Item, fer2013_fields, read_source
 from .sketch import SketchConfig, sketch
 from .synthetic import random_identity, render
 
@@ -119,7 +119,9 @@ def resolve_classes(index: Index, cfg: PrepareConfig) -> tuple[list[str], list[i
     else:
         classes = [e for e in EMOTIONS if e in present] + sorted(present - set(EMOTIONS))
     if not classes:
-        raise EmosketchError(f"{index.path}: no labelled items to prepare")
+        reasons = Counter(reason for _, reason in index.skipped).most_common(4)
+        why = f" (skipped: {', '.join(f'{n} {r}' for r, n in reasons)})" if reasons else ""
+        raise EmosketchError(f"{index.path}: no labelled items to prepare{why}")
     for c in classes:  # a checkpoint with such a class is refused: say so before the work
         if not class_name_ok(c):
             plain = re.sub(r"^[0-9]+", "", re.sub(r"[^a-z0-9]", "", c.lower()))
@@ -172,24 +174,24 @@ def assign_splits(items: list[Item], labels: list[int], fractions: list[float], 
 
 # ---- one item, one chunk --------------------------------------------------------------------------
 
-def _fer2013_pixels(path: str, offset: int, min_side: int) -> np.ndarray:
+def _fer2013_pixels(path: str, offset: int, column: int, min_side: int) -> np.ndarray:
     with open(path, "rb") as fh:
         fh.seek(offset)
-        fields = fh.readline().decode("utf-8", "replace").strip().split(",")
-    for field_text in fields:
-        values = field_text.split()
-        if len(values) > 1:
-            try:
-                pixels = np.array([int(v) for v in values], np.int64)
-            except ValueError:
-                raise Skip("corrupt image", "pixels are not numbers") from None
-            side = int(round(len(pixels) ** 0.5))
-            if side * side != len(pixels) or pixels.min() < 0 or pixels.max() > 255:
-                raise Skip("corrupt image", f"{len(pixels)} pixel values")
-            if side < min_side:
-                raise Skip("image too small", f"{side}x{side} (min_side {min_side})")
-            return pixels.reshape(side, side).astype(np.uint8)
-    raise Skip("corrupt image", "no pixel string")
+        fields = fer2013_fields(fh.readline())
+    if column >= len(fields) or not fields[column]:
+        raise Skip("corrupt image", "no pixel string")
+    try:
+        pixels = np.array([int(v) for v in fields[column].split()], np.int64)
+    except ValueError:
+        raise Skip("corrupt image", "pixels are not whole numbers") from None
+    side = int(round(len(pixels) ** 0.5))
+    if side * side != len(pixels):
+        raise Skip("corrupt image", f"{len(pixels)} pixel values, not a square's (48x48 is 2,304)")
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise Skip("corrupt image", f"pixel values from {pixels.min()} to {pixels.max()}, not 0 to 255")
+    if side < min_side:
+        raise Skip("image too small", f"{side}x{side} (min_side {min_side})")
+    return pixels.reshape(side, side).astype(np.uint8)
 
 
 def process_item(item: Item, cfg: PrepareConfig) -> tuple[np.ndarray, np.ndarray, str]:
@@ -200,7 +202,7 @@ def process_item(item: Item, cfg: PrepareConfig) -> tuple[np.ndarray, np.ndarray
         face = render(random_identity(seed=identity_seed), item.label, intensity, cfg.size)
         return face, face, "synthetic"
     if kind == "fer2013":
-        gray = _fer2013_pixels(item.ref[1], item.ref[2], cfg.min_side)
+        gray = _fer2013_pixels(item.ref[1], item.ref[2], item.ref[3], cfg.min_side)
         box = (0, 0, gray.shape[1], gray.shape[0])  # FER2013 rows are face crops already
     else:
         gray = decode_file(item.ref[1], cfg.min_side, cfg.max_pixels)

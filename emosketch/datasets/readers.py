@@ -175,6 +175,24 @@ def read_affectnet96(root: Path) -> Index:
     return index
 
 
+def fer2013_fields(line: bytes) -> list[str]:
+    """One FER2013 CSV line's fields, read as any CSV reader reads them (quoted or not: a spreadsheet or
+    Python's csv module may quote every field)."""
+    text = line.decode("utf-8", "replace").strip("\r\n")
+    try:
+        return [f.strip() for f in next(csv.reader([text]), [])]
+    except csv.Error:
+        return [f.strip().strip('"') for f in text.split(",")]
+
+
+def _fer2013_code(text: str) -> int:
+    """An emotion code: 3, or 3.0 as pandas writes an integer column that held a NaN."""
+    value = float(text)
+    if not value.is_integer() or not 0 <= value < len(FER2013_CODES):
+        raise ValueError(text)
+    return int(value)
+
+
 def read_fer2013(path: Path) -> Index:
     """FER2013's CSV (emotion, pixels, Usage). Items point at their row's byte offset, so the pixel
     strings are read by the workers, never all at once."""
@@ -184,13 +202,18 @@ def read_fer2013(path: Path) -> Index:
         raise EmosketchError(f"{path}: no such FER2013 CSV")
     index = Index("fer2013", str(path))
     with open(path, "rb") as fh:
+        first = fh.readline(64 * 1024)
         try:
-            header = fh.readline(64 * 1024).decode("utf-8-sig").strip().split(",")
+            first.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise EmosketchError(f"{path}: not UTF-8 text (its header line); save it as UTF-8") from None
-        cols = {name.strip().lower(): i for i, name in enumerate(header)}
+        header = fer2013_fields(first.removeprefix(b"\xef\xbb\xbf"))
+        cols = {name.lower(): i for i, name in enumerate(header)}
         if not {"emotion", "pixels"} <= set(cols):
-            raise EmosketchError(f"{path}: not a FER2013 CSV (header {header}, expected emotion,pixels,Usage)")
+            shown_header = [h if len(h) <= 24 else h[:21] + "..." for h in header[:6]]
+            more = f" and {len(header) - 6} more" if len(header) > 6 else ""
+            raise EmosketchError(f"{path}: not a FER2013 CSV (its first line's fields are {shown_header}{more}; "
+                                 "expected a header emotion,pixels,Usage)")
         row_no = 1
         while True:
             offset = fh.tell()
@@ -200,24 +223,21 @@ def read_fer2013(path: Path) -> Index:
             row_no += 1
             if not line.strip():
                 continue
-            fields = line.decode("utf-8", "replace").strip().split(",")
+            fields = fer2013_fields(line)
             key = f"{path.name}:{row_no}"
             try:
-                code = int(fields[cols["emotion"]])
-                if code < 0:
-                    raise ValueError(code)
-                label = FER2013_CODES[code]
-            except (ValueError, IndexError):
+                label = FER2013_CODES[_fer2013_code(fields[cols["emotion"]])]
+            except (ValueError, IndexError, OverflowError):
                 index.skipped.append((key, "bad label"))
                 continue
             split = None
-            if "usage" in cols:
-                usage = fields[cols["usage"]].strip() if len(fields) > cols["usage"] else ""
+            if "usage" in cols:  # a row's Usage must say which split: a row without one is not guessed at
+                usage = fields[cols["usage"]] if len(fields) > cols["usage"] else ""
                 split = FER2013_USAGE.get(usage.lower())
-                if split is None and usage:  # a split it does not know (an empty one is assigned, as with no column)
-                    index.skipped.append((key, f"unknown Usage {usage[:20]!r}"))
+                if split is None:
+                    index.skipped.append((key, f"unknown Usage {usage[:20]!r}" if usage else "no Usage"))
                     continue
-            index.items.append(Item(key, label, split, ("fer2013", str(path), offset)))
+            index.items.append(Item(key, label, split, ("fer2013", str(path), offset, cols["pixels"])))
     return index
 
 
