@@ -565,3 +565,27 @@ def test_a_fer2013_row_names_why_its_pixels_are_not_a_face(tmp_path):
         with pytest.raises(Skip) as info:
             _fer2013_pixels(str(tmp_path / "f.csv"), len("emotion,pixels,Usage\n"), 1, 8)
         assert words in str(info.value.args), info.value.args
+
+
+def test_training_refuses_a_class_with_no_training_face(tmp_path):
+    """train/{happy,sad} beside val/{happy,sad,anger}: the generator and the classifier trained without a word, and
+    the model listed anger, a class it never saw."""
+    from emosketch.evaluate.classifier import ClassifierConfig, train_classifier
+    from emosketch.gan.train import TrainConfig, train
+
+    rng = np.random.default_rng(0)
+    for split, classes in (("train", ("happy", "sad")), ("val", ("happy", "sad", "anger"))):
+        for c in classes:
+            (tmp_path / "src" / split / c).mkdir(parents=True)
+            for i in range(3):
+                cv2.imwrite(str(tmp_path / "src" / split / c / f"{i}.png"),
+                            (rng.random((48, 48)) * 255).astype(np.uint8))
+    prepare(f"folder:{tmp_path / 'src'}", tmp_path / "ds", PrepareConfig(size=32), progress=False, log=lambda m: None)
+    words = "class\\(es\\) anger have no face in the train split \\(3 in val and test\\)"
+    with pytest.raises(EmosketchError, match=words):
+        train(TrainConfig(steps=2, batch_size=2), tmp_path / "ds", tmp_path / "run", device="cpu", progress=False,
+              log=lambda m: None)
+    with pytest.raises(EmosketchError, match=words):
+        train_classifier(tmp_path / "ds", tmp_path / "c.pt", ClassifierConfig(epochs=1), device="cpu", progress=False,
+                         log=lambda m: None)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "c.pt").exists()

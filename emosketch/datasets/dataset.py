@@ -149,7 +149,13 @@ def sample_grid(ds: SketchDataset, per_class: int = 6, seed: int = 0, show_faces
 
 def check_trainable(ds: SketchDataset, path: str | Path) -> None:
     """Refuse a dataset a model cannot learn from: fewer than two classes (a generator met NaN losses at step 1,
-    and a classifier scored 1.000 on one class)."""
+    and a classifier scored 1.000 on one class), or a class with no training face (it trained without a word)."""
     if len(ds.classes) < 2:
         raise EmosketchError(f"{path}: one class ({', '.join(ds.classes) or 'none'}); training needs two classes or "
                              "more (prepare with more --classes)")
+    counts = np.bincount(np.asarray(ds.labels)[ds.indices("train")], minlength=len(ds.classes))
+    empty = [c for c, n in zip(ds.classes, counts) if n == 0]
+    if empty:  # a model would list the class, and never learn it: asked for it, it would draw another
+        elsewhere = int(np.isin(np.asarray(ds.labels), [ds.classes.index(c) for c in empty]).sum())
+        raise EmosketchError(f"{path}: class(es) {', '.join(empty)} have no face in the train split ({elsewhere} in "
+                             "val and test); give them training faces, or prepare with --classes that leave them out")
