@@ -100,6 +100,8 @@ class Group(click.Group):
             return super().invoke(ctx)
         except EmosketchError as exc:
             raise click.ClickException(safe(exc)) from None  # one line, even where a path holds a line break
+        except BrokenPipeError:  # `emosketch dataset info DS | head -1`: click's own main exits quietly
+            raise
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(safe(f"{where}{exc.strerror or exc}")) from None

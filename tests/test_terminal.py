@@ -167,3 +167,14 @@ def test_a_path_holding_a_line_break_stays_on_its_line(tmp_path):
     assert run.returncode == 1
     lines = run.stderr.decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: no\\x0asuch: no such dataset folder"), lines
+
+
+def test_a_reader_that_stops_early_is_no_error(synthetic, tmp_path):
+    """`emosketch dataset info DS | head -1` printed 'Error: Broken pipe' when head had gone (2 runs in 3)."""
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first line: every write meets a closed pipe
+    run = subprocess.run([sys.executable, "-c", ENTRY, "dataset", "info", str(synthetic)], stdout=write,
+                         stderr=subprocess.PIPE, cwd=tmp_path)
+    os.close(write)
+    assert b"Error" not in run.stderr and b"Traceback" not in run.stderr and b"Exception" not in run.stderr, run.stderr
+    assert run.returncode == 1  # click's exit for a closed pipe: quiet, and not a success
