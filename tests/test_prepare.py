@@ -589,3 +589,41 @@ def test_training_refuses_a_class_with_no_training_face(tmp_path):
         train_classifier(tmp_path / "ds", tmp_path / "c.pt", ClassifierConfig(epochs=1), device="cpu", progress=False,
                          log=lambda m: None)
     assert not (tmp_path / "run").exists() and not (tmp_path / "c.pt").exists()
+
+
+@pytest.mark.parametrize("layout, per_class, words", [
+    ("train-only", 3, "no face is in the val or the test split (the source gives none"),
+    ("flat", 2, "no face is in the val or the test split (too few faces a class for split_fractions"),
+])
+def test_an_empty_split_is_said_with_its_cause(tmp_path, layout, per_class, words):
+    """A folder of 6 faces a class (stratified 5/1/0) was told 'the source has none: FER+ without FER2013Test',
+    and a folder with train/ alone was told nothing."""
+    rng = np.random.default_rng(1)
+    for c in ("happy", "sad"):
+        folder = tmp_path / "src" / ("train" if layout == "train-only" else "") / c
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            cv2.imwrite(str(folder / f"{i}.png"), (rng.random((48, 48)) * 255).astype(np.uint8))
+    said = []
+    prepare(f"folder:{tmp_path / 'src'}", tmp_path / "ds", PrepareConfig(size=32), progress=False, log=said.append)
+    assert any(words in m and "give the source some" in m for m in said), said
+    assert not any("FER2013Test" in m for m in said) or layout == "train-only"
+
+
+def test_a_run_stopped_by_sigterm_says_where_it_will_resume(tmp_path, monkeypatch):
+    """SIGTERM (the CLI's handler raises SystemExit 143) left out the line Ctrl-C gets: how many chunks are left."""
+    cfg = PrepareConfig(size=32, count=96, chunk=16)
+    real = prep.process_chunk
+    calls = {"n": 0}
+
+    def terminated_on_third(items, c):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise SystemExit(143)
+        return real(items, c)
+
+    monkeypatch.setattr(prep, "process_chunk", terminated_on_third)
+    said = []
+    with pytest.raises(SystemExit):
+        prepare("synthetic", tmp_path / "out", cfg, progress=False, log=said.append)
+    assert any("stopped with 4 of 6 chunks left" in m for m in said), said

@@ -378,7 +378,8 @@ def _prepare(source: str, out: Path, cfg: PrepareConfig, workers: int, force: bo
     bar = progress_bar(len(items), "prepare", "face", initial=done_items, enabled=progress)
     try:
         _run_chunks(items, cfg, chunk_dir, todo, workers, bar.update)
-    except KeyboardInterrupt:  # a stop asked for, not an error: said, and passed on (the CLI exits 130)
+    except (KeyboardInterrupt, SystemExit):  # a stop asked for (Ctrl-C, or SIGTERM, which the CLI turns into an
+        # exit), not an error: said, and passed on (the CLI exits 130 or 143)
         log(f"stopped with {len(_chunks_todo(chunk_dir, n_chunks))} of {n_chunks} chunks left in {partial}; run the "
             "same command again to resume")
         raise
@@ -390,9 +391,18 @@ def _prepare(source: str, out: Path, cfg: PrepareConfig, workers: int, force: bo
         reasons = ", ".join(f"{n} {r}" for r, n in list(meta["skipped_by_reason"].items())[:4])
         raise EmosketchError(f"{index.path}: no usable face in {len(items)} items (skipped: {reasons})")
     _check_assembled(partial, meta["count"], cfg)
-    if not any(meta["counts"][c]["test"] for c in classes) and any(meta["counts"][c]["val"] for c in classes):
-        log("note: no face is in the test split (the source has none: FER+ without FER2013Test, say); evaluate "
-            "with --split val")
+    missing = [name for name in ("val", "test") if not any(meta["counts"][c][name] for c in classes)]
+    if missing:
+        asked = dict(zip(("val", "test"), cfg.split_fractions[1:]))
+        if all(item.split is not None for item in items):
+            why = "the source gives none: FER+ without FER2013Test, or a folder without val/ or test/, say"
+        elif all(asked[name] <= 0 for name in missing):
+            why = "split_fractions gives it none"
+        else:
+            why = f"too few faces a class for split_fractions {list(cfg.split_fractions)}"
+        where = ("with --split val" if "val" not in missing else
+                 "faces it was not trained on: give the source some, or prepare with other split_fractions")
+        log(f"note: no face is in the {' or the '.join(missing)} split ({why}); evaluate {where}")
     empty = [c for c in classes if not sum(meta["counts"][c].values())]
     if empty:  # kept, so that labels keep their numbers, but a model would learn nothing of them
         log(f"note: class(es) {', '.join(empty)} kept no usable face (every item skipped, see below); leave them "
