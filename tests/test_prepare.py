@@ -539,6 +539,10 @@ def test_a_fer2013_csv_is_read_as_any_csv_reader_reads_it(tmp_path):
     for name in ("plain", "quoted"):
         prepare(f"fer2013:{tmp_path / name}.csv", tmp_path / f"ds-{name}", PrepareConfig(size=32), progress=False,
                 log=lambda m: None)
+    said = []
+    prepare(f"fer2013:{tmp_path / 'plain.csv'}", tmp_path / "ds-again", PrepareConfig(size=32), progress=False,
+            log=said.append)  # the face detector's pass after the bar, seconds on a large file, is said
+    assert any(m.startswith("measuring how these crops frame their faces") for m in said), said
     plain, quoted = load(tmp_path / "ds-plain"), load(tmp_path / "ds-quoted")
     assert len(plain) == 4 and plain.classes == quoted.classes
     assert np.array_equal(plain.images, quoted.images) and np.array_equal(plain.labels, quoted.labels)

@@ -385,7 +385,7 @@ def _prepare(source: str, out: Path, cfg: PrepareConfig, workers: int, force: bo
         raise
     finally:
         bar.close()
-    meta = _assemble(partial, chunk_dir, n_chunks, index, items, labels, splits, classes, cfg, source)
+    meta = _assemble(partial, chunk_dir, n_chunks, index, items, labels, splits, classes, cfg, source, log)
     if meta["count"] == 0:
         shutil.rmtree(partial)
         reasons = ", ".join(f"{n} {r}" for r, n in list(meta["skipped_by_reason"].items())[:4])
@@ -452,7 +452,7 @@ def _check_assembled(partial: Path, count: int, cfg: PrepareConfig) -> None:
 
 
 def _assemble(partial: Path, chunk_dir: Path, n_chunks: int, index: Index, items: list[Item], labels: list[int],
-              splits: list[int], classes: list[str], cfg: PrepareConfig, source: str) -> dict:
+              splits: list[int], classes: list[str], cfg: PrepareConfig, source: str, log=print) -> dict:
     """Concatenate the kept items of every chunk into memory-mapped arrays, chunk by chunk."""
     oks, notes = [], []
     for c in range(n_chunks):
@@ -506,7 +506,10 @@ def _assemble(partial: Path, chunk_dir: Path, n_chunks: int, index: Index, items
     if cfg.face.photo_margin is None and cfg.keep_faces and n and crop_methods.get("box", 0) * 2 > n:
         # Crops from the dataset's own boxes: measure how close they frame their faces, so that a photo's
         # Haar box is framed alike when a model trained on them reads it (FaceConfig.photo_margin).
-        margin, found, tried = framing_margin(np.load(partial / "faces.npy", mmap_mode="r"), cfg.face.min_face)
+        faces = np.load(partial / "faces.npy", mmap_mode="r")
+        log(f"measuring how these crops frame their faces, for photos (the face detector on {min(400, len(faces))} "
+            "of them)")
+        margin, found, tried = framing_margin(faces, cfg.face.min_face)
         face_crop["photo_margin"] = margin
         face_crop["photo_margin_measured"] = {"found": found, "tried": tried}
     return {
