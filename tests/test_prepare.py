@@ -631,3 +631,32 @@ def test_a_run_stopped_by_sigterm_says_where_it_will_resume(tmp_path, monkeypatc
     with pytest.raises(SystemExit):
         prepare("synthetic", tmp_path / "out", cfg, progress=False, log=said.append)
     assert any("stopped with 4 of 6 chunks left" in m for m in said), said
+
+
+def test_a_folder_source_counts_every_file_it_does_not_read(tmp_path):
+    """A class folder beside train/val/test holding 6 pictures was '1 skipped'; a file beside the class folders
+    and a link to a folder inside a class (followed, it could loop) were dropped without a count."""
+    from emosketch.datasets.readers import read_folder
+
+    img = (np.random.default_rng(0).random((48, 48)) * 255).astype(np.uint8)
+    split = tmp_path / "split"
+    for folder in ("train/happy", "train/sad", "neutral"):
+        (split / folder).mkdir(parents=True)
+    for i in range(6):
+        cv2.imwrite(str(split / "neutral" / f"{i}.png"), img)
+    cv2.imwrite(str(split / "train" / "happy" / "a.png"), img)
+    cv2.imwrite(str(split / "train" / "sad" / "a.png"), img)
+    index = read_folder(split)
+    assert [why for _, why in index.skipped] == ["beside the train/val/test folders"] * 6
+    flat = tmp_path / "flat"
+    for c in ("happy", "sad"):
+        (flat / c).mkdir(parents=True)
+        cv2.imwrite(str(flat / c / "a.png"), img)
+    (flat / "README.txt").write_text("my faces")
+    (flat / "happy" / "sadlink").symlink_to(flat / "sad")
+    (flat / "happy" / "up").symlink_to(flat)
+    index = read_folder(flat)
+    assert len(index.items) == 2
+    assert sorted(index.skipped) == [("README.txt", "beside the class folders"),
+                                     ("happy/sadlink/", "a link to a folder (not followed)"),
+                                     ("happy/up/", "a link to a folder (not followed)")]

@@ -308,10 +308,13 @@ def read_folder(root: Path) -> Index:
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     split_dirs = [(d, FOLDER_SPLITS[d.name.lower()]) for d in subdirs if d.name.lower() in FOLDER_SPLITS]
     groups = split_dirs if split_dirs else [(root, None)]
-    if split_dirs:  # with train/val/test folders, what lies beside them is not read: counted, never silently dropped
-        for p in sorted(root.iterdir()):
-            if not p.name.startswith(".") and p.name.lower() not in FOLDER_SPLITS:
-                index.skipped.append((p.name, "beside the train/val/test folders"))
+    # what lies beside the class (or train/val/test) folders is not read: counted, a file at a time, never dropped
+    beside = "beside the train/val/test folders" if split_dirs else "beside the class folders"
+    for p in sorted(root.iterdir()):
+        if p.name.startswith(".") or (p.is_dir() and (not split_dirs or p.name.lower() in FOLDER_SPLITS)):
+            continue
+        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() and not p.is_symlink() else [p]
+        index.skipped += [(str(f.relative_to(root)), beside) for f in files] or [(f"{p.name}/", beside)]
     for base, split in groups:
         for class_dir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
             label = canonical(class_dir.name)
@@ -322,6 +325,9 @@ def read_folder(root: Path) -> Index:
                     found += 1
                 elif f.is_symlink() and not f.exists():  # counted, as a missing file is
                     index.skipped.append((str(f.relative_to(root)), "missing file (a link to nothing)"))
+                    found += 1
+                elif f.is_dir() and f.is_symlink():  # not followed (a link to .. would loop): counted
+                    index.skipped.append((f"{f.relative_to(root)}/", "a link to a folder (not followed)"))
                     found += 1
                 elif not f.is_dir():  # a FIFO, a socket, a device (or a link to one): counted, never opened
                     index.skipped.append((str(f.relative_to(root)), "not a regular file"))
