@@ -660,3 +660,20 @@ def test_a_folder_source_counts_every_file_it_does_not_read(tmp_path):
     assert sorted(index.skipped) == [("README.txt", "beside the class folders"),
                                      ("happy/sadlink/", "a link to a folder (not followed)"),
                                      ("happy/up/", "a link to a folder (not followed)")]
+
+
+def test_an_affectnet96_folder_says_what_its_labels_csv_leaves_out_or_contradicts(tmp_path):
+    """A row labelled happy for a picture in anger/ was read as happy, and a picture labels.csv does not list
+    was dropped, both without a word."""
+    from datasets_fixtures import face, write_img
+
+    from emosketch.datasets.readers import read_affectnet96
+
+    make_affectnet96(tmp_path)
+    write_img(tmp_path / "anger" / "extra.png", face(9, "anger", 96))
+    rows = (tmp_path / "labels.csv").read_text().replace("anger/image0000000.png,anger", "anger/image0000000.png,happy")
+    (tmp_path / "labels.csv").write_text(rows)
+    index = read_affectnet96(tmp_path)
+    assert ("anger/image0000000.png", "label differs from its class folder") in index.skipped
+    assert ("anger/extra.png", "not in labels.csv") in index.skipped
+    assert len(index.items) == 6  # the six other rows, the unreadable one among them (decoding skips it later)

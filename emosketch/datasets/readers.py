@@ -171,7 +171,16 @@ def read_affectnet96(root: Path) -> Index:
         if file is None:
             index.skipped.append((key, OUTSIDE))
             continue
+        folder = canonical(file.relative_to(root).parts[0]) if len(file.relative_to(root).parts) > 1 else None
+        if folder in EMOTIONS and label is not None and folder != label:  # one of the two is wrong: neither wins
+            index.skipped.append((key, "label differs from its class folder"))
+            continue
         index.items.append(Item(key, label, None, ("file", str(file))))
+    listed = {Path(item.ref[1]) for item in index.items} | {root / k for k, _ in index.skipped}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for f in sorted(f for f in folder.rglob("*") if f.is_file() and not f.name.startswith(".")):
+            if f not in listed:  # a picture labels.csv does not list is not read: counted, never dropped unsaid
+                index.skipped.append((str(f.relative_to(root)), "not in labels.csv"))
     return index
 
 
