@@ -677,3 +677,15 @@ def test_an_affectnet96_folder_says_what_its_labels_csv_leaves_out_or_contradict
     assert ("anger/image0000000.png", "label differs from its class folder") in index.skipped
     assert ("anger/extra.png", "not in labels.csv") in index.skipped
     assert len(index.items) == 6  # the six other rows, the unreadable one among them (decoding skips it later)
+
+
+def test_a_class_asked_for_whose_folder_is_empty_is_named_as_such(tmp_path):
+    img = (np.random.default_rng(0).random((48, 48)) * 255).astype(np.uint8)
+    for c in ("happy", "sad", "fear"):
+        (tmp_path / "src" / c).mkdir(parents=True)
+    for c in ("happy", "sad"):
+        cv2.imwrite(str(tmp_path / "src" / c / "a.png"), img)
+    with pytest.raises(EmosketchError, match="class\\(es\\) fear not in .* \\(it has happy, sad; fear/ is a folder "
+                                             "with no files\\)"):
+        prepare(f"folder:{tmp_path / 'src'}", tmp_path / "ds", PrepareConfig(size=32, classes=["happy", "fear"]),
+                progress=False)

@@ -114,8 +114,12 @@ def resolve_classes(index: Index, cfg: PrepareConfig) -> tuple[list[str], list[i
             raise EmosketchError(f"--classes: {exc}; name each class once (merge classes with --map)") from None
         absent = [c for c in classes if c not in present]
         if absent:
+            empty = [key for key, why in index.skipped if why == "a class folder with no files"
+                     and canonical(key.rstrip("/").split("/")[-1]) in absent]
+            hint = f"; {', '.join(empty)} {'is a folder' if len(empty) == 1 else 'are folders'} with no files" \
+                if empty else ""
             raise EmosketchError(f"class(es) {', '.join(absent)} not in {index.path} "
-                                 f"(it has {', '.join(sorted(present)) or 'no labelled items'})")
+                                 f"(it has {', '.join(sorted(present)) or 'no labelled items'}{hint})")
     else:
         classes = [e for e in EMOTIONS if e in present] + sorted(present - set(EMOTIONS))
     if not classes:
