@@ -298,3 +298,29 @@ def test_a_model_with_no_sketch_settings_points_a_guessed_photo_to_as_sketch():
     with pytest.raises(EmosketchError) as info:
         model_input(photo, {}, 32, "sketch", "photo")
     assert "--as sketch" not in str(info.value)  # named a photo by the user: no such advice
+
+
+def test_a_portrait_cut_out_onto_white_is_read_as_a_photo():
+    """A portrait pasted on a white (or, decoded, a transparent) ground is mostly paper and read as a line drawing:
+    it was redrawn as it was, garbage, exit 0. The face the detector finds in it is skin, so it is a photo; a
+    drawing's face is still a drawing."""
+    import cv2
+
+    from emosketch.datasets.decode import decode_file
+    from emosketch.datasets.photo import model_input
+    from emosketch.datasets.synthetic import random_identity, render
+    from emosketch.models import demo_photo
+
+    photo = decode_file(demo_photo())
+    head = photo[15:105, 70:160]  # the demo photo's head (its face box is at 85, 30, 54 px a side)
+    canvas = np.full((600, 600), 255, np.uint8)
+    canvas[175:425, 175:425] = cv2.resize(head, (250, 250), interpolation=cv2.INTER_CUBIC)
+    assert looks_like_sketch(canvas)  # as a whole: 83% paper
+    from emosketch.datasets.sketch import SketchConfig
+
+    settings = {}
+    _, how = model_input(canvas, settings, 64, fallback=SketchConfig())
+    assert how.startswith("photo -> sketch (haar"), how
+    for seed in range(3):
+        drawing = cv2.resize(render(random_identity(seed), "happy", size=128), (512, 512), interpolation=cv2.INTER_CUBIC)
+        assert model_input(drawing, settings, 64, fallback=SketchConfig())[1] == "sketch as is (read as a drawing)"

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from ..errors import EmosketchError
-from .face import FaceConfig, crop_face
+from .face import FaceConfig, crop_face, detect
 from .sketch import SketchConfig, sketch
 
 # A photo's XDoG sketch holds at least this share of ink (SketchConfig.min_ink; the lower quartile of the FER+
@@ -80,6 +80,19 @@ def looks_like_sketch(gray: np.ndarray) -> bool:
     return (mid & touching).sum() > 0.6 * mid.sum()
 
 
+def photo_face_in(gray: np.ndarray) -> bool:
+    """Whether a picture that looks like line art as a whole holds a photographed face: a portrait cut out onto
+    a white or transparent ground is mostly paper, but the face the detector finds in it is skin, with the
+    mid-tones a drawing's face lacks."""
+    scale = min(1.0, 512 / max(gray.shape))  # the detector on at most 512 px a side: fast, and faces stay large
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    box = detect(small, min_face=0.05)  # a head and shoulders set small on a large white page, too
+    if box is None:
+        return False
+    x, y, w, h = box
+    return not looks_like_sketch(small[y:y + h, x:x + w])
+
+
 def drawn_whole(how: str) -> bool:
     """Whether a photo's model input, as model_input describes it (`how`), is the whole picture: no face was
     found in it (and people seldom see a face in its drawing on the panel)."""
@@ -101,7 +114,7 @@ def model_input(gray: np.ndarray, settings: dict, size: int, reads: str = "sketc
     sketch_cfg = sketch_cfg or fallback
     guessed = kind == "auto"
     if guessed:
-        kind = "sketch" if looks_like_sketch(gray) else "photo"
+        kind = "sketch" if looks_like_sketch(gray) and not photo_face_in(gray) else "photo"
     if kind == "sketch":
         if reads == "face":
             raise EmosketchError("this classifier reads face photos, not sketches")
