@@ -413,6 +413,33 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
 GIF_MAX_FPS = 50  # a GIF's delays are hundredths of a second, and browsers play a delay under 2 of them at 10 fps
 
 
+GIF_MAX_STILL_MS = 655_350  # a GIF frame's delay is 16-bit, in hundredths of a second
+
+
+def gif_delays(durations_ms) -> list[int]:
+    """Frame times in ms as the hundredths of a second a GIF stores, each frame ending when it should: at 30 fps
+    30, 30, 40 ms, not 30 ms each (GIF writers cut 33.3 to 30, and it played 10% fast)."""
+    ends = np.round(np.concatenate([[0.0], np.cumsum(durations_ms, dtype=np.float64)]) / 10.0).astype(np.int64)
+    return [int(d) * 10 for d in np.diff(ends)]
+
+
+def gif_durations(count: int, fps: float) -> list[int]:
+    """gif_delays of `count` frames at `fps`."""
+    return gif_delays(np.full(count, 1000.0 / fps))
+
+
+def longest_still(frames: np.ndarray) -> int:
+    """The most consecutive identical frames (a held pose), which a GIF writer merges into one."""
+    if len(frames) < 2:
+        return len(frames)
+    same = np.all(frames[1:] == frames[:-1], axis=tuple(range(1, frames.ndim)))
+    longest = run = 1
+    for s in same:
+        run = run + 1 if s else 1
+        longest = max(longest, run)
+    return longest
+
+
 def gif_step(fps: float) -> int:
     """Every how many frames a GIF keeps at `fps`, so that it plays at its real speed (at most 50 fps)."""
     return max(1, math.ceil(fps / GIF_MAX_FPS - 1e-9))
@@ -453,10 +480,15 @@ def write_frames(path: str | Path, frames: Frames) -> Path:
             raise EmosketchError(f"{path}: a GIF is at most 65,535 pixels a side; these frames are "
                                  f"{frames.frames.shape[2]}x{frames.frames.shape[1]}")
         step = gif_step(frames.fps)  # past 50 fps every step-th frame, each held for the step it stands for
+        kept = frames.frames[::step]
+        still = longest_still(kept) * 1000.0 * step / frames.fps
+        if still > GIF_MAX_STILL_MS:  # Pillow merges identical frames, and their time overflowed its 16 bits
+            raise EmosketchError(f"{path}: a GIF shows one picture for at most {GIF_MAX_STILL_MS / 1000:g} s, and "
+                                 f"these frames hold one for {still / 1000:,.1f} s; write .mp4, or hold it shorter")
         # Encoded in memory and written by Python: the writer's own file, failing on a full disk, had printed a
         # traceback from its finaliser after the error. The comment lets _read_gif undo the merging of
         # identical frames that GIF writers do.
-        data = iio.imwrite("<bytes>", frames.frames[::step], extension=".gif", duration=1000.0 * step / frames.fps,
+        data = iio.imwrite("<bytes>", kept, extension=".gif", duration=gif_durations(len(kept), frames.fps / step),
                            loop=0, comment=f"emosketch fps={frames.fps / step:g}")
         with atomic_file(path) as tmp:
             tmp.write_bytes(data)

@@ -269,3 +269,31 @@ def test_a_gif_comment_with_an_odd_frame_rate_is_one_line_naming_the_file(tmp_pa
         with pytest.raises(EmosketchError, match=f"odd.gif: .*{words}") as exc:
             read_frames(path)
         assert len(str(exc.value)) < 200
+
+
+@pytest.mark.parametrize("fps", [30.0, 12.0, 29.97, 7.0, 50.0])
+def test_a_gif_lasts_as_long_as_its_frames_at_their_rate(tmp_path, fps):
+    """GIF delays are hundredths of a second, and 33.3 ms was cut to 30: 60 frames at 30 fps played in 1.8 s, not
+    2.0, and 12 fps 4% fast. Each frame now ends on the hundredth nearest its true end."""
+    from PIL import Image, ImageSequence
+
+    rng = np.random.default_rng(0)
+    pictures = rng.integers(0, 256, (60, 16, 16)).astype(np.uint8)  # every frame differs: none merged
+    path = write_frames(tmp_path / "t.gif", Frames(pictures, fps))
+    with Image.open(path) as im:
+        delays = [f.info["duration"] for f in ImageSequence.Iterator(im)]
+    assert len(delays) == 60 and abs(sum(delays) - 60 * 1000 / fps) <= 5, (sum(delays), delays[:6])
+    assert min(delays) >= 20  # a browser plays a delay of one hundredth or less at a tenth of a second
+    back = read_frames(path)
+    assert len(back.frames) == 60 and back.fps == pytest.approx(fps, rel=1e-3)
+
+
+def test_a_gif_still_too_long_for_its_delays_is_one_line(tmp_path):
+    """A pose held past 655 s (fps 0.02 and a hold of 20 frames) overflowed Pillow's 16-bit delay: 'unexpected
+    OverflowError' and a traceback from its finaliser."""
+    pictures = np.repeat(np.random.default_rng(1).integers(0, 256, (3, 8, 8)).astype(np.uint8), [1, 1, 20], axis=0)
+    with pytest.raises(EmosketchError, match="a GIF shows one picture for at most 655.35 s, and these frames hold "
+                                             "one for 1,000.0 s; write .mp4"):
+        write_frames(tmp_path / "slow.gif", Frames(pictures, 0.02))
+    assert not list(tmp_path.iterdir())
+    write_frames(tmp_path / "ok.gif", Frames(pictures[:14], 0.02))  # 13 held frames, 650 s: written

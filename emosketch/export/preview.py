@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from ..errors import EmosketchError
-from ..frames import gif_step, write_image
+from ..frames import gif_delays, gif_step, write_image
 from ..text import put_text
 from .pack import Pack
 
@@ -100,7 +100,7 @@ def write_gif(pack: Pack, path: Path, panel: str = "white", scale: int = 4, grid
     first = image(frames[0])
     rest = (image(i) for i in frames[1:])
     first.save(path, format="GIF", save_all=True, append_images=rest, loop=0,
-               duration=durations if len(durations) > 1 else durations[0],
+               duration=gif_delays(durations) if len(durations) > 1 else gif_delays(durations)[0],
                optimize=False, disposal=1)
     return path
 
