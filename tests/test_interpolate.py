@@ -867,3 +867,24 @@ def test_the_agent_asks_a_pack_for_one_emotion_at_a_time():
     assert weak.requested(small) == "neutral" and weak.requested(small, threshold=0.01) == "happy"
     with pytest.raises(EmosketchError, match="the pack's list of emotion names"):
         agent.requested("happy")
+
+
+def test_a_timeline_keeps_the_length_written():
+    """Each step was rounded to whole frames on its own: forty 1.5-frame moves took 2 frames each, and a timeline
+    written as 10.125 s ran 13.5 s (0.1 s steps at 12 fps ran 17% short). The frames now follow the timeline's
+    clock: steps take 2 and 1 frames in turn, and the whole ends within half a frame of what was written."""
+    for fps, step, repeats in ((12, 0.125, 40), (12, 0.1, 50), (25, 0.3, 20), (10, 0.5, 3)):
+        plan = parse_timeline({"fps": fps, "timeline": [
+            {"emotion": "neutral", "hold": step},
+            {"repeat": repeats, "steps": [{"to": "happy", "over": step}, {"to": "neutral", "over": step}]},
+        ]}, CLASSES)
+        written = step * (1 + 2 * repeats) * fps
+        assert abs(len(plan) - written) <= 0.5 + 1e-9, (fps, step, len(plan), written)
+        w = plan.poses()[:, CLASSES.index("happy")]
+        assert w.max() == pytest.approx(1.0)  # every move still ends on its target: some frame is fully happy
+    # a step shorter than a frame still shows, and a cut with no hold is one frame, as before
+    plan = parse_timeline({"fps": 12, "timeline": [{"emotion": "neutral"}, {"to": "happy", "over": 0.01}]}, CLASSES)
+    assert len(plan) == 2 and plan.poses()[-1][CLASSES.index("happy")] == pytest.approx(1.0)
+    # ease names are read as emotion names are, whatever their case
+    plan = parse_timeline([{"emotion": "Neutral"}, {"to": "happy", "over": 0.5, "ease": "Sigmoid"}], CLASSES)
+    assert len(plan) == 7

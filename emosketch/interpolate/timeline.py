@@ -121,6 +121,7 @@ class _Builder:
         self.zooms: list[float] = []
         self.zoomed = False  # whether any step set a zoom
         self.visited = 0  # steps visited, repeats multiplied out
+        self.at = 0.0  # the timeline's clock, in frames: where the frames written should end
 
     def visit(self, where: str) -> None:
         self.visited += 1
@@ -129,11 +130,18 @@ class _Builder:
                                  "multiplied): give fewer repeats")
 
     def frames(self, seconds: float) -> int:
-        n = max(1.0, seconds * self.fps)  # compared as a float: a hold of 1e308 s is past the bound, not an overflow
-        if len(self.t) + round(min(n, 2.0 * MAX_FRAMES)) > MAX_FRAMES:
+        """How many frames a step of `seconds` gets: as many as bring the frames written to the timeline's own
+        clock, rounded (so steps of 1.5 frames take 2 and 1 in turn, and the whole keeps the length written,
+        where each rounded alone had drifted a third too long), and at least one (a move ends on its target)."""
+        end = self.at + seconds * self.fps  # a float: a hold of 1e308 s is past the bound, not an overflow
+        if end >= MAX_FRAMES + 0.5 or len(self.t) >= MAX_FRAMES:
             raise EmosketchError(f"the timeline runs past {MAX_FRAMES:,} frames ({MAX_FRAMES / self.fps:,.0f} s at "
                                  f"{self.fps:g} fps): make it shorter or lower its fps")
-        return max(1, round(n))
+        n = math.floor(end + 0.5) - len(self.t)
+        if n < 1:  # a step shorter than what is left of a frame still shows: the clock moves on with it
+            n, end = 1, float(len(self.t) + 1)
+        self.at = end
+        return n
 
     def hold(self, seconds: float, label: str, where: str) -> None:
         if self.current is None:
@@ -218,6 +226,7 @@ def _entries(builder: _Builder, entries: Any, where: str, depth: int = 0) -> Non
         if intensity > MAX_INTENSITY:
             raise EmosketchError(f"{at}intensity must be at most {MAX_INTENSITY:g} (as --intensity), got {intensity:g}")
         easing = entry.get("ease", DEFAULT_EASE)
+        easing = easing.strip().lower() if isinstance(easing, str) else easing  # as emotion names: Sigmoid too
         if not isinstance(easing, str) or easing not in EASINGS:
             raise EmosketchError(f"{at}ease {shown(easing)}: expected one of {', '.join(EASINGS)}")
         if "ease" in entry and "to" not in entry:
