@@ -93,7 +93,17 @@ def read_yaml(path: str | Path, what: str = "config") -> Any:
     except UnicodeDecodeError:
         raise EmosketchError(f"{path}: not UTF-8 text (a YAML {what} file is)") from None
     except yaml.YAMLError as exc:
-        raise EmosketchError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise EmosketchError(f"{path}: not valid YAML ({yaml_problem(exc)})") from None
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML error in one line: where it is and what is wrong ("line 3, column 1: found character '\\t' that
+    cannot start any token: indent with spaces, not tabs"), not only what the parser was doing."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    hint = ": indent with spaces, not tabs" if "\\t" in problem or "\t" in problem else ""
+    return f"{where}{problem}{hint}"
 
 
 def load_yaml(path: str | Path) -> dict:

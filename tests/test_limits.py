@@ -566,3 +566,20 @@ def test_a_device_a_fifo_or_a_folder_is_never_read_as_an_image(tmp_path):
     assert len(read_regular(tmp_path / "big.png", limit=2004)) == 2004
     with pytest.raises(FileNotFoundError):
         read_regular(tmp_path / "none.png")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("fps: 12\ntimeline:\n\t- {emotion: neutral}\n",
+     "line 3, column 1: found character '\\t' that cannot start any token: indent with spaces, not tabs"),
+    ("timeline: [{emotion: neutral}\n", "line 2, column 1: expected ',' or ']'"),
+    ("fps: 12\ntimeline:\n  - {emotion: neutral}\n - {to: happy}\n", "line 4, column 2: expected <block end>"),
+])
+def test_a_yaml_error_says_where_and_what(tmp_path, text, words):
+    """A tab had been 'not valid YAML (while scanning for the next token)': no line, and no word of the tab."""
+    from emosketch.config import read_yaml
+    from emosketch.errors import EmosketchError
+
+    (tmp_path / "t.yaml").write_text(text)
+    with pytest.raises(EmosketchError) as info:
+        read_yaml(tmp_path / "t.yaml")
+    assert words in str(info.value) and "\n" not in str(info.value), str(info.value)
