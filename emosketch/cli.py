@@ -860,6 +860,10 @@ def _style_options(fn):
 def face_note(how: str) -> str | None:
     """The note for a photo whose face was found tilted and is drawn turned upright, or in which the face
     detector found no frontal face; else None."""
+    if "the largest of" in how:
+        count = how.split("the largest of ")[1].split(" faces")[0]
+        return (f"{count} faces were found in the photo and the largest is drawn; to draw another, crop the photo "
+                "to that face")
     if "(read as a drawing)" in how:
         return ("the picture looks like a line drawing, so it is redrawn as it is, with no face found in it; if it "
                 "is a photo, give --as photo")

@@ -224,3 +224,31 @@ def test_a_photos_sketch_gets_an_ink_floor_that_its_settings_may_name():
     own, _ = model_input(gray, {"sketch": {"method": "xdog"}}, 128, "sketch", "photo")  # inked enough already
     assert np.array_equal(own, model_input(gray, {"sketch": {"method": "xdog", "min_ink": 0.0}}, 128, "sketch",
                                            "photo")[0])
+
+
+def test_a_photo_of_two_people_says_which_face_is_drawn():
+    """Two faces: the largest was drawn and nothing was said of the other."""
+    from emosketch.cli import face_note
+    from emosketch.datasets.decode import decode_file
+    from emosketch.models import demo_photo
+
+    photo = decode_file(demo_photo())
+    pair = np.hstack([photo, photo[:, ::-1]])  # the same person twice, side by side
+    _, how = crop_face(pair, 64)
+    assert how == "haar, the largest of 2 faces", how
+    assert face_note(f"photo -> sketch ({how})").startswith("2 faces were found in the photo and the largest is drawn")
+    assert crop_face(photo, 64)[1] == "haar"
+
+
+def test_side_by_side_shows_the_face_the_sketch_was_made_from():
+    """The source panel was the photo's middle square: plain background where the face was off centre."""
+    from emosketch.datasets.decode import decode_file
+    from emosketch.interpolate.render import Renderer
+    from emosketch.models import default_generator, demo_photo
+
+    photo = decode_file(demo_photo())
+    wide = np.full((photo.shape[0], photo.shape[1] * 4), 180, np.uint8)
+    wide[:, :photo.shape[1]] = photo  # the portrait at the left of a wide grey picture
+    source = Renderer(default_generator(), "cpu").source(image=wide)
+    assert source.original.shape[0] == source.original.shape[1] <= wide.shape[0]
+    assert source.original.std() > 20  # a face, not the plain grey the middle square held

@@ -74,14 +74,20 @@ def cascade() -> cv2.CascadeClassifier:
     return found
 
 
-def detect(gray: np.ndarray, min_face: float = 0.2) -> tuple[int, int, int, int] | None:
-    """The largest frontal face (x, y, w, h), or None."""
+def detect_all(gray: np.ndarray, min_face: float = 0.2) -> list[tuple[int, int, int, int]]:
+    """Every frontal face (x, y, w, h), the largest first."""
     side = max(8, int(min(gray.shape) * min_face))
     faces = cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=4, minSize=(side, side))
-    if len(faces) == 0:
-        return None
-    x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
-    return int(x), int(y), int(w), int(h)
+    return [tuple(int(v) for v in f) for f in sorted(faces, key=lambda f: -int(f[2]) * int(f[3]))]
+
+
+def detect(gray: np.ndarray, min_face: float = 0.2) -> tuple[int, int, int, int] | None:
+    """The largest frontal face (x, y, w, h), or None."""
+    faces = detect_all(gray, min_face)
+    return faces[0] if faces else None
+
+
+OTHER_FACE = 0.5  # a face at least this share of the largest's area is another person, not a stray box
 
 
 def framing_margin(faces: np.ndarray, min_face: float = 0.2, sample: int = 400,
@@ -198,7 +204,8 @@ def square_around(box: tuple[float, float, float, float], margin: float, shape: 
 
 def crop_face(gray: np.ndarray, size: int, cfg: FaceConfig = FaceConfig(),
               box: tuple[float, float, float, float] | None = None) -> tuple[np.ndarray, str]:
-    """Crop the face of `gray` to a size x size square. Returns (face, how): how is 'box', 'haar',
+    """Crop the face of `gray` to a size x size square. Returns (face, how): how is 'box', 'haar' ('haar, the
+    largest of N faces' where N people's faces are found),
     'haar, upright' (cfg.upright: found by find_upright; with the angle it was turned by) or 'whole'.
     Raises Skip('no face found') when the detector misses and the policy is 'skip'."""
     face, how, _ = crop_face_at(gray, size, cfg, box)
@@ -215,9 +222,11 @@ def crop_face_at(gray: np.ndarray, size: int, cfg: FaceConfig = FaceConfig(),
     if box is not None and cfg.detector == "auto":
         how = "box"
     elif cfg.detector in ("auto", "haar"):
-        box = detect(gray, cfg.min_face)
+        faces = detect_all(gray, cfg.min_face)
+        box = faces[0] if faces else None
         if box is not None:
-            how = "haar"
+            people = 1 + sum(w * h >= OTHER_FACE * box[2] * box[3] for _, _, w, h in faces[1:])
+            how = "haar" if people == 1 else f"haar, the largest of {people} faces"
         else:
             found = find_upright(gray) if cfg.upright else None
             if found is not None and found[3] == 0:  # found upright, in the border: cropped as any face

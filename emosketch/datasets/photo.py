@@ -101,11 +101,19 @@ def drawn_whole(how: str) -> bool:
 
 def model_input(gray: np.ndarray, settings: dict, size: int, reads: str = "sketch", kind: str = "auto",
                 fallback: SketchConfig | None = None) -> tuple[np.ndarray, str]:
+    """model_input_and_face without the face crop."""
+    image, how, _ = model_input_and_face(gray, settings, size, reads, kind, fallback)
+    return image, how
+
+
+def model_input_and_face(gray: np.ndarray, settings: dict, size: int, reads: str = "sketch", kind: str = "auto",
+                         fallback: SketchConfig | None = None) -> tuple[np.ndarray, str, np.ndarray | None]:
     """A decoded gray image -> what a model reads: its face crop (`reads` "face") or the sketch of it
     ("sketch"), through the dataset `settings` it was trained on, at `size`. `kind` says whether the
     image is a photo or already a sketch (auto: guess). `fallback` sketches photos for a model whose
     data has no sketch settings (synthetic drawings); without it such a model refuses photos.
-    Returns (image, how it was made). A picture of one flat tone holds no face or drawing: refused."""
+    Returns (image, how it was made, the face crop a photo's image was made from or None for a drawing). A
+    picture of one flat tone holds no face or drawing: refused."""
     if gray.size and int(gray.min()) == int(gray.max()):  # a blank pack "verified", or rows of white PNGs, exit 0
         raise EmosketchError(f"the picture is one flat tone (every pixel {int(gray.min())}): there is no face or "
                              "drawing in it to redraw")
@@ -124,10 +132,10 @@ def model_input(gray: np.ndarray, settings: dict, size: int, reads: str = "sketc
                                  "no drawing in it to redraw")
         side = min(gray.shape)
         y0, x0 = (gray.shape[0] - side) // 2, (gray.shape[1] - side) // 2
-        return gray[y0:y0 + side, x0:x0 + side], "sketch as is" + (" (read as a drawing)" if guessed else "")
+        return gray[y0:y0 + side, x0:x0 + side], "sketch as is" + (" (read as a drawing)" if guessed else ""), None
     face, how = crop_face(gray, size, face_cfg)
     if reads == "face":
-        return face, f"face ({how})"
+        return face, f"face ({how})", face
     if sketch_cfg is None:
         raise EmosketchError("this classifier was trained on synthetic drawings and has no sketch settings "
                              "for photos; give it line drawings" + (" (if this is one, read as a photo, pass --as "
@@ -136,5 +144,5 @@ def model_input(gray: np.ndarray, settings: dict, size: int, reads: str = "sketc
                              "classifier train)")
     if defaults:
         return sketch(face, sketch_cfg), f"photo -> sketch ({how}; prepare's default sketch settings, as the " \
-                                         "model was trained on synthetic drawings that have none)"
-    return sketch(face, sketch_cfg), f"photo -> sketch ({how})"
+                                         "model was trained on synthetic drawings that have none)", face
+    return sketch(face, sketch_cfg), f"photo -> sketch ({how})", face

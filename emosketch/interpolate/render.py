@@ -21,7 +21,7 @@ from .timeline import Plan
 @dataclass
 class Source:
     sketch: np.ndarray  # uint8 [S, S] at the model's size, what the generator redraws
-    original: np.ndarray  # uint8 gray: the photo, sketch or dataset image it came from
+    original: np.ndarray  # uint8 gray: a photo's face crop, or the sketch or dataset face it came from
     how: str  # e.g. "photo -> sketch (haar)", "sketch as is", "dataset data/x #12 (happy)"
 
 
@@ -116,7 +116,7 @@ class Renderer:
         """A decoded gray image (photo or sketch) -> the face to redraw, through the checkpoint's own
         face crop and sketch settings (prepare's defaults for a model that has none), or `settings` given
         in their place (e.g. datasets.photo.with_photo_margin of them)."""
-        from ..datasets.photo import model_input
+        from ..datasets.photo import model_input_and_face
         from ..datasets.sketch import SketchConfig
         from ..tensors import resize_batch
 
@@ -126,8 +126,11 @@ class Renderer:
             raise EmosketchError(f"the picture must be an image array [H, W] or [H, W, 3 or 4] (OpenCV's BGR), got {what}")
         gray = to_gray(gray)  # a colour, 16-bit or float [0, 1] picture too: a BGR one had failed to unpack
         data = self.state.get("dataset", {}) if settings is None else settings
-        sketch, how = model_input(gray, data, int(data.get("size") or self.size), "sketch", kind, SketchConfig())
-        return Source(resize_batch(sketch[None], self.size)[0], gray, how)
+        sketch, how, face = model_input_and_face(gray, data, int(data.get("size") or self.size), "sketch", kind,
+                                                 SketchConfig())
+        # a photo's source is the face crop its sketch was made from (side by side, it stands beside the sketch;
+        # the photo's middle square had been shown, a plain background where the face was off centre)
+        return Source(resize_batch(sketch[None], self.size)[0], gray if face is None else face, how)
 
     # ---- style codes ---------------------------------------------------------------------------
 
