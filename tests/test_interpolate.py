@@ -888,3 +888,23 @@ def test_a_timeline_keeps_the_length_written():
     # ease names are read as emotion names are, whatever their case
     plan = parse_timeline([{"emotion": "Neutral"}, {"to": "happy", "over": 0.5, "ease": "Sigmoid"}], CLASSES)
     assert len(plan) == 7
+
+
+def test_the_agent_module_docstring_shows_what_the_agent_does():
+    """Its example said 0.2 / 0.8 after one step, where the agent gives 0.749 / 0.251 (joy still rising)."""
+    import re
+
+    import emosketch.interpolate.agent as agent_module
+    from emosketch.interpolate.agent import Agent, AgentConfig
+
+    said = [(float(n), float(h)) for n, h in re.findall(r'"neutral": ([0-9.]+)\.\.\., "happy": ([0-9.]+)\.\.\.',
+                                                        agent_module.__doc__)]
+    agent = Agent(AgentConfig(), classes=["neutral", "happy", "sad", "surprise", "fear", "anger"])
+    agent.stimulate("joy", 0.8)
+    seen = []
+    for count in (1, 11):
+        for _ in range(count):
+            agent.step(1 / 12)
+        w = agent.weights()
+        seen.append((w["neutral"], w["happy"]))
+    assert len(said) == 2 and all(abs(a - b) < 1e-3 for s, v in zip(said, seen) for a, b in zip(s, v)), (said, seen)

@@ -4,7 +4,10 @@ raise and time lets fade, turned into emotion weights every frame.
     agent = Agent(AgentConfig(), classes=["neutral", "happy", "sad", "surprise", "fear", "anger"])
     agent.stimulate("joy", 0.8)
     agent.step(1 / 12)
-    agent.weights()      # {"neutral": 0.2..., "happy": 0.8..., ...}
+    agent.weights()      # {"neutral": 0.749..., "happy": 0.251..., ...}: joy still rising
+    for _ in range(11):
+        agent.step(1 / 12)
+    agent.weights()      # {"neutral": 0.346..., "happy": 0.654..., ...}: a second on, risen and fading
 
 A stimulus first flows into its channel over `rise` seconds (so the face moves rather than
 jumps), then the channel decays with its own half-life. A stimulus of at least `overthrow` to

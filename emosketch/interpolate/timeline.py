@@ -279,6 +279,8 @@ def parse_timeline(data: Any, classes: list[str], fps: float | None = None, wher
 
 
 def load_timeline(path: str | Path, classes: list[str], fps: float | None = None) -> Plan:
+    """A YAML or JSON timeline file (configs/timeline-demo.yaml) as the Plan of its frames for a model of
+    `classes`; `fps` overrides the file's own. Errors name the file, the entry and the key."""
     return parse_timeline(read_yaml(path, "timeline"), classes, fps, str(path))
 
 
