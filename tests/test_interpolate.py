@@ -908,3 +908,13 @@ def test_the_agent_module_docstring_shows_what_the_agent_does():
         w = agent.weights()
         seen.append((w["neutral"], w["happy"]))
     assert len(said) == 2 and all(abs(a - b) < 1e-3 for s, v in zip(said, seen) for a, b in zip(s, v)), (said, seen)
+
+
+def test_a_channel_mapped_to_a_misspelt_emotion_names_the_models_emotions_and_the_closest():
+    """agent.emotions {joy: exstatic} said only that the model lacks 'exstatic'; a near miss now gets its
+    likely emotion, and every such line lists the model's emotions."""
+    agent = Agent(AgentConfig(emotions={**AgentConfig().emotions, "joy": "hapy", "love": "exstatic"}), CLASSES)
+    lines = agent.report()
+    assert any(line.startswith("channel 'joy' maps to 'hapy' (did you mean 'happy'?), which the model (neutral, ")
+               for line in lines), lines
+    assert any(line.startswith("channel 'love' maps to 'exstatic', which the model (") for line in lines), lines

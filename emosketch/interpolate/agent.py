@@ -114,6 +114,11 @@ def looks(value, where: str) -> list[tuple[tuple[str, float], ...]]:
     return out
 
 
+def looks_of(named: str) -> list[list[str]]:
+    """The emotion names in a report's 'happy or anger 0.5 + happy 0.5' (look_name's words, joined by ' or ')."""
+    return [[part.split(" ")[0] for part in look.split(" + ")] for look in named.split(" or ")]
+
+
 def look_name(look: tuple[tuple[str, float], ...]) -> str:
     """'happy', or 'anger 0.5 + happy 0.5' for a blend."""
     return look[0][0] if len(look) == 1 else " + ".join(f"{e} {w:g}" for e, w in look)
@@ -149,8 +154,18 @@ class Agent:
 
     def report(self) -> list[str]:
         """One line per channel the face cannot show."""
-        lines = [f"channel {c!r} maps to {e!r}, which the model does not have: it will not show" if e
-                 else f"channel {c!r} maps to no emotion: it will not show" for c, e in self.unmatched.items()]
+        import difflib
+
+        def missing(c: str, e: str) -> str:
+            names = [n for look in looks_of(e) for n in look]
+            close = [m for n in names if n not in self.classes
+                     for m in difflib.get_close_matches(n, self.classes, n=1, cutoff=0.7)]
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            have = f" ({', '.join(self.classes)})" if self.classes else ""
+            return f"channel {c!r} maps to {e!r}{hint}, which the model{have} does not have: it will not show"
+
+        lines = [missing(c, e) if e else f"channel {c!r} maps to no emotion: it will not show"
+                 for c, e in self.unmatched.items()]
         if self.rest_missing is not None:
             lines.append(f"rest {self.rest_missing!r} is not an emotion of the model ({', '.join(self.classes)}): "
                          "at rest the face is an even blend of them")
