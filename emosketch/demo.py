@@ -120,6 +120,7 @@ def _run_demo(out: Path, progress: Callable[[str], None], steps: int | None, cou
     from .export.pack import panel_codec
     from .export.panel import PANEL
     from .interpolate.agent import load_script, run_script
+    from .interpolate.animate import STILL, still
     from .interpolate.pack import emotion_pack, sequences
     from .interpolate.plot import write_agent_plot
     from .interpolate.render import Renderer, write_outputs
@@ -156,6 +157,8 @@ def _run_demo(out: Path, progress: Callable[[str], None], steps: int | None, cou
     progress("[3/5] transitions: configs/timeline-demo.yaml")
     plan = load_timeline(_config("timeline-demo.yaml"), r.classes)
     tour = Frames(r.render(face, r.plan_codes(plan)), plan.fps, plan.marks())
+    if still(tour.frames, plan.poses()):  # a short --train run's generator: said, not shown as a still "tour"
+        progress(f"  note: {STILL}")
     written["transitions (source | sketch | OLED)"] = write_outputs(tour, [out / "transitions.gif"],
                                                                     original=face.original)[0]
     written["transition frames (for emosketch export)"] = write_outputs(tour, [out / "transitions.npz"])[0]

@@ -918,3 +918,21 @@ def test_a_channel_mapped_to_a_misspelt_emotion_names_the_models_emotions_and_th
     assert any(line.startswith("channel 'joy' maps to 'hapy' (did you mean 'happy'?), which the model (neutral, ")
                for line in lines), lines
     assert any(line.startswith("channel 'love' maps to 'exstatic', which the model (") for line in lines), lines
+
+
+def test_a_generator_that_draws_no_emotion_is_said_to(generator, synthetic, tmp_path, monkeypatch):
+    """demo --train --steps 200 drew 37 byte-identical frames for neutral -> happy, and said nothing."""
+    from emosketch.interpolate import animate as job
+    from emosketch.interpolate.animate import STILL, FaceSource, TransitionSpec, still
+    from emosketch.interpolate.render import Renderer
+
+    face = FaceSource(data=synthetic, index=1)
+    spec = TransitionSpec((str(tmp_path / "t.npz"),), start="neutral", end="happy", frames=5)
+    moving = job.transition_video(generator, spec, face=face, device="cpu", batch=4)
+    frames = read_frames(tmp_path / "t.npz").frames
+    assert (STILL in moving.notes) == bool((frames == frames[0]).all())
+    monkeypatch.setattr(Renderer, "render", lambda self, src, codes: np.full((len(codes), 32, 32), 200, np.uint8))
+    flat = job.transition_video(generator, TransitionSpec((str(tmp_path / "u.npz"),), start="neutral", end="happy",
+                                                          frames=5), face=face, device="cpu", batch=4)
+    assert STILL in flat.notes
+    assert not still(np.zeros((4, 8, 8), np.uint8), np.zeros((4, 3)))  # a held pose drawn still is as asked

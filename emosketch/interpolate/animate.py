@@ -117,6 +117,17 @@ class PackSpec:
     tft: Any = None  # export.tft.TftOptions: a colour TFT pack instead of an OLED pack
 
 
+STILL = ("every frame is the same picture, though the emotions asked for change: this generator draws no "
+         "emotion yet (a short training run's does not); train it longer, or leave --checkpoint out for the "
+         "shipped model")
+
+
+def still(pixels: np.ndarray, poses: np.ndarray) -> bool:
+    """Whether frames asked to show different emotions all came out the same picture."""
+    asked = np.asarray(poses)
+    return len(pixels) > 1 and bool(np.ptp(asked, axis=0).max() > 0.1) and bool((pixels == pixels[0]).all())
+
+
 @dataclass
 class VideoResult:
     frames: int
@@ -165,7 +176,8 @@ def transition_video(checkpoint: str | Path, spec: TransitionSpec, *, face: Face
         pixels = r.render(src, codes)
     written = write_outputs(Frames(pixels, plan.fps, plan.marks()), list(spec.outputs),
                             original=src.original if spec.side else None)
-    return VideoResult(len(pixels), plan.fps, [str(p) for p in written], src.how, classes=list(r.classes))
+    notes = [STILL] if still(pixels, plan.poses()) else []
+    return VideoResult(len(pixels), plan.fps, [str(p) for p in written], src.how, notes, classes=list(r.classes))
 
 
 def agent_video(checkpoint: str | Path, spec: AgentSpec, *, face: FaceSource, styles: Styles = Styles(),
@@ -187,7 +199,8 @@ def agent_video(checkpoint: str | Path, spec: AgentSpec, *, face: FaceSource, st
     if spec.plot is not None:
         written.append(write_agent_plot(spec.plot, trace, pixels))
     dominant = [d for d in trace.dominant if d]
-    return VideoResult(len(pixels), scr.fps, [str(p) for p in written], src.how, list(trace.notes), list(r.classes),
+    notes = list(trace.notes) + ([STILL] if still(pixels, trace.weights) else [])
+    return VideoResult(len(pixels), scr.fps, [str(p) for p in written], src.how, notes, list(r.classes),
                        len(scr.stimuli), sum(1 for a, b in zip(dominant, dominant[1:]) if a != b))
 
 
