@@ -796,7 +796,7 @@ def sample_cmd(checkpoint, inputs, emotions, out, styles, seed, kind, device, fo
     \b
     Examples:
       emosketch sample --checkpoint runs/tiny/checkpoint.pt --input face.png --emotions happy,sad --out samples
-      emosketch sample --checkpoint runs/fer/checkpoint.pt --input photos/ --out samples --styles 3
+      emosketch sample --input photos/ --out samples --styles 3    # the shipped model
       emosketch sample --input face.jpg --out samples --gray      # the network's soft-edged strokes
 
     For each picture NAME: NAME_EMOTION.png (NAME_EMOTION_K.png with --styles), and NAME.png, the input
@@ -927,8 +927,9 @@ def interpolate_cmd(checkpoint, image, data, index, kind, timeline, start, end, 
 
     \b
     Examples:
+      emosketch interpolate --input me.jpg --from neutral --to happy --out t.gif     # the shipped model: no training
+      emosketch interpolate --input me.jpg --timeline configs/timeline-demo.yaml --out t.mp4 --out t.npz --side-by-side
       emosketch interpolate --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --from neutral --to happy --out t.gif
-      emosketch interpolate --checkpoint runs/tiny/checkpoint.pt --input face.jpg --timeline configs/timeline-demo.yaml --out t.mp4 --out t.npz --side-by-side
       emosketch interpolate --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --from sad --to happy --ease cosine --mode slerp --intensity 1.3 --out t.gif
     """
     from .interpolate.animate import FaceSource, Styles, TransitionSpec, transition_video
@@ -959,6 +960,7 @@ def agent_cmd(checkpoint, image, data, index, kind, script, outputs, plot, side,
 
     \b
     Examples:
+      emosketch agent --input me.jpg --script configs/agent-demo.yaml --out agent.mp4 --plot agent.png   # the shipped model
       emosketch agent --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --script configs/agent-demo.yaml --out agent.mp4 --plot agent.png
       emosketch agent --checkpoint runs/tiny/checkpoint.pt --input face.png --script my-script.yaml --out agent.gif --side-by-side
 
@@ -1096,7 +1098,7 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
     Examples:
       emosketch pack --input me.jpg --out me-pack     # the shipped model: no training, no data
       emosketch pack --checkpoint runs/tiny/checkpoint.pt --data data/synthetic-64 --out face-pack
-      emosketch pack --checkpoint runs/fer/checkpoint.pt --input me.jpg --emotions neutral,happy,sad --out me-pack --max-bytes 12300
+      emosketch pack --input me.jpg --emotions neutral,happy,sad --out uno-pack --max-bytes 12300   # fits an Uno
       emosketch pack --input me.jpg --out dark --polarity ink     # strokes lit on a dark panel
       emosketch pack --input me.jpg --out band --mode face --thin --polarity ink --min-stroke 0 --stroke-level 96  # the face band
       emosketch pack --input me.jpg --out strip --mode face --thin --polarity ink --size 128x32 --framing eyes
