@@ -936,3 +936,19 @@ def test_a_generator_that_draws_no_emotion_is_said_to(generator, synthetic, tmp_
                                                           frames=5), face=face, device="cpu", batch=4)
     assert STILL in flat.notes
     assert not still(np.zeros((4, 8, 8), np.uint8), np.zeros((4, 3)))  # a held pose drawn still is as asked
+
+
+def test_an_agent_frame_shows_the_state_at_its_own_time(tmp_path):
+    """Frames were one step ahead: at 1 fps the frame at t=3 of a stimulus at t=3 (rise 0.2 s) was already 0.71
+    happy. A stimulus now lands at its own t, between frames too."""
+    from emosketch.interpolate.agent import load_script, run_script
+
+    (tmp_path / "s.yaml").write_text("fps: 1\nduration: 5\nstimuli:\n  - {t: 3, channel: joy, amount: 0.9}\n")
+    happy = run_script(load_script(tmp_path / "s.yaml"), CLASSES).weights[:, CLASSES.index("happy")]
+    assert happy[3] == 0 and happy[4] > 0.5
+    # a stimulus between two frames has risen for the time since it landed, not for a whole frame or none
+    (tmp_path / "b.yaml").write_text("fps: 10\nduration: 1\nstimuli:\n  - {t: 0.55, channel: joy, amount: 0.9}\n")
+    (tmp_path / "c.yaml").write_text("fps: 20\nduration: 1\nstimuli:\n  - {t: 0.55, channel: joy, amount: 0.9}\n")
+    at_10 = run_script(load_script(tmp_path / "b.yaml"), CLASSES).weights[6, CLASSES.index("happy")]  # t = 0.6
+    at_20 = run_script(load_script(tmp_path / "c.yaml"), CLASSES).weights[12, CLASSES.index("happy")]  # t = 0.6
+    assert 0 < at_10 == pytest.approx(at_20, abs=1e-9)

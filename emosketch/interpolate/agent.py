@@ -404,13 +404,16 @@ def run_script(script: Script, classes: list[str]) -> Trace:
     dt = 1.0 / script.fps
     pending = list(script.stimuli)
     times, levels, weights, dominant, arousal, smirk = [], [], [], [], [], []
+    clock = 0.0  # the agent's own time: each stimulus lands at its t, not at the frame after it
     for i in range(n):
         now = i * dt
         while pending and pending[0].t <= now + 1e-9:
             s = pending.pop(0)
+            agent.step(max(0.0, s.t - clock))
+            clock = max(clock, s.t)
             agent.stimulate(s.channel, s.amount)
-        if i:
-            agent.step(dt)
+        agent.step(max(0.0, now - clock))  # the frame shows the state at its own time (it had shown 1/fps on)
+        clock = max(clock, now)
         w, side = agent.pose()
         times.append(now)
         levels.append([agent.level[c] for c in CHANNELS])
