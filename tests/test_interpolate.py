@@ -81,7 +81,7 @@ def test_timeline_frames_ends_loops_and_blends():
     ([{"emotion": "neutral"}, {"to": "joyful", "over": 1}], "entry 2: emotion 'joyful' is not one of the model's"),
     ([{"emotion": "neutral"}, {"to": "happy", "ovr": 1}], "entry 2: unknown key 'ovr'"),
     ([{"emotion": "neutral"}, {"to": "happy", "ease": "bounce"}], "entry 2: ease 'bounce'"),
-    ([{"emotion": "neutral", "hold": -1}], "entry 1: hold must be a number >= 0"),
+    ([{"emotion": "neutral", "hold": -1}], "entry 1: hold must be a finite number >= 0"),
     ([{"emotion": "neutral"}, {"repeat": 0, "steps": []}], "entry 2: repeat must be a whole number"),
     ([{"emotion": "neutral", "to": "happy"}], "entry 1: give emotion"),
     ("neutral", "expected a list of steps"),
@@ -677,7 +677,7 @@ def test_a_timeline_is_bounded_and_finite():
     with pytest.raises(EmosketchError, match="fps must be a number from 0.02 to 240"):
         parse_timeline({"fps": 1e9, "timeline": [{"emotion": "neutral", "hold": 1}]}, classes)
     for bad in ({"hold": float("nan")}, {"hold": float("inf")}, {"to": {"happy": 1.0, "sad": float("nan")}}):
-        with pytest.raises(EmosketchError, match="must be a number"):
+        with pytest.raises(EmosketchError, match="must be a (finite )?number"):
             parse_timeline([{"emotion": "neutral"}, bad], classes)
     for bad, words in (({"to": "happy", "intensity": 50}, "intensity must be at most 3"),  # the face all ink
                        ({"to": {"happy": 0, "sad": 0}}, "a blend needs a weight other than 0"),
@@ -952,3 +952,8 @@ def test_an_agent_frame_shows_the_state_at_its_own_time(tmp_path):
     at_10 = run_script(load_script(tmp_path / "b.yaml"), CLASSES).weights[6, CLASSES.index("happy")]  # t = 0.6
     at_20 = run_script(load_script(tmp_path / "c.yaml"), CLASSES).weights[12, CLASSES.index("happy")]  # t = 0.6
     assert 0 < at_10 == pytest.approx(at_20, abs=1e-9)
+
+
+def test_a_moves_zero_time_is_refused_in_plain_words():
+    with pytest.raises(EmosketchError, match="entry 2: over must be a finite number above 0, got 0"):
+        parse_timeline([{"emotion": "neutral"}, {"to": "happy", "over": 0}], CLASSES)

@@ -180,7 +180,8 @@ class _Builder:
 def _number(entry: dict, key: str, where: str, minimum: float = 0.0) -> float:
     value = entry[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum:
-        raise EmosketchError(f"{where}{key} must be a number >= {minimum:g}, got {shown(value)}")
+        least = "above 0" if 0 < minimum < 1e-6 else f">= {minimum:g}"  # a move's over: 1e-09 was its floor's words
+        raise EmosketchError(f"{where}{key} must be a finite number {least}, got {shown(value)}")
     return float(value)
 
 
