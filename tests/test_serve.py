@@ -344,6 +344,25 @@ def test_the_pi_client_plays_a_live_server(engine, live_server, capsys):
     event = next(client_mod.events(client_mod.stream_url(live_server, rest.token, 20, 1)))
     w, h, rows = client_mod.frame_bits(event)
     assert (w, h) == (128, 64) and np.array_equal(np.array(rows), engine.bits(rest))
+    # a token the server does not know (it restarted): one line and an exit, not retries of a demo face for ever
+    with pytest.raises(SystemExit) as stop:
+        client_mod.main([live_server, "--session", "f" * 32, "--ascii", "--frames", "2"])
+    assert "the server has no session ffff" in str(stop.value.code)
+
+
+def test_an_unknown_session_token_is_refused_not_made_a_new_session(client, engine):
+    """?session=TOKEN of a session the server does not have (after a restart, or forgotten) had been a brand-new
+    session: an upload went into it and was lost, and frames showed the demo face, all with 200."""
+    stale = "0123456789abcdef0123456789abcdef"
+    before = len(engine.sessions)
+    for method, url in (("GET", "/api/frame"), ("GET", "/api/agent"), ("POST", "/api/agent/stimulate"),
+                        ("GET", "/api/info")):
+        r = client.request(method, f"{url}?session={stale}", json={"channel": "joy"} if method == "POST" else None)
+        assert r.status_code == 404 and "no session" in r.json()["error"] and "/api/info" in r.json()["error"], r.text
+        assert "set-cookie" not in r.headers
+    assert len(engine.sessions) == before
+    token = client.get("/api/info").json()["session"]  # the way to a token, and it is then known
+    assert client.get(f"/api/agent?session={token}").status_code == 200
 
 
 def test_serve_has_help_with_examples_and_refuses_a_photo_classifier_it_cannot_use(trained):
@@ -996,3 +1015,13 @@ def test_ctrl_c_ends_open_streams_at_once(client, engine):
     finally:
         engine.stopping.clear()
     assert len(events) == 1 and time.monotonic() - started < 1.5  # the next frame was 2 s away
+
+
+def test_a_frame_says_its_size_and_format_as_a_render_does(client):
+    """GET /api/frame sent bare bytes: an sh1106 frame is 1,056 of them for a 128-wide panel, so a program could not
+    tell the size from the length."""
+    for fmt, length in (("ssd1306", 1024), ("sh1106", 1056), ("gfx", 1024)):
+        r = client.get(f"/api/frame?format={fmt}")
+        assert r.status_code == 200 and len(r.content) == length
+        assert (r.headers["x-panel-width"], r.headers["x-panel-height"], r.headers["x-pixel-format"]) == \
+            ("128", "64", fmt)

@@ -189,8 +189,16 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
              for url, (name, kind) in STATIC.items()}
 
     def session_of(request: Request):
-        token = request.query_params.get("session") or request.cookies.get(COOKIE)
-        return engine.session(token, address=request.client.host if request.client else None)
+        address = request.client.host if request.client else None
+        if "session" in request.query_params:  # a program's or a device's token: one it was given, or none at all
+            token = request.query_params["session"]
+            found = engine.session(token, create=False, address=address)
+            if found is None:  # had been a new, empty session: the program drew the demo face and never knew
+                raise RequestError(f"no session {shown(token, 40)} (sessions live in memory: the server restarted, "
+                                   "or forgot it for a newer one); GET /api/info without ?session= starts one and "
+                                   "gives its token", 404)
+            return found
+        return engine.session(request.cookies.get(COOKIE), address=address)  # a browser: a new cookie if need be
 
     def answer(response: Response, session, request: Request) -> Response:
         # a ?session= token (the device's) never becomes the browser's cookie: a link with someone else's
@@ -283,8 +291,11 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
 
     async def frame(request: Request) -> Response:
         s = session_of(request)
-        data, _, _ = await run_in_threadpool(engine.frame, s, request.query_params.get("format", "ssd1306"))
-        return answer(Response(data, media_type="application/octet-stream"), s, request)
+        fmt = request.query_params.get("format", "ssd1306")
+        data, bits, _ = await run_in_threadpool(engine.frame, s, fmt)
+        return answer(Response(data, media_type="application/octet-stream", headers={  # as /api/render's bytes
+            "X-Panel-Width": str(bits.shape[1]), "X-Panel-Height": str(bits.shape[0]),
+            "X-Pixel-Format": pixel_format(fmt).name}), s, request)
 
     async def smile(request: Request) -> Response:
         """Make it smile: POST {"target": "happy", "steps": 20} -> the search's path as panel frames."""
