@@ -72,6 +72,18 @@ def _frames_paths(ctx, param, value):
     return value
 
 
+def _host_names(ctx, param, value):
+    """Host names for serve --allow-host: letters, digits, dots and hyphens, lower-cased (what a Host header
+    compares with)."""
+    import re
+
+    for name in value:
+        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", name):
+            raise click.BadParameter(f"{name!r}: a host name is letters, digits, dots and hyphens, e.g. "
+                                     "raspberrypi.local (IP addresses are always answered)", ctx, param)
+    return tuple(name.lower() for name in value)
+
+
 def _png_out(ctx, param, value: Path) -> Path:
     """A PNG output (a plot): named .png, in a place that can be written."""
     from .atomic import check_place
@@ -1229,7 +1241,10 @@ def demo_cmd(out: Path, train: bool, steps: int | None, count: int) -> None:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--max-upload-mb", default=8.0, show_default=True, type=Finite(0.01, 200),
               help="Largest image upload, in MB.")
-def serve_cmd(host, port, checkpoint, classifier, guide, device, max_upload_mb):
+@click.option("--allow-host", "allowed", multiple=True, metavar="NAME", callback=_host_names,
+              help="A host name the server answers to besides IP addresses and localhost (repeatable), e.g. "
+                   "raspberrypi.local or a reverse proxy's name; other names are refused (a DNS-rebinding guard).")
+def serve_cmd(host, port, checkpoint, classifier, guide, device, max_upload_mb, allowed):
     """The emotion mirror: a local web page and JSON API. A camera or a photo is read by the face
     classifier, the emotion stimulates your agent, and your sketch face reacts on a simulated OLED.
 
@@ -1238,6 +1253,7 @@ def serve_cmd(host, port, checkpoint, classifier, guide, device, max_upload_mb):
       emosketch serve                                   # then open http://127.0.0.1:8000
       emosketch serve --port 9000 --checkpoint runs/fer6-coarse8k/checkpoint.pt
       emosketch serve --host 0.0.0.0                    # a device on the LAN plays /api/stream
+      emosketch serve --host 0.0.0.0 --allow-host raspberrypi.local     # reached by that name too
       curl -s --data-binary @face.jpg -H 'Content-Type: image/jpeg' http://127.0.0.1:8000/api/classify
 
     Each model is loaded once and shared; each browser gets its own agent (a cookie). The API is
@@ -1252,7 +1268,7 @@ def serve_cmd(host, port, checkpoint, classifier, guide, device, max_upload_mb):
                       classifier=str(classifier) if classifier else None, guide=str(guide) if guide else None,
                       device=device,
                       max_upload_bytes=int(max_upload_mb * 1024 * 1024),
-                      hosts=tuple(dict.fromkeys(("localhost", host))))  # IP addresses always pass
+                      hosts=tuple(dict.fromkeys(("localhost", host, *allowed))))  # IP addresses always pass
     click.echo("loading the models ...")
     app = create_app(cfg)
     for note in app.state.engine.notes:

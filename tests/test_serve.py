@@ -1025,3 +1025,23 @@ def test_a_frame_says_its_size_and_format_as_a_render_does(client):
         assert r.status_code == 200 and len(r.content) == length
         assert (r.headers["x-panel-width"], r.headers["x-panel-height"], r.headers["x-pixel-format"]) == \
             ("128", "64", fmt)
+
+
+def test_serve_answers_to_the_host_names_it_is_told(engine, monkeypatch):
+    """A Host of raspberrypi.local (mDNS), a compose service or a proxy's name was always a 400, with no way to
+    allow it; --allow-host NAME does, and the refusal says so."""
+    from click.testing import CliRunner
+    from starlette.testclient import TestClient
+
+    from emosketch.cli import cli
+    from emosketch.serve.app import create_app
+
+    r = CliRunner().invoke(cli, ["serve", "--allow-host", "bad name!"])
+    assert r.exit_code == 2 and "a host name is letters, digits, dots and hyphens" in r.output
+    refused = TestClient(create_app(engine=engine), base_url="http://raspberrypi.local:8000")
+    r = refused.get("/api/info")
+    assert r.status_code == 400 and "--allow-host NAME" in r.json()["error"]
+    from dataclasses import replace
+
+    monkeypatch.setattr(engine, "config", replace(engine.config, hosts=("localhost", "raspberrypi.local")))
+    assert refused.get("/api/info").status_code == 200

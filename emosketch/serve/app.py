@@ -442,7 +442,8 @@ class _HostCheck:
             host = headers.get(b"host")
             if host is not None and not host_allowed(host.decode("latin-1"), self.engine.config.hosts):
                 names = ", ".join(self.engine.config.hosts)
-                await _error(f"this server answers to IP addresses and {names} only (Host header)", 400)(
+                await _error(f"this server answers to IP addresses and {names} only (Host header; start it with "
+                             "--allow-host NAME to answer to another name)", 400)(
                     scope, receive, send)
                 return
             if scope["path"].startswith("/api/") and cross_site(headers, host or b""):
