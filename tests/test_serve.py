@@ -298,7 +298,7 @@ def test_packs_built_at_once_are_capped_and_share_the_model_a_batch_at_a_time(cl
     assert len(calls) >= 3 and all(n <= 16 and held for n, held in calls)  # 44 frames: each batch holds it alone
     engine.packs = engine.config.max_packs  # as if one were being built now
     r = client.get("/api/pack?emotions=neutral,happy")
-    assert r.status_code == 429 and "being built already" in r.json()["error"]
+    assert r.status_code == 429 and "being built already" in r.json()["error"] and r.headers["retry-after"] == "2"
     engine.packs = 0
     assert client.get("/api/pack?emotions=neutral,sad").status_code == 200 and engine.packs == 0
     with pytest.raises(EmosketchError, match="max_packs"):

@@ -53,7 +53,10 @@ def _bounded(message: str, limit: int = 400) -> str:
 
 
 def _error(message: str, status: int) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=SECURITY_HEADERS)  # as every answer
+    headers = dict(SECURITY_HEADERS)  # as every answer
+    if status == 429:  # busy, not wrong: a program can wait and ask again (a search or a pack takes seconds)
+        headers["Retry-After"] = "2"
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def _flag(request: Request, name: str) -> bool:
