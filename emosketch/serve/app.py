@@ -34,6 +34,8 @@ FORM_PARTS = 16  # a multipart form of more parts is refused before it is parsed
 FORM_PART_HEADERS = 8 * 1024  # and one whose part has longer headers
 JSON_INT_DIGITS = 20  # longer whole numbers in a JSON body are refused as it is parsed
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif", "image/tiff")
+TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png",
+                "image/x-ms-bmp": "image/bmp", "image/tif": "image/tiff"}  # common mislabels: the bytes decide anyway
 STATIC = {  # URL -> (file in emosketch/serve/static, content type)
     "/": ("index.html", "text/html; charset=utf-8"),
     "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
@@ -238,6 +240,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
 
     async def classify(request: Request) -> Response:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        kind = TYPE_ALIASES.get(kind, kind)
         if kind not in IMAGE_TYPES and kind != "multipart/form-data":
             raise RequestError(f"send the image itself as the body, with an image Content-Type "
                                f"({', '.join(IMAGE_TYPES)}), or as a multipart form's file; got {kind or 'none'}", 415)
