@@ -689,3 +689,17 @@ def test_a_class_asked_for_whose_folder_is_empty_is_named_as_such(tmp_path):
                                              "with no files\\)"):
         prepare(f"folder:{tmp_path / 'src'}", tmp_path / "ds", PrepareConfig(size=32, classes=["happy", "fear"]),
                 progress=False)
+
+
+def test_a_picture_linked_twice_is_read_once(tmp_path):
+    """neutral/link.jpg -> n00.jpg was kept twice, one copy in train and one in val."""
+    from emosketch.datasets.readers import read_folder
+
+    img = (np.random.default_rng(0).random((48, 48)) * 255).astype(np.uint8)
+    for c in ("happy", "neutral"):
+        (tmp_path / c).mkdir()
+        cv2.imwrite(str(tmp_path / c / "a.png"), img)
+    (tmp_path / "neutral" / "link.png").symlink_to("a.png")
+    index = read_folder(tmp_path)
+    assert sorted(i.key for i in index.items) == ["happy/a.png", "neutral/a.png"]  # a copy is a file of its own
+    assert index.skipped == [("neutral/link.png", "the same file as another (a link)")]

@@ -324,13 +324,19 @@ def read_folder(root: Path) -> Index:
             continue
         files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() and not p.is_symlink() else [p]
         index.skipped += [(str(f.relative_to(root)), beside) for f in files] or [(f"{p.name}/", beside)]
+    seen: dict[Path, str] = {}  # each file read once: a link to a file read already would be a second face of one
     for base, split in groups:
         for class_dir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
             label = canonical(class_dir.name)
             found = 0
             for f in sorted(p for p in class_dir.rglob("*") if not p.name.startswith(".")):
                 if f.is_file():
-                    index.items.append(Item(str(f.relative_to(root)), label, split, ("file", str(f))))
+                    key, real = str(f.relative_to(root)), f.resolve()
+                    if real in seen:  # counted, never a duplicate that may land in two splits
+                        index.skipped.append((key, "the same file as another (a link)"))
+                    else:
+                        seen[real] = key
+                        index.items.append(Item(key, label, split, ("file", str(f))))
                     found += 1
                 elif f.is_symlink() and not f.exists():  # counted, as a missing file is
                     index.skipped.append((str(f.relative_to(root)), "missing file (a link to nothing)"))
