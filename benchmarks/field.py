@@ -127,11 +127,12 @@ def main() -> None:
             rows += rows_for("template (the shipped mean field, every face alike)", template, r.classes, kinds)
         rows += rows_for(name, f, r.classes, kinds)
     cols = ["generator", "emotion", "shift_px", "max_px", "bend", "face_share", "face_share_fer", "face_share_sharp"]
-    print(f"Displacement fields on {args.faces} FER+ valid sketches and {args.sharp} sharp portraits, latent seed 0")
+    n_fer, n_sharp = kinds.count("fer"), kinds.count("sharp")  # the faces measured, not the ones asked for
+    print(f"Displacement fields on {n_fer} FER+ valid sketches and {n_sharp} sharp portraits, latent seed 0")
     print(table(rows, cols))
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "field.json"
-    path.write_text(json.dumps({"faces": args.faces, "sharp": args.sharp, "rows": rows}, indent=1) + "\n")
+    path.write_text(json.dumps({"faces": n_fer, "sharp": n_sharp, "rows": rows}, indent=1) + "\n")
     print(f"wrote {path}")
 
 

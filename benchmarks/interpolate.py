@@ -165,6 +165,10 @@ def main() -> None:
     others = named_checkpoints(args.generator, "--generator")
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", torch.get_num_threads())))
     parts = set(args.parts.split(","))
+    if parts - {"speed", "smoothness"} or not parts:  # a misspelt part had run nothing and written over the JSON
+        sys.exit(f"--parts {args.parts}: name some of speed, smoothness")
+    if "smoothness" in parts and args.checkpoint is None:  # before the speed part's minute, not after it
+        sys.exit("smoothness needs --checkpoint RUN/checkpoint.pt (e.g. demo-train/run/checkpoint.pt), or --parts speed")
     report: dict = {"threads": torch.get_num_threads()}
     if "speed" in parts:
         rows = speed(others=others)

@@ -128,6 +128,10 @@ def write_study(tiles: list[tuple[np.ndarray, dict]], out: Path, per_sheet: int 
     in out/sheets/ with the rater brief, and write the key to out/key.json (outside sheets/).
     Returns the key: {tile number: entry}."""
     out = Path(out)
+    answers = out / "answers"
+    if answers.is_dir() and any(answers.iterdir()):  # a rated study: a new key would re-score its answers wrongly
+        raise SystemExit(f"{out} holds a rated study ({answers} has answers): its key.json must not change; make "
+                         "the new study in another folder")
     sheets_dir = out / "sheets"
     sheets_dir.mkdir(parents=True, exist_ok=True)
     for old in sheets_dir.glob("sheet-*.png"):

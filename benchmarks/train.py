@@ -227,10 +227,12 @@ def main() -> None:
     ap.add_argument("--run", type=Path, default=None, help="a finished train-tiny-cpu run to judge instead of training one")
     ap.add_argument("--ferplus-steps", type=int, default=600)
     args = ap.parse_args()
+    if set(args.parts.split(",")) - {"speed", "quality", "ferplus"}:  # a misspelt part had run nothing, exit 0
+        sys.exit(f"--parts {args.parts}: name some of speed, quality, ferplus")
     out = Path(args.out)
     work = out / "train"
     work.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))  # as the others honour it
     parts = set(args.parts.split(","))
     result: dict = {"cores": os.cpu_count()}
     if "speed" in parts:

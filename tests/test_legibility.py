@@ -53,6 +53,20 @@ def test_make_writes_mixed_numbered_sheets_and_keeps_the_key_apart(tmp_path):
     assert np.array_equal(shown, want)
 
 
+def test_make_never_writes_a_new_key_over_a_rated_study(tmp_path):
+    """make --out into a copy of a rated round replaced its key.json and kept its answers: the gray sketch's
+    score fell from 0.80 to 0.13 with exit 0."""
+    study = tmp_path / "study"
+    legibility.write_study(tiny_tiles(), study, per_sheet=4, scale=2, seed=3)
+    key = (study / "key.json").read_bytes()
+    legibility.write_study(tiny_tiles(), study, per_sheet=4, scale=2, seed=3)  # not yet rated: made again
+    (study / "answers").mkdir()
+    (study / "answers" / "r1.json").write_text("{}")
+    with pytest.raises(SystemExit, match="holds a rated study"):
+        legibility.write_study(tiny_tiles(), study, per_sheet=4, scale=2, seed=4)
+    assert (study / "key.json").read_bytes() == key
+
+
 def test_a_128_px_gray_sketch_shows_at_the_size_of_a_64_px_one():
     small = np.full((64, 64), 255, np.uint8)
     small[20:22, 10:54] = 0
