@@ -986,6 +986,13 @@ def main() -> None:
         raise SystemExit("give --key KEY with answer files, or one or more --study FOLDER")
     studies = [(Path(args.key).parent, Path(args.key), [Path(p) for p in args.answers])] if args.key else \
         [(Path(d), Path(d) / "key.json", sorted((Path(d) / "answers").glob("*.json"))) for d in args.study]
+    for _, key_file, _answers in studies:  # a path given from another folder had been a 16-line FileNotFoundError
+        if not key_file.is_file():
+            raise SystemExit(f"{key_file}: no such key (a --study folder holds key.json; the committed rounds are in "
+                             "benchmarks/legibility-studies/, relative to the repository's root)")
+    bad = [a for a in args.same if "=" not in a]
+    if bad:
+        raise SystemExit(f"--same {bad[0]}: give OLD=NEW, or STUDY:OLD=NEW")
     key, answers, descriptions = pool(studies, dict(a.split("=", 1) for a in args.same))
     if args.frontal:
         key = split_frontal(key)

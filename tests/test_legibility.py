@@ -494,3 +494,16 @@ def test_a_vignette_clears_the_corners_and_keeps_the_middle():
     assert (out[32:96, 32:96] == 0).all() and out[64, 0] < 200 and out[0, 64] < 200  # ink where it touches a side
     assert (legibility.vignetted(ink, 1.5) == 0).all()  # an ellipse past the corners clears nothing
 
+
+
+def test_score_names_a_missing_study_and_a_bad_rename_in_one_line(tmp_path):
+    """A --study path given from another folder was a 16-line FileNotFoundError, --same nonsense a ValueError."""
+    import subprocess
+
+    script = Path(legibility.__file__)
+    for args, words in ((["--study", str(tmp_path / "nope")], "nope/key.json: no such key"),
+                        (["--study", str(Path(__file__).parents[1] / "benchmarks/legibility-studies/round107"),
+                          "--same", "nonsense"], "--same nonsense: give OLD=NEW")):
+        run = subprocess.run([sys.executable, str(script), "score", *args, "--out", str(tmp_path / "out")],
+                             capture_output=True, text=True)
+        assert run.returncode == 1 and words in run.stderr and "Traceback" not in run.stderr, run.stderr
