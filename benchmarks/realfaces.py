@@ -53,7 +53,7 @@ from report import named_checkpoints, table  # noqa: E402
 
 from emosketch.datasets.dataset import load  # noqa: E402
 from emosketch.datasets.prepare import PrepareConfig, prepare  # noqa: E402
-from emosketch.evaluate.classifier import ClassifierConfig, train_classifier  # noqa: E402
+from emosketch.evaluate.classifier import ClassifierConfig, guide_among, train_classifier  # noqa: E402
 from emosketch.evaluate.generator import InputTranslator, evaluate_generator  # noqa: E402
 from emosketch.evaluate.report import evaluate_classifier  # noqa: E402
 from emosketch.evaluate.warp import WarpTranslator  # noqa: E402
@@ -260,13 +260,9 @@ class Remembered:
 def check_independent(judges: dict[str, Path], name: str, checkpoint: str | Path) -> None:
     """Refuse a judge that is the guide classifier the generator `checkpoint` was trained against."""
     config = torch.load(checkpoint, map_location="cpu", weights_only=True)["config"]
-    for guide in [config.get("guide"), *config.get("extra_guides", [])]:
-        if not guide or not Path(guide).exists():
-            continue
-        digest = hashlib.sha256(Path(guide).read_bytes()).hexdigest()
-        for j, ckpt in judges.items():
-            if hashlib.sha256(Path(ckpt).read_bytes()).hexdigest() == digest:
-                raise SystemExit(f"judge {j} is {name}'s guide classifier {guide}: a judge must be independent")
+    found = guide_among(config, judges)  # by weights: a copy or re-save of the guide is the guide too
+    if found is not None:
+        raise SystemExit(f"judge {found[0]} is {name}'s guide classifier {found[1]}: a judge must be independent")
 
 
 def slug(name: str) -> str:

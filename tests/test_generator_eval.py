@@ -129,7 +129,8 @@ def test_a_judge_that_is_one_of_the_generators_guides_is_said_to_flatter(synthet
 
     import torch
 
-    from emosketch.evaluate.report import fingerprint, judge_translator
+    from emosketch.evaluate.classifier import weights_fingerprint
+    from emosketch.evaluate.report import judge_translator
     from emosketch.models import default_sketch_classifier
 
     clf, _ = trained
@@ -147,7 +148,7 @@ def test_a_judge_that_is_one_of_the_generators_guides_is_said_to_flatter(synthet
     other = torch.load(clf, weights_only=True)
     other["model"] = {k: v + 1 if v.is_floating_point() else v for k, v in other["model"].items()}
     torch.save(other, "other.pt")
-    assert fingerprint(other) != fingerprint(torch.load(clf, weights_only=True))
+    assert weights_fingerprint("other.pt") != weights_fingerprint(clf)
     said.clear()
     rep = judge_translator(plain, "input", synthetic, "other.pt", tmp_path / "r2", faces=4, log=said.append)
     assert rep["judge_note"] is None and not any("flatters" in m for m in said)

@@ -81,6 +81,44 @@ SLIM_KEEP = ("emosketch", "config", "classes", "image_size", "input", "epoch", "
              "history", "dataset")
 
 
+def weights_fingerprint(path: str | Path) -> str:
+    """A classifier file as one hash of its weights, so that two files of one network (a copy, a re-save, a slimmed
+    one) hash alike; a file that is not a readable classifier hashes by its bytes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    try:
+        model = torch.load(path, map_location="cpu", weights_only=True).get("model")
+    except Exception:  # noqa: BLE001 -- not a checkpoint this can read: its bytes are all there is to compare
+        model = None
+    if not isinstance(model, dict) or not model:
+        h.update(Path(path).read_bytes())
+        return "bytes:" + h.hexdigest()
+    for key in sorted(model):
+        h.update(key.encode())
+        h.update(model[key].detach().float().cpu().numpy().tobytes())
+    return "weights:" + h.hexdigest()
+
+
+def guide_among(config: dict, classifiers: dict[str, str | Path]) -> tuple[str, Path] | None:
+    """(name, guide) for the first of `classifiers` (name -> file) that is one of the guides a generator's training
+    `config` names (guide, extra_guides), compared by weights where the guide's file is on this machine; else None.
+    A generator learns to satisfy its guides, so a guide (under any name) never judges it fairly."""
+    guides = [Path(g) for g in [config.get("guide"), *(config.get("extra_guides") or [])]
+              if isinstance(g, str) and g and Path(g).is_file()]
+    if not guides:
+        return None
+    theirs = {g: weights_fingerprint(g) for g in guides}
+    for name, path in classifiers.items():
+        if not Path(path).is_file():
+            continue
+        mine = weights_fingerprint(path)
+        found = next((g for g, fp in theirs.items() if fp == mine), None)
+        if found is not None:
+            return name, found
+    return None
+
+
 def slim_classifier(src: str | Path, dst: str | Path, note: str | None = None,
                     photo_margin: float | None = None) -> dict:
     """Write `src` reduced to what classifying needs (the best epoch's weights, config, classes and

@@ -63,42 +63,19 @@ def baseline_translator(name: str, data: str | Path):
     return makers[name]()
 
 
-def fingerprint(state: dict) -> str:
-    """A classifier checkpoint's weights as one hash: two files of the same network hash alike."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for key in sorted(state.get("model") or {}):
-        h.update(key.encode())
-        h.update(state["model"][key].detach().float().cpu().numpy().tobytes())
-    return h.hexdigest()
-
-
 def judge_note(translator, classifier: str | Path) -> str | None:
     """Why the judge's verdict on this generator flatters it, if it does: the judge is one of the guides the
-    generator was trained against (its config names them; those on this machine are compared by weights), or,
-    for a generator trained with a guide (the shipped ones), the shipped sketch classifier, a guide by the
-    same recipe."""
-    import torch
-
+    generator was trained against (classifier.guide_among), or, for a generator trained with a guide (the shipped
+    ones), the shipped sketch classifier, a guide by the same recipe."""
     from ..models import default_sketch_classifier
+    from .classifier import guide_among
 
     advice = ("so its verdict flatters the generator; judge with a classifier trained on real sketches that no "
               "generator learned from (emosketch classifier train)")
     config = (getattr(translator, "state", None) or {}).get("config") or {}
-    guides = [config.get("guide")] + list(config.get("extra_guides") or [])
-    guides = [Path(g) for g in guides if isinstance(g, str) and g and Path(g).is_file()]
-    def weights(path):
-        try:
-            return fingerprint(torch.load(path, map_location="cpu", weights_only=True))
-        except Exception:  # noqa: BLE001 -- unreadable: a judge load_classifier refuses in words later, a guide gone
-            return None
-
-    mine = weights(classifier) if guides else None
-    if mine is not None:
-        for guide in guides:
-            if weights(guide) == mine:
-                return f"the judge is one of the guides this generator was trained to satisfy ({guide}), {advice}"
+    found = guide_among(config, {"judge": classifier})
+    if found is not None:
+        return f"the judge is one of the guides this generator was trained to satisfy ({found[1]}), {advice}"
     shipped = default_sketch_classifier()
     if config.get("guide") and Path(classifier).resolve() == shipped.resolve():
         return (f"the judge is the shipped sketch classifier ({shipped.name}), the search's guide, trained by the "
