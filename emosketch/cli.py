@@ -870,12 +870,14 @@ def _style_options(fn):
 
 
 def face_note(how: str) -> str | None:
-    """The note for a photo whose face was found tilted and is drawn turned upright, or in which the face
-    detector found no frontal face; else None."""
-    if "the largest of" in how:
-        count = how.split("the largest of ")[1].split(" faces")[0]
-        return (f"{count} faces were found in the photo and the largest is drawn; to draw another, crop the photo "
-                "to that face")
+    """The note for a photo of several people, one whose face was found tilted and is drawn turned upright, or
+    one in which the face detector found no frontal face; else None."""
+    from .datasets.face import people_in
+    from .datasets.photo import drawn_whole
+
+    if people_in(how) > 1:
+        return (f"{people_in(how)} faces were found in the photo and the largest is drawn; to draw another, crop the "
+                "photo to that face")
     if "(read as a drawing)" in how:
         return ("the picture looks like a line drawing, so it is redrawn as it is, with no face found in it; if it "
                 "is a photo, give --as photo")
@@ -883,8 +885,6 @@ def face_note(how: str) -> str | None:
         turn = how.split("turned ")[1].split(" deg")[0]
         return (f"the face was found tilted and is drawn turned upright ({turn} degrees); a face cropped from "
                 "the photo by hand, level, frames it exactly")
-    from .datasets.photo import drawn_whole
-
     if not drawn_whole(how):
         return None
     return ("no frontal face found in the photo, so the whole picture is drawn; a face turned away or partly "

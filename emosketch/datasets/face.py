@@ -88,6 +88,17 @@ def detect(gray: np.ndarray, min_face: float = 0.2) -> tuple[int, int, int, int]
 
 
 OTHER_FACE = 0.5  # a face at least this share of the largest's area is another person, not a stray box
+MANY = ", the largest of "  # how crop_face says it drew one face of several: "haar, the largest of 2 faces"
+
+
+def people_in(how: str) -> int:
+    """How many people's faces a crop's `how` says were found (1 unless it names several)."""
+    return int(how.split(MANY)[1].split()[0]) if MANY in how else 1
+
+
+def found_by(how: str) -> str:
+    """A crop's `how` without the count of faces: what found the face ("haar")."""
+    return how.split(MANY)[0]
 
 
 def framing_margin(faces: np.ndarray, min_face: float = 0.2, sample: int = 400,
@@ -226,7 +237,7 @@ def crop_face_at(gray: np.ndarray, size: int, cfg: FaceConfig = FaceConfig(),
         box = faces[0] if faces else None
         if box is not None:
             people = 1 + sum(w * h >= OTHER_FACE * box[2] * box[3] for _, _, w, h in faces[1:])
-            how = "haar" if people == 1 else f"haar, the largest of {people} faces"
+            how = "haar" if people == 1 else f"haar{MANY}{people} faces"
         else:
             found = find_upright(gray) if cfg.upright else None
             if found is not None and found[3] == 0:  # found upright, in the border: cropped as any face

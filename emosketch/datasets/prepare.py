@@ -33,7 +33,7 @@ from ..emotions import EMOTIONS, canonical, canonical_list, class_name_ok
 from ..errors import EmosketchError, is_whole, shown
 from ..progress import progress as progress_bar
 from .decode import MAX_PIXELS, MIN_SIDE, Skip, decode_file
-from .face import FaceConfig, crop_face, framing_margin
+from .face import FaceConfig, crop_face, found_by, framing_margin
 from .readers import SPLIT_NAMES, TEST, TRAIN, VAL, Index, Item, fer2013_fields, read_source
 from .sketch import SketchConfig, sketch
 from .synthetic import random_identity, render
@@ -503,7 +503,7 @@ def _assemble(partial: Path, chunk_dir: Path, n_chunks: int, index: Index, items
         np.save(partial / "identity.npy", np.array([item.ref[1] for item in kept_items], np.int64))
         np.save(partial / "intensity.npy", np.array([item.ref[2] for item in kept_items], np.float32))
     skipped = list(index.skipped) + [(item.key, note) for item, note, good in zip(items, notes, ok) if not good]
-    crop_methods = Counter(note.split(", the largest of")[0] for note, good in zip(notes, ok) if good)
+    crop_methods = Counter(found_by(note) for note, good in zip(notes, ok) if good)
     counts = {name: {SPLIT_NAMES[sp]: int(((label_arr == ci) & (split_arr == sp)).sum()) for sp in (TRAIN, VAL, TEST)}
               for ci, name in enumerate(classes)}
     face_crop = {**cfg.face.to_dict(), "used": dict(crop_methods)}

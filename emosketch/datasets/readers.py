@@ -219,9 +219,7 @@ def read_fer2013(path: Path) -> Index:
         header = fer2013_fields(first.removeprefix(b"\xef\xbb\xbf"))
         cols = {name.lower(): i for i, name in enumerate(header)}
         if not {"emotion", "pixels"} <= set(cols):
-            shown_header = [h if len(h) <= 24 else h[:21] + "..." for h in header[:6]]
-            more = f" and {len(header) - 6} more" if len(header) > 6 else ""
-            raise EmosketchError(f"{path}: not a FER2013 CSV (its first line's fields are {shown_header}{more}; "
+            raise EmosketchError(f"{path}: not a FER2013 CSV (its first line's fields are {shown(header, 100)}; "
                                  "expected a header emotion,pixels,Usage)")
         row_no = 1
         while True:
@@ -324,7 +322,7 @@ def read_folder(root: Path) -> Index:
             continue
         files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() and not p.is_symlink() else [p]
         index.skipped += [(str(f.relative_to(root)), beside) for f in files] or [(f"{p.name}/", beside)]
-    seen: dict[Path, str] = {}  # each file read once: a link to a file read already would be a second face of one
+    seen: set[Path] = set()  # each file read once: a link to a file read already would be a second face of one
     for base, split in groups:
         for class_dir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
             label = canonical(class_dir.name)
@@ -335,7 +333,7 @@ def read_folder(root: Path) -> Index:
                     if real in seen:  # counted, never a duplicate that may land in two splits
                         index.skipped.append((key, "the same file as another (a link)"))
                     else:
-                        seen[real] = key
+                        seen.add(real)
                         index.items.append(Item(key, label, split, ("file", str(f))))
                     found += 1
                 elif f.is_symlink() and not f.exists():  # counted, as a missing file is
