@@ -99,8 +99,9 @@ def write_gif(pack: Pack, path: Path, panel: str = "white", scale: int = 4, grid
 
     first = image(frames[0])
     rest = (image(i) for i in frames[1:])
+    delays = gif_delays(durations)
     first.save(path, format="GIF", save_all=True, append_images=rest, loop=0,
-               duration=gif_delays(durations) if len(durations) > 1 else gif_delays(durations)[0],
+               duration=delays if len(delays) > 1 else delays[0],
                optimize=False, disposal=1)
     return path
 

@@ -114,11 +114,6 @@ def looks(value, where: str) -> list[tuple[tuple[str, float], ...]]:
     return out
 
 
-def looks_of(named: str) -> list[list[str]]:
-    """The emotion names in a report's 'happy or anger 0.5 + happy 0.5' (look_name's words, joined by ' or ')."""
-    return [[part.split(" ")[0] for part in look.split(" + ")] for look in named.split(" or ")]
-
-
 def look_name(look: tuple[tuple[str, float], ...]) -> str:
     """'happy', or 'anger 0.5 + happy 0.5' for a blend."""
     return look[0][0] if len(look) == 1 else " + ".join(f"{e} {w:g}" for e, w in look)
@@ -147,6 +142,8 @@ class Agent:
         # Reported, never silently dropped: channels whose emotions the model lacks, or that have none.
         self.unmatched = {c: " or ".join(look_name(look) for look in options[c]) if c in options else None
                           for c in CHANNELS if c not in self.shows}
+        self.lacked = {c: [e for look in options[c] for e, _ in look if e not in known]  # what each lacks, by name
+                       for c in self.unmatched if c in options}
         self.rest = canonical(self.config.rest) if self.config.rest else None
         self.rest_missing = None  # a rest emotion the model lacks: reported, the face at rest is then a blend
         if self.rest is not None and self.classes and self.rest not in self.classes:
@@ -157,9 +154,7 @@ class Agent:
         import difflib
 
         def missing(c: str, e: str) -> str:
-            names = [n for look in looks_of(e) for n in look]
-            close = [m for n in names if n not in self.classes
-                     for m in difflib.get_close_matches(n, self.classes, n=1, cutoff=0.7)]
+            close = [m for n in self.lacked[c] for m in difflib.get_close_matches(n, self.classes, n=1, cutoff=0.7)]
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             have = f" ({', '.join(self.classes)})" if self.classes else ""
             return f"channel {c!r} maps to {e!r}{hint}, which the model{have} does not have: it will not show"
