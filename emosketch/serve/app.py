@@ -61,6 +61,13 @@ def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+def _panel_bytes(data: bytes, bits: np.ndarray, fmt: str) -> Response:
+    """A panel's bytes in a pixel format, with its size and format in headers (/api/render, /api/frame)."""
+    name = pixel_format(fmt).name  # the format's own name: "gfx " or an alias would break or blur the header
+    return Response(data, media_type="application/octet-stream", headers={
+        "X-Panel-Width": str(bits.shape[1]), "X-Panel-Height": str(bits.shape[0]), "X-Pixel-Format": name})
+
+
 def _flag(request: Request, name: str) -> bool:
     return request.query_params.get(name, "").lower() in ("1", "true", "yes", "on")
 
@@ -277,11 +284,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
         if fmt == "png":
             png = await run_in_threadpool(_png, np.where(bits, 255, 0).astype(np.uint8), scale)
             return answer(Response(png, media_type="image/png"), s, request)
-        data = engine.encode(bits, fmt)
-        name = pixel_format(fmt).name  # the format's own name: "gfx " or an alias would break or blur the header
-        return answer(Response(data, media_type="application/octet-stream",
-                               headers={"X-Panel-Width": str(bits.shape[1]), "X-Panel-Height": str(bits.shape[0]),
-                                        "X-Pixel-Format": name}), s, request)
+        return answer(_panel_bytes(engine.encode(bits, fmt), bits, fmt), s, request)
 
     async def agent(request: Request) -> Response:
         s = session_of(request)
@@ -299,9 +302,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
         s = session_of(request)
         fmt = request.query_params.get("format", "ssd1306")
         data, bits, _ = await run_in_threadpool(engine.frame, s, fmt)
-        return answer(Response(data, media_type="application/octet-stream", headers={  # as /api/render's bytes
-            "X-Panel-Width": str(bits.shape[1]), "X-Panel-Height": str(bits.shape[0]),
-            "X-Pixel-Format": pixel_format(fmt).name}), s, request)
+        return answer(_panel_bytes(data, bits, fmt), s, request)
 
     async def smile(request: Request) -> Response:
         """Make it smile: POST {"target": "happy", "steps": 20} -> the search's path as panel frames."""

@@ -88,16 +88,11 @@ def main(argv=None):
                     print(f"{event.get('dominant') or 'rest':10s} zoom {event.get('zoom', 1.0):.2f} frame {event['n']}")
                 shown += 1
                 delay = 1.0
-        except urllib.error.HTTPError as exc:
-            if exc.code != 404 or not args.session:
-                print(f"stream: {exc}; retrying in {delay:.0f} s", file=sys.stderr)
-                time.sleep(delay)
-                delay = min(30.0, delay * 2)
-                continue
-            # the server does not know the session (it restarted, or forgot it): retrying cannot bring it back
-            sys.exit(f"stream: the server has no session {args.session} (it restarted, or forgot it); "
-                     "copy the token the page shows now, or leave --session out")
         except (OSError, ValueError) as exc:  # the server went away or sent garbage: retry, slower each time
+            if isinstance(exc, urllib.error.HTTPError) and exc.code == 404 and args.session:
+                # the server does not know the session (it restarted, or forgot it): retrying cannot bring it back
+                sys.exit(f"stream: the server has no session {args.session} (it restarted, or forgot it); "
+                         "copy the token the page shows now, or leave --session out")
             print(f"stream: {exc}; retrying in {delay:.0f} s", file=sys.stderr)
             time.sleep(delay)
             delay = min(30.0, delay * 2)
