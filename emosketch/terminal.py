@@ -39,8 +39,8 @@ def safe(text: str, keep: str = "") -> str:
 
 class Guarded:
     """A text stream whose write() passes its text through safe(text, KEPT); the rest (isatty, fileno,
-    encoding, flush) is the wrapped stream's, but its binary buffer, which would let a write pass by. `raw` is the stream itself, for a progress bar whose
-    carriage returns are its own."""
+    encoding, flush) is the wrapped stream's, but its binary buffer, which would let a write pass by. `raw` is
+    the stream itself, for a progress bar whose carriage returns are its own."""
 
     def __init__(self, stream):
         self.raw = stream
