@@ -11,7 +11,7 @@ import types
 
 import numpy as np
 import pytest
-from conftest import fake_framebuf, load_module
+from conftest import fake_framebuf, load_module, make_pack
 
 from emosketch.datasets.synthetic import expression, random_identity, render_expression
 from emosketch.export import Dither, ExportOptions, Layout, build_pack, manifest, write_pack
@@ -204,6 +204,7 @@ int main(void)
 {
     static uint8_t buf[PACK_FRAME_BYTES];
     unsigned i, b;
+    if (es_pack_check(&pack_pack)) return 2;  /* what a device checks first */
     for (i = 0; i < PACK_FRAME_COUNT; i++) {
         if (!es_decode_frame(&pack_pack, (uint16_t)i, buf)) return 1;
         for (b = 0; b < PACK_FRAME_BYTES; b++) printf("%02x", buf[b]);
@@ -467,3 +468,43 @@ def test_the_host_player_writes_what_the_pack_holds(tmp_path, pixel_format, pane
         assert int(ms) == round(1000 / seqs[name]["fps"])
     bad = subprocess.run([str(exe), str(tmp_path / "frames"), "joyful"], capture_output=True, text=True)
     assert bad.returncode == 2 and "joyful: not an emotion of this pack (neutral,happy,sad" in bad.stderr
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+def test_a_pack_ending_on_a_still_frame_plays_on_the_device_players(tmp_path, face_transition):
+    """`emosketch pack` wrote a frame that changes nothing as 0 context-coded bytes; ending on one, its pack
+    passed --verify and was refused by both device players (they find the end of the offsets by the one at
+    frames.bin's end, so a last frame must hold a byte). Such a frame now keeps a byte, and --verify reads
+    index.bin as the device player does."""
+    import json
+
+    from emosketch.export import players
+    from emosketch.frames import Frames
+
+    still = np.concatenate([face_transition, face_transition[-1:], face_transition[-1:]])
+    pack = build_pack([("neutral to happy", "test", Frames(still, 12.0))],
+                      ExportOptions(layout=Layout(128, 64), codec="ctx", name="pack"))
+    folder = write_pack(pack, tmp_path / "still", verify=True)
+    frames = json.loads((folder / "manifest.json").read_text())["frames"]
+    assert frames[-1]["codec"] == "ctx" and frames[-1]["size"] >= 1
+    players.device_check(folder)
+    assert_c_decodes(pack, tmp_path)  # es_pack_check, then every frame, under ASan/UBSan
+
+
+def test_verify_refuses_a_pack_the_device_player_refuses(tmp_path, monkeypatch, face_transition):
+    """write_pack(verify=True) reads index.bin as a device does: tables a board would refuse leave nothing."""
+    from emosketch.errors import EmosketchError
+    from emosketch.export import index
+
+    pack = make_pack(face_transition, codec="ctx")
+    real = index.render
+
+    def one_frame_short(p):  # a frame count one short: the offsets no longer end at frames.bin's end
+        data = bytearray(real(p))
+        data[16:18] = (int.from_bytes(data[16:18], "little") - 1).to_bytes(2, "little")
+        return bytes(data)
+
+    monkeypatch.setattr(index, "render", one_frame_short)
+    with pytest.raises(EmosketchError, match="the device player refuses it"):
+        write_pack(pack, tmp_path / "bad", verify=True)
+    assert not (tmp_path / "bad").exists()

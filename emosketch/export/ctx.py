@@ -191,7 +191,9 @@ class _RangeEncoder:
     def finish(self) -> bytes:
         for _ in range(5):
             self._shift()
-        return bytes(self.out[1:]).rstrip(b"\0")  # the first byte is always 0; the decoder reads 0 past the end
+        return bytes(self.out[1:]).rstrip(b"\0") or b"\0"  # the first byte is always 0; the decoder reads 0 past the
+        # end. A frame that changes nothing keeps one 0 byte: the device players find the end of the offsets by the
+        # one at frames.bin's end, so they refuse a pack whose last frame is empty
 
 
 def _range_encode(bits: list[int], probs: list[int]) -> bytes:

@@ -19,7 +19,8 @@ def write_pack(pack: Pack, out: str | Path, force: bool = False, verify: bool = 
     """Write every format of the pack into the folder `out`, atomically.
 
     With verify=True the written manifest.json + frames.bin are decoded and compared bit for bit
-    with pack.bits before the folder is renamed into place; a mismatch leaves nothing behind.
+    with pack.bits, and index.bin + frames.bin are read by the device player (players.device_check), before
+    the folder is renamed into place; a mismatch leaves nothing behind.
     """
     c_header.check(pack)
     with atomic_dir(out, overwrite=force) as tmp:
@@ -37,4 +38,9 @@ def write_pack(pack: Pack, out: str | Path, force: bool = False, verify: bool = 
                     if decoded.shape == pack.bits.shape else -1
                 raise EmosketchError(f"{out}: verification failed: frame {bad} does not decode to what "
                                      "was encoded (pack not written)")
+            try:
+                players.device_check(tmp)
+            except ValueError as exc:
+                raise EmosketchError(f"{out}: verification failed: the device player refuses it: {exc} "
+                                     "(pack not written)") from None
     return Path(out)

@@ -5,7 +5,11 @@ player core (tft/emosketch_tft.h/.c) and its TFT_eSPI and Adafruit_GFX examples.
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import shutil
+import sys
+import types
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -24,3 +28,25 @@ def write(folder: Path) -> list[Path]:
         shutil.copyfile(src, folder / src.name)
         out.append(folder / src.name)
     return out
+
+
+def device_check(folder: Path) -> None:
+    """Read a written pack's index.bin and frames.bin as a device does: the MicroPython player (the C player's
+    es_pack_check, line for line) checks its geometry and tables and decodes every frame in its sequence order.
+    Raises ValueError, as a board would, naming what it refused."""
+    saved = sys.modules.get("framebuf")
+    sys.modules["framebuf"] = types.ModuleType("framebuf")  # the player imports it; the check never draws
+    try:
+        spec = importlib.util.spec_from_file_location("_emosketch_device_player", MICROPYTHON_PLAYER)
+        player = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(player)
+    finally:
+        if saved is None:
+            del sys.modules["framebuf"]
+        else:
+            sys.modules["framebuf"] = saved
+    pack = player.Pack(index=(folder / "index.bin").read_bytes(), frames=io.BytesIO((folder / "frames.bin").read_bytes()))
+    for first, count, _ in pack.sequences:
+        buf = bytearray(pack.frame_bytes)
+        for i in range(first, first + count):
+            pack.decode(i, buf)

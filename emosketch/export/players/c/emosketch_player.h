@@ -57,7 +57,7 @@ enum { ES_CODEC_RAW = 0, ES_CODEC_RLE = 1, ES_CODEC_DELTA = 2, ES_CODEC_CTX_KEY 
 enum {
     ES_OK = 0,
     ES_ERR_GEOMETRY = 1,  /* width, height, stride, column offset or pen do not fit frame_bytes */
-    ES_ERR_OFFSETS = 2,   /* frame offsets go backwards, a frame is empty, or the last is not data_bytes */
+    ES_ERR_OFFSETS = 2,   /* frame offsets go backwards, the last frame is empty, or the offsets do not end at data_bytes */
     ES_ERR_CODEC = 3,     /* an unknown codec id, or a context-coded frame without a model (or the
                              codec left out with ES_WITHOUT_CTX) */
     ES_ERR_SEQUENCES = 4, /* the sequences do not tile the frames in order, or one is empty or lasts 0 ms */

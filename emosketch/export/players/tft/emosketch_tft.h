@@ -46,7 +46,7 @@ typedef struct {
 enum {
     ES_TFT_OK = 0,
     ES_TFT_ERR_GEOMETRY = 1,  /* width or height is 0 */
-    ES_TFT_ERR_OFFSETS = 2,   /* frame offsets go backwards, a frame is empty, or the last is not data_bytes */
+    ES_TFT_ERR_OFFSETS = 2,   /* frame offsets go backwards, the last frame is empty, or the offsets do not end at data_bytes */
     ES_TFT_ERR_SEQUENCES = 4, /* the sequences do not tile the frames in order, or one is empty or lasts 0 ms */
     ES_TFT_ERR_EMOTIONS = 5   /* an idle or transition entry names no sequence, or a table's ES_TFT_END
                                  is not where emotion_count puts it */
