@@ -602,3 +602,56 @@ def test_the_micropython_player_refuses_a_context_flag_on_rows_that_are_not_whol
         buf = bytearray(mp_pack.frame_bytes)
         with pytest.raises(ValueError, match="corrupt frame 0"):
             mp_pack.decode(0, buf)
+
+
+def test_the_micropython_player_plays_on_past_a_corrupt_frame(tmp_path, monkeypatch):
+    """update(), and so run() and the documented `while True: player.update()`, ended at the first corrupt
+    frame with an uncaught ValueError; as the C player does, it now shows nothing for that frame, counts
+    it, and goes on from the next sequence."""
+    import io
+
+    from conftest import fake_framebuf, load_module
+
+    pack = state_machine_pack(codec="rle", size=48, panel=(64, 24))
+    folder = tmp_path / "pack"
+    write_pack(pack, folder)
+    monkeypatch.setitem(sys.modules, "framebuf", fake_framebuf())
+    player_module = load_module(folder / "emosketch_player.py", "emosketch_player_damaged")
+    idx = (folder / "index.bin").read_bytes()
+    frames = bytearray((folder / "frames.bin").read_bytes())
+    sound = player_module.Pack(index=idx, frames=io.BytesIO(bytes(frames)))
+    frames[sound.offsets[1]] = 0x7F  # frame 1 of the first idle loop: a 128-byte literal the frame does not hold
+    damaged = player_module.Pack(index=idx, frames=io.BytesIO(bytes(frames)))
+    player = player_module.Player(damaged, None, 0)
+    shown = sum(player.update(now=1000 * i) for i in range(40))
+    assert "corrupt frame 1" in str(player.last_error)
+    assert shown == player.damaged == 20  # the idle loop restarts after its frame 1: frame 0 shown, 1 skipped
+
+
+def test_the_micropython_player_refuses_a_frame_longer_than_its_codec_needs_before_reading_it(tmp_path, monkeypatch):
+    """A frame whose offsets span a large frames.bin was read whole into RAM (4 MiB) and only then refused:
+    the length is checked against what its codec can need first."""
+    import tracemalloc
+
+    from conftest import fake_framebuf, load_module
+
+    folder = tmp_path / "pack"
+    write_pack(state_machine_pack(codec="rle", size=48, panel=(64, 24)), folder)
+    monkeypatch.setitem(sys.modules, "framebuf", fake_framebuf())
+    player_module = load_module(folder / "emosketch_player.py", "emosketch_player_long")
+    w, h = 128, 64
+    fb = w * h // 8
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\x7f" + bytes(128) + bytes(4 << 20))  # a 128-byte literal, then 4 MiB the frame never needs
+    idx = struct.pack("<4sBBHHHHHHHBB", b"ESPK", 1, 0, w, h, w, 0, fb, 1, 1, 0, 0)
+    idx += struct.pack("<2I", 0, big.stat().st_size) + bytes([1]) + struct.pack("<3H", 0, 1, 100) + b"\x01a"
+    with open(big, "rb") as frames:
+        pack = player_module.Pack(index=idx, frames=frames)
+        tracemalloc.start()
+        try:
+            with pytest.raises(ValueError, match="corrupt frame 0"):
+                pack.decode(0, bytearray(fb))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 64 * 1024

@@ -382,6 +382,12 @@ def test_arduino_examples_compile_against_the_library_apis(pack_dir, tmp_path, e
         return
     done = compile_with(pack_dir)
     assert done.returncode == 0, done.stderr
+    if example in ("adafruit_ssd1306", "serial_emotions", "u8g2_ssd1306"):
+        # they decode into the library's 1 KB buffer: an sh1106 pack's 1,056-byte frames wrote past it
+        sh1106 = tmp_path / "sh1106"
+        write_pack(state_machine_pack(pixel_format="sh1106"), sh1106)
+        refused = compile_with(sh1106)
+        assert refused.returncode != 0 and "this example plays 128x64 ssd1306 packs" in refused.stderr
 
 
 CROSS = {"avr-gcc": ["-mmcu=atmega328p"], "arm-none-eabi-gcc": ["-mcpu=cortex-m0plus", "-mthumb"]}

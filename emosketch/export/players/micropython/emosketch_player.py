@@ -184,12 +184,14 @@ class Pack:
         frame as stored: in a pack with pen 2, a skeleton that Player draws with the pen."""
         start = self.offsets[index]
         end = self.offsets[index + 1]
-        if end < start:
-            raise ValueError("corrupt frame %d" % index)
-        self.frames.seek(start)
-        data = self.frames.read(end - start)
         codec = self.codecs[index]
         size = len(buf)  # never resized: framebuf keeps a pointer to it
+        # the most its codec can need: a run-length byte per byte, or 8 bits per coded bit (a pixel or a block)
+        most = size if codec == RAW else 2 * size if codec in (RLE, DELTA) else 9 * size + 8
+        if end < start or end - start > most:
+            raise ValueError("corrupt frame %d" % index)  # refused before it is read into RAM
+        self.frames.seek(start)
+        data = self.frames.read(end - start)
         if len(data) != end - start:
             raise ValueError("frames.bin ends inside frame %d" % index)
         if codec == RAW:
@@ -377,6 +379,8 @@ class Player:
         self.pos = 0
         self.frame = -1  # index of the frame in buf
         self.due = None
+        self.damaged = 0  # corrupt frames update() met and skipped
+        self.last_error = None
 
     def request(self, emotion):
         x = self.pack.emotion_index(emotion)
@@ -438,11 +442,20 @@ class Player:
         self.display.show()
 
     def update(self, now=None):
-        """Show the next frame if it is due; returns True when one was shown."""
+        """Show the next frame if it is due; returns True when one was shown. A corrupt frame is shown not at
+        all, as in the C player: it is counted in self.damaged (its error kept in self.last_error), and the
+        next call goes on from the next sequence, so a loop of update() plays on."""
         now = ticks_ms() if now is None else now
         if self.due is not None and ticks_diff(self.due, now) > 0:
             return False
-        _, ms = self.next_frame()
+        try:
+            _, ms = self.next_frame()
+        except ValueError as e:
+            self.damaged += 1
+            self.last_error = e
+            if self.due is None:
+                self.due = now
+            return False
         if self.display is not None:
             self.show()
         self.due = now + ms if self.due is None else self.due + ms

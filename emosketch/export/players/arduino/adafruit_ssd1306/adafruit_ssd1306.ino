@@ -13,6 +13,12 @@
 #include "emosketch_player.h"
 #include "pack.h"
 
+// The player decodes PACK_FRAME_BYTES into the display library's own 1 KB buffer, so a pack of another size
+// or format would write past it: such a pack is refused here, when the sketch is compiled.
+#if !defined(PACK_FORMAT_SSD1306) || PACK_WIDTH != 128u || PACK_HEIGHT != 64u || PACK_FRAME_BYTES != 1024u
+#error "this example plays 128x64 ssd1306 packs (emosketch pack's default size and --format ssd1306)"
+#endif
+
 Adafruit_SSD1306 display(128, 64, &Wire, -1);
 es_player player;
 uint32_t lastChange = 0;
