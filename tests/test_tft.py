@@ -4,6 +4,7 @@ core against the Python decoder, the Arduino examples, and `pack --tft`."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 
@@ -261,3 +262,69 @@ def test_a_tft_pack_name_that_would_break_its_header_is_refused_before_work(name
     with pytest.raises(EmosketchError, match=words):
         build_tft_pack([(s, "test", frames) for s in seqs], TftOptions(panel="st7789-135x240", name=name))
     assert TftOptions().name == "pack"
+
+
+DAMAGE_HOST = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "emosketch_tft.h"
+#include "pack_tft.h"
+
+static uint16_t screen[PACK_HEIGHT][PACK_WIDTH];
+
+static void span(void *ctx, uint16_t x, uint16_t y, uint16_t n, const uint8_t *words, uint16_t colour)
+{
+    uint16_t i;
+    (void)ctx;
+    for (i = 0; i < n; i++)
+        screen[y][x + i] = words ? (uint16_t)(words[2 * i] | (words[2 * i + 1] << 8)) : colour;
+}
+
+/* host N: plays N frames of a copy of the pack whose frame 1 is cut a byte short (the byte moved to frame 2),
+ * writing each screen drawn; prints the updates that drew nothing. */
+int main(int argc, char **argv)
+{
+    es_tft_pack k = pack_tft_pack;
+    es_tft_player player;
+    uint32_t *offs = malloc(sizeof pack_tft_offsets), now = 0;
+    unsigned shown = 0, skipped = 0, steps = (unsigned)atoi(argv[1]);
+    (void)argc;
+    memcpy(offs, pack_tft_offsets, sizeof pack_tft_offsets);
+    offs[2] -= 1u;
+    k.offsets = offs;
+    if (es_tft_player_init(&player, &k, 0)) return 3;
+    while (shown < steps && now < 100000u) {
+        if (es_tft_player_update(&player, now, span, 0)) {
+            fwrite(screen, sizeof screen, 1, stdout);
+            shown++;
+        } else if (!player.started || (int32_t)(player.due - now) <= 0) {
+            skipped++;
+        }
+        now += 10;
+    }
+    fprintf(stderr, "skipped:%u\n", skipped);
+    free(offs);
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+def test_the_c_player_goes_on_from_the_next_sequence_after_a_damaged_frame(face_transition, tmp_path):
+    """es_tft_player_update ignored a damaged frame: what was drawn up to the damage stayed, and the
+    sequence's next frames were drawn over that broken screen. It now goes on from the next sequence, whose
+    first frame repaints the screen, so every screen drawn is a frame of the pack."""
+    pack = build_tft_pack(face_sequences(face_transition), TftOptions(panel="st7789-135x240", name="pack"))
+    folder = write_tft_pack(pack, tmp_path / "pack")
+    (tmp_path / "host.c").write_text(DAMAGE_HOST)
+    exe = tmp_path / "host"
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1", "-g", "-fsanitize=address,undefined",
+                    "-fno-sanitize-recover=all", f"-I{folder}", str(tmp_path / "host.c"), str(folder / "emosketch_tft.c"),
+                    "-o", str(exe)], check=True, capture_output=True, text=True,
+                   env={**os.environ, "ASAN_OPTIONS": "detect_leaks=0"})
+    run = subprocess.run([str(exe), "6"], check=True, capture_output=True)
+    drawn = np.frombuffer(run.stdout, np.uint16).reshape(6, *pack.words.shape[1:])
+    assert b"skipped:" in run.stderr and int(run.stderr.split(b":")[1]) >= 1
+    for screen in drawn:  # idle_neutral's frame 0 each time: frames 1 and 2 are never drawn
+        assert np.array_equal(screen, pack.words[0])

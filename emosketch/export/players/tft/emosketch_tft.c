@@ -149,7 +149,14 @@ int es_tft_player_update(es_tft_player *p, uint32_t now_ms, es_tft_span_fn span,
     }
     seq = pack->sequences + 3u * p->seq;
     /* A sequence's first frame is coded against paper: drawn as a key frame it paints the screen. */
-    es_tft_draw_frame(pack, (uint16_t)(seq[0] + p->pos), p->pos == 0, span, ctx);
+    if (!es_tft_draw_frame(pack, (uint16_t)(seq[0] + p->pos), p->pos == 0, span, ctx)) {
+        /* A damaged frame: the rest of the sequence builds on it, so go on from the next sequence, whose
+         * first frame repaints the screen, at once (as the OLED player does). */
+        p->pos = seq[1];
+        if (!p->started) p->due = now_ms;
+        p->started = 1;
+        return 0;
+    }
     p->pos++;
     if (!p->started || (int32_t)(now_ms - (p->due + seq[2])) > 0) {
         p->due = now_ms + seq[2];  /* first frame, or fell behind: do not try to catch up */

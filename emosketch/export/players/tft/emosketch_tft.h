@@ -86,7 +86,8 @@ typedef struct {
  * es_tft_player_update draws nothing and returns 0. */
 int es_tft_player_init(es_tft_player *p, const es_tft_pack *pack, uint8_t emotion);
 void es_tft_player_request(es_tft_player *p, uint8_t emotion);
-/* Draws the next frame if it is due at now_ms: returns 1 if a frame was drawn. */
+/* Draws the next frame if it is due at now_ms: returns 1 if a frame was drawn. A damaged frame returns 0, and
+ * the next call goes on at once from the next sequence, whose first frame repaints the screen. */
 int es_tft_player_update(es_tft_player *p, uint32_t now_ms, es_tft_span_fn span, void *ctx);
 /* The emotion being shown or being moved to. */
 uint8_t es_tft_player_emotion(const es_tft_player *p);
