@@ -105,7 +105,7 @@ def test_a_tft_pack_fills_its_panel_and_decodes_from_its_files(face_transition, 
                                                  "emosketch_tft.h", "preview.gif", "tft_espi", "adafruit_gfx"}
 
 
-C_HOST = r"""
+HOST_HEAD = r"""
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -122,7 +122,9 @@ static void span(void *ctx, uint16_t x, uint16_t y, uint16_t n, const uint8_t *w
     for (i = 0; i < n; i++)
         screen[y][x + i] = words ? (uint16_t)(words[2 * i] | (words[2 * i + 1] << 8)) : colour;
 }
+"""
 
+C_HOST = HOST_HEAD + r"""
 int main(int argc, char **argv)
 {
     es_tft_player player;
@@ -264,23 +266,7 @@ def test_a_tft_pack_name_that_would_break_its_header_is_refused_before_work(name
     assert TftOptions().name == "pack"
 
 
-DAMAGE_HOST = r"""
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "emosketch_tft.h"
-#include "pack_tft.h"
-
-static uint16_t screen[PACK_HEIGHT][PACK_WIDTH];
-
-static void span(void *ctx, uint16_t x, uint16_t y, uint16_t n, const uint8_t *words, uint16_t colour)
-{
-    uint16_t i;
-    (void)ctx;
-    for (i = 0; i < n; i++)
-        screen[y][x + i] = words ? (uint16_t)(words[2 * i] | (words[2 * i + 1] << 8)) : colour;
-}
-
+DAMAGE_HOST = HOST_HEAD + r"""
 /* host N: plays N frames of a copy of the pack whose frame 1 is cut a byte short (the byte moved to frame 2),
  * writing each screen drawn; prints the updates that drew nothing. */
 int main(int argc, char **argv)
