@@ -183,6 +183,47 @@ def test_reading_a_broken_pack(tmp_path, face_transition):
         manifest.read(tmp_path)
 
 
+
+def test_a_small_manifest_cannot_make_the_reader_decode_gigabytes(tmp_path, face_transition):
+    """Frames could share one payload and sequences cover frames again: a 13 KB manifest decoded to 0.5 GiB.
+    As a device's index.bin, frames now lie end to end, the sequences hold each frame once, and what is
+    decoded is bounded."""
+    import json
+
+    folder = write_pack(make_pack(face_transition), tmp_path / "p")
+    good = json.loads((folder / "manifest.json").read_text())
+
+    def read_with(change):
+        m = json.loads(json.dumps(good))
+        change(m)
+        (folder / "manifest.json").write_text(json.dumps(m))
+        return manifest.read(folder)
+
+    def shared(m):
+        m["frames"][1]["offset"] = 0
+    with pytest.raises(EmosketchError, match="frame 1 starts at byte 0 of frames.bin, not at"):
+        read_with(shared)
+
+    def again(m):
+        m["sequences"][1]["first_frame"] = 0
+    with pytest.raises(EmosketchError, match="the sequences must hold every frame once, in order"):
+        read_with(again)
+
+    def short(m):
+        m["sequences"] = m["sequences"][:1]
+    with pytest.raises(EmosketchError, match=f"its sequences hold {good['sequences'][0]['frame_count']} of"):
+        read_with(short)
+
+    def huge(m):
+        m["display"] = {"width": 8000, "height": 64}
+        m["pixel_format"] = "gfx"
+        m["frames"] = [{**m["frames"][0], "offset": 0, "size": 0} for _ in range(3000)]
+        m["frames"][-1]["size"] = (folder / "frames.bin").stat().st_size
+    with pytest.raises(EmosketchError, match="decode to more than 1 GiB of pixels"):
+        read_with(huge)
+    assert read_with(lambda m: None)[0].shape[0] == len(good["frames"])
+
+
 def state_machine_frames():
     """Gray sequences of a synthetic face as `emosketch pack` lays them out: idle loops that breathe
     in intensity round their pose (frame 0 is the pose), and transitions that end on the pose of the

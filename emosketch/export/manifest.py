@@ -15,6 +15,7 @@ from .pack import FORMAT_NAME, FORMAT_VERSION, MAX_FRAME_BYTES, Pack
 from .pixels import pixel_format
 
 CODEC_IDS = {name: cid for cid, name in codecs.NAMES.items()}
+MAX_DECODED_PIXELS = 1 << 30  # what read() may hold: 1 GiB of pixels (131,072 frames of 128x64)
 
 
 def write(pack: Pack, folder: Path) -> list[Path]:
@@ -53,13 +54,19 @@ def load(folder: str | Path) -> tuple[dict, list[tuple[int, bytes]]]:
     if manifest.get("version") != FORMAT_VERSION:
         raise EmosketchError(f"{folder}: pack version {shown(manifest.get('version'))} is not supported "
                              f"(this emosketch reads version {FORMAT_VERSION})")
-    payloads = []
+    payloads, at = [], 0
     for i, entry in enumerate(_list(manifest, "frames", folder)):
         start, size = _count(entry, "offset", f"frame {i}", folder), _count(entry, "size", f"frame {i}", folder)
         codec = entry.get("codec")
         if start + size > len(data) or not isinstance(codec, str) or codec not in CODEC_IDS:
             raise EmosketchError(f"{folder}: frame {i} is outside frames.bin or has an unknown codec")
+        if start != at:  # as in a device's index.bin: each frame starts where the one before ends, none shared
+            raise EmosketchError(f"{folder}: frame {i} starts at byte {start} of frames.bin, not at {at}, where "
+                                 + (f"frame {i - 1} ends" if i else "the first frame starts"))
         payloads.append((CODEC_IDS[entry["codec"]], data[start:start + size]))
+        at = start + size
+    if at != len(data):
+        raise EmosketchError(f"{folder}: its frames end at byte {at}, frames.bin at {len(data)}")
     return manifest, payloads
 
 
@@ -80,13 +87,21 @@ def read(folder: str | Path) -> tuple[np.ndarray, dict]:
         raise EmosketchError(f"{folder}: manifest.json has an unreadable ctx_model") from exc
     if model and len(model) != ctx.MODEL_BYTES:
         raise EmosketchError(f"{folder}: ctx_model has {len(model)} bytes, expected {ctx.MODEL_BYTES}")
-    # Each sequence starts on a key frame, so decode them one at a time.
-    parts = []
+    if len(payloads) * w * h > MAX_DECODED_PIXELS:
+        raise EmosketchError(f"{folder}: {len(payloads)} frames of {w}x{h} decode to more than "
+                             f"{MAX_DECODED_PIXELS >> 30} GiB of pixels, more than a pack is read back at")
+    # Each sequence starts on a key frame, so decode them one at a time; as a device, the sequences must
+    # tile the frames in order (a frame decoded twice could make a small pack decode to gigabytes)
+    parts, done = [], 0
     for i, seq in enumerate(_list(manifest, "sequences", folder)):
         first, count = (_count(seq, k, f"sequence {i}", folder) for k in ("first_frame", "frame_count"))
         if first + count > len(payloads):
             raise EmosketchError(f"{folder}: sequence {i} runs to frame {first + count}, past the pack's "
                                  f"{len(payloads)} frames")
+        if first != done or not count:
+            raise EmosketchError(f"{folder}: sequence {i} holds frames {first} to {first + count - 1}; the "
+                                 f"sequences must hold every frame once, in order (frame {done} next)")
+        done += count
         try:
             raw = codecs.decode_frames(payloads[first:first + count], frame_bytes, ctx.Grid.of(fmt, w, h), model,
                                        first=first)
@@ -97,5 +112,7 @@ def read(folder: str | Path) -> tuple[np.ndarray, dict]:
         raise EmosketchError(f"{folder}: pen {shown(manifest.get('pen'))} is not 1 or 2")
     if manifest.get("pen", 1) == 2:  # stored skeletons, drawn with the 2x2 pen
         parts = [widen(p) for p in parts]
+    if done != len(payloads):
+        raise EmosketchError(f"{folder}: its sequences hold {done} of its {len(payloads)} frames")
     bits = np.concatenate(parts) if parts else np.zeros((0, h, w), bool)
     return bits, manifest
