@@ -189,6 +189,17 @@ def test_reserved_pack_names_are_refused_before_anything_is_written(tmp_path, na
     assert not (tmp_path / "p").exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("name, macro", [("size", "SIZE_WIDTH"), ("int8", "INT8_WIDTH"), ("uint_fast16", "UINT_FAST16_WIDTH"),
+                                         ("u8g2", "U8G2_H")])
+def test_a_pack_name_whose_macro_the_c_library_defines_is_refused(tmp_path, name, macro):
+    """--name size wrote #define SIZE_WIDTH over <stdint.h>'s (compilers warn "redefined"), and --name u8g2 a
+    U8G2_H guard that hides u8g2.h: refused before anything is written, naming the macro."""
+    with pytest.raises(EmosketchError, match=f"would define {macro}, which the C library or a display library"):
+        write_pack(tiny_pack(["a"], pack_name=name), tmp_path / "p")
+    assert not (tmp_path / "p").exists()
+    write_pack(tiny_pack(["a"], pack_name="face"), tmp_path / "p")  # FACE_WIDTH is no library's
+
+
 @pytest.mark.parametrize("sequence", ["count", "idle_count"])
 def test_a_symbol_defined_twice_is_refused(tmp_path, sequence):
     rng = np.random.default_rng(0)

@@ -256,6 +256,7 @@ def test_pack_tft_from_a_photo(tmp_path):
     ("emosketch", ["idle_happy"], "reserved for the player's files"),  # its header would be emosketch_tft.h
     ("es", ["idle_happy"], "reserved"),  # es_tft_pack is the player's type
     ("pack", ["idle_count", "idle_happy"], "would define PACK_EMOTION_COUNT twice"),
+    ("int16", ["idle_happy"], "would define INT16_WIDTH, which the C library"),  # <stdint.h>'s (C23)
 ])
 def test_a_tft_pack_name_that_would_break_its_header_is_refused_before_work(name, seqs, words):
     """Each compiled to errors or lost the pack's header (a name 'emosketch' overwrote it with the player's)

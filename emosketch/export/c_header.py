@@ -114,6 +114,17 @@ RESERVED_NAMES = {"es", "emosketch_player", "io", "framebuf", "machine", "microp
                   "builtins", "neopixel", "sh1106", "code", "types", "string", "copy", "typing"}
 
 
+# Macros the C library (C23's <stdint.h> and <limits.h> widths) or the examples' libraries (header guards) define,
+# which a pack's header would redefine: --name size wrote SIZE_WIDTH over <stdint.h>'s, --name u8g2 a U8G2_H
+# guard that hid u8g2.h (or the pack) from the compiler.
+_BITS = ("8", "16", "32", "64")
+C_LIBRARY_MACROS = {f"{t}_WIDTH" for t in (
+    "CHAR", "SCHAR", "UCHAR", "SHRT", "USHRT", "INT", "UINT", "LONG", "ULONG", "LLONG", "ULLONG", "BOOL", "INTPTR",
+    "UINTPTR", "INTMAX", "UINTMAX", "PTRDIFF", "SIG_ATOMIC", "SIZE", "WCHAR", "WINT", "BITINT_MAX", "FLT", "DBL",
+    *(f"{s}INT{k}{b}" for s in ("", "U") for k in ("", "_LEAST", "_FAST") for b in _BITS))} | {
+    "U8G2_H", "U8X8_H", "EMOSKETCH_TFT_H", "EMOSKETCH_PLAYER_H"}
+
+
 def symbols(pack: Pack) -> list[str]:
     """Every name the header defines, in the order it defines them."""
     name, upper = pack.name, pack.name.upper()
@@ -143,6 +154,10 @@ def check(pack: Pack) -> None:
         raise EmosketchError(f"pack name {pack.name!r} is reserved for the player's files and symbols (es, es_*, "
                              "emosketch_player) or is a module Python imports (the player's own, os, sys, json, ...) "
                              "that NAME.py would shadow; choose another --name")
+    clash = [s for s in symbols(pack) if s in C_LIBRARY_MACROS]
+    if clash:
+        raise EmosketchError(f"pack name {pack.name!r}: its C header would define {clash[0]}, which the C library or "
+                             "a display library defines too; choose another --name")
     twice = repeated(symbols(pack))
     if twice:
         raise EmosketchError(f"pack {pack.name!r}: the C header would define {', '.join(twice)} twice; "
