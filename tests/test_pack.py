@@ -88,6 +88,15 @@ def test_a_zoom_ramp_on_a_still_picture_says_it_has_nothing_to_ramp_over(face_tr
     assert moving.notes == [] and not np.array_equal(moving.bits[0], moving.bits[-1])
 
 
+@pytest.mark.parametrize("zoom", ["abc", [1], None, True])
+def test_a_zoom_mark_that_is_not_a_number_is_one_line_naming_its_frame(face_transition, zoom):
+    """A hand-written npz's zoom mark of "abc" or [1] was 'unexpected ValueError ... EMOSKETCH_DEBUG=1'."""
+    marks = [{"zoom": 1.0}, {"zoom": zoom}] + [{}] * (len(face_transition) - 2)
+    frames = Frames(face_transition, 12.0, marks=marks)
+    with pytest.raises(EmosketchError, match=r"frame 1's zoom mark is .*, not a number"):
+        build_pack([("face", "f.npz", frames)], ExportOptions(layout=Layout(128, 64)))
+
+
 def test_a_budget_or_a_codec_left_to_emosketch_takes_the_smaller_of_ctx_and_the_byte_codecs(face_transition):
     """The context codec's 2 KB model outweighs its gain on a few frames: --max-bytes dropped 4 of 6 frames in
     ctx where auto fitted all 6, and a one-frame 8x8 export took 2 KB where auto took 17 bytes."""

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import __version__
 from ..emotions import EMOTIONS, canonical
-from ..errors import EmosketchError, is_whole, shown
+from ..errors import EmosketchError, is_real, is_whole, shown
 from ..frames import MAX_FPS, MIN_FPS, Frames
 from . import codec as codecs
 from . import ctx
@@ -266,7 +266,14 @@ def _zooms(frames: Frames) -> list[float] | None:
     breathing), or None when no frame has one."""
     if not frames.marks or not any("zoom" in m for m in frames.marks):
         return None
-    return [float(m.get("zoom", 1.0)) for m in frames.marks]
+    out = []
+    for i, m in enumerate(frames.marks):
+        z = m.get("zoom", 1.0)
+        if not is_real(z):  # a mark written by hand ("abc", [1]): NaN, 0 and negatives are refused by the layout
+            raise EmosketchError(f"frame {i}'s zoom mark is {shown(z)}, not a number (a zoom of 1 draws the "
+                                 "layout as it is)")
+        out.append(float(z))
+    return out
 
 
 def dither_sequences(names: list[str], grays: list[np.ndarray], d: Dither) -> list[np.ndarray]:
