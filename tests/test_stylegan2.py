@@ -142,6 +142,53 @@ def test_a_real_generator_whose_stored_source_is_a_payload_loads_without_running
     np.testing.assert_allclose(img.numpy(), ref["img_psi1_const"], atol=1e-4, rtol=0)
 
 
+@needs_fixtures
+def test_a_snapshot_whose_arguments_are_dnnlib_easydicts_loads(tmp_path, persistence, monkeypatch):
+    """NVIDIA's train.py builds the networks from dnnlib.EasyDict keyword arguments, and persistence stores them
+    as they are, so its snapshots (and its released ones) name dnnlib.util.EasyDict; it was refused as a global
+    a snapshot does not need. It loads as a plain dict, and draws as before."""
+    dnnlib, util = types.ModuleType("dnnlib"), types.ModuleType("dnnlib.util")
+
+    class EasyDict(dict):  # as dnnlib/util.py defines it
+        def __getattr__(self, name):
+            try:
+                return self[name]
+            except KeyError:
+                raise AttributeError(name) from None
+
+        def __setattr__(self, name, value):
+            self[name] = value
+
+    EasyDict.__module__, EasyDict.__qualname__ = "dnnlib.util", "EasyDict"
+    util.EasyDict = dnnlib.EasyDict = EasyDict
+    dnnlib.util = util
+    monkeypatch.setitem(sys.modules, "dnnlib", dnnlib)
+    monkeypatch.setitem(sys.modules, "dnnlib.util", util)
+    snap = read_snapshot(FIXTURES / "uncond-rgb-32.pkl")
+
+    def rewrap(rec, top):
+        state = dict(rec.state)
+        if top:
+            kwargs = dict(state["_init_kwargs"])
+            for key in ("mapping_kwargs", "synthesis_kwargs"):
+                kwargs[key] = EasyDict(kwargs.get(key, {}))
+            state["_init_kwargs"] = EasyDict(kwargs)
+        state["_modules"] = {k: rewrap(v, False) for k, v in rec.children().items()}
+        return _Persistent(persistence._reconstruct_persistent_obj,
+                           {"type": "class", "version": 6, "module_src": "# never run\n",
+                            "class_name": rec.class_name, "state": state})
+
+    data = pickle.dumps({"G_ema": rewrap(snap["G_ema"], True),
+                         "training_set_kwargs": EasyDict(resolution=32)}, protocol=4)
+    assert b"dnnlib.util" in data and b"EasyDict" in data
+    (tmp_path / "network-snapshot-000000.pkl").write_bytes(data)
+    G = load_stylegan2(tmp_path / "network-snapshot-000000.pkl")
+    ref = np.load(FIXTURES / "uncond-rgb-32.expected.npz")
+    with torch.no_grad():
+        img = G.synthesis(torch.from_numpy(ref["ws_psi1"]), noise_mode="const")
+    np.testing.assert_allclose(img.numpy(), ref["img_psi1_const"], atol=1e-4, rtol=0)
+
+
 class _System:
     def __init__(self, command):
         self.command = command

@@ -12,7 +12,8 @@ our own that checks what it is given:
 - the persistent-object hook keeps meta as an inert `Record` (its module source is never compiled
   or executed, only its length is kept), and refuses a class that is not a StyleGAN2-ADA network;
 - tensors are rebuilt with torch's own data-only loader (`weights_only=True`);
-- numpy scalars and dtypes are rebuilt from their bytes.
+- numpy scalars and dtypes are rebuilt from their bytes;
+- dnnlib's EasyDict, in which NVIDIA's train.py keeps the networks' keyword arguments, is a plain dict.
 Any other global, `os.system` or `builtins.eval` included, stops the load with an error that names
 it. The generator is then built by emosketch's own `networks.Generator` from G_ema's stored
 constructor arguments, and every submodule's class, plain attributes, parameters and buffers are
@@ -136,6 +137,10 @@ ALLOWED = {
     ("numpy.core.multiarray", "scalar"): _numpy_scalar,
     ("numpy._core.multiarray", "scalar"): _numpy_scalar,
     ("numpy", "dtype"): _numpy_dtype,
+    # NVIDIA's train.py passes the networks' keyword arguments (mapping_kwargs, synthesis_kwargs, block_kwargs...)
+    # as dnnlib.EasyDict, a dict with attribute access, and persistence stores them as they are: every snapshot it
+    # writes, and its released ones, name it. Rebuilt as a plain dict (a pickle builds it with NEWOBJ and its items).
+    ("dnnlib.util", "EasyDict"): dict,
 }
 
 
