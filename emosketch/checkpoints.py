@@ -122,10 +122,18 @@ def check_classes(classes, where: str | Path) -> None:
                                  f"the canonical spelling: {canonical(c)!r:.50}); the file is damaged or hostile")
 
 
-def _check_finite(weights: Mapping, where: str | Path, what: str) -> None:
-    """NaN or infinite weights draw a blank (or garbage) face that every later check passes."""
+def check_finite(weights: Mapping, where: str | Path, what: str) -> None:
+    """NaN or infinite weights draw a blank (or garbage) face that every later check passes. A tensor whose
+    storage holds fewer values than it claims (a stride of 0 repeats one value: a 22 KB file claimed 1.5
+    billion weights, and the model built for them took 6.8 GB) is refused too, before anything is built."""
     for k, v in weights.items():
-        if isinstance(v, torch.Tensor) and not bool(torch.isfinite(v).all()):
+        if not isinstance(v, torch.Tensor):
+            continue
+        if v.numel() and v.untyped_storage().nbytes() < v.numel() * v.element_size():
+            raise EmosketchError(f"{where}: its {what} weight {k!r:.80} claims {v.numel():,} values but its storage "
+                                 f"holds {v.untyped_storage().nbytes() // v.element_size():,}; the file is damaged or "
+                                 "hostile, so it is not used")
+        if not bool(torch.isfinite(v).all()):
             raise EmosketchError(f"{where}: its {what} weight {k!r:.80} holds NaN or infinite values; "
                                  "the file is damaged (or training diverged), so it is not used")
 
@@ -137,7 +145,7 @@ def check_shapes(module: torch.nn.Module, weights: Mapping, where: str | Path, w
     bad = [k for k, v in weights.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise EmosketchError(f"{where}: the {what} weight {bad[0]!r} is not a tensor")
-    _check_finite(weights, where, what)
+    check_finite(weights, where, what)
     wanted = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     missing = [k for k in wanted if k not in weights]
     extra = [k for k in weights if k not in wanted]
@@ -155,7 +163,7 @@ def load_weights(module: torch.nn.Module, weights: Mapping, where: str | Path, w
     bad = [k for k, v in weights.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise EmosketchError(f"{where}: the {what} weight {bad[0]!r} is not a tensor")
-    _check_finite(weights, where, what)
+    check_finite(weights, where, what)
     try:
         module.load_state_dict(weights)
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:

@@ -341,6 +341,8 @@ STORAGE = _storage(torch.zeros(4))
     (_Call(torch._utils._rebuild_parameter, "text", True), "a parameter wraps something that is not a tensor"),
     (_Call(torch._utils._rebuild_parameter, _Call(torch._utils._rebuild_tensor_v2, STORAGE, 0, (2,), (1,)), True,
            {"hook": 1}), "a parameter carries backward hooks; refused"),
+    (_Call(torch._utils._rebuild_tensor_v2, STORAGE, 0, (256, 256), (0, 0)),  # one value claimed 65,536 times
+     "a tensor claims 65,536 values from a storage of 4; refused"),
     (_Call(np.dtype, 8), "a numpy dtype that is not named by a string; refused"),
     (_Call(np.dtype, "O"), "a numpy object dtype; refused"),
     (_Call(pickle.loads(pickle.dumps(np.float64(1.5)))  # the scalar global, as numpy pickles one
@@ -551,6 +553,46 @@ def test_a_converted_snapshot_round_trips_exactly(tmp_path):
         img = back.synthesis(torch.from_numpy(ref["ws_psi07"]), noise_mode="const")
     np.testing.assert_allclose(img.numpy(), ref["img_psi07_const"], atol=1e-4, rtol=0)
     assert type(open_stylegan2(tmp_path / "cond.pt")) is StyleGAN2
+
+
+@needs_fixtures
+def test_weights_that_are_not_finite_or_claim_more_than_they_hold_are_refused_and_convert_writes_nothing(tmp_path):
+    """A pickle with NaN weights drew blank faces with exit 0 (a converted file with them was refused), a
+    converted file whose tensor repeats one value by strides of 0 built a model of 1.5 billion weights from
+    22 KB, and convert wrote its output before reading it back: a failed read left it, and --force lost the
+    good file it replaced."""
+    from emosketch.gan.stylegan2 import jobs
+    from emosketch.gan.stylegan2.snapshot import read_snapshot as read
+
+    snap = read(FIXTURES / "uncond-rgb-32.pkl")
+    weight = snap["G_ema"].children()["mapping"].children()["fc0"].state["_parameters"]["weight"]
+    with torch.no_grad():
+        weight[0, 0] = float("nan")
+    from emosketch.gan.stylegan2 import from_snapshot
+
+    with pytest.raises(EmosketchError, match="'mapping.fc0.weight' holds NaN or infinite values"):
+        from_snapshot(snap, "nan.pkl")
+
+    G = load_stylegan2(FIXTURES / "uncond-rgb-32.pkl")
+    good = G.save(tmp_path / "good.pt")
+    payload = torch.load(good, weights_only=True)
+    const = payload["state_dict"]["synthesis.b4.const"]
+    payload["state_dict"]["synthesis.b4.const"] = torch.zeros(1).expand(const.shape)  # strides of 0
+    torch.save(payload, tmp_path / "stride0.pt")
+    with pytest.raises(EmosketchError, match="synthesis.b4.const' claims .* values but its storage holds 1"):
+        StyleGAN2.load(tmp_path / "stride0.pt")
+
+    before = good.read_bytes()
+
+    def unreadable(path, device="cpu"):
+        raise EmosketchError(f"{path}: damaged on the way")
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(StyleGAN2, "load", unreadable):
+        with pytest.raises(EmosketchError, match=f"{good}: damaged on the way .nothing written."):
+            jobs.convert(FIXTURES / "uncond-rgb-32.pkl", good, force=True)
+    assert good.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["good.pt", "stride0.pt"]
 
 
 def test_loading_a_foreign_file_as_a_converted_model_fails_in_one_line(tmp_path):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...checkpoints import check_shapes, load_checkpoint, save_checkpoint
+from ...checkpoints import check_finite, check_shapes, load_checkpoint, save_checkpoint
 from ...errors import EmosketchError, is_whole
 from .networks import Generator
 from .snapshot import MAX_PLAIN, _values, build_generator, checked_kwargs, read_snapshot
@@ -174,6 +174,7 @@ def from_snapshot(snap: dict, name: str, device: torch.device | str = "cpu",
                   class_names: list[str] | None = None) -> StyleGAN2:
     """The StyleGAN2 module of a snapshot that read_snapshot has already read."""
     G = build_generator(snap["G_ema"], lambda **kw: StyleGAN2(**kw, class_names=class_names, source=name))
+    check_finite(G.state_dict(), name, "StyleGAN2")  # as a converted file's: NaN weights drew blank faces
     return G.eval().requires_grad_(False).to(device)
 
 

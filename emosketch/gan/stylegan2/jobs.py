@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 
-from ...atomic import atomic_dir
+from ...atomic import atomic_dir, atomic_file
 from ...errors import EmosketchError
 from ...frames import to_gray as frame_gray
 from ...frames import write_image
@@ -183,11 +183,15 @@ def convert(pickle_path: str | Path, out: str | Path, class_names: list[str] | N
         G.class_names = G.checked_names(class_names)
     if draws is not None:
         G.draws = draws
-    path = G.save(out)
-    back = StyleGAN2.load(path)  # what was written reads back, exactly
-    for (k, a), b in zip(G.state_dict().items(), back.state_dict().values()):
-        if not torch.equal(a, b):
-            raise EmosketchError(f"{path}: {k} did not read back exactly")
+    with atomic_file(path) as tmp:  # published only once it reads back: a failure leaves what was there
+        G.save(tmp)
+        try:
+            back = StyleGAN2.load(tmp)
+        except EmosketchError as exc:
+            raise EmosketchError(str(exc).replace(str(tmp), str(path)) + " (nothing written)") from None
+        for (k, a), b in zip(G.state_dict().items(), back.state_dict().values()):
+            if not torch.equal(a, b):
+                raise EmosketchError(f"{path}: {k} did not read back exactly (nothing written)")
     return {"out": str(path), "bytes": path.stat().st_size, **G.describe()}
 
 

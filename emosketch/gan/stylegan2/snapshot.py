@@ -102,7 +102,11 @@ def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=No
         raise EmosketchError("a tensor is built from a storage without a dtype")
     dtype, storage = storage.dtype, storage._untyped_storage
     t = torch.empty((0,), dtype=dtype)
-    return t.set_(storage, int(offset), tuple(int(s) for s in size), tuple(int(s) for s in stride))
+    t = t.set_(storage, int(offset), tuple(int(s) for s in size), tuple(int(s) for s in stride))
+    if t.numel() > storage.nbytes() // t.element_size() - int(offset):  # strides of 0: one value claims many
+        raise EmosketchError(f"a tensor claims {t.numel():,} values from a storage of "
+                             f"{storage.nbytes() // t.element_size():,}; refused")
+    return t
 
 
 def _rebuild_parameter(data, requires_grad=True, hooks=None) -> torch.Tensor:
