@@ -887,6 +887,9 @@ def face_note(how: str) -> str | None:
                 "the photo by hand, level, frames it exactly")
     if not drawn_whole(how):
         return None
+    if how.startswith("StyleGAN2 "):
+        return ("no frontal face found in the StyleGAN2 model's picture at this seed, so the whole picture is "
+                "sketched; another --seed may draw a frontal face, which reads best")
     return ("no frontal face found in the photo, so the whole picture is drawn; a face turned away or partly "
             "covered seldom reads on the panel (blind raters saw a face at once in 0.24 of such FER+ faces' panels "
             "and read 0.38 of their emotions, against 0.69 and 0.72 where a face was found, over 28 rounds: README). "
@@ -1340,7 +1343,7 @@ def stylegan2_generate(model, seeds, cls, psi, cutoff, noise, sketch, settings, 
     if settings is not None and not sketch:
         raise click.UsageError("--settings chooses how --sketch sketches the images; add --sketch, or leave it out")
     res = generate(model, parse_seeds(seeds), out, cls, psi, cutoff, noise, sketch, settings, batch, device, force)
-    click.echo(f"wrote {res['seeds']} images ({res['resolution']} px, {res['channels']} channel(s)) to {safe(res['out'])}")
+    click.echo(f"wrote {len(res['seeds'])} images ({res['resolution']} px, {res['channels']} channel(s)) to {safe(res['out'])}")
 
 
 @stylegan2_group.command("convert")
@@ -1370,8 +1373,9 @@ def stylegan2_convert(model, classes, draws, out, force):
 
 @stylegan2_group.command("directions")
 @_MODEL
-@click.option("--classifier", required=True, type=click.Path(path_type=Path),
-              help="Face classifier (`emosketch classifier train`), ideally --input face, trained on real faces.")
+@click.option("--classifier", type=click.Path(path_type=Path), default=None,
+              help="Face classifier (`emosketch classifier train`), ideally --input face, trained on real faces "
+                   "[default: the shipped one, emosketch/models/classifier-fer6-face-64.pt].")
 @click.option("--samples", default=2000, show_default=True, type=click.IntRange(20, 100_000),
               help="Faces to sample and classify.")
 @click.option("--psi", default=1.0, show_default=True, type=PSI, help="Truncation of the sampled faces.")
@@ -1379,19 +1383,25 @@ def stylegan2_convert(model, classes, draws, out, force):
               help="Step along each direction, in standard deviations of w.")
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), callback=_pt_path,
               help="Converted model with the directions (.pt).")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
-def stylegan2_directions(model, classifier, samples, psi, strength, out, device):
+def stylegan2_directions(model, classifier, samples, psi, strength, out, force, device):
     """Find emotion directions in W for an unconditional model (InterFaceGAN: a linear model of the
     classifier's scores), and write the model with them, ready for interpolate, agent and pack.
 
     \b
-    Example:
-      emosketch stylegan2 directions --model ffhq.pt --classifier clf-face.pt --samples 2000 --out ffhq-emotions.pt
+    Examples:
+      emosketch stylegan2 directions --model ffhq.pt --samples 2000 --out ffhq-emotions.pt   # the shipped face classifier
+      emosketch stylegan2 directions --model ffhq.pt --classifier clf-face.pt --out ffhq-emotions.pt
     """
     from .gan.stylegan2 import open_stylegan2
+    from .gan.stylegan2.jobs import check_model_out
     from .interpolate.stylegan import classifier_reader, find_directions
+    from .models import default_classifier
     from .tensors import pick_device
 
+    check_model_out(model, out, force)
+    classifier = classifier or default_classifier()
     dev = pick_device(device)
     G = open_stylegan2(model, dev)
     read, classes = classifier_reader(classifier, dev)

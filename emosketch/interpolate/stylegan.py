@@ -96,7 +96,10 @@ class StyleGanRenderer(Renderer):
             gray = to_gray(to_pixels(self._images(code)))[0]
         box = detect(gray) if self.G.draws == "photo" else None
         self.box = box if box is not None else (0, 0, gray.shape[1], gray.shape[0])
-        return Source(self._frames(gray[None])[0], gray, f"StyleGAN2 {self.name} seed {seed}")
+        how = f"StyleGAN2 {self.name} seed {seed}"
+        if self.G.draws == "photo":  # a face_note for the command to say, as for a photo
+            how += " -> sketch (haar)" if box is not None else " -> sketch (whole picture: no frontal face found)"
+        return Source(self._frames(gray[None])[0], gray, how)
 
     def _images(self, codes: torch.Tensor) -> torch.Tensor:
         ws = codes.to(self.device).reshape(len(codes), self.G.num_ws, self.G.w_dim)

@@ -160,7 +160,10 @@ def load_stylegan2(path: str | Path, device: torch.device | str = "cpu",
     """A network-snapshot pickle's G_ema as a StyleGAN2 module (eval mode, no gradients), built
     without executing anything from the file."""
     device = _device(device)
-    return from_snapshot(read_snapshot(path), Path(path).name, device, class_names)
+    if Path(path).is_file() and _head(path) == b"PK":  # torch's zip format, not a pickle
+        raise EmosketchError(f"{path}: not a snapshot pickle but a torch file (a converted emosketch file?); "
+                             "open_stylegan2 reads either kind, StyleGAN2.load a converted file")
+    return from_snapshot(read_snapshot(path), Path(path).name, device, class_names, where=path)
 
 
 def _device(device: torch.device | str) -> torch.device:
@@ -171,24 +174,33 @@ def _device(device: torch.device | str) -> torch.device:
 
 
 def from_snapshot(snap: dict, name: str, device: torch.device | str = "cpu",
-                  class_names: list[str] | None = None) -> StyleGAN2:
-    """The StyleGAN2 module of a snapshot that read_snapshot has already read."""
-    G = build_generator(snap["G_ema"], lambda **kw: StyleGAN2(**kw, class_names=class_names, source=name))
-    check_finite(G.state_dict(), name, "StyleGAN2")  # as a converted file's: NaN weights drew blank faces
+                  class_names: list[str] | None = None, where: str | Path | None = None) -> StyleGAN2:
+    """The StyleGAN2 module of a snapshot that read_snapshot has already read; errors name `where` (its path)."""
+    where = where or name
+    try:
+        G = build_generator(snap["G_ema"], lambda **kw: StyleGAN2(**kw, class_names=class_names, source=name))
+    except EmosketchError as exc:
+        raise EmosketchError(f"{where}: {exc}") from None
+    check_finite(G.state_dict(), where, "StyleGAN2")  # as a converted file's: NaN weights drew blank faces
     return G.eval().requires_grad_(False).to(device)
+
+
+def _head(path: str | Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(2)
 
 
 def is_pickle(path: str | Path) -> bool:
     """A pickle (protocol 2+ starts with 0x80), as opposed to torch's zip format."""
-    with open(path, "rb") as f:
-        return f.read(1) == b"\x80"
+    return _head(path)[:1] == b"\x80"
 
 
 def open_stylegan2(path: str | Path, device: torch.device | str = "cpu") -> StyleGAN2:
     """A snapshot pickle or a converted emosketch file, whichever `path` is."""
     path = Path(path)
     if not path.is_file():
-        raise EmosketchError(f"{path}: no such file")
+        raise EmosketchError(f"{path}: " + ("a folder, not a model file (a .pkl snapshot or a converted .pt)"
+                                            if path.is_dir() else "no such file"))
     device = _device(device)
     return load_stylegan2(path, device) if is_pickle(path) else StyleGAN2.load(path, device)
 

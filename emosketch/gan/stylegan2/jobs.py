@@ -49,9 +49,10 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def to_pixels(images: torch.Tensor) -> np.ndarray:
-    """Raw outputs [N, C, R, R] in about [-1, 1] -> uint8 [N, R, R] (gray) or [N, R, R, 3] (RGB)."""
+    """Raw outputs [N, C, R, R] in about [-1, 1] -> uint8 [N, R, R] (gray; gray and alpha, whose alpha is left
+    out) or [N, R, R, 3] (RGB; RGBA's alpha left out)."""
     x = to_uint8(images)
-    return x[:, 0] if x.shape[1] == 1 else x[:, :3].transpose(0, 2, 3, 1)
+    return x[:, 0] if x.shape[1] <= 2 else x[:, :3].transpose(0, 2, 3, 1)
 
 
 def to_gray(pixels: np.ndarray) -> np.ndarray:
@@ -111,11 +112,17 @@ def sketch_settings(path: str | Path | None) -> tuple[dict, int, str]:
     return data, int(data.get("size") or state.get("image_size") or 64), f"checkpoint {path.name}"
 
 
-def sketches(gray: np.ndarray, settings: dict, size: int) -> tuple[np.ndarray, list[str]]:
+def sketches(gray: np.ndarray, settings: dict, size: int, draws: str = "photo") -> tuple[np.ndarray, list[str]]:
+    """Each picture at the sketch size: a photo model's face crop sketched, a sketch model's drawing as it is
+    (shrunk, as interpolate takes it); with how each was made."""
     from ...datasets.photo import photo_to_sketch
 
     out, hows = [], []
     for g in gray:
+        if draws == "sketch":
+            out.append(cv2.resize(g, (size, size), interpolation=cv2.INTER_AREA))
+            hows.append("as drawn")
+            continue
         s, how = photo_to_sketch(g, settings, size)
         out.append(s)
         hows.append(how)
@@ -154,13 +161,13 @@ def generate(model: str | Path, seeds: list[int], out: str | Path, cls=None, psi
             _write_png(tmp / f"seed{s:04d}.png", p)
         found = []
         if sk is not None:
-            drawn, found = sketches(to_gray(pixels), sk[0], sk[1])
+            drawn, found = sketches(to_gray(pixels), sk[0], sk[1], G.draws)
             (tmp / "sketch").mkdir()
             for s, p in zip(seeds, drawn):
                 _write_png(tmp / "sketch" / f"seed{s:04d}.png", p)
         np.savez(tmp / "outputs.npz", seeds=np.asarray(seeds, np.int64), z=res["z"].numpy(), c=res["c"].numpy(),
                  ws=res["ws"].numpy(), images=res["images"].numpy())
-        info = {"model": str(model), "seeds": len(seeds), "class": None if cls is None else G.class_index(cls),
+        info = {"model": str(model), "seeds": [int(s) for s in seeds], "class": None if cls is None else G.class_index(cls),
                 "psi": psi, "cutoff": cutoff, "noise": noise, "resolution": G.img_resolution,
                 "channels": G.img_channels,
                 "sketch": None if sk is None else {"settings": sk[2], "size": sk[1],
@@ -169,15 +176,21 @@ def generate(model: str | Path, seeds: list[int], out: str | Path, cls=None, psi
     return {"out": str(out), **info}
 
 
+def check_model_out(source: Path, out: Path, force: bool) -> None:
+    """A model file to be written (convert, directions): never the model being read, and another file only
+    with force; checked before any work."""
+    if out.exists() and source.exists() and out.resolve() == source.resolve():
+        raise EmosketchError(f"--out {out} is the model being read; write the new file elsewhere")
+    if out.exists() and not force:
+        raise EmosketchError(f"{out}: already exists (pass --force to replace it)")
+
+
 def convert(pickle_path: str | Path, out: str | Path, class_names: list[str] | None = None,
             draws: str | None = None, force: bool = False) -> dict:
     """A snapshot pickle, or a file convert wrote (to rename its classes or say what it draws) -> emosketch's
     own file (weights and plain values, safe to load). draws None keeps a converted file's (a pickle: photo)."""
     source, path = Path(pickle_path), Path(out)
-    if path.exists() and source.exists() and path.resolve() == source.resolve():
-        raise EmosketchError(f"--out {out} is the model being read; write the converted file elsewhere")
-    if path.exists() and not force:
-        raise EmosketchError(f"{out}: already exists (pass --force to replace it)")
+    check_model_out(source, path, force)
     G = open_stylegan2(source)
     if class_names:
         G.class_names = G.checked_names(class_names)
@@ -202,7 +215,7 @@ def info(model: str | Path) -> dict:
     if not is_pickle(model):
         return {"file": str(model), **open_stylegan2(model).describe()}
     snap = read_snapshot(model)  # read once: the generator and the listing both come from it
-    out = {"file": str(model), **from_snapshot(snap, Path(model).name).describe()}
+    out = {"file": str(model), **from_snapshot(snap, Path(model).name, where=model).describe()}
     out["snapshot"] = {k: (v.class_name if isinstance(v, Record) else v) for k, v in snap.items()
                        if k != "training_set_kwargs"}
     tsk = snap.get("training_set_kwargs")

@@ -86,8 +86,10 @@ def _storage_from_bytes(data) -> torch.TypedStorage:
         raise EmosketchError("a tensor's storage is not stored as bytes")
     try:
         storage = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as exc:
-        raise EmosketchError(f"a tensor's storage holds more than data; refused ({str(exc).splitlines()[0]})") from None
+    except pickle.UnpicklingError as exc:  # torch's text advises loading with weights_only=False: quote its reason only
+        why = next((line.strip() for line in str(exc).splitlines() if "GLOBAL" in line or "error" in line.lower()),
+                   "torch's data-only loader refused it")
+        raise EmosketchError(f"a tensor's storage holds more than data; refused ({why[:160]})") from None
     if not isinstance(storage, torch.TypedStorage):
         raise EmosketchError(f"a tensor's storage bytes hold a {type(storage).__name__}, not a typed storage")
     return storage
