@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import table  # noqa: E402
+from report import guarded, table, whole  # noqa: E402
 
 from emosketch.datasets.dataset import load  # noqa: E402
 from emosketch.datasets.prepare import PrepareConfig, prepare  # noqa: E402
@@ -63,8 +63,8 @@ def run(name: str, data: Path, split: str, cfg: ClassifierConfig, work: Path, re
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="bench-out", help="folder for classifier.json, datasets and reports")
-    ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--samples-per-epoch", type=int, default=8000)
+    ap.add_argument("--epochs", type=whole(1, 1000), default=12)
+    ap.add_argument("--samples-per-epoch", type=whole(1, 10_000_000), default=8000)
     ap.add_argument("--reuse", action="store_true", help="reuse trained checkpoints from a previous run")
     args = ap.parse_args()
     out = Path(args.out)
@@ -119,4 +119,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main)

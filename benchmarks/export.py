@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import table  # noqa: E402
+from report import guarded, table, whole  # noqa: E402
 
 from emosketch.datasets.synthetic import random_identity, render  # noqa: E402
 from emosketch.datasets.synthetic_motion import transition_frames  # noqa: E402
@@ -238,8 +238,8 @@ def bench_memory(counts: list[int], folder: Path) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="bench-out", help="folder for export.json")
-    ap.add_argument("--frames", type=int, default=1000, help="frames for the throughput test")
-    ap.add_argument("--memory-frames", type=int, nargs="+", default=[1000, 2000, 5000, 10000],
+    ap.add_argument("--frames", type=whole(1, 1_000_000), default=1000, help="frames for the throughput test")
+    ap.add_argument("--memory-frames", type=whole(1, 1_000_000), nargs="+", default=[1000, 2000, 5000, 10000],
                     help="frame counts for the peak-memory test")
     args = ap.parse_args()
     pinned = one_core()
@@ -272,4 +272,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main)

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import table, write_json  # noqa: E402
+from report import guarded, table, whole, write_json  # noqa: E402
 
 FERPLUS_VALID = ROOT.parent / "shared" / "data" / "ferplus" / "FER2013Valid"
 
@@ -125,7 +125,7 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="\n".join(__doc__.split("\n")[2:4]))
     ap.add_argument("--out", default="bench-out", help="folder for facecrop.json")
-    ap.add_argument("--fer", type=int, default=905, help="FER+ faces (905: every clearly neutral validation face)")
+    ap.add_argument("--fer", type=whole(1), default=905, help="FER+ faces (905: every clearly neutral validation face)")
     args = ap.parse_args()
     cv2.setNumThreads(1)
 
@@ -152,4 +152,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main)

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import named_checkpoints  # noqa: E402
+from report import guarded, named_checkpoints, whole  # noqa: E402
 
 from emosketch.gan.losses import bending  # noqa: E402
 from emosketch.interpolate.render import Renderer, Source  # noqa: E402
@@ -111,8 +111,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("bench-out"))
     ap.add_argument("--generator", action="append", default=[], metavar="NAME=CHECKPOINT",
                     help="a warp generator to measure beside the shipped one (repeatable)")
-    ap.add_argument("--faces", type=int, default=64, help="FER+ valid sketches")
-    ap.add_argument("--sharp", type=int, default=8, help="sharp portraits (the demo photo first)")
+    ap.add_argument("--faces", type=whole(0), default=64, help="FER+ valid sketches")
+    ap.add_argument("--sharp", type=whole(0), default=8, help="sharp portraits (the demo photo first)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     models = [("shipped", default_generator()), *named_checkpoints(args.generator, "--generator")]
@@ -137,4 +137,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main)

@@ -43,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import named_checkpoints, table, write_json  # noqa: E402
+from report import guarded, named_checkpoints, table, write_json  # noqa: E402
 
 from emosketch.datasets.dataset import load  # noqa: E402
 from emosketch.evaluate.classifier import load_classifier, predict  # noqa: E402
@@ -147,6 +147,9 @@ def main() -> None:
         if not Path(path).is_file():
             raise SystemExit(f"{path}: no such classifier file")
     ds = load(args.data)
+    unknown = [e for e in args.emotions.split(",") if e not in ds.classes]
+    if unknown:
+        raise SystemExit(f"--emotions {unknown[0]!r}: not a class of {args.data} ({', '.join(ds.classes)})")
     readers = {}
     for kind, paths in (("guide", args.guide), ("judge", args.judge)):
         for path in paths:
@@ -195,4 +198,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main)

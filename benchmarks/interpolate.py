@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import named_checkpoints, table  # noqa: E402
+from report import existing, guarded, named_checkpoints, table, whole  # noqa: E402
 
 from emosketch.config import load_config  # noqa: E402
 from emosketch.emotions import EMOTIONS  # noqa: E402
@@ -155,9 +155,9 @@ def smoothness(checkpoint: Path, data: Path, faces: int = 4, frames: int = 31) -
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path("bench-out"))
-    ap.add_argument("--checkpoint", type=Path, default=None, help="Trained generator for the smoothness part.")
+    ap.add_argument("--checkpoint", type=existing, default=None, help="Trained generator for the smoothness part.")
     ap.add_argument("--data", type=Path, default=ROOT / "data" / "synthetic-64", help="Sketch dataset for test faces.")
-    ap.add_argument("--faces", type=int, default=4)
+    ap.add_argument("--faces", type=whole(1, 10_000), default=4)
     ap.add_argument("--parts", default="speed,smoothness")
     ap.add_argument("--generator", action="append", default=[], metavar="NAME=CHECKPOINT",
                     help="speed: another generator beside the shipped one (repeatable), e.g. a 128 px run")
@@ -188,4 +188,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main)

@@ -68,7 +68,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import table, write_json  # noqa: E402
+from report import guarded, table, write_json  # noqa: E402
 
 EMOTIONS = ("neutral", "happy", "sad", "surprise", "fear", "anger")
 SHARED = ROOT.parent / "shared" / "data"
@@ -1020,4 +1020,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main)

@@ -53,7 +53,7 @@ from legibility import (  # noqa: E402
     study_cli,
     write_study,
 )
-from report import table, write_json  # noqa: E402
+from report import guarded, table, write_json  # noqa: E402
 
 WORDS = ("afraid", "angry", "confident", "happy", "neutral", "proud", "sad", "smug", "surprised")  # round 1's
 # list had no "smug" (the word for contempt), rounds 1 and 2 no "proud" (the agent's power channel should
@@ -194,4 +194,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main)

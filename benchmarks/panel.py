@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from realfaces import FERPLUS, real_dataset, train_judge  # noqa: E402
-from report import table  # noqa: E402
+from realfaces import FERPLUS, JUDGES, real_dataset, train_judge  # noqa: E402
+from report import existing, guarded, table, whole  # noqa: E402
 
 from emosketch.datasets.dataset import load  # noqa: E402
 from emosketch.evaluate.classifier import load_classifier  # noqa: E402
@@ -518,8 +518,8 @@ def still_table(checkpoint: str) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="bench-out", help="folder for panel.json (and the judges in realfaces/)")
-    ap.add_argument("--checkpoint", default=None, help="the generator (default: the shipped one)")
-    ap.add_argument("--faces", type=int, default=200, help="FER+ valid faces, each redrawn in the 5 other emotions")
+    ap.add_argument("--checkpoint", type=existing, default=None, help="the generator (default: the shipped one)")
+    ap.add_argument("--faces", type=whole(1), default=200, help="FER+ valid faces, each redrawn in the 5 other emotions")
     ap.add_argument("--judges", default="A,B", help="which of realfaces.py's CNN judges read the panel")
     ap.add_argument("--no-packs", action="store_true", help="skip the pack ratio and flicker table")
     ap.add_argument("--reading-only", action="store_true",
@@ -528,9 +528,12 @@ def main() -> None:
                     help="only the demo photo's packs (OLED and TFT) and still-face flicker tables (no FER+ "
                          "faces or judges needed)")
     args = ap.parse_args()
+    judge_names = [j.strip() for j in args.judges.split(",") if j.strip()]
+    if not judge_names or set(judge_names) - set(JUDGES):
+        ap.error(f"--judges {args.judges!r}: expected some of {', '.join(JUDGES)}, comma-separated")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
     out = Path(args.out)
-    checkpoint = args.checkpoint or str(default_generator())
+    checkpoint = str(args.checkpoint or default_generator())
     if args.packs_only:
         out.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
@@ -549,7 +552,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     data = real_dataset(work, reuse=True)
     ds = load(data)
-    judges = {j: load_classifier(train_judge(j, data, work, reuse=True), "cpu")[0].eval() for j in args.judges.split(",")}
+    judges = {j: load_classifier(train_judge(j, data, work, reuse=True), "cpu")[0].eval() for j in judge_names}
     start = time.perf_counter()
     rows_, images, _, pair_rows, targets, seeds = translation_pairs(ds, "val", args.faces, np.random.default_rng(0))
     sources = images[pair_rows]
@@ -618,4 +621,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main)

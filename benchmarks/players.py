@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import table  # noqa: E402
+from report import guarded, table  # noqa: E402
 
 from emosketch.datasets.synthetic_motion import state_machine_sequences as demo_sequences  # noqa: E402
 from emosketch.export import Dither, ExportOptions, Layout, build_pack, write_pack  # noqa: E402
@@ -301,6 +301,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="bench-out")
     args = ap.parse_args()
+    Path(args.out).mkdir(parents=True, exist_ok=True)  # a place that cannot be written is said before the work
     with tempfile.TemporaryDirectory() as tmp:
         size_rows = sizes(Path(tmp))
         print("\n1. C player core at -Os")
@@ -331,4 +332,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main)

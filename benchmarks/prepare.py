@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import table  # noqa: E402
+from report import guarded, table, whole  # noqa: E402
 
 from emosketch.datasets.sketch import SketchConfig, sketch, xdog  # noqa: E402
 from emosketch.datasets.synthetic import random_identity, render  # noqa: E402
@@ -164,8 +164,8 @@ def bench_synthetic(n: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="bench-out", help="folder for prepare.json")
-    ap.add_argument("--size", type=int, default=128, help="face size for the prepare runs")
-    ap.add_argument("--sketch-faces", type=int, default=2000, help="faces for the sketch-only test")
+    ap.add_argument("--size", type=whole(16, 1024), default=128, help="face size for the prepare runs")
+    ap.add_argument("--sketch-faces", type=whole(1), default=2000, help="faces for the sketch-only test")
     args = ap.parse_args()
 
     print(f"\n1. Whole prepare of the FER+ train split at {args.size} px (machine: {os.cpu_count()} cores)")
@@ -190,4 +190,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main)

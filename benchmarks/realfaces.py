@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import named_checkpoints, table  # noqa: E402
+from report import guarded, named_checkpoints, number, table, whole  # noqa: E402
 
 from emosketch.datasets.dataset import load  # noqa: E402
 from emosketch.datasets.prepare import PrepareConfig, prepare  # noqa: E402
@@ -325,9 +325,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=64, choices=[64, 128],
                     help="the side the faces are sketched and judged at; a generator of another size is "
                          "resized to it")
-    ap.add_argument("--faces", type=int, default=400, help="faces of each test set, each redrawn in the 5 other emotions")
-    ap.add_argument("--exaggerate", type=float, default=3.0, help="the warp baseline's exaggeration of mean motion")
-    ap.add_argument("--margin", type=float, default=None,
+    ap.add_argument("--faces", type=whole(1), default=400, help="faces of each test set, each redrawn in the 5 other emotions")
+    ap.add_argument("--exaggerate", type=number(0.0, 100.0), default=3.0, help="the warp baseline's exaggeration of mean motion")
+    ap.add_argument("--margin", type=number(0.0, 1.0), default=None,
                     help="frame the held-out sharp faces by their Haar box plus this fraction a side (default: "
                          "prepare's); the figures go to realfaces[-SIZE]-mMARGIN.json")
     ap.add_argument("--reuse", action="store_true", help="reuse the datasets and judges in OUT/realfaces[-SIZE]")
@@ -440,4 +440,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from realfaces import CLASSES, FERPLUS, EigenJudge, real_dataset  # noqa: E402
-from report import table  # noqa: E402
+from report import existing, guarded, table, whole  # noqa: E402
 
 from emosketch.datasets.dataset import load  # noqa: E402
 from emosketch.evaluate.classifier import load_classifier, predict  # noqa: E402
@@ -45,10 +45,10 @@ from emosketch.models import default_generator, default_sketch_classifier  # noq
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("bench-out"))
-    ap.add_argument("--faces", type=int, default=120, help="FER+ valid faces (each searched towards 5 emotions)")
-    ap.add_argument("--steps", type=int, default=SearchConfig.steps)
-    ap.add_argument("--checkpoint", type=Path, default=None, help="generator [default: the shipped one]")
-    ap.add_argument("--guide", type=Path, default=None, help="sketch classifier [default: the shipped one]")
+    ap.add_argument("--faces", type=whole(1), default=120, help="FER+ valid faces (each searched towards 5 emotions)")
+    ap.add_argument("--steps", type=whole(1, 100_000), default=SearchConfig.steps)
+    ap.add_argument("--checkpoint", type=existing, default=None, help="generator [default: the shipped one]")
+    ap.add_argument("--guide", type=existing, default=None, help="sketch classifier [default: the shipped one]")
     args = ap.parse_args()
     if not FERPLUS.exists():
         print(f"skipped: {FERPLUS} is absent")
@@ -132,4 +132,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    guarded(main)

@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import named_checkpoints, table, write_json  # noqa: E402
+from report import guarded, named_checkpoints, number, table, whole, write_json  # noqa: E402
 
 from emosketch.models import demo_photo  # noqa: E402
 
@@ -338,14 +338,14 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("bench-out"))
     ap.add_argument("--clients", default="1,8", help="comma-separated client counts; the first is the baseline")
     ap.add_argument("--requests", type=int, default=240, help="requests per scenario (half classify, half render)")
-    ap.add_argument("--timeout", type=float, default=60.0, help="seconds before one request counts as lost")
-    ap.add_argument("--deadline", type=float, default=300.0, help="seconds per scenario; later requests are not sent")
-    ap.add_argument("--threads", type=int, default=None, help="the server's OMP_NUM_THREADS [default: inherited]")
+    ap.add_argument("--timeout", type=number(0.1, 3600.0), default=60.0, help="seconds before one request counts as lost")
+    ap.add_argument("--deadline", type=number(1.0, 86400.0), default=300.0, help="seconds per scenario; later requests are not sent")
+    ap.add_argument("--threads", type=whole(1, 256), default=None, help="the server's OMP_NUM_THREADS [default: inherited]")
     ap.add_argument("--memory", action="store_true", help="measure the server's memory under 25 MP uploads instead")
     ap.add_argument("--live", action="store_true", help="measure the live panel's frames/s for one browser instead")
     ap.add_argument("--checkpoint", action="append", default=[], metavar="NAME=CHECKPOINT",
                     help="--live: another generator, measured beside the shipped one (repeatable)")
-    ap.add_argument("--seconds", type=float, default=10.0, help="--live: seconds of frames per generator")
+    ap.add_argument("--seconds", type=number(1.0, 3600.0), default=10.0, help="--live: seconds of frames per generator")
     args = ap.parse_args()
     if args.memory:
         return memory(args)
@@ -378,4 +378,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    guarded(main)

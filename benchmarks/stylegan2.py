@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import table  # noqa: E402
+from report import guarded, table, whole  # noqa: E402
 
 from emosketch.gan.stylegan2 import StyleGAN2, load_stylegan2  # noqa: E402
 from emosketch.gan.stylegan2.jobs import auto_batch  # noqa: E402
@@ -110,7 +110,7 @@ def speed(G: StyleGAN2, name: str, count: int, device: str, threads: int | None)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("bench-out"))
-    ap.add_argument("--count", type=int, default=64, help="Images per speed row (fixtures); a quarter of it at 256 px.")
+    ap.add_argument("--count", type=whole(4, 100_000), default=64, help="Images per speed row (fixtures); a quarter of it at 256 px.")
     args = ap.parse_args()
     result = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
                           "cpu_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available()}}
@@ -143,4 +143,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main)

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from report import table  # noqa: E402
+from report import existing, guarded, table, whole  # noqa: E402
 from test_gan import reference_step  # noqa: E402  (the step before the first saving, kept as the tests' reference)
 
 from emosketch.config import load_config  # noqa: E402
@@ -223,9 +223,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="bench-out")
     ap.add_argument("--parts", default="speed,quality,ferplus")
-    ap.add_argument("--speed-steps", type=int, default=10)
-    ap.add_argument("--run", type=Path, default=None, help="a finished train-tiny-cpu run to judge instead of training one")
-    ap.add_argument("--ferplus-steps", type=int, default=600)
+    ap.add_argument("--speed-steps", type=whole(1, 100_000), default=10)
+    ap.add_argument("--run", type=existing, default=None, help="a finished train-tiny-cpu run to judge instead of training one")
+    ap.add_argument("--ferplus-steps", type=whole(1, 1_000_000), default=600)
     args = ap.parse_args()
     if set(args.parts.split(",")) - {"speed", "quality", "ferplus"}:  # a misspelt part had run nothing, exit 0
         sys.exit(f"--parts {args.parts}: name some of speed, quality, ferplus")
@@ -256,4 +256,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main)
