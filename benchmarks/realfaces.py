@@ -93,6 +93,17 @@ def heldout_dataset(name: str, source: Path, work: Path, reuse: bool, size: int,
     return prepared(f"folder:{source}", work / f"{name}-{size}-m{round(margin * 100)}", cfg, reuse)
 
 
+def same_data(trained_on: dict, data: Path) -> bool:
+    """Whether a judge's dataset (as its checkpoint describes it) is `data`: the same folder, or one made alike (the
+    same source, size, sketch and face crop). A judge names its folder as it was given, relative to where it was
+    trained, so the folder alone had tied --reuse to --out bench-out run from the repository's root."""
+    if Path(trained_on["path"]).resolve() == Path(data).resolve():
+        return True
+    meta = load(data).meta
+    return (trained_on.get("size") == int(load(data).images.shape[1]) and trained_on.get("sketch") == meta.get("sketch")
+            and trained_on.get("face_crop") == meta.get("face_crop") and trained_on.get("source") == meta.get("source"))
+
+
 def train_judge(name: str, data: Path, work: Path, reuse: bool, cfg: ClassifierConfig | None = None) -> Path:
     """A judge: a sketch classifier trained on `data`, the real sketches that prepare wrote from FER+,
     and nothing else: a dataset from any other source (a generator's output, synthetic faces) is
@@ -103,9 +114,9 @@ def train_judge(name: str, data: Path, work: Path, reuse: bool, cfg: ClassifierC
     cfg = cfg or replace(JUDGES[name], image_size=load(data).images.shape[1])
     ckpt = work / f"judge-{name}.pt"
     if reuse and ckpt.exists():
-        trained_on = torch.load(ckpt, map_location="cpu", weights_only=True)["dataset"]["path"]
-        if Path(trained_on).resolve() != Path(data).resolve():
-            raise SystemExit(f"{ckpt}: trained on {trained_on}, not on {data}; run without --reuse")
+        trained_on = torch.load(ckpt, map_location="cpu", weights_only=True)["dataset"]
+        if not same_data(trained_on, data):
+            raise SystemExit(f"{ckpt}: trained on {trained_on['path']}, not on {data}; run without --reuse")
     else:
         ckpt.unlink(missing_ok=True)
         start = time.perf_counter()

@@ -42,14 +42,20 @@ def test_judges_train_on_the_real_sketches_and_nothing_else(bench, real, synthet
     assert state["dataset"]["source"]["kind"] == "ferplus" and Path(state["dataset"]["path"]) == real
     with pytest.raises(SystemExit, match="real FER\\+ sketches only, not on synthetic"):
         bench.train_judge("B", synthetic, tmp_path, reuse=False, cfg=ClassifierConfig(**TINY))
-    # a judge left from another dataset is not reused
+    # a judge is reused on its dataset wherever it lies (its checkpoint names the folder as it was given, relative
+    # to where it was trained: --reuse had worked only from the repository's root), and never on another dataset
+    import json
+    import shutil
+
     other = tmp_path / "other"
     other.mkdir()
     (other / "judge-A.pt").write_bytes(ckpt.read_bytes())
     copy = tmp_path / "copy"
-    import shutil
-
     shutil.copytree(real, copy)
+    assert bench.train_judge("A", copy, other, reuse=True) == other / "judge-A.pt"
+    meta = json.loads((copy / "meta.json").read_text())
+    meta["sketch"]["sigma"] = meta["sketch"]["sigma"] + 0.5  # sketched otherwise: another dataset
+    (copy / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(SystemExit, match="not on"):
         bench.train_judge("A", copy, other, reuse=True)
 
