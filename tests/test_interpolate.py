@@ -82,6 +82,8 @@ def test_timeline_frames_ends_loops_and_blends():
     ([{"emotion": "neutral"}, {"to": "happy", "ovr": 1}], "entry 2: unknown key 'ovr'"),
     ([{"emotion": "neutral"}, {"to": "happy", "ease": "bounce"}], "entry 2: ease 'bounce'"),
     ([{"emotion": "neutral", "hold": -1}], "entry 1: hold must be a finite number >= 0"),
+    ([{"emotion": "neutral", "hold": float("inf")}], r"got inf \(YAML reads a number too large for a float, such as "
+                                                     r"1e400, as infinity\)"),
     ([{"emotion": "neutral"}, {"repeat": 0, "steps": []}], "entry 2: repeat must be a whole number"),
     ([{"emotion": "neutral", "to": "happy"}], "entry 1: give emotion"),
     ("neutral", "expected a list of steps"),

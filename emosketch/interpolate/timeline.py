@@ -181,7 +181,9 @@ def _number(entry: dict, key: str, where: str, minimum: float = 0.0) -> float:
     value = entry[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum:
         least = "above 0" if 0 < minimum < 1e-6 else f">= {minimum:g}"  # a move's over: 1e-09 was its floor's words
-        raise EmosketchError(f"{where}{key} must be a finite number {least}, got {shown(value)}")
+        read = " (YAML reads a number too large for a float, such as 1e400, as infinity)" if value in (
+            math.inf, -math.inf) else ""
+        raise EmosketchError(f"{where}{key} must be a finite number {least}, got {shown(value)}{read}")
     return float(value)
 
 
