@@ -165,21 +165,26 @@ def test_run_guards(synthetic, tmp_path):
         load_checkpoint(tmp_path / "c.pt")
 
 
-def test_sigterm_mid_run_leaves_a_loadable_checkpoint(synthetic, tmp_path):
-    """Through the CLI: the checkpoint is saved, the exit status is 143 (128 + SIGTERM), and a resume
-    drops the log records the killed run wrote after its checkpoint."""
-    (tmp_path / "cfg.yaml").write_text(textwrap.dedent("""
-        model: {image_size: 32, dim_in: 8, max_dim: 32, style_dim: 16, latent_dim: 8, mapping_hidden: 32,
-                bottleneck_blocks: 1}
+def endless_run(synthetic, tmp_path, sample_every: int, log_every: int):
+    """A tiny train run through the CLI that goes on until it is stopped: (its folder, its command)."""
+    (tmp_path / "cfg.yaml").write_text(textwrap.dedent(f"""
+        model: {{image_size: 32, dim_in: 8, max_dim: 32, style_dim: 16, latent_dim: 8, mapping_hidden: 32,
+                bottleneck_blocks: 1}}
         batch_size: 4
         steps: 100000
         checkpoint_every: 100000
-        sample_every: 100000
-        log_every: 1
+        sample_every: {sample_every}
+        log_every: {log_every}
     """))
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "emosketch.cli", "train", "--config", str(tmp_path / "cfg.yaml"), "--data",
-           str(synthetic), "--out", str(run), "--device", "cpu"]
+    return run, [sys.executable, "-m", "emosketch.cli", "train", "--config", str(tmp_path / "cfg.yaml"), "--data",
+                 str(synthetic), "--out", str(run), "--device", "cpu"]
+
+
+def test_sigterm_mid_run_leaves_a_loadable_checkpoint(synthetic, tmp_path):
+    """Through the CLI: the checkpoint is saved, the exit status is 143 (128 + SIGTERM), and a resume
+    drops the log records the killed run wrote after its checkpoint."""
+    run, cmd = endless_run(synthetic, tmp_path, sample_every=100000, log_every=1)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log = run / "log.jsonl"
     deadline = time.time() + 120
@@ -201,6 +206,22 @@ def test_sigterm_mid_run_leaves_a_loadable_checkpoint(synthetic, tmp_path):
     steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == state["step"] + 2
     assert not list(run.glob(".checkpoint.tmp-*"))
+
+
+def test_a_stopped_run_logs_the_steps_since_its_last_record(synthetic, tmp_path):
+    """The steps between the last log record and a Ctrl-C or SIGTERM were never logged, and a resumed run's first
+    record averaged only the steps after the resume: a stop now writes a record at its own step."""
+    run, cmd = endless_run(synthetic, tmp_path, sample_every=1, log_every=1000)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((run / "samples").glob("*.png")) if (run / "samples").is_dir() else []) < 3:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, out
+    step = load_checkpoint(run / "checkpoint.pt")["step"]
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [step] and step >= 3 and "G/adv" in records[0]
 
 
 def test_ada_p_rises_when_d_overfits_and_stays_in_range():

@@ -744,7 +744,9 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
                 total, n = window.get(k, (0.0, 0))
                 window[k] = (total + v, n + 1)
             means = {k: total / n for k, (total, n) in window.items()}
-            if trainer.step % cfg.log_every == 0 or trainer.step == end:
+            # a record at a stop too: each averages the steps since the one before, and a resumed run's log
+            # misses none (the steps between the last record and a stop had never been logged)
+            if trainer.step % cfg.log_every == 0 or trainer.step == end or stop.signal is not None:
                 record = {"step": trainer.step, "images_per_s": round(rate, 2), **{k: round(v, 5) for k, v in means.items()}}
                 jl.write(json.dumps(record) + "\n")
                 jl.flush()
