@@ -200,6 +200,23 @@ def test_a_pack_name_whose_macro_the_c_library_defines_is_refused(tmp_path, name
     write_pack(tiny_pack(["a"], pack_name="face"), tmp_path / "p")  # FACE_WIDTH is no library's
 
 
+def test_emotions_named_by_digits_or_keywords_are_one_name_everywhere_and_keep_their_transitions(tmp_path):
+    """idle_2, idle_int and 2_to_int: the C header named the emotions seq_2 and seq_int where the manifest and
+    index.bin said 2 and int, and the transition between them was left out without a word (its identifier,
+    seq_2_to_int, read as no transition)."""
+    import json
+
+    rng = np.random.default_rng(0)
+    seqs = [(n, "test", Frames((rng.random((2, 16, 32)) > 0.5).astype(np.uint8) * 255, 8.0))
+            for n in ("idle_2", "idle_int", "2_to_int")]
+    folder = write_pack(build_pack(seqs, ExportOptions(layout=Layout(32, 16), name="p")), tmp_path / "p")
+    emotions = json.loads((folder / "manifest.json").read_text())["emotions"]
+    assert emotions["names"] == ["2", "int"] and emotions["transitions"][0][1] == 2
+    header = (folder / "p.h").read_text()
+    assert 'p_emotion_names[] ES_PROGMEM P_UNUSED = "2,int";' in header
+    assert "P_EMOTION_SEQ_2 = 0," in header and "P_EMOTION_SEQ_INT = 1," in header  # C names stay identifiers
+
+
 @pytest.mark.parametrize("sequence", ["count", "idle_count"])
 def test_a_symbol_defined_twice_is_refused(tmp_path, sequence):
     rng = np.random.default_rng(0)

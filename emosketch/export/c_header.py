@@ -50,7 +50,7 @@ enum {{
 enum {{
 {emotion_enum}
 }};
-static const char {name}_emotion_names[] ES_PROGMEM {upper}_UNUSED = "{emotion_names}";
+static const char {name}_emotion_names[] ES_PROGMEM {upper}_UNUSED = {emotion_names};
 
 /* Per sequence: first frame, frame count, milliseconds per frame. */
 static const uint16_t {name}_sequences[{upper}_SEQUENCE_COUNT][3] ES_PROGMEM {upper}_UNUSED = {{
@@ -184,7 +184,7 @@ def render(pack: Pack) -> str:
                        for i, s in enumerate(pack.sequences)),
         emotion_enum="\n".join(f"    {upper}_EMOTION_{e} = {i}," for i, e in enumerate(emotion_idents))
                      or f"    {upper}_NO_EMOTIONS = 0,",
-        emotion_names=",".join(identifier(e) for e in table["names"]),
+        emotion_names=c_string(",".join(table["names"])),  # as the manifest and index.bin name them (a-z, 0-9)
         sequences="\n".join(f"    {{{s.first}u, {s.count}u, {max(1, round(1000 / s.fps))}u}},"
                             for s in pack.sequences),
         offsets=_rows(pack.offsets, 8, "{}u"),

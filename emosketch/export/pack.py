@@ -195,7 +195,9 @@ def emotion_table(names: list[str]) -> dict:
     idle: dict[str, int] = {}
     pairs: dict[tuple[str, str], int] = {}
     for i, name in enumerate(names):
-        key = identifier(name)
+        # the name's words, not its C identifier: '2_to_int' is the transition from 2 to int, where the identifier
+        # (seq_2_to_int) had hidden it, and idle_2's emotion is 2, as the manifest and index.bin name it
+        key = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
         m = re.fullmatch(r"(?:idle_)?([a-z0-9]+?)(?:_idle)?", key)
         t = re.fullmatch(r"([a-z0-9]+)_to_([a-z0-9]+)", key)
         if t:
