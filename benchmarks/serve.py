@@ -29,6 +29,12 @@ new channel every 2 s; the server reuses a frame it has drawn for the same blend
 every frame a blend never drawn before (POST /api/render, random blends: the worst case, as in a
 transition), with the shipped generator and each --checkpoint beside it, each on a fresh server.
 The mirror's live panel needs 12 frames/s.
+
+    python benchmarks/serve.py --out bench-out --stall --threads 1
+
+measures how long a moving face's stream waits for "make it smile" searches (serve-stall.json): one client polls
+GET /api/frame at 12 frames/s, the agent stimulated every 2 s, for --seconds alone and then beside three searches
+of 20 steps in its session; the gaps between its frames, side by side.
 """
 
 from __future__ import annotations
@@ -333,6 +339,90 @@ def live(args) -> int:
     return 0
 
 
+def stall_scenario(searches: int, seconds: float, timeout: float, threads: int | None) -> dict:
+    """A moving face's stream beside "make it smile" searches, on a fresh server: one client polls GET /api/frame
+    at 12 frames/s (the agent stimulated every 2 s, so frames are drawn, not reused) for `seconds` alone, then
+    while `searches` searches of 20 steps run one after another in its session; the gaps between its frames."""
+    port = free_port()
+    proc = start_server(port, threads)
+    cookie: dict = {}
+
+    def call(conn, method: str, path: str, body: bytes | None = None) -> bytes:
+        headers = {"Content-Type": "application/json"} if body else {}
+        conn.request(method, path, body=body, headers=headers | cookie)
+        r = conn.getresponse()
+        data = r.read()
+        if r.status != 200:
+            raise SystemExit(f"stall: {method} {path} answered {r.status}: {data[:200]!r}")
+        if r.getheader("Set-Cookie"):
+            cookie["Cookie"] = r.getheader("Set-Cookie").split(";")[0]
+        return data
+
+    frames = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    other = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        call(frames, "GET", "/api/info")
+        for _ in range(3):
+            call(frames, "GET", "/api/frame")
+
+        def poll(until: float) -> list[float]:  # as the page asks: a frame every 1/12 s, or at once when late
+            gaps, last, stimuli, t0 = [], time.perf_counter(), 0, time.perf_counter()
+            next_at = t0
+            while time.perf_counter() < until:
+                if time.perf_counter() - t0 >= 2.0 * stimuli:
+                    body = json.dumps({"channel": LIVE_CHANNELS[stimuli % len(LIVE_CHANNELS)], "amount": 1.0}).encode()
+                    call(frames, "POST", "/api/agent/stimulate", body)
+                    stimuli += 1
+                call(frames, "GET", "/api/frame")
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+                next_at = max(next_at + 1 / LIVE_FPS, now)
+                time.sleep(max(0.0, next_at - time.perf_counter()))
+            return gaps
+
+        alone = poll(time.perf_counter() + seconds)
+        took: list[float] = []
+
+        def search_all() -> None:
+            for _ in range(searches):
+                t1 = time.perf_counter()
+                call(other, "POST", "/api/search", json.dumps({"target": "happy", "steps": 20}).encode())
+                took.append(time.perf_counter() - t1)
+
+        worker = threading.Thread(target=search_all)
+        worker.start()
+        beside: list[float] = []
+        while worker.is_alive():
+            beside += poll(time.perf_counter() + 0.5)
+        worker.join()
+    finally:
+        frames.close()
+        other.close()
+        proc.terminate()
+        proc.wait(10)
+    rows = []
+    for name, gaps in (("stream alone", alone), (f"stream beside {searches} searches", beside)):
+        ms = np.array(gaps[1:]) * 1000
+        rows.append({"scenario": name, "frames": len(ms), "frames_per_s": round(len(ms) / (ms.sum() / 1000), 1),
+                     "gap_p50_ms": round(float(np.percentile(ms, 50)), 1),
+                     "gap_p99_ms": round(float(np.percentile(ms, 99)), 1), "gap_max_ms": round(float(ms.max()), 1)})
+    rows[1]["search_s"] = round(float(np.mean(took)), 2)
+    return {"rows": rows}
+
+
+def stall(args) -> int:
+    """How long a moving face's stream waits for searches: serve-stall.json."""
+    print(f"a stream for {args.seconds:g} s alone, then beside 3 searches ...", flush=True)
+    res = stall_scenario(3, args.seconds, args.timeout, args.threads)
+    print(table(res["rows"], ["scenario", "frames", "frames_per_s", "gap_p50_ms", "gap_p99_ms", "gap_max_ms",
+                              "search_s"]))
+    write_json(args.out, "serve-stall.json", {"benchmark": "serve-stall", "cpu_count": os.cpu_count(),
+                                             "server_threads": args.threads or os.environ.get("OMP_NUM_THREADS")
+                                             or "torch default", **res})
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("bench-out"))
@@ -343,6 +433,8 @@ def main() -> int:
     ap.add_argument("--threads", type=whole(1, 256), default=None, help="the server's OMP_NUM_THREADS [default: inherited]")
     ap.add_argument("--memory", action="store_true", help="measure the server's memory under 25 MP uploads instead")
     ap.add_argument("--live", action="store_true", help="measure the live panel's frames/s for one browser instead")
+    ap.add_argument("--stall", action="store_true",
+                    help="measure how long a moving face's stream waits for \"make it smile\" searches instead")
     ap.add_argument("--checkpoint", action="append", default=[], metavar="NAME=CHECKPOINT",
                     help="--live: another generator, measured beside the shipped one (repeatable)")
     ap.add_argument("--seconds", type=number(1.0, 3600.0), default=10.0, help="--live: seconds of frames per generator")
@@ -351,6 +443,8 @@ def main() -> int:
         return memory(args)
     if args.live:
         return live(args)
+    if args.stall:
+        return stall(args)
     counts = [int(c) for c in args.clients.split(",")]
     if not counts or min(counts) < 1 or max(counts) > 64 or not 2 <= args.requests <= 10_000:
         raise SystemExit("--clients from 1 to 64 each, --requests from 2 to 10,000")

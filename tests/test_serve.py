@@ -400,6 +400,37 @@ def test_make_it_smile_returns_the_searched_path_as_panel_frames(client, engine)
         assert r.status_code == 400 and words in r.json()["error"], body
 
 
+def test_a_search_lets_a_moving_faces_frames_through_between_its_steps(engine, monkeypatch):
+    """A search held the models from its first step to its last (about two seconds), and every stream of a moving
+    face waited for it (1.95 s between two frames). It now holds them a step at a time: a frame asked for during the
+    search is drawn while the search still has steps to go."""
+    import threading
+
+    s = engine.new_session()
+    engine.frame(s, "ssd1306")
+    events, asked, searcher = [], threading.Event(), threading.get_ident()
+    generator = engine.renderer.nets.generator
+    real_forward = generator.forward
+
+    def forward(*args, **kwargs):
+        if threading.get_ident() == searcher:
+            events.append("step")
+            if events.count("step") == 3 and not asked.is_set():  # the third step: a frame of a face that moves
+                asked.set()
+                engine.stimulate(s, "joy", 1.0)
+
+                def frame():
+                    engine.frame(s, "ssd1306")
+                    events.append("frame")
+                threading.Thread(target=frame, daemon=True).start()
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(generator, "forward", forward)
+    engine.search(s, "happy", steps=20)
+    assert asked.is_set() and "frame" in events
+    assert "step" in events[events.index("frame"):], events  # drawn mid-search, not after it
+
+
 def test_hostile_json_bodies_get_a_400_not_a_500(client):
     cases = [
         (b'{"weights": {"happy": 1}, "zoom": ' + b"9" * 400 + b"}", "digits"),

@@ -49,13 +49,18 @@ class SearchResult:
 
 
 def search(renderer, guide: torch.nn.Module, guide_size: int, sources: np.ndarray, targets: list[str],
-           config: SearchConfig = SearchConfig(), start: np.ndarray | None = None) -> SearchResult:
+           config: SearchConfig = SearchConfig(), start: np.ndarray | None = None, hold=None) -> SearchResult:
     """Search for each source sketch (uint8 [N, S, S]) the code that reads as its target.
 
     `start`: emotion weights [N, C] to start from (default: neutral, or an even blend when the model
-    has no neutral)."""
+    has no neutral). `hold`: a context manager held for each step's use of the networks alone (the mirror's
+    model lock), so that other requests run between the steps."""
+    import contextlib
+
     from ..tensors import to_tensor, to_uint8
     from .paths import lerp
+
+    hold = hold if hold is not None else contextlib.nullcontext()
 
     classes = renderer.classes
     n = len(sources)
@@ -68,8 +73,9 @@ def search(renderer, guide: torch.nn.Module, guide_size: int, sources: np.ndarra
             start[:, classes.index("neutral")] = 1.0
         else:
             start[:] = 1.0 / len(classes)
-    codes = renderer.bank.codes(config.seed, config.psi).float()
-    s_start = renderer.bank.blend(np.asarray(start, np.float64), codes).float()
+    with hold:
+        codes = renderer.bank.codes(config.seed, config.psi).float()
+        s_start = renderer.bank.blend(np.asarray(start, np.float64), codes).float()
     s_target = codes[y]
     x = to_tensor(sources, renderer.device)
     G = renderer.nets.generator
@@ -84,23 +90,28 @@ def search(renderer, guide: torch.nn.Module, guide_size: int, sources: np.ndarra
     frames, target_p = [], []
     with torch.no_grad():  # the approach: a straight line in style space
         for t in np.arange(config.approach) / config.approach:
-            img = G(x, lerp(s_start, s_target, float(t)))
+            with hold:
+                img = G(x, lerp(s_start, s_target, float(t)))
+                p = read(img).gather(1, y[:, None])[:, 0].exp().cpu().numpy()
             frames.append(to_uint8(img[:, 0]))
-            target_p.append(read(img).gather(1, y[:, None])[:, 0].exp().cpu().numpy())
+            target_p.append(p)
     s = s_target.clone().requires_grad_(True)
     opt = torch.optim.Adam([s], lr=config.lr)
     done = torch.zeros(n, dtype=torch.bool, device=renderer.device)
     for step in range(config.steps + 1):
-        img = G(x, s)
-        logp = read(img)
-        lp = logp.gather(1, y[:, None])[:, 0]
+        with hold:
+            img = G(x, s)
+            logp = read(img)
+            lp = logp.gather(1, y[:, None])[:, 0]
+            done |= lp.detach().exp() >= config.stop_at
+            last = step == config.steps or bool(done.all())
+            if not last:
+                opt.zero_grad()
+                (-lp.masked_fill(done, 0.0)).sum().backward()
         frames.append(to_uint8(img.detach()[:, 0]))
         target_p.append(lp.detach().exp().cpu().numpy())
-        done |= lp.detach().exp() >= config.stop_at
-        if step == config.steps or bool(done.all()):
+        if last:
             break
-        opt.zero_grad()
-        (-lp.masked_fill(done, 0.0)).sum().backward()
         keep = s.detach().clone()
         opt.step()
         with torch.no_grad():  # faces that arrived stay where they are (Adam's momentum would move them)

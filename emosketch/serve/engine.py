@@ -445,10 +445,11 @@ class Engine:
             wd = session.agent.weights()
             face, panel = session.face, session.panel
         start = np.array([[wd.get(c, 0.0) for c in self.classes]])
-        # a search holds the models about a second: eight at once held a camera frame 8.6 s
-        with self._slot("searches", self.config.max_searches, "search(es) are running already"), self.model_lock:
+        # a search runs about two seconds, and holds the models a step at a time: held for the whole search, it
+        # had stalled every stream (1.95 s between two frames of a moving face), and eight at once a camera frame 8.6 s
+        with self._slot("searches", self.config.max_searches, "search(es) are running already"):
             res = search(self.renderer, self.guide, self.guide_size, face.sketch[None], [target],
-                         SearchConfig(steps=steps), start=start)
+                         SearchConfig(steps=steps), start=start, hold=_Turn(self.model_lock))
         bits = draw(res.frames[:, 0], panel)
         return {"target": target, "reached": bool(res.reached[0]), "climb_from": res.climb_from,
                 "p": [round(float(v), 4) for v in res.target_p[:, 0]],
@@ -546,6 +547,21 @@ class _Batched:
             with self._lock:
                 out.append(self._renderer.render(source, codes[s:s + self._batch]))
         return np.concatenate(out) if out else self._renderer.render(source, codes)
+
+
+class _Turn:
+    """Holds `lock` for one step of a long job; on leaving, gives a request waiting for it its turn (a thread
+    that releases a lock and takes it again at once would keep it from the waiting one)."""
+
+    def __init__(self, lock: threading.Lock):
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+        time.sleep(0.001)
 
 
 class _Locked:
