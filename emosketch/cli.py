@@ -272,8 +272,15 @@ def _panel_codec(codec: str | None, fmt: str, width: int, height: int) -> str:
         if f.name == "ssd1306" and (width > 128 or height > 64):
             click.echo(f"note: an SSD1306 shows at most 128x64; these {width}x{height} frames in its page layout are "
                        "for a larger page-layout panel")
+        if f.name == "sh1106" and (width > 128 or height > 64):
+            click.echo(f"note: an SH1106 shows at most 128x64 (132x64 of RAM); these {width}x{height} frames in its "
+                       "layout are for a larger panel")
         if codec is None and chosen != "ctx":
-            click.echo(f"note: the context codec needs whole 8x8 blocks of a {width}x{height} {fmt} frame; "
+            from .export.ctx import BLOCK, MAX_BLOCK_COLUMNS
+
+            why = (f"frames at most {BLOCK * MAX_BLOCK_COLUMNS} px wide" if width > BLOCK * MAX_BLOCK_COLUMNS
+                   else f"whole {BLOCK}x{BLOCK} blocks")  # 320x240 tiles into blocks: it is too wide
+            click.echo(f"note: the context codec needs {why}, and a {width}x{height} {fmt} frame is not; "
                        f"using --codec {chosen}")
     return chosen
 
@@ -1182,6 +1189,11 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
         click.echo(f"  next: copy {name}.h, emosketch_player.c and emosketch_player.h into a sketch folder with an "
                    f"example from {ARDUINO_EXAMPLES} (or emosketch_player.py, frames.bin and index.bin to a MicroPython "
                    f"board); {HOST_PLAYER} plays the pack on this computer first; see docs/on-the-device.md")
+        if pixel_format == "sh1106":
+            click.echo("  note: an sh1106 pack is the controller's own 132-column RAM, for code that writes it "
+                       "directly; u8g2's and Adafruit_SH1106G's SH1106 drivers (and MicroPython's sh1106) keep a "
+                       "128-column buffer and add the offset themselves, so with them (and the examples) make the "
+                       "default ssd1306 pack and use their SH1106 constructor")
     if tft is not None and shades == 2:
         from .export.tft import PANELS
 

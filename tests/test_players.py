@@ -380,6 +380,18 @@ def test_arduino_examples_compile_against_the_library_apis(pack_dir, tmp_path, e
         refused = compile_with(pack_dir)  # an ssd1306 pack is refused when it is compiled, by name
         assert refused.returncode != 0 and "make the pack with --format gfx" in refused.stderr
         return
+    if example == "adafruit_sh1107":  # the library's 2 KB page buffer: a 128x128 sh1107 pack, and nothing else
+        square = tmp_path / "square"
+        write_pack(state_machine_pack(pixel_format="sh1107", panel=(128, 128)), square)
+        assert compile_with(square).returncode == 0, compile_with(square).stderr
+        for fmt in ("gfx", "xbm"):  # row formats had passed its run-time size check and drawn garbage
+            other = tmp_path / fmt
+            write_pack(state_machine_pack(pixel_format=fmt, panel=(128, 128)), other)
+            refused = compile_with(other)
+            assert refused.returncode != 0 and "this example plays 128x128 sh1107 packs" in refused.stderr
+        refused = compile_with(pack_dir)
+        assert refused.returncode != 0 and "this example plays 128x128 sh1107 packs" in refused.stderr
+        return
     done = compile_with(pack_dir)
     assert done.returncode == 0, done.stderr
     if example in ("adafruit_ssd1306", "serial_emotions", "u8g2_ssd1306"):
@@ -514,3 +526,18 @@ def test_verify_refuses_a_pack_the_device_player_refuses(tmp_path, monkeypatch, 
     with pytest.raises(EmosketchError, match="the device player refuses it"):
         write_pack(pack, tmp_path / "bad", verify=True)
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_micropython_player_refuses_a_display_of_another_size(mp, pack_dir):
+    """A 128x64 pack on an SSD1306_I2C(128, 32) played as the top half of the face without a word."""
+    from conftest import FakeDisplay
+
+    pack = mp.Pack(str(pack_dir))
+    small = FakeDisplay()
+    small.width, small.height = 128, 32
+    with pytest.raises(ValueError, match="the pack is 128x64 and the display 128x32: export the pack with --size 128x32"):
+        mp.Player(pack, small, "neutral")
+    right = FakeDisplay()
+    right.width, right.height = 128, 64
+    mp.Player(pack, right, "neutral").update(now=0)
+    assert len(right.shown) == 1

@@ -353,6 +353,44 @@ def test_the_pi_client_plays_a_live_server(engine, live_server, capsys):
     assert "the server has no session ffff" in str(stop.value.code)
 
 
+def test_the_pi_client_drives_the_panel_it_is_told(engine, live_server, monkeypatch):
+    """It drove an SSD1306 only: an SH1106 (luma.oled's sh1106, which adds the controller's column offset) needed
+    the script edited. Here with stand-ins for luma.oled, which this machine has no panel for."""
+    import importlib.util
+    import sys
+    import types
+    from pathlib import Path
+
+    from emosketch.export.players import __file__ as players_init
+
+    shown = []
+
+    def panel(kind):
+        def make(serial, width, height):
+            return types.SimpleNamespace(kind=kind, size=(width, height), display=shown.append)
+        return make
+
+    serial = types.ModuleType("luma.core.interface.serial")
+    serial.i2c = lambda port, address: (port, address)
+    oled = types.ModuleType("luma.oled.device")
+    oled.ssd1306, oled.sh1106 = panel("ssd1306"), panel("sh1106")
+    luma_oled = types.ModuleType("luma.oled")
+    luma_oled.device = oled
+    for name, mod in (("luma", types.ModuleType("luma")), ("luma.core", types.ModuleType("luma.core")),
+                      ("luma.core.interface", types.ModuleType("luma.core.interface")),
+                      ("luma.core.interface.serial", serial), ("luma.oled", luma_oled), ("luma.oled.device", oled)):
+        monkeypatch.setitem(sys.modules, name, mod)
+    spec = importlib.util.spec_from_file_location("emosketch_stream_panel",
+                                                  Path(players_init).parent / "pi" / "emosketch_stream.py")
+    client_mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(client_mod)
+    made = []
+    monkeypatch.setattr(oled, "sh1106", lambda *a, **k: made.append("sh1106") or panel("sh1106")(*a, **k))
+    session = engine.new_session()
+    assert client_mod.main([live_server, "--session", session.token, "--panel", "sh1106", "--frames", "2"]) == 0
+    assert made == ["sh1106"] and len(shown) == 2 and shown[0].size == (128, 64) and shown[0].mode == "1"
+
+
 def test_an_unknown_session_token_is_refused_not_made_a_new_session(client, engine):
     """?session=TOKEN of a session the server does not have (after a restart, or forgotten) had been a brand-new
     session: an upload went into it and was lost, and frames showed the demo face, all with 200."""

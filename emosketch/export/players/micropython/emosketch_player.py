@@ -362,6 +362,11 @@ class Player:
     waits for it to end (the latest one wins)."""
 
     def __init__(self, pack, display=None, emotion=0):
+        w, h = getattr(display, "width", None), getattr(display, "height", None)
+        if w is not None and h is not None and (w, h) != (pack.width, pack.height):
+            # a 128x64 pack on a 128x32 display had played as the top half of the face, without a word
+            raise ValueError("the pack is %dx%d and the display %dx%d: export the pack with --size %dx%d"
+                             % (pack.width, pack.height, w, h, w, h))
         self.pack = pack
         self.display = display
         self.buf = bytearray(pack.frame_bytes)  # the frame as it is shown

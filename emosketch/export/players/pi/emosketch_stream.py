@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Play the face of an `emosketch serve` session on a 128x64 SSD1306 attached to a Raspberry Pi.
+"""Play the face of an `emosketch serve` session on a 128x64 SSD1306 or SH1106 attached to a Raspberry Pi.
 
 Only the standard library is needed to read the stream; the panel is driven by luma.oled
-(pip install luma.oled; I2C at 0x3C) or drawn in the terminal with --ascii.
+(pip install luma.oled; I2C at 0x3C) or drawn in the terminal with --ascii. The stream is 128x64.
 
     python3 emosketch_stream.py http://192.168.1.20:8000 --session TOKEN
+    python3 emosketch_stream.py http://192.168.1.20:8000 --session TOKEN --panel sh1106   # a 1.3" SH1106
     python3 emosketch_stream.py http://127.0.0.1:8000 --session TOKEN --ascii --frames 24
 
 TOKEN is the session shown on the page ("On a device"); without it the device gets an agent of its
@@ -66,16 +67,18 @@ def main(argv=None):
     ap.add_argument("--frames", type=int, default=0, help="stop after this many frames (0 = never)")
     ap.add_argument("--ascii", action="store_true", help="draw in the terminal instead of on the panel")
     ap.add_argument("--i2c-address", type=lambda v: int(v, 0), default=0x3C)
+    ap.add_argument("--panel", choices=["ssd1306", "sh1106"], default="ssd1306",
+                    help="the panel's controller, 128x64 either way (luma.oled adds the SH1106's column offset)")
     args = ap.parse_args(argv)
     device = None
     if not args.ascii:
         try:
             from luma.core.interface.serial import i2c
-            from luma.oled.device import ssd1306
+            from luma.oled import device as panels
             from PIL import Image
         except ImportError:
             sys.exit("luma.oled is not installed (pip install luma.oled), or use --ascii")
-        device = ssd1306(i2c(port=1, address=args.i2c_address), width=128, height=64)
+        device = getattr(panels, args.panel)(i2c(port=1, address=args.i2c_address), width=128, height=64)
     shown, delay = 0, 1.0
     while args.frames == 0 or shown < args.frames:
         try:

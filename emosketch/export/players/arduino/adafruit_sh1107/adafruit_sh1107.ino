@@ -14,14 +14,17 @@
 #include "emosketch_player.h"
 #include "pack.h"
 
+// The player decodes into the library's own 2 KB page buffer: a pack of another size or pixel format would draw
+// garbage there or write past it, so it is refused here, when the sketch is compiled.
+#if !defined(PACK_FORMAT_SH1107) || PACK_WIDTH != 128u || PACK_HEIGHT != 128u || PACK_FRAME_BYTES != 2048u
+#error "this example plays 128x128 sh1107 packs: make the pack with --size 128x128 --format sh1107"
+#endif
+
 Adafruit_SH1107 display(128, 128, &Wire);
 es_player player;
 uint32_t lastChange = 0;
 
 void setup() {
-  if (PACK_WIDTH != 128u || PACK_HEIGHT != 128u || PACK_RAM_COLUMNS != 128u) {
-    for (;;) {}  // the pack is not a 128x128 sh1107 pack: remake it with --size 128x128 --format sh1107
-  }
   if (!display.begin(0x3D, true)) {
     for (;;) {}  // no display found at 0x3D
   }

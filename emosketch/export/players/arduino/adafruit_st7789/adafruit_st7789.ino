@@ -3,8 +3,12 @@
 // two shades (the demo photo's six emotions: 337 KB against 3.0 MB), so it fits beside the sketch in flash.
 //
 // 1. emosketch pack --input me.jpg --size 240x240 --format gfx --out pack
-//    (a 135x240 panel: --size 135x240, 164 KB; a 320x240 ILI9341 with Adafruit_ILI9341: --size 320x240, 1.5 MB,
-//    since the context codec takes panels up to 256 px wide and a wider one gets the byte codecs)
+//    (a 135x240 panel: --size 135x240, 164 KB; a 320x240 ILI9341: --size 320x240, 1.5 MB, since the context
+//    codec takes panels up to 256 px wide and a wider one gets the byte codecs, with this sketch's Adafruit_ST7789
+//    swapped for Adafruit_ILI9341 and tft.init(...) for tft.begin())
+//    drawBitmap sends the frame a pixel at a time (Adafruit_GFX's writePixel), so a 240x240 frame is several
+//    hundred KB over SPI: a few frames a second at 40 MHz. The `pack --tft` packs and the adafruit_gfx example
+//    send only the spans that change.
 // 2. Copy pack/pack.h, pack/emosketch_player.h and pack/emosketch_player.c into this sketch's folder.
 // 3. Set the pins below for your board, and upload to a 32-bit board (ESP32, RP2040, SAMD): the player
 //    decodes each frame into a RAM buffer of PACK_FRAME_BYTES (7,200 bytes at 240x240).
@@ -48,6 +52,6 @@ void loop() {
     es_player_request(&player, (uint8_t)((es_player_emotion(&player) + 1) % PACK_EMOTION_COUNT));
   }
   if (es_player_update(&player, now)) {
-    tft.drawBitmap(0, 0, frame, PACK_WIDTH, PACK_HEIGHT, LIT, UNLIT);  // 115 KB of pixels over SPI
+    tft.drawBitmap(0, 0, frame, PACK_WIDTH, PACK_HEIGHT, LIT, UNLIT);  // every pixel, each with its own address window
   }
 }

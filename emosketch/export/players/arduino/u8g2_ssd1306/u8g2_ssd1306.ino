@@ -6,8 +6,8 @@
 //
 // u8g2's full-buffer (_F_) SSD1306 constructors keep the screen in the pack's ssd1306 page layout,
 // so frames are decoded straight into u8g2.getBufferPtr() and sent with sendBuffer().
-// For an SH1106 module export with --format sh1106 and use U8G2_SH1106_128X64_NONAME_F_HW_I2C;
-// then decode into a 1056-byte buffer of your own and copy columns 2..129 of each page.
+// For an SH1106 module keep the default ssd1306 pack and use U8G2_SH1106_128X64_NONAME_F_HW_I2C: its buffer is
+// the same 128-column page layout, and u8g2 adds the SH1106's 2-column offset itself.
 #include <Arduino.h>
 #include <U8g2lib.h>
 #include <Wire.h>
