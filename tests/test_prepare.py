@@ -703,3 +703,34 @@ def test_a_picture_linked_twice_is_read_once(tmp_path):
     index = read_folder(tmp_path)
     assert sorted(i.key for i in index.items) == ["happy/a.png", "neutral/a.png"]  # a copy is a file of its own
     assert index.skipped == [("neutral/link.png", "the same file as another (a link)")]
+
+
+def test_a_second_ctrl_c_while_workers_stop_still_ends_the_run(tmp_path):
+    """`prepare -j 2` stopped by Ctrl-C waited for its workers' chunks; a second Ctrl-C broke off that wait, and the
+    interpreter then hung at exit on the pool's thread, for ever. The workers are now ended at once, and the run
+    exits 130 with its done chunks kept."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "syn"
+    cmd = [sys.executable, "-m", "emosketch.cli", "prepare", "--source", "synthetic", "--count", "40000", "--size", "64",
+           "--out", str(out), "-j", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    chunks = tmp_path / ".syn.partial" / "chunks"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (chunks.is_dir() and any(chunks.iterdir())):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    try:
+        output, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("prepare hung after a second Ctrl-C")
+    assert proc.returncode == 130 and "interrupted" in output, output[-2000:]
+    assert any(chunks.iterdir()) and not out.exists()

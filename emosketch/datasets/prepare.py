@@ -308,26 +308,32 @@ def _run_chunks(items: list[Item], cfg: PrepareConfig, chunk_dir: Path, todo: li
     queue: Iterator[int] = iter(todo)
     # spawn, not fork: a forked child can inherit a held lock of OpenCV's thread pool and hang.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
-                             initargs=(os.getpid(),)) as pool:
-        try:
-            for c in queue:  # keep at most 2 chunks per worker in flight: bounded memory
-                pending[pool.submit(process_chunk, part(c), cfg)] = c
-                if len(pending) >= 2 * workers:
-                    break
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    c = pending.pop(fut)
-                    _save_npz(chunk_dir / f"{c:06d}.npz", **fut.result())
-                    on_chunk(len(part(c)))
-                    nxt = next(queue, None)
-                    if nxt is not None:
-                        pending[pool.submit(process_chunk, part(nxt), cfg)] = nxt
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            raise
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+                               initargs=(os.getpid(),))
+    try:
+        for c in queue:  # keep at most 2 chunks per worker in flight: bounded memory
+            pending[pool.submit(process_chunk, part(c), cfg)] = c
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                c = pending.pop(fut)
+                _save_npz(chunk_dir / f"{c:06d}.npz", **fut.result())
+                on_chunk(len(part(c)))
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending[pool.submit(process_chunk, part(nxt), cfg)] = nxt
+    except BaseException:
+        # Stopped (Ctrl-C, SIGTERM) or failed: the workers' chunks are not waited for, the workers are ended at
+        # once. Waiting for them, as the pool's own exit does, let a second Ctrl-C stop the wait half-way, and the
+        # interpreter then hung at exit on the pool's thread (the done chunks are kept: a run resumes from them).
+        workers_now = list((getattr(pool, "_processes", None) or {}).values())  # the pool's own, private map
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in workers_now:
+            proc.terminate()
+        raise
+    pool.shutdown(wait=True)
 
 
 def prepare(source: str, out: str | Path, cfg: PrepareConfig = PrepareConfig(), workers: int = 1,
