@@ -4,7 +4,7 @@ it bends them, and how much of it depends on the face (rather than being one tem
     python benchmarks/field.py --out bench-out                        # the shipped generator
     python benchmarks/field.py --out bench-out --generator jitter=runs/fer6-jitter-ft/checkpoint.pt
 
-Faces: FER+ valid sketches (data/fer6-64's val split; --faces of them) and the sharp portraits of the
+Faces: FER+ valid sketches (data/fer6-SIZE's val split, at the model's size; --faces of them) and the sharp portraits of the
 legibility study (the demo photo first), each redrawn in every emotion at latent seed 0. Per
 generator and emotion:
 
@@ -41,7 +41,12 @@ from emosketch.interpolate.timeline import pose  # noqa: E402
 from emosketch.models import default_generator  # noqa: E402
 from emosketch.tensors import to_tensor  # noqa: E402
 
-DATA = ROOT / "data" / "fer6-64"
+DATA = ROOT / "data"  # fer6-SIZE, prepared at the model's size (or the other one): the FER+ valid sketches
+
+
+def fer_data(size: int) -> Path | None:
+    """The prepared FER+ sketches to draw the faces from: at the model's size if prepared, else at another."""
+    return next((p for p in (DATA / f"fer6-{size}", DATA / "fer6-128", DATA / "fer6-64") if p.exists()), None)
 
 
 def faces_of(r: Renderer, n_fer: int, n_sharp: int) -> list[tuple[str, Source]]:
@@ -50,14 +55,17 @@ def faces_of(r: Renderer, n_fer: int, n_sharp: int) -> list[tuple[str, Source]]:
     from emosketch.tensors import resize_batch
 
     faces = []
-    if DATA.exists() and n_fer:
-        ds = load(DATA)
+    data = fer_data(r.size)
+    if data is not None and n_fer:
+        ds = load(data)
         rows = ds.indices("val")[:n_fer]
         for row in rows:
             sk = resize_batch(np.asarray(ds.images[row])[None], r.size)[0]
-            faces.append(("fer", Source(sk, sk, f"fer6-64 val #{row}")))
-    else:
-        print(f"({DATA} absent: FER+ faces left out)")
+            faces.append(("fer", Source(sk, sk, f"{data.name} val #{row}")))
+    elif n_fer:
+        print(f"({DATA}/fer6-{r.size} absent, and fer6-128 and fer6-64: FER+ faces left out; emosketch prepare "
+              f"--source ferplus:../shared/data/ferplus --size {r.size} --classes neutral,happy,sad,surprise,fear,anger "
+              f"--out data/fer6-{r.size})")
     if n_sharp:
         import legibility
 

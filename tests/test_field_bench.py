@@ -38,3 +38,14 @@ def test_fields_of_the_shipped_generator_are_in_pixels():
     assert np.allclose(f[0], f[1])  # the same face twice: the same field
     mag = np.sqrt((f ** 2).sum(2))
     assert 0.2 < mag.mean() and np.abs(f).max() <= r.nets.generator.warp.max_shift * r.size + 1e-3  # per axis
+
+
+def test_the_fer_faces_are_read_at_the_models_size_when_prepared(tmp_path, monkeypatch):
+    """It read data/fer6-64 only: with the 128 px model shipped and data/fer6-128 prepared, it measured no FER+
+    face at all."""
+    monkeypatch.setattr(field, "DATA", tmp_path)
+    assert field.fer_data(128) is None
+    (tmp_path / "fer6-64").mkdir()
+    assert field.fer_data(128) == tmp_path / "fer6-64"
+    (tmp_path / "fer6-128").mkdir()
+    assert field.fer_data(128) == tmp_path / "fer6-128" and field.fer_data(64) == tmp_path / "fer6-64"
