@@ -898,8 +898,8 @@ def face_note(how: str) -> str | None:
         return ("no frontal face found in the StyleGAN2 model's picture at this seed, so the whole picture is "
                 "sketched; another --seed may draw a frontal face, which reads best")
     return ("no frontal face found in the photo, so the whole picture is drawn; a face turned away or partly "
-            "covered seldom reads on the panel (blind raters saw a face at once in 0.24 of such FER+ faces' panels "
-            "and read 0.38 of their emotions, against 0.69 and 0.72 where a face was found, over 28 rounds: README). "
+            "covered seldom reads on the panel (blind raters saw a face at once in 0.22 of such FER+ faces' panels "
+            "and read 0.38 of their emotions, against 0.70 and 0.73 where a face was found, over 22 rounds: README). "
             "A frontal photo, or a crop of the face, reads best.")
 
 
