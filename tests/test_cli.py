@@ -499,3 +499,16 @@ def test_ctrl_c_says_what_was_left_and_exits_130(run, monkeypatch):
     result = run("dataset", "info", "anything")
     assert result.exit_code == 130 and "interrupted: every output is written whole or not at all" in result.output
     assert "Aborted" not in result.output and "Traceback" not in result.output
+
+
+def test_the_codec_note_gives_the_reason_a_frame_misses_the_context_codec(capsys):
+    """A 320x240 frame, which tiles into 8x8 blocks, was said to lack them: it is too wide for the context codec.
+    An sh1106 pack larger than the controller gets the note an ssd1306 one does."""
+    from emosketch.cli import _panel_codec
+
+    assert _panel_codec(None, "gfx", 320, 240) == "auto"
+    assert "needs frames at most 256 px wide, and a 320x240 gfx frame is not" in capsys.readouterr().out
+    _panel_codec(None, "gfx", 90, 30)
+    assert "needs whole 8x8 blocks, and a 90x30 gfx frame is not" in capsys.readouterr().out
+    _panel_codec(None, "sh1106", 128, 128)
+    assert "an SH1106 shows at most 128x64" in capsys.readouterr().out

@@ -359,7 +359,7 @@ def test_interpolate_agent_and_pack_commands(generator, synthetic, tmp_path):
         assert r.exit_code == 0, r.output
         m = json.loads((tmp_path / f"p{codec}{note}" / "manifest.json").read_text())
         assert m["codec"] == codec and not {f["codec"] for f in m["frames"]} & {"ctx-key", "ctx"}
-        assert ("the context codec needs whole 8x8 blocks of a 90x30 gfx frame" in r.output) == note
+        assert ("the context codec needs whole 8x8 blocks, and a 90x30 gfx frame is not" in r.output) == note
     r = run("pack", "--checkpoint", generator, "--data", synthetic, "--emotions", "happy,sad", "--dither",
             "floyd-steinberg", "--transition-frames", 3, "--idle-frames", 2, "--out", tmp_path / "fs", "--device", "cpu")
     assert r.exit_code == 0, r.output  # the stable default is for the dithers that can hold still
