@@ -745,8 +745,10 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
                 window[k] = (total + v, n + 1)
             means = {k: total / n for k, (total, n) in window.items()}
             # a record at a stop too: each averages the steps since the one before, and a resumed run's log
-            # misses none (the steps between the last record and a stop had never been logged)
-            if trainer.step % cfg.log_every == 0 or trainer.step == end or stop.signal is not None:
+            # misses none (the steps between the last record and a stop had never been logged). The stop is read
+            # once a step, so a signal between the log and the checkpoint cannot save a step it did not log.
+            stopping = stop.signal is not None
+            if trainer.step % cfg.log_every == 0 or trainer.step == end or stopping:
                 record = {"step": trainer.step, "images_per_s": round(rate, 2), **{k: round(v, 5) for k, v in means.items()}}
                 jl.write(json.dumps(record) + "\n")
                 jl.flush()
@@ -761,9 +763,9 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, resume: bool, device: 
                 write_image(out / "samples" / f"step{trainer.step:07d}.png",
                             labelled_columns(trainer.sample_grid(), cfg.model.image_size,
                                              ["source", *trainer.classes]))
-            if lead and (trainer.step % cfg.checkpoint_every == 0 or trainer.step == end or stop.signal is not None):
+            if lead and (trainer.step % cfg.checkpoint_every == 0 or trainer.step == end or stopping):
                 save_checkpoint(ckpt_path, trainer.state_dict())
-            if stop.signal is not None:
+            if stopping:
                 stopped = signal.Signals(stop.signal).name
                 break
     bar.close()
