@@ -264,24 +264,43 @@ LIVE_CHANNELS = ("joy", "fear", "mad", "surprise", "sad")
 LIVE_FPS = 12.0  # what the mirror's live panel needs
 
 
+class Browser:
+    """One browser's session on a test server, over any of its connections: the cookie the server sets is sent
+    back, and an answer other than 200 ends the run naming `name`."""
+
+    def __init__(self, name: str):
+        self.name, self.cookie = name, {}
+
+    def call(self, conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None) -> bytes:
+        headers = {"Content-Type": "application/json"} if body else {}
+        conn.request(method, path, body=body, headers=headers | self.cookie)
+        r = conn.getresponse()
+        data = r.read()
+        if r.status != 200:
+            raise SystemExit(f"{self.name}: {method} {path} answered {r.status}: {data[:200]!r}")
+        if r.getheader("Set-Cookie"):
+            self.cookie["Cookie"] = r.getheader("Set-Cookie").split(";")[0]
+        return data
+
+    def stimulate_when_due(self, conn: http.client.HTTPConnection, t0: float, stimuli: int) -> int:
+        """Stimulate the agent through the next channel every 2 s from t0, as a face that moves: the stimuli so far."""
+        if time.perf_counter() - t0 < 2.0 * stimuli:
+            return stimuli
+        body = json.dumps({"channel": LIVE_CHANNELS[stimuli % len(LIVE_CHANNELS)], "amount": 1.0}).encode()
+        self.call(conn, "POST", "/api/agent/stimulate", body)
+        return stimuli + 1
+
+
 def live_scenario(name: str, checkpoint: Path | None, seconds: float, timeout: float, threads: int | None) -> dict:
     """One browser's live panel on a fresh server: GET /api/frame back to back for `seconds`, the
     agent stimulated through the next channel every 2 s (one session, its cookie kept)."""
     port = free_port()
     proc = start_server(port, threads, checkpoint)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    cookie: dict = {}
+    browser = Browser(name)
 
     def call(method: str, path: str, body: bytes | None = None) -> bytes:
-        headers = {"Content-Type": "application/json"} if body else {}
-        conn.request(method, path, body=body, headers=headers | cookie)
-        r = conn.getresponse()
-        data = r.read()
-        if r.status != 200:
-            raise SystemExit(f"{name}: {method} {path} answered {r.status}: {data[:200]!r}")
-        if r.getheader("Set-Cookie"):
-            cookie["Cookie"] = r.getheader("Set-Cookie").split(";")[0]
-        return data
+        return browser.call(conn, method, path, body)
 
     try:
         info = json.loads(call("GET", "/api/info"))
@@ -290,10 +309,7 @@ def live_scenario(name: str, checkpoint: Path | None, seconds: float, timeout: f
         lat, stimuli = [], 0
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < seconds:
-            if time.perf_counter() - t0 >= 2.0 * stimuli:
-                body = json.dumps({"channel": LIVE_CHANNELS[stimuli % len(LIVE_CHANNELS)], "amount": 1.0}).encode()
-                call("POST", "/api/agent/stimulate", body)
-                stimuli += 1
+            stimuli = browser.stimulate_when_due(conn, t0, stimuli)
             t1 = time.perf_counter()
             call("GET", "/api/frame")
             lat.append(time.perf_counter() - t1)
@@ -345,19 +361,8 @@ def stall_scenario(searches: int, seconds: float, timeout: float, threads: int |
     while `searches` searches of 20 steps run one after another in its session; the gaps between its frames."""
     port = free_port()
     proc = start_server(port, threads)
-    cookie: dict = {}
-
-    def call(conn, method: str, path: str, body: bytes | None = None) -> bytes:
-        headers = {"Content-Type": "application/json"} if body else {}
-        conn.request(method, path, body=body, headers=headers | cookie)
-        r = conn.getresponse()
-        data = r.read()
-        if r.status != 200:
-            raise SystemExit(f"stall: {method} {path} answered {r.status}: {data[:200]!r}")
-        if r.getheader("Set-Cookie"):
-            cookie["Cookie"] = r.getheader("Set-Cookie").split(";")[0]
-        return data
-
+    browser = Browser("stall")
+    call = browser.call
     frames = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     other = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -369,10 +374,7 @@ def stall_scenario(searches: int, seconds: float, timeout: float, threads: int |
             gaps, last, stimuli, t0 = [], time.perf_counter(), 0, time.perf_counter()
             next_at = t0
             while going():
-                if time.perf_counter() - t0 >= 2.0 * stimuli:
-                    body = json.dumps({"channel": LIVE_CHANNELS[stimuli % len(LIVE_CHANNELS)], "amount": 1.0}).encode()
-                    call(frames, "POST", "/api/agent/stimulate", body)
-                    stimuli += 1
+                stimuli = browser.stimulate_when_due(frames, t0, stimuli)
                 call(frames, "GET", "/api/frame")
                 now = time.perf_counter()
                 gaps.append(now - last)
