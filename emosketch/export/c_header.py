@@ -125,6 +125,14 @@ C_LIBRARY_MACROS = {f"{t}_WIDTH" for t in (
     "U8G2_H", "U8X8_H", "EMOSKETCH_TFT_H", "EMOSKETCH_PLAYER_H"}
 
 
+def check_library_macros(name: str, defined: list[str]) -> None:
+    """Refuse a pack (OLED or TFT) whose header would define a macro the C library or a display library defines."""
+    clash = [s for s in defined if s in C_LIBRARY_MACROS]
+    if clash:
+        raise EmosketchError(f"pack name {name!r}: its C header would define {clash[0]}, which the C library or "
+                             "a display library defines too; choose another --name")
+
+
 def symbols(pack: Pack) -> list[str]:
     """Every name the header defines, in the order it defines them."""
     name, upper = pack.name, pack.name.upper()
@@ -154,11 +162,9 @@ def check(pack: Pack) -> None:
         raise EmosketchError(f"pack name {pack.name!r} is reserved for the player's files and symbols (es, es_*, "
                              "emosketch_player) or is a module Python imports (the player's own, os, sys, json, ...) "
                              "that NAME.py would shadow; choose another --name")
-    clash = [s for s in symbols(pack) if s in C_LIBRARY_MACROS]
-    if clash:
-        raise EmosketchError(f"pack name {pack.name!r}: its C header would define {clash[0]}, which the C library or "
-                             "a display library defines too; choose another --name")
-    twice = repeated(symbols(pack))
+    defined = symbols(pack)
+    check_library_macros(pack.name, defined)
+    twice = repeated(defined)
     if twice:
         raise EmosketchError(f"pack {pack.name!r}: the C header would define {', '.join(twice)} twice; "
                              "rename the sequence or emotion that makes it")

@@ -29,9 +29,14 @@ goto if inline int long register restrict return short signed sizeof static stru
 unsigned void volatile while bool true false""".split())
 
 
+def words(name: str) -> str:
+    """A sequence name's words, lower-case, joined by '_' ('Idle happy!' -> 'idle_happy')."""
+    return re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
+
+
 def identifier(name: str) -> str:
     """A valid C and Python identifier made from any sequence name."""
-    ident = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower() or "seq"
+    ident = words(name) or "seq"
     if ident[0].isdigit() or ident in C_KEYWORDS or keyword.iskeyword(ident):
         ident = "seq_" + ident  # a prefix, not a trailing _: INT__H would be a name C++ reserves
     return ident
@@ -197,7 +202,7 @@ def emotion_table(names: list[str]) -> dict:
     for i, name in enumerate(names):
         # the name's words, not its C identifier: '2_to_int' is the transition from 2 to int, where the identifier
         # (seq_2_to_int) had hidden it, and idle_2's emotion is 2, as the manifest and index.bin name it
-        key = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
+        key = words(name)
         m = re.fullmatch(r"(?:idle_)?([a-z0-9]+?)(?:_idle)?", key)
         t = re.fullmatch(r"([a-z0-9]+)_to_([a-z0-9]+)", key)
         if t:

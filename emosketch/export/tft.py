@@ -236,17 +236,14 @@ def symbols(name: str, idents: list[str], emotions: list[str]) -> list[str]:
 def check_names(name: str, names: list[str]) -> None:
     """Refuse, before any work, a TFT pack whose header would be the player's (emosketch_tft.h), use the
     player's es_ names, or define one symbol twice (an emotion named 'count' makes <NAME>_EMOTION_COUNT)."""
-    from .c_header import C_LIBRARY_MACROS, RESERVED_NAMES, repeated
+    from .c_header import RESERVED_NAMES, check_library_macros, repeated
 
     ident = identifier(name)
     if ident in RESERVED_NAMES | {"emosketch"} or ident.startswith("es_"):
         raise EmosketchError(f"pack name {name!r} is reserved for the player's files and symbols (emosketch, es, "
                              "es_*); choose another --name")
     defined = symbols(ident, [identifier(n) for n in names], emotion_table(names)["names"])
-    clash = [s for s in defined if s in C_LIBRARY_MACROS]
-    if clash:
-        raise EmosketchError(f"pack name {name!r}: its C header would define {clash[0]}, which the C library or "
-                             "a display library defines too; choose another --name")
+    check_library_macros(name, defined)
     twice = repeated(defined)
     if twice:
         raise EmosketchError(f"pack {ident!r}: the C header would define {', '.join(twice)} twice; rename the "
