@@ -351,13 +351,22 @@ def pack_figures(checkpoint: str) -> list[dict]:
 
 def seam_flips(at: dict[str, np.ndarray]) -> dict[str, float]:
     """Pixels that flip where the players join sequences: an idle loop's wrap from its last frame to
-    its first, a transition's end into the idle loop it leads to, and its start from any frame of the
-    loop it leaves. `at`: bits per sequence name."""
+    its first, a transition's end into the idle loop it leads to, and its start from the loop it leaves:
+    from the loop's pose (its first frame, and its middle one when it has an even number), where the
+    players start it, and from any frame of the loop (as they did before, and still do when the pose is
+    over half a second away). `at`: bits per sequence name."""
     joins = [n.split("_to_") for n in at if "_to_" in n]
+
+    def poses(loop: np.ndarray) -> np.ndarray:
+        return loop[[0, len(loop) // 2]] if len(loop) % 2 == 0 else loop[:1]
+
+    def start(a: str, b: str, loop: np.ndarray) -> float:
+        return float((at[f"{a}_to_{b}"][0] != loop).sum(axis=(1, 2)).mean())
+
     return {"idle_wrap_px": float(np.mean([(b[-1] != b[0]).sum() for n, b in at.items() if n.startswith("idle_")])),
             "end_seam_px": float(np.mean([(at[f"{a}_to_{b}"][-1] != at[f"idle_{b}"][0]).sum() for a, b in joins])),
-            "start_seam_px": float(np.mean([(at[f"{a}_to_{b}"][0] != at[f"idle_{a}"]).sum(axis=(1, 2)).mean()
-                                            for a, b in joins]))}
+            "start_seam_px": float(np.mean([start(a, b, poses(at[f"idle_{a}"])) for a, b in joins])),
+            "start_seam_any_px": float(np.mean([start(a, b, at[f"idle_{a}"]) for a, b in joins]))}
 
 
 def pack_table(checkpoint: str) -> list[dict]:
@@ -379,10 +388,12 @@ def pack_table(checkpoint: str) -> list[dict]:
                         "unexplained_8_vs_floyd_steinberg", "unexplained_16_per_frame",
                         "unexplained_16_vs_floyd_steinberg"]))
     print("\nWhere the players join sequences (pixels flipped): an idle loop's wrap from its last frame to its first, a"
-          " transition's end into the idle loop it leads to, and its start from any frame of the loop it leaves; for the"
-          " stable dithers also with each sequence dithered by itself (per_sequence: how packs were dithered before)")
+          " transition's end into the idle loop it leads to, and its start from the loop's pose, where the players start"
+          " it (start_seam_px), or from any frame of the loop (start_seam_any_px, as they did before); for the stable"
+          " dithers also with each sequence dithered by itself (per_sequence: how packs were dithered before)")
     print(table(packs, ["framing", "dither", "mean_flips_per_frame", "idle_wrap_px", "end_seam_px", "start_seam_px",
-                        "idle_wrap_px_per_sequence", "end_seam_px_per_sequence", "start_seam_px_per_sequence"]))
+                        "start_seam_any_px", "idle_wrap_px_per_sequence", "end_seam_px_per_sequence",
+                        "start_seam_px_per_sequence"]))
     return packs
 
 

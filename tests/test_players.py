@@ -20,11 +20,12 @@ from emosketch.frames import Frames
 
 EMOTIONS = ("neutral", "happy", "sad")
 TRANSITIONS = (("neutral", "happy"), ("happy", "neutral"), ("neutral", "sad"), ("sad", "happy"))  # others cut
-# (step, emotion): requests made just before that step's frame. Covers a request mid idle loop, a
-# request during a transition (pending), a later one replacing it, a request for the emotion
-# being moved to (cancels), one with no transition (a cut), and repeats.
-SCRIPT = [(3, "happy"), (5, "sad"), (6, "neutral"), (20, "sad"), (21, "sad"), (30, "happy"), (31, "happy"),
-          (45, "sad"), (50, "neutral"), (52, "happy"), (70, "neutral")]
+# (step, emotion): requests made just before that step's frame. Covers a request mid idle loop (it waits
+# for the loop's pose), a request during a transition (pending), a later one replacing it, a request for
+# the emotion being moved to (cancels), a pending one cancelled by the current emotion, one right after
+# the pose (at once), one with no transition (a cut), and repeats.
+SCRIPT = [(3, "happy"), (8, "sad"), (9, "neutral"), (21, "neutral"), (22, "sad"), (23, "neutral"), (30, "sad"),
+          (31, "sad"), (39, "happy"), (40, "happy"), (55, "sad"), (61, "happy"), (70, "neutral")]
 STEPS = 90
 
 
@@ -88,10 +89,15 @@ def test_python_player_follows_the_state_machine(mp, pack_dir):
         assert buf == ref[frame].tobytes()
     frames = [f for f, _, _ in played]
     first = {name: s["first_frame"] for name, s in seqs.items()}
-    assert frames[:3] == [first["idle_neutral"] + k for k in range(3)]
-    assert frames[3] == first["neutral_to_happy"]  # a request mid idle loop starts the transition at once
+    idle = first["idle_neutral"]
+    # a request mid idle loop (5 frames) waits for the loop's pose, its first frame, shown at step 5
+    assert frames[:7] == [idle + k for k in (0, 1, 2, 3, 4, 0)] + [first["neutral_to_happy"]]
     # 'sad' then 'neutral' during the transition: the latest wins after it ends (happy -> neutral)
-    assert frames[10] == first["happy_to_neutral"]
+    assert frames[13] == first["happy_to_neutral"]
+    # a pending 'sad' cancelled by a request for the emotion shown: the loop plays on
+    assert frames[20:31] == [idle + k % 5 for k in range(11)] and frames[31] == first["neutral_to_sad"]
+    assert frames[38:40] == [first["idle_sad"], first["sad_to_happy"]]  # asked right after the pose: at once
+    assert frames[56:58] == [first["idle_happy"], first["idle_sad"]]  # no happy_to_sad: a cut, at the pose
     assert m["emotions"]["names"] == list(EMOTIONS)
     assert all(ms in (100, 80) for _, ms, _ in played)
 
@@ -99,10 +105,11 @@ def test_python_player_follows_the_state_machine(mp, pack_dir):
 def test_request_without_transition_cuts_to_the_idle_loop(mp, pack_dir):
     _, m = reference_bytes(pack_dir)
     first = {s["name"]: s["first_frame"] for s in m["sequences"]}
-    played = run_python(mp, pack_dir, steps=12, script=[(0, "sad"), (9, "neutral")])
+    played = run_python(mp, pack_dir, steps=14, script=[(0, "sad"), (9, "neutral")])
     frames = [f for f, _, _ in played]
     assert frames[0] == first["neutral_to_sad"] and frames[7] == first["idle_sad"]
-    assert frames[9] == first["idle_neutral"]  # no sad_to_neutral in this pack: a cut
+    # no sad_to_neutral in this pack: a cut, made where the loop shows its pose again (step 12)
+    assert frames[12:] == [first["idle_sad"], first["idle_neutral"]]
 
 
 C_HOST = r"""
@@ -163,6 +170,33 @@ def test_c_player_matches_the_python_player(mp, pack_dir, tmp_path, flags):
     assert [bytes.fromhex(h) for _, _, h in c_out] == [b for _, _, b in py_out]
     shown = int(run.stderr.split(":")[1])
     assert 95 <= shown <= 101  # idle_neutral at 10 fps for 10 s
+
+
+@pytest.mark.parametrize("idle, request_at, starts_at", [
+    (6, 2, 4),  # an even loop's middle frame (3) is its pose too: shown at step 3, so 2 frames later
+    (6, 4, 4),  # asked right after the middle frame: at once
+    (6, 5, 7),  # past the middle: the loop's first frame again, shown at step 6
+    (7, 4, 8),  # an odd loop's pose is its first frame alone: 4 frames (400 ms) away, so it waits
+    (7, 2, 2),  # 6 frames (600 ms) away, more than JOIN_MS: at once
+])
+def test_a_request_during_an_idle_loop_waits_for_the_loops_pose(tmp_path, monkeypatch, idle, request_at, starts_at):
+    """The transition starts from the emotion's own pose, which a breathing loop shows at its first frame
+    and, when it has an even number of frames, its middle one: a request waits for the next of those,
+    if it comes within half a second, so the face moves on without a jump. Both players alike."""
+    folder = tmp_path / "pack"
+    write_pack(state_machine_pack(frames_per_idle=idle), folder)
+    monkeypatch.setitem(sys.modules, "framebuf", fake_framebuf())
+    mp = load_module(folder / "emosketch_player.py")
+    _, m = manifest.read(folder)
+    first = {s["name"]: s["first_frame"] for s in m["sequences"]}
+    played = [f for f, _, _ in run_python(mp, folder, steps=starts_at + 2, script=[(request_at, "happy")])]
+    loop = [first["idle_neutral"] + k % idle for k in range(starts_at)]
+    assert played == loop + [first["neutral_to_happy"] + k for k in range(2)]
+    if shutil.which("gcc"):
+        exe = compile_host(folder, tmp_path, [])
+        run = subprocess.run([str(exe), str(starts_at + 2), str(request_at), "1"], check=True, capture_output=True,
+                             text=True)
+        assert [int(line.split()[0]) for line in run.stdout.splitlines()] == played
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
@@ -470,10 +504,13 @@ def test_the_host_player_writes_what_the_pack_holds(tmp_path, pixel_format, pane
     seqs = {s["name"]: s for s in m["sequences"]}
     played = [line.split() for line in run.stdout.splitlines()]
     names = [name for _, name, _ in played]
+    order = [n for n in ("idle_neutral", "neutral_to_happy", "idle_happy", "happy_to_sad", "idle_sad")
+             if n in seqs]  # a pair with no transition cuts straight to the loop
     expected_order = []
-    for name in ("idle_neutral", "neutral_to_happy", "idle_happy", "happy_to_sad", "idle_sad"):
-        if name in seqs:  # a pair with no transition cuts straight to the loop
-            expected_order += [name] * seqs[name]["frame_count"]
+    for i, name in enumerate(order):
+        expected_order += [name] * seqs[name]["frame_count"]
+        if name.startswith("idle_") and i + 1 < len(order):
+            expected_order.append(name)  # the request waits for the loop's pose: its first frame, once more
     assert names == expected_order
     pictures = sorted((tmp_path / "frames").iterdir())
     assert len(pictures) == len(played)
@@ -482,7 +519,8 @@ def test_the_host_player_writes_what_the_pack_holds(tmp_path, pixel_format, pane
     for picture, (_, name, ms) in zip(pictures, played):
         k = seen.get(name, 0)
         seen[name] = k + 1
-        assert np.array_equal(_read_pbm(picture), decoded[at[name] + k]), (picture.name, name, k)
+        assert np.array_equal(_read_pbm(picture), decoded[at[name] + k % seqs[name]["frame_count"]]), (picture.name,
+                                                                                                         name, k)
         assert int(ms) == round(1000 / seqs[name]["fps"])
     bad = subprocess.run([str(exe), str(tmp_path / "frames"), "joyful"], capture_output=True, text=True)
     assert bad.returncode == 2 and "joyful: not an emotion of this pack (neutral,happy,sad" in bad.stderr

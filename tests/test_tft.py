@@ -175,10 +175,10 @@ def test_the_c_player_runs_the_emotion_state_machine_on_the_python_decoders_fram
                     f"-I{folder}", str(tmp_path / "host.c"), str(folder / "emosketch_tft.c"), "-o", str(exe)],
                    check=True, capture_output=True, text=True)
     # emotions: neutral (0), happy (1). idle_neutral = frames 0-2, neutral_to_happy 3-14,
-    # happy_to_neutral 15-26, idle_happy 27-28. Ask for happy at step 4 (mid loop: the transition
-    # starts at once), neutral at step 8 (mid transition: it waits), happy at 9 (replaces it: the
-    # transition's own target, so nothing more is pending).
-    run = subprocess.run([str(exe), "40", "4", "1", "8", "0", "9", "1"], check=True, capture_output=True)
+    # happy_to_neutral 15-26, idle_happy 27-28. Ask for happy at step 2 (mid loop: the transition waits
+    # for the loop's pose, its first frame, shown again at step 3), neutral at step 8 (mid transition: it
+    # waits), happy at 9 (replaces it: the transition's own target, so nothing more is pending).
+    run = subprocess.run([str(exe), "40", "2", "1", "8", "0", "9", "1"], check=True, capture_output=True)
     drawn = np.frombuffer(run.stdout, np.uint16).reshape(40, *pack.words.shape[1:])
     expected = [0, 1, 2, 0] + list(range(3, 15)) + [27, 28] * 12
     assert np.array_equal(drawn, pack.words[expected[:40]])

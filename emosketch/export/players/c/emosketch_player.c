@@ -367,6 +367,18 @@ static uint16_t seq_field(const es_pack *pack, uint16_t seq, uint8_t field)
     return ES_READ16(&pack->sequences[3u * seq + field]);
 }
 
+/* An idle loop is left where it shows its emotion's own pose, from which every transition starts, so
+ * the face goes on without a jump: after the loop's first frame, or after its middle one when it has an
+ * even number of frames (a breath out and back in, as `emosketch pack` draws them). Returns how many
+ * frames the loop shows before that, 0 when it may be left now (pos is the next frame to show). */
+static uint32_t join_wait(uint16_t pos, uint16_t count)
+{
+    uint32_t half = count / 2u;
+    if (pos <= 1u || (!(count & 1u) && pos == half + 1u)) return 0;
+    if (!(count & 1u) && pos <= half) return half + 1u - pos;
+    return (uint32_t)count + 1u - pos;
+}
+
 static void begin(es_player *p, uint8_t x)
 {
     const es_pack *pack = p->pack;
@@ -405,8 +417,17 @@ void es_player_request(es_player *p, uint8_t emotion)
     if (p->error || emotion >= p->pack->emotion_count) return;
     if (p->in_transition) {
         p->pending = (emotion == p->target) ? -1 : (int16_t)emotion;
-    } else if (emotion != p->emotion) {
-        begin(p, emotion);
+    } else if (emotion == p->emotion) {
+        p->pending = -1;
+    } else {
+        uint32_t wait = join_wait(p->pos, seq_field(p->pack, p->seq, 1));
+        /* Wait for the loop's pose only as long as ES_JOIN_MS; a longer wait starts at the next frame. */
+        if (!wait || wait * seq_field(p->pack, p->seq, 2) > ES_JOIN_MS) {
+            p->pending = -1;
+            begin(p, emotion);
+        } else {
+            p->pending = (int16_t)emotion;
+        }
     }
 }
 
@@ -414,6 +435,11 @@ uint16_t es_player_next(es_player *p)
 {
     const es_pack *pack = p->pack;
     if (p->error) return 0;
+    if (!p->in_transition && p->pending >= 0 && !join_wait(p->pos, seq_field(pack, p->seq, 1))) {
+        uint8_t x = (uint8_t)p->pending;
+        p->pending = -1;
+        begin(p, x);
+    }
     if (p->pos >= seq_field(pack, p->seq, 1)) {
         if (p->in_transition) {
             int16_t x = p->pending;

@@ -3,7 +3,10 @@
  * Decodes raw, RLE, XOR-delta+RLE and context-coded frames of an emosketch pack into one frame buffer
  * (W*H/8 bytes, 1024 for 128x64), and runs the emotion state machine: the current emotion's
  * idle loop plays; es_player_request(e) plays the transition from the current emotion to e,
- * then e's idle loop. A request during a transition waits for it to end (the latest one wins).
+ * then e's idle loop. A request during a transition waits for it to end (the latest one wins). A
+ * request during an idle loop waits for the loop to show its pose (its first frame, or its middle one
+ * when it has an even number of frames), where the transition starts, if that comes within
+ * ES_JOIN_MS; so the face moves on without a jump, at most half a default loop (0.4 s) later.
  *
  *   #include "emosketch_player.h"
  *   #include "pack.h"                        // written by `emosketch pack` (or export): pack_pack
@@ -92,13 +95,18 @@ typedef struct {
     uint32_t data_bytes;        /* length of data: no offset may pass it */
 } es_pack;
 
+/* How long a request during an idle loop may wait for the loop's pose (es_player_request). */
+#ifndef ES_JOIN_MS
+#define ES_JOIN_MS 500u
+#endif
+
 typedef struct {
     const es_pack *pack;
     uint8_t *buf;           /* the caller's frame buffer, pack->frame_bytes long */
     uint16_t seq;           /* sequence playing */
     uint16_t pos;           /* next frame within it */
     uint16_t frame;         /* frame now in buf */
-    int16_t pending;        /* emotion requested during a transition, -1 none */
+    int16_t pending;        /* emotion requested, waiting for a transition's end or a loop's pose; -1 none */
     uint8_t emotion;        /* emotion of the idle loop (the source, during a transition) */
     uint8_t target;         /* where the transition goes */
     uint8_t in_transition;

@@ -356,6 +356,22 @@ class Pack:
         return code == 0 and at >= n
 
 
+JOIN_MS = 500  # how long a request during an idle loop may wait for the loop's pose
+
+
+def join_wait(pos, count):
+    """Frames an idle loop shows before it may be left (pos: the next frame to show): it is left where it
+    shows its emotion's own pose, from which every transition starts, so the face moves on without a jump:
+    after its first frame, or after its middle one when it has an even number of frames (a breath out and
+    back in, as `emosketch pack` draws them)."""
+    half = count // 2
+    if pos <= 1 or (count % 2 == 0 and pos == half + 1):
+        return 0
+    if count % 2 == 0 and pos <= half:
+        return half + 1 - pos
+    return count + 1 - pos
+
+
 class Player:
     """The emotion state machine: the current emotion's idle loop plays; request(e) plays the
     transition from the current emotion to e, then e's idle loop. A request during a transition
@@ -388,11 +404,22 @@ class Player:
         self.last_error = None
 
     def request(self, emotion):
+        """Play the transition to `emotion`, then its idle loop. During a transition the request waits for
+        its end (the latest wins); during an idle loop, for the loop to show its pose, where the
+        transition starts, if that comes within JOIN_MS (as the C player does)."""
         x = self.pack.emotion_index(emotion)
         if self.in_transition:
             self.pending = -1 if x == self.target else x
-        elif x != self.emotion:
-            self._begin(x)
+        elif x == self.emotion:
+            self.pending = -1
+        else:
+            _, count, ms = self.pack.sequences[self.seq]
+            wait = join_wait(self.pos, count)
+            if not wait or wait * ms > JOIN_MS:
+                self.pending = -1
+                self._begin(x)
+            else:
+                self.pending = x
 
     def _begin(self, x):
         n = len(self.pack.emotions)
@@ -408,6 +435,10 @@ class Player:
         """Decode the next frame into self.buf; returns (frame index, milliseconds to show it). A corrupt
         frame is a ValueError, and the next call goes on from the sequence that would follow it."""
         first, count, ms = self.pack.sequences[self.seq]
+        if not self.in_transition and self.pending >= 0 and not join_wait(self.pos, count):
+            x, self.pending = self.pending, -1
+            self._begin(x)
+            first, count, ms = self.pack.sequences[self.seq]
         if self.pos >= count:
             if self.in_transition:
                 self.in_transition = False

@@ -72,7 +72,12 @@ int es_tft_draw_frame(const es_tft_pack *pack, uint16_t frame, int key, es_tft_s
 /* The emotion state machine of the OLED player (emosketch_player.h): the current emotion's idle
  * loop plays; a request plays the transition to the new emotion (or cuts to its loop when the
  * pack has none), then its loop. A request during a transition waits for it to end; the latest
- * request wins. A pack without idle loops plays its sequences in turn. */
+ * request wins. A request during an idle loop waits for the loop's pose (its first frame, or its
+ * middle one when it has an even number), where the transition starts, if that comes within
+ * ES_TFT_JOIN_MS. A pack without idle loops plays its sequences in turn. */
+#ifndef ES_TFT_JOIN_MS
+#define ES_TFT_JOIN_MS 500u
+#endif
 typedef struct {
     const es_tft_pack *pack;
     uint16_t seq, pos;
