@@ -1117,3 +1117,48 @@ def test_serve_answers_to_the_host_names_it_is_told(engine, monkeypatch):
 
     monkeypatch.setattr(engine, "config", replace(engine.config, hosts=("localhost", "raspberrypi.local")))
     assert refused.get("/api/info").status_code == 200
+
+
+def test_a_stream_whose_client_reads_nothing_is_cut_off_and_gives_its_slot_back(engine):
+    """A client that asks for a stream and never reads it filled the socket's buffers, and the stream then waited
+    to write for as long as the connection lived, holding one of the few stream slots. Once the buffers stay full
+    for the write deadline, the connection is cut and the slot is free again; a client that reads plays on."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from emosketch.serve.server import deadline_protocol
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # the accepted sockets' too: the buffers fill soon
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(engine=engine), log_level="error",
+                                           http=deadline_protocol(5.0, write_stall=1.0)))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.05)
+    try:
+        mute = socket.socket()
+        mute.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # small buffers fill in a second or two
+        mute.connect(sock.getsockname())
+        mute.sendall(b"GET /api/stream?fps=30 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        reader = socket.create_connection(sock.getsockname())
+        reader.settimeout(5)
+        reader.sendall(b"GET /api/stream?fps=30 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        deadline = time.monotonic() + 60
+        while engine.streams < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert engine.streams == 2
+        got = 0
+        while engine.streams == 2 and time.monotonic() < deadline:
+            got += len(reader.recv(65536))  # the reading client keeps up
+        assert engine.streams == 1, "the stream nobody read was never cut off"
+        assert got > 0 and reader.recv(65536)  # the reader's stream plays on
+        reader.close()
+        mute.close()
+    finally:
+        server.should_exit = True
+        thread.join(5)

@@ -1,8 +1,9 @@
 """How `emosketch serve` puts the app on a socket: uvicorn's h11 protocol with a deadline on each
-request, so a client that sends its headers or body a byte at a time (slowloris) is cut off.
+request, so a client that sends its headers or body a byte at a time (slowloris) is cut off, and a
+deadline on each answer's writes, so a client that stops reading (a stream it never reads) is too.
 
 uvicorn closes an idle keep-alive connection after a few seconds, but once a byte has arrived it
-waits for the rest of a request for ever.
+waits for the rest of a request for ever, and a response waits for a full socket to drain for ever.
 """
 
 from __future__ import annotations
@@ -10,13 +11,34 @@ from __future__ import annotations
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+WRITE_STALL_SECONDS = 30.0  # how long an answer may wait for a client that reads nothing before it is cut off
 
-def deadline_protocol(seconds: float) -> type[H11Protocol]:
+
+def deadline_protocol(seconds: float, write_stall: float = WRITE_STALL_SECONDS) -> type[H11Protocol]:
     """An H11Protocol that closes a connection whose request (headers and body) has not fully
-    arrived `seconds` after the connection opened or the previous response ended."""
+    arrived `seconds` after the connection opened or the previous response ended; and one whose
+    answer has filled the socket's buffers and found no room for `write_stall` seconds (the client
+    reads nothing): its stream ends as if the client had gone, and gives its slot back."""
 
     class DeadlineH11(H11Protocol):
         _deadline = None
+        _stall = None
+
+        def pause_writing(self) -> None:
+            super().pause_writing()
+            if self._stall is None:
+                self._stall = self.loop.call_later(write_stall, self._not_reading)
+
+        def resume_writing(self) -> None:
+            if self._stall is not None:
+                self._stall.cancel()
+                self._stall = None
+            super().resume_writing()
+
+        def _not_reading(self) -> None:
+            self._stall = None
+            if self.flow.write_paused:
+                self.transport.abort()  # close() would wait to send the full buffer, which is never read
 
         def _arm(self) -> None:
             if self._deadline is not None:
@@ -39,8 +61,9 @@ def deadline_protocol(seconds: float) -> type[H11Protocol]:
                 self._arm()
 
         def connection_lost(self, exc) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
+            for timer in (self._deadline, self._stall):
+                if timer is not None:
+                    timer.cancel()
             super().connection_lost(exc)
 
     return DeadlineH11
