@@ -15,7 +15,7 @@ install: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,lpips]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -113,7 +113,7 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check emosketch tests benchmarks
+	$(VENV)/bin/ruff check emosketch tests benchmarks tools docs/pictures.py docs/serve_page.py
 
 clean:
 	rm -rf $(VENV) tools/micropython/node_modules $(DEMO_OUT) $(TRAIN_DEMO_OUT) $(BENCH_OUT) site .pytest_cache *.egg-info

@@ -137,7 +137,7 @@ class Group(click.Group):
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             if isinstance(exc, ImportError):  # torch under a memory limit: "failed to map segment from shared object"
                 hint = ("not enough address space to map it: raise the memory limit (ulimit -v)"
-                        if "map" in str(exc) else "reinstall emosketch (make install)")
+                        if "map" in str(exc) else "reinstall emosketch (make install in a checkout, or pip install)")
                 raise click.ClickException(f"cannot load {exc.name or 'a library'} ({first}); {hint}") from None
             raise click.ClickException(f"unexpected {type(exc).__name__}: {first} (a value out of range? "
                                        "EMOSKETCH_DEBUG=1 shows where)") from None
@@ -258,6 +258,19 @@ def _pack_name(ctx, param, value: str) -> str:
     return value
 
 
+SH1106_NOTE = ("an sh1106 pack is the controller's own 132-column RAM, for code that writes it directly; u8g2's and "
+               "Adafruit_SH1106G's SH1106 drivers (and MicroPython's sh1106) keep a 128-column buffer and add the offset "
+               "themselves, so with them (and the examples) make the default ssd1306 pack and use their SH1106 "
+               "constructor")
+
+
+def _format_name(fmt: str) -> str:
+    """--format as the format it names (an alias or another case resolved)."""
+    from .export.pixels import pixel_format
+
+    return pixel_format(fmt).name
+
+
 def _panel_codec(codec: str | None, fmt: str, width: int, height: int) -> str:
     """--codec, or where it is not given the panel's (ctx where its 8x8 blocks tile the frame, said so when it
     is not); and a note when a page-layout pack is larger than the controller its format is named after shows
@@ -269,12 +282,10 @@ def _panel_codec(codec: str | None, fmt: str, width: int, height: int) -> str:
     f = pixel_format(fmt)
     chosen = codec or panel_codec(fmt, width, height)
     if f.frame_bytes(width, height) <= MAX_FRAME_BYTES:
-        if f.name == "ssd1306" and (width > 128 or height > 64):
-            click.echo(f"note: an SSD1306 shows at most 128x64; these {width}x{height} frames in its page layout are "
-                       "for a larger page-layout panel")
-        if f.name == "sh1106" and (width > 128 or height > 64):
-            click.echo(f"note: an SH1106 shows at most 128x64 (132x64 of RAM); these {width}x{height} frames in its "
-                       "layout are for a larger panel")
+        shows = {"ssd1306": "an SSD1306 shows at most 128x64", "sh1106": "an SH1106 shows at most 128x64 (132x64 of RAM)"}
+        if f.name in shows and (width > 128 or height > 64):
+            click.echo(f"note: {shows[f.name]}; these {width}x{height} frames in its page layout are for a larger "
+                       "page-layout panel")
         if codec is None and chosen != "ctx":
             from .export.ctx import BLOCK, MAX_BLOCK_COLUMNS
 
@@ -338,7 +349,7 @@ def _focus(_ctx, _param, value: str) -> tuple[float, float]:
 def export_cmd(frames, out, size, mode, framing, max_stretch, focus, zoom, zoom_to, dither_mode, level, stable,
                thin, line, fill, stroke_level, pen_coding, polarity, min_stroke, pixel_format, codec, fps, max_bytes, name,
                panel, grid, verify, force) -> None:
-    """Turn frames into a 1-bit bitmap pack for an SSD1306/SH1106 OLED.
+    """Turn frames into a 1-bit bitmap pack for a monochrome panel (SSD1306, SH1106, SH1107, or a GFX/XBM bitmap).
 
     \b
     Examples:
@@ -365,8 +376,6 @@ def export_cmd(frames, out, size, mode, framing, max_stretch, focus, zoom, zoom_
     named_codec = codec is not None
     codec = _panel_codec(codec, pixel_format, width, height)
     stable = dither_mode in MASK_MODES if stable is None else stable
-    if max_bytes is not None and max_bytes <= 0:
-        raise EmosketchError(f"--max-bytes {max_bytes}: must be a positive number of bytes")
     opts = ExportOptions(
         layout=Layout(width, height, mode, focus, zoom, zoom_to, framing=framing, max_stretch=max_stretch),
         dither=Dither(mode=dither_mode, level=level, stable=stable, polarity=polarity, thin=thin, line=line, fill=fill,
@@ -391,6 +400,8 @@ def _summary(pack, out: Path, verified: bool) -> None:
                f"{m['flash_bytes']} bytes of flash with tables")
     for note in pack.notes:
         click.echo(f"  note: {note}")
+    if pack.fmt.name == "sh1106":
+        click.echo(f"  note: {SH1106_NOTE}")
     if verified:
         click.echo("  verified: every frame decodes bit for bit")
 
@@ -410,11 +421,18 @@ def _pairs(_ctx, _param, value: str | None) -> dict[str, str]:
     return out
 
 
+def _shipped(ctx, param, value):
+    """A config path as given, or the package's copy of a config it ships (configs/agent-demo.yaml from any folder)."""
+    from .config import shipped_config
+
+    return None if value is None else shipped_config(value)
+
+
 @cli.command("prepare")
 @click.option("--source", "-s", required=True,
               help="KIND:PATH with KIND affectnet, affectnet96, fer2013, ferplus, folder; or 'synthetic'.")
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Dataset folder to write.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None, callback=_shipped,
               help="YAML with any PrepareConfig keys (size, classes, mapping, sketch, face, ...); options override it.")
 @click.option("--size", type=int, default=None, help="Side of the square face and sketch in pixels [default: 128].")
 @click.option("--classes", default=None, help="Classes to keep, in order, e.g. happy,sad,anger,fear,disgust.")
@@ -530,7 +548,7 @@ def classifier_group() -> None:
               help="Checkpoint to write (.pt).")
 @click.option("--input", "input_kind", type=click.Choice(["sketch", "face"]), default=None,
               help="Train on the sketches or on the face crops [default: sketch].")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None, callback=_shipped,
               help="YAML with ClassifierConfig keys (image_size, width, epochs, lr, balance, ...).")
 @click.option("--epochs", type=int, default=None, help="At most this many epochs [default: 30].")
 @click.option("--image-size", type=int, default=None, help="Network input size [default: 64].")
@@ -672,7 +690,7 @@ def evaluate_cmd(classifier_path, data, out, generator_path, baseline, split, fa
 
 
 @cli.command("train")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None, callback=_shipped,
               help="YAML training config (see configs/train-*.yaml).")
 @click.option("--data", required=True, type=click.Path(path_type=Path), help="Sketch dataset (from prepare).")
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Run folder.")
@@ -921,7 +939,7 @@ def _echo_results(res) -> None:
 @click.option("--checkpoint", default=None, type=click.Path(path_type=Path),
               help="Generator checkpoint [default: the shipped model, emosketch.models.default_generator()].")
 @_face_options
-@click.option("--timeline", type=click.Path(path_type=Path), default=None,
+@click.option("--timeline", type=click.Path(path_type=Path), default=None, callback=_shipped,
               help="YAML timeline (see configs/timeline-demo.yaml).")
 @click.option("--from", "start", default=None, help="Start emotion (without --timeline).")
 @click.option("--to", "end", default=None, help="End emotion (without --timeline).")
@@ -969,7 +987,7 @@ def interpolate_cmd(checkpoint, image, data, index, kind, timeline, start, end, 
 @click.option("--checkpoint", default=None, type=click.Path(path_type=Path),
               help="Generator checkpoint [default: the shipped model, emosketch.models.default_generator()].")
 @_face_options
-@click.option("--script", required=True, type=click.Path(path_type=Path),
+@click.option("--script", required=True, type=click.Path(path_type=Path), callback=_shipped,
               help="YAML stimulus script (see configs/agent-demo.yaml).")
 @click.option("--out", "-o", "outputs", multiple=True, type=click.Path(path_type=Path), callback=_frames_paths,
               help="Output (repeatable): .gif, .mp4, .npz or a folder of PNGs.")
@@ -1189,11 +1207,8 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
         click.echo(f"  next: copy {name}.h, emosketch_player.c and emosketch_player.h into a sketch folder with an "
                    f"example from {ARDUINO_EXAMPLES} (or emosketch_player.py, frames.bin and index.bin to a MicroPython "
                    f"board); {HOST_PLAYER} plays the pack on this computer first; see docs/on-the-device.md")
-        if pixel_format == "sh1106":
-            click.echo("  note: an sh1106 pack is the controller's own 132-column RAM, for code that writes it "
-                       "directly; u8g2's and Adafruit_SH1106G's SH1106 drivers (and MicroPython's sh1106) keep a "
-                       "128-column buffer and add the offset themselves, so with them (and the examples) make the "
-                       "default ssd1306 pack and use their SH1106 constructor")
+        if _format_name(pixel_format) == "sh1106":
+            click.echo(f"  note: {SH1106_NOTE}")
     if tft is not None and shades == 2:
         from .export.tft import PANELS
 
@@ -1240,6 +1255,39 @@ def demo_cmd(out: Path, train: bool, steps: int | None, count: int) -> None:
     paths = run_demo(out, progress=lambda msg: click.echo(msg), steps=steps, count=count, train=train)
     for label, path in paths.items():
         click.echo(f"  {label}: {path}")
+
+
+FILES = {  # name -> (path inside the package, what it is)
+    "demo-photo": ("models/astronaut.jpg", "the demo's face photo, public domain"),
+    "models": ("models", "the shipped generator and classifiers"),
+    "configs": ("configs", "the demo's and the docs' example configs"),
+    "players": ("export/players", "the device players a pack folder carries, and their examples"),
+    "arduino": ("export/players/arduino", "the Arduino examples for OLED packs"),
+    "tft-arduino": ("export/players/tft/arduino", "the Arduino examples for colour TFT packs"),
+    "host-player": ("export/players/host/play_frames.c", "plays a pack on a computer with the C player"),
+    "pi-stream": ("export/players/pi/emosketch_stream.py", "a Raspberry Pi's panel showing the mirror's stream"),
+}
+
+
+@cli.command("files")
+@click.argument("name", required=False, type=click.Choice(list(FILES)))
+def files_cmd(name: str | None) -> None:
+    """Where this install keeps the files the docs name (the demo photo, the players and their
+    examples, the example configs): one per line, or NAME's path alone, for a shell.
+
+    \b
+    Examples:
+      emosketch files
+      emosketch pack --input "$(emosketch files demo-photo)" --out me-pack
+      cp -r "$(emosketch files arduino)/u8g2_ssd1306" ~/Arduino/
+    """
+    root = Path(__file__).resolve().parent
+    for key in [name] if name else FILES:
+        path = root / FILES[key][0]
+        if not path.exists():
+            raise EmosketchError(f"{path}: missing from this install; reinstall emosketch")
+        click.echo(safe(str(path)) if name else f"{key:<12} {safe(str(path))}  ({FILES[key][1]})")
+
 
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -1444,7 +1492,12 @@ def main() -> None:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminated)
-    cli.main(prog_name="emosketch")
+    try:
+        cli.main(prog_name="emosketch")
+    except SystemExit as exc:
+        if exc.code == 130:  # stopped by Ctrl-C: a second one while the interpreter exits (its workers' threads
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # joined) would end it by the signal, not with 130
+        raise
 
 
 if __name__ == "__main__":

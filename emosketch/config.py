@@ -106,6 +106,19 @@ def yaml_problem(exc: Exception) -> str:
     return f"{where}{problem}{hint}"
 
 
+SHIPPED = Path(__file__).resolve().parent / "configs"  # the configs the demo and the docs' examples use
+
+
+def shipped_config(path: Path) -> Path:
+    """`path`; or, when it is not there and names a config the package ships as the docs do
+    (`configs/agent-demo.yaml`, or the bare file name), the package's copy: so the documented commands
+    work from an installed package, in any folder."""
+    if path.exists() or len(path.parts) > 2 or (len(path.parts) == 2 and path.parts[0] != "configs"):
+        return path
+    copy = SHIPPED / path.name
+    return copy if copy.is_file() else path
+
+
 def load_yaml(path: str | Path) -> dict:
     data = read_yaml(path)
     if data is None or data == {}:  # a config file that sets nothing is a mistake, not a wish for every default

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from .config import SHIPPED
 from .errors import EmosketchError
 from .frames import Frames, write_image
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "configs"
+CONFIGS = SHIPPED  # the demo's configs ship in the package (a checkout's configs/ links to them)
 EMOTIONS = ("neutral", "happy", "sad", "surprise", "anger")  # the pack's emotions: 5 loops, 20 transitions
 FACES = 4000  # synthetic faces to train on (500 identities x 8 emotions)
 STEPS = 1200  # the tiny config's schedule squeezed into ~10 minutes on 2 cores, so the demo stays under 15
@@ -25,7 +25,7 @@ STEPS = 1200  # the tiny config's schedule squeezed into ~10 minutes on 2 cores,
 def _config(name: str) -> Path:
     path = CONFIGS / name
     if not path.exists():
-        raise EmosketchError(f"{path}: the demo's config is missing (run the demo from a checkout of emosketch)")
+        raise EmosketchError(f"{path}: the demo's config is missing from the installed package: reinstall emosketch")
     return path
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: small real inputs built by the tests themselves."""
+"""Shared fixtures: small real inputs built by the tests themselves, and where the shared real data is (FERPLUS:
+tests that need it skip cleanly when it is absent)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from emosketch.datasets.synthetic import random_identity, render
+from emosketch.export.pixels import FORMATS
 
 ROOT = Path(__file__).resolve().parents[1]
 FERPLUS = ROOT.parent / "shared" / "data" / "ferplus"
@@ -27,7 +29,7 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
-@pytest.fixture(params=["ssd1306", "sh1106", "gfx", "xbm"])
+@pytest.fixture(params=list(FORMATS))  # every pixel format, a new one included
 def any_format(request) -> str:
     return request.param
 

@@ -512,3 +512,15 @@ def test_the_codec_note_gives_the_reason_a_frame_misses_the_context_codec(capsys
     assert "needs whole 8x8 blocks, and a 90x30 gfx frame is not" in capsys.readouterr().out
     _panel_codec(None, "sh1106", 128, 128)
     assert "an SH1106 shows at most 128x64" in capsys.readouterr().out
+
+
+def test_the_sh1106_driver_note_follows_the_format_by_any_name(run, tmp_path):
+    """`pack --format SH1106` (an alias or another case resolves to sh1106) skipped the note that the drivers' SH1106
+    support takes the default pack, and `export --format sh1106` never gave it."""
+    clip = tmp_path / "clip.npz"
+    write_frames(clip, Frames(np.full((2, 64, 64), 255, np.uint8), 10.0))
+    res = run("export", clip, "--format", "SH1106", "--out", tmp_path / "p")
+    assert res.exit_code == 0, res.output
+    assert "make the default ssd1306 pack and use their SH1106 constructor" in res.output
+    res = run("export", clip, "--out", tmp_path / "q")
+    assert res.exit_code == 0 and "SH1106 constructor" not in res.output

@@ -116,7 +116,12 @@ def examples() -> list[tuple[str, str]]:
 
 
 def args_of(line: str) -> list[str]:
-    return shlex.split(line, comments=True)[1:]
+    """The example's arguments, as a shell gives them: `$(emosketch files NAME)` is the path that command prints."""
+    from emosketch.cli import FILES
+
+    args = shlex.split(line, comments=True)[1:]
+    return [str(ROOT / "emosketch" / FILES[m.group(1)][0]) if (m := re.fullmatch(r"\$\(emosketch files ([a-z-]+)\)", a)) else a
+            for a in args]
 
 
 # Examples that are parsed (every option and choice checked) but not run, and why.

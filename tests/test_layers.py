@@ -17,6 +17,7 @@ RANKS = {
     "serve": 4,
     "demo": 5,
     "cli": 6,
+    "__main__": 7,  # python -m emosketch: the command line
 }
 
 

@@ -43,12 +43,25 @@ def find_trunk(path: str | Path | None = None) -> Path | None:
     return next((p for p in trunk_candidates() if p.exists()), None)
 
 
+MISSING_PACKAGE = ("LPIPS needs the lpips package, an optional part of emosketch: pip install 'emosketch[lpips]' "
+                   "(a checkout's make install has it)")
+
+
+def lpips_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("lpips") is not None
+
+
 def lpips_model(trunk: str | Path | None = None, random_trunk: bool = False, device: str | torch.device = "cpu"):
     """An LPIPS(net='alex') module in eval mode. With random_trunk=True the trunk is random (for tests);
     otherwise it is loaded from `trunk` or the standard places, or EmosketchError says what to fetch."""
     import warnings
 
-    import lpips
+    try:
+        import lpips
+    except ImportError:
+        raise EmosketchError(MISSING_PACKAGE) from None
 
     with warnings.catch_warnings():  # lpips still passes torchvision's deprecated `pretrained=` argument
         warnings.simplefilter("ignore", UserWarning)

@@ -90,7 +90,13 @@ def judge_translator(translator, name: str, data: str | Path, classifier: str | 
     the split, with LPIPS when its trunk is on this machine (L1 distances and a note when not)."""
     from ..datasets.dataset import load
     from .generator import evaluate_generator
-    from .perceptual import find_trunk, lpips_model, missing_trunk_message
+    from .perceptual import (
+        MISSING_PACKAGE,
+        find_trunk,
+        lpips_installed,
+        lpips_model,
+        missing_trunk_message,
+    )
 
     ds = load(data)
     if len(ds.indices(split)) == 0:  # before the LPIPS note and any model is read
@@ -105,10 +111,13 @@ def judge_translator(translator, name: str, data: str | Path, classifier: str | 
     if flattered:
         log(f"note: {flattered}")
     lpips, note = None, None
-    if find_trunk(lpips_trunk) is not None:
-        lpips = lpips_model(lpips_trunk)
-    else:
+    if find_trunk(lpips_trunk) is None:
         note = "LPIPS skipped, distances are L1. " + missing_trunk_message()
+    elif lpips_trunk is None and not lpips_installed():  # a trunk found in a cache, not asked for
+        note = "LPIPS skipped, distances are L1. " + MISSING_PACKAGE
+    else:
+        lpips = lpips_model(lpips_trunk)
+    if note:
         log(f"note: {note}")
     return evaluate_generator(translator, data, classifier, out, name, lpips=lpips, split=split, faces=faces,
                               device=device, force=force, lpips_note=note, judge_note=flattered)

@@ -1,4 +1,5 @@
-"""Export: frames to 1-bit bitmap packs an SSD1306 (or SH1106) OLED can play.
+"""Export: frames to 1-bit bitmap packs a monochrome panel can play (SSD1306, SH1106 or SH1107 OLEDs, or any
+Adafruit GFX or XBM bitmap; `tft` makes packs for colour TFTs).
 
     from emosketch.export import ExportOptions, export
     pack = export(["happy.gif", "sad.gif"], "pack/", ExportOptions(max_bytes=12300), verify=True)
