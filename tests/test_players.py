@@ -579,3 +579,118 @@ def test_the_micropython_player_refuses_a_display_of_another_size(mp, pack_dir):
     right.width, right.height = 128, 64
     mp.Player(pack, right, "neutral").update(now=0)
     assert len(right.shown) == 1
+
+
+SERIAL_HARNESS = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "Arduino.h"
+#include "Adafruit_SSD1306.h"
+#include "emosketch_player.h"
+
+/* The board, on a computer: a clock that the harness moves, a serial port fed from argv and printing to stdout. */
+static unsigned long now_ms = 0;
+static const char *input = "";
+static unsigned long input_at[64];
+static const char *input_text[64];
+static int inputs = 0, next_input = 0;
+unsigned long millis() { return now_ms; }
+SerialStub Serial;
+void SerialStub::begin(long) {}
+int SerialStub::available() { return (int)strlen(input); }
+int SerialStub::read() { return *input ? *input++ : -1; }
+void SerialStub::print(const char *s) { fputs(s, stdout); }
+void SerialStub::print(char c) { putchar(c); }
+void SerialStub::print(int v) { printf("%d", v); }
+void SerialStub::println() { putchar('\n'); }
+void SerialStub::println(const char *s) { puts(s); }
+void SerialStub::println(int v) { printf("%d\n", v); }
+TwoWire Wire;
+static uint8_t panel[1024];
+Adafruit_SSD1306::Adafruit_SSD1306(int, int, TwoWire *, int) {}
+bool Adafruit_SSD1306::begin(int, int) { return true; }
+uint8_t *Adafruit_SSD1306::getBuffer() { return panel; }
+void Adafruit_SSD1306::display() {}
+void setup();
+void loop();
+extern es_player player;
+
+int main(int argc, char **argv)
+{
+    /* argv: pairs of (ms, text) sent at that time; the run lasts 3 s of 1 ms ticks */
+    for (int i = 1; i + 1 < argc && inputs < 64; i += 2) {
+        input_at[inputs] = strtoul(argv[i], 0, 10);
+        input_text[inputs++] = argv[i + 1];
+    }
+    setup();
+    for (now_ms = 0; now_ms < 3000; now_ms++) {
+        if (next_input < inputs && !*input && input_at[next_input] <= now_ms) input = input_text[next_input++];
+        loop();
+    }
+    printf("target %u\n", (unsigned)es_player_emotion(&player));
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("g++") is None or shutil.which("gcc") is None, reason="gcc and g++ are needed")
+def test_the_serial_example_takes_names_numbers_and_letters_and_refuses_the_rest(pack_dir, tmp_path):
+    """A program writing `happy\\n` got the anger face from serial_emotions: it took every letter of the word as a
+    first letter ('a' for anger, the last one it knew winning). It now reads whole words (a name in any case, a
+    number, or one letter), ended by a new line, a space or a comma or by a 100 ms pause, and answers each."""
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    for name, text in ARDUINO_STUBS.items():
+        (stubs / name).write_text(text)
+    (tmp_path / "harness.cpp").write_text(SERIAL_HARNESS)
+    sketch = ARDUINO_EXAMPLES / "serial_emotions" / "serial_emotions.ino"
+    exe = tmp_path / "serial"
+    subprocess.run(["gcc", "-std=c99", "-c", f"-I{pack_dir}", str(pack_dir / "emosketch_player.c"), "-o",
+                    str(tmp_path / "player.o")], check=True, capture_output=True, text=True)
+    build = subprocess.run(["g++", "-std=c++11", "-Wall", "-Wextra", "-Werror", f"-I{stubs}", f"-I{pack_dir}",
+                            "-include", "Arduino.h", "-x", "c++", str(sketch), str(tmp_path / "harness.cpp"), "-x",
+                            "none", str(tmp_path / "player.o"), "-o", str(exe)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    script = ["0", "happy\n", "100", "SAD\r\n", "200", "joy\n", "300", "0", "600", "h", "900", "?\n",
+              "1000", "happyhappyhappyhappy\n", "1100", "7\n", "1200", "hap\n", "1300", "2,0 1\n", "1400", "sad"]
+    out = subprocess.run([str(exe), *script], check=True, capture_output=True, text=True).stdout.splitlines()
+    assert out == ["emotions: 0 neutral, 1 happy, 2 sad",  # setup
+                   "-> 1 happy", "-> 2 sad", "? joy: not an emotion of this pack (? lists them)",
+                   "-> 0 neutral",  # no line ending: taken after the pause
+                   "-> 1 happy",  # one letter: the first emotion it starts
+                   "emotions: 0 neutral, 1 happy, 2 sad",
+                   "? happyhappyhappy...: not an emotion of this pack (? lists them)",
+                   "? 7: not an emotion of this pack (? lists them)",
+                   "? hap: not an emotion of this pack (? lists them)",  # only one letter stands for a name
+                   "-> 2 sad", "-> 0 neutral", "-> 1 happy",  # several at once: the last one wins
+                   "-> 2 sad",  # ended by the pause
+                   "target 2"]
+
+
+def test_the_micropython_player_takes_names_in_any_case_and_names_the_pack_s_emotions_when_it_cannot(mp, pack_dir):
+    """request("joy") was `ValueError: 'joy' is not in list`, and it ended run(): one bad label from the network
+    stopped the face. The error now names the pack's emotions, a name matches in any case, and run() plays on."""
+    player = mp.Player(mp.Pack(str(pack_dir)), None, "neutral")
+    player.request("HAPPY")
+    assert player.current_emotion() == "happy"
+    with pytest.raises(ValueError, match=r"'joy' is not an emotion of this pack \(neutral, happy, sad\)"):
+        player.request("joy")
+    with pytest.raises(ValueError, match=r"no emotion 7 in this pack \(0 to 2: neutral, happy, sad\)"):
+        player.request(7)
+    asked = iter(["joy", "sad"])
+
+    class Done(Exception):
+        pass
+
+    def poll():
+        try:
+            return next(asked)
+        except StopIteration:
+            raise Done from None
+
+    player.display = types.SimpleNamespace(blit=lambda *a: None, show=lambda: None)
+    with pytest.raises(Done):
+        player.run(poll)
+    assert "joy" in str(player.last_error) and player.pending == 2  # sad waits for the transition to happy
+    player.pack.frames.close()

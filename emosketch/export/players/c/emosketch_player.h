@@ -6,7 +6,7 @@
  * then e's idle loop. A request during a transition waits for it to end (the latest one wins). A
  * request during an idle loop waits for the loop to show its pose (its first frame, or its middle one
  * when it has an even number of frames), where the transition starts, if that comes within
- * ES_JOIN_MS; so the face moves on without a jump, at most half a default loop (0.4 s) later.
+ * ES_JOIN_MS; so the face moves on without a jump, at most half a default loop (0.5 s) later.
  *
  *   #include "emosketch_player.h"
  *   #include "pack.h"                        // written by `emosketch pack` (or export): pack_pack

@@ -172,11 +172,18 @@ class Pack:
                 raise _damaged("a transition is sequence %d of %d" % (s, k))
 
     def emotion_index(self, name):
+        """An emotion's number, by its number or its name (any case); ValueError names the pack's emotions."""
         if isinstance(name, int):
             if not 0 <= name < len(self.emotions):
-                raise ValueError("no emotion %d in this pack" % name)
+                raise ValueError("no emotion %d in this pack (0 to %d: %s)"
+                                 % (name, len(self.emotions) - 1, ", ".join(self.emotions)))
             return name
-        return self.emotions.index(name)
+        if isinstance(name, str):
+            key = name.strip().lower()
+            for i, known in enumerate(self.emotions):
+                if known.lower() == key:
+                    return i
+        raise ValueError("%r is not an emotion of this pack (%s)" % (name, ", ".join(self.emotions)))
 
     def decode(self, index, buf):
         """Decode frame `index` into `buf`. A delta frame is XORed into buf, which must still hold the
@@ -406,7 +413,8 @@ class Player:
     def request(self, emotion):
         """Play the transition to `emotion`, then its idle loop. During a transition the request waits for
         its end (the latest wins); during an idle loop, for the loop to show its pose, where the
-        transition starts, if that comes within JOIN_MS (as the C player does)."""
+        transition starts, if that comes within JOIN_MS (as the C player does). An emotion the pack lacks is a
+        ValueError that names the ones it has (run() plays on past one)."""
         x = self.pack.emotion_index(emotion)
         if self.in_transition:
             self.pending = -1 if x == self.target else x
@@ -516,11 +524,15 @@ class Player:
             done += 1
 
     def run(self, poll=None):
-        """Play forever; `poll()` may return an emotion name to request, or None."""
+        """Play forever; `poll()` may return an emotion name to request, or None. A name the pack lacks changes
+        nothing and plays on (kept in self.last_error), so one bad message does not stop the face."""
         while True:
             if poll is not None:
                 wanted = poll()
                 if wanted is not None:
-                    self.request(wanted)
+                    try:
+                        self.request(wanted)
+                    except ValueError as e:
+                        self.last_error = e
             if not self.update():
                 sleep_ms(2)
