@@ -400,5 +400,18 @@ def test_the_agent_to_serial_recipe_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(Stop):
         exec(compile(block, "on-the-device.md", "exec"), {})  # noqa: S102 -- the guide's own example
-    assert written[0] == b"1" and written[-1] == b"0"  # happy while joy is felt, then back to neutral
-    assert all(w in (b"0", b"1", b"2") for w in written) and all(a != b for a, b in zip(written, written[1:]))
+    assert written[0] == b"happy\n" and written[-1] == b"neutral\n"  # happy while joy is felt, then back to neutral
+    assert all(w in (b"neutral\n", b"happy\n", b"sad\n") for w in written)
+    assert all(a != b for a, b in zip(written, written[1:]))
+
+
+def test_the_python_api_engine_example_draws_the_panel_bytes(monkeypatch):
+    """python-api.md's recipe for a program that drives its own panel: the mirror's engine without its server."""
+    import time
+
+    text = (DOCS / "python-api.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "Engine()" in b)
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    names: dict = {}
+    exec(compile(block, "python-api.md", "exec"), names)  # noqa: S102 -- the guide's own example
+    assert len(names["data"]) == 1024 and names["bits"].shape == (64, 128) and names["state"]["levels"]["joy"] > 0

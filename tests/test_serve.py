@@ -153,6 +153,17 @@ def test_bad_uploads_get_a_json_4xx_and_the_server_goes_on(client, engine):
     assert client.post("/api/classify", content=photo(), headers={"content-type": "image/jpeg"}).status_code == 200
 
 
+def test_render_reads_emotion_names_as_the_rest_of_emosketch_does(client):
+    """`{"weights": {"Happy": 1}}` was "unknown emotion 'Happy'" where the agent and the command line read names in
+    any case and through the alias table (joy, angry...)."""
+    exact = client.post("/api/render", json={"weights": {"happy": 1.0}, "format": "ssd1306"})
+    for name in ("Happy", " HAPPY", "joy"):
+        r = client.post("/api/render", json={"weights": {name: 1.0}, "format": "ssd1306"})
+        assert r.status_code == 200 and r.content == exact.content, (name, r.text)
+    r = client.post("/api/render", json={"weights": {"glee": 1.0}})
+    assert r.status_code == 400 and "unknown emotion 'glee'" in r.json()["error"]
+
+
 def test_render_gives_png_or_panel_bytes_in_every_pixel_format(client, engine):
     r = client.post("/api/render", json={"weights": {"happy": 1.0}})
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
@@ -191,7 +202,7 @@ def test_render_gives_png_or_panel_bytes_in_every_pixel_format(client, engine):
     assert np.array_equal(smirked[:, :engine.renderer.size // 3], neutral[:, :engine.renderer.size // 3])
     r = client.post("/api/render", json={"weights": {"neutral": 1.0, "smirk": 1.5}})
     assert r.status_code == 400 and "smirk: a number from 0 to 1" in r.json()["error"]
-    for body, words in (({"weights": {"joy": 1}}, "unknown emotion"), ({"weights": {"happy": "x"}}, "weight of happy"),
+    for body, words in (({"weights": {"glee": 1}}, "unknown emotion"), ({"weights": {"happy": "x"}}, "weight of happy"),
                         ({"weights": {"happy": 0}}, "sum to zero"), ({"levels": {"happy": 1}}, "unknown channel"),
                         ({}, 'give "weights"'), ({"weights": {"happy": 1}, "format": "bmp"}, "pixel format"),
                         ({"weights": {"happy": 1}, "size": "9999x9999"}, "size"),
@@ -351,6 +362,12 @@ def test_the_pi_client_plays_a_live_server(engine, live_server, capsys):
     with pytest.raises(SystemExit) as stop:
         client_mod.main([live_server, "--session", "f" * 32, "--ascii", "--frames", "2"])
     assert "the server has no session ffff" in str(stop.value.code)
+    # without --session the device asks for a session of its own and says its token, so a program can drive it
+    capsys.readouterr()
+    assert client_mod.main([live_server, "--ascii", "--frames", "1", "--fps", "20"]) == 0
+    said = capsys.readouterr().err
+    token = said.split("playing session ", 1)[1].split(";", 1)[0]
+    assert engine.session(token, create=False) is not None and f"?session={token}" in said
 
 
 def test_the_pi_client_drives_the_panel_it_is_told(engine, live_server, monkeypatch):
@@ -922,6 +939,29 @@ def test_a_flood_without_a_session_forgets_its_own_sessions_first(engine):
     for _ in range(50):  # requests that never come back (no cookie): one new session each
         engine.new_session()
     assert engine.session(mine.token, create=False) is mine and len(engine.sessions) == 8
+
+
+def test_a_session_a_stream_plays_is_never_the_one_forgotten(engine):
+    """A device streaming a session, and then 40 requests without a cookie from its address (a health check):
+    the streamed session was forgotten, so the program driving it got 404 while the device went on showing a
+    face nobody could reach. A session with an open stream is now passed over, by the address's cap and the
+    server's."""
+    engine.config = replace(engine.config, max_sessions=8, address_sessions=3)
+    device = engine.session(None, address="10.0.0.5")
+    engine.open_stream(device, "10.0.0.5")
+    try:
+        for _ in range(40):
+            engine.session(None, address="10.0.0.5")  # no cookie: a new session each
+            engine.session(None, address=f"10.0.1.{_}")  # and others', past the server's cap
+        assert device.token in engine.sessions and len(engine.sessions) == 8
+        for _ in range(3):  # the address's own sessions, each used: the device's is still passed over
+            engine.session(engine.session(None, address="10.0.0.5").token)
+        assert device.token in engine.sessions
+    finally:
+        engine.close_stream(device, "10.0.0.5")
+    for _ in range(3):
+        engine.session(engine.session(None, address="10.0.0.5").token)
+    assert device.token not in engine.sessions  # its stream gone, it is forgotten as any other
 
 
 def test_one_address_that_comes_back_to_its_sessions_cannot_push_out_everyone_elses(engine):

@@ -23,6 +23,7 @@ import numpy as np
 from ..datasets.decode import Skip, decode_bytes, image_size
 from ..datasets.face import crop_face_at
 from ..datasets.photo import drawn_whole, photo_configs
+from ..emotions import canonical
 from ..errors import EmosketchError
 from ..export.layout import parse_geometry
 from ..export.panel import PANEL, Panel, draw, framed
@@ -189,15 +190,18 @@ class Engine:
                     self._panel(self.default_face), address=address)
         with self.sessions_lock:
             self.sessions[token] = s
+            # A session a stream is playing is never the one forgotten: its device would go on showing a face
+            # that no request could reach any more (40 requests without a cookie from its address had done it).
             if address is not None:  # one address's sessions past its share: its own least recently used goes
-                own = [k for k, v in self.sessions.items() if v.address == address]
-                if len(own) > self.config.address_sessions:
-                    self.sessions.pop(own[0])
+                own = [k for k, v in self.sessions.items() if v.address == address and k != token]
+                if len(own) + 1 > self.config.address_sessions:
+                    self.sessions.pop(next((k for k in own if not self.sessions[k].streams), own[0]))
             while len(self.sessions) > self.config.max_sessions:
                 # the least recently used session that no request came back to, else the least recently used:
                 # a flood of requests without a session (a page of another site cannot send the cookie) forgets
                 # its own sessions, not those of the people using the mirror
-                unused = next((k for k, v in self.sessions.items() if v.uses == 0 and k != token), None)
+                idle = [k for k, v in self.sessions.items() if not v.streams and k != token]
+                unused = next((k for k in idle if self.sessions[k].uses == 0), idle[0] if idle else None)
                 self.sessions.pop(unused) if unused is not None else self.sessions.popitem(last=False)
         return s
 
@@ -310,11 +314,12 @@ class Engine:
                         raise RequestError(f"smirk: a number from 0 to 1, got {v!r}")
                     smirk = float(v)
                     continue
-                if name not in self.classes:
+                known = canonical(name) if isinstance(name, str) and name.strip() else name  # "Happy", "joy"
+                if known not in self.classes:
                     raise RequestError(f"unknown emotion {name!r} (this model: {', '.join(self.classes)})")
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 2:
                     raise RequestError(f"weight of {name}: a number from 0 to 2, got {v!r}")
-                w[self.classes.index(name)] = float(v)
+                w[self.classes.index(known)] += float(v)
             if w.sum() <= 0:
                 raise RequestError("the weights sum to zero")
             return w / max(1.0, w.sum()), smirk

@@ -8,8 +8,10 @@ Only the standard library is needed to read the stream; the panel is driven by l
     python3 emosketch_stream.py http://192.168.1.20:8000 --session TOKEN --panel sh1106   # a 1.3" SH1106
     python3 emosketch_stream.py http://127.0.0.1:8000 --session TOKEN --ascii --frames 24
 
-TOKEN is the session shown on the page ("On a device"); without it the device gets an agent of its
-own. The server must listen on the network (emosketch serve --host 0.0.0.0). The stream is
+TOKEN is the session shown on the page ("On a device"); without it the device asks the server for a
+session of its own and prints its token, so that a program can drive it (POST
+/api/agent/stimulate?session=TOKEN) and the device plays the same agent when it reconnects.
+The server must listen on the network (emosketch serve --host 0.0.0.0). The stream is
 server-sent events from /api/stream: one JSON event per frame whose "data" is the frame in the
 "gfx" pixel format (rows, MSB = leftmost pixel), which is what PIL's mode "1" reads.
 """
@@ -52,6 +54,12 @@ def ascii_art(event):
     return "\n".join(lines)
 
 
+def new_session(server, timeout=10.0):
+    """A session of the device's own: the token the server gives with /api/info."""
+    with urllib.request.urlopen(f"{server.rstrip('/')}/api/info", timeout=timeout) as response:
+        return json.load(response)["session"]
+
+
 def stream_url(server, session=None, fps=12.0, frames=0):
     query = {"format": "gfx", "fps": fps, "frames": frames}
     if session:
@@ -79,10 +87,14 @@ def main(argv=None):
         except ImportError:
             sys.exit("luma.oled is not installed (pip install luma.oled), or use --ascii")
         device = getattr(panels, args.panel)(i2c(port=1, address=args.i2c_address), width=128, height=64)
-    shown, delay = 0, 1.0
+    shown, delay, session = 0, 1.0, args.session
     while args.frames == 0 or shown < args.frames:
         try:
-            for event in events(stream_url(args.server, args.session, args.fps, args.frames - shown if args.frames else 0)):
+            if session is None:
+                session = new_session(args.server)
+                print(f"stream: playing session {session}; drive it with ?session={session} "
+                      "(POST /api/agent/stimulate)", file=sys.stderr)
+            for event in events(stream_url(args.server, session, args.fps, args.frames - shown if args.frames else 0)):
                 if device is not None:
                     device.display(Image.frombytes("1", (event["width"], event["height"]), base64.b64decode(event["data"])))
                 else:
@@ -92,10 +104,12 @@ def main(argv=None):
                 shown += 1
                 delay = 1.0
         except (OSError, ValueError) as exc:  # the server went away or sent garbage: retry, slower each time
-            if isinstance(exc, urllib.error.HTTPError) and exc.code == 404 and args.session:
-                # the server does not know the session (it restarted, or forgot it): retrying cannot bring it back
-                sys.exit(f"stream: the server has no session {args.session} (it restarted, or forgot it); "
-                         "copy the token the page shows now, or leave --session out")
+            if isinstance(exc, urllib.error.HTTPError) and exc.code == 404 and session:
+                if args.session:
+                    # the server does not know the session (it restarted, or forgot it): retrying cannot bring it back
+                    sys.exit(f"stream: the server has no session {args.session} (it restarted, or forgot it); "
+                             "copy the token the page shows now, or leave --session out")
+                session = None  # the device's own session is gone: it asks for a new one, and prints its token
             print(f"stream: {exc}; retrying in {delay:.0f} s", file=sys.stderr)
             time.sleep(delay)
             delay = min(30.0, delay * 2)
