@@ -30,15 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import guarded, table, whole  # noqa: E402
+from report import FERPLUS, guarded, table, whole  # noqa: E402
 
 from emosketch.datasets.dataset import load  # noqa: E402
 from emosketch.datasets.prepare import PrepareConfig, prepare  # noqa: E402
 from emosketch.evaluate.classifier import ClassifierConfig, train_classifier  # noqa: E402
 from emosketch.evaluate.generator import InputTranslator, OracleTranslator, evaluate_generator  # noqa: E402
 from emosketch.evaluate.report import evaluate_classifier  # noqa: E402
-
-FERPLUS = ROOT.parent / "shared" / "data" / "ferplus"
 
 
 def run(name: str, data: Path, split: str, cfg: ClassifierConfig, work: Path, reuse: bool) -> dict:

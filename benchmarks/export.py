@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import guarded, table, whole  # noqa: E402
+from report import FERPLUS, guarded, table, whole  # noqa: E402
 
 from emosketch.datasets.synthetic import random_identity, render  # noqa: E402
 from emosketch.datasets.synthetic_motion import transition_frames  # noqa: E402
@@ -46,8 +46,6 @@ from emosketch.export import codec, ctx  # noqa: E402
 from emosketch.export.dither import MODES, Dither, dither, to_bits  # noqa: E402
 from emosketch.export.layout import Layout, apply_layout  # noqa: E402
 from emosketch.export.pixels import FORMATS  # noqa: E402
-
-FERPLUS = ROOT.parent / "shared" / "data" / "ferplus"
 
 
 def one_core() -> str:

@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import guarded, table, whole, write_json  # noqa: E402
+from report import FERPLUS, guarded, table, whole, write_json  # noqa: E402
 
-FERPLUS_VALID = ROOT.parent / "shared" / "data" / "ferplus" / "FER2013Valid"
+FERPLUS_VALID = FERPLUS / "FER2013Valid"
 
 
 def kind(how: str) -> str:

@@ -68,12 +68,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import guarded, table, write_json  # noqa: E402
+from report import FERPLUS, HIRES, guarded, table, write_json  # noqa: E402
 
 EMOTIONS = ("neutral", "happy", "sad", "surprise", "fear", "anger")
-SHARED = ROOT.parent / "shared" / "data"
-FERPLUS_VALID = SHARED / "ferplus" / "FER2013Valid"
-HIRES = SHARED / "hires"
+FERPLUS_VALID = FERPLUS / "FER2013Valid"
 SCALE = 3  # screen pixels are shown as SCALE x SCALE squares
 PANEL_W, PANEL_H = 128, 64
 # FER+ vote columns after the box: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF

@@ -29,13 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import guarded, table, whole  # noqa: E402
+from report import FERPLUS, guarded, table, whole  # noqa: E402
 
 from emosketch.datasets.sketch import SketchConfig, sketch, xdog  # noqa: E402
 from emosketch.datasets.synthetic import random_identity, render  # noqa: E402
 from emosketch.emotions import EMOTIONS  # noqa: E402
-
-FERPLUS = ROOT.parent / "shared" / "data" / "ferplus"
 
 
 def tree_rss_kib(pid: int) -> int:

@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import guarded, named_checkpoints, number, table, whole  # noqa: E402
+from report import FERPLUS, HIRES, guarded, named_checkpoints, number, table, whole  # noqa: E402
 
 from emosketch.datasets.dataset import load  # noqa: E402
 from emosketch.datasets.prepare import PrepareConfig, prepare  # noqa: E402
@@ -59,7 +59,6 @@ from emosketch.evaluate.report import evaluate_classifier  # noqa: E402
 from emosketch.evaluate.warp import WarpTranslator  # noqa: E402
 from emosketch.gan.sample import GanTranslator, ink  # noqa: E402
 
-FERPLUS = ROOT.parent / "shared" / "data" / "ferplus"
 CLASSES = ["neutral", "happy", "sad", "surprise", "fear", "anger"]
 JUDGES = {  # trained on real train sketches only; seed 1 is the guide's (configs/classifier-guide.yaml)
     "A": ClassifierConfig(image_size=64, width=16, epochs=12, samples_per_epoch=8000, patience=4, seed=0),
@@ -312,7 +311,6 @@ def write_grid(path: Path, tr, faces: np.ndarray, n_classes: int, scale: int = 2
     cv2.imwrite(str(path), cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST))
 
 
-HIRES = ROOT.parent / "shared" / "data" / "hires"
 HELDOUT = {"jaffe": HIRES / "jaffe", "katstudz": HIRES / "katstudz"}  # sharp faces no judge or model saw
 
 

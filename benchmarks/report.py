@@ -1,8 +1,14 @@
-"""What every benchmark shares: a Markdown table of result rows, its JSON, and NAME=CHECKPOINT options."""
+"""What every benchmark shares: a Markdown table of result rows, its JSON, NAME=CHECKPOINT options, and where the
+shared real data lies (beside the checkout, never inside it)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+FERPLUS = SHARED / "data" / "ferplus"  # FER+ (48 px labelled faces)
+HIRES = SHARED / "data" / "hires"  # sharper labelled portraits
+STYLEGAN2 = SHARED / "stylegan2"  # StyleGAN2-ADA test pickles and their official outputs
 
 
 def table(rows: list[dict], cols: list[str]) -> str:

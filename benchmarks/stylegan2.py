@@ -31,12 +31,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import guarded, table, whole  # noqa: E402
+from report import STYLEGAN2, guarded, table, whole  # noqa: E402
 
 from emosketch.gan.stylegan2 import StyleGAN2, load_stylegan2  # noqa: E402
 from emosketch.gan.stylegan2.jobs import auto_batch  # noqa: E402
 
-FIXTURES = ROOT.parent / "shared" / "stylegan2"
+FIXTURES = STYLEGAN2
 
 
 def fidelity(name: str) -> dict:

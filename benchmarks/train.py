@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from report import existing, guarded, table, whole  # noqa: E402
+from report import FERPLUS, existing, guarded, table, whole  # noqa: E402
 from test_gan import reference_step  # noqa: E402  (the step before the first saving, kept as the tests' reference)
 
 from emosketch.config import load_config  # noqa: E402
@@ -46,7 +46,6 @@ from emosketch.gan.sample import GanTranslator  # noqa: E402
 from emosketch.gan.train import TrainConfig, Trainer, train  # noqa: E402
 from emosketch.tensors import to_tensor  # noqa: E402
 
-FERPLUS = ROOT.parent / "shared" / "data" / "ferplus"
 TINY = ROOT / "configs" / "train-tiny-cpu.yaml"
 
 

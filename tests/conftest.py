@@ -14,7 +14,9 @@ from emosketch.datasets.synthetic import random_identity, render
 from emosketch.export.pixels import FORMATS
 
 ROOT = Path(__file__).resolve().parents[1]
-FERPLUS = ROOT.parent / "shared" / "data" / "ferplus"
+SHARED = ROOT.parent / "shared"  # the real data beside the checkout (docs/contributing.md); tests skip without it
+FERPLUS = SHARED / "data" / "ferplus"
+STYLEGAN2 = SHARED / "stylegan2"
 
 
 @pytest.fixture(scope="session")

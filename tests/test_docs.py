@@ -16,12 +16,12 @@ import click
 import cv2
 import pytest
 from click.testing import CliRunner
+from conftest import STYLEGAN2
 
 from emosketch.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-STYLEGAN2 = ROOT.parent / "shared" / "stylegan2"
 FER6 = ("neutral", "happy", "sad", "surprise", "fear", "anger")
 
 

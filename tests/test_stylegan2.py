@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import STYLEGAN2
 
 from emosketch.cli import cli
 from emosketch.errors import EmosketchError
@@ -25,7 +26,7 @@ from emosketch.gan.stylegan2.jobs import parse_seeds
 from emosketch.gan.stylegan2.snapshot import read_snapshot
 from emosketch.models import default_generator
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "stylegan2"
+FIXTURES = STYLEGAN2
 NAMES = ["cond-gray-64", "uncond-rgb-32"]
 needs_fixtures = pytest.mark.skipif(not (FIXTURES / "cond-gray-64.pkl").exists(),
                                     reason=f"StyleGAN2-ADA fixtures not found at {FIXTURES}")

@@ -49,6 +49,12 @@ class Index:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
 
 
+
+def usable_box(box: tuple[float, ...]) -> tuple[float, ...] | None:
+    """A labelled face box (x, y, width, height) as given, or None when it cannot be used: not four finite
+    numbers, or empty (the face is then found in the image, as when a list gives no box)."""
+    return box if len(box) == 4 and all(map(math.isfinite, box)) and box[2] > 0 and box[3] > 0 else None
+
 def parse_source(spec: str) -> tuple[str, Path | None]:
     """'ferplus:/data/ferplus' -> ('ferplus', Path); 'synthetic' -> ('synthetic', None)."""
     kind, _, path = spec.partition(":")
@@ -128,8 +134,7 @@ def read_affectnet(root: Path) -> Index:
                 index.skipped.append((key, "bad label"))
                 continue
             try:
-                box = tuple(float(row[c]) for c in ("face_x", "face_y", "face_width", "face_height"))
-                box = box if all(map(math.isfinite, box)) and box[2] > 0 and box[3] > 0 else None
+                box = usable_box(tuple(float(row[c]) for c in ("face_x", "face_y", "face_width", "face_height")))
             except (TypeError, ValueError):
                 box = None
             file = _within(images, row["subDirectory_filePath"])
@@ -280,8 +285,7 @@ def _ferplus_folder(folder: Path, split: int | None, index: Index, prefix: str) 
             index.skipped.append((key, reason))
             continue
         try:
-            box = tuple(float(v) for v in row[1].strip("() ").split(","))
-            box = box if len(box) == 4 and all(map(math.isfinite, box)) and box[2] > 0 and box[3] > 0 else None
+            box = usable_box(tuple(float(v) for v in row[1].strip("() ").split(",")))
         except (ValueError, IndexError):
             box = None  # no usable box: the face is found in the image, as when a list gives none
         file = _within(folder, row[0])

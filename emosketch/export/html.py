@@ -19,7 +19,7 @@ function b64bytes(s) {
 }
 function unpack(m, buf) {
   const W = m.display.width, H = m.display.height, px = new Uint8Array(W * H);
-  const vertical = m.ram_columns !== null, lsb = m.pixel_format !== "gfx";
+  const vertical = m.ram_columns !== null, lsb = m.micropython_format !== "MONO_HLSB";  // HLSB: MSB = leftmost
   const stride = vertical ? m.ram_columns : Math.ceil(W / 8), off = m.column_offset;
   for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
     let byte, bit;
