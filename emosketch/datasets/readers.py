@@ -49,7 +49,6 @@ class Index:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
 
 
-
 def usable_box(box: tuple[float, ...]) -> tuple[float, ...] | None:
     """A labelled face box (x, y, width, height) as given, or None when it cannot be used: not four finite
     numbers, or empty (the face is then found in the image, as when a list gives no box)."""
