@@ -236,6 +236,33 @@ def test_each_browser_gets_its_own_agent(engine):
         assert r.status_code == 400
 
 
+def test_an_emotion_by_name_stimulates_the_channel_that_shows_it(client, engine):
+    """A program whose labels are emotions kept its own table of channels (happy -> joy, anger -> mad); the API
+    takes the emotion itself, and neutral, which no channel shows, calms every channel."""
+    import time
+
+    r = client.post("/api/agent/stimulate", json={"emotion": "Happy", "amount": 1.0})
+    assert r.status_code == 200 and r.json()["stimulated"] == {"joy": 1.0}
+    r = client.post("/api/agent/stimulate", json={"emotion": "angry"})  # the command line's alias, 0.8 by default
+    assert r.json()["stimulated"] == {"mad": 0.8}
+    time.sleep(0.3)
+    assert client.get("/api/agent").json()["dominant"] == "mad"
+    r = client.post("/api/agent/stimulate", json={"emotion": "neutral", "amount": 1.5})
+    assert set(r.json()["stimulated"]) == {"joy", "mad"} and all(a < 0 for a in r.json()["stimulated"].values())
+    time.sleep(0.6)
+    assert client.get("/api/agent").json()["dominant"] is None
+    client.post("/api/agent/stimulate", json={"emotion": "sad", "amount": 1.0})  # just after: shows whole
+    time.sleep(0.6)
+    assert client.get("/api/agent").json()["levels"]["sad"] > 0.8
+    for body, words in (({"emotion": "glee"}, "no channel shows 'glee' (emotions: anger, fear, happy, sad, surprise, "
+                                               "neutral)"),
+                        ({"emotion": "happy", "channel": "joy"}, "one of the two"), ({}, "one of the two"),
+                        ({"emotion": 3}, '"emotion" must be a name'), ({"emotion": "happy", "amount": 9}, "between"),
+                        ({"emotion": "neutral", "amount": -1}, "neutral calms the channels")):
+        r = client.post("/api/agent/stimulate", json=body)
+        assert r.status_code == 400 and words in r.json()["error"], (body, r.text)
+
+
 def test_session_tokens_are_hex_so_a_command_line_takes_them(engine):
     """A token is 32 hex digits (128 bits): one that began with "-" (1 in 64 url-safe tokens did) made
     the Pi client's `--session TOKEN` read it as an option and stop."""

@@ -293,10 +293,14 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
     async def stimulate(request: Request) -> Response:
         body = await _json(request)
         s = session_of(request)
-        channel = body.get("channel")
-        if not isinstance(channel, str):
-            raise RequestError('"channel" must be a channel name')
-        return answer(JSONResponse(engine.stimulate(s, channel, _number(body, "amount", 0.8))), s, request)
+        channel, emotion = body.get("channel"), body.get("emotion")
+        if (channel is None) == (emotion is None):
+            raise RequestError('give "channel" (joy, mad, ...) or "emotion" (happy, anger, ...), one of the two')
+        if not isinstance(channel if emotion is None else emotion, str):
+            raise RequestError('"channel" must be a channel name' if emotion is None else '"emotion" must be a name')
+        amount = _number(body, "amount", 0.8)
+        state = engine.stimulate(s, channel, amount) if emotion is None else engine.feel(s, emotion, amount)
+        return answer(JSONResponse(state), s, request)
 
     async def frame(request: Request) -> Response:
         s = session_of(request)

@@ -294,6 +294,31 @@ class Engine:
             session.agent.stimulate(channel, amount)
             return session.state()
 
+    def feel(self, session: Session, emotion: str, amount: float) -> dict:
+        """An emotion by name (any case, as the command line reads them: joy is happy) stimulates the channel
+        that shows it (happy -> joy), for a program whose labels are emotions; neutral, which no channel shows,
+        lowers every channel by `amount`, down to nothing (so an emotion asked for just after it shows whole).
+        The state, with the channels it moved."""
+        if not -MAX_AMOUNT <= amount <= MAX_AMOUNT:
+            raise RequestError(f"amount {amount}: must be between -{MAX_AMOUNT:g} and {MAX_AMOUNT:g}")
+        with session.lock:
+            agent = session.agent
+            name = canonical(emotion) if emotion.strip() else emotion
+            channel = agent.channel_for(name)
+            if channel is None and name != "neutral":
+                shown_as = sorted(e for e in self.classes if agent.channel_for(e)) + ["neutral"]
+                raise RequestError(f"no channel shows {emotion!r} (emotions: {', '.join(shown_as)})")
+            if channel is None and amount < 0:
+                raise RequestError(f"amount {amount}: neutral calms the channels, by an amount from 0 to "
+                                   f"{MAX_AMOUNT:g}")
+            session.advance(self.config.zoom)
+            felt = {c: agent.level[c] + agent.pending[c] for c in CHANNELS}
+            moved = ({channel: amount} if channel else
+                     {c: -round(min(amount, felt[c]), 4) for c in CHANNELS if felt[c] > 1e-3})
+            for c, a in moved.items():
+                agent.stimulate(c, a)
+            return session.state() | {"stimulated": moved}
+
     def agent_state(self, session: Session) -> dict:
         with session.lock:
             session.advance(self.config.zoom)
