@@ -371,12 +371,12 @@ static uint16_t seq_field(const es_pack *pack, uint16_t seq, uint8_t field)
  * the face goes on without a jump: after the loop's first frame, or after its middle one when it has an
  * even number of frames (a breath out and back in, as `emosketch pack` draws them). Returns how many
  * frames the loop shows before that, 0 when it may be left now (pos is the next frame to show). */
-static uint32_t join_wait(uint16_t pos, uint16_t count)
+static uint16_t join_wait(uint16_t pos, uint16_t count)
 {
-    uint32_t half = count / 2u;
-    if (pos <= 1u || (!(count & 1u) && pos == half + 1u)) return 0;
-    if (!(count & 1u) && pos <= half) return half + 1u - pos;
-    return (uint32_t)count + 1u - pos;
+    uint16_t half = count >> 1;
+    if (pos <= 1u) return 0;
+    if (!(count & 1u) && pos <= half + 1u) return (uint16_t)(half + 1u - pos);
+    return (uint16_t)(count + 1u - pos); /* count + 1 - pos < 65536: pos >= 2 */
 }
 
 static void begin(es_player *p, uint8_t x)
@@ -415,30 +415,23 @@ int es_player_init(es_player *p, const es_pack *pack, uint8_t *buf, uint8_t emot
 void es_player_request(es_player *p, uint8_t emotion)
 {
     if (p->error || emotion >= p->pack->emotion_count) return;
-    if (p->in_transition) {
-        p->pending = (emotion == p->target) ? -1 : (int16_t)emotion;
-    } else if (emotion == p->emotion) {
-        p->pending = -1;
-    } else {
-        uint32_t wait = join_wait(p->pos, seq_field(p->pack, p->seq, 1));
-        /* Wait for the loop's pose only as long as ES_JOIN_MS; a longer wait starts at the next frame. */
-        if (!wait || wait * seq_field(p->pack, p->seq, 2) > ES_JOIN_MS) {
-            p->pending = -1;
-            begin(p, emotion);
-        } else {
-            p->pending = (int16_t)emotion;
-        }
-    }
+    /* Played by es_player_next: after a transition, or where an idle loop shows its pose */
+    p->pending = (emotion == (p->in_transition ? p->target : p->emotion)) ? -1 : (int16_t)emotion;
 }
 
 uint16_t es_player_next(es_player *p)
 {
     const es_pack *pack = p->pack;
     if (p->error) return 0;
-    if (!p->in_transition && p->pending >= 0 && !join_wait(p->pos, seq_field(pack, p->seq, 1))) {
-        uint8_t x = (uint8_t)p->pending;
-        p->pending = -1;
-        begin(p, x);
+    if (!p->in_transition && p->pending >= 0) {
+        /* Wait for the loop's pose only as long as ES_JOIN_MS (wait * ms <= ES_JOIN_MS; a sequence's ms is never
+         * 0, es_pack_check refuses it); a longer wait starts now. */
+        uint16_t wait = join_wait(p->pos, seq_field(pack, p->seq, 1));
+        if (!wait || wait > ES_JOIN_MS / seq_field(pack, p->seq, 2)) {
+            uint8_t x = (uint8_t)p->pending;
+            p->pending = -1;
+            begin(p, x);
+        }
     }
     if (p->pos >= seq_field(pack, p->seq, 1)) {
         if (p->in_transition) {

@@ -416,18 +416,7 @@ class Player:
         transition starts, if that comes within JOIN_MS (as the C player does). An emotion the pack lacks is a
         ValueError that names the ones it has (run() plays on past one)."""
         x = self.pack.emotion_index(emotion)
-        if self.in_transition:
-            self.pending = -1 if x == self.target else x
-        elif x == self.emotion:
-            self.pending = -1
-        else:
-            _, count, ms = self.pack.sequences[self.seq]
-            wait = join_wait(self.pos, count)
-            if not wait or wait * ms > JOIN_MS:
-                self.pending = -1
-                self._begin(x)
-            else:
-                self.pending = x
+        self.pending = -1 if x == (self.target if self.in_transition else self.emotion) else x  # next_frame plays it
 
     def _begin(self, x):
         n = len(self.pack.emotions)
@@ -443,10 +432,12 @@ class Player:
         """Decode the next frame into self.buf; returns (frame index, milliseconds to show it). A corrupt
         frame is a ValueError, and the next call goes on from the sequence that would follow it."""
         first, count, ms = self.pack.sequences[self.seq]
-        if not self.in_transition and self.pending >= 0 and not join_wait(self.pos, count):
-            x, self.pending = self.pending, -1
-            self._begin(x)
-            first, count, ms = self.pack.sequences[self.seq]
+        if not self.in_transition and self.pending >= 0:
+            wait = join_wait(self.pos, count)  # the loop's pose, if it comes within JOIN_MS; else now
+            if not wait or wait * ms > JOIN_MS:
+                x, self.pending = self.pending, -1
+                self._begin(x)
+                first, count, ms = self.pack.sequences[self.seq]
         if self.pos >= count:
             if self.in_transition:
                 self.in_transition = False

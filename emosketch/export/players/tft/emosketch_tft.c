@@ -60,12 +60,12 @@ int es_tft_draw_frame(const es_tft_pack *p, uint16_t frame, int key, es_tft_span
 
 /* As join_wait in emosketch_player.c: the frames an idle loop shows before it reaches its pose (its first
  * frame, or its middle one when it has an even number), where it may be left without a jump. */
-static uint32_t join_wait(uint16_t pos, uint16_t count)
+static uint16_t join_wait(uint16_t pos, uint16_t count)
 {
-    uint32_t half = count / 2u;
-    if (pos <= 1u || (!(count & 1u) && pos == half + 1u)) return 0;
-    if (!(count & 1u) && pos <= half) return half + 1u - pos;
-    return (uint32_t)count + 1u - pos;
+    uint16_t half = count >> 1;
+    if (pos <= 1u) return 0;
+    if (!(count & 1u) && pos <= half + 1u) return (uint16_t)(half + 1u - pos);
+    return (uint16_t)(count + 1u - pos); /* count + 1 - pos < 65536: pos >= 2 */
 }
 
 static void begin(es_tft_player *p, uint8_t x)
@@ -128,20 +128,8 @@ int es_tft_player_init(es_tft_player *p, const es_tft_pack *pack, uint8_t emotio
 void es_tft_player_request(es_tft_player *p, uint8_t emotion)
 {
     if (p->error || emotion >= p->pack->emotion_count) return;
-    if (p->in_transition) {
-        p->pending = (emotion == p->target) ? -1 : (int16_t)emotion;
-    } else if (emotion == p->emotion) {
-        p->pending = -1;
-    } else {
-        const uint16_t *seq = p->pack->sequences + 3u * p->seq;
-        uint32_t wait = join_wait(p->pos, seq[1]);
-        if (!wait || wait * seq[2] > ES_TFT_JOIN_MS) {
-            p->pending = -1;
-            begin(p, emotion);
-        } else {
-            p->pending = (int16_t)emotion;
-        }
-    }
+    /* Played by es_tft_player_update: after a transition, or where an idle loop shows its pose */
+    p->pending = (emotion == (p->in_transition ? p->target : p->emotion)) ? -1 : (int16_t)emotion;
 }
 
 int es_tft_player_update(es_tft_player *p, uint32_t now_ms, es_tft_span_fn span, void *ctx)
@@ -149,10 +137,13 @@ int es_tft_player_update(es_tft_player *p, uint32_t now_ms, es_tft_span_fn span,
     const es_tft_pack *pack = p->pack;
     const uint16_t *seq;
     if (p->error || (p->started && (int32_t)(p->due - now_ms) > 0)) return 0;
-    if (!p->in_transition && p->pending >= 0 && !join_wait(p->pos, pack->sequences[3u * p->seq + 1u])) {
-        uint8_t x = (uint8_t)p->pending;
-        p->pending = -1;
-        begin(p, x);
+    if (!p->in_transition && p->pending >= 0) {
+        uint16_t wait = join_wait(p->pos, pack->sequences[3u * p->seq + 1u]);
+        if (!wait || wait > ES_TFT_JOIN_MS / pack->sequences[3u * p->seq + 2u]) {  /* a pose too far: now */
+            uint8_t x = (uint8_t)p->pending;
+            p->pending = -1;
+            begin(p, x);
+        }
     }
     if (p->pos >= pack->sequences[3u * p->seq + 1u]) {
         if (p->in_transition) {
