@@ -49,9 +49,18 @@ def test_every_file_the_files_command_names_ships_in_the_wheel():
 
 
 def test_the_demos_configs_ship_in_the_package_and_the_checkouts_configs_link_to_them():
-    for name in ("agent-demo.yaml", "timeline-demo.yaml", "train-tiny-cpu.yaml"):
+    for name in ("agent-demo.yaml", "timeline-demo.yaml", "train-tiny-cpu.yaml", "prepare-synthetic-64.yaml"):
         assert shipped(SHIPPED / name)
         assert (ROOT / "configs" / name).resolve() == (SHIPPED / name).resolve()
+
+
+def test_every_config_a_shipped_config_names_ships_too():
+    """train-tiny-cpu.yaml's first line names the prepare config to run before it: it shipped without it."""
+    import re
+
+    for path in SHIPPED.glob("*.yaml"):
+        for named in re.findall(r"configs/([\w.-]+\.yaml)", path.read_text()):
+            assert (SHIPPED / named).is_file(), (path.name, named)
 
 
 def test_a_config_the_docs_name_is_found_from_any_folder(tmp_path, monkeypatch):

@@ -618,13 +618,13 @@ extern es_player player;
 
 int main(int argc, char **argv)
 {
-    /* argv: pairs of (ms, text) sent at that time; the run lasts 3 s of 1 ms ticks */
+    /* argv: pairs of (ms, text) sent at that time; the run lasts 6 s of 1 ms ticks */
     for (int i = 1; i + 1 < argc && inputs < 64; i += 2) {
         input_at[inputs] = strtoul(argv[i], 0, 10);
         input_text[inputs++] = argv[i + 1];
     }
     setup();
-    for (now_ms = 0; now_ms < 3000; now_ms++) {
+    for (now_ms = 0; now_ms < 6000; now_ms++) {
         if (next_input < inputs && !*input && input_at[next_input] <= now_ms) input = input_text[next_input++];
         loop();
     }
@@ -638,7 +638,9 @@ int main(int argc, char **argv)
 def test_the_serial_example_takes_names_numbers_and_letters_and_refuses_the_rest(pack_dir, tmp_path):
     """A program writing `happy\\n` got the anger face from serial_emotions: it took every letter of the word as a
     first letter ('a' for anger, the last one it knew winning). It now reads whole words (a name in any case, a
-    number, or one letter), ended by a new line, a space or a comma or by a 100 ms pause, and answers each."""
+    number, or one letter), ended by a new line, a space or a comma or by a second with nothing more (a terminal
+    sends each key as it is typed: with a 100 ms pause, 'happy' typed at 200 ms a key was anger again), with
+    backspace, and answers each."""
     stubs = tmp_path / "stubs"
     stubs.mkdir()
     for name, text in ARDUINO_STUBS.items():
@@ -652,18 +654,23 @@ def test_the_serial_example_takes_names_numbers_and_letters_and_refuses_the_rest
                             "-include", "Arduino.h", "-x", "c++", str(sketch), str(tmp_path / "harness.cpp"), "-x",
                             "none", str(tmp_path / "player.o"), "-o", str(exe)], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr
-    script = ["0", "happy\n", "100", "SAD\r\n", "200", "joy\n", "300", "0", "600", "h", "900", "?\n",
-              "1000", "happyhappyhappyhappy\n", "1100", "7\n", "1200", "hap\n", "1300", "2,0 1\n", "1400", "sad"]
+    script = ["0", "happy\n", "100", "SAD\r\n", "200", "joy\n", "300", "0", "1400", "h", "2500", "?\n",
+              "2600", "happyhappyhappyhappy\n", "2700", "7\n", "2800", "hap\n", "2900", "2,0 1\n",
+              "3000", "hx\bappy\n",  # a typo rubbed out
+              "3100", "s", "3300", "a", "3500", "d", "3700", "\r",  # typed a key at a time, 200 ms apart
+              "3800", "sad"]
     out = subprocess.run([str(exe), *script], check=True, capture_output=True, text=True).stdout.splitlines()
     assert out == ["emotions: 0 neutral, 1 happy, 2 sad",  # setup
                    "-> 1 happy", "-> 2 sad", "? joy: not an emotion of this pack (? lists them)",
-                   "-> 0 neutral",  # no line ending: taken after the pause
+                   "-> 0 neutral",  # no line ending: taken after a second with nothing more
                    "-> 1 happy",  # one letter: the first emotion it starts
                    "emotions: 0 neutral, 1 happy, 2 sad",
                    "? happyhappyhappy...: not an emotion of this pack (? lists them)",
                    "? 7: not an emotion of this pack (? lists them)",
                    "? hap: not an emotion of this pack (? lists them)",  # only one letter stands for a name
                    "-> 2 sad", "-> 0 neutral", "-> 1 happy",  # several at once: the last one wins
+                   "-> 1 happy",  # after the backspace
+                   "-> 2 sad",  # typed slowly: still one word
                    "-> 2 sad",  # ended by the pause
                    "target 2"]
 
@@ -695,3 +702,82 @@ def test_the_micropython_player_takes_names_in_any_case_and_names_the_pack_s_emo
         player.run(poll)
     assert "joy" in str(player.last_error) and player.pending == 2  # sad waits for the transition to happy
     player.pack.frames.close()
+
+
+DAMAGED_POSE_HOST = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "emosketch_player.h"
+#include "pack.h"
+
+/* host STEPS REQUEST_AT: the pack with the neutral loop's first frame (its pose) damaged; happy is asked for at
+ * REQUEST_AT. Prints each step's frame, with ! where the frame was refused. */
+int main(int argc, char **argv)
+{
+    es_pack k = pack_pack;
+    es_player p;
+    int steps = atoi(argv[1]), at = atoi(argv[2]), i;
+    uint8_t *data = malloc(sizeof pack_data), *buf = malloc(PACK_FRAME_BYTES);
+    uint16_t first = pack_sequences[pack_idle[PACK_EMOTION_NEUTRAL]][0];
+    if (argc != 3) return 2;
+    memcpy(data, pack_data, sizeof pack_data);
+    memset(data + pack_offsets[first], 0xff, pack_offsets[first + 1] - pack_offsets[first]);
+    k.data = data;
+    if (es_player_init(&p, &k, buf, PACK_EMOTION_NEUTRAL) != ES_OK) return 3;
+    for (i = 0; i < steps; i++) {
+        uint16_t ms;
+        if (i == at) es_player_request(&p, PACK_EMOTION_HAPPY);
+        ms = es_player_next(&p);
+        printf("%u%s ", (unsigned)p.frame, ms ? "" : "!");
+    }
+    printf("\n%u\n", (unsigned)es_player_emotion(&p));
+    free(data);
+    free(buf);
+    return 0;
+}
+"""
+
+
+def test_a_request_plays_when_the_loop_s_pose_frame_is_damaged(tmp_path, monkeypatch):
+    """The players wait for an idle loop to show its pose before a transition; with that frame damaged, the loop
+    never showed it, and no request was ever played again (every player, found by a review). A damaged frame in a
+    loop now starts a waiting request at once."""
+    folder = tmp_path / "pack"
+    write_pack(state_machine_pack(codec="rle"), folder)
+    _, m = manifest.read(folder)
+    first = {s["name"]: s["first_frame"] for s in m["sequences"]}
+    monkeypatch.setitem(sys.modules, "framebuf", fake_framebuf())
+    mp = load_module(folder / "emosketch_player.py")
+    pack = mp.Pack(str(folder))
+    decode = pack.decode
+
+    def damaged(index, buf):
+        if index == first["idle_neutral"]:
+            raise ValueError(f"frame {index}: corrupt")
+        return decode(index, buf)
+
+    pack.decode = damaged
+    player = mp.Player(pack, None, "neutral")
+    shown = []
+    for step in range(10):
+        if step == 2:
+            player.request("happy")
+        try:
+            shown.append(player.next_frame()[0])
+        except ValueError:
+            shown.append(None)
+    # the loop goes on from its first frame, damaged each time; the request, waiting for it, begins there
+    assert shown[:5] == [None, None, None, first["neutral_to_happy"], first["neutral_to_happy"] + 1]
+    assert player.current_emotion() == "happy"
+    pack.frames.close()
+    if shutil.which("gcc"):
+        (folder / "host.c").write_text(DAMAGED_POSE_HOST)
+        exe = tmp_path / "host"
+        subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined",
+                        "-fno-sanitize-recover=all", f"-I{folder}", str(folder / "host.c"),
+                        str(folder / "emosketch_player.c"), "-o", str(exe)], check=True, capture_output=True, text=True)
+        run = subprocess.run([str(exe), "10", "2"], check=True, capture_output=True, text=True)
+        frames, emotion = run.stdout.split("\n")[:2]
+        assert frames.split()[:4] == ["0!", "0!", "0!", str(first["neutral_to_happy"])]
+        assert emotion == "1"

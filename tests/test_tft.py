@@ -268,20 +268,22 @@ def test_a_tft_pack_name_that_would_break_its_header_is_refused_before_work(name
 
 
 DAMAGE_HOST = HOST_HEAD + r"""
-/* host N: plays N frames of a copy of the pack whose frame 1 is cut a byte short (the byte moved to frame 2),
- * writing each screen drawn; prints the updates that drew nothing. */
+/* host N [D [MS]]: plays N frames of a copy of the pack whose frame D (1 unless given) is cut a byte short (the
+ * byte moved to frame D + 1), writing each screen drawn, and asks for emotion 1 at MS ms if given; prints the
+ * updates that drew nothing. */
 int main(int argc, char **argv)
 {
     es_tft_pack k = pack_tft_pack;
     es_tft_player player;
     uint32_t *offs = malloc(sizeof pack_tft_offsets), now = 0;
     unsigned shown = 0, skipped = 0, steps = (unsigned)atoi(argv[1]);
-    (void)argc;
+    unsigned damaged = argc > 2 ? (unsigned)atoi(argv[2]) : 1u, ask = argc > 3 ? (unsigned)atoi(argv[3]) : ~0u;
     memcpy(offs, pack_tft_offsets, sizeof pack_tft_offsets);
-    offs[2] -= 1u;
+    offs[damaged + 1u] -= 1u;
     k.offsets = offs;
     if (es_tft_player_init(&player, &k, 0)) return 3;
     while (shown < steps && now < 100000u) {
+        if (now == ask) es_tft_player_request(&player, 1);
         if (es_tft_player_update(&player, now, span, 0)) {
             fwrite(screen, sizeof screen, 1, stdout);
             shown++;
@@ -315,3 +317,15 @@ def test_the_c_player_goes_on_from_the_next_sequence_after_a_damaged_frame(face_
     assert b"skipped:" in run.stderr and int(run.stderr.split(b":")[1]) >= 1
     for screen in drawn:  # idle_neutral's frame 0 each time: frames 1 and 2 are never drawn
         assert np.array_equal(screen, pack.words[0])
+    # the loop's first frame, its pose, damaged: a request waiting for the pose begins at the damage (it had
+    # waited for ever, and nothing more was drawn)
+    seqs = face_sequences(face_transition) + [("idle_happy", "test", Frames(face_transition[-2:], 10.0))]
+    pack = build_tft_pack(seqs, TftOptions(panel="st7789-135x240", name="pack"))
+    folder = write_tft_pack(pack, tmp_path / "two", force=True)
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1", "-g", "-fsanitize=address,undefined",
+                    "-fno-sanitize-recover=all", f"-I{folder}", str(tmp_path / "host.c"), str(folder / "emosketch_tft.c"),
+                    "-o", str(exe)], check=True, capture_output=True, text=True,
+                   env={**os.environ, "ASAN_OPTIONS": "detect_leaks=0"})
+    run = subprocess.run([str(exe), "4", "0", "50"], check=True, capture_output=True)
+    drawn = np.frombuffer(run.stdout, np.uint16).reshape(4, *pack.words.shape[1:])
+    assert np.array_equal(drawn, pack.words[3:7])  # neutral_to_happy from its first frame

@@ -379,6 +379,16 @@ static uint16_t join_wait(uint16_t pos, uint16_t count)
     return (uint16_t)(count + 1u - pos); /* count + 1 - pos < 65536: pos >= 2 */
 }
 
+static void begin(es_player *p, uint8_t x);
+
+/* The request waiting for a transition's end or a loop's pose, begun now. */
+static void take_pending(es_player *p)
+{
+    uint8_t x = (uint8_t)p->pending;
+    p->pending = -1;
+    begin(p, x);
+}
+
 static void begin(es_player *p, uint8_t x)
 {
     const es_pack *pack = p->pack;
@@ -427,20 +437,14 @@ uint16_t es_player_next(es_player *p)
         /* Wait for the loop's pose only as long as ES_JOIN_MS (wait * ms <= ES_JOIN_MS; a sequence's ms is never
          * 0, es_pack_check refuses it); a longer wait starts now. */
         uint16_t wait = join_wait(p->pos, seq_field(pack, p->seq, 1));
-        if (!wait || wait > ES_JOIN_MS / seq_field(pack, p->seq, 2)) {
-            uint8_t x = (uint8_t)p->pending;
-            p->pending = -1;
-            begin(p, x);
-        }
+        if (!wait || wait > ES_JOIN_MS / seq_field(pack, p->seq, 2)) take_pending(p);
     }
     if (p->pos >= seq_field(pack, p->seq, 1)) {
         if (p->in_transition) {
-            int16_t x = p->pending;
             p->in_transition = 0;
             p->emotion = p->target;
-            p->pending = -1;
-            if (x >= 0 && (uint8_t)x != p->emotion) {
-                begin(p, (uint8_t)x);
+            if (p->pending >= 0) {  /* never the target: es_player_request drops a request for it */
+                take_pending(p);
             } else {
                 p->seq = (uint16_t)ES_READ16((const uint16_t *)&pack->idle[p->emotion]);
                 p->pos = 0;
@@ -452,8 +456,10 @@ uint16_t es_player_next(es_player *p)
     p->frame = (uint16_t)(seq_field(pack, p->seq, 0) + p->pos);
     p->pos++;
     if (!es_decode_frame(pack, p->frame, p->buf)) {
-        /* The rest of the sequence builds on this frame: go on from the next sequence's first frame. */
+        /* The rest of the sequence builds on this frame: go on from the next sequence's first frame. A damaged
+         * loop may never show its pose again: a request waiting for it begins now. */
         p->pos = seq_field(pack, p->seq, 1);
+        if (!p->in_transition && p->pending >= 0) take_pending(p);
         return 0;
     }
     return seq_field(pack, p->seq, 2);
@@ -475,5 +481,5 @@ int es_player_update(es_player *p, uint32_t now_ms)
 
 uint8_t es_player_emotion(const es_player *p)
 {
-    return p->in_transition ? p->target : p->emotion;
+    return p->pending >= 0 ? (uint8_t)p->pending : p->in_transition ? p->target : p->emotion;
 }

@@ -140,7 +140,7 @@ void es_player_request(es_player *p, uint8_t emotion);
 uint16_t es_player_next(es_player *p);
 /* Call often with the time in ms: returns 1 when a new frame was decoded into buf (show it). */
 int es_player_update(es_player *p, uint32_t now_ms);
-/* The emotion being shown or being moved to. */
+/* The emotion being shown or being moved to: the last one requested, once it is under way or waiting to be. */
 uint8_t es_player_emotion(const es_player *p);
 
 #ifdef __cplusplus

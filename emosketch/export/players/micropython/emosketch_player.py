@@ -456,6 +456,9 @@ class Player:
             self._decode(self.frame)
         except ValueError:
             self.pos = count  # the rest of the sequence builds on this frame: go on from the next one's first
+            if not self.in_transition and self.pending >= 0:  # a damaged loop may never show its pose again
+                x, self.pending = self.pending, -1
+                self._begin(x)
             raise
         return self.frame, ms
 
@@ -470,7 +473,9 @@ class Player:
                 self.fb.fill_rect(edge, 0, self.pack.ram_width - edge, self.pack.height, 0)
 
     def current_emotion(self):
-        return self.pack.emotions[self.target if self.in_transition else self.emotion]
+        """The emotion shown or being moved to: the last one requested, once it is under way or waiting to be."""
+        x = self.pending if self.pending >= 0 else self.target if self.in_transition else self.emotion
+        return self.pack.emotions[x]
 
     def show(self):
         self.display.blit(self.fb, -self.pack.column_offset, 0)

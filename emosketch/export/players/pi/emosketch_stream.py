@@ -57,7 +57,10 @@ def ascii_art(event):
 def new_session(server, timeout=10.0):
     """A session of the device's own: the token the server gives with /api/info."""
     with urllib.request.urlopen(f"{server.rstrip('/')}/api/info", timeout=timeout) as response:
-        return json.load(response)["session"]
+        info = json.load(response)
+    if not isinstance(info, dict) or not isinstance(info.get("session"), str):
+        sys.exit("stream: this server gives no session token (an older emosketch?): pass --session TOKEN")
+    return info["session"]
 
 
 def stream_url(server, session=None, fps=12.0, frames=0):
@@ -109,7 +112,7 @@ def main(argv=None):
                     # the server does not know the session (it restarted, or forgot it): retrying cannot bring it back
                     sys.exit(f"stream: the server has no session {args.session} (it restarted, or forgot it); "
                              "copy the token the page shows now, or leave --session out")
-                session = None  # the device's own session is gone: it asks for a new one, and prints its token
+                session, delay = None, 1.0  # the device's own session is gone: it asks for a new one, soon
             print(f"stream: {exc}; retrying in {delay:.0f} s", file=sys.stderr)
             time.sleep(delay)
             delay = min(30.0, delay * 2)

@@ -168,6 +168,11 @@ int es_tft_player_update(es_tft_player *p, uint32_t now_ms, es_tft_span_fn span,
         /* A damaged frame: the rest of the sequence builds on it, so go on from the next sequence, whose
          * first frame repaints the screen, at once (as the OLED player does). */
         p->pos = seq[1];
+        if (!p->in_transition && p->pending >= 0) {  /* a damaged loop may never show its pose again */
+            uint8_t x = (uint8_t)p->pending;
+            p->pending = -1;
+            begin(p, x);
+        }
         if (!p->started) p->due = now_ms;
         p->started = 1;
         return 0;
@@ -184,5 +189,5 @@ int es_tft_player_update(es_tft_player *p, uint32_t now_ms, es_tft_span_fn span,
 
 uint8_t es_tft_player_emotion(const es_tft_player *p)
 {
-    return p->in_transition ? p->target : p->emotion;
+    return p->pending >= 0 ? (uint8_t)p->pending : p->in_transition ? p->target : p->emotion;
 }

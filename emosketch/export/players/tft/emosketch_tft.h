@@ -94,7 +94,7 @@ void es_tft_player_request(es_tft_player *p, uint8_t emotion);
 /* Draws the next frame if it is due at now_ms: returns 1 if a frame was drawn. A damaged frame returns 0, and
  * the next call goes on at once from the next sequence, whose first frame repaints the screen. */
 int es_tft_player_update(es_tft_player *p, uint32_t now_ms, es_tft_span_fn span, void *ctx);
-/* The emotion being shown or being moved to. */
+/* The emotion being shown or being moved to: the last one requested, once it is under way or waiting to be. */
 uint8_t es_tft_player_emotion(const es_tft_player *p);
 
 #ifdef __cplusplus

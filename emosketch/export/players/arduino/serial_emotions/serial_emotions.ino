@@ -2,7 +2,9 @@
 //
 // Send an emotion's name ("happy", any case), its number (0-9) or its first letter alone (n neutral, h happy,
 // s sad, a anger, ...; a letter two emotions share picks the first, so surprise is its name or number), each
-// ended by a new line, a space or a comma, or by a pause of 100 ms (a serial monitor set to "No line ending"):
+// ended by a new line, a space or a comma, or by a second with nothing more (a serial monitor set to "No line
+// ending"; a terminal that sends each key as it is typed may pause between keys, so a word waits that long;
+// backspace works):
 // the face plays the transition to it, then its idle loop, and the sketch answers "-> 1 happy". Anything else
 // is answered "? joy: not an emotion of this pack" and changes nothing. '?' lists the emotions with their
 // numbers ("0 neutral, 1 happy, 2 sad, ...").
@@ -23,7 +25,7 @@ Adafruit_SSD1306 display(128, 64, &Wire, -1);
 es_player player;
 
 #define WORD_BYTES 16      // the longest word read; a longer one is not an emotion
-#define WORD_PAUSE_MS 100  // a word with no end mark ends when nothing more comes for this long
+#define WORD_PAUSE_MS 1000  // a word with no end mark ends when nothing more comes for this long
 static char word[WORD_BYTES];
 static uint8_t wordLength = 0;
 static bool wordTooLong = false;
@@ -124,9 +126,11 @@ void loop() {
   unsigned long now = millis();
   while (Serial.available() > 0) {
     char c = (char)Serial.read();
-    lastByteMs = now;
+    lastByteMs = millis();
     if (c == '\n' || c == '\r' || c == ' ' || c == ',' || c == ';' || c == '\t') {
       if (wordLength > 0 || wordTooLong) takeWord();
+    } else if (c == '\b' || c == 127) {  // backspace (or DEL, what many terminals send for it)
+      if (wordLength > 0 && !wordTooLong) word[--wordLength] = '\0';
     } else if (wordLength < WORD_BYTES - 1) {
       word[wordLength++] = c;
       word[wordLength] = '\0';
@@ -134,7 +138,7 @@ void loop() {
       wordTooLong = true;
     }
   }
-  if ((wordLength > 0 || wordTooLong) && now - lastByteMs >= WORD_PAUSE_MS) takeWord();
+  if ((wordLength > 0 || wordTooLong) && millis() - lastByteMs >= WORD_PAUSE_MS) takeWord();
   if (es_player_update(&player, now)) {
     display.display();
   }
