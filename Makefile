@@ -9,7 +9,7 @@ DEMO_OUT ?= demo-out
 TRAIN_DEMO_OUT ?= demo-train
 BENCH_OUT ?= bench-out
 
-.PHONY: install demo test test-all bench model gpu-data lint clean browser micropython docs clang avr fuzz mutate
+.PHONY: install demo test test-all bench model gpu-data lint clean browser micropython docs clang cross fuzz mutate
 
 install: $(STAMP)
 
@@ -93,13 +93,14 @@ clang:
 	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq clang >/dev/null; }
 
-# Debian's avr-gcc, avr-libc and simavr, for the tests that build the player for an Uno's ATmega328P (its code size, and a
-# context-coded pack's refusal of ES_WITHOUT_CTX) and benchmarks/players.py's sizes and decode times; they skip
-# without it.
-avr:
-	{ command -v avr-gcc && command -v simavr; } >/dev/null 2>&1 || { \
+# Debian's cross-compilers: avr-gcc, avr-libc and simavr for an Uno's ATmega328P, and arm-none-eabi-gcc for a
+# Cortex-M0+, for the tests that build the player for them (its code size, and a context-coded pack's refusal of
+# ES_WITHOUT_CTX) and benchmarks/players.py's sizes and AVR decode times; they skip without them.
+cross:
+	{ command -v avr-gcc && command -v simavr && command -v arm-none-eabi-gcc; } >/dev/null 2>&1 || { \
 	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gcc-avr avr-libc simavr >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    gcc-avr avr-libc simavr gcc-arm-none-eabi >/dev/null; }
 
 # The long libFuzzer run alone: FUZZ_SECONDS of it, with the executions counted.
 FUZZ_SECONDS ?= 600

@@ -442,7 +442,7 @@ CROSS = {"avr-gcc": ["-mmcu=atmega328p"], "arm-none-eabi-gcc": ["-mcpu=cortex-m0
 @pytest.mark.parametrize("compiler", sorted(CROSS))
 def test_player_core_cross_compiles_small(tmp_path, compiler):
     if shutil.which(compiler) is None:
-        pytest.skip(f"{compiler} is not installed (Debian: gcc-avr avr-libc / gcc-arm-none-eabi)")
+        pytest.skip(f"{compiler} is not installed (make cross installs it)")
 
     def text_bytes(*extra: str) -> int:
         obj = tmp_path / "player.o"
@@ -461,7 +461,7 @@ def test_player_core_cross_compiles_small(tmp_path, compiler):
         assert text_bytes() < 4096
 
 
-@pytest.mark.skipif(shutil.which("avr-gcc") is None, reason="avr-gcc is not installed (Debian: gcc-avr avr-libc)")
+@pytest.mark.skipif(shutil.which("avr-gcc") is None, reason="avr-gcc is not installed (make cross installs it)")
 def test_a_context_coded_pack_asks_for_the_codec_when_it_is_left_out(tmp_path, face_transition):
     from conftest import make_pack
 
