@@ -1257,16 +1257,27 @@ def demo_cmd(out: Path, train: bool, steps: int | None, count: int) -> None:
         click.echo(f"  {label}: {path}")
 
 
-FILES = {  # name -> (path inside the package, what it is)
-    "demo-photo": ("models/astronaut.jpg", "the demo's face photo, public domain"),
-    "models": ("models", "the shipped generator and classifiers"),
-    "configs": ("configs", "the demo's and the docs' example configs"),
-    "players": ("export/players", "the device players a pack folder carries, and their examples"),
-    "arduino": ("export/players/arduino", "the Arduino examples for OLED packs"),
-    "tft-arduino": ("export/players/tft/arduino", "the Arduino examples for colour TFT packs"),
-    "host-player": ("export/players/host/play_frames.c", "plays a pack on a computer with the C player"),
-    "pi-stream": ("export/players/pi/emosketch_stream.py", "a Raspberry Pi's panel showing the mirror's stream"),
+FILES = {  # name -> what it is (file_paths() says where)
+    "demo-photo": "the demo's face photo, public domain",
+    "models": "the shipped generator and classifiers",
+    "configs": "the demo's and the docs' example configs",
+    "players": "the device players a pack folder carries, and their examples",
+    "arduino": "the Arduino examples for OLED packs",
+    "tft-arduino": "the Arduino examples for colour TFT packs",
+    "host-player": "plays a pack on a computer with the C player",
+    "pi-stream": "a Raspberry Pi's panel showing the mirror's stream",
 }
+
+
+def file_paths() -> dict[str, Path]:
+    """Where this install keeps each of FILES: the modules' own names for them."""
+    from . import models
+    from .config import SHIPPED
+    from .export import players
+
+    return {"demo-photo": models.HERE / models.DEMO_PHOTO, "models": models.HERE, "configs": SHIPPED,
+            "players": players.HERE, "arduino": players.ARDUINO_EXAMPLES, "tft-arduino": players.TFT_EXAMPLES,
+            "host-player": players.HOST_PLAYER, "pi-stream": players.PI_STREAM}
 
 
 @cli.command("files")
@@ -1281,12 +1292,12 @@ def files_cmd(name: str | None) -> None:
       emosketch pack --input "$(emosketch files demo-photo)" --out me-pack
       cp -r "$(emosketch files arduino)/u8g2_ssd1306" ~/Arduino/
     """
-    root = Path(__file__).resolve().parent
+    paths = file_paths()
     for key in [name] if name else FILES:
-        path = root / FILES[key][0]
+        path = paths[key]
         if not path.exists():
             raise EmosketchError(f"{path}: missing from this install; reinstall emosketch")
-        click.echo(safe(str(path)) if name else f"{key:<12} {safe(str(path))}  ({FILES[key][1]})")
+        click.echo(safe(str(path)) if name else f"{key:<12} {safe(str(path))}  ({FILES[key]})")
 
 
 @cli.command("serve")

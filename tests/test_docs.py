@@ -117,10 +117,10 @@ def examples() -> list[tuple[str, str]]:
 
 def args_of(line: str) -> list[str]:
     """The example's arguments, as a shell gives them: `$(emosketch files NAME)` is the path that command prints."""
-    from emosketch.cli import FILES
+    from emosketch.cli import file_paths
 
     args = shlex.split(line, comments=True)[1:]
-    return [str(ROOT / "emosketch" / FILES[m.group(1)][0]) if (m := re.fullmatch(r"\$\(emosketch files ([a-z-]+)\)", a)) else a
+    return [str(file_paths()[m.group(1)]) if (m := re.fullmatch(r"\$\(emosketch files ([a-z-]+)\)", a)) else a
             for a in args]
 
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from conftest import ROOT
 
 from emosketch import __version__
-from emosketch.cli import FILES, cli
+from emosketch.cli import FILES, cli, file_paths
 from emosketch.config import SHIPPED, shipped_config
 from emosketch.errors import EmosketchError
 
@@ -40,8 +40,10 @@ def shipped(path: Path) -> bool:
 
 
 def test_every_file_the_files_command_names_ships_in_the_wheel():
-    for name, (rel, _) in FILES.items():
-        path = PACKAGE / rel
+    paths = file_paths()
+    assert set(paths) == set(FILES)
+    for name, path in paths.items():
+        assert path.is_relative_to(PACKAGE), (name, path)  # inside the package, never the checkout around it
         files = [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts] if path.is_dir() else [path]
         assert files, name
         unshipped = [str(p.relative_to(PACKAGE)) for p in files if not shipped(p)]

@@ -54,6 +54,7 @@ def usable_box(box: tuple[float, ...]) -> tuple[float, ...] | None:
     numbers, or empty (the face is then found in the image, as when a list gives no box)."""
     return box if len(box) == 4 and all(map(math.isfinite, box)) and box[2] > 0 and box[3] > 0 else None
 
+
 def parse_source(spec: str) -> tuple[str, Path | None]:
     """'ferplus:/data/ferplus' -> ('ferplus', Path); 'synthetic' -> ('synthetic', None)."""
     kind, _, path = spec.partition(":")

@@ -284,11 +284,15 @@ class Engine:
                 done[channel] = done.get(channel, 0.0) + amount
         return done
 
+    @staticmethod
+    def _check_amount(amount: float) -> None:
+        if not -MAX_AMOUNT <= amount <= MAX_AMOUNT:
+            raise RequestError(f"amount {amount}: must be between -{MAX_AMOUNT:g} and {MAX_AMOUNT:g}")
+
     def stimulate(self, session: Session, channel: str, amount: float) -> dict:
         if channel not in CHANNELS:
             raise RequestError(f"unknown channel {channel!r} (channels: {', '.join(CHANNELS)})")
-        if not -MAX_AMOUNT <= amount <= MAX_AMOUNT:
-            raise RequestError(f"amount {amount}: must be between -{MAX_AMOUNT:g} and {MAX_AMOUNT:g}")
+        self._check_amount(amount)
         with session.lock:
             session.advance(self.config.zoom)
             session.agent.stimulate(channel, amount)
@@ -299,22 +303,21 @@ class Engine:
         that shows it (happy -> joy), for a program whose labels are emotions; neutral, which no channel shows,
         lowers every channel by `amount`, down to nothing (so an emotion asked for just after it shows whole).
         The state, with the channels it moved."""
-        if not -MAX_AMOUNT <= amount <= MAX_AMOUNT:
-            raise RequestError(f"amount {amount}: must be between -{MAX_AMOUNT:g} and {MAX_AMOUNT:g}")
+        self._check_amount(amount)
+        name = _emotion_name(emotion)
+        channel = session.agent.channel_for(name)
+        if channel is not None:
+            return self.stimulate(session, channel, amount) | {"stimulated": {channel: amount}}
+        if name != "neutral":
+            shown_as = sorted(e for e in self.classes if session.agent.channel_for(e)) + ["neutral"]
+            raise RequestError(f"no channel shows {emotion!r} (emotions: {', '.join(shown_as)})")
+        if amount < 0:
+            raise RequestError(f"amount {amount}: neutral calms the channels, by an amount from 0 to {MAX_AMOUNT:g}")
         with session.lock:
             agent = session.agent
-            name = canonical(emotion) if emotion.strip() else emotion
-            channel = agent.channel_for(name)
-            if channel is None and name != "neutral":
-                shown_as = sorted(e for e in self.classes if agent.channel_for(e)) + ["neutral"]
-                raise RequestError(f"no channel shows {emotion!r} (emotions: {', '.join(shown_as)})")
-            if channel is None and amount < 0:
-                raise RequestError(f"amount {amount}: neutral calms the channels, by an amount from 0 to "
-                                   f"{MAX_AMOUNT:g}")
             session.advance(self.config.zoom)
             felt = {c: agent.level[c] + agent.pending[c] for c in CHANNELS}
-            moved = ({channel: amount} if channel else
-                     {c: -round(min(amount, felt[c]), 4) for c in CHANNELS if felt[c] > 1e-3})
+            moved = {c: -round(min(amount, felt[c]), 4) for c in CHANNELS if felt[c] > 1e-3}
             for c, a in moved.items():
                 agent.stimulate(c, a)
             return session.state() | {"stimulated": moved}
@@ -339,7 +342,7 @@ class Engine:
                         raise RequestError(f"smirk: a number from 0 to 1, got {v!r}")
                     smirk = float(v)
                     continue
-                known = canonical(name) if isinstance(name, str) and name.strip() else name  # "Happy", "joy"
+                known = _emotion_name(name)  # "Happy", "joy"
                 if known not in self.classes:
                     raise RequestError(f"unknown emotion {name!r} (this model: {', '.join(self.classes)})")
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 2:
@@ -577,6 +580,12 @@ class _Batched:
             with self._lock:
                 out.append(self._renderer.render(source, codes[s:s + self._batch]))
         return np.concatenate(out) if out else self._renderer.render(source, codes)
+
+
+def _emotion_name(name):
+    """An emotion name as the command line reads it (any case, through the alias table: joy is happy); anything
+    that is not a name (empty, not a string) as it is, for the caller to refuse."""
+    return canonical(name) if isinstance(name, str) and name.strip() else name
 
 
 class _Turn:

@@ -19,6 +19,7 @@ ARDUINO_EXAMPLES = HERE / "arduino"
 HOST_PLAYER = HERE / "host" / "play_frames.c"  # plays a pack on a computer with the C player and writes PBM frames
 TFT_PLAYER = (HERE / "tft" / "emosketch_tft.h", HERE / "tft" / "emosketch_tft.c")  # colour TFT packs
 TFT_EXAMPLES = HERE / "tft" / "arduino"
+PI_STREAM = HERE / "pi" / "emosketch_stream.py"  # a Raspberry Pi's panel playing the mirror's stream
 
 
 def write(folder: Path) -> list[Path]:

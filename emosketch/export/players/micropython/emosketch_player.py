@@ -372,9 +372,9 @@ def join_wait(pos, count):
     after its first frame, or after its middle one when it has an even number of frames (a breath out and
     back in, as `emosketch pack` draws them)."""
     half = count // 2
-    if pos <= 1 or (count % 2 == 0 and pos == half + 1):
+    if pos <= 1:
         return 0
-    if count % 2 == 0 and pos <= half:
+    if count % 2 == 0 and pos <= half + 1:
         return half + 1 - pos
     return count + 1 - pos
 
@@ -418,6 +418,11 @@ class Player:
         x = self.pack.emotion_index(emotion)
         self.pending = -1 if x == (self.target if self.in_transition else self.emotion) else x  # next_frame plays it
 
+    def _take_pending(self):
+        """The request waiting for a transition's end or a loop's pose, begun now."""
+        x, self.pending = self.pending, -1
+        self._begin(x)
+
     def _begin(self, x):
         n = len(self.pack.emotions)
         t = self.pack.transitions[self.emotion * n + x]
@@ -435,16 +440,14 @@ class Player:
         if not self.in_transition and self.pending >= 0:
             wait = join_wait(self.pos, count)  # the loop's pose, if it comes within JOIN_MS; else now
             if not wait or wait * ms > JOIN_MS:
-                x, self.pending = self.pending, -1
-                self._begin(x)
+                self._take_pending()
                 first, count, ms = self.pack.sequences[self.seq]
         if self.pos >= count:
             if self.in_transition:
                 self.in_transition = False
                 self.emotion = self.target
-                x, self.pending = self.pending, -1
-                if x >= 0 and x != self.emotion:
-                    self._begin(x)
+                if self.pending >= 0:  # never the target: request() drops a request for it
+                    self._take_pending()
                 else:
                     self.seq, self.pos = self.pack.idle[self.emotion], 0
             else:
@@ -457,8 +460,7 @@ class Player:
         except ValueError:
             self.pos = count  # the rest of the sequence builds on this frame: go on from the next one's first
             if not self.in_transition and self.pending >= 0:  # a damaged loop may never show its pose again
-                x, self.pending = self.pending, -1
-                self._begin(x)
+                self._take_pending()
             raise
         return self.frame, ms
 

@@ -68,6 +68,16 @@ static uint16_t join_wait(uint16_t pos, uint16_t count)
     return (uint16_t)(count + 1u - pos); /* count + 1 - pos < 65536: pos >= 2 */
 }
 
+static void begin(es_tft_player *p, uint8_t x);
+
+/* As take_pending in emosketch_player.c: the request waiting for a transition's end or a loop's pose, begun now. */
+static void take_pending(es_tft_player *p)
+{
+    uint8_t x = (uint8_t)p->pending;
+    p->pending = -1;
+    begin(p, x);
+}
+
 static void begin(es_tft_player *p, uint8_t x)
 {
     const es_tft_pack *pack = p->pack;
@@ -139,20 +149,14 @@ int es_tft_player_update(es_tft_player *p, uint32_t now_ms, es_tft_span_fn span,
     if (p->error || (p->started && (int32_t)(p->due - now_ms) > 0)) return 0;
     if (!p->in_transition && p->pending >= 0) {
         uint16_t wait = join_wait(p->pos, pack->sequences[3u * p->seq + 1u]);
-        if (!wait || wait > ES_TFT_JOIN_MS / pack->sequences[3u * p->seq + 2u]) {  /* a pose too far: now */
-            uint8_t x = (uint8_t)p->pending;
-            p->pending = -1;
-            begin(p, x);
-        }
+        if (!wait || wait > ES_TFT_JOIN_MS / pack->sequences[3u * p->seq + 2u]) take_pending(p);  /* too far: now */
     }
     if (p->pos >= pack->sequences[3u * p->seq + 1u]) {
         if (p->in_transition) {
-            int16_t x = p->pending;
             p->in_transition = 0;
             p->emotion = p->target;
-            p->pending = -1;
-            if (x >= 0 && (uint8_t)x != p->emotion) {
-                begin(p, (uint8_t)x);
+            if (p->pending >= 0) {  /* never the target: es_tft_player_request drops a request for it */
+                take_pending(p);
             } else {
                 p->seq = (uint16_t)pack->idle[p->emotion];
                 p->pos = 0;
@@ -168,11 +172,7 @@ int es_tft_player_update(es_tft_player *p, uint32_t now_ms, es_tft_span_fn span,
         /* A damaged frame: the rest of the sequence builds on it, so go on from the next sequence, whose
          * first frame repaints the screen, at once (as the OLED player does). */
         p->pos = seq[1];
-        if (!p->in_transition && p->pending >= 0) {  /* a damaged loop may never show its pose again */
-            uint8_t x = (uint8_t)p->pending;
-            p->pending = -1;
-            begin(p, x);
-        }
+        if (!p->in_transition && p->pending >= 0) take_pending(p);  /* a damaged loop may never show its pose */
         if (!p->started) p->due = now_ms;
         p->started = 1;
         return 0;

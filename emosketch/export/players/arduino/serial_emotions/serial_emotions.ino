@@ -94,28 +94,30 @@ static void printName(int e) {
 
 // A whole word has arrived: ask for its emotion, or say why not.
 static void takeWord() {
-  int e = -1;
-  bool digits = wordLength > 0 && !wordTooLong;
-  for (uint8_t i = 0; i < wordLength; i++) digits = digits && word[i] >= '0' && word[i] <= '9';
   if (wordLength == 1 && word[0] == '?') {
     listEmotions();
-  } else if (digits) {
-    e = wordLength == 1 ? word[0] - '0' : wordLength == 2 ? (word[0] - '0') * 10 + (word[1] - '0') : -1;
-  } else if (!wordTooLong) {
-    e = emotionNamed(word, wordLength);
-  }
-  if (e >= 0 && e < (int)PACK_EMOTION_COUNT) {
-    es_player_request(&player, (uint8_t)e);
-    Serial.print(F("-> "));
-    Serial.print(e);
-    Serial.print(' ');
-    printName(e);
-    Serial.println();
-  } else if (!(wordLength == 1 && word[0] == '?')) {
-    Serial.print(F("? "));
-    Serial.print(word);
-    Serial.println(wordTooLong ? F("...: not an emotion of this pack (? lists them)")
-                               : F(": not an emotion of this pack (? lists them)"));
+  } else {
+    int e = -1;
+    bool digits = wordLength > 0 && !wordTooLong;
+    for (uint8_t i = 0; i < wordLength; i++) digits = digits && word[i] >= '0' && word[i] <= '9';
+    if (digits) {
+      e = wordLength == 1 ? word[0] - '0' : wordLength == 2 ? (word[0] - '0') * 10 + (word[1] - '0') : -1;
+    } else if (!wordTooLong) {
+      e = emotionNamed(word, wordLength);
+    }
+    if (e >= 0 && e < (int)PACK_EMOTION_COUNT) {
+      es_player_request(&player, (uint8_t)e);
+      Serial.print(F("-> "));
+      Serial.print(e);
+      Serial.print(' ');
+      printName(e);
+      Serial.println();
+    } else {
+      Serial.print(F("? "));
+      Serial.print(word);
+      Serial.println(wordTooLong ? F("...: not an emotion of this pack (? lists them)")
+                                 : F(": not an emotion of this pack (? lists them)"));
+    }
   }
   wordLength = 0;
   wordTooLong = false;
