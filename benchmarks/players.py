@@ -15,6 +15,11 @@
    ATmega328P for its first 3 sequences.
 3. Frame rates the bus allows for a 128x64 frame (1024 bytes): I2C at 100/400/1000 kHz and SPI at
    8 MHz, from the bits on the wire.
+5. The agent on the device (emosketch_agent.c): its code size per target, what it adds to an ATmega328P's
+   flash once linked (its code and the float routines it brings, against the same program without it), and
+   its cycles per step at 16 MHz (simavr).
+
+    python benchmarks/players.py --out bench-out --parts agent   # only some parts: sizes,decode,avr,panel,agent,bus
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from report import guarded, table  # noqa: E402
 
 from emosketch.datasets.synthetic_motion import state_machine_sequences as demo_sequences  # noqa: E402
 from emosketch.export import Dither, ExportOptions, Layout, build_pack, write_pack  # noqa: E402
-from emosketch.export.players import C_PLAYER  # noqa: E402
+from emosketch.export.players import C_AGENT, C_PLAYER  # noqa: E402
 from emosketch.frames import split_sequences  # noqa: E402
 
 CROSS = {"ATmega328P (avr-gcc)": ("avr-gcc", ["-mmcu=atmega328p"]),
@@ -63,14 +68,14 @@ int main(int argc, char **argv)
 """
 
 
-def sizes(tmp: Path) -> list[dict]:
+def sizes(tmp: Path, source: Path = C_PLAYER[1], targets: dict = CROSS) -> list[dict]:
     rows = []
-    for target, (cc, flags) in CROSS.items():
+    for target, (cc, flags) in targets.items():
         if shutil.which(cc) is None:
             print(f"  ({cc} not installed: skipped)")
             continue
-        obj = tmp / f"{cc}-{len(flags)}.o"
-        subprocess.run([cc, *flags, "-std=c99", "-Os", "-c", str(C_PLAYER[1]), "-o", str(obj)], check=True)
+        obj = tmp / f"{cc}-{len(flags)}-{source.stem}.o"
+        subprocess.run([cc, *flags, "-std=c99", "-Os", "-c", str(source), "-o", str(obj)], check=True)
         out = subprocess.run([cc.replace("gcc", "size"), str(obj)], check=True, capture_output=True, text=True)
         text, data, bss = (int(v) for v in out.stdout.splitlines()[1].split()[:3])
         rows.append({"target": target, "text_bytes": text, "data_bytes": data, "bss_bytes": bss})
@@ -117,14 +122,14 @@ def decode_cost(tmp: Path) -> list[dict]:
     return rows
 
 
-AVR_HOST = r"""
+# An ATmega328P program's clock and output in simavr: cycles() counts every cycle (timer 1 and its overflows),
+# printf writes to the UART, which simavr prints.
+AVR_CLOCK = r"""
 #include <avr/interrupt.h>
 #include <avr/io.h>
+#include <avr/pgmspace.h>
 #include <avr/sleep.h>
 #include <stdio.h>
-#include "emosketch_player.h"
-#include "pack.h"
-static uint8_t buf[PACK_FRAME_BYTES];
 static int put(char c, FILE *s) { (void)s; while (!(UCSR0A & (1 << UDRE0))) {} UDR0 = c; return 0; }
 static FILE out = FDEV_SETUP_STREAM(put, NULL, _FDEV_SETUP_WRITE);
 static volatile uint32_t overflows;
@@ -135,6 +140,12 @@ static uint32_t cycles(void)
     cli(); t = TCNT1; o = overflows; if ((TIFR1 & 1) && t < 32768u) o++; sei();
     return (o << 16) | t;
 }
+"""
+
+AVR_HOST = AVR_CLOCK + r"""
+#include "emosketch_player.h"
+#include "pack.h"
+static uint8_t buf[PACK_FRAME_BYTES];
 int main(void)
 {
     uint16_t i, bad = 0; uint32_t t0, t1;
@@ -284,6 +295,71 @@ def panel_pack_costs(tmp: Path) -> tuple[list[dict], list[dict]]:
     return rows, avr
 
 
+AVR_AGENT = AVR_CLOCK + r"""
+#include "emosketch_agent.h"
+static const char names[] PROGMEM = "neutral,happy,sad,surprise,fear,anger";
+static volatile uint8_t sink;
+int main(void)
+{
+    uint16_t i; uint32_t t0, t1;
+#ifdef WITH_AGENT
+    static es_agent agent;
+#endif
+    UCSR0B = (1 << TXEN0); stdout = &out;
+    TCCR1A = 0; TCCR1B = 1; TIMSK1 = 1; sei();  /* timer 1 counts every cycle */
+#ifdef WITH_AGENT
+    es_agent_init(&agent, names, sizeof(names));
+    es_agent_stimulate(&agent, ES_JOY, 0.8f);
+    es_agent_stimulate(&agent, ES_SURPRISE, 0.9f);
+    sink = (uint8_t)es_agent_feel(&agent, 0, 0.2f);
+#endif
+    t0 = cycles();
+    for (i = 0; i < 250; i++) {  /* 5 s of steps of 20 ms, each followed by the emotion to ask for */
+#ifdef WITH_AGENT
+        es_agent_step(&agent, 20);
+        sink = es_agent_requested(&agent);
+#else
+        sink = (uint8_t)i;
+#endif
+    }
+    t1 = cycles();
+    printf("cycles %lu\n", (unsigned long)(t1 - t0));
+    cli(); sleep_cpu();  /* simavr stops here */
+    return 0;
+}
+"""
+
+
+def agent_costs(tmp: Path) -> tuple[list[dict], dict | None]:
+    """The agent's code size per target, and on an ATmega328P (when avr-gcc and simavr are here) what it adds
+    to a program's flash once linked and its cycles per 20 ms step plus the emotion to ask for."""
+    rows = sizes(tmp, C_AGENT[1], {k: v for k, v in CROSS.items() if "WITHOUT" not in k})
+    if not avr_available():
+        return rows, None
+    folder = tmp / "agent"
+    folder.mkdir()
+    shutil.copyfile(C_AGENT[0], folder / C_AGENT[0].name)
+    (folder / "host.c").write_text(AVR_AGENT)
+    flash, cycles = {}, {}
+    for label, extra in (("without", []), ("with", ["-DWITH_AGENT", str(C_AGENT[1])])):
+        elf = folder / f"{label}.elf"
+        subprocess.run(["avr-gcc", "-mmcu=atmega328p", "-Os", "-std=c99", "-DF_CPU=16000000UL", f"-I{folder}",
+                        str(folder / "host.c"), *extra, "-o", str(elf)], check=True)
+        size = subprocess.run(["avr-size", str(elf)], check=True, capture_output=True, text=True)
+        text, data, _ = (int(v) for v in size.stdout.splitlines()[1].split()[:3])
+        flash[label] = text + data  # what goes into flash: code, and the initial values of RAM
+        run = subprocess.run(["simavr", "-m", "atmega328p", "-f", "16000000", str(elf)], capture_output=True,
+                             text=True, timeout=600)
+        found = re.search(r"cycles (\d+)", run.stdout + run.stderr)
+        if not found:
+            raise SystemExit(f"simavr run of the agent failed:\n{run.stdout}{run.stderr}")
+        cycles[label] = int(found.group(1))
+    per = (cycles["with"] - cycles["without"]) / 250
+    avr = {"linked_flash_bytes": flash["with"] - flash["without"], "cycles_per_step": per,
+           "us_per_step_at_16mhz": per / 16, "cpu_share_at_50_steps_per_s": per * 50 / 16e6}
+    return rows, avr
+
+
 def bus_rates() -> list[dict]:
     frame = 1024
     rows = []
@@ -297,39 +373,64 @@ def bus_rates() -> list[dict]:
     return rows
 
 
+PARTS = ("sizes", "decode", "avr", "panel", "agent", "bus")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="bench-out")
+    ap.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {','.join(PARTS)} (default: all)")
     args = ap.parse_args()
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown or not parts:
+        ap.error(f"--parts: {', '.join(unknown) or 'none given'}; the parts are {', '.join(PARTS)}")
     Path(args.out).mkdir(parents=True, exist_ok=True)  # a place that cannot be written is said before the work
+    result = {}
     with tempfile.TemporaryDirectory() as tmp:
-        size_rows = sizes(Path(tmp))
-        print("\n1. C player core at -Os")
-        print(table(size_rows, ["target", "text_bytes", "data_bytes", "bss_bytes"]))
-        cost = decode_cost(Path(tmp))
-        frames = cost[0]["frames"] if cost else 0
-        print(f"\n2. Decode cost per 128x64 frame (host instructions, callgrind), the demo pack ({frames} frames)")
-        print(table(cost, ["codec", "frames", "pack_bytes", "ratio", "instructions_per_frame"]))
-        avr = avr_decode(Path(tmp))
-        print("\n2b. Decode time per 128x64 frame on an ATmega328P at 16 MHz (simavr), the demo pack's first sequences")
-        print(table(avr, ["codec", "frames", "pack_bytes", "cycles_per_frame", "ms_at_16mhz", "max_fps"]))
-        panel, panel_avr = panel_pack_costs(Path(tmp))
-        print("\n4. The demo photo's six-emotion pack, with the default panel drawing (emosketch pack's defaults) and with the face band (2 px lines, pen-coded):"
-              " decode cost per frame on the host (callgrind), under MicroPython (its WebAssembly port, in node)"
-              " and CPython (microseconds; shown = decode + the pen's blits)")
-        print(table(panel, ["codec", "frames", "pack_bytes", "ratio", "instructions_per_frame",
-                            "micropython_wasm_decode_us", "micropython_wasm_shown_us", "cpython_decode_us"]))
-        print("\n4b. Its first 3 sequences on an ATmega328P at 16 MHz (simavr)")
-        print(table(panel_avr, ["codec", "frames", "pack_bytes", "cycles_per_frame", "ms_at_16mhz", "max_fps"]))
-    rates = bus_rates()
-    print("\n3. Bus time for one 128x64 frame (1024 bytes)")
-    print(table(rates, ["bus", "ms_per_frame", "max_fps"]))
+        if "sizes" in parts:
+            result["sizes"] = sizes(Path(tmp))
+            print("\n1. C player core at -Os")
+            print(table(result["sizes"], ["target", "text_bytes", "data_bytes", "bss_bytes"]))
+        if "decode" in parts:
+            cost = result["decode"] = decode_cost(Path(tmp))
+            frames = cost[0]["frames"] if cost else 0
+            print(f"\n2. Decode cost per 128x64 frame (host instructions, callgrind), the demo pack ({frames} frames)")
+            print(table(cost, ["codec", "frames", "pack_bytes", "ratio", "instructions_per_frame"]))
+        if "avr" in parts:
+            result["avr_decode"] = avr_decode(Path(tmp))
+            print("\n2b. Decode time per 128x64 frame on an ATmega328P at 16 MHz (simavr), the demo pack's first "
+                  "sequences")
+            print(table(result["avr_decode"], ["codec", "frames", "pack_bytes", "cycles_per_frame", "ms_at_16mhz",
+                                               "max_fps"]))
+        if "panel" in parts:
+            panel, panel_avr = result["panel_pack"], result["panel_pack_avr"] = panel_pack_costs(Path(tmp))
+            print("\n4. The demo photo's six-emotion pack, with the default panel drawing (emosketch pack's defaults) and with the face band (2 px lines, pen-coded):"
+                  " decode cost per frame on the host (callgrind), under MicroPython (its WebAssembly port, in node)"
+                  " and CPython (microseconds; shown = decode + the pen's blits)")
+            print(table(panel, ["codec", "frames", "pack_bytes", "ratio", "instructions_per_frame",
+                                "micropython_wasm_decode_us", "micropython_wasm_shown_us", "cpython_decode_us"]))
+            print("\n4b. Its first 3 sequences on an ATmega328P at 16 MHz (simavr)")
+            print(table(panel_avr, ["codec", "frames", "pack_bytes", "cycles_per_frame", "ms_at_16mhz", "max_fps"]))
+        if "agent" in parts:
+            agent_rows, agent_avr = agent_costs(Path(tmp))
+            result["agent"] = {"sizes": agent_rows, "atmega328p": agent_avr}
+            print("\n5. The agent on the device (emosketch_agent.c) at -Os")
+            print(table(agent_rows, ["target", "text_bytes", "data_bytes", "bss_bytes"]))
+            if agent_avr:
+                print("\n5b. The agent on an ATmega328P at 16 MHz (simavr): flash it adds once linked (its code and "
+                      "the float routines it brings), and a 20 ms step plus the emotion to ask for")
+                print(table([agent_avr], ["linked_flash_bytes", "cycles_per_step", "us_per_step_at_16mhz",
+                                          "cpu_share_at_50_steps_per_s"]))
+    if "bus" in parts:
+        result["bus"] = bus_rates()
+        print("\n3. Bus time for one 128x64 frame (1024 bytes)")
+        print(table(result["bus"], ["bus", "ms_per_frame", "max_fps"]))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "players.json").write_text(json.dumps({"sizes": size_rows, "decode": cost, "avr_decode": avr, "panel_pack": panel,
-                                                    "panel_pack_avr": panel_avr, "bus": rates}, indent=1))
-    print(f"\nwrote {out / 'players.json'}")
-
+    name = "players.json" if len(parts) == len(PARTS) else f"players-{'-'.join(parts)}.json"
+    (out / name).write_text(json.dumps(result, indent=1))
+    print(f"\nwrote {out / name}")
 
 if __name__ == "__main__":
     guarded(main)

@@ -1205,8 +1205,9 @@ def pack_cmd(checkpoint, image, data, index, kind, out, emotions, transition_fra
         from .export.players import ARDUINO_EXAMPLES, HOST_PLAYER
 
         click.echo(f"  next: copy {name}.h, emosketch_player.c and emosketch_player.h into a sketch folder with an "
-                   f"example from {ARDUINO_EXAMPLES} (or emosketch_player.py, frames.bin and index.bin to a MicroPython "
-                   f"board); {HOST_PLAYER} plays the pack on this computer first; see docs/on-the-device.md")
+                   f"example from {ARDUINO_EXAMPLES} (emosketch_agent.c and .h too for agent_buttons, a face that feels "
+                   f"on its own; or emosketch_player.py, frames.bin and index.bin to a MicroPython board); "
+                   f"{HOST_PLAYER} plays the pack on this computer first; see docs/on-the-device.md")
         if _format_name(pixel_format) == "sh1106":
             click.echo(f"  note: {SH1106_NOTE}")
     if tft is not None and shades == 2:

@@ -22,6 +22,7 @@ BENCH = ROOT / "benchmarks"
     ("train.py", ["--speed-steps", "zero"], "'zero' is not a whole number"),
     ("realfaces.py", ["--margin", "nan"], "argument --margin: nan: expected from 0 to 1"),
     ("serve.py", ["--threads", "0"], "argument --threads: 0: expected from 1 to 256"),
+    ("players.py", ["--parts", "agent,speed"], "--parts: speed; the parts are sizes, decode, avr, panel, agent, bus"),
 ])
 def test_a_routine_mistake_is_one_line_before_any_work(tmp_path, script, options, words):
     run = subprocess.run([sys.executable, str(BENCH / script), "--out", str(tmp_path / "out"), *options],

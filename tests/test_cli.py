@@ -48,7 +48,7 @@ def test_export_every_kind_of_input(run, tmp_path, face_transition):
     names = {p.name for p in (tmp_path / "pack").iterdir()}
     assert names == {".emosketch", "manifest.json", "frames.bin", "index.bin", "pack.h", "pack.py", "preview.gif",
                      "contact_sheet.png", "index.html", "emosketch_player.h", "emosketch_player.c",
-                     "emosketch_player.py"}
+                     "emosketch_player.py", "emosketch_agent.h", "emosketch_agent.c"}
 
 
 def test_export_with_the_context_codec(run, tmp_path, face_transition):

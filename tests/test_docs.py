@@ -378,7 +378,7 @@ def test_the_agent_to_serial_recipe_runs(tmp_path, monkeypatch):
     import types
 
     text = (DOCS / "on-the-device.md").read_text()
-    block = text.split("**Driving the face from an agent.**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    block = text.split("**Driving the face from an agent on a computer.**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     (tmp_path / "me-pack").mkdir()
     (tmp_path / "me-pack" / "manifest.json").write_text('{"emotions": {"names": ["neutral", "happy", "sad"]}}')
     written = []
@@ -403,6 +403,72 @@ def test_the_agent_to_serial_recipe_runs(tmp_path, monkeypatch):
     assert written[0] == b"happy\n" and written[-1] == b"neutral\n"  # happy while joy is felt, then back to neutral
     assert all(w in (b"neutral\n", b"happy\n", b"sad\n") for w in written)
     assert all(a != b for a, b in zip(written, written[1:]))
+
+
+def test_the_micropython_agent_recipe_shows_a_press_and_lets_it_fade(tmp_path, monkeypatch, request):
+    """on-the-device.md's MicroPython agent with a button, run under CPython with the player's stand-ins: a press
+    (held for a while) is felt once, the face is asked for happy, and back to neutral as joy fades."""
+    import types
+
+    from conftest import fake_framebuf
+    from test_players import state_machine_pack
+
+    from emosketch.export import write_pack
+    from emosketch.export.players import MICROPYTHON_PLAYER
+
+    text = (DOCS / "on-the-device.md").read_text()
+    block = text.split("On MicroPython, `Player.run(agent=...)`", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    write_pack(state_machine_pack(), tmp_path / "pack")
+    shutil.copyfile(MICROPYTHON_PLAYER, tmp_path / MICROPYTHON_PLAYER.name)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(sys.modules, "framebuf", fake_framebuf())
+    clock = [0]
+
+    class Stop(Exception):
+        pass
+
+    class Pin:  # pressed (0) from 1 s to 1.5 s
+        IN, PULL_UP = 1, 2
+
+        def __init__(self, *args):
+            pass
+
+        def value(self):
+            return 0 if 1000 <= clock[0] < 1500 else 1
+
+    monkeypatch.setitem(sys.modules, "machine", types.SimpleNamespace(Pin=Pin))
+    monkeypatch.delitem(sys.modules, "emosketch_player", raising=False)
+    import emosketch_player  # tmp_path's copy: forgotten again below
+
+    request.addfinalizer(lambda: sys.modules.pop("emosketch_player", None))
+
+    monkeypatch.setattr(emosketch_player, "ticks_ms", lambda: clock[0])
+    asked = []
+
+    def sleep_ms(ms):
+        clock[0] += ms
+        asked.append((clock[0], player.current_emotion()))
+        if clock[0] >= 9000:
+            raise Stop
+
+    monkeypatch.setattr(emosketch_player, "sleep_ms", sleep_ms)
+    names = {"machine": sys.modules["machine"], "oled": None}
+    player = None
+    real = emosketch_player.Player
+
+    def keep(*args, **kw):
+        nonlocal player
+        player = real(*args, **kw)
+        return player
+
+    monkeypatch.setattr(emosketch_player, "Player", keep)
+    with pytest.raises(Stop):
+        exec(compile(block.replace('"/pack"', repr(str(tmp_path / "pack"))), "on-the-device.md", "exec"), names)  # noqa: S102
+    names["pack"].frames.close()
+    happy = [t for t, e in asked if e == "happy"]
+    assert happy and 1000 <= happy[0] < 1100  # asked for at the press
+    assert 4500 < happy[-1] < 6500 and asked[-1][1] == "neutral"  # joy 0.8, felt once, fades under 0.3 in ~4.3 s
+    assert names["agent"].level[2] + names["agent"].pending[2] < 0.3
 
 
 def test_the_python_api_engine_example_draws_the_panel_bytes(monkeypatch):

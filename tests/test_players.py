@@ -357,6 +357,11 @@ ARDUINO_STUBS = {
 #include <stddef.h>
 #define F(s) (s)
 unsigned long millis();
+#define INPUT_PULLUP 2
+#define LOW 0
+#define HIGH 1
+void pinMode(uint8_t, uint8_t);
+int digitalRead(uint8_t);
 struct SerialStub { void begin(long); int available(); int read(); void print(const char *); void print(char);
   void print(int); void println(); void println(const char *); void println(int); };
 extern SerialStub Serial;
@@ -428,7 +433,7 @@ def test_arduino_examples_compile_against_the_library_apis(pack_dir, tmp_path, e
         return
     done = compile_with(pack_dir)
     assert done.returncode == 0, done.stderr
-    if example in ("adafruit_ssd1306", "serial_emotions", "u8g2_ssd1306"):
+    if example in ("adafruit_ssd1306", "agent_buttons", "serial_emotions", "u8g2_ssd1306"):
         # they decode into the library's 1 KB buffer: an sh1106 pack's 1,056-byte frames wrote past it
         sh1106 = tmp_path / "sh1106"
         write_pack(state_machine_pack(pixel_format="sh1106"), sh1106)

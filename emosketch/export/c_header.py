@@ -103,11 +103,11 @@ def _rows(values: list[int], per_line: int, fmt: str) -> str:
     return "\n".join(lines)
 
 
-# The player's own files and symbols (emosketch_player.h/.c, es_*, ES_*), every module the MicroPython
-# player, the generated NAME.py and the examples import (tests/test_limits.py checks this against their
+# The players' own files and symbols (emosketch_player.h/.c, emosketch_agent.h/.c, es_*, ES_*), every module the
+# MicroPython player, the generated NAME.py and the examples import (tests/test_limits.py checks this against their
 # imports), and MicroPython's boot.py and main.py: NAME.py beside the player must not shadow any of them.
-RESERVED_NAMES = {"es", "emosketch_player", "io", "framebuf", "machine", "micropython", "ssd1306", "time",
-                  "struct", "array", "boot", "main",
+RESERVED_NAMES = {"es", "emosketch_player", "emosketch_agent", "io", "framebuf", "machine", "micropython", "ssd1306",
+                  "time", "struct", "array", "boot", "main",
                   # modules a board's or a computer's Python imports by these names: NAME.py would shadow them
                   "os", "sys", "gc", "json", "re", "math", "random", "select", "socket", "network", "uos", "utime",
                   "ustruct", "uarray", "uio", "ujson", "errno", "binascii", "collections", "asyncio", "uasyncio",
@@ -122,7 +122,7 @@ C_LIBRARY_MACROS = {f"{t}_WIDTH" for t in (
     "CHAR", "SCHAR", "UCHAR", "SHRT", "USHRT", "INT", "UINT", "LONG", "ULONG", "LLONG", "ULLONG", "BOOL", "INTPTR",
     "UINTPTR", "INTMAX", "UINTMAX", "PTRDIFF", "SIG_ATOMIC", "SIZE", "WCHAR", "WINT", "BITINT_MAX", "FLT", "DBL",
     *(f"{s}INT{k}{b}" for s in ("", "U") for k in ("", "_LEAST", "_FAST") for b in _BITS))} | {
-    "U8G2_H", "U8X8_H", "EMOSKETCH_TFT_H", "EMOSKETCH_PLAYER_H"}
+    "U8G2_H", "U8X8_H", "EMOSKETCH_TFT_H", "EMOSKETCH_PLAYER_H", "EMOSKETCH_AGENT_H"}
 
 
 def check_library_macros(name: str, defined: list[str]) -> None:

@@ -1,5 +1,6 @@
-"""The device players shipped with every pack: a C99 player (emosketch_player.h/.c) and a
-MicroPython player (emosketch_player.py), plus Arduino examples and a program that plays a pack on a computer
+"""The device players shipped with every pack: a C99 player (emosketch_player.h/.c), the agent emotion model
+for a board that feels on its own (emosketch_agent.h/.c), and a MicroPython player (emosketch_player.py, its
+Agent too), plus Arduino examples and a program that plays a pack on a computer
 (host/play_frames.c); for colour TFT packs, the span
 player core (tft/emosketch_tft.h/.c) and its TFT_eSPI and Adafruit_GFX examples."""
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 C_PLAYER = (HERE / "c" / "emosketch_player.h", HERE / "c" / "emosketch_player.c")
+C_AGENT = (HERE / "c" / "emosketch_agent.h", HERE / "c" / "emosketch_agent.c")  # the agent, on the device
 MICROPYTHON_PLAYER = HERE / "micropython" / "emosketch_player.py"
 ARDUINO_EXAMPLES = HERE / "arduino"
 HOST_PLAYER = HERE / "host" / "play_frames.c"  # plays a pack on a computer with the C player and writes PBM frames
@@ -25,7 +27,7 @@ PI_STREAM = HERE / "pi" / "emosketch_stream.py"  # a Raspberry Pi's panel playin
 def write(folder: Path) -> list[Path]:
     """Copy the players beside a pack's files, so the pack folder is all a device project needs."""
     out = []
-    for src in (*C_PLAYER, MICROPYTHON_PLAYER):
+    for src in (*C_PLAYER, *C_AGENT, MICROPYTHON_PLAYER):
         shutil.copyfile(src, folder / src.name)
         out.append(folder / src.name)
     return out

@@ -521,16 +521,131 @@ class Player:
                     sleep_ms(wait)
             done += 1
 
-    def run(self, poll=None):
+    def run(self, poll=None, agent=None):
         """Play forever; `poll()` may return an emotion name to request, or None. A name the pack lacks changes
-        nothing and plays on (kept in self.last_error), so one bad message does not stop the face."""
+        nothing and plays on (kept in self.last_error), so one bad message does not stop the face. With an
+        `agent` (Agent), the face shows what the agent feels as it rises and fades, and a name from poll() is
+        felt by the agent (Agent.feel) rather than shown at once."""
+        last = ticks_ms()
         while True:
             if poll is not None:
                 wanted = poll()
                 if wanted is not None:
                     try:
-                        self.request(wanted)
+                        if agent is not None:
+                            agent.feel(wanted)
+                        else:
+                            self.request(wanted)
                     except ValueError as e:
                         self.last_error = e
+            if agent is not None:
+                now = ticks_ms()
+                agent.step(max(0, ticks_diff(now, last)))
+                last = now
+                self.request(agent.requested())
             if not self.update():
                 sleep_ms(2)
+
+
+CHANNELS = ("fear", "mad", "joy", "love", "sad", "surprise", "power")  # emosketch.interpolate.agent's
+_HALF_LIFE_MS = (3000, 4000, 3000, 6000, 8000, 1000, 5000)  # AgentConfig's half-lives
+_SHOWS = ("fear", "anger", "happy", "happy", "sad", "surprise", "contempt")  # what each channel shows by default
+AGENT_RISE_MS = 150  # a stimulus flows in with this half-time, so the face moves rather than jumps
+AGENT_CEILING = 1.5  # a channel's level is capped here
+AGENT_OVERTHROW = 0.5  # a stimulus this strong to another channel overthrows the dominant one
+AGENT_KEEP = 0.25  # the share of its level the overthrown channel keeps
+AGENT_THRESHOLD = 0.3  # a channel felt less than this shows the rest emotion
+AGENT_MAX_AMOUNT = 1.5  # a stimulus's amount either way (the mirror's limit)
+
+
+class Agent:
+    """The agent emotion model of `emosketch agent` and the mirror, on the board (emosketch_agent.h's, step for
+    step): stimuli raise channels (fear, mad, joy, love, sad, surprise, power), each fades with its own half-life,
+    and a strong stimulus to another channel overthrows the dominant one. requested() is the pack's emotion to
+    show now (the player shows one at a time):
+
+        agent = Agent(pack)
+        agent.stimulate("joy", 0.8)      # or agent.feel("happy"): joy rises, then fades
+        player.run(agent=agent)          # the face follows the agent
+
+    A channel shows the pack's emotion of its default name (joy and love: happy, mad: anger, power:
+    contempt); one the pack lacks shows nothing. Change agent.shows or agent.half_life_ms to map or pace
+    the channels otherwise."""
+
+    def __init__(self, pack):
+        names = [e.lower() for e in (pack.emotions if isinstance(pack, Pack) else pack)]
+        self.emotions = names
+        self.level = [0.0] * len(CHANNELS)
+        self.pending = [0.0] * len(CHANNELS)
+        self.half_life_ms = list(_HALF_LIFE_MS)
+        self.shows = [names.index(e) if e in names else -1 for e in _SHOWS]
+        self.rest = names.index("neutral") if "neutral" in names else 0
+
+    def channel(self, name):
+        """A channel's number, by its number or its name (any case); ValueError names the channels."""
+        if isinstance(name, int) and 0 <= name < len(CHANNELS):
+            return name
+        if isinstance(name, str) and name.strip().lower() in CHANNELS:
+            return CHANNELS.index(name.strip().lower())
+        raise ValueError("%r is not a channel (%s)" % (name, ", ".join(CHANNELS)))
+
+    def _felt(self, c):
+        return self.level[c] + self.pending[c]
+
+    def dominant(self):
+        """The channel felt most (pending stimuli counted), or None when every one is at rest."""
+        best = 0
+        for c in range(1, len(CHANNELS)):
+            if self._felt(c) > self._felt(best):
+                best = c
+        return best if self._felt(best) > 1e-3 else None
+
+    def stimulate(self, channel, amount=0.8):
+        """Add `amount` (negative soothes; held within +-AGENT_MAX_AMOUNT) to a channel, by name or number; it
+        arrives over the next few hundred ms."""
+        c = self.channel(channel)
+        amount = float(amount)
+        if amount != amount:  # NaN: a sensor's bad reading changes nothing
+            return
+        amount = max(-AGENT_MAX_AMOUNT, min(AGENT_MAX_AMOUNT, amount))
+        old = self.dominant()
+        if amount >= AGENT_OVERTHROW and old is not None and old != c:
+            self.pending[old] -= (1.0 - AGENT_KEEP) * (self.level[old] + self.pending[old])
+        self.pending[c] += amount
+
+    def feel(self, emotion, amount=0.8):
+        """Stimulate the first channel that shows the pack's `emotion` (a name in any case, or its number);
+        the rest emotion (neutral) calms every channel by `amount`. ValueError when no channel shows it."""
+        x = emotion if isinstance(emotion, int) else (self.emotions.index(emotion.strip().lower())
+                                                       if isinstance(emotion, str) and emotion.strip().lower()
+                                                       in self.emotions else -1)
+        if x >= 0 and x in self.shows:
+            self.stimulate(self.shows.index(x), amount)
+        elif x == self.rest and x >= 0 and amount >= 0:
+            for c in range(len(CHANNELS)):
+                felt = self._felt(c)
+                if felt > 1e-3:
+                    self.stimulate(c, -min(amount, felt))
+        else:
+            shown = [self.emotions[e] for e in sorted(set(self.shows)) if e >= 0] + [self.emotions[self.rest]]
+            raise ValueError("no channel shows %r (emotions: %s)" % (emotion, ", ".join(shown)))
+
+    def step(self, ms):
+        """Let `ms` milliseconds pass: stimuli flow in, then every channel fades."""
+        dt = ms / 1000
+        fraction = 1.0 - 0.5 ** (dt / (AGENT_RISE_MS / 1000))
+        for c in range(len(CHANNELS)):
+            moved = self.pending[c] * fraction
+            self.level[c] = min(AGENT_CEILING, max(0.0, self.level[c] + moved))
+            self.pending[c] -= moved
+        for c in range(len(CHANNELS)):
+            self.level[c] *= 0.5 ** (dt / (max(1, self.half_life_ms[c]) / 1000))
+
+    def requested(self):
+        """The pack's emotion (its number) to show now: that of the most felt channel the pack can show, while it
+        is felt at least AGENT_THRESHOLD (a stimulus still rising in counts), else the rest emotion."""
+        felt = sorted(((self._felt(c), CHANNELS[c], c) for c in range(len(CHANNELS)) if self.shows[c] >= 0),
+                      reverse=True)
+        if felt and felt[0][0] >= AGENT_THRESHOLD:
+            return self.shows[felt[0][2]]
+        return self.rest

@@ -1,0 +1,84 @@
+/* emosketch agent on the device: plain C99, no allocation, about 80 bytes of RAM.
+ *
+ * The agent emotion model of `emosketch agent` and the mirror (emosketch.interpolate.agent), for a board
+ * that feels on its own, with no computer: stimuli (a button, a sensor, a message) raise channels
+ * (fear, mad, joy, love, sad, surprise, power), each channel fades with its own half-life, and a strong
+ * stimulus to another channel overthrows the dominant one. es_agent_requested() says which of the pack's
+ * emotions to show now, as emosketch.interpolate.agent.Agent.requested does with the default settings
+ * (the players show one emotion at a time, not a blend): hand it to es_player_request.
+ *
+ *   #include "emosketch_player.h"
+ *   #include "emosketch_agent.h"
+ *   #include "pack.h"
+ *   es_agent agent;
+ *   es_agent_init(&agent, pack_emotion_names, sizeof(pack_emotion_names));
+ *   es_agent_stimulate(&agent, ES_JOY, 0.8f);        // a button pressed: joy rises, then fades
+ *   for (;;) {
+ *       es_agent_step(&agent, millis() - last); last = millis();
+ *       es_player_request(&player, es_agent_requested(&agent));
+ *       if (es_player_update(&player, millis())) show(frame);
+ *   }
+ *
+ * The names are the pack header's NAME_emotion_names ("neutral,happy,sad", in flash on AVR). A channel
+ * shows the pack's emotion of its default name (joy and love: happy, mad: anger, power: contempt); one the
+ * pack lacks shows nothing and gives way to the next. Change agent.shows[] or agent.half_life_ms[] after
+ * es_agent_init to map or pace the channels otherwise.
+ */
+#ifndef EMOSKETCH_AGENT_H
+#define EMOSKETCH_AGENT_H
+
+#include <stdint.h>
+
+/* The arithmetic type: float on a microcontroller (double is float on AVR, and a soft double library on a
+ * Cortex-M0+ costs kilobytes), with a 0.5 ** x of its own (within 1e-6 of it; no libm). The tests build it with
+ * -DES_AGENT_REAL=double -DES_AGENT_PYTHON (libm's pow, Python's order of operations) to compare it with the
+ * Python model number for number. */
+#ifndef ES_AGENT_REAL
+#define ES_AGENT_REAL float
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The channels, in emosketch.interpolate.agent.CHANNELS's order. */
+enum { ES_FEAR = 0, ES_MAD, ES_JOY, ES_LOVE, ES_SAD, ES_SURPRISE, ES_POWER, ES_CHANNELS };
+
+/* The settings of emosketch.interpolate.agent.AgentConfig's defaults. */
+#define ES_AGENT_RISE_MS 150u       /* a stimulus flows in with this half-time, so the face moves, not jumps */
+#define ES_AGENT_CEILING 1.5       /* a channel's level is capped here */
+#define ES_AGENT_OVERTHROW 0.5     /* a stimulus this strong to another channel overthrows the dominant one */
+#define ES_AGENT_KEEP 0.25         /* the share of its level the overthrown channel keeps */
+#define ES_AGENT_THRESHOLD 0.3     /* a channel felt less than this shows the rest emotion */
+#define ES_AGENT_MAX_AMOUNT 1.5    /* a stimulus's amount either way (the mirror's limit); NaN is ignored */
+
+typedef struct {
+    ES_AGENT_REAL level[ES_CHANNELS];   /* how strongly each channel is felt */
+    ES_AGENT_REAL pending[ES_CHANNELS]; /* stimuli still flowing in */
+    uint16_t half_life_ms[ES_CHANNELS]; /* ms for a channel to halve with no new stimulus (never 0) */
+    int8_t shows[ES_CHANNELS];          /* the pack's emotion each channel shows; -1: none */
+    uint8_t rest;                       /* the emotion shown when no channel is felt: neutral, or the first */
+} es_agent;
+
+/* Every channel at rest, the half-lives of AgentConfig, and each channel mapped to the pack's emotion of its
+ * name. names: "neutral,happy,sad" (names_bytes: its size, the NUL counted or not; in PROGMEM on AVR). */
+void es_agent_init(es_agent *a, const char *names, uint16_t names_bytes);
+/* Add `amount` (negative soothes; held within +-ES_AGENT_MAX_AMOUNT) to a channel; it arrives over the next
+ * few hundred ms. An unknown channel changes nothing. */
+void es_agent_stimulate(es_agent *a, uint8_t channel, ES_AGENT_REAL amount);
+/* Stimulate the first channel that shows the pack's emotion `emotion`; the rest emotion (neutral) calms
+ * every channel by `amount`. Returns 0 (and changes nothing) when no channel shows it. */
+int es_agent_feel(es_agent *a, uint8_t emotion, ES_AGENT_REAL amount);
+/* Let `ms` pass: stimuli flow in, then every channel fades. */
+void es_agent_step(es_agent *a, uint32_t ms);
+/* The pack's emotion to show now: that of the most felt channel the pack can show, while it is felt at least
+ * ES_AGENT_THRESHOLD (a stimulus still rising in counts), else the rest emotion. */
+uint8_t es_agent_requested(const es_agent *a);
+/* The channel felt most (pending stimuli counted), or ES_CHANNELS when every one is at rest. */
+uint8_t es_agent_dominant(const es_agent *a);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EMOSKETCH_AGENT_H */
