@@ -42,15 +42,15 @@ MODULES = {
 }
 
 # name -> {module: {function: None for all its mutants, or the words of the lines whose mutants count}}.
-# A function is named as in its module ("_body", "Engine.open_stream"); a nested function (create_app's
-# handlers) is mutated as part of its top-level one, so its lines are picked by words.
+# A function is named as in its module ("_body", "Engine.open_stream", "_Api.classify"); a nested function is
+# mutated as part of its top-level one, so its lines are picked by words.
 LIMITS = {
     "serve-limits": {
         "emosketch/serve/app.py": {
             "_body": None,  # the body size limit, declared and streamed
             "_json": None, "_json_int": None, "_json_constant": None,  # what a JSON body may hold
             "_form_file": ("limit",),  # a multipart upload's file under the upload limit
-            "create_app": ("max_upload_bytes", "FORM_OVERHEAD"),  # classify's limits on its body
+            "_Api.classify": ("max_upload_bytes", "FORM_OVERHEAD"),  # classify's limits on its body
             "host_allowed": None,
             "_HostCheck.__call__": ("scope[", "host =", "host_allowed(", "self.app("),  # not the refusal's wording
             "_CountedStream.__call__": None,  # the stream cap's count given back

@@ -194,25 +194,28 @@ def _whole(body: dict, key: str, default: int, low: int, high: int) -> int:
     return int(v)
 
 
-def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
-    """The ASGI app; the engine (and so each model) is built once and shared by every request."""
-    engine = engine or Engine(config or ServeConfig())
-    pages = {url: (resources.files(__package__).joinpath("static", name).read_bytes(), kind)
-             for url, (name, kind) in STATIC.items()}
+class _Api:
+    """The page and the API's handlers over one Engine: each takes a request and answers it, or raises a
+    RequestError (create_app's `guarded` turns every failure into a JSON answer)."""
 
-    def session_of(request: Request):
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.pages = {url: (resources.files(__package__).joinpath("static", name).read_bytes(), kind)
+                      for url, (name, kind) in STATIC.items()}
+
+    def session_of(self, request: Request):
         address = request.client.host if request.client else None
         if "session" in request.query_params:  # a program's or a device's token: one it was given, or none at all
             token = request.query_params["session"]
-            found = engine.session(token, create=False, address=address)
+            found = self.engine.session(token, create=False, address=address)
             if found is None:  # had been a new, empty session: the program drew the demo face and never knew
                 raise RequestError(f"no session {shown(token, 40)} (sessions live in memory: the server restarted, "
                                    "or forgot it for a newer one); GET /api/info without ?session= starts one and "
                                    "gives its token", 404)
             return found
-        return engine.session(request.cookies.get(COOKIE), address=address)  # a browser: a new cookie if need be
+        return self.engine.session(request.cookies.get(COOKIE), address=address)  # a browser: a new cookie if need be
 
-    def answer(response: Response, session, request: Request) -> Response:
+    def answer(self, response: Response, session, request: Request) -> Response:
         # a ?session= token (the device's) never becomes the browser's cookie: a link with someone else's
         # token would put the visitor's camera into that session (session fixation)
         if "session" not in request.query_params:
@@ -221,126 +224,126 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
             response.headers.setdefault(k, v)
         return response
 
-    async def page(request: Request) -> Response:
-        body, kind = pages[request.url.path]
-        s = session_of(request)
-        return answer(Response(body, media_type=kind, headers={"Cache-Control": "no-cache"}), s, request)
+    async def page(self, request: Request) -> Response:
+        body, kind = self.pages[request.url.path]
+        s = self.session_of(request)
+        return self.answer(Response(body, media_type=kind, headers={"Cache-Control": "no-cache"}), s, request)
 
-    async def info(request: Request) -> Response:
-        s = session_of(request)
-        return answer(JSONResponse(engine.info() | {"session": s.token}), s, request)
+    async def info(self, request: Request) -> Response:
+        s = self.session_of(request)
+        return self.answer(JSONResponse(self.engine.info() | {"session": s.token}), s, request)
 
     @contextlib.asynccontextmanager
-    async def upload_place(address: str | None):
+    async def upload_place(self, address: str | None):
         """A place to read and hold an upload (Engine.take_upload), waited for with the body still unread, so
         that uploads past the caps hold a connection, not their bytes; a 429 after upload_wait_seconds."""
         loop = asyncio.get_running_loop()
-        until = loop.time() + engine.config.upload_wait_seconds
-        while (why := engine.take_upload(address)) is not None:
+        until = loop.time() + self.engine.config.upload_wait_seconds
+        while (why := self.engine.take_upload(address)) is not None:
             if loop.time() >= until:
                 raise RequestError(f"{why}; send the next when one is answered", 429)
             await asyncio.sleep(0.05)
         try:
             yield
         finally:
-            engine.give_upload(address)
+            self.engine.give_upload(address)
 
-    async def classify(request: Request) -> Response:
+    async def classify(self, request: Request) -> Response:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         kind = TYPE_ALIASES.get(kind, kind)
         if kind not in IMAGE_TYPES and kind != "multipart/form-data":
             raise RequestError(f"send the image itself as the body, with an image Content-Type "
                                f"({', '.join(IMAGE_TYPES)}), or as a multipart form's file; got {kind or 'none'}", 415)
         # the body is held until it is decoded: max_uploads of them at once, so memory stays bounded
-        async with upload_place(request.client.host if request.client else None):
+        async with self.upload_place(request.client.host if request.client else None):
             if kind == "multipart/form-data":  # curl -F file=@face.jpg, an HTML form
-                limit = engine.config.max_upload_bytes
+                limit = self.engine.config.max_upload_bytes
                 body = await _body(request, limit + FORM_OVERHEAD, limit)
                 data = await run_in_threadpool(_form_file, request.headers["content-type"], body, limit)
                 del body
             else:
-                data = await _body(request, engine.config.max_upload_bytes)
-            s = session_of(request)
-            result = await run_in_threadpool(engine.classify, s, data, _flag(request, "stimulate"),
+                data = await _body(request, self.engine.config.max_upload_bytes)
+            s = self.session_of(request)
+            result = await run_in_threadpool(self.engine.classify, s, data, _flag(request, "stimulate"),
                                              _flag(request, "face"), _flag(request, "found"))
-        return answer(JSONResponse(result), s, request)
+        return self.answer(JSONResponse(result), s, request)
 
-    async def render(request: Request) -> Response:
+    async def render(self, request: Request) -> Response:
         body = await _json(request)
-        s = session_of(request)
+        s = self.session_of(request)
         fmt = str(body.get("format", "png"))
         size = str(body.get("size", "128x64"))
         use_agent = body.get("agent") is True
-        weights = None if use_agent else engine.weights_from(body)
+        weights = None if use_agent else self.engine.weights_from(body)
         zoom = None if use_agent and "zoom" not in body else _number(body, "zoom", 1.0)
         if zoom is not None and not 0.5 <= zoom <= 4:
             raise RequestError(f'"zoom" {zoom}: from 0.5 to 4')
         scale = _whole(body, "scale", 1, 1, 8)
         if fmt == "sketch":  # the generator's own sketch, before the panel's layout and 1 bit
-            sketch = await run_in_threadpool(engine.sketch_now, s, weights)
+            sketch = await run_in_threadpool(self.engine.sketch_now, s, weights)
             png = await run_in_threadpool(_png, sketch, scale)  # a 4096 px PNG's encode holds no one else up
-            return answer(Response(png, media_type="image/png"), s, request)
-        bits = await run_in_threadpool(engine.bits, s, weights, zoom, size)
+            return self.answer(Response(png, media_type="image/png"), s, request)
+        bits = await run_in_threadpool(self.engine.bits, s, weights, zoom, size)
         if fmt == "png":
             png = await run_in_threadpool(_png, np.where(bits, 255, 0).astype(np.uint8), scale)
-            return answer(Response(png, media_type="image/png"), s, request)
-        return answer(_panel_bytes(engine.encode(bits, fmt), bits, fmt), s, request)
+            return self.answer(Response(png, media_type="image/png"), s, request)
+        return self.answer(_panel_bytes(self.engine.encode(bits, fmt), bits, fmt), s, request)
 
-    async def agent(request: Request) -> Response:
-        s = session_of(request)
-        return answer(JSONResponse(engine.agent_state(s)), s, request)
+    async def agent(self, request: Request) -> Response:
+        s = self.session_of(request)
+        return self.answer(JSONResponse(self.engine.agent_state(s)), s, request)
 
-    async def stimulate(request: Request) -> Response:
+    async def stimulate(self, request: Request) -> Response:
         body = await _json(request)
-        s = session_of(request)
+        s = self.session_of(request)
         channel, emotion = body.get("channel"), body.get("emotion")
         if (channel is None) == (emotion is None):
             raise RequestError('give "channel" (joy, mad, ...) or "emotion" (happy, anger, ...), one of the two')
         if not isinstance(channel if emotion is None else emotion, str):
             raise RequestError('"channel" must be a channel name' if emotion is None else '"emotion" must be a name')
         amount = _number(body, "amount", 0.8)
-        state = engine.stimulate(s, channel, amount) if emotion is None else engine.feel(s, emotion, amount)
-        return answer(JSONResponse(state), s, request)
+        state = self.engine.stimulate(s, channel, amount) if emotion is None else self.engine.feel(s, emotion, amount)
+        return self.answer(JSONResponse(state), s, request)
 
-    async def frame(request: Request) -> Response:
-        s = session_of(request)
+    async def frame(self, request: Request) -> Response:
+        s = self.session_of(request)
         fmt = request.query_params.get("format", "ssd1306")
-        data, bits, _ = await run_in_threadpool(engine.frame, s, fmt)
-        return answer(_panel_bytes(data, bits, fmt), s, request)
+        data, bits, _ = await run_in_threadpool(self.engine.frame, s, fmt)
+        return self.answer(_panel_bytes(data, bits, fmt), s, request)
 
-    async def smile(request: Request) -> Response:
+    async def smile(self, request: Request) -> Response:
         """Make it smile: POST {"target": "happy", "steps": 20} -> the search's path as panel frames."""
         body = await _json(request)
-        s = session_of(request)
+        s = self.session_of(request)
         target = body.get("target", "happy")
         if not isinstance(target, str):
             raise RequestError('"target" must be an emotion name')
         steps = _whole(body, "steps", 20, 0, 60)  # checked here: a 20-digit number came back changed in the message
         fmt = str(body.get("format", "gfx"))
-        engine.encode(np.zeros((64, 128), bool), fmt)  # a bad format is refused before the search runs
-        out = await run_in_threadpool(engine.search, s, target, steps)
+        self.engine.encode(np.zeros((64, 128), bool), fmt)  # a bad format is refused before the search runs
+        out = await run_in_threadpool(self.engine.search, s, target, steps)
         bits = out.pop("bits")
         out |= {"format": fmt, "width": int(bits.shape[2]), "height": int(bits.shape[1]),
-                "frames": [base64.b64encode(engine.encode(b, fmt)).decode("ascii") for b in bits]}
-        return answer(JSONResponse(out), s, request)
+                "frames": [base64.b64encode(self.engine.encode(b, fmt)).decode("ascii") for b in bits]}
+        return self.answer(JSONResponse(out), s, request)
 
-    async def pack(request: Request) -> Response:
-        s = session_of(request)
-        raw = request.query_params.get("emotions") or ",".join(engine.classes)
+    async def pack(self, request: Request) -> Response:
+        s = self.session_of(request)
+        raw = request.query_params.get("emotions") or ",".join(self.engine.classes)
         emotions = [e.strip() for e in raw.split(",") if e.strip()]
-        if len(emotions) > len(engine.classes):
+        if len(emotions) > len(self.engine.classes):
             raise RequestError("more emotions than the model has")
-        data = await run_in_threadpool(engine.pack_zip, s, emotions)
-        return answer(Response(data, media_type="application/zip",
+        data = await run_in_threadpool(self.engine.pack_zip, s, emotions)
+        return self.answer(Response(data, media_type="application/zip",
                                headers={"Content-Disposition": 'attachment; filename="emosketch-pack.zip"'}), s,
                       request)
 
-    async def stream(request: Request) -> Response:
+    async def stream(self, request: Request) -> Response:
         """Server-sent events: one panel frame per event, at `fps`, for `frames` events (0 = until
         the client goes). Each event is JSON: the agent's state and the frame's bytes in base64."""
-        s = session_of(request)
+        s = self.session_of(request)
         fmt = request.query_params.get("format", "ssd1306")
-        engine.encode(np.zeros((64, 128), bool), fmt)  # a bad format is a 400 now, not a broken stream
+        self.engine.encode(np.zeros((64, 128), bool), fmt)  # a bad format is a 400 now, not a broken stream
         try:
             fps = float(request.query_params.get("fps", "12"))
             count = int(request.query_params.get("frames", "0"))
@@ -349,26 +352,32 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
         if not 0.5 <= fps <= 30 or count < 0:
             raise RequestError("fps from 0.5 to 30, frames >= 0")
         address = request.client.host if request.client else None
-        engine.open_stream(s, address)  # counted now: streams asked for at once cannot all pass the caps
+        self.engine.open_stream(s, address)  # counted now: streams asked for at once cannot all pass the caps
 
         async def events():
             n = 0
             loop = asyncio.get_running_loop()
             next_at = loop.time()
-            while (count == 0 or n < count) and not engine.stopping.is_set():
+            while (count == 0 or n < count) and not self.engine.stopping.is_set():
                 if await request.is_disconnected():
                     break
-                data, bits, state = await run_in_threadpool(engine.frame, s, fmt)
+                data, bits, state = await run_in_threadpool(self.engine.frame, s, fmt)
                 event = state | {"n": n, "format": fmt, "width": int(bits.shape[1]), "height": int(bits.shape[0]),
                                  "data": base64.b64encode(data).decode("ascii")}
                 yield f"data: {json.dumps(event)}\n\n"
                 n += 1
                 next_at += 1.0 / fps
-                while not engine.stopping.is_set() and loop.time() < next_at:  # a slow stream still ends at once
+                while not self.engine.stopping.is_set() and loop.time() < next_at:  # a slow stream still ends at once
                     await asyncio.sleep(min(0.1, next_at - loop.time()))
 
-        return answer(_CountedStream(engine, s, address, events(), media_type="text/event-stream",
+        return self.answer(_CountedStream(self.engine, s, address, events(), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}), s, request)
+
+
+def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
+    """The ASGI app; the engine (and so each model) is built once and shared by every request."""
+    engine = engine or Engine(config or ServeConfig())
+    api = _Api(engine)
 
     def guarded(handler):
         async def run(request: Request) -> Response:
@@ -388,16 +397,16 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None):
                 return _error(f"internal error ({type(exc).__name__}); the server's log has the details", 500)
         return run
 
-    routes = [Route(url, guarded(page)) for url in STATIC] + [
-        Route("/api/info", guarded(info)),
-        Route("/api/classify", guarded(classify), methods=["POST"]),
-        Route("/api/render", guarded(render), methods=["POST"]),
-        Route("/api/agent", guarded(agent)),
-        Route("/api/agent/stimulate", guarded(stimulate), methods=["POST"]),
-        Route("/api/frame", guarded(frame)),
-        Route("/api/pack", guarded(pack)),
-        Route("/api/search", guarded(smile), methods=["POST"]),
-        Route("/api/stream", guarded(stream)),
+    routes = [Route(url, guarded(api.page)) for url in STATIC] + [
+        Route("/api/info", guarded(api.info)),
+        Route("/api/classify", guarded(api.classify), methods=["POST"]),
+        Route("/api/render", guarded(api.render), methods=["POST"]),
+        Route("/api/agent", guarded(api.agent)),
+        Route("/api/agent/stimulate", guarded(api.stimulate), methods=["POST"]),
+        Route("/api/frame", guarded(api.frame)),
+        Route("/api/pack", guarded(api.pack)),
+        Route("/api/search", guarded(api.smile), methods=["POST"]),
+        Route("/api/stream", guarded(api.stream)),
     ]
 
     async def not_found(request: Request, exc) -> Response:
