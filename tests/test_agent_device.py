@@ -434,3 +434,34 @@ def test_the_agent_is_small_and_needs_no_libm_on_a_microcontroller(tmp_path, com
     text, data, bss = (int(v) for v in size.stdout.splitlines()[1].split()[:3])
     assert data == 0 and bss == 0
     assert text < most
+
+
+@needs_gcc
+def test_a_tft_pack_carries_the_agent_and_its_emotion_names(face_transition, tmp_path):
+    """A colour TFT pack's folder has the agent too, and its header the emotion names es_agent_init reads."""
+    from test_tft import face_sequences
+
+    from emosketch.export.tft import TftOptions, build_tft_pack, write_tft_pack
+    from emosketch.frames import Frames
+
+    seqs = face_sequences(face_transition) + [("idle_happy", "test", Frames(face_transition[-2:], 10.0))]
+    folder = write_tft_pack(build_tft_pack(seqs, TftOptions(panel="st7789-135x240", name="pack")), tmp_path / "p")
+    assert {p.name for p in C_AGENT} <= {p.name for p in folder.iterdir()}
+    (tmp_path / "main.c").write_text(r"""
+#include <stdio.h>
+#include "emosketch_agent.h"
+#include "pack_tft.h"
+int main(void)
+{
+    es_agent agent;
+    es_agent_init(&agent, pack_tft_emotion_names, sizeof(pack_tft_emotion_names));
+    es_agent_stimulate(&agent, ES_JOY, 0.8f);
+    printf("%d %d\n", es_agent_requested(&agent) == PACK_EMOTION_HAPPY, agent.rest == PACK_EMOTION_NEUTRAL);
+    return 0;
+}
+""")
+    exe = tmp_path / "main"
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{folder}", str(tmp_path / "main.c"),
+                    str(folder / "emosketch_agent.c"), str(folder / "emosketch_tft.c"), "-o", str(exe)], check=True,
+                   capture_output=True, text=True)
+    assert subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout == "1 1\n"

@@ -229,8 +229,8 @@ def symbols(name: str, idents: list[str], emotions: list[str]) -> list[str]:
     out = [f"{upper}_{m}" for m in ("TFT_H", "WIDTH", "HEIGHT", "PAPER", "FRAME_COUNT", "SEQUENCE_COUNT")]
     out += [f"{upper}_SEQ_{i.upper()}" for i in idents] + [f"{upper}_EMOTION_COUNT"]
     out += [f"{upper}_EMOTION_{identifier(e).upper()}" for e in emotions] or [f"{upper}_EMOTION_NONE"]
-    return out + [f"{name}_tft_{t}" for t in ("idle", "transitions", "sequence_names", "data", "offsets",
-                                               "sequences", "pack")]
+    return out + [f"{name}_tft_{t}" for t in ("emotion_names", "idle", "transitions", "sequence_names", "data",
+                                              "offsets", "sequences", "pack")]
 
 
 def check_names(name: str, names: list[str]) -> None:
@@ -325,11 +325,13 @@ enum {{
 {enum}
 }};
 
-/* Emotions of the state machine (sequences idle_<emotion> and <a>_to_<b>). */
+/* Emotions of the state machine (sequences idle_<emotion> and <a>_to_<b>), and their names (for
+ * es_agent_init, the agent on the board: emosketch_agent.h). */
 #define {upper}_EMOTION_COUNT {nemo}u
 enum {{
 {emotion_enum}
 }};
+static const char {name}_tft_emotion_names[] ES_TFT_PROGMEM ES_TFT_UNUSED = {emotion_names};
 
 /* Per emotion: its idle loop; per pair: the transition, -1 = cut straight to the loop; ES_TFT_END ends each. */
 static const int16_t {name}_tft_idle[{nemo_array}] ES_TFT_PROGMEM ES_TFT_UNUSED = {{
@@ -381,6 +383,7 @@ def c_header(pack: TftPack) -> str:
         nemo=n, nemo_array=n + 1, nemo_square=n * n + 1,
         emotion_enum="\n".join(f"    {upper}_EMOTION_{identifier(e).upper()} = {k}," for k, e in enumerate(emo["names"]))
         or f"    {upper}_EMOTION_NONE = 0,",
+        emotion_names=c_string(",".join(emo["names"])),
         idle=_rows([*emo["idle"], "ES_TFT_END"], 16, "{}"),
         transitions=_rows([*(t for row in emo["transitions"] for t in row), "ES_TFT_END"], 16, "{}"),
         name=name, upper=upper, frames=len(pack.payloads), nseq=len(pack.names), w=pack.width, h=pack.height,
@@ -402,14 +405,14 @@ def write_tft_pack(pack: TftPack, out: str | Path, force: bool = False) -> Path:
 
     import imageio.v2 as imageio
 
-    from .players import TFT_EXAMPLES, TFT_PLAYER
+    from .players import C_AGENT, TFT_EXAMPLES, TFT_PLAYER
 
     name = identifier(pack.options.name)
     with atomic_dir(out, overwrite=force) as tmp:
         (tmp / "frames.bin").write_bytes(pack.data)
         (tmp / "manifest.json").write_text(json.dumps(pack.manifest(), indent=1) + "\n")
         (tmp / f"{name}_tft.h").write_text(c_header(pack))
-        for src in TFT_PLAYER:
+        for src in (*TFT_PLAYER, *C_AGENT):
             shutil.copyfile(src, tmp / src.name)
         for example in TFT_EXAMPLES.iterdir():
             (tmp / example.name).mkdir()
