@@ -17,7 +17,7 @@
    8 MHz, from the bits on the wire.
 5. The agent on the device (emosketch_agent.c): its code size per target, what it adds to an ATmega328P's
    flash once linked (its code and the float routines it brings, against the same program without it), and
-   its cycles per step at 16 MHz (simavr).
+   its cycles per 20 ms step at 16 MHz (simavr), with every channel felt and at rest.
 
     python benchmarks/players.py --out bench-out --parts agent   # only some parts: sizes,decode,avr,panel,agent,bus
 """
@@ -301,17 +301,16 @@ static const char names[] PROGMEM = "neutral,happy,sad,surprise,fear,anger";
 static volatile uint8_t sink;
 int main(void)
 {
-    uint16_t i; uint32_t t0, t1;
+    uint16_t i; uint32_t t0, t1, t2, t3;
 #ifdef WITH_AGENT
     static es_agent agent;
+    uint8_t c;
 #endif
     UCSR0B = (1 << TXEN0); stdout = &out;
     TCCR1A = 0; TCCR1B = 1; TIMSK1 = 1; sei();  /* timer 1 counts every cycle */
 #ifdef WITH_AGENT
     es_agent_init(&agent, names, sizeof(names));
-    es_agent_stimulate(&agent, ES_JOY, 0.8f);
-    es_agent_stimulate(&agent, ES_SURPRISE, 0.9f);
-    sink = (uint8_t)es_agent_feel(&agent, 0, 0.2f);
+    for (c = 0; c < ES_CHANNELS; c++) es_agent_stimulate(&agent, c, 0.8f);  /* every channel felt: the most work */
 #endif
     t0 = cycles();
     for (i = 0; i < 250; i++) {  /* 5 s of steps of 20 ms, each followed by the emotion to ask for */
@@ -323,7 +322,20 @@ int main(void)
 #endif
     }
     t1 = cycles();
-    printf("cycles %lu\n", (unsigned long)(t1 - t0));
+#ifdef WITH_AGENT
+    for (i = 0; i < 30000; i++) es_agent_step(&agent, 20);  /* 10 minutes on: every feeling has faded */
+#endif
+    t2 = cycles();
+    for (i = 0; i < 250; i++) {
+#ifdef WITH_AGENT
+        es_agent_step(&agent, 20);
+        sink = es_agent_requested(&agent);
+#else
+        sink = (uint8_t)i;
+#endif
+    }
+    t3 = cycles();
+    printf("cycles %lu rest %lu\n", (unsigned long)(t1 - t0), (unsigned long)(t3 - t2));
     cli(); sleep_cpu();  /* simavr stops here */
     return 0;
 }
@@ -350,13 +362,15 @@ def agent_costs(tmp: Path) -> tuple[list[dict], dict | None]:
         flash[label] = text + data  # what goes into flash: code, and the initial values of RAM
         run = subprocess.run(["simavr", "-m", "atmega328p", "-f", "16000000", str(elf)], capture_output=True,
                              text=True, timeout=600)
-        found = re.search(r"cycles (\d+)", run.stdout + run.stderr)
+        found = re.search(r"cycles (\d+) rest (\d+)", run.stdout + run.stderr)
         if not found:
             raise SystemExit(f"simavr run of the agent failed:\n{run.stdout}{run.stderr}")
-        cycles[label] = int(found.group(1))
-    per = (cycles["with"] - cycles["without"]) / 250
-    avr = {"linked_flash_bytes": flash["with"] - flash["without"], "cycles_per_step": per,
-           "us_per_step_at_16mhz": per / 16, "cpu_share_at_50_steps_per_s": per * 50 / 16e6}
+        cycles[label] = (int(found.group(1)), int(found.group(2)))
+    avr = {"linked_flash_bytes": flash["with"] - flash["without"]}
+    for k, when in enumerate(("felt", "at_rest")):
+        per = (cycles["with"][k] - cycles["without"][k]) / 250
+        avr |= {f"cycles_per_step_{when}": per, f"us_per_step_{when}": per / 16,
+                f"cpu_share_{when}": per * 50 / 16e6}
     return rows, avr
 
 
@@ -419,9 +433,11 @@ def main() -> None:
             print(table(agent_rows, ["target", "text_bytes", "data_bytes", "bss_bytes"]))
             if agent_avr:
                 print("\n5b. The agent on an ATmega328P at 16 MHz (simavr): flash it adds once linked (its code and "
-                      "the float routines it brings), and a 20 ms step plus the emotion to ask for")
-                print(table([agent_avr], ["linked_flash_bytes", "cycles_per_step", "us_per_step_at_16mhz",
-                                          "cpu_share_at_50_steps_per_s"]))
+                      "the float routines it brings), and a 20 ms step plus the emotion to ask for, with all seven "
+                      "channels felt and at rest 10 minutes later (cpu share: at 50 steps a second)")
+                print(table([agent_avr], ["linked_flash_bytes", "cycles_per_step_felt", "us_per_step_felt",
+                                          "cpu_share_felt", "cycles_per_step_at_rest", "us_per_step_at_rest",
+                                          "cpu_share_at_rest"]))
     if "bus" in parts:
         result["bus"] = bus_rates()
         print("\n3. Bus time for one 128x64 frame (1024 bytes)")

@@ -406,8 +406,9 @@ def test_the_agent_to_serial_recipe_runs(tmp_path, monkeypatch):
 
 
 def test_the_micropython_agent_recipe_shows_a_press_and_lets_it_fade(tmp_path, monkeypatch, request):
-    """on-the-device.md's MicroPython agent with a button, run under CPython with the player's stand-ins: a press
-    (held for a while) is felt once, the face is asked for happy, and back to neutral as joy fades."""
+    """on-the-device.md's MicroPython agent with a button, run under CPython with the player's stand-ins: a bouncing
+    press (held for a while) is felt once, the face is asked for happy, and back to neutral as joy fades (felt at
+    every bounce, joy reached its 1.5 ceiling and showed for 7 s)."""
     import types
 
     from conftest import fake_framebuf
@@ -427,14 +428,17 @@ def test_the_micropython_agent_recipe_shows_a_press_and_lets_it_fade(tmp_path, m
     class Stop(Exception):
         pass
 
-    class Pin:  # pressed (0) from 1 s to 1.5 s
+    class Pin:  # pressed (0) from 1 s to 1.5 s, bouncing for 10 ms at the press and at the release
         IN, PULL_UP = 1, 2
 
         def __init__(self, *args):
             pass
 
         def value(self):
-            return 0 if 1000 <= clock[0] < 1500 else 1
+            t = clock[0]
+            if 1000 <= t < 1010 or 1500 <= t < 1510:
+                return (t // 2) % 2
+            return 0 if 1010 <= t < 1500 else 1
 
     monkeypatch.setitem(sys.modules, "machine", types.SimpleNamespace(Pin=Pin))
     monkeypatch.delitem(sys.modules, "emosketch_player", raising=False)

@@ -331,7 +331,12 @@ enum {{
 enum {{
 {emotion_enum}
 }};
-static const char {name}_tft_emotion_names[] ES_TFT_PROGMEM ES_TFT_UNUSED = {emotion_names};
+#if defined(__AVR__)  /* in flash, where es_agent_init reads them on AVR, whatever ES_TFT_PROGMEM says */
+#include <avr/pgmspace.h>
+static const char {name}_tft_emotion_names[] PROGMEM ES_TFT_UNUSED = {emotion_names};
+#else
+static const char {name}_tft_emotion_names[] ES_TFT_UNUSED = {emotion_names};
+#endif
 
 /* Per emotion: its idle loop; per pair: the transition, -1 = cut straight to the loop; ES_TFT_END ends each. */
 static const int16_t {name}_tft_idle[{nemo_array}] ES_TFT_PROGMEM ES_TFT_UNUSED = {{

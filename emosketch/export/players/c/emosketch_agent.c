@@ -81,30 +81,38 @@ static ES_AGENT_REAL half_pow(ES_AGENT_REAL x)
 void es_agent_init(es_agent *a, const char *names, uint16_t names_bytes)
 {
     uint8_t c;
+    int found;
     int rest = find_name(names, names_bytes, REST_NAME);
     for (c = 0; c < ES_CHANNELS; c++) {
         a->level[c] = R(0);
         a->pending[c] = R(0);
         a->half_life_ms[c] = (uint16_t)ES_AGENT_READ16(&HALF_LIFE_MS[c]);
-        a->shows[c] = (int8_t)find_name(names, names_bytes, c);
+        found = find_name(names, names_bytes, c);
+        a->shows[c] = (int8_t)(found <= 127 ? found : -1);  /* past 127 names the agent does not reach */
     }
-    a->rest = rest < 0 ? 0u : (uint8_t)rest;
+    a->rest = (rest < 0 || rest > 255) ? 0u : (uint8_t)rest;
+    a->active = 0;
 }
 
 static ES_AGENT_REAL felt(const es_agent *a, uint8_t c) { return a->level[c] + a->pending[c]; }
 
+#define FELT(a, c) (((a)->active >> (c)) & 1u)  /* not at rest: only such channels are looked at */
+
 uint8_t es_agent_dominant(const es_agent *a)
 {
-    uint8_t c, best = 0;
-    ES_AGENT_REAL most = felt(a, 0);
-    for (c = 1; c < ES_CHANNELS; c++) {
-        ES_AGENT_REAL f = felt(a, c);
-        if (f > most) {  /* the first of equals, as Python's max() */
+    uint8_t c, best = ES_CHANNELS;
+    ES_AGENT_REAL most = R(0);
+    for (c = 0; c < ES_CHANNELS; c++) {
+        ES_AGENT_REAL f;
+        if (!FELT(a, c)) continue;
+        f = felt(a, c);
+        if (best == ES_CHANNELS || f > most) {  /* the first of equals, as Python's max() */
             most = f;
             best = c;
         }
     }
-    return most > R(1e-3) ? best : (uint8_t)ES_CHANNELS;
+    /* a channel at rest is felt 0: never the dominant one, which must be felt more than 1e-3 */
+    return (best != ES_CHANNELS && most > R(1e-3)) ? best : (uint8_t)ES_CHANNELS;
 }
 
 void es_agent_stimulate(es_agent *a, uint8_t channel, ES_AGENT_REAL amount)
@@ -117,20 +125,23 @@ void es_agent_stimulate(es_agent *a, uint8_t channel, ES_AGENT_REAL amount)
     if (amount >= R(ES_AGENT_OVERTHROW) && old != ES_CHANNELS && old != channel)
         a->pending[old] -= (R(1.0) - R(ES_AGENT_KEEP)) * (a->level[old] + a->pending[old]);
     a->pending[channel] += amount;
+    a->active |= (uint8_t)(1u << channel);
 }
 
 int es_agent_feel(es_agent *a, uint8_t emotion, ES_AGENT_REAL amount)
 {
     uint8_t c;
     for (c = 0; c < ES_CHANNELS; c++) {
-        if (a->shows[c] == (int8_t)emotion) {
+        if (a->shows[c] >= 0 && (uint8_t)a->shows[c] == emotion) {  /* 255 is no emotion, not a -1 */
             es_agent_stimulate(a, c, amount);
             return 1;
         }
     }
     if (emotion != a->rest || !(amount >= R(0))) return 0;
     for (c = 0; c < ES_CHANNELS; c++) {  /* the rest: each channel calmed by amount, to nothing at most */
-        ES_AGENT_REAL f = felt(a, c);
+        ES_AGENT_REAL f;
+        if (!FELT(a, c)) continue;
+        f = felt(a, c);
         if (f > R(1e-3)) es_agent_stimulate(a, c, -(amount < f ? amount : f));
     }
     return 1;
@@ -138,19 +149,29 @@ int es_agent_feel(es_agent *a, uint8_t emotion, ES_AGENT_REAL amount)
 
 void es_agent_step(es_agent *a, uint32_t ms)
 {
-    uint8_t c;
-    ES_AGENT_REAL fraction = R(1.0) - HALF(HALVINGS(ms, ES_AGENT_RISE_MS));
+    uint8_t c, flows = 0;
+    ES_AGENT_REAL fraction = R(0);
     for (c = 0; c < ES_CHANNELS; c++) {
-        if (a->pending[c] != R(0)) {  /* a channel at rest costs nothing (0 times anything is 0 in Python too) */
-            ES_AGENT_REAL moved = a->pending[c] * fraction;
-            ES_AGENT_REAL level = a->level[c] + moved;
+        if (!FELT(a, c)) continue;  /* at rest: Python's sums leave it as it is, so it costs nothing here */
+        if (a->pending[c] != R(0)) {
+            ES_AGENT_REAL moved, level;
+            if (!flows) {
+                fraction = R(1.0) - HALF(HALVINGS(ms, ES_AGENT_RISE_MS));
+                flows = 1;
+            }
+            moved = a->pending[c] * fraction;
+            level = a->level[c] + moved;
             if (level < R(0)) level = R(0);
             if (level > R(ES_AGENT_CEILING)) level = R(ES_AGENT_CEILING);
             a->level[c] = level;
             a->pending[c] -= moved;
+            if (a->pending[c] < R(ES_AGENT_SETTLED) && a->pending[c] > R(-ES_AGENT_SETTLED)) a->pending[c] = R(0);
         }
-        if (a->level[c] != R(0))
+        if (a->level[c] != R(0)) {
             a->level[c] *= HALF(HALVINGS(ms, a->half_life_ms[c] ? a->half_life_ms[c] : 1u));
+            if (a->level[c] < R(ES_AGENT_SETTLED)) a->level[c] = R(0);
+        }
+        if (a->level[c] == R(0) && a->pending[c] == R(0)) a->active &= (uint8_t)~(1u << c);
     }
 }
 
@@ -158,9 +179,10 @@ uint8_t es_agent_requested(const es_agent *a)
 {
     uint8_t c, best = ES_CHANNELS;
     ES_AGENT_REAL most = R(0);
-    for (c = 0; c < ES_CHANNELS; c++) {
-        ES_AGENT_REAL f = felt(a, c);
-        if (a->shows[c] < 0) continue;
+    for (c = 0; c < ES_CHANNELS; c++) {  /* a channel at rest (0) never reaches the threshold */
+        ES_AGENT_REAL f;
+        if (!FELT(a, c) || a->shows[c] < 0) continue;
+        f = felt(a, c);
         if (best == ES_CHANNELS || f > most ||
             (f == most && ES_AGENT_READ8(&NAME_RANK[c]) > ES_AGENT_READ8(&NAME_RANK[best]))) {
             most = f;

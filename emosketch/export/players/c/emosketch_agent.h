@@ -1,4 +1,4 @@
-/* emosketch agent on the device: plain C99, no allocation, about 80 bytes of RAM.
+/* emosketch agent on the device: plain C99, no allocation, no libm, 79 bytes of RAM on AVR.
  *
  * The agent emotion model of `emosketch agent` and the mirror (emosketch.interpolate.agent), for a board
  * that feels on its own, with no computer: stimuli (a button, a sensor, a message) raise channels
@@ -14,15 +14,25 @@
  *   es_agent_init(&agent, pack_emotion_names, sizeof(pack_emotion_names));
  *   es_agent_stimulate(&agent, ES_JOY, 0.8f);        // a button pressed: joy rises, then fades
  *   for (;;) {
- *       es_agent_step(&agent, millis() - last); last = millis();
- *       es_player_request(&player, es_agent_requested(&agent));
- *       if (es_player_update(&player, millis())) show(frame);
+ *       uint32_t now = millis();
+ *       if (now - last >= 20) {                        // 50 steps a second (see below)
+ *           es_agent_step(&agent, now - last);
+ *           last = now;
+ *           es_player_request(&player, es_agent_requested(&agent));   // the same emotion again changes nothing
+ *       }
+ *       if (es_player_update(&player, now)) show(frame);
  *   }
  *
- * The names are the pack header's NAME_emotion_names ("neutral,happy,sad", in flash on AVR). A channel
- * shows the pack's emotion of its default name (joy and love: happy, mad: anger, power: contempt); one the
- * pack lacks shows nothing and gives way to the next. Change agent.shows[] or agent.half_life_ms[] after
- * es_agent_init to map or pace the channels otherwise.
+ * The names are the pack header's NAME_emotion_names ("neutral,happy,sad"), which live in flash on AVR: there
+ * es_agent_init reads them with pgm_read_byte, so names of your own must be PROGMEM too. A channel shows the
+ * pack's emotion of its default name (joy and love: happy, mad: anger, power: contempt; the first 128 names);
+ * one the pack lacks shows nothing and gives way to the next. Change agent.shows[] or agent.half_life_ms[]
+ * after es_agent_init to map or pace the channels otherwise.
+ *
+ * Step it every 20 ms or so, not at every pass of a loop: in float each step's decay is rounded, and a
+ * millisecond at a time the roundings add up (1.7e-4 of a level over 20 s; at 20 ms steps 1e-5). A
+ * channel whose feeling has faded below ES_AGENT_SETTLED is exactly 0 and costs nothing: about 20 half-lives
+ * after its last stimulus (20 s for surprise, under 3 minutes for sadness).
  */
 #ifndef EMOSKETCH_AGENT_H
 #define EMOSKETCH_AGENT_H
@@ -51,6 +61,7 @@ enum { ES_FEAR = 0, ES_MAD, ES_JOY, ES_LOVE, ES_SAD, ES_SURPRISE, ES_POWER, ES_C
 #define ES_AGENT_KEEP 0.25         /* the share of its level the overthrown channel keeps */
 #define ES_AGENT_THRESHOLD 0.3     /* a channel felt less than this shows the rest emotion */
 #define ES_AGENT_MAX_AMOUNT 1.5    /* a stimulus's amount either way (the mirror's limit); NaN is ignored */
+#define ES_AGENT_SETTLED 1e-6      /* a level or a stimulus to come under this is 0: a faded channel costs nothing */
 
 typedef struct {
     ES_AGENT_REAL level[ES_CHANNELS];   /* how strongly each channel is felt */
@@ -58,6 +69,7 @@ typedef struct {
     uint16_t half_life_ms[ES_CHANNELS]; /* ms for a channel to halve with no new stimulus (never 0) */
     int8_t shows[ES_CHANNELS];          /* the pack's emotion each channel shows; -1: none */
     uint8_t rest;                       /* the emotion shown when no channel is felt: neutral, or the first */
+    uint8_t active;                     /* bit c: channel c is not at rest (its level or pending is not 0) */
 } es_agent;
 
 /* Every channel at rest, the half-lives of AgentConfig, and each channel mapped to the pack's emotion of its

@@ -540,9 +540,10 @@ class Player:
                         self.last_error = e
             if agent is not None:
                 now = ticks_ms()
-                agent.step(max(0, ticks_diff(now, last)))
-                last = now
-                self.request(agent.requested())
+                if ticks_diff(now, last) >= AGENT_STEP_MS:
+                    agent.step(ticks_diff(now, last))
+                    last = now
+                    self.request(agent.requested())
             if not self.update():
                 sleep_ms(2)
 
@@ -556,6 +557,8 @@ AGENT_OVERTHROW = 0.5  # a stimulus this strong to another channel overthrows th
 AGENT_KEEP = 0.25  # the share of its level the overthrown channel keeps
 AGENT_THRESHOLD = 0.3  # a channel felt less than this shows the rest emotion
 AGENT_MAX_AMOUNT = 1.5  # a stimulus's amount either way (the mirror's limit)
+AGENT_SETTLED = 1e-6  # a level or a stimulus to come under this is 0: a faded channel is at rest exactly
+AGENT_STEP_MS = 20  # Player.run steps the agent this often: on a board's 32-bit floats, finer steps add up roundings
 
 
 class Agent:
@@ -631,15 +634,21 @@ class Agent:
             raise ValueError("no channel shows %r (emotions: %s)" % (emotion, ", ".join(shown)))
 
     def step(self, ms):
-        """Let `ms` milliseconds pass: stimuli flow in, then every channel fades."""
+        """Let `ms` milliseconds pass (none, for a negative or NaN ms): stimuli flow in, then every channel fades."""
+        if not ms > 0:
+            ms = 0
         dt = ms / 1000
         fraction = 1.0 - 0.5 ** (dt / (AGENT_RISE_MS / 1000))
         for c in range(len(CHANNELS)):
             moved = self.pending[c] * fraction
             self.level[c] = min(AGENT_CEILING, max(0.0, self.level[c] + moved))
             self.pending[c] -= moved
+            if abs(self.pending[c]) < AGENT_SETTLED:
+                self.pending[c] = 0.0
         for c in range(len(CHANNELS)):
             self.level[c] *= 0.5 ** (dt / (max(1, self.half_life_ms[c]) / 1000))
+            if self.level[c] < AGENT_SETTLED:
+                self.level[c] = 0.0
 
     def requested(self):
         """The pack's emotion (its number) to show now: that of the most felt channel the pack can show, while it
