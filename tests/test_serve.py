@@ -1229,3 +1229,75 @@ def test_a_stream_whose_client_reads_nothing_is_cut_off_and_gives_its_slot_back(
     finally:
         server.should_exit = True
         thread.join(5)
+
+
+def _fresh_engine(serve_engine, **config):
+    """The shared engine's models with sessions and stream counts of its own, and these settings."""
+    from emosketch.serve.engine import Engine
+
+    e = Engine.__new__(Engine)
+    e.__dict__.update(serve_engine.__dict__)
+    e.config = replace(ServeConfig(), **config)
+    e.sessions = type(serve_engine.sessions)()
+    e.streams, e.address_streams = 0, {}
+    return e
+
+
+def test_which_session_is_forgotten_when_streams_or_use_protect_the_others(serve_engine):
+    """The session caps' fallbacks, each pinned (mutation testing found none tested): an address whose every
+    session streams forgets its least recently used; the server's cap forgets the least recently used session that
+    streams nothing, and only when every session streams the least recently used of all, never the new one."""
+    e = _fresh_engine(serve_engine, address_sessions=2, max_sessions=50)
+    one, two = e.session(None, address="10.0.0.7"), e.session(None, address="10.0.0.7")
+    for s in (one, two):
+        e.open_stream(s, "10.0.0.7")
+    three = e.session(None, address="10.0.0.7")
+    assert list(e.sessions) == [two.token, three.token]  # every one streamed: the least recently used went
+    assert three.face_id == e.default_face_id and three.agent.classes == list(e.classes)
+
+    e = _fresh_engine(serve_engine, max_sessions=3)
+    a, b, c = (e.session(None) for _ in range(3))
+    for s in (a, b, c):
+        e.session(s.token)  # each used again: none is the unused one to forget first
+    e.open_stream(a)
+    d = e.session(None)
+    assert list(e.sessions) == [a.token, c.token, d.token]  # b: the least recently used that streams nothing
+
+    e = _fresh_engine(serve_engine, max_sessions=2)
+    a, b = e.session(None), e.session(None)
+    e.open_stream(a)
+    e.open_stream(b)
+    c = e.session(None)
+    assert list(e.sessions) == [b.token, c.token]  # all streaming: the least recently used, not the new one
+
+
+def test_a_session_counts_each_of_its_streams_and_an_address_its_first(serve_engine):
+    from emosketch.serve.engine import RequestError
+
+    e = _fresh_engine(serve_engine, address_streams=1, session_streams=4)
+    s = e.session(None)
+    e.open_stream(s)
+    e.open_stream(s)
+    assert s.streams == 2
+    e.close_stream(s)
+    assert s.streams == 1  # one still plays: the session is still passed over by the caps
+    e.open_stream(None, "10.0.0.9")  # an address's first stream, at a cap of one
+    with pytest.raises(RequestError, match="10.0.0.9 has 1 streams open already; close one first"):
+        e.open_stream(None, "10.0.0.9")
+    e = _fresh_engine(serve_engine, max_streams=1)
+    e.open_stream()
+    with pytest.raises(RequestError, match="1 streams are open already; close one first"):
+        e.open_stream()
+    e = _fresh_engine(serve_engine, session_streams=1)
+    s = e.session(None)
+    e.open_stream(s)
+    with pytest.raises(RequestError, match="this session has 1 streams open already; close one first"):
+        e.open_stream(s)
+
+
+def test_a_finished_stream_gives_its_session_s_count_back(client):
+    engine = client.app.engine
+    token = client.get("/api/info").json()["session"]
+    r = client.get(f"/api/stream?frames=1&session={token}")
+    assert r.status_code == 200 and r.text.startswith("data: ")
+    assert engine.sessions[token].streams == 0 and engine.streams == 0

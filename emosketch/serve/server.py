@@ -117,12 +117,14 @@ SHUTDOWN_SECONDS = 3.0  # after Ctrl-C, open streams (a device that never hangs 
 
 def config(app, request_seconds: float):
     """uvicorn's settings for the mirror: the deadline protocol, warnings only (uncoloured: the
-    terminal guard would show a colour code as text), and a shutdown that
-    waits SHUTDOWN_SECONDS for open responses, not for ever (a stream never ends by itself)."""
+    terminal guard would show a colour code as text), a shutdown that
+    waits SHUTDOWN_SECONDS for open responses, not for ever (a stream never ends by itself), and the
+    app named ASGI 3 (uvicorn otherwise guesses from how its __call__ looks, and took a wrapped one,
+    as under a mutation tester, for ASGI 2)."""
     import uvicorn
 
     return uvicorn.Config(app, log_level="warning", use_colors=False, http=deadline_protocol(request_seconds),
-                          timeout_graceful_shutdown=SHUTDOWN_SECONDS)
+                          timeout_graceful_shutdown=SHUTDOWN_SECONDS, interface="asgi3")
 
 
 def run(app, sock, request_seconds: float) -> None:
