@@ -107,6 +107,22 @@ def python_run(names: str, ops: list[tuple]) -> list[tuple]:
     return out
 
 
+SETTLED = 1e-6  # emosketch_agent.h's ES_AGENT_SETTLED, the MicroPython player's AGENT_SETTLED
+
+
+def alike(got: tuple, expected: tuple) -> bool:
+    """The same answer to a feel, the same levels but for what a device agent counts as 0 once it falls under
+    SETTLED (the Python model lets a feeling fade for ever; otherwise the double build is the model operation for
+    operation, equal to the last bit), and the same emotion asked for, unless the model's own choice was within
+    1e-5 of the threshold or of a tie, where a residue under SETTLED may tip it."""
+    if got[0] != expected[0] or any(g != e and abs(g - e) > 2 * SETTLED for g, e in zip(got[2], expected[2])):
+        return False
+    levels = expected[2]
+    felt = sorted((levels[2 * c] + levels[2 * c + 1] for c in range(len(CHANNELS))), reverse=True)
+    near = abs(felt[0] - 0.3) < 1e-5 or (felt[0] > 0.3 and 0 < felt[0] - felt[1] < 1e-5)
+    return got[1] == expected[1] or near
+
+
 def build_host(tmp_path, *flags: str):
     exe = tmp_path / ("host" + "".join(f.split("=")[0] for f in flags).replace("-", "_"))
     shutil.copyfile(C_AGENT[0], tmp_path / C_AGENT[0].name)
@@ -136,7 +152,7 @@ needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is neede
 
 @needs_gcc
 @pytest.mark.parametrize("names", NAME_SETS)
-def test_the_c_agent_built_with_double_is_the_python_model_number_for_number(tmp_path, names):
+def test_the_c_agent_built_with_double_asks_what_the_python_model_asks(tmp_path, names):
     exe = build_host(tmp_path, "-DES_AGENT_REAL=double", "-DES_AGENT_PYTHON")
     for seed in range(6):
         ops = random_script(seed)
@@ -144,7 +160,7 @@ def test_the_c_agent_built_with_double_is_the_python_model_number_for_number(tmp
         got = c_run(exe, names, ops)
         assert len(got) == len(expected)
         for step, (e, g) in enumerate(zip(expected, got)):
-            assert g == e, (names, seed, step, ops[step])
+            assert alike(g, e), (names, seed, step, ops[step])
 
 
 @needs_gcc
@@ -259,10 +275,11 @@ def mp_run(mp, names: str, ops: list[tuple]) -> list[tuple]:
 
 
 @pytest.mark.parametrize("names", NAME_SETS)
-def test_the_micropython_agent_is_the_python_model_number_for_number(mp, names):
+def test_the_micropython_agent_asks_what_the_python_model_asks(mp, names):
     for seed in range(6):
         ops = random_script(seed)
-        assert mp_run(mp, names, ops) == python_run(names, ops)
+        for step, (g, e) in enumerate(zip(mp_run(mp, names, ops), python_run(names, ops), strict=True)):
+            assert alike(g, e), (names, seed, step, ops[step])
 
 
 def test_the_micropython_agent_takes_names_in_any_case_and_says_what_it_cannot_show(mp):
@@ -478,19 +495,14 @@ int main(void)
 
 def test_a_faded_feeling_is_exactly_zero_and_a_bad_step_changes_nothing(mp):
     """A level decays toward 0 and never reaches it: on a board a faded channel kept costing arithmetic (2.4 ms a
-    step on an Uno, 50 minutes after the face was neutral). Under SETTLED it is 0, in the model and the device
-    agents alike; and the MicroPython agent takes a negative or NaN step as none."""
-    from emosketch.interpolate.agent import SETTLED
-
-    model, board = Agent(AgentConfig(), classes=["neutral", "happy", "sad"]), mp.Agent(["neutral", "happy", "sad"])
+    step on an Uno, 50 minutes after the face was neutral). Under SETTLED a device agent counts it as 0 (the C one
+    in tests above); and the MicroPython agent takes a negative or NaN step as none."""
+    board = mp.Agent(["neutral", "happy", "sad"])
     assert mp.AGENT_SETTLED == SETTLED
     for c in CHANNELS:
-        model.stimulate(c, 0.8)
         board.stimulate(c, 0.8)
     for _ in range(500):
-        model.step(0.5)
         board.step(500)
-    assert all(model.level[c] == model.pending[c] == 0 for c in CHANNELS)
     assert board.level == board.pending == [0.0] * 7
     board.stimulate("sad", 0.8)
     before = (list(board.level), list(board.pending))

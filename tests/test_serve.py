@@ -1298,6 +1298,7 @@ def test_a_session_counts_each_of_its_streams_and_an_address_its_first(serve_eng
 def test_a_finished_stream_gives_its_session_s_count_back(client):
     engine = client.app.engine
     token = client.get("/api/info").json()["session"]
+    open_before = engine.streams  # the engine is shared by the tests: its count, not 0
     r = client.get(f"/api/stream?frames=1&session={token}")
     assert r.status_code == 200 and r.text.startswith("data: ")
-    assert engine.sessions[token].streams == 0 and engine.streams == 0
+    assert engine.sessions[token].streams == 0 and engine.streams == open_before

@@ -31,9 +31,6 @@ from ..frames import MAX_FRAMES
 from .timeline import check_draw_fps
 
 MAX_AMOUNT = 1.5  # a stimulus's amount either way, in a script and in serve's /api/agent/stimulate
-# A level, or a stimulus still to flow in, smaller than this is nothing, and is 0: a faded channel is at rest
-# exactly (on a board, emosketch_agent.c, a channel at rest costs no arithmetic; the device agents do the same)
-SETTLED = 1e-6
 
 CHANNELS = ("fear", "mad", "joy", "love", "sad", "surprise", "power")
 # A look drawn by no emotion of its own: the face at rest with one mouth corner smiling
@@ -201,8 +198,6 @@ class Agent:
             moved = self.pending[c] * fraction
             self.level[c] = min(self.config.ceiling, max(0.0, self.level[c] + moved))
             self.pending[c] -= moved
-            if abs(self.pending[c]) < SETTLED:
-                self.pending[c] = 0.0
 
     def step(self, dt: float) -> None:
         """Advance time by dt seconds: pending stimuli flow in, then every channel decays."""
@@ -212,8 +207,6 @@ class Agent:
             self._flow(1.0 - 0.5 ** (dt / self.config.rise))
         for c in CHANNELS:
             self.level[c] *= 0.5 ** (dt / self.config.half_life[c])
-            if self.level[c] < SETTLED:
-                self.level[c] = 0.0
         self.time += dt
 
     def look_levels(self) -> dict[tuple, float]:

@@ -1,6 +1,6 @@
 /* emosketch agent on the device; see emosketch_agent.h. Its arithmetic follows
- * emosketch.interpolate.agent.Agent operation for operation, so that built with double it agrees with it
- * exactly (tests/test_agent_device.py). */
+ * emosketch.interpolate.agent.Agent operation for operation, so that built with double it agrees with it to the
+ * last bit, but for the feelings under ES_AGENT_SETTLED that it counts as 0 (tests/test_agent_device.py). */
 #include "emosketch_agent.h"
 
 #if defined(__AVR__)

@@ -42,7 +42,7 @@
 /* The arithmetic type: float on a microcontroller (double is float on AVR, and a soft double library on a
  * Cortex-M0+ costs kilobytes), with a 0.5 ** x of its own (within 1e-6 of it; no libm). The tests build it with
  * -DES_AGENT_REAL=double -DES_AGENT_PYTHON (libm's pow, Python's order of operations) to compare it with the
- * Python model number for number. */
+ * Python model step for step (it differs only by the feelings under ES_AGENT_SETTLED it counts as 0). */
 #ifndef ES_AGENT_REAL
 #define ES_AGENT_REAL float
 #endif
