@@ -299,33 +299,13 @@ AVR_AGENT = AVR_CLOCK + r"""
 #include "emosketch_agent.h"
 static const char names[] PROGMEM = "neutral,happy,sad,surprise,fear,anger";
 static volatile uint8_t sink;
-int main(void)
+#ifdef WITH_AGENT
+static es_agent agent;
+#endif
+/* Cycles for 5 s of steps of 20 ms, each followed by the emotion to ask for (without the agent: the loop alone). */
+static uint32_t steps(void)
 {
-    uint16_t i; uint32_t t0, t1, t2, t3;
-#ifdef WITH_AGENT
-    static es_agent agent;
-    uint8_t c;
-#endif
-    UCSR0B = (1 << TXEN0); stdout = &out;
-    TCCR1A = 0; TCCR1B = 1; TIMSK1 = 1; sei();  /* timer 1 counts every cycle */
-#ifdef WITH_AGENT
-    es_agent_init(&agent, names, sizeof(names));
-    for (c = 0; c < ES_CHANNELS; c++) es_agent_stimulate(&agent, c, 0.8f);  /* every channel felt: the most work */
-#endif
-    t0 = cycles();
-    for (i = 0; i < 250; i++) {  /* 5 s of steps of 20 ms, each followed by the emotion to ask for */
-#ifdef WITH_AGENT
-        es_agent_step(&agent, 20);
-        sink = es_agent_requested(&agent);
-#else
-        sink = (uint8_t)i;
-#endif
-    }
-    t1 = cycles();
-#ifdef WITH_AGENT
-    for (i = 0; i < 30000; i++) es_agent_step(&agent, 20);  /* 10 minutes on: every feeling has faded */
-#endif
-    t2 = cycles();
+    uint16_t i; uint32_t t0 = cycles();
     for (i = 0; i < 250; i++) {
 #ifdef WITH_AGENT
         es_agent_step(&agent, 20);
@@ -334,8 +314,27 @@ int main(void)
         sink = (uint8_t)i;
 #endif
     }
-    t3 = cycles();
-    printf("cycles %lu rest %lu\n", (unsigned long)(t1 - t0), (unsigned long)(t3 - t2));
+    return cycles() - t0;
+}
+int main(void)
+{
+    uint32_t felt, rest;
+#ifdef WITH_AGENT
+    uint16_t i;
+    uint8_t c;
+#endif
+    UCSR0B = (1 << TXEN0); stdout = &out;
+    TCCR1A = 0; TCCR1B = 1; TIMSK1 = 1; sei();  /* timer 1 counts every cycle */
+#ifdef WITH_AGENT
+    es_agent_init(&agent, names, sizeof(names));
+    for (c = 0; c < ES_CHANNELS; c++) es_agent_stimulate(&agent, c, 0.8f);  /* every channel felt: the most work */
+#endif
+    felt = steps();
+#ifdef WITH_AGENT
+    for (i = 0; i < 30000; i++) es_agent_step(&agent, 20);  /* 10 minutes on: every feeling has faded */
+#endif
+    rest = steps();
+    printf("cycles %lu rest %lu\n", (unsigned long)felt, (unsigned long)rest);
     cli(); sleep_cpu();  /* simavr stops here */
     return 0;
 }
