@@ -77,6 +77,18 @@ class _RangeDecoder:
         return self.code == 0 and self.at >= len(self.data)
 
 
+def _emotion_number(names, name):
+    """The number of emotion `name` among `names`, given by its number or its name (any case), or -1."""
+    if isinstance(name, int):
+        return name if 0 <= name < len(names) else -1
+    if isinstance(name, str):
+        key = name.strip().lower()
+        for i, known in enumerate(names):
+            if known.lower() == key:
+                return i
+    return -1
+
+
 class Pack:
     """The tables of a pack (index.bin) and its frames (frames.bin, read one frame at a time).
 
@@ -173,16 +185,12 @@ class Pack:
 
     def emotion_index(self, name):
         """An emotion's number, by its number or its name (any case); ValueError names the pack's emotions."""
+        x = _emotion_number(self.emotions, name)
+        if x >= 0:
+            return x
         if isinstance(name, int):
-            if not 0 <= name < len(self.emotions):
-                raise ValueError("no emotion %d in this pack (0 to %d: %s)"
-                                 % (name, len(self.emotions) - 1, ", ".join(self.emotions)))
-            return name
-        if isinstance(name, str):
-            key = name.strip().lower()
-            for i, known in enumerate(self.emotions):
-                if known.lower() == key:
-                    return i
+            raise ValueError("no emotion %d in this pack (0 to %d: %s)"
+                             % (name, len(self.emotions) - 1, ", ".join(self.emotions)))
         raise ValueError("%r is not an emotion of this pack (%s)" % (name, ", ".join(self.emotions)))
 
     def decode(self, index, buf):
@@ -619,12 +627,10 @@ class Agent:
     def feel(self, emotion, amount=0.8):
         """Stimulate the first channel that shows the pack's `emotion` (a name in any case, or its number);
         the rest emotion (neutral) calms every channel by `amount`. ValueError when no channel shows it."""
-        x = emotion if isinstance(emotion, int) else (self.emotions.index(emotion.strip().lower())
-                                                       if isinstance(emotion, str) and emotion.strip().lower()
-                                                       in self.emotions else -1)
+        x = _emotion_number(self.emotions, emotion)
         if x >= 0 and x in self.shows:
             self.stimulate(self.shows.index(x), amount)
-        elif x == self.rest and x >= 0 and amount >= 0:
+        elif x == self.rest and amount >= 0:
             for c in range(len(CHANNELS)):
                 felt = self._felt(c)
                 if felt > 1e-3:
